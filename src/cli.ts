@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/** `sabre <program> [options]`: the single entry point for the server and the proxy. */
+import { ConfigError } from './errors.js';
+
+const USAGE = `usage: sabre <command> [options]
+
+commands:
+  server   run the Redis-compatible server   (sabre server --help)
+  proxy    run the HTTP load balancer        (sabre proxy --help)
+`;
+
+const programs: Record<string, () => Promise<{ main(argv: string[]): Promise<void> }>> = {
+  server: () => import('./server/main.js'),
+  proxy: () => import('./proxy/main.js'),
+};
+
+async function run(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const load = programs[cmd];
+  if (!load) {
+    process.stderr.write(`sabre: unknown command '${cmd}'\n\n${USAGE}`);
+    process.exitCode = 1;
+    return;
+  }
+  await (await load()).main(rest);
+}
+
+run().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`sabre: ${err.message}\n`);
+  } else {
+    process.stderr.write(`sabre: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.exit(1);
+});

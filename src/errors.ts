@@ -1,0 +1,10 @@
+/** Error classes shared by the programs; each carries a stable `code` callers can branch on. */
+
+/** Bad command-line flags or configuration: the CLI prints the message and exits 1. */
+export class ConfigError extends Error {
+  readonly code = 'SABRE_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
