@@ -39,9 +39,9 @@ function keySpecs(def) {
   });
 }
 
-/** populateCommandLegacyRangeSpec + populateCommandMovableKeys of Redis 7.0. */
-function legacyRange(def, specs) {
-  let movable = Boolean(def.get_keys_function);
+/** populateCommandLegacyRangeSpec of Redis 7.0, which also decides movablekeys (a getkeys function alone does not). */
+function legacyRange(specs) {
+  let movable = false;
   const isRange = (s) => s.bs.type === 'index' && s.fk.type === 'range';
   if (specs.some((s) => !isRange(s))) movable = true;
   if (specs.length === 0) return { first: 0, last: 0, step: 0, movable };
@@ -73,9 +73,11 @@ function legacyRange(def, specs) {
 /** Argument docs in the field order of addReplyCommandArgList. */
 function args(list) {
   return list.map((a) => {
-    const o = { name: a.name, type: a.type };
+    // The code generator of Redis lowercases argument names.
+    const o = { name: a.name.toLowerCase(), type: a.type };
     if (a.key_spec_index !== undefined) o.key_spec_index = a.key_spec_index;
-    if (a.token !== undefined) o.token = a.token;
+    // Redis's code generator uppercases tokens and turns the JSON's '""' into a real empty string.
+    if (a.token !== undefined) o.token = a.token === '""' ? '' : a.token.toUpperCase();
     if (a.summary !== undefined) o.summary = a.summary;
     if (a.since !== undefined) o.since = a.since;
     if (a.deprecated_since !== undefined) o.deprecated_since = a.deprecated_since;
@@ -91,10 +93,10 @@ for (const { name, def } of raw) {
   const cmdFlags = (def.command_flags ?? []).map((f) => f.toLowerCase());
   // A normal (non-sentinel) server never registers sentinel-only commands.
   if (cmdFlags.includes('only_sentinel')) continue;
-  if (def.container && raw.some((r) => r.name === def.container && (r.def.command_flags ?? []).includes('ONLY_SENTINEL'))) continue;
+  if (def.container && raw.some((r) => r.name === def.container && !r.def.container && (r.def.command_flags ?? []).includes('ONLY_SENTINEL'))) continue;
   const fullname = def.container ? `${def.container.toLowerCase()}|${name.toLowerCase()}` : name.toLowerCase();
   const specs = keySpecs(def);
-  const range = legacyRange(def, specs);
+  const range = legacyRange(specs);
   if (range.movable) cmdFlags.push('movablekeys');
   const acl = new Set((def.acl_categories ?? []).map((c) => c.toLowerCase()));
   // setImplicitACLCategories of Redis 7.0.
@@ -105,12 +107,13 @@ for (const { name, def } of raw) {
   if (cmdFlags.includes('fast')) acl.add('fast');
   if (cmdFlags.includes('blocking')) acl.add('blocking');
   if (!acl.has('fast')) acl.add('slow');
-  const docs = { summary: def.summary, since: def.since, group: def.group };
+  // Redis names the sorted_set group "sorted-set" in replies.
+  const docs = { summary: def.summary, since: def.since, group: def.group.replace(/_/g, '-') };
   if (def.complexity !== undefined) docs.complexity = def.complexity;
   if (def.doc_flags) docs.doc_flags = def.doc_flags.map((f) => f.toLowerCase());
   if (def.deprecated_since !== undefined) docs.deprecated_since = def.deprecated_since;
   if (def.replaced_by !== undefined) docs.replaced_by = def.replaced_by;
-  if (def.history) docs.history = def.history;
+  if (def.history?.length) docs.history = def.history;
   if (def.arguments) docs.arguments = args(def.arguments);
   entries.push({
     name: fullname,
