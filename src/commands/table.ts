@@ -304,24 +304,28 @@ export function unknownSubcommandError(buf: Uint8Array, argStart: Int32Array, ar
 
 const NOT_A_NUMBER = -2;
 
-// string2ll semantics for a non-negative count: digits only, no sign, no leading zeros; NOT_A_NUMBER otherwise.
+// string2ll semantics for a non-negative count: digits only, no leading zeros; negatives are invalid counts too.
 function parseCount(buf: Uint8Array, start: number, len: number): number {
-  if (len === 0 || len > 10) return len > 10 && buf[start] !== 0x2d ? parseLong(buf, start, len) : NOT_A_NUMBER;
-  if (buf[start] === 0x30 && len > 1) return NOT_A_NUMBER;
+  if (len === 0 || len > 19 || (buf[start] === 0x30 && len > 1)) return NOT_A_NUMBER;
   let n = 0;
   for (let i = start, end = start + len; i < end; i++) {
     const d = buf[i]! - 48;
     if (d < 0 || d > 9) return NOT_A_NUMBER;
     n = n * 10 + d;
   }
-  return n;
+  return n > 0x7fffffff ? 0x7fffffff : n;
 }
 
-// Long digit strings: still a number for Redis (then out of range), but never a usable count.
-function parseLong(buf: Uint8Array, start: number, len: number): number {
-  if (buf[start] === 0x30 || len > 19) return NOT_A_NUMBER;
-  for (let i = start, end = start + len; i < end; i++) if (buf[i]! < 48 || buf[i]! > 57) return NOT_A_NUMBER;
-  return 0x7fffffff;
+// C atoi, as Redis's genericGetKeys reads key counts: leading spaces, a sign, then digits up to the first non-digit.
+function atoi(buf: Uint8Array, start: number, len: number): number {
+  let i = start;
+  const end = start + len;
+  while (i < end && (buf[i] === 0x20 || (buf[i]! >= 9 && buf[i]! <= 13))) i++;
+  let sign = 1;
+  if (i < end && (buf[i] === 0x2b || buf[i] === 0x2d)) sign = buf[i++] === 0x2d ? -1 : 1;
+  let n = 0;
+  for (; i < end && buf[i]! >= 48 && buf[i]! <= 57 && n <= 0x7fffffff; i++) n = n * 10 + buf[i]! - 48;
+  return sign * Math.min(n, 0x7fffffff);
 }
 
 function argEqualsLower(buf: Uint8Array, start: number, len: number, lower: Uint8Array): boolean {
@@ -389,6 +393,21 @@ export function extractKeys(
   argc: number,
   out: Int32Array,
 ): number {
+  return keysBySpecs(spec, buf, argStart, argLen, argc, out, false);
+}
+
+// lenient: COMMAND GETKEYS semantics, where Redis falls back from failing key specs to genericGetKeys,
+// which reads the count with atoi and answers no keys at all for a count below 1 or past argc.
+function keysBySpecs(
+  spec: CommandSpec,
+  buf: Uint8Array,
+  argStart: Int32Array,
+  argLen: Int32Array,
+  argc: number,
+  out: Int32Array,
+  lenient: boolean,
+): number {
+  const fail = lenient ? 0 : -1;
   const id = spec.id;
   if (id === CMD.SORT) return sortKeys(buf, argStart, argLen, argc, out);
   if (id === CMD.MIGRATE) return migrateKeys(buf, argStart, argLen, argc, out);
@@ -404,7 +423,8 @@ export function extractKeys(
       const from = ks.bsPos;
       const kw = ks.keyword!;
       if (from > 0) {
-        for (let i = from; i < argc; i++) {
+        // Redis stops before the last argument: a trailing keyword has no key after it.
+        for (let i = from; i < argc - 1; i++) {
           if (argEqualsLower(buf, argStart[i]!, argLen[i]!, kw)) {
             first = i + 1;
             break;
@@ -432,16 +452,16 @@ export function extractKeys(
     } else if (ks.fkType === FK_KEYNUM) {
       step = ks.fk2;
       const at = first + ks.fk0;
-      if (at >= argc) return -1;
-      const num = parseCount(buf, argStart[at]!, argLen[at]!);
-      if (num === NOT_A_NUMBER) return -1;
+      if (at >= argc) return fail;
+      const num = lenient ? atoi(buf, argStart[at]!, argLen[at]!) : parseCount(buf, argStart[at]!, argLen[at]!);
+      if (num === NOT_A_NUMBER || (lenient && num < 1)) return fail;
       first += ks.fk1;
       if (num === 0) continue;
       last = first + num - 1;
     } else {
       continue;
     }
-    if (last >= argc || last < first || first >= argc) return -1;
+    if (last >= argc || last < first || first >= argc) return fail;
     for (let i = first; i <= last; i += step) out[n++] = i;
   }
   return n;
@@ -770,7 +790,7 @@ export function commandGetKeysReply(args: Uint8Array[], resp: Resp): Buffer {
     off += args[i]!.length;
   }
   const out = new Int32Array(argc);
-  const n = extractKeys(spec, buf, argStart, argLen, argc, out);
+  const n = keysBySpecs(spec, buf, argStart, argLen, argc, out, true);
   if (n <= 0) {
     return spec.flags & F_NO_MANDATORY_KEYS ? new RespWriter(resp).arr(0).toBuffer() : errorReply('ERR Invalid arguments specified for command');
   }
