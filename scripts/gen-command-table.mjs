@@ -3,7 +3,8 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 
 const root = new URL('../', import.meta.url);
-const srcDir = new URL(process.argv[2] ?? '../shared/redis-7.0-commands/', root);
+// Optional argument: the specs folder, absolute or relative to the repository root.
+const srcDir = new URL((process.argv[2] ?? '../shared/redis-7.0-commands').replace(/\/?$/, '/'), root);
 
 // ACLCommandCategories order in acl.c: COMMAND INFO lists categories in this order.
 const ACL_ORDER = ['keyspace', 'read', 'write', 'set', 'sortedset', 'list', 'hash', 'string', 'bitmap',

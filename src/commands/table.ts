@@ -193,9 +193,14 @@ const nameLen = new Int32Array(COMMANDS.length);
 const parentOf = new Int32Array(COMMANDS.length);
 let maxNameLen = 0;
 
+// Spreads parent ids so that equal subcommand names ("list", "help") of different containers land apart.
+function subSeed(parentId: number): number {
+  return Math.imul(parentId + 1, 0x9e3779b1);
+}
+
 // `| 0x20` folds ASCII case; other bytes that collide are rejected by the exact compare.
 function hashBytes(buf: Uint8Array, start: number, len: number, seed: number): number {
-  let h = (0x811c9dc5 ^ Math.imul(seed, 0x9e3779b1)) | 0;
+  let h = 0x811c9dc5 ^ seed;
   for (let i = start, end = start + len; i < end; i++) h = Math.imul(h ^ (buf[i]! | 0x20), 0x01000193);
   return (h ^ (h >>> 15)) & TABLE_MASK;
 }
@@ -210,7 +215,7 @@ function hashBytes(buf: Uint8Array, start: number, len: number, seed: number): n
     if (short.length > maxNameLen) maxNameLen = short.length;
     parentOf[c.id] = c.container ? c.container.id : -1;
     const slots = c.container ? subSlots : topSlots;
-    let s = hashBytes(nameBytes, nameOff[c.id]!, short.length, c.container ? c.container.id + 1 : 0);
+    let s = hashBytes(nameBytes, nameOff[c.id]!, short.length, c.container ? subSeed(c.container.id) : 0);
     while (slots[s] !== -1) s = (s + 1) & TABLE_MASK;
     slots[s] = c.id;
   }
@@ -242,7 +247,7 @@ export function lookupCommand(buf: Uint8Array, start: number, len: number): numb
 /** Id of subcommand buf[start, start+len) of command parentId ("CLIENT LIST"), or -1. */
 export function lookupSubcommand(parentId: number, buf: Uint8Array, start: number, len: number): number {
   if (len > maxNameLen || len === 0) return -1;
-  let s = hashBytes(buf, start, len, parentId + 1);
+  let s = hashBytes(buf, start, len, subSeed(parentId));
   for (;;) {
     const id = subSlots[s]!;
     if (id === -1) return -1;
