@@ -474,7 +474,8 @@ function keysBySpecs(
 
 // ---- RESP encoding of COMMAND replies ----
 
-type Resp = 2 | 3;
+/** RESP protocol version of the connection. */
+export type Resp = 2 | 3;
 
 /** Collects RESP fragments; maps/sets degrade to arrays in RESP2 as Redis's addReplyMapLen/SetLen do. */
 class RespWriter {
