@@ -1,0 +1,741 @@
+/**
+ * The acceptor thread: owns every socket, parses RESP in place, answers keyless commands
+ * itself, and routes keyed ones by hash slot to the shard rings. Replies come back through
+ * the reply rings (one doorbell wake-up per shard batch) and are written in order.
+ *
+ * Consistency across shards comes from the rings' order: the acceptor is their only
+ * producer, so a command split over several shards in one go is ordered identically
+ * against every other command on each shard. Operations that must read before they write
+ * across shards (RENAME, MSETNX, COPY) hold their shards: any connection that needs a held
+ * shard stops parsing until the operation is done.
+ */
+import net from 'node:net';
+import { Buffer } from 'node:buffer';
+import calculateSlot from 'cluster-key-slot';
+import { Connection, type PendingPart } from './connection.js';
+import { ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from './resp-parser.js';
+import { RespWriter } from './resp-writer.js';
+import { ShardLink } from './shard-link.js';
+import { readU32 } from './ring.js';
+import * as F from './frames.js';
+import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather.js';
+import { CMD } from '../commands/ids.generated.js';
+import {
+  COMMANDS,
+  F_NO_AUTH,
+  checkArity,
+  extractKeys,
+  lookupCommand,
+  lookupSubcommand,
+  unknownCommandError,
+  unknownSubcommandError,
+  wrongArityError,
+} from '../commands/table.js';
+import { SHARD_IMPLEMENTS, internalId } from '../shards/command-set.js';
+import { E_NOAUTH } from './error-text.js';
+import type { ServerConfig } from '../server/config.js';
+import type { Logger } from '../log.js';
+
+/** A command the acceptor answers itself. */
+export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) => void;
+
+/** Pending output beyond which a connection stops being read until it drains. */
+const PAUSE_OUTPUT_BYTES = 1 << 20;
+const RING_BYTES = 1 << 23;
+
+/** Which combiner a command split over shards uses. */
+const enum Split {
+  Sum,
+  Ok,
+  Concat,
+  Random,
+}
+
+/** Counters INFO reports. */
+export class AcceptorStats {
+  startedAt = Date.now();
+  connectionsReceived = 0;
+  rejectedConnections = 0;
+  commandsProcessed = 0;
+  netInputBytes = 0;
+  netOutputBytes = 0;
+  readonly calls = new Float64Array(COMMANDS.length);
+}
+
+/** The Redis-protocol front end. */
+export class Acceptor {
+  readonly shards: ShardLink[] = [];
+  readonly conns = new Map<number, Connection>();
+  readonly stats = new AcceptorStats();
+  /** Local command handlers by command id, installed by the server. */
+  local: (LocalHandler | undefined)[] = [];
+  /** Scratch writer for locally built replies. */
+  readonly w = new RespWriter(1 << 14);
+  private readonly servers: net.Server[] = [];
+  private readonly cmd = new ParsedCommand();
+  private readonly limits: ParserLimits;
+  private keyIdx = new Int32Array(256);
+  private readonly nShards: number;
+  private nextConnId = 1;
+  private readonly dirty: Connection[] = [];
+  private tickScheduled = false;
+  private readonly bell: Int32Array;
+  private readonly doorbellSab = new SharedArrayBuffer(64);
+  /** Shards held by an in-flight cross-shard operation. */
+  private readonly held: Uint8Array;
+  private readonly stalled = new Set<Connection>();
+  private opChain: Promise<void> = Promise.resolve();
+  private sysSeq = 0;
+  private readonly sysPending = new Map<number, (reply: Uint8Array) => void>();
+  private closing = false;
+  private readonly onShardExit: (id: number, code: number) => void;
+
+  constructor(
+    readonly config: ServerConfig,
+    private readonly log: Logger,
+  ) {
+    this.nShards = config.num('shards');
+    this.held = new Uint8Array(this.nShards);
+    this.bell = new Int32Array(this.doorbellSab);
+    this.limits = { maxBulkLen: config.num('proto-max-bulk-len'), authenticated: true };
+    config.onChange('proto-max-bulk-len', (v) => (this.limits.maxBulkLen = Number(v)));
+    this.onShardExit = (id, code) => {
+      if (this.closing) return;
+      this.log.error('shard worker exited unexpectedly; shutting down', { shard: id, code });
+      process.exit(1);
+    };
+  }
+
+  /** Starts the shard workers and listens on every bind address. */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.nShards; i++) {
+      this.shards.push(
+        new ShardLink(
+          {
+            id: i,
+            count: this.nShards,
+            doorbell: this.doorbellSab,
+            databases: this.config.num('databases'),
+            maxBulkLen: this.config.num('proto-max-bulk-len'),
+            ringBytes: RING_BYTES,
+          },
+          this.onShardExit,
+        ),
+      );
+    }
+    this.armDoorbell();
+    const port = this.config.num('port');
+    const binds = this.config.get('bind').split(/\s+/).filter(Boolean);
+    for (const host of binds) {
+      const srv = net.createServer({ noDelay: true }, (s) => this.onConnection(s));
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen({ port, host, backlog: 511 }, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      });
+      this.servers.push(srv);
+    }
+  }
+
+  /** The port actually bound (differs from the config when it was 0). */
+  get port(): number {
+    const a = this.servers[0]?.address();
+    return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
+  /** Stops listening, closes clients and stops the shards. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const s of this.servers) s.close();
+    for (const c of this.conns.values()) c.socket.destroy();
+    const shutdown = internalId('__shutdown');
+    await Promise.all(
+      this.shards.map((link) => {
+        const exited = new Promise<void>((resolve) => link.worker.once('exit', () => resolve()));
+        link.control(shutdown);
+        return exited;
+      }),
+    );
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.stats.connectionsReceived++;
+    if (this.conns.size >= this.config.num('maxclients') || this.closing) {
+      this.stats.rejectedConnections++;
+      socket.end('-ERR max number of clients reached\r\n');
+      return;
+    }
+    const conn = new Connection(this.nextConnId++, socket, this.config.get('requirepass') === '');
+    this.conns.set(conn.id, conn);
+    socket.on('data', (d: Buffer) => this.onData(conn, d));
+    socket.on('drain', () => {
+      if (conn.readPaused) {
+        conn.readPaused = false;
+        if (!conn.stalled) socket.resume();
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => this.onClose(conn));
+  }
+
+  private onClose(conn: Connection): void {
+    conn.closed = true;
+    this.conns.delete(conn.id);
+    this.stalled.delete(conn);
+  }
+
+  /** Closes a client immediately (CLIENT KILL, limits). */
+  kill(conn: Connection): void {
+    conn.closed = true;
+    conn.socket.destroy();
+  }
+
+  private onData(conn: Connection, data: Buffer): void {
+    this.stats.netInputBytes += data.length;
+    conn.lastActive = Date.now();
+    if (conn.closed || conn.closeAfterReplies) return;
+    if (conn.stalled || conn.inBytes !== 0) {
+      conn.inParts.push(data);
+      conn.inBytes += data.length;
+      if (conn.inBytes > this.config.num('client-query-buffer-limit')) {
+        this.log.warn('closing client that reached max query buffer length', { id: conn.id, addr: conn.addr, qbuf: conn.inBytes });
+        this.kill(conn);
+        return;
+      }
+      if (conn.stalled || conn.inBytes < conn.inNeed) return;
+      data = conn.inParts.length === 1 ? conn.inParts[0]! : Buffer.concat(conn.inParts, conn.inBytes);
+      conn.inParts = [];
+      conn.inBytes = 0;
+      conn.inNeed = 0;
+    }
+    this.processInput(conn, data);
+    this.scheduleTick();
+  }
+
+  /** Parses and dispatches every complete command in `buf`; keeps the incomplete tail. */
+  private processInput(conn: Connection, buf: Buffer): void {
+    const cmd = this.cmd;
+    const end = buf.length;
+    let pos = 0;
+    while (pos < end) {
+      if (conn.closeAfterReplies || conn.closed) return;
+      this.limits.authenticated = conn.authenticated;
+      const r = parseCommand(buf, pos, end, cmd, this.limits);
+      if (r === PARSE_INCOMPLETE) {
+        conn.inParts = [pos === 0 ? buf : buf.subarray(pos)];
+        conn.inBytes = end - pos;
+        conn.inNeed = cmd.need;
+        if (conn.inBytes > this.config.num('client-query-buffer-limit')) this.kill(conn);
+        return;
+      }
+      if (r === PARSE_ERROR) {
+        this.replyError(conn, conn.nextSeq++, cmd.error);
+        conn.closeAfterReplies = true;
+        return;
+      }
+      const start = pos;
+      pos = r;
+      if (cmd.argc === 0) continue;
+      const consumed = this.dispatch(conn, cmd);
+      if (conn.stalled) {
+        const rest = buf.subarray(consumed ? pos : start);
+        if (rest.length > 0) {
+          conn.inParts.unshift(rest);
+          conn.inBytes += rest.length;
+        }
+        conn.socket.pause();
+        return;
+      }
+    }
+  }
+
+  /** Executes or routes one parsed command. Returns false if it must be re-parsed later (stalled first). */
+  private dispatch(conn: Connection, cmd: ParsedCommand): boolean {
+    const b = cmd.buf;
+    const as = cmd.argStart;
+    const al = cmd.argLen;
+    const argc = cmd.argc;
+    let id = lookupCommand(b, as[0]!, al[0]!);
+    const seq = conn.nextSeq++;
+    this.stats.commandsProcessed++;
+    if (id < 0) {
+      this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
+      return true;
+    }
+    let spec = COMMANDS[id]!;
+    if (spec.subcommands !== null && argc >= 2) {
+      const sub = lookupSubcommand(id, b, as[1]!, al[1]!);
+      if (sub < 0) {
+        const h = id === CMD.CLIENT ? this.local[id] : undefined;
+        if (h !== undefined) h(conn, seq, cmd);
+        else this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
+        return true;
+      }
+      id = sub;
+      spec = COMMANDS[id]!;
+    }
+    if (!checkArity(spec, argc)) {
+      this.replyError(conn, seq, wrongArityError(spec.name));
+      return true;
+    }
+    if (!conn.authenticated && (spec.flags & F_NO_AUTH) === 0) {
+      this.replyError(conn, seq, E_NOAUTH);
+      return true;
+    }
+    conn.lastCommand = spec.name;
+    this.stats.calls[id]!++;
+    const local = this.local[id];
+    if (local !== undefined) {
+      local(conn, seq, cmd);
+      return true;
+    }
+    if (!SHARD_IMPLEMENTS[id]) {
+      if (spec.container !== null) this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
+      else this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
+      return true;
+    }
+    if (this.nShards === 1) {
+      if (this.held[0] === 1) return this.stall(conn, id);
+      this.sendAll(this.shards[0]!, conn, seq, id, cmd);
+      return true;
+    }
+    return this.route(conn, seq, id, cmd);
+  }
+
+  /** Parks a connection until the held shards are released; undoes the command's sequence number. */
+  private stall(conn: Connection, id: number): boolean {
+    conn.nextSeq--;
+    this.stats.commandsProcessed--;
+    this.stats.calls[id]!--;
+    conn.stalled = true;
+    this.stalled.add(conn);
+    return false;
+  }
+
+  /** Routes a shard command when there are several shards. */
+  private route(conn: Connection, seq: number, id: number, cmd: ParsedCommand): boolean {
+    switch (id) {
+      case CMD.KEYS:
+        return this.broadcast(conn, seq, id, cmd, Split.Concat);
+      case CMD.DBSIZE:
+        return this.broadcast(conn, seq, id, cmd, Split.Sum);
+      case CMD.FLUSHDB:
+      case CMD.FLUSHALL:
+        return this.broadcast(conn, seq, id, cmd, Split.Ok);
+      case CMD.RANDOMKEY:
+        return this.broadcast(conn, seq, id, cmd, Split.Random);
+      case CMD.SCAN: {
+        const c = Number(Buffer.from(cmd.buf.buffer, cmd.buf.byteOffset + cmd.argStart[1]!, cmd.argLen[1]!).toString('latin1'));
+        const s = Number.isSafeInteger(c) && c >= 0 ? c % this.nShards : 0;
+        if (this.held[s] === 1) return this.stall(conn, id);
+        this.sendAll(this.shards[s]!, conn, seq, id, cmd);
+        return true;
+      }
+    }
+    const spec = COMMANDS[id]!;
+    if (this.keyIdx.length < cmd.argc) this.keyIdx = new Int32Array(cmd.argc * 2);
+    const nk = extractKeys(spec, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx);
+    if (nk <= 0) {
+      if (this.held[0] === 1) return this.stall(conn, id);
+      this.sendAll(this.shards[0]!, conn, seq, id, cmd);
+      return true;
+    }
+    const first = this.shardOf(cmd, this.keyIdx[0]!);
+    let same = true;
+    for (let i = 1; i < nk; i++) {
+      if (this.shardOf(cmd, this.keyIdx[i]!) !== first) {
+        same = false;
+        break;
+      }
+    }
+    if (same) {
+      if (this.held[first] === 1) return this.stall(conn, id);
+      this.sendAll(this.shards[first]!, conn, seq, id, cmd);
+      return true;
+    }
+    for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
+    return this.crossShard(conn, seq, id, cmd, nk);
+  }
+
+  /** Shard owning the key at argument `i`: CRC16 slot (hash tags honoured) spread over shards. */
+  private shardOf(cmd: ParsedCommand, i: number): number {
+    const s = cmd.argStart[i]!;
+    const slot = calculateSlot(Buffer.from(cmd.buf.buffer, cmd.buf.byteOffset + s, cmd.argLen[i]!));
+    return slot % this.nShards;
+  }
+
+  /** Sends the whole command to one shard. */
+  private sendAll(link: ShardLink, conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+    const argc = cmd.argc;
+    const al = cmd.argLen;
+    let size = F.REQ_ARGS;
+    for (let i = 0; i < argc; i++) size += 4 + al[i]!;
+    const buf = link.begin(conn.id, seq, id, conn.db, conn.proto === 3 ? F.FLAG_RESP3 : 0, argc, size);
+    const src = cmd.buf;
+    const as = cmd.argStart;
+    for (let i = 0; i < argc; i++) link.arg(buf, src, as[i]!, al[i]!);
+    link.end();
+  }
+
+  /** Sends argument 0 plus the listed arguments to one shard. */
+  private sendSubset(link: ShardLink, connId: number, seq: number, id: number, db: number, proto: number, cmd: ParsedCommand, args: number[]): void {
+    let size = F.REQ_ARGS + 4 + cmd.argLen[0]!;
+    for (const i of args) size += 4 + cmd.argLen[i]!;
+    const buf = link.begin(connId, seq, id, db, proto === 3 ? F.FLAG_RESP3 : 0, args.length + 1, size);
+    link.arg(buf, cmd.buf, cmd.argStart[0]!, cmd.argLen[0]!);
+    for (const i of args) link.arg(buf, cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!);
+    link.end();
+  }
+
+  /** Sends a keyless command to every shard and combines the replies. */
+  private broadcast(conn: Connection, seq: number, id: number, cmd: ParsedCommand, split: Split): boolean {
+    for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
+    conn.gathers.set(seq, this.combiner(split, this.nShards));
+    for (const link of this.shards) this.sendAll(link, conn, seq, id, cmd);
+    return true;
+  }
+
+  private combiner(split: Split, parts: number): PendingPart {
+    switch (split) {
+      case Split.Sum:
+        return new SumParts(parts);
+      case Split.Ok:
+        return new OkParts(parts);
+      case Split.Concat:
+        return new ConcatParts(parts);
+      default:
+        return new RandomParts(parts);
+    }
+  }
+
+  /** A command whose keys span several shards. */
+  private crossShard(conn: Connection, seq: number, id: number, cmd: ParsedCommand, nk: number): boolean {
+    const byShard: number[][] = this.shards.map(() => []);
+    switch (id) {
+      case CMD.MGET:
+      case CMD.DEL:
+      case CMD.UNLINK:
+      case CMD.EXISTS:
+      case CMD.TOUCH: {
+        for (let k = 0; k < nk; k++) byShard[this.shardOf(cmd, this.keyIdx[k]!)]!.push(this.keyIdx[k]!);
+        const used = byShard.filter((a) => a.length > 0).length;
+        const positions = byShard.map((a) => a.map((i) => i - 1));
+        conn.gathers.set(seq, id === CMD.MGET ? new MgetParts(used, positions, cmd.argc - 1) : new SumParts(used));
+        byShard.forEach((args, s) => {
+          if (args.length > 0) this.sendSubset(this.shards[s]!, conn.id, seq, id, conn.db, conn.proto, cmd, args);
+        });
+        return true;
+      }
+      case CMD.MSET: {
+        for (let k = 0; k < nk; k++) {
+          const i = this.keyIdx[k]!;
+          byShard[this.shardOf(cmd, i)]!.push(i, i + 1);
+        }
+        const used = byShard.filter((a) => a.length > 0).length;
+        conn.gathers.set(seq, new OkParts(used));
+        byShard.forEach((args, s) => {
+          if (args.length > 0) this.sendSubset(this.shards[s]!, conn.id, seq, id, conn.db, conn.proto, cmd, args);
+        });
+        return true;
+      }
+      case CMD.MSETNX:
+      case CMD.RENAME:
+      case CMD.RENAMENX:
+      case CMD.COPY:
+        this.startOperation(conn, seq, id, cmd);
+        return true;
+      default:
+        this.replyError(conn, seq, "CROSSSLOT Keys in request don't hash to the same slot");
+        return true;
+    }
+  }
+
+  /**
+   * Runs a read-then-write operation across shards: the connection stalls until it is done,
+   * and the involved shards are held (other clients needing them wait) while it runs.
+   */
+  private startOperation(conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+    const args: Buffer[] = [];
+    for (let i = 0; i < cmd.argc; i++) args.push(Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!)));
+    const db = conn.db;
+    const proto = conn.proto;
+    conn.stalled = true;
+    this.stalled.add(conn);
+    this.opChain = this.opChain.then(async () => {
+      const w = new RespWriter(256);
+      w.proto = proto;
+      try {
+        await this.runOperation(id, args, db, w);
+      } catch (err) {
+        w.len = 0;
+        w.error(`ERR ${(err as Error).message}`);
+      }
+      this.held.fill(0);
+      if (!conn.closed && conn.deliver(seq, w.bytes, 0, w.len)) this.markDirty(conn);
+      this.releaseStalled();
+    });
+  }
+
+  /** The steps of each cross-shard operation. */
+  private async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
+    const shardOfKey = (k: Buffer): number => calculateSlot(k) % this.nShards;
+    if (id === CMD.MSETNX) {
+      const parts = new Map<number, Buffer[]>();
+      for (let i = 1; i + 1 < args.length; i += 2) {
+        const s = shardOfKey(args[i]!);
+        if (!parts.has(s)) parts.set(s, []);
+        parts.get(s)!.push(args[i]!, args[i + 1]!);
+      }
+      if ((args.length & 1) === 0) {
+        w.error(wrongArityError('msetnx'));
+        return;
+      }
+      for (const s of parts.keys()) this.held[s] = 1;
+      const exists = await Promise.all(
+        [...parts].map(([s, kv]) => this.sysCall(s, db, CMD.EXISTS, [Buffer.from('exists'), ...kv.filter((_, j) => j % 2 === 0)])),
+      );
+      if (exists.some((r) => r[0] !== 58 || r[1] !== 48)) {
+        w.int(0);
+        return;
+      }
+      await Promise.all([...parts].map(([s, kv]) => this.sysCall(s, db, CMD.MSET, [Buffer.from('mset'), ...kv])));
+      w.int(1);
+      return;
+    }
+    // RENAME / RENAMENX / COPY: take the source's payload, then create the destination.
+    const src = args[1]!;
+    const dst = args[2]!;
+    const ss = shardOfKey(src);
+    const ds = shardOfKey(dst);
+    this.held[ss] = 1;
+    this.held[ds] = 1;
+    let replace = id === CMD.RENAME;
+    let dstDb = db;
+    if (id === CMD.COPY) {
+      for (let i = 3; i < args.length; i++) {
+        const a = args[i]!.toString('latin1').toUpperCase();
+        if (a === 'REPLACE') replace = true;
+        else if (a === 'DB' && i + 1 < args.length) {
+          const n = Number(args[++i]!.toString('latin1'));
+          if (!Number.isInteger(n)) return w.error('ERR value is not an integer or out of range');
+          if (n < 0 || n >= this.config.num('databases')) return w.error('ERR DB index is out of range');
+          dstDb = n;
+        } else return w.error('ERR syntax error');
+      }
+    }
+    if (id === CMD.RENAMENX || (id === CMD.COPY && !replace)) {
+      const e = await this.sysCall(ds, dstDb, CMD.EXISTS, [Buffer.from('exists'), dst]);
+      const srcExists = await this.sysCall(ss, db, CMD.EXISTS, [Buffer.from('exists'), src]);
+      if (srcExists[1] === 48) {
+        if (id === CMD.COPY) w.int(0);
+        else w.error('ERR no such key');
+        return;
+      }
+      if (e[1] !== 48) return w.int(0);
+    }
+    const dump = await this.sysCall(ss, db, internalId('__dump'), [Buffer.from('__dump'), src, Buffer.from(id === CMD.COPY ? '0' : '1')]);
+    if (dump[0] === 45) {
+      w.raw(dump, 0, dump.length);
+      return;
+    }
+    if (dump[1] === 45 || dump[0] === 95) {
+      if (id === CMD.COPY) w.int(0);
+      else w.error('ERR no such key');
+      return;
+    }
+    const cr = dump.indexOf(13);
+    const payload = Buffer.from(dump.subarray(cr + 2, dump.length - 2));
+    await this.sysCall(ds, dstDb, internalId('__restore'), [Buffer.from('__restore'), dst, payload, Buffer.from(replace ? '1' : '0')]);
+    if (id === CMD.RENAME) w.simple('OK');
+    else w.int(1);
+  }
+
+  /** Sends a command on behalf of the server itself and resolves with its raw reply. */
+  private sysCall(shard: number, db: number, id: number, args: Buffer[]): Promise<Uint8Array> {
+    const link = this.shards[shard]!;
+    const seq = ++this.sysSeq >>> 0;
+    let size = F.REQ_ARGS;
+    for (const a of args) size += 4 + a.length;
+    const buf = link.begin(0, seq, id, db, 0, args.length, size);
+    for (const a of args) link.arg(buf, a, 0, a.length);
+    link.end();
+    this.scheduleTick();
+    return new Promise((resolve) => this.sysPending.set(seq, resolve));
+  }
+
+  /** Resumes connections parked on held shards, in arrival order. */
+  private releaseStalled(): void {
+    const list = [...this.stalled];
+    this.stalled.clear();
+    for (const conn of list) {
+      conn.stalled = false;
+      if (conn.closed) continue;
+      if (conn.inBytes > 0) {
+        const data = conn.inParts.length === 1 ? conn.inParts[0]! : Buffer.concat(conn.inParts, conn.inBytes);
+        conn.inParts = [];
+        conn.inBytes = 0;
+        conn.inNeed = 0;
+        this.processInput(conn, data);
+      }
+      if (!conn.stalled && !conn.readPaused) conn.socket.resume();
+    }
+    this.scheduleTick();
+  }
+
+  // ---- replies ----
+
+  /** Queues a connection for this tick's flush. */
+  markDirty(conn: Connection): void {
+    if (!conn.dirty) {
+      conn.dirty = true;
+      this.dirty.push(conn);
+    }
+  }
+
+  /** Delivers the scratch writer's content as the reply to `seq`. */
+  replyW(conn: Connection, seq: number): void {
+    if (conn.deliver(seq, this.w.bytes, 0, this.w.len)) this.markDirty(conn);
+  }
+
+  /** Starts building a reply in the scratch writer for this connection's protocol. */
+  startReply(conn: Connection): RespWriter {
+    this.w.len = 0;
+    this.w.proto = conn.proto;
+    return this.w;
+  }
+
+  /** Replies a constant. */
+  replyConst(conn: Connection, seq: number, c: Uint8Array): void {
+    if (conn.deliver(seq, c, 0, c.length)) this.markDirty(conn);
+  }
+
+  /** Replies an error (UTF-8 text). */
+  replyError(conn: Connection, seq: number, text: string): void {
+    this.startReply(conn).error(text);
+    this.replyW(conn, seq);
+  }
+
+  /** Replies an error whose text carries the client's bytes as Latin-1 (sent back unchanged). */
+  replyErrorLatin1(conn: Connection, seq: number, text: string): void {
+    const w = this.startReply(conn);
+    w.ensure(text.length + 3);
+    w.ascii(`-${text}\r\n`);
+    this.replyW(conn, seq);
+  }
+
+  /** Routes a keyless command to every shard (used by local commands that need shard data). */
+  broadcastCommand(conn: Connection, seq: number, id: number, cmd: ParsedCommand, kind: 'sum' | 'ok'): void {
+    if (this.nShards === 1) this.sendAll(this.shards[0]!, conn, seq, id, cmd);
+    else {
+      conn.gathers.set(seq, this.combiner(kind === 'sum' ? Split.Sum : Split.Ok, this.nShards));
+      for (const link of this.shards) this.sendAll(link, conn, seq, id, cmd);
+    }
+  }
+
+  // ---- the tick: publish requests, flush replies ----
+
+  scheduleTick(): void {
+    if (this.tickScheduled) return;
+    this.tickScheduled = true;
+    setImmediate(this.endOfTick);
+  }
+
+  private readonly endOfTick = (): void => {
+    this.tickScheduled = false;
+    for (const link of this.shards) link.publish();
+    this.flush();
+  };
+
+  private flush(): void {
+    const list = this.dirty;
+    for (let i = 0; i < list.length; i++) {
+      const conn = list[i]!;
+      conn.dirty = false;
+      if (conn.closed) continue;
+      const len = conn.out.len;
+      if (len > 0) {
+        this.stats.netOutputBytes += len;
+        conn.socket.write(Buffer.copyBytesFrom(conn.out.bytes, 0, len));
+        conn.out.reset();
+      }
+      if (conn.closeAfterReplies && conn.idle) {
+        conn.closed = true;
+        conn.socket.end();
+        continue;
+      }
+      const pending = conn.socket.writableLength;
+      if (pending > PAUSE_OUTPUT_BYTES && !conn.readPaused) {
+        conn.readPaused = true;
+        conn.socket.pause();
+        const limit = this.config.num('client-output-buffer-limit-bytes');
+        if (limit > 0 && pending > limit) {
+          this.log.warn('client scheduled to be closed for overcoming of output buffer limits', { id: conn.id, addr: conn.addr, omem: pending });
+          this.kill(conn);
+        }
+      }
+    }
+    list.length = 0;
+  }
+
+  private armDoorbell(): void {
+    const r = Atomics.waitAsync(this.bell, F.DOORBELL_WORD, 0);
+    if (r.async) void r.value.then(this.onDoorbell);
+    else setImmediate(this.onDoorbell);
+  }
+
+  private readonly onDoorbell = (): void => {
+    if (this.closing) return;
+    Atomics.store(this.bell, F.DOORBELL_WORD, 0);
+    this.drainReplies();
+    for (const link of this.shards) link.publish();
+    this.flush();
+    this.armDoorbell();
+  };
+
+  /** Reads every published reply frame and hands each to its connection. */
+  private drainReplies(): void {
+    for (const link of this.shards) {
+      const rr = link.rep;
+      if (!rr.poll()) continue;
+      let p: number;
+      while ((p = rr.next()) !== -1) {
+        let b = rr.buf;
+        const connId = readU32(b, p + F.REP_CONN);
+        const seq = readU32(b, p + F.REP_SEQ);
+        let s = p + F.REP_BODY;
+        let len = rr.frameLength(p) - F.REP_BODY;
+        if (readU32(b, p + F.REP_KIND) === F.KIND_BIG) {
+          b = link.takeBigReply();
+          s = 0;
+          len = b.length;
+        }
+        if (connId === 0) {
+          const resolve = this.sysPending.get(seq);
+          if (resolve !== undefined) {
+            this.sysPending.delete(seq);
+            resolve(b.slice(s, s + len));
+          }
+          continue;
+        }
+        const conn = this.conns.get(connId);
+        if (conn === undefined) continue;
+        if (conn.gathers.size !== 0) {
+          const g = conn.gathers.get(seq);
+          if (g !== undefined) {
+            if (g.add(link.id, b, s, len)) {
+              conn.gathers.delete(seq);
+              const w = this.startReply(conn);
+              g.finish(w);
+              this.replyW(conn, seq);
+            }
+            continue;
+          }
+        }
+        if (conn.deliver(seq, b, s, len)) this.markDirty(conn);
+      }
+      rr.release();
+    }
+  }
+}

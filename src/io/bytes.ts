@@ -1,0 +1,145 @@
+/** Byte helpers that keep keys and values as bytes: copy, compare, numbers, glob match. */
+
+/** Copies n bytes; a plain loop for short spans avoids a subarray allocation. */
+export function copyBytes(dst: Uint8Array, dp: number, src: Uint8Array, sp: number, n: number): void {
+  if (n < 48) {
+    for (let i = 0; i < n; i++) dst[dp + i] = src[sp + i]!;
+  } else {
+    dst.set(src.subarray(sp, sp + n), dp);
+  }
+}
+
+/** True when the two spans hold the same bytes. */
+export function bytesEqual(a: Uint8Array, as: number, al: number, b: Uint8Array, bs: number, bl: number): boolean {
+  if (al !== bl) return false;
+  for (let i = 0; i < al; i++) if (a[as + i] !== b[bs + i]) return false;
+  return true;
+}
+
+/** Case-insensitive compare of a span with an ASCII keyword given in upper case. */
+export function isKeyword(b: Uint8Array, s: number, n: number, upper: string): boolean {
+  if (n !== upper.length) return false;
+  for (let i = 0; i < n; i++) if ((b[s + i]! & 0xdf) !== upper.charCodeAt(i)) return false;
+  return true;
+}
+
+const I64_MAX = 9223372036854775807n;
+const I64_MIN = -9223372036854775808n;
+
+/**
+ * Parses a span as Redis's string2ll does: optional '-', no '+', no leading zeros or spaces,
+ * within a signed 64-bit range. Returns a number when it is exact (|v| < 2^53), a bigint
+ * beyond that, or null when the bytes are not such an integer.
+ */
+export function parseI64(b: Uint8Array, s: number, n: number): number | bigint | null {
+  if (n === 0 || n > 20) return null;
+  let i = s;
+  const e = s + n;
+  let neg = false;
+  if (b[i] === 45) {
+    neg = true;
+    i++;
+    if (i === e) return null;
+  }
+  if (b[i] === 48) return i + 1 === e && !neg ? 0 : null;
+  let v = 0;
+  for (let j = i; j < e; j++) {
+    const d = b[j]! - 48;
+    if (d < 0 || d > 9) return null;
+    v = v * 10 + d;
+  }
+  if (e - i <= 15) return neg ? -v : v;
+  let big = BigInt(Buffer.from(b.buffer, b.byteOffset + i, e - i).toString('latin1'));
+  if (neg) big = -big;
+  if (big > I64_MAX || big < I64_MIN) return null;
+  return Number.isSafeInteger(Number(big)) ? Number(big) : big;
+}
+
+/** parseI64 narrowed to safe integers (counts, indexes, timeouts); null otherwise. */
+export function parseSafeInt(b: Uint8Array, s: number, n: number): number | null {
+  const v = parseI64(b, s, n);
+  return typeof v === 'number' ? v : null;
+}
+
+/** Parses a float the way Redis's string2ld accepts it (no spaces, no NaN); null if invalid. */
+export function parseFloatBytes(b: Uint8Array, s: number, n: number): number | null {
+  if (n === 0 || n > 5000) return null;
+  const first = b[s]!;
+  const last = b[s + n - 1]!;
+  if (first === 32 || first === 9 || last === 32 || last === 9) return null;
+  const str = Buffer.from(b.buffer, b.byteOffset + s, n).toString('latin1');
+  const lower = str.toLowerCase();
+  if (lower === 'inf' || lower === '+inf' || lower === 'infinity' || lower === '+infinity') return Infinity;
+  if (lower === '-inf' || lower === '-infinity') return -Infinity;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(str) && !/^[+-]?0x[0-9a-f]+$/i.test(str)) return null;
+  const v = Number(str.startsWith('-0x') ? -Number(str.slice(1)) : str);
+  return Number.isNaN(v) ? null : v;
+}
+
+/** Lower-cases an ASCII byte. */
+function lower(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+/**
+ * Glob match as Redis's stringmatchlen: `*`, `?`, `[abc]`, `[^a-z]`, `\x` escapes.
+ * Patterns are bounded by the query size, so the recursion for `*` stays shallow in practice.
+ */
+export function globMatch(p: Uint8Array, ps: number, pl: number, s: Uint8Array, ss: number, sl: number, nocase = false): boolean {
+  return matchAt(p, ps, ps + pl, s, ss, ss + sl, nocase, 0);
+}
+
+function matchAt(p: Uint8Array, pi: number, pe: number, s: Uint8Array, si: number, se: number, nocase: boolean, depth: number): boolean {
+  if (depth > 1000) return false;
+  while (pi < pe) {
+    const c = p[pi]!;
+    if (c === 42 /* * */) {
+      while (pi + 1 < pe && p[pi + 1] === 42) pi++;
+      if (pi + 1 === pe) return true;
+      for (let k = si; k <= se; k++) if (matchAt(p, pi + 1, pe, s, k, se, nocase, depth + 1)) return true;
+      return false;
+    }
+    if (si >= se) return false;
+    if (c === 63 /* ? */) {
+      si++;
+      pi++;
+      continue;
+    }
+    if (c === 91 /* [ */) {
+      pi++;
+      const not = pi < pe && p[pi] === 94;
+      if (not) pi++;
+      let match = false;
+      const ch = nocase ? lower(s[si]!) : s[si]!;
+      while (pi < pe && p[pi] !== 93) {
+        if (p[pi] === 92 && pi + 1 < pe) {
+          pi++;
+          if ((nocase ? lower(p[pi]!) : p[pi]) === ch) match = true;
+        } else if (pi + 2 < pe && p[pi + 1] === 45 /* - */) {
+          let a = nocase ? lower(p[pi]!) : p[pi]!;
+          let b = nocase ? lower(p[pi + 2]!) : p[pi + 2]!;
+          if (a > b) [a, b] = [b, a];
+          if (ch >= a && ch <= b) match = true;
+          pi += 2;
+        } else if ((nocase ? lower(p[pi]!) : p[pi]) === ch) {
+          match = true;
+        }
+        pi++;
+      }
+      if (not) match = !match;
+      if (!match) return false;
+      pi++;
+      si++;
+      continue;
+    }
+    let lit = c;
+    if (c === 92 && pi + 1 < pe) {
+      pi++;
+      lit = p[pi]!;
+    }
+    if (nocase ? lower(lit) !== lower(s[si]!) : lit !== s[si]) return false;
+    pi++;
+    si++;
+  }
+  return si === se;
+}

@@ -1,0 +1,101 @@
+/**
+ * One client connection on the acceptor: protocol state, input accumulation, and reply
+ * ordering. Every command gets a sequence number; replies (from shards in any order, or
+ * answered locally) are written strictly in sequence, so pipelining keeps its order.
+ */
+import type { Socket } from 'node:net';
+import { RespWriter } from './resp-writer.js';
+
+/** A reply that arrived before its predecessors, or a multi-part reply being assembled. */
+export interface PendingPart {
+  /** Adds one shard's part; returns true when the whole reply is complete. */
+  add(shard: number, buf: Uint8Array, start: number, len: number): boolean;
+  /** Writes the combined reply. */
+  finish(out: RespWriter): void;
+}
+
+/** The client-visible state of a connection. */
+export class Connection {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly addr: string;
+  readonly laddr: string;
+  readonly createdAt = Date.now();
+  lastActive = Date.now();
+  lastCommand = 'NULL';
+  db = 0;
+  proto: 2 | 3 = 2;
+  authenticated: boolean;
+  name = '';
+  libName = '';
+  libVer = '';
+
+  /** Sequence number of the next command parsed. */
+  nextSeq = 0;
+  /** Sequence number of the next reply to write. */
+  nextWrite = 0;
+  /** Replies that arrived early, and multi-shard replies in progress, by sequence number. */
+  readonly early = new Map<number, Uint8Array>();
+  readonly gathers = new Map<number, PendingPart>();
+  /** Replies ready to write this tick. */
+  readonly out = new RespWriter(1024);
+  /** Queued on the acceptor's flush list this tick. */
+  dirty = false;
+
+  /** Unparsed input: the tail of earlier reads, and how many bytes it must reach before a re-parse helps. */
+  inParts: Buffer[] = [];
+  inBytes = 0;
+  inNeed = 0;
+  /** Parsing stopped (cross-shard operation in flight or shard held); input waits in inParts. */
+  stalled = false;
+  /** Close once every pending reply is written (QUIT, protocol error, CLIENT KILL). */
+  closeAfterReplies = false;
+  closed = false;
+  /** Reading paused because the client does not read its replies. */
+  readPaused = false;
+
+  constructor(id: number, socket: Socket, authenticated: boolean) {
+    this.id = id;
+    this.socket = socket;
+    this.authenticated = authenticated;
+    this.addr = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.laddr = `${socket.localAddress}:${socket.localPort}`;
+    this.out.proto = 2;
+  }
+
+  /** True when every command parsed so far has been answered. */
+  get idle(): boolean {
+    return this.nextWrite === this.nextSeq;
+  }
+
+  /**
+   * Delivers the reply for `seq`: written now if it is next in line, otherwise kept until
+   * its predecessors arrive. Returns true if output was added.
+   */
+  deliver(seq: number, buf: Uint8Array, start: number, len: number): boolean {
+    if (seq !== this.nextWrite) {
+      this.early.set(seq, buf.slice(start, start + len));
+      return false;
+    }
+    this.out.raw(buf, start, len);
+    this.nextWrite++;
+    if (this.early.size !== 0) this.drainEarly();
+    return true;
+  }
+
+  /** Writes replies that were waiting for the one just delivered. */
+  private drainEarly(): void {
+    let next = this.early.get(this.nextWrite);
+    while (next !== undefined) {
+      this.early.delete(this.nextWrite);
+      this.out.raw(next, 0, next.length);
+      this.nextWrite++;
+      next = this.early.get(this.nextWrite);
+    }
+  }
+
+  /** Pending output bytes the kernel has not taken yet. */
+  get pendingOutput(): number {
+    return this.socket.writableLength + this.out.len;
+  }
+}

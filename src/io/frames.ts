@@ -1,0 +1,44 @@
+/**
+ * Frame layouts on the rings between the acceptor and the shards.
+ *
+ * Request: u32 connId, u32 seq, u16 command id, u8 db, u8 flags, u32 argc, then per
+ *          argument u32 length + bytes.
+ * Reply:   u32 connId, u32 seq, u32 kind, then the RESP reply bytes.
+ * A frame too large for its ring travels as an ArrayBuffer over the thread's MessagePort;
+ * the ring then carries only its header, with FLAG_BIG / KIND_BIG set, to keep the order.
+ */
+export const REQ_CONN = 0;
+export const REQ_SEQ = 4;
+export const REQ_CMD = 8;
+export const REQ_DB = 10;
+export const REQ_FLAGS = 11;
+export const REQ_ARGC = 12;
+export const REQ_ARGS = 16;
+
+/** The client speaks RESP3. */
+export const FLAG_RESP3 = 1;
+/** The frame's payload came over the MessagePort. */
+export const FLAG_BIG = 2;
+
+export const REP_CONN = 0;
+export const REP_SEQ = 4;
+export const REP_KIND = 8;
+export const REP_BODY = 12;
+
+export const KIND_INLINE = 0;
+export const KIND_BIG = 1;
+
+/** Shared words of the shard → acceptor doorbell. */
+export const DOORBELL_WORD = 0;
+
+/** Per-shard statistics block (Float64Array indexes), written by the shard after each batch. */
+export const ST_USED_MEMORY = 0;
+export const ST_ARENA_BYTES = 1;
+export const ST_HITS = 2;
+export const ST_MISSES = 3;
+export const ST_EXPIRED = 4;
+export const ST_EVICTED = 5;
+export const ST_COMMANDS = 6;
+export const ST_KEYS = 16;
+export const ST_EXPIRES = 48;
+export const STATS_SLOTS = 80;

@@ -1,0 +1,265 @@
+/**
+ * RESP2/RESP3 reply encoder into one growable, reused byte buffer.
+ *
+ * Integers and lengths are written digit by digit, so no JS string is built for them.
+ * The same writer serves the acceptor (local replies) and the shards (reply frames).
+ */
+
+const CRLF_CR = 13;
+const CRLF_LF = 10;
+const DIGITS_SCRATCH = new Uint8Array(24);
+
+/** A growable reply buffer; `bytes.subarray(0, len)` is what was written. */
+export class RespWriter {
+  bytes: Uint8Array;
+  len = 0;
+  /** 3 after HELLO 3: changes nulls, maps, sets, doubles and pushes. */
+  proto: 2 | 3 = 2;
+
+  constructor(initial = 4096) {
+    this.bytes = new Uint8Array(initial);
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    const need = this.len + n;
+    if (need <= this.bytes.length) return;
+    let size = this.bytes.length * 2;
+    while (size < need) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.bytes.subarray(0, this.len));
+    this.bytes = b;
+  }
+
+  /** Forgets everything written; keeps the memory (shrinking it if a huge reply grew it). */
+  reset(): void {
+    this.len = 0;
+    if (this.bytes.length > 1 << 22) this.bytes = new Uint8Array(4096);
+  }
+
+  /** Appends raw bytes. */
+  raw(src: Uint8Array, start: number, length: number): void {
+    this.ensure(length);
+    this.bytes.set(src.subarray(start, start + length), this.len);
+    this.len += length;
+  }
+
+  /** Appends an ASCII/Latin-1 string as bytes. */
+  ascii(s: string): void {
+    const n = s.length;
+    this.ensure(n);
+    const b = this.bytes;
+    let p = this.len;
+    for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    this.len = p;
+  }
+
+  private crlf(): void {
+    this.bytes[this.len++] = CRLF_CR;
+    this.bytes[this.len++] = CRLF_LF;
+  }
+
+  /** Writes the decimal digits of an integer (|n| < 2^53). */
+  digits(n: number): void {
+    this.ensure(22);
+    const b = this.bytes;
+    if (n < 0) {
+      b[this.len++] = 45;
+      n = -n;
+    }
+    if (n < 10) {
+      b[this.len++] = 48 + n;
+      return;
+    }
+    let k = 0;
+    while (n > 0) {
+      const q = Math.floor(n / 10);
+      DIGITS_SCRATCH[k++] = 48 + (n - q * 10);
+      n = q;
+    }
+    while (k > 0) b[this.len++] = DIGITS_SCRATCH[--k]!;
+  }
+
+  private header(type: number, n: number): void {
+    this.ensure(24);
+    this.bytes[this.len++] = type;
+    this.digits(n);
+    this.crlf();
+  }
+
+  /** +OK style status. */
+  simple(s: string): void {
+    this.ensure(s.length + 3);
+    this.bytes[this.len++] = 43;
+    this.ascii(s);
+    this.crlf();
+  }
+
+  /** Pre-encoded constant reply. */
+  constant(c: Uint8Array): void {
+    this.ensure(c.length);
+    this.bytes.set(c, this.len);
+    this.len += c.length;
+  }
+
+  /** -ERR style error; the text must not contain CR or LF. */
+  error(text: string): void {
+    const b = Buffer.from(text, 'utf8');
+    this.ensure(b.length + 3);
+    this.bytes[this.len++] = 45;
+    this.bytes.set(b, this.len);
+    this.len += b.length;
+    this.crlf();
+  }
+
+  /** :N integer. */
+  int(n: number): void {
+    this.header(58, n);
+  }
+
+  /** Bulk string from a span of bytes. */
+  bulk(src: Uint8Array, start: number, length: number): void {
+    this.header(36, length);
+    this.ensure(length + 2);
+    this.bytes.set(src.subarray(start, start + length), this.len);
+    this.len += length;
+    this.crlf();
+  }
+
+  /** Bulk string of a JS string (UTF-8). */
+  bulkString(s: string): void {
+    const b = Buffer.from(s, 'utf8');
+    this.bulk(b, 0, b.length);
+  }
+
+  /** Bulk string holding the decimal form of an integer. */
+  bulkInt(n: number): void {
+    const start = this.len;
+    this.ensure(26);
+    this.len += 4;
+    const digitsAt = this.len;
+    this.digits(n);
+    const digitLen = this.len - digitsAt;
+    // Shift the digits left so the header is exact ("$<len>\r\n").
+    const header = `$${digitLen}\r\n`;
+    this.bytes.copyWithin(start + header.length, digitsAt, this.len);
+    for (let i = 0; i < header.length; i++) this.bytes[start + i] = header.charCodeAt(i);
+    this.len = start + header.length + digitLen;
+    this.crlf();
+  }
+
+  /** The null bulk string ($-1 in RESP2, _ in RESP3). */
+  nullBulk(): void {
+    this.constant(this.proto === 3 ? NULL3 : NULL_BULK2);
+  }
+
+  /** The null array (*-1 in RESP2, _ in RESP3). */
+  nullArray(): void {
+    this.constant(this.proto === 3 ? NULL3 : NULL_ARRAY2);
+  }
+
+  /** *N array header. */
+  arrayHeader(n: number): void {
+    this.header(42, n);
+  }
+
+  /** %N map header in RESP3, *2N array header in RESP2. */
+  mapHeader(n: number): void {
+    if (this.proto === 3) this.header(37, n);
+    else this.header(42, n * 2);
+  }
+
+  /** ~N set header in RESP3, *N in RESP2. */
+  setHeader(n: number): void {
+    this.header(this.proto === 3 ? 126 : 42, n);
+  }
+
+  /** >N push header in RESP3, *N in RESP2. */
+  pushHeader(n: number): void {
+    this.header(this.proto === 3 ? 62 : 42, n);
+  }
+
+  /** A double (scores): RESP3 `,` type, RESP2 bulk string, formatted like C's %.17g. */
+  double(d: number): void {
+    const s = formatDouble17(d);
+    if (this.proto === 3) {
+      this.ensure(s.length + 3);
+      this.bytes[this.len++] = 44;
+      this.ascii(s);
+      this.crlf();
+    } else {
+      this.bulkString(s);
+    }
+  }
+
+  /** Boolean: RESP3 #t/#f, RESP2 :1/:0. */
+  bool(v: boolean): void {
+    if (this.proto === 3) this.constant(v ? TRUE3 : FALSE3);
+    else this.int(v ? 1 : 0);
+  }
+
+  /** Verbatim text (RESP3 `=` with txt:, RESP2 bulk) as INFO and CLIENT INFO reply. */
+  verbatim(s: string): void {
+    if (this.proto !== 3) {
+      this.bulkString(s);
+      return;
+    }
+    const b = Buffer.from(s, 'utf8');
+    this.header(61, b.length + 4);
+    this.ascii('txt:');
+    this.raw(b, 0, b.length);
+    this.ensure(2);
+    this.crlf();
+  }
+}
+
+const enc = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+const NULL3 = enc('_\r\n');
+const NULL_BULK2 = enc('$-1\r\n');
+const NULL_ARRAY2 = enc('*-1\r\n');
+const TRUE3 = enc('#t\r\n');
+const FALSE3 = enc('#f\r\n');
+
+/** Common constant replies. */
+export const R_OK = enc('+OK\r\n');
+export const R_PONG = enc('+PONG\r\n');
+export const R_QUEUED = enc('+QUEUED\r\n');
+export const R_ZERO = enc(':0\r\n');
+export const R_ONE = enc(':1\r\n');
+export const R_EMPTY_ARRAY = enc('*0\r\n');
+
+/**
+ * Formats a double as C's `%.17g`, which Redis 7.0 uses for scores and RESP3 doubles
+ * (so 1.1 reads back as "1.1000000000000001", as real Redis 7.0 answers).
+ */
+export function formatDouble17(d: number): string {
+  if (d === Infinity) return 'inf';
+  if (d === -Infinity) return '-inf';
+  if (Number.isNaN(d)) return 'nan';
+  if (d === 0) return Object.is(d, -0) ? '-0' : '0';
+  const e = d.toExponential(16);
+  const ei = e.indexOf('e');
+  const exp = Number(e.slice(ei + 1));
+  if (exp < -4 || exp >= 17) {
+    const mant = e.slice(0, ei).replace(/\.?0+$/, '');
+    const ax = Math.abs(exp);
+    return `${mant}e${exp < 0 ? '-' : '+'}${ax < 10 ? '0' : ''}${ax}`;
+  }
+  const f = d.toFixed(16 - exp);
+  return f.indexOf('.') === -1 ? f : f.replace(/\.?0+$/, '');
+}
+
+/**
+ * Formats a double as INCRBYFLOAT replies (Redis's "human" long double form): "inf"/"-inf",
+ * integers without a fraction or exponent, otherwise the shortest round-trip form.
+ */
+export function formatDouble(d: number): string {
+  if (d === Infinity) return 'inf';
+  if (d === -Infinity) return '-inf';
+  if (Number.isNaN(d)) return 'nan';
+  const s = String(d);
+  if (s.indexOf('e') === -1) return s;
+  if (Number.isInteger(d)) return BigInt(d).toString();
+  // Tiny magnitudes: fixed notation with the digits that round-trip, trailing zeros dropped.
+  return d.toFixed(Math.min(100, 1 - Math.floor(Math.log10(Math.abs(d))) + 17)).replace(/\.?0+$/, '');
+}

@@ -1,0 +1,189 @@
+/**
+ * Single-producer/single-consumer byte ring in a SharedArrayBuffer.
+ *
+ * Frames are `u32 length` + payload, 4-byte aligned, and never wrap: a frame that
+ * does not fit before the end is preceded by a pad marker and starts at offset 0.
+ * Head and tail are free-running u32 byte counters, so `tail - head` is the fill.
+ * The producer publishes by storing the tail; the consumer frees by storing the head.
+ */
+
+/** Control words at the start of the ring's SAB, in Int32 units. */
+const HEAD = 0;
+const TAIL = 1;
+/** Set by the consumer before it sleeps on TAIL; the producer notifies only then. */
+const SLEEPING = 2;
+/** Set by the producer when it is waiting for space; the consumer notifies after freeing. */
+const WANT_SPACE = 3;
+const CONTROL_BYTES = 64;
+/** A length word of 0 means "skip to the start of the ring". */
+const PAD = 0;
+
+/** Shared memory of one ring, passed to a worker through workerData. */
+export interface RingMemory {
+  sab: SharedArrayBuffer;
+  capacity: number;
+}
+
+/** Allocates a ring of `capacity` bytes (a power of two). */
+export function createRingMemory(capacity: number): RingMemory {
+  if ((capacity & (capacity - 1)) !== 0) throw new RangeError('ring capacity must be a power of two');
+  return { sab: new SharedArrayBuffer(CONTROL_BYTES + capacity), capacity };
+}
+
+/** Rounds a frame length up to the ring's 4-byte alignment. */
+function aligned(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/** The producer end: reserve, fill in place, commit; publish when the batch is done. */
+export class RingWriter {
+  readonly ctl: Int32Array;
+  readonly buf: Uint8Array;
+  readonly capacity: number;
+  private readonly mask: number;
+  private tail: number;
+  /** Consumer's head as last read; refreshed only when space looks short. */
+  private head: number;
+
+  constructor(mem: RingMemory) {
+    this.ctl = new Int32Array(mem.sab, 0, CONTROL_BYTES >> 2);
+    this.buf = new Uint8Array(mem.sab, CONTROL_BYTES, mem.capacity);
+    this.capacity = mem.capacity;
+    this.mask = mem.capacity - 1;
+    this.tail = Atomics.load(this.ctl, TAIL) >>> 0;
+    this.head = Atomics.load(this.ctl, HEAD) >>> 0;
+  }
+
+  /** Largest payload a single frame may carry. */
+  get maxPayload(): number {
+    return (this.capacity >> 1) - 4;
+  }
+
+  /**
+   * Reserves room for a frame of `payloadLen` bytes and returns the buffer offset where
+   * the payload starts, or -1 when the ring is too full right now.
+   */
+  reserve(payloadLen: number): number {
+    const need = aligned(payloadLen + 4);
+    let pos = this.tail & this.mask;
+    const toEnd = this.capacity - pos;
+    const total = need <= toEnd ? need : toEnd + need;
+    if (this.capacity - ((this.tail - this.head) >>> 0) < total) {
+      this.head = Atomics.load(this.ctl, HEAD) >>> 0;
+      if (this.capacity - ((this.tail - this.head) >>> 0) < total) return -1;
+    }
+    if (need > toEnd) {
+      writeU32(this.buf, pos, PAD);
+      this.tail = (this.tail + toEnd) >>> 0;
+      pos = 0;
+    }
+    return pos + 4;
+  }
+
+  /** Completes the frame reserved at `payloadPos` with its final payload length. */
+  commit(payloadPos: number, payloadLen: number): void {
+    writeU32(this.buf, payloadPos - 4, payloadLen);
+    this.tail = (this.tail + aligned(payloadLen + 4)) >>> 0;
+  }
+
+  /** Makes committed frames visible; returns true if the consumer is asleep and needs a notify. */
+  publish(): boolean {
+    Atomics.store(this.ctl, TAIL, this.tail | 0);
+    return Atomics.load(this.ctl, SLEEPING) === 1;
+  }
+
+  /** Wakes a consumer sleeping on the tail word. */
+  notify(): void {
+    Atomics.notify(this.ctl, TAIL);
+  }
+
+  /** Blocks (worker threads only) until the consumer frees space or `timeoutMs` passes. */
+  waitForSpace(timeoutMs: number): void {
+    const head = Atomics.load(this.ctl, HEAD);
+    Atomics.store(this.ctl, WANT_SPACE, 1);
+    Atomics.wait(this.ctl, HEAD, head, timeoutMs);
+    Atomics.store(this.ctl, WANT_SPACE, 0);
+  }
+}
+
+/** The consumer end: iterate frames in place, then release them. */
+export class RingReader {
+  readonly ctl: Int32Array;
+  readonly buf: Uint8Array;
+  readonly capacity: number;
+  private readonly mask: number;
+  private head: number;
+  private tail: number;
+
+  constructor(mem: RingMemory) {
+    this.ctl = new Int32Array(mem.sab, 0, CONTROL_BYTES >> 2);
+    this.buf = new Uint8Array(mem.sab, CONTROL_BYTES, mem.capacity);
+    this.capacity = mem.capacity;
+    this.mask = mem.capacity - 1;
+    this.head = Atomics.load(this.ctl, HEAD) >>> 0;
+    this.tail = this.head;
+  }
+
+  /** Loads the producer's tail; returns true if there are frames to read. */
+  poll(): boolean {
+    this.tail = Atomics.load(this.ctl, TAIL) >>> 0;
+    return this.tail !== this.head;
+  }
+
+  /**
+   * Returns the buffer offset of the next frame's payload (its length is `frameLength(pos)`),
+   * or -1 when no published frame is left. Advances past the frame locally.
+   */
+  next(): number {
+    if (this.head === this.tail) return -1;
+    let pos = this.head & this.mask;
+    let len = readU32(this.buf, pos);
+    if (len === PAD) {
+      this.head = (this.head + (this.capacity - pos)) >>> 0;
+      if (this.head === this.tail) return -1;
+      pos = 0;
+      len = readU32(this.buf, 0);
+    }
+    this.head = (this.head + aligned(len + 4)) >>> 0;
+    return pos + 4;
+  }
+
+  /** Payload length of the frame whose payload starts at `pos`. */
+  frameLength(pos: number): number {
+    return readU32(this.buf, pos - 4);
+  }
+
+  /** Frees everything read so far; returns true if the producer waits for space. */
+  release(): boolean {
+    Atomics.store(this.ctl, HEAD, this.head | 0);
+    if (Atomics.load(this.ctl, WANT_SPACE) === 1) {
+      Atomics.notify(this.ctl, HEAD);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Sleeps (worker threads only) until the tail moves or `timeoutMs` passes.
+   * The SLEEPING flag is raised first and the tail re-checked, so a publish is never missed.
+   */
+  sleep(timeoutMs: number): void {
+    Atomics.store(this.ctl, SLEEPING, 1);
+    const seen = this.tail | 0;
+    if (Atomics.load(this.ctl, TAIL) === seen) Atomics.wait(this.ctl, TAIL, seen, timeoutMs);
+    Atomics.store(this.ctl, SLEEPING, 0);
+  }
+}
+
+/** Reads a little-endian u32. */
+export function readU32(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
+/** Writes a little-endian u32. */
+export function writeU32(b: Uint8Array, p: number, v: number): void {
+  b[p] = v;
+  b[p + 1] = v >>> 8;
+  b[p + 2] = v >>> 16;
+  b[p + 3] = v >>> 24;
+}

@@ -1,0 +1,194 @@
+/**
+ * Server configuration: one table of parameters drives the redis.conf-style file parser,
+ * the command-line flags, and CONFIG GET/SET, so the three can never disagree.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+
+type Kind = 'int' | 'memory' | 'string' | 'bool' | 'enum';
+
+/** One configuration parameter as CONFIG GET/SET and redis.conf know it. */
+interface Param {
+  name: string;
+  kind: Kind;
+  def: string;
+  /** false: only at start-up (CONFIG SET answers "can't set immutable config"). */
+  mutable: boolean;
+  min?: number;
+  max?: number;
+  values?: string[];
+  help: string;
+}
+
+const GB = 1024 * 1024 * 1024;
+
+const PARAMS: Param[] = [
+  { name: 'port', kind: 'int', def: '6379', mutable: false, min: 0, max: 65535, help: 'TCP port to listen on' },
+  { name: 'bind', kind: 'string', def: '127.0.0.1', mutable: false, help: 'addresses to listen on (space separated)' },
+  { name: 'shards', kind: 'int', def: String(Math.max(1, availableParallelism() - 1)), mutable: false, min: 1, max: 256, help: 'shard worker threads' },
+  { name: 'requirepass', kind: 'string', def: '', mutable: true, help: 'password for the default user' },
+  { name: 'maxclients', kind: 'int', def: '10000', mutable: true, min: 1, max: 1_000_000, help: 'maximum connected clients' },
+  { name: 'databases', kind: 'int', def: '16', mutable: false, min: 1, max: 256, help: 'number of databases (SELECT)' },
+  { name: 'proto-max-bulk-len', kind: 'memory', def: String(512 * 1024 * 1024), mutable: true, min: 1024 * 1024, max: 2 * GB, help: 'largest bulk string accepted' },
+  { name: 'client-query-buffer-limit', kind: 'memory', def: String(GB), mutable: true, min: 1024 * 1024, max: 4 * GB, help: 'largest unparsed input kept per client' },
+  { name: 'client-output-buffer-limit-bytes', kind: 'memory', def: String(256 * 1024 * 1024), mutable: true, min: 0, max: 64 * GB, help: 'pending output that disconnects a normal client (0 = none)' },
+  { name: 'timeout', kind: 'int', def: '0', mutable: true, min: 0, max: 2 ** 31, help: 'close idle clients after N seconds (0 = never)' },
+  { name: 'loglevel', kind: 'enum', def: 'notice', mutable: true, values: ['debug', 'verbose', 'notice', 'warning'], help: 'log verbosity' },
+  { name: 'save', kind: 'string', def: '', mutable: false, help: 'RDB snapshots (not available yet: empty)' },
+  { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'append-only file (not available yet: no)' },
+];
+
+const BY_NAME = new Map(PARAMS.map((p) => [p.name, p]));
+
+/** Parses "100mb"-style sizes as Redis does (k/kb/m/mb/g/gb, case-insensitive). */
+export function parseMemory(v: string): number | null {
+  const m = /^(\d+)(k|kb|m|mb|g|gb|b)?$/i.exec(v.trim());
+  if (!m) return null;
+  const unit = (m[2] ?? '').toLowerCase();
+  const mul = unit === 'k' ? 1000 : unit === 'kb' ? 1024 : unit === 'm' ? 1e6 : unit === 'mb' ? 1024 ** 2 : unit === 'g' ? 1e9 : unit === 'gb' ? GB : 1;
+  return Number(m[1]) * mul;
+}
+
+/** Validates and normalizes a value; returns the stored text or an error reason. */
+function normalize(p: Param, raw: string): { value: string } | { error: string } {
+  switch (p.kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) return { error: 'argument couldn\'t be parsed into an integer' };
+      const n = Number(raw);
+      if ((p.min !== undefined && n < p.min) || (p.max !== undefined && n > p.max)) {
+        return { error: `argument must be between ${p.min} and ${p.max} inclusive` };
+      }
+      return { value: String(n) };
+    }
+    case 'memory': {
+      const n = parseMemory(raw);
+      if (n === null) return { error: 'argument must be a memory value' };
+      if ((p.min !== undefined && n < p.min) || (p.max !== undefined && n > p.max)) {
+        return { error: `argument must be between ${p.min} and ${p.max} inclusive` };
+      }
+      return { value: String(n) };
+    }
+    case 'bool': {
+      const v = raw.toLowerCase();
+      if (v !== 'yes' && v !== 'no') return { error: 'argument must be \'yes\' or \'no\'' };
+      return { value: v };
+    }
+    case 'enum': {
+      const v = raw.toLowerCase();
+      if (!p.values!.includes(v)) return { error: `argument(s) must be one of the following: ${p.values!.join(', ')}` };
+      return { value: v };
+    }
+    default:
+      return { value: raw };
+  }
+}
+
+/** Live configuration values, by parameter name. */
+export class ServerConfig {
+  private readonly values = new Map<string, string>();
+  /** Listeners run after a successful CONFIG SET of their parameter. */
+  private readonly listeners = new Map<string, (v: string) => void>();
+
+  constructor() {
+    for (const p of PARAMS) this.values.set(p.name, p.def);
+  }
+
+  /** Current value as text. */
+  get(name: string): string {
+    return this.values.get(name)!;
+  }
+
+  /** Current value of a numeric parameter. */
+  num(name: string): number {
+    return Number(this.values.get(name));
+  }
+
+  /** Sets a value at start-up (file or flag); throws ConfigError on bad input. */
+  load(name: string, raw: string, origin: string): void {
+    const p = BY_NAME.get(name.toLowerCase());
+    if (!p) throw new ConfigError(`${origin}: unknown option '${name}'`);
+    const r = normalize(p, raw);
+    if ('error' in r) throw new ConfigError(`${origin}: bad value for '${p.name}': ${r.error}`);
+    this.values.set(p.name, r.value);
+  }
+
+  /** CONFIG SET for one parameter; returns null or the Redis error reason. */
+  set(name: string, raw: string): string | null {
+    const p = BY_NAME.get(name.toLowerCase());
+    if (!p) return 'unknown';
+    if (!p.mutable) return 'can\'t set immutable config';
+    const r = normalize(p, raw);
+    if ('error' in r) return r.error;
+    this.values.set(p.name, r.value);
+    this.listeners.get(p.name)?.(r.value);
+    return null;
+  }
+
+  /** True if the parameter exists. */
+  has(name: string): boolean {
+    return BY_NAME.has(name.toLowerCase());
+  }
+
+  /** Registers a callback for live changes of a parameter. */
+  onChange(name: string, fn: (v: string) => void): void {
+    this.listeners.set(name, fn);
+  }
+
+  /** Every parameter name, in table order (CONFIG GET *). */
+  names(): string[] {
+    return PARAMS.map((p) => p.name);
+  }
+}
+
+/** Splits a redis.conf line into arguments (double quotes allowed around values). */
+function splitConfLine(line: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(line)) !== null) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!);
+  return out;
+}
+
+/** Reads a redis.conf-style file into the config. */
+export function loadConfigFile(cfg: ServerConfig, path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file '${path}': ${(err as Error).message}`);
+  }
+  text.split(/\r?\n/).forEach((line, i) => {
+    const t = line.trim();
+    if (t === '' || t.startsWith('#')) return;
+    const [name, ...rest] = splitConfLine(t);
+    cfg.load(name!, rest.join(' '), `${path}:${i + 1}`);
+  });
+}
+
+export const SERVER_USAGE = `usage: sabre server [--config FILE] [--port N] [--bind ADDR] [--shards N] [--requirepass PASS] [--<option> VALUE]...
+
+Every option of the config file may be given as a flag (redis-server style):
+${PARAMS.map((p) => `  --${p.name.padEnd(34)} ${p.help} (default: ${p.def === '' ? '""' : p.def})`).join('\n')}
+`;
+
+/** Builds the configuration from argv: the file first (if any), then flags override it. */
+export function parseServerArgs(argv: string[]): { config: ServerConfig; help: boolean } {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, help: { type: 'boolean' } };
+  for (const p of PARAMS) options[p.name] = { type: 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\n\n${SERVER_USAGE}`);
+  }
+  const cfg = new ServerConfig();
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  if (typeof v.config === 'string') loadConfigFile(cfg, v.config);
+  for (const p of PARAMS) {
+    const f = v[p.name];
+    if (typeof f === 'string') cfg.load(p.name, f, `--${p.name}`);
+  }
+  return { config: cfg, help: v.help === true };
+}

@@ -1,0 +1,143 @@
+/** INFO sections and CLIENT LIST lines, built from acceptor counters and the shards' stats blocks. */
+import os from 'node:os';
+import { COMMANDS } from '../commands/table.js';
+import type { Acceptor } from '../io/acceptor.js';
+import type { Connection } from '../io/connection.js';
+import * as F from '../io/frames.js';
+import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
+
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -1), 'commandstats', 'keyspace'];
+
+/** Sums one stats slot over all shards. */
+function sum(a: Acceptor, slot: number): number {
+  let s = 0;
+  for (const link of a.shards) s += link.stats[slot]!;
+  return s;
+}
+
+function human(bytes: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v}B` : `${v.toFixed(2)}${units[u]}`;
+}
+
+function section(a: Acceptor, name: string): string[] | null {
+  const cfg = a.config;
+  const now = Date.now();
+  switch (name) {
+    case 'server': {
+      const up = Math.floor((now - a.stats.startedAt) / 1000);
+      return [
+        `redis_version:${REDIS_COMPAT_VERSION}`,
+        `sabre_version:${SABRE_VERSION}`,
+        'redis_mode:standalone',
+        `os:${os.type()} ${os.release()} ${os.arch()}`,
+        `arch_bits:64`,
+        `multiplexing_api:libuv`,
+        `node_version:${process.versions.node}`,
+        `process_id:${process.pid}`,
+        `tcp_port:${a.port}`,
+        `server_time_usec:${now * 1000}`,
+        `uptime_in_seconds:${up}`,
+        `uptime_in_days:${Math.floor(up / 86400)}`,
+        `shards:${a.shards.length}`,
+        `executable:${process.argv[1] ?? ''}`,
+      ];
+    }
+    case 'clients':
+      return [
+        `connected_clients:${a.conns.size}`,
+        `maxclients:${cfg.get('maxclients')}`,
+        'blocked_clients:0',
+        'tracking_clients:0',
+      ];
+    case 'memory': {
+      const used = sum(a, F.ST_USED_MEMORY);
+      const rss = process.memoryUsage.rss();
+      return [
+        `used_memory:${used}`,
+        `used_memory_human:${human(used)}`,
+        `used_memory_rss:${rss}`,
+        `used_memory_rss_human:${human(rss)}`,
+        `used_memory_arena_reserved:${sum(a, F.ST_ARENA_BYTES)}`,
+        `total_system_memory:${os.totalmem()}`,
+        `total_system_memory_human:${human(os.totalmem())}`,
+        `mem_fragmentation_ratio:${used > 0 ? (rss / used).toFixed(2) : '0.00'}`,
+        'maxmemory:0',
+        'maxmemory_policy:noeviction',
+      ];
+    }
+    case 'persistence':
+      return ['loading:0', 'async_loading:0', 'rdb_changes_since_last_save:0', 'rdb_bgsave_in_progress:0', 'aof_enabled:0', 'aof_rewrite_in_progress:0'];
+    case 'stats':
+      return [
+        `total_connections_received:${a.stats.connectionsReceived}`,
+        `total_commands_processed:${a.stats.commandsProcessed}`,
+        `total_net_input_bytes:${a.stats.netInputBytes}`,
+        `total_net_output_bytes:${a.stats.netOutputBytes}`,
+        `rejected_connections:${a.stats.rejectedConnections}`,
+        `expired_keys:${sum(a, F.ST_EXPIRED)}`,
+        `evicted_keys:${sum(a, F.ST_EVICTED)}`,
+        `keyspace_hits:${sum(a, F.ST_HITS)}`,
+        `keyspace_misses:${sum(a, F.ST_MISSES)}`,
+      ];
+    case 'replication':
+      return ['role:master', 'connected_slaves:0'];
+    case 'cpu': {
+      const u = process.cpuUsage();
+      return [`used_cpu_sys:${(u.system / 1e6).toFixed(6)}`, `used_cpu_user:${(u.user / 1e6).toFixed(6)}`];
+    }
+    case 'commandstats': {
+      const lines: string[] = [];
+      a.stats.calls.forEach((n, id) => {
+        if (n > 0) lines.push(`cmdstat_${COMMANDS[id]!.name}:calls=${n},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0`);
+      });
+      return lines;
+    }
+    case 'keyspace': {
+      const lines: string[] = [];
+      const dbs = cfg.num('databases');
+      for (let db = 0; db < dbs; db++) {
+        const keys = sum(a, F.ST_KEYS + db);
+        if (keys > 0) lines.push(`db${db}:keys=${keys},expires=${sum(a, F.ST_EXPIRES + db)},avg_ttl=0`);
+      }
+      return lines;
+    }
+    default:
+      return null;
+  }
+}
+
+/** The text of INFO for the requested sections (default, all, everything, or names). */
+export function infoText(a: Acceptor, requested: string[]): string {
+  let names: string[];
+  if (requested.length === 0 || requested.includes('default')) names = DEFAULT_SECTIONS;
+  else if (requested.includes('all') || requested.includes('everything')) names = ALL_SECTIONS;
+  else names = requested;
+  const parts: string[] = [];
+  for (const n of names) {
+    const lines = section(a, n);
+    if (lines === null) continue;
+    parts.push(`# ${n === 'commandstats' ? 'Commandstats' : n[0]!.toUpperCase() + n.slice(1)}\r\n${lines.map((l) => l + '\r\n').join('')}`);
+  }
+  return parts.join('\r\n');
+}
+
+/** One CLIENT LIST / CLIENT INFO line with Redis 7.0's fields. */
+export function clientInfoLine(c: Connection): string {
+  const now = Date.now();
+  const qbuf = c.inBytes;
+  const omem = c.pendingOutput;
+  return (
+    `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${Math.floor((now - c.createdAt) / 1000)} ` +
+    `idle=${Math.floor((now - c.lastActive) / 1000)} flags=N db=${c.db} sub=0 psub=0 ssub=0 multi=-1 qbuf=${qbuf} qbuf-free=0 ` +
+    `argv-mem=0 multi-mem=0 rbs=${c.out.bytes.length} rbp=0 obl=0 oll=0 omem=${omem} tot-mem=${c.out.bytes.length + qbuf + omem} events=r ` +
+    `cmd=${c.lastCommand} user=default redir=-1 resp=${c.proto} lib-name=${c.libName} lib-ver=${c.libVer}`
+  );
+}

@@ -1,0 +1,334 @@
+/**
+ * Commands the acceptor answers without a shard: connection state (PING, HELLO, AUTH,
+ * SELECT, CLIENT…), server introspection (COMMAND, INFO, CONFIG, TIME) and SHUTDOWN.
+ */
+import { CMD } from '../commands/ids.generated.js';
+import {
+  commandCountReply,
+  commandDocsReply,
+  commandGetKeysReply,
+  commandInfoReply,
+  commandListReply,
+  type CommandListFilter,
+} from '../commands/table.js';
+import type { Acceptor, LocalHandler } from '../io/acceptor.js';
+import type { Connection } from '../io/connection.js';
+import type { ParsedCommand } from '../io/resp-parser.js';
+import { R_OK, R_PONG } from '../io/resp-writer.js';
+import { E_DB_RANGE, E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
+import { isKeyword, parseSafeInt, globMatch } from '../io/bytes.js';
+import { REDIS_COMPAT_VERSION } from '../version.js';
+import { clientInfoLine, infoText } from './info.js';
+
+const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
+
+/** Argument `i` as bytes (a copy-free view). */
+function arg(cmd: ParsedCommand, i: number): Buffer {
+  return Buffer.from(cmd.buf.buffer, cmd.buf.byteOffset + cmd.argStart[i]!, cmd.argLen[i]!);
+}
+
+/** Argument `i` as text (rare paths only). */
+function str(cmd: ParsedCommand, i: number): string {
+  return arg(cmd, i).toString('utf8');
+}
+
+function is(cmd: ParsedCommand, i: number, upper: string): boolean {
+  return isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, upper);
+}
+
+/** Builds the local handler table for an acceptor. `shutdown` stops the whole server. */
+export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
+  const cfg = a.config;
+  const h: (LocalHandler | undefined)[] = [];
+
+  /** Checks a password for the default user (the only user Sabre has). */
+  const checkAuth = (conn: Connection, user: string | null, pass: string): string | null => {
+    const required = cfg.get('requirepass');
+    if (user !== null && user !== 'default') return WRONGPASS;
+    if (required === '') {
+      return user === null
+        ? 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?'
+        : null;
+    }
+    if (pass !== required) return WRONGPASS;
+    conn.authenticated = true;
+    return null;
+  };
+
+  h[CMD.PING] = (conn, seq, cmd) => {
+    if (cmd.argc > 2) return a.replyError(conn, seq, "ERR wrong number of arguments for 'ping' command");
+    if (cmd.argc === 1) return a.replyConst(conn, seq, R_PONG);
+    a.startReply(conn).bulk(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
+    a.replyW(conn, seq);
+  };
+
+  h[CMD.ECHO] = (conn, seq, cmd) => {
+    a.startReply(conn).bulk(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
+    a.replyW(conn, seq);
+  };
+
+  h[CMD.AUTH] = (conn, seq, cmd) => {
+    const err = cmd.argc === 2 ? checkAuth(conn, null, str(cmd, 1)) : cmd.argc === 3 ? checkAuth(conn, str(cmd, 1), str(cmd, 2)) : E_SYNTAX;
+    if (err !== null) a.replyError(conn, seq, err);
+    else a.replyConst(conn, seq, R_OK);
+  };
+
+  h[CMD.HELLO] = (conn, seq, cmd) => {
+    let proto = conn.proto as number;
+    let i = 1;
+    if (cmd.argc >= 2) {
+      const v = parseSafeInt(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
+      if (v === null) return a.replyError(conn, seq, 'ERR Protocol version is not an integer or out of range');
+      if (v < 2 || v > 3) return a.replyError(conn, seq, 'NOPROTO unsupported protocol version');
+      proto = v;
+      i = 2;
+    }
+    let name: string | null = null;
+    for (; i < cmd.argc; i++) {
+      const more = cmd.argc - i - 1;
+      if (is(cmd, i, 'AUTH') && more >= 2) {
+        const err = checkAuth(conn, str(cmd, i + 1), str(cmd, i + 2));
+        if (err !== null) return a.replyError(conn, seq, err);
+        i += 2;
+      } else if (is(cmd, i, 'SETNAME') && more >= 1) {
+        name = str(cmd, ++i);
+        if (/[\s]/.test(name)) return a.replyError(conn, seq, 'ERR Client names cannot contain spaces, newlines or special characters.');
+      } else {
+        return a.replyError(conn, seq, `ERR Syntax error in HELLO option '${str(cmd, i)}'`);
+      }
+    }
+    if (!conn.authenticated) return a.replyError(conn, seq, 'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
+    if (name !== null) conn.name = name;
+    conn.proto = proto as 2 | 3;
+    conn.out.proto = conn.proto;
+    const w = a.startReply(conn);
+    w.mapHeader(7);
+    w.bulkString('server');
+    w.bulkString('redis');
+    w.bulkString('version');
+    w.bulkString(REDIS_COMPAT_VERSION);
+    w.bulkString('proto');
+    w.int(proto);
+    w.bulkString('id');
+    w.int(conn.id);
+    w.bulkString('mode');
+    w.bulkString('standalone');
+    w.bulkString('role');
+    w.bulkString('master');
+    w.bulkString('modules');
+    w.arrayHeader(0);
+    a.replyW(conn, seq);
+  };
+
+  h[CMD.QUIT] = (conn, seq) => {
+    a.replyConst(conn, seq, R_OK);
+    conn.closeAfterReplies = true;
+  };
+
+  h[CMD.RESET] = (conn, seq) => {
+    conn.db = 0;
+    conn.proto = 2;
+    conn.out.proto = 2;
+    conn.name = '';
+    conn.authenticated = cfg.get('requirepass') === '';
+    a.startReply(conn).simple('RESET');
+    a.replyW(conn, seq);
+  };
+
+  h[CMD.SELECT] = (conn, seq, cmd) => {
+    const db = parseSafeInt(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
+    if (db === null) return a.replyError(conn, seq, E_NOT_INT);
+    if (db < 0 || db >= cfg.num('databases')) return a.replyError(conn, seq, E_DB_RANGE);
+    conn.db = db;
+    a.replyConst(conn, seq, R_OK);
+  };
+
+  h[CMD.TIME] = (conn, seq) => {
+    const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
+    const w = a.startReply(conn);
+    w.arrayHeader(2);
+    w.bulkString(String(us / 1000000n));
+    w.bulkString(String(us % 1000000n));
+    a.replyW(conn, seq);
+  };
+
+  h[CMD.SHUTDOWN] = (conn, seq, cmd) => {
+    for (let i = 1; i < cmd.argc; i++) {
+      if (!is(cmd, i, 'NOSAVE') && !is(cmd, i, 'SAVE') && !is(cmd, i, 'NOW') && !is(cmd, i, 'FORCE') && !is(cmd, i, 'ABORT')) {
+        return a.replyError(conn, seq, E_SYNTAX);
+      }
+      if (is(cmd, i, 'ABORT')) return a.replyError(conn, seq, 'ERR No shutdown in progress.');
+    }
+    shutdown();
+  };
+
+  // ---- COMMAND ----
+  const namesFrom = (cmd: ParsedCommand, from: number): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (let i = from; i < cmd.argc; i++) out.push(arg(cmd, i));
+    return out;
+  };
+  h[CMD.COMMAND] = (conn, seq) => a.replyConst(conn, seq, commandInfoReply(null, conn.proto));
+  h[CMD.COMMAND_COUNT] = (conn, seq) => a.replyConst(conn, seq, commandCountReply());
+  h[CMD.COMMAND_INFO] = (conn, seq, cmd) => a.replyConst(conn, seq, commandInfoReply(cmd.argc > 2 ? namesFrom(cmd, 2) : null, conn.proto));
+  h[CMD.COMMAND_DOCS] = (conn, seq, cmd) => a.replyConst(conn, seq, commandDocsReply(cmd.argc > 2 ? namesFrom(cmd, 2) : null, conn.proto));
+  h[CMD.COMMAND_GETKEYS] = (conn, seq, cmd) => a.replyConst(conn, seq, commandGetKeysReply(namesFrom(cmd, 2), conn.proto));
+  h[CMD.COMMAND_LIST] = (conn, seq, cmd) => {
+    let filter: CommandListFilter | null = null;
+    if (cmd.argc === 5 && is(cmd, 2, 'FILTERBY')) {
+      const v = str(cmd, 4);
+      if (is(cmd, 3, 'MODULE')) filter = { module: v };
+      else if (is(cmd, 3, 'ACLCAT')) filter = { aclcat: v };
+      else if (is(cmd, 3, 'PATTERN')) filter = { pattern: v };
+    }
+    if (cmd.argc !== 2 && filter === null) return a.replyError(conn, seq, E_SYNTAX);
+    a.replyConst(conn, seq, commandListReply(filter, conn.proto));
+  };
+
+  // ---- CONFIG ----
+  h[CMD.CONFIG_GET] = (conn, seq, cmd) => {
+    const found = new Map<string, string>();
+    for (let i = 2; i < cmd.argc; i++) {
+      const pat = arg(cmd, i);
+      for (const name of cfg.names()) {
+        const nb = Buffer.from(name);
+        if (globMatch(pat, 0, pat.length, nb, 0, nb.length, true)) found.set(name, cfg.get(name));
+      }
+    }
+    const w = a.startReply(conn);
+    w.mapHeader(found.size);
+    for (const [k, v] of found) {
+      w.bulkString(k);
+      w.bulkString(v);
+    }
+    a.replyW(conn, seq);
+  };
+  h[CMD.CONFIG_SET] = (conn, seq, cmd) => {
+    if ((cmd.argc & 1) !== 0) return a.replyError(conn, seq, "ERR wrong number of arguments for 'config|set' command");
+    for (let i = 2; i < cmd.argc; i += 2) {
+      const name = str(cmd, i);
+      if (!cfg.has(name)) return a.replyError(conn, seq, `ERR Unknown option or number of arguments for CONFIG SET - '${name}'`);
+    }
+    for (let i = 2; i < cmd.argc; i += 2) {
+      const name = str(cmd, i);
+      const err = cfg.set(name, str(cmd, i + 1));
+      if (err !== null) return a.replyError(conn, seq, `ERR CONFIG SET failed (possibly related to argument '${name.toLowerCase()}') - ${err}`);
+    }
+    a.replyConst(conn, seq, R_OK);
+  };
+  h[CMD.CONFIG_RESETSTAT] = (conn, seq) => {
+    a.stats.calls.fill(0);
+    a.stats.commandsProcessed = 0;
+    a.replyConst(conn, seq, R_OK);
+  };
+
+  // ---- INFO ----
+  h[CMD.INFO] = (conn, seq, cmd) => {
+    const sections: string[] = [];
+    for (let i = 1; i < cmd.argc; i++) sections.push(str(cmd, i).toLowerCase());
+    a.startReply(conn).verbatim(infoText(a, sections));
+    a.replyW(conn, seq);
+  };
+
+  // ---- CLIENT ----
+  h[CMD.CLIENT] = (conn, seq, cmd) => {
+    // Reached only for subcommands the Redis 7.0 table lacks: SETINFO arrived in 7.2 and clients send it.
+    if (!is(cmd, 1, 'SETINFO')) return a.replyErrorLatin1(conn, seq, `ERR unknown subcommand '${arg(cmd, 1).toString('latin1')}'. Try CLIENT HELP.`);
+    if (cmd.argc !== 4) return a.replyError(conn, seq, "ERR wrong number of arguments for 'client|setinfo' command");
+    const v = str(cmd, 3);
+    if (/[\s]/.test(v)) return a.replyError(conn, seq, 'ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.');
+    if (is(cmd, 2, 'LIB-NAME')) conn.libName = v;
+    else if (is(cmd, 2, 'LIB-VER')) conn.libVer = v;
+    else return a.replyError(conn, seq, `ERR Unrecognized option '${str(cmd, 2)}'`);
+    a.replyConst(conn, seq, R_OK);
+  };
+  h[CMD.CLIENT_ID] = (conn, seq) => {
+    a.startReply(conn).int(conn.id);
+    a.replyW(conn, seq);
+  };
+  h[CMD.CLIENT_SETNAME] = (conn, seq, cmd) => {
+    const name = str(cmd, 2);
+    if (/[^\x21-\x7e]/.test(name)) return a.replyError(conn, seq, 'ERR Client names cannot contain spaces, newlines or special characters.');
+    conn.name = name;
+    a.replyConst(conn, seq, R_OK);
+  };
+  h[CMD.CLIENT_GETNAME] = (conn, seq) => {
+    const w = a.startReply(conn);
+    if (conn.name === '') w.nullBulk();
+    else w.bulkString(conn.name);
+    a.replyW(conn, seq);
+  };
+  h[CMD.CLIENT_INFO] = (conn, seq) => {
+    a.startReply(conn).verbatim(clientInfoLine(conn) + '\n');
+    a.replyW(conn, seq);
+  };
+  h[CMD.CLIENT_LIST] = (conn, seq, cmd) => {
+    let ids: Set<number> | null = null;
+    if (cmd.argc >= 4 && is(cmd, 2, 'ID')) {
+      ids = new Set();
+      for (let i = 3; i < cmd.argc; i++) {
+        const v = parseSafeInt(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!);
+        if (v === null || v <= 0) return a.replyError(conn, seq, 'ERR Invalid client ID');
+        ids.add(v);
+      }
+    } else if (cmd.argc === 4 && is(cmd, 2, 'TYPE')) {
+      const t = str(cmd, 3).toLowerCase();
+      if (!['normal', 'master', 'replica', 'pubsub'].includes(t)) return a.replyError(conn, seq, `ERR Unknown client type '${t}'`);
+      if (t !== 'normal') ids = new Set();
+    } else if (cmd.argc !== 2) {
+      return a.replyError(conn, seq, E_SYNTAX);
+    }
+    let text = '';
+    for (const c of a.conns.values()) if (ids === null || ids.has(c.id)) text += clientInfoLine(c) + '\n';
+    a.startReply(conn).verbatim(text);
+    a.replyW(conn, seq);
+  };
+  h[CMD.CLIENT_KILL] = (conn, seq, cmd) => {
+    if (cmd.argc === 3) {
+      const target = str(cmd, 2);
+      const victim = [...a.conns.values()].find((c) => c.addr === target);
+      if (victim === undefined) return a.replyError(conn, seq, 'ERR No such client');
+      a.replyConst(conn, seq, R_OK);
+      if (victim === conn) conn.closeAfterReplies = true;
+      else a.kill(victim);
+      return;
+    }
+    if ((cmd.argc & 1) !== 0) return a.replyError(conn, seq, E_SYNTAX);
+    let id = -1;
+    let addr: string | null = null;
+    let laddr: string | null = null;
+    let skipMe = true;
+    for (let i = 2; i < cmd.argc; i += 2) {
+      const v = str(cmd, i + 1);
+      if (is(cmd, i, 'ID')) {
+        const n = parseSafeInt(cmd.buf, cmd.argStart[i + 1]!, cmd.argLen[i + 1]!);
+        if (n === null || n <= 0) return a.replyError(conn, seq, 'ERR client-id should be greater than 0');
+        id = n;
+      } else if (is(cmd, i, 'ADDR')) addr = v;
+      else if (is(cmd, i, 'LADDR')) laddr = v;
+      else if (is(cmd, i, 'SKIPME')) {
+        if (v.toLowerCase() === 'yes') skipMe = true;
+        else if (v.toLowerCase() === 'no') skipMe = false;
+        else return a.replyError(conn, seq, E_SYNTAX);
+      } else if (is(cmd, i, 'USER')) {
+        if (v !== 'default') return a.replyError(conn, seq, `ERR No such user '${v}'`);
+      } else if (is(cmd, i, 'TYPE')) {
+        if (!['normal', 'master', 'replica', 'pubsub'].includes(v.toLowerCase())) return a.replyError(conn, seq, `ERR Unknown client type '${v}'`);
+      } else return a.replyError(conn, seq, E_SYNTAX);
+    }
+    let killed = 0;
+    for (const c of [...a.conns.values()]) {
+      if (id !== -1 && c.id !== id) continue;
+      if (addr !== null && c.addr !== addr) continue;
+      if (laddr !== null && c.laddr !== laddr) continue;
+      if (c === conn && skipMe) continue;
+      killed++;
+      if (c === conn) conn.closeAfterReplies = true;
+      else a.kill(c);
+    }
+    a.startReply(conn).int(killed);
+    a.replyW(conn, seq);
+  };
+
+  a.local = h;
+}

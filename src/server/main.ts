@@ -1,0 +1,73 @@
+/** `sabre server`: parse the configuration, start the acceptor and shards, handle signals. */
+import { Acceptor } from '../io/acceptor.js';
+import { installLocalCommands } from '../server/local-commands.js';
+import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
+import { logger, setLogLevel } from '../log.js';
+import { ConfigError } from '../errors.js';
+import { SABRE_VERSION } from '../version.js';
+
+const log = logger('server');
+
+/** A running server: its acceptor and a way to stop it. */
+export interface RunningServer {
+  acceptor: Acceptor;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a server with the given configuration (also used by tests and benchmarks). */
+export async function startServer(config: ServerConfig, onShutdownCommand: () => void = () => {}): Promise<RunningServer> {
+  const acceptor = new Acceptor(config, log);
+  installLocalCommands(acceptor, onShutdownCommand);
+  try {
+    await acceptor.start();
+  } catch (err) {
+    await acceptor.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') {
+      throw new ConfigError(`could not listen on ${config.get('bind')}:${config.get('port')}: ${e.message}`);
+    }
+    throw err;
+  }
+  return { acceptor, port: acceptor.port, stop: () => acceptor.close() };
+}
+
+/** CLI entry for `sabre server`. */
+export async function main(argv: string[]): Promise<void> {
+  const { config, help } = parseServerArgs(argv);
+  if (help) {
+    process.stdout.write(SERVER_USAGE);
+    return;
+  }
+  const level = config.get('loglevel');
+  setLogLevel(level === 'debug' || level === 'verbose' ? 'debug' : level === 'warning' ? 'warn' : 'info');
+  let stopping = false;
+  let running: RunningServer | null = null;
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { reason: why });
+    const done = running ? running.stop() : Promise.resolve();
+    done.then(
+      () => {
+        log.info('bye');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error('shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  running = await startServer(config, () => stop('SHUTDOWN command'));
+  log.info('ready to accept connections', {
+    version: SABRE_VERSION,
+    bind: config.get('bind'),
+    port: running.port,
+    shards: config.num('shards'),
+    node: process.versions.node,
+  });
+}
+

@@ -1,0 +1,100 @@
+/**
+ * Layout of a key's record in the arena: a 16-byte header, an optional expiry, the key
+ * bytes, then the value bytes (a string's bytes, or a type's own structure).
+ *
+ *   0  u8  type            4  u32 lru clock (seconds)     12 u32 value length
+ *   1  u8  flags           8  u32 key length              16 f64 expire-at ms (if F_TTL)
+ *   2  u16 lfu counter
+ */
+import type { Arena } from './arena.js';
+
+export const T_STRING = 0;
+export const T_LIST = 1;
+export const T_SET = 2;
+export const T_ZSET = 3;
+export const T_HASH = 4;
+
+/** The record has an expire-at time after the header. */
+export const F_TTL = 1;
+
+export const HEADER = 16;
+
+/** Type byte. */
+export function recType(m: Arena, a: number): number {
+  return m.u8[a]!;
+}
+
+/** Flags byte. */
+export function recFlags(m: Arena, a: number): number {
+  return m.u8[a + 1]!;
+}
+
+/** Key length. */
+export function recKeyLen(m: Arena, a: number): number {
+  return m.u32[(a + 8) >>> 2]!;
+}
+
+/** Value length. */
+export function recValLen(m: Arena, a: number): number {
+  return m.u32[(a + 12) >>> 2]!;
+}
+
+/** Offset of the key bytes. */
+export function recKeyOff(m: Arena, a: number): number {
+  return a + HEADER + ((m.u8[a + 1]! & F_TTL) << 3);
+}
+
+/** Offset of the value bytes. */
+export function recValOff(m: Arena, a: number): number {
+  return recKeyOff(m, a) + m.u32[(a + 8) >>> 2]!;
+}
+
+/** Expire-at in ms since the epoch, or 0 when the key is persistent. */
+export function recExpire(m: Arena, a: number): number {
+  return (m.u8[a + 1]! & F_TTL) !== 0 ? m.f64[(a + HEADER) >>> 3]! : 0;
+}
+
+/** Total bytes a record with these sizes occupies (what alloc was asked for). */
+export function recordSize(keyLen: number, valLen: number, hasTtl: boolean): number {
+  return HEADER + (hasTtl ? 8 : 0) + keyLen + valLen;
+}
+
+/** Size of an existing record. */
+export function recSize(m: Arena, a: number): number {
+  return recordSize(recKeyLen(m, a), recValLen(m, a), (m.u8[a + 1]! & F_TTL) !== 0);
+}
+
+/** Allocates a record and writes its header, expiry and key; the caller fills the value. */
+export function newRecord(
+  m: Arena,
+  type: number,
+  keyBuf: Uint8Array,
+  keyStart: number,
+  keyLen: number,
+  valLen: number,
+  expireAt: number,
+  lruClock: number,
+): number {
+  const ttl = expireAt > 0;
+  const a = m.alloc(recordSize(keyLen, valLen, ttl));
+  const u8 = m.u8;
+  u8[a] = type;
+  u8[a + 1] = ttl ? F_TTL : 0;
+  u8[a + 2] = 0;
+  u8[a + 3] = 0;
+  m.u32[(a + 4) >>> 2] = lruClock;
+  m.u32[(a + 8) >>> 2] = keyLen;
+  m.u32[(a + 12) >>> 2] = valLen;
+  let p = a + HEADER;
+  if (ttl) {
+    m.f64[p >>> 3] = expireAt;
+    p += 8;
+  }
+  u8.set(keyBuf.subarray(keyStart, keyStart + keyLen), p);
+  return a;
+}
+
+/** Frees a record's block. */
+export function freeRecord(m: Arena, a: number): void {
+  m.free(a, recSize(m, a));
+}

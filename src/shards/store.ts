@@ -1,0 +1,228 @@
+/**
+ * A shard's keyspace: the arena, one KeyTable per database, the expiry wheel, and the
+ * operations every command family builds on (lookup with lazy expiry, create, replace,
+ * delete, TTL changes, active expiry).
+ */
+import { Arena } from './arena.js';
+import { KeyTable, hashBytes } from './key-table.js';
+import { TimerWheel } from './timer-wheel.js';
+import {
+  F_TTL,
+  HEADER,
+  T_HASH,
+  T_STRING,
+  freeRecord,
+  newRecord,
+  recExpire,
+  recFlags,
+  recKeyLen,
+  recKeyOff,
+  recType,
+  recValLen,
+  recValOff,
+} from './record.js';
+import { copyBytes } from '../io/bytes.js';
+
+/** Keyspace counters a shard reports (INFO stats/keyspace). */
+export class StoreStats {
+  hits = 0;
+  misses = 0;
+  expired = 0;
+}
+
+/** The keyspace of one shard. */
+export class Store {
+  readonly arena: Arena;
+  readonly dbs: KeyTable[];
+  readonly expires: Int32Array;
+  readonly wheel: TimerWheel;
+  readonly stats = new StoreStats();
+  /** Cached wall clock (ms), refreshed once per batch. */
+  now = Date.now();
+  /** Seconds clock for LRU idle times. */
+  lruClock = 0;
+  /** Hash of the key most recently looked up, reused when inserting it. */
+  lastHash = 0;
+  /** Called after a key is deleted by expiry (keyspace notifications hook). */
+  onExpired: ((db: number, addr: number) => void) | null = null;
+
+  constructor(databases: number, arenaBytes?: number) {
+    this.arena = new Arena(arenaBytes);
+    this.dbs = [];
+    for (let i = 0; i < databases; i++) this.dbs.push(new KeyTable(this.arena));
+    this.expires = new Int32Array(databases);
+    this.wheel = new TimerWheel(this.now);
+  }
+
+  /** Refreshes the cached clocks; called once per batch. */
+  tick(nowMs: number): void {
+    this.now = nowMs;
+    this.lruClock = Math.floor(nowMs / 1000) >>> 0;
+  }
+
+  /** Finds a live key (deleting it first if it has expired); 0 when absent. */
+  lookup(db: number, buf: Uint8Array, s: number, n: number): number {
+    const h = hashBytes(buf, s, n);
+    this.lastHash = h;
+    const t = this.dbs[db]!;
+    const a = t.find(buf, s, n, h);
+    if (a === 0) return 0;
+    if ((this.arena.u8[a + 1]! & F_TTL) !== 0 && recExpire(this.arena, a) <= this.now) {
+      this.removeFound(db, a);
+      this.stats.expired++;
+      this.onExpired?.(db, a);
+      return 0;
+    }
+    return a;
+  }
+
+  /** lookup() for reads: counts hits/misses and touches the LRU clock. */
+  lookupRead(db: number, buf: Uint8Array, s: number, n: number): number {
+    const a = this.lookup(db, buf, s, n);
+    if (a === 0) this.stats.misses++;
+    else {
+      this.stats.hits++;
+      this.arena.u32[(a + 4) >>> 2] = this.lruClock;
+    }
+    return a;
+  }
+
+  /** Deletes the record just returned by lookup() (the table remembers its slot). */
+  removeFound(db: number, a: number): void {
+    this.dbs[db]!.removeFound();
+    if ((recFlags(this.arena, a) & F_TTL) !== 0) this.expires[db]!--;
+    freeRecord(this.arena, a);
+  }
+
+  /** Deletes a key; true if it existed. */
+  del(db: number, buf: Uint8Array, s: number, n: number): boolean {
+    const a = this.lookup(db, buf, s, n);
+    if (a === 0) return false;
+    this.removeFound(db, a);
+    return true;
+  }
+
+  /** Inserts a new record for a key known to be absent (lookup() was just called for it). */
+  insertNew(db: number, a: number): void {
+    this.dbs[db]!.insert(this.lastHash, a);
+    if ((recFlags(this.arena, a) & F_TTL) !== 0) {
+      this.expires[db]!++;
+      this.wheel.add(db, a, recExpire(this.arena, a));
+    }
+  }
+
+  /**
+   * Sets a string value. `expireAt` > 0 sets a TTL, 0 clears it, -1 keeps the existing one
+   * (KEEPTTL). Reuses the record's block when the size class allows.
+   */
+  setString(db: number, kb: Uint8Array, ks: number, kn: number, vb: Uint8Array, vs: number, vn: number, expireAt: number): void {
+    const m = this.arena;
+    const old = this.lookup(db, kb, ks, kn);
+    let exp = expireAt;
+    if (old !== 0 && exp === -1) exp = recExpire(m, old);
+    if (exp < 0) exp = 0;
+    if (old !== 0) {
+      const oldTtl = (recFlags(m, old) & F_TTL) !== 0;
+      const newTtl = exp > 0;
+      const oldSize = HEADER + (oldTtl ? 8 : 0) + kn + recValLen(m, old);
+      const newSize = HEADER + (newTtl ? 8 : 0) + kn + vn;
+      if (recType(m, old) === T_STRING && oldTtl === newTtl && m.sameClass(oldSize, newSize)) {
+        m.u32[(old + 12) >>> 2] = vn;
+        m.u32[(old + 4) >>> 2] = this.lruClock;
+        if (newTtl && m.f64[(old + HEADER) >>> 3] !== exp) {
+          m.f64[(old + HEADER) >>> 3] = exp;
+          this.wheel.add(db, old, exp);
+        }
+        copyBytes(m.u8, recValOff(m, old), vb, vs, vn);
+        return;
+      }
+      this.removeFound(db, old);
+    }
+    const a = newRecord(m, 0, kb, ks, kn, vn, exp, this.lruClock);
+    copyBytes(m.u8, recValOff(m, a), vb, vs, vn);
+    this.insertNew(db, a);
+  }
+
+  /**
+   * Changes the TTL of an existing record (0 = persist). The record is re-allocated when it
+   * gains or loses its expiry slot. Returns the record's (possibly new) address.
+   */
+  setExpire(db: number, a: number, expireAt: number): number {
+    const m = this.arena;
+    const had = (recFlags(m, a) & F_TTL) !== 0;
+    const want = expireAt > 0;
+    if (had && want) {
+      m.f64[(a + HEADER) >>> 3] = expireAt;
+      this.wheel.add(db, a, expireAt);
+      return a;
+    }
+    if (!had && !want) return a;
+    const kn = recKeyLen(m, a);
+    const vn = recValLen(m, a);
+    const b = newRecord(m, recType(m, a), m.u8, recKeyOff(m, a), kn, vn, expireAt, m.u32[(a + 4) >>> 2]!);
+    m.u8[b + 2] = m.u8[a + 2]!;
+    m.u8[b + 3] = m.u8[a + 3]!;
+    m.u8.copyWithin(recValOff(m, b), recValOff(m, a), recValOff(m, a) + vn);
+    // Re-find to point the slot at the new block (the table remembers the last find).
+    const t = this.dbs[db]!;
+    t.find(m.u8, recKeyOff(m, b), kn, hashBytes(m.u8, recKeyOff(m, b), kn));
+    t.replaceFound(b);
+    freeRecord(m, a);
+    if (want) {
+      this.expires[db]!++;
+      this.wheel.add(db, b, expireAt);
+    } else {
+      this.expires[db]!--;
+    }
+    return b;
+  }
+
+  /** Active expiry: fires due wheel entries, deleting at most `budget` keys. */
+  expireCycle(budget: number): number {
+    let deleted = 0;
+    const m = this.arena;
+    this.wheel.advance(this.now, (db, a, when) => {
+      if (deleted >= budget) return false;
+      if (a + HEADER > m.capacity || recType(m, a) > T_HASH) return true;
+      if ((recFlags(m, a) & F_TTL) === 0 || recExpire(m, a) !== when) return true;
+      const kn = recKeyLen(m, a);
+      const ko = recKeyOff(m, a);
+      if (ko + kn > m.capacity) return true;
+      const t = this.dbs[db];
+      if (t === undefined) return true;
+      if (t.find(m.u8, ko, kn, hashBytes(m.u8, ko, kn)) !== a) return true;
+      this.onExpired?.(db, a);
+      this.removeFound(db, a);
+      this.stats.expired++;
+      deleted++;
+      return true;
+    });
+    return deleted;
+  }
+
+  /** Empties one database. */
+  flushDb(db: number): void {
+    const t = this.dbs[db]!;
+    const m = this.arena;
+    t.forEach((a) => freeRecord(m, a));
+    t.clear();
+    this.expires[db] = 0;
+  }
+
+  /** Empties every database and resets the arena. */
+  flushAll(): void {
+    for (let i = 0; i < this.dbs.length; i++) {
+      this.dbs[i]!.clear();
+      this.expires[i] = 0;
+    }
+    this.arena.reset();
+    this.wheel.clear();
+  }
+
+  /** Advances incremental rehashes while the shard is idle; true if work remains. */
+  rehashIdle(): boolean {
+    let more = false;
+    for (const t of this.dbs) if (t.rehashing && t.rehashStep(1000)) more = true;
+    return more;
+  }
+}

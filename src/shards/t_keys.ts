@@ -1,0 +1,419 @@
+/** Keyspace commands (Redis's db.c/expire.c): DEL, EXISTS, TTLs, RENAME, COPY, KEYS, SCAN… */
+import type { Ctx, Handler } from './context.js';
+import {
+  F_TTL,
+  T_LIST,
+  T_STRING,
+  newRecord,
+  recExpire,
+  recFlags,
+  recKeyLen,
+  recKeyOff,
+  recType,
+  recValLen,
+  recValOff,
+} from './record.js';
+import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX, E_WRONGTYPE, invalidExpireTime } from '../io/error-text.js';
+import { R_OK } from '../io/resp-writer.js';
+import { bytesEqual, globMatch, parseI64 } from '../io/bytes.js';
+
+const TYPE_NAMES = ['string', 'list', 'set', 'zset', 'hash'];
+
+/** The shard's position, for composing SCAN cursors across shards. */
+export const shardPosition = { id: 0, count: 1 };
+
+const del: Handler = (c) => {
+  let n = 0;
+  for (let i = 1; i < c.argc; i++) if (c.store.del(c.db, c.buf, c.as[i]!, c.al[i]!)) n++;
+  c.out.int(n);
+};
+
+const exists: Handler = (c) => {
+  let n = 0;
+  for (let i = 1; i < c.argc; i++) if (c.lookupRead(i) !== 0) n++;
+  c.out.int(n);
+};
+
+const touch: Handler = (c) => {
+  let n = 0;
+  for (let i = 1; i < c.argc; i++) if (c.lookupRead(i) !== 0) n++;
+  c.out.int(n);
+};
+
+const X_NX = 1;
+const X_XX = 2;
+const X_GT = 4;
+const X_LT = 8;
+
+/** EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT: `unitMs` 1000 or 1, `absolute` for the AT forms. */
+function expireGeneric(unitMs: number, absolute: boolean): Handler {
+  return (c) => {
+    const v = c.int(2);
+    if (v === null) {
+      c.out.error(E_NOT_INT);
+      return;
+    }
+    let flags = 0;
+    for (let i = 3; i < c.argc; i++) {
+      if (c.is(i, 'NX')) flags |= X_NX;
+      else if (c.is(i, 'XX')) flags |= X_XX;
+      else if (c.is(i, 'GT')) flags |= X_GT;
+      else if (c.is(i, 'LT')) flags |= X_LT;
+      else {
+        c.out.error(`ERR Unsupported option ${c.str(i)}`);
+        return;
+      }
+    }
+    if (flags & X_NX && flags & (X_XX | X_GT | X_LT)) {
+      c.out.error('ERR NX and XX, GT or LT options at the same time are not compatible');
+      return;
+    }
+    if ((flags & (X_GT | X_LT)) === (X_GT | X_LT)) {
+      c.out.error('ERR GT and LT options at the same time are not compatible');
+      return;
+    }
+    const ms = v * unitMs;
+    const when = absolute ? ms : ms + c.store.now;
+    if (!Number.isSafeInteger(ms) || !Number.isSafeInteger(when)) {
+      c.out.error(invalidExpireTime(c.name));
+      return;
+    }
+    const a = c.lookup(1);
+    if (a === 0) {
+      c.out.int(0);
+      return;
+    }
+    const cur = recExpire(c.store.arena, a);
+    if (
+      (flags & X_NX && cur !== 0) ||
+      (flags & X_XX && cur === 0) ||
+      (flags & X_GT && (cur === 0 || when <= cur)) ||
+      (flags & X_LT && cur !== 0 && when >= cur)
+    ) {
+      c.out.int(0);
+      return;
+    }
+    if (when <= c.store.now) c.store.removeFound(c.db, a);
+    else c.store.setExpire(c.db, a, when);
+    c.out.int(1);
+  };
+}
+
+/** TTL/PTTL/EXPIRETIME/PEXPIRETIME. */
+function ttlGeneric(ms: boolean, absolute: boolean): Handler {
+  return (c) => {
+    const a = c.lookupRead(1);
+    if (a === 0) {
+      c.out.int(-2);
+      return;
+    }
+    const e = recExpire(c.store.arena, a);
+    if (e === 0) {
+      c.out.int(-1);
+      return;
+    }
+    if (absolute) c.out.int(ms ? e : Math.floor(e / 1000));
+    else {
+      const left = Math.max(0, e - c.store.now);
+      c.out.int(ms ? left : Math.floor((left + 500) / 1000));
+    }
+  };
+}
+
+const persist: Handler = (c) => {
+  const a = c.lookup(1);
+  if (a === 0 || (recFlags(c.store.arena, a) & F_TTL) === 0) {
+    c.out.int(0);
+    return;
+  }
+  c.store.setExpire(c.db, a, 0);
+  c.out.int(1);
+};
+
+const type: Handler = (c) => {
+  const a = c.lookup(1);
+  c.out.simple(a === 0 ? 'none' : TYPE_NAMES[recType(c.store.arena, a)]!);
+};
+
+/** Creates key `dst` (in `db`) holding a copy of record `a`'s value and expiry; the caller removed any old dst. */
+function cloneRecord(c: Ctx, db: number, a: number, dstArg: number): void {
+  const m = c.store.arena;
+  if (recType(m, a) !== T_STRING) throw new Error('cloneRecord: only strings have flat values');
+  const vl = recValLen(m, a);
+  const exp = recExpire(m, a);
+  c.store.lookup(db, c.buf, c.as[dstArg]!, c.al[dstArg]!);
+  const b = newRecord(m, recType(m, a), c.buf, c.as[dstArg]!, c.al[dstArg]!, vl, exp, c.store.lruClock);
+  m.u8.copyWithin(recValOff(m, b), recValOff(m, a), recValOff(m, a) + vl);
+  c.store.insertNew(db, b);
+}
+
+/** RENAME/RENAMENX when both keys live in this shard. */
+function renameGeneric(nx: boolean): Handler {
+  return (c) => {
+    const src = c.lookup(1);
+    if (src === 0) {
+      c.out.error(E_NO_KEY);
+      return;
+    }
+    if (bytesEqual(c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[2]!, c.al[2]!)) {
+      if (nx) c.out.int(0);
+      else c.out.constant(R_OK);
+      return;
+    }
+    const dst = c.lookup(2);
+    if (dst !== 0) {
+      if (nx) {
+        c.out.int(0);
+        return;
+      }
+      c.store.removeFound(c.db, dst);
+    }
+    cloneRecord(c, c.db, c.lookup(1), 2);
+    c.store.del(c.db, c.buf, c.as[1]!, c.al[1]!);
+    if (nx) c.out.int(1);
+    else c.out.constant(R_OK);
+  };
+}
+
+const copy: Handler = (c) => {
+  let dstDb = c.db;
+  let replace = false;
+  for (let i = 3; i < c.argc; i++) {
+    if (c.is(i, 'REPLACE')) replace = true;
+    else if (c.is(i, 'DB') && i + 1 < c.argc) {
+      const d = c.int(++i);
+      if (d === null) {
+        c.out.error(E_NOT_INT);
+        return;
+      }
+      if (d < 0 || d >= c.store.dbs.length) {
+        c.out.error(E_DB_RANGE);
+        return;
+      }
+      dstDb = d;
+    } else {
+      c.out.error(E_SYNTAX);
+      return;
+    }
+  }
+  if (dstDb === c.db && bytesEqual(c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[2]!, c.al[2]!)) {
+    c.out.error('ERR source and destination objects are the same');
+    return;
+  }
+  if (c.lookup(1) === 0) {
+    c.out.int(0);
+    return;
+  }
+  const dst = c.store.lookup(dstDb, c.buf, c.as[2]!, c.al[2]!);
+  if (dst !== 0) {
+    if (!replace) {
+      c.out.int(0);
+      return;
+    }
+    c.store.removeFound(dstDb, dst);
+  }
+  cloneRecord(c, dstDb, c.lookup(1), 2);
+  c.out.int(1);
+};
+
+/** Record addresses collected by KEYS/SCAN before the reply is written. */
+let collected: number[] = [];
+
+const keys: Handler = (c) => {
+  const m = c.store.arena;
+  const pb = c.buf;
+  const ps = c.as[1]!;
+  const pl = c.al[1]!;
+  const all = pl === 1 && pb[ps] === 42;
+  const now = c.store.now;
+  collected.length = 0;
+  c.store.dbs[c.db]!.forEach((a) => {
+    const e = recExpire(m, a);
+    if (e !== 0 && e <= now) return;
+    if (all || globMatch(pb, ps, pl, m.u8, recKeyOff(m, a), recKeyLen(m, a))) collected.push(a);
+  });
+  c.out.arrayHeader(collected.length);
+  for (const a of collected) c.out.bulk(m.u8, recKeyOff(m, a), recKeyLen(m, a));
+  collected = collected.length > 100000 ? [] : collected;
+};
+
+const scan: Handler = (c) => {
+  const cursor = parseI64(c.buf, c.as[1]!, c.al[1]!);
+  if (cursor === null || typeof cursor === 'bigint' || cursor < 0) {
+    c.out.error(E_INVALID_CURSOR);
+    return;
+  }
+  let count = 10;
+  let patArg = -1;
+  let typeFilter = -1;
+  for (let i = 2; i < c.argc; i++) {
+    const more = i + 1 < c.argc;
+    if (more && c.is(i, 'COUNT')) {
+      const n = c.int(++i);
+      if (n === null) {
+        c.out.error(E_NOT_INT);
+        return;
+      }
+      if (n < 1) {
+        c.out.error(E_SYNTAX);
+        return;
+      }
+      count = n;
+    } else if (more && c.is(i, 'MATCH')) {
+      patArg = ++i;
+    } else if (more && c.is(i, 'TYPE')) {
+      const t = c.str(++i).toLowerCase();
+      typeFilter = TYPE_NAMES.indexOf(t);
+      if (typeFilter === -1) typeFilter = 99; // unknown types match nothing, as in Redis
+    } else {
+      c.out.error(E_SYNTAX);
+      return;
+    }
+  }
+  const n = shardPosition.count;
+  const local = Math.floor(cursor / n) >>> 0;
+  const m = c.store.arena;
+  collected.length = 0;
+  let next = c.store.dbs[c.db]!.scan(local, count, (a) => collected.push(a));
+  // Compose the client's cursor: this shard's position in the low digits (base n).
+  let global: number;
+  if (next !== 0) global = next * n + shardPosition.id;
+  else global = shardPosition.id + 1 < n ? shardPosition.id + 1 : 0;
+  next = global;
+  const now = c.store.now;
+  let kept = 0;
+  for (let i = 0; i < collected.length; i++) {
+    const a = collected[i]!;
+    const e = recExpire(m, a);
+    if (e !== 0 && e <= now) continue;
+    if (typeFilter !== -1 && recType(m, a) !== typeFilter) continue;
+    if (patArg !== -1 && !globMatch(c.buf, c.as[patArg]!, c.al[patArg]!, m.u8, recKeyOff(m, a), recKeyLen(m, a))) continue;
+    collected[kept++] = a;
+  }
+  c.out.arrayHeader(2);
+  c.out.bulkInt(next);
+  c.out.arrayHeader(kept);
+  for (let i = 0; i < kept; i++) c.out.bulk(m.u8, recKeyOff(m, collected[i]!), recKeyLen(m, collected[i]!));
+};
+
+const randomkey: Handler = (c) => {
+  const m = c.store.arena;
+  const t = c.store.dbs[c.db]!;
+  for (let tries = 0; tries < 100; tries++) {
+    const a = t.random();
+    if (a === 0) break;
+    const e = recExpire(m, a);
+    if (e !== 0 && e <= c.store.now) continue;
+    c.out.bulk(m.u8, recKeyOff(m, a), recKeyLen(m, a));
+    return;
+  }
+  c.out.nullBulk();
+};
+
+const dbsize: Handler = (c) => {
+  c.out.int(c.store.dbs[c.db]!.size);
+};
+
+const flushdb: Handler = (c) => {
+  c.store.flushDb(c.db);
+  c.out.constant(R_OK);
+};
+
+const flushall: Handler = (c) => {
+  c.store.flushAll();
+  c.out.constant(R_OK);
+};
+
+/** Redis's string encodings: int (a 64-bit integer of ≤ 20 chars), embstr (≤ 44 bytes), raw. */
+function stringEncoding(c: Ctx, a: number): string {
+  const m = c.store.arena;
+  const vl = recValLen(m, a);
+  if (vl <= 20 && parseI64(m.u8, recValOff(m, a), vl) !== null) return 'int';
+  return vl <= 44 ? 'embstr' : 'raw';
+}
+
+const objectEncoding: Handler = (c) => {
+  const a = c.store.lookup(c.db, c.buf, c.as[2]!, c.al[2]!);
+  if (a === 0) c.out.nullBulk();
+  else if (recType(c.store.arena, a) === T_STRING) c.out.bulkString(stringEncoding(c, a));
+  else c.out.bulkString(recType(c.store.arena, a) === T_LIST ? 'quicklist' : 'listpack');
+};
+
+/**
+ * Internal: `__dump key del` replies a bulk payload (type, expire-at, value) or null; with
+ * del=1 the key is removed. Cross-shard RENAME/COPY move keys with it.
+ */
+const internalDump: Handler = (c) => {
+  const m = c.store.arena;
+  const a = c.lookup(1);
+  if (a === 0) {
+    c.out.nullBulk();
+    return;
+  }
+  if (recType(m, a) !== T_STRING) {
+    c.out.error(E_WRONGTYPE);
+    return;
+  }
+  const vl = recValLen(m, a);
+  const payload = new Uint8Array(9 + vl);
+  payload[0] = recType(m, a);
+  new DataView(payload.buffer).setFloat64(1, recExpire(m, a), true);
+  payload.set(m.u8.subarray(recValOff(m, a), recValOff(m, a) + vl), 9);
+  c.out.bulk(payload, 0, payload.length);
+  if (c.is(2, '1')) c.store.removeFound(c.db, a);
+};
+
+/** Internal: `__restore key payload replace` creates the key from a __dump payload; :1, or :0 if it exists and replace=0. */
+const internalRestore: Handler = (c) => {
+  const dst = c.lookup(1);
+  if (dst !== 0) {
+    if (!c.is(3, '1')) {
+      c.out.int(0);
+      return;
+    }
+    c.store.removeFound(c.db, dst);
+  }
+  const ps = c.as[2]!;
+  const vl = c.al[2]! - 9;
+  const exp = new DataView(c.buf.buffer, c.buf.byteOffset + ps + 1, 8).getFloat64(0, true);
+  c.store.lookup(c.db, c.buf, c.as[1]!, c.al[1]!);
+  if (exp !== 0 && exp <= c.store.now) {
+    c.out.int(1);
+    return;
+  }
+  const m = c.store.arena;
+  const b = newRecord(m, c.buf[ps]!, c.buf, c.as[1]!, c.al[1]!, vl, exp, c.store.lruClock);
+  m.u8.set(c.buf.subarray(ps + 9, ps + 9 + vl), recValOff(m, b));
+  c.store.insertNew(c.db, b);
+  c.out.int(1);
+};
+
+/** Handlers by lower-case command name. */
+export const keyCommands: Record<string, Handler> = {
+  del,
+  unlink: del,
+  exists,
+  touch,
+  expire: expireGeneric(1000, false),
+  pexpire: expireGeneric(1, false),
+  expireat: expireGeneric(1000, true),
+  pexpireat: expireGeneric(1, true),
+  ttl: ttlGeneric(false, false),
+  pttl: ttlGeneric(true, false),
+  expiretime: ttlGeneric(false, true),
+  pexpiretime: ttlGeneric(true, true),
+  persist,
+  type,
+  rename: renameGeneric(false),
+  renamenx: renameGeneric(true),
+  copy,
+  keys,
+  scan,
+  randomkey,
+  dbsize,
+  flushdb,
+  flushall,
+  'object|encoding': objectEncoding,
+  __dump: internalDump,
+  __restore: internalRestore,
+};

@@ -1,0 +1,423 @@
+/** String commands (Redis's t_string.c): GET/SET family, counters, ranges. */
+import type { Ctx, Handler } from './context.js';
+import { T_STRING, recType, recValLen, recValOff } from './record.js';
+import { E_NOT_FLOAT, E_NOT_INT, E_OVERFLOW, E_SYNTAX, E_TOO_BIG, E_WRONGTYPE, invalidExpireTime } from '../io/error-text.js';
+import { R_OK, formatDouble } from '../io/resp-writer.js';
+import { parseFloatBytes, parseI64 } from '../io/bytes.js';
+
+const I64_MAX = 9223372036854775807n;
+const I64_MIN = -9223372036854775808n;
+/** Longest string INCR may read: a 64-bit integer's digits and sign. */
+const MAX_INT_DIGITS = 20;
+
+let scratch = new Uint8Array(256);
+function scratchOf(n: number): Uint8Array {
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+  return scratch;
+}
+
+/** Replies the string at record `a`, or WRONGTYPE. */
+function replyString(c: Ctx, a: number): void {
+  const m = c.store.arena;
+  if (recType(m, a) !== T_STRING) c.out.error(E_WRONGTYPE);
+  else c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+}
+
+const get: Handler = (c) => {
+  const a = c.lookupRead(1);
+  if (a === 0) c.out.nullBulk();
+  else replyString(c, a);
+};
+
+// Bits of the options SET and GETEX parse.
+const O_NX = 1;
+const O_XX = 2;
+const O_GET = 4;
+const O_KEEPTTL = 8;
+const O_PERSIST = 16;
+const O_EX = 32;
+const O_PX = 64;
+const O_EXAT = 128;
+const O_PXAT = 256;
+const O_EXPIRE = O_EX | O_PX | O_EXAT | O_PXAT;
+
+/** Parsed expiry of SET/GETEX: absolute ms, or -1 for none; set by parseExpireOptions. */
+let parsedExpireAt = -1;
+
+/**
+ * Parses SET/GETEX options from argument `from` (Redis's parseExtendedStringArgumentsOrReply).
+ * Returns the option bits, or -1 after replying an error.
+ */
+function parseExpireOptions(c: Ctx, from: number, isSet: boolean): number {
+  let flags = 0;
+  parsedExpireAt = -1;
+  for (let i = from; i < c.argc; i++) {
+    const last = i === c.argc - 1;
+    if (isSet && c.is(i, 'NX') && !(flags & (O_XX))) flags |= O_NX;
+    else if (isSet && c.is(i, 'XX') && !(flags & O_NX)) flags |= O_XX;
+    else if (isSet && c.is(i, 'GET')) flags |= O_GET;
+    else if (isSet && c.is(i, 'KEEPTTL') && !(flags & (O_EXPIRE | O_PERSIST))) flags |= O_KEEPTTL;
+    else if (!isSet && c.is(i, 'PERSIST') && !(flags & (O_EXPIRE | O_KEEPTTL))) flags |= O_PERSIST;
+    else if (!last && !(flags & (O_EXPIRE | O_KEEPTTL | O_PERSIST)) && (c.is(i, 'EX') || c.is(i, 'PX') || c.is(i, 'EXAT') || c.is(i, 'PXAT'))) {
+      const unit = c.is(i, 'EX') ? O_EX : c.is(i, 'PX') ? O_PX : c.is(i, 'EXAT') ? O_EXAT : O_PXAT;
+      flags |= unit;
+      i++;
+      const v = c.int(i);
+      if (v === null) {
+        c.out.error(E_NOT_INT);
+        return -1;
+      }
+      const seconds = unit === O_EX || unit === O_EXAT;
+      if (v <= 0 || (seconds && v > Number.MAX_SAFE_INTEGER / 1000)) {
+        c.out.error(invalidExpireTime(c.name));
+        return -1;
+      }
+      const ms = seconds ? v * 1000 : v;
+      parsedExpireAt = unit === O_EX || unit === O_PX ? ms + c.store.now : ms;
+    } else {
+      c.out.error(E_SYNTAX);
+      return -1;
+    }
+  }
+  return flags;
+}
+
+const set: Handler = (c) => {
+  const flags = parseExpireOptions(c, 3, true);
+  if (flags < 0) return;
+  const m = c.store.arena;
+  // Plain SET needs no prior lookup: setString finds and replaces the key itself.
+  const a = flags & (O_NX | O_XX | O_GET) ? c.lookup(1) : 0;
+  if (flags & O_GET) {
+    if (a !== 0 && recType(m, a) !== T_STRING) {
+      c.out.error(E_WRONGTYPE);
+      return;
+    }
+    if (a === 0) c.out.nullBulk();
+    else c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+  }
+  if ((flags & O_NX && a !== 0) || (flags & O_XX && a === 0)) {
+    if (!(flags & O_GET)) c.out.nullBulk();
+    return;
+  }
+  const exp = flags & O_KEEPTTL ? -1 : parsedExpireAt > 0 ? parsedExpireAt : 0;
+  if (exp > 0 && exp <= c.store.now) {
+    // An expiry already in the past: the key ends up deleted, as in Redis.
+    c.store.del(c.db, c.buf, c.as[1]!, c.al[1]!);
+  } else {
+    c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[2]!, c.al[2]!, exp);
+  }
+  if (!(flags & O_GET)) c.out.constant(R_OK);
+};
+
+const setnx: Handler = (c) => {
+  if (c.lookup(1) !== 0) {
+    c.out.int(0);
+    return;
+  }
+  c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[2]!, c.al[2]!, 0);
+  c.out.int(1);
+};
+
+/** SETEX/PSETEX: `unitMs` is 1000 or 1. */
+function setWithTtl(unitMs: number): Handler {
+  return (c) => {
+    const v = c.int(2);
+    if (v === null) {
+      c.out.error(E_NOT_INT);
+      return;
+    }
+    if (v <= 0 || v > Number.MAX_SAFE_INTEGER / unitMs) {
+      c.out.error(invalidExpireTime(c.name));
+      return;
+    }
+    c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[3]!, c.al[3]!, c.store.now + v * unitMs);
+    c.out.constant(R_OK);
+  };
+}
+
+const getex: Handler = (c) => {
+  const flags = parseExpireOptions(c, 2, false);
+  if (flags < 0) return;
+  const a = c.lookupRead(1);
+  if (a === 0) {
+    c.out.nullBulk();
+    return;
+  }
+  const m = c.store.arena;
+  if (recType(m, a) !== T_STRING) {
+    c.out.error(E_WRONGTYPE);
+    return;
+  }
+  c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+  if (flags & O_PERSIST) c.store.setExpire(c.db, a, 0);
+  else if (flags & O_EXPIRE) {
+    if (parsedExpireAt <= c.store.now) c.store.removeFound(c.db, a);
+    else c.store.setExpire(c.db, a, parsedExpireAt);
+  }
+};
+
+const getdel: Handler = (c) => {
+  const a = c.lookupRead(1);
+  if (a === 0) {
+    c.out.nullBulk();
+    return;
+  }
+  const m = c.store.arena;
+  if (recType(m, a) !== T_STRING) {
+    c.out.error(E_WRONGTYPE);
+    return;
+  }
+  c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+  c.store.removeFound(c.db, a);
+};
+
+const mget: Handler = (c) => {
+  const m = c.store.arena;
+  c.out.arrayHeader(c.argc - 1);
+  for (let i = 1; i < c.argc; i++) {
+    const a = c.lookupRead(i);
+    if (a === 0 || recType(m, a) !== T_STRING) c.out.nullBulk();
+    else c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+  }
+};
+
+const mset: Handler = (c) => {
+  if ((c.argc & 1) === 0) {
+    c.out.error(`ERR wrong number of arguments for '${c.name}' command`);
+    return;
+  }
+  for (let i = 1; i < c.argc; i += 2) c.store.setString(c.db, c.buf, c.as[i]!, c.al[i]!, c.buf, c.as[i + 1]!, c.al[i + 1]!, 0);
+  c.out.constant(R_OK);
+};
+
+const msetnx: Handler = (c) => {
+  if ((c.argc & 1) === 0) {
+    c.out.error(`ERR wrong number of arguments for '${c.name}' command`);
+    return;
+  }
+  for (let i = 1; i < c.argc; i += 2) {
+    if (c.lookup(i) !== 0) {
+      c.out.int(0);
+      return;
+    }
+  }
+  for (let i = 1; i < c.argc; i += 2) c.store.setString(c.db, c.buf, c.as[i]!, c.al[i]!, c.buf, c.as[i + 1]!, c.al[i + 1]!, 0);
+  c.out.int(1);
+};
+
+/** Writes the decimal digits of `v` into scratch; returns the length. */
+function formatInt(v: number | bigint): number {
+  const s = String(v);
+  const b = scratchOf(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return s.length;
+}
+
+/** INCR/DECR/INCRBY/DECRBY core: adds `delta` (number or bigint) to the integer at key arg 1. */
+function incrBy(c: Ctx, delta: number | bigint): void {
+  const m = c.store.arena;
+  const a = c.lookup(1);
+  let cur: number | bigint = 0;
+  if (a !== 0) {
+    if (recType(m, a) !== T_STRING) {
+      c.out.error(E_WRONGTYPE);
+      return;
+    }
+    const vl = recValLen(m, a);
+    const v = vl <= MAX_INT_DIGITS ? parseI64(m.u8, recValOff(m, a), vl) : null;
+    if (v === null) {
+      c.out.error(E_NOT_INT);
+      return;
+    }
+    cur = v;
+  }
+  let next: number | bigint;
+  if (typeof cur === 'number' && typeof delta === 'number') {
+    next = cur + delta;
+    if (!Number.isSafeInteger(next)) next = BigInt(cur) + BigInt(delta);
+  } else {
+    next = BigInt(cur) + BigInt(delta);
+  }
+  if (typeof next === 'bigint') {
+    if (next > I64_MAX || next < I64_MIN) {
+      c.out.error(E_OVERFLOW);
+      return;
+    }
+  }
+  const n = formatInt(next);
+  c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, scratch, 0, n, -1);
+  if (typeof next === 'number') c.out.int(next);
+  else c.out.ascii(`:${next}\r\n`);
+}
+
+const incr: Handler = (c) => incrBy(c, 1);
+const decr: Handler = (c) => incrBy(c, -1);
+const incrby: Handler = (c) => {
+  const d = c.i64(2);
+  if (d === null) c.out.error(E_NOT_INT);
+  else incrBy(c, d);
+};
+const decrby: Handler = (c) => {
+  const d = c.i64(2);
+  if (d === null) c.out.error(E_NOT_INT);
+  else if (d === I64_MIN) c.out.error('ERR decrement would overflow');
+  else incrBy(c, -d);
+};
+
+const incrbyfloat: Handler = (c) => {
+  const m = c.store.arena;
+  const incrV = parseFloatBytes(c.buf, c.as[2]!, c.al[2]!);
+  if (incrV === null) {
+    c.out.error(E_NOT_FLOAT);
+    return;
+  }
+  const a = c.lookup(1);
+  let cur = 0;
+  if (a !== 0) {
+    if (recType(m, a) !== T_STRING) {
+      c.out.error(E_WRONGTYPE);
+      return;
+    }
+    const v = parseFloatBytes(m.u8, recValOff(m, a), recValLen(m, a));
+    if (v === null) {
+      c.out.error(E_NOT_FLOAT);
+      return;
+    }
+    cur = v;
+  }
+  const next = cur + incrV;
+  if (!Number.isFinite(next)) {
+    c.out.error('ERR increment would produce NaN or Infinity');
+    return;
+  }
+  const s = formatDouble(next);
+  const b = scratchOf(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, b, 0, s.length, -1);
+  c.out.bulk(b, 0, s.length);
+};
+
+const append: Handler = (c) => {
+  const m = c.store.arena;
+  const a = c.lookup(1);
+  const addLen = c.al[2]!;
+  if (a === 0) {
+    c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[2]!, addLen, 0);
+    c.out.int(addLen);
+    return;
+  }
+  if (recType(m, a) !== T_STRING) {
+    c.out.error(E_WRONGTYPE);
+    return;
+  }
+  const oldLen = recValLen(m, a);
+  const total = oldLen + addLen;
+  if (total > c.limits.maxBulkLen) {
+    c.out.error(E_TOO_BIG);
+    return;
+  }
+  const b = scratchOf(total);
+  b.set(m.u8.subarray(recValOff(m, a), recValOff(m, a) + oldLen), 0);
+  b.set(c.buf.subarray(c.as[2]!, c.as[2]! + addLen), oldLen);
+  c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, b, 0, total, -1);
+  c.out.int(total);
+};
+
+const strlen: Handler = (c) => {
+  const m = c.store.arena;
+  const a = c.lookupRead(1);
+  if (a === 0) c.out.int(0);
+  else if (recType(m, a) !== T_STRING) c.out.error(E_WRONGTYPE);
+  else c.out.int(recValLen(m, a));
+};
+
+const getrange: Handler = (c) => {
+  let start = c.int(2);
+  let end = c.int(3);
+  if (start === null || end === null) {
+    c.out.error(E_NOT_INT);
+    return;
+  }
+  const m = c.store.arena;
+  const a = c.lookupRead(1);
+  if (a === 0) {
+    c.out.bulk(m.u8, 0, 0);
+    return;
+  }
+  if (recType(m, a) !== T_STRING) {
+    c.out.error(E_WRONGTYPE);
+    return;
+  }
+  const len = recValLen(m, a);
+  if (start < 0 && end < 0 && start > end) {
+    c.out.bulk(m.u8, 0, 0);
+    return;
+  }
+  if (start < 0) start = len + start;
+  if (end < 0) end = len + end;
+  if (start < 0) start = 0;
+  if (end < 0) end = 0;
+  if (end >= len) end = len - 1;
+  if (len === 0 || start > end) c.out.bulk(m.u8, 0, 0);
+  else c.out.bulk(m.u8, recValOff(m, a) + start, end - start + 1);
+};
+
+const setrange: Handler = (c) => {
+  const offset = c.int(2);
+  if (offset === null) {
+    c.out.error(E_NOT_INT);
+    return;
+  }
+  if (offset < 0) {
+    c.out.error('ERR offset is out of range');
+    return;
+  }
+  const m = c.store.arena;
+  const vl = c.al[3]!;
+  const a = c.lookup(1);
+  if (a !== 0 && recType(m, a) !== T_STRING) {
+    c.out.error(E_WRONGTYPE);
+    return;
+  }
+  const oldLen = a === 0 ? 0 : recValLen(m, a);
+  if (vl === 0) {
+    c.out.int(oldLen);
+    return;
+  }
+  if (offset + vl > c.limits.maxBulkLen) {
+    c.out.error(E_TOO_BIG);
+    return;
+  }
+  const total = Math.max(oldLen, offset + vl);
+  const b = scratchOf(total);
+  if (a !== 0) b.set(m.u8.subarray(recValOff(m, a), recValOff(m, a) + oldLen), 0);
+  b.fill(0, oldLen, total);
+  b.set(c.buf.subarray(c.as[3]!, c.as[3]! + vl), offset);
+  c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, b, 0, total, a === 0 ? 0 : -1);
+  c.out.int(total);
+};
+
+/** Handlers by lower-case command name. */
+export const stringCommands: Record<string, Handler> = {
+  get,
+  set,
+  setnx,
+  setex: setWithTtl(1000),
+  psetex: setWithTtl(1),
+  getex,
+  getdel,
+  mget,
+  mset,
+  msetnx,
+  incr,
+  decr,
+  incrby,
+  decrby,
+  incrbyfloat,
+  append,
+  strlen,
+  getrange,
+  substr: getrange,
+  setrange,
+};

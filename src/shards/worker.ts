@@ -1,0 +1,198 @@
+/**
+ * Shard worker thread: the single writer of its keyspace. Drains its request ring in
+ * batches, executes each command, writes replies to its reply ring, rings the acceptor's
+ * doorbell once per batch, and sleeps in Atomics.wait when idle (waking for expiry).
+ */
+import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { RingReader, RingWriter, readU32, writeU32, type RingMemory } from '../io/ring.js';
+import { RespWriter } from '../io/resp-writer.js';
+import { Store } from './store.js';
+import { Ctx } from './context.js';
+import { COMMAND_NAMES, buildHandlerTable, internalId } from './command-set.js';
+import { shardPosition } from './t_keys.js';
+import * as F from '../io/frames.js';
+
+/** What the acceptor hands each shard. */
+export interface ShardInit {
+  id: number;
+  count: number;
+  req: RingMemory;
+  rep: RingMemory;
+  doorbell: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+  port: MessagePort;
+  databases: number;
+  maxBulkLen: number;
+}
+
+const init = workerData as ShardInit;
+shardPosition.id = init.id;
+shardPosition.count = init.count;
+
+const req = new RingReader(init.req);
+const rep = new RingWriter(init.rep);
+const bell = new Int32Array(init.doorbell);
+const stats = new Float64Array(init.stats);
+const store = new Store(init.databases);
+const out = new RespWriter(1 << 16);
+const ctx = new Ctx(store, out, { maxBulkLen: init.maxBulkLen });
+const handlers = buildHandlerTable();
+const SHUTDOWN = internalId('__shutdown');
+/** Active expiry runs at least this often while busy. */
+const EXPIRE_EVERY_MS = 10;
+let lastExpire = 0;
+let running = true;
+let commands = 0;
+
+function ringDoorbell(): void {
+  if (Atomics.exchange(bell, F.DOORBELL_WORD, 1) === 0) Atomics.notify(bell, F.DOORBELL_WORD);
+}
+
+function flushReplies(): void {
+  rep.publish();
+  ringDoorbell();
+}
+
+/** Writes one reply frame, waiting for the acceptor to drain the ring if it is full. */
+function writeReply(conn: number, seq: number, body: Uint8Array, len: number): void {
+  if (len + F.REP_BODY > rep.maxPayload) {
+    const big = new Uint8Array(len);
+    big.set(body.subarray(0, len));
+    init.port.postMessage(big.buffer, [big.buffer]);
+    writeHeaderOnly(conn, seq, F.KIND_BIG);
+    return;
+  }
+  let p = rep.reserve(len + F.REP_BODY);
+  while (p === -1) {
+    flushReplies();
+    rep.waitForSpace(50);
+    p = rep.reserve(len + F.REP_BODY);
+  }
+  const b = rep.buf;
+  writeU32(b, p + F.REP_CONN, conn);
+  writeU32(b, p + F.REP_SEQ, seq);
+  writeU32(b, p + F.REP_KIND, F.KIND_INLINE);
+  if (len < 64) for (let i = 0; i < len; i++) b[p + F.REP_BODY + i] = body[i]!;
+  else b.set(body.subarray(0, len), p + F.REP_BODY);
+  rep.commit(p, len + F.REP_BODY);
+}
+
+function writeHeaderOnly(conn: number, seq: number, kind: number): void {
+  let p = rep.reserve(F.REP_BODY);
+  while (p === -1) {
+    flushReplies();
+    rep.waitForSpace(50);
+    p = rep.reserve(F.REP_BODY);
+  }
+  writeU32(rep.buf, p + F.REP_CONN, conn);
+  writeU32(rep.buf, p + F.REP_SEQ, seq);
+  writeU32(rep.buf, p + F.REP_KIND, kind);
+  rep.commit(p, F.REP_BODY);
+}
+
+/** Decodes and executes one request frame whose payload starts at `pos` in `buf`. */
+function execFrame(buf: Uint8Array, pos: number): void {
+  const flags = buf[pos + F.REQ_FLAGS]!;
+  if (flags & F.FLAG_BIG) {
+    const msg = receiveMessageOnPort(init.port);
+    if (msg === undefined) throw new Error('large request frame missing from the port');
+    buf = new Uint8Array(msg.message as ArrayBuffer);
+    pos = 0;
+  }
+  const conn = readU32(buf, pos + F.REQ_CONN);
+  const seq = readU32(buf, pos + F.REQ_SEQ);
+  const cmd = buf[pos + F.REQ_CMD]! | (buf[pos + F.REQ_CMD + 1]! << 8);
+  if (cmd === SHUTDOWN) {
+    running = false;
+    return;
+  }
+  const argc = readU32(buf, pos + F.REQ_ARGC);
+  ctx.reserve(argc);
+  const as = ctx.as;
+  const al = ctx.al;
+  let p = pos + F.REQ_ARGS;
+  for (let i = 0; i < argc; i++) {
+    const l = readU32(buf, p);
+    as[i] = p + 4;
+    al[i] = l;
+    p += 4 + l;
+  }
+  ctx.buf = buf;
+  ctx.argc = argc;
+  ctx.db = buf[pos + F.REQ_DB]!;
+  ctx.name = COMMAND_NAMES[cmd]!;
+  out.len = 0;
+  out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
+  const h = handlers[cmd];
+  try {
+    if (h === undefined) out.error(`ERR unknown command '${ctx.name}'`);
+    else h(ctx);
+  } catch (err) {
+    out.len = 0;
+    out.error(err instanceof RangeError && err.message === 'arena full' ? 'OOM command not allowed when used memory > \'maxmemory\'.' : `ERR internal error: ${(err as Error).message}`);
+  }
+  writeReply(conn, seq, out.bytes, out.len);
+  if (out.bytes.length > 1 << 22) out.reset();
+  commands++;
+}
+
+function publishStats(): void {
+  const m = store.arena;
+  let overhead = 0;
+  for (let i = 0; i < store.dbs.length; i++) {
+    const t = store.dbs[i]!;
+    stats[F.ST_KEYS + i] = t.size;
+    stats[F.ST_EXPIRES + i] = store.expires[i]!;
+    overhead += t.overheadBytes;
+  }
+  stats[F.ST_USED_MEMORY] = m.used + overhead;
+  stats[F.ST_ARENA_BYTES] = m.capacity;
+  stats[F.ST_HITS] = store.stats.hits;
+  stats[F.ST_MISSES] = store.stats.misses;
+  stats[F.ST_EXPIRED] = store.stats.expired;
+  stats[F.ST_COMMANDS] = commands;
+}
+
+function runBatch(): void {
+  const now = Date.now();
+  store.tick(now);
+  let pos: number;
+  let n = 0;
+  while ((pos = req.next()) !== -1) {
+    execFrame(req.buf, pos);
+    if (!running) break;
+    // Free ring space during long batches so the acceptor can keep writing.
+    if ((++n & 255) === 0) {
+      req.release();
+      flushReplies();
+    }
+  }
+  req.release();
+  if (now - lastExpire >= EXPIRE_EVERY_MS) {
+    lastExpire = now;
+    store.expireCycle(200);
+  }
+  publishStats();
+  flushReplies();
+}
+
+function loop(): void {
+  while (running) {
+    if (req.poll()) {
+      runBatch();
+      continue;
+    }
+    const now = Date.now();
+    store.tick(now);
+    lastExpire = now;
+    const expired = store.expireCycle(1000);
+    const rehashing = store.rehashIdle();
+    if (expired > 0) publishStats();
+    if (expired >= 1000 || rehashing) continue;
+    req.sleep(store.wheel.msUntilNext(now, 100));
+  }
+  flushReplies();
+  init.port.close();
+}
+
+loop();
