@@ -41,7 +41,8 @@ export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) =
 
 /** Pending output beyond which a connection stops being read until it drains. */
 const PAUSE_OUTPUT_BYTES = 1 << 20;
-const RING_BYTES = 1 << 23;
+/** Per-direction ring size; frames over half of it travel over the MessagePort instead. */
+const RING_BYTES = 1 << 20;
 
 /** Which combiner a command split over shards uses. */
 const enum Split {

@@ -1,8 +1,11 @@
 /** Byte helpers that keep keys and values as bytes: copy, compare, numbers, glob match. */
 
-/** Copies n bytes; a plain loop for short spans avoids a subarray allocation. */
+/** Spans up to this long are copied by a loop: a subarray view would be a GC allocation per command. */
+const LOOP_COPY_MAX = 256;
+
+/** Copies n bytes between arrays without allocating for short spans. */
 export function copyBytes(dst: Uint8Array, dp: number, src: Uint8Array, sp: number, n: number): void {
-  if (n < 48) {
+  if (n <= LOOP_COPY_MAX) {
     for (let i = 0; i < n; i++) dst[dp + i] = src[sp + i]!;
   } else {
     dst.set(src.subarray(sp, sp + n), dp);

@@ -5,6 +5,8 @@
  * The same writer serves the acceptor (local replies) and the shards (reply frames).
  */
 
+import { copyBytes } from './bytes.js';
+
 const CRLF_CR = 13;
 const CRLF_LF = 10;
 const DIGITS_SCRATCH = new Uint8Array(24);
@@ -40,7 +42,7 @@ export class RespWriter {
   /** Appends raw bytes. */
   raw(src: Uint8Array, start: number, length: number): void {
     this.ensure(length);
-    this.bytes.set(src.subarray(start, start + length), this.len);
+    copyBytes(this.bytes, this.len, src, start, length);
     this.len += length;
   }
 
@@ -121,7 +123,7 @@ export class RespWriter {
   bulk(src: Uint8Array, start: number, length: number): void {
     this.header(36, length);
     this.ensure(length + 2);
-    this.bytes.set(src.subarray(start, start + length), this.len);
+    copyBytes(this.bytes, this.len, src, start, length);
     this.len += length;
     this.crlf();
   }

@@ -6,6 +6,7 @@
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { RingReader, RingWriter, createRingMemory, writeU32 } from './ring.js';
 import * as F from './frames.js';
+import { copyBytes } from './bytes.js';
 import type { ShardInit } from '../shards/worker.js';
 
 /** Options the acceptor passes when starting a shard. */
@@ -106,8 +107,7 @@ export class ShardLink {
   arg(buf: Uint8Array, src: Uint8Array, start: number, len: number): void {
     const p = this.cursor;
     writeU32(buf, p, len);
-    if (len < 48) for (let i = 0; i < len; i++) buf[p + 4 + i] = src[start + i]!;
-    else buf.set(src.subarray(start, start + len), p + 4);
+    copyBytes(buf, p + 4, src, start, len);
     this.cursor = p + 4 + len;
   }
 

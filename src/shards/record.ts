@@ -7,6 +7,7 @@
  *   2  u16 lfu counter
  */
 import type { Arena } from './arena.js';
+import { copyBytes } from '../io/bytes.js';
 
 export const T_STRING = 0;
 export const T_LIST = 1;
@@ -90,7 +91,7 @@ export function newRecord(
     m.f64[p >>> 3] = expireAt;
     p += 8;
   }
-  u8.set(keyBuf.subarray(keyStart, keyStart + keyLen), p);
+  copyBytes(u8, p, keyBuf, keyStart, keyLen);
   return a;
 }
 

@@ -11,6 +11,7 @@ import { Ctx } from './context.js';
 import { COMMAND_NAMES, buildHandlerTable, internalId } from './command-set.js';
 import { shardPosition } from './t_keys.js';
 import * as F from '../io/frames.js';
+import { copyBytes } from '../io/bytes.js';
 
 /** What the acceptor hands each shard. */
 export interface ShardInit {
@@ -72,8 +73,7 @@ function writeReply(conn: number, seq: number, body: Uint8Array, len: number): v
   writeU32(b, p + F.REP_CONN, conn);
   writeU32(b, p + F.REP_SEQ, seq);
   writeU32(b, p + F.REP_KIND, F.KIND_INLINE);
-  if (len < 64) for (let i = 0; i < len; i++) b[p + F.REP_BODY + i] = body[i]!;
-  else b.set(body.subarray(0, len), p + F.REP_BODY);
+  copyBytes(b, p + F.REP_BODY, body, 0, len);
   rep.commit(p, len + F.REP_BODY);
 }
 
