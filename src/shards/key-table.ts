@@ -29,16 +29,15 @@ export function hashBytes(b: Uint8Array, s: number, n: number): number {
   return h < 2 ? h + 2 : h;
 }
 
+/** Slot i is the pair (e[2i] = hash, e[2i+1] = record address): one cache line holds both. */
 class Slots {
-  readonly hashes: Uint32Array;
-  readonly addrs: Uint32Array;
+  readonly e: Uint32Array;
   readonly mask: number;
   live = 0;
   /** live + tombstones */
   used = 0;
   constructor(readonly cap: number) {
-    this.hashes = new Uint32Array(new SharedArrayBuffer(cap * 4));
-    this.addrs = new Uint32Array(new SharedArrayBuffer(cap * 4));
+    this.e = new Uint32Array(new SharedArrayBuffer(cap * 8));
     this.mask = cap - 1;
   }
 }
@@ -94,15 +93,15 @@ export class KeyTable {
   }
 
   private probe(t: Slots, buf: Uint8Array, s: number, n: number, h: number): number {
-    const hashes = t.hashes;
+    const e = t.e;
     const mask = t.mask;
     const mem = this.arena.u8;
     let i = h & mask;
     while (true) {
-      const sh = hashes[i]!;
+      const sh = e[i << 1]!;
       if (sh === EMPTY) return 0;
       if (sh === h) {
-        const a = t.addrs[i]!;
+        const a = e[(i << 1) + 1]!;
         if (recKeyLen(this.arena, a) === n) {
           const ko = recKeyOff(this.arena, a);
           let j = 0;
@@ -120,7 +119,7 @@ export class KeyTable {
 
   /** Points the slot of the last find() at a new record address (after a realloc). */
   replaceFound(addr: number): void {
-    this.foundIn!.addrs[this.foundSlot] = addr;
+    this.foundIn!.e[(this.foundSlot << 1) + 1] = addr;
   }
 
   /** Removes the key found by the last find(). */
@@ -129,20 +128,21 @@ export class KeyTable {
     const i = this.foundSlot;
     t.live--;
     const mask = t.mask;
-    if (t.hashes[(i + 1) & mask] === EMPTY) {
+    const e = t.e;
+    if (e[((i + 1) & mask) << 1] === EMPTY) {
       // End of a cluster: free this slot and any tombstones just before it.
-      t.hashes[i] = EMPTY;
-      t.addrs[i] = 0;
+      e[i << 1] = EMPTY;
+      e[(i << 1) + 1] = 0;
       t.used--;
       let j = (i - 1) & mask;
-      while (t.hashes[j] === TOMB) {
-        t.hashes[j] = EMPTY;
+      while (e[j << 1] === TOMB) {
+        e[j << 1] = EMPTY;
         t.used--;
         j = (j - 1) & mask;
       }
     } else {
-      t.hashes[i] = TOMB;
-      t.addrs[i] = 0;
+      e[i << 1] = TOMB;
+      e[(i << 1) + 1] = 0;
     }
     this.foundIn = null;
   }
@@ -172,10 +172,10 @@ export class KeyTable {
     const end = Math.min(o.cap, i + n * 4);
     let moved = 0;
     while (i < end && moved < n) {
-      const h = o.hashes[i]!;
+      const h = o.e[i << 1]!;
       if (h > TOMB) {
-        place(this.cur, h, o.addrs[i]!);
-        o.hashes[i] = TOMB;
+        place(this.cur, h, o.e[(i << 1) + 1]!);
+        o.e[i << 1] = TOMB;
         o.live--;
         moved++;
       }
@@ -197,7 +197,7 @@ export class KeyTable {
   /** Calls `fn` for every record address (KEYS, FLUSH, snapshots). `fn` must not modify the table. */
   forEach(fn: (addr: number) => void): void {
     for (const t of this.old ? [this.cur, this.old] : [this.cur]) {
-      for (let i = 0; i < t.cap; i++) if (t.hashes[i]! > TOMB) fn(t.addrs[i]!);
+      for (let i = 0; i < t.cap; i++) if (t.e[i << 1]! > TOMB) fn(t.e[(i << 1) + 1]!);
     }
   }
 
@@ -207,7 +207,7 @@ export class KeyTable {
     for (let tries = 0; tries < 64; tries++) {
       const t = this.old && this.old.live > 0 && Math.random() < 0.5 ? this.old : this.cur;
       const i = Math.floor(Math.random() * t.cap);
-      if (t.hashes[i]! > TOMB) return t.addrs[i]!;
+      if (t.e[i << 1]! > TOMB) return t.e[(i << 1) + 1]!;
     }
     let found = 0;
     this.forEach((a) => {
@@ -259,10 +259,10 @@ export class KeyTable {
     let i = b;
     const mask = t.mask;
     while (true) {
-      const h = t.hashes[i]!;
+      const h = t.e[i << 1]!;
       if (h === EMPTY) return n;
       if (h > TOMB && (h & mask) === b) {
-        emit(t.addrs[i]!);
+        emit(t.e[(i << 1) + 1]!);
         n++;
       }
       i = (i + 1) & mask;
@@ -280,10 +280,11 @@ export class KeyTable {
 
 function place(t: Slots, h: number, addr: number): void {
   const mask = t.mask;
+  const e = t.e;
   let i = h & mask;
-  while (t.hashes[i]! > TOMB) i = (i + 1) & mask;
-  if (t.hashes[i] === EMPTY) t.used++;
-  t.hashes[i] = h;
-  t.addrs[i] = addr;
+  while (e[i << 1]! > TOMB) i = (i + 1) & mask;
+  if (e[i << 1] === EMPTY) t.used++;
+  e[i << 1] = h;
+  e[(i << 1) + 1] = addr;
   t.live++;
 }
