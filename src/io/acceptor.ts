@@ -89,6 +89,7 @@ export class Acceptor {
   private sysSeq = 0;
   private readonly sysPending = new Map<number, (reply: Uint8Array) => void>();
   private closing = false;
+  private idleTimer: NodeJS.Timeout | null = null;
   private readonly onShardExit: (id: number, code: number) => void;
 
   constructor(
@@ -125,6 +126,8 @@ export class Acceptor {
       );
     }
     this.armDoorbell();
+    this.idleTimer = setInterval(() => this.closeIdleClients(), 1000);
+    this.idleTimer.unref();
     const port = this.config.num('port');
     const binds = this.config.get('bind').split(/\s+/).filter(Boolean);
     for (const host of binds) {
@@ -146,9 +149,20 @@ export class Acceptor {
     return typeof a === 'object' && a !== null ? a.port : 0;
   }
 
+  /** Closes clients idle for longer than `timeout` seconds (Redis's idle client timeout; 0 = never). */
+  private closeIdleClients(): void {
+    const limitMs = this.config.num('timeout') * 1000;
+    if (limitMs === 0) return;
+    const now = Date.now();
+    for (const c of this.conns.values()) {
+      if (c.idle && !c.stalled && now - c.lastActive > limitMs) this.kill(c);
+    }
+  }
+
   /** Stops listening, closes clients and stops the shards. */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
     for (const s of this.servers) s.close();
     for (const c of this.conns.values()) c.socket.destroy();
     const shutdown = internalId('__shutdown');
