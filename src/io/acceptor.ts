@@ -22,6 +22,7 @@ import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather
 import { CMD } from '../commands/ids.generated.js';
 import {
   COMMANDS,
+  F_BLOCKING,
   F_NO_AUTH,
   checkArity,
   extractKeys,
@@ -199,6 +200,12 @@ export class Acceptor {
     conn.closed = true;
     this.conns.delete(conn.id);
     this.stalled.delete(conn);
+    if (conn.blockedSeq !== -1) {
+      // Its waiter may sit in any shard its keys map to: tell them all to drop it.
+      const unblock = internalId('__unblock');
+      const id = Buffer.from(String(conn.id));
+      for (let s = 0; s < this.nShards; s++) this.sysCall(s, 0, unblock, [Buffer.from('__unblock'), id]).catch(() => {});
+    }
   }
 
   /** Closes a client immediately (CLIENT KILL, limits). */
@@ -314,9 +321,15 @@ export class Acceptor {
     if (this.nShards === 1) {
       if (this.held[0] === 1) return this.stall(conn, id);
       this.sendAll(this.shards[0]!, conn, seq, id, cmd);
-      return true;
+    } else if (!this.route(conn, seq, id, cmd)) {
+      return false;
     }
-    return this.route(conn, seq, id, cmd);
+    if ((spec.flags & F_BLOCKING) !== 0 && seq >= conn.nextWrite && !conn.early.has(seq)) {
+      // Like Redis, a blocked client runs nothing else until its command is answered.
+      conn.blockedSeq = seq;
+      conn.stalled = true;
+    }
+    return true;
   }
 
   /** Parks a connection until the held shards are released; undoes the command's sequence number. */
@@ -584,19 +597,22 @@ export class Acceptor {
   private releaseStalled(): void {
     const list = [...this.stalled];
     this.stalled.clear();
-    for (const conn of list) {
-      conn.stalled = false;
-      if (conn.closed) continue;
-      if (conn.inBytes > 0) {
-        const data = conn.inParts.length === 1 ? conn.inParts[0]! : Buffer.concat(conn.inParts, conn.inBytes);
-        conn.inParts = [];
-        conn.inBytes = 0;
-        conn.inNeed = 0;
-        this.processInput(conn, data);
-      }
-      if (!conn.stalled && !conn.readPaused) conn.socket.resume();
-    }
+    for (const conn of list) this.resume(conn);
     this.scheduleTick();
+  }
+
+  /** Lets a parked connection parse the input that waited, then read again. */
+  private resume(conn: Connection): void {
+    conn.stalled = false;
+    if (conn.closed) return;
+    if (conn.inBytes > 0) {
+      const data = conn.inParts.length === 1 ? conn.inParts[0]! : Buffer.concat(conn.inParts, conn.inBytes);
+      conn.inParts = [];
+      conn.inBytes = 0;
+      conn.inNeed = 0;
+      this.processInput(conn, data);
+    }
+    if (!conn.stalled && !conn.readPaused) conn.socket.resume();
   }
 
   // ---- replies ----
@@ -749,6 +765,10 @@ export class Acceptor {
           }
         }
         if (conn.deliver(seq, b, s, len)) this.markDirty(conn);
+        if (conn.blockedSeq === seq) {
+          conn.blockedSeq = -1;
+          this.resume(conn);
+        }
       }
       rr.release();
     }

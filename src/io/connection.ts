@@ -53,6 +53,8 @@ export class Connection {
   closed = false;
   /** Reading paused because the client does not read its replies. */
   readPaused = false;
+  /** Sequence number of a blocking command (BLPOP…) still waiting in a shard, or -1. */
+  blockedSeq = -1;
 
   constructor(id: number, socket: Socket, authenticated: boolean) {
     this.id = id;

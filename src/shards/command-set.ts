@@ -11,7 +11,7 @@ import { keyCommands } from './t_keys.js';
 const families: Record<string, Handler>[] = [stringCommands, keyCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown'] as const;
+export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock'] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */
