@@ -281,12 +281,17 @@ export class BucketTable {
     return true;
   }
 
+  // Threads may outnumber cores: after a short spin, sleep until the holder wakes us.
   private lock(): void {
-    while (Atomics.compareExchange(this.i32, H_LOCK, 0, 1) !== 0);
+    const i32 = this.i32;
+    for (let spins = 0; Atomics.compareExchange(i32, H_LOCK, 0, 1) !== 0; spins++) {
+      if (spins > 64) Atomics.wait(i32, H_LOCK, 1, 1);
+    }
   }
 
   private unlock(): void {
     Atomics.store(this.i32, H_LOCK, 0);
+    Atomics.notify(this.i32, H_LOCK, 1);
   }
 }
 
