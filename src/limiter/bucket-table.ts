@@ -9,6 +9,7 @@
  * key twice. Each slot's meta word carries a generation that changes when the slot is reclaimed;
  * a checker re-reads it after reading the state word, so a state read always belongs to its key.
  */
+import { monotonicMs } from './clock.js';
 import { KeyTooLongError, LimiterError } from './errors.js';
 import { gcraIdle } from './gcra-math.js';
 import { tokenBucketIdle } from './token-bucket-math.js';
@@ -207,6 +208,16 @@ export class BucketTable {
     this.cacheNs = ns;
     this.cacheBase = base;
     this.lastMeta = meta;
+  }
+
+  /**
+   * Sweeps every `intervalMs` on an unref'd timer; returns the stop function. One thread per
+   * table should run it: it reclaims idle buckets long before their clock words could wrap.
+   */
+  startSweeper(intervalMs = 5000): () => void {
+    const timer = setInterval(() => this.sweep(monotonicMs()), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private sameKey(base: number, key: string, len: number): boolean {
