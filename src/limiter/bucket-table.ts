@@ -72,9 +72,10 @@ export class BucketTable {
   /** Meta word seen by the last successful `slotFor`; checkers compare it after reading the state. */
   lastMeta = 0;
   // One-entry cache of the last key found: repeated keys (an endpoint, a hot client) skip hashing.
-  private cacheKey = '';
-  private cacheNs = -1;
-  private cacheBase = 0;
+  // Limiters test it inline (see `cached`), since a call into slotFor is not inlined.
+  cacheKey = '';
+  cacheNs = -1;
+  cacheBase = 0;
   private readonly u16: Uint16Array;
   private readonly mask: number;
   private readonly stride: number;
@@ -166,12 +167,8 @@ export class BucketTable {
    * TABLE_FULL. Sets `lastMeta`. Lock-free when the key exists; no allocation.
    */
   slotFor(ns: number, key: string, nowMs: number): number {
+    if (this.cached(ns, key)) return this.cacheBase;
     const i32 = this.i32;
-    if (key === this.cacheKey && ns === this.cacheNs) {
-      // The generation in meta changes on reclaim, so an unchanged meta still holds this key.
-      const meta = Atomics.load(i32, this.cacheBase);
-      if (meta === this.lastMeta) return this.cacheBase;
-    }
     const len = key.length;
     if (len > this.maxKeyChars) throw new KeyTooLongError(len, this.maxKeyChars);
     const h = hashKey(ns, key, len);
@@ -189,6 +186,14 @@ export class BucketTable {
       idx = (idx + 1) & this.mask;
     }
     return this.insert(ns, key, len, h, nowMs);
+  }
+
+  /**
+   * True when `key` is the last key found and its slot was not reclaimed since: the generation in
+   * meta changes on reclaim, so an unchanged meta still holds this key. Then `cacheBase` is its slot.
+   */
+  cached(ns: number, key: string): boolean {
+    return key === this.cacheKey && ns === this.cacheNs && Atomics.load(this.i32, this.cacheBase) === this.lastMeta;
   }
 
   /** Reclaims every idle bucket (one whose state equals a full bucket); returns how many. */

@@ -43,7 +43,7 @@ export class GcraLimiter {
     const now = Math.floor(nowMs * p.ticksPerMs) | 0;
     const inc = cost * ei;
     for (;;) {
-      const base = table.slotFor(this.namespace, key, nowMs);
+      const base = table.cached(this.namespace, key) ? table.cacheBase : table.slotFor(this.namespace, key, nowMs);
       if (base === TABLE_FULL) return fillTableFull(table, this.onFull, p.burst, out);
       const meta = table.lastMeta;
       for (;;) {

@@ -40,7 +40,7 @@ export class TokenBucketLimiter {
     const jAbs = Math.floor(nowMs / interval);
     const jNow = jAbs & TB_IDX_MASK;
     for (;;) {
-      const base = table.slotFor(this.namespace, key, nowMs);
+      const base = table.cached(this.namespace, key) ? table.cacheBase : table.slotFor(this.namespace, key, nowMs);
       if (base === TABLE_FULL) return fillTableFull(table, this.onFull, cap, out);
       const meta = table.lastMeta;
       for (;;) {

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Limiter benchmark (tinybench): ns per local check vs rate-limiter-flexible's RateLimiterMemory
+// in the same run, plus the CL.THROTTLE shard function and the Int32-vs-BigInt64 state-word probe.
+// Run after `npx tsc -p tsconfig.json`: `node native-bench/limiter-bench.mjs` → native-bench/results/limiter.md
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { Bench } from 'tinybench';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { GcraLimiter, TokenBucketLimiter, BucketTable, monotonicMs, cell } from '../dist/limiter/index.js';
+
+const BATCH = 1000; // checks per tinybench iteration, so timer overhead stays out of ns/check
+const KEY = 'ip:10.0.0.1';
+const KEYS = Array.from({ length: 1024 }, (_, i) => `ip:10.0.${i >> 8}.${i & 255}`);
+
+const rlf = new RateLimiterMemory({ points: 1e9, duration: 60 });
+const table = BucketTable.create({ capacity: 4096 });
+const gcra = new GcraLimiter({ table, namespace: 0, limit: 200_000_000, windowMs: 1000 });
+const tb = new TokenBucketLimiter({ table, namespace: 1, limit: 60_000, windowMs: 0, refill: { tokens: 60_000, intervalMs: 1 } });
+
+// State-word probe: the same GCRA step on an Int32 word (number math) and a BigInt64 word.
+const i32 = new Int32Array(new SharedArrayBuffer(64));
+const b64 = new BigInt64Array(new SharedArrayBuffer(64));
+function casInt32(now) {
+  for (;;) {
+    const tat = Atomics.load(i32, 0);
+    const d = (tat - now) | 0;
+    const nt = ((d > 0 ? tat : now) + 1) | 0;
+    if (((nt - now) | 0) > 1e8) return false;
+    if (Atomics.compareExchange(i32, 0, tat, nt) === tat) return true;
+  }
+}
+function casBigInt(now) {
+  for (;;) {
+    const tat = Atomics.load(b64, 0);
+    const nt = (tat > now ? tat : now) + 1n;
+    if (nt - now > 100_000_000n) return false;
+    if (Atomics.compareExchange(b64, 0, tat, nt) === tat) return true;
+  }
+}
+
+let sink = 0;
+const bench = new Bench({ time: Number(process.env.BENCH_TIME_MS ?? 1500), warmupTime: 300 });
+bench
+  .add('rate-limiter-flexible RateLimiterMemory.consume (1 key)', async () => {
+    for (let i = 0; i < BATCH; i++) sink += (await rlf.consume(KEY)).remainingPoints;
+  })
+  .add('rate-limiter-flexible RateLimiterMemory.consume (1024 keys)', async () => {
+    for (let i = 0; i < BATCH; i++) sink += (await rlf.consume(KEYS[i & 1023])).remainingPoints;
+  })
+  .add('sabre GcraLimiter.check, own clock read (1 key)', () => {
+    for (let i = 0; i < BATCH; i++) sink += gcra.check(KEY).remaining;
+  })
+  .add('sabre GcraLimiter.check, caller clock per batch (1 key)', () => {
+    const now = monotonicMs();
+    for (let i = 0; i < BATCH; i++) sink += gcra.check(KEY, 1, now).remaining;
+  })
+  .add('sabre GcraLimiter.check, own clock read (1024 keys)', () => {
+    for (let i = 0; i < BATCH; i++) sink += gcra.check(KEYS[i & 1023]).remaining;
+  })
+  .add('sabre GcraLimiter.check, caller clock per batch (1024 keys)', () => {
+    const now = monotonicMs();
+    for (let i = 0; i < BATCH; i++) sink += gcra.check(KEYS[i & 1023], 1, now).remaining;
+  })
+  .add('sabre TokenBucketLimiter.check, caller clock per batch (1 key)', () => {
+    const now = monotonicMs();
+    for (let i = 0; i < BATCH; i++) sink += tb.check(KEY, 1, now).remaining;
+  })
+  .add('cell.throttle (CL.THROTTLE shard function, BigInt)', () => {
+    let tat = null;
+    const now = 1_700_000_000_000_000_000n;
+    for (let i = 0; i < BATCH; i++) {
+      const r = cell.throttle(tat, now + BigInt(i) * 1000n, 1_000_000n, 1_000_000n, 1n, 1n, out);
+      tat = r.newTatNs ?? tat;
+      sink += r.remaining;
+    }
+  })
+  .add('probe: bare Int32 CAS GCRA step, caller clock', () => {
+    const now = Math.floor(monotonicMs() * 1000) | 0;
+    for (let i = 0; i < BATCH; i++) sink += casInt32(now) ? 1 : 0;
+  })
+  .add('probe: bare BigInt64 CAS GCRA step, caller clock', () => {
+    const now = BigInt(Math.floor(monotonicMs() * 1000));
+    for (let i = 0; i < BATCH; i++) sink += casBigInt(now) ? 1 : 0;
+  });
+const out = cell.newThrottleResult();
+
+await bench.run();
+
+const rows = bench.tasks.map((t) => {
+  const r = t.result;
+  return { name: t.name, p50: (r.latency.p50 * 1e6) / BATCH, mean: (r.latency.mean * 1e6) / BATCH, samples: r.latency.samplesCount ?? r.latency.samples?.length ?? 0 };
+});
+const base = rows[0].p50;
+const baseKeys = rows[1].p50;
+const fmt = (n) => n.toFixed(1);
+let md = `# Limiter benchmark\n\n`;
+md += `Command: \`npx tsc -p tsconfig.json && node native-bench/limiter-bench.mjs\` (tinybench ${BATCH} checks per iteration; ns/check = iteration latency / ${BATCH}).\n\n`;
+md += `Run: ${new Date().toISOString()}, Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}.\n\n`;
+md += `| task | median ns/check | mean ns/check | vs RateLimiterMemory (same keys, median) |\n|---|---:|---:|---:|\n`;
+for (const r of rows) {
+  const ref = r.name.includes('1024 keys') ? baseKeys : base;
+  const ratio = r.name.startsWith('sabre') ? `${(ref / r.p50).toFixed(1)}×` : r.name.startsWith('rate-limiter') ? '1.0×' : '';
+  md += `| ${r.name} | ${fmt(r.p50)} | ${fmt(r.mean)} | ${ratio} |\n`;
+}
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/limiter.md', import.meta.url), md);
+process.stdout.write(md);
+if (sink === 42) process.stdout.write('\n');
