@@ -2,6 +2,7 @@
 
 export type LimiterErrorCode =
   | 'SABRE_LIMITER_KEY_TOO_LONG'
+  | 'SABRE_LIMITER_COST'
   | 'SABRE_LIMITER_NAMESPACE'
   | 'SABRE_LIMITER_TABLE'
   | 'SABRE_LIMITER_UNAVAILABLE'
@@ -31,5 +32,13 @@ export class UnavailableError extends LimiterError {
   constructor(message: string) {
     super('SABRE_LIMITER_UNAVAILABLE', message);
     this.name = 'UnavailableError';
+  }
+}
+
+/** A check cost that is not an integer in 0..2^31-1: fractional costs would under-charge the bucket. */
+export class InvalidCostError extends LimiterError {
+  constructor(cost: number) {
+    super('SABRE_LIMITER_COST', `cost must be an integer in 0..2147483647, got ${cost}`);
+    this.name = 'InvalidCostError';
   }
 }

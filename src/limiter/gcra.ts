@@ -2,6 +2,7 @@
 import { ALG_GCRA, BucketTable, DEAD, FRESH, TABLE_FULL } from './bucket-table.js';
 import { monotonicMs } from './clock.js';
 import { gcraParams, SLACK, type GcraParams } from './gcra-math.js';
+import { InvalidCostError } from './errors.js';
 import { fillTableFull, type LocalLimiterOptions } from './local-options.js';
 import { newResult, type CheckResult } from './result.js';
 
@@ -35,6 +36,7 @@ export class GcraLimiter {
 
   /** Like `check`, writing into the caller's `out` (for callers sharing one limiter across contexts). */
   checkInto(key: string, cost: number, nowMs: number, out: CheckResult): CheckResult {
+    if ((cost | 0) !== cost || cost < 0) throw new InvalidCostError(cost);
     const table = this.table;
     const i32 = table.i32;
     const p = this.params;

@@ -14,4 +14,4 @@ export { parsePolicyConfig, policyConfigSchema, type Policy, type PolicyConfig }
 export { PolicyEngine, compilePathPattern, type Decision, type RequestInfo } from './policy.js';
 export { rateLimit, withRateLimit, applyDecision, requestInfo, clientIp, type MiddlewareOptions } from './middleware.js';
 export * as cell from './cell.js';
-export { LimiterError, KeyTooLongError, UnavailableError, type LimiterErrorCode } from './errors.js';
+export { LimiterError, KeyTooLongError, InvalidCostError, UnavailableError, type LimiterErrorCode } from './errors.js';

@@ -1,6 +1,7 @@
 /** Token bucket with discrete refills over the shared bucket table: one packed word per key, one CAS per check. */
 import { ALG_TOKEN_BUCKET, BucketTable, DEAD, FRESH, TABLE_FULL } from './bucket-table.js';
 import { monotonicMs } from './clock.js';
+import { InvalidCostError } from './errors.js';
 import { fillTableFull, type LocalLimiterOptions } from './local-options.js';
 import { newResult, type CheckResult } from './result.js';
 import { TB_HALF, TB_IDX_MASK, tokenBucketParams, type TokenBucketParams } from './token-bucket-math.js';
@@ -32,6 +33,7 @@ export class TokenBucketLimiter {
 
   /** Like `check`, writing into the caller's `out`. */
   checkInto(key: string, cost: number, nowMs: number, out: CheckResult): CheckResult {
+    if ((cost | 0) !== cost || cost < 0) throw new InvalidCostError(cost);
     const table = this.table;
     const i32 = table.i32;
     const cap = this.params.capacity;

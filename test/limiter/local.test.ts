@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BucketTable } from '../../src/limiter/bucket-table.js';
-import { KeyTooLongError, LimiterError } from '../../src/limiter/errors.js';
+import { InvalidCostError, KeyTooLongError, LimiterError } from '../../src/limiter/errors.js';
 import { GcraLimiter } from '../../src/limiter/gcra.js';
 import { TokenBucketLimiter } from '../../src/limiter/token-bucket.js';
 
@@ -136,5 +136,14 @@ describe('bucket table', () => {
     a.check('k', 2, T0);
     expect(b.check('k', 1, T0)).toMatchObject({ allowed: true, remaining: 0 });
     expect(a.check('k', 1, T0).allowed).toBe(false);
+  });
+});
+
+describe('cost validation', () => {
+  it('rejects fractional and negative costs with a typed error', () => {
+    const g = new GcraLimiter({ limit: 5, windowMs: 1000 });
+    const t = new TokenBucketLimiter({ limit: 5, windowMs: 1000 });
+    expect(() => g.check('k', 0.5, T0)).toThrow(InvalidCostError);
+    expect(() => t.check('k', -1, T0)).toThrow(InvalidCostError);
   });
 });
