@@ -58,6 +58,11 @@ export interface BucketTableOptions {
   maxKeyChars?: number;
 }
 
+interface SlotRef {
+  base: number;
+  meta: number;
+}
+
 /** Returned by `slotFor` when the probe window is full of live buckets. */
 export const TABLE_FULL = -1;
 
@@ -76,6 +81,11 @@ export class BucketTable {
   cacheKey = '';
   cacheNs = -1;
   cacheBase = 0;
+  // Per-thread index from key to its slot and the meta seen then, per namespace: V8 caches a
+  // string's hash, so a hit skips hashing and comparing the key. Entries are only hints, always
+  // validated against the slot's meta; allocation happens on misses only.
+  private readonly index: Map<string, SlotRef>[] = [];
+  private indexed = 0;
   private readonly u16: Uint16Array;
   private readonly mask: number;
   private readonly stride: number;
@@ -169,6 +179,14 @@ export class BucketTable {
   slotFor(ns: number, key: string, nowMs: number): number {
     if (this.cached(ns, key)) return this.cacheBase;
     const i32 = this.i32;
+    const ref = this.index[ns]?.get(key);
+    if (ref !== undefined && Atomics.load(i32, ref.base) === ref.meta) {
+      this.cacheKey = key;
+      this.cacheNs = ns;
+      this.cacheBase = ref.base;
+      this.lastMeta = ref.meta;
+      return ref.base;
+    }
     const len = key.length;
     if (len > this.maxKeyChars) throw new KeyTooLongError(len, this.maxKeyChars);
     const h = hashKey(ns, key, len);
@@ -213,6 +231,20 @@ export class BucketTable {
     this.cacheNs = ns;
     this.cacheBase = base;
     this.lastMeta = meta;
+    // Bounded: past twice the table's capacity the hints start over.
+    if (this.indexed >= this.capacity * 2) {
+      for (const m of this.index) m?.clear();
+      this.indexed = 0;
+    }
+    const m = (this.index[ns] ??= new Map());
+    const ref = m.get(key);
+    if (ref) {
+      ref.base = base;
+      ref.meta = meta;
+    } else {
+      m.set(key, { base, meta });
+      this.indexed++;
+    }
   }
 
   /**
