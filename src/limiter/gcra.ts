@@ -44,9 +44,16 @@ export class GcraLimiter {
     const dvt = p.dvt;
     const now = Math.floor(nowMs * p.ticksPerMs) | 0;
     const inc = cost * ei;
+    let hinted = true;
     for (;;) {
-      const base = table.cached(this.namespace, key) ? table.cacheBase : table.slotFor(this.namespace, key, nowMs);
-      if (base === TABLE_FULL) return fillTableFull(table, this.onFull, p.burst, out);
+      let base: number;
+      // The cached slot is validated below by the same meta check every state read gets.
+      if (hinted && key === table.cacheKey && this.namespace === table.cacheNs) base = table.cacheBase;
+      else {
+        base = table.slotFor(this.namespace, key, nowMs);
+        if (base === TABLE_FULL) return fillTableFull(table, this.onFull, p.burst, out);
+      }
+      hinted = false;
       const meta = table.lastMeta;
       for (;;) {
         const w = Atomics.load(i32, base + 1);

@@ -41,9 +41,16 @@ export class TokenBucketLimiter {
     const interval = this.params.intervalMs;
     const jAbs = Math.floor(nowMs / interval);
     const jNow = jAbs & TB_IDX_MASK;
+    let hinted = true;
     for (;;) {
-      const base = table.cached(this.namespace, key) ? table.cacheBase : table.slotFor(this.namespace, key, nowMs);
-      if (base === TABLE_FULL) return fillTableFull(table, this.onFull, cap, out);
+      let base: number;
+      // The cached slot is validated below by the same meta check every state read gets.
+      if (hinted && key === table.cacheKey && this.namespace === table.cacheNs) base = table.cacheBase;
+      else {
+        base = table.slotFor(this.namespace, key, nowMs);
+        if (base === TABLE_FULL) return fillTableFull(table, this.onFull, cap, out);
+      }
+      hinted = false;
       const meta = table.lastMeta;
       for (;;) {
         const w = Atomics.load(i32, base + 1);
