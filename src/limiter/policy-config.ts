@@ -1,6 +1,9 @@
 /** Rate-limit policy configuration: the zod schema, duration parsing and field-naming errors. */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { LimiterError } from './errors.js';
+import { gcraParams } from './gcra-math.js';
+import { tokenBucketParams } from './token-bucket-math.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -72,6 +75,20 @@ const policy = z
   .superRefine((p, ctx) => {
     if (!p.tiers && (p.limit === undefined || p.window === undefined)) {
       ctx.addIssue({ code: 'custom', path: [p.limit === undefined ? 'limit' : 'window'], message: 'required unless tiers are given' });
+    }
+    // The limiters' own parameter checks (word sizes, tick range), reported at the field.
+    const levels: [PropertyKey[], { limit?: number; window?: number; burst?: number }][] = p.tiers
+      ? Object.entries(p.tiers.levels).map(([name, l]) => [['tiers', 'levels', name, 'limit'], l])
+      : [[['limit'], p]];
+    for (const [path, l] of levels) {
+      if (l.limit === undefined || l.window === undefined) continue;
+      try {
+        if (p.algorithm === 'token-bucket') tokenBucketParams(l.limit, l.window);
+        else gcraParams(l.limit, l.window, l.burst ?? l.limit);
+      } catch (err) {
+        if (!(err instanceof LimiterError)) throw err;
+        ctx.addIssue({ code: 'custom', path, message: err.message });
+      }
     }
     if (p.scope === 'global') {
       const windows = p.tiers ? Object.values(p.tiers.levels).map((l) => l.window) : [p.window];

@@ -27,6 +27,10 @@ describe('policy config validation', () => {
       parsePolicyConfig({ policies: [{ name: 'a', tiers: { header: 'x-plan', levels: { free: { limit: 1, window: '1s' } }, default: 'pro' } }] }),
     ).toThrow(/policies\[0\]\.tiers\.default: "pro" is not one of levels/);
     expect(() => parsePolicyConfig({ policies: [{ name: 'a', limit: 1, window: '1s' }, { name: 'a', limit: 1, window: '1s' }] })).toThrow(/policies\[1\]\.name: duplicate/);
+    expect(() => parsePolicyConfig({ policies: [{ name: 'a', algorithm: 'token-bucket', limit: 100_000, window: '1m' }] })).toThrow(/policies\[0\]\.limit: token-bucket limit must be/);
+    expect(() =>
+      parsePolicyConfig({ policies: [{ name: 'a', algorithm: 'token-bucket', tiers: { header: 'x', levels: { big: { limit: 60_000, window: '1m' } }, default: 'big' } }] }),
+    ).toThrow(/policies\[0\]\.tiers\.levels\.big\.limit: bucket needs 60000 refills/);
   });
 
   it('applies defaults and parses durations', () => {

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BucketTable } from '../../src/limiter/bucket-table.js';
+import { PolicyEngine } from '../../src/limiter/policy.js';
 import { GlobalLimiter } from '../../src/limiter/remote.js';
 import { RespClient } from '../../src/limiter/resp-client.js';
 import { startCellServer, type CellServer } from './fixtures/cell-server.js';
@@ -108,5 +109,29 @@ describe('GlobalLimiter (leases from the server)', () => {
     await until(() => client.connected, 'connect');
     const g = new GlobalLimiter({ client, namespace: 0, limit: 5, windowMs: 60_000, onUnavailable: 'deny' });
     expect(await g.check('k')).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+  });
+});
+
+describe('PolicyEngine with a global policy', () => {
+  it('limits through the server and falls back to onUnavailable when it is gone', async () => {
+    const server = await startCellServer();
+    const client = new RespClient({ port: server.port });
+    const engine = new PolicyEngine(
+      { server: { port: server.port }, policies: [{ name: 'g', key: 'endpoint', scope: 'global', limit: 2, window: '60s', onUnavailable: 'deny' }] },
+      { client },
+    );
+    cleanup.push(() => server.close(), () => engine.close());
+    await until(() => client.connected, 'connect');
+    const req = { method: 'GET', path: '/x', ip: '127.0.0.1', header: () => undefined };
+    const first = await engine.evaluate(req);
+    expect(first).toMatchObject({ allowed: true });
+    expect(first.headers['RateLimit-Policy']).toBe('"g";q=2;w=60');
+    expect((await engine.evaluate(req)).allowed).toBe(true);
+    const third = await engine.evaluate(req);
+    expect(third).toMatchObject({ allowed: false, status: 429, policy: 'g' });
+    expect(server.store.has('sabre:rl:g:GET *')).toBe(true);
+    await server.close();
+    await until(() => !client.connected, 'disconnect');
+    expect(await engine.evaluate(req)).toMatchObject({ allowed: false, status: 429 });
   });
 });
