@@ -67,6 +67,7 @@ interface SlotRef {
 export const TABLE_FULL = -1;
 
 const MAX_PROBE = 64;
+const SWEEP_CHUNK = 4096;
 
 /** The shared bucket table; create it once, send `.buffer` to workers and `attach` there. */
 export class BucketTable {
@@ -217,11 +218,15 @@ export class BucketTable {
   /** Reclaims every idle bucket (one whose state equals a full bucket); returns how many. */
   sweep(nowMs: number): number {
     let n = 0;
-    this.lock();
-    try {
-      for (let s = 0; s < this.capacity; s++) if (this.reclaimIfIdle(HEADER + s * this.stride, nowMs)) n++;
-    } finally {
-      this.unlock();
+    // In chunks, so inserts in other threads wait for at most one chunk.
+    for (let start = 0; start < this.capacity; start += SWEEP_CHUNK) {
+      const end = Math.min(this.capacity, start + SWEEP_CHUNK);
+      this.lock();
+      try {
+        for (let s = start; s < end; s++) if (this.reclaimIfIdle(HEADER + s * this.stride, nowMs)) n++;
+      } finally {
+        this.unlock();
+      }
     }
     return n;
   }
@@ -344,7 +349,7 @@ export class BucketTable {
 }
 
 /** FNV-1a-style hash over the namespace and UTF-16 units (two per step) with a murmur3 finalizer. */
-export function hashKey(ns: number, key: string, len: number): number {
+function hashKey(ns: number, key: string, len: number): number {
   let h = Math.imul(0x811c9dc5 ^ ns, 0x01000193);
   let i = 0;
   for (; i + 1 < len; i += 2) h = Math.imul(h ^ (key.charCodeAt(i) | (key.charCodeAt(i + 1) << 16)), 0x01000193);
