@@ -66,7 +66,8 @@ export class GcraLimiter {
         out.tableFull = false;
         if (nd > dvt) {
           out.allowed = false;
-          out.remaining = Math.floor((dvt - d) / ei);
+          // d > dvt only for a caller clock behind the stored state; report nothing left, not a negative.
+          out.remaining = d >= dvt ? 0 : Math.floor((dvt - d) / ei);
           out.resetMs = d * p.msPerTick;
           out.retryAfterMs = inc > dvt ? -1 : (nd - dvt) * p.msPerTick;
           return out;

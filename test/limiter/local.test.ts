@@ -40,6 +40,12 @@ describe('GCRA with an injected clock', () => {
     expect(lim.check('a', 1, T0 + 1000).allowed).toBe(true);
   });
 
+  it('a caller clock behind the stored state denies without a negative remaining', () => {
+    const lim = new GcraLimiter({ limit: 2, windowMs: 1000 });
+    lim.check('k', 2, T0 + 500);
+    expect(lim.check('k', 1, T0)).toMatchObject({ allowed: false, remaining: 0, retryAfterMs: 1000 });
+  });
+
   it('long windows use coarser ticks and still refill exactly', () => {
     const lim = new GcraLimiter({ limit: 24, windowMs: 86_400_000 });
     expect(lim.params.tickUs).toBeGreaterThan(1);
