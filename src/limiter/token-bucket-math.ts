@@ -3,6 +3,7 @@
  * interval index (mod 2^15) in bits 16–30. Bit 31 stays clear so no state equals a table sentinel.
  */
 import { LimiterError } from './errors.js';
+import { RECLAIM_GRACE_MS } from './gcra-math.js';
 
 export const TB_MAX_CAPACITY = 0xffff;
 export const TB_IDX_MASK = 0x7fff;
@@ -48,9 +49,12 @@ export function tokenBucketParams(limit: number, windowMs: number, refill?: { to
   return { capacity: limit, refillTokens: tokens, intervalMs };
 }
 
-/** True when word `w` is a full bucket last touched at least two intervals ago, or a wrapped stale one. */
+/**
+ * True when word `w` is a full bucket untouched for two intervals and at least RECLAIM_GRACE_MS,
+ * or a wrapped stale one.
+ */
 export function tokenBucketIdle(w: number, nowMs: number, capacity: number, refill: number, intervalMs: number): boolean {
   const el = ((Math.floor(nowMs / intervalMs) & TB_IDX_MASK) - ((w >>> 16) & TB_IDX_MASK)) & TB_IDX_MASK;
-  if (el < 2 || el > TB_IDX_MASK - 16) return false;
+  if (el < Math.max(2, Math.ceil(RECLAIM_GRACE_MS / intervalMs)) || el > TB_IDX_MASK - 16) return false;
   return el >= TB_HALF || (w & 0xffff) + el * refill >= capacity;
 }

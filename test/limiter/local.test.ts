@@ -153,3 +153,13 @@ describe('cost validation', () => {
     expect(() => t.check('k', -1, T0)).toThrow(InvalidCostError);
   });
 });
+
+describe('token-bucket reclaim', () => {
+  it('reclaims a full bucket only after the 1 s grace, even with 1 ms refills', () => {
+    const table = BucketTable.create({ capacity: 16 });
+    const lim = new TokenBucketLimiter({ table, limit: 5, windowMs: 0, refill: { tokens: 5, intervalMs: 1 } });
+    lim.check('k', 1, 10_000);
+    expect(table.sweep(10_500)).toBe(0);
+    expect(table.sweep(11_001)).toBe(1);
+  });
+});
