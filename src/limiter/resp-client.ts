@@ -51,6 +51,7 @@ export class RespDecoder {
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
 
+  /** Appends received bytes. */
   push(chunk: Buffer): void {
     this.buf = this.pos < this.buf.length ? Buffer.concat([this.buf.subarray(this.pos), chunk]) : chunk;
     this.pos = 0;
