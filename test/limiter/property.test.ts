@@ -26,7 +26,7 @@ describe('never over-admits (property)', () => {
         }
         for (const [t1] of log) for (const [t2] of log) if (t2 >= t1) expect(admittedBetween(log, t1, t2)).toBeLessThanOrEqual(limit + Math.floor((t2 - t1) / eiMs));
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 
@@ -48,7 +48,7 @@ describe('never over-admits (property)', () => {
           }
         }
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 });
