@@ -175,7 +175,8 @@ export class BucketTable {
 
   /**
    * Returns the word index of `key`'s slot in namespace `ns`, inserting it when absent, or
-   * TABLE_FULL. Sets `lastMeta`. Lock-free when the key exists; no allocation.
+   * TABLE_FULL. Sets `lastMeta`. Lock-free when the key exists; allocation-free once this thread
+   * has seen the key (a first sighting adds one hint entry).
    */
   slotFor(ns: number, key: string, nowMs: number): number {
     if (this.cached(ns, key)) return this.cacheBase;
