@@ -5,8 +5,8 @@ import { TokenBucketLimiter } from '../../src/limiter/token-bucket.js';
 
 const WORKER = new URL('./fixtures/reclaim-worker.mjs', import.meta.url);
 const KEYS = 256;
-const CLOCK_MS = 9_000; // simulated clock span, run in about REAL_MS of real time
-const REAL_MS = 1_500;
+const CLOCK_MS = 6_000; // simulated clock span, run in about REAL_MS of real time
+const REAL_MS = 1_000;
 const WINDOWS = CLOCK_MS / 100 + 2;
 
 describe('reclaim racing with lock-free checks (4 threads, shared simulated clock)', () => {
