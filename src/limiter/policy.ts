@@ -1,0 +1,206 @@
+/**
+ * The policy engine: matches a request against the configured policies, checks each matching
+ * policy's bucket and returns the decision with the headers to send (IETF draft RateLimit-Policy /
+ * RateLimit, Retry-After on denial) and an application/problem+json body for 429s.
+ */
+import { BucketTable, NS_MAX } from './bucket-table.js';
+import { KeyTooLongError, LimiterError } from './errors.js';
+import { GcraLimiter } from './gcra.js';
+import { parsePolicyConfig, type Policy, type PolicyConfig } from './policy-config.js';
+import { GlobalLimiter } from './remote.js';
+import { RespClient } from './resp-client.js';
+import type { CheckResult } from './result.js';
+import { TokenBucketLimiter } from './token-bucket.js';
+
+/** What the engine needs to know about a request. */
+export interface RequestInfo {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Client IP as the caller determined it. */
+  ip: string;
+  /** Header lookup by lower-case name. */
+  header(name: string): string | undefined;
+}
+
+/** The decision for one request. */
+export interface Decision {
+  allowed: boolean;
+  /** 200 when allowed (send your response), 429 when limited, 400 when a key header is too long. */
+  status: number;
+  /** Headers to add to the response, allowed or not. */
+  headers: Record<string, string>;
+  /** application/problem+json body when not allowed. */
+  body: string | undefined;
+  /** Name of the policy that denied, if any. */
+  policy: string | undefined;
+}
+
+interface Level {
+  /** Name used in the headers: the policy name, or "policy.tier". */
+  label: string;
+  limit: number;
+  windowS: number;
+  local: GcraLimiter | TokenBucketLimiter | undefined;
+  global: GlobalLimiter | undefined;
+}
+
+interface Compiled {
+  policy: Policy;
+  methods: Set<string> | undefined;
+  path: RegExp | undefined;
+  levels: Map<string, Level>;
+  prefixes: [string, string][];
+}
+
+/** Compiles "/a/:id/*" (one segment) and "/a/**" (any rest) to an anchored RegExp. */
+export function compilePathPattern(pattern: string): RegExp {
+  let re = '';
+  for (const part of pattern.split(/(\*\*|\*|:[A-Za-z0-9_]+)/)) {
+    if (part === '**') re += '.*';
+    else if (part === '*' || part.startsWith(':')) re += '[^/]+';
+    else re += part.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+const PROBLEM_TYPE = 'about:blank';
+
+/** Evaluates requests against a validated policy configuration. */
+export class PolicyEngine {
+  readonly config: PolicyConfig;
+  readonly table: BucketTable;
+  private readonly compiled: Compiled[];
+  private readonly client: RespClient | undefined;
+  private readonly stopSweeper: () => void;
+
+  /** Validates `config` (ConfigError names the bad field) and builds one bucket namespace per policy tier. */
+  constructor(config: unknown, opts: { table?: BucketTable; client?: RespClient } = {}) {
+    this.config = parsePolicyConfig(config);
+    const c = this.config;
+    this.table = opts.table ?? BucketTable.create(c.table ?? {});
+    const needsClient = c.policies.some((p) => p.scope === 'global');
+    this.client = needsClient ? (opts.client ?? new RespClient({ host: c.server!.host, port: c.server!.port })) : undefined;
+    let ns = 0;
+    const nextNs = (n: number): number => {
+      const at = ns;
+      ns += n;
+      if (ns > NS_MAX) throw new LimiterError('SABRE_LIMITER_NAMESPACE', `policies need more than ${NS_MAX} bucket namespaces`);
+      return at;
+    };
+    this.compiled = c.policies.map((p) => {
+      const levels = new Map<string, Level>();
+      const specs = p.tiers ? Object.entries(p.tiers.levels) : [['', { limit: p.limit!, window: p.window!, burst: p.burst }] as const];
+      for (const [tier, l] of specs) {
+        const label = tier ? `${p.name}.${tier}` : p.name;
+        const base = { limit: l.limit, windowMs: l.window, burst: l.burst };
+        let local: Level['local'];
+        let global: Level['global'];
+        if (p.scope === 'global') {
+          global = new GlobalLimiter({
+            client: this.client!,
+            table: this.table,
+            namespace: nextNs(2),
+            prefix: `sabre:rl:${label}:`,
+            ...base,
+            leaseSize: p.leaseSize,
+            onUnavailable: p.onUnavailable,
+            insurance: p.insurance ? { limit: p.insurance.limit, windowMs: p.insurance.window } : undefined,
+          });
+        } else if (p.algorithm === 'gcra') {
+          local = new GcraLimiter({ table: this.table, namespace: nextNs(1), onFull: c.onFull, ...base });
+        } else {
+          local = new TokenBucketLimiter({ table: this.table, namespace: nextNs(1), onFull: c.onFull, ...base });
+        }
+        levels.set(tier, { label, limit: l.burst ?? l.limit, windowS: Math.ceil(l.window / 1000), local, global });
+      }
+      return {
+        policy: p,
+        methods: p.match?.methods ? new Set(p.match.methods.map((m) => m.toUpperCase())) : undefined,
+        path: p.match?.path ? compilePathPattern(p.match.path) : undefined,
+        levels,
+        prefixes: Object.entries(p.tiers?.prefixes ?? {}).sort((a, b) => b[0].length - a[0].length),
+      };
+    });
+    this.stopSweeper = this.table.startSweeper();
+  }
+
+  /** Checks every policy matching the request (each consumes one unit) and builds the response headers. */
+  async evaluate(req: RequestInfo): Promise<Decision> {
+    const method = req.method.toUpperCase();
+    const policyItems: string[] = [];
+    const stateItems: string[] = [];
+    let deny: { level: Level; r: CheckResult } | undefined;
+    for (const c of this.compiled) {
+      if (c.methods && !c.methods.has(method)) continue;
+      if (c.path && !c.path.test(req.path)) continue;
+      const p = c.policy;
+      let key: string | undefined;
+      if (p.key === 'ip') key = req.ip;
+      else if (p.key === 'endpoint') key = `${method} ${p.match?.path ?? '*'}`;
+      else key = req.header(p.key.header.toLowerCase());
+      // A request without the identifying header is not subject to that policy.
+      if (key === undefined || key === '') continue;
+      const level = this.levelFor(c, key, req);
+      let r: CheckResult;
+      try {
+        r = level.local ? { ...level.local.check(key) } : await level.global!.check(key);
+      } catch (err) {
+        if (err instanceof KeyTooLongError) return badKey(p.name, err);
+        throw err;
+      }
+      policyItems.push(`"${level.label}";q=${level.limit};w=${level.windowS}`);
+      const t = r.allowed ? Math.ceil(r.resetMs / 1000) : retrySeconds(r, level);
+      stateItems.push(`"${level.label}";r=${r.remaining};t=${t}`);
+      if (!r.allowed && !deny) deny = { level, r };
+    }
+    const headers: Record<string, string> = {};
+    if (policyItems.length > 0) {
+      headers['RateLimit-Policy'] = policyItems.join(', ');
+      headers['RateLimit'] = stateItems.join(', ');
+    }
+    if (!deny) return { allowed: true, status: 200, headers, body: undefined, policy: undefined };
+    const retry = retrySeconds(deny.r, deny.level);
+    headers['Retry-After'] = String(retry);
+    const body = JSON.stringify({
+      type: PROBLEM_TYPE,
+      title: 'Too Many Requests',
+      status: 429,
+      detail: `rate limit "${deny.level.label}" exceeded (${deny.level.limit} per ${deny.level.windowS} s); retry in ${retry} s`,
+      policy: deny.level.label,
+      retryAfter: retry,
+    });
+    return { allowed: false, status: 429, headers, body, policy: deny.level.label };
+  }
+
+  /** Stops the sweeper and closes the server connection. */
+  close(): void {
+    this.stopSweeper();
+    this.client?.close();
+  }
+
+  private levelFor(c: Compiled, key: string, req: RequestInfo): Level {
+    const tiers = c.policy.tiers;
+    if (!tiers) return c.levels.get('')!;
+    if (tiers.header) {
+      const named = req.header(tiers.header.toLowerCase());
+      if (named !== undefined && c.levels.has(named)) return c.levels.get(named)!;
+    }
+    for (const [prefix, tier] of c.prefixes) if (key.startsWith(prefix)) return c.levels.get(tier)!;
+    return c.levels.get(tiers.default)!;
+  }
+}
+
+function retrySeconds(r: CheckResult, level: Level): number {
+  return r.retryAfterMs < 0 ? level.windowS : Math.max(1, Math.ceil(r.retryAfterMs / 1000));
+}
+
+function badKey(policy: string, err: KeyTooLongError): Decision {
+  return {
+    allowed: false,
+    status: 400,
+    headers: {},
+    body: JSON.stringify({ type: PROBLEM_TYPE, title: 'Bad Request', status: 400, detail: err.message, policy }),
+    policy,
+  };
+}
