@@ -129,9 +129,12 @@ interface RawCommand {
   subcommands: string[];
 }
 
-const raw = JSON.parse(readFileSync(new URL('../../data/redis-commands.json', import.meta.url), 'utf8')) as {
-  commands: RawCommand[];
-};
+const readTable = (file: string): { commands: RawCommand[] } =>
+  JSON.parse(readFileSync(new URL(`../../data/${file}`, import.meta.url), 'utf8')) as { commands: RawCommand[] };
+const raw = readTable('redis-commands.json');
+/** Sabre's own commands (CL.THROTTLE…), after Redis's so the generated ids stay valid; counted like module commands. */
+const sabreCommands = readTable('sabre-commands.json').commands;
+raw.commands.push(...sabreCommands);
 
 function toKeySpec(k: RawKeySpec): KeySpec {
   const bsType = k.bs.type === 'index' ? BS_INDEX : k.bs.type === 'keyword' ? BS_KEYWORD : BS_UNKNOWN;
@@ -179,7 +182,7 @@ raw.commands.forEach((c, id) => {
 });
 /** Top-level commands in name order. */
 const TOP_LEVEL = COMMANDS.filter((c) => c.container === null);
-if (TOP_LEVEL.length !== COMMAND_COUNT) throw new Error('data/redis-commands.json does not match ids.generated.ts');
+if (TOP_LEVEL.length !== COMMAND_COUNT + sabreCommands.length) throw new Error('data/redis-commands.json does not match ids.generated.ts');
 
 // ---- name lookup: FNV-1a over ASCII-lowercased bytes into open-addressing tables ----
 
@@ -654,7 +657,7 @@ function header(prefix: string, n: number): Buffer {
   return Buffer.from(`${prefix}${n}\r\n`, 'latin1');
 }
 
-const countReply = Buffer.from(`:${COMMAND_COUNT}\r\n`, 'latin1');
+const countReply = Buffer.from(`:${TOP_LEVEL.length}\r\n`, 'latin1');
 
 /** COMMAND COUNT: ":240\r\n". */
 export function commandCountReply(): Buffer {

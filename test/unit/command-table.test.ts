@@ -102,7 +102,8 @@ function parseResp(b: Buffer): R {
 
 describe('command ids and data', () => {
   it('numbers every command and subcommand in table order', () => {
-    expect(COMMANDS.length).toBe(COMMAND_TOTAL);
+    // Redis's commands and subcommands, then Sabre's own two (CL.THROTTLE, CL.LEASE).
+    expect(COMMANDS.length).toBe(COMMAND_TOTAL + 2);
     expect(COMMANDS[CMD.GET]!.name).toBe('get');
     expect(COMMANDS[CMD.CLIENT_LIST]!.name).toBe('client|list');
     expect(COMMANDS[CMD.RESTORE_ASKING]!.name).toBe('restore-asking');
@@ -115,7 +116,7 @@ describe('command ids and data', () => {
     const top = data.commands.filter((c: { container: string | null }) => c.container === null).length;
     expect(COMMAND_COUNT).toBe(top);
     expect(COMMAND_COUNT).toBe(240);
-    expect(commandCountReply().toString()).toBe(`:${top}\r\n`);
+    expect(commandCountReply().toString()).toBe(`:${top + 2}\r\n`);
   });
 
   it('derives flags, categories and legacy key ranges like Redis', () => {
@@ -251,7 +252,7 @@ describe('COMMAND replies', () => {
     expect(commandInfoReply([Buffer.from('nosuch')], 2).toString()).toBe('*1\r\n$-1\r\n');
     expect(commandInfoReply([Buffer.from('nosuch')], 3).toString()).toBe('*1\r\n_\r\n');
     const all = parseResp(commandInfoReply(null, 2)) as R[][];
-    expect(all).toHaveLength(COMMAND_COUNT);
+    expect(all).toHaveLength(COMMAND_COUNT + 2);
     const client = all.find((e) => e[0] === 'client')!;
     expect((client[9] as R[][]).map((s) => s[0])).toContain('client|list');
   });
@@ -263,12 +264,12 @@ describe('COMMAND replies', () => {
     expect(d2).toEqual(['get', ['summary', 'Get the value of a key', 'since', '1.0.0', 'group', 'string', 'complexity', 'O(1)',
       'arguments', [['name', 'key', 'type', 'key', 'key_spec_index', 0]]]]);
     const all = parseResp(commandDocsReply(null, 3)) as R[];
-    expect(all).toHaveLength(COMMAND_COUNT * 2);
+    expect(all).toHaveLength((COMMAND_COUNT + 2) * 2);
   });
 
   it('lists commands with filters', () => {
     const all = parseResp(commandListReply(null, 2)) as string[];
-    expect(all).toHaveLength(COMMAND_TOTAL);
+    expect(all).toHaveLength(COMMAND_TOTAL + 2);
     expect(all).toContain('client|list');
     expect(parseResp(commandListReply({ pattern: 'CLIENT|L*' }, 2))).toEqual(['client|list']);
     expect(parseResp(commandListReply({ module: 'x' }, 2))).toEqual([]);
