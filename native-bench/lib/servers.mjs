@@ -77,7 +77,7 @@ export async function startServer(spec, { onStdout } = {}) {
   child.on('exit', () => children.delete(child));
   const spawnError = new Promise((_, reject) => child.on('error', (e) => reject(new Error(`cannot start ${spec.name} (${argv[0]}): ${e.message}`))));
   spawnError.catch(() => {});
-  const server = { name: spec.name, port, pid: child.pid, child, command: spec.display?.(port) ?? argv.join(' '), output: () => tail };
+  const server = { name: spec.name, port, pid: child.pid, child, command: spec.display?.(port) ?? argv.map(shellQuote).join(' '), output: () => tail };
   await Promise.race([waitForPing(server), spawnError]);
   return server;
 }
@@ -269,9 +269,13 @@ export function writeResult(file, markdown) {
 
 /** The exact command line that produced a result, for the report header. */
 export function commandLine() {
-  const env = process.env.SABRE_CMD ? `SABRE_CMD=${JSON.stringify(process.env.SABRE_CMD)} ` : '';
-  const q = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
-  return `${env}node ${path.relative(process.cwd(), process.argv[1])} ${process.argv.slice(2).map(q).join(' ')}`.trim();
+  const env = process.env.SABRE_CMD ? `SABRE_CMD=${shellQuote(process.env.SABRE_CMD)} ` : '';
+  return `${env}node ${path.relative(process.cwd(), process.argv[1])} ${process.argv.slice(2).map(shellQuote).join(' ')}`.trim();
+}
+
+/** Quote one argument for display as a shell command line. */
+function shellQuote(a) {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`;
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
