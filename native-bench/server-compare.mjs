@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   RESULTS_DIR, cleanup, commandLine, cpuSeconds, fileStamp, isAlive, machineInfo, median,
-  requireTool, runMain, serverSpecs, startServer, track, writeResult,
+  requireTool, runMain, serverSpecs, startServer, stopping, track, writeResult,
 } from './lib/servers.mjs';
 
 const USAGE = `usage: node native-bench/server-compare.mjs [options]
@@ -178,6 +178,7 @@ async function main() {
     for (const pipeline of opt.pipelines) {
       for (let round = 1; round <= opt.rounds; round++) {
         for (const server of [servers.redis, servers.sabre]) {
+          if (stopping) return;
           // A dead server ends the benchmark, but the runs so far are still reported.
           if (!isAlive(server)) {
             aborted = `${server.name} exited (${server.child.exitCode ?? server.child.signalCode}) after run ${results.length}; remaining runs skipped. Last output:\n\n\`\`\`\n${server.output().trim()}\n\`\`\``;

@@ -202,7 +202,7 @@ function gcReport(opt, info, result, events, limitMs) {
     ...header('Sabre GC pauses while loading keys (node --trace-gc)', opt, info),
     `- Sabre: \`${result.command}\`${substitute}`,
     `- Loaded in ${fmt(result.seconds)} s (${Math.round(result.keys / result.seconds).toLocaleString('en-US')} SET/s); DBSIZE after: ${result.after.dbsize.toLocaleString('en-US')}${dbsizeOk(result) ? '' : ' ⚠ expected ' + result.keys}; RSS ${mib(result.before.rss)} → ${mib(result.after.rss)} MiB.`,
-    `- Every GC from server start to 1 s after the last reply, on all ${new Set(events.map((e) => e.isolate)).size} isolates (main thread and workers). Pause = the stop-the-world time V8 prints; incremental marking steps are listed separately.`,
+    `- Every GC from server start to 1 s after the last reply, on all isolates (main thread and workers: ${new Set(events.map((e) => e.isolate)).size} seen). Pause = the stop-the-world time V8 prints; incremental marking steps are listed separately.`,
     '',
     '| GC kind | count | max pause ms | total pause ms | biggest incremental step ms |',
     '|---|--:|--:|--:|--:|',

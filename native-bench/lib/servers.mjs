@@ -123,8 +123,13 @@ export function rawCommand(port, ...args) {
     sock.on('connect', () => sock.write(encodeCommand(args)));
     sock.on('data', (d) => {
       buf += d;
-      const reply = parseSimpleReply(buf);
-      if (reply !== undefined) { sock.destroy(); resolve(reply); }
+      try {
+        const reply = parseSimpleReply(buf);
+        if (reply !== undefined) { sock.destroy(); resolve(reply); }
+      } catch (err) {
+        sock.destroy();
+        reject(err);
+      }
     });
   });
 }
@@ -222,9 +227,13 @@ export async function cleanup() {
   await Promise.all([...children].map((c) => stopServer(c)));
 }
 
+// Set on Ctrl-C/SIGTERM so benchmark loops stop starting new runs while we clean up.
+export let stopping = false;
+
 /** Run main(), always killing the servers afterwards, also on errors, Ctrl-C and SIGTERM. */
 export function runMain(main) {
   const onSignal = (sig) => {
+    stopping = true;
     process.stderr.write(`\n${sig}: stopping servers...\n`);
     cleanup().finally(() => process.exit(130));
   };
