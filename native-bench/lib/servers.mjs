@@ -180,7 +180,7 @@ function statFields(pid) {
   }
 }
 
-export const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+export const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100; // 100 on Linux if getconf is missing
 
 /** CPU seconds (utime+stime, all threads) used so far by a server and any processes it forked. */
 export function cpuSeconds(server) {
