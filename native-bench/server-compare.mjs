@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+// Throughput, latency and CPU-per-op of Sabre vs real Redis, measured with identical
+// redis-benchmark runs in alternation (redis, sabre, redis, sabre, ...). See README.md.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  RESULTS_DIR, cleanup, commandLine, cpuSeconds, fileStamp, isAlive, machineInfo, median,
+  requireTool, runMain, serverSpecs, startServer, stopping, track, writeResult,
+} from './lib/servers.mjs';
+
+const USAGE = `usage: node native-bench/server-compare.mjs [options]
+  --clients N      redis-benchmark -c (default 50)
+  --requests N     redis-benchmark -n per run (default 1000000)
+  --keyspace N     redis-benchmark -r (default 100000)
+  --rounds N       alternating rounds per test; medians are quoted (default 3)
+  --tests LIST     comma list of set,get,incr,mset,ping,ping_inline,ping_mbulk (default set,get,incr,mset,ping)
+  --pipelines LIST comma list of -P values (default 1,16)
+  --shards N       passed to 'sabre server --shards N'
+  --timeout S      kill a single redis-benchmark run after S seconds (default 600)
+  --out FILE       results file (default native-bench/results/server-<date>.md)
+env SABRE_CMD='redis-server --port {port} --save ""' substitutes the Sabre command (validation).`;
+
+// redis-benchmark's CSV test name for each -t name we run (ping is split so CPU/op is per test).
+const CSV_NAME = { set: 'SET', get: 'GET', incr: 'INCR', mset: 'MSET (10 keys)', ping_inline: 'PING_INLINE', ping_mbulk: 'PING_MBULK' };
+
+/** Parse and validate the command-line flags. */
+function options() {
+  const { values } = parseArgs({
+    options: {
+      clients: { type: 'string', default: '50' },
+      requests: { type: 'string', default: '1000000' },
+      keyspace: { type: 'string', default: '100000' },
+      rounds: { type: 'string', default: '3' },
+      tests: { type: 'string', default: 'set,get,incr,mset,ping' },
+      pipelines: { type: 'string', default: '1,16' },
+      shards: { type: 'string' },
+      timeout: { type: 'string', default: '600' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) { console.log(USAGE); process.exit(0); }
+  const int = (name) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${values[name]}'\n${USAGE}`);
+    return n;
+  };
+  const tests = values.tests.split(',').map((t) => t.trim().toLowerCase()).flatMap((t) => (t === 'ping' ? ['ping_inline', 'ping_mbulk'] : [t]));
+  for (const t of tests) if (!CSV_NAME[t]) throw new Error(`unknown test '${t}'\n${USAGE}`);
+  const pipelines = values.pipelines.split(',').map(Number);
+  if (pipelines.some((p) => !Number.isInteger(p) || p <= 0)) throw new Error(`bad --pipelines '${values.pipelines}'`);
+  return {
+    clients: int('clients'), requests: int('requests'), keyspace: int('keyspace'), rounds: int('rounds'),
+    timeoutS: int('timeout'), shards: values.shards ? int('shards') : undefined, tests, pipelines,
+    out: values.out ?? path.join(RESULTS_DIR, `server-${fileStamp()}.md`),
+  };
+}
+
+/** Run one redis-benchmark against a server; returns its CSV row, CPU µs/op and any problems. */
+async function benchmark(server, test, pipeline, opt) {
+  const args = ['-h', '127.0.0.1', '-p', String(server.port), '-c', String(opt.clients), '-n', String(opt.requests),
+    '-r', String(opt.keyspace), '-P', String(pipeline), '-t', test, '--csv'];
+  const cpu0 = cpuSeconds(server);
+  const t0 = performance.now();
+  const child = track(spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  // redis-benchmark spins forever if the server dies, so watch the server and bound the run.
+  let killedWhy = null;
+  const kill = (why) => { if (!killedWhy) { killedWhy = why; try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } } };
+  const timer = setTimeout(() => kill(`timed out after ${opt.timeoutS} s`), opt.timeoutS * 1000);
+  const watch = setInterval(() => { if (!isAlive(server)) kill(`${server.name} died during the run`); }, 500);
+  const [code, signal] = await new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (c, s) => resolve([c, s]));
+  });
+  clearTimeout(timer);
+  clearInterval(watch);
+  const wallS = (performance.now() - t0) / 1000;
+  const cpuUsPerOp = ((cpuSeconds(server) - cpu0) * 1e6) / opt.requests;
+
+  const problems = [];
+  if (killedWhy) problems.push(killedWhy);
+  else if (code !== 0) problems.push(`redis-benchmark exited with ${code ?? signal}`);
+  let row = null;
+  for (const line of stdout.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    if (line.startsWith('"test"')) continue;
+    const cells = line.startsWith('"') ? line.split(',').map((c) => c.replace(/^"|"$/g, '')) : null;
+    if (cells?.length === 8 && cells[0] === CSV_NAME[test]) {
+      const [, rps, avg, min, p50, p95, p99, max] = cells.map(Number);
+      row = { rps, avg, min, p50, p95, p99, max };
+    } else {
+      problems.push(line); // e.g. "Error from server: ERR unknown command" (redis-benchmark exits on the first error)
+    }
+  }
+  for (const line of stderr.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    // Redis-benchmark reads CONFIG GET save/appendonly only to print a hint; a server without CONFIG is fine.
+    if (/^WARNING: Could not fetch server CONFIG/.test(line)) continue;
+    problems.push(line);
+  }
+  if (!row && problems.length === 0) problems.push(`no CSV row for ${CSV_NAME[test]} in output`);
+  return { server: server.name, test, pipeline, row, cpuUsPerOp, wallS, problems: [...new Set(problems)].slice(0, 5) };
+}
+
+/** Number formatting helpers for the table. */
+const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
+const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+
+/** Medians over the clean runs of one server for one test/pipeline, plus how many runs failed. */
+function summarize(runs) {
+  const ok = runs.filter((r) => r.row && r.problems.length === 0);
+  return {
+    ok: ok.length,
+    total: runs.length,
+    rps: median(ok.map((r) => r.row.rps)),
+    p50: median(ok.map((r) => r.row.p50)),
+    p99: median(ok.map((r) => r.row.p99)),
+    cpu: median(ok.map((r) => r.cpuUsPerOp)),
+  };
+}
+
+/** Build the Markdown report: header, median table, failures, and every single run. */
+function report(opt, info, servers, results, aborted) {
+  const substitute = Boolean(process.env.SABRE_CMD);
+  const lines = [
+    `# Sabre vs Redis: redis-benchmark, ${new Date().toISOString()}`,
+    '',
+    `- Command: \`${commandLine()}\``,
+    `- Machine: ${info.nproc} CPUs (${info.cpuModel}), ${info.totalMemGiB} GiB RAM, ${info.kernel}; load average at start ${info.loadavg}`,
+    `- Software: Node ${info.node}, redis-server ${info.redisVersion}`,
+    `- Redis: \`${servers.redis.command}\``,
+    `- Sabre: \`${servers.sabre.command}\`${substitute ? ' — **substitute via SABRE_CMD, not Sabre** (harness validation)' : ''}`,
+    `- redis-benchmark: \`-c ${opt.clients} -n ${opt.requests} -r ${opt.keyspace} --csv\`, one \`-t\` test per run, ${opt.rounds} rounds in alternation (redis, sabre, redis, sabre, ...). Values are medians over the clean rounds.`,
+    '- CPU µs/op: server process utime+stime (all threads and forked children, /proc/<pid>/stat) over the run ÷ requests; resolution 1 clock tick. redis-benchmark runs on the same machine and competes for the same cores.',
+    '',
+    '| Test | -P | Redis ops/s | Sabre ops/s | Sabre/Redis | Redis p50 ms | Sabre p50 ms | Redis p99 ms | Sabre p99 ms | Redis CPU µs/op | Sabre CPU µs/op | Clean runs R/S |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const test of opt.tests) {
+    for (const pipeline of opt.pipelines) {
+      const pick = (name) => summarize(results.filter((r) => r.server === name && r.test === test && r.pipeline === pipeline));
+      const r = pick('redis');
+      const s = pick('sabre');
+      const failed = (x) => (x.ok < x.total ? ' ⚠' : '');
+      lines.push(`| ${CSV_NAME[test]} | ${pipeline} | ${fmtInt(r.rps)}${failed(r)} | ${fmtInt(s.rps)}${failed(s)} | ${fmt(s.rps / r.rps)} | ${fmt(r.p50, 3)} | ${fmt(s.p50, 3)} | ${fmt(r.p99, 3)} | ${fmt(s.p99, 3)} | ${fmt(r.cpu)} | ${fmt(s.cpu)} | ${r.ok}/${r.total} · ${s.ok}/${s.total} |`);
+    }
+  }
+  if (aborted) lines.push('', `## ⚠ Benchmark aborted`, '', aborted);
+  const bad = results.filter((r) => r.problems.length > 0);
+  lines.push('', `## Runs with errors (${bad.length})`, '');
+  if (bad.length === 0) lines.push('None: every run exited 0 with a CSV row and no error lines.');
+  else {
+    lines.push('These runs are excluded from the medians above (marked ⚠).', '');
+    for (const r of bad) lines.push(`- ${r.server} ${CSV_NAME[r.test]} -P ${r.pipeline}: ${r.problems.map((p) => `\`${p}\``).join('; ')}`);
+  }
+  lines.push('', '## All runs', '', '| # | Server | Test | -P | ops/s | p50 ms | p99 ms | max ms | CPU µs/op | wall s | ok |', '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
+  results.forEach((r, i) => {
+    lines.push(`| ${i + 1} | ${r.server} | ${CSV_NAME[r.test]} | ${r.pipeline} | ${fmtInt(r.row?.rps)} | ${fmt(r.row?.p50, 3)} | ${fmt(r.row?.p99, 3)} | ${fmt(r.row?.max, 3)} | ${fmt(r.cpuUsPerOp)} | ${fmt(r.wallS, 1)} | ${r.problems.length ? 'ERROR' : 'yes'} |`);
+  });
+  return lines.join('\n') + '\n';
+}
+
+/** Start both servers, run every test/pipeline in alternating rounds, write the report. */
+async function main() {
+  const opt = options();
+  requireTool('redis-benchmark');
+  const info = machineInfo(); // also checks redis-server
+  const specs = serverSpecs({ shards: opt.shards });
+  const servers = { redis: await startServer(specs.redis), sabre: await startServer(specs.sabre) };
+  console.error(`redis on :${servers.redis.port} (pid ${servers.redis.pid}), sabre on :${servers.sabre.port} (pid ${servers.sabre.pid})`);
+  const results = [];
+  let aborted = null;
+  const total = opt.tests.length * opt.pipelines.length * opt.rounds * 2;
+  runs: for (const test of opt.tests) {
+    for (const pipeline of opt.pipelines) {
+      for (let round = 1; round <= opt.rounds; round++) {
+        for (const server of [servers.redis, servers.sabre]) {
+          if (stopping) return;
+          // A dead server ends the benchmark, but the runs so far are still reported.
+          if (!isAlive(server)) {
+            aborted = `${server.name} exited (${server.child.exitCode ?? server.child.signalCode}) after run ${results.length}; remaining runs skipped. Last output:\n\n\`\`\`\n${server.output().trim()}\n\`\`\``;
+            console.error(`error: ${aborted}`);
+            break runs;
+          }
+          const r = await benchmark(server, test, pipeline, opt);
+          results.push(r);
+          const status = r.problems.length ? `ERROR ${r.problems[0]}` : `${fmtInt(r.row.rps)} ops/s p99 ${r.row.p99} ms cpu ${fmt(r.cpuUsPerOp)} µs/op`;
+          console.error(`[${results.length}/${total}] ${server.name.padEnd(5)} ${CSV_NAME[test]} -P ${pipeline} round ${round}: ${status}`);
+        }
+      }
+    }
+  }
+  await cleanup();
+  writeResult(opt.out, report(opt, info, servers, results, aborted));
+  if (aborted || results.some((r) => r.problems.length)) process.exitCode = 2;
+}
+
+runMain(main);
