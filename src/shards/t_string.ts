@@ -16,17 +16,26 @@ function scratchOf(n: number): Uint8Array {
   return scratch;
 }
 
-/** Replies the string at record `a`, or WRONGTYPE. */
-function replyString(c: Ctx, a: number): void {
+/** Looks up key argument 1 as a string for reading; when missing or of another type, replies null or WRONGTYPE and returns 0. */
+function readString(c: Ctx): number {
+  const a = c.lookupRead(1);
+  if (a === 0) c.out.nullBulk();
+  else if (recType(c.store.arena, a) !== T_STRING) {
+    c.out.error(E_WRONGTYPE);
+    return 0;
+  }
+  return a;
+}
+
+/** Replies the value of the string record `a`. */
+function replyValue(c: Ctx, a: number): void {
   const m = c.store.arena;
-  if (recType(m, a) !== T_STRING) c.out.error(E_WRONGTYPE);
-  else c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+  c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
 }
 
 const get: Handler = (c) => {
-  const a = c.lookupRead(1);
-  if (a === 0) c.out.nullBulk();
-  else replyString(c, a);
+  const a = readString(c);
+  if (a !== 0) replyValue(c, a);
 };
 
 // Bits of the options SET and GETEX parse.
@@ -139,17 +148,9 @@ function setWithTtl(unitMs: number): Handler {
 const getex: Handler = (c) => {
   const flags = parseExpireOptions(c, 2, false);
   if (flags < 0) return;
-  const a = c.lookupRead(1);
-  if (a === 0) {
-    c.out.nullBulk();
-    return;
-  }
-  const m = c.store.arena;
-  if (recType(m, a) !== T_STRING) {
-    c.out.error(E_WRONGTYPE);
-    return;
-  }
-  c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+  const a = readString(c);
+  if (a === 0) return;
+  replyValue(c, a);
   if (flags & O_PERSIST) c.store.setExpire(c.db, a, 0);
   else if (flags & O_EXPIRE) {
     if (parsedExpireAt <= c.store.now) c.store.removeFound(c.db, a);
@@ -158,17 +159,9 @@ const getex: Handler = (c) => {
 };
 
 const getdel: Handler = (c) => {
-  const a = c.lookupRead(1);
-  if (a === 0) {
-    c.out.nullBulk();
-    return;
-  }
-  const m = c.store.arena;
-  if (recType(m, a) !== T_STRING) {
-    c.out.error(E_WRONGTYPE);
-    return;
-  }
-  c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+  const a = readString(c);
+  if (a === 0) return;
+  replyValue(c, a);
   c.store.removeFound(c.db, a);
 };
 
