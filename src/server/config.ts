@@ -114,15 +114,26 @@ export class ServerConfig {
     this.values.set(p.name, r.value);
   }
 
-  /** CONFIG SET for one parameter; returns null or the Redis error reason. */
-  set(name: string, raw: string): string | null {
-    const p = BY_NAME.get(name.toLowerCase());
-    if (!p) return 'unknown';
-    if (!p.mutable) return 'can\'t set immutable config';
-    const r = normalize(p, raw);
-    if ('error' in r) return r.error;
-    this.values.set(p.name, r.value);
-    this.listeners.get(p.name)?.(r.value);
+  /**
+   * CONFIG SET of several parameters, all or nothing as in Redis 7.0: every value is checked
+   * before any is applied. Returns null, or `[parameter, reason]` for the error reply.
+   */
+  setAll(pairs: [string, string][]): [string, string] | null {
+    const seen = new Set<string>();
+    const checked: [Param, string][] = [];
+    for (const [name, raw] of pairs) {
+      const p = BY_NAME.get(name.toLowerCase())!;
+      if (seen.has(p.name)) return [p.name, 'duplicate parameter'];
+      seen.add(p.name);
+      if (!p.mutable) return [p.name, 'can\'t set immutable config'];
+      const r = normalize(p, raw);
+      if ('error' in r) return [p.name, r.error];
+      checked.push([p, r.value]);
+    }
+    for (const [p, v] of checked) {
+      this.values.set(p.name, v);
+      this.listeners.get(p.name)?.(v);
+    }
     return null;
   }
 

@@ -3,7 +3,9 @@
  * SELECT, CLIENT…), server introspection (COMMAND, INFO, CONFIG, TIME) and SHUTDOWN.
  */
 import { CMD } from '../commands/ids.generated.js';
+import { readFileSync } from 'node:fs';
 import {
+  COMMANDS,
   commandCountReply,
   commandDocsReply,
   commandGetKeysReply,
@@ -19,6 +21,7 @@ import { E_DB_RANGE, E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
 import { isKeyword, parseSafeInt, globMatch } from '../io/bytes.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
 import { clientInfoLine, infoText } from './info.js';
+import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
 
 const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
 
@@ -97,7 +100,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
         return a.replyError(conn, seq, `ERR Syntax error in HELLO option '${str(cmd, i)}'`);
       }
     }
-    if (!conn.authenticated) return a.replyError(conn, seq, 'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
+    if (!conn.authenticated) return a.replyError(conn, seq, 'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
     if (name !== null) conn.name = name;
     conn.proto = proto as 2 | 3;
     conn.out.proto = conn.proto;
@@ -209,11 +212,10 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
       const name = str(cmd, i);
       if (!cfg.has(name)) return a.replyError(conn, seq, `ERR Unknown option or number of arguments for CONFIG SET - '${name}'`);
     }
-    for (let i = 2; i < cmd.argc; i += 2) {
-      const name = str(cmd, i);
-      const err = cfg.set(name, str(cmd, i + 1));
-      if (err !== null) return a.replyError(conn, seq, `ERR CONFIG SET failed (possibly related to argument '${name.toLowerCase()}') - ${err}`);
-    }
+    const pairs: [string, string][] = [];
+    for (let i = 2; i < cmd.argc; i += 2) pairs.push([str(cmd, i), str(cmd, i + 1)]);
+    const err = cfg.setAll(pairs);
+    if (err !== null) return a.replyError(conn, seq, `ERR CONFIG SET failed (possibly related to argument '${err[0]}') - ${err[1]}`);
     a.replyConst(conn, seq, R_OK);
   };
   h[CMD.CONFIG_RESETSTAT] = (conn, seq) => {
@@ -330,5 +332,20 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
     a.replyW(conn, seq);
   };
 
+  installHelp(a, h);
   a.local = h;
+}
+
+const HELP_TEXTS = JSON.parse(readFileSync(new URL('../../data/redis-help.json', import.meta.url), 'utf8')) as Record<string, string[]>;
+
+/** X HELP with Redis's own text (recorded by scripts/dump-redis-help.mjs), for containers with a subcommand Sabre runs. */
+function installHelp(a: Acceptor, h: (LocalHandler | undefined)[]): void {
+  for (const spec of COMMANDS) {
+    const lines = HELP_TEXTS[spec.name];
+    const help = spec.subcommands?.find((s) => s.name === `${spec.name}|help`);
+    if (lines === undefined || help === undefined) continue;
+    if (!spec.subcommands!.some((s) => s !== help && (h[s.id] !== undefined || SHARD_IMPLEMENTS[s.id]))) continue;
+    const reply = Buffer.from(`*${lines.length}\r\n${lines.map((l) => `+${l}\r\n`).join('')}`, 'utf8');
+    h[help.id] = (conn, seq) => a.replyConst(conn, seq, reply);
+  }
 }

@@ -13,7 +13,8 @@ import {
   recValLen,
   recValOff,
 } from './record.js';
-import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX, E_WRONGTYPE, invalidExpireTime } from '../io/error-text.js';
+import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX, E_WRONGTYPE } from '../io/error-text.js';
+import { expireCommandAt } from './expire-args.js';
 import { R_OK } from '../io/resp-writer.js';
 import { bytesEqual, globMatch, parseI64 } from '../io/bytes.js';
 
@@ -45,14 +46,11 @@ const X_XX = 2;
 const X_GT = 4;
 const X_LT = 8;
 
-/** EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT: `unitMs` 1000 or 1, `absolute` for the AT forms. */
-function expireGeneric(unitMs: number, absolute: boolean): Handler {
+/** EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT: in seconds or ms, relative or absolute. */
+function expireGeneric(seconds: boolean, absolute: boolean): Handler {
   return (c) => {
-    const v = c.int(2);
-    if (v === null) {
-      c.out.error(E_NOT_INT);
-      return;
-    }
+    const when = expireCommandAt(c, 2, seconds, !absolute);
+    if (Number.isNaN(when)) return;
     let flags = 0;
     for (let i = 3; i < c.argc; i++) {
       if (c.is(i, 'NX')) flags |= X_NX;
@@ -70,12 +68,6 @@ function expireGeneric(unitMs: number, absolute: boolean): Handler {
     }
     if ((flags & (X_GT | X_LT)) === (X_GT | X_LT)) {
       c.out.error('ERR GT and LT options at the same time are not compatible');
-      return;
-    }
-    const ms = v * unitMs;
-    const when = absolute ? ms : ms + c.store.now;
-    if (!Number.isSafeInteger(ms) || !Number.isSafeInteger(when)) {
-      c.out.error(invalidExpireTime(c.name));
       return;
     }
     const a = c.lookup(1);
@@ -112,7 +104,7 @@ function ttlGeneric(ms: boolean, absolute: boolean): Handler {
       c.out.int(-1);
       return;
     }
-    if (absolute) c.out.int(ms ? e : Math.floor(e / 1000));
+    if (absolute) c.out.int(ms ? e : Math.floor((e + 500) / 1000));
     else {
       const left = Math.max(0, e - c.store.now);
       c.out.int(ms ? left : Math.floor((left + 500) / 1000));
@@ -314,12 +306,21 @@ const dbsize: Handler = (c) => {
   c.out.int(c.store.dbs[c.db]!.size);
 };
 
+/** FLUSHDB/FLUSHALL take only ASYNC or SYNC (both flush at once here: freeing is cheap in the arena). */
+function flushOptionsOk(c: Ctx): boolean {
+  if (c.argc === 1 || (c.argc === 2 && (c.is(1, 'ASYNC') || c.is(1, 'SYNC')))) return true;
+  c.out.error(E_SYNTAX);
+  return false;
+}
+
 const flushdb: Handler = (c) => {
+  if (!flushOptionsOk(c)) return;
   c.store.flushDb(c.db);
   c.out.constant(R_OK);
 };
 
 const flushall: Handler = (c) => {
+  if (!flushOptionsOk(c)) return;
   c.store.flushAll();
   c.out.constant(R_OK);
 };
@@ -394,10 +395,10 @@ export const keyCommands: Record<string, Handler> = {
   unlink: del,
   exists,
   touch,
-  expire: expireGeneric(1000, false),
-  pexpire: expireGeneric(1, false),
-  expireat: expireGeneric(1000, true),
-  pexpireat: expireGeneric(1, true),
+  expire: expireGeneric(true, false),
+  pexpire: expireGeneric(false, false),
+  expireat: expireGeneric(true, true),
+  pexpireat: expireGeneric(false, true),
   ttl: ttlGeneric(false, false),
   pttl: ttlGeneric(true, false),
   expiretime: ttlGeneric(false, true),

@@ -1,12 +1,15 @@
 /** String commands (Redis's t_string.c): GET/SET family, counters, ranges. */
 import type { Ctx, Handler } from './context.js';
 import { T_STRING, recType, recValLen, recValOff } from './record.js';
-import { E_NOT_FLOAT, E_NOT_INT, E_OVERFLOW, E_SYNTAX, E_TOO_BIG, E_WRONGTYPE, invalidExpireTime } from '../io/error-text.js';
-import { R_OK, formatDouble } from '../io/resp-writer.js';
-import { parseFloatBytes, parseI64 } from '../io/bytes.js';
+import { E_NOT_FLOAT, E_NOT_INT, E_OVERFLOW, E_SYNTAX, E_TOO_BIG, E_WRONGTYPE } from '../io/error-text.js';
+import { setExpireAt } from './expire-args.js';
+import { R_OK } from '../io/resp-writer.js';
+import { type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDouble } from './long-double.js';
+import { parseI64 } from '../io/bytes.js';
 
 const I64_MAX = 9223372036854775807n;
 const I64_MIN = -9223372036854775808n;
+const ZERO: LongDouble = { neg: false, m: 0n, e: 0, inf: false };
 /** Longest string INCR may read: a 64-bit integer's digits and sign. */
 const MAX_INT_DIGITS = 20;
 
@@ -50,39 +53,28 @@ const O_EXAT = 128;
 const O_PXAT = 256;
 const O_EXPIRE = O_EX | O_PX | O_EXAT | O_PXAT;
 
-/** Parsed expiry of SET/GETEX: absolute ms, or -1 for none; set by parseExpireOptions. */
-let parsedExpireAt = -1;
+/** Argument index of the expire value parsed by parseExpireOptions (0 = none). */
+let expireArg = 0;
 
 /**
- * Parses SET/GETEX options from argument `from` (Redis's parseExtendedStringArgumentsOrReply).
- * Returns the option bits, or -1 after replying an error.
+ * Parses SET/GETEX options from argument `from` (Redis's parseExtendedStringArgumentsOrReply):
+ * syntax only, the expire value is checked later by resolveExpire. An option may repeat, but
+ * not combine with one it conflicts with. Returns the option bits, or -1 after replying an error.
  */
 function parseExpireOptions(c: Ctx, from: number, isSet: boolean): number {
   let flags = 0;
-  parsedExpireAt = -1;
+  expireArg = 0;
   for (let i = from; i < c.argc; i++) {
     const last = i === c.argc - 1;
-    if (isSet && c.is(i, 'NX') && !(flags & (O_XX))) flags |= O_NX;
+    const unit = c.is(i, 'EX') ? O_EX : c.is(i, 'PX') ? O_PX : c.is(i, 'EXAT') ? O_EXAT : c.is(i, 'PXAT') ? O_PXAT : 0;
+    if (isSet && c.is(i, 'NX') && !(flags & O_XX)) flags |= O_NX;
     else if (isSet && c.is(i, 'XX') && !(flags & O_NX)) flags |= O_XX;
     else if (isSet && c.is(i, 'GET')) flags |= O_GET;
     else if (isSet && c.is(i, 'KEEPTTL') && !(flags & (O_EXPIRE | O_PERSIST))) flags |= O_KEEPTTL;
     else if (!isSet && c.is(i, 'PERSIST') && !(flags & (O_EXPIRE | O_KEEPTTL))) flags |= O_PERSIST;
-    else if (!last && !(flags & (O_EXPIRE | O_KEEPTTL | O_PERSIST)) && (c.is(i, 'EX') || c.is(i, 'PX') || c.is(i, 'EXAT') || c.is(i, 'PXAT'))) {
-      const unit = c.is(i, 'EX') ? O_EX : c.is(i, 'PX') ? O_PX : c.is(i, 'EXAT') ? O_EXAT : O_PXAT;
-      flags |= unit;
-      i++;
-      const v = c.int(i);
-      if (v === null) {
-        c.out.error(E_NOT_INT);
-        return -1;
-      }
-      const seconds = unit === O_EX || unit === O_EXAT;
-      if (v <= 0 || (seconds && v > Number.MAX_SAFE_INTEGER / 1000)) {
-        c.out.error(invalidExpireTime(c.name));
-        return -1;
-      }
-      const ms = seconds ? v * 1000 : v;
-      parsedExpireAt = unit === O_EX || unit === O_PX ? ms + c.store.now : ms;
+    else if (unit !== 0 && !last && !(flags & ((O_EXPIRE & ~unit) | O_KEEPTTL | O_PERSIST))) {
+      flags = (flags & ~O_EXPIRE) | unit;
+      expireArg = ++i;
     } else {
       c.out.error(E_SYNTAX);
       return -1;
@@ -91,9 +83,17 @@ function parseExpireOptions(c: Ctx, from: number, isSet: boolean): number {
   return flags;
 }
 
+/** The absolute expiry the parsed options ask for (0 = none), or -1 after replying the error. */
+function resolveExpire(c: Ctx, flags: number): number {
+  if (expireArg === 0) return 0;
+  return setExpireAt(c, expireArg, (flags & (O_EX | O_EXAT)) !== 0, (flags & (O_EX | O_PX)) !== 0);
+}
+
 const set: Handler = (c) => {
   const flags = parseExpireOptions(c, 3, true);
   if (flags < 0) return;
+  const expireAt = resolveExpire(c, flags);
+  if (expireAt < 0) return;
   const m = c.store.arena;
   // Plain SET needs no prior lookup: setString finds and replaces the key itself.
   const a = flags & (O_NX | O_XX | O_GET) ? c.lookup(1) : 0;
@@ -109,7 +109,7 @@ const set: Handler = (c) => {
     if (!(flags & O_GET)) c.out.nullBulk();
     return;
   }
-  const exp = flags & O_KEEPTTL ? -1 : parsedExpireAt > 0 ? parsedExpireAt : 0;
+  const exp = flags & O_KEEPTTL ? -1 : expireAt;
   if (exp > 0 && exp <= c.store.now) {
     // An expiry already in the past: the key ends up deleted, as in Redis.
     c.store.del(c.db, c.buf, c.as[1]!, c.al[1]!);
@@ -128,19 +128,12 @@ const setnx: Handler = (c) => {
   c.out.int(1);
 };
 
-/** SETEX/PSETEX: `unitMs` is 1000 or 1. */
-function setWithTtl(unitMs: number): Handler {
+/** SETEX/PSETEX: the TTL is argument 2, in seconds or milliseconds. */
+function setWithTtl(seconds: boolean): Handler {
   return (c) => {
-    const v = c.int(2);
-    if (v === null) {
-      c.out.error(E_NOT_INT);
-      return;
-    }
-    if (v <= 0 || v > Number.MAX_SAFE_INTEGER / unitMs) {
-      c.out.error(invalidExpireTime(c.name));
-      return;
-    }
-    c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[3]!, c.al[3]!, c.store.now + v * unitMs);
+    const at = setExpireAt(c, 2, seconds, true);
+    if (at < 0) return;
+    c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[3]!, c.al[3]!, at);
     c.out.constant(R_OK);
   };
 }
@@ -150,11 +143,14 @@ const getex: Handler = (c) => {
   if (flags < 0) return;
   const a = readString(c);
   if (a === 0) return;
+  // Redis checks the expire value only once the key is known to exist.
+  const at = resolveExpire(c, flags);
+  if (at < 0) return;
   replyValue(c, a);
   if (flags & O_PERSIST) c.store.setExpire(c.db, a, 0);
-  else if (flags & O_EXPIRE) {
-    if (parsedExpireAt <= c.store.now) c.store.removeFound(c.db, a);
-    else c.store.setExpire(c.db, a, parsedExpireAt);
+  else if (at > 0) {
+    if (at <= c.store.now) c.store.removeFound(c.db, a);
+    else c.store.setExpire(c.db, a, at);
   }
 };
 
@@ -258,33 +254,38 @@ const decrby: Handler = (c) => {
   else incrBy(c, -d);
 };
 
+/** Bytes [s, s+n) as a long double, with Redis's string2ld rules (no spaces, no NaN, at most 5 KiB); null if invalid. */
+function longDoubleAt(buf: Uint8Array, s: number, n: number): LongDouble | null {
+  if (n === 0 || n > 5 * 1024) return null;
+  return parseLongDouble(Buffer.from(buf.buffer, buf.byteOffset + s, n).toString('latin1'));
+}
+
 const incrbyfloat: Handler = (c) => {
   const m = c.store.arena;
-  const incrV = parseFloatBytes(c.buf, c.as[2]!, c.al[2]!);
-  if (incrV === null) {
+  const incr = longDoubleAt(c.buf, c.as[2]!, c.al[2]!);
+  if (incr === null) {
     c.out.error(E_NOT_FLOAT);
     return;
   }
   const a = c.lookup(1);
-  let cur = 0;
+  let cur: LongDouble | null = ZERO;
   if (a !== 0) {
     if (recType(m, a) !== T_STRING) {
       c.out.error(E_WRONGTYPE);
       return;
     }
-    const v = parseFloatBytes(m.u8, recValOff(m, a), recValLen(m, a));
-    if (v === null) {
+    cur = longDoubleAt(m.u8, recValOff(m, a), recValLen(m, a));
+    if (cur === null) {
       c.out.error(E_NOT_FLOAT);
       return;
     }
-    cur = v;
   }
-  const next = cur + incrV;
-  if (!Number.isFinite(next)) {
+  const next = addLongDouble(cur, incr);
+  if (isInfinite(next)) {
     c.out.error('ERR increment would produce NaN or Infinity');
     return;
   }
-  const s = formatDouble(next);
+  const s = formatLongDoubleHuman(next);
   const b = scratchOf(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
   c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, b, 0, s.length, -1);
@@ -396,8 +397,8 @@ export const stringCommands: Record<string, Handler> = {
   get,
   set,
   setnx,
-  setex: setWithTtl(1000),
-  psetex: setWithTtl(1),
+  setex: setWithTtl(true),
+  psetex: setWithTtl(false),
   getex,
   getdel,
   mget,

@@ -25,6 +25,8 @@ export class TimerWheel {
   private next = new Int32Array(1024);
   private freeHead = NIL;
   private used = 0;
+  /** Entries per level (index 4: the overflow list), so empty stretches are skipped whole. */
+  private readonly perLevel = new Float64Array(LEVELS + 1);
   /** The wheel's current time in ms; every entry due before it has been fired. */
   private current: number;
   /** Live entries (including stale hints not yet fired). */
@@ -47,16 +49,15 @@ export class TimerWheel {
   private place(e: number): void {
     const when = Math.max(Math.floor(this.when[e]!), this.current);
     const delta = when - this.current;
-    let idx: number;
-    if (delta < SLOTS) idx = when % SLOTS;
-    else if (delta < SLOTS ** 2) idx = SLOTS + (Math.floor(when / SLOTS) % SLOTS);
-    else if (delta < SLOTS ** 3) idx = 2 * SLOTS + (Math.floor(when / SLOTS ** 2) % SLOTS);
-    else if (delta < SLOTS ** 4) idx = 3 * SLOTS + (Math.floor(when / SLOTS ** 3) % SLOTS);
-    else {
+    let level = 0;
+    while (level < LEVELS && delta >= SLOTS ** (level + 1)) level++;
+    this.perLevel[level]!++;
+    if (level === LEVELS) {
       this.next[e] = this.overflow;
       this.overflow = e;
       return;
     }
+    const idx = level * SLOTS + (Math.floor(when / SLOTS ** level) % SLOTS);
     this.next[e] = this.heads[idx]!;
     this.heads[idx] = e;
   }
@@ -107,6 +108,14 @@ export class TimerWheel {
     while (this.current <= target) {
       const t = this.current;
       if (t % SLOTS === 0) this.cascade(t);
+      if (this.perLevel[0] === 0) {
+        // Nothing due at 1 ms resolution: jump to the next boundary where a higher level cascades.
+        let level = 1;
+        while (level < LEVELS && this.perLevel[level] === 0) level++;
+        const unit = SLOTS ** Math.min(level, LEVELS - 1);
+        this.current = Math.min(target + 1, (Math.floor(t / unit) + 1) * unit);
+        continue;
+      }
       const slot = t % SLOTS;
       let e = this.heads[slot]!;
       while (e !== NIL) {
@@ -117,6 +126,7 @@ export class TimerWheel {
           continue;
         }
         this.heads[slot] = nxt;
+        this.perLevel[0]!--;
         const ok = fire(this.db[e]!, this.addr[e]!, this.when[e]!);
         this.release(e);
         fired++;
@@ -160,6 +170,7 @@ export class TimerWheel {
       this.heads[idx] = NIL;
       while (e !== NIL) {
         const nxt = this.next[e]!;
+        this.perLevel[level]!--;
         this.place(e);
         e = nxt;
       }
@@ -172,6 +183,7 @@ export class TimerWheel {
     this.overflow = NIL;
     while (e !== NIL) {
       const nxt = this.next[e]!;
+      this.perLevel[LEVELS]!--;
       this.place(e);
       e = nxt;
     }
@@ -194,5 +206,6 @@ export class TimerWheel {
     this.freeHead = NIL;
     this.used = 0;
     this.count = 0;
+    this.perLevel.fill(0);
   }
 }
