@@ -11,6 +11,7 @@
  */
 import net from 'node:net';
 import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Connection, type PendingPart } from './connection.js';
 import { ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from './resp-parser.js';
@@ -56,12 +57,31 @@ const enum Split {
 /** Counters INFO reports. */
 export class AcceptorStats {
   startedAt = Date.now();
+  /** Random per start, as Redis's run_id. */
+  readonly runId = randomBytes(20).toString('hex');
+  /** Commands counted at the last few 100 ms samples, for instantaneous_ops_per_sec. */
+  private readonly samples = new Float64Array(16);
+  private sampleIdx = 0;
   connectionsReceived = 0;
   rejectedConnections = 0;
   commandsProcessed = 0;
   netInputBytes = 0;
   netOutputBytes = 0;
   readonly calls = new Float64Array(COMMANDS.length);
+
+  /** Records the command counter (every 100 ms, like Redis's ops sampling). */
+  sample(): void {
+    this.samples[this.sampleIdx++ & 15] = this.commandsProcessed;
+  }
+
+  /** Commands per second over the last 1.5 s of samples. */
+  opsPerSec(): number {
+    if (this.sampleIdx < 2) return 0;
+    const n = Math.min(this.sampleIdx, 16) - 1;
+    const newest = this.samples[(this.sampleIdx - 1) & 15]!;
+    const oldest = this.samples[(this.sampleIdx - 1 - n) & 15]!;
+    return Math.round(((newest - oldest) * 10) / n);
+  }
 }
 
 /** The Redis-protocol front end. */
@@ -90,6 +110,7 @@ export class Acceptor {
   private sysSeq = 0;
   private readonly sysPending = new Map<number, (reply: Uint8Array) => void>();
   private closing = false;
+  /** Samples ops/s every 100 ms and closes idle clients every second. */
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly onShardExit: (id: number, code: number) => void;
 
@@ -127,7 +148,11 @@ export class Acceptor {
       );
     }
     this.armDoorbell();
-    this.idleTimer = setInterval(() => this.closeIdleClients(), 1000);
+    let ticks = 0;
+    this.idleTimer = setInterval(() => {
+      this.stats.sample();
+      if (++ticks % 10 === 0) this.closeIdleClients();
+    }, 100);
     this.idleTimer.unref();
     const port = this.config.num('port');
     const binds = this.config.get('bind').split(/\s+/).filter(Boolean);

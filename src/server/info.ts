@@ -44,6 +44,9 @@ function section(a: Acceptor, name: string): string[] | null {
         `process_id:${process.pid}`,
         `tcp_port:${a.port}`,
         `server_time_usec:${now * 1000}`,
+        `run_id:${a.stats.runId}`,
+        'hz:10',
+        'configured_hz:10',
         `uptime_in_seconds:${up}`,
         `uptime_in_days:${Math.floor(up / 86400)}`,
         `shards:${a.shards.length}`,
@@ -66,6 +69,7 @@ function section(a: Acceptor, name: string): string[] | null {
         `used_memory_rss:${rss}`,
         `used_memory_rss_human:${human(rss)}`,
         `used_memory_arena_reserved:${sum(a, F.ST_ARENA_BYTES)}`,
+        'mem_allocator:sabre-arena',
         `total_system_memory:${os.totalmem()}`,
         `total_system_memory_human:${human(os.totalmem())}`,
         `mem_fragmentation_ratio:${used > 0 ? (rss / used).toFixed(2) : '0.00'}`,
@@ -74,11 +78,20 @@ function section(a: Acceptor, name: string): string[] | null {
       ];
     }
     case 'persistence':
-      return ['loading:0', 'async_loading:0', 'rdb_changes_since_last_save:0', 'rdb_bgsave_in_progress:0', 'aof_enabled:0', 'aof_rewrite_in_progress:0'];
+      return [
+        'loading:0',
+        'async_loading:0',
+        'rdb_changes_since_last_save:0',
+        'rdb_bgsave_in_progress:0',
+        `rdb_last_save_time:${Math.floor(a.stats.startedAt / 1000)}`,
+        'aof_enabled:0',
+        'aof_rewrite_in_progress:0',
+      ];
     case 'stats':
       return [
         `total_connections_received:${a.stats.connectionsReceived}`,
         `total_commands_processed:${a.stats.commandsProcessed}`,
+        `instantaneous_ops_per_sec:${a.stats.opsPerSec()}`,
         `total_net_input_bytes:${a.stats.netInputBytes}`,
         `total_net_output_bytes:${a.stats.netOutputBytes}`,
         `rejected_connections:${a.stats.rejectedConnections}`,
@@ -88,7 +101,7 @@ function section(a: Acceptor, name: string): string[] | null {
         `keyspace_misses:${sum(a, F.ST_MISSES)}`,
       ];
     case 'replication':
-      return ['role:master', 'connected_slaves:0'];
+      return ['role:master', 'connected_slaves:0', `master_replid:${a.stats.runId}`, 'master_repl_offset:0'];
     case 'cpu': {
       const u = process.cpuUsage();
       return [`used_cpu_sys:${(u.system / 1e6).toFixed(6)}`, `used_cpu_user:${(u.user / 1e6).toFixed(6)}`];

@@ -45,13 +45,21 @@ function round(neg: boolean, x: bigint, e: number, sticky = false): LongDouble {
 }
 
 const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+const HEX = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?$/;
 
-/** Parses a float as strtold does for decimal and inf forms; null for anything else (and NaN). */
+/** Parses a float as strtold does for decimal, hex (0x1.8p3) and inf forms; null for anything else (and NaN). */
 export function parseLongDouble(s: string): LongDouble | null {
   const lower = s.toLowerCase();
   const sign = lower.startsWith('-');
   const body = lower.replace(/^[+-]/, '');
   if (body === 'inf' || body === 'infinity') return { neg: sign, m: 0n, e: 0, inf: true };
+  const h = HEX.exec(s);
+  if (h !== null) {
+    const digits = (h[2] ?? '') + (h[3] ?? '');
+    if (digits === '') return null;
+    const exp2 = Number(h[4] ?? '0') - 4 * (h[3] ?? '').length;
+    return round(h[1] === '-', BigInt(`0x${digits}`), exp2);
+  }
   const d = DECIMAL.exec(s);
   if (d === null) return null;
   const intPart = d[2] ?? '';
