@@ -19,7 +19,12 @@ export function bytesEqual(a: Uint8Array, as: number, al: number, b: Uint8Array,
 /** Case-insensitive compare of a span with an ASCII keyword given in upper case. */
 export function isKeyword(b: Uint8Array, s: number, n: number, upper: string): boolean {
   if (n !== upper.length) return false;
-  for (let i = 0; i < n; i++) if ((b[s + i]! & 0xdf) !== upper.charCodeAt(i)) return false;
+  for (let i = 0; i < n; i++) {
+    // Fold only a-z: masking every byte with 0xdf broke keywords holding '-' or digits (LIB-NAME).
+    let c = b[s + i]!;
+    if (c >= 97 && c <= 122) c -= 32;
+    if (c !== upper.charCodeAt(i)) return false;
+  }
   return true;
 }
 
