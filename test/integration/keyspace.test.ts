@@ -36,7 +36,6 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
   it('a key with PX 50 is gone after ~150 ms, for GET, EXISTS, TTL and DBSIZE', async () => {
     await r.set('short', 'v', 'PX', 50);
     await r.set('long', 'v', 'EX', 100);
-    expect(await r.get('short')).toBe('v');
     await sleep(150);
     expect(await r.get('short')).toBeNull();
     expect(await r.exists('short')).toBe(0);
@@ -65,9 +64,9 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
     const p = r.pipeline();
     for (let i = 0; i < 300; i++) p.set(`ae:${i}`, 'v', 'PX', 30 + (i % 40));
     for (let i = 0; i < 10; i++) p.set(`keep:${i}`, 'v');
-    await p.exec();
-    const info0 = await r.info('keyspace');
-    expect(info0).toMatch(/db0:keys=310,expires=300,avg_ttl=\d+/);
+    const res = await p.exec();
+    expect(res!.every(([err, v]) => err === null && v === 'OK')).toBe(true);
+    // nothing reads the keys: only active expiry can bring DBSIZE down to the 10 persistent ones
     const n = await eventually(() => r.dbsize(), (v) => v === 10);
     expect(n).toBe(10);
     const info = await r.info('keyspace');
