@@ -66,7 +66,7 @@ export default {
     ['GETRANGE', 'a', '0', '0'], ['GETRANGE', 'a', '-1', '-1'], ['GETRANGE', 'a', '10', '-1'],
     ['SETRANGE', 'a', '6', 'WORLD'], ['GET', 'a'], ['SETRANGE', 'b', '5', 'x'], ['GET', 'b'], ['STRLEN', 'b'],
     ['SETRANGE', 'c', '0', ''], ['EXISTS', 'c'], ['SETRANGE', 'a', '100', ''], ['STRLEN', 'a'], ['SETRANGE', 'a', '-1', 'x'],
-    ['SETRANGE', 'a', '536870911', 'x'], ['SETRANGE', 'a', '536870912', 'x'], ['SETRANGE', 'a', 'x', 'x'],
+    ['SETRANGE', 'a', '536870911', 'xy'], ['SETRANGE', 'a', '536870911', ''], ['SETRANGE', 'a', '536870912', 'x'], ['SETRANGE', 'a', 'x', 'x'],
     ['SET', 'n', '123'], ['APPEND', 'n', '4'], ['GET', 'n'], ['STRLEN', 'n'], ['GETRANGE', 'n', '1', '2'], ['SETRANGE', 'n', '1', 'X'], ['GET', 'n'],
     ['APPEND', 'a'], ['SETRANGE', 'a', '1'],
   ],
@@ -131,5 +131,21 @@ export default {
     ['AUTH', 'x'], ['AUTH', 'default', 'x'], ['AUTH'],
     ['INFO', 'nosuchsection'], ['DBSIZE', 'x'], ['TIME', 'x'], ['RANDOMKEY'], ['RANDOMKEY', 'x'],
     ['SCAN', 'abc'], ['SCAN', '0', 'COUNT', '0'], ['SCAN', '0', 'COUNT', 'x'], ['SCAN', '0', 'FOO'], ['SCAN', '0', 'MATCH'], ['SCAN'],
+  ],
+  'expire times near the limits': [
+    ['SETEX', 'k', '9223372036854775807', 'v'], ['PSETEX', 'k', '9223372036854775807', 'v'], ['SETEX', 'k', '9223372036854775', 'v'],
+    ['GETEX', 'missing', 'EX', '9223372036854775807'], ['GETEX', 'missing', 'EX', '-5'],
+    ['SET', 'k', 'v', 'PX', '9223372036854775'], ['EXISTS', 'k'], ['SET', 'k', 'v', 'EXAT', '9223372036854775'], ['EXISTS', 'k'],
+    ['SET', 'k', 'v', 'PX', '9007199254740993'], ['TTL', 'k'], ['PEXPIRE', 'k', '9007199254740993'], ['TTL', 'k'],
+    ['SET', 'k', 'v'], ['GETEX', 'k', 'EX', '9223372036854775807'], ['GETEX', 'k', 'PXAT', '9223372036854775807'], ['EXISTS', 'k'], ['PERSIST', 'k'],
+    ['SET', 'k', 'v', 'PXAT', '99999999999600'], ['EXPIRETIME', 'k'], ['SET', 'k', 'v', 'PXAT', '99999999999400'], ['EXPIRETIME', 'k'],
+    ['SET', 'k', 'v', 'PX', '100000'], ['EXPIRE', 'k', '9223372036854775', 'GT'], ['EXPIREAT', 'k', '9223372036854775', 'GT'], ['EXISTS', 'k'], ['PERSIST', 'k'],
+  ],
+  'other databases': [
+    ['SELECT', '7'], ['SET', 'k', 'v', 'EX', '100'], ['TTL', 'k'], ['INCR', 'n'], ['RENAME', 'k', 'k2'], ['TTL', 'k2'], ['DBSIZE'],
+    ['COPY', 'k2', 'k3', 'DB', '0'], ['SELECT', '0'], ['TTL', 'k3'], ['EXISTS', 'k2', 'n'], ['DBSIZE'], ['SELECT', '7'], ['FLUSHDB'], ['DBSIZE'], ['SELECT', '0'], ['DBSIZE'],
+  ],
+  'HELP subcommands': [
+    ['CONFIG', 'HELP'], ['CLIENT', 'HELP'], ['COMMAND', 'HELP'],
   ],
 };
