@@ -164,6 +164,16 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
     expect(getDocs.summary).toBe('Get the value of a key');
     expect(getDocs.since).toBe('1.0.0');
     expect(getDocs.group).toBe('string');
+    // the whole COMMAND DOCS reply (what redis-cli fetches at start) is a well-formed map
+    const allDocs = mapOf(await c.call('COMMAND', 'DOCS'));
+    expect(Object.keys(allDocs).length).toBeGreaterThanOrEqual(count - 5);
+    for (const name of ['get', 'set', 'scan', 'client', 'config']) {
+      const d = mapOf(allDocs[name]!);
+      expect(typeof d.summary).toBe('string');
+      expect(typeof d.group).toBe('string');
+    }
+    const clientSub = mapOf(mapOf(allDocs.client!).subcommands!);
+    expect(Object.keys(clientSub)).toContain('client|setname');
     // ioredis's and node-redis's COMMAND parsers accept the full reply
     const io = new Redis({ port: srv.port, host: '127.0.0.1' });
     try {

@@ -135,6 +135,24 @@ describe.each([1, 3])('protocol with %i shard(s)', (shards) => {
     expect(await c.waitClose()).toBe(true);
   });
 
+  it('replies to shard commands queued before a protocol error are all sent, in order, before the error', async () => {
+    const c = await RespConn.open(srv.port);
+    const cmds = Buffer.concat([
+      encode(['SET', 'pe:a', '1']),
+      encode(['SET', 'pe:b', '2']),
+      encode(['MGET', 'pe:a', 'pe:b', 'pe:c']),
+      encode(['INCR', 'pe:a']),
+      Buffer.from('*1\r\n$-3\r\n'),
+      encode(['SET', 'pe:after', 'x']),
+    ]);
+    const got = await c.raw(cmds, 5);
+    expect(got).toEqual(['OK', 'OK', ['1', '2', null], 2, { err: 'ERR Protocol error: invalid bulk length' }]);
+    expect(await c.waitClose()).toBe(true);
+    const d = await RespConn.open(srv.port);
+    expect(await d.call('EXISTS', 'pe:after')).toBe(0);
+    d.close();
+  });
+
   it('an inline line over 64 KB without newline is refused', async () => {
     const c = await RespConn.open(srv.port);
     const [r] = await c.raw('x'.repeat(70 * 1024), 1);
