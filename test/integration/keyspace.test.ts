@@ -73,6 +73,42 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
     expect(info).toMatch(/db0:keys=10,expires=0,avg_ttl=0/);
   });
 
+  it('active expiry follows RENAME and COPY to other shards and dbs, and skips keys whose TTL changed', async () => {
+    const names = ['ren:a', 'ren:b', 'ren:c', 'ren:d', 'ren:e', 'ren:f'];
+    await r.set('src1', 'v', 'PX', 60);
+    await r.rename('src1', names[0]!);
+    await r.set('src2', 'v', 'PX', 60);
+    await r.copy('src2', 'copied', 'DB', 4);
+    await r.set('src3', 'v', 'PX', 60);
+    await r.copy('src3', 'copied3');
+    // TTL removed or replaced: the old expiry must not delete these
+    await r.set('persisted', 'v', 'PX', 60);
+    await r.persist('persisted');
+    await r.set('overwritten', 'v', 'PX', 60);
+    await r.set('overwritten', 'v2');
+    await r.set('extended', 'v', 'PX', 60);
+    await r.pexpire('extended', 100_000);
+    await r.set('reborn', 'v', 'PX', 60);
+    await r.del('reborn');
+    await r.set('reborn', 'again');
+    await r.set('getexed', 'v', 'PX', 60);
+    await r.getex('getexed', 'PERSIST');
+    await r.set('renamed-over', 'v', 'PX', 60);
+    await r.set('kept', 'plain');
+    await r.rename('kept', 'renamed-over');
+    const survivors = ['persisted', 'overwritten', 'extended', 'reborn', 'getexed', 'renamed-over'];
+    const n = await eventually(() => r.dbsize(), (v) => v === survivors.length);
+    expect(n).toBe(survivors.length);
+    await r.select(4);
+    const n4 = await eventually(() => r.dbsize(), (v) => v === 0);
+    expect(n4).toBe(0);
+    await r.select(0);
+    expect(await r.exists(...survivors)).toBe(survivors.length);
+    expect(await r.get('reborn')).toBe('again');
+    expect(await r.get('renamed-over')).toBe('plain');
+    expect(await r.ttl('renamed-over')).toBe(-1);
+  });
+
   it('TTL and PTTL report -1 without expiry, -2 for missing keys; PTTL is in ms', async () => {
     await r.set('k', 'v');
     expect(await r.ttl('k')).toBe(-1);
