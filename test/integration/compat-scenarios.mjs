@@ -124,6 +124,7 @@ export default {
     ['CLIENT', 'KILL', '1.2.3.4:5'], ['CLIENT', 'KILL', 'ID', '999999'], ['CLIENT', 'KILL', 'ID', 'abc'],
     ['CONFIG', 'GET', 'nosuchparam'], ['CONFIG', 'SET', 'nosuchparam', 'x'], ['CONFIG', 'SET', 'databases', '4'], 
     ['CONFIG', 'GET', 'databases'], ['CONFIG', 'GET', 'maxclients'], ['CONFIG', 'SET', 'maxclients', 'abc'], ['CONFIG', 'SET', 'maxclients', '5000'], ['CONFIG', 'GET', 'maxclients'], ['CONFIG', 'SET', 'maxclients', '10000'],
+    ['CONFIG', 'SET', 'maxclients', '100', 'maxclients', '200'], ['CONFIG', 'SET', 'maxclients', '5000', 'timeout', 'abc'], ['CONFIG', 'GET', 'maxclients'], ['CONFIG', 'GET', 'timeout'], ['CONFIG', 'SET', 'maxclients', '10000'],
     ['CONFIG', 'SET', 'timeout'], ['CONFIG', 'GET'], ['CONFIG', 'FOO'], ['CONFIG', 'SET', 'loglevel', 'nope'],
     ['CONFIG', 'GET', 'requirepass'], ['CONFIG', 'GET', 'proto-max-bulk-len'],
     ['COMMAND', 'INFO', 'nosuchcmd'], ['COMMAND', 'COUNT', 'x'], ['COMMAND', 'FOO'],
@@ -144,8 +145,5 @@ export default {
   'other databases': [
     ['SELECT', '7'], ['SET', 'k', 'v', 'EX', '100'], ['TTL', 'k'], ['INCR', 'n'], ['RENAME', 'k', 'k2'], ['TTL', 'k2'], ['DBSIZE'],
     ['COPY', 'k2', 'k3', 'DB', '0'], ['SELECT', '0'], ['TTL', 'k3'], ['EXISTS', 'k2', 'n'], ['DBSIZE'], ['SELECT', '7'], ['FLUSHDB'], ['DBSIZE'], ['SELECT', '0'], ['DBSIZE'],
-  ],
-  'HELP subcommands': [
-    ['CONFIG', 'HELP'], ['CLIENT', 'HELP'], ['COMMAND', 'HELP'],
   ],
 };

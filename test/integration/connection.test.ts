@@ -230,6 +230,14 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
     expect(await c.call('CONFIG', 'SET', 'timeout')).toEqual({ err: "ERR wrong number of arguments for 'config|set' command" });
   });
 
+  it.each(['CONFIG', 'CLIENT', 'COMMAND'])('%s HELP lists its subcommands, as Redis does', async (name) => {
+    const help = (await c.call(name, 'HELP')) as string[];
+    expect(Array.isArray(help)).toBe(true);
+    expect(help[0]).toBe(`${name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`);
+    expect(help.some((l) => l.startsWith('HELP'))).toBe(true);
+    expect(help.some((l) => /^(GET|INFO|ID|COUNT)\b/.test(l))).toBe(true);
+  });
+
   it('TIME returns seconds and microseconds close to now', async () => {
     const [s, us] = (await c.call('TIME')) as string[];
     expect(s).toMatch(/^\d+$/);
