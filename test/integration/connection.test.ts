@@ -238,6 +238,27 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
     expect(help.some((l) => /^(GET|INFO|ID|COUNT)\b/.test(l))).toBe(true);
   });
 
+  it('maxclients refuses connections beyond the limit with Redis error text', async () => {
+    const probe = await RespConn.open(srv.port);
+    const before = String(await probe.call('INFO', 'clients'));
+    const connected = Number(/connected_clients:(\d+)/.exec(before)![1]);
+    expect(await probe.call('CONFIG', 'SET', 'maxclients', String(connected + 1))).toBe('OK');
+    const extra: RespConn[] = [];
+    try {
+      const ok = await RespConn.open(srv.port);
+      extra.push(ok);
+      expect(await ok.call('PING')).toBe('PONG');
+      const over = await RespConn.open(srv.port);
+      extra.push(over);
+      expect(await over.call('PING')).toEqual({ err: 'ERR max number of clients reached' });
+      expect(await over.waitClose()).toBe(true);
+    } finally {
+      expect(await probe.call('CONFIG', 'SET', 'maxclients', '10000')).toBe('OK');
+      for (const e of extra) e.close();
+      probe.close();
+    }
+  });
+
   it('TIME returns seconds and microseconds close to now', async () => {
     const [s, us] = (await c.call('TIME')) as string[];
     expect(s).toMatch(/^\d+$/);
