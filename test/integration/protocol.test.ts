@@ -106,6 +106,22 @@ describe.each([1, 3])('protocol with %i shard(s)', (shards) => {
     }
   });
 
+  it('pipelined inline commands with quoted arguments keep their own arguments across shards', async () => {
+    const c = await RespConn.open(srv.port);
+    try {
+      let text = '';
+      for (let i = 0; i < 50; i++) text += `SET "iq:${i}" "val ${i}"\r\n`;
+      for (let i = 0; i < 50; i++) text += `GET 'iq:${i}'\r\n`;
+      text += 'MGET "iq:1" \'iq:2\' iq:3\r\n';
+      const got = await c.raw(text, 101);
+      expect(got.slice(0, 50)).toEqual(Array(50).fill('OK'));
+      expect(got.slice(50, 100)).toEqual(Array.from({ length: 50 }, (_, i) => `val ${i}`));
+      expect(got[100]).toEqual(['val 1', 'val 2', null]);
+    } finally {
+      c.close();
+    }
+  });
+
   it('a value of 8 MB sent in small pieces arrives whole', async () => {
     const c = await RespConn.open(srv.port);
     try {
