@@ -206,6 +206,21 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
     expect(String(await c.call('INFO', 'everything'))).toContain('# Commandstats');
   });
 
+  it('INFO carries the fields monitoring tools commonly read', async () => {
+    const info = String(await c.call('INFO', 'everything'));
+    const field = (name: string): string | undefined => new RegExp(`\r\n${name}:([^\r]*)\r\n`).exec(info)?.[1];
+    expect(field('run_id')).toMatch(/^[0-9a-f]{40}$/);
+    expect(field('hz')).toMatch(/^\d+$/);
+    expect(field('instantaneous_ops_per_sec')).toMatch(/^\d+$/);
+    expect(field('rdb_last_save_time')).toMatch(/^\d+$/);
+    expect(field('master_repl_offset')).toMatch(/^\d+$/);
+    expect(field('mem_allocator')).toBeDefined();
+    expect(field('used_memory_human')).toMatch(/^[\d.]+[BKMG]$/);
+    expect(field('uptime_in_seconds')).toMatch(/^\d+$/);
+    expect(field('connected_clients')).toMatch(/^\d+$/);
+    expect(field('role')).toBe('master');
+  });
+
   it('CONFIG GET and SET, with Redis error texts', async () => {
     expect(await c.call('CONFIG', 'GET', 'databases')).toEqual(['databases', '16']);
     expect(await c.call('CONFIG', 'GET', 'nosuchparam')).toEqual([]);

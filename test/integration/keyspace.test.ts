@@ -269,6 +269,30 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
     expect(await r.info('keyspace')).not.toMatch(/db\d+:/);
   });
 
+  it('SCAN, KEYS, RANDOMKEY and DBSIZE work per database across shards', async () => {
+    await r.select(9);
+    const keys = Array.from({ length: 120 }, (_, i) => `db9:${i}`);
+    await r.mset(...keys.flatMap((k) => [k, 'v']));
+    await r.select(0);
+    await r.mset('db0:a', '1', 'db0:b', '2');
+    await r.select(9);
+    expect(await r.dbsize()).toBe(120);
+    expect((await r.keys('*')).sort()).toEqual([...keys].sort());
+    const seen = new Set<string>();
+    let cursor = '0';
+    let calls = 0;
+    do {
+      const [next, batch] = await r.scan(cursor, 'COUNT', 7);
+      batch.forEach((k) => seen.add(k));
+      cursor = next;
+      calls++;
+    } while (cursor !== '0' && calls < 1000);
+    expect([...seen].sort()).toEqual([...keys].sort());
+    expect(keys).toContain(await r.randomkey());
+    await r.select(0);
+    expect((await r.keys('*')).sort()).toEqual(['db0:a', 'db0:b']);
+  });
+
   it('a second connection keeps its own selected db', async () => {
     const r2 = new Redis({ port: srv.port, host: '127.0.0.1', db: 2 });
     try {
