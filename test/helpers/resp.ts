@@ -72,7 +72,7 @@ export function parseReply(b: Buffer, pos: number): [Reply, number] | null {
 
 /** A connection that sends commands and resolves replies in order. */
 export class RespConn {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiters: ((r: Reply) => void)[] = [];
   closed = false;
   private closeWaiters: (() => void)[] = [];

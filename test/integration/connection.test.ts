@@ -177,7 +177,7 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
     // ioredis's and node-redis's COMMAND parsers accept the full reply
     const io = new Redis({ port: srv.port, host: '127.0.0.1' });
     try {
-      const all = (await io.command()) as unknown[][];
+      const all = (await io.call('COMMAND')) as unknown[][];
       expect(all.length).toBe(count);
       expect(all.some((e) => e[0] === 'set')).toBe(true);
       expect(((await io.command('DOCS', 'set')) as unknown[])[0]).toBe('set');
