@@ -92,6 +92,8 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
       expect(await nr.ttl('nr:f')).toBe(-1);
       expect(await nr.exists(['nr:f', 'nr:none'])).toBe(1);
       expect(await nr.sendCommand(['GETEX', 'nr:none'])).toBeNull();
+      // node-redis sends CLIENT SETINFO LIB-NAME/LIB-VER when it connects
+      if (!AGAINST_REDIS) expect(await nr.clientInfo()).toMatchObject({ libName: 'node-redis' });
       const info = await nr.info('server');
       expect(info).toMatch(/redis_version:7\./);
       expect(await io.get('nr:f')).toBe('2.5');
