@@ -156,6 +156,36 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
     expect(await r.mget(...[...keys].reverse(), 'nope')).toEqual([...keys.reverse().map((k) => `w-${k}`), null]);
   });
 
+  it('MSET over many shards is seen whole by a concurrent MGET (never a mix of two MSETs)', async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => `atom:${i}`);
+    await r.mset(...keys.flatMap((k) => [k, '0']));
+    const rd = new Redis({ port: srv.port, host: '127.0.0.1' });
+    try {
+      let done = false;
+      let torn = 0;
+      let reads = 0;
+      const writer = (async () => {
+        for (let v = 1; v <= 300; v++) await r.mset(...keys.flatMap((k) => [k, String(v)]));
+        done = true;
+      })();
+      const reader = (async () => {
+        while (!done) {
+          const p = rd.pipeline();
+          for (let j = 0; j < 10; j++) p.mget(...keys);
+          for (const [, vals] of (await p.exec())!) {
+            reads++;
+            if (new Set(vals as string[]).size !== 1) torn++;
+          }
+        }
+      })();
+      await Promise.all([writer, reader]);
+      expect(reads).toBeGreaterThan(0);
+      expect(torn).toBe(0);
+    } finally {
+      rd.disconnect();
+    }
+  });
+
   it('DEL, UNLINK, EXISTS and TOUCH count duplicates across shards like Redis', async () => {
     await r.mset('a', '1', 'b', '2', 'c', '3', 'd', '4');
     expect(await r.exists('a', 'a', 'b', 'zz', 'c', 'c')).toBe(5);
