@@ -146,4 +146,11 @@ export default {
     ['SELECT', '7'], ['SET', 'k', 'v', 'EX', '100'], ['TTL', 'k'], ['INCR', 'n'], ['RENAME', 'k', 'k2'], ['TTL', 'k2'], ['DBSIZE'],
     ['COPY', 'k2', 'k3', 'DB', '0'], ['SELECT', '0'], ['TTL', 'k3'], ['EXISTS', 'k2', 'n'], ['DBSIZE'], ['SELECT', '7'], ['FLUSHDB'], ['DBSIZE'], ['SELECT', '0'], ['DBSIZE'],
   ],
+  'which writes keep the TTL': [
+    ['SET', 'k', '1', 'EX', '100'], ['APPEND', 'k', '2'], ['TTL', 'k'], ['SETRANGE', 'k', '0', '5'], ['TTL', 'k'], ['INCR', 'k'], ['TTL', 'k'],
+    ['INCRBYFLOAT', 'k', '1.5'], ['TTL', 'k'], ['DECRBY', 'k', '1'], ['GETEX', 'k'], ['TTL', 'k'], ['SET', 'k', 'x', 'GET'], ['TTL', 'k'],
+    ['SET', 'k', '1', 'EX', '100'], ['SET', 'k', '2', 'KEEPTTL', 'GET'], ['TTL', 'k'], ['SETNX', 'k', '3'], ['TTL', 'k'], ['MSET', 'k', '4'], ['TTL', 'k'],
+    ['SET', 'k', '1', 'EX', '100'], ['SETEX', 'k', '200', 'v'], ['TTL', 'k'], ['PSETEX', 'k', '300000', 'v'], ['TTL', 'k'], ['GETDEL', 'k'], ['TTL', 'k'],
+    ['SET', 'k', '1', 'EX', '100'], ['RENAME', 'k', 'k'], ['TTL', 'k'], ['COPY', 'k', 'k2'], ['TTL', 'k2'], ['MSETNX', 'k3', '1'], ['TTL', 'k3'],
+  ],
 };

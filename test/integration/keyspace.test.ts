@@ -165,7 +165,7 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
       let torn = 0;
       let reads = 0;
       const writer = (async () => {
-        for (let v = 1; v <= 300; v++) await r.mset(...keys.flatMap((k) => [k, String(v)]));
+        for (let v = 1; v <= 150; v++) await r.mset(...keys.flatMap((k) => [k, String(v)]));
         done = true;
       })();
       const reader = (async () => {
