@@ -176,6 +176,24 @@ describe.each([1, 3])('protocol with %i shard(s)', (shards) => {
     expect(await c.waitClose()).toBe(true);
   });
 
+  it('a client whose unparsed input passes client-query-buffer-limit is disconnected', async () => {
+    const ctl = await RespConn.open(srv.port);
+    expect(await ctl.call('CONFIG', 'SET', 'client-query-buffer-limit', '1mb')).toBe('OK');
+    try {
+      const c = await RespConn.open(srv.port);
+      c.sock.write('*3\r\n$3\r\nSET\r\n$2\r\nqb\r\n$3000000\r\n');
+      for (let i = 0; i < 30 && !c.closed; i++) {
+        c.sock.write(Buffer.alloc(100_000, 120));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(await c.waitClose(3000)).toBe(true);
+      expect(await ctl.call('EXISTS', 'qb')).toBe(0);
+    } finally {
+      expect(await ctl.call('CONFIG', 'SET', 'client-query-buffer-limit', '1gb')).toBe('OK');
+      ctl.close();
+    }
+  });
+
   it('random malformed input never crashes the server, and memory stays bounded', async () => {
     const before = AGAINST_REDIS ? 0 : rss(srv.proc.pid!);
     const alphabet = fc.constantFrom(...'*$\r\n0123456789-+: "\'\\xPINGSET'.split('').map((ch) => ch.charCodeAt(0)), 0, 255);
