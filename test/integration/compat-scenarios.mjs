@@ -57,6 +57,7 @@ export default {
     ['INCRBYFLOAT', 'f', ' 1'], ['INCRBYFLOAT', 'f', '1 '], ['INCRBYFLOAT', 'f', '0x10'],
     ['SET', 'x', 'abc'], ['INCRBYFLOAT', 'x', '1'],
     ['INCRBYFLOAT', 'm', '100'], ['INCRBYFLOAT', 'm', '0.0000001'], ['INCRBYFLOAT', 'p', '1e-20'],
+    ['INCRBYFLOAT', 'big', '1e18'], ['INCRBYFLOAT', 'big', '1'], ['INCRBYFLOAT', 'big2', '9007199254740993'],
     ['INCRBYFLOAT', 'f'],
   ],
   'APPEND STRLEN GETRANGE SETRANGE': [
