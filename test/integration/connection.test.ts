@@ -359,3 +359,29 @@ describe('AUTH with --requirepass', () => {
     }
   });
 });
+
+describe('timeout: idle clients are closed', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startTarget(['--shards', '3', '--timeout', '1']);
+  });
+  afterAll(async () => {
+    await srv.stop();
+  });
+
+  it('a client idle for longer than `timeout` seconds is disconnected; a busy one is not', async () => {
+    const idle = await RespConn.open(srv.port);
+    const busy = await RespConn.open(srv.port);
+    expect(await idle.call('PING')).toBe('PONG');
+    // keep `busy` active every 200 ms while waiting for `idle` to be closed
+    let closed = false;
+    const waiting = idle.waitClose(6000).then((v) => (closed = v));
+    for (let i = 0; i < 30 && !closed; i++) {
+      expect(await busy.call('PING')).toBe('PONG');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(await waiting).toBe(true);
+    expect(busy.closed).toBe(false);
+    busy.close();
+  }, 15_000);
+});
