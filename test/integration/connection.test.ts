@@ -276,6 +276,26 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
     }
   });
 
+  it('CONFIG SET requirepass applies to new connections; existing ones stay authenticated', async () => {
+    expect(await c.call('CONFIG', 'SET', 'requirepass', 'pw')).toBe('OK');
+    try {
+      expect(await c.call('PING')).toBe('PONG');
+      const d = await RespConn.open(srv.port);
+      expect(await d.call('PING')).toEqual({ err: 'NOAUTH Authentication required.' });
+      expect(await d.call('AUTH', 'pw')).toBe('OK');
+      expect(await d.call('PING')).toBe('PONG');
+      d.close();
+    } finally {
+      expect(await c.call('CONFIG', 'SET', 'requirepass', '')).toBe('OK');
+    }
+    const e = await RespConn.open(srv.port);
+    expect(await e.call('PING')).toBe('PONG');
+    expect(await e.call('AUTH', 'x')).toEqual({
+      err: 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+    });
+    e.close();
+  });
+
   it('TIME returns seconds and microseconds close to now', async () => {
     const [s, us] = (await c.call('TIME')) as string[];
     expect(s).toMatch(/^\d+$/);
