@@ -132,7 +132,7 @@ export default {
     ['HELLO', '4'], ['HELLO', 'abc'], ['HELLO', '1'], ['HELLO', '2', 'FOO'], ['HELLO', '2', 'AUTH', 'default'],
     ['AUTH', 'x'], ['AUTH', 'default', 'x'], ['AUTH'],
     ['INFO', 'nosuchsection'], ['DBSIZE', 'x'], ['TIME', 'x'], ['RANDOMKEY'], ['RANDOMKEY', 'x'],
-    ['SCAN', 'abc'], ['SCAN', '0', 'COUNT', '0'], ['SCAN', '0', 'COUNT', 'x'], ['SCAN', '0', 'FOO'], ['SCAN', '0', 'MATCH'], ['SCAN'],
+    ['SCAN', 'abc'], ['SCAN', '0', 'COUNT', '0'], ['SCAN', '0', 'COUNT', 'x'], ['SCAN', '0', 'FOO'], ['SCAN', '0', 'MATCH'], ['SCAN', '18446744073709551615'], ['SCAN', '9007199254740993'], ['SCAN', '18446744073709551616'], ['SCAN'],
   ],
   'expire times near the limits': [
     ['SETEX', 'k', '9223372036854775807', 'v'], ['PSETEX', 'k', '9223372036854775807', 'v'], ['SETEX', 'k', '9223372036854775', 'v'],
