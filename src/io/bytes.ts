@@ -22,7 +22,12 @@ export function bytesEqual(a: Uint8Array, as: number, al: number, b: Uint8Array,
 /** Case-insensitive compare of a span with an ASCII keyword given in upper case. */
 export function isKeyword(b: Uint8Array, s: number, n: number, upper: string): boolean {
   if (n !== upper.length) return false;
-  for (let i = 0; i < n; i++) if ((b[s + i]! & 0xdf) !== upper.charCodeAt(i)) return false;
+  for (let i = 0; i < n; i++) {
+    // Fold only a-z: masking every byte with 0xdf broke keywords holding '-' or digits (LIB-NAME).
+    let c = b[s + i]!;
+    if (c >= 97 && c <= 122) c -= 32;
+    if (c !== upper.charCodeAt(i)) return false;
+  }
   return true;
 }
 
@@ -89,20 +94,32 @@ function lower(c: number): number {
  * Patterns are bounded by the query size, so the recursion for `*` stays shallow in practice.
  */
 export function globMatch(p: Uint8Array, ps: number, pl: number, s: Uint8Array, ss: number, sl: number, nocase = false): boolean {
-  return matchAt(p, ps, ps + pl, s, ss, ss + sl, nocase, 0);
+  return matchAt(p, ps, ps + pl, s, ss, ss + sl, nocase, 0) === MATCH;
 }
 
-function matchAt(p: Uint8Array, pi: number, pe: number, s: Uint8Array, si: number, se: number, nocase: boolean, depth: number): boolean {
-  if (depth > 1000) return false;
+const NO_MATCH = 0;
+const MATCH = 1;
+/**
+ * No match for the rest of the pattern from any later position either, so no enclosing `*`
+ * needs to try a longer span (Redis's skipLongerMatches, the fix for CVE-2022-36021: without
+ * it "a*a*a*…b" against "aaaa…" takes exponential time).
+ */
+const NO_MATCH_SKIP_LONGER = 2;
+
+function matchAt(p: Uint8Array, pi: number, pe: number, s: Uint8Array, si: number, se: number, nocase: boolean, depth: number): number {
+  if (depth > 1000) return NO_MATCH;
   while (pi < pe) {
     const c = p[pi]!;
     if (c === 42 /* * */) {
       while (pi + 1 < pe && p[pi + 1] === 42) pi++;
-      if (pi + 1 === pe) return true;
-      for (let k = si; k <= se; k++) if (matchAt(p, pi + 1, pe, s, k, se, nocase, depth + 1)) return true;
-      return false;
+      if (pi + 1 === pe) return MATCH;
+      for (let k = si; k <= se; k++) {
+        const r = matchAt(p, pi + 1, pe, s, k, se, nocase, depth + 1);
+        if (r !== NO_MATCH) return r;
+      }
+      return NO_MATCH_SKIP_LONGER;
     }
-    if (si >= se) return false;
+    if (si >= se) return NO_MATCH;
     if (c === 63 /* ? */) {
       si++;
       pi++;
@@ -130,7 +147,7 @@ function matchAt(p: Uint8Array, pi: number, pe: number, s: Uint8Array, si: numbe
         pi++;
       }
       if (not) match = !match;
-      if (!match) return false;
+      if (!match) return NO_MATCH;
       pi++;
       si++;
       continue;
@@ -140,9 +157,9 @@ function matchAt(p: Uint8Array, pi: number, pe: number, s: Uint8Array, si: numbe
       pi++;
       lit = p[pi]!;
     }
-    if (nocase ? lower(lit) !== lower(s[si]!) : lit !== s[si]) return false;
+    if (nocase ? lower(lit) !== lower(s[si]!) : lit !== s[si]) return NO_MATCH;
     pi++;
     si++;
   }
-  return si === se;
+  return si === se ? MATCH : NO_MATCH;
 }

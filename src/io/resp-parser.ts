@@ -62,7 +62,7 @@ function findCR(buf: Uint8Array, from: number, end: number): number {
   return i === -1 || i >= end ? -1 : i;
 }
 
-/** Parses a signed decimal integer from bytes [s, e); returns NaN if malformed. */
+/** Parses a signed decimal integer from bytes [s, e) as string2ll does; returns NaN if malformed. */
 export function parseIntBytes(buf: Uint8Array, s: number, e: number): number {
   if (s >= e || e - s > 20) return NaN;
   let neg = false;
@@ -72,6 +72,8 @@ export function parseIntBytes(buf: Uint8Array, s: number, e: number): number {
     i++;
     if (i === e) return NaN;
   }
+  // Like Redis's string2ll: "0" alone, otherwise no leading zeros (so "01", "-0" are refused).
+  if (buf[i] === 48 && (neg || i + 1 !== e)) return NaN;
   let v = 0;
   for (; i < e; i++) {
     const d = buf[i]! - 48;

@@ -252,16 +252,27 @@ export function formatDouble17(d: number): string {
 }
 
 /**
- * Formats a double as INCRBYFLOAT replies (Redis's "human" long double form): "inf"/"-inf",
- * integers without a fraction or exponent, otherwise the shortest round-trip form.
+ * Formats a double as INCRBYFLOAT replies, following Redis's "human" long double form
+ * (`%.17Lf`, trailing zeros and dot dropped, "-0" as "0"): "inf"/"-inf", plain digits
+ * without exponent. Large magnitudes expand the shortest round-trip digits with zeros
+ * (1.5e25 → "15000000000000000000000000", as Redis prints it), tiny ones keep 17
+ * decimals (1e-7 → "0.0000001", 1e-20 → "0").
  */
 export function formatDouble(d: number): string {
   if (d === Infinity) return 'inf';
   if (d === -Infinity) return '-inf';
   if (Number.isNaN(d)) return 'nan';
   const s = String(d);
-  if (s.indexOf('e') === -1) return s;
-  if (Number.isInteger(d)) return BigInt(d).toString();
-  // Tiny magnitudes: fixed notation with the digits that round-trip, trailing zeros dropped.
-  return d.toFixed(Math.min(100, 1 - Math.floor(Math.log10(Math.abs(d))) + 17)).replace(/\.?0+$/, '');
+  const ei = s.indexOf('e');
+  if (ei === -1) return s;
+  if (s[ei + 1] === '+') {
+    const neg = s[0] === '-';
+    const mant = s.slice(neg ? 1 : 0, ei);
+    const dot = mant.indexOf('.');
+    const digits = dot === -1 ? mant : mant.slice(0, dot) + mant.slice(dot + 1);
+    const intLen = (dot === -1 ? mant.length : dot) + Number(s.slice(ei + 2));
+    return (neg ? '-' : '') + digits + '0'.repeat(intLen - digits.length);
+  }
+  const f = d.toFixed(17).replace(/\.?0+$/, '');
+  return f === '-0' ? '0' : f;
 }

@@ -1,0 +1,2 @@
+declare const scenarios: Record<string, (string[] | { c: string[]; sort?: boolean })[]>;
+export default scenarios;

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { globMatch, isKeyword, parseI64 } from '../../src/io/bytes.js';
+
+const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
+const match = (p: string, s: string, nocase = false): boolean => {
+  const pb = enc(p);
+  const sb = enc(s);
+  return globMatch(pb, 0, pb.length, sb, 0, sb.length, nocase);
+};
+
+/** The keys set on redis-server 7.0.15, and which of them KEYS <pattern> returned there. */
+const KEYS = ["hello", "hallo", "hllo", "hxllo", "heeeello", "h*llo", "a[b", "a]b", "a-b", "ab", "a\\b", "abc", "a", "", "[", "x^y", "aB", "Ab", "a?c", "a*c", "b", "-", "ac"];
+const REDIS_KEYS: [string, string[]][] = [
+  ["*", ["", "-", "Ab", "[", "a", "a*c", "a-b", "a?c", "aB", "a[b", "a\\b", "a]b", "ab", "abc", "ac", "b", "h*llo", "hallo", "heeeello", "hello", "hllo", "hxllo", "x^y"]],
+  ["?", ["-", "[", "a", "b"]],
+  ["h?llo", ["h*llo", "hallo", "hello", "hxllo"]],
+  ["h*llo", ["h*llo", "hallo", "heeeello", "hello", "hllo", "hxllo"]],
+  ["h[ae]llo", ["hallo", "hello"]],
+  ["h[^e]llo", ["h*llo", "hallo", "hxllo"]],
+  ["h[a-b]llo", ["hallo"]],
+  ["h[b-a]llo", ["hallo"]],
+  ["h\\*llo", ["h*llo"]],
+  ["a[", []],
+  ["a[b", ["ab"]],
+  ["a[[]b", ["a[b"]],
+  ["a[]]b", []],
+  ["a\\[b", ["a[b"]],
+  ["a[-]b", ["a-b"]],
+  ["a[a-]b", ["ab"]],
+  ["a[\\]]b", ["a]b"]],
+  ["[^a]*", ["-", "Ab", "[", "b", "h*llo", "hallo", "heeeello", "hello", "hllo", "hxllo", "x^y"]],
+  ["a[!b]", ["ab"]],
+  ["a\\", []],
+  ["a\\\\b", ["a\\b"]],
+  ["*b", ["Ab", "a-b", "a[b", "a\\b", "a]b", "ab", "b"]],
+  ["**b", ["Ab", "a-b", "a[b", "a\\b", "a]b", "ab", "b"]],
+  ["a*b*", ["a-b", "a[b", "a\\b", "a]b", "ab", "abc"]],
+  ["[a-c]*", ["a", "a*c", "a-b", "a?c", "aB", "a[b", "a\\b", "a]b", "ab", "abc", "ac", "b"]],
+  ["[]", []],
+  ["[^]", ["-", "[", "a", "b"]],
+  ["a[^b-z]", ["aB"]],
+  ["\\a*", ["a", "a*c", "a-b", "a?c", "aB", "a[b", "a\\b", "a]b", "ab", "abc", "ac"]],
+  ["*?*?", ["Ab", "a*c", "a-b", "a?c", "aB", "a[b", "a\\b", "a]b", "ab", "abc", "ac", "h*llo", "hallo", "heeeello", "hello", "hllo", "hxllo", "x^y"]],
+  ["a?", ["aB", "ab", "ac"]],
+  ["?b", ["Ab", "ab"]],
+  ["[A-Z]b", ["Ab"]],
+  ["[", []],
+  ["x[^^]y", []],
+  ["a[c-a]", ["ab", "ac"]],
+];
+
+describe('globMatch (Redis stringmatchlen)', () => {
+  it.each(REDIS_KEYS)('pattern %j matches what Redis KEYS matched', (pattern, want) => {
+    expect(KEYS.filter((k) => match(pattern, k)).sort()).toEqual(want);
+  });
+
+  it('matches at offsets inside larger buffers', () => {
+    const p = enc('xxh*oyy');
+    const s = enc('--hello--');
+    expect(globMatch(p, 2, 3, s, 2, 5)).toBe(true);
+    expect(globMatch(p, 2, 4, s, 2, 5)).toBe(false);
+  });
+
+  it('nocase folds ASCII letters only', () => {
+    expect(match('HELLO', 'hello', true)).toBe(true);
+    expect(match('h[A-C]llo', 'hbllo', true)).toBe(true);
+    expect(match('h[^A-C]llo', 'hbllo', true)).toBe(false);
+    expect(match('HELLO', 'hello')).toBe(false);
+  });
+
+  it('stays bounded on pathological star patterns', () => {
+    const s = 'a'.repeat(60);
+    expect(match('a*a*a*a*a*a*a*a*a*a*b', s)).toBe(false);
+    expect(match('*a*a*a*a*a*a*a*a*a*a', s)).toBe(true);
+  });
+});
+
+describe('isKeyword', () => {
+  it('compares case-insensitively, including keywords with digits and dashes', () => {
+    const is = (s: string, k: string): boolean => isKeyword(enc(s), 0, s.length, k);
+    expect(is('get', 'GET')).toBe(true);
+    expect(is('lib-name', 'LIB-NAME')).toBe(true);
+    expect(is('LIB-NAME', 'LIB-NAME')).toBe(true);
+    expect(is('lib\rname', 'LIB-NAME')).toBe(false);
+    expect(is('hello2', 'HELLO2')).toBe(true);
+    expect(is('GETX', 'GET')).toBe(false);
+    expect(is('gEt', 'GET')).toBe(true);
+    expect(is('gft', 'GET')).toBe(false);
+  });
+});
+
+describe('parseI64 (string2ll)', () => {
+  const p = (s: string): number | bigint | null => parseI64(enc(s), 0, s.length);
+  it.each([
+    ['0', 0],
+    ['-1', -1],
+    ['123', 123],
+    ['9007199254740991', 9007199254740991],
+    ['9223372036854775807', 9223372036854775807n],
+    ['-9223372036854775808', -9223372036854775808n],
+  ])('%s → %s', (s, v) => expect(p(s)).toBe(v));
+  it.each(['', '-', '+1', '01', '-0', ' 1', '1 ', '1.0', '9223372036854775808', '-9223372036854775809', '1e3', 'abc'])('%j → null', (s) => {
+    expect(p(s)).toBeNull();
+  });
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { RespWriter, formatDouble, formatDouble17 } from '../../src/io/resp-writer.js';
+
+const out = (w: RespWriter): string => Buffer.from(w.bytes.subarray(0, w.len)).toString('latin1');
+
+describe('formatDouble (INCRBYFLOAT replies)', () => {
+  // INCRBYFLOAT on a missing key with this increment, as redis-server 7.0.15 answered
+  it.each([
+    [1e-7, '0.0000001'],
+    [1e-20, '0'],
+    [-1e-20, '0'],
+    [1.5e-10, '0.00000000015'],
+    [1.2345e-15, '0.00000000000000123'],
+    [-5e-17, '-0.00000000000000005'],
+    [1e-17, '0.00000000000000001'],
+    [-2.5e-9, '-0.0000000025'],
+    [1e21, '1000000000000000000000'],
+    [1.5e25, '15000000000000000000000000'],
+    [10.6, '10.6'],
+    [3000, '3000'],
+    [0, '0'],
+    [-0, '0'],
+    [1.5, '1.5'],
+    [-1.5, '-1.5'],
+    [Infinity, 'inf'],
+    [-Infinity, '-inf'],
+  ])('%s → %s', (d, s) => {
+    expect(formatDouble(d)).toBe(s);
+  });
+});
+
+describe('formatDouble17 (%.17g)', () => {
+  it.each([
+    [1.1, '1.1000000000000001'],
+    [0.5, '0.5'],
+    [1e20, '1e+20'],
+    [1e-5, '1.0000000000000001e-05'],
+    [123456789, '123456789'],
+    [-0, '-0'],
+    [Infinity, 'inf'],
+  ])('%s → %s', (d, s) => {
+    expect(formatDouble17(d)).toBe(s);
+  });
+});
+
+describe('RespWriter', () => {
+  it('writes RESP2 and RESP3 forms', () => {
+    const w = new RespWriter(8);
+    w.int(-42);
+    w.bulkInt(1234567890123);
+    w.bulkInt(-7);
+    w.bulkString('héllo');
+    w.nullBulk();
+    w.nullArray();
+    w.mapHeader(2);
+    w.double(1.5);
+    w.bool(true);
+    w.verbatim('a\r\nb');
+    w.error('ERR x');
+    w.simple('OK');
+    expect(out(w)).toBe(':-42\r\n$13\r\n1234567890123\r\n$2\r\n-7\r\n$6\r\nh\xc3\xa9llo\r\n$-1\r\n*-1\r\n*4\r\n$3\r\n1.5\r\n:1\r\n$4\r\na\r\nb\r\n-ERR x\r\n+OK\r\n');
+    w.reset();
+    w.proto = 3;
+    w.nullBulk();
+    w.mapHeader(2);
+    w.setHeader(1);
+    w.pushHeader(3);
+    w.double(1.5);
+    w.bool(false);
+    w.verbatim('info');
+    expect(out(w)).toBe('_\r\n%2\r\n~1\r\n>3\r\n,1.5\r\n#f\r\n=8\r\ntxt:info\r\n');
+  });
+
+  it('grows for large bulks', () => {
+    const w = new RespWriter(16);
+    const big = new Uint8Array(100_000).fill(65);
+    w.bulk(big, 0, big.length);
+    expect(w.len).toBe(9 + 100_000 + 2);
+    expect(out(w).startsWith('$100000\r\nAAA')).toBe(true);
+  });
+});
