@@ -34,6 +34,7 @@ import {
   wrongArityError,
 } from '../commands/table.js';
 import { SHARD_IMPLEMENTS, internalId } from '../shards/command-set.js';
+import { cursorShard, parseScanCursor } from '../shards/scan-cursor.js';
 import { E_NOAUTH } from './error-text.js';
 import type { ServerConfig } from '../server/config.js';
 import type { Logger } from '../log.js';
@@ -380,8 +381,8 @@ export class Acceptor {
       case CMD.RANDOMKEY:
         return this.broadcast(conn, seq, id, cmd, Split.Random);
       case CMD.SCAN: {
-        const c = Number(Buffer.from(cmd.buf.buffer, cmd.buf.byteOffset + cmd.argStart[1]!, cmd.argLen[1]!).toString('latin1'));
-        const s = Number.isSafeInteger(c) && c >= 0 ? c % this.nShards : 0;
+        const c = parseScanCursor(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
+        const s = c === null ? 0 : cursorShard(c, this.nShards);
         if (this.held[s] === 1) return this.stall(conn, id);
         this.sendAll(this.shards[s]!, conn, seq, id, cmd);
         return true;

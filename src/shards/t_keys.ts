@@ -15,6 +15,7 @@ import {
 } from './record.js';
 import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX, E_WRONGTYPE } from '../io/error-text.js';
 import { expireCommandAt } from './expire-args.js';
+import { cursorInRange, cursorLocal, parseScanCursor } from './scan-cursor.js';
 import { R_OK } from '../io/resp-writer.js';
 import { bytesEqual, globMatch, parseI64 } from '../io/bytes.js';
 
@@ -230,8 +231,8 @@ const keys: Handler = (c) => {
 };
 
 const scan: Handler = (c) => {
-  const cursor = parseI64(c.buf, c.as[1]!, c.al[1]!);
-  if (cursor === null || typeof cursor === 'bigint' || cursor < 0) {
+  const cursor = parseScanCursor(c.buf, c.as[1]!, c.al[1]!);
+  if (cursor === null) {
     c.out.error(E_INVALID_CURSOR);
     return;
   }
@@ -263,7 +264,13 @@ const scan: Handler = (c) => {
     }
   }
   const n = shardPosition.count;
-  const local = Math.floor(cursor / n) >>> 0;
+  if (!cursorInRange(cursor, n)) {
+    c.out.arrayHeader(2);
+    c.out.bulkInt(0);
+    c.out.arrayHeader(0);
+    return;
+  }
+  const local = cursorLocal(cursor, n);
   const m = c.store.arena;
   collected.length = 0;
   let next = c.store.dbs[c.db]!.scan(local, count, (a) => collected.push(a));
