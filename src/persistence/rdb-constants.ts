@@ -49,7 +49,7 @@ export const QUICKLIST_NODE_PACKED = 2;
 
 /** Redis 7.0's default encoding thresholds, which decide the compact encodings the writer picks. */
 export const LIMITS = {
-  hashListpackEntries: 128,
+  hashListpackEntries: 512,
   hashListpackValue: 64,
   zsetListpackEntries: 128,
   zsetListpackValue: 64,
