@@ -1,5 +1,5 @@
 /** Buffered reading of RDB primitives (lengths, strings, doubles) from a byte array or a file descriptor, with a running CRC-64. */
-import { readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
 import { Crc64 } from './crc64.js';
 import { RdbError } from './rdb-error.js';
 import { lzfDecompress } from './lzf.js';
@@ -19,17 +19,21 @@ export class RdbInput {
   private crcPos = 0;
   private readonly crc = new Crc64();
   private eof: boolean;
+  /** Total bytes available, so a corrupt length fails as truncation instead of allocating gigabytes. */
+  private readonly size: number;
 
-  /** Reads `source` whole when it is bytes, or from the current position of a file descriptor. */
+  /** Reads `source` whole when it is bytes, or a file descriptor from its start. */
   constructor(private readonly source: Uint8Array | number) {
     if (typeof source === 'number') {
-      this.buf = new Uint8Array(CHUNK);
+      this.size = fstatSync(source).size;
+      this.buf = new Uint8Array(Math.min(CHUNK, Math.max(this.size, 1)));
       this.end = 0;
       this.eof = false;
     } else {
       // A plain view, so slices of a Buffer come out as plain Uint8Arrays too.
       this.buf = new Uint8Array(source.buffer, source.byteOffset, source.length);
       this.end = source.length;
+      this.size = source.length;
       this.eof = true;
     }
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
@@ -42,10 +46,12 @@ export class RdbInput {
 
   private fill(n: number): void {
     if (this.end - this.pos >= n) return;
-    if (this.eof) throw new RdbError('TRUNCATED', `unexpected end of data, needed ${n} more bytes`, this.offset);
+    if (this.eof || this.offset + n > this.size) {
+      throw new RdbError('TRUNCATED', `unexpected end of data, needed ${n} more bytes`, this.offset);
+    }
     this.crc.update(this.buf.subarray(this.crcPos, this.pos));
     const keep = this.end - this.pos;
-    const size = Math.max(CHUNK, n * 2);
+    const size = Math.min(Math.max(CHUNK, n * 2), Math.max(this.size - this.base - this.pos, n));
     const next = size > this.buf.length ? new Uint8Array(size) : this.buf;
     if (next === this.buf) next.copyWithin(0, this.pos, this.end);
     else next.set(this.buf.subarray(this.pos, this.end));
@@ -56,7 +62,7 @@ export class RdbInput {
     this.crcPos = 0;
     this.end = keep;
     while (this.end - this.pos < n) {
-      const got = readSync(this.source as number, this.buf, this.end, this.buf.length - this.end, null);
+      const got = readSync(this.source as number, this.buf, this.end, this.buf.length - this.end, this.base + this.end);
       if (got === 0) {
         this.eof = true;
         throw new RdbError('TRUNCATED', `unexpected end of data, needed ${n} more bytes`, this.offset);
@@ -67,15 +73,7 @@ export class RdbInput {
 
   /** True when no byte is left. */
   atEnd(): boolean {
-    if (this.pos < this.end) return false;
-    if (this.eof) return true;
-    try {
-      this.fill(1);
-      return false;
-    } catch (e) {
-      if (e instanceof RdbError && e.code === 'TRUNCATED') return true;
-      throw e;
-    }
+    return this.offset >= this.size;
   }
 
   /** The little-endian CRC-64 of every byte consumed so far. */

@@ -218,7 +218,7 @@ export function readValue(input: RdbInput, type: number): RdbValue {
         const blob = input.string();
         if (container === QUICKLIST_NODE_PLAIN) items.push(blob);
         else if (container !== QUICKLIST_NODE_PACKED) throw new RdbError('CORRUPT', 'unknown quicklist container', nodeAt);
-        else items.push(...(type === RdbType.LIST_QUICKLIST ? decodeZiplist(blob, nodeAt) : decodeListpack(blob, nodeAt)));
+        else for (const it of type === RdbType.LIST_QUICKLIST ? decodeZiplist(blob, nodeAt) : decodeListpack(blob, nodeAt)) items.push(it);
       }
       return nonEmpty({ type: 'list', items }, items.length, at);
     }

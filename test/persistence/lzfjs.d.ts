@@ -1,4 +1,4 @@
-/** Types for lzfjs (pure-JS port of liblzf), which ships none. */
+/** Types for lzfjs, the reference LZF port the tests compare against; it ships none. */
 declare module 'lzfjs' {
   const lzf: {
     compress(data: ArrayBuffer | Uint8Array): Uint8Array;
