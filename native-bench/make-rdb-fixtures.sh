@@ -71,4 +71,18 @@ cli SADD si 1 2 3; dump_as si set-intset
 cli SADD ss x y z; dump_as ss set-table
 cli ZADD z 1 a 2.5 b; dump_as z zset-listpack
 for i in $(seq 0 199); do cli ZADD zz "$i.5" "m$i"; done; dump_as zz zset-skiplist
-ls -la "$OUT"
+
+# A Redis 7.0 multi-part AOF: base file with an RDB preamble (after BGREWRITEAOF), then an incremental file
+rm -rf "$OUT/appendonlydir"
+cli FLUSHALL
+cli CONFIG SET appendonly yes
+for _ in $(seq 50); do [ "$(redis-cli -p "$PORT" INFO persistence | grep -c 'aof_rewrite_in_progress:0')" = 1 ] && break; sleep 0.1; done
+cli SET before rewrite
+cli BGREWRITEAOF
+for _ in $(seq 50); do [ "$(redis-cli -p "$PORT" INFO persistence | grep -c 'aof_rewrite_in_progress:0')" = 1 ] && break; sleep 0.1; done
+sleep 0.5
+cli SET after rewrite
+cli CONFIG SET appendonly no
+cp -r "$TMP/appendonlydir" "$OUT/appendonlydir"
+rm -f "$OUT"/appendonlydir/*.history*
+ls -laR "$OUT"

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { readRdbFile } from '../../src/persistence/rdb-reader.js';
+import { AofRewriter, encodeCommand } from '../../src/persistence/aof.js';
 import { decodeDumpPayload, encodeDumpPayload } from '../../src/persistence/dump-payload.js';
 import type { RdbEntry, RdbValue } from '../../src/persistence/rdb-types.js';
 import { canonical, canonicalEntry, sampleEntries, writeRdb } from './sample-entries.js';
@@ -130,5 +131,25 @@ describe.skipIf(!hasRedis)('interop with real Redis 7.0', () => {
     p[p.length - 1]! ^= 0xff;
     await expect(redis.client.restore('bad', 0, p)).rejects.toThrow('ERR DUMP payload version or checksum are wrong');
     expect(() => decodeDumpPayload(u8(p))).toThrow('ERR DUMP payload version or checksum are wrong');
+  });
+});
+
+describe.skipIf(!hasRedis)('AOF interop with real Redis 7.0', () => {
+  it('real Redis 7.0 loads the single-file AOF Sabre rewrote (as an old-style AOF) with every key intact', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sabre-aof-interop-'));
+    const sample = sampleEntries();
+    const rw = new AofRewriter(join(dir, 'appendonly.aof'));
+    for (const e of sample) rw.add(e);
+    const cmd = (...xs: string[]): Uint8Array => encodeCommand(xs.map((x) => new Uint8Array(Buffer.from(x))));
+    rw.commit(Buffer.concat([cmd('SELECT', '4'), cmd('SET', 'tail', 'written during the rewrite')]));
+    const redis = await startRedis(dir, 'none.rdb', ['--appendonly', 'yes', '--appendfilename', 'appendonly.aof']);
+    try {
+      for (const e of sample) expect(canonicalEntry(await fetchEntry(redis.client, e))).toEqual(canonicalEntry(e));
+      await redis.client.select(4);
+      expect(await redis.client.get('tail')).toBe('written during the rewrite');
+    } finally {
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

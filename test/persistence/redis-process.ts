@@ -24,10 +24,11 @@ export interface RealRedis {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server loading `dir/dbfilename` (when present), with saving and AOF off. */
-export async function startRedis(dir: string, dbfilename = 'dump.rdb'): Promise<RealRedis> {
+/** Starts redis-server loading `dir/dbfilename` (when present), with saving and AOF off unless `extra` says otherwise. */
+export async function startRedis(dir: string, dbfilename = 'dump.rdb', extra: string[] = []): Promise<RealRedis> {
   const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', dbfilename, '--save', '', '--appendonly', 'no'], {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', dbfilename, '--save', '', '--appendonly', 'no', ...extra];
+  const proc = spawn('redis-server', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
