@@ -1,6 +1,6 @@
 /** Streaming writer of RDB version 10 files (what Redis 7.0 writes), one entry at a time, into any byte sink. */
 import { ByteWriter } from './byte-writer.js';
-import { Crc64 } from './crc64.js';
+import { crc64, crc64Combine, crc64ToLE } from './crc64.js';
 import type { RdbEntry } from './rdb-types.js';
 import { RDB_VERSION, RdbOpcode } from './rdb-constants.js';
 import { writeLength, writeString, writeValue, type EncodeOptions } from './rdb-value.js';
@@ -43,7 +43,7 @@ export function encodeEntries(entries: Iterable<RdbEntry>, opts: EncodeOptions):
  */
 export class RdbWriter {
   private readonly out = new ByteWriter(FLUSH_AT * 2);
-  private readonly crc = new Crc64();
+  private crc = 0n;
   private readonly encode: EncodeOptions;
   private db = -1;
 
@@ -67,7 +67,7 @@ export class RdbWriter {
   private flush(): void {
     if (this.out.length === 0) return;
     const chunk = this.out.take();
-    this.crc.update(chunk);
+    this.crc = crc64Combine(this.crc, crc64(chunk), chunk.length);
     this.sink(chunk);
   }
 
@@ -100,11 +100,14 @@ export class RdbWriter {
     this.maybeFlush();
   }
 
-  /** Appends a block from `encodeEntries` (e.g. made by the BGSAVE pool) whose entries all belong to database `db`. */
-  writeEncoded(db: number, block: Uint8Array): void {
+  /**
+   * Appends a block from `encodeEntries` whose entries all belong to database `db`. Pass the block's
+   * CRC-64 when it is known (the encode pool computes it), so this thread only combines checksums.
+   */
+  writeEncoded(db: number, block: Uint8Array, blockCrc?: bigint): void {
     if (db !== this.db) this.selectDb(db);
     this.flush();
-    this.crc.update(block);
+    this.crc = crc64Combine(this.crc, blockCrc ?? crc64(block), block.length);
     this.sink(block);
   }
 
@@ -112,6 +115,6 @@ export class RdbWriter {
   end(): void {
     this.out.u8(RdbOpcode.EOF);
     this.flush();
-    this.sink(this.crc.digestLE());
+    this.sink(crc64ToLE(this.crc));
   }
 }

@@ -90,9 +90,9 @@ export class SnapshotFile {
     this.writer.selectDb(db, sizes);
   }
 
-  /** Appends a block from encodeEntries / the encode pool whose entries all belong to database `db`. */
-  writeBlock(db: number, block: Uint8Array): void {
-    this.writer.writeEncoded(db, block);
+  /** Appends a block whose entries all belong to database `db` (from the encode pool, with its CRC, or encodeEntries). */
+  writeBlock(db: number, block: Uint8Array, crc?: bigint): void {
+    this.writer.writeEncoded(db, block, crc);
   }
 
   /** Resolves once every queued byte reached the file. */

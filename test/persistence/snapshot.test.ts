@@ -90,7 +90,7 @@ describe('snapshot files', () => {
         else chunks.push([e]);
       }
       const blocks = await Promise.all(chunks.map((c) => pool.encode(c)));
-      blocks.forEach((block, i) => snap.writeBlock(chunks[i]![0]!.db, block));
+      blocks.forEach(({ block, crc }, i) => snap.writeBlock(chunks[i]![0]!.db, block, crc));
       await snap.commit();
       const direct = join(dir, 'direct.rdb');
       saveRdbFile(direct, sample, { ctime: 1, usedMem: 1 });
