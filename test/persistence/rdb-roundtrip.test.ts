@@ -1,8 +1,10 @@
 /** Writer → reader round trips of every type and encoding, and DUMP payload round trips. */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readRdb, type RdbRecord } from '../../src/persistence/rdb-reader.js';
+import { readRdb, readRdbFile, type RdbRecord } from '../../src/persistence/rdb-reader.js';
 import { DUMP_PAYLOAD_ERROR, decodeDumpPayload, encodeDumpPayload } from '../../src/persistence/dump-payload.js';
 import type { RdbEntry, RdbValue } from '../../src/persistence/rdb-types.js';
 import { canonical, canonicalEntry, sampleEntries, writeRdb } from './sample-entries.js';
@@ -27,6 +29,24 @@ describe('RDB round trip', () => {
       expect(aux).toMatchObject({ 'redis-ver': '7.0.15', 'redis-bits': '64', ctime: '1700000000', 'used-mem': '1000' });
     });
   }
+
+  it('values larger than the file reader\'s 1 MiB window read back from disk intact', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sabre-big-'));
+    try {
+      const big = Uint8Array.from({ length: 3 * 1024 * 1024 + 17 }, (_, i) => (i * 2654435761) >>> 24);
+      const items = Array.from({ length: 3000 }, (_, i) => big.subarray(i * 1000, i * 1000 + 700));
+      const sample: RdbEntry[] = [
+        { db: 0, key: new Uint8Array([1]), expireAtMs: 0, value: { type: 'string', bytes: big } },
+        { db: 0, key: new Uint8Array([2]), expireAtMs: 0, value: { type: 'list', items } },
+        { db: 0, key: new Uint8Array([3]), expireAtMs: 0, value: { type: 'string', bytes: new Uint8Array(2_000_000).fill(120) } },
+      ];
+      const path = join(dir, 'big.rdb');
+      writeFileSync(path, writeRdb(sample));
+      expect(entriesOf(readRdbFile(path)).map(canonicalEntry)).toEqual(sample.map(canonicalEntry));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('compression shrinks compressible strings', () => {
     const sample = sampleEntries();
