@@ -98,6 +98,8 @@ export function lzfDecompress(data: Uint8Array, expectedLength: number, offset: 
   const bad = (why: string): never => {
     throw new RdbError('CORRUPT', `invalid LZF-compressed string: ${why}`, offset);
   };
+  // A 3-byte back reference expands to at most 264 bytes: a larger claim is corrupt, not worth allocating.
+  if (expectedLength > data.length * 88 + 32) bad(`claims ${expectedLength} bytes from ${data.length}`);
   const out = new Uint8Array(expectedLength);
   const inEnd = data.length;
   let ip = 0;

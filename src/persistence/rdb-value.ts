@@ -192,6 +192,17 @@ function nonEmpty<T extends RdbValue>(v: T, count: number, at: number): T {
   return v;
 }
 
+/** Refuses repeated set members, hash fields or zset members (as Redis does), so shards never see them. */
+function distinct<T extends RdbValue>(v: T, names: Iterable<Uint8Array>, at: number): T {
+  const seen = new Set<string>();
+  for (const n of names) {
+    const k = Buffer.from(n.buffer, n.byteOffset, n.length).toString('latin1');
+    if (seen.has(k)) throw new RdbError('CORRUPT', `duplicate ${v.type === 'hash' ? 'field' : 'member'} in ${v.type} value`, at);
+    seen.add(k);
+  }
+  return v;
+}
+
 /** Reads the body of a value whose type byte was already read. */
 export function readValue(input: RdbInput, type: number): RdbValue {
   const at = input.offset;
@@ -226,32 +237,32 @@ export function readValue(input: RdbInput, type: number): RdbValue {
       const n = input.length();
       const members: Uint8Array[] = [];
       for (let i = 0; i < n; i++) members.push(input.string());
-      return nonEmpty({ type: 'set', members }, n, at);
+      return distinct(nonEmpty({ type: 'set', members }, n, at), members, at);
     }
     case RdbType.SET_INTSET: {
       const members = decodeIntset(input.string(), at);
-      return nonEmpty({ type: 'set', members }, members.length, at);
+      return distinct(nonEmpty({ type: 'set', members }, members.length, at), members, at);
     }
     case RdbType.SET_LISTPACK: {
       const members = decodeListpack(input.string(), at);
-      return nonEmpty({ type: 'set', members }, members.length, at);
+      return distinct(nonEmpty({ type: 'set', members }, members.length, at), members, at);
     }
     case RdbType.HASH: {
       const n = input.length();
       const fields: Array<[Uint8Array, Uint8Array]> = [];
       for (let i = 0; i < n; i++) fields.push([input.string(), input.string()]);
-      return nonEmpty({ type: 'hash', fields }, n, at);
+      return distinct(nonEmpty({ type: 'hash', fields }, n, at), fields.map(([f]) => f), at);
     }
     case RdbType.HASH_ZIPMAP: {
       const fields = decodeZipmap(input.string(), at);
-      return nonEmpty({ type: 'hash', fields }, fields.length, at);
+      return distinct(nonEmpty({ type: 'hash', fields }, fields.length, at), fields.map(([f]) => f), at);
     }
     case RdbType.HASH_ZIPLIST:
     case RdbType.HASH_LISTPACK: {
       const blob = input.string();
       const flat = type === RdbType.HASH_ZIPLIST ? decodeZiplist(blob, at) : decodeListpack(blob, at);
       const fields = pairs(flat, 'hash', at);
-      return nonEmpty({ type: 'hash', fields }, fields.length, at);
+      return distinct(nonEmpty({ type: 'hash', fields }, fields.length, at), fields.map(([f]) => f), at);
     }
     case RdbType.ZSET:
     case RdbType.ZSET_2: {
@@ -263,13 +274,13 @@ export function readValue(input: RdbInput, type: number): RdbValue {
         if (Number.isNaN(s)) throw new RdbError('CORRUPT', 'NaN sorted set score', at);
         entries.push([m, s]);
       }
-      return nonEmpty({ type: 'zset', entries }, n, at);
+      return distinct(nonEmpty({ type: 'zset', entries }, n, at), entries.map(([m]) => m), at);
     }
     case RdbType.ZSET_ZIPLIST:
     case RdbType.ZSET_LISTPACK: {
       const blob = input.string();
       const entries = scored(type === RdbType.ZSET_ZIPLIST ? decodeZiplist(blob, at) : decodeListpack(blob, at), at);
-      return nonEmpty({ type: 'zset', entries }, entries.length, at);
+      return distinct(nonEmpty({ type: 'zset', entries }, entries.length, at), entries.map(([m]) => m), at);
     }
     case RdbType.MODULE_PRE_GA:
     case RdbType.MODULE_2:

@@ -91,6 +91,20 @@ describe('corrupted and truncated RDB files', () => {
 });
 
 describe('corrupted DUMP payloads and listpacks', () => {
+  it('repeated set members, hash fields and zset members are CORRUPT, as in Redis', () => {
+    const b = (x: string): Uint8Array => new TextEncoder().encode(x);
+    for (const value of [
+      { type: 'set' as const, members: [b('a'), b('a')] },
+      { type: 'set' as const, members: [b('1'), b('1')] },
+      { type: 'hash' as const, fields: [[b('f'), b('1')], [b('f'), b('2')]] as Array<[Uint8Array, Uint8Array]> },
+      { type: 'zset' as const, entries: [[b('m'), 1], [b('m'), 2]] as Array<[Uint8Array, number]> },
+    ]) {
+      expect(() => decodeDumpPayload(encodeDumpPayload(value))).toThrow('Bad data format');
+      const file = writeRdb([{ db: 0, key: b('k'), expireAtMs: 0, value }]);
+      expect(failure(() => readRdb(file))).toMatchObject({ code: 'CORRUPT', message: expect.stringMatching(/duplicate/) });
+    }
+  });
+
   it('every single-byte corruption of a payload is an RdbError', () => {
     const p = encodeDumpPayload({ type: 'list', items: [new Uint8Array([1, 2]), new Uint8Array([3])] });
     for (let i = 0; i < p.length; i++) {
