@@ -1,9 +1,9 @@
 /**
  * Persistence entry points for the server and shards. Everything speaks RdbEntry (one key: db, key, expiry, value).
  *
- * - Load at start-up: iterate readRdbFile(path) / readAofFile(path); apply 'entry' records (skip keys whose
- *   expireAtMs is past) and execute 'command' records; on RdbError exit with its message before serving,
- *   so a bad file never yields a half-loaded server. Truncate an AOF to summary.validBytes when droppedBytes > 0.
+ * - Load at start-up: loadAtStartup(config, { entry, command }) picks the AOF or the RDB, skips expired keys
+ *   and cuts a truncated AOF tail; on RdbError the server exits with its message before serving, so a bad
+ *   file never yields a half-loaded server.
  * - SAVE: saveRdbFile(path, entries). BGSAVE: SnapshotFile.create(path), shards pack entries (EntryPacker)
  *   into chunks, RdbEncodePool.encodePacked(chunk) off-thread, writeBlock(db, block, crc) in order, commit().
  * - AOF: AofAppender.append(db, argv) per write, flush() once per event-loop turn before replying;
@@ -22,3 +22,4 @@ export { AofAppender, AofRewriter, readAof, readAofFile, shouldRewriteAof, comma
 export type { AppendFsync, AofRecord, AofSummary } from './aof.js';
 export { parseSaveConfig, formatSaveConfig, dueSavePoint, type SavePoint, type SaveState } from './save-schedule.js';
 export { PersistenceStatus } from './persistence-status.js';
+export { loadAtStartup, type LoadSink, type StartupLoadOptions, type StartupLoadResult } from './startup-load.js';

@@ -1,5 +1,7 @@
 /** Conversions between integers and their decimal bytes, with Redis's string2ll rules for what counts as one. */
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 
@@ -37,12 +39,12 @@ export function intToBytes(v: number | bigint): Uint8Array {
 
 /** ASCII bytes of a short string (RDB aux values, command names). */
 export function asciiBytes(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return encoder.encode(s);
 }
 
 /** Parses a sorted-set score stored as text the way Redis's strtod does, including inf/-inf; null when invalid. */
 export function parseScore(bytes: Uint8Array): number | null {
-  const s = new TextDecoder().decode(bytes).trim().toLowerCase();
+  const s = decoder.decode(bytes).trim().toLowerCase();
   if (s === 'inf' || s === '+inf' || s === 'infinity' || s === '+infinity') return Infinity;
   if (s === '-inf' || s === '-infinity') return -Infinity;
   if (s === '' || s === 'nan') return null;

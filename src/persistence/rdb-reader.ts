@@ -24,6 +24,7 @@ export interface RdbSummary {
 }
 
 const MAGIC = [0x52, 0x45, 0x44, 0x49, 0x53];
+const decoder = new TextDecoder();
 
 /**
  * Yields the records of an RDB held in bytes or read from a file descriptor. Errors are RdbError with the
@@ -39,7 +40,7 @@ export function* readRdb(source: Uint8Array | number): Generator<RdbRecord, RdbS
     throw new RdbError('BAD_MAGIC', 'not an RDB file: shorter than its header', 0);
   }
   if (!MAGIC.every((b, i) => magic[i] === b)) throw new RdbError('BAD_MAGIC', 'not an RDB file: wrong magic', 0);
-  const digits = new TextDecoder().decode(magic.subarray(5));
+  const digits = decoder.decode(magic.subarray(5));
   const version = /^\d{4}$/.test(digits) ? Number(digits) : NaN;
   if (!(version >= 1 && version <= RDB_MAX_READ_VERSION)) {
     throw new RdbError('BAD_VERSION', `unsupported RDB version "${digits}"`, 5);
@@ -67,7 +68,7 @@ export function* readRdb(source: Uint8Array | number): Generator<RdbRecord, RdbS
         yield { kind: 'resizedb', db, keys: input.length(), expires: input.length() };
         continue;
       case RdbOpcode.AUX: {
-        const key = new TextDecoder().decode(input.string());
+        const key = decoder.decode(input.string());
         yield { kind: 'aux', key, value: input.string() };
         continue;
       }
