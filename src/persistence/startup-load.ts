@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { RdbEntry } from './rdb-types.js';
 import { readRdbFile } from './rdb-reader.js';
 import { readAofFile } from './aof-reader.js';
+import { aofReplayOrder } from './aof-manifest.js';
 
 /** Where the data lives and how to treat a damaged AOF tail. */
 export interface StartupLoadOptions {
@@ -11,6 +12,8 @@ export interface StartupLoadOptions {
   dbfilename: string;
   appendonly: boolean;
   appendfilename: string;
+  /** Redis 7's appenddirname: when `<dir>/<appenddirname>/<appendfilename>.manifest` exists, its files are loaded. */
+  appenddirname?: string;
   /** aof-load-truncated (default yes): load up to the last complete command and cut the file there. */
   aofLoadTruncated?: boolean;
   nowMs?: number;
@@ -50,26 +53,15 @@ export function loadAtStartup(opts: StartupLoadOptions, sink: LoadSink): Startup
     }
   };
   if (opts.appendonly) {
-    const path = join(opts.dir, opts.appendfilename);
-    if (!existsSync(path)) return result;
+    const multiDir = join(opts.dir, opts.appenddirname ?? 'appendonlydir');
+    const manifest = `${opts.appendfilename}.manifest`;
+    const paths = existsSync(join(multiDir, manifest)) ? aofReplayOrder(multiDir, manifest) : [join(opts.dir, opts.appendfilename)];
+    if (!paths.every(existsSync)) return result;
     result.source = 'aof';
-    const gen = readAofFile(path, { loadTruncated: opts.aofLoadTruncated ?? true });
-    let r = gen.next();
-    for (; !r.done; r = gen.next()) {
-      if (r.value.kind === 'entry') entry(r.value.entry);
-      else sink.command(r.value.db, r.value.argv);
-    }
-    result.commands = r.value.commands;
-    if (r.value.droppedBytes > 0) {
-      log(`!!! Warning: short read while loading the AOF file ${path}: dropped the last ${r.value.droppedBytes} bytes (aof-load-truncated yes)`);
-      const fd = openSync(path, 'r+');
-      try {
-        ftruncateSync(fd, r.value.validBytes);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      result.truncatedBytes = r.value.droppedBytes;
+    for (const path of paths) {
+      // Only the last file may have a truncated tail; an earlier one cut short is corrupt.
+      const last = path === paths[paths.length - 1];
+      loadAofFile(path, last && (opts.aofLoadTruncated ?? true), entry, sink, result, log);
     }
     log(`DB loaded from append only file: ${result.keysLoaded} keys, ${result.commands} commands`);
     return result;
@@ -80,4 +72,33 @@ export function loadAtStartup(opts: StartupLoadOptions, sink: LoadSink): Startup
   for (const r of readRdbFile(path)) if (r.kind === 'entry') entry(r.entry);
   log(`DB loaded from disk: ${result.keysLoaded} keys loaded, ${result.keysExpired} expired keys skipped`);
   return result;
+}
+
+/** Replays one AOF file into the sink, cutting its truncated tail off when that was allowed. */
+function loadAofFile(
+  path: string,
+  loadTruncated: boolean,
+  entry: (e: RdbEntry) => void,
+  sink: LoadSink,
+  result: StartupLoadResult,
+  log: (line: string) => void,
+): void {
+  const gen = readAofFile(path, { loadTruncated });
+  let r = gen.next();
+  for (; !r.done; r = gen.next()) {
+    if (r.value.kind === 'entry') entry(r.value.entry);
+    else sink.command(r.value.db, r.value.argv);
+  }
+  result.commands += r.value.commands;
+  if (r.value.droppedBytes > 0) {
+    log(`!!! Warning: short read while loading the AOF file ${path}: dropped the last ${r.value.droppedBytes} bytes (aof-load-truncated yes)`);
+    const fd = openSync(path, 'r+');
+    try {
+      ftruncateSync(fd, r.value.validBytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    result.truncatedBytes = r.value.droppedBytes;
+  }
 }

@@ -2,9 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { readRdb, readRdbFile, type RdbRecord } from '../../src/persistence/rdb-reader.js';
-import { readAofFile } from '../../src/persistence/aof.js';
+import { readAofFile, aofReplayOrder } from '../../src/persistence/aof.js';
 import { decodeDumpPayload } from '../../src/persistence/dump-payload.js';
 import type { RdbEntry, RdbValue } from '../../src/persistence/rdb-types.js';
 
@@ -126,9 +125,8 @@ describe('real Redis 7.0 DUMP payloads', () => {
 describe('real Redis 7.0 AOF', () => {
   it("Sabre replays real Redis 7.0's multi-part AOF (RDB-preamble base file + incremental commands)", () => {
     const dir = fileURLToPath(new URL('./fixtures/appendonlydir/', import.meta.url));
-    const manifest = readFileSync(join(dir, 'appendonly.aof.manifest'), 'utf8');
-    const files = [...manifest.matchAll(/^file (\S+) seq \d+ type ([bi])/gm)].map((m) => m[1]!);
-    const records = files.flatMap((f) => [...readAofFile(join(dir, f))]);
+    const files = aofReplayOrder(dir, 'appendonly.aof.manifest');
+    const records = files.flatMap((f) => [...readAofFile(f)]);
     const rebuilt = new Map<string, string>();
     for (const r of records) {
       if (r.kind === 'entry' && r.entry.value.type === 'string') rebuilt.set(Buffer.from(r.entry.key).toString(), Buffer.from(r.entry.value.bytes).toString());

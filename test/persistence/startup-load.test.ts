@@ -1,11 +1,13 @@
 /** Start-up loading: source choice, expired keys, truncated AOF tails cut, corrupt files refused before anything is served. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadAtStartup, type LoadSink } from '../../src/persistence/startup-load.js';
 import { encodeCommand } from '../../src/persistence/resp-command.js';
 import { RdbError } from '../../src/persistence/rdb-error.js';
+import { aofReplayOrder, parseAofManifest } from '../../src/persistence/aof-manifest.js';
 import type { RdbEntry } from '../../src/persistence/rdb-types.js';
 import { sampleEntries, writeRdb, FAR } from './sample-entries.js';
 
@@ -61,11 +63,35 @@ describe('start-up loading', () => {
     expect(lines.join('\n')).toMatch(/short read while loading the AOF/);
   });
 
+  it("loads real Redis 7.0's multi-part AOF through its manifest", () => {
+    cpSync(fileURLToPath(new URL('./fixtures/appendonlydir', import.meta.url)), join(dir, 'appendonlydir'), { recursive: true });
+    const sink = collector();
+    const r = loadAtStartup({ ...base(), appendonly: true }, sink);
+    expect(r).toMatchObject({ source: 'aof', keysLoaded: 1, commands: 1 });
+    expect(sink.entries.map((e) => Buffer.from(e.key).toString())).toEqual(['before']);
+    expect(sink.commands).toEqual(['0:SET after rewrite']);
+  });
+
   it('refuses a truncated AOF with aof-load-truncated no, and a corrupt RDB, with RdbError', () => {
     writeFileSync(join(dir, 'appendonly.aof'), encodeCommand([b('SET'), b('a'), b('1')]).subarray(0, 10));
     expect(() => loadAtStartup({ ...base(), appendonly: true, aofLoadTruncated: false }, collector())).toThrow(RdbError);
     const file = writeRdb(sampleEntries());
     writeFileSync(join(dir, 'dump.rdb'), file.subarray(0, file.length - 3));
     expect(() => loadAtStartup(base(), collector())).toThrow(RdbError);
+  });
+});
+
+describe('AOF manifest', () => {
+  it('orders the base file first, then incremental files by sequence, skipping history', () => {
+    const text = 'file a.1.base.rdb seq 1 type b\nfile a.3.incr.aof seq 3 type i\nfile a.2.incr.aof seq 2 type i\nfile a.0.base.aof seq 0 type h\n';
+    expect(parseAofManifest(text)).toHaveLength(4);
+    const dir = mkdtempSync(join(tmpdir(), 'sabre-manifest-'));
+    try {
+      writeFileSync(join(dir, 'm'), text);
+      expect(aofReplayOrder(dir, 'm').map((p) => p.slice(dir.length + 1))).toEqual(['a.1.base.rdb', 'a.2.incr.aof', 'a.3.incr.aof']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(() => parseAofManifest('file x seq one type i')).toThrow(RdbError);
   });
 });
