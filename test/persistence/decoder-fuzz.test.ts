@@ -35,7 +35,7 @@ describe('decoder robustness', () => {
       fc.property(fc.integer({ min: 0, max: 21 }), fc.uint8Array({ maxLength: 200 }), (type, rest) => {
         expect(['ok', 'rdb-error']).toContain(outcome(() => decodeDumpPayload(payload(Uint8Array.from([type, ...rest])))));
       }),
-      { numRuns: 3000 },
+      { numRuns: 1500 },
     );
   });
 
@@ -50,7 +50,7 @@ describe('decoder robustness', () => {
           expect(['ok', 'rdb-error']).toContain(outcome(() => decodeDumpPayload(payload(b))));
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: 1500 },
     );
   });
 
@@ -64,7 +64,7 @@ describe('decoder robustness', () => {
           }),
         ).toBe('rdb-error');
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     );
   });
 });
