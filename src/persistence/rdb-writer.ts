@@ -1,0 +1,120 @@
+/** Streaming writer of RDB version 10 files (what Redis 7.0 writes), one entry at a time, into any byte sink. */
+import { ByteWriter } from './byte-writer.js';
+import { crc64, crc64Combine, crc64ToLE } from './crc64.js';
+import type { RdbEntry } from './rdb-types.js';
+import { RDB_VERSION, RdbOpcode } from './rdb-constants.js';
+import { writeLength, writeString, writeValue, type EncodeOptions } from './rdb-value.js';
+import { asciiBytes } from './int-string.js';
+
+/** Receives the file's bytes in order; a chunk is not reused after the call. */
+export type RdbSink = (chunk: Uint8Array) => void;
+
+/** What the writer encodes and what the header says; defaults are what Redis 7.0.15 would write. */
+export interface RdbWriterOptions {
+  /** LZF-compress long strings (rdbcompression); default true. */
+  compress?: boolean;
+  redisVersion?: string;
+  /** Unix seconds of the snapshot (ctime aux field); default now. */
+  ctime?: number;
+  usedMem?: number;
+}
+
+const FLUSH_AT = 64 * 1024;
+
+/** Encodes one entry's expiry, type, key and value (no SELECTDB) into `w`: the unit the BGSAVE pool serializes. */
+export function writeEntry(w: ByteWriter, e: RdbEntry, opts: EncodeOptions): void {
+  if (e.expireAtMs > 0) {
+    w.u8(RdbOpcode.EXPIRETIME_MS);
+    w.i64le(BigInt(e.expireAtMs));
+  }
+  writeValue(w, e.value, opts, e.key);
+}
+
+/** Encodes a run of entries of one database into a block `RdbWriter.writeEncoded` accepts. */
+export function encodeEntries(entries: Iterable<RdbEntry>, opts: EncodeOptions): Uint8Array {
+  const w = new ByteWriter(64 * 1024);
+  for (const e of entries) writeEntry(w, e, opts);
+  return w.take();
+}
+
+/**
+ * Writes header, databases and trailer (EOF + CRC-64) to a sink. Call begin(), then entries (each
+ * database's entries together), then end(); the sink sees 64 KiB chunks, so memory stays flat.
+ */
+export class RdbWriter {
+  private readonly out = new ByteWriter(FLUSH_AT * 2);
+  private crc = 0n;
+  private readonly encode: EncodeOptions;
+  private db = -1;
+
+  constructor(
+    private readonly sink: RdbSink,
+    private readonly options: RdbWriterOptions = {},
+  ) {
+    this.encode = { compress: options.compress ?? true };
+  }
+
+  private aux(key: string, value: string): void {
+    this.out.u8(RdbOpcode.AUX);
+    writeString(this.out, asciiBytes(key), this.encode);
+    writeString(this.out, asciiBytes(value), this.encode);
+  }
+
+  private maybeFlush(): void {
+    if (this.out.length >= FLUSH_AT) this.flush();
+  }
+
+  private flush(): void {
+    if (this.out.length === 0) return;
+    const chunk = this.out.take();
+    this.crc = crc64Combine(this.crc, crc64(chunk), chunk.length);
+    this.sink(chunk);
+  }
+
+  /** Magic, version and the aux fields Redis 7.0 writes. */
+  begin(): void {
+    this.out.bytes(asciiBytes(`REDIS${String(RDB_VERSION).padStart(4, '0')}`));
+    this.aux('redis-ver', this.options.redisVersion ?? '7.0.15');
+    this.aux('redis-bits', '64');
+    this.aux('ctime', String(this.options.ctime ?? Math.floor(Date.now() / 1000)));
+    this.aux('used-mem', String(this.options.usedMem ?? process.memoryUsage().rss));
+    this.aux('aof-base', '0');
+  }
+
+  /** Starts database `db`, with its key and expiry counts as the RESIZEDB hint when known. */
+  selectDb(db: number, sizes?: { keys: number; expires: number }): void {
+    this.out.u8(RdbOpcode.SELECTDB);
+    writeLength(this.out, db);
+    if (sizes) {
+      this.out.u8(RdbOpcode.RESIZEDB);
+      writeLength(this.out, sizes.keys);
+      writeLength(this.out, sizes.expires);
+    }
+    this.db = db;
+  }
+
+  /** Writes one entry, selecting its database first when it differs from the previous entry's. */
+  entry(e: RdbEntry): void {
+    if (e.db !== this.db) this.selectDb(e.db);
+    writeEntry(this.out, e, this.encode);
+    this.maybeFlush();
+  }
+
+  /**
+   * Appends a block from `encodeEntries` whose entries all belong to database `db`. Pass the block's
+   * CRC-64 when it is known (the encode pool computes it), so this thread only combines checksums.
+   */
+  writeEncoded(db: number, block: Uint8Array, blockCrc?: bigint): void {
+    if (db !== this.db) this.selectDb(db);
+    this.flush();
+    this.crc = crc64Combine(this.crc, blockCrc ?? crc64(block), block.length);
+    this.sink(block);
+  }
+
+  /** EOF opcode and the checksum; flushes everything to the sink. */
+  end(): void {
+    this.out.u8(RdbOpcode.EOF);
+    this.flush();
+    this.sink(crc64ToLE(this.crc));
+  }
+}
