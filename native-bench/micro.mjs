@@ -1,5 +1,7 @@
 // tinybench micro benchmarks for the server's hot-path pieces, run against dist/:
 // the RESP parser, the shard hash table and the SPSC ring. Prints ns/op (median of tinybench's samples).
+import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
 import { ParsedCommand, parseCommand } from '../dist/io/resp-parser.js';
 import { Arena } from '../dist/shards/arena.js';
@@ -60,3 +62,15 @@ const rows = bench.tasks.map((t) => ({
   'ops/s': Math.round(t.result.throughput?.mean ?? t.result.hz),
 }));
 console.table(rows);
+const md = [
+  `# Micro benchmarks (tinybench), ${new Date().toISOString()}`,
+  '',
+  `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}. Command: \`node native-bench/micro.mjs\`.`,
+  '',
+  '| task | ns/op (median) | ops/s |',
+  '|---|--:|--:|',
+  ...rows.map((r) => `| ${r.task} | ${r['ns/op (median)']} | ${r['ops/s'].toLocaleString('en-US')} |`),
+  '',
+];
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/micro.md', import.meta.url), md.join('\n'));
