@@ -39,6 +39,18 @@ import type { Logger } from '../log.js';
 /** A command the acceptor answers itself. */
 export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) => void;
 
+/** Connection-mode hooks (transactions, pub/sub), installed by the server. */
+export interface ModeHooks {
+  /** Runs for connections with a non-zero state before a command executes; true if it handled the command. */
+  gate(conn: Connection, seq: number, id: number, cmd: ParsedCommand): boolean;
+  /** A command was rejected (unknown, arity): a MULTI in progress must abort. */
+  rejected(conn: Connection): void;
+  /** The connection closed. */
+  closed(conn: Connection): void;
+  /** A keyspace event frame from a shard (reply frame with connId 0, seq 0). */
+  event(buf: Uint8Array, start: number, len: number): void;
+}
+
 /** Pending output beyond which a connection stops being read until it drains. */
 const PAUSE_OUTPUT_BYTES = 1 << 20;
 /** Per-direction ring size; frames over half of it travel over the MessagePort instead. */
@@ -70,22 +82,26 @@ export class Acceptor {
   readonly stats = new AcceptorStats();
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
+  /** Transactions, pub/sub and notification hooks. */
+  hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {} };
+  /** Collectors of transaction replies, by their connection id (looked up only when conns misses). */
+  readonly sinks = new Map<number, Connection>();
   /** Scratch writer for locally built replies. */
   readonly w = new RespWriter(1 << 14);
   private readonly servers: net.Server[] = [];
   private readonly cmd = new ParsedCommand();
   private readonly limits: ParserLimits;
   private keyIdx = new Int32Array(256);
-  private readonly nShards: number;
-  private nextConnId = 1;
+  readonly nShards: number;
+  nextConnId = 1;
   private readonly dirty: Connection[] = [];
   private tickScheduled = false;
   private readonly bell: Int32Array;
   private readonly doorbellSab = new SharedArrayBuffer(64);
   /** Shards held by an in-flight cross-shard operation. */
-  private readonly held: Uint8Array;
-  private readonly stalled = new Set<Connection>();
-  private opChain: Promise<void> = Promise.resolve();
+  readonly held: Uint8Array;
+  readonly stalled = new Set<Connection>();
+  opChain: Promise<void> = Promise.resolve();
   private sysSeq = 0;
   private readonly sysPending = new Map<number, (reply: Uint8Array) => void>();
   private closing = false;
@@ -185,6 +201,7 @@ export class Acceptor {
     conn.closed = true;
     this.conns.delete(conn.id);
     this.stalled.delete(conn);
+    this.hooks.closed(conn);
   }
 
   /** Closes a client immediately (CLIENT KILL, limits). */
@@ -253,7 +270,7 @@ export class Acceptor {
   }
 
   /** Executes or routes one parsed command. Returns false if it must be re-parsed later (stalled first). */
-  private dispatch(conn: Connection, cmd: ParsedCommand): boolean {
+  dispatch(conn: Connection, cmd: ParsedCommand): boolean {
     const b = cmd.buf;
     const as = cmd.argStart;
     const al = cmd.argLen;
@@ -262,6 +279,7 @@ export class Acceptor {
     const seq = conn.nextSeq++;
     this.stats.commandsProcessed++;
     if (id < 0) {
+      this.hooks.rejected(conn);
       this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
       return true;
     }
@@ -271,13 +289,17 @@ export class Acceptor {
       if (sub < 0) {
         const h = id === CMD.CLIENT ? this.local[id] : undefined;
         if (h !== undefined) h(conn, seq, cmd);
-        else this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
+        else {
+          this.hooks.rejected(conn);
+          this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
+        }
         return true;
       }
       id = sub;
       spec = COMMANDS[id]!;
     }
     if (!checkArity(spec, argc)) {
+      this.hooks.rejected(conn);
       this.replyError(conn, seq, wrongArityError(spec.name));
       return true;
     }
@@ -285,6 +307,7 @@ export class Acceptor {
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
+    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
     conn.lastCommand = spec.name;
     this.stats.calls[id]!++;
     const local = this.local[id];
@@ -480,7 +503,7 @@ export class Acceptor {
   }
 
   /** The steps of each cross-shard operation. */
-  private async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
+  async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
     const shardOfKey = (k: Buffer): number => calculateSlot(k) % this.nShards;
     if (id === CMD.MSETNX) {
       const parts = new Map<number, Buffer[]>();
@@ -554,9 +577,9 @@ export class Acceptor {
   }
 
   /** Sends a command on behalf of the server itself and resolves with its raw reply. */
-  private sysCall(shard: number, db: number, id: number, args: Buffer[]): Promise<Uint8Array> {
+  sysCall(shard: number, db: number, id: number, args: Buffer[]): Promise<Uint8Array> {
     const link = this.shards[shard]!;
-    const seq = ++this.sysSeq >>> 0;
+    const seq = (this.sysSeq = (this.sysSeq % 0xfffffffe) + 1);
     let size = F.REQ_ARGS;
     for (const a of args) size += 4 + a.length;
     const buf = link.begin(0, seq, id, db, 0, args.length, size);
@@ -567,7 +590,7 @@ export class Acceptor {
   }
 
   /** Resumes connections parked on held shards, in arrival order. */
-  private releaseStalled(): void {
+  releaseStalled(): void {
     const list = [...this.stalled];
     this.stalled.clear();
     for (const conn of list) {
@@ -713,6 +736,10 @@ export class Acceptor {
           len = b.length;
         }
         if (connId === 0) {
+          if (seq === 0) {
+            this.hooks.event(b, s, len);
+            continue;
+          }
           const resolve = this.sysPending.get(seq);
           if (resolve !== undefined) {
             this.sysPending.delete(seq);
@@ -720,7 +747,7 @@ export class Acceptor {
           }
           continue;
         }
-        const conn = this.conns.get(connId);
+        const conn = this.conns.get(connId) ?? this.sinks.get(connId);
         if (conn === undefined) continue;
         if (conn.gathers.size !== 0) {
           const g = conn.gathers.get(seq);

@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { RespWriter } from './resp-writer.js';
+import type { MultiState } from '../server/transactions.js';
 
 /** A reply that arrived before its predecessors, or a multi-part reply being assembled. */
 export interface PendingPart {
@@ -13,6 +14,10 @@ export interface PendingPart {
   /** Writes the combined reply. */
   finish(out: RespWriter): void;
 }
+
+/** Connection mode bits of Connection.state. */
+export const ST_MULTI = 1;
+export const ST_SUBSCRIBED = 2;
 
 /** The client-visible state of a connection. */
 export class Connection {
@@ -53,6 +58,19 @@ export class Connection {
   closed = false;
   /** Reading paused because the client does not read its replies. */
   readPaused = false;
+
+  /** Non-zero when a connection mode needs the acceptor's gate (ST_* bits); the hot path tests only this. */
+  state = 0;
+  /** Commands queued since MULTI. */
+  multi: MultiState | null = null;
+  /** Shards holding WATCHed keys of this connection. */
+  readonly watchShards = new Set<number>();
+  /** Subscriptions: channels, patterns, shard channels (latin1 names). */
+  readonly subs = new Set<string>();
+  readonly psubs = new Set<string>();
+  readonly ssubs = new Set<string>();
+  /** Since when pending pub/sub output has exceeded the soft limit (0: not over it). */
+  softLimitSince = 0;
 
   constructor(id: number, socket: Socket, authenticated: boolean) {
     this.id = id;

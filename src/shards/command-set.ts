@@ -7,11 +7,12 @@ import { COMMANDS } from '../commands/table.js';
 import type { Handler } from './context.js';
 import { stringCommands } from './t_string.js';
 import { keyCommands } from './t_keys.js';
+import { watchCommands } from './watch.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands];
+const families: Record<string, Handler>[] = [stringCommands, keyCommands, watchCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown'] as const;
+export const INTERNAL = ['__dump', '__restore', '__shutdown', '__watch', '__watchcheck', '__unwatch'] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */

@@ -10,6 +10,7 @@ import { Store } from './store.js';
 import { Ctx } from './context.js';
 import { COMMAND_NAMES, buildHandlerTable, internalId } from './command-set.js';
 import { shardPosition } from './t_keys.js';
+import { touchCommand, touchExpired, watchState } from './watch.js';
 import * as F from '../io/frames.js';
 import { copyBytes } from '../io/bytes.js';
 
@@ -39,6 +40,9 @@ const out = new RespWriter(1 << 16);
 const ctx = new Ctx(store, out, { maxBulkLen: init.maxBulkLen });
 const handlers = buildHandlerTable();
 const SHUTDOWN = internalId('__shutdown');
+const DUMP = internalId('__dump');
+const RESTORE = internalId('__restore');
+store.onExpired = (db, a) => touchExpired(store, db, a);
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
@@ -124,6 +128,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
   out.len = 0;
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
   const h = handlers[cmd];
+  if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
   try {
     if (h === undefined) out.error(`ERR unknown command '${ctx.name}'`);
     else h(ctx);
