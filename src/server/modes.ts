@@ -1,15 +1,24 @@
 /** Installs the connection-mode hooks (transactions, pub/sub, keyspace events) on an acceptor. */
 import type { Acceptor } from '../io/acceptor.js';
-import { ST_MULTI } from '../io/connection.js';
+import { ST_MULTI, ST_SUBSCRIBED } from '../io/connection.js';
 import { Transactions } from './transactions.js';
+import { PubSub } from './pubsub.js';
 
-/** Wires MULTI/EXEC and friends into the acceptor's dispatch. */
-export function installModes(a: Acceptor): void {
+/** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch. */
+export function installModes(a: Acceptor): PubSub {
   const txn = new Transactions(a);
+  const ps = new PubSub(a);
   a.hooks = {
-    gate: (conn, seq, id, cmd) => (conn.state & ST_MULTI) !== 0 && txn.gate(conn, seq, id, cmd),
+    gate: (conn, seq, id, cmd) => {
+      if ((conn.state & ST_SUBSCRIBED) !== 0 && ps.gate(conn, seq, id)) return true;
+      return (conn.state & ST_MULTI) !== 0 && txn.gate(conn, seq, id, cmd);
+    },
     rejected: (conn) => txn.rejected(conn),
-    closed: (conn) => txn.closed(conn),
+    closed: (conn) => {
+      txn.closed(conn);
+      ps.closed(conn);
+    },
     event: () => {},
   };
+  return ps;
 }

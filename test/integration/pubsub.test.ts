@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { rawClient } from '../helpers/raw-client.js';
+
+/** Resolves with the first `n` values an event source produces. */
+function collect<T>(n: number, attach: (push: (v: T) => void) => void): Promise<T[]> {
+  return new Promise((resolve) => {
+    const got: T[] = [];
+    attach((v) => {
+      got.push(v);
+      if (got.length === n) resolve(got);
+    });
+  });
+}
+
+describe.each([1, 3])('pub/sub with %i shard(s)', (shards) => {
+  let srv: TestServer;
+  let pub: Redis;
+  beforeAll(async () => {
+    srv = await startServer(['--shards', String(shards)]);
+    pub = new Redis({ port: srv.port, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    pub.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+
+  it('delivers channel and pattern messages to ioredis subscribers', async () => {
+    const sub = new Redis({ port: srv.port, host: '127.0.0.1' });
+    await sub.subscribe('news', 'sport');
+    await sub.psubscribe('n*');
+    const msgs = collect<string>(2, (push) => sub.on('message', (ch: string, m: string) => push(`${ch}:${m}`)));
+    const pmsgs = collect<string>(1, (push) => sub.on('pmessage', (p: string, ch: string, m: string) => push(`${p}|${ch}:${m}`)));
+    expect(await pub.publish('news', 'hello')).toBe(2);
+    expect(await pub.publish('sport', 'goal')).toBe(1);
+    expect(await pub.publish('nobody', 'x')).toBe(1);
+    expect(await msgs).toEqual(['news:hello', 'sport:goal']);
+    expect((await pmsgs)[0]).toBe('n*|news:hello');
+    expect(await pub.pubsub('CHANNELS')).toEqual(expect.arrayContaining(['news', 'sport']));
+    expect(await pub.pubsub('CHANNELS', 'n*')).toEqual(['news']);
+    expect(await pub.pubsub('NUMSUB', 'news', 'none')).toEqual(['news', 1, 'none', 0]);
+    expect(await pub.pubsub('NUMPAT')).toBe(1);
+    sub.disconnect();
+  });
+
+  it.each([2, 3] as const)('works with node-redis over RESP%i, shard channels included', async (RESP) => {
+    const url = `redis://127.0.0.1:${srv.port}`;
+    const sub = createClient({ url, RESP });
+    const p = createClient({ url, RESP });
+    await Promise.all([sub.connect(), p.connect()]);
+    const got: string[] = [];
+    await sub.subscribe('room', (m, ch) => got.push(`s ${ch} ${m}`));
+    await sub.pSubscribe('ro*', (m, ch) => got.push(`p ${ch} ${m}`));
+    await sub.sSubscribe('shardch', (m, ch) => got.push(`ss ${ch} ${m}`));
+    expect(await p.publish('room', 'hi')).toBe(2);
+    expect(await p.sendCommand(['SPUBLISH', 'shardch', 'yo'])).toBe(1);
+    await sub.ping();
+    expect(got.sort()).toEqual(['p room hi', 's room hi', 'ss shardch yo']);
+    expect(await p.sendCommand(['PUBSUB', 'SHARDCHANNELS'])).toEqual(['shardch']);
+    await sub.unsubscribe();
+    await sub.pUnsubscribe();
+    await sub.sUnsubscribe();
+    expect(await p.sendCommand(['PUBSUB', 'NUMPAT'])).toBe(0);
+    await Promise.all([sub.quit(), p.quit()]);
+  });
+
+  it('enforces RESP2 subscribed mode and sends RESP3 pushes', async () => {
+    const c = await rawClient(srv.port);
+    c.send('SUBSCRIBE a', 'GET k', 'PING', 'UNSUBSCRIBE', 'GET k');
+    await c.waitFor(':0\r\n$-1\r\n');
+    expect(c.received()).toBe(
+      '*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n' +
+        "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n" +
+        '*2\r\n$4\r\npong\r\n$0\r\n\r\n' +
+        '*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n$-1\r\n',
+    );
+    c.close();
+    const c3 = await rawClient(srv.port);
+    c3.send('HELLO 3', 'SUBSCRIBE b', 'GET k');
+    await c3.waitFor('_\r\n');
+    await pub.publish('b', 'msg');
+    const text = await c3.waitFor('>3\r\n$7\r\nmessage\r\n$1\r\nb\r\n$3\r\nmsg\r\n');
+    expect(text).toContain('>3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:1\r\n_\r\n');
+    c3.close();
+  });
+
+  it('disconnects a subscriber that stops reading at the output buffer limit', async () => {
+    const c = await rawClient(srv.port);
+    c.send('SUBSCRIBE flood');
+    await c.waitFor(':1\r\n');
+    c.socket.pause();
+    const big = 'x'.repeat(1 << 20);
+    let receivers = 1;
+    for (let i = 0; i < 200 && receivers > 0; i++) receivers = await pub.publish('flood', big);
+    expect(receivers).toBe(0);
+    expect(await pub.pubsub('NUMSUB', 'flood')).toEqual(['flood', 0]);
+    c.close();
+  });
+
+  it('RESET leaves subscribed mode', async () => {
+    const c = await rawClient(srv.port);
+    c.send('PSUBSCRIBE x*', 'RESET', 'PING');
+    await c.waitFor('+RESET\r\n+PONG\r\n');
+    expect(await pub.pubsub('NUMPAT')).toBe(0);
+    c.close();
+  });
+});
