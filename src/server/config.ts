@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { formatKeyspaceEvents, parseKeyspaceEvents } from './keyspace-events.js';
 
 type Kind = 'int' | 'memory' | 'string' | 'bool' | 'enum';
 
@@ -19,7 +20,16 @@ interface Param {
   min?: number;
   max?: number;
   values?: string[];
+  /** Custom validation for 'string' parameters: the stored text or an error reason. */
+  check?: (raw: string) => { value: string } | { error: string };
   help: string;
+}
+
+/** notify-keyspace-events: Redis's letters, stored in its canonical spelling. */
+function checkKeyspaceEvents(raw: string): { value: string } | { error: string } {
+  const flags = parseKeyspaceEvents(raw);
+  if (flags === null) return { error: 'Invalid event class character. Use \'Ag$lshzxeKEtmdn\'.' };
+  return { value: formatKeyspaceEvents(flags) };
 }
 
 const GB = 1024 * 1024 * 1024;
@@ -37,6 +47,7 @@ const PARAMS: Param[] = [
   { name: 'timeout', kind: 'int', def: '0', mutable: true, min: 0, max: 2 ** 31, help: 'close idle clients after N seconds (0 = never)' },
   { name: 'loglevel', kind: 'enum', def: 'notice', mutable: true, values: ['debug', 'verbose', 'notice', 'warning'], help: 'log verbosity' },
   { name: 'save', kind: 'string', def: '', mutable: false, help: 'RDB snapshots (not available yet: empty)' },
+  { name: 'notify-keyspace-events', kind: 'string', def: '', mutable: true, check: checkKeyspaceEvents, help: 'keyspace notification classes (Redis letters, e.g. KEA)' },
   { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'append-only file (not available yet: no)' },
 ];
 
@@ -81,7 +92,7 @@ function normalize(p: Param, raw: string): { value: string } | { error: string }
       return { value: v };
     }
     default:
-      return { value: raw };
+      return p.check !== undefined ? p.check(raw) : { value: raw };
   }
 }
 

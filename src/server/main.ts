@@ -20,9 +20,10 @@ export interface RunningServer {
 export async function startServer(config: ServerConfig, onShutdownCommand: () => void = () => {}): Promise<RunningServer> {
   const acceptor = new Acceptor(config, log);
   installLocalCommands(acceptor, onShutdownCommand);
-  installModes(acceptor);
+  const modes = installModes(acceptor);
   try {
     await acceptor.start();
+    modes.started();
   } catch (err) {
     await acceptor.close();
     const e = err as NodeJS.ErrnoException;

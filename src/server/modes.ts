@@ -3,11 +3,13 @@ import type { Acceptor } from '../io/acceptor.js';
 import { ST_MULTI, ST_SUBSCRIBED } from '../io/connection.js';
 import { Transactions } from './transactions.js';
 import { PubSub } from './pubsub.js';
+import { Notifications } from './notifications.js';
 
-/** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch. */
-export function installModes(a: Acceptor): PubSub {
+/** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
+export function installModes(a: Acceptor): { started(): void } {
   const txn = new Transactions(a);
   const ps = new PubSub(a);
+  const notes = new Notifications(a, ps);
   a.hooks = {
     gate: (conn, seq, id, cmd) => {
       if ((conn.state & ST_SUBSCRIBED) !== 0 && ps.gate(conn, seq, id)) return true;
@@ -18,7 +20,7 @@ export function installModes(a: Acceptor): PubSub {
       txn.closed(conn);
       ps.closed(conn);
     },
-    event: () => {},
+    event: (b, s, len) => notes.event(b, s, len),
   };
-  return ps;
+  return { started: () => notes.started() };
 }

@@ -218,7 +218,6 @@ export class PubSub {
   private fanOut(subs: Set<Connection>, verb: string, pattern: Buffer | null, channel: Buffer, message: Buffer): number {
     let m2: Uint8Array | null = null;
     let m3: Uint8Array | null = null;
-    const now = Date.now();
     for (const c of subs) {
       if (c.closed) continue;
       let m: Uint8Array;
@@ -226,7 +225,8 @@ export class PubSub {
       else m = m2 ??= this.encode(2, verb, pattern, channel, message);
       c.out.raw(m, 0, m.length);
       this.a.markDirty(c);
-      this.checkLimit(c, now);
+      // The flush pauses reading from clients past 1 MB of pending output: only those can be near a limit.
+      if (c.readPaused) this.checkLimit(c);
     }
     return subs.size;
   }
@@ -244,7 +244,8 @@ export class PubSub {
   }
 
   /** Disconnects a subscriber whose unread output passed the hard limit, or the soft one for too long. */
-  private checkLimit(c: Connection, now: number): void {
+  private checkLimit(c: Connection): void {
+    const now = Date.now();
     const pending = c.socket.writableLength + c.out.len;
     if (pending <= SOFT_LIMIT) {
       c.softLimitSince = 0;

@@ -8,11 +8,12 @@ import type { Handler } from './context.js';
 import { stringCommands } from './t_string.js';
 import { keyCommands } from './t_keys.js';
 import { watchCommands } from './watch.js';
+import { notifyCommands } from './notify.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands, watchCommands];
+const families: Record<string, Handler>[] = [stringCommands, keyCommands, watchCommands, notifyCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown', '__watch', '__watchcheck', '__unwatch'] as const;
+export const INTERNAL = ['__dump', '__restore', '__shutdown', '__watch', '__watchcheck', '__unwatch', '__notifyflags'] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */

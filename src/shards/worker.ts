@@ -11,6 +11,7 @@ import { Ctx } from './context.js';
 import { COMMAND_NAMES, buildHandlerTable, internalId } from './command-set.js';
 import { shardPosition } from './t_keys.js';
 import { touchCommand, touchExpired, watchState } from './watch.js';
+import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink } from './notify.js';
 import * as F from '../io/frames.js';
 import { copyBytes } from '../io/bytes.js';
 
@@ -42,7 +43,11 @@ const handlers = buildHandlerTable();
 const SHUTDOWN = internalId('__shutdown');
 const DUMP = internalId('__dump');
 const RESTORE = internalId('__restore');
-store.onExpired = (db, a) => touchExpired(store, db, a);
+store.onExpired = (db, a) => {
+  touchExpired(store, db, a);
+  notifyExpired(store, db, a);
+};
+setEventSink((body, len) => writeReply(0, 0, body, len));
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
@@ -129,9 +134,11 @@ function execFrame(buf: Uint8Array, pos: number): void {
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
   const h = handlers[cmd];
   if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
+  if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
   try {
     if (h === undefined) out.error(`ERR unknown command '${ctx.name}'`);
     else h(ctx);
+    if (notifyState.flags !== 0) afterCommand(ctx, cmd);
   } catch (err) {
     out.len = 0;
     out.error(err instanceof RangeError && err.message === 'arena full' ? 'OOM command not allowed when used memory > \'maxmemory\'.' : `ERR internal error: ${(err as Error).message}`);
@@ -192,7 +199,11 @@ function loop(): void {
     lastExpire = now;
     const expired = store.expireCycle(1000);
     const rehashing = store.rehashIdle();
-    if (expired > 0) publishStats();
+    if (expired > 0) {
+      publishStats();
+      // Expiry may have written event frames (keyspace notifications).
+      flushReplies();
+    }
     if (expired >= 1000 || rehashing) continue;
     req.sleep(store.wheel.msUntilNext(now, 100));
   }

@@ -1,0 +1,45 @@
+/**
+ * Keyspace notifications on the acceptor: pushes the `notify-keyspace-events` classes to
+ * the shards (which then report events), and publishes each reported event on
+ * `__keyspace@<db>__:<key>` and `__keyevent@<db>__:<event>` as Redis does.
+ */
+import type { Acceptor } from '../io/acceptor.js';
+import { internalId } from '../shards/command-set.js';
+import { NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, parseKeyspaceEvents } from './keyspace-events.js';
+import type { PubSub } from './pubsub.js';
+
+/** Keeps the shards' event classes in step with the configuration and publishes their events. */
+export class Notifications {
+  private flags = 0;
+
+  constructor(
+    private readonly a: Acceptor,
+    private readonly ps: PubSub,
+  ) {
+    a.config.onChange('notify-keyspace-events', (v) => this.apply(v));
+  }
+
+  /** Sends the configured classes once the shards run. */
+  started(): void {
+    this.apply(this.a.config.get('notify-keyspace-events'));
+  }
+
+  private apply(v: string): void {
+    const flags = parseKeyspaceEvents(v) ?? 0;
+    this.flags = flags;
+    // Shards only need to report when events reach at least one kind of channel.
+    const shardFlags = (flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) !== 0 ? flags : 0;
+    const args = [Buffer.from('__notifyflags'), Buffer.from(String(shardFlags))];
+    for (let s = 0; s < this.a.nShards; s++) void this.a.sysCall(s, 0, internalId('__notifyflags'), args);
+  }
+
+  /** An event frame body from a shard: [db][event length][event][key]. */
+  event(b: Uint8Array, s: number, len: number): void {
+    const db = b[s]!;
+    const nlen = b[s + 1]!;
+    const name = Buffer.from(b.subarray(s + 2, s + 2 + nlen));
+    const key = Buffer.from(b.subarray(s + 2 + nlen, s + len));
+    if ((this.flags & NOTIFY_KEYSPACE) !== 0) this.ps.publish(Buffer.concat([Buffer.from(`__keyspace@${db}__:`), key]), name, false);
+    if ((this.flags & NOTIFY_KEYEVENT) !== 0) this.ps.publish(Buffer.from(`__keyevent@${db}__:${name.toString('latin1')}`), key, false);
+  }
+}
