@@ -22,7 +22,9 @@ import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather
 import { CMD } from '../commands/ids.generated.js';
 import {
   COMMANDS,
+  F_MAY_REPLICATE,
   F_NO_AUTH,
+  F_WRITE,
   checkArity,
   extractKeys,
   lookupCommand,
@@ -49,6 +51,8 @@ export interface ModeHooks {
   closed(conn: Connection): void;
   /** A keyspace event frame from a shard (reply frame with connId 0, seq 0). */
   event(buf: Uint8Array, start: number, len: number): void;
+  /** MONITOR feed, called only while `monitoring` is set. */
+  monitor(conn: Connection, id: number, cmd: ParsedCommand): void;
 }
 
 /** Pending output beyond which a connection stops being read until it drains. */
@@ -83,7 +87,12 @@ export class Acceptor {
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
   /** Transactions, pub/sub and notification hooks. */
-  hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {} };
+  hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {}, monitor: () => {} };
+  /** Some client runs MONITOR. */
+  monitoring = false;
+  /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
+  pauseUntil = 0;
+  pauseAll = false;
   /** Collectors of transaction replies, by their connection id (looked up only when conns misses). */
   readonly sinks = new Map<number, Connection>();
   /** Scratch writer for locally built replies. */
@@ -307,8 +316,10 @@ export class Acceptor {
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
-    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
     conn.lastCommand = spec.name;
+    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
+    if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
+    if (this.monitoring) this.hooks.monitor(conn, id, cmd);
     this.stats.calls[id]!++;
     const local = this.local[id];
     if (local !== undefined) {
@@ -326,6 +337,15 @@ export class Acceptor {
       return true;
     }
     return this.route(conn, seq, id, cmd);
+  }
+
+  /** CLIENT PAUSE in force for this command (EXEC counts as a write: its queue may hold writes). */
+  private pausedFor(id: number, flags: number): boolean {
+    if (Date.now() >= this.pauseUntil) {
+      this.pauseUntil = 0;
+      return false;
+    }
+    return this.pauseAll || id === CMD.EXEC || (flags & (F_WRITE | F_MAY_REPLICATE)) !== 0;
   }
 
   /** Parks a connection until the held shards are released; undoes the command's sequence number. */

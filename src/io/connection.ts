@@ -71,6 +71,9 @@ export class Connection {
   readonly ssubs = new Set<string>();
   /** Since when pending pub/sub output has exceeded the soft limit (0: not over it). */
   softLimitSince = 0;
+  /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */
+  monitor = false;
+  noEvict = false;
 
   constructor(id: number, socket: Socket, authenticated: boolean) {
     this.id = id;

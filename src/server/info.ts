@@ -129,15 +129,28 @@ export function infoText(a: Acceptor, requested: string[]): string {
   return parts.join('\r\n');
 }
 
+/** CLIENT LIST flag letters as Redis writes them (N when none applies). */
+function clientFlags(c: Connection): string {
+  let f = '';
+  if (c.monitor) f += 'O';
+  if (c.subs.size + c.psubs.size + c.ssubs.size > 0) f += 'P';
+  if (c.multi !== null) f += 'x';
+  if (c.closeAfterReplies) f += 'c';
+  if (c.noEvict) f += 'e';
+  return f === '' ? 'N' : f;
+}
+
 /** One CLIENT LIST / CLIENT INFO line with Redis 7.0's fields. */
 export function clientInfoLine(c: Connection): string {
   const now = Date.now();
   const qbuf = c.inBytes;
   const omem = c.pendingOutput;
+  const multiMem = c.multi === null ? 0 : c.multi.cmds.reduce((n, q) => n + q.buf.length, 0);
   return (
     `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${Math.floor((now - c.createdAt) / 1000)} ` +
-    `idle=${Math.floor((now - c.lastActive) / 1000)} flags=N db=${c.db} sub=0 psub=0 ssub=0 multi=-1 qbuf=${qbuf} qbuf-free=0 ` +
-    `argv-mem=0 multi-mem=0 rbs=${c.out.bytes.length} rbp=0 obl=0 oll=0 omem=${omem} tot-mem=${c.out.bytes.length + qbuf + omem} events=r ` +
+    `idle=${Math.floor((now - c.lastActive) / 1000)} flags=${clientFlags(c)} db=${c.db} sub=${c.subs.size} psub=${c.psubs.size} ssub=${c.ssubs.size} ` +
+    `multi=${c.multi === null ? -1 : c.multi.cmds.length} qbuf=${qbuf} qbuf-free=0 ` +
+    `argv-mem=0 multi-mem=${multiMem} rbs=${c.out.bytes.length} rbp=0 obl=0 oll=0 omem=${omem} tot-mem=${c.out.bytes.length + qbuf + omem + multiMem} events=r ` +
     `cmd=${c.lastCommand} user=default redir=-1 resp=${c.proto} lib-name=${c.libName} lib-ver=${c.libVer}`
   );
 }

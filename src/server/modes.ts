@@ -1,15 +1,25 @@
 /** Installs the connection-mode hooks (transactions, pub/sub, keyspace events) on an acceptor. */
 import type { Acceptor } from '../io/acceptor.js';
+import { CMD } from '../commands/ids.generated.js';
 import { ST_MULTI, ST_SUBSCRIBED } from '../io/connection.js';
 import { Transactions } from './transactions.js';
 import { PubSub } from './pubsub.js';
 import { Notifications } from './notifications.js';
+import { Monitor } from './monitor.js';
+import { installClientAdmin } from './client-admin.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
 export function installModes(a: Acceptor): { started(): void } {
   const txn = new Transactions(a);
   const ps = new PubSub(a);
   const notes = new Notifications(a, ps);
+  const mon = new Monitor(a);
+  installClientAdmin(a);
+  const reset = a.local[CMD.RESET];
+  a.local[CMD.RESET] = (conn, seq, cmd) => {
+    mon.remove(conn);
+    reset?.(conn, seq, cmd);
+  };
   a.hooks = {
     gate: (conn, seq, id, cmd) => {
       if ((conn.state & ST_SUBSCRIBED) !== 0 && ps.gate(conn, seq, id)) return true;
@@ -19,8 +29,10 @@ export function installModes(a: Acceptor): { started(): void } {
     closed: (conn) => {
       txn.closed(conn);
       ps.closed(conn);
+      mon.remove(conn);
     },
     event: (b, s, len) => notes.event(b, s, len),
+    monitor: (conn, id, cmd) => mon.feed(conn, id, cmd),
   };
   return { started: () => notes.started() };
 }

@@ -20,7 +20,7 @@ import { RespWriter, R_OK, R_QUEUED } from '../io/resp-writer.js';
 import { SHARD_IMPLEMENTS, internalId } from '../shards/command-set.js';
 
 /** One queued command: its arguments copied into one buffer. */
-interface Queued {
+export interface Queued {
   id: number;
   buf: Buffer;
   argc: number;
