@@ -25,6 +25,13 @@ interface Param {
   help: string;
 }
 
+/** latency-tracking-info-percentiles: space-separated numbers in [0, 100]. */
+function checkPercentiles(raw: string): { value: string } | { error: string } {
+  const parts = raw.trim() === '' ? [] : raw.trim().split(/\s+/);
+  if (parts.some((p) => !/^\d+(\.\d+)?$/.test(p) || Number(p) > 100)) return { error: 'latency-tracking-info-percentiles should be between 0.0 and 100.0' };
+  return { value: parts.join(' ') };
+}
+
 /** notify-keyspace-events: Redis's letters, stored in its canonical spelling. */
 function checkKeyspaceEvents(raw: string): { value: string } | { error: string } {
   const flags = parseKeyspaceEvents(raw);
@@ -48,6 +55,10 @@ const PARAMS: Param[] = [
   { name: 'loglevel', kind: 'enum', def: 'notice', mutable: true, values: ['debug', 'verbose', 'notice', 'warning'], help: 'log verbosity' },
   { name: 'save', kind: 'string', def: '', mutable: false, help: 'RDB snapshots (not available yet: empty)' },
   { name: 'notify-keyspace-events', kind: 'string', def: '', mutable: true, check: checkKeyspaceEvents, help: 'keyspace notification classes (Redis letters, e.g. KEA)' },
+  { name: 'slowlog-log-slower-than', kind: 'int', def: '10000', mutable: true, min: -1, max: 2 ** 31 - 1, help: 'log commands slower than N microseconds (-1: off)' },
+  { name: 'slowlog-max-len', kind: 'int', def: '128', mutable: true, min: 0, max: 2 ** 31 - 1, help: 'slow log entries kept' },
+  { name: 'latency-tracking', kind: 'bool', def: 'no', mutable: true, help: 'per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats); off by default, unlike Redis: a clock read per command costs GET/SET throughput' },
+  { name: 'latency-tracking-info-percentiles', kind: 'string', def: '50 99 99.9', mutable: true, check: checkPercentiles, help: 'percentiles INFO latencystats reports' },
   { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'append-only file (not available yet: no)' },
 ];
 

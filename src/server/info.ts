@@ -7,7 +7,14 @@ import * as F from '../io/frames.js';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
-const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -1), 'commandstats', 'keyspace'];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -1), 'commandstats', 'latencystats', 'keyspace'];
+/** Sections other modules provide (latencystats). */
+const extraSections = new Map<string, (a: Acceptor) => string[]>();
+
+/** Adds an INFO section built by another module. */
+export function registerInfoSection(name: string, build: (a: Acceptor) => string[]): void {
+  extraSections.set(name, build);
+}
 
 /** Sums one stats slot over all shards. */
 function sum(a: Acceptor, slot: number): number {
@@ -110,7 +117,7 @@ function section(a: Acceptor, name: string): string[] | null {
       return lines;
     }
     default:
-      return null;
+      return extraSections.get(name)?.(a) ?? null;
   }
 }
 

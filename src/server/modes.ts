@@ -1,4 +1,4 @@
-/** Installs the connection-mode hooks (transactions, pub/sub, keyspace events) on an acceptor. */
+/** Installs transactions, pub/sub, keyspace events and the introspection commands on an acceptor. */
 import type { Acceptor } from '../io/acceptor.js';
 import { CMD } from '../commands/ids.generated.js';
 import { ST_MULTI, ST_SUBSCRIBED } from '../io/connection.js';
@@ -7,6 +7,9 @@ import { PubSub } from './pubsub.js';
 import { Notifications } from './notifications.js';
 import { Monitor } from './monitor.js';
 import { installClientAdmin } from './client-admin.js';
+import { SlowLog } from './slowlog.js';
+import { installLatency } from './latency.js';
+import { installDebug } from './debug.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
 export function installModes(a: Acceptor): { started(): void } {
@@ -15,6 +18,9 @@ export function installModes(a: Acceptor): { started(): void } {
   const notes = new Notifications(a, ps);
   const mon = new Monitor(a);
   installClientAdmin(a);
+  const slow = new SlowLog(a);
+  const latency = installLatency(a);
+  installDebug(a);
   const reset = a.local[CMD.RESET];
   a.local[CMD.RESET] = (conn, seq, cmd) => {
     mon.remove(conn);
@@ -31,8 +37,16 @@ export function installModes(a: Acceptor): { started(): void } {
       ps.closed(conn);
       mon.remove(conn);
     },
-    event: (b, s, len) => notes.event(b, s, len),
+    event: (b, s, len) => {
+      if (b[s] === 0) notes.event(b, s, len);
+      else slow.report(b, s);
+    },
     monitor: (conn, id, cmd) => mon.feed(conn, id, cmd),
   };
-  return { started: () => notes.started() };
+  return {
+    started: () => {
+      notes.started();
+      latency.started();
+    },
+  };
 }

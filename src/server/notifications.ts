@@ -33,12 +33,12 @@ export class Notifications {
     for (let s = 0; s < this.a.nShards; s++) void this.a.sysCall(s, 0, internalId('__notifyflags'), args);
   }
 
-  /** An event frame body from a shard: [db][event length][event][key]. */
+  /** A keyspace event frame body from a shard: [0][db][event length][event][key]. */
   event(b: Uint8Array, s: number, len: number): void {
-    const db = b[s]!;
-    const nlen = b[s + 1]!;
-    const name = Buffer.from(b.subarray(s + 2, s + 2 + nlen));
-    const key = Buffer.from(b.subarray(s + 2 + nlen, s + len));
+    const db = b[s + 1]!;
+    const nlen = b[s + 2]!;
+    const name = Buffer.from(b.subarray(s + 3, s + 3 + nlen));
+    const key = Buffer.from(b.subarray(s + 3 + nlen, s + len));
     if ((this.flags & NOTIFY_KEYSPACE) !== 0) this.ps.publish(Buffer.concat([Buffer.from(`__keyspace@${db}__:`), key]), name, false);
     if ((this.flags & NOTIFY_KEYEVENT) !== 0) this.ps.publish(Buffer.from(`__keyevent@${db}__:${name.toString('latin1')}`), key, false);
   }

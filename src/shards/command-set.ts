@@ -9,11 +9,13 @@ import { stringCommands } from './t_string.js';
 import { keyCommands } from './t_keys.js';
 import { watchCommands } from './watch.js';
 import { notifyCommands } from './notify.js';
+import { latencyCommands } from './latency.js';
+import { introspectCommands } from './t_introspect.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands, watchCommands, notifyCommands];
+const families: Record<string, Handler>[] = [stringCommands, keyCommands, watchCommands, notifyCommands, latencyCommands, introspectCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown', '__watch', '__watchcheck', '__unwatch', '__notifyflags'] as const;
+export const INTERNAL = ['__dump', '__restore', '__shutdown', '__watch', '__watchcheck', '__unwatch', '__notifyflags', '__latencycfg', '__latencyreset', '__debugobject', '__sleep'] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */

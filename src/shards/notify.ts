@@ -1,7 +1,7 @@
 /**
  * Keyspace notifications on a shard: after a write succeeds, the events Redis would
  * notify are sent to the acceptor as reply frames with connId 0 and seq 0, body
- * [db u8][event length u8][event][key]; the acceptor publishes them. The worker calls in
+ * [0][db u8][event length u8][event][key]; the acceptor publishes them. The worker calls in
  * here only while `notify-keyspace-events` enables a class (notifyState.flags !== 0).
  */
 import { CMD } from '../commands/ids.generated.js';
@@ -30,12 +30,13 @@ export function setEventSink(fn: (body: Uint8Array, len: number) => void): void 
 /** Emits one event for the key `b[s, s+n)` if its class is enabled. */
 function emit(cls: number, name: string, db: number, b: Uint8Array, s: number, n: number): void {
   if ((notifyState.flags & cls) === 0) return;
-  const len = 2 + name.length + n;
+  const len = 3 + name.length + n;
   if (ev.length < len) ev = new Uint8Array(len * 2);
-  ev[0] = db;
-  ev[1] = name.length;
-  for (let i = 0; i < name.length; i++) ev[2 + i] = name.charCodeAt(i);
-  copyBytes(ev, 2 + name.length, b, s, n);
+  ev[0] = 0;
+  ev[1] = db;
+  ev[2] = name.length;
+  for (let i = 0; i < name.length; i++) ev[3 + i] = name.charCodeAt(i);
+  copyBytes(ev, 3 + name.length, b, s, n);
   sink(ev, len);
 }
 

@@ -12,6 +12,7 @@ import { COMMAND_NAMES, buildHandlerTable, internalId } from './command-set.js';
 import { shardPosition } from './t_keys.js';
 import { touchCommand, touchExpired, watchState } from './watch.js';
 import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink } from './notify.js';
+import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../io/frames.js';
 import { copyBytes } from '../io/bytes.js';
 
@@ -23,6 +24,8 @@ export interface ShardInit {
   rep: RingMemory;
   doorbell: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** Per-command latency histograms (src/shards/latency.ts layout). */
+  latency: SharedArrayBuffer;
   port: MessagePort;
   databases: number;
   maxBulkLen: number;
@@ -48,6 +51,7 @@ store.onExpired = (db, a) => {
   notifyExpired(store, db, a);
 };
 setEventSink((body, len) => writeReply(0, 0, body, len));
+initLatency(init.latency, (body, len) => writeReply(0, 0, body, len));
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
@@ -135,6 +139,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
   const h = handlers[cmd];
   if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
   if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
+  const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
     if (h === undefined) out.error(`ERR unknown command '${ctx.name}'`);
     else h(ctx);
@@ -143,6 +148,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
     out.len = 0;
     out.error(err instanceof RangeError && err.message === 'arena full' ? 'OOM command not allowed when used memory > \'maxmemory\'.' : `ERR internal error: ${(err as Error).message}`);
   }
+  if (timed[cmd] === 1) afterTimed(ctx, conn, cmd, t0);
   writeReply(conn, seq, out.bytes, out.len);
   if (out.bytes.length > 1 << 22) out.reset();
   commands++;

@@ -76,4 +76,47 @@ describe.each([1, 3])('introspection with %i shard(s)', (shards) => {
     expect(await r.client('INFO')).toMatch(/flags=e /);
     w.disconnect();
   });
+
+  it('SLOWLOG records commands over the threshold with their client', async () => {
+    await r.config('SET', 'slowlog-log-slower-than', '0');
+    await r.slowlog('RESET');
+    await r.set('slowkey', 'v');
+    await r.get('slowkey');
+    await r.call('keys', 'slow*');
+    await r.call('debug', 'sleep', '0.05');
+    await r.config('SET', 'slowlog-log-slower-than', '10000');
+    const entries = (await r.slowlog('GET', '-1')) as [number, number, number, string[], string, string][];
+    const keys = entries.find((e) => e[3][0] === 'keys')!;
+    expect(keys[3]).toEqual(['keys', 'slow*']);
+    expect(keys[4]).toMatch(/^127\.0\.0\.1:\d+$/);
+    // O(1) string commands are not timed while only the slow log is on (see src/shards/latency.ts).
+    expect(entries.filter((e) => e[3][0] === 'set' || e[3][0] === 'get')).toEqual([]);
+    expect(await r.slowlog('LEN')).toBe(entries.length);
+    await r.slowlog('RESET');
+    expect(await r.slowlog('LEN')).toBe(0);
+  });
+
+  it('LATENCY HISTOGRAM and INFO latencystats report tracked commands', async () => {
+    await r.config('SET', 'latency-tracking', 'yes');
+    for (let i = 0; i < 20; i++) await r.get('lat');
+    await r.config('SET', 'latency-tracking', 'no');
+    const h = (await r.call('latency', 'histogram', 'get', 'nosuch')) as [string, [string, number, string, number[]]];
+    expect(h[0]).toBe('get');
+    expect(h[1].slice(0, 3)).toEqual(['calls', 20, 'histogram_usec']);
+    const cdf = h[1][3];
+    expect(cdf[cdf.length - 1]).toBe(20);
+    expect(await r.info('latencystats')).toMatch(/latency_percentiles_usec_get:p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}/);
+  });
+
+  it('OBJECT, MEMORY USAGE and DEBUG OBJECT describe a key', async () => {
+    await r.set('obj', 'hello');
+    expect(await r.object('REFCOUNT', 'obj')).toBe(1);
+    expect(await r.object('IDLETIME', 'obj')).toBeGreaterThanOrEqual(0);
+    expect(await r.object('ENCODING', 'obj')).toBe('embstr');
+    await expect(r.object('FREQ', 'obj')).rejects.toThrow('An LFU maxmemory policy is not selected');
+    expect(await r.object('IDLETIME', 'none')).toBeNull();
+    expect(await r.memory('USAGE', 'obj')).toBeGreaterThan(5);
+    expect(await r.call('debug', 'object', 'obj')).toMatch(/^Value at:0x[0-9a-f]+ refcount:1 encoding:embstr serializedlength:5 lru:\d+ lru_seconds_idle:\d+$/);
+    await expect(r.call('debug', 'object', 'none')).rejects.toThrow('ERR no such key');
+  });
 });
