@@ -90,6 +90,8 @@ export class Acceptor {
   hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {}, monitor: () => {} };
   /** Some client runs MONITOR. */
   monitoring = false;
+  /** Flushes so far; pub/sub starts a new shared message log after each. */
+  flushes = 0;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
   pauseUntil = 0;
   pauseAll = false;
@@ -694,10 +696,12 @@ export class Acceptor {
 
   private flush(): void {
     const list = this.dirty;
+    this.flushes++;
     for (let i = 0; i < list.length; i++) {
       const conn = list[i]!;
       conn.dirty = false;
       if (conn.closed) continue;
+      if (conn.share !== null) this.writeShared(conn);
       const len = conn.out.len;
       if (len > 0) {
         this.stats.netOutputBytes += len;
@@ -721,6 +725,15 @@ export class Acceptor {
       }
     }
     list.length = 0;
+  }
+
+  /** Writes the connection's span of this tick's shared pub/sub messages (a view, not a copy); it precedes conn.out. */
+  private writeShared(conn: Connection): void {
+    const b = conn.share!.bytes;
+    conn.share = null;
+    const n = conn.shareEnd - conn.shareStart;
+    this.stats.netOutputBytes += n;
+    conn.socket.write(Buffer.from(b.buffer, b.byteOffset + conn.shareStart, n));
   }
 
   private armDoorbell(): void {

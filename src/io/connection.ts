@@ -69,6 +69,13 @@ export class Connection {
   readonly subs = new Set<string>();
   readonly psubs = new Set<string>();
   readonly ssubs = new Set<string>();
+  /**
+   * Pub/sub messages of this tick kept as a span of a log shared by all subscribers
+   * (written before `out` at flush, without copying); null when none.
+   */
+  share: RespWriter | null = null;
+  shareStart = 0;
+  shareEnd = 0;
   /** Since when pending pub/sub output has exceeded the soft limit (0: not over it). */
   softLimitSince = 0;
   /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */

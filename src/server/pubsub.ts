@@ -1,8 +1,8 @@
 /**
  * Pub/sub on the acceptor: channels, glob patterns and shard channels (which behave as
  * plain channels on a standalone node), RESP2 subscribed-mode rules and RESP3 pushes.
- * PUBLISH encodes each message once per protocol and channel/pattern and copies the bytes
- * into every subscriber's output; a subscriber that stops reading is disconnected at
+ * PUBLISH encodes each message once per protocol and channel/pattern into a per-tick log
+ * that subscribers share (each writes its span of it at flush, no per-subscriber copy); a subscriber that stops reading is disconnected at
  * Redis's default pub/sub output limits (32 MB hard, 8 MB for 60 s soft).
  */
 import { CMD } from '../commands/ids.generated.js';
@@ -49,7 +49,12 @@ export class PubSub {
   readonly channels = new Map<string, Set<Connection>>();
   readonly patterns = new Map<string, Pattern>();
   readonly shardChannels = new Map<string, Set<Connection>>();
-  private readonly enc = new RespWriter(1024);
+  /** This tick's shared message logs per protocol, and the flush they belong to. */
+  private log2 = new RespWriter(1 << 16);
+  private log3 = new RespWriter(1 << 16);
+  private logGen = -1;
+  private end2 = 0;
+  private end3 = 0;
 
   constructor(private readonly a: Acceptor) {
     const h = a.local;
@@ -214,16 +219,36 @@ export class PubSub {
     return n;
   }
 
-  /** Encodes the message at most once per protocol and copies it to each subscriber. */
+  /**
+   * Encodes the message at most once per protocol into this tick's shared log. A
+   * subscriber with no other output this tick just extends its span of the log (all
+   * subscribers of a channel then share one buffer at flush); others get a copy in `out`.
+   */
   private fanOut(subs: Set<Connection>, verb: string, pattern: Buffer | null, channel: Buffer, message: Buffer): number {
-    let m2: Uint8Array | null = null;
-    let m3: Uint8Array | null = null;
+    if (this.logGen !== this.a.flushes) {
+      this.logGen = this.a.flushes;
+      this.log2 = new RespWriter(1 << 16);
+      this.log3 = new RespWriter(1 << 16);
+      this.log3.proto = 3;
+    }
+    let s2 = -1;
+    let s3 = -1;
     for (const c of subs) {
       if (c.closed) continue;
-      let m: Uint8Array;
-      if (c.proto === 3) m = m3 ??= this.encode(3, verb, pattern, channel, message);
-      else m = m2 ??= this.encode(2, verb, pattern, channel, message);
-      c.out.raw(m, 0, m.length);
+      const log = c.proto === 3 ? this.log3 : this.log2;
+      let start: number;
+      if (c.proto === 3) start = s3 === -1 ? (s3 = this.encode(log, verb, pattern, channel, message)) : s3;
+      else start = s2 === -1 ? (s2 = this.encode(log, verb, pattern, channel, message)) : s2;
+      const end = c.proto === 3 ? this.end3 : this.end2;
+      if (c.out.len === 0 && c.share === null) {
+        c.share = log;
+        c.shareStart = start;
+        c.shareEnd = end;
+      } else if (c.out.len === 0 && c.share === log && c.shareEnd === start) {
+        c.shareEnd = end;
+      } else {
+        c.out.raw(log.bytes, start, end - start);
+      }
       this.a.markDirty(c);
       // The flush pauses reading from clients past 1 MB of pending output: only those can be near a limit.
       if (c.readPaused) this.checkLimit(c);
@@ -231,16 +256,17 @@ export class PubSub {
     return subs.size;
   }
 
-  private encode(proto: 2 | 3, verb: string, pattern: Buffer | null, channel: Buffer, message: Buffer): Uint8Array {
-    const w = this.enc;
-    w.len = 0;
-    w.proto = proto;
-    w.pushHeader(pattern === null ? 3 : 4);
-    w.bulkString(verb);
-    if (pattern !== null) w.bulk(pattern, 0, pattern.length);
-    w.bulk(channel, 0, channel.length);
-    w.bulk(message, 0, message.length);
-    return w.bytes.slice(0, w.len);
+  /** Appends the encoded message to `log`; returns its start (its end is left in end2/end3). */
+  private encode(log: RespWriter, verb: string, pattern: Buffer | null, channel: Buffer, message: Buffer): number {
+    const start = log.len;
+    log.pushHeader(pattern === null ? 3 : 4);
+    log.bulkString(verb);
+    if (pattern !== null) log.bulk(pattern, 0, pattern.length);
+    log.bulk(channel, 0, channel.length);
+    log.bulk(message, 0, message.length);
+    if (log.proto === 3) this.end3 = log.len;
+    else this.end2 = log.len;
+    return start;
   }
 
   /** Disconnects a subscriber whose unread output passed the hard limit, or the soft one for too long. */

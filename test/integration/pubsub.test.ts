@@ -86,6 +86,29 @@ describe.each([1, 3])('pub/sub with %i shard(s)', (shards) => {
     c3.close();
   });
 
+  it('keeps publish order for subscribers of interleaved channels and patterns', async () => {
+    const a = new Redis({ port: srv.port, host: '127.0.0.1' });
+    const b = new Redis({ port: srv.port, host: '127.0.0.1' });
+    await a.subscribe('ch1', 'ch2');
+    await b.subscribe('ch2');
+    await b.psubscribe('ch*');
+    const gotA: string[] = [];
+    const gotB: string[] = [];
+    a.on('message', (ch: string, m: string) => gotA.push(`${ch}:${m}`));
+    b.on('message', (ch: string, m: string) => gotB.push(`${ch}:${m}`));
+    b.on('pmessage', (_p: string, ch: string, m: string) => gotB.push(`p ${ch}:${m}`));
+    const p = pub.pipeline();
+    for (let i = 0; i < 20; i++) p.publish(i % 3 === 0 ? 'ch2' : 'ch1', String(i));
+    await p.exec();
+    await a.ping();
+    await b.ping();
+    const expected = Array.from({ length: 20 }, (_, i) => `${i % 3 === 0 ? 'ch2' : 'ch1'}:${i}`);
+    expect(gotA).toEqual(expected);
+    expect(gotB).toEqual(expected.flatMap((e) => (e.startsWith('ch2') ? [e, `p ${e}`] : [`p ${e}`])));
+    a.disconnect();
+    b.disconnect();
+  });
+
   it('disconnects a subscriber that stops reading at the output buffer limit', async () => {
     const c = await rawClient(srv.port);
     c.send('SUBSCRIBE flood');
