@@ -25,6 +25,7 @@ try {
   const connect = async () => {
     for (let i = 0; i < 100; i++) {
       const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
+      c.on('error', () => {});
       try {
         await c.connect();
         return c;
