@@ -53,6 +53,8 @@ export interface ModeHooks {
   event(buf: Uint8Array, start: number, len: number): void;
   /** MONITOR feed, called only while `monitoring` is set. */
   monitor(conn: Connection, id: number, cmd: ParsedCommand): void;
+  /** A cross-shard operation finished with `reply` (keyspace events for RENAME/COPY). */
+  operationDone(id: number, args: Buffer[], db: number, reply: RespWriter): void;
 }
 
 /** Pending output beyond which a connection stops being read until it drains. */
@@ -87,7 +89,7 @@ export class Acceptor {
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
   /** Transactions, pub/sub and notification hooks. */
-  hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {}, monitor: () => {} };
+  hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {}, monitor: () => {}, operationDone: () => {} };
   /** Some client runs MONITOR. */
   monitoring = false;
   /** Flushes so far; pub/sub starts a new shared message log after each. */
@@ -514,6 +516,7 @@ export class Acceptor {
       w.proto = proto;
       try {
         await this.runOperation(id, args, db, w);
+        this.hooks.operationDone(id, args, db, w);
       } catch (err) {
         w.len = 0;
         w.error(`ERR ${(err as Error).message}`);

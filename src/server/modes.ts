@@ -42,6 +42,7 @@ export function installModes(a: Acceptor): { started(): void } {
       else slow.report(b, s);
     },
     monitor: (conn, id, cmd) => mon.feed(conn, id, cmd),
+    operationDone: (id, args, db, reply) => notes.operationDone(id, args, db, reply),
   };
   return {
     started: () => {

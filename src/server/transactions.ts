@@ -312,6 +312,7 @@ export class Transactions {
         const s = col.nextSeq++;
         try {
           await a.runOperation(q.id, args, col.db, w);
+          a.hooks.operationDone(q.id, args, col.db, w);
         } catch (err) {
           w.len = 0;
           w.error(`ERR ${(err as Error).message}`);

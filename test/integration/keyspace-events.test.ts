@@ -64,6 +64,14 @@ describe.each([1, 3])('keyspace notifications with %i shard(s)', (shards) => {
     ]);
   });
 
+  it('reports RENAME and COPY whose keys sit on different shards', async () => {
+    await r.config('SET', 'notify-keyspace-events', 'Eg');
+    await r.set('from{k1}', 'v');
+    await r.rename('from{k1}', 'to{k2}');
+    await r.copy('to{k2}', 'copy{k1}');
+    expect(await until(3)).toEqual(['__keyevent@0__:rename_from from{k1}', '__keyevent@0__:rename_to to{k2}', '__keyevent@0__:copy_to copy{k1}']);
+  });
+
   it('reports expired keys from the timer wheel', async () => {
     await r.config('SET', 'notify-keyspace-events', 'Ex');
     await r.set('ttl1', 'v', 'PX', 30);

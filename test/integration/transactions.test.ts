@@ -109,9 +109,10 @@ describe.each([1, 3])('MULTI/EXEC with %i shard(s)', (shards) => {
   });
 
   it('runs multi-step cross-shard commands inside a watched transaction', async () => {
-    await r.set('src{a}', 'v');
-    await r.watch('src{a}');
-    const res = await r.multi().rename('src{a}', 'dst{b}').get('dst{b}').exec();
+    // {k1} and {k2} hash to different shards when there are 3.
+    await r.set('src{k1}', 'v');
+    await r.watch('src{k1}');
+    const res = await r.multi().rename('src{k1}', 'dst{k2}').get('dst{k2}').exec();
     expect(res).toEqual([
       [null, 'OK'],
       [null, 'v'],
