@@ -39,6 +39,8 @@ export class Connection {
   nextSeq = 0;
   /** Sequence number of the next reply to write. */
   nextWrite = 0;
+  /** Pushes waiting for pending replies, by the sequence number they must precede. */
+  deferred: Map<number, Uint8Array[]> | null = null;
   /** Replies that arrived early, and multi-shard replies in progress, by sequence number. */
   readonly early = new Map<number, Uint8Array>();
   readonly gathers = new Map<number, PendingPart>();
@@ -107,6 +109,7 @@ export class Connection {
     }
     this.out.raw(buf, start, len);
     this.nextWrite++;
+    if (this.deferred !== null) this.writeDeferred();
     if (this.early.size !== 0) this.drainEarly();
     return true;
   }
@@ -118,8 +121,25 @@ export class Connection {
       this.early.delete(this.nextWrite);
       this.out.raw(next, 0, next.length);
       this.nextWrite++;
+      if (this.deferred !== null) this.writeDeferred();
       next = this.early.get(this.nextWrite);
     }
+  }
+
+  /** Queues a push (pub/sub message) behind every reply still pending (callers check `!idle`). */
+  deferPush(bytes: Uint8Array): void {
+    this.deferred ??= new Map();
+    const list = this.deferred.get(this.nextSeq);
+    if (list === undefined) this.deferred.set(this.nextSeq, [bytes]);
+    else list.push(bytes);
+  }
+
+  private writeDeferred(): void {
+    const list = this.deferred!.get(this.nextWrite);
+    if (list === undefined) return;
+    this.deferred!.delete(this.nextWrite);
+    if (this.deferred!.size === 0) this.deferred = null;
+    for (const b of list) this.out.raw(b, 0, b.length);
   }
 
   /** Pending output bytes the kernel has not taken yet. */

@@ -240,6 +240,12 @@ export class PubSub {
       if (c.proto === 3) start = s3 === -1 ? (s3 = this.encode(log, verb, pattern, channel, message)) : s3;
       else start = s2 === -1 ? (s2 = this.encode(log, verb, pattern, channel, message)) : s2;
       const end = c.proto === 3 ? this.end3 : this.end2;
+      if (c.nextWrite !== c.nextSeq) {
+        // Replies are pending (e.g. SUBSCRIBE's own, behind a shard command): the message goes after them.
+        c.deferPush(log.bytes.slice(start, end));
+        if (c.readPaused) this.checkLimit(c);
+        continue;
+      }
       if (c.out.len === 0 && c.share === null) {
         c.share = log;
         c.shareStart = start;

@@ -109,6 +109,20 @@ describe.each([1, 3])('pub/sub with %i shard(s)', (shards) => {
     b.disconnect();
   });
 
+  it('writes a message after the replies still pending when it was published', async () => {
+    const sleeper = new Redis({ port: srv.port, host: '127.0.0.1' });
+    const slept = sleeper.call('debug', 'sleep', '0.3');
+    await new Promise((res) => setTimeout(res, 50));
+    const c = await rawClient(srv.port);
+    c.send('GET pending', 'SUBSCRIBE late');
+    for (let i = 0; i < 100 && Number((await pub.pubsub('NUMSUB', 'late'))[1]) === 0; i++) await new Promise((res) => setTimeout(res, 5));
+    expect(await pub.publish('late', 'hello')).toBe(1);
+    await slept;
+    expect(await c.waitFor('hello\r\n')).toBe('$-1\r\n*3\r\n$9\r\nsubscribe\r\n$4\r\nlate\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$4\r\nlate\r\n$5\r\nhello\r\n');
+    c.close();
+    sleeper.disconnect();
+  });
+
   it('disconnects a subscriber that stops reading at the output buffer limit', async () => {
     const c = await rawClient(srv.port);
     c.send('SUBSCRIBE flood');
