@@ -12,7 +12,7 @@
 import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import calculateSlot from 'cluster-key-slot';
-import { Connection, type PendingPart } from './connection.js';
+import { Connection, ST_SUBSCRIBED, type PendingPart } from './connection.js';
 import { ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from './resp-parser.js';
 import { RespWriter } from './resp-writer.js';
 import { ShardLink } from './shard-link.js';
@@ -55,6 +55,8 @@ export interface ModeHooks {
   monitor(conn: Connection, id: number, cmd: ParsedCommand): void;
   /** A cross-shard operation finished with `reply` (keyspace events for RENAME/COPY). */
   operationDone(id: number, args: Buffer[], db: number, reply: RespWriter): void;
+  /** After a flush, a subscribed client still has `pending` unsent bytes (pub/sub output limits). */
+  subscriberBacklog(conn: Connection, pending: number): void;
 }
 
 /** Pending output beyond which a connection stops being read until it drains. */
@@ -89,7 +91,7 @@ export class Acceptor {
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
   /** Transactions, pub/sub and notification hooks. */
-  hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {}, monitor: () => {}, operationDone: () => {} };
+  hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {}, monitor: () => {}, operationDone: () => {}, subscriberBacklog: () => {} };
   /** Some client runs MONITOR. */
   monitoring = false;
   /** Flushes so far; pub/sub starts a new shared message log after each. */
@@ -726,6 +728,7 @@ export class Acceptor {
           this.kill(conn);
         }
       }
+      if ((conn.state & ST_SUBSCRIBED) !== 0 && pending !== 0) this.hooks.subscriberBacklog(conn, pending);
     }
     list.length = 0;
   }

@@ -20,8 +20,8 @@ interface Param {
   min?: number;
   max?: number;
   values?: string[];
-  /** Custom validation for 'string' parameters: the stored text or an error reason. */
-  check?: (raw: string) => { value: string } | { error: string };
+  /** Custom validation for 'string' parameters (given the current value): the stored text or an error reason. */
+  check?: (raw: string, current: string) => { value: string } | { error: string };
   help: string;
 }
 
@@ -30,6 +30,29 @@ function checkPercentiles(raw: string): { value: string } | { error: string } {
   const parts = raw.trim() === '' ? [] : raw.trim().split(/\s+/);
   if (parts.some((p) => !/^\d+(\.\d+)?$/.test(p) || Number(p) > 100)) return { error: 'latency-tracking-info-percentiles should be between 0.0 and 100.0' };
   return { value: parts.join(' ') };
+}
+
+/**
+ * client-output-buffer-limit: `<class> <hard> <soft> <seconds>` groups merged into the
+ * current value, spelled as Redis's CONFIG GET (replica stored as slave, sizes in bytes).
+ */
+function checkBufferLimits(raw: string, current: string): { value: string } | { error: string } {
+  const words = raw.trim().split(/\s+/).filter(Boolean);
+  if (words.length % 4 !== 0) return { error: 'Wrong number of arguments in buffer limit configuration.' };
+  const cur = current.split(' ');
+  const byClass = new Map<string, string[]>();
+  for (let i = 0; i + 3 < cur.length; i += 4) byClass.set(cur[i]!, cur.slice(i + 1, i + 4));
+  for (let i = 0; i < words.length; i += 4) {
+    let cls = words[i]!.toLowerCase();
+    if (cls === 'replica') cls = 'slave';
+    if (!byClass.has(cls)) return { error: 'Invalid client class specified in buffer limit configuration.' };
+    const hard = parseMemory(words[i + 1]!);
+    const soft = parseMemory(words[i + 2]!);
+    const secs = /^\d+$/.test(words[i + 3]!) ? Number(words[i + 3]) : null;
+    if (hard === null || soft === null || secs === null) return { error: 'Error in hard, soft or soft_seconds setting in buffer limit configuration.' };
+    byClass.set(cls, [String(hard), String(soft), String(secs)]);
+  }
+  return { value: [...byClass].map(([c, v]) => `${c} ${v.join(' ')}`).join(' ') };
 }
 
 /** notify-keyspace-events: Redis's letters, stored in its canonical spelling. */
@@ -51,6 +74,7 @@ const PARAMS: Param[] = [
   { name: 'proto-max-bulk-len', kind: 'memory', def: String(512 * 1024 * 1024), mutable: true, min: 1024 * 1024, max: 2 * GB, help: 'largest bulk string accepted' },
   { name: 'client-query-buffer-limit', kind: 'memory', def: String(GB), mutable: true, min: 1024 * 1024, max: 4 * GB, help: 'largest unparsed input kept per client' },
   { name: 'client-output-buffer-limit-bytes', kind: 'memory', def: String(256 * 1024 * 1024), mutable: true, min: 0, max: 64 * GB, help: 'pending output that disconnects a normal client (0 = none)' },
+  { name: 'client-output-buffer-limit', kind: 'string', def: 'normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60', mutable: true, check: checkBufferLimits, help: 'per-class output limits (Sabre applies the pubsub class; normal clients use client-output-buffer-limit-bytes)' },
   { name: 'timeout', kind: 'int', def: '0', mutable: true, min: 0, max: 2 ** 31, help: 'close idle clients after N seconds (0 = never)' },
   { name: 'loglevel', kind: 'enum', def: 'notice', mutable: true, values: ['debug', 'verbose', 'notice', 'warning'], help: 'log verbosity' },
   { name: 'save', kind: 'string', def: '', mutable: false, help: 'RDB snapshots (not available yet: empty)' },
@@ -74,7 +98,7 @@ export function parseMemory(v: string): number | null {
 }
 
 /** Validates and normalizes a value; returns the stored text or an error reason. */
-function normalize(p: Param, raw: string): { value: string } | { error: string } {
+function normalize(p: Param, raw: string, current = p.def): { value: string } | { error: string } {
   switch (p.kind) {
     case 'int': {
       if (!/^-?\d+$/.test(raw.trim())) return { error: 'argument couldn\'t be parsed into an integer' };
@@ -103,7 +127,7 @@ function normalize(p: Param, raw: string): { value: string } | { error: string }
       return { value: v };
     }
     default:
-      return p.check !== undefined ? p.check(raw) : { value: raw };
+      return p.check !== undefined ? p.check(raw, current) : { value: raw };
   }
 }
 
@@ -131,7 +155,7 @@ export class ServerConfig {
   load(name: string, raw: string, origin: string): void {
     const p = BY_NAME.get(name.toLowerCase());
     if (!p) throw new ConfigError(`${origin}: unknown option '${name}'`);
-    const r = normalize(p, raw);
+    const r = normalize(p, raw, this.values.get(p.name));
     if ('error' in r) throw new ConfigError(`${origin}: bad value for '${p.name}': ${r.error}`);
     this.values.set(p.name, r.value);
   }
@@ -141,7 +165,7 @@ export class ServerConfig {
     const p = BY_NAME.get(name.toLowerCase());
     if (!p) return 'unknown';
     if (!p.mutable) return 'can\'t set immutable config';
-    const r = normalize(p, raw);
+    const r = normalize(p, raw, this.values.get(p.name));
     if ('error' in r) return r.error;
     this.values.set(p.name, r.value);
     this.listeners.get(p.name)?.(r.value);

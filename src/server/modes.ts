@@ -43,6 +43,7 @@ export function installModes(a: Acceptor): { started(): void } {
     },
     monitor: (conn, id, cmd) => mon.feed(conn, id, cmd),
     operationDone: (id, args, db, reply) => notes.operationDone(id, args, db, reply),
+    subscriberBacklog: (conn, pending) => ps.checkLimit(conn, pending),
   };
   return {
     started: () => {

@@ -2,8 +2,9 @@
  * Pub/sub on the acceptor: channels, glob patterns and shard channels (which behave as
  * plain channels on a standalone node), RESP2 subscribed-mode rules and RESP3 pushes.
  * PUBLISH encodes each message once per protocol and channel/pattern into a per-tick log
- * that subscribers share (each writes its span of it at flush, no per-subscriber copy); a subscriber that stops reading is disconnected at
- * Redis's default pub/sub output limits (32 MB hard, 8 MB for 60 s soft).
+ * that subscribers share (each writes its span of it at flush, no per-subscriber copy).
+ * A subscriber that stops reading is disconnected at the pubsub class of
+ * `client-output-buffer-limit` (Redis's default: 32 MB hard, 8 MB for 60 s soft).
  */
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS } from '../commands/table.js';
@@ -14,10 +15,12 @@ import { RespWriter } from '../io/resp-writer.js';
 import { globMatch } from '../io/bytes.js';
 import { ownerOf } from './transactions.js';
 
-/** Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`. */
-const HARD_LIMIT = 32 * 1024 * 1024;
-const SOFT_LIMIT = 8 * 1024 * 1024;
-const SOFT_SECONDS = 60;
+/** The pubsub class of `client-output-buffer-limit`: hard bytes, soft bytes, soft seconds (0: no limit). */
+function pubsubLimits(v: string): [number, number, number] {
+  const w = v.split(' ');
+  const i = w.indexOf('pubsub');
+  return [Number(w[i + 1]), Number(w[i + 2]), Number(w[i + 3])];
+}
 
 /** Commands a RESP2 client may send while subscribed. */
 const ALLOWED_SUBSCRIBED = new Set<number>([
@@ -56,7 +59,11 @@ export class PubSub {
   private end2 = 0;
   private end3 = 0;
 
+  private limits: [number, number, number];
+
   constructor(private readonly a: Acceptor) {
+    this.limits = pubsubLimits(a.config.get('client-output-buffer-limit'));
+    a.config.onChange('client-output-buffer-limit', (v) => (this.limits = pubsubLimits(v)));
     const h = a.local;
     h[CMD.SUBSCRIBE] = (conn, seq, cmd) => this.subscribe(conn, seq, cmd, 'channel');
     h[CMD.PSUBSCRIBE] = (conn, seq, cmd) => this.subscribe(conn, seq, cmd, 'pattern');
@@ -243,7 +250,6 @@ export class PubSub {
       if (c.nextWrite !== c.nextSeq) {
         // Replies are pending (e.g. SUBSCRIBE's own, behind a shard command): the message goes after them.
         c.deferPush(log.bytes.slice(start, end));
-        if (c.readPaused) this.checkLimit(c);
         continue;
       }
       if (c.out.len === 0 && c.share === null) {
@@ -256,8 +262,6 @@ export class PubSub {
         c.out.raw(log.bytes, start, end - start);
       }
       this.a.markDirty(c);
-      // The flush pauses reading from clients past 1 MB of pending output: only those can be near a limit.
-      if (c.readPaused) this.checkLimit(c);
     }
     return subs.size;
   }
@@ -275,16 +279,17 @@ export class PubSub {
     return start;
   }
 
-  /** Disconnects a subscriber whose unread output passed the hard limit, or the soft one for too long. */
-  private checkLimit(c: Connection): void {
-    const now = Date.now();
-    const pending = c.socket.writableLength + c.out.len;
-    if (pending <= SOFT_LIMIT) {
+  /** After a flush: disconnects a subscriber whose unsent output passed the hard limit, or the soft one for too long. */
+  checkLimit(c: Connection, pending: number): void {
+    const [hard, soft, secs] = this.limits;
+    if (hard > 0 && pending > hard) return this.a.kill(c);
+    if (soft === 0 || pending <= soft) {
       c.softLimitSince = 0;
       return;
     }
+    const now = Date.now();
     if (c.softLimitSince === 0) c.softLimitSince = now;
-    if (pending > HARD_LIMIT || now - c.softLimitSince > SOFT_SECONDS * 1000) this.a.kill(c);
+    else if (now - c.softLimitSince > secs * 1000) this.a.kill(c);
   }
 
   private listChannels(conn: Connection, seq: number, cmd: ParsedCommand, map: Map<string, Set<Connection>>): void {

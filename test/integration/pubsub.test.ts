@@ -136,6 +136,26 @@ describe.each([1, 3])('pub/sub with %i shard(s)', (shards) => {
     c.close();
   });
 
+  it('applies a configured pubsub output limit (Redis syntax, merged per class)', async () => {
+    await pub.config('SET', 'client-output-buffer-limit', 'pubsub 1mb 256kb 0');
+    expect(await pub.config('GET', 'client-output-buffer-limit')).toEqual([
+      'client-output-buffer-limit',
+      'normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 262144 0',
+    ]);
+    await expect(pub.config('SET', 'client-output-buffer-limit', 'pubsub 1mb')).rejects.toThrow('Wrong number of arguments in buffer limit configuration.');
+    await expect(pub.config('SET', 'client-output-buffer-limit', 'foo 1 1 1')).rejects.toThrow('Invalid client class specified in buffer limit configuration.');
+    const c = await rawClient(srv.port);
+    c.send('SUBSCRIBE small');
+    await c.waitFor(':1\r\n');
+    c.socket.pause();
+    const msg = 'y'.repeat(64 * 1024);
+    let receivers = 1;
+    for (let i = 0; i < 2000 && receivers > 0; i++) receivers = await pub.publish('small', msg);
+    expect(receivers).toBe(0);
+    await pub.config('SET', 'client-output-buffer-limit', 'pubsub 32mb 8mb 60');
+    c.close();
+  });
+
   it('RESET leaves subscribed mode', async () => {
     const c = await rawClient(srv.port);
     c.send('PSUBSCRIBE x*', 'RESET', 'PING');
