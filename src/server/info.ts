@@ -8,12 +8,18 @@ import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
 const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -1), 'commandstats', 'latencystats', 'keyspace'];
-/** Sections other modules provide (latencystats). */
+/** Sections other modules provide (latencystats), and lines they add to built-in ones (stats). */
 const extraSections = new Map<string, (a: Acceptor) => string[]>();
+const extraLines = new Map<string, (a: Acceptor) => string[]>();
 
 /** Adds an INFO section built by another module. */
 export function registerInfoSection(name: string, build: (a: Acceptor) => string[]): void {
   extraSections.set(name, build);
+}
+
+/** Adds lines another module owns to the end of a built-in INFO section. */
+export function registerInfoLines(section: string, build: (a: Acceptor) => string[]): void {
+  extraLines.set(section, build);
 }
 
 /** Sums one stats slot over all shards. */
@@ -129,8 +135,10 @@ export function infoText(a: Acceptor, requested: string[]): string {
   else names = requested;
   const parts: string[] = [];
   for (const n of names) {
-    const lines = section(a, n);
-    if (lines === null) continue;
+    const base = section(a, n);
+    if (base === null) continue;
+    const more = extraLines.get(n);
+    const lines = more === undefined ? base : [...base, ...more(a)];
     parts.push(`# ${n === 'commandstats' ? 'Commandstats' : n[0]!.toUpperCase() + n.slice(1)}\r\n${lines.map((l) => l + '\r\n').join('')}`);
   }
   return parts.join('\r\n');

@@ -12,7 +12,7 @@ import {
   type CommandListFilter,
 } from '../commands/table.js';
 import type { Acceptor, LocalHandler } from '../io/acceptor.js';
-import type { Connection } from '../io/connection.js';
+import { ST_SUBSCRIBED, type Connection } from '../io/connection.js';
 import type { ParsedCommand } from '../io/resp-parser.js';
 import { R_OK, R_PONG } from '../io/resp-writer.js';
 import { E_DB_RANGE, E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
@@ -264,6 +264,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
   };
   h[CMD.CLIENT_LIST] = (conn, seq, cmd) => {
     let ids: Set<number> | null = null;
+    let type: string | null = null;
     if (cmd.argc >= 4 && is(cmd, 2, 'ID')) {
       ids = new Set();
       for (let i = 3; i < cmd.argc; i++) {
@@ -274,12 +275,17 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
     } else if (cmd.argc === 4 && is(cmd, 2, 'TYPE')) {
       const t = str(cmd, 3).toLowerCase();
       if (!['normal', 'master', 'replica', 'pubsub'].includes(t)) return a.replyError(conn, seq, `ERR Unknown client type '${t}'`);
-      if (t !== 'normal') ids = new Set();
+      type = t;
     } else if (cmd.argc !== 2) {
       return a.replyError(conn, seq, E_SYNTAX);
     }
     let text = '';
-    for (const c of a.conns.values()) if (ids === null || ids.has(c.id)) text += clientInfoLine(c) + '\n';
+    for (const c of a.conns.values()) {
+      if (ids !== null && !ids.has(c.id)) continue;
+      // Redis classes a client as pubsub while it has subscriptions; there are no replicas here.
+      if (type !== null && type !== ((c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal')) continue;
+      text += clientInfoLine(c) + '\n';
+    }
     a.startReply(conn).verbatim(text);
     a.replyW(conn, seq);
   };

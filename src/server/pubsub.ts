@@ -14,6 +14,7 @@ import type { ParsedCommand } from '../io/resp-parser.js';
 import { RespWriter } from '../io/resp-writer.js';
 import { globMatch } from '../io/bytes.js';
 import { ownerOf } from './transactions.js';
+import { registerInfoLines } from './info.js';
 
 /** The pubsub class of `client-output-buffer-limit`: hard bytes, soft bytes, soft seconds (0: no limit). */
 function pubsubLimits(v: string): [number, number, number] {
@@ -64,6 +65,11 @@ export class PubSub {
   constructor(private readonly a: Acceptor) {
     this.limits = pubsubLimits(a.config.get('client-output-buffer-limit'));
     a.config.onChange('client-output-buffer-limit', (v) => (this.limits = pubsubLimits(v)));
+    registerInfoLines('stats', () => [
+      `pubsub_channels:${this.channels.size}`,
+      `pubsub_patterns:${this.patterns.size}`,
+      `pubsubshard_channels:${this.shardChannels.size}`,
+    ]);
     const h = a.local;
     h[CMD.SUBSCRIBE] = (conn, seq, cmd) => this.subscribe(conn, seq, cmd, 'channel');
     h[CMD.PSUBSCRIBE] = (conn, seq, cmd) => this.subscribe(conn, seq, cmd, 'pattern');

@@ -42,6 +42,11 @@ describe.each([1, 3])('pub/sub with %i shard(s)', (shards) => {
     expect(await pub.pubsub('CHANNELS', 'n*')).toEqual(['news']);
     expect(await pub.pubsub('NUMSUB', 'news', 'none')).toEqual(['news', 1, 'none', 0]);
     expect(await pub.pubsub('NUMPAT')).toBe(1);
+    expect(await pub.info('stats')).toMatch(/pubsub_channels:2\r\npubsub_patterns:1\r\npubsubshard_channels:0\r\n/);
+    const pubsubClients = (await pub.client('LIST', 'TYPE', 'pubsub')) as string;
+    expect(pubsubClients.trim().split('\n')).toHaveLength(1);
+    expect(pubsubClients).toMatch(/flags=P .* sub=2 psub=1 /);
+    expect(await pub.client('LIST', 'TYPE', 'normal')).not.toMatch(/flags=P /);
     sub.disconnect();
   });
 
