@@ -20,7 +20,7 @@ export function installModes(a: Acceptor): { started(): void } {
   installClientAdmin(a);
   const slow = new SlowLog(a);
   const latency = installLatency(a);
-  installDebug(a);
+  installDebug(a, slow);
   const reset = a.local[CMD.RESET];
   a.local[CMD.RESET] = (conn, seq, cmd) => {
     mon.remove(conn);

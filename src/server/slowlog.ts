@@ -1,6 +1,7 @@
 /** SLOWLOG GET/LEN/RESET: entries come from the shards' slow-command reports (src/shards/latency.ts). */
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
+import type { Connection } from '../io/connection.js';
 import { R_OK } from '../io/resp-writer.js';
 import { parseSafeInt } from '../io/bytes.js';
 
@@ -76,6 +77,17 @@ export class SlowLog {
       }
       args.push(omitted > 0 ? Buffer.concat([arg, Buffer.from(`... (${omitted} more bytes)`)]) : arg);
     }
+    this.push(conn, args, us, max);
+  }
+
+  /** Logs a command the acceptor ran itself (DEBUG SLEEP) if it took at least the threshold. */
+  recordLocal(conn: Connection, args: Buffer[], us: number): void {
+    const threshold = this.a.config.num('slowlog-log-slower-than');
+    if (threshold < 0 || us < threshold) return;
+    this.push(conn, args.slice(0, 32), us, this.a.config.num('slowlog-max-len'));
+  }
+
+  private push(conn: Connection | undefined, args: Buffer[], us: number, max: number): void {
     this.entries.unshift({ id: this.nextId++, time: Math.floor(Date.now() / 1000), us, args, addr: conn?.addr ?? '', name: conn?.name ?? '' });
     if (this.entries.length > max) this.entries.length = max;
   }

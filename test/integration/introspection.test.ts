@@ -83,7 +83,6 @@ describe.each([1, 3])('introspection with %i shard(s)', (shards) => {
     await r.set('slowkey', 'v');
     await r.get('slowkey');
     await r.call('keys', 'slow*');
-    await r.call('debug', 'sleep', '0.05');
     await r.config('SET', 'slowlog-log-slower-than', '10000');
     const entries = (await r.slowlog('GET', '-1')) as [number, number, number, string[], string, string][];
     const keys = entries.find((e) => e[3][0] === 'keys')!;
@@ -94,6 +93,18 @@ describe.each([1, 3])('introspection with %i shard(s)', (shards) => {
     expect(await r.slowlog('LEN')).toBe(entries.length);
     await r.slowlog('RESET');
     expect(await r.slowlog('LEN')).toBe(0);
+  });
+
+  it('SLOWLOG only logs commands over the threshold (the Redis suite test with DEBUG SLEEP)', async () => {
+    await r.config('SET', 'slowlog-log-slower-than', '100000');
+    await r.slowlog('RESET');
+    await r.ping();
+    await r.call('debug', 'sleep', '0.2');
+    expect(await r.slowlog('LEN')).toBe(1);
+    const [entry] = (await r.slowlog('GET')) as [number, number, number, string[], string, string][];
+    expect(entry![3]).toEqual(['debug', 'sleep', '0.2']);
+    expect(entry![2]).toBeGreaterThanOrEqual(100000);
+    await r.config('SET', 'slowlog-log-slower-than', '10000');
   });
 
   it('LATENCY HISTOGRAM and INFO latencystats report tracked commands', async () => {
