@@ -36,9 +36,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array, s: number, n: number): boolean 
 
 /** Marks every watcher of the key `b[s, s+n)` in `db` dirty. */
 export function touchKey(db: number, b: Uint8Array, s: number, n: number): void {
-  const list = byHash.get(hashBytes(b, s, n));
-  if (list === undefined) return;
-  for (const w of list) if (w.db === db && sameBytes(w.key, b, s, n)) for (const c of w.conns) dirty.add(c);
+  const w = findWatched(db, b, s, n);
+  if (w !== undefined) for (const c of w.conns) dirty.add(c);
 }
 
 /** Expiry hook: the record at `a` is being deleted because its TTL passed. */
@@ -58,12 +57,24 @@ function touchFlush(store: Store, db: number): void {
   }
 }
 
+/** Watched keys the running write command names, and whether each existed before it ran. */
+const pending: Watched[] = [];
+const existedBefore: boolean[] = [];
+
+function findWatched(db: number, b: Uint8Array, s: number, n: number): Watched | undefined {
+  const list = byHash.get(hashBytes(b, s, n));
+  if (list === undefined) return undefined;
+  for (const w of list) if (w.db === db && sameBytes(w.key, b, s, n)) return w;
+  return undefined;
+}
+
 /**
- * Called by the worker before command `cmd` runs while keys are watched: a write marks
- * the watchers of its keys dirty (whether or not it ends up changing them, as a
- * conservative approximation of Redis's per-modification signal).
+ * Called by the worker before command `cmd` runs while keys are watched. Flushes and the
+ * internal move halves mark watchers at once; other writes remember their watched keys so
+ * that touchAfter() can tell a change from a no-op on an absent key (DEL of a missing key).
  */
 export function touchCommand(c: Ctx, cmd: number, dumpId: number, restoreId: number): void {
+  pending.length = 0;
   if (cmd === CMD.FLUSHDB) return touchFlush(c.store, c.db);
   if (cmd === CMD.FLUSHALL) return touchFlush(c.store, -1);
   if (cmd === restoreId || (cmd === dumpId && c.argc > 2 && c.buf[c.as[2]!] === 49)) {
@@ -73,7 +84,26 @@ export function touchCommand(c: Ctx, cmd: number, dumpId: number, restoreId: num
   if (cmd >= WRITE_FLAGS.length || !WRITE_FLAGS[cmd]) return;
   if (keyIdx.length < c.argc) keyIdx = new Int32Array(c.argc * 2);
   const nk = extractKeys(COMMANDS[cmd]!, c.buf, c.as, c.al, c.argc, keyIdx);
-  for (let i = 0; i < nk; i++) touchKey(c.db, c.buf, c.as[keyIdx[i]!]!, c.al[keyIdx[i]!]!);
+  for (let i = 0; i < nk; i++) {
+    const k = keyIdx[i]!;
+    const w = findWatched(c.db, c.buf, c.as[k]!, c.al[k]!);
+    if (w === undefined) continue;
+    existedBefore[pending.length] = c.store.lookup(c.db, w.key, 0, w.key.length) !== 0;
+    pending.push(w);
+  }
+}
+
+/**
+ * After a write command: its watched keys count as changed if they existed before or
+ * exist now (a conservative stand-in for Redis's per-modification signal: a failed
+ * SET NX on an existing key still counts).
+ */
+export function touchAfter(c: Ctx): void {
+  for (let i = 0; i < pending.length; i++) {
+    const w = pending[i]!;
+    if (existedBefore[i] || c.store.lookup(w.db, w.key, 0, w.key.length) !== 0) for (const conn of w.conns) dirty.add(conn);
+  }
+  pending.length = 0;
 }
 
 function forget(conn: number): void {

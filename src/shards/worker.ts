@@ -10,7 +10,7 @@ import { Store } from './store.js';
 import { Ctx } from './context.js';
 import { COMMAND_NAMES, buildHandlerTable, internalId } from './command-set.js';
 import { shardPosition } from './t_keys.js';
-import { touchCommand, touchExpired, watchState } from './watch.js';
+import { touchAfter, touchCommand, touchExpired, watchState } from './watch.js';
 import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink } from './notify.js';
 import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../io/frames.js';
@@ -143,6 +143,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
   try {
     if (h === undefined) out.error(`ERR unknown command '${ctx.name}'`);
     else h(ctx);
+    if (watchState.keys !== 0) touchAfter(ctx);
     if (notifyState.flags !== 0) afterCommand(ctx, cmd);
   } catch (err) {
     out.len = 0;

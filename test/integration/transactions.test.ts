@@ -101,6 +101,16 @@ describe.each([1, 3])('MULTI/EXEC with %i shard(s)', (shards) => {
     expect(await r.multi().get('fl').exec()).toBeNull();
   });
 
+  it('does not abort when another client writes nothing to an absent watched key', async () => {
+    await r.watch('absent1', 'absent2');
+    expect(await r2.del('absent1')).toBe(0);
+    expect(await r2.expire('absent2', 100)).toBe(0);
+    expect(await r.multi().set('absent1', 'x').exec()).toEqual([[null, 'OK']]);
+    await r.watch('absent3');
+    await r2.set('absent3', 'created');
+    expect(await r.multi().get('absent3').exec()).toBeNull();
+  });
+
   it('does not abort for a stale key watched after it expired', async () => {
     await r.set('stale', '1', 'PX', 1);
     await new Promise((res) => setTimeout(res, 20));
