@@ -325,11 +325,12 @@ export class Acceptor {
     conn.lastCommand = spec.name;
     if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
     if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
-    if (this.monitoring) this.hooks.monitor(conn, id, cmd);
     this.stats.calls[id]!++;
     const local = this.local[id];
     if (local !== undefined) {
       local(conn, seq, cmd);
+      // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
+      if (this.monitoring) this.hooks.monitor(conn, id, cmd);
       return true;
     }
     if (!SHARD_IMPLEMENTS[id]) {
@@ -340,9 +341,12 @@ export class Acceptor {
     if (this.nShards === 1) {
       if (this.held[0] === 1) return this.stall(conn, id);
       this.sendAll(this.shards[0]!, conn, seq, id, cmd);
-      return true;
+    } else if (!this.route(conn, seq, id, cmd)) {
+      return false;
     }
-    return this.route(conn, seq, id, cmd);
+    // Only once routed: a stalled command is parsed again later.
+    if (this.monitoring) this.hooks.monitor(conn, id, cmd);
+    return true;
   }
 
   /** CLIENT PAUSE in force for this command (EXEC counts as a write: its queue may hold writes). */

@@ -22,6 +22,11 @@ import { clientInfoLine, infoText } from './info.js';
 
 const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
 
+/** CLIENT LIST/KILL TYPE class: pubsub while subscribed, else normal (there are no replicas here). */
+function clientType(c: Connection): string {
+  return (c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal';
+}
+
 /** Argument `i` as bytes (a copy-free view). */
 function arg(cmd: ParsedCommand, i: number): Buffer {
   return Buffer.from(cmd.buf.buffer, cmd.buf.byteOffset + cmd.argStart[i]!, cmd.argLen[i]!);
@@ -282,8 +287,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
     let text = '';
     for (const c of a.conns.values()) {
       if (ids !== null && !ids.has(c.id)) continue;
-      // Redis classes a client as pubsub while it has subscriptions; there are no replicas here.
-      if (type !== null && type !== ((c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal')) continue;
+      if (type !== null && type !== clientType(c)) continue;
       text += clientInfoLine(c) + '\n';
     }
     a.startReply(conn).verbatim(text);
@@ -304,6 +308,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
     let addr: string | null = null;
     let laddr: string | null = null;
     let skipMe = true;
+    let type: string | null = null;
     for (let i = 2; i < cmd.argc; i += 2) {
       const v = str(cmd, i + 1);
       if (is(cmd, i, 'ID')) {
@@ -320,11 +325,13 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
         if (v !== 'default') return a.replyError(conn, seq, `ERR No such user '${v}'`);
       } else if (is(cmd, i, 'TYPE')) {
         if (!['normal', 'master', 'replica', 'pubsub'].includes(v.toLowerCase())) return a.replyError(conn, seq, `ERR Unknown client type '${v}'`);
+        type = v.toLowerCase();
       } else return a.replyError(conn, seq, E_SYNTAX);
     }
     let killed = 0;
     for (const c of [...a.conns.values()]) {
       if (id !== -1 && c.id !== id) continue;
+      if (type !== null && type !== clientType(c)) continue;
       if (addr !== null && c.addr !== addr) continue;
       if (laddr !== null && c.laddr !== laddr) continue;
       if (c === conn && skipMe) continue;

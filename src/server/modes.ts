@@ -13,10 +13,10 @@ import { installDebug } from './debug.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
 export function installModes(a: Acceptor): { started(): void } {
-  const txn = new Transactions(a);
+  const mon = new Monitor(a);
+  const txn = new Transactions(a, (conn, cmd) => mon.feedExec(conn, cmd));
   const ps = new PubSub(a);
   const notes = new Notifications(a, ps);
-  const mon = new Monitor(a);
   installClientAdmin(a);
   const slow = new SlowLog(a);
   const latency = installLatency(a);

@@ -50,9 +50,18 @@ export class Monitor {
     this.a.monitoring = this.clients.size !== 0;
   }
 
-  /** Called for each executed command while anyone monitors. */
+  /** Called for each command dispatched while anyone monitors; EXEC is fed by the transaction once its commands ran, as in Redis. */
   feed(conn: Connection, id: number, cmd: ParsedCommand): void {
-    if ((COMMANDS[id]!.flags & (F_ADMIN | F_SKIP_MONITOR)) !== 0) return;
+    if (id === CMD.EXEC || (COMMANDS[id]!.flags & (F_ADMIN | F_SKIP_MONITOR)) !== 0) return;
+    this.write(conn, cmd);
+  }
+
+  /** Feeds an EXEC after the commands it ran. */
+  feedExec(conn: Connection, cmd: ParsedCommand): void {
+    if (this.clients.size !== 0) this.write(conn, cmd);
+  }
+
+  private write(conn: Connection, cmd: ParsedCommand): void {
     const t = (performance.timeOrigin + performance.now()) / 1000;
     let line = `+${t.toFixed(6)} [${conn.db} ${conn.addr}]`;
     for (let i = 0; i < cmd.argc; i++) line += ' ' + reprBytes(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!);

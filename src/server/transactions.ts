@@ -71,6 +71,24 @@ export class TxnCollector extends Connection {
   }
 }
 
+/** A parsed command with its own copy of the bytes (for use after the parse buffer moves on). */
+function copyCommand(cmd: ParsedCommand): ParsedCommand {
+  const c = new ParsedCommand();
+  c.reserve(cmd.argc);
+  let size = 0;
+  for (let i = 0; i < cmd.argc; i++) size += cmd.argLen[i]!;
+  c.buf = new Uint8Array(size);
+  let p = 0;
+  for (let i = 0; i < cmd.argc; i++) {
+    c.buf.set(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!), p);
+    c.argStart[i] = p;
+    c.argLen[i] = cmd.argLen[i]!;
+    p += cmd.argLen[i]!;
+  }
+  c.argc = cmd.argc;
+  return c;
+}
+
 /** The connection a command acts for: the client behind a transaction's collector. */
 export function ownerOf(conn: Connection): Connection {
   return conn instanceof TxnCollector ? conn.owner : conn;
@@ -84,7 +102,11 @@ export class Transactions {
   private keyIdx = new Int32Array(64);
   private readonly parsed = new ParsedCommand();
 
-  constructor(private readonly a: Acceptor) {
+  /** `execFed` shows a finished EXEC to MONITOR clients (after its commands, as Redis does). */
+  constructor(
+    private readonly a: Acceptor,
+    private readonly execFed: (conn: Connection, cmd: ParsedCommand) => void,
+  ) {
     const h = a.local;
     h[CMD.MULTI] = (conn, seq) => {
       if (conn.multi !== null) return a.replyError(conn, seq, 'ERR MULTI calls can not be nested');
@@ -98,7 +120,7 @@ export class Transactions {
       this.unwatch(conn);
       a.replyConst(conn, seq, R_OK);
     };
-    h[CMD.EXEC] = (conn, seq) => this.exec(conn, seq);
+    h[CMD.EXEC] = (conn, seq, cmd) => this.exec(conn, seq, cmd);
     h[CMD.WATCH] = (conn, seq, cmd) => this.watch(conn, seq, cmd);
     h[CMD.UNWATCH] = (conn, seq) => {
       this.unwatch(conn);
@@ -186,20 +208,26 @@ export class Transactions {
     conn.watchShards.clear();
   }
 
-  private exec(conn: Connection, seq: number): void {
+  private exec(conn: Connection, seq: number, cmd: ParsedCommand): void {
     const a = this.a;
     const m = conn.multi;
     if (m === null) return a.replyError(conn, seq, 'ERR EXEC without MULTI');
     this.endMulti(conn);
     if (m.failed) {
       this.unwatch(conn);
-      return a.replyError(conn, seq, E_EXECABORT);
+      a.replyError(conn, seq, E_EXECABORT);
+      if (a.monitoring) this.execFed(conn, cmd);
+      return;
     }
     if (conn.watchShards.size === 0 && !m.needsHold && !a.held.includes(1)) {
       this.replay(conn, seq, m.cmds, null);
+      if (a.monitoring) this.execFed(conn, cmd);
       return;
     }
-    this.execHeld(conn, seq, m.cmds);
+    const fed = copyCommand(cmd);
+    this.execHeld(conn, seq, m.cmds, () => {
+      if (a.monitoring) this.execFed(conn, fed);
+    });
   }
 
   /** Builds a collector for `cmds` whose completion writes the EXEC array to `seq`. */
@@ -263,7 +291,7 @@ export class Transactions {
    * it holds the involved shards, checks the watches, then runs the commands in order
    * (multi-step ones awaited in place) before releasing the shards.
    */
-  private execHeld(conn: Connection, seq: number, cmds: Queued[]): void {
+  private execHeld(conn: Connection, seq: number, cmds: Queued[], ran: () => void): void {
     const a = this.a;
     conn.stalled = true;
     a.stalled.add(conn);
@@ -279,6 +307,7 @@ export class Transactions {
       const checks = await Promise.all(watched.map((s) => a.sysCall(s, 0, this.checkId, [Buffer.from('__watchcheck'), connArg])));
       for (const s of watched) void a.sysCall(s, 0, this.unwatchId, [Buffer.from('__unwatch'), connArg]);
       const finish = (): void => {
+        ran();
         a.held.fill(0);
         a.releaseStalled();
       };

@@ -21,15 +21,19 @@ describe.each([1, 3])('introspection with %i shard(s)', (shards) => {
     await m.waitFor('+OK\r\n');
     const c = await rawClient(srv.port);
     c.socket.write(Buffer.concat([Buffer.from('*3\r\n$3\r\nSET\r\n$5\r\na"b\\c\r\n$6\r\n'), Buffer.from([1, 0x7f, 10, 0xe9, 32, 9]), Buffer.from('\r\n')]));
-    c.send('CONFIG GET maxclients', 'GET k');
-    await c.waitFor('$-1\r\n');
-    const text = await m.waitFor('"GET" "k"');
+    c.send('CONFIG GET maxclients', 'GET k', 'MULTI', 'SELECT 1', 'PING', 'EXEC');
+    await c.waitFor('*2\r\n');
+    const text = await m.waitFor('"EXEC"');
     const addr = `${c.socket.localAddress}:${c.socket.localPort}`;
     const lines = text.split('\r\n').filter((l) => l.includes(addr));
     expect(lines[0]).toMatch(/^\+\d{10}\.\d{6} \[0 [^\]]+\] /);
     expect(lines.map((l) => l.replace(/^\+[\d.]+ /, ''))).toEqual([
       `[0 ${addr}] "SET" "a\\"b\\\\c" "\\x01\\x7f\\n\\xe9 \\t"`,
       `[0 ${addr}] "GET" "k"`,
+      `[0 ${addr}] "MULTI"`,
+      `[1 ${addr}] "SELECT" "1"`,
+      `[1 ${addr}] "PING"`,
+      `[1 ${addr}] "EXEC"`,
     ]);
     m.close();
     c.close();
