@@ -8,18 +8,24 @@ import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
 const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -1), 'commandstats', 'latencystats', 'keyspace'];
-/** Sections other modules provide (latencystats), and lines they add to built-in ones (stats). */
-const extraSections = new Map<string, (a: Acceptor) => string[]>();
-const extraLines = new Map<string, (a: Acceptor) => string[]>();
+/** Per acceptor: sections other modules provide (latencystats), and lines they add to built-in ones (stats). */
+const extraSections = new WeakMap<Acceptor, Map<string, () => string[]>>();
+const extraLines = new WeakMap<Acceptor, Map<string, () => string[]>>();
+
+function registry(m: WeakMap<Acceptor, Map<string, () => string[]>>, a: Acceptor): Map<string, () => string[]> {
+  let r = m.get(a);
+  if (r === undefined) m.set(a, (r = new Map()));
+  return r;
+}
 
 /** Adds an INFO section built by another module. */
-export function registerInfoSection(name: string, build: (a: Acceptor) => string[]): void {
-  extraSections.set(name, build);
+export function registerInfoSection(a: Acceptor, name: string, build: () => string[]): void {
+  registry(extraSections, a).set(name, build);
 }
 
 /** Adds lines another module owns to the end of a built-in INFO section. */
-export function registerInfoLines(section: string, build: (a: Acceptor) => string[]): void {
-  extraLines.set(section, build);
+export function registerInfoLines(a: Acceptor, section: string, build: () => string[]): void {
+  registry(extraLines, a).set(section, build);
 }
 
 /** Sums one stats slot over all shards. */
@@ -123,7 +129,7 @@ function section(a: Acceptor, name: string): string[] | null {
       return lines;
     }
     default:
-      return extraSections.get(name)?.(a) ?? null;
+      return extraSections.get(a)?.get(name)?.() ?? null;
   }
 }
 
@@ -137,8 +143,8 @@ export function infoText(a: Acceptor, requested: string[]): string {
   for (const n of names) {
     const base = section(a, n);
     if (base === null) continue;
-    const more = extraLines.get(n);
-    const lines = more === undefined ? base : [...base, ...more(a)];
+    const more = extraLines.get(a)?.get(n);
+    const lines = more === undefined ? base : [...base, ...more()];
     parts.push(`# ${n === 'commandstats' ? 'Commandstats' : n[0]!.toUpperCase() + n.slice(1)}\r\n${lines.map((l) => l + '\r\n').join('')}`);
   }
   return parts.join('\r\n');

@@ -101,7 +101,7 @@ export function installLatency(a: Acceptor): { started(): void } {
     resetstat?.(conn, seq, cmd);
   };
 
-  registerInfoSection('latencystats', () => {
+  registerInfoSection(a, 'latencystats', () => {
     const pcts = a.config.get('latency-tracking-info-percentiles').split(' ').filter(Boolean);
     const lines: string[] = [];
     for (let id = 0; id < COMMANDS.length; id++) {

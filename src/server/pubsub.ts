@@ -65,7 +65,7 @@ export class PubSub {
   constructor(private readonly a: Acceptor) {
     this.limits = pubsubLimits(a.config.get('client-output-buffer-limit'));
     a.config.onChange('client-output-buffer-limit', (v) => (this.limits = pubsubLimits(v)));
-    registerInfoLines('stats', () => [
+    registerInfoLines(a, 'stats', () => [
       `pubsub_channels:${this.channels.size}`,
       `pubsub_patterns:${this.patterns.size}`,
       `pubsubshard_channels:${this.shardChannels.size}`,
