@@ -1,5 +1,6 @@
 /** The `notify-keyspace-events` flag letters: parsing, Redis's canonical spelling, and the bits shards test. */
 
+/** Flag bits, numbered as Redis's NOTIFY_* constants. */
 export const NOTIFY_KEYSPACE = 1 << 0;
 export const NOTIFY_KEYEVENT = 1 << 1;
 export const NOTIFY_GENERIC = 1 << 2;

@@ -9,10 +9,8 @@ import { recKeyLen, recKeyOff } from './record.js';
 import type { Ctx, Handler } from './context.js';
 import type { Store } from './store.js';
 import { copyBytes } from '../io/bytes.js';
+import { NOTIFY_EXPIRED as EXPIRED, NOTIFY_GENERIC as GENERIC, NOTIFY_STRING as STRING } from '../server/keyspace-events.js';
 
-const GENERIC = 1 << 2;
-const STRING = 1 << 3;
-const EXPIRED = 1 << 8;
 
 /** The class bits the acceptor pushed (keyspace-events bit layout). */
 export const notifyState = { flags: 0 };
