@@ -54,8 +54,8 @@ export class PubSub {
   readonly patterns = new Map<string, Pattern>();
   readonly shardChannels = new Map<string, Set<Connection>>();
   /** This tick's shared message logs per protocol, and the flush they belong to. */
-  private log2 = new RespWriter(1 << 16);
-  private log3 = new RespWriter(1 << 16);
+  private log2: RespWriter | null = null;
+  private log3: RespWriter | null = null;
   private logGen = -1;
   private end2 = 0;
   private end3 = 0;
@@ -239,16 +239,16 @@ export class PubSub {
    */
   private fanOut(subs: Set<Connection>, verb: string, pattern: Buffer | null, channel: Buffer, message: Buffer): number {
     if (this.logGen !== this.a.flushes) {
+      // Spans of the previous log may still be queued in sockets: never write into it again.
       this.logGen = this.a.flushes;
-      this.log2 = new RespWriter(1 << 16);
-      this.log3 = new RespWriter(1 << 16);
-      this.log3.proto = 3;
+      this.log2 = null;
+      this.log3 = null;
     }
     let s2 = -1;
     let s3 = -1;
     for (const c of subs) {
       if (c.closed) continue;
-      const log = c.proto === 3 ? this.log3 : this.log2;
+      const log = c.proto === 3 ? (this.log3 ??= this.newLog(3)) : (this.log2 ??= this.newLog(2));
       let start: number;
       if (c.proto === 3) start = s3 === -1 ? (s3 = this.encode(log, verb, pattern, channel, message)) : s3;
       else start = s2 === -1 ? (s2 = this.encode(log, verb, pattern, channel, message)) : s2;
@@ -270,6 +270,12 @@ export class PubSub {
       this.a.markDirty(c);
     }
     return subs.size;
+  }
+
+  private newLog(proto: 2 | 3): RespWriter {
+    const w = new RespWriter(8192);
+    w.proto = proto;
+    return w;
   }
 
   /** Appends the encoded message to `log`; returns its start (its end is left in end2/end3). */
