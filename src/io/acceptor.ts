@@ -13,7 +13,7 @@ import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
-import { Connection, type PendingPart } from './connection.js';
+import { Connection, ST_SUBSCRIBED, type PendingPart } from './connection.js';
 import { ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from './resp-parser.js';
 import { RespWriter } from './resp-writer.js';
 import { ShardLink } from './shard-link.js';
@@ -24,7 +24,9 @@ import { CMD } from '../commands/ids.generated.js';
 import {
   COMMANDS,
   F_BLOCKING,
+  F_MAY_REPLICATE,
   F_NO_AUTH,
+  F_WRITE,
   checkArity,
   extractKeys,
   lookupCommand,
@@ -41,6 +43,24 @@ import type { Logger } from '../log.js';
 
 /** A command the acceptor answers itself. */
 export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) => void;
+
+/** Connection-mode hooks (transactions, pub/sub), installed by the server. */
+export interface ModeHooks {
+  /** Runs for connections with a non-zero state before a command executes; true if it handled the command. */
+  gate(conn: Connection, seq: number, id: number, cmd: ParsedCommand): boolean;
+  /** A command was rejected (unknown, arity): a MULTI in progress must abort. */
+  rejected(conn: Connection): void;
+  /** The connection closed. */
+  closed(conn: Connection): void;
+  /** A keyspace event frame from a shard (reply frame with connId 0, seq 0). */
+  event(buf: Uint8Array, start: number, len: number): void;
+  /** MONITOR feed, called only while `monitoring` is set. */
+  monitor(conn: Connection, id: number, cmd: ParsedCommand): void;
+  /** A cross-shard operation finished with `reply` (keyspace events for RENAME/COPY). */
+  operationDone(id: number, args: Buffer[], db: number, reply: RespWriter): void;
+  /** After a flush, a subscribed client still has `pending` unsent bytes (pub/sub output limits). */
+  subscriberBacklog(conn: Connection, pending: number): void;
+}
 
 /** Pending output beyond which a connection stops being read until it drains. */
 const PAUSE_OUTPUT_BYTES = 1 << 20;
@@ -92,22 +112,33 @@ export class Acceptor {
   readonly stats = new AcceptorStats();
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
+  /** Transactions, pub/sub and notification hooks. */
+  hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {}, monitor: () => {}, operationDone: () => {}, subscriberBacklog: () => {} };
+  /** Some client runs MONITOR. */
+  monitoring = false;
+  /** Flushes so far; pub/sub starts a new shared message log after each. */
+  flushes = 0;
+  /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
+  pauseUntil = 0;
+  pauseAll = false;
+  /** Collectors of transaction replies, by their connection id (looked up only when conns misses). */
+  readonly sinks = new Map<number, Connection>();
   /** Scratch writer for locally built replies. */
   readonly w = new RespWriter(1 << 14);
   private readonly servers: net.Server[] = [];
   private readonly cmd = new ParsedCommand();
   private readonly limits: ParserLimits;
   private keyIdx = new Int32Array(256);
-  private readonly nShards: number;
-  private nextConnId = 1;
+  readonly nShards: number;
+  nextConnId = 1;
   private readonly dirty: Connection[] = [];
   private tickScheduled = false;
   private readonly bell: Int32Array;
   private readonly doorbellSab = new SharedArrayBuffer(64);
   /** Shards held by an in-flight cross-shard operation. */
-  private readonly held: Uint8Array;
-  private readonly stalled = new Set<Connection>();
-  private opChain: Promise<void> = Promise.resolve();
+  readonly held: Uint8Array;
+  readonly stalled = new Set<Connection>();
+  opChain: Promise<void> = Promise.resolve();
   private sysSeq = 0;
   private readonly sysPending = new Map<number, (reply: Uint8Array) => void>();
   private closing = false;
@@ -232,6 +263,7 @@ export class Acceptor {
       const id = Buffer.from(String(conn.id));
       for (let s = 0; s < this.nShards; s++) this.sysCall(s, 0, unblock, [Buffer.from('__unblock'), id]).catch(() => {});
     }
+    this.hooks.closed(conn);
   }
 
   /** Closes a client immediately (CLIENT KILL, limits). */
@@ -300,7 +332,7 @@ export class Acceptor {
   }
 
   /** Executes or routes one parsed command. Returns false if it must be re-parsed later (stalled first). */
-  private dispatch(conn: Connection, cmd: ParsedCommand): boolean {
+  dispatch(conn: Connection, cmd: ParsedCommand): boolean {
     const b = cmd.buf;
     const as = cmd.argStart;
     const al = cmd.argLen;
@@ -309,6 +341,7 @@ export class Acceptor {
     const seq = conn.nextSeq++;
     this.stats.commandsProcessed++;
     if (id < 0) {
+      this.hooks.rejected(conn);
       this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
       return true;
     }
@@ -318,13 +351,17 @@ export class Acceptor {
       if (sub < 0) {
         const h = id === CMD.CLIENT ? this.local[id] : undefined;
         if (h !== undefined) h(conn, seq, cmd);
-        else this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
+        else {
+          this.hooks.rejected(conn);
+          this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
+        }
         return true;
       }
       id = sub;
       spec = COMMANDS[id]!;
     }
     if (!checkArity(spec, argc)) {
+      this.hooks.rejected(conn);
       this.replyError(conn, seq, wrongArityError(spec.name));
       return true;
     }
@@ -333,10 +370,14 @@ export class Acceptor {
       return true;
     }
     conn.lastCommand = spec.name;
+    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
+    if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
     this.stats.calls[id]!++;
     const local = this.local[id];
     if (local !== undefined) {
       local(conn, seq, cmd);
+      // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
+      if (this.monitoring) this.hooks.monitor(conn, id, cmd);
       return true;
     }
     if (!SHARD_IMPLEMENTS[id]) {
@@ -355,7 +396,18 @@ export class Acceptor {
       conn.blockedSeq = seq;
       conn.stalled = true;
     }
+    // Only once routed: a stalled command is parsed again later.
+    if (this.monitoring) this.hooks.monitor(conn, id, cmd);
     return true;
+  }
+
+  /** CLIENT PAUSE in force for this command (EXEC counts as a write: its queue may hold writes). */
+  private pausedFor(id: number, flags: number): boolean {
+    if (Date.now() >= this.pauseUntil) {
+      this.pauseUntil = 0;
+      return false;
+    }
+    return this.pauseAll || id === CMD.EXEC || (flags & (F_WRITE | F_MAY_REPLICATE)) !== 0;
   }
 
   /** Parks a connection until the held shards are released; undoes the command's sequence number. */
@@ -522,6 +574,7 @@ export class Acceptor {
       w.proto = proto;
       try {
         await this.runOperation(id, args, db, w);
+        this.hooks.operationDone(id, args, db, w);
       } catch (err) {
         w.len = 0;
         w.error(`ERR ${(err as Error).message}`);
@@ -533,7 +586,7 @@ export class Acceptor {
   }
 
   /** The steps of each cross-shard operation. */
-  private async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
+  async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
     const shardOfKey = (k: Buffer): number => calculateSlot(k) % this.nShards;
     if (id === CMD.MSETNX) {
       const parts = new Map<number, Buffer[]>();
@@ -607,9 +660,9 @@ export class Acceptor {
   }
 
   /** Sends a command on behalf of the server itself and resolves with its raw reply. */
-  private sysCall(shard: number, db: number, id: number, args: Buffer[]): Promise<Uint8Array> {
+  sysCall(shard: number, db: number, id: number, args: Buffer[]): Promise<Uint8Array> {
     const link = this.shards[shard]!;
-    const seq = ++this.sysSeq >>> 0;
+    const seq = (this.sysSeq = (this.sysSeq % 0xfffffffe) + 1);
     let size = F.REQ_ARGS;
     for (const a of args) size += 4 + a.length;
     const buf = link.begin(0, seq, id, db, 0, args.length, size);
@@ -620,7 +673,7 @@ export class Acceptor {
   }
 
   /** Resumes connections parked on held shards, in arrival order. */
-  private releaseStalled(): void {
+  releaseStalled(): void {
     const list = [...this.stalled];
     this.stalled.clear();
     for (const conn of list) this.resume(conn);
@@ -707,10 +760,12 @@ export class Acceptor {
 
   private flush(): void {
     const list = this.dirty;
+    this.flushes++;
     for (let i = 0; i < list.length; i++) {
       const conn = list[i]!;
       conn.dirty = false;
       if (conn.closed) continue;
+      if (conn.share !== null) this.writeShared(conn);
       const len = conn.out.len;
       if (len > 0) {
         this.stats.netOutputBytes += len;
@@ -732,8 +787,18 @@ export class Acceptor {
           this.kill(conn);
         }
       }
+      if ((conn.state & ST_SUBSCRIBED) !== 0 && pending !== 0) this.hooks.subscriberBacklog(conn, pending);
     }
     list.length = 0;
+  }
+
+  /** Writes the connection's span of this tick's shared pub/sub messages (a view, not a copy); it precedes conn.out. */
+  private writeShared(conn: Connection): void {
+    const b = conn.share!.bytes;
+    conn.share = null;
+    const n = conn.shareEnd - conn.shareStart;
+    this.stats.netOutputBytes += n;
+    conn.socket.write(Buffer.from(b.buffer, b.byteOffset + conn.shareStart, n));
   }
 
   private armDoorbell(): void {
@@ -769,6 +834,10 @@ export class Acceptor {
           len = b.length;
         }
         if (connId === 0) {
+          if (seq === 0) {
+            this.hooks.event(b, s, len);
+            continue;
+          }
           const resolve = this.sysPending.get(seq);
           if (resolve !== undefined) {
             this.sysPending.delete(seq);
@@ -776,7 +845,7 @@ export class Acceptor {
           }
           continue;
         }
-        const conn = this.conns.get(connId);
+        const conn = this.conns.get(connId) ?? this.sinks.get(connId);
         if (conn === undefined) continue;
         if (conn.gathers.size !== 0) {
           const g = conn.gathers.get(seq);

@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { RespWriter } from './resp-writer.js';
+import type { MultiState } from '../server/transactions.js';
 
 /** A reply that arrived before its predecessors, or a multi-part reply being assembled. */
 export interface PendingPart {
@@ -13,6 +14,10 @@ export interface PendingPart {
   /** Writes the combined reply. */
   finish(out: RespWriter): void;
 }
+
+/** Connection mode bits of Connection.state. */
+export const ST_MULTI = 1;
+export const ST_SUBSCRIBED = 2;
 
 /** The client-visible state of a connection. */
 export class Connection {
@@ -34,6 +39,8 @@ export class Connection {
   nextSeq = 0;
   /** Sequence number of the next reply to write. */
   nextWrite = 0;
+  /** Pushes waiting for pending replies, by the sequence number they must precede. */
+  deferred: Map<number, Uint8Array[]> | null = null;
   /** Replies that arrived early, and multi-shard replies in progress, by sequence number. */
   readonly early = new Map<number, Uint8Array>();
   readonly gathers = new Map<number, PendingPart>();
@@ -55,6 +62,29 @@ export class Connection {
   readPaused = false;
   /** Sequence number of a blocking command (BLPOP…) still waiting in a shard, or -1. */
   blockedSeq = -1;
+
+  /** Non-zero when a connection mode needs the acceptor's gate (ST_* bits); the hot path tests only this. */
+  state = 0;
+  /** Commands queued since MULTI. */
+  multi: MultiState | null = null;
+  /** Shards holding WATCHed keys of this connection. */
+  readonly watchShards = new Set<number>();
+  /** Subscriptions: channels, patterns, shard channels (latin1 names). */
+  readonly subs = new Set<string>();
+  readonly psubs = new Set<string>();
+  readonly ssubs = new Set<string>();
+  /**
+   * Pub/sub messages of this tick kept as a span of a log shared by all subscribers
+   * (written before `out` at flush, without copying); null when none.
+   */
+  share: RespWriter | null = null;
+  shareStart = 0;
+  shareEnd = 0;
+  /** Since when pending pub/sub output has exceeded the soft limit (0: not over it). */
+  softLimitSince = 0;
+  /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */
+  monitor = false;
+  noEvict = false;
 
   constructor(id: number, socket: Socket, authenticated: boolean) {
     this.id = id;
@@ -81,6 +111,7 @@ export class Connection {
     }
     this.out.raw(buf, start, len);
     this.nextWrite++;
+    if (this.deferred !== null) this.writeDeferred();
     if (this.early.size !== 0) this.drainEarly();
     return true;
   }
@@ -92,8 +123,25 @@ export class Connection {
       this.early.delete(this.nextWrite);
       this.out.raw(next, 0, next.length);
       this.nextWrite++;
+      if (this.deferred !== null) this.writeDeferred();
       next = this.early.get(this.nextWrite);
     }
+  }
+
+  /** Queues a push (pub/sub message) behind every reply still pending (callers check `!idle`). */
+  deferPush(bytes: Uint8Array): void {
+    this.deferred ??= new Map();
+    const list = this.deferred.get(this.nextSeq);
+    if (list === undefined) this.deferred.set(this.nextSeq, [bytes]);
+    else list.push(bytes);
+  }
+
+  private writeDeferred(): void {
+    const list = this.deferred!.get(this.nextWrite);
+    if (list === undefined) return;
+    this.deferred!.delete(this.nextWrite);
+    if (this.deferred!.size === 0) this.deferred = null;
+    for (const b of list) this.out.raw(b, 0, b.length);
   }
 
   /** Pending output bytes the kernel has not taken yet. */

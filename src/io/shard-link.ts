@@ -8,6 +8,8 @@ import { RingReader, RingWriter, createRingMemory, writeU32 } from './ring.js';
 import * as F from './frames.js';
 import { copyBytes } from './bytes.js';
 import type { ShardInit } from '../shards/worker.js';
+import { COMMAND_NAMES } from '../shards/command-set.js';
+import { LAT_BUCKETS } from '../shards/latency.js';
 
 /** Options the acceptor passes when starting a shard. */
 export interface ShardLinkOptions {
@@ -33,6 +35,8 @@ export class ShardLink {
   readonly rep: RingReader;
   readonly port: MessagePort;
   readonly stats: Float64Array;
+  /** Per-command latency histograms the shard fills (src/shards/latency.ts layout). */
+  readonly latency: Float64Array;
   /** Frames were committed since the last publish. */
   dirty = false;
   private overflow: Overflow[] = [];
@@ -47,6 +51,7 @@ export class ShardLink {
     const reqMem = createRingMemory(opts.ringBytes);
     const repMem = createRingMemory(opts.ringBytes);
     const statsSab = new SharedArrayBuffer(F.STATS_SLOTS * 8);
+    const latencySab = new SharedArrayBuffer(COMMAND_NAMES.length * LAT_BUCKETS * 8);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const init: ShardInit = {
@@ -56,6 +61,7 @@ export class ShardLink {
       rep: repMem,
       doorbell: opts.doorbell,
       stats: statsSab,
+      latency: latencySab,
       port: port2,
       databases: opts.databases,
       maxBulkLen: opts.maxBulkLen,
@@ -69,6 +75,7 @@ export class ShardLink {
     this.req = new RingWriter(reqMem);
     this.rep = new RingReader(repMem);
     this.stats = new Float64Array(statsSab);
+    this.latency = new Float64Array(latencySab);
   }
 
   /**

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { formatKeyspaceEvents, parseKeyspaceEvents } from './keyspace-events.js';
 
 type Kind = 'int' | 'memory' | 'string' | 'bool' | 'enum';
 
@@ -19,7 +20,46 @@ interface Param {
   min?: number;
   max?: number;
   values?: string[];
+  /** Custom validation for 'string' parameters (given the current value): the stored text or an error reason. */
+  check?: (raw: string, current: string) => { value: string } | { error: string };
   help: string;
+}
+
+/** latency-tracking-info-percentiles: space-separated numbers in [0, 100]. */
+function checkPercentiles(raw: string): { value: string } | { error: string } {
+  const parts = raw.trim() === '' ? [] : raw.trim().split(/\s+/);
+  if (parts.some((p) => !/^\d+(\.\d+)?$/.test(p) || Number(p) > 100)) return { error: 'latency-tracking-info-percentiles should be between 0.0 and 100.0' };
+  return { value: parts.join(' ') };
+}
+
+/**
+ * client-output-buffer-limit: `<class> <hard> <soft> <seconds>` groups merged into the
+ * current value, spelled as Redis's CONFIG GET (replica stored as slave, sizes in bytes).
+ */
+function checkBufferLimits(raw: string, current: string): { value: string } | { error: string } {
+  const words = raw.trim().split(/\s+/).filter(Boolean);
+  if (words.length % 4 !== 0) return { error: 'Wrong number of arguments in buffer limit configuration.' };
+  const cur = current.split(' ');
+  const byClass = new Map<string, string[]>();
+  for (let i = 0; i + 3 < cur.length; i += 4) byClass.set(cur[i]!, cur.slice(i + 1, i + 4));
+  for (let i = 0; i < words.length; i += 4) {
+    let cls = words[i]!.toLowerCase();
+    if (cls === 'replica') cls = 'slave';
+    if (!byClass.has(cls)) return { error: 'Invalid client class specified in buffer limit configuration.' };
+    const hard = parseMemory(words[i + 1]!);
+    const soft = parseMemory(words[i + 2]!);
+    const secs = /^\d+$/.test(words[i + 3]!) ? Number(words[i + 3]) : null;
+    if (hard === null || soft === null || secs === null) return { error: 'Error in hard, soft or soft_seconds setting in buffer limit configuration.' };
+    byClass.set(cls, [String(hard), String(soft), String(secs)]);
+  }
+  return { value: [...byClass].map(([c, v]) => `${c} ${v.join(' ')}`).join(' ') };
+}
+
+/** notify-keyspace-events: Redis's letters, stored in its canonical spelling. */
+function checkKeyspaceEvents(raw: string): { value: string } | { error: string } {
+  const flags = parseKeyspaceEvents(raw);
+  if (flags === null) return { error: 'Invalid event class character. Use \'Ag$lshzxeKEtmdn\'.' };
+  return { value: formatKeyspaceEvents(flags) };
 }
 
 const GB = 1024 * 1024 * 1024;
@@ -34,9 +74,15 @@ const PARAMS: Param[] = [
   { name: 'proto-max-bulk-len', kind: 'memory', def: String(512 * 1024 * 1024), mutable: true, min: 1024 * 1024, max: 2 * GB, help: 'largest bulk string accepted' },
   { name: 'client-query-buffer-limit', kind: 'memory', def: String(GB), mutable: true, min: 1024 * 1024, max: 4 * GB, help: 'largest unparsed input kept per client' },
   { name: 'client-output-buffer-limit-bytes', kind: 'memory', def: String(256 * 1024 * 1024), mutable: true, min: 0, max: 64 * GB, help: 'pending output that disconnects a normal client (0 = none)' },
+  { name: 'client-output-buffer-limit', kind: 'string', def: 'normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60', mutable: true, check: checkBufferLimits, help: 'per-class output limits (Sabre applies the pubsub class; normal clients use client-output-buffer-limit-bytes)' },
   { name: 'timeout', kind: 'int', def: '0', mutable: true, min: 0, max: 2 ** 31, help: 'close idle clients after N seconds (0 = never)' },
   { name: 'loglevel', kind: 'enum', def: 'notice', mutable: true, values: ['debug', 'verbose', 'notice', 'warning'], help: 'log verbosity' },
   { name: 'save', kind: 'string', def: '', mutable: false, help: 'RDB snapshots (not available yet: empty)' },
+  { name: 'notify-keyspace-events', kind: 'string', def: '', mutable: true, check: checkKeyspaceEvents, help: 'keyspace notification classes (Redis letters, e.g. KEA)' },
+  { name: 'slowlog-log-slower-than', kind: 'int', def: '10000', mutable: true, min: -1, max: 2 ** 31 - 1, help: 'log commands slower than N microseconds (-1: off)' },
+  { name: 'slowlog-max-len', kind: 'int', def: '128', mutable: true, min: 0, max: 2 ** 31 - 1, help: 'slow log entries kept' },
+  { name: 'latency-tracking', kind: 'bool', def: 'no', mutable: true, help: 'per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats); off by default, unlike Redis: a clock read per command costs GET/SET throughput' },
+  { name: 'latency-tracking-info-percentiles', kind: 'string', def: '50 99 99.9', mutable: true, check: checkPercentiles, help: 'percentiles INFO latencystats reports' },
   { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'append-only file (not available yet: no)' },
 ];
 
@@ -52,7 +98,7 @@ export function parseMemory(v: string): number | null {
 }
 
 /** Validates and normalizes a value; returns the stored text or an error reason. */
-function normalize(p: Param, raw: string): { value: string } | { error: string } {
+function normalize(p: Param, raw: string, current = p.def): { value: string } | { error: string } {
   switch (p.kind) {
     case 'int': {
       if (!/^-?\d+$/.test(raw.trim())) return { error: 'argument couldn\'t be parsed into an integer' };
@@ -81,7 +127,7 @@ function normalize(p: Param, raw: string): { value: string } | { error: string }
       return { value: v };
     }
     default:
-      return { value: raw };
+      return p.check !== undefined ? p.check(raw, current) : { value: raw };
   }
 }
 
@@ -109,7 +155,7 @@ export class ServerConfig {
   load(name: string, raw: string, origin: string): void {
     const p = BY_NAME.get(name.toLowerCase());
     if (!p) throw new ConfigError(`${origin}: unknown option '${name}'`);
-    const r = normalize(p, raw);
+    const r = normalize(p, raw, this.values.get(p.name));
     if ('error' in r) throw new ConfigError(`${origin}: bad value for '${p.name}': ${r.error}`);
     this.values.set(p.name, r.value);
   }
@@ -126,7 +172,7 @@ export class ServerConfig {
       if (seen.has(p.name)) return [p.name, 'duplicate parameter'];
       seen.add(p.name);
       if (!p.mutable) return [p.name, 'can\'t set immutable config'];
-      const r = normalize(p, raw);
+      const r = normalize(p, raw, this.values.get(p.name));
       if ('error' in r) return [p.name, r.error];
       checked.push([p, r.value]);
     }

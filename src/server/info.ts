@@ -7,7 +7,26 @@ import * as F from '../io/frames.js';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
-const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -1), 'commandstats', 'keyspace'];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -1), 'commandstats', 'latencystats', 'keyspace'];
+/** Per acceptor: sections other modules provide (latencystats), and lines they add to built-in ones (stats). */
+const extraSections = new WeakMap<Acceptor, Map<string, () => string[]>>();
+const extraLines = new WeakMap<Acceptor, Map<string, () => string[]>>();
+
+function registry(m: WeakMap<Acceptor, Map<string, () => string[]>>, a: Acceptor): Map<string, () => string[]> {
+  let r = m.get(a);
+  if (r === undefined) m.set(a, (r = new Map()));
+  return r;
+}
+
+/** Adds an INFO section built by another module. */
+export function registerInfoSection(a: Acceptor, name: string, build: () => string[]): void {
+  registry(extraSections, a).set(name, build);
+}
+
+/** Adds lines another module owns to the end of a built-in INFO section. */
+export function registerInfoLines(a: Acceptor, section: string, build: () => string[]): void {
+  registry(extraLines, a).set(section, build);
+}
 
 /** Sums one stats slot over all shards. */
 function sum(a: Acceptor, slot: number): number {
@@ -123,7 +142,7 @@ function section(a: Acceptor, name: string): string[] | null {
       return lines;
     }
     default:
-      return null;
+      return extraSections.get(a)?.get(name)?.() ?? null;
   }
 }
 
@@ -135,11 +154,24 @@ export function infoText(a: Acceptor, requested: string[]): string {
   else names = requested;
   const parts: string[] = [];
   for (const n of names) {
-    const lines = section(a, n);
-    if (lines === null) continue;
+    const base = section(a, n);
+    if (base === null) continue;
+    const more = extraLines.get(a)?.get(n);
+    const lines = more === undefined ? base : [...base, ...more()];
     parts.push(`# ${n === 'commandstats' ? 'Commandstats' : n[0]!.toUpperCase() + n.slice(1)}\r\n${lines.map((l) => l + '\r\n').join('')}`);
   }
   return parts.join('\r\n');
+}
+
+/** CLIENT LIST flag letters as Redis writes them (N when none applies). */
+function clientFlags(c: Connection): string {
+  let f = '';
+  if (c.monitor) f += 'O';
+  if (c.subs.size + c.psubs.size + c.ssubs.size > 0) f += 'P';
+  if (c.multi !== null) f += 'x';
+  if (c.closeAfterReplies) f += 'c';
+  if (c.noEvict) f += 'e';
+  return f === '' ? 'N' : f;
 }
 
 /** One CLIENT LIST / CLIENT INFO line with Redis 7.0's fields. */
@@ -147,10 +179,12 @@ export function clientInfoLine(c: Connection): string {
   const now = Date.now();
   const qbuf = c.inBytes;
   const omem = c.pendingOutput;
+  const multiMem = c.multi === null ? 0 : c.multi.cmds.reduce((n, q) => n + q.buf.length, 0);
   return (
     `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${Math.floor((now - c.createdAt) / 1000)} ` +
-    `idle=${Math.floor((now - c.lastActive) / 1000)} flags=N db=${c.db} sub=0 psub=0 ssub=0 multi=-1 qbuf=${qbuf} qbuf-free=0 ` +
-    `argv-mem=0 multi-mem=0 rbs=${c.out.bytes.length} rbp=0 obl=0 oll=0 omem=${omem} tot-mem=${c.out.bytes.length + qbuf + omem} events=r ` +
+    `idle=${Math.floor((now - c.lastActive) / 1000)} flags=${clientFlags(c)} db=${c.db} sub=${c.subs.size} psub=${c.psubs.size} ssub=${c.ssubs.size} ` +
+    `multi=${c.multi === null ? -1 : c.multi.cmds.length} qbuf=${qbuf} qbuf-free=0 ` +
+    `argv-mem=0 multi-mem=${multiMem} rbs=${c.out.bytes.length} rbp=0 obl=0 oll=0 omem=${omem} tot-mem=${c.out.bytes.length + qbuf + omem + multiMem} events=r ` +
     `cmd=${c.lastCommand} user=default redir=-1 resp=${c.proto} lib-name=${c.libName} lib-ver=${c.libVer}`
   );
 }

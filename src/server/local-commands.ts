@@ -14,7 +14,7 @@ import {
   type CommandListFilter,
 } from '../commands/table.js';
 import type { Acceptor, LocalHandler } from '../io/acceptor.js';
-import type { Connection } from '../io/connection.js';
+import { ST_SUBSCRIBED, type Connection } from '../io/connection.js';
 import type { ParsedCommand } from '../io/resp-parser.js';
 import { R_OK, R_PONG } from '../io/resp-writer.js';
 import { E_DB_RANGE, E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
@@ -24,6 +24,11 @@ import { clientInfoLine, infoText } from './info.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
 
 const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
+
+/** CLIENT LIST/KILL TYPE class: pubsub while subscribed, else normal (there are no replicas here). */
+function clientType(c: Connection): string {
+  return (c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal';
+}
 
 /** Argument `i` as bytes (a copy-free view). */
 function arg(cmd: ParsedCommand, i: number): Buffer {
@@ -266,6 +271,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
   };
   h[CMD.CLIENT_LIST] = (conn, seq, cmd) => {
     let ids: Set<number> | null = null;
+    let type: string | null = null;
     if (cmd.argc >= 4 && is(cmd, 2, 'ID')) {
       ids = new Set();
       for (let i = 3; i < cmd.argc; i++) {
@@ -276,12 +282,16 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
     } else if (cmd.argc === 4 && is(cmd, 2, 'TYPE')) {
       const t = str(cmd, 3).toLowerCase();
       if (!['normal', 'master', 'replica', 'pubsub'].includes(t)) return a.replyError(conn, seq, `ERR Unknown client type '${t}'`);
-      if (t !== 'normal') ids = new Set();
+      type = t;
     } else if (cmd.argc !== 2) {
       return a.replyError(conn, seq, E_SYNTAX);
     }
     let text = '';
-    for (const c of a.conns.values()) if (ids === null || ids.has(c.id)) text += clientInfoLine(c) + '\n';
+    for (const c of a.conns.values()) {
+      if (ids !== null && !ids.has(c.id)) continue;
+      if (type !== null && type !== clientType(c)) continue;
+      text += clientInfoLine(c) + '\n';
+    }
     a.startReply(conn).verbatim(text);
     a.replyW(conn, seq);
   };
@@ -300,6 +310,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
     let addr: string | null = null;
     let laddr: string | null = null;
     let skipMe = true;
+    let type: string | null = null;
     for (let i = 2; i < cmd.argc; i += 2) {
       const v = str(cmd, i + 1);
       if (is(cmd, i, 'ID')) {
@@ -316,11 +327,13 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
         if (v !== 'default') return a.replyError(conn, seq, `ERR No such user '${v}'`);
       } else if (is(cmd, i, 'TYPE')) {
         if (!['normal', 'master', 'replica', 'pubsub'].includes(v.toLowerCase())) return a.replyError(conn, seq, `ERR Unknown client type '${v}'`);
+        type = v.toLowerCase();
       } else return a.replyError(conn, seq, E_SYNTAX);
     }
     let killed = 0;
     for (const c of [...a.conns.values()]) {
       if (id !== -1 && c.id !== id) continue;
+      if (type !== null && type !== clientType(c)) continue;
       if (addr !== null && c.addr !== addr) continue;
       if (laddr !== null && c.laddr !== laddr) continue;
       if (c === conn && skipMe) continue;

@@ -1,6 +1,7 @@
 /** `sabre server`: parse the configuration, start the acceptor and shards, handle signals. */
 import { Acceptor } from '../io/acceptor.js';
 import { installLocalCommands } from '../server/local-commands.js';
+import { installModes } from './modes.js';
 import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
 import { logger, setLogLevel } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -19,8 +20,10 @@ export interface RunningServer {
 export async function startServer(config: ServerConfig, onShutdownCommand: () => void = () => {}): Promise<RunningServer> {
   const acceptor = new Acceptor(config, log);
   installLocalCommands(acceptor, onShutdownCommand);
+  const modes = installModes(acceptor);
   try {
     await acceptor.start();
+    modes.started();
   } catch (err) {
     await acceptor.close();
     const e = err as NodeJS.ErrnoException;

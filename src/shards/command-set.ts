@@ -8,11 +8,15 @@ import type { Handler } from './context.js';
 import { stringCommands } from './t_string.js';
 import { keyCommands } from './t_keys.js';
 import { cellCommands } from './t_cell.js';
+import { watchCommands } from './watch.js';
+import { notifyCommands } from './notify.js';
+import { latencyCommands } from './latency.js';
+import { introspectCommands } from './t_introspect.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands, cellCommands];
+const families: Record<string, Handler>[] = [stringCommands, keyCommands, cellCommands, watchCommands, notifyCommands, latencyCommands, introspectCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock'] as const;
+export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock', '__watch', '__watchcheck', '__unwatch', '__notifyflags', '__latencycfg', '__latencyreset', '__debugobject', '__sleep'] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */

@@ -43,7 +43,7 @@ export class Store {
   lruClock = 0;
   /** Hash of the key most recently looked up, reused when inserting it. */
   lastHash = 0;
-  /** Called after a key is deleted by expiry (keyspace notifications hook). */
+  /** Called just before a key is deleted by expiry, while its record is still readable (WATCH, notifications). It must not look keys up. */
   onExpired: ((db: number, addr: number) => void) | null = null;
 
   constructor(databases: number, arenaBytes?: number) {
@@ -68,9 +68,9 @@ export class Store {
     const a = t.find(buf, s, n, h);
     if (a === 0) return 0;
     if ((this.arena.u8[a + 1]! & F_TTL) !== 0 && recExpire(this.arena, a) <= this.now) {
+      this.onExpired?.(db, a);
       this.removeFound(db, a);
       this.stats.expired++;
-      this.onExpired?.(db, a);
       return 0;
     }
     return a;

@@ -333,7 +333,7 @@ const flushall: Handler = (c) => {
 };
 
 /** Redis's string encodings: int (a 64-bit integer of ≤ 20 chars), embstr (≤ 44 bytes), raw. */
-function stringEncoding(c: Ctx, a: number): string {
+export function stringEncoding(c: Ctx, a: number): string {
   const m = c.store.arena;
   const vl = recValLen(m, a);
   if (vl <= 20 && parseI64(m.u8, recValOff(m, a), vl) !== null) return 'int';

@@ -10,6 +10,9 @@ import { Store } from './store.js';
 import { Ctx } from './context.js';
 import { COMMAND_NAMES, buildHandlerTable, internalId } from './command-set.js';
 import { shardPosition } from './t_keys.js';
+import { touchAfter, touchCommand, touchExpired, watchState } from './watch.js';
+import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink } from './notify.js';
+import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../io/frames.js';
 import { copyBytes } from '../io/bytes.js';
 
@@ -21,6 +24,8 @@ export interface ShardInit {
   rep: RingMemory;
   doorbell: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** Per-command latency histograms (src/shards/latency.ts layout). */
+  latency: SharedArrayBuffer;
   port: MessagePort;
   databases: number;
   maxBulkLen: number;
@@ -39,6 +44,14 @@ const out = new RespWriter(1 << 16);
 const ctx = new Ctx(store, out, { maxBulkLen: init.maxBulkLen });
 const handlers = buildHandlerTable();
 const SHUTDOWN = internalId('__shutdown');
+const DUMP = internalId('__dump');
+const RESTORE = internalId('__restore');
+store.onExpired = (db, a) => {
+  touchExpired(store, db, a);
+  notifyExpired(store, db, a);
+};
+setEventSink((body, len) => writeReply(0, 0, body, len));
+initLatency(init.latency, (body, len) => writeReply(0, 0, body, len));
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
@@ -124,13 +137,19 @@ function execFrame(buf: Uint8Array, pos: number): void {
   out.len = 0;
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
   const h = handlers[cmd];
+  if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
+  if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
+  const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
     if (h === undefined) out.error(`ERR unknown command '${ctx.name}'`);
     else h(ctx);
+    if (watchState.keys !== 0) touchAfter(ctx);
+    if (notifyState.flags !== 0) afterCommand(ctx, cmd);
   } catch (err) {
     out.len = 0;
     out.error(err instanceof RangeError && err.message === 'arena full' ? 'OOM command not allowed when used memory > \'maxmemory\'.' : `ERR internal error: ${(err as Error).message}`);
   }
+  if (timed[cmd] === 1) afterTimed(ctx, conn, cmd, t0);
   writeReply(conn, seq, out.bytes, out.len);
   if (out.bytes.length > 1 << 22) out.reset();
   commands++;
@@ -187,7 +206,11 @@ function loop(): void {
     lastExpire = now;
     const expired = store.expireCycle(1000);
     const rehashing = store.rehashIdle();
-    if (expired > 0) publishStats();
+    if (expired > 0) {
+      publishStats();
+      // Expiry may have written event frames (keyspace notifications).
+      flushReplies();
+    }
     if (expired >= 1000 || rehashing) continue;
     req.sleep(store.wheel.msUntilNext(now, 100));
   }

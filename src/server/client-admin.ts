@@ -1,0 +1,48 @@
+/** CLIENT PAUSE / UNPAUSE / NO-EVICT: pausing parks clients through the acceptor's stall mechanism. */
+import { CMD } from '../commands/ids.generated.js';
+import type { Acceptor } from '../io/acceptor.js';
+import type { ParsedCommand } from '../io/resp-parser.js';
+import { R_OK } from '../io/resp-writer.js';
+import { isKeyword, parseSafeInt } from '../io/bytes.js';
+
+function is(cmd: ParsedCommand, i: number, upper: string): boolean {
+  return isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, upper);
+}
+
+/** Installs the CLIENT subcommands that change server-wide client handling. */
+export function installClientAdmin(a: Acceptor): void {
+  let timer: NodeJS.Timeout | null = null;
+  const unpause = (): void => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    a.pauseUntil = 0;
+    a.releaseStalled();
+  };
+  a.local[CMD.CLIENT_PAUSE] = (conn, seq, cmd) => {
+    const ms = parseSafeInt(cmd.buf, cmd.argStart[2]!, cmd.argLen[2]!);
+    if (ms === null) return a.replyError(conn, seq, 'ERR timeout is not an integer or out of range');
+    if (ms < 0) return a.replyError(conn, seq, 'ERR timeout is negative');
+    let all = true;
+    if (cmd.argc === 4) {
+      if (is(cmd, 3, 'WRITE')) all = false;
+      else if (!is(cmd, 3, 'ALL')) return a.replyError(conn, seq, 'ERR CLIENT PAUSE mode must be WRITE or ALL');
+    } else if (cmd.argc > 4) return a.replyError(conn, seq, 'ERR syntax error');
+    // Like Redis, a second pause keeps the later end and the stricter mode.
+    const until = Date.now() + ms;
+    a.pauseAll = a.pauseUntil !== 0 ? a.pauseAll || all : all;
+    a.pauseUntil = Math.max(a.pauseUntil, until, 1);
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(unpause, a.pauseUntil - Date.now());
+    a.replyConst(conn, seq, R_OK);
+  };
+  a.local[CMD.CLIENT_UNPAUSE] = (conn, seq) => {
+    a.replyConst(conn, seq, R_OK);
+    unpause();
+  };
+  a.local[CMD.CLIENT_NO_EVICT] = (conn, seq, cmd) => {
+    if (is(cmd, 2, 'ON')) conn.noEvict = true;
+    else if (is(cmd, 2, 'OFF')) conn.noEvict = false;
+    else return a.replyError(conn, seq, 'ERR syntax error');
+    a.replyConst(conn, seq, R_OK);
+  };
+}

@@ -1,0 +1,54 @@
+/** Installs transactions, pub/sub, keyspace events and the introspection commands on an acceptor. */
+import type { Acceptor } from '../io/acceptor.js';
+import { CMD } from '../commands/ids.generated.js';
+import { ST_MULTI, ST_SUBSCRIBED } from '../io/connection.js';
+import { Transactions } from './transactions.js';
+import { PubSub } from './pubsub.js';
+import { Notifications } from './notifications.js';
+import { Monitor } from './monitor.js';
+import { installClientAdmin } from './client-admin.js';
+import { SlowLog } from './slowlog.js';
+import { installLatency } from './latency.js';
+import { installDebug } from './debug.js';
+
+/** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
+export function installModes(a: Acceptor): { started(): void } {
+  const mon = new Monitor(a);
+  const txn = new Transactions(a, (conn, cmd) => mon.feedExec(conn, cmd));
+  const ps = new PubSub(a);
+  const notes = new Notifications(a, ps);
+  installClientAdmin(a);
+  const slow = new SlowLog(a);
+  const latency = installLatency(a);
+  installDebug(a, slow);
+  const reset = a.local[CMD.RESET];
+  a.local[CMD.RESET] = (conn, seq, cmd) => {
+    mon.remove(conn);
+    reset?.(conn, seq, cmd);
+  };
+  a.hooks = {
+    gate: (conn, seq, id, cmd) => {
+      if ((conn.state & ST_SUBSCRIBED) !== 0 && ps.gate(conn, seq, id)) return true;
+      return (conn.state & ST_MULTI) !== 0 && txn.gate(conn, seq, id, cmd);
+    },
+    rejected: (conn) => txn.rejected(conn),
+    closed: (conn) => {
+      txn.closed(conn);
+      ps.closed(conn);
+      mon.remove(conn);
+    },
+    event: (b, s, len) => {
+      if (b[s] === 0) notes.event(b, s, len);
+      else slow.report(b, s);
+    },
+    monitor: (conn, id, cmd) => mon.feed(conn, id, cmd),
+    operationDone: (id, args, db, reply) => notes.operationDone(id, args, db, reply),
+    subscriberBacklog: (conn, pending) => ps.checkLimit(conn, pending),
+  };
+  return {
+    started: () => {
+      notes.started();
+      latency.started();
+    },
+  };
+}

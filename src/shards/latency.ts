@@ -1,0 +1,113 @@
+/**
+ * Per-command latency on a shard. With latency tracking on, every command is timed and
+ * counted in a shared histogram the acceptor reads directly (log2 octaves of nanoseconds,
+ * 8 sub-buckets each). With only the slow log on, the commands Redis flags `fast` and
+ * SET/SETEX/PSETEX are not timed: a clock read costs 25-250 ns depending on the host's clocksource, too
+ * much for GET/SET, and O(1) commands do not reach slow-log thresholds. Commands slower
+ * than the threshold are reported to the acceptor as event frames.
+ */
+import type { Ctx, Handler } from './context.js';
+import { COMMANDS, F_FAST } from '../commands/table.js';
+
+/** Sub-buckets per octave, as a power of two. */
+export const SUB_BITS = 3;
+/** Buckets per command: 32 octaves of nanoseconds × 8. */
+export const LAT_BUCKETS = 32 << SUB_BITS;
+/** Slow log limits (Redis's SLOWLOG_ENTRY_MAX_ARGC / _MAX_STRING). */
+const MAX_ARGS = 32;
+const MAX_STRING = 128;
+
+/** What the acceptor configured: histograms on, and the slow-log threshold in µs (-1: off). */
+export const latencyState = { track: false, slowUs: -1 };
+/** 1 for the command ids the worker times under the current configuration. */
+export const timed = new Uint8Array(COMMANDS.length + 64);
+/** Commands left untimed when only the slow log is on: Redis's `fast` ones, and SET/SETEX/PSETEX (O(1), unflagged because of SET's options). */
+const UNTIMED_SLOWLOG: boolean[] = COMMANDS.map((c) => (c.flags & F_FAST) !== 0 || c.name === 'set' || c.name === 'setex' || c.name === 'psetex');
+
+let hist: Float64Array = new Float64Array(0);
+let sink: (body: Uint8Array, len: number) => void = () => {};
+let buf = new Uint8Array(4096);
+
+/** Attaches the shared histogram memory and the event sink. */
+export function initLatency(sab: SharedArrayBuffer, emit: (body: Uint8Array, len: number) => void): void {
+  hist = new Float64Array(sab);
+  sink = emit;
+}
+
+/** Bucket of a duration in nanoseconds. */
+export function bucketOf(ns: number): number {
+  const v = ns >= 0x7fffffff ? 0x7fffffff : ns | 0;
+  if (v < 1 << SUB_BITS) return v;
+  const octave = 31 - Math.clz32(v);
+  return ((octave - SUB_BITS + 1) << SUB_BITS) + ((v >>> (octave - SUB_BITS)) & ((1 << SUB_BITS) - 1));
+}
+
+/** Smallest duration (ns) that falls in bucket `b`. */
+export function bucketFloor(b: number): number {
+  if (b < 1 << SUB_BITS) return b;
+  const octave = (b >>> SUB_BITS) + SUB_BITS - 1;
+  return (2 ** octave) + (b & ((1 << SUB_BITS) - 1)) * 2 ** (octave - SUB_BITS);
+}
+
+function put32(p: number, v: number): number {
+  buf[p] = v & 0xff;
+  buf[p + 1] = (v >>> 8) & 0xff;
+  buf[p + 2] = (v >>> 16) & 0xff;
+  buf[p + 3] = v >>> 24;
+  return p + 4;
+}
+
+function ensure(n: number): void {
+  if (buf.length < n) {
+    const b = new Uint8Array(n * 2);
+    b.set(buf);
+    buf = b;
+  }
+}
+
+/** Reports a slow command: [1][u32 conn][u32 µs][u16 cmd][u8 db][u32 argc][per arg: u32 len, bytes, u32 omitted]. */
+function reportSlow(c: Ctx, conn: number, cmd: number, us: number): void {
+  const argc = Math.min(c.argc, MAX_ARGS);
+  ensure(16);
+  buf[0] = 1;
+  let p = put32(1, conn);
+  p = put32(p, us);
+  buf[p++] = cmd & 0xff;
+  buf[p++] = cmd >>> 8;
+  buf[p++] = c.db;
+  p = put32(p, c.argc);
+  for (let i = 0; i < argc; i++) {
+    const n = Math.min(c.al[i]!, MAX_STRING);
+    ensure(p + 12 + n);
+    p = put32(p, n);
+    buf.set(c.buf.subarray(c.as[i]!, c.as[i]! + n), p);
+    p += n;
+    p = put32(p, c.al[i]! - n);
+  }
+  sink(buf, p);
+}
+
+/** After a timed command that started at `t0` (performance.now()): counts it and reports it if it was slow. */
+export function afterTimed(c: Ctx, conn: number, cmd: number, t0: number): void {
+  const ns = (performance.now() - t0) * 1e6;
+  if (latencyState.track) hist[cmd * LAT_BUCKETS + bucketOf(ns)]!++;
+  const us = Math.floor(ns / 1000);
+  if (latencyState.slowUs >= 0 && us >= latencyState.slowUs && conn !== 0) reportSlow(c, conn, cmd, us);
+}
+
+/** `__latencycfg track slowUs`: the acceptor pushes latency-tracking and slowlog-log-slower-than. */
+const latencyCfg: Handler = (c) => {
+  latencyState.track = c.int(1) === 1;
+  latencyState.slowUs = c.int(2) ?? -1;
+  for (let id = 0; id < COMMANDS.length; id++) timed[id] = latencyState.track || (latencyState.slowUs >= 0 && !UNTIMED_SLOWLOG[id]) ? 1 : 0;
+  c.out.simple('OK');
+};
+
+/** `__latencyreset`: clears this shard's histograms (CONFIG RESETSTAT, LATENCY RESET). */
+const latencyReset: Handler = (c) => {
+  hist.fill(0);
+  c.out.simple('OK');
+};
+
+/** Internal latency commands. */
+export const latencyCommands: Record<string, Handler> = { __latencycfg: latencyCfg, __latencyreset: latencyReset };

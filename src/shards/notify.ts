@@ -1,0 +1,162 @@
+/**
+ * Keyspace notifications on a shard: after a write succeeds, the events Redis would
+ * notify are sent to the acceptor as reply frames with connId 0 and seq 0, body
+ * [0][db u8][event length u8][event][key]; the acceptor publishes them. The worker calls in
+ * here only while `notify-keyspace-events` enables a class (notifyState.flags !== 0).
+ */
+import { CMD } from '../commands/ids.generated.js';
+import { recKeyLen, recKeyOff } from './record.js';
+import type { Ctx, Handler } from './context.js';
+import type { Store } from './store.js';
+import { copyBytes } from '../io/bytes.js';
+import { NOTIFY_EXPIRED as EXPIRED, NOTIFY_GENERIC as GENERIC, NOTIFY_STRING as STRING } from '../server/keyspace-events.js';
+
+
+/** The class bits the acceptor pushed (keyspace-events bit layout). */
+export const notifyState = { flags: 0 };
+
+let sink: (body: Uint8Array, len: number) => void = () => {};
+let ev = new Uint8Array(1024);
+/** DEL/UNLINK: which keys existed before the command ran. */
+let existed: boolean[] = [];
+
+/** Where event frames go (the worker's reply ring). */
+export function setEventSink(fn: (body: Uint8Array, len: number) => void): void {
+  sink = fn;
+}
+
+/** Emits one event for the key `b[s, s+n)` if its class is enabled. */
+function emit(cls: number, name: string, db: number, b: Uint8Array, s: number, n: number): void {
+  if ((notifyState.flags & cls) === 0) return;
+  const len = 3 + name.length + n;
+  if (ev.length < len) ev = new Uint8Array(len * 2);
+  ev[0] = 0;
+  ev[1] = db;
+  ev[2] = name.length;
+  for (let i = 0; i < name.length; i++) ev[3 + i] = name.charCodeAt(i);
+  copyBytes(ev, 3 + name.length, b, s, n);
+  sink(ev, len);
+}
+
+function keyEvent(c: Ctx, cls: number, name: string, i: number): void {
+  emit(cls, name, c.db, c.buf, c.as[i]!, c.al[i]!);
+}
+
+/** Expiry hook: the record at `a` is being deleted because its TTL passed. */
+export function notifyExpired(store: Store, db: number, a: number): void {
+  if (notifyState.flags === 0) return;
+  const m = store.arena;
+  emit(EXPIRED, 'expired', db, m.u8, recKeyOff(m, a), recKeyLen(m, a));
+}
+
+/** Before a command: remembers what the after-hook cannot see any more. */
+export function beforeCommand(c: Ctx, cmd: number): void {
+  if (cmd !== CMD.DEL && cmd !== CMD.UNLINK) return;
+  existed = [];
+  for (let i = 1; i < c.argc; i++) existed.push(c.lookup(i) !== 0);
+}
+
+/** Reply classes the after-hook tells apart. */
+function replyKind(c: Ctx): 'error' | 'null' | 'zero' | 'other' {
+  const b = c.out.bytes;
+  if (b[0] === 45) return 'error';
+  if (b[0] === 95 || (b[1] === 45 && (b[0] === 36 || b[0] === 42))) return 'null';
+  if (b[0] === 58 && b[1] === 48) return 'zero';
+  return 'other';
+}
+
+/** Whether SET's options include a TTL (EX, PX, EXAT, PXAT). */
+function setHasTtl(c: Ctx): boolean {
+  for (let i = 3; i < c.argc; i++) if (c.is(i, 'EX') || c.is(i, 'PX') || c.is(i, 'EXAT') || c.is(i, 'PXAT')) return true;
+  return false;
+}
+
+function hasGet(c: Ctx): boolean {
+  for (let i = 3; i < c.argc; i++) if (c.is(i, 'GET')) return true;
+  return false;
+}
+
+/** After a command: emits the events Redis notifies for it when it succeeded. */
+export function afterCommand(c: Ctx, cmd: number): void {
+  const r = replyKind(c);
+  if (r === 'error') return;
+  switch (cmd) {
+    case CMD.SET:
+      if (r === 'null' && !hasGet(c)) return;
+      keyEvent(c, STRING, 'set', 1);
+      if (setHasTtl(c)) keyEvent(c, GENERIC, 'expire', 1);
+      return;
+    case CMD.SETNX:
+      if (r !== 'zero') keyEvent(c, STRING, 'set', 1);
+      return;
+    case CMD.SETEX:
+    case CMD.PSETEX:
+      keyEvent(c, STRING, 'set', 1);
+      keyEvent(c, GENERIC, 'expire', 1);
+      return;
+    case CMD.GETSET:
+      keyEvent(c, STRING, 'set', 1);
+      return;
+    case CMD.MSET:
+    case CMD.MSETNX:
+      if (r === 'zero') return;
+      for (let i = 1; i < c.argc; i += 2) keyEvent(c, STRING, 'set', i);
+      return;
+    case CMD.INCR:
+    case CMD.DECR:
+    case CMD.INCRBY:
+    case CMD.DECRBY:
+      keyEvent(c, STRING, 'incrby', 1);
+      return;
+    case CMD.INCRBYFLOAT:
+      keyEvent(c, STRING, 'incrbyfloat', 1);
+      return;
+    case CMD.APPEND:
+      keyEvent(c, STRING, 'append', 1);
+      return;
+    case CMD.SETRANGE:
+      keyEvent(c, STRING, 'setrange', 1);
+      return;
+    case CMD.GETDEL:
+      if (r !== 'null') keyEvent(c, GENERIC, 'del', 1);
+      return;
+    case CMD.GETEX:
+      if (r === 'null') return;
+      for (let i = 2; i < c.argc; i++) {
+        if (c.is(i, 'PERSIST')) keyEvent(c, GENERIC, 'persist', 1);
+        else if (c.is(i, 'EX') || c.is(i, 'PX') || c.is(i, 'EXAT') || c.is(i, 'PXAT')) keyEvent(c, GENERIC, c.lookup(1) === 0 ? 'del' : 'expire', 1);
+      }
+      return;
+    case CMD.DEL:
+    case CMD.UNLINK:
+      for (let i = 1; i < c.argc; i++) if (existed[i - 1]) keyEvent(c, GENERIC, 'del', i);
+      return;
+    case CMD.EXPIRE:
+    case CMD.PEXPIRE:
+    case CMD.EXPIREAT:
+    case CMD.PEXPIREAT:
+      if (r !== 'zero') keyEvent(c, GENERIC, c.lookup(1) === 0 ? 'del' : 'expire', 1);
+      return;
+    case CMD.PERSIST:
+      if (r !== 'zero') keyEvent(c, GENERIC, 'persist', 1);
+      return;
+    case CMD.RENAME:
+    case CMD.RENAMENX:
+      if (r === 'zero') return;
+      keyEvent(c, GENERIC, 'rename_from', 1);
+      keyEvent(c, GENERIC, 'rename_to', 2);
+      return;
+    case CMD.COPY:
+      if (r !== 'zero') keyEvent(c, GENERIC, 'copy_to', 2);
+      return;
+  }
+}
+
+/** `__notifyflags n`: the acceptor pushes the enabled classes. */
+const notifyFlags: Handler = (c) => {
+  notifyState.flags = c.int(1) ?? 0;
+  c.out.simple('OK');
+};
+
+/** Internal notification commands. */
+export const notifyCommands: Record<string, Handler> = { __notifyflags: notifyFlags };

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+describe.each([1, 3])('keyspace notifications with %i shard(s)', (shards) => {
+  let srv: TestServer;
+  let r: Redis;
+  let sub: Redis;
+  const events: string[] = [];
+  /** Waits until `n` events arrived (bounded by the test timeout). */
+  const until = async (n: number): Promise<string[]> => {
+    for (let i = 0; i < 500 && events.length < n; i++) await new Promise((res) => setTimeout(res, 10));
+    return events.splice(0);
+  };
+  beforeAll(async () => {
+    srv = await startServer(['--shards', String(shards)]);
+    r = new Redis({ port: srv.port, host: '127.0.0.1' });
+    sub = new Redis({ port: srv.port, host: '127.0.0.1' });
+    sub.on('pmessage', (_p: string, ch: string, m: string) => events.push(`${ch} ${m}`));
+    await sub.psubscribe('__key*__:*');
+  });
+  afterAll(async () => {
+    sub.disconnect();
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+
+  it('validates and normalizes the flags like Redis', async () => {
+    await expect(r.config('SET', 'notify-keyspace-events', 'Z')).rejects.toThrow("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+    await r.config('SET', 'notify-keyspace-events', 'xKg');
+    expect(await r.config('GET', 'notify-keyspace-events')).toEqual(['notify-keyspace-events', 'gxK']);
+    await r.config('SET', 'notify-keyspace-events', '');
+  });
+
+  it('publishes nothing while disabled', async () => {
+    await r.set('quiet', '1');
+    await r.config('SET', 'notify-keyspace-events', 'KEA');
+    await r.set('loud', '1');
+    expect(await until(2)).toEqual(['__keyspace@0__:loud set', '__keyevent@0__:set loud']);
+  });
+
+  it('reports writes on keyspace and keyevent channels', async () => {
+    await r.config('SET', 'notify-keyspace-events', 'KEA');
+    await r.set('a', '1', 'EX', 100);
+    await r.incrby('a', 2);
+    await r.del('a', 'missing');
+    await r.set('{b}', 'x');
+    await r.rename('{b}', '{b}2');
+    expect(await until(14)).toEqual([
+      '__keyspace@0__:a set',
+      '__keyevent@0__:set a',
+      '__keyspace@0__:a expire',
+      '__keyevent@0__:expire a',
+      '__keyspace@0__:a incrby',
+      '__keyevent@0__:incrby a',
+      '__keyspace@0__:a del',
+      '__keyevent@0__:del a',
+      '__keyspace@0__:{b} set',
+      '__keyevent@0__:set {b}',
+      '__keyspace@0__:{b} rename_from',
+      '__keyevent@0__:rename_from {b}',
+      '__keyspace@0__:{b}2 rename_to',
+      '__keyevent@0__:rename_to {b}2',
+    ]);
+  });
+
+  it('reports RENAME and COPY whose keys sit on different shards', async () => {
+    await r.config('SET', 'notify-keyspace-events', 'Eg');
+    await r.set('from{k1}', 'v');
+    await r.rename('from{k1}', 'to{k2}');
+    await r.copy('to{k2}', 'copy{k1}');
+    expect(await until(3)).toEqual(['__keyevent@0__:rename_from from{k1}', '__keyevent@0__:rename_to to{k2}', '__keyevent@0__:copy_to copy{k1}']);
+  });
+
+  it('reports expired keys from the timer wheel', async () => {
+    await r.config('SET', 'notify-keyspace-events', 'Ex');
+    await r.set('ttl1', 'v', 'PX', 30);
+    expect(await until(1)).toEqual(['__keyevent@0__:expired ttl1']);
+    expect(await r.exists('ttl1')).toBe(0);
+    await r.config('SET', 'notify-keyspace-events', '');
+  });
+});
