@@ -99,6 +99,8 @@ async function route(proxy: ProxyHandle, req: IncomingMessage, res: ServerRespon
       return send(res, 200, await proxy.status());
     case 'GET /metrics':
       return send(res, 200, renderMetrics((await proxy.status()).backends));
+    case 'GET /latency':
+      return send(res, 200, await proxy.latencyDistribution());
     case 'POST /backends': {
       const b = await parseBody(req, backendSchema);
       proxy.addBackend(b.url, b.weight);

@@ -304,8 +304,9 @@ class Exchange implements ExchangeHandler {
     const failed = this.slot;
     this.releaseSlot();
     if (!err.responseStarted && !this.aborted && !this.hasBody && IDEMPOTENT.has(this.method) && this.attempts <= ctx.config.retries) {
-      // A stale keep-alive connection says nothing about the backend: retry anywhere, that one included.
-      const next = ctx.balancer.pick(this.clientIp, stale ? -1 : failed);
+      // Prefer another backend; a stale keep-alive connection says nothing about its backend, so that one may serve too.
+      let next = ctx.balancer.pick(this.clientIp, failed);
+      if (next < 0 && stale) next = ctx.balancer.pick(this.clientIp, -1);
       if (next >= 0) {
         t.count(ctx.worker, next, C_RETRIES);
         this.send(next);

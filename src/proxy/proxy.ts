@@ -52,6 +52,8 @@ export interface ProxyHandle {
   adminPort: number;
   config: ProxyConfig;
   status(): Promise<{ implementation: typeof uwsImplementation; algorithm: string; threads: number; backends: BackendStatus[] }>;
+  /** HDR percentile distribution (ms) of all proxied requests since start. */
+  latencyDistribution(): Promise<string>;
   addBackend(url: string, weight: number): void;
   removeBackend(url: string): Promise<{ url: string; drained: boolean }>;
   setWeight(url: string, weight: number): void;
@@ -187,6 +189,13 @@ export async function startProxy(configPath: string | undefined, overrides: Conf
         h.destroy();
       }
       return { implementation: impl, algorithm: config.algorithm, threads: workers.length, backends };
+    },
+    async latencyDistribution() {
+      const h = newHistogram();
+      for (const list of await collectHistograms()) for (const p of list) mergeEncoded(h, p.data);
+      const text = h.outputPercentileDistribution(1, 1000);
+      h.destroy();
+      return text;
     },
     addBackend(url, weight) {
       add(url, weight);
