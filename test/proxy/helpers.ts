@@ -159,10 +159,12 @@ export function http(
 
 /** JSON from the admin API. */
 export async function admin<T = any>(p: ProxyProc, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  // node:http sends a DELETE body unframed unless the length is given.
   const r = await http(`http://127.0.0.1:${p.adminPort}${path}`, {
     method,
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: text,
+    headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) },
   });
   return { status: r.status, json: r.body.startsWith('{') ? JSON.parse(r.body) : (r.body as T) };
 }
