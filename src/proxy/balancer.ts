@@ -25,6 +25,7 @@ export class Balancer {
   private wrrKey = -1;
   private wrrSequence: number[] = [];
   private readonly tokens = new Map<string, number>();
+  private readonly urlHashes = new Uint32Array(64);
 
   constructor(
     private readonly table: BackendTable,
@@ -35,7 +36,10 @@ export class Balancer {
   setBackends(list: ReadonlyArray<{ slot: number; url: string }>): void {
     this.slots = list.map((b) => b.slot).sort((a, b) => a - b);
     this.tokens.clear();
-    for (const b of list) this.tokens.set(stickyToken(b.url), b.slot);
+    for (const b of list) {
+      this.tokens.set(stickyToken(b.url), b.slot);
+      this.urlHashes[b.slot] = fnv1a(b.url);
+    }
     this.wrrKey = -1;
   }
 
@@ -62,7 +66,7 @@ export class Balancer {
       case 'weighted-round-robin':
         return this.weighted(n);
       case 'ip-hash':
-        return c[fnv1a(clientIp) % n]!;
+        return this.rendezvous(fnv1a(clientIp), n);
       case 'p2c': {
         const a = c[(Math.random() * n) | 0]!;
         let b = c[(Math.random() * (n - 1)) | 0]!;
@@ -80,6 +84,21 @@ export class Balancer {
         return best;
       }
     }
+  }
+
+  /** Highest-random-weight hashing: a client moves only when its own backend leaves the candidates. */
+  private rendezvous(key: number, n: number): number {
+    let best = this.candidates[0]!;
+    let bestScore = -1;
+    for (let i = 0; i < n; i++) {
+      const s = this.candidates[i]!;
+      const score = fmix32(key ^ this.urlHashes[s]!);
+      if (score > bestScore) {
+        bestScore = score;
+        best = s;
+      }
+    }
+    return best;
   }
 
   /** inflight(a)/weight(a) < inflight(b)/weight(b), without division. */
@@ -112,6 +131,15 @@ export class Balancer {
     }
     return this.wrrSequence[t.nextTicket() % this.wrrSequence.length]!;
   }
+}
+
+/** murmur3's finalizer: spreads the bits of a 32-bit key. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 function c32(x: number): number {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerResponse } from 'node:http';
-import { admin, http, startBackend, startProxyProc, tally, type Backend, type ProxyProc } from './helpers.js';
+import { admin, http, startBackend, startProxyProc, tally, waitFor, type Backend, type ProxyProc } from './helpers.js';
 
 describe('proxy distribution (2 threads)', () => {
   let a: Backend, b: Backend, c: Backend;
@@ -45,16 +45,16 @@ describe('proxy distribution (2 threads)', () => {
     const pending: Array<Promise<unknown>> = [];
     const bodies: string[] = [];
     for (let i = 0; i < 30; i++) {
-      const r = http(p.url('/'));
-      pending.push(r.then((x) => bodies.push(x.body)));
-      // Let each request reach its backend before the next is balanced.
-      await new Promise((r2) => setTimeout(r2, 5));
+      // One request at a time: wait until it was answered (fast) or is being held (slow) before balancing the next.
+      const before = held.length;
+      let answered = false;
+      const r = http(p.url('/')).then((x) => ((answered = true), bodies.push(x.body)));
+      pending.push(r);
+      await waitFor(() => answered || held.length > before, 5000, 'request answered or held');
     }
-    await new Promise((r) => setTimeout(r, 100));
-    // The slow backend got at most one request per thread before its in-flight count outweighed the fast one.
-    expect(held.length).toBeGreaterThanOrEqual(1);
-    expect(held.length).toBeLessThanOrEqual(2);
-    expect(tally(bodies).fast).toBe(30 - held.length);
+    // Only a tie at 0/0 in-flight can send a request to the slow backend; after that it always has more.
+    expect(held.length).toBe(1);
+    expect(tally(bodies).fast).toBe(29);
     expect((await admin(p, 'GET', '/status')).json.backends[0].inflight).toBe(held.length);
     for (const res of held) res.end('slow');
     await Promise.all(pending);

@@ -96,7 +96,7 @@ export async function startProxyProc(config: Record<string, unknown>): Promise<P
     admin: { host: '127.0.0.1', port: adminPort },
     threads: 2,
     ...config,
-    healthCheck: { path: '/health', interval: 200, timeout: 200, rise: 2, fall: 2, ...(config.healthCheck as object) },
+    healthCheck: { path: '/health', interval: 200, timeout: 1000, rise: 2, fall: 2, ...(config.healthCheck as object) },
   };
   const dir = mkdtempSync(join(tmpdir(), 'sabre-proxy-'));
   const configPath = join(dir, 'proxy.json');
