@@ -256,7 +256,7 @@ class Exchange implements ExchangeHandler {
       const [ok, finished] = res.tryEnd(chunk, this.total);
       if (!ok && !finished) {
         // The client is slower than the backend: keep the unsent part and stop reading upstream.
-        this.pendingChunk = chunk;
+        this.pendingChunk = Buffer.from(chunk);
         this.pendingOffset = offset;
         this.conn?.socket.pause();
         res.onWritable(this.writableFn);

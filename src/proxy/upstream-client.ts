@@ -26,7 +26,7 @@ export const BODY_UNTIL_CLOSE = 3;
 export interface ExchangeHandler {
   /** `headers` is flat [name, value, …] with lower-case names. */
   onHead(status: number, reason: string, headers: string[], bodyKind: number, contentLength: number): void;
-  /** `chunk` may be a view into a shared buffer: copy it or consume it before returning. */
+  /** `chunk` is a view into the thread's shared read buffer: copy what must outlive the call. */
   onBody(chunk: Buffer): void;
   onEnd(): void;
   onError(err: UpstreamError): void;
@@ -36,6 +36,8 @@ export interface ExchangeHandler {
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;
+/** The read buffer all upstream sockets of this thread share (reads are handled synchronously). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 // Parser states.
 const S_IDLE = 0;
@@ -90,14 +92,19 @@ export class UpstreamConnection {
   private idleSince = 0;
   private pending: Buffer | null = null;
   private readonly parseBound = (): void => this.parsePending();
+  private readonly onRead = (n: number, buf: Buffer): boolean => {
+    this.onData(buf.subarray(0, n));
+    return true;
+  };
 
   constructor(readonly pool: UpstreamPool) {
-    this.socket = connect({ host: pool.host, port: pool.port, noDelay: true });
+    // onread with one buffer per thread skips a Buffer allocation and the stream machinery on every read;
+    // every consumer copies what it keeps beyond the callback.
+    this.socket = connect({ host: pool.host, port: pool.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
     this.socket.on('connect', () => {
       this.connected = true;
       if (this.handler) this.deadline = this.pool.sweeper.now + this.pool.timeouts.responseHeaders;
     });
-    this.socket.on('data', (buf: Buffer) => this.onData(buf));
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.connected ? 'reset' : 'connect', err.code ?? err.message));
     this.socket.on('close', () => {
       if (this.state === S_UNTIL_CLOSE && this.handler !== null) this.finish();
