@@ -62,10 +62,12 @@ describe('proxy error paths', () => {
   it('a client abort cancels the upstream request and frees the in-flight count', async () => {
     const p = await start({ backends: [{ url: hang.url }], timeouts: { responseHeaders: 20_000 } });
     const closedBefore = hangClosed;
+    const hitsBefore = hang.hits;
     const req = request(p.url('/abort'), { agent: false });
     req.on('error', () => undefined);
     req.end();
-    await waitFor(async () => (await admin(p, 'GET', '/status')).json.backends[0].inflight === 1, 3000, 'in flight');
+    await waitFor(() => hang.hits > hitsBefore, 3000, 'request at the backend');
+    expect((await admin(p, 'GET', '/status')).json.backends[0].inflight).toBe(1);
     req.destroy();
     await waitFor(async () => (await admin(p, 'GET', '/status')).json.backends[0].inflight === 0, 3000, 'in-flight freed');
     await waitFor(() => hangClosed > closedBefore, 3000, 'upstream connection closed');
