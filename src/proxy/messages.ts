@@ -13,6 +13,8 @@ export interface WorkerInit {
   memory: SharedArrayBuffer;
   config: ProxyConfig;
   backends: SlotUrl[];
+  /** node:http front only: bind with SO_REUSEPORT (Node >= 22.12). */
+  reusePort: boolean;
 }
 
 export type ToWorker =

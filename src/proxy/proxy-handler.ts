@@ -1,5 +1,4 @@
 /** Forwards one client request (uWS) to a backend (upstream client) and streams the response back, both ways with backpressure. */
-import type { HttpRequest, HttpResponse } from './uws.js';
 import type { ProxyConfig } from './config.js';
 import { C_ERRORS, C_REQUESTS, C_RETRIES, C_TIMEOUTS, type BackendTable } from './backend-table.js';
 import type { Balancer } from './balancer.js';
@@ -39,6 +38,35 @@ const JSON_502 = '{"error":"bad gateway","reason":"upstream connection failed"}'
 const JSON_503 = '{"error":"service unavailable","reason":"no healthy backend"}';
 const JSON_504 = '{"error":"gateway timeout","reason":"upstream timed out"}';
 const JSON_413 = '{"error":"payload too large"}';
+
+/** The uWS HttpResponse methods the proxy uses (node-front.ts provides them over node:http where uWS is unavailable). */
+export interface FrontResponse {
+  cork(cb: () => void): unknown;
+  writeStatus(status: string): unknown;
+  writeHeader(key: string, value: string): unknown;
+  end(body?: string, closeConnection?: boolean): unknown;
+  endWithoutBody(reportedContentLength?: number): unknown;
+  tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean];
+  write(chunk: Uint8Array): boolean;
+  getWriteOffset(): number;
+  onWritable(handler: (offset: number) => boolean): unknown;
+  onAborted(handler: () => void): unknown;
+  /** uWS passes an ArrayBuffer valid only during the call; node-front passes a Buffer it never reuses. */
+  onData(handler: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): unknown;
+  pause(): void;
+  resume(): void;
+  close(): unknown;
+  getRemoteAddressAsText(): ArrayBuffer;
+}
+
+/** The uWS HttpRequest methods the proxy uses. */
+export interface FrontRequest {
+  getCaseSensitiveMethod(): string;
+  getHeader(lowerCaseKey: string): string;
+  getUrl(): string;
+  getQuery(): string;
+  forEach(cb: (key: string, value: string) => void): void;
+}
 
 /** Everything one worker thread's requests share. */
 export class ProxyContext {
@@ -93,14 +121,18 @@ export class ProxyContext {
 }
 
 /** Handles one request: call from app.any() with the live (res, req). */
-export function proxyRequest(ctx: ProxyContext, res: HttpResponse, req: HttpRequest): void {
+export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRequest): void {
   const cfg = ctx.config;
   const method = req.getCaseSensitiveMethod();
   const lengthHeader = req.getHeader('content-length');
   const chunked = req.getHeader('transfer-encoding') !== '';
   const declared = lengthHeader === '' ? -1 : +lengthHeader;
   if (declared > cfg.maxBodySize) {
-    res.cork(() => res.writeStatus('413 Payload Too Large').writeHeader('content-type', 'application/json').end(JSON_413, true));
+    res.cork(() => {
+      res.writeStatus('413 Payload Too Large');
+      res.writeHeader('content-type', 'application/json');
+      res.end(JSON_413, true);
+    });
     return;
   }
   const clientIp = Buffer.from(res.getRemoteAddressAsText()).toString();
@@ -162,7 +194,7 @@ class Exchange implements ExchangeHandler {
 
   constructor(
     private readonly ctx: ProxyContext,
-    private readonly res: HttpResponse,
+    private readonly res: FrontResponse,
     private readonly method: string,
     private readonly head: string,
     private readonly clientIp: string,
@@ -195,8 +227,8 @@ class Exchange implements ExchangeHandler {
     this.conn.send(this.head, this, this.method === 'HEAD');
   }
 
-  /** A request body chunk from the client; the ArrayBuffer is only valid during this call. */
-  onRequestData(ab: ArrayBuffer, last: boolean): void {
+  /** A request body chunk from the client; an ArrayBuffer (uWS) is only valid during this call. */
+  onRequestData(ab: ArrayBuffer | Uint8Array, last: boolean): void {
     if (this.done) return;
     this.bodyBytes += ab.byteLength;
     if (this.bodyBytes > this.ctx.config.maxBodySize) {
@@ -208,8 +240,12 @@ class Exchange implements ExchangeHandler {
     if (conn === null) return;
     let ok = true;
     if (ab.byteLength > 0) {
-      const copy = Buffer.allocUnsafe(ab.byteLength);
-      copy.set(new Uint8Array(ab));
+      let copy: Uint8Array;
+      if (ab instanceof Uint8Array) copy = ab;
+      else {
+        copy = Buffer.allocUnsafe(ab.byteLength);
+        copy.set(new Uint8Array(ab));
+      }
       if (this.chunkedUpload) {
         conn.write(ab.byteLength.toString(16) + '\r\n');
         conn.write(copy);
@@ -345,7 +381,8 @@ class Exchange implements ExchangeHandler {
     const res = this.res;
     if (!this.aborted) {
       res.cork(() => {
-        res.writeStatus(status).writeHeader('content-type', 'application/json');
+        res.writeStatus(status);
+        res.writeHeader('content-type', 'application/json');
         // With an unread request body the connection cannot carry another request.
         res.end(body, this.hasBody);
       });

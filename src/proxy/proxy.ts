@@ -68,17 +68,25 @@ interface Entry {
   draining: boolean;
 }
 
+/** node:http's listen() takes reusePort from Node 22.12 / 23.1 on. */
+function nodeHasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
 /** Starts the proxy from a config file path (kept for reload) and flag overrides. */
 export async function startProxy(configPath: string | undefined, overrides: ConfigOverrides = {}): Promise<ProxyHandle> {
   let config = loadConfig(configPath, overrides);
   const impl = uwsImplementation;
+  const reusePort = nodeHasReusePort();
   if (!impl.native) {
-    log.warn('uWebSockets.js native build unavailable: running on the slow pure-JS fallback with one thread', {
-      package: impl.package,
+    log.warn('no native uWebSockets.js for this Node/glibc: serving through the slower node:http front end', {
       node: process.versions.node,
       why: impl.notes.join(' | '),
+      threads: reusePort ? config.threads : 1,
     });
-    config = { ...config, threads: 1 };
+    // Without SO_REUSEPORT in node:http only one thread can bind the port.
+    if (!reusePort) config = { ...config, threads: 1 };
   }
   const memory = createTableMemory();
   const table = new BackendTable(memory);
@@ -109,7 +117,7 @@ export async function startProxy(configPath: string | undefined, overrides: Conf
   let port = config.listen.port;
   await Promise.all(
     Array.from({ length: config.threads }, (_, index) => {
-      const init: WorkerInit = { index, memory, config, backends: slotList() };
+      const init: WorkerInit = { index, memory, config, backends: slotList(), reusePort };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
       workers.push(w);
       return new Promise<void>((resolve, reject) => {
@@ -284,7 +292,7 @@ export async function startProxy(configPath: string | undefined, overrides: Conf
     threads: workers.length,
     algorithm: config.algorithm,
     backends: entries.size,
-    uws: `${impl.package} (${impl.native ? 'native' : 'fallback'})`,
+    uws: impl.native ? `${impl.package} (native)` : `none native (${impl.fallback} fallback)`,
   });
   return handle;
 }

@@ -126,7 +126,7 @@ export class UpstreamConnection {
   }
 
   /** Writes request body bytes; false means wait for 'drain'. */
-  write(chunk: Buffer | string): boolean {
+  write(chunk: Uint8Array | string): boolean {
     return this.socket.write(chunk);
   }
 

@@ -1,4 +1,4 @@
-/** A proxy worker thread: one uWS app listening on the shared port (SO_REUSEPORT), proxying to the backends. */
+/** A proxy worker thread: one uWS app (node:http where no native uWS loads) on the shared port (SO_REUSEPORT), proxying to the backends. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { logger } from '../log.js';
 import { BackendTable } from './backend-table.js';
@@ -7,7 +7,10 @@ import { encodeHistogram } from './latency.js';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
 import { ProxyContext, proxyRequest } from './proxy-handler.js';
 import { TimeoutSweeper } from './upstream-client.js';
-import { uws, uwsImplementation, type us_listen_socket } from './uws.js';
+import { uws, type us_listen_socket } from './uws.js';
+import { NodeFrontRequest, NodeFrontResponse } from './node-front.js';
+import { createServer } from 'node:http';
+import type { AddressInfo, ListenOptions } from 'node:net';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -21,26 +24,36 @@ ctx.setBackends(init.backends);
 const reaper = setInterval(() => ctx.reap(), 1000);
 reaper.unref();
 
-const app = uws.App();
-app.any('/*', (res, req) => proxyRequest(ctx, res, req));
-
-let listenSocket: us_listen_socket | null = null;
+let stopListening: () => void = () => undefined;
 const { host, port: listenPort } = init.config.listen;
-app.listen(host, listenPort, (ls) => {
-  if (!ls) {
-    post({ type: 'listen-failed', reason: `cannot listen on ${host}:${listenPort}` });
-    return;
-  }
-  listenSocket = ls;
-  post({ type: 'listening', port: uwsImplementation.native ? uws.us_socket_local_port(ls) : listenPort });
-});
+if (uws !== null) {
+  const native = uws;
+  const app = native.App();
+  app.any('/*', (res, req) => proxyRequest(ctx, res, req));
+  app.listen(host, listenPort, (ls: us_listen_socket | false) => {
+    if (!ls) {
+      post({ type: 'listen-failed', reason: `cannot listen on ${host}:${listenPort}` });
+      return;
+    }
+    stopListening = () => native.us_listen_socket_close(ls);
+    post({ type: 'listening', port: native.us_socket_local_port(ls) });
+  });
+} else {
+  const server = createServer({ noDelay: true }, (req, res) => proxyRequest(ctx, new NodeFrontResponse(req, res), new NodeFrontRequest(req)));
+  server.on('error', (err) => post({ type: 'listen-failed', reason: `cannot listen on ${host}:${listenPort}: ${err.message}` }));
+  // reusePort (Node >= 22.12) lets every thread bind the same port, as uWS does natively.
+  server.listen({ host, port: listenPort, reusePort: init.reusePort } as ListenOptions, () => {
+    stopListening = () => {
+      server.close();
+      server.closeIdleConnections();
+    };
+    post({ type: 'listening', port: (server.address() as AddressInfo).port });
+  });
+}
 
 /** Stops accepting, then reports once in-flight requests finish or the deadline passes. */
 function shutdown(deadlineMs: number): void {
-  if (listenSocket !== null) {
-    uws.us_listen_socket_close(listenSocket);
-    listenSocket = null;
-  }
+  stopListening();
   const until = Date.now() + deadlineMs;
   const check = (): void => {
     if (ctx.inflight === 0 || Date.now() >= until) {

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** The Node that runs the proxy: SABRE_TEST_NODE checks another version (e.g. 24) against the same suite. */
+export const PROXY_NODE = process.env.SABRE_TEST_NODE ?? process.execPath;
 
 /** A port that was free a moment ago (listen on 0, then close). */
 export async function freePort(): Promise<number> {
@@ -101,7 +103,7 @@ export async function startProxyProc(config: Record<string, unknown>): Promise<P
   const dir = mkdtempSync(join(tmpdir(), 'sabre-proxy-'));
   const configPath = join(dir, 'proxy.json');
   writeFileSync(configPath, JSON.stringify(full));
-  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(PROXY_NODE, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
