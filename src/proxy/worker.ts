@@ -9,6 +9,7 @@ import { ProxyContext, proxyRequest } from './proxy-handler.js';
 import { TimeoutSweeper } from './upstream-client.js';
 import { uws, type us_listen_socket } from './uws.js';
 import { NodeFrontRequest, NodeFrontResponse } from './node-front.js';
+import { attachWebSocketProxy } from './websocket.js';
 import { createServer } from 'node:http';
 import type { AddressInfo, ListenOptions } from 'node:net';
 
@@ -29,6 +30,7 @@ const { host, port: listenPort } = init.config.listen;
 if (uws !== null) {
   const native = uws;
   const app = native.App();
+  attachWebSocketProxy(app, ctx);
   app.any('/*', (res, req) => proxyRequest(ctx, res, req));
   app.listen(host, listenPort, (ls: us_listen_socket | false) => {
     if (!ls) {
