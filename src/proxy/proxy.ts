@@ -114,6 +114,7 @@ export async function startProxy(configPath: string | undefined, overrides: Conf
   const statsWaiters = new Map<number, { left: number; parts: Array<Array<{ slot: number; data: string }>>; done: () => void }>();
   let statsId = 0;
   const stopped = new Set<Worker>();
+  let closing = false;
   let port = config.listen.port;
   await Promise.all(
     Array.from({ length: config.threads }, (_, index) => {
@@ -156,7 +157,6 @@ export async function startProxy(configPath: string | undefined, overrides: Conf
     await Promise.all(workers.map((w) => w.terminate()));
     throw err;
   });
-  let closing = false;
   health.start();
 
   const collectHistograms = async (): Promise<Array<Array<{ slot: number; data: string }>>> => {

@@ -287,8 +287,11 @@ export class UpstreamConnection {
       const line = lines[i]!;
       const colon = line.indexOf(':');
       if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
+      // RFC 9112 forbids whitespace before the colon; values usually carry exactly one leading space.
+      const name = line.slice(0, colon).toLowerCase();
+      let value = line.slice(line.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1);
+      const last = value.charCodeAt(value.length - 1);
+      if (last === 32 || last === 9 || value.charCodeAt(0) === 32 || value.charCodeAt(0) === 9) value = value.trim();
       if (name === 'content-length') {
         const n = +value;
         if (!Number.isSafeInteger(n) || n < 0 || (length >= 0 && n !== length)) {
