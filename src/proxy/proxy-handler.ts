@@ -34,6 +34,9 @@ const HOP_BY_HOP = new Set([
 const RESPONSE_SKIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'date']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
 
+/** What chunked-body writes may put into uWS's 16 KiB cork buffer (the status line and headers count too). */
+const CORK_BUDGET = 12 * 1024;
+
 const JSON_502 = '{"error":"bad gateway","reason":"upstream connection failed"}';
 const JSON_503 = '{"error":"service unavailable","reason":"no healthy backend"}';
 const JSON_504 = '{"error":"gateway timeout","reason":"upstream timed out"}';
@@ -189,6 +192,10 @@ class Exchange implements ExchangeHandler {
   /** The slot the request ended on, for counters after the in-flight count is released. */
   private lastSlot = -1;
   private completed = false;
+  /** Bytes written in the current res.cork(), and chunked-body data held back until it ends. */
+  private corkUsed = 0;
+  private deferred: Buffer[] | null = null;
+  private endDeferred = false;
   private readonly startedAt = performance.now();
   private readonly writableFn = (offset: number): boolean => this.onWritable(offset);
 
@@ -224,7 +231,7 @@ class Exchange implements ExchangeHandler {
     this.attempts++;
     this.ctx.table.acquire(slot);
     this.conn = pool.acquire();
-    this.conn.send(this.head, this, this.method === 'HEAD');
+    this.conn.send(this.head, this, this.method === 'HEAD', this.hasBody);
   }
 
   /** A request body chunk from the client; an ArrayBuffer (uWS) is only valid during this call. */
@@ -252,7 +259,10 @@ class Exchange implements ExchangeHandler {
         ok = conn.write('\r\n');
       } else ok = conn.write(copy);
     }
-    if (last && this.chunkedUpload) ok = conn.write('0\r\n\r\n');
+    if (last) {
+      if (this.chunkedUpload) ok = conn.write('0\r\n\r\n');
+      conn.endBody();
+    }
     if (!ok && !last) {
       // Upstream is slower than the client: stop reading the client until the socket drains.
       this.res.pause();
@@ -263,8 +273,30 @@ class Exchange implements ExchangeHandler {
   }
 
   corked(fn: () => void): void {
-    if (this.done) fn();
-    else this.res.cork(fn);
+    if (this.done) {
+      fn();
+      return;
+    }
+    this.corkUsed = 0;
+    this.res.cork(fn);
+    if (this.deferred !== null) this.flushDeferred();
+  }
+
+  /** Writes chunks held back from the cork, now uncorked (uWS buffers what the socket does not take). */
+  private flushDeferred(): void {
+    const list = this.deferred!;
+    this.deferred = null;
+    let ok = true;
+    for (const c of list) if (!this.res.write(c)) ok = false;
+    if (this.endDeferred) {
+      this.endDeferred = false;
+      this.res.end();
+    } else if (!ok) this.pauseUpstream();
+  }
+
+  private pauseUpstream(): void {
+    this.conn?.socket.pause();
+    this.res.onWritable(this.writableFn);
   }
 
   onHead(status: number, reason: string, headers: string[], bodyKind: number, contentLength: number): void {
@@ -273,7 +305,10 @@ class Exchange implements ExchangeHandler {
     this.bodyKind = bodyKind;
     res.writeStatus(reason ? `${status} ${reason}` : `${status}`);
     for (let i = 0; i < headers.length; i += 2) {
-      if (!RESPONSE_SKIP.has(headers[i]!)) res.writeHeader(headers[i]!, headers[i + 1]!);
+      if (!RESPONSE_SKIP.has(headers[i]!)) {
+        res.writeHeader(headers[i]!, headers[i + 1]!);
+        this.corkUsed += headers[i]!.length + headers[i + 1]!.length + 4;
+      }
     }
     if (this.setCookie !== null) res.writeHeader('set-cookie', this.setCookie);
     if (bodyKind === BODY_NONE) {
@@ -297,9 +332,13 @@ class Exchange implements ExchangeHandler {
         this.conn?.socket.pause();
         res.onWritable(this.writableFn);
       }
-    } else if (!res.write(chunk)) {
-      this.conn?.socket.pause();
-      res.onWritable(this.writableFn);
+    } else if (this.deferred !== null || this.corkUsed + chunk.length > CORK_BUDGET) {
+      // uWS.js 20.30 drops the data of a chunked write() that overflows its cork buffer when the flush
+      // meets backpressure, so larger chunks wait until the cork is released.
+      (this.deferred ??= []).push(Buffer.from(chunk));
+    } else {
+      this.corkUsed += chunk.length + 16;
+      if (!res.write(chunk)) this.pauseUpstream();
     }
   }
 
@@ -323,7 +362,10 @@ class Exchange implements ExchangeHandler {
     const t = this.ctx.table;
     t.recordPassiveSuccess(this.slot);
     // Chunked and read-until-close bodies were relayed with write(); end the client's chunked stream.
-    if (!this.done && this.bodyKind !== BODY_NONE && this.bodyKind !== BODY_LENGTH) this.res.end();
+    if (!this.done && this.bodyKind !== BODY_NONE && this.bodyKind !== BODY_LENGTH) {
+      if (this.deferred !== null) this.endDeferred = true;
+      else this.res.end();
+    }
     // A length-framed body still being written to a slow client finishes in onWritable.
     if (this.pendingChunk === null) this.complete(false);
     else this.releaseSlot();

@@ -87,6 +87,8 @@ export class UpstreamConnection {
   private sizeLine = '';
   private trailerLine = 0;
   private keepAlive = true;
+  /** A response that arrives before the whole request body was sent leaves the connection unusable. */
+  private bodyPending = false;
   private isHeadRequest = false;
   private started = false;
   private idleSince = 0;
@@ -112,9 +114,10 @@ export class UpstreamConnection {
     });
   }
 
-  /** Sends a request head (and starts the response timer); the body follows via write()/end(). */
-  send(head: string, handler: ExchangeHandler, isHeadRequest: boolean): void {
+  /** Sends a request head (and starts the response timer); a body follows via write(), then endBody(). */
+  send(head: string, handler: ExchangeHandler, isHeadRequest: boolean, hasBody: boolean): void {
     this.handler = handler;
+    this.bodyPending = hasBody;
     this.state = S_HEAD;
     this.isHeadRequest = isHeadRequest;
     this.started = false;
@@ -128,6 +131,11 @@ export class UpstreamConnection {
   /** Writes request body bytes; false means wait for 'drain'. */
   write(chunk: Uint8Array | string): boolean {
     return this.socket.write(chunk);
+  }
+
+  /** The request body is complete; until then the connection cannot be reused. */
+  endBody(): void {
+    this.bodyPending = false;
   }
 
   /** Abandons the exchange (client went away): the connection cannot be reused. */
@@ -351,7 +359,7 @@ export class UpstreamConnection {
     this.state = S_IDLE;
     this.deadline = 0;
     this.pool.sweeper.active.delete(this);
-    if (this.keepAlive) {
+    if (this.keepAlive && !this.bodyPending) {
       // A response that ended while the client was slow leaves the socket paused; idle sockets must read (to see EOF).
       if (this.socket.isPaused()) this.socket.resume();
       this.idleSince = this.pool.sweeper.now;

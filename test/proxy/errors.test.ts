@@ -73,6 +73,20 @@ describe('proxy error paths', () => {
     await waitFor(() => hangClosed > closedBefore, 3000, 'upstream connection closed');
   });
 
+  it('a backend answering before reading the whole upload does not poison the connection pool', async () => {
+    const early = await startBackend('early', (req, res) => {
+      // Answers at once and leaves the rest of the body unread.
+      if (req.method === 'POST') res.end('early');
+      else return false;
+      return true;
+    });
+    const p = await start({ threads: 1, backends: [{ url: early.url }] });
+    const r = await http(p.url('/up'), { method: 'POST', body: Buffer.alloc(4 * 1024 * 1024) }).catch((e: Error) => e.message);
+    expect(typeof r === 'string' || r.body === 'early').toBe(true);
+    for (let i = 0; i < 5; i++) expect((await http(p.url('/'))).body).toBe('early');
+    await early.kill();
+  });
+
   it('SIGTERM lets in-flight requests finish, then exits 0', async () => {
     const slow = await startBackend('slow', (req, res) => {
       req.resume();

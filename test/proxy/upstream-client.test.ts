@@ -50,8 +50,11 @@ function exchange(pool: UpstreamPool, head: string, isHead = false, body?: strin
       corked: (fn) => fn(),
     };
     const c = pool.acquire();
-    c.send(head, h, isHead);
-    if (body !== undefined) c.write(body);
+    c.send(head, h, isHead, body !== undefined);
+    if (body !== undefined) {
+      c.write(body);
+      c.endBody();
+    }
   });
 }
 
