@@ -1,0 +1,266 @@
+#!/usr/bin/env node
+// Compares sabre proxy with nginx (least_conn + upstream keepalive) and HAProxy (leastconn + http-reuse)
+// in front of the same three nginx backends, plus one backend hit directly, under the same wrk/hey/ab load.
+// Targets run in alternation (A, B, C, D, A, B, …) and each figure is the median over rounds, because the
+// machine is shared and noisy. Writes a Markdown table to native-bench/results/proxy.md.
+//
+// usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab] [--threads 2]
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: opt } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    tools: { type: 'string', default: 'wrk,hey,ab' },
+    threads: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '50' },
+    targets: { type: 'string', default: 'direct,nginx,haproxy,sabre' },
+    out: { type: 'string', default: join(ROOT, 'native-bench', 'results', 'proxy.md') },
+  },
+});
+const DURATION = Number(opt.duration);
+const ROUNDS = Number(opt.rounds);
+const THREADS = Number(opt.threads);
+const CONNS = Number(opt.connections);
+const TOOLS = opt.tools.split(',');
+const BODY = 'hello from a sabre benchmark backend: a fixed body of modest size, like a small JSON reply\n';
+
+for (const bin of ['nginx', 'haproxy', ...TOOLS]) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+  } catch {
+    console.error(`${bin} is missing: run 'bash native-bench/setup.sh' as root`);
+    process.exit(1);
+  }
+}
+
+async function freePort() {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'sabre-proxy-bench-'));
+const children = [];
+function start(name, cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  child.on('exit', (code) => {
+    if (!stopping) console.error(`${name} exited early (${code}): ${err}`);
+  });
+  children.push(child);
+  return child;
+}
+let stopping = false;
+function stopAll() {
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+process.on('exit', () => {
+  stopAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+process.on('SIGINT', () => process.exit(130));
+
+async function waitHttp(port) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/`);
+      await r.text();
+      if (r.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing answered on ${port}`);
+}
+
+const temps = `client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};`;
+const backendPorts = [await freePort(), await freePort(), await freePort()];
+writeFileSync(
+  join(dir, 'backends.conf'),
+  `worker_processes 1; daemon off; pid ${dir}/backends.pid; error_log ${dir}/backends.err warn;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; ${temps}
+${backendPorts.map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 "${BODY.trim()}\\n"; } }`).join('\n')}
+}`,
+);
+start('backend nginx', 'nginx', ['-c', join(dir, 'backends.conf'), '-p', dir]);
+
+const ports = { direct: backendPorts[0], nginx: await freePort(), haproxy: await freePort(), sabre: await freePort() };
+writeFileSync(
+  join(dir, 'lb.conf'),
+  `worker_processes ${THREADS}; daemon off; pid ${dir}/lb.pid; error_log ${dir}/lb.err warn;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; ${temps}
+  upstream be { least_conn; ${backendPorts.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 64; }
+  server { listen 127.0.0.1:${ports.nginx}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}`,
+);
+writeFileSync(
+  join(dir, 'haproxy.cfg'),
+  `global
+  nbthread ${THREADS}
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${ports.haproxy}
+  default_backend be
+backend be
+  balance leastconn
+${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
+`,
+);
+const adminPort = await freePort();
+writeFileSync(
+  join(dir, 'sabre.json'),
+  JSON.stringify({
+    listen: { host: '127.0.0.1', port: ports.sabre },
+    admin: { host: '127.0.0.1', port: adminPort },
+    threads: THREADS,
+    algorithm: 'least-connections',
+    backends: backendPorts.map((p) => ({ url: `http://127.0.0.1:${p}` })),
+  }),
+);
+const procs = {
+  nginx: start('nginx', 'nginx', ['-c', join(dir, 'lb.conf'), '-p', dir]),
+  haproxy: start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]),
+  sabre: start('sabre', process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', join(dir, 'sabre.json')]),
+};
+for (const p of Object.values(ports)) await waitHttp(p);
+
+/** CPU seconds (user+sys) used so far by a process and its children (nginx workers). */
+function cpuSeconds(pid) {
+  const tick = 100;
+  const one = (p) => {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) / tick;
+    } catch {
+      return 0;
+    }
+  };
+  let total = one(pid);
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      if (ppid === pid) total += one(p);
+    } catch {
+      /* exited */
+    }
+  }
+  return total;
+}
+
+const ms = (v, unit) => v * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
+function run(tool, port) {
+  const url = `http://127.0.0.1:${port}/`;
+  let out;
+  if (tool === 'wrk') {
+    out = execFileSync('wrk', ['-t1', `-c${CONNS}`, `-d${DURATION}s`, '--latency', url], { encoding: 'utf8' });
+    const lat = (q) => {
+      const m = new RegExp(`\\s${q}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+      return m ? ms(Number(m[1]), m[2]) : NaN;
+    };
+    const req = Number(/(\d+) requests in/.exec(out)[1]);
+    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]), p50: lat('50'), p99: lat('99'), requests: req };
+  }
+  if (tool === 'hey') {
+    out = execFileSync('hey', ['-c', String(CONNS), '-z', `${DURATION}s`, url], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const lat = (q) => Number(new RegExp(`${q}% in ([\\d.]+) secs`).exec(out)[1]) * 1000;
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+    return { rps, p50: lat('50'), p99: lat('99'), requests: rps * DURATION };
+  }
+  out = execFileSync('ab', ['-k', '-q', '-c', String(CONNS), '-t', String(DURATION), '-n', '10000000', url], { encoding: 'utf8' });
+  const lat = (q) => Number(new RegExp(`\\s${q}%\\s+(\\d+)`).exec(out)[1]);
+  return { rps: Number(/Requests per second:\s+([\d.]+)/.exec(out)[1]), p50: lat('50'), p99: lat('99'), requests: Number(/Complete requests:\s+(\d+)/.exec(out)[1]) };
+}
+
+const TARGETS = opt.targets.split(',');
+// uWS.js 20.30 (the native build this Node/glibc can load) drops HTTP/1.0 requests, and ab speaks only HTTP/1.0.
+const skip = (tool, target) => tool === 'ab' && target === 'sabre';
+const results = {};
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const tool of TOOLS) {
+    for (const target of TARGETS) {
+      if (skip(tool, target)) continue;
+      const pid = procs[target]?.pid;
+      const before = pid ? cpuSeconds(pid) : 0;
+      const r = run(tool, ports[target]);
+      if (pid) r.cpuUs = ((cpuSeconds(pid) - before) * 1e6) / r.requests;
+      (results[`${tool} ${target}`] ??= []).push(r);
+      console.log(`round ${round} ${tool.padEnd(3)} ${target.padEnd(7)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.cpuUs ? `  cpu ${r.cpuUs.toFixed(1)} µs/req` : ''}`);
+    }
+  }
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const latency = await (await fetch(`http://127.0.0.1:${adminPort}/latency`)).text();
+const status = await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json();
+stopAll();
+
+const cmd = `node native-bench/proxy-compare.mjs --duration ${DURATION} --rounds ${ROUNDS} --tools ${TOOLS.join(',')} --threads ${THREADS} --connections ${CONNS}`;
+const lines = [
+  '# sabre proxy vs nginx vs HAProxy',
+  '',
+  `Generated ${new Date().toISOString()} by \`${cmd}\`.`,
+  '',
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, shared with other work (figures are medians of ${ROUNDS} alternating rounds). ` +
+    `Node ${process.versions.node}, uWS ${status.implementation.package} (${status.implementation.native ? 'native' : 'fallback'}). ` +
+    `Three nginx backends (1 worker) return a fixed ${BODY.length}-byte body; every balancer uses ${THREADS} workers/threads and least-connections; ` +
+    `load is ${CONNS} keep-alive connections for ${DURATION}s per run.`,
+  '',
+  '| tool | target | req/s | p50 ms | p99 ms | req/s vs nginx | req/s vs HAProxy | LB CPU µs/req |',
+  '|---|---|---:|---:|---:|---:|---:|---:|',
+];
+for (const tool of TOOLS) {
+  const m = (t, k) => median((results[`${tool} ${t}`] ?? []).map((r) => r[k]));
+  for (const target of TARGETS) {
+    if (skip(tool, target)) {
+      lines.push(`| ${tool} | ${target} | n/a: uWS.js 20.30 drops HTTP/1.0 requests (ab sends only HTTP/1.0) | | | | | |`);
+      continue;
+    }
+    const rps = m(target, 'rps');
+    const cpu = target === 'direct' ? '' : m(target, 'cpuUs').toFixed(1);
+    lines.push(
+      `| ${tool} | ${target} | ${rps.toFixed(0)} | ${m(target, 'p50').toFixed(2)} | ${m(target, 'p99').toFixed(2)} | ${(rps / m('nginx', 'rps')).toFixed(2)}× | ${(rps / m('haproxy', 'rps')).toFixed(2)}× | ${cpu} |`,
+    );
+  }
+}
+lines.push(
+  '',
+  'CPU µs/req is user+system CPU of the balancer process (nginx: master and workers) divided by the requests of that run; the client and backends are not counted.',
+  '',
+  '## sabre proxy latency, HDR percentile distribution (ms, all runs, measured inside the proxy)',
+  '',
+  '```',
+  latency.trimEnd(),
+  '```',
+  '',
+);
+mkdirSync(dirname(opt.out), { recursive: true });
+writeFileSync(opt.out, lines.join('\n'));
+console.log(`\nwrote ${opt.out}`);
+process.exit(0);

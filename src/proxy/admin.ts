@@ -1,0 +1,148 @@
+/** The admin HTTP API (node:http, own port): status, backend add/remove/weight, Prometheus metrics, reload. */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { backendSchema, describeIssues } from './config.js';
+import { BackendError, type ProxyHandle, type BackendStatus } from './proxy.js';
+import { ConfigError } from '../errors.js';
+
+/** A listening admin server. */
+export interface AdminServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+const urlOnly = z.strictObject({ url: backendSchema.shape.url });
+const withWeight = z.strictObject({ url: backendSchema.shape.url, weight: z.number().int().min(1).max(1000) });
+const MAX_ADMIN_BODY = 64 * 1024;
+
+/** A 4xx the admin API answers with a reason. */
+class BadRequest extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_ADMIN_BODY) reject(new BadRequest(413, 'body too large'));
+      else chunks.push(c);
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new BadRequest(400, 'body must be JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+async function parseBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+  const r = schema.safeParse(await readJson(req));
+  if (!r.success) throw new BadRequest(400, describeIssues(r.error));
+  return r.data;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4' : 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+}
+
+/** Renders backend figures in the Prometheus text exposition format. */
+export function renderMetrics(backends: BackendStatus[]): string {
+  const out: string[] = [];
+  const family = (name: string, type: string, help: string, value: (b: BackendStatus) => number): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const b of backends) out.push(`${name}{backend="${esc(b.url)}"} ${value(b)}`);
+  };
+  family('sabre_proxy_backend_up', 'gauge', 'Whether the backend is healthy (1) or ejected (0).', (b) => (b.healthy ? 1 : 0));
+  family('sabre_proxy_backend_draining', 'gauge', 'Whether the backend is being drained.', (b) => (b.state === 'draining' ? 1 : 0));
+  family('sabre_proxy_backend_weight', 'gauge', 'Configured weight.', (b) => b.weight);
+  family('sabre_proxy_backend_inflight', 'gauge', 'Requests in flight to the backend, all threads.', (b) => b.inflight);
+  family('sabre_proxy_backend_requests_total', 'counter', 'Requests that ended on the backend.', (b) => b.requests);
+  family('sabre_proxy_backend_errors_total', 'counter', 'Requests that failed on the backend.', (b) => b.errors);
+  family('sabre_proxy_backend_retries_total', 'counter', 'Requests retried onto the backend.', (b) => b.retries);
+  family('sabre_proxy_backend_timeouts_total', 'counter', 'Upstream timeouts.', (b) => b.timeouts);
+  out.push('# HELP sabre_proxy_backend_latency_seconds Proxied request latency.', '# TYPE sabre_proxy_backend_latency_seconds summary');
+  for (const b of backends) {
+    for (const [q, v] of [
+      ['0.5', b.latency_ms.p50],
+      ['0.9', b.latency_ms.p90],
+      ['0.99', b.latency_ms.p99],
+    ] as const) {
+      out.push(`sabre_proxy_backend_latency_seconds{backend="${esc(b.url)}",quantile="${q}"} ${v / 1000}`);
+    }
+    out.push(`sabre_proxy_backend_latency_seconds_count{backend="${esc(b.url)}"} ${b.latency_ms.count}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+async function route(proxy: ProxyHandle, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  const key = `${req.method} ${path}`;
+  switch (key) {
+    case 'GET /status':
+      return send(res, 200, await proxy.status());
+    case 'GET /metrics':
+      return send(res, 200, renderMetrics((await proxy.status()).backends));
+    case 'GET /latency':
+      return send(res, 200, await proxy.latencyDistribution());
+    case 'POST /backends': {
+      const b = await parseBody(req, backendSchema);
+      proxy.addBackend(b.url, b.weight);
+      return send(res, 201, { added: b.url, weight: b.weight });
+    }
+    case 'PUT /backends': {
+      const b = await parseBody(req, withWeight);
+      proxy.setWeight(b.url, b.weight);
+      return send(res, 200, { url: b.url, weight: b.weight });
+    }
+    case 'DELETE /backends': {
+      const b = await parseBody(req, urlOnly);
+      return send(res, 200, await proxy.removeBackend(b.url));
+    }
+    case 'POST /reload':
+      proxy.reload();
+      return send(res, 200, { reloaded: true });
+    default:
+      return send(res, 404, { error: `no route ${key}` });
+  }
+}
+
+/** Starts the admin API on host:port (0 picks a free port). */
+export function startAdmin(proxy: ProxyHandle, host: string, port: number): Promise<AdminServer> {
+  const server = createServer((req, res) => {
+    route(proxy, req, res).catch((err: unknown) => {
+      if (err instanceof BadRequest || err instanceof BackendError) send(res, err.status, { error: err.message });
+      else if (err instanceof ConfigError) send(res, 400, { error: err.message });
+      else send(res, 500, { error: (err as Error).message });
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

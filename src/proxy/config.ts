@@ -1,0 +1,141 @@
+/** The proxy's configuration: a zod schema (errors name the field), file loading and command-line overrides. */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/** Balancing algorithms the proxy implements. */
+export const ALGORITHMS = ['least-connections', 'round-robin', 'weighted-round-robin', 'ip-hash', 'p2c'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+const port = z.number().int().min(0).max(65535);
+const ms = z.number().int().positive();
+
+/** One backend: an http:// origin and its relative weight. */
+export const backendSchema = z.strictObject({
+  url: z.url({ protocol: /^http$/, error: 'must be an http:// URL' }).refine((u) => {
+    const p = new URL(u);
+    return p.pathname === '/' && p.search === '' && p.hash === '';
+  }, 'must be an origin (http://host:port) without a path'),
+  weight: z.number().int().min(1).max(1000).default(1),
+});
+
+const healthSchema = z.strictObject({
+  type: z.enum(['http', 'tcp']).default('http'),
+  path: z.string().startsWith('/').default('/'),
+  interval: ms.default(2000),
+  timeout: ms.default(1000),
+  rise: z.number().int().min(1).default(2),
+  fall: z.number().int().min(1).default(3),
+});
+
+/** The whole config file. */
+export const configSchema = z.strictObject({
+  listen: z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8080) }).prefault({}),
+  threads: z.number().int().min(1).max(64).default(() => availableParallelism()),
+  backends: z.array(backendSchema).max(64).default([]),
+  algorithm: z.enum(ALGORITHMS).default('least-connections'),
+  healthCheck: healthSchema.prefault({}),
+  timeouts: z
+    .strictObject({
+      connect: ms.default(2000),
+      responseHeaders: ms.default(30_000),
+      idle: ms.default(60_000),
+      /** Idle upstream connections close after this; keep it under the backends' keep-alive timeout. */
+      upstreamKeepAlive: ms.default(4000),
+      /** SIGTERM: how long in-flight requests may take to finish. */
+      shutdown: ms.default(10_000),
+    })
+    .prefault({}),
+  retries: z.number().int().min(0).max(5).default(1),
+  sticky: z
+    .strictObject({ cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name token') })
+    .nullable()
+    .default(null),
+  maxBodySize: z.number().int().min(0).default(100 * 1024 * 1024),
+  admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9090) }).prefault({}),
+});
+
+export type ProxyConfig = z.infer<typeof configSchema>;
+export type BackendSpec = z.infer<typeof backendSchema>;
+
+/** Formats zod issues as `field: reason; …` so users see which field is wrong. */
+export function describeIssues(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
+}
+
+/** Validates a parsed config object; throws ConfigError naming the fields at fault. */
+export function parseConfig(raw: unknown): ProxyConfig {
+  const r = configSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(`invalid proxy config: ${describeIssues(r.error)}`);
+  const urls = new Set<string>();
+  for (const b of r.data.backends) {
+    b.url = normalizeUrl(b.url);
+    if (urls.has(b.url)) throw new ConfigError(`invalid proxy config: backends: duplicate url ${b.url}`);
+    urls.add(b.url);
+  }
+  return r.data;
+}
+
+/** Canonical form of a backend origin (`http://host:port`), used as its identity. */
+export function normalizeUrl(url: string): string {
+  const u = new URL(url);
+  return `http://${u.hostname}:${u.port || '80'}`;
+}
+
+/** Reads and parses a JSON config file, or `{}` when no path is given. */
+export function readConfigFile(path: string | undefined): Record<string, unknown> {
+  if (path === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('top level must be an object');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`invalid JSON in ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Command-line values that override the file. */
+export interface ConfigOverrides {
+  host?: string;
+  port?: number;
+  threads?: number;
+  backends?: string[];
+  algorithm?: string;
+  adminPort?: number;
+}
+
+/** Merges flag overrides into a raw file object before validation. */
+export function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  const obj = (k: string): Record<string, unknown> => {
+    const v = out[k];
+    return typeof v === 'object' && v !== null ? { ...(v as Record<string, unknown>) } : {};
+  };
+  if (o.host !== undefined || o.port !== undefined) {
+    const l = obj('listen');
+    if (o.host !== undefined) l.host = o.host;
+    if (o.port !== undefined) l.port = o.port;
+    out.listen = l;
+  }
+  if (o.threads !== undefined) out.threads = o.threads;
+  if (o.algorithm !== undefined) out.algorithm = o.algorithm;
+  if (o.backends !== undefined && o.backends.length > 0) out.backends = o.backends.map((url) => ({ url, weight: 1 }));
+  if (o.adminPort !== undefined) {
+    const a = obj('admin');
+    a.port = o.adminPort;
+    out.admin = a;
+  }
+  return out;
+}
+
+/** Loads, overrides and validates: the one entry point main.ts and reload use. */
+export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}): ProxyConfig {
+  return parseConfig(applyOverrides(readConfigFile(path), overrides));
+}

@@ -1,0 +1,30 @@
+/** Messages between the main thread and proxy worker threads. */
+import type { ProxyConfig } from './config.js';
+
+/** A backend as workers know it: its slot in the shared table and its origin. */
+export interface SlotUrl {
+  slot: number;
+  url: string;
+}
+
+/** Data a worker thread starts with (workerData). */
+export interface WorkerInit {
+  index: number;
+  memory: SharedArrayBuffer;
+  config: ProxyConfig;
+  backends: SlotUrl[];
+  /** node:http front only: bind with SO_REUSEPORT (Node >= 22.12). */
+  reusePort: boolean;
+}
+
+export type ToWorker =
+  | { type: 'config'; config: ProxyConfig }
+  | { type: 'backends'; backends: SlotUrl[] }
+  | { type: 'stats'; id: number }
+  | { type: 'shutdown'; deadlineMs: number };
+
+export type FromWorker =
+  | { type: 'listening'; port: number }
+  | { type: 'listen-failed'; reason: string }
+  | { type: 'stats'; id: number; histograms: Array<{ slot: number; data: string }> }
+  | { type: 'stopped'; inflight: number };

@@ -1,0 +1,116 @@
+/** The slow path for Node versions without a native uWS: node:http behind the small uWS-shaped interface the proxy handler uses. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FrontRequest, FrontResponse } from './proxy-handler.js';
+
+/** A node:http request seen through the uWS HttpRequest methods the proxy calls. */
+export class NodeFrontRequest implements FrontRequest {
+  private readonly q: number;
+  constructor(private readonly req: IncomingMessage) {
+    this.q = (req.url ?? '/').indexOf('?');
+  }
+  getCaseSensitiveMethod(): string {
+    return this.req.method ?? 'GET';
+  }
+  getHeader(key: string): string {
+    const v = this.req.headers[key];
+    return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
+  }
+  getUrl(): string {
+    const url = this.req.url ?? '/';
+    return this.q < 0 ? url : url.slice(0, this.q);
+  }
+  getQuery(): string {
+    return this.q < 0 ? '' : (this.req.url ?? '').slice(this.q + 1);
+  }
+  forEach(cb: (key: string, value: string) => void): void {
+    const raw = this.req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) cb(raw[i]!.toLowerCase(), raw[i + 1]!);
+  }
+}
+
+/** A node:http response with uWS HttpResponse semantics: tryEnd offsets, onWritable on drain, onAborted on early close. */
+export class NodeFrontResponse implements FrontResponse {
+  private status = 200;
+  private reason = '';
+  private written = 0;
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {}
+  cork(cb: () => void): this {
+    cb();
+    return this;
+  }
+  writeStatus(status: string): this {
+    this.status = parseInt(status, 10);
+    this.reason = status.slice(4);
+    return this;
+  }
+  writeHeader(key: string, value: string): this {
+    this.res.appendHeader(key, value);
+    return this;
+  }
+  private head(): void {
+    if (!this.res.headersSent) this.res.writeHead(this.status, this.reason || undefined);
+  }
+  end(body?: string, closeConnection?: boolean): this {
+    if (closeConnection) this.res.setHeader('connection', 'close');
+    this.head();
+    this.res.end(body);
+    return this;
+  }
+  endWithoutBody(reportedContentLength?: number): this {
+    if (reportedContentLength !== undefined) this.res.setHeader('content-length', reportedContentLength);
+    this.head();
+    this.res.end();
+    return this;
+  }
+  /** node:http buffers what it cannot send, so the whole chunk always counts as written; `ok` reports backpressure. */
+  tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean] {
+    if (!this.res.headersSent) {
+      this.res.setHeader('content-length', totalSize);
+      this.head();
+    }
+    this.written += chunk.byteLength;
+    const ok = chunk.byteLength === 0 || this.res.write(chunk);
+    const done = this.written >= totalSize;
+    if (done) this.res.end();
+    return [ok || done, done];
+  }
+  write(chunk: Uint8Array): boolean {
+    this.head();
+    this.written += chunk.byteLength;
+    return this.res.write(chunk);
+  }
+  getWriteOffset(): number {
+    return this.written;
+  }
+  onWritable(handler: (offset: number) => boolean): this {
+    this.res.once('drain', () => handler(this.written));
+    return this;
+  }
+  onAborted(handler: () => void): this {
+    this.res.on('close', () => {
+      if (!this.res.writableFinished) handler();
+    });
+    return this;
+  }
+  onData(handler: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): this {
+    this.req.on('data', (c: Buffer) => handler(c, false));
+    this.req.on('end', () => handler(new ArrayBuffer(0), true));
+    return this;
+  }
+  pause(): void {
+    this.req.pause();
+  }
+  resume(): void {
+    this.req.resume();
+  }
+  close(): this {
+    this.res.destroy();
+    return this;
+  }
+  getRemoteAddressAsText(): ArrayBuffer {
+    return new TextEncoder().encode(this.req.socket.remoteAddress ?? '').buffer as ArrayBuffer;
+  }
+}

@@ -1,0 +1,299 @@
+/** Starts and runs the proxy: worker threads, the shared backend table, health checks, admin API, reload and shutdown. */
+import { Worker } from 'node:worker_threads';
+import { logger } from '../log.js';
+import { ConfigError } from '../errors.js';
+import {
+  BackendTable,
+  C_ERRORS,
+  C_REQUESTS,
+  C_RETRIES,
+  C_TIMEOUTS,
+  STATE_DRAINING,
+  STATE_EMPTY,
+  createTableMemory,
+} from './backend-table.js';
+import { loadConfig, normalizeUrl, type ConfigOverrides, type ProxyConfig } from './config.js';
+import { HealthChecker } from './health.js';
+import { mergeEncoded, newHistogram } from './latency.js';
+import type { FromWorker, SlotUrl, ToWorker, WorkerInit } from './messages.js';
+import { uwsImplementation } from './uws.js';
+import { startAdmin, type AdminServer } from './admin.js';
+
+const log = logger('proxy');
+
+/** An admin request that cannot be applied (unknown backend, duplicate, table full). */
+export class BackendError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
+/** One backend's figures for GET /status and /metrics. */
+export interface BackendStatus {
+  url: string;
+  weight: number;
+  state: 'active' | 'draining';
+  healthy: boolean;
+  inflight: number;
+  requests: number;
+  errors: number;
+  retries: number;
+  timeouts: number;
+  latency_ms: { p50: number; p90: number; p99: number; max: number; count: number };
+}
+
+/** A running proxy. */
+export interface ProxyHandle {
+  port: number;
+  adminPort: number;
+  config: ProxyConfig;
+  status(): Promise<{ implementation: typeof uwsImplementation; algorithm: string; threads: number; backends: BackendStatus[] }>;
+  /** HDR percentile distribution (ms) of all proxied requests since start. */
+  latencyDistribution(): Promise<string>;
+  addBackend(url: string, weight: number): void;
+  removeBackend(url: string): Promise<{ url: string; drained: boolean }>;
+  setWeight(url: string, weight: number): void;
+  reload(): void;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then stops everything. */
+  close(): Promise<void>;
+}
+
+interface Entry {
+  slot: number;
+  url: string;
+  draining: boolean;
+}
+
+/** node:http's listen() takes reusePort from Node 22.12 / 23.1 on. */
+function nodeHasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/** Starts the proxy from a config file path (kept for reload) and flag overrides. */
+export async function startProxy(configPath: string | undefined, overrides: ConfigOverrides = {}): Promise<ProxyHandle> {
+  let config = loadConfig(configPath, overrides);
+  const impl = uwsImplementation;
+  const reusePort = nodeHasReusePort();
+  if (!impl.native) {
+    log.warn('no native uWebSockets.js for this Node/glibc: serving through the slower node:http front end', {
+      node: process.versions.node,
+      why: impl.notes.join(' | '),
+      threads: reusePort ? config.threads : 1,
+    });
+    // Without SO_REUSEPORT in node:http only one thread can bind the port.
+    if (!reusePort) config = { ...config, threads: 1 };
+  }
+  const memory = createTableMemory();
+  const table = new BackendTable(memory);
+  const entries = new Map<string, Entry>();
+
+  const slotList = (): SlotUrl[] => [...entries.values()].map((e) => ({ slot: e.slot, url: e.url }));
+  const workers: Worker[] = [];
+  const broadcast = (m: ToWorker): void => {
+    for (const w of workers) w.postMessage(m);
+  };
+
+  const add = (rawUrl: string, weight: number): void => {
+    const url = normalizeUrl(rawUrl);
+    if (entries.has(url)) throw new BackendError(409, `backend ${url} already exists`);
+    const slot = table.allocate(weight);
+    if (slot < 0) throw new BackendError(409, 'backend table is full');
+    entries.set(url, { slot, url, draining: false });
+    log.info('backend added', { backend: url, weight, slot });
+  };
+  for (const b of config.backends) add(b.url, b.weight);
+
+  const health = new HealthChecker(table, () => entries.values(), config.healthCheck);
+
+  // Workers: one uWS app each on the same port.
+  const statsWaiters = new Map<number, { left: number; parts: Array<Array<{ slot: number; data: string }>>; done: () => void }>();
+  let statsId = 0;
+  const stopped = new Set<Worker>();
+  let closing = false;
+  let port = config.listen.port;
+  await Promise.all(
+    Array.from({ length: config.threads }, (_, index) => {
+      const init: WorkerInit = { index, memory, config, backends: slotList(), reusePort };
+      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+      workers.push(w);
+      return new Promise<void>((resolve, reject) => {
+        w.on('message', (m: FromWorker) => {
+          switch (m.type) {
+            case 'listening':
+              port = m.port;
+              resolve();
+              break;
+            case 'listen-failed':
+              reject(new ConfigError(`listen: ${m.reason}`));
+              break;
+            case 'stats': {
+              const waiter = statsWaiters.get(m.id);
+              if (waiter) {
+                waiter.parts.push(m.histograms);
+                if (--waiter.left === 0) waiter.done();
+              }
+              break;
+            }
+            case 'stopped':
+              stopped.add(w);
+              break;
+          }
+        });
+        w.on('error', (err) => {
+          log.error('worker failed', { worker: index, error: err });
+          reject(err);
+        });
+        w.on('exit', (code) => {
+          if (!closing) log.error('worker exited unexpectedly', { worker: index, code });
+        });
+      });
+    }),
+  ).catch(async (err: unknown) => {
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw err;
+  });
+  health.start();
+
+  const collectHistograms = async (): Promise<Array<Array<{ slot: number; data: string }>>> => {
+    const id = ++statsId;
+    const parts: Array<Array<{ slot: number; data: string }>> = [];
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      statsWaiters.set(id, { left: workers.length, parts, done: () => (clearTimeout(timer), resolve()) });
+      broadcast({ type: 'stats', id });
+    });
+    statsWaiters.delete(id);
+    return parts;
+  };
+
+  const handle: ProxyHandle = {
+    port,
+    adminPort: config.admin.port,
+    config,
+    async status() {
+      const parts = await collectHistograms();
+      const backends: BackendStatus[] = [];
+      for (const e of entries.values()) {
+        const h = newHistogram();
+        for (const list of parts) for (const p of list) if (p.slot === e.slot) mergeEncoded(h, p.data);
+        const q = (p: number): number => (h.totalCount === 0 ? 0 : h.getValueAtPercentile(p) / 1000);
+        backends.push({
+          url: e.url,
+          weight: table.weight(e.slot),
+          state: e.draining ? 'draining' : 'active',
+          healthy: table.healthy(e.slot),
+          inflight: table.inflight(e.slot),
+          requests: table.total(e.slot, C_REQUESTS),
+          errors: table.total(e.slot, C_ERRORS),
+          retries: table.total(e.slot, C_RETRIES),
+          timeouts: table.total(e.slot, C_TIMEOUTS),
+          latency_ms: { p50: q(50), p90: q(90), p99: q(99), max: h.totalCount === 0 ? 0 : h.maxValue / 1000, count: h.totalCount },
+        });
+        h.destroy();
+      }
+      return { implementation: impl, algorithm: config.algorithm, threads: workers.length, backends };
+    },
+    async latencyDistribution() {
+      const h = newHistogram();
+      for (const list of await collectHistograms()) for (const p of list) mergeEncoded(h, p.data);
+      const text = h.outputPercentileDistribution(1, 1000);
+      h.destroy();
+      return text;
+    },
+    addBackend(url, weight) {
+      add(url, weight);
+      broadcast({ type: 'backends', backends: slotList() });
+    },
+    async removeBackend(rawUrl) {
+      const url = normalizeUrl(rawUrl);
+      const e = entries.get(url);
+      if (!e) throw new BackendError(404, `no backend ${url}`);
+      if (e.draining) throw new BackendError(409, `backend ${url} is already draining`);
+      e.draining = true;
+      table.setState(e.slot, STATE_DRAINING);
+      log.info('backend state change', { backend: url, from: 'active', to: 'draining', inflight: table.inflight(e.slot) });
+      const deadline = Date.now() + config.timeouts.shutdown;
+      // A worker may have picked the slot just before it turned draining: wait a tick past zero before freeing it.
+      let zeroSince = 0;
+      while (Date.now() < deadline) {
+        if (table.inflight(e.slot) === 0) {
+          if (zeroSince === 0) zeroSince = Date.now();
+          else if (Date.now() - zeroSince >= 50) break;
+        } else zeroSince = 0;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const drained = table.inflight(e.slot) === 0;
+      entries.delete(url);
+      broadcast({ type: 'backends', backends: slotList() });
+      await new Promise((r) => setTimeout(r, 50));
+      table.setState(e.slot, STATE_EMPTY);
+      log.info('backend state change', { backend: url, from: 'draining', to: 'removed', drained });
+      return { url, drained };
+    },
+    setWeight(rawUrl, weight) {
+      const url = normalizeUrl(rawUrl);
+      const e = entries.get(url);
+      if (!e) throw new BackendError(404, `no backend ${url}`);
+      table.setWeight(e.slot, weight);
+      log.info('backend weight changed', { backend: url, weight });
+    },
+    reload() {
+      const next = loadConfig(configPath, overrides);
+      if (next.listen.port !== config.listen.port || next.listen.host !== config.listen.host || next.threads !== config.threads) {
+        log.warn('reload: listen address and threads apply only after a restart');
+      }
+      const wanted = new Map(next.backends.map((b) => [b.url, b.weight]));
+      for (const e of entries.values()) {
+        if (!wanted.has(e.url) && !e.draining) void handle.removeBackend(e.url).catch(() => undefined);
+      }
+      for (const [url, weight] of wanted) {
+        const e = entries.get(url);
+        if (!e) add(url, weight);
+        else if (!e.draining && table.weight(e.slot) !== weight) handle.setWeight(url, weight);
+      }
+      config = { ...next, listen: config.listen, threads: config.threads, admin: config.admin };
+      handle.config = config;
+      health.reconfigure(config.healthCheck);
+      broadcast({ type: 'config', config });
+      broadcast({ type: 'backends', backends: slotList() });
+      log.info('config reloaded', { backends: entries.size, algorithm: config.algorithm });
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      health.stop();
+      await admin.close();
+      broadcast({ type: 'shutdown', deadlineMs: config.timeouts.shutdown });
+      const until = Date.now() + config.timeouts.shutdown + 1000;
+      while (stopped.size < workers.length && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+
+  let admin: AdminServer;
+  try {
+    admin = await startAdmin(handle, config.admin.host, config.admin.port);
+  } catch (err) {
+    closing = true;
+    health.stop();
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw new ConfigError(`admin: cannot listen on ${config.admin.host}:${config.admin.port}: ${(err as Error).message}`);
+  }
+  handle.adminPort = admin.port;
+  log.info('proxy listening', {
+    host: config.listen.host,
+    port,
+    admin_port: admin.port,
+    threads: workers.length,
+    algorithm: config.algorithm,
+    backends: entries.size,
+    uws: impl.native ? `${impl.package} (native)` : `none native (${impl.fallback} fallback)`,
+  });
+  return handle;
+}
+

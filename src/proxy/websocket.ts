@@ -1,0 +1,231 @@
+/** WebSocket pass-through: uWS accepts the client side once the backend answered 101; messages are re-framed both ways. */
+import { connect, type Socket } from 'node:net';
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from './uws.js';
+import { uws } from './uws.js';
+import type { ProxyContext } from './proxy-handler.js';
+
+const OP_CONT = 0x0;
+const OP_TEXT = 0x1;
+const OP_BINARY = 0x2;
+const OP_CLOSE = 0x8;
+const OP_PING = 0x9;
+
+/** Per-connection state uWS keeps as the WebSocket's user data. */
+interface Link {
+  upstream: Socket;
+  slot: number;
+  /** Bytes from the backend that arrived with (after) the 101 head. */
+  early: Buffer;
+  ws: WebSocket<Link> | null;
+  closed: boolean;
+}
+
+/** Encodes one client→backend frame. The mask key is zero: the frame is "masked" as RFC 6455 requires, with no XOR pass. */
+export function encodeFrame(opcode: number, payload: Uint8Array): Buffer {
+  const n = payload.byteLength;
+  const headLen = n < 126 ? 6 : n < 65536 ? 8 : 14;
+  const frame = Buffer.allocUnsafe(headLen + n);
+  frame[0] = 0x80 | opcode;
+  if (n < 126) frame[1] = 0x80 | n;
+  else if (n < 65536) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 0x80 | 127;
+    frame.writeBigUInt64BE(BigInt(n), 2);
+  }
+  frame.writeUInt32BE(0, headLen - 4);
+  frame.set(payload, headLen);
+  return frame;
+}
+
+/** Incremental decoder for backend→client frames; reassembles fragmented messages. */
+export class FrameDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  private fragments: Buffer[] = [];
+  private fragmentOp = 0;
+
+  constructor(
+    private readonly onMessage: (data: Buffer, binary: boolean) => void,
+    private readonly onControl: (opcode: number, payload: Buffer) => void,
+    private readonly maxMessage: number,
+  ) {}
+
+  /** Feeds bytes; returns false on a protocol error. */
+  push(chunk: Buffer): boolean {
+    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    for (;;) {
+      const b = this.buf;
+      if (b.length < 2) return true;
+      const fin = (b[0]! & 0x80) !== 0;
+      const op = b[0]! & 0x0f;
+      const masked = (b[1]! & 0x80) !== 0;
+      let len = b[1]! & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (b.length < 4) return true;
+        len = b.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (b.length < 10) return true;
+        const big = b.readBigUInt64BE(2);
+        if (big > BigInt(this.maxMessage)) return false;
+        len = Number(big);
+        off = 10;
+      }
+      if (len > this.maxMessage) return false;
+      const maskAt = off;
+      if (masked) off += 4;
+      if (b.length < off + len) return true;
+      const payload = Buffer.from(b.subarray(off, off + len));
+      if (masked) for (let i = 0; i < len; i++) payload[i]! ^= b[maskAt + (i & 3)]!;
+      this.buf = b.subarray(off + len);
+      if (op >= 0x8) this.onControl(op, payload);
+      else if (op === OP_CONT || !fin) {
+        if (op !== OP_CONT) this.fragmentOp = op;
+        this.fragments.push(payload);
+        if (fin) {
+          const all = Buffer.concat(this.fragments);
+          this.fragments = [];
+          if (all.length > this.maxMessage) return false;
+          this.onMessage(all, this.fragmentOp === OP_BINARY);
+        }
+      } else this.onMessage(payload, op === OP_BINARY);
+    }
+  }
+}
+
+/** Hop-by-hop and WebSocket-negotiation headers the proxy sets itself on the upstream handshake. */
+const SKIP = new Set(['connection', 'upgrade', 'host', 'sec-websocket-extensions', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via', 'keep-alive']);
+const MAX_MESSAGE = 16 * 1024 * 1024;
+
+/** Registers the WebSocket route on a uWS app. */
+export function attachWebSocketProxy(app: TemplatedApp, ctx: ProxyContext): void {
+  app.ws<Link>('/*', {
+    compression: uws!.DISABLED,
+    maxPayloadLength: MAX_MESSAGE,
+    idleTimeout: 0,
+    upgrade(res: HttpResponse, req: HttpRequest, context) {
+      const key = req.getHeader('sec-websocket-key');
+      const host = req.getHeader('host');
+      const clientIp = Buffer.from(res.getRemoteAddressAsText()).toString();
+      const query = req.getQuery();
+      let head = `GET ${req.getUrl()}${query ? '?' + query : ''} HTTP/1.1\r\nhost: ${host}\r\nconnection: Upgrade\r\nupgrade: websocket\r\n`;
+      req.forEach((k, v) => {
+        if (!SKIP.has(k)) head += `${k}: ${v}\r\n`;
+      });
+      head += `x-forwarded-for: ${clientIp}\r\nx-forwarded-proto: http\r\nx-forwarded-host: ${host}\r\nvia: 1.1 sabre\r\n\r\n`;
+      const slot = ctx.balancer.pick(clientIp, -1);
+      let aborted = false;
+      const fail = (status: string): void => {
+        if (!aborted) res.cork(() => res.writeStatus(status).end('', true));
+      };
+      if (slot < 0 || ctx.urls[slot] === undefined) return fail('503 Service Unavailable');
+      const u = new URL(ctx.urls[slot]!);
+      const upstream = connect({ host: u.hostname, port: +(u.port || 80), noDelay: true });
+      ctx.table.acquire(slot);
+      let released = false;
+      const release = (): void => {
+        if (!released) {
+          released = true;
+          ctx.table.release(slot);
+        }
+      };
+      res.onAborted(() => {
+        aborted = true;
+        release();
+        upstream.destroy();
+      });
+      let buf = Buffer.alloc(0);
+      const timer = setTimeout(() => upstream.destroy(new Error('handshake timed out')), ctx.config.timeouts.responseHeaders);
+      const onHead = (chunk: Buffer): void => {
+        buf = Buffer.concat([buf, chunk]);
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        clearTimeout(timer);
+        upstream.off('data', onHead);
+        const lines = buf.toString('latin1', 0, end).split('\r\n');
+        const status = +lines[0]!.slice(9, 12);
+        if (aborted) {
+          upstream.destroy();
+          return;
+        }
+        if (status !== 101) {
+          // The backend refused the upgrade: relay its status line and close.
+          release();
+          upstream.destroy();
+          return fail(lines[0]!.slice(9) || '502 Bad Gateway');
+        }
+        let chosen = '';
+        for (const l of lines) if (/^sec-websocket-protocol:/i.test(l)) chosen = l.slice(l.indexOf(':') + 1).trim();
+        upstream.pause();
+        const link: Link = { upstream, slot, early: buf.subarray(end + 4), ws: null, closed: false };
+        res.cork(() => res.upgrade(link, key, chosen, '', context));
+      };
+      upstream.on('data', onHead);
+      upstream.on('error', () => {
+        clearTimeout(timer);
+        release();
+        fail('502 Bad Gateway');
+      });
+      upstream.on('close', release);
+      upstream.write(head, 'latin1');
+    },
+    open(ws) {
+      const link = ws.getUserData();
+      link.ws = ws;
+      const up = link.upstream;
+      const decoder = new FrameDecoder(
+        (data, binary) => {
+          if (!link.closed && ws.send(data, binary) !== 1) up.pause();
+        },
+        (op, payload) => {
+          if (op === OP_PING) up.write(encodeFrame(0xa, payload));
+          else if (op === OP_CLOSE && !link.closed) {
+            link.closed = true;
+            const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1000;
+            ws.end(code === 1005 || code === 1006 ? 1000 : code, payload.subarray(2));
+          }
+        },
+        MAX_MESSAGE,
+      );
+      const feed = (chunk: Buffer): void => {
+        if (!decoder.push(chunk) && !link.closed) {
+          link.closed = true;
+          ws.end(1002, 'bad frame from backend');
+        }
+      };
+      up.removeAllListeners('data');
+      up.removeAllListeners('error');
+      up.on('data', feed);
+      up.on('error', () => undefined);
+      up.on('close', () => {
+        if (!link.closed) {
+          link.closed = true;
+          ws.end(1001, 'backend went away');
+        }
+      });
+      if (link.early.length > 0) feed(link.early);
+      up.resume();
+    },
+    message(ws, message, isBinary) {
+      const link = ws.getUserData();
+      link.upstream.write(encodeFrame(isBinary ? OP_BINARY : OP_TEXT, new Uint8Array(message)));
+    },
+    drain(ws) {
+      if (ws.getBufferedAmount() === 0) ws.getUserData().upstream.resume();
+    },
+    close(ws, code, message) {
+      const link = ws.getUserData();
+      const alreadyClosed = link.closed;
+      link.closed = true;
+      if (!alreadyClosed && !link.upstream.destroyed) {
+        const reason = Buffer.from(message);
+        const payload = Buffer.allocUnsafe(2 + reason.length);
+        payload.writeUInt16BE(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000, 0);
+        reason.copy(payload, 2);
+        link.upstream.end(encodeFrame(OP_CLOSE, payload));
+      } else link.upstream.end();
+    },
+  });
+}

@@ -1,0 +1,190 @@
+/** Test helpers: free ports, small node:http backends, and the proxy started the way a user starts it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+/** The Node that runs the proxy: SABRE_TEST_NODE checks another version (e.g. 24) against the same suite. */
+export const PROXY_NODE = process.env.SABRE_TEST_NODE ?? process.execPath;
+
+/** A port that was free a moment ago (listen on 0, then close). */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** A node:http backend that answers with its own name unless `handler` takes over. */
+export interface Backend {
+  name: string;
+  port: number;
+  url: string;
+  hits: number;
+  server: Server;
+  /** Stops abruptly: the listener and every open connection. */
+  kill(): Promise<void>;
+  /** Listens again on the same port. */
+  revive(): Promise<void>;
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, b: Backend) => boolean | void;
+
+export async function startBackend(name: string, handler?: Handler, port = 0): Promise<Backend> {
+  const sockets = new Set<Socket>();
+  const b: Backend = {
+    name,
+    port,
+    url: '',
+    hits: 0,
+    server: createServer((req, res) => {
+      if (req.url === '/health') {
+        res.end('ok');
+        return;
+      }
+      b.hits++;
+      if (handler && handler(req, res, b)) return;
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('x-backend', name);
+        res.end(name);
+      });
+    }),
+    async kill() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => b.server.close(r));
+    },
+    async revive() {
+      b.server.listen(b.port, '127.0.0.1');
+      await once(b.server, 'listening');
+    },
+  };
+  b.server.keepAliveTimeout = 30_000;
+  b.server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  b.server.listen(port, '127.0.0.1');
+  await once(b.server, 'listening');
+  b.port = (b.server.address() as AddressInfo).port;
+  b.url = `http://127.0.0.1:${b.port}`;
+  return b;
+}
+
+/** A proxy child process (`node dist/cli.js proxy --config …`). */
+export interface ProxyProc {
+  port: number;
+  adminPort: number;
+  proc: ChildProcess;
+  output: () => string;
+  configPath: string;
+  url: (path?: string) => string;
+  /** SIGTERM and wait for exit; resolves the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Writes `config` (listen/admin ports filled in) to a temp file and starts the proxy on it. */
+export async function startProxyProc(config: Record<string, unknown>): Promise<ProxyProc> {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const full = {
+    listen: { host: '127.0.0.1', port },
+    admin: { host: '127.0.0.1', port: adminPort },
+    threads: 2,
+    ...config,
+    healthCheck: { path: '/health', interval: 200, timeout: 1000, rise: 2, fall: 2, ...(config.healthCheck as object) },
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'sabre-proxy-'));
+  const configPath = join(dir, 'proxy.json');
+  writeFileSync(configPath, JSON.stringify(full));
+  const proc = spawn(PROXY_NODE, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const t = setInterval(() => {
+      if (out.includes('proxy listening')) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 20);
+    proc.once('exit', (code) => {
+      clearInterval(t);
+      reject(new Error(`proxy exited ${code}: ${out}`));
+    });
+  });
+  return {
+    port,
+    adminPort,
+    proc,
+    configPath,
+    output: () => out,
+    url: (path = '/') => `http://127.0.0.1:${port}${path}`,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const [code] = (await once(proc, 'exit')) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** A response read whole. */
+export interface Reply {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** One request on a fresh connection (so requests spread over proxy threads). */
+export function http(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false, localAddress: opts.localAddress }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** JSON from the admin API. */
+export async function admin<T = any>(p: ProxyProc, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  // node:http sends a DELETE body unframed unless the length is given.
+  const r = await http(`http://127.0.0.1:${p.adminPort}${path}`, {
+    method,
+    body: text,
+    headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) },
+  });
+  return { status: r.status, json: r.body.startsWith('{') ? JSON.parse(r.body) : (r.body as T) };
+}
+
+/** Polls `fn` until it returns truthy or `ms` pass. */
+export async function waitFor<T>(fn: () => Promise<T> | T, ms = 5000, what = 'condition'): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Counts each backend name in `bodies`. */
+export function tally(bodies: string[]): Record<string, number> {
+  const t: Record<string, number> = {};
+  for (const b of bodies) t[b] = (t[b] ?? 0) + 1;
+  return t;
+}

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBackend, startProxyProc, type Backend, type ProxyProc } from './helpers.js';
+
+const SIZE = 100 * 1024 * 1024;
+const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+
+/** Resident memory of a process in MiB. */
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** Samples a process's RSS until stopped; returns the peak. */
+function sampler(pid: number) {
+  let peak = rssMiB(pid);
+  const t = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 25);
+  return () => {
+    clearInterval(t);
+    return peak;
+  };
+}
+
+/** Writes `total` bytes honoring backpressure. */
+function pump(w: NodeJS.WritableStream, total: number, done: () => void): void {
+  let sent = 0;
+  const go = (): void => {
+    while (sent < total) {
+      const n = Math.min(CHUNK.length, total - sent);
+      sent += n;
+      if (!w.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) {
+        w.once('drain', go);
+        return;
+      }
+    }
+    done();
+  };
+  go();
+}
+
+describe.skipIf(process.platform !== 'linux')('proxy streaming (100 MiB each way)', () => {
+  let b: Backend;
+  let p: ProxyProc;
+  beforeAll(async () => {
+    b = await startBackend('stream', (req, res) => {
+      if (req.url === '/download' || req.url === '/download-chunked') {
+        req.resume();
+        if (req.url === '/download') res.setHeader('content-length', SIZE);
+        pump(res, SIZE, () => res.end());
+      } else {
+        let n = 0;
+        req.on('data', (c: Buffer) => (n += c.length));
+        req.on('end', () => res.end(String(n)));
+      }
+      return true;
+    });
+    p = await startProxyProc({ threads: 1, backends: [{ url: b.url }], maxBodySize: 200 * 1024 * 1024 });
+  });
+  afterAll(async () => {
+    await p.stop();
+    await b.kill();
+  });
+
+  it('streams a 100 MiB upload through without buffering it', async () => {
+    const base = rssMiB(p.proc.pid!);
+    const stop = sampler(p.proc.pid!);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(p.url('/upload'), { method: 'POST', agent: false, headers: { 'content-length': SIZE } }, (res) => {
+        let s = '';
+        res.on('data', (c: Buffer) => (s += c.toString()));
+        res.on('end', () => resolve(s));
+      });
+      req.on('error', reject);
+      pump(req, SIZE, () => req.end());
+    });
+    const peak = stop();
+    expect(Number(body)).toBe(SIZE);
+    expect(peak - base).toBeLessThan(60);
+  });
+
+  it.each(['/download', '/download-chunked'])('streams a 100 MiB download (%s) to a slow reader with bounded memory', async (path) => {
+    const base = rssMiB(p.proc.pid!);
+    const stop = sampler(p.proc.pid!);
+    const got = await new Promise<number>((resolve, reject) => {
+      const req = request(p.url(path), { agent: false }, (res) => {
+        let n = 0;
+        // Stall the reader so the proxy must apply backpressure to the backend.
+        res.pause();
+        setTimeout(() => res.resume(), 300);
+        res.on('data', (c: Buffer) => (n += c.length));
+        res.on('end', () => resolve(n));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const peak = stop();
+    expect(got).toBe(SIZE);
+    expect(peak - base).toBeLessThan(60);
+  });
+});
