@@ -7,8 +7,9 @@ import { COMMANDS } from '../commands/table.js';
 import type { Handler } from './context.js';
 import { stringCommands } from './t_string.js';
 import { keyCommands } from './t_keys.js';
+import { hashCommands } from './t_hash.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands];
+const families: Record<string, Handler>[] = [stringCommands, keyCommands, hashCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
 export const INTERNAL = ['__dump', '__restore', '__shutdown'] as const;

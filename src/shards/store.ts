@@ -22,6 +22,7 @@ import {
   recValOff,
 } from './record.js';
 import { copyBytes } from '../io/bytes.js';
+import { freeValue } from './value.js';
 
 /** Keyspace counters a shard reports (INFO stats/keyspace). */
 export class StoreStats {
@@ -87,10 +88,14 @@ export class Store {
     return a;
   }
 
-  /** Deletes the record just returned by lookup() (the table remembers its slot). */
-  removeFound(db: number, a: number): void {
+  /**
+   * Deletes the record just returned by lookup() (the table remembers its slot), with its
+   * collection structure unless `keepValue` (RENAME moved the structure to another record).
+   */
+  removeFound(db: number, a: number, keepValue = false): void {
     this.dbs[db]!.removeFound();
     if ((recFlags(this.arena, a) & F_TTL) !== 0) this.expires[db]!--;
+    if (!keepValue) freeValue(this.arena, a);
     freeRecord(this.arena, a);
   }
 
@@ -204,7 +209,10 @@ export class Store {
   flushDb(db: number): void {
     const t = this.dbs[db]!;
     const m = this.arena;
-    t.forEach((a) => freeRecord(m, a));
+    t.forEach((a) => {
+      freeValue(m, a);
+      freeRecord(m, a);
+    });
     t.clear();
     this.expires[db] = 0;
   }

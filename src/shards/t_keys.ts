@@ -2,7 +2,6 @@
 import type { Ctx, Handler } from './context.js';
 import {
   F_TTL,
-  T_LIST,
   T_STRING,
   newRecord,
   recExpire,
@@ -15,6 +14,7 @@ import {
 } from './record.js';
 import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX, E_WRONGTYPE, invalidExpireTime } from '../io/error-text.js';
 import { R_OK } from '../io/resp-writer.js';
+import { encodingName } from './value.js';
 import { bytesEqual, globMatch, parseI64 } from '../io/bytes.js';
 
 const TYPE_NAMES = ['string', 'list', 'set', 'zset', 'hash'];
@@ -336,7 +336,7 @@ const objectEncoding: Handler = (c) => {
   const a = c.store.lookup(c.db, c.buf, c.as[2]!, c.al[2]!);
   if (a === 0) c.out.nullBulk();
   else if (recType(c.store.arena, a) === T_STRING) c.out.bulkString(stringEncoding(c, a));
-  else c.out.bulkString(recType(c.store.arena, a) === T_LIST ? 'quicklist' : 'listpack');
+  else c.out.bulkString(encodingName(c.store.arena, a));
 };
 
 /**
