@@ -8,8 +8,9 @@ import type { Handler } from './context.js';
 import { stringCommands } from './t_string.js';
 import { keyCommands } from './t_keys.js';
 import { hashCommands } from './t_hash.js';
+import { setCommands } from './t_set.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands, hashCommands];
+const families: Record<string, Handler>[] = [stringCommands, keyCommands, hashCommands, setCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
 export const INTERNAL = ['__dump', '__restore', '__shutdown'] as const;
