@@ -9,11 +9,13 @@ import { stringCommands } from './t_string.js';
 import { keyCommands } from './t_keys.js';
 import { hashCommands } from './t_hash.js';
 import { setCommands } from './t_set.js';
+import { listCommands } from './t_list.js';
+import { blockingCommands } from './blocking.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands, hashCommands, setCommands];
+const families: Record<string, Handler>[] = [stringCommands, keyCommands, hashCommands, setCommands, listCommands, blockingCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown'] as const;
+export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock'] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */

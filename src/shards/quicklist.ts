@@ -223,3 +223,25 @@ export function qlReplaceAt(m: Arena, q: number, buf: Uint8Array, s: number, n: 
   relink(m, q, node, moved);
   qpos.node = moved;
 }
+
+/** Deletes `k` elements (at most the length) from the head or the tail, whole nodes at a time. */
+export function qlTrim(m: Arena, q: number, head: boolean, k: number): void {
+  while (k > 0) {
+    const node = head ? qlHead(m, q) : qlTail(m, q);
+    const cnt = m.u32[(node + 4) >>> 2]!;
+    if (cnt <= k) {
+      dropNode(m, q, node);
+      m.u32[(q + 12) >>> 2]! -= cnt;
+      k -= cnt;
+      continue;
+    }
+    if (head) lpDelete(m, node, LP_FIRST, k);
+    else {
+      let a = node + LP_FIRST;
+      for (let i = 0; i < cnt - k; i++) a = lpDecode(m.u8, a);
+      lpDelete(m, node, a - node, k);
+    }
+    m.u32[(q + 12) >>> 2]! -= k;
+    k = 0;
+  }
+}

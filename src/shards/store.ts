@@ -10,6 +10,8 @@ import {
   F_TTL,
   HEADER,
   T_HASH,
+  T_LIST,
+  T_ZSET,
   T_STRING,
   freeRecord,
   newRecord,
@@ -23,6 +25,7 @@ import {
 } from './record.js';
 import { copyBytes } from '../io/bytes.js';
 import { freeValue } from './value.js';
+import { blockedKeyCount, signalReady } from './blocking.js';
 
 /** Keyspace counters a shard reports (INFO stats/keyspace). */
 export class StoreStats {
@@ -110,6 +113,9 @@ export class Store {
   /** Inserts a new record for a key known to be absent (lookup() was just called for it). */
   insertNew(db: number, a: number): void {
     this.dbs[db]!.insert(this.lastHash, a);
+    const t = this.arena.u8[a]!;
+    // A new list or sorted set may be what blocked clients wait for.
+    if ((t === T_LIST || t === T_ZSET) && blockedKeyCount() > 0) signalReady(db, this.arena.u8, recKeyOff(this.arena, a), recKeyLen(this.arena, a));
     if ((recFlags(this.arena, a) & F_TTL) !== 0) {
       this.expires[db]!++;
       this.wheel.add(db, a, recExpire(this.arena, a));
