@@ -10,9 +10,10 @@ import { keyCommands } from './t_keys.js';
 import { hashCommands } from './t_hash.js';
 import { setCommands } from './t_set.js';
 import { listCommands } from './t_list.js';
+import { zsetCommands } from './t_zset.js';
 import { blockingCommands } from './blocking.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands, hashCommands, setCommands, listCommands, blockingCommands];
+const families: Record<string, Handler>[] = [stringCommands, keyCommands, hashCommands, setCommands, listCommands, zsetCommands, blockingCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
 export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock'] as const;

@@ -1,7 +1,7 @@
 /** Encoding thresholds of the collection types (Redis 7.0's defaults), set by CONFIG SET. */
 export const dtConfig = {
   listMaxListpackSize: -2,
-  hashMaxListpackEntries: 128,
+  hashMaxListpackEntries: 512,
   hashMaxListpackValue: 64,
   setMaxIntsetEntries: 512,
   zsetMaxListpackEntries: 128,

@@ -110,17 +110,20 @@ export function setRem(m: Arena, a: number, buf: Uint8Array, s: number, n: numbe
 
 /** Member iteration state: listpack address or table slot, and the current member (MS, MN). */
 const it = { intset: false, p: 0, x: 0, end: 0 };
-let MS = 0;
-let MN = 0;
+/** Current member of the iteration (arena address and length). */
+export let MS = 0;
+export let MN = 0;
 
-function iterInit(m: Arena, a: number): void {
+/** Starts iterating a set record's members (one iteration at a time). */
+export function iterInit(m: Arena, a: number): void {
   it.p = valPtr(m, a);
   it.intset = valEnc(m, a) === ENC_INTSET;
   it.x = it.intset ? it.p + LP_FIRST : 0;
   it.end = it.intset ? it.p + lpEnd(m, it.p) : ftCap(m, it.p);
 }
 
-function iterNext(m: Arena): boolean {
+/** Moves to the next member (MS/MN); false at the end. */
+export function iterNext(m: Arena): boolean {
   if (it.intset) {
     if (it.x >= it.end) return false;
     it.x = lpDecode(m.u8, it.x);
