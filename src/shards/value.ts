@@ -9,9 +9,9 @@ import type { Ctx } from './context.js';
 import { E_INVALID_CURSOR, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../io/error-text.js';
 import { globMatch } from '../io/bytes.js';
 import { T_LIST, T_SET, T_STRING, newRecord, recType, recValOff } from './record.js';
-import { LP_FIRST, lpCount, lpFree, lpNew, lpUsed } from './listpack.js';
+import { ES, EN, LP_FIRST, lpCount, lpDecode, lpFree, lpNew, lpUsed } from './listpack.js';
 import { qlFree, qlHead, qlNew, nodeNext as qlNodeNext } from './quicklist.js';
-import { entKeyLen, ftCap, ftCount, ftFreeSlots, ftInit, ftInsert, ftSlot } from './field-table.js';
+import { entKey, entKeyLen, ftCap, ftCount, ftFreeSlots, ftInit, ftInsert, ftSlot } from './field-table.js';
 import { zslFirst, zslFree, zslInsert, zslNew, nodeMember, nodeMemberLen, nodeNext, nodeScore } from './skiplist.js';
 
 export const ENC_QUICKLIST = 1;
@@ -243,4 +243,63 @@ export function scanMatches(c: Ctx, u8: Uint8Array, s: number, n: number): boole
 /** "ERR wrong number of arguments for '<cmd>' command". */
 export function wrongArgs(c: Ctx): void {
   c.out.error(`ERR wrong number of arguments for '${c.name}' command`);
+}
+
+const spanS: number[] = [];
+const spanN: number[] = [];
+
+/**
+ * Serializes a collection's elements for __dump: u32 count, then u32 length + bytes each.
+ * Hashes give field, value pairs; sorted sets member, 8-byte score pairs.
+ */
+export function serializeElements(m: Arena, a: number): Uint8Array {
+  spanS.length = 0;
+  spanN.length = 0;
+  const enc = valEnc(m, a);
+  const p = valPtr(m, a);
+  const u8 = m.u8;
+  const addEntries = (node: number): void => {
+    for (let x = node + LP_FIRST, end = node + LP_FIRST + lpUsed(m, node); x < end; ) {
+      x = lpDecode(u8, x);
+      spanS.push(ES);
+      spanN.push(EN);
+    }
+  };
+  if (enc === ENC_LISTPACK || enc === ENC_INTSET) addEntries(p);
+  else if (enc === ENC_QUICKLIST) for (let n = qlHead(m, p); n !== 0; n = qlNodeNext(m, n)) addEntries(n);
+  else if (enc === ENC_HT) {
+    const cap = ftCap(m, p);
+    for (let i = 0; i < cap; i++) {
+      const e = ftSlot(m, p, i);
+      if (e === 0) continue;
+      const k = entKey(m, e);
+      const kn = entKeyLen(m, e);
+      spanS.push(k);
+      spanN.push(kn);
+      if (recType(m, a) !== T_SET) {
+        spanS.push(k + kn);
+        spanN.push(m.u32[(e + 12) >>> 2]!);
+      }
+    }
+  } else {
+    for (let e = zslFirst(m, p); e !== 0; e = nodeNext(m, e)) {
+      spanS.push(nodeMember(m, e));
+      spanN.push(nodeMemberLen(m, e));
+      spanS.push(e + 16);
+      spanN.push(8);
+    }
+  }
+  let size = 4;
+  for (const n of spanN) size += 4 + n;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, spanS.length, true);
+  let o = 4;
+  for (let i = 0; i < spanS.length; i++) {
+    const n = spanN[i]!;
+    dv.setUint32(o, n, true);
+    out.set(u8.subarray(spanS[i]!, spanS[i]! + n), o + 4);
+    o += 4 + n;
+  }
+  return out;
 }
