@@ -132,7 +132,10 @@ export function lpReserve(m: Arena, p: number, extra: number): number {
   const cap = m.u32[(p + 12) >>> 2]!;
   const used = m.u32[(p + 8) >>> 2]!;
   if (used + extra <= cap) return p;
-  const want = Math.max(used + extra, Math.min(cap * 2, used + extra + 8192));
+  const need = used + extra;
+  let want = Math.max(need, Math.min(cap * 2, need + 8192));
+  // Doubling would skip past 8 KiB, the size of a full list node: stop there unless needed.
+  if (need + LP_FIRST <= 8192 && want + LP_FIRST > 8192) want = 8192 - LP_FIRST;
   const q = lpNew(m, want);
   const u8 = m.u8;
   u8.copyWithin(q + 4, p + 4, p + 12);

@@ -81,7 +81,8 @@ function fits(m: Arena, node: number, n: number): boolean {
   if (cnt === 0) return true;
   const lim = dtConfig.listMaxListpackSize;
   if (lim > 0) return cnt < lim;
-  return m.u32[(node + 8) >>> 2]! + entrySize(n) <= 4096 << (-lim - 1);
+  // The size limit counts the node's header too, so a full node fills one 2^k block exactly.
+  return LP_FIRST + m.u32[(node + 8) >>> 2]! + entrySize(n) <= 4096 << (-lim - 1);
 }
 
 /** Inserts a new empty node after `after` (0 = at the head); returns it. */
