@@ -25,6 +25,8 @@ export interface Waiter {
   argc: number;
   /** Absolute ms, or 0 to wait forever. */
   deadline: number;
+  /** Record type it pops from (T_LIST or T_ZSET): a key of another type does not serve it. */
+  type: number;
   keys: string[];
 }
 
@@ -75,10 +77,10 @@ export function parseTimeout(c: Ctx, i: number): number {
 }
 
 /**
- * Blocks the current request on key arguments `from`..`to` (every `step`-th) for `ms`
- * (0 = forever): sets c.deferred so no reply is written now.
+ * Blocks the current request on key arguments `from`..`to` for `ms` (0 = forever) until a
+ * key of `type` appears there: sets c.deferred so no reply is written now.
  */
-export function blockOn(c: Ctx, from: number, to: number, ms: number): void {
+export function blockOn(c: Ctx, from: number, to: number, ms: number, type: number): void {
   if (serving.active) {
     serving.missed = true;
     return;
@@ -104,6 +106,7 @@ export function blockOn(c: Ctx, from: number, to: number, ms: number): void {
     al,
     argc: c.argc,
     deadline: ms === 0 ? 0 : Date.now() + ms,
+    type,
     keys: [],
   };
   for (let i = from; i <= to; i++) {
@@ -137,16 +140,23 @@ function remove(w: Waiter): void {
 }
 
 /**
- * Serves waiters of ready keys in blocking order. `run` re-executes a waiter's request
- * (with `serving.active` set) and returns true when it replied.
+ * Serves waiters of ready keys in blocking order. `typeOf` gives a ready key's record type
+ * (-1 once it is gone); `run` re-executes a waiter's request (with `serving.active` set)
+ * and returns true when it replied.
  */
-export function serveReady(run: (w: Waiter) => boolean): void {
+export function serveReady(typeOf: (db: number, key: Buffer) => number, run: (w: Waiter) => boolean): void {
   while (ready.length > 0) {
     const k = ready.shift()!;
     readySet.delete(k);
     const q = byKey.get(k);
     if (q === undefined) continue;
+    const colon = k.indexOf(':');
+    const db = Number(k.slice(0, colon));
+    const key = Buffer.from(k.slice(colon + 1), 'latin1');
     for (const w of q.slice()) {
+      const t = typeOf(db, key);
+      if (t === -1) break;
+      if (t !== w.type) continue;
       serving.active = true;
       serving.missed = false;
       let replied = false;

@@ -384,7 +384,7 @@ function moveGeneric(c: Ctx, fromHead: boolean, toHead: boolean, timeoutArg: num
   const src = lookupTyped(c, 1, T_LIST, false);
   if (src < 0) return;
   if (src !== 0) moveOne(c, src, fromHead, toHead);
-  else if (timeoutArg > 0) blockOn(c, 1, 1, ms);
+  else if (timeoutArg > 0) blockOn(c, 1, 1, ms, T_LIST);
   else c.out.nullBulk();
 }
 
@@ -419,7 +419,7 @@ function bpop(c: Ctx, head: boolean): void {
     popInto(c, a, i, head, 1, false);
     return;
   }
-  blockOn(c, 1, c.argc - 2, ms);
+  blockOn(c, 1, c.argc - 2, ms, T_LIST);
 }
 
 const blpop: Handler = (c) => bpop(c, true);
@@ -466,7 +466,7 @@ function mpop(c: Ctx, first: number, ms: number): void {
     popInto(c, a, i, head, count, true);
     return;
   }
-  if (ms >= 0) blockOn(c, first + 1, sideArg - 1, ms);
+  if (ms >= 0) blockOn(c, first + 1, sideArg - 1, ms, T_LIST);
   else c.out.nullArray();
 }
 

@@ -906,7 +906,7 @@ function bzpop(c: Ctx, max: boolean): void {
     popInto(c, a, i, max, 1, true, false, false);
     return;
   }
-  blockOn(c, 1, c.argc - 2, ms);
+  blockOn(c, 1, c.argc - 2, ms, T_ZSET);
 }
 
 const bzpopmin: Handler = (c) => bzpop(c, false);
@@ -952,7 +952,7 @@ function zmpop(c: Ctx, first: number, ms: number): void {
     popInto(c, a, i, max, count, true, true, true);
     return;
   }
-  if (ms >= 0) blockOn(c, first + 1, whereArg - 1, ms);
+  if (ms >= 0) blockOn(c, first + 1, whereArg - 1, ms, T_ZSET);
   else c.out.nullArray();
 }
 

@@ -131,7 +131,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
   // A blocked request gets its reply later, from serveWaiter or its timeout.
   if (ctx.deferred) ctx.deferred = false;
   else writeReply(conn, seq, out.bytes, out.len);
-  if (hasReady()) serveReady(serveWaiter);
+  if (hasReady()) serveReady(readyType, serveWaiter);
   if (out.bytes.length > 1 << 22) out.reset();
   commands++;
 }
@@ -147,6 +147,12 @@ function runHandler(cmd: number): void {
     ctx.deferred = false;
     out.error(err instanceof RangeError && err.message === 'arena full' ? 'OOM command not allowed when used memory > \'maxmemory\'.' : `ERR internal error: ${(err as Error).message}`);
   }
+}
+
+/** Record type of a key that became ready, or -1 when it no longer exists. */
+function readyType(db: number, key: Buffer): number {
+  const a = store.lookup(db, key, 0, key.length);
+  return a === 0 ? -1 : store.arena.u8[a]!;
 }
 
 /** Re-runs a blocked request now that one of its keys is ready; true when it replied. */
