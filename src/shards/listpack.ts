@@ -4,10 +4,12 @@
  * block can be walked from either end. Small hashes, sets and sorted sets use one; a
  * quicklist chains them (the prev/next words) for lists.
  *
- *   0 u8 0xFE    4 u32 count    8 u32 used bytes    12 u32 capacity    16 u32 prev    20 u32 next
- *   24… entries
+ *   0 u8 0xFE    1 u24 gap    4 u32 count    8 u32 used bytes    12 u32 capacity    16 u32 prev
+ *   20 u32 next  24… gap bytes, then the entries
  *
- * Positions are offsets from the block start, so they survive a realloc that moves it.
+ * The gap lets pushes and pops at the front cost no memmove (lists' LPUSH/LPOP, ZPOPMIN):
+ * copies within a SharedArrayBuffer are slow in V8 (~10 µs per 4 KiB with copyWithin).
+ * Positions are offsets from the block start.
  */
 import type { Arena } from './arena.js';
 
@@ -21,11 +23,42 @@ export let ES = 0;
 /** Data length of the entry decoded last. */
 export let EN = 0;
 
+const MAX_GAP = 0xffffff;
+
+function gapOf(u8: Uint8Array, p: number): number {
+  return u8[p + 1]! | (u8[p + 2]! << 8) | (u8[p + 3]! << 16);
+}
+
+function setGap(u8: Uint8Array, p: number, g: number): void {
+  u8[p + 1] = g & 0xff;
+  u8[p + 2] = (g >>> 8) & 0xff;
+  u8[p + 3] = g >>> 16;
+}
+
+/** Offset of the first entry. */
+export function lpStart(m: Arena, p: number): number {
+  return LP_FIRST + gapOf(m.u8, p);
+}
+
+let bufView: Buffer | null = null;
+let bufFor: Uint8Array | null = null;
+
+/** memmove within the arena: Buffer#copy beats TypedArray#copyWithin on shared memory. */
+function move(m: Arena, dst: number, src: number, n: number): void {
+  if (n <= 0 || dst === src) return;
+  if (bufFor !== m.u8) {
+    bufView = Buffer.from(m.sab, 0, m.u8.length);
+    bufFor = m.u8;
+  }
+  bufView!.copy(bufView!, dst, src, src + n);
+}
+
 /** Allocates an empty block with room for `cap` bytes of entries. */
 export function lpNew(m: Arena, cap: number): number {
   const size = m.blockSize(LP_FIRST + cap);
   const p = m.alloc(size);
   m.u8[p] = INTERNAL_MARK;
+  setGap(m.u8, p, 0);
   const w = p >>> 2;
   m.u32[w + 1] = 0;
   m.u32[w + 2] = 0;
@@ -52,7 +85,7 @@ export function lpUsed(m: Arena, p: number): number {
 
 /** Offset just past the last entry. */
 export function lpEnd(m: Arena, p: number): number {
-  return LP_FIRST + m.u32[(p + 8) >>> 2]!;
+  return LP_FIRST + gapOf(m.u8, p) + m.u32[(p + 8) >>> 2]!;
 }
 
 function backlenSize(t: number): number {
@@ -127,21 +160,37 @@ function writeEntry(u8: Uint8Array, a: number, src: Uint8Array, s: number, n: nu
   return p;
 }
 
-/** Makes room for `extra` more bytes, moving the block if needed; returns its address. */
-export function lpReserve(m: Arena, p: number, extra: number): number {
+/**
+ * Moves the entries into a bigger block with room for `need` bytes in all; the free space
+ * goes before the entries when `front`. Returns the new block.
+ */
+function regrow(m: Arena, p: number, need: number, front: boolean): number {
   const cap = m.u32[(p + 12) >>> 2]!;
   const used = m.u32[(p + 8) >>> 2]!;
-  if (used + extra <= cap) return p;
-  const need = used + extra;
   let want = Math.max(need, Math.min(cap * 2, need + 8192));
   // Doubling would skip past 8 KiB, the size of a full list node: stop there unless needed.
   if (need + LP_FIRST <= 8192 && want + LP_FIRST > 8192) want = 8192 - LP_FIRST;
   const q = lpNew(m, want);
+  const gap = front ? Math.min(MAX_GAP, m.u32[(q + 12) >>> 2]! - used) : 0;
   const u8 = m.u8;
-  u8.copyWithin(q + 4, p + 4, p + 12);
-  u8.copyWithin(q + 16, p + 16, p + LP_FIRST + used);
+  setGap(u8, q, gap);
+  m.u32[(q + 4) >>> 2] = m.u32[(p + 4) >>> 2]!;
+  m.u32[(q + 8) >>> 2] = used;
+  m.u32[(q + 16) >>> 2] = m.u32[(p + 16) >>> 2]!;
+  m.u32[(q + 20) >>> 2] = m.u32[(p + 20) >>> 2]!;
+  move(m, q + LP_FIRST + gap, p + LP_FIRST + gapOf(u8, p), used);
   m.free(p, LP_FIRST + cap);
   return q;
+}
+
+/** Moves the entries inside the block so that all free space is before (front) or after them. */
+function recenter(m: Arena, p: number, front: boolean): void {
+  const u8 = m.u8;
+  const gap = gapOf(u8, p);
+  const used = m.u32[(p + 8) >>> 2]!;
+  const ng = front ? Math.min(MAX_GAP, m.u32[(p + 12) >>> 2]! - used) : 0;
+  move(m, p + LP_FIRST + ng, p + LP_FIRST + gap, used);
+  setGap(u8, p, ng);
 }
 
 /**
@@ -150,25 +199,49 @@ export function lpReserve(m: Arena, p: number, extra: number): number {
  */
 export function lpInsert(m: Arena, p: number, off: number, src: Uint8Array, s: number, n: number): number {
   const sz = entrySize(n);
-  p = lpReserve(m, p, sz);
-  const u8 = m.u8;
-  const end = p + LP_FIRST + m.u32[(p + 8) >>> 2]!;
-  if (p + off < end) u8.copyWithin(p + off + sz, p + off, end);
-  writeEntry(u8, p + off, src, s, n);
+  let gap = gapOf(m.u8, p);
+  const used = m.u32[(p + 8) >>> 2]!;
+  const cap = m.u32[(p + 12) >>> 2]!;
+  const rel = off - LP_FIRST - gap;
+  if (rel === 0 && used > 0) {
+    if (gap < sz) {
+      if (cap - used >= sz) recenter(m, p, true);
+      else p = regrow(m, p, used + sz, true);
+      gap = gapOf(m.u8, p);
+    }
+    gap -= sz;
+    setGap(m.u8, p, gap);
+    writeEntry(m.u8, p + LP_FIRST + gap, src, s, n);
+  } else {
+    if (cap - gap - used < sz) {
+      if (cap - used >= sz) recenter(m, p, false);
+      else p = regrow(m, p, used + sz, false);
+      gap = gapOf(m.u8, p);
+    }
+    const at = p + LP_FIRST + gap + rel;
+    const end = p + LP_FIRST + gap + used;
+    if (at < end) move(m, at + sz, at, end - at);
+    writeEntry(m.u8, at, src, s, n);
+  }
   m.u32[(p + 4) >>> 2]!++;
   m.u32[(p + 8) >>> 2]! += sz;
   return p;
 }
 
-/** Deletes `k` entries starting at offset `off`. */
+/** Deletes `k` entries starting at offset `off`; entries after them keep their place relative to the first. */
 export function lpDelete(m: Arena, p: number, off: number, k: number): void {
   const u8 = m.u8;
   let e = p + off;
   for (let i = 0; i < k; i++) e = lpDecode(u8, e);
-  const end = p + LP_FIRST + m.u32[(p + 8) >>> 2]!;
-  u8.copyWithin(p + off, e, end);
-  m.u32[(p + 4) >>> 2]! -= k;
-  m.u32[(p + 8) >>> 2]! -= e - (p + off);
+  const gap = gapOf(u8, p);
+  const removed = e - (p + off);
+  const count = m.u32[(p + 4) >>> 2]! - k;
+  const used = m.u32[(p + 8) >>> 2]! - removed;
+  if (count === 0) setGap(u8, p, 0);
+  else if (off === LP_FIRST + gap && gap + removed <= MAX_GAP) setGap(u8, p, gap + removed);
+  else move(m, p + off, e, p + LP_FIRST + gap + used + removed - e);
+  m.u32[(p + 4) >>> 2] = count;
+  m.u32[(p + 8) >>> 2] = used;
 }
 
 /** Replaces the entry at `off` with new bytes; returns the (possibly moved) block. */
@@ -179,15 +252,16 @@ export function lpReplace(m: Arena, p: number, off: number, src: Uint8Array, s: 
     writeEntry(u8, p + off, src, s, n);
     return p;
   }
+  const rel = off - lpStart(m, p);
   lpDelete(m, p, off, 1);
-  return lpInsert(m, p, off, src, s, n);
+  return lpInsert(m, p, lpStart(m, p) + rel, src, s, n);
 }
 
 /** Finds an entry equal to the bytes, stepping `stride` entries (2 for pairs); its offset or -1. */
 export function lpFind(m: Arena, p: number, src: Uint8Array, s: number, n: number, stride: number): number {
   const u8 = m.u8;
-  let a = p + LP_FIRST;
-  const end = p + LP_FIRST + m.u32[(p + 8) >>> 2]!;
+  let a = p + LP_FIRST + gapOf(u8, p);
+  const end = a + m.u32[(p + 8) >>> 2]!;
   while (a < end) {
     const next = lpDecode(u8, a);
     if (EN === n) {

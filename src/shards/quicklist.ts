@@ -7,7 +7,7 @@
  * Source bytes passed in must not lie in the arena (an insert may move it).
  */
 import type { Arena } from './arena.js';
-import { INTERNAL_MARK, LP_FIRST, entrySize, lpDecode, lpDelete, lpEnd, lpFree, lpInsert, lpNew, lpPrev, lpReplace } from './listpack.js';
+import { INTERNAL_MARK, LP_FIRST, entrySize, lpDecode, lpStart, lpDelete, lpEnd, lpFree, lpInsert, lpNew, lpPrev, lpReplace } from './listpack.js';
 import { dtConfig } from './dt-config.js';
 
 const QHEADER = 24;
@@ -114,7 +114,7 @@ function dropNode(m: Arena, q: number, node: number): void {
 export function qlPush(m: Arena, q: number, head: boolean, buf: Uint8Array, s: number, n: number): void {
   let node = head ? qlHead(m, q) : qlTail(m, q);
   if (node === 0 || !fits(m, node, n)) node = addNode(m, q, head ? 0 : node, Math.min(entrySize(n) * 4, 8192));
-  const moved = lpInsert(m, node, head ? LP_FIRST : lpEnd(m, node), buf, s, n);
+  const moved = lpInsert(m, node, head ? lpStart(m, node) : lpEnd(m, node), buf, s, n);
   relink(m, q, node, moved);
   m.u32[(q + 12) >>> 2]!++;
 }
@@ -123,7 +123,7 @@ export function qlPush(m: Arena, q: number, head: boolean, buf: Uint8Array, s: n
 export function qlPeekEnd(m: Arena, q: number, head: boolean): void {
   const node = head ? qlHead(m, q) : qlTail(m, q);
   qpos.node = node;
-  qpos.off = head ? LP_FIRST : lpPrev(m.u8, node + lpEnd(m, node)) - node;
+  qpos.off = head ? lpStart(m, node) : lpPrev(m.u8, node + lpEnd(m, node)) - node;
   lpDecode(m.u8, node + qpos.off);
 }
 
@@ -133,15 +133,20 @@ export function qlPeekEnd(m: Arena, q: number, head: boolean): void {
  */
 export function qlDelAt(m: Arena, q: number): void {
   const node = qpos.node;
+  const rel = qpos.off - lpStart(m, node);
   lpDelete(m, node, qpos.off, 1);
   m.u32[(q + 12) >>> 2]!--;
   if (m.u32[(node + 4) >>> 2] === 0) {
-    qpos.node = nodeNext(m, node);
-    qpos.off = LP_FIRST;
+    const next = nodeNext(m, node);
     dropNode(m, q, node);
-  } else if (qpos.off >= lpEnd(m, node)) {
+    qpos.node = next;
+    if (next !== 0) qpos.off = lpStart(m, next);
+    return;
+  }
+  qpos.off = lpStart(m, node) + rel;
+  if (qpos.off >= lpEnd(m, node)) {
     qpos.node = nodeNext(m, node);
-    qpos.off = LP_FIRST;
+    if (qpos.node !== 0) qpos.off = lpStart(m, qpos.node);
   }
 }
 
@@ -157,7 +162,7 @@ export function qlSeek(m: Arena, q: number, index: number): boolean {
       i -= m.u32[(node + 4) >>> 2]!;
       node = nodeNext(m, node);
     }
-    let a = node + LP_FIRST;
+    let a = node + lpStart(m, node);
     while (i-- > 0) a = lpDecode(u8, a);
     qpos.node = node;
     qpos.off = a - node;
@@ -184,14 +189,14 @@ export function qlNext(m: Arena): void {
   const next = lpDecode(m.u8, node + qpos.off) - node;
   if (next >= lpEnd(m, node)) {
     qpos.node = nodeNext(m, node);
-    qpos.off = LP_FIRST;
+    if (qpos.node !== 0) qpos.off = lpStart(m, qpos.node);
   } else qpos.off = next;
 }
 
 /** Moves qpos to the previous element (node 0 before the head). */
 export function qlStepBack(m: Arena): void {
   const node = qpos.node;
-  if (qpos.off > LP_FIRST) {
+  if (qpos.off > lpStart(m, node)) {
     qpos.off = lpPrev(m.u8, node + qpos.off) - node;
     return;
   }
@@ -205,9 +210,10 @@ export function qlInsertAt(m: Arena, q: number, after: boolean, buf: Uint8Array,
   const node = qpos.node;
   let off = qpos.off;
   if (after) off = lpDecode(m.u8, node + off) - node;
-  if (!fits(m, node, n) && (off === LP_FIRST || off === lpEnd(m, node))) {
+  const first = off === lpStart(m, node);
+  if (!fits(m, node, n) && (first || off === lpEnd(m, node))) {
     // Full node: a new node at that edge keeps nodes bounded for pushes near the middle too.
-    const nn = addNode(m, q, off === LP_FIRST ? nodePrev(m, node) : node, entrySize(n) * 2);
+    const nn = addNode(m, q, first ? nodePrev(m, node) : node, entrySize(n) * 2);
     const moved = lpInsert(m, nn, LP_FIRST, buf, s, n);
     relink(m, q, nn, moved);
   } else {
@@ -236,9 +242,9 @@ export function qlTrim(m: Arena, q: number, head: boolean, k: number): void {
       k -= cnt;
       continue;
     }
-    if (head) lpDelete(m, node, LP_FIRST, k);
+    if (head) lpDelete(m, node, lpStart(m, node), k);
     else {
-      let a = node + LP_FIRST;
+      let a = node + lpStart(m, node);
       for (let i = 0; i < cnt - k; i++) a = lpDecode(m.u8, a);
       lpDelete(m, node, a - node, k);
     }

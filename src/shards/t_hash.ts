@@ -2,7 +2,7 @@
 import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
 import { T_HASH } from './record.js';
-import { ES, EN, LP_FIRST, lpCount, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert, lpReplace } from './listpack.js';
+import { ES, EN, lpCount, lpStart, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert, lpReplace } from './listpack.js';
 import { entHeader, entKey, entKeyLen, ftCap, ftCount, ftFind, ftHash, ftInit, ftInsert, ftRandom, ftRemoveFound, ftReplaceFound, ftScan, ftSlot } from './field-table.js';
 import {
   ENC_HT,
@@ -57,7 +57,7 @@ function toTable(m: Arena, a: number): void {
   const p = valPtr(m, a);
   const h = m.alloc(16);
   ftInit(m, h, lpCount(m, p) / 2 + 1);
-  let x = p + LP_FIRST;
+  let x = p + lpStart(m, p);
   const end = p + lpEnd(m, p);
   while (x < end) {
     x = lpDecode(m.u8, x);
@@ -252,7 +252,7 @@ function replyAll(c: Ctx, what: number): void {
   else out.arrayHeader(n);
   const p = valPtr(m, a);
   if (valEnc(m, a) === ENC_LISTPACK) {
-    let x = p + LP_FIRST;
+    let x = p + lpStart(m, p);
     const end = p + lpEnd(m, p);
     while (x < end) {
       x = lpDecode(m.u8, x);
@@ -352,7 +352,7 @@ function allPositions(m: Arena, a: number): void {
   picks.length = 0;
   const p = valPtr(m, a);
   if (valEnc(m, a) === ENC_LISTPACK) {
-    let x = p + LP_FIRST;
+    let x = p + lpStart(m, p);
     const end = p + lpEnd(m, p);
     while (x < end) {
       picks.push(x);
@@ -472,7 +472,7 @@ const hscan: Handler = (c) => {
   scanned.length = 0;
   let next = 0;
   if (valEnc(m, a) === ENC_LISTPACK) {
-    let x = p + LP_FIRST;
+    let x = p + lpStart(m, p);
     const end = p + lpEnd(m, p);
     while (x < end) {
       const f = x;

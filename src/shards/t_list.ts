@@ -2,7 +2,7 @@
 import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
 import { T_LIST } from './record.js';
-import { ES, EN, LP_FIRST, lpDecode } from './listpack.js';
+import { ES, EN, lpDecode, lpStart } from './listpack.js';
 import { qlCount, qlDelAt, qlHead, qlInsertAt, qlNext, qlPeekEnd, qlPush, qlReplaceAt, qlSeek, qlStepBack, qlTrim, qpos } from './quicklist.js';
 import { ENC_QUICKLIST, copyOut, createCollection, deleteKey, lookupTyped, newCompact, valPtr } from './value.js';
 import { blockOn, parseTimeout } from './blocking.js';
@@ -217,7 +217,7 @@ const lrem: Handler = (c) => {
   let removed = 0;
   if (count >= 0) {
     qpos.node = qlHead(m, q);
-    qpos.off = LP_FIRST;
+    qpos.off = lpStart(m, qpos.node);
     while (qpos.node !== 0 && (count === 0 || removed < count)) {
       lpDecode(m.u8, qpos.node + qpos.off);
       if (bytesEqual(m.u8, ES, EN, c.buf, es, en)) {
@@ -266,7 +266,7 @@ const linsert: Handler = (c) => {
   const m = c.store.arena;
   const q = valPtr(m, a);
   qpos.node = qlHead(m, q);
-  qpos.off = LP_FIRST;
+  qpos.off = lpStart(m, qpos.node);
   while (qpos.node !== 0) {
     lpDecode(m.u8, qpos.node + qpos.off);
     if (bytesEqual(m.u8, ES, EN, c.buf, c.as[3]!, c.al[3]!)) {
@@ -332,7 +332,7 @@ const lpos: Handler = (c) => {
   found.length = 0;
   if (fromHead) {
     qpos.node = qlHead(m, q);
-    qpos.off = LP_FIRST;
+    qpos.off = lpStart(m, qpos.node);
   } else qlPeekEnd(m, q, false);
   for (let i = 0; qpos.node !== 0 && (maxlen === 0 || i < maxlen) && found.length < want; i++) {
     lpDecode(m.u8, qpos.node + qpos.off);

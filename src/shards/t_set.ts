@@ -2,7 +2,7 @@
 import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
 import { T_SET, freeRecord, newRecord } from './record.js';
-import { ES, EN, LP_FIRST, lpCount, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert } from './listpack.js';
+import { ES, EN, lpCount, lpStart, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert } from './listpack.js';
 import { entHeader, entKey, entKeyLen, ftCap, ftCount, ftFind, ftHash, ftInit, ftInsert, ftRandom, ftRemoveFound, ftScan, ftSlot } from './field-table.js';
 import {
   ENC_HT,
@@ -51,7 +51,7 @@ function toTable(m: Arena, a: number): void {
   const p = valPtr(m, a);
   const h = m.alloc(16);
   ftInit(m, h, lpCount(m, p) + 1);
-  let x = p + LP_FIRST;
+  let x = p + lpStart(m, p);
   const end = p + lpEnd(m, p);
   while (x < end) {
     x = lpDecode(m.u8, x);
@@ -67,7 +67,7 @@ export function setAdd(m: Arena, a: number, buf: Uint8Array, s: number, n: numbe
     const v = parseI64(buf, s, n);
     const p = valPtr(m, a);
     if (v !== null) {
-      let x = p + LP_FIRST;
+      let x = p + lpStart(m, p);
       const end = p + lpEnd(m, p);
       while (x < end) {
         const nx = lpDecode(m.u8, x);
@@ -118,7 +118,7 @@ export let MN = 0;
 export function iterInit(m: Arena, a: number): void {
   it.p = valPtr(m, a);
   it.intset = valEnc(m, a) === ENC_INTSET;
-  it.x = it.intset ? it.p + LP_FIRST : 0;
+  it.x = it.intset ? it.p + lpStart(m, it.p) : 0;
   it.end = it.intset ? it.p + lpEnd(m, it.p) : ftCap(m, it.p);
 }
 
@@ -147,7 +147,7 @@ function randomMember(m: Arena, a: number): void {
   const p = valPtr(m, a);
   if (valEnc(m, a) === ENC_INTSET) {
     let k = Math.floor(Math.random() * lpCount(m, p));
-    let x = p + LP_FIRST;
+    let x = p + lpStart(m, p);
     while (k-- > 0) x = lpDecode(m.u8, x);
     lpDecode(m.u8, x);
     MS = ES;

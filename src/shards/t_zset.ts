@@ -6,7 +6,7 @@
 import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
 import { T_SET, T_ZSET, freeRecord, newRecord, recType } from './record.js';
-import { ES, EN, LP_FIRST, entrySize, f64Bytes, lpCount, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert, lpPrev, readF64 } from './listpack.js';
+import { ES, EN, f64Bytes, lpCount, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert, lpPrev, lpStart, readF64 } from './listpack.js';
 import {
   cmpBytes,
   gteMin,
@@ -95,7 +95,7 @@ function lpInsertSorted(m: Arena, a: number, score: number, buf: Uint8Array, s: 
   if (score === 0) score = 0;
   const p = valPtr(m, a);
   const u8 = m.u8;
-  let x = p + LP_FIRST;
+  let x = p + lpStart(m, p);
   const end = p + lpEnd(m, p);
   while (x < end) {
     const sc = lpDecode(u8, x);
@@ -106,16 +106,18 @@ function lpInsertSorted(m: Arena, a: number, score: number, buf: Uint8Array, s: 
     if (v > score || (v === score && cmpBytes(u8, ms, mn, buf, s, n) > 0)) break;
     x = next;
   }
-  const off = x - p;
-  let q = lpInsert(m, p, off, buf, s, n);
-  q = lpInsert(m, q, off + entrySize(n), f64Bytes(score), 0, 8);
+  // Score first, then the member before it: offsets relative to the first entry, which
+  // moves when inserting at the front.
+  const rel = x - (p + lpStart(m, p));
+  let q = lpInsert(m, p, lpStart(m, p) + rel, f64Bytes(score), 0, 8);
+  q = lpInsert(m, q, lpStart(m, q) + rel, buf, s, n);
   if (q !== p) setVal(m, a, ENC_LISTPACK, q);
 }
 
 function toSkiplist(m: Arena, a: number): void {
   const p = valPtr(m, a);
   const z = zslNew(m, lpCount(m, p) / 2 + 1);
-  let x = p + LP_FIRST;
+  let x = p + lpStart(m, p);
   const end = p + lpEnd(m, p);
   while (x < end) {
     const sc = lpDecode(m.u8, x);
@@ -199,6 +201,7 @@ function zsetDel(m: Arena, a: number, buf: Uint8Array, s: number, n: number): bo
 
 let isLp = false;
 let P = 0;
+let LPSTART = 0;
 let LPEND = 0;
 /** Member of the last posMember call. */
 let MS = 0;
@@ -207,16 +210,17 @@ let MN = 0;
 function begin(m: Arena, a: number): void {
   isLp = valEnc(m, a) === ENC_LISTPACK;
   P = valPtr(m, a);
+  LPSTART = isLp ? P + lpStart(m, P) : 0;
   LPEND = isLp ? P + lpEnd(m, P) : 0;
 }
 
 function firstPos(m: Arena): number {
-  if (isLp) return LPEND > P + LP_FIRST ? P + LP_FIRST : 0;
+  if (isLp) return LPEND > LPSTART ? LPSTART : 0;
   return zslFirst(m, P);
 }
 
 function lastPos(m: Arena): number {
-  if (isLp) return LPEND > P + LP_FIRST ? lpPrev(m.u8, lpPrev(m.u8, LPEND)) : 0;
+  if (isLp) return LPEND > LPSTART ? lpPrev(m.u8, lpPrev(m.u8, LPEND)) : 0;
   return zslLast(m, P);
 }
 
@@ -228,7 +232,7 @@ function nextPos(m: Arena, pos: number): number {
 
 function prevPos(m: Arena, pos: number): number {
   if (!isLp) return nodePrev(m, pos);
-  return pos <= P + LP_FIRST ? 0 : lpPrev(m.u8, lpPrev(m.u8, pos));
+  return pos <= LPSTART ? 0 : lpPrev(m.u8, lpPrev(m.u8, pos));
 }
 
 function posMember(m: Arena, pos: number): void {
@@ -251,7 +255,7 @@ function posScore(m: Arena, pos: number): number {
 /** Position at a 0-based rank. */
 function byRank(m: Arena, r: number): number {
   if (!isLp) return zslByRank(m, P, r + 1);
-  let x = P + LP_FIRST;
+  let x = LPSTART;
   for (let i = 0; i < r; i++) x = lpDecode(m.u8, lpDecode(m.u8, x));
   return x;
 }
@@ -260,7 +264,7 @@ function byRank(m: Arena, r: number): number {
 function rankOf(m: Arena, pos: number): number {
   if (!isLp) return zslRank(m, P, pos) - 1;
   let r = 0;
-  for (let x = P + LP_FIRST; x !== pos; x = lpDecode(m.u8, lpDecode(m.u8, x))) r++;
+  for (let x = LPSTART; x !== pos; x = lpDecode(m.u8, lpDecode(m.u8, x))) r++;
   return r;
 }
 

@@ -9,7 +9,7 @@ import type { Ctx } from './context.js';
 import { E_INVALID_CURSOR, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../io/error-text.js';
 import { globMatch } from '../io/bytes.js';
 import { T_LIST, T_SET, T_STRING, newRecord, recType, recValOff } from './record.js';
-import { ES, EN, LP_FIRST, lpCount, lpDecode, lpFree, lpNew, lpUsed } from './listpack.js';
+import { ES, EN, LP_FIRST, lpCount, lpDecode, lpEnd, lpFree, lpNew, lpStart, lpUsed } from './listpack.js';
 import { qlFree, qlHead, qlNew, nodeNext as qlNodeNext } from './quicklist.js';
 import { entKey, entKeyLen, ftCap, ftCount, ftFreeSlots, ftInit, ftInsert, ftSlot } from './field-table.js';
 import { zslFirst, zslFree, zslInsert, zslNew, nodeMember, nodeMemberLen, nodeNext, nodeScore } from './skiplist.js';
@@ -123,7 +123,8 @@ export function copyValue(m: Arena, a: number): number {
     const q = lpNew(m, used);
     m.u32[(q + 4) >>> 2] = lpCount(m, p);
     m.u32[(q + 8) >>> 2] = used;
-    m.u8.copyWithin(q + LP_FIRST, p + LP_FIRST, p + LP_FIRST + used);
+    const from = p + lpStart(m, p);
+    m.u8.copyWithin(q + LP_FIRST, from, from + used);
     return q;
   }
   if (enc === ENC_QUICKLIST) {
@@ -134,7 +135,8 @@ export function copyValue(m: Arena, a: number): number {
       const c = lpNew(m, used);
       m.u32[(c + 4) >>> 2] = lpCount(m, n);
       m.u32[(c + 8) >>> 2] = used;
-      m.u8.copyWithin(c + LP_FIRST, n + LP_FIRST, n + LP_FIRST + used);
+      const from = n + lpStart(m, n);
+      m.u8.copyWithin(c + LP_FIRST, from, from + used);
       m.u32[(c + 16) >>> 2] = prev;
       if (prev !== 0) m.u32[(prev + 20) >>> 2] = c;
       else m.u32[(q + 4) >>> 2] = c;
@@ -259,7 +261,7 @@ export function serializeElements(m: Arena, a: number): Uint8Array {
   const p = valPtr(m, a);
   const u8 = m.u8;
   const addEntries = (node: number): void => {
-    for (let x = node + LP_FIRST, end = node + LP_FIRST + lpUsed(m, node); x < end; ) {
+    for (let x = node + lpStart(m, node), end = node + lpEnd(m, node); x < end; ) {
       x = lpDecode(u8, x);
       spanS.push(ES);
       spanN.push(EN);
