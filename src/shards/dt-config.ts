@@ -1,4 +1,8 @@
 /** Encoding thresholds of the collection types (Redis 7.0's defaults), set by CONFIG SET. */
+import type { Handler } from './context.js';
+import { E_NOT_INT } from '../io/error-text.js';
+import { R_OK } from '../io/resp-writer.js';
+
 export const dtConfig = {
   listMaxListpackSize: -2,
   hashMaxListpackEntries: 512,
@@ -36,3 +40,20 @@ export function getDatatypeConfig(name: string): number | undefined {
   const f = NAMES[name.toLowerCase()];
   return f === undefined ? undefined : dtConfig[f];
 }
+
+/**
+ * Internal: `__dtconfig <name> <integer>` sets a threshold in this shard (CONFIG SET sends
+ * it to every shard, each holding its own copy). Replies +OK, or an error for an unknown name.
+ */
+const dtconfig: Handler = (c) => {
+  const v = c.int(2);
+  if (v === null) {
+    c.out.error(E_NOT_INT);
+    return;
+  }
+  if (setDatatypeConfig(c.str(1), v)) c.out.constant(R_OK);
+  else c.out.error(`ERR Unknown option or number of arguments for CONFIG SET - '${c.str(1)}'`);
+};
+
+/** Handlers by lower-case command name. */
+export const dtConfigCommands: Record<string, Handler> = { __dtconfig: dtconfig };

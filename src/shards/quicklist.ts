@@ -28,11 +28,6 @@ export function qlCount(m: Arena, q: number): number {
   return m.u32[(q + 12) >>> 2]!;
 }
 
-/** Node count. */
-export function qlNodes(m: Arena, q: number): number {
-  return m.u32[(q + 16) >>> 2]!;
-}
-
 /** First node (0 when empty). */
 export function qlHead(m: Arena, q: number): number {
   return m.u32[(q + 4) >>> 2]!;

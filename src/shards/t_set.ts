@@ -8,6 +8,7 @@ import {
   ENC_HT,
   ENC_INTSET,
   VAL_LEN,
+  copyOut,
   createCollection,
   deleteKey,
   entSize,
@@ -295,13 +296,6 @@ const spop: Handler = (c) => {
     setRem(m, a, b, 0, n);
   }
 };
-
-let scratch = new Uint8Array(256);
-function copyOut(m: Arena, s: number, n: number): Uint8Array {
-  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
-  scratch.set(m.u8.subarray(s, s + n));
-  return scratch;
-}
 
 /** Member spans gathered before a reply whose length must come first. */
 let colS: number[] = [];

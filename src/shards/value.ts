@@ -66,11 +66,6 @@ export function newCompact(m: Arena, type: number): number {
   return type === T_LIST ? qlNew(m) : lpNew(m, 64);
 }
 
-/** Compact encoding of a new key of this type. */
-export function compactEnc(type: number): number {
-  return type === T_LIST ? ENC_QUICKLIST : type === T_SET ? ENC_INTSET : ENC_LISTPACK;
-}
-
 /** Bytes of a hash or set table entry. */
 export function entSize(m: Arena, e: number): number {
   const ko = m.u8[e + 2]! | (m.u8[e + 3]! << 8);
@@ -102,16 +97,6 @@ export function freeValue(m: Arena, a: number): void {
 /** OBJECT ENCODING name of a collection record. */
 export function encodingName(m: Arena, a: number): string {
   return ENC_NAMES[valEnc(m, a)]!;
-}
-
-/** Element count of a collection record (list length, set/zset cardinality, hash fields). */
-export function collectionLen(m: Arena, a: number): number {
-  const enc = valEnc(m, a);
-  const p = valPtr(m, a);
-  if (enc === ENC_QUICKLIST) return m.u32[(p + 12) >>> 2]!;
-  if (enc === ENC_LISTPACK) return recType(m, a) === T_SET ? lpCount(m, p) : lpCount(m, p) / 2;
-  if (enc === ENC_INTSET) return lpCount(m, p);
-  return ftCount(m, p);
 }
 
 /** Deep copy of a record's structure; returns the new structure's address (same encoding). */
