@@ -85,6 +85,10 @@ export function blockOn(c: Ctx, from: number, to: number, ms: number, type: numb
     serving.missed = true;
     return;
   }
+  if (c.noBlock) {
+    c.out.nullArray();
+    return;
+  }
   const start = c.as[0]!;
   const end = c.as[c.argc - 1]! + c.al[c.argc - 1]!;
   const args = c.buf.slice(start, end);

@@ -27,6 +27,8 @@ export class Ctx {
   seq = 0;
   /** Set by a handler that blocked: the shard writes no reply now (one comes later). */
   deferred = false;
+  /** Set while running queued commands (EXEC): blocking commands time out at once, as in Redis. */
+  noBlock = false;
 
   constructor(
     readonly store: Store,
