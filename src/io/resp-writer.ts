@@ -121,8 +121,16 @@ export class RespWriter {
   bulk(src: Uint8Array, start: number, length: number): void {
     this.header(36, length);
     this.ensure(length + 2);
-    this.bytes.set(src.subarray(start, start + length), this.len);
-    this.len += length;
+    if (length < 64) {
+      // A loop beats subarray+set for short values, above all from shared (arena) memory.
+      const b = this.bytes;
+      let p = this.len;
+      for (let i = 0; i < length; i++) b[p++] = src[start + i]!;
+      this.len = p;
+    } else {
+      this.bytes.set(src.subarray(start, start + length), this.len);
+      this.len += length;
+    }
     this.crlf();
   }
 
