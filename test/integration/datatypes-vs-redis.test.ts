@@ -107,8 +107,19 @@ describe.skipIf(!hasRedis).each([1, 3])('same replies as redis-server with %i sh
   beforeAll(async () => {
     srv = await startServer(['--shards', String(shards)]);
     const port = await freePort();
-    redisProc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: (n) => (n < 50 ? 100 : null) });
+    redisProc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 15_000);
+      redisProc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    r = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
     s = new Redis({ port: srv.port, host: '127.0.0.1', lazyConnect: true });
     await s.connect();
     await r.connect();
