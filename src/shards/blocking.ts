@@ -8,7 +8,8 @@
  * blockOn() again, which only notes that nothing was there.
  */
 import type { Ctx, Handler } from './context.js';
-import { E_NOT_INT } from '../io/error-text.js';
+import { E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
+import { T_LIST, T_ZSET } from './record.js';
 import { parseFloatBytes } from '../io/bytes.js';
 
 /** One blocked request. */
@@ -209,5 +210,26 @@ const unblock: Handler = (c) => {
   c.out.int(n);
 };
 
+/**
+ * Internal, for blocking calls whose keys span shards: `__bwatch <list|zset> key…` replies :1
+ * as soon as one of these keys (all in this shard) holds that type, at once if one does; it
+ * pops nothing, so the acceptor then retries the real command. Cancel with __unblock.
+ */
+const bwatch: Handler = (c) => {
+  const type = c.is(1, 'LIST') ? T_LIST : c.is(1, 'ZSET') ? T_ZSET : -1;
+  if (type === -1) {
+    c.out.error(E_SYNTAX);
+    return;
+  }
+  for (let i = 2; i < c.argc; i++) {
+    const a = c.lookup(i);
+    if (a !== 0 && c.store.arena.u8[a] === type) {
+      c.out.int(1);
+      return;
+    }
+  }
+  blockOn(c, 2, c.argc - 1, 0, type);
+};
+
 /** Handlers by lower-case command name. */
-export const blockingCommands: Record<string, Handler> = { __unblock: unblock };
+export const blockingCommands: Record<string, Handler> = { __unblock: unblock, __bwatch: bwatch };

@@ -17,7 +17,7 @@ import { dtConfigCommands } from './dt-config.js';
 const families: Record<string, Handler>[] = [stringCommands, keyCommands, hashCommands, setCommands, listCommands, zsetCommands, blockingCommands, dtConfigCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock', '__dtconfig'] as const;
+export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock', '__dtconfig', '__bwatch'] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */
