@@ -3,16 +3,19 @@
  * whose nodes double as the entries of a field table keyed by member, so a member costs
  * one node block plus a slot — no separate dict entry.
  *
- * Header block Z (aligned, 32 bytes): field-table header at 0..16, 16 u32 head node,
- * 20 u32 tail, 24 u32 level.
+ * Header block Z (aligned): the field-table header, then u32 head node, u32 tail, u32 level.
  * Node: field-table entry header (0..12, key offset 24 + 8·level), 12 u32 backward,
  * 16 f64 score, 24 + 8i u32 forward[i], 28 + 8i u32 span[i], then the member.
  */
 import type { Arena } from './arena.js';
-import { entHeader, ftCount, ftFind, ftFreeSlots, ftHash, ftInit, ftInsert, ftRemove } from './field-table.js';
+import { FT_HEADER, entHeader, ftCount, ftFind, ftFreeSlots, ftHash, ftInit, ftInsert, ftRemove } from './field-table.js';
 
 const MAX_LEVEL = 32;
-const ZHEADER = 32;
+const ZHEADER = FT_HEADER + 12;
+/** Header words after the field table's: head node, tail node, level. */
+const ZH = FT_HEADER;
+const ZT = FT_HEADER + 4;
+const ZL = FT_HEADER + 8;
 const update = new Uint32Array(MAX_LEVEL);
 const rankAt = new Float64Array(MAX_LEVEL);
 
@@ -21,9 +24,9 @@ export function zslNew(m: Arena, n: number): number {
   const z = m.alloc(ZHEADER);
   ftInit(m, z, n);
   const h = newNode(m, MAX_LEVEL, 0, m.u8, 0, 0, 0);
-  m.u32[(z + 16) >>> 2] = h;
-  m.u32[(z + 20) >>> 2] = 0;
-  m.u32[(z + 24) >>> 2] = 1;
+  m.u32[(z + ZH) >>> 2] = h;
+  m.u32[(z + ZT) >>> 2] = 0;
+  m.u32[(z + ZL) >>> 2] = 1;
   return z;
 }
 
@@ -77,12 +80,12 @@ export function nodePrev(m: Arena, e: number): number {
 
 /** First node, or 0. */
 export function zslFirst(m: Arena, z: number): number {
-  return m.u32[(m.u32[(z + 16) >>> 2]! + 24) >>> 2]!;
+  return m.u32[(m.u32[(z + ZH) >>> 2]! + 24) >>> 2]!;
 }
 
 /** Last node, or 0. */
 export function zslLast(m: Arena, z: number): number {
-  return m.u32[(z + 20) >>> 2]!;
+  return m.u32[(z + ZT) >>> 2]!;
 }
 
 /** memcmp-then-length order of two byte spans (Redis's sdscmp). */
@@ -119,8 +122,8 @@ function randomLevel(): number {
 /** Links node e (its level and score already set) into the list at its place. */
 function link(m: Arena, z: number, e: number): void {
   const u32 = m.u32;
-  const head = u32[(z + 16) >>> 2]!;
-  let level = u32[(z + 24) >>> 2]!;
+  const head = u32[(z + ZH) >>> 2]!;
+  let level = u32[(z + ZL) >>> 2]!;
   const score = nodeScore(m, e);
   const ms = nodeMember(m, e);
   const mn = nodeMemberLen(m, e);
@@ -145,7 +148,7 @@ function link(m: Arena, z: number, e: number): void {
       u32[(head + 28 + 8 * i) >>> 2] = len;
     }
     level = lvl;
-    u32[(z + 24) >>> 2] = level;
+    u32[(z + ZL) >>> 2] = level;
   }
   for (let i = 0; i < lvl; i++) {
     const u = update[i]!;
@@ -161,14 +164,14 @@ function link(m: Arena, z: number, e: number): void {
   u32[(e + 12) >>> 2] = b;
   const f0 = fwd(m, e, 0);
   if (f0 !== 0) u32[(f0 + 12) >>> 2] = e;
-  else u32[(z + 20) >>> 2] = e;
+  else u32[(z + ZT) >>> 2] = e;
 }
 
 /** Unlinks node e from the list (its table entry stays). */
 function unlink(m: Arena, z: number, e: number): void {
   const u32 = m.u32;
-  const head = u32[(z + 16) >>> 2]!;
-  let level = u32[(z + 24) >>> 2]!;
+  const head = u32[(z + ZH) >>> 2]!;
+  let level = u32[(z + ZL) >>> 2]!;
   const score = nodeScore(m, e);
   const ms = nodeMember(m, e);
   const mn = nodeMemberLen(m, e);
@@ -192,9 +195,9 @@ function unlink(m: Arena, z: number, e: number): void {
   }
   const f0 = fwd(m, e, 0);
   if (f0 !== 0) u32[(f0 + 12) >>> 2] = u32[(e + 12) >>> 2]!;
-  else u32[(z + 20) >>> 2] = u32[(e + 12) >>> 2]!;
+  else u32[(z + ZT) >>> 2] = u32[(e + 12) >>> 2]!;
   while (level > 1 && fwd(m, head, level - 1) === 0) level--;
-  u32[(z + 24) >>> 2] = level;
+  u32[(z + ZL) >>> 2] = level;
 }
 
 /** Inserts a member known to be absent; returns its node. */
@@ -237,9 +240,9 @@ export function zslRank(m: Arena, z: number, e: number): number {
   const score = nodeScore(m, e);
   const ms = nodeMember(m, e);
   const mn = nodeMemberLen(m, e);
-  let x = m.u32[(z + 16) >>> 2]!;
+  let x = m.u32[(z + ZH) >>> 2]!;
   let rank = 0;
-  for (let i = m.u32[(z + 24) >>> 2]! - 1; i >= 0; i--) {
+  for (let i = m.u32[(z + ZL) >>> 2]! - 1; i >= 0; i--) {
     let f = fwd(m, x, i);
     while (f !== 0 && (f === e || before(m, f, score, m.u8, ms, mn))) {
       rank += span(m, x, i);
@@ -253,9 +256,9 @@ export function zslRank(m: Arena, z: number, e: number): number {
 
 /** Node at a 1-based rank, or 0. */
 export function zslByRank(m: Arena, z: number, rank: number): number {
-  let x = m.u32[(z + 16) >>> 2]!;
+  let x = m.u32[(z + ZH) >>> 2]!;
   let traversed = 0;
-  for (let i = m.u32[(z + 24) >>> 2]! - 1; i >= 0; i--) {
+  for (let i = m.u32[(z + ZL) >>> 2]! - 1; i >= 0; i--) {
     let f = fwd(m, x, i);
     while (f !== 0 && traversed + span(m, x, i) <= rank) {
       traversed += span(m, x, i);
@@ -279,8 +282,8 @@ export function lteMax(v: number, max: number, maxex: boolean): boolean {
 
 /** First node whose score is within the minimum, or 0. */
 export function zslFirstGe(m: Arena, z: number, min: number, minex: boolean): number {
-  let x = m.u32[(z + 16) >>> 2]!;
-  for (let i = m.u32[(z + 24) >>> 2]! - 1; i >= 0; i--) {
+  let x = m.u32[(z + ZH) >>> 2]!;
+  for (let i = m.u32[(z + ZL) >>> 2]! - 1; i >= 0; i--) {
     let f = fwd(m, x, i);
     while (f !== 0 && !gteMin(nodeScore(m, f), min, minex)) {
       x = f;
@@ -292,15 +295,15 @@ export function zslFirstGe(m: Arena, z: number, min: number, minex: boolean): nu
 
 /** Last node whose score is within the maximum, or 0. */
 export function zslLastLe(m: Arena, z: number, max: number, maxex: boolean): number {
-  let x = m.u32[(z + 16) >>> 2]!;
-  for (let i = m.u32[(z + 24) >>> 2]! - 1; i >= 0; i--) {
+  let x = m.u32[(z + ZH) >>> 2]!;
+  for (let i = m.u32[(z + ZL) >>> 2]! - 1; i >= 0; i--) {
     let f = fwd(m, x, i);
     while (f !== 0 && lteMax(nodeScore(m, f), max, maxex)) {
       x = f;
       f = fwd(m, x, i);
     }
   }
-  return x === m.u32[(z + 16) >>> 2] ? 0 : x;
+  return x === m.u32[(z + ZH) >>> 2] ? 0 : x;
 }
 
 /** A lex range bound: kind -1 = "-", 1 = "+", 0 = bytes (inclusive unless ex). */
@@ -328,8 +331,8 @@ export function lexLteMax(u8: Uint8Array, s: number, n: number, b: LexBound): bo
 
 /** First node within the lex minimum, or 0. */
 export function zslFirstLex(m: Arena, z: number, min: LexBound): number {
-  let x = m.u32[(z + 16) >>> 2]!;
-  for (let i = m.u32[(z + 24) >>> 2]! - 1; i >= 0; i--) {
+  let x = m.u32[(z + ZH) >>> 2]!;
+  for (let i = m.u32[(z + ZL) >>> 2]! - 1; i >= 0; i--) {
     let f = fwd(m, x, i);
     while (f !== 0 && !lexGteMin(m.u8, nodeMember(m, f), nodeMemberLen(m, f), min)) {
       x = f;
@@ -341,20 +344,20 @@ export function zslFirstLex(m: Arena, z: number, min: LexBound): number {
 
 /** Last node within the lex maximum, or 0. */
 export function zslLastLex(m: Arena, z: number, max: LexBound): number {
-  let x = m.u32[(z + 16) >>> 2]!;
-  for (let i = m.u32[(z + 24) >>> 2]! - 1; i >= 0; i--) {
+  let x = m.u32[(z + ZH) >>> 2]!;
+  for (let i = m.u32[(z + ZL) >>> 2]! - 1; i >= 0; i--) {
     let f = fwd(m, x, i);
     while (f !== 0 && lexLteMax(m.u8, nodeMember(m, f), nodeMemberLen(m, f), max)) {
       x = f;
       f = fwd(m, x, i);
     }
   }
-  return x === m.u32[(z + 16) >>> 2] ? 0 : x;
+  return x === m.u32[(z + ZH) >>> 2] ? 0 : x;
 }
 
 /** Frees every node, the table and the header. */
 export function zslFree(m: Arena, z: number): void {
-  let x = m.u32[(z + 16) >>> 2]!;
+  let x = m.u32[(z + ZH) >>> 2]!;
   while (x !== 0) {
     const next = fwd(m, x, 0);
     m.free(x, nodeSize(m, x));

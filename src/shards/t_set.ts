@@ -3,7 +3,7 @@ import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
 import { T_SET, freeRecord, newRecord } from './record.js';
 import { ES, EN, lpCount, lpStart, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert } from './listpack.js';
-import { entHeader, entKey, entKeyLen, ftCap, ftCount, ftFind, ftHash, ftInit, ftInsert, ftRandom, ftRemoveFound, ftScan, ftSlot } from './field-table.js';
+import { FT_HEADER, entHeader, entKey, entKeyLen, ftCap, ftCount, ftFind, ftHash, ftInit, ftInsert, ftRandom, ftRemoveFound, ftScan, ftSlot } from './field-table.js';
 import {
   ENC_HT,
   ENC_INTSET,
@@ -50,7 +50,7 @@ function addToTable(m: Arena, h: number, buf: Uint8Array, s: number, n: number, 
 
 function toTable(m: Arena, a: number): void {
   const p = valPtr(m, a);
-  const h = m.alloc(16);
+  const h = m.alloc(FT_HEADER);
   ftInit(m, h, lpCount(m, p) + 1);
   let x = p + lpStart(m, p);
   const end = p + lpEnd(m, p);

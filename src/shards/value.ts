@@ -11,7 +11,7 @@ import { globMatch } from '../io/bytes.js';
 import { T_LIST, T_SET, T_STRING, newRecord, recType, recValOff } from './record.js';
 import { ES, EN, LP_FIRST, lpCount, lpDecode, lpEnd, lpFree, lpNew, lpStart, lpUsed } from './listpack.js';
 import { qlFree, qlHead, qlNew, nodeNext as qlNodeNext } from './quicklist.js';
-import { entKey, entKeyLen, ftCap, ftCount, ftFreeSlots, ftInit, ftInsert, ftSlot } from './field-table.js';
+import { FT_HEADER, entKey, entKeyLen, ftCap, ftCount, ftFreeSlots, ftInit, ftInsert, ftSlot } from './field-table.js';
 import { zslFirst, zslFree, zslInsert, zslNew, nodeMember, nodeMemberLen, nodeNext, nodeScore } from './skiplist.js';
 
 export const ENC_QUICKLIST = 1;
@@ -80,7 +80,7 @@ function freeTable(m: Arena, h: number): void {
     if (e !== 0) m.free(e, entSize(m, e));
   }
   ftFreeSlots(m, h);
-  m.free(h, 16);
+  m.free(h, FT_HEADER);
 }
 
 /** Frees a record's collection structure (strings have none). */
@@ -133,7 +133,7 @@ export function copyValue(m: Arena, a: number): number {
     return q;
   }
   if (enc === ENC_HT) {
-    const h = m.alloc(16);
+    const h = m.alloc(FT_HEADER);
     ftInit(m, h, ftCount(m, p));
     const cap = ftCap(m, p);
     for (let i = 0; i < cap; i++) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Arena } from '../../src/shards/arena.js';
 import { ES, EN, lpCount, lpDecode, lpDelete, lpEnd, lpInsert, lpNew, lpStart } from '../../src/shards/listpack.js';
 import { qlCount, qlDelAt, qlNew, qlPeekEnd, qlPush, qlSeek } from '../../src/shards/quicklist.js';
-import { entHeader, ftCount, ftFind, ftHash, ftInit, ftInsert, ftRemoveFound, ftScan } from '../../src/shards/field-table.js';
+import { FT_HEADER, entHeader, ftCount, ftFind, ftHash, ftInit, ftInsert, ftRemoveFound, ftScan } from '../../src/shards/field-table.js';
 import { nodeMember, nodeMemberLen, zslByRank, zslDelete, zslFind, zslInsert, zslLen, zslNew, zslRank, zslUpdateScore } from '../../src/shards/skiplist.js';
 
 const enc = new TextEncoder();
@@ -76,7 +76,7 @@ describe('quicklist', () => {
 describe('field table', () => {
   it('finds every key after inserts, deletes (backward shift) and resizes, and scans each once', () => {
     const m = new Arena(1 << 22);
-    const h = m.alloc(16);
+    const h = m.alloc(FT_HEADER);
     ftInit(m, h, 0);
     const add = (k: string): void => {
       const b = bytes(k);
@@ -102,6 +102,44 @@ describe('field table', () => {
     do cursor = ftScan(m, h, cursor, 100, seen);
     while (cursor !== 0 && ++rounds < 100000);
     expect(new Set(seen).size).toBe(10000);
+  });
+
+  it('scans every key present throughout while inserts and deletes rehash the table', () => {
+    const m = new Arena(1 << 22);
+    const h = m.alloc(FT_HEADER);
+    ftInit(m, h, 0);
+    const keyOf = (e: number): string => dec.decode(m.u8.slice(e + 12, e + 12 + m.u32[(e + 8) >>> 2]!));
+    const add = (k: string): void => {
+      const b = bytes(k);
+      const e = m.alloc(12 + b.length);
+      entHeader(m, e, 12, ftHash(b, 0, b.length), b.length);
+      m.u8.set(b, e + 12);
+      ftInsert(m, h, e);
+    };
+    const del = (k: string): void => {
+      const b = bytes(k);
+      expect(ftFind(m, h, b, 0, b.length, ftHash(b, 0, b.length))).not.toBe(0);
+      ftRemoveFound(m, h);
+    };
+    for (let i = 0; i < 3000; i++) add(`keep${i}`);
+    const seen = new Set<string>();
+    const batch: number[] = [];
+    let cursor = 0;
+    let round = 0;
+    do {
+      batch.length = 0;
+      cursor = ftScan(m, h, cursor, 50, batch);
+      for (const e of batch) seen.add(keyOf(e));
+      // Grow through several rehashes, then shrink back, between scan calls.
+      if (round < 60) for (let i = 0; i < 500; i++) add(`tmp${round}_${i}`);
+      else if (round < 120) for (let i = 0; i < 500; i++) del(`tmp${round - 60}_${i}`);
+      for (let i = 0; i < 3000; i += 97) {
+        const b = bytes(`keep${i}`);
+        expect(ftFind(m, h, b, 0, b.length, ftHash(b, 0, b.length))).not.toBe(0);
+      }
+      round++;
+    } while (cursor !== 0 && round < 100000);
+    for (let i = 0; i < 3000; i++) expect(seen.has(`keep${i}`)).toBe(true);
   });
 });
 
