@@ -1000,7 +1000,7 @@ function aggregate(agg: number, acc: number, v: number): number {
   return agg === AGG_MIN ? (v < acc ? v : acc) : v > acc ? v : acc;
 }
 
-/** Calls `fn` for every member of input `a` with its score (sets: 1). */
+/** Calls `fn` for every member of input `a` with its score (sets: 1); `fn` must not call begin(). */
 function forEachInput(m: Arena, a: number, fn: (buf: Uint8Array, s: number, n: number, score: number) => void): void {
   if (recType(m, a) === T_SET) {
     setIterInit(m, a);
@@ -1012,14 +1012,7 @@ function forEachInput(m: Arena, a: number, fn: (buf: Uint8Array, s: number, n: n
     posMember(m, pos);
     const ms = MS;
     const mn = MN;
-    const sc = posScore(m, pos);
-    const saveLp = isLp;
-    const saveP = P;
-    const saveEnd = LPEND;
-    fn(m.u8, ms, mn, sc);
-    isLp = saveLp;
-    P = saveP;
-    LPEND = saveEnd;
+    fn(m.u8, ms, mn, posScore(m, pos));
   }
 }
 
