@@ -41,7 +41,7 @@ import { blockOn, parseTimeout } from './blocking.js';
 import { dtConfig } from './dt-config.js';
 import { E_NOT_FLOAT, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../io/error-text.js';
 import { R_EMPTY_ARRAY, formatDouble17 } from '../io/resp-writer.js';
-import { parseFloatBytes } from '../io/bytes.js';
+import { parseFloatBytes, parseSafeInt } from '../io/bytes.js';
 
 const E_MINMAX = 'ERR min or max is not a float';
 const E_LEXRANGE = 'ERR min or max not valid string range item';
@@ -491,7 +491,8 @@ function zaddGeneric(c: Ctx, incrCmd: boolean): void {
   }
   scores.length = 0;
   for (let j = i; j < c.argc; j += 2) {
-    const v = parseFloatBytes(c.buf, c.as[j]!, c.al[j]!);
+    // Integer scores (the common case) parse without building a string.
+    const v = parseSafeInt(c.buf, c.as[j]!, c.al[j]!) ?? parseFloatBytes(c.buf, c.as[j]!, c.al[j]!);
     if (v === null) {
       c.out.error(E_NOT_FLOAT);
       return;
