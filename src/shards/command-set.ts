@@ -12,11 +12,46 @@ import { watchCommands } from './watch.js';
 import { notifyCommands } from './notify.js';
 import { latencyCommands } from './latency.js';
 import { introspectCommands } from './t_introspect.js';
+import { hashCommands } from './t_hash.js';
+import { setCommands } from './t_set.js';
+import { listCommands } from './t_list.js';
+import { zsetCommands } from './t_zset.js';
+import { blockingCommands } from './blocking.js';
+import { dtConfigCommands } from './dt-config.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands, cellCommands, watchCommands, notifyCommands, latencyCommands, introspectCommands];
+const families: Record<string, Handler>[] = [
+  stringCommands,
+  keyCommands,
+  hashCommands,
+  setCommands,
+  listCommands,
+  zsetCommands,
+  blockingCommands,
+  cellCommands,
+  watchCommands,
+  notifyCommands,
+  latencyCommands,
+  introspectCommands,
+  dtConfigCommands,
+];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock', '__watch', '__watchcheck', '__unwatch', '__notifyflags', '__latencycfg', '__latencyreset', '__debugobject', '__sleep'] as const;
+export const INTERNAL = [
+  '__dump',
+  '__restore',
+  '__shutdown',
+  '__unblock',
+  '__watch',
+  '__watchcheck',
+  '__unwatch',
+  '__notifyflags',
+  '__latencycfg',
+  '__latencyreset',
+  '__debugobject',
+  '__sleep',
+  '__dtconfig',
+  '__bwatch',
+] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */

@@ -21,6 +21,14 @@ export class Ctx {
   db = 0;
   /** Lower-case command name, for error texts that name the command. */
   name = '';
+  /** Command id, client connection id and request sequence (blocking commands keep them). */
+  cmd = 0;
+  conn = 0;
+  seq = 0;
+  /** Set by a handler that blocked: the shard writes no reply now (one comes later). */
+  deferred = false;
+  /** Set while running queued commands (EXEC): blocking commands time out at once, as in Redis. */
+  noBlock = false;
 
   constructor(
     readonly store: Store,

@@ -10,6 +10,8 @@ import {
   F_TTL,
   HEADER,
   T_HASH,
+  T_LIST,
+  T_ZSET,
   T_STRING,
   freeRecord,
   newRecord,
@@ -22,6 +24,8 @@ import {
   recValOff,
 } from './record.js';
 import { copyBytes } from '../io/bytes.js';
+import { freeValue } from './value.js';
+import { blockedKeyCount, signalReady } from './blocking.js';
 
 /** Keyspace counters a shard reports (INFO stats/keyspace). */
 export class StoreStats {
@@ -87,10 +91,14 @@ export class Store {
     return a;
   }
 
-  /** Deletes the record just returned by lookup() (the table remembers its slot). */
-  removeFound(db: number, a: number): void {
+  /**
+   * Deletes the record just returned by lookup() (the table remembers its slot), with its
+   * collection structure unless `keepValue` (RENAME moved the structure to another record).
+   */
+  removeFound(db: number, a: number, keepValue = false): void {
     this.dbs[db]!.removeFound();
     if ((recFlags(this.arena, a) & F_TTL) !== 0) this.expires[db]!--;
+    if (!keepValue) freeValue(this.arena, a);
     freeRecord(this.arena, a);
   }
 
@@ -105,6 +113,9 @@ export class Store {
   /** Inserts a new record for a key known to be absent (lookup() was just called for it). */
   insertNew(db: number, a: number): void {
     this.dbs[db]!.insert(this.lastHash, a);
+    const t = this.arena.u8[a]!;
+    // A new list or sorted set may be what blocked clients wait for.
+    if ((t === T_LIST || t === T_ZSET) && blockedKeyCount() > 0) signalReady(db, this.arena.u8, recKeyOff(this.arena, a), recKeyLen(this.arena, a));
     if ((recFlags(this.arena, a) & F_TTL) !== 0) {
       this.expires[db]!++;
       this.wheel.add(db, a, recExpire(this.arena, a));
@@ -204,7 +215,10 @@ export class Store {
   flushDb(db: number): void {
     const t = this.dbs[db]!;
     const m = this.arena;
-    t.forEach((a) => freeRecord(m, a));
+    t.forEach((a) => {
+      freeValue(m, a);
+      freeRecord(m, a);
+    });
     t.clear();
     this.expires[db] = 0;
   }

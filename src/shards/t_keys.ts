@@ -2,7 +2,9 @@
 import type { Ctx, Handler } from './context.js';
 import {
   F_TTL,
+  T_HASH,
   T_LIST,
+  T_SET,
   T_STRING,
   newRecord,
   recExpire,
@@ -13,10 +15,16 @@ import {
   recValLen,
   recValOff,
 } from './record.js';
-import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX, E_WRONGTYPE } from '../io/error-text.js';
+import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX } from '../io/error-text.js';
 import { expireCommandAt } from './expire-args.js';
 import { cursorInRange, cursorLocal, parseScanCursor } from './scan-cursor.js';
 import { R_OK } from '../io/resp-writer.js';
+import { copyValue, encodingName, serializeElements, setVal, valEnc } from './value.js';
+import { createList, listPush } from './t_list.js';
+import { createSet, setAdd } from './t_set.js';
+import { createHash, hashSet } from './t_hash.js';
+import { createZset, zsetRestoreAdd } from './t_zset.js';
+import { readF64 } from './listpack.js';
 import { bytesEqual, globMatch, parseI64 } from '../io/bytes.js';
 
 const TYPE_NAMES = ['string', 'list', 'set', 'zset', 'hash'];
@@ -128,15 +136,20 @@ const type: Handler = (c) => {
   c.out.simple(a === 0 ? 'none' : TYPE_NAMES[recType(c.store.arena, a)]!);
 };
 
-/** Creates key `dst` (in `db`) holding a copy of record `a`'s value and expiry; the caller removed any old dst. */
-function cloneRecord(c: Ctx, db: number, a: number, dstArg: number): void {
+/**
+ * Creates key `dst` (in `db`) with record `a`'s value and expiry; the caller removed any old
+ * dst. A collection's structure is deep-copied (COPY) or shared, to be moved (RENAME).
+ */
+function cloneRecord(c: Ctx, db: number, a: number, dstArg: number, deep: boolean): void {
   const m = c.store.arena;
-  if (recType(m, a) !== T_STRING) throw new Error('cloneRecord: only strings have flat values');
+  const t = recType(m, a);
   const vl = recValLen(m, a);
   const exp = recExpire(m, a);
+  const ptr = t !== T_STRING && deep ? copyValue(m, a) : 0;
   c.store.lookup(db, c.buf, c.as[dstArg]!, c.al[dstArg]!);
-  const b = newRecord(m, recType(m, a), c.buf, c.as[dstArg]!, c.al[dstArg]!, vl, exp, c.store.lruClock);
+  const b = newRecord(m, t, c.buf, c.as[dstArg]!, c.al[dstArg]!, vl, exp, c.store.lruClock);
   m.u8.copyWithin(recValOff(m, b), recValOff(m, a), recValOff(m, a) + vl);
+  if (ptr !== 0) setVal(m, b, valEnc(m, a), ptr);
   c.store.insertNew(db, b);
 }
 
@@ -161,8 +174,9 @@ function renameGeneric(nx: boolean): Handler {
       }
       c.store.removeFound(c.db, dst);
     }
-    cloneRecord(c, c.db, c.lookup(1), 2);
-    c.store.del(c.db, c.buf, c.as[1]!, c.al[1]!);
+    cloneRecord(c, c.db, c.lookup(1), 2, false);
+    // The new record owns the structure now: free only the old record.
+    c.store.removeFound(c.db, c.lookup(1), true);
     if (nx) c.out.int(1);
     else c.out.constant(R_OK);
   };
@@ -205,7 +219,7 @@ const copy: Handler = (c) => {
     }
     c.store.removeFound(dstDb, dst);
   }
-  cloneRecord(c, dstDb, c.lookup(1), 2);
+  cloneRecord(c, dstDb, c.lookup(1), 2, true);
   c.out.int(1);
 };
 
@@ -344,7 +358,7 @@ const objectEncoding: Handler = (c) => {
   const a = c.store.lookup(c.db, c.buf, c.as[2]!, c.al[2]!);
   if (a === 0) c.out.nullBulk();
   else if (recType(c.store.arena, a) === T_STRING) c.out.bulkString(stringEncoding(c, a));
-  else c.out.bulkString(recType(c.store.arena, a) === T_LIST ? 'quicklist' : 'listpack');
+  else c.out.bulkString(encodingName(c.store.arena, a));
 };
 
 /**
@@ -358,15 +372,14 @@ const internalDump: Handler = (c) => {
     c.out.nullBulk();
     return;
   }
-  if (recType(m, a) !== T_STRING) {
-    c.out.error(E_WRONGTYPE);
-    return;
-  }
-  const vl = recValLen(m, a);
+  const isString = recType(m, a) === T_STRING;
+  const elems = isString ? null : serializeElements(m, a);
+  const vl = elems === null ? recValLen(m, a) : elems.length;
   const payload = new Uint8Array(9 + vl);
   payload[0] = recType(m, a);
   new DataView(payload.buffer).setFloat64(1, recExpire(m, a), true);
-  payload.set(m.u8.subarray(recValOff(m, a), recValOff(m, a) + vl), 9);
+  if (elems === null) payload.set(m.u8.subarray(recValOff(m, a), recValOff(m, a) + vl), 9);
+  else payload.set(elems, 9);
   c.out.bulk(payload, 0, payload.length);
   if (c.is(2, '1')) c.store.removeFound(c.db, a);
 };
@@ -390,11 +403,43 @@ const internalRestore: Handler = (c) => {
     return;
   }
   const m = c.store.arena;
-  const b = newRecord(m, c.buf[ps]!, c.buf, c.as[1]!, c.al[1]!, vl, exp, c.store.lruClock);
+  const type = c.buf[ps]!;
+  if (type !== T_STRING) {
+    restoreCollection(c, type, ps + 9, exp);
+    c.out.int(1);
+    return;
+  }
+  const b = newRecord(m, type, c.buf, c.as[1]!, c.al[1]!, vl, exp, c.store.lruClock);
   m.u8.set(c.buf.subarray(ps + 9, ps + 9 + vl), recValOff(m, b));
   c.store.insertNew(c.db, b);
   c.out.int(1);
 };
+
+/** Creates key argument 1 from serialized elements at `p` in the request (see serializeElements). */
+function restoreCollection(c: Ctx, type: number, p: number, exp: number): void {
+  const m = c.store.arena;
+  const b = c.buf;
+  const dv = new DataView(b.buffer, b.byteOffset);
+  const count = dv.getUint32(p, true);
+  const a = type === T_LIST ? createList(c, 1) : type === T_SET ? createSet(c, 1) : type === T_HASH ? createHash(c, 1) : createZset(c, 1);
+  let o = p + 4;
+  for (let i = 0; i < count; i++) {
+    const n = dv.getUint32(o, true);
+    const s = o + 4;
+    o = s + n;
+    if (type === T_LIST) listPush(m, a, false, b, s, n);
+    else if (type === T_SET) setAdd(m, a, b, s, n);
+    else {
+      const n2 = dv.getUint32(o, true);
+      const s2 = o + 4;
+      o = s2 + n2;
+      i++;
+      if (type === T_HASH) hashSet(m, a, b, s, n, b, s2, n2);
+      else zsetRestoreAdd(m, a, readF64(b, s2), b, s, n);
+    }
+  }
+  if (exp !== 0) c.store.setExpire(c.db, a, exp);
+}
 
 /** Handlers by lower-case command name. */
 export const keyCommands: Record<string, Handler> = {

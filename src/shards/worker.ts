@@ -15,6 +15,7 @@ import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink }
 import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../io/frames.js';
 import { copyBytes } from '../io/bytes.js';
+import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 
 /** What the acceptor hands each shard. */
 export interface ShardInit {
@@ -134,8 +135,22 @@ function execFrame(buf: Uint8Array, pos: number): void {
   ctx.argc = argc;
   ctx.db = buf[pos + F.REQ_DB]!;
   ctx.name = COMMAND_NAMES[cmd]!;
+  ctx.cmd = cmd;
+  ctx.conn = conn;
+  ctx.seq = seq;
   out.len = 0;
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
+  runHandler(cmd);
+  // A blocked request gets its reply later, from serveWaiter or its timeout.
+  if (ctx.deferred) ctx.deferred = false;
+  else writeReply(conn, seq, out.bytes, out.len);
+  if (hasReady()) serveReady(readyType, serveWaiter);
+  if (out.bytes.length > 1 << 22) out.reset();
+  commands++;
+}
+
+/** Runs the handler of command `cmd` on ctx, turning exceptions into error replies. */
+function runHandler(cmd: number): void {
   const h = handlers[cmd];
   if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
   if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
@@ -147,12 +162,47 @@ function execFrame(buf: Uint8Array, pos: number): void {
     if (notifyState.flags !== 0) afterCommand(ctx, cmd);
   } catch (err) {
     out.len = 0;
+    ctx.deferred = false;
     out.error(err instanceof RangeError && err.message === 'arena full' ? 'OOM command not allowed when used memory > \'maxmemory\'.' : `ERR internal error: ${(err as Error).message}`);
   }
-  if (timed[cmd] === 1) afterTimed(ctx, conn, cmd, t0);
-  writeReply(conn, seq, out.bytes, out.len);
-  if (out.bytes.length > 1 << 22) out.reset();
-  commands++;
+  if (timed[cmd] === 1) afterTimed(ctx, ctx.conn, cmd, t0);
+}
+
+/** Record type of a key that became ready, or -1 when it no longer exists. */
+function readyType(db: number, key: Buffer): number {
+  const a = store.lookup(db, key, 0, key.length);
+  return a === 0 ? -1 : store.arena.u8[a]!;
+}
+
+/** Re-runs a blocked request now that one of its keys is ready; true when it replied. */
+function serveWaiter(w: Waiter): boolean {
+  ctx.reserve(w.argc);
+  ctx.as.set(w.as);
+  ctx.al.set(w.al);
+  ctx.buf = w.args;
+  ctx.argc = w.argc;
+  ctx.db = w.db;
+  ctx.name = w.name;
+  ctx.cmd = w.cmd;
+  ctx.conn = w.conn;
+  ctx.seq = w.seq;
+  out.len = 0;
+  out.proto = w.proto;
+  runHandler(w.cmd);
+  ctx.deferred = false;
+  if (serving.missed) return false;
+  writeReply(w.conn, w.seq, out.bytes, out.len);
+  return true;
+}
+
+/** Replies the null array to waiters whose timeout passed; returns how many. */
+function timeOutWaiters(now: number): number {
+  return expireWaiters(now, (w) => {
+    out.len = 0;
+    out.proto = w.proto;
+    out.nullArray();
+    writeReply(w.conn, w.seq, out.bytes, out.len);
+  });
 }
 
 function publishStats(): void {
@@ -187,6 +237,7 @@ function runBatch(): void {
     }
   }
   req.release();
+  timeOutWaiters(now);
   if (now - lastExpire >= EXPIRE_EVERY_MS) {
     lastExpire = now;
     store.expireCycle(200);
@@ -211,8 +262,9 @@ function loop(): void {
       // Expiry may have written event frames (keyspace notifications).
       flushReplies();
     }
+    if (timeOutWaiters(now) > 0) flushReplies();
     if (expired >= 1000 || rehashing) continue;
-    req.sleep(store.wheel.msUntilNext(now, 100));
+    req.sleep(msUntilDeadline(now, store.wheel.msUntilNext(now, 100)));
   }
   flushReplies();
   init.port.close();

@@ -1,0 +1,59 @@
+/** Encoding thresholds of the collection types (Redis 7.0's defaults), set by CONFIG SET. */
+import type { Handler } from './context.js';
+import { E_NOT_INT } from '../io/error-text.js';
+import { R_OK } from '../io/resp-writer.js';
+
+export const dtConfig = {
+  listMaxListpackSize: -2,
+  hashMaxListpackEntries: 512,
+  hashMaxListpackValue: 64,
+  setMaxIntsetEntries: 512,
+  zsetMaxListpackEntries: 128,
+  zsetMaxListpackValue: 64,
+};
+
+/** Config parameter names (as CONFIG uses them) mapped to their fields. */
+const NAMES: Record<string, keyof typeof dtConfig> = {
+  'list-max-listpack-size': 'listMaxListpackSize',
+  'list-max-ziplist-size': 'listMaxListpackSize',
+  'hash-max-listpack-entries': 'hashMaxListpackEntries',
+  'hash-max-ziplist-entries': 'hashMaxListpackEntries',
+  'hash-max-listpack-value': 'hashMaxListpackValue',
+  'hash-max-ziplist-value': 'hashMaxListpackValue',
+  'set-max-intset-entries': 'setMaxIntsetEntries',
+  'zset-max-listpack-entries': 'zsetMaxListpackEntries',
+  'zset-max-ziplist-entries': 'zsetMaxListpackEntries',
+  'zset-max-listpack-value': 'zsetMaxListpackValue',
+  'zset-max-ziplist-value': 'zsetMaxListpackValue',
+};
+
+/** Sets a threshold by its CONFIG name; false when the name is not one of these. */
+export function setDatatypeConfig(name: string, value: number): boolean {
+  const f = NAMES[name.toLowerCase()];
+  if (f === undefined) return false;
+  dtConfig[f] = value;
+  return true;
+}
+
+/** Current value of a threshold by CONFIG name, or undefined. */
+export function getDatatypeConfig(name: string): number | undefined {
+  const f = NAMES[name.toLowerCase()];
+  return f === undefined ? undefined : dtConfig[f];
+}
+
+/**
+ * Internal: `__dtconfig <name> <integer>` sets a threshold in this shard (CONFIG SET sends
+ * it to every shard, each holding its own copy). Replies +OK, or an error for an unknown name.
+ */
+const dtconfig: Handler = (c) => {
+  const v = c.int(2);
+  if (v === null) {
+    c.out.error(E_NOT_INT);
+    return;
+  }
+  if (setDatatypeConfig(c.str(1), v)) c.out.constant(R_OK);
+  else c.out.error(`ERR Unknown option or number of arguments for CONFIG SET - '${c.str(1)}'`);
+};
+
+/** Handlers by lower-case command name. */
+export const dtConfigCommands: Record<string, Handler> = { __dtconfig: dtconfig };
