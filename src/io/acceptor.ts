@@ -67,6 +67,11 @@ const PAUSE_OUTPUT_BYTES = 1 << 20;
 /** Per-direction ring size; frames over half of it travel over the MessagePort instead. */
 const RING_BYTES = 1 << 20;
 
+/** Frame flags for a connection's commands. */
+function frameFlags(conn: Connection): number {
+  return (conn.proto === 3 ? F.FLAG_RESP3 : 0) | (conn.noBlock ? F.FLAG_NOBLOCK : 0);
+}
+
 /** Which combiner a command split over shards uses. */
 const enum Split {
   Sum,
@@ -391,7 +396,7 @@ export class Acceptor {
     } else if (!this.route(conn, seq, id, cmd)) {
       return false;
     }
-    if ((spec.flags & F_BLOCKING) !== 0 && seq >= conn.nextWrite && !conn.early.has(seq)) {
+    if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
       conn.stalled = true;
@@ -478,7 +483,7 @@ export class Acceptor {
     const al = cmd.argLen;
     let size = F.REQ_ARGS;
     for (let i = 0; i < argc; i++) size += 4 + al[i]!;
-    const buf = link.begin(conn.id, seq, id, conn.db, conn.proto === 3 ? F.FLAG_RESP3 : 0, argc, size);
+    const buf = link.begin(conn.id, seq, id, conn.db, frameFlags(conn), argc, size);
     const src = cmd.buf;
     const as = cmd.argStart;
     for (let i = 0; i < argc; i++) link.arg(buf, src, as[i]!, al[i]!);

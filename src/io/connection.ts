@@ -62,6 +62,8 @@ export class Connection {
   readPaused = false;
   /** Sequence number of a blocking command (BLPOP…) still waiting in a shard, or -1. */
   blockedSeq = -1;
+  /** Commands sent for this connection must not block (a transaction's collector). */
+  noBlock = false;
 
   /** Non-zero when a connection mode needs the acceptor's gate (ST_* bits); the hot path tests only this. */
   state = 0;

@@ -19,6 +19,8 @@ export const REQ_ARGS = 16;
 export const FLAG_RESP3 = 1;
 /** The frame's payload came over the MessagePort. */
 export const FLAG_BIG = 2;
+/** Run inside EXEC: a blocking command must not block (Redis answers its timeout reply at once). */
+export const FLAG_NOBLOCK = 4;
 
 export const REP_CONN = 0;
 export const REP_SEQ = 4;

@@ -2,6 +2,7 @@
 import { Acceptor } from '../io/acceptor.js';
 import { installLocalCommands } from '../server/local-commands.js';
 import { installModes } from './modes.js';
+import { syncDatatypeConfig } from './datatype-config.js';
 import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
 import { logger, setLogLevel } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -24,6 +25,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   try {
     await acceptor.start();
     modes.started();
+    syncDatatypeConfig(acceptor);
   } catch (err) {
     await acceptor.close();
     const e = err as NodeJS.ErrnoException;

@@ -60,6 +60,7 @@ export class TxnCollector extends Connection {
     this.db = owner.db;
     this.proto = owner.proto;
     this.out.proto = owner.proto;
+    this.noBlock = true;
     this.replies = new Array<Uint8Array>(expected);
   }
 

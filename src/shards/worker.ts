@@ -140,6 +140,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
   ctx.seq = seq;
   out.len = 0;
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
+  ctx.noBlock = (flags & F.FLAG_NOBLOCK) !== 0;
   runHandler(cmd);
   // A blocked request gets its reply later, from serveWaiter or its timeout.
   if (ctx.deferred) ctx.deferred = false;

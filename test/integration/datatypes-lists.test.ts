@@ -139,5 +139,22 @@ describe.each([1, 3])('lists with %i shard(s)', (shards) => {
     }
   });
 
-  it.todo('drops the waiters of a client that disconnects while blocked (needs the acceptor to send __unblock)');
+  it('drops the waiters of a client that disconnects while blocked', async () => {
+    const gone = new Redis({ port: srv.port, host: '127.0.0.1', lazyConnect: true });
+    await gone.connect();
+    void gone.blpop('{d}q', 0).catch(() => {});
+    // Its waiter is registered once the server answers a later command of another client.
+    await r.ping();
+    await new Promise((res) => setTimeout(res, 50));
+    gone.disconnect();
+    await new Promise((res) => setTimeout(res, 50));
+    await r.rpush('{d}q', 'x');
+    // Nobody took the element: the dead client's waiter was dropped, not served.
+    expect(await r.lpop('{d}q')).toBe('x');
+    const waiting = await client();
+    const p = waiting.blpop('{d}q', 0);
+    await new Promise((res) => setTimeout(res, 50));
+    await r.rpush('{d}q', 'y');
+    expect(await p).toEqual(['{d}q', 'y']);
+  });
 });
