@@ -72,6 +72,9 @@ function frameFlags(conn: Connection): number {
   return (conn.proto === 3 ? F.FLAG_RESP3 : 0) | (conn.noBlock ? F.FLAG_NOBLOCK : 0);
 }
 
+/** Connection ids from here up name the server's own waits in shards (cross-shard blocking). */
+const SYSTEM_CONN_BASE = 0x80000000;
+
 /** Which combiner a command split over shards uses. */
 const enum Split {
   Sum,
@@ -144,6 +147,10 @@ export class Acceptor {
   readonly held: Uint8Array;
   readonly stalled = new Set<Connection>();
   opChain: Promise<void> = Promise.resolve();
+  /** Cross-shard blocking operations started, for their system connection ids. */
+  private blockOps = 0;
+  /** System calls made as a given system connection (so they can be forgotten when cancelled). */
+  private readonly sysOwner = new Map<number, number[]>();
   private sysSeq = 0;
   private readonly sysPending = new Map<number, (reply: Uint8Array) => void>();
   private closing = false;
@@ -260,6 +267,7 @@ export class Acceptor {
 
   private onClose(conn: Connection): void {
     conn.closed = true;
+    conn.onClosed?.();
     this.conns.delete(conn.id);
     this.stalled.delete(conn);
     if (conn.blockedSeq !== -1) {
@@ -557,6 +565,16 @@ export class Acceptor {
       case CMD.COPY:
         this.startOperation(conn, seq, id, cmd);
         return true;
+      case CMD.BLPOP:
+      case CMD.BRPOP:
+      case CMD.BZPOPMIN:
+      case CMD.BZPOPMAX:
+        if (conn.noBlock) {
+          this.replyError(conn, seq, "CROSSSLOT Keys in request don't hash to the same slot");
+          return true;
+        }
+        void this.blockAcross(conn, seq, id, cmd, nk);
+        return true;
       default:
         this.replyError(conn, seq, "CROSSSLOT Keys in request don't hash to the same slot");
         return true;
@@ -665,16 +683,91 @@ export class Acceptor {
   }
 
   /** Sends a command on behalf of the server itself and resolves with its raw reply. */
-  sysCall(shard: number, db: number, id: number, args: Buffer[]): Promise<Uint8Array> {
+  sysCall(shard: number, db: number, id: number, args: Buffer[], flags = 0, asConn = 0): Promise<Uint8Array> {
     const link = this.shards[shard]!;
     const seq = (this.sysSeq = (this.sysSeq % 0xfffffffe) + 1);
     let size = F.REQ_ARGS;
     for (const a of args) size += 4 + a.length;
-    const buf = link.begin(0, seq, id, db, 0, args.length, size);
+    const buf = link.begin(asConn, seq, id, db, flags, args.length, size);
     for (const a of args) link.arg(buf, a, 0, a.length);
     link.end();
     this.scheduleTick();
+    if (asConn !== 0) {
+      const seqs = this.sysOwner.get(asConn);
+      if (seqs === undefined) this.sysOwner.set(asConn, [seq]);
+      else seqs.push(seq);
+    }
     return new Promise((resolve) => this.sysPending.set(seq, resolve));
+  }
+
+  /**
+   * BLPOP/BRPOP/BZPOPMIN/BZPOPMAX whose keys span shards: try each shard's keys without
+   * blocking (in the order of their first key), and when all are empty, watch every shard
+   * (__bwatch answers once one of its keys holds data, at once if one already does, so no
+   * push is missed) and try again, until the timeout. The client stays parked meanwhile.
+   */
+  private async blockAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand, nk: number): Promise<void> {
+    const arg = (i: number): Buffer => Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
+    const timeoutArg = arg(cmd.argc - 1).toString('latin1');
+    const seconds = Number(timeoutArg);
+    const reply = (bytes: Uint8Array): void => {
+      if (!conn.closed && conn.deliver(seq, bytes, 0, bytes.length)) this.markDirty(conn);
+      if (conn.blockedSeq === seq) {
+        conn.blockedSeq = -1;
+        this.resume(conn);
+      }
+      this.scheduleTick();
+    };
+    if (timeoutArg.trim() !== timeoutArg || timeoutArg === '' || !Number.isFinite(seconds)) {
+      return reply(Buffer.from('-ERR timeout is not a float or out of range\r\n'));
+    }
+    if (seconds < 0) return reply(Buffer.from('-ERR timeout is negative\r\n'));
+    const groups = new Map<number, Buffer[]>();
+    for (let k = 0; k < nk; k++) {
+      const i = this.keyIdx[k]!;
+      const s = this.shardOf(cmd, i);
+      if (!groups.has(s)) groups.set(s, []);
+      groups.get(s)!.push(arg(i));
+    }
+    const name = arg(0);
+    const db = conn.db;
+    const flags = (conn.proto === 3 ? F.FLAG_RESP3 : 0) | F.FLAG_NOBLOCK;
+    const watchType = Buffer.from(id === CMD.BLPOP || id === CMD.BRPOP ? 'list' : 'zset');
+    const deadline = seconds === 0 ? Infinity : Date.now() + seconds * 1000;
+    conn.blockedSeq = seq;
+    conn.stalled = true;
+    const opConn = SYSTEM_CONN_BASE + (this.blockOps = (this.blockOps + 1) % 0x7ffffff0);
+    const zero = Buffer.from('0');
+    while (!conn.closed) {
+      for (const [s, keys] of groups) {
+        const r = await this.sysCall(s, db, id, [name, ...keys, zero], flags);
+        const isNull = r[0] === 95 || (r[0] === 42 && r[1] === 45);
+        if (!isNull) return reply(r);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const watches = [...groups].map(([s, keys]) =>
+        this.sysCall(s, db, internalId('__bwatch'), [Buffer.from('__bwatch'), watchType, ...keys], 0, opConn),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = left === Infinity ? null : new Promise<void>((res) => (timer = setTimeout(res, left)));
+      const closed = new Promise<void>((res) => (conn.onClosed = res));
+      await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
+      clearTimeout(timer);
+      conn.onClosed = null;
+      const unblock = [Buffer.from('__unblock'), Buffer.from(String(opConn))];
+      await Promise.all([...groups.keys()].map((s) => this.sysCall(s, 0, internalId('__unblock'), unblock)));
+      this.dropSystemWaits(opConn);
+    }
+    reply(Buffer.from(conn.proto === 3 ? '_\r\n' : '*-1\r\n'));
+  }
+
+  /** Forgets pending system calls made on behalf of `opConn` whose shard waiters were dropped. */
+  private dropSystemWaits(opConn: number): void {
+    const seqs = this.sysOwner.get(opConn);
+    if (seqs === undefined) return;
+    for (const seq of seqs) this.sysPending.delete(seq);
+    this.sysOwner.delete(opConn);
   }
 
   /** Resumes connections parked on held shards, in arrival order. */
@@ -838,7 +931,7 @@ export class Acceptor {
           s = 0;
           len = b.length;
         }
-        if (connId === 0) {
+        if (connId === 0 || connId >= SYSTEM_CONN_BASE) {
           if (seq === 0) {
             this.hooks.event(b, s, len);
             continue;

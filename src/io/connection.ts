@@ -64,6 +64,8 @@ export class Connection {
   blockedSeq = -1;
   /** Commands sent for this connection must not block (a transaction's collector). */
   noBlock = false;
+  /** Called once when the socket closes (wakes a cross-shard blocking wait). */
+  onClosed: (() => void) | null = null;
 
   /** Non-zero when a connection mode needs the acceptor's gate (ST_* bits); the hot path tests only this. */
   state = 0;

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const SHARDS = 3;
+
+/** A key named `prefix…` that lands on `shard` (slot % shards, as Sabre routes). */
+function keyOn(shard: number, prefix: string): string {
+  for (let i = 0; ; i++) if (calculateSlot(`${prefix}${i}`) % SHARDS === shard) return `${prefix}${i}`;
+}
+
+describe('blocking pops whose keys span shards', () => {
+  let srv: TestServer;
+  let r: Redis;
+  const clients: Redis[] = [];
+  const client = (): Redis => {
+    const c = new Redis({ port: srv.port, host: '127.0.0.1' });
+    clients.push(c);
+    return c;
+  };
+  beforeAll(async () => {
+    srv = await startServer(['--shards', String(SHARDS)]);
+    r = client();
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+
+  it('pops at once from the first non-empty key, whatever its shard', async () => {
+    const [a, b, c] = [keyOn(0, 'ba'), keyOn(1, 'bb'), keyOn(2, 'bc')];
+    await r.rpush(c, 'x');
+    expect(await r.blpop(a, b, c, 1)).toEqual([c, 'x']);
+    await r.rpush(b, 'y');
+    await r.rpush(c, 'z');
+    expect(await r.brpop(a, b, c, 1)).toEqual([b, 'y']);
+    expect(await r.lpop(c)).toBe('z');
+  });
+
+  it('waits until any of the shards gets data, and times out with null', async () => {
+    const [a, b] = [keyOn(0, 'wa'), keyOn(2, 'wb')];
+    const waiter = client();
+    const popped = waiter.blpop(a, b, 0);
+    await new Promise((res) => setTimeout(res, 100));
+    await r.rpush(b, 'late');
+    expect(await popped).toEqual([b, 'late']);
+    expect(await waiter.blpop(a, b, 0.1)).toBeNull();
+    // The client was parked while blocked: a pipelined command after it runs afterwards.
+    const p = waiter.pipeline().blpop(a, b, 0.05).ping().exec();
+    expect((await p)!.map(([, v]) => v)).toEqual([null, 'PONG']);
+  });
+
+  it('works for sorted sets (BZPOPMIN/BZPOPMAX)', async () => {
+    const [a, b] = [keyOn(1, 'za'), keyOn(2, 'zb')];
+    const waiter = client();
+    const popped = waiter.bzpopmax(a, b, 2);
+    await new Promise((res) => setTimeout(res, 100));
+    await r.zadd(a, 1, 'low', 5, 'high');
+    expect(await popped).toEqual([a, 'high', '5']);
+    expect(await r.bzpopmin(b, a, 1)).toEqual([a, 'low', '1']);
+  });
+
+  it('a client that disconnects while waiting takes nothing', async () => {
+    const [a, b] = [keyOn(0, 'da'), keyOn(1, 'db')];
+    const gone = client();
+    void gone.blpop(a, b, 0).catch(() => {});
+    await new Promise((res) => setTimeout(res, 100));
+    gone.disconnect();
+    await new Promise((res) => setTimeout(res, 100));
+    await r.rpush(a, 'kept');
+    expect(await r.lpop(a)).toBe('kept');
+  });
+});
