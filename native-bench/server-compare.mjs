@@ -133,7 +133,7 @@ function report(opt, info, servers, results, aborted) {
     `- Software: Node ${info.node}, redis-server ${info.redisVersion}`,
     `- Redis: \`${servers.redis.command}\``,
     `- Sabre: \`${servers.sabre.command}\`${substitute ? ' — **substitute via SABRE_CMD, not Sabre** (harness validation)' : ''}`,
-    `- redis-benchmark: \`-c ${opt.clients} -n ${opt.requests} -r ${opt.keyspace} --csv\`, one \`-t\` test per run, ${opt.rounds} rounds in alternation (redis, sabre, redis, sabre, ...). Values are medians over the clean rounds.`,
+    `- redis-benchmark: \`-c ${opt.clients} -n ${opt.requests} -r ${opt.keyspace} --csv\`, one \`-t\` test per run, ${opt.rounds} rounds in alternation (redis, sabre, redis, sabre, ...) after an unmeasured warm-up of every test at -P 16 on both. Values are medians over the clean rounds.`,
     '- CPU µs/op: server process utime+stime (all threads and forked children, /proc/<pid>/stat) over the run ÷ requests; resolution 1 clock tick. redis-benchmark runs on the same machine and competes for the same cores.',
     '',
     '| Test | -P | Redis ops/s | Sabre ops/s | Sabre/Redis | Redis p50 ms | Sabre p50 ms | Redis p99 ms | Sabre p99 ms | Redis CPU µs/op | Sabre CPU µs/op | Clean runs R/S |',
@@ -171,6 +171,11 @@ async function main() {
   const specs = serverSpecs({ shards: opt.shards });
   const servers = { redis: await startServer(specs.redis), sabre: await startServer(specs.sabre) };
   console.error(`redis on :${servers.redis.port} (pid ${servers.redis.pid}), sabre on :${servers.sabre.port} (pid ${servers.sabre.pid})`);
+  // Warm-up, not measured: V8 compiles Sabre's hot paths during its first few hundred thousand
+  // commands, which would otherwise land in whichever test runs first.
+  for (const server of [servers.redis, servers.sabre]) {
+    for (const test of opt.tests) await benchmark(server, test, 16, { ...opt, requests: Math.min(opt.requests, 200000) });
+  }
   const results = [];
   let aborted = null;
   const total = opt.tests.length * opt.pipelines.length * opt.rounds * 2;

@@ -25,6 +25,7 @@ import {
   COMMANDS,
   F_BLOCKING,
   F_MAY_REPLICATE,
+  F_READONLY,
   F_NO_AUTH,
   F_WRITE,
   checkArity,
@@ -70,6 +71,16 @@ const RING_BYTES = 1 << 20;
 /** Frame flags for a connection's commands. */
 function frameFlags(conn: Connection): number {
   return (conn.proto === 3 ? F.FLAG_RESP3 : 0) | (conn.noBlock ? F.FLAG_NOBLOCK : 0);
+}
+
+/** Command groups whose multi-key commands run across shards by gathering the keys into one. */
+const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash']);
+
+/** The payload of a bulk-string reply (null for a null reply). */
+function bulkBody(reply: Uint8Array): Buffer | null {
+  if (reply[0] !== 36 || reply[1] === 45) return null;
+  const cr = reply.indexOf(13);
+  return Buffer.from(reply.subarray(cr + 2, reply.length - 2));
 }
 
 /** Connection ids from here up name the server's own waits in shards (cross-shard blocking). */
@@ -147,6 +158,8 @@ export class Acceptor {
   readonly held: Uint8Array;
   readonly stalled = new Set<Connection>();
   opChain: Promise<void> = Promise.resolve();
+  /** Cross-shard gathered operations started, for their temporary key names. */
+  private gatherOps = 0;
   /** Cross-shard blocking operations started, for their system connection ids. */
   private blockOps = 0;
   /** System calls made as a given system connection (so they can be forgotten when cancelled). */
@@ -576,6 +589,10 @@ export class Acceptor {
         void this.blockAcross(conn, seq, id, cmd, nk);
         return true;
       default:
+        if (GATHERED_GROUPS.has(COMMANDS[id]!.docs.group) && (COMMANDS[id]!.flags & F_BLOCKING) === 0) {
+          this.startOperation(conn, seq, id, cmd, true);
+          return true;
+        }
         this.replyError(conn, seq, "CROSSSLOT Keys in request don't hash to the same slot");
         return true;
     }
@@ -585,9 +602,10 @@ export class Acceptor {
    * Runs a read-then-write operation across shards: the connection stalls until it is done,
    * and the involved shards are held (other clients needing them wait) while it runs.
    */
-  private startOperation(conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+  private startOperation(conn: Connection, seq: number, id: number, cmd: ParsedCommand, gather = false): void {
     const args: Buffer[] = [];
     for (let i = 0; i < cmd.argc; i++) args.push(Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!)));
+    const keys = gather ? Array.from(this.keyIdx.subarray(0, extractKeys(COMMANDS[id]!, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx))) : [];
     const db = conn.db;
     const proto = conn.proto;
     conn.stalled = true;
@@ -596,7 +614,8 @@ export class Acceptor {
       const w = new RespWriter(256);
       w.proto = proto;
       try {
-        await this.runOperation(id, args, db, w);
+        if (gather) await this.runGathered(id, args, keys, db, w);
+        else await this.runOperation(id, args, db, w);
         this.hooks.operationDone(id, args, db, w);
       } catch (err) {
         w.len = 0;
@@ -606,6 +625,41 @@ export class Acceptor {
       if (!conn.closed && conn.deliver(seq, w.bytes, 0, w.len)) this.markDirty(conn);
       this.releaseStalled();
     });
+  }
+
+  /**
+   * A collection command over keys on several shards: copy each key living elsewhere into the
+   * first key's shard under a temporary name, run the command there, then copy written keys
+   * back (or delete them if the command emptied them) and drop the copies. Runs while every
+   * involved shard is held, so it is atomic; it costs a copy of the foreign keys' values.
+   */
+  private async runGathered(id: number, args: Buffer[], keys: number[], db: number, w: RespWriter): Promise<void> {
+    const shardOfKey = (k: Buffer): number => calculateSlot(k) % this.nShards;
+    const home = shardOfKey(args[keys[0]!]!);
+    for (const k of keys) this.held[shardOfKey(args[k]!)] = 1;
+    const dump = internalId('__dump');
+    const restore = internalId('__restore');
+    const op = ++this.gatherOps;
+    const moved: { arg: number; shard: number; temp: Buffer }[] = [];
+    const local = args.slice();
+    for (const k of keys) {
+      const shard = shardOfKey(args[k]!);
+      if (shard === home || moved.some((m) => m.arg === k)) continue;
+      const temp = Buffer.from(`\u0000sabre:gather:${op}:${k}`);
+      const payload = bulkBody(await this.sysCall(shard, db, dump, [Buffer.from('__dump'), args[k]!, Buffer.from('0')]));
+      if (payload !== null) await this.sysCall(home, db, restore, [Buffer.from('__restore'), temp, payload, Buffer.from('1')]);
+      moved.push({ arg: k, shard, temp });
+      local[k] = temp;
+    }
+    const reply = await this.sysCall(home, db, id, local, w.proto === 3 ? F.FLAG_RESP3 | F.FLAG_NOBLOCK : F.FLAG_NOBLOCK);
+    const readOnly = (COMMANDS[id]!.flags & F_READONLY) !== 0;
+    for (const m of moved) {
+      const back = bulkBody(await this.sysCall(home, db, dump, [Buffer.from('__dump'), m.temp, Buffer.from('1')]));
+      if (readOnly) continue;
+      if (back !== null) await this.sysCall(m.shard, db, restore, [Buffer.from('__restore'), args[m.arg]!, back, Buffer.from('1')]);
+      else await this.sysCall(m.shard, db, CMD.DEL, [Buffer.from('del'), args[m.arg]!]);
+    }
+    w.raw(reply, 0, reply.length);
   }
 
   /** The steps of each cross-shard operation. */
