@@ -2,10 +2,11 @@
  * Server configuration: one table of parameters drives the redis.conf-style file parser,
  * the command-line flags, and CONFIG GET/SET, so the three can never disagree.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { parseSaveConfig } from '../persistence/save-schedule.js';
 
 type Kind = 'int' | 'memory' | 'string' | 'bool' | 'enum';
 
@@ -19,10 +20,16 @@ interface Param {
   min?: number;
   max?: number;
   values?: string[];
+  /** Extra validation of a 'string' value: an error reason, or null when valid. */
+  check?: (v: string) => string | null;
   help: string;
 }
 
 const GB = 1024 * 1024 * 1024;
+
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
 
 const PARAMS: Param[] = [
   { name: 'port', kind: 'int', def: '6379', mutable: false, min: 0, max: 65535, help: 'TCP port to listen on' },
@@ -36,8 +43,24 @@ const PARAMS: Param[] = [
   { name: 'client-output-buffer-limit-bytes', kind: 'memory', def: String(256 * 1024 * 1024), mutable: true, min: 0, max: 64 * GB, help: 'pending output that disconnects a normal client (0 = none)' },
   { name: 'timeout', kind: 'int', def: '0', mutable: true, min: 0, max: 2 ** 31, help: 'close idle clients after N seconds (0 = never)' },
   { name: 'loglevel', kind: 'enum', def: 'notice', mutable: true, values: ['debug', 'verbose', 'notice', 'warning'], help: 'log verbosity' },
-  { name: 'save', kind: 'string', def: '', mutable: false, help: 'RDB snapshots (not available yet: empty)' },
-  { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'append-only file (not available yet: no)' },
+  { name: 'dir', kind: 'string', def: '.', mutable: true, check: (v) => (isDirectory(v) ? null : 'No such file or directory'), help: 'directory of the RDB and AOF files' },
+  { name: 'dbfilename', kind: 'string', def: 'dump.rdb', mutable: true, check: (v) => (v.includes('/') ? 'dbfilename can\'t be a path, just a filename' : null), help: 'RDB file name' },
+  { name: 'save', kind: 'string', def: '', mutable: true, check: (v) => (parseSaveConfig(v) === null ? 'Invalid save parameters' : null), help: 'BGSAVE schedule: "<seconds> <changes> ..." ("" = none)' },
+  { name: 'rdbcompression', kind: 'bool', def: 'yes', mutable: true, help: 'LZF-compress long strings in RDB files' },
+  { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'log every write to the append-only file' },
+  { name: 'appendfilename', kind: 'string', def: 'appendonly.aof', mutable: false, help: 'AOF file name (in dir)' },
+  { name: 'appendfsync', kind: 'enum', def: 'everysec', mutable: true, values: ['always', 'everysec', 'no'], help: 'when the AOF is fsynced' },
+  { name: 'aof-load-truncated', kind: 'bool', def: 'yes', mutable: true, help: 'load a truncated AOF up to its last complete command' },
+  { name: 'maxmemory', kind: 'memory', def: '0', mutable: true, min: 0, max: 2 ** 53, help: 'memory limit for data (0 = none), split evenly over the shards' },
+  {
+    name: 'maxmemory-policy',
+    kind: 'enum',
+    def: 'noeviction',
+    mutable: true,
+    values: ['volatile-lru', 'allkeys-lru', 'volatile-lfu', 'allkeys-lfu', 'volatile-random', 'allkeys-random', 'volatile-ttl', 'noeviction'],
+    help: 'which keys go when maxmemory is reached',
+  },
+  { name: 'maxmemory-samples', kind: 'int', def: '5', mutable: true, min: 1, max: 64, help: 'keys sampled per eviction' },
 ];
 
 const BY_NAME = new Map(PARAMS.map((p) => [p.name, p]));
@@ -80,8 +103,10 @@ function normalize(p: Param, raw: string): { value: string } | { error: string }
       if (!p.values!.includes(v)) return { error: `argument(s) must be one of the following: ${p.values!.join(', ')}` };
       return { value: v };
     }
-    default:
-      return { value: raw };
+    default: {
+      const err = p.check?.(raw) ?? null;
+      return err === null ? { value: raw } : { error: err };
+    }
   }
 }
 
