@@ -8,11 +8,12 @@ import type { Handler } from './context.js';
 import { stringCommands } from './t_string.js';
 import { keyCommands } from './t_keys.js';
 import { cellCommands } from './t_cell.js';
+import { persistCommands } from './t_persist.js';
 
-const families: Record<string, Handler>[] = [stringCommands, keyCommands, cellCommands];
+const families: Record<string, Handler>[] = [stringCommands, keyCommands, cellCommands, persistCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock'] as const;
+export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock', '__snapshot', '__load'] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */
