@@ -25,6 +25,7 @@ import {
   COMMANDS,
   F_BLOCKING,
   F_NO_AUTH,
+  F_WRITE,
   checkArity,
   extractKeys,
   lookupCommand,
@@ -37,6 +38,7 @@ import { SHARD_IMPLEMENTS, internalId } from '../shards/command-set.js';
 import { cursorShard, parseScanCursor } from '../shards/scan-cursor.js';
 import { E_NOAUTH } from './error-text.js';
 import type { ServerConfig } from '../server/config.js';
+import { PersistenceStatus } from '../persistence/persistence-status.js';
 import type { Logger } from '../log.js';
 
 /** A command the acceptor answers itself. */
@@ -90,6 +92,8 @@ export class Acceptor {
   readonly shards: ShardLink[] = [];
   readonly conns = new Map<number, Connection>();
   readonly stats = new AcceptorStats();
+  /** Save/AOF state; its dirty counter counts write commands (rdb_changes_since_last_save). */
+  readonly persistence = new PersistenceStatus();
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
   /** Scratch writer for locally built replies. */
@@ -131,8 +135,8 @@ export class Acceptor {
     };
   }
 
-  /** Starts the shard workers and listens on every bind address. */
-  async start(): Promise<void> {
+  /** Starts the shard workers, runs `beforeListen` (loading the data set), then listens on every bind address. */
+  async start(beforeListen: () => Promise<void> = async () => {}): Promise<void> {
     for (let i = 0; i < this.nShards; i++) {
       this.shards.push(
         new ShardLink(
@@ -155,6 +159,7 @@ export class Acceptor {
       if (++ticks % 10 === 0) this.closeIdleClients();
     }, 100);
     this.idleTimer.unref();
+    await beforeListen();
     const port = this.config.num('port');
     const binds = this.config.get('bind').split(/\s+/).filter(Boolean);
     for (const host of binds) {
@@ -334,6 +339,7 @@ export class Acceptor {
     }
     conn.lastCommand = spec.name;
     this.stats.calls[id]!++;
+    if ((spec.flags & F_WRITE) !== 0) this.persistence.dirty++;
     const local = this.local[id];
     if (local !== undefined) {
       local(conn, seq, cmd);
@@ -363,6 +369,7 @@ export class Acceptor {
     conn.nextSeq--;
     this.stats.commandsProcessed--;
     this.stats.calls[id]!--;
+    if ((COMMANDS[id]!.flags & F_WRITE) !== 0) this.persistence.dirty--;
     conn.stalled = true;
     this.stalled.add(conn);
     return false;
@@ -606,8 +613,29 @@ export class Acceptor {
     else w.int(1);
   }
 
+  /**
+   * Runs `fn` with every shard held: commands that need a shard wait until it settles, so what `fn`
+   * asks the shards sees one point in time (SAVE, snapshots). Queued behind cross-shard operations.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.opChain.then(async () => {
+      this.held.fill(1);
+      try {
+        return await fn();
+      } finally {
+        this.held.fill(0);
+        this.releaseStalled();
+      }
+    });
+    this.opChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   /** Sends a command on behalf of the server itself and resolves with its raw reply. */
-  private sysCall(shard: number, db: number, id: number, args: Buffer[]): Promise<Uint8Array> {
+  sysCall(shard: number, db: number, id: number, args: Buffer[]): Promise<Uint8Array> {
     const link = this.shards[shard]!;
     const seq = ++this.sysSeq >>> 0;
     let size = F.REQ_ARGS;

@@ -73,20 +73,13 @@ function section(a: Acceptor, name: string): string[] | null {
         `total_system_memory:${os.totalmem()}`,
         `total_system_memory_human:${human(os.totalmem())}`,
         `mem_fragmentation_ratio:${used > 0 ? (rss / used).toFixed(2) : '0.00'}`,
-        'maxmemory:0',
-        'maxmemory_policy:noeviction',
+        `maxmemory:${cfg.get('maxmemory')}`,
+        `maxmemory_human:${human(cfg.num('maxmemory'))}`,
+        `maxmemory_policy:${cfg.get('maxmemory-policy')}`,
       ];
     }
     case 'persistence':
-      return [
-        'loading:0',
-        'async_loading:0',
-        'rdb_changes_since_last_save:0',
-        'rdb_bgsave_in_progress:0',
-        `rdb_last_save_time:${Math.floor(a.stats.startedAt / 1000)}`,
-        'aof_enabled:0',
-        'aof_rewrite_in_progress:0',
-      ];
+      return a.persistence.infoLines(now);
     case 'stats':
       return [
         `total_connections_received:${a.stats.connectionsReceived}`,

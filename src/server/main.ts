@@ -1,6 +1,8 @@
 /** `sabre server`: parse the configuration, start the acceptor and shards, handle signals. */
 import { Acceptor } from '../io/acceptor.js';
 import { installLocalCommands } from '../server/local-commands.js';
+import { ServerPersistence } from './persistence.js';
+import { applyMemoryLimits } from './memory-limit.js';
 import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
 import { logger, setLogLevel } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -19,9 +21,15 @@ export interface RunningServer {
 export async function startServer(config: ServerConfig, onShutdownCommand: () => void = () => {}): Promise<RunningServer> {
   const acceptor = new Acceptor(config, log);
   installLocalCommands(acceptor, onShutdownCommand);
+  const persistence = new ServerPersistence(acceptor, log);
+  persistence.install(acceptor.local);
   try {
-    await acceptor.start();
+    await acceptor.start(async () => {
+      applyMemoryLimits(acceptor);
+      await persistence.load();
+    });
   } catch (err) {
+    await persistence.close();
     await acceptor.close();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') {
@@ -29,7 +37,14 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     }
     throw err;
   }
-  return { acceptor, port: acceptor.port, stop: () => acceptor.close() };
+  return {
+    acceptor,
+    port: acceptor.port,
+    stop: async () => {
+      await persistence.close();
+      await acceptor.close();
+    },
+  };
 }
 
 /** CLI entry for `sabre server`. */

@@ -1,0 +1,278 @@
+/**
+ * The acceptor's side of persistence: SAVE, BGSAVE, LASTSAVE, the `save` schedule and loading at
+ * start-up. A snapshot holds every shard (Acceptor.exclusive) while each packs its databases, so all
+ * shards answer at the same point of the command stream; encoding and writing happen after release.
+ */
+import { join } from 'node:path';
+import calculateSlot from 'cluster-key-slot';
+import type { Acceptor, LocalHandler } from '../io/acceptor.js';
+import type { Connection } from '../io/connection.js';
+import type { Logger } from '../log.js';
+import { CMD } from '../commands/ids.generated.js';
+import { extractKeys, lookupCommand, lookupSubcommand, COMMANDS } from '../commands/table.js';
+import { internalId } from '../shards/command-set.js';
+import { RespWriter } from '../io/resp-writer.js';
+import { isKeyword } from '../io/bytes.js';
+import { DataLoadError } from '../errors.js';
+import {
+  EntryPacker,
+  RdbEncodePool,
+  RdbError,
+  SnapshotFile,
+  dueSavePoint,
+  loadAtStartup,
+  parseSaveConfig,
+  saveRdbFile,
+  unpackEntries,
+  type RdbEntry,
+} from '../persistence/index.js';
+
+/** Entries go to a shard in chunks of about this many packed bytes while loading. */
+const LOAD_CHUNK_BYTES = 1 << 20;
+
+/** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
+interface ShardPart {
+  keys: number;
+  expires: number;
+  packed: Uint8Array;
+}
+
+/** The body of a bulk reply (`$n\r\n…\r\n`); throws with the text of an error reply. */
+function bulkBody(reply: Uint8Array): Uint8Array {
+  if (reply[0] !== 36) throw new Error(Buffer.from(reply).toString('latin1').slice(1).trim());
+  const cr = reply.indexOf(13);
+  return reply.subarray(cr + 2, reply.length - 2);
+}
+
+/** Persistence for one server; `install` adds its commands to the local handler table. */
+export class ServerPersistence {
+  private pool: RdbEncodePool | null = null;
+  private bgsaveRunning: Promise<void> | null = null;
+  private bgsaveScheduled = false;
+  private cron: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly a: Acceptor,
+    private readonly log: Logger,
+  ) {}
+
+  private get status() {
+    return this.a.persistence;
+  }
+
+  private get rdbPath(): string {
+    return join(this.a.config.get('dir'), this.a.config.get('dbfilename'));
+  }
+
+  /** Adds SAVE, BGSAVE and LASTSAVE to the acceptor's local commands and starts the save schedule. */
+  install(h: (LocalHandler | undefined)[]): void {
+    const reply = (conn: Connection, seq: number, fill: (w: RespWriter) => void): void => {
+      const w = new RespWriter(64);
+      w.proto = conn.proto;
+      fill(w);
+      if (!conn.closed && conn.deliver(seq, w.bytes, 0, w.len)) this.a.markDirty(conn);
+      this.a.scheduleTick();
+    };
+    h[CMD.SAVE] = (conn, seq) => {
+      if (this.bgsaveRunning !== null) return this.a.replyError(conn, seq, 'ERR Background save already in progress');
+      this.save().then(
+        () => reply(conn, seq, (w) => w.simple('OK')),
+        (err: unknown) => {
+          this.log.error('SAVE failed', { error: String(err) });
+          reply(conn, seq, (w) => w.error('ERR'));
+        },
+      );
+    };
+    h[CMD.BGSAVE] = (conn, seq, cmd) => {
+      const schedule = cmd.argc > 1 && isKeyword(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!, 'SCHEDULE');
+      if (cmd.argc > 2 || (cmd.argc === 2 && !schedule)) return this.a.replyError(conn, seq, 'ERR syntax error');
+      if (this.bgsaveRunning !== null) {
+        if (!schedule) return this.a.replyError(conn, seq, 'ERR Background save already in progress');
+        this.bgsaveScheduled = true;
+        return reply(conn, seq, (w) => w.simple('Background saving scheduled'));
+      }
+      this.bgsave();
+      reply(conn, seq, (w) => w.simple('Background saving started'));
+    };
+    h[CMD.LASTSAVE] = (conn, seq) => reply(conn, seq, (w) => w.int(Math.floor(this.status.lastSaveMs / 1000)));
+    this.cron = setInterval(() => this.saveCron(), 100);
+    this.cron.unref();
+  }
+
+  /** Runs a BGSAVE when a `save <seconds> <changes>` point is due (Redis's serverCron rule). */
+  private saveCron(): void {
+    if (this.bgsaveRunning !== null) return;
+    if (this.bgsaveScheduled) {
+      this.bgsaveScheduled = false;
+      this.bgsave();
+      return;
+    }
+    const points = parseSaveConfig(this.a.config.get('save')) ?? [];
+    const s = this.status;
+    const now = Date.now();
+    const due = dueSavePoint(points, { dirty: s.dirty, lastSaveMs: s.lastSaveMs, lastBgsaveTryMs: s.lastBgsaveTryMs, lastBgsaveOk: s.lastBgsaveStatus === 'ok' }, now);
+    if (due === null) return;
+    this.log.info(`${due.changes} changes in ${due.seconds} seconds. Saving...`);
+    this.bgsave();
+  }
+
+  /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db. */
+  private snapshot(): Promise<ShardPart[][]> {
+    const a = this.a;
+    const id = internalId('__snapshot');
+    return a.exclusive(async () => {
+      const out: ShardPart[][] = [];
+      for (let db = 0; db < a.config.num('databases'); db++) {
+        const arg = Buffer.from(String(db));
+        const replies = await Promise.all(a.shards.map((_, s) => a.sysCall(s, db, id, [Buffer.from('__snapshot'), arg])));
+        out.push(
+          replies.map((r) => {
+            const body = bulkBody(r);
+            const dv = new DataView(body.buffer, body.byteOffset, 8);
+            return { keys: dv.getUint32(0, true), expires: dv.getUint32(4, true), packed: body.subarray(8) };
+          }),
+        );
+      }
+      return out;
+    });
+  }
+
+  private sizes(parts: ShardPart[][]): (db: number) => { keys: number; expires: number } | undefined {
+    return (db) => ({ keys: parts[db]!.reduce((n, p) => n + p.keys, 0), expires: parts[db]!.reduce((n, p) => n + p.expires, 0) });
+  }
+
+  /** SAVE: a point-in-time snapshot written synchronously (the server answers nothing else meanwhile, as Redis). */
+  async save(): Promise<void> {
+    const parts = await this.snapshot();
+    function* entries(): Generator<RdbEntry> {
+      for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
+    }
+    const sizes = this.sizes(parts);
+    saveRdbFile(this.rdbPath, entries(), { compress: this.a.config.get('rdbcompression') === 'yes', dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined) });
+    this.status.saved();
+    this.log.info('DB saved on disk');
+  }
+
+  /** BGSAVE: the snapshot pause, then encoding in the piscina pool and an asynchronous write; clients are served meanwhile. */
+  bgsave(): void {
+    const s = this.status;
+    s.bgsaveStarted();
+    this.log.info('Background saving started');
+    this.bgsaveRunning = this.writeBackground().then(
+      (bytes) => {
+        s.bgsaveFinished(true);
+        this.log.info('Background saving terminated with success', { bytes });
+      },
+      (err: unknown) => {
+        s.bgsaveFinished(false);
+        this.log.error('Background saving error', { error: String(err) });
+      },
+    );
+    void this.bgsaveRunning.finally(() => (this.bgsaveRunning = null));
+  }
+
+  private async writeBackground(): Promise<number> {
+    const parts = await this.snapshot();
+    const compress = this.a.config.get('rdbcompression') === 'yes';
+    this.pool ??= new RdbEncodePool({ threads: 2, compress });
+    const pool = this.pool;
+    const file = await SnapshotFile.create(this.rdbPath, { compress });
+    try {
+      const sizes = this.sizes(parts);
+      for (let db = 0; db < parts.length; db++) {
+        const dbParts = parts[db]!.filter((p) => p.keys > 0);
+        if (dbParts.length === 0) continue;
+        file.selectDb(db, sizes(db));
+        // Encode a database's chunks in parallel; write them in order.
+        const blocks = dbParts.map((p) => pool.encodePacked(p.packed));
+        for (const b of blocks) {
+          const { block, crc } = await b;
+          file.writeBlock(db, block, crc);
+          await file.drained();
+        }
+      }
+      return (await file.commit()).bytes;
+    } catch (e) {
+      await file.abort();
+      throw e;
+    }
+  }
+
+  /** Loads the AOF or RDB into the shards before the server listens; a bad file throws DataLoadError. */
+  async load(): Promise<void> {
+    const a = this.a;
+    const cfg = a.config;
+    const n = a.shards.length;
+    const loadId = internalId('__load');
+    const loadName = Buffer.from('__load');
+    const packers = a.shards.map(() => new EntryPacker());
+    const pending: Promise<Uint8Array>[] = [];
+    const flush = (s: number): void => {
+      const chunk = packers[s]!.take();
+      pending.push(a.sysCall(s, 0, loadId, [loadName, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)]));
+    };
+    const flushAll = (): void => packers.forEach((p, s) => p.count > 0 && flush(s));
+    this.status.loading = true;
+    try {
+      const result = loadAtStartup(
+        {
+          dir: cfg.get('dir'),
+          dbfilename: cfg.get('dbfilename'),
+          appendonly: cfg.get('appendonly') === 'yes',
+          appendfilename: cfg.get('appendfilename'),
+          aofLoadTruncated: cfg.get('aof-load-truncated') === 'yes',
+          log: (line) => this.log.info(line),
+        },
+        {
+          entry: (e) => {
+            const s = calculateSlot(Buffer.from(e.key.buffer, e.key.byteOffset, e.key.length)) % n;
+            packers[s]!.add(e);
+            if (packers[s]!.size >= LOAD_CHUNK_BYTES) flush(s);
+          },
+          command: (db, argv) => {
+            // Keep file order: entries packed so far go before the command.
+            flushAll();
+            pending.push(this.replay(db, argv));
+          },
+        },
+      );
+      flushAll();
+      for (const r of await Promise.all(pending)) {
+        if (r[0] === 45) throw new DataLoadError(`error loading the data set: ${Buffer.from(r).toString('latin1').slice(1).trim()}`);
+      }
+      this.status.lastLoadKeysLoaded = result.keysLoaded;
+      this.status.lastLoadKeysExpired = result.keysExpired;
+    } catch (e) {
+      if (e instanceof RdbError) {
+        const file = cfg.get('appendonly') === 'yes' ? cfg.get('appendfilename') : this.rdbPath;
+        throw new DataLoadError(`Bad file format reading ${file}: ${e.message} (offset ${e.offset ?? '?'}); not starting with a partial data set`);
+      }
+      throw e;
+    } finally {
+      this.status.loading = false;
+    }
+  }
+
+  /** Sends one replayed AOF command to the shard of its first key. */
+  private replay(db: number, argv: Uint8Array[]): Promise<Uint8Array> {
+    const args = argv.map((x) => Buffer.from(x.buffer, x.byteOffset, x.length));
+    const starts = new Int32Array(args.length);
+    const lens = Int32Array.from(args, (x) => x.length);
+    const joined = Buffer.concat(args);
+    for (let i = 1; i < args.length; i++) starts[i] = starts[i - 1]! + lens[i - 1]!;
+    let id = lookupCommand(joined, 0, lens[0]!);
+    if (id >= 0 && COMMANDS[id]!.subcommands !== null && args.length > 1) id = lookupSubcommand(id, joined, starts[1]!, lens[1]!);
+    if (id < 0) return Promise.resolve(Buffer.from(`-ERR unknown command in the AOF: ${args[0]!.toString('latin1')}\r\n`));
+    const keys = new Int32Array(args.length);
+    const nk = extractKeys(COMMANDS[id]!, joined, starts, lens, args.length, keys);
+    const shard = nk > 0 ? calculateSlot(args[keys[0]!]!) % this.a.shards.length : 0;
+    return this.a.sysCall(shard, db, id, args);
+  }
+
+  /** Waits for a running BGSAVE and stops the encode pool and the schedule. */
+  async close(): Promise<void> {
+    if (this.cron !== null) clearInterval(this.cron);
+    await this.bgsaveRunning;
+    await this.pool?.close();
+  }
+}
