@@ -22,6 +22,7 @@ import {
   recValOff,
 } from './record.js';
 import { copyBytes } from '../io/bytes.js';
+import { lfuTouch } from './evict.js';
 
 /** Keyspace counters a shard reports (INFO stats/keyspace). */
 export class StoreStats {
@@ -43,6 +44,8 @@ export class Store {
   lruClock = 0;
   /** Hash of the key most recently looked up, reused when inserting it. */
   lastHash = 0;
+  /** Count LFU accesses on reads (only while an LFU maxmemory policy is set). */
+  trackLfu = false;
   /** Called after a key is deleted by expiry (keyspace notifications hook). */
   onExpired: ((db: number, addr: number) => void) | null = null;
 
@@ -83,6 +86,7 @@ export class Store {
     else {
       this.stats.hits++;
       this.arena.u32[(a + 4) >>> 2] = this.lruClock;
+      if (this.trackLfu) lfuTouch(this.arena, a, this.now);
     }
     return a;
   }

@@ -12,6 +12,8 @@ import { COMMAND_NAMES, buildHandlerTable, internalId } from './command-set.js';
 import { shardPosition } from './t_keys.js';
 import * as F from '../io/frames.js';
 import { copyBytes } from '../io/bytes.js';
+import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
+import { Evictor } from './evict.js';
 
 /** What the acceptor hands each shard. */
 export interface ShardInit {
@@ -39,6 +41,10 @@ const out = new RespWriter(1 << 16);
 const ctx = new Ctx(store, out, { maxBulkLen: init.maxBulkLen });
 const handlers = buildHandlerTable();
 const SHUTDOWN = internalId('__shutdown');
+const evictor = new Evictor(store, stats);
+/** Per command id: 1 = a write (evicts first under maxmemory), 3 = a write refused with OOM when nothing can be evicted. */
+const MEMORY_CLASS = Uint8Array.from(COMMANDS, (c) => ((c.flags & F_WRITE) === 0 ? 0 : (c.flags & F_DENYOOM) !== 0 ? 3 : 1));
+const E_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
@@ -126,14 +132,22 @@ function execFrame(buf: Uint8Array, pos: number): void {
   const h = handlers[cmd];
   try {
     if (h === undefined) out.error(`ERR unknown command '${ctx.name}'`);
+    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(argc)) && MEMORY_CLASS[cmd] === 3) out.error(E_OOM);
     else h(ctx);
   } catch (err) {
     out.len = 0;
-    out.error(err instanceof RangeError && err.message === 'arena full' ? 'OOM command not allowed when used memory > \'maxmemory\'.' : `ERR internal error: ${(err as Error).message}`);
+    out.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : `ERR internal error: ${(err as Error).message}`);
   }
   writeReply(conn, seq, out.bytes, out.len);
   if (out.bytes.length > 1 << 22) out.reset();
   commands++;
+}
+
+/** Upper estimate of what a write adds: its arguments plus a record header, expiry and block rounding. */
+function incomingBytes(argc: number): number {
+  let n = 64;
+  for (let i = 1; i < argc; i++) n += ctx.al[i]!;
+  return n;
 }
 
 function publishStats(): void {
@@ -150,12 +164,14 @@ function publishStats(): void {
   stats[F.ST_HITS] = store.stats.hits;
   stats[F.ST_MISSES] = store.stats.misses;
   stats[F.ST_EXPIRED] = store.stats.expired;
+  stats[F.ST_EVICTED] = evictor.evicted;
   stats[F.ST_COMMANDS] = commands;
 }
 
 function runBatch(): void {
   const now = Date.now();
   store.tick(now);
+  store.trackLfu = evictor.tracksLfu;
   let pos: number;
   let n = 0;
   while ((pos = req.next()) !== -1) {
