@@ -94,6 +94,8 @@ export class Acceptor {
   readonly stats = new AcceptorStats();
   /** Save/AOF state; its dirty counter counts write commands (rdb_changes_since_last_save). */
   readonly persistence = new PersistenceStatus();
+  /** The append-only file while appendonly is on: records dispatched writes, flushed before replies go out. */
+  aof: { record(db: number, id: number, cmd: ParsedCommand): void; flush(): void } | null = null;
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
   /** Scratch writer for locally built replies. */
@@ -356,6 +358,7 @@ export class Acceptor {
     } else if (!this.route(conn, seq, id, cmd)) {
       return false;
     }
+    if (this.aof !== null && (spec.flags & F_WRITE) !== 0) this.aof.record(conn.db, id, cmd);
     if ((spec.flags & F_BLOCKING) !== 0 && seq >= conn.nextWrite && !conn.early.has(seq)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
@@ -537,6 +540,13 @@ export class Acceptor {
       if (!conn.closed && conn.deliver(seq, w.bytes, 0, w.len)) this.markDirty(conn);
       this.releaseStalled();
     });
+  }
+
+  /** Runs a cross-shard MSETNX/RENAME/RENAMENX/COPY for the server itself (AOF replay); resolves with its reply. */
+  async serverOperation(id: number, args: Buffer[], db: number): Promise<Uint8Array> {
+    const w = new RespWriter(256);
+    await this.exclusive(() => this.runOperation(id, args, db, w));
+    return w.bytes.slice(0, w.len);
   }
 
   /** The steps of each cross-shard operation. */
@@ -734,6 +744,7 @@ export class Acceptor {
   };
 
   private flush(): void {
+    this.aof?.flush();
     const list = this.dirty;
     for (let i = 0; i < list.length; i++) {
       const conn = list[i]!;

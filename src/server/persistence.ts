@@ -14,7 +14,9 @@ import { internalId } from '../shards/command-set.js';
 import { RespWriter } from '../io/resp-writer.js';
 import { isKeyword } from '../io/bytes.js';
 import { DataLoadError } from '../errors.js';
+import { AofLog } from './aof-log.js';
 import {
+  AofRewriter,
   EntryPacker,
   RdbEncodePool,
   RdbError,
@@ -29,6 +31,14 @@ import {
 
 /** Entries go to a shard in chunks of about this many packed bytes while loading. */
 const LOAD_CHUNK_BYTES = 1 << 20;
+
+/** One replay step: `run` sends its commands; a barrier step first waits for every earlier one. */
+interface Step {
+  barrier: boolean;
+  /** Its replies are __load results, whose errors abort start-up. */
+  loads: boolean;
+  run: () => Promise<Uint8Array>[];
+}
 
 /** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
 interface ShardPart {
@@ -50,6 +60,7 @@ export class ServerPersistence {
   private bgsaveRunning: Promise<void> | null = null;
   private bgsaveScheduled = false;
   private cron: NodeJS.Timeout | null = null;
+  private aof: AofLog | null = null;
 
   constructor(
     private readonly a: Acceptor,
@@ -94,6 +105,12 @@ export class ServerPersistence {
       this.bgsave();
       reply(conn, seq, (w) => w.simple('Background saving started'));
     };
+    h[CMD.BGREWRITEAOF] = (conn, seq) => {
+      if (this.aof === null) return this.a.replyError(conn, seq, 'ERR Background append only file rewriting is not possible: appendonly is off');
+      if (this.status.aofRewriteInProgress) return this.a.replyError(conn, seq, 'ERR Background append only file rewriting already in progress');
+      this.rewriteAof().catch((err: unknown) => this.log.error('AOF rewrite failed', { error: String(err) }));
+      reply(conn, seq, (w) => w.simple('Background append only file rewriting started'));
+    };
     h[CMD.LASTSAVE] = (conn, seq) => reply(conn, seq, (w) => w.int(Math.floor(this.status.lastSaveMs / 1000)));
     this.cron = setInterval(() => this.saveCron(), 100);
     this.cron.unref();
@@ -117,10 +134,11 @@ export class ServerPersistence {
   }
 
   /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db. */
-  private snapshot(): Promise<ShardPart[][]> {
+  private snapshot(atPoint: () => void = () => {}): Promise<ShardPart[][]> {
     const a = this.a;
     const id = internalId('__snapshot');
     return a.exclusive(async () => {
+      atPoint();
       const out: ShardPart[][] = [];
       for (let db = 0; db < a.config.num('databases'); db++) {
         const arg = Buffer.from(String(db));
@@ -198,7 +216,7 @@ export class ServerPersistence {
     }
   }
 
-  /** Loads the AOF or RDB into the shards before the server listens; a bad file throws DataLoadError. */
+  /** Loads the AOF or RDB into the shards before the server listens; a bad file throws DataLoadError. Then opens the AOF when appendonly is on. */
   async load(): Promise<void> {
     const a = this.a;
     const cfg = a.config;
@@ -206,19 +224,22 @@ export class ServerPersistence {
     const loadId = internalId('__load');
     const loadName = Buffer.from('__load');
     const packers = a.shards.map(() => new EntryPacker());
-    const pending: Promise<Uint8Array>[] = [];
+    // The file is parsed first, into steps run in file order: sends go out together, a cross-shard
+    // operation waits for everything before it and holds the shards while it runs.
+    const steps: Step[] = [];
     const flush = (s: number): void => {
-      const chunk = packers[s]!.take();
-      pending.push(a.sysCall(s, 0, loadId, [loadName, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)]));
+      const chunk = Buffer.from(packers[s]!.take());
+      steps.push({ barrier: false, loads: true, run: () => [a.sysCall(s, 0, loadId, [loadName, chunk])] });
     };
     const flushAll = (): void => packers.forEach((p, s) => p.count > 0 && flush(s));
+    const appendonly = cfg.get('appendonly') === 'yes';
     this.status.loading = true;
     try {
       const result = loadAtStartup(
         {
           dir: cfg.get('dir'),
           dbfilename: cfg.get('dbfilename'),
-          appendonly: cfg.get('appendonly') === 'yes',
+          appendonly,
           appendfilename: cfg.get('appendfilename'),
           aofLoadTruncated: cfg.get('aof-load-truncated') === 'yes',
           log: (line) => this.log.info(line),
@@ -230,43 +251,110 @@ export class ServerPersistence {
             if (packers[s]!.size >= LOAD_CHUNK_BYTES) flush(s);
           },
           command: (db, argv) => {
-            // Keep file order: entries packed so far go before the command.
             flushAll();
-            pending.push(this.replay(db, argv));
+            steps.push(this.replayStep(db, argv));
           },
         },
       );
       flushAll();
-      for (const r of await Promise.all(pending)) {
+      let pending: Promise<Uint8Array>[] = [];
+      const loads: Promise<Uint8Array>[] = [];
+      for (const step of steps) {
+        if (step.barrier) {
+          await Promise.all(pending);
+          pending = [];
+        }
+        const sent = step.run();
+        pending.push(...sent);
+        if (step.loads) loads.push(...sent);
+      }
+      await Promise.all(pending);
+      for (const r of await Promise.all(loads)) {
         if (r[0] === 45) throw new DataLoadError(`error loading the data set: ${Buffer.from(r).toString('latin1').slice(1).trim()}`);
       }
       this.status.lastLoadKeysLoaded = result.keysLoaded;
       this.status.lastLoadKeysExpired = result.keysExpired;
     } catch (e) {
       if (e instanceof RdbError) {
-        const file = cfg.get('appendonly') === 'yes' ? cfg.get('appendfilename') : this.rdbPath;
+        const file = appendonly ? join(cfg.get('dir'), cfg.get('appendfilename')) : this.rdbPath;
         throw new DataLoadError(`Bad file format reading ${file}: ${e.message} (offset ${e.offset ?? '?'}); not starting with a partial data set`);
       }
       throw e;
     } finally {
       this.status.loading = false;
     }
+    if (appendonly) {
+      this.aof = new AofLog(cfg);
+      a.aof = this.aof;
+      this.status.aofEnabled = true;
+    }
   }
 
-  /** Sends one replayed AOF command to the shard of its first key. */
-  private replay(db: number, argv: Uint8Array[]): Promise<Uint8Array> {
+  /**
+   * How one AOF command is replayed: to its keys' shard; split per shard for DEL/UNLINK/TOUCH/MSET as the
+   * acceptor splits them; as a held operation for cross-shard MSETNX/RENAME/COPY; skipped when its keys
+   * span shards otherwise (the command was refused with CROSSSLOT and changed nothing).
+   */
+  private replayStep(db: number, argv: Uint8Array[]): Step {
+    const a = this.a;
     const args = argv.map((x) => Buffer.from(x.buffer, x.byteOffset, x.length));
-    const starts = new Int32Array(args.length);
     const lens = Int32Array.from(args, (x) => x.length);
-    const joined = Buffer.concat(args);
+    const starts = new Int32Array(args.length);
     for (let i = 1; i < args.length; i++) starts[i] = starts[i - 1]! + lens[i - 1]!;
+    const joined = Buffer.concat(args);
     let id = lookupCommand(joined, 0, lens[0]!);
     if (id >= 0 && COMMANDS[id]!.subcommands !== null && args.length > 1) id = lookupSubcommand(id, joined, starts[1]!, lens[1]!);
-    if (id < 0) return Promise.resolve(Buffer.from(`-ERR unknown command in the AOF: ${args[0]!.toString('latin1')}\r\n`));
-    const keys = new Int32Array(args.length);
-    const nk = extractKeys(COMMANDS[id]!, joined, starts, lens, args.length, keys);
-    const shard = nk > 0 ? calculateSlot(args[keys[0]!]!) % this.a.shards.length : 0;
-    return this.a.sysCall(shard, db, id, args);
+    if (id < 0) return { barrier: false, loads: false, run: () => [] };
+    const keyIdx = new Int32Array(args.length);
+    const nk = Math.max(0, extractKeys(COMMANDS[id]!, joined, starts, lens, args.length, keyIdx));
+    const shardOf = (i: number): number => calculateSlot(args[i]!) % a.shards.length;
+    const byShard = new Map<number, number[]>();
+    for (let k = 0; k < nk; k++) {
+      const i = keyIdx[k]!;
+      const s = shardOf(i);
+      if (!byShard.has(s)) byShard.set(s, []);
+      byShard.get(s)!.push(i);
+      if (id === CMD.MSET) byShard.get(s)!.push(i + 1);
+    }
+    if (byShard.size <= 1) {
+      const s = nk > 0 ? shardOf(keyIdx[0]!) : 0;
+      if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB)) return { barrier: false, loads: false, run: () => a.shards.map((_, i) => a.sysCall(i, db, id, args)) };
+      return { barrier: false, loads: false, run: () => [a.sysCall(s, db, id, args)] };
+    }
+    switch (id) {
+      case CMD.DEL:
+      case CMD.UNLINK:
+      case CMD.TOUCH:
+      case CMD.MSET:
+        return { barrier: false, loads: false, run: () => [...byShard].map(([s, idx]) => a.sysCall(s, db, id, [args[0]!, ...idx.map((i) => args[i]!)])) };
+      case CMD.MSETNX:
+      case CMD.RENAME:
+      case CMD.RENAMENX:
+      case CMD.COPY:
+        return { barrier: true, loads: false, run: () => [a.serverOperation(id, args, db)] };
+      default:
+        return { barrier: false, loads: false, run: () => [] };
+    }
+  }
+
+  /** BGREWRITEAOF: the same point-in-time snapshot as BGSAVE; writes after it are captured and appended to the new file. */
+  async rewriteAof(): Promise<void> {
+    const aof = this.aof;
+    if (aof === null) throw new Error('appendonly is off');
+    this.status.rewriteStarted();
+    let rewriter: AofRewriter | null = null;
+    try {
+      const parts = await this.snapshot(() => (rewriter = aof.beginRewrite()));
+      function* entries(): Generator<RdbEntry> {
+        for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
+      }
+      aof.completeRewrite(rewriter!, entries());
+      this.status.rewriteFinished(true);
+      this.log.info('Background AOF rewrite finished successfully');
+    } catch (e) {
+      this.status.rewriteFinished(false);
+      throw e;
+    }
   }
 
   /** Waits for a running BGSAVE and stops the encode pool and the schedule. */
@@ -274,5 +362,7 @@ export class ServerPersistence {
     if (this.cron !== null) clearInterval(this.cron);
     await this.bgsaveRunning;
     await this.pool?.close();
+    this.a.aof = null;
+    this.aof?.close();
   }
 }
