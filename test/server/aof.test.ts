@@ -44,7 +44,7 @@ describe('AOF', () => {
       }
       c.disconnect();
     });
-    await sleep(400);
+    while (acked.size < 500) await sleep(10);
     await killed(srv);
     stop = true;
     await Promise.all(writers);
