@@ -21,6 +21,7 @@ import {
   RdbEncodePool,
   RdbError,
   SnapshotFile,
+  type EncodedBlock,
   dueSavePoint,
   loadAtStartup,
   parseSaveConfig,
@@ -190,29 +191,52 @@ export class ServerPersistence {
   }
 
   private async writeBackground(): Promise<number> {
-    const parts = await this.snapshot();
-    const compress = this.a.config.get('rdbcompression') === 'yes';
+    const a = this.a;
+    const id = internalId('__bgsnap');
+    const name = Buffer.from('__bgsnap');
+    // The pause: every shard copies its arena and lists its keys at the same point of the command stream.
+    const begun = await a.exclusive(() => Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('begin')]))));
+    const counts = begun.map((r) => {
+      const b = bulkBody(r);
+      return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    });
+    const compress = a.config.get('rdbcompression') === 'yes';
     this.pool ??= new RdbEncodePool({ threads: 2, compress });
     const pool = this.pool;
     const file = await SnapshotFile.create(this.rdbPath, { compress });
+    let committing = false;
     try {
-      const sizes = this.sizes(parts);
-      for (let db = 0; db < parts.length; db++) {
-        const dbParts = parts[db]!.filter((p) => p.keys > 0);
-        if (dbParts.length === 0) continue;
-        file.selectDb(db, sizes(db));
-        // Encode a database's chunks in parallel; write them in order.
-        const blocks = dbParts.map((p) => pool.encodePacked(p.packed));
-        for (const b of blocks) {
-          const { block, crc } = await b;
+      for (let db = 0; db < a.config.num('databases'); db++) {
+        const keys = counts.reduce((n, c) => n + c[db * 2]!, 0);
+        if (keys === 0) continue;
+        file.selectDb(db, { keys, expires: counts.reduce((n, c) => n + c[db * 2 + 1]!, 0) });
+        const dbArg = Buffer.from(String(db));
+        // Slices are encoded in the pool a few at a time and written in the order they were taken.
+        const queue: Promise<EncodedBlock>[] = [];
+        const writeOldest = async (): Promise<void> => {
+          const { block, crc } = await queue.shift()!;
           file.writeBlock(db, block, crc);
-          await file.drained();
+          if (file.queuedBytes > 8 << 20) await file.drained();
+        };
+        for (let s = 0; s < a.shards.length; s++) {
+          if (counts[s]![db * 2] === 0) continue;
+          for (;;) {
+            const chunk = bulkBody(await a.sysCall(s, db, id, [name, Buffer.from('next'), dbArg]));
+            if (chunk.length === 0) break;
+            queue.push(pool.encodePacked(chunk));
+            if (queue.length >= 4) await writeOldest();
+          }
         }
+        while (queue.length > 0) await writeOldest();
       }
+      committing = true;
       return (await file.commit()).bytes;
     } catch (e) {
-      await file.abort();
+      // commit() cleans up after itself; before it the temp file is ours to drop.
+      if (!committing) await file.abort();
       throw e;
+    } finally {
+      await Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('end')])));
     }
   }
 

@@ -13,7 +13,7 @@ import { persistCommands } from './t_persist.js';
 const families: Record<string, Handler>[] = [stringCommands, keyCommands, cellCommands, persistCommands];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock', '__snapshot', '__load'] as const;
+export const INTERNAL = ['__dump', '__restore', '__shutdown', '__unblock', '__snapshot', '__load', '__bgsnap'] as const;
 export type InternalName = (typeof INTERNAL)[number];
 
 /** Id of an internal command (beyond the Redis table's ids). */

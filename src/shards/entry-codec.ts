@@ -5,13 +5,17 @@
  */
 import type { RdbValue } from '../persistence/rdb-types.js';
 import type { Store } from './store.js';
+import type { Arena } from './arena.js';
 import { T_STRING, newRecord, recValLen, recValOff } from './record.js';
 import { copyBytes } from '../io/bytes.js';
 
 /** How one record type becomes an RdbValue and back. */
 export interface EntryCodec {
-  /** The value of the record at `addr`; byte fields may be views into the arena, valid until the store next changes. */
-  toEntryValue(store: Store, addr: number): RdbValue;
+  /**
+   * The value of the record at `addr` in `m` (the live arena, or BGSAVE's copy of it, so read only
+   * through `m`); byte fields may be views into it, valid until it next changes.
+   */
+  toEntryValue(m: Arena, addr: number): RdbValue;
   /**
    * Creates the record for an absent key (store.lookup was just called for it) holding `value`;
    * `expireAt` is ms since the epoch or 0. Returns the record's address.
@@ -28,12 +32,12 @@ export function registerEntryCodec(recordType: number, valueType: RdbValue['type
   byValueType.set(valueType, codec);
 }
 
-/** The value of a record; throws for a type no codec handles. */
-export function toEntryValue(store: Store, addr: number): RdbValue {
-  const type = store.arena.u8[addr]!;
+/** The value of a record in `m`; throws for a type no codec handles. */
+export function toEntryValue(m: Arena, addr: number): RdbValue {
+  const type = m.u8[addr]!;
   const codec = byRecordType[type];
   if (codec === undefined) throw new Error(`no persistence codec for record type ${type}`);
-  return codec.toEntryValue(store, addr);
+  return codec.toEntryValue(m, addr);
 }
 
 /** Creates an absent key from an entry value (see EntryCodec.fromEntryValue); throws for a type no codec handles. */
@@ -44,8 +48,7 @@ export function fromEntryValue(store: Store, db: number, kb: Uint8Array, ks: num
 }
 
 registerEntryCodec(T_STRING, 'string', {
-  toEntryValue(store, a) {
-    const m = store.arena;
+  toEntryValue(m, a) {
     const off = recValOff(m, a);
     return { type: 'string', bytes: m.u8.subarray(off, off + recValLen(m, a)) };
   },

@@ -3,6 +3,7 @@
  * commands the acceptor uses to snapshot a database (`__snapshot`) and to load entries (`__load`).
  */
 import type { Handler } from './context.js';
+import type { Arena } from './arena.js';
 import { fromEntryValue, toEntryValue } from './entry-codec.js';
 import { lfuSetCounter } from './evict.js';
 import { F_TTL, recExpire, recKeyLen, recKeyOff } from './record.js';
@@ -21,7 +22,7 @@ const dump: Handler = (c) => {
     c.out.nullBulk();
     return;
   }
-  const p = encodeDumpPayload(toEntryValue(c.store, a));
+  const p = encodeDumpPayload(toEntryValue(c.store.arena, a));
   c.out.bulk(p, 0, p.length);
 };
 
@@ -92,7 +93,7 @@ const snapshot: Handler = (c) => {
       expires++;
     }
     const ko = recKeyOff(m, a);
-    packer.add({ db, key: m.u8.subarray(ko, ko + recKeyLen(m, a)), expireAtMs: exp, value: toEntryValue(store, a) });
+    packer.add({ db, key: m.u8.subarray(ko, ko + recKeyLen(m, a)), expireAtMs: exp, value: toEntryValue(m, a) });
   });
   const keys = packer.count;
   const packed = packer.take();
@@ -102,6 +103,75 @@ const snapshot: Handler = (c) => {
   dv.setUint32(4, expires, true);
   out.set(packed, 8);
   c.out.bulk(out, 0, out.length);
+};
+
+/** BGSAVE's view of this shard at its snapshot point: copies of the arena and of each database's slot arrays. */
+interface BgSnapshot {
+  mem: Arena;
+  now: number;
+  slots: Uint32Array[][];
+  /** Per database: which slot array, and the next slot in it. */
+  table: number[];
+  slot: number[];
+}
+
+let bg: BgSnapshot | null = null;
+
+/** Keys packed per `__bgsnap next` call: a slice of a few ms, so client commands between slices wait little. */
+const BG_SLICE_KEYS = 2048;
+
+/**
+ * Internal BGSAVE steps, each one ring frame so they interleave with client commands:
+ * - `begin` (all shards held): copies the arena and the key tables' slots, two memcpys being the only
+ *   pause clients see; replies u32 keys and u32 expires per database (the RESIZEDB hint).
+ * - `next db`: packs the next slice of `db` from the copies (entry-pack.ts); an empty bulk when `db` is done.
+ * - `end`: drops the copies.
+ */
+const bgsnap: Handler = (c) => {
+  const store = c.store;
+  if (c.is(1, 'BEGIN')) {
+    const counts = new Uint32Array(store.dbs.length * 2);
+    store.dbs.forEach((t, db) => {
+      counts[db * 2] = t.size;
+      counts[db * 2 + 1] = store.expires[db]!;
+    });
+    bg = { mem: store.arena.copy(), now: store.now, slots: store.dbs.map((t) => t.copySlots()), table: store.dbs.map(() => 0), slot: store.dbs.map(() => 0) };
+    const bytes = new Uint8Array(counts.buffer);
+    c.out.bulk(bytes, 0, bytes.length);
+    return;
+  }
+  if (c.is(1, 'END')) {
+    bg = null;
+    c.out.constant(R_OK);
+    return;
+  }
+  const db = c.int(2)!;
+  if (bg === null) return c.out.error('ERR no snapshot in progress');
+  const { mem, now } = bg;
+  const tables = bg.slots[db]!;
+  const packer = new EntryPacker();
+  let ti = bg.table[db]!;
+  let i = bg.slot[db]!;
+  while (ti < tables.length && packer.count < BG_SLICE_KEYS) {
+    const e = tables[ti]!;
+    const n = e.length >>> 1;
+    for (; i < n && packer.count < BG_SLICE_KEYS; i++) {
+      if (e[i << 1]! <= 1) continue;
+      const a = e[(i << 1) + 1]!;
+      const exp = recExpire(mem, a);
+      if (exp !== 0 && exp <= now) continue;
+      const ko = recKeyOff(mem, a);
+      packer.add({ db, key: mem.u8.subarray(ko, ko + recKeyLen(mem, a)), expireAtMs: exp, value: toEntryValue(mem, a) });
+    }
+    if (i >= n) {
+      ti++;
+      i = 0;
+    }
+  }
+  bg.table[db] = ti;
+  bg.slot[db] = i;
+  const packed = packer.take();
+  c.out.bulk(packed, 0, packed.length);
 };
 
 /** Internal: `__load chunk` creates the keys of an EntryPacker chunk (each in its entry's db), replacing any with the same name. */
@@ -123,4 +193,5 @@ export const persistCommands: Record<string, Handler> = {
   restore,
   __snapshot: snapshot,
   __load: load,
+  __bgsnap: bgsnap,
 };
