@@ -58,6 +58,7 @@ function bulkBody(reply: Uint8Array): Uint8Array {
 /** Persistence for one server; `install` adds its commands to the local handler table. */
 export class ServerPersistence {
   private pool: RdbEncodePool | null = null;
+  private poolCompress = true;
   private bgsaveRunning: Promise<void> | null = null;
   private bgsaveScheduled = false;
   private cron: NodeJS.Timeout | null = null;
@@ -190,19 +191,30 @@ export class ServerPersistence {
     void this.bgsaveRunning.finally(() => (this.bgsaveRunning = null));
   }
 
+  /** The encode pool, warmed before the snapshot point so thread start-up never competes with it; restarted when rdbcompression changed. */
+  private async encodePool(compress: boolean): Promise<RdbEncodePool> {
+    if (this.pool === null || this.poolCompress !== compress) {
+      void this.pool?.close();
+      const pool = new RdbEncodePool({ threads: 2, compress });
+      this.pool = pool;
+      this.poolCompress = compress;
+      await Promise.all([pool.encodePacked(new Uint8Array(0)), pool.encodePacked(new Uint8Array(0))]);
+    }
+    return this.pool;
+  }
+
   private async writeBackground(): Promise<number> {
     const a = this.a;
     const id = internalId('__bgsnap');
     const name = Buffer.from('__bgsnap');
+    const compress = a.config.get('rdbcompression') === 'yes';
+    const pool = await this.encodePool(compress);
     // The pause: every shard copies its arena and lists its keys at the same point of the command stream.
     const begun = await a.exclusive(() => Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('begin')]))));
     const counts = begun.map((r) => {
       const b = bulkBody(r);
       return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
     });
-    const compress = a.config.get('rdbcompression') === 'yes';
-    this.pool ??= new RdbEncodePool({ threads: 2, compress });
-    const pool = this.pool;
     const file = await SnapshotFile.create(this.rdbPath, { compress });
     let committing = false;
     try {

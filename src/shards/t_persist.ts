@@ -118,7 +118,7 @@ interface BgSnapshot {
 let bg: BgSnapshot | null = null;
 
 /** Keys packed per `__bgsnap next` call: a slice of a few ms, so client commands between slices wait little. */
-const BG_SLICE_KEYS = 2048;
+const BG_SLICE_KEYS = 1024;
 
 /**
  * Internal BGSAVE steps, each one ring frame so they interleave with client commands:
