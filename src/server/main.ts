@@ -29,7 +29,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
       await persistence.load();
     });
   } catch (err) {
-    await persistence.close();
+    await persistence.close(false);
     await acceptor.close();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') {

@@ -63,6 +63,8 @@ export class ServerPersistence {
   private bgsaveScheduled = false;
   private cron: NodeJS.Timeout | null = null;
   private aof: AofLog | null = null;
+  /** SHUTDOWN SAVE / NOSAVE; null: save when save points are configured. */
+  private saveOnExit: boolean | null = null;
 
   constructor(
     private readonly a: Acceptor,
@@ -114,6 +116,17 @@ export class ServerPersistence {
       reply(conn, seq, (w) => w.simple('Background append only file rewriting started'));
     };
     h[CMD.LASTSAVE] = (conn, seq) => reply(conn, seq, (w) => w.int(Math.floor(this.status.lastSaveMs / 1000)));
+    // Like Redis, SHUTDOWN (and SIGTERM) saves when save points are set; SAVE / NOSAVE override that.
+    const shutdown = h[CMD.SHUTDOWN];
+    if (shutdown !== undefined) {
+      h[CMD.SHUTDOWN] = (conn, seq, cmd) => {
+        for (let i = 1; i < cmd.argc; i++) {
+          if (isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, 'NOSAVE')) this.saveOnExit = false;
+          else if (isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, 'SAVE')) this.saveOnExit = true;
+        }
+        shutdown(conn, seq, cmd);
+      };
+    }
     this.cron = setInterval(() => this.saveCron(), 100);
     this.cron.unref();
   }
@@ -393,10 +406,13 @@ export class ServerPersistence {
     }
   }
 
-  /** Waits for a running BGSAVE and stops the encode pool and the schedule. */
-  async close(): Promise<void> {
+  /** Waits for a running BGSAVE, saves when shutting down calls for it (never after a failed start: that would overwrite the file that failed to load), and stops the encode pool, the schedule and the AOF. */
+  async close(mayRunSave = true): Promise<void> {
     if (this.cron !== null) clearInterval(this.cron);
     await this.bgsaveRunning;
+    if (mayRunSave && (this.saveOnExit ?? (parseSaveConfig(this.a.config.get('save')) ?? []).length > 0)) {
+      await this.save().catch((err: unknown) => this.log.error('saving on shutdown failed', { error: String(err) }));
+    }
     await this.pool?.close();
     this.a.aof = null;
     this.aof?.close();

@@ -75,3 +75,32 @@ describe('BGSAVE', () => {
     }
   });
 });
+
+describe('saving on shutdown', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sabre-shutdown-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('saves on SIGTERM when save points are set, and not after SHUTDOWN NOSAVE', async () => {
+    let srv = await startServer(['--shards', '2', '--dir', dir, '--save', '3600 1']);
+    let c = new Redis({ port: srv.port, host: '127.0.0.1' });
+    await c.set('kept', 'yes');
+    c.disconnect();
+    expect(await srv.stop()).toBe(0);
+    expect(existsSync(join(dir, 'dump.rdb'))).toBe(true);
+
+    srv = await startServer(['--shards', '2', '--dir', dir, '--save', '3600 1']);
+    c = new Redis({ port: srv.port, host: '127.0.0.1', retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    c.on('error', () => {});
+    expect(await c.get('kept')).toBe('yes');
+    await c.set('dropped', 'x');
+    await c.shutdown('NOSAVE').catch(() => undefined);
+    c.disconnect();
+    await srv.stop();
+
+    srv = await startServer(['--shards', '2', '--dir', dir]);
+    c = new Redis({ port: srv.port, host: '127.0.0.1' });
+    expect(await c.mget('kept', 'dropped')).toEqual(['yes', null]);
+    c.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+});
