@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ParsedCommand } from '../io/resp-parser.js';
 import type { ServerConfig } from './config.js';
 import { CMD } from '../commands/ids.generated.js';
-import { AofAppender, AofRewriter, type AppendFsync, type RdbEntry } from '../persistence/index.js';
+import { AofAppender, AofRewriter, type AppendFsync } from '../persistence/index.js';
 import { isKeyword, parseSafeInt } from '../io/bytes.js';
 
 const ascii = (s: string): Uint8Array => Buffer.from(s, 'latin1');
@@ -61,9 +61,12 @@ export function absoluteForm(id: number, argv: Uint8Array[], nowMs: number): Uin
 /** The open AOF and its rewrite. */
 export class AofLog {
   private appender: AofAppender;
+  /** Size after the last rewrite (or at start-up): automatic rewrites compare growth with it. */
+  baseSize: number;
 
   constructor(private readonly config: ServerConfig) {
     this.appender = new AofAppender(this.path, config.get('appendfsync') as AppendFsync);
+    this.baseSize = this.appender.size;
     config.onChange('appendfsync', (v) => {
       this.appender.close();
       this.appender = new AofAppender(this.path, v as AppendFsync);
@@ -72,6 +75,11 @@ export class AofLog {
 
   private get path(): string {
     return join(this.config.get('dir'), this.config.get('appendfilename'));
+  }
+
+  /** Current size of the file. */
+  get size(): number {
+    return this.appender.size;
   }
 
   /** Records a dispatched write command. */
@@ -92,15 +100,15 @@ export class AofLog {
     return new AofRewriter(this.path);
   }
 
-  /** Step 2: the snapshot's entries were added; the captured tail is appended and the new file replaces the old. */
-  completeRewrite(rewriter: AofRewriter, entries: Iterable<RdbEntry>): void {
-    try {
-      for (const e of entries) rewriter.add(e);
-      this.appender.completeRewrite(rewriter);
-    } catch (err) {
-      this.appender.abortRewrite(rewriter);
-      throw err;
-    }
+  /** Step 2: every entry of the snapshot was added to `rewriter`; the captured tail is appended and the new file replaces the old. */
+  completeRewrite(rewriter: AofRewriter): void {
+    this.appender.completeRewrite(rewriter);
+    this.baseSize = this.appender.size;
+  }
+
+  /** A failed rewrite: the temp file goes, the AOF was never touched. */
+  abortRewrite(rewriter: AofRewriter): void {
+    this.appender.abortRewrite(rewriter);
   }
 
   /** Flushes, fsyncs and closes the file. */

@@ -50,6 +50,8 @@ const PARAMS: Param[] = [
   { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'log every write to the append-only file' },
   { name: 'appendfilename', kind: 'string', def: 'appendonly.aof', mutable: false, help: 'AOF file name (in dir)' },
   { name: 'appendfsync', kind: 'enum', def: 'everysec', mutable: true, values: ['always', 'everysec', 'no'], help: 'when the AOF is fsynced' },
+  { name: 'auto-aof-rewrite-percentage', kind: 'int', def: '100', mutable: true, min: 0, max: 2 ** 31, help: 'rewrite the AOF when it grew by this % since the last rewrite (0 = never)' },
+  { name: 'auto-aof-rewrite-min-size', kind: 'memory', def: String(64 * 1024 * 1024), mutable: true, min: 0, max: 2 ** 53, help: 'smallest AOF that is rewritten automatically' },
   { name: 'aof-load-truncated', kind: 'bool', def: 'yes', mutable: true, help: 'load a truncated AOF up to its last complete command' },
   { name: 'maxmemory', kind: 'memory', def: '0', mutable: true, min: 0, max: 2 ** 53, help: 'memory limit for data (0 = none), split evenly over the shards' },
   {

@@ -23,6 +23,7 @@ import {
   SnapshotFile,
   type EncodedBlock,
   dueSavePoint,
+  shouldRewriteAof,
   loadAtStartup,
   parseSaveConfig,
   saveRdbFile,
@@ -133,6 +134,12 @@ export class ServerPersistence {
 
   /** Runs a BGSAVE when a `save <seconds> <changes>` point is due (Redis's serverCron rule). */
   private saveCron(): void {
+    const aof = this.aof;
+    const cfg = this.a.config;
+    if (aof !== null && !this.status.aofRewriteInProgress && shouldRewriteAof(aof.size, aof.baseSize, cfg.num('auto-aof-rewrite-percentage'), cfg.num('auto-aof-rewrite-min-size'))) {
+      this.log.info('Starting automatic rewriting of AOF', { size: aof.size, base: aof.baseSize });
+      this.rewriteAof().catch((err: unknown) => this.log.error('AOF rewrite failed', { error: String(err) }));
+    }
     if (this.bgsaveRunning !== null) return;
     if (this.bgsaveScheduled) {
       this.bgsaveScheduled = false;
@@ -149,11 +156,10 @@ export class ServerPersistence {
   }
 
   /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db. */
-  private snapshot(atPoint: () => void = () => {}): Promise<ShardPart[][]> {
+  private snapshot(): Promise<ShardPart[][]> {
     const a = this.a;
     const id = internalId('__snapshot');
     return a.exclusive(async () => {
-      atPoint();
       const out: ShardPart[][] = [];
       for (let db = 0; db < a.config.num('databases'); db++) {
         const arg = Buffer.from(String(db));
@@ -216,52 +222,79 @@ export class ServerPersistence {
     return this.pool;
   }
 
-  private async writeBackground(): Promise<number> {
+  /**
+   * Takes a point-in-time copy in every shard (`atPoint` runs at that same point; the copy is the only
+   * pause clients see), then walks it without holding anything: `visitDb` for each database with keys,
+   * then `visitChunk` for its packed slices, shard by shard, in order.
+   */
+  private async walkCopies(
+    atPoint: () => void,
+    visitDb: (db: number, sizes: { keys: number; expires: number }) => Promise<void> | void,
+    visitChunk: (db: number, packed: Uint8Array) => Promise<void> | void,
+  ): Promise<void> {
     const a = this.a;
     const id = internalId('__bgsnap');
     const name = Buffer.from('__bgsnap');
-    const compress = a.config.get('rdbcompression') === 'yes';
-    const pool = await this.encodePool(compress);
-    // The pause: every shard copies its arena and lists its keys at the same point of the command stream.
-    const begun = await a.exclusive(() => Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('begin')]))));
-    const counts = begun.map((r) => {
-      const b = bulkBody(r);
-      return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    const begun = await a.exclusive(() => {
+      atPoint();
+      return Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('begin')])));
     });
-    const file = await SnapshotFile.create(this.rdbPath, { compress });
-    let committing = false;
     try {
+      const counts = begun.map((r) => {
+        const b = bulkBody(r);
+        return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+      });
       for (let db = 0; db < a.config.num('databases'); db++) {
         const keys = counts.reduce((n, c) => n + c[db * 2]!, 0);
         if (keys === 0) continue;
-        file.selectDb(db, { keys, expires: counts.reduce((n, c) => n + c[db * 2 + 1]!, 0) });
+        await visitDb(db, { keys, expires: counts.reduce((n, c) => n + c[db * 2 + 1]!, 0) });
         const dbArg = Buffer.from(String(db));
-        // Slices are encoded in the pool a few at a time and written in the order they were taken.
-        const queue: Promise<EncodedBlock>[] = [];
-        const writeOldest = async (): Promise<void> => {
-          const { block, crc } = await queue.shift()!;
-          file.writeBlock(db, block, crc);
-          if (file.queuedBytes > 8 << 20) await file.drained();
-        };
         for (let s = 0; s < a.shards.length; s++) {
           if (counts[s]![db * 2] === 0) continue;
           for (;;) {
             const chunk = bulkBody(await a.sysCall(s, db, id, [name, Buffer.from('next'), dbArg]));
             if (chunk.length === 0) break;
-            queue.push(pool.encodePacked(chunk));
-            if (queue.length >= 4) await writeOldest();
+            await visitChunk(db, chunk);
           }
         }
-        while (queue.length > 0) await writeOldest();
       }
+    } finally {
+      await Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('end')])));
+    }
+  }
+
+  private async writeBackground(): Promise<number> {
+    const compress = this.a.config.get('rdbcompression') === 'yes';
+    const pool = await this.encodePool(compress);
+    const file = await SnapshotFile.create(this.rdbPath, { compress });
+    let committing = false;
+    try {
+      // Slices are encoded in the pool a few at a time and written in the order they were taken.
+      const queue: { db: number; encoded: Promise<EncodedBlock> }[] = [];
+      const writeOldest = async (): Promise<void> => {
+        const next = queue.shift()!;
+        const { block, crc } = await next.encoded;
+        file.writeBlock(next.db, block, crc);
+        if (file.queuedBytes > 8 << 20) await file.drained();
+      };
+      await this.walkCopies(
+        () => undefined,
+        async (db, sizes) => {
+          while (queue.length > 0) await writeOldest();
+          file.selectDb(db, sizes);
+        },
+        async (db, packed) => {
+          queue.push({ db, encoded: pool.encodePacked(packed) });
+          if (queue.length >= 4) await writeOldest();
+        },
+      );
+      while (queue.length > 0) await writeOldest();
       committing = true;
       return (await file.commit()).bytes;
     } catch (e) {
       // commit() cleans up after itself; before it the temp file is ours to drop.
       if (!committing) await file.abort();
       throw e;
-    } finally {
-      await Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('end')])));
     }
   }
 
@@ -386,21 +419,25 @@ export class ServerPersistence {
     }
   }
 
-  /** BGREWRITEAOF: the same point-in-time snapshot as BGSAVE; writes after it are captured and appended to the new file. */
+  /** BGREWRITEAOF: the same point-in-time copies as BGSAVE; writes after that point are captured and appended to the new file. */
   async rewriteAof(): Promise<void> {
     const aof = this.aof;
     if (aof === null) throw new Error('appendonly is off');
     this.status.rewriteStarted();
     let rewriter: AofRewriter | null = null;
     try {
-      const parts = await this.snapshot(() => (rewriter = aof.beginRewrite()));
-      function* entries(): Generator<RdbEntry> {
-        for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
-      }
-      aof.completeRewrite(rewriter!, entries());
+      await this.walkCopies(
+        () => (rewriter = aof.beginRewrite()),
+        () => undefined,
+        (_db, packed) => {
+          for (const e of unpackEntries(packed)) rewriter!.add(e);
+        },
+      );
+      aof.completeRewrite(rewriter!);
       this.status.rewriteFinished(true);
       this.log.info('Background AOF rewrite finished successfully');
     } catch (e) {
+      if (rewriter !== null) aof.abortRewrite(rewriter);
       this.status.rewriteFinished(false);
       throw e;
     }

@@ -116,4 +116,21 @@ describe('AOF', () => {
     r.disconnect();
     expect(await srv.stop()).toBe(0);
   });
+
+  it('rewrites itself once it grew past auto-aof-rewrite-min-size, keeping the data', async () => {
+    const sub = join(dir, 'auto');
+    mkdirSync(sub);
+    let srv = await startServer(flags('auto', ['--auto-aof-rewrite-min-size', '16kb']));
+    let r = await connect(srv.port);
+    for (let i = 0; i < 1000; i++) await r.set('same', String(i));
+    while (!(await r.info('persistence')).includes('aof_rewrites:1')) await sleep(20);
+    expect(readFileSync(join(sub, 'appendonly.aof')).length).toBeLessThan(16 * 1024);
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+    srv = await startServer(flags('auto'));
+    r = await connect(srv.port);
+    expect(await r.get('same')).toBe('999');
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
 });
