@@ -4,6 +4,7 @@ import { COMMANDS } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
 import type { Connection } from '../io/connection.js';
 import * as F from '../io/frames.js';
+import { memoryPeak } from './memory-limit.js';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
@@ -62,10 +63,13 @@ function section(a: Acceptor, name: string): string[] | null {
       ];
     case 'memory': {
       const used = sum(a, F.ST_USED_MEMORY);
+      const peak = memoryPeak(a);
       const rss = process.memoryUsage.rss();
       return [
         `used_memory:${used}`,
         `used_memory_human:${human(used)}`,
+        `used_memory_peak:${peak}`,
+        `used_memory_peak_human:${human(peak)}`,
         `used_memory_rss:${rss}`,
         `used_memory_rss_human:${human(rss)}`,
         `used_memory_arena_reserved:${sum(a, F.ST_ARENA_BYTES)}`,

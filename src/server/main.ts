@@ -2,7 +2,7 @@
 import { Acceptor } from '../io/acceptor.js';
 import { installLocalCommands } from '../server/local-commands.js';
 import { ServerPersistence } from './persistence.js';
-import { applyMemoryLimits } from './memory-limit.js';
+import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
 import { logger, setLogLevel } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -26,6 +26,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   try {
     await acceptor.start(async () => {
       applyMemoryLimits(acceptor);
+      trackMemoryPeak(acceptor);
       await persistence.load();
     });
   } catch (err) {

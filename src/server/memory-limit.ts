@@ -1,4 +1,7 @@
-/** maxmemory settings to the shards: each gets an even share of the limit, the policy and the sample count in its control words. */
+/**
+ * maxmemory settings to the shards (each gets an even share of the limit, the policy and the sample
+ * count in its control words), and the used-memory peak INFO reports.
+ */
 import type { Acceptor } from '../io/acceptor.js';
 import * as F from '../io/frames.js';
 import { POLICIES } from '../shards/evict.js';
@@ -17,4 +20,25 @@ export function applyMemoryLimits(a: Acceptor): void {
   };
   write();
   for (const name of ['maxmemory', 'maxmemory-policy', 'maxmemory-samples']) cfg.onChange(name, write);
+}
+
+const peaks = new WeakMap<Acceptor, number>();
+
+function usedMemory(a: Acceptor): number {
+  let used = 0;
+  for (const link of a.shards) used += link.stats[F.ST_USED_MEMORY]!;
+  return used;
+}
+
+/** Samples used memory every 100 ms (Redis updates its peak in serverCron), for used_memory_peak. */
+export function trackMemoryPeak(a: Acceptor): void {
+  const timer = setInterval(() => memoryPeak(a), 100);
+  timer.unref();
+}
+
+/** The highest used memory seen so far, now included. */
+export function memoryPeak(a: Acceptor): number {
+  const peak = Math.max(peaks.get(a) ?? 0, usedMemory(a));
+  peaks.set(a, peak);
+  return peak;
 }

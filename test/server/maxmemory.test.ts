@@ -57,6 +57,8 @@ describe('maxmemory', () => {
     expect(infoField(info, 'used_memory')).toBeLessThanOrEqual(10 * 1024 * 1024);
     expect(infoField(info, 'evicted_keys')).toBeGreaterThan(0);
     expect(info).toContain('maxmemory_policy:allkeys-lru');
+    expect(infoField(info, 'used_memory_peak')).toBeGreaterThanOrEqual(infoField(info, 'used_memory'));
+    expect(infoField(info, 'used_memory_peak')).toBeLessThanOrEqual(10 * 1024 * 1024);
   });
 
   it('answers denyoom writes with the OOM error under noeviction, and still serves reads and deletes', async () => {

@@ -124,6 +124,21 @@ describe('DUMP and RESTORE', () => {
     expect(await r.call('restore', 'idle', '0', dump, 'IDLETIME', '100')).toBe('OK');
   });
 
+  it('exposes the persistence and memory parameters through CONFIG GET/SET, validated', async () => {
+    expect(await r.config('GET', 'dbfilename')).toEqual(['dbfilename', 'dump.rdb']);
+    expect(await r.config('SET', 'save', '900 1 300 10')).toBe('OK');
+    expect(await r.config('GET', 'save')).toEqual(['save', '900 1 300 10']);
+    await expect(r.config('SET', 'save', '900')).rejects.toThrow("ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters");
+    await expect(r.config('SET', 'dir', '/no/such/dir')).rejects.toThrow('No such file or directory');
+    await expect(r.config('SET', 'maxmemory-policy', 'sometimes')).rejects.toThrow("argument 'maxmemory-policy'");
+    expect(await r.config('SET', 'maxmemory', '1gb', 'maxmemory-policy', 'allkeys-lfu', 'maxmemory-samples', '10')).toBe('OK');
+    const info = await r.info('memory');
+    expect(info).toContain(`maxmemory:${1024 ** 3}`);
+    expect(info).toContain('maxmemory_policy:allkeys-lfu');
+    expect(await r.config('SET', 'maxmemory', '0', 'save', '')).toBe('OK');
+    expect(await r.config('GET', 'appendfsync')).toEqual(['appendfsync', 'everysec']);
+  });
+
   describe.skipIf(!hasRedis)('with real Redis 7.0', () => {
     it('moves keys both ways through DUMP payloads', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'sabre-dump-'));
