@@ -24,6 +24,7 @@ import {
   type EncodedBlock,
   dueSavePoint,
   shouldRewriteAof,
+  BGSAVE_RETRY_DELAY_MS,
   loadAtStartup,
   parseSaveConfig,
   saveRdbFile,
@@ -102,8 +103,16 @@ export class ServerPersistence {
     h[CMD.BGSAVE] = (conn, seq, cmd) => {
       const schedule = cmd.argc > 1 && isKeyword(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!, 'SCHEDULE');
       if (cmd.argc > 2 || (cmd.argc === 2 && !schedule)) return this.a.replyError(conn, seq, 'ERR syntax error');
-      if (this.bgsaveRunning !== null) {
-        if (!schedule) return this.a.replyError(conn, seq, 'ERR Background save already in progress');
+      if (this.bgsaveRunning !== null || this.status.aofRewriteInProgress) {
+        if (!schedule) {
+          return this.a.replyError(
+            conn,
+            seq,
+            this.bgsaveRunning !== null
+              ? 'ERR Background save already in progress'
+              : 'ERR Another child process is active (AOF?): can\'t BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.',
+          );
+        }
         this.bgsaveScheduled = true;
         return reply(conn, seq, (w) => w.simple('Background saving scheduled'));
       }
@@ -113,6 +122,11 @@ export class ServerPersistence {
     h[CMD.BGREWRITEAOF] = (conn, seq) => {
       if (this.aof === null) return this.a.replyError(conn, seq, 'ERR Background append only file rewriting is not possible: appendonly is off');
       if (this.status.aofRewriteInProgress) return this.a.replyError(conn, seq, 'ERR Background append only file rewriting already in progress');
+      // One walk over the shards' copies at a time: after a running BGSAVE, as Redis schedules it.
+      if (this.bgsaveRunning !== null) {
+        this.status.aofRewriteScheduled = true;
+        return reply(conn, seq, (w) => w.simple('Background append only file rewriting scheduled'));
+      }
       this.rewriteAof().catch((err: unknown) => this.log.error('AOF rewrite failed', { error: String(err) }));
       reply(conn, seq, (w) => w.simple('Background append only file rewriting started'));
     };
@@ -136,11 +150,19 @@ export class ServerPersistence {
   private saveCron(): void {
     const aof = this.aof;
     const cfg = this.a.config;
-    if (aof !== null && !this.status.aofRewriteInProgress && shouldRewriteAof(aof.size, aof.baseSize, cfg.num('auto-aof-rewrite-percentage'), cfg.num('auto-aof-rewrite-min-size'))) {
-      this.log.info('Starting automatic rewriting of AOF', { size: aof.size, base: aof.baseSize });
+    // Shards hold one copy at a time: a BGSAVE and an AOF rewrite never overlap.
+    if (this.bgsaveRunning !== null || this.status.aofRewriteInProgress) return;
+    if (
+      aof !== null &&
+      (this.status.aofRewriteScheduled ||
+        // After a failed rewrite, wait as Redis does before trying again on growth alone.
+        ((this.status.aofLastBgrewriteStatus === 'ok' || Date.now() - this.status.aofRewriteStartedMs > BGSAVE_RETRY_DELAY_MS) &&
+          shouldRewriteAof(aof.size, aof.baseSize, cfg.num('auto-aof-rewrite-percentage'), cfg.num('auto-aof-rewrite-min-size'))))
+    ) {
+      if (!this.status.aofRewriteScheduled) this.log.info('Starting automatic rewriting of AOF', { size: aof.size, base: aof.baseSize });
       this.rewriteAof().catch((err: unknown) => this.log.error('AOF rewrite failed', { error: String(err) }));
+      return;
     }
-    if (this.bgsaveRunning !== null) return;
     if (this.bgsaveScheduled) {
       this.bgsaveScheduled = false;
       this.bgsave();
