@@ -1,47 +1,32 @@
 /**
- * The acceptor's side of persistence: SAVE, BGSAVE, LASTSAVE, the `save` schedule and loading at
- * start-up. A snapshot holds every shard (Acceptor.exclusive) while each packs its databases, so all
- * shards answer at the same point of the command stream; encoding and writing happen after release.
+ * The acceptor's side of persistence: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, the `save` schedule,
+ * automatic AOF rewrites and saving on shutdown. Every snapshot starts with all shards held
+ * (Acceptor.exclusive), so each shard captures the same point of the command stream: SAVE packs while
+ * held; BGSAVE and AOF rewrites only copy while held and walk the copies afterwards, clients served.
  */
 import { join } from 'node:path';
-import calculateSlot from 'cluster-key-slot';
 import type { Acceptor, LocalHandler } from '../io/acceptor.js';
 import type { Connection } from '../io/connection.js';
 import type { Logger } from '../log.js';
 import { CMD } from '../commands/ids.generated.js';
-import { extractKeys, lookupCommand, lookupSubcommand, COMMANDS } from '../commands/table.js';
 import { internalId } from '../shards/command-set.js';
 import { RespWriter } from '../io/resp-writer.js';
 import { isKeyword } from '../io/bytes.js';
-import { DataLoadError } from '../errors.js';
 import { AofLog } from './aof-log.js';
+import { loadDataSet } from './data-load.js';
 import {
   AofRewriter,
-  EntryPacker,
   RdbEncodePool,
-  RdbError,
   SnapshotFile,
   type EncodedBlock,
   dueSavePoint,
   shouldRewriteAof,
   BGSAVE_RETRY_DELAY_MS,
-  loadAtStartup,
   parseSaveConfig,
   saveRdbFile,
   unpackEntries,
   type RdbEntry,
 } from '../persistence/index.js';
-
-/** Entries go to a shard in chunks of about this many packed bytes while loading. */
-const LOAD_CHUNK_BYTES = 1 << 20;
-
-/** One replay step: `run` sends its commands; a barrier step first waits for every earlier one. */
-interface Step {
-  barrier: boolean;
-  /** Its replies are __load results, whose errors abort start-up. */
-  loads: boolean;
-  run: () => Promise<Uint8Array>[];
-}
 
 /** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
 interface ShardPart {
@@ -320,124 +305,20 @@ export class ServerPersistence {
     }
   }
 
-  /** Loads the AOF or RDB into the shards before the server listens; a bad file throws DataLoadError. Then opens the AOF when appendonly is on. */
+  /** Loads the data set before the server listens (a bad file throws DataLoadError), then opens the AOF when appendonly is on. */
   async load(): Promise<void> {
-    const a = this.a;
-    const cfg = a.config;
-    const n = a.shards.length;
-    const loadId = internalId('__load');
-    const loadName = Buffer.from('__load');
-    const packers = a.shards.map(() => new EntryPacker());
-    // The file is parsed first, into steps run in file order: sends go out together, a cross-shard
-    // operation waits for everything before it and holds the shards while it runs.
-    const steps: Step[] = [];
-    const flush = (s: number): void => {
-      const chunk = Buffer.from(packers[s]!.take());
-      steps.push({ barrier: false, loads: true, run: () => [a.sysCall(s, 0, loadId, [loadName, chunk])] });
-    };
-    const flushAll = (): void => packers.forEach((p, s) => p.count > 0 && flush(s));
-    const appendonly = cfg.get('appendonly') === 'yes';
     this.status.loading = true;
     try {
-      const result = loadAtStartup(
-        {
-          dir: cfg.get('dir'),
-          dbfilename: cfg.get('dbfilename'),
-          appendonly,
-          appendfilename: cfg.get('appendfilename'),
-          aofLoadTruncated: cfg.get('aof-load-truncated') === 'yes',
-          log: (line) => this.log.info(line),
-        },
-        {
-          entry: (e) => {
-            const s = calculateSlot(Buffer.from(e.key.buffer, e.key.byteOffset, e.key.length)) % n;
-            packers[s]!.add(e);
-            if (packers[s]!.size >= LOAD_CHUNK_BYTES) flush(s);
-          },
-          command: (db, argv) => {
-            flushAll();
-            steps.push(this.replayStep(db, argv));
-          },
-        },
-      );
-      flushAll();
-      let pending: Promise<Uint8Array>[] = [];
-      const loads: Promise<Uint8Array>[] = [];
-      for (const step of steps) {
-        if (step.barrier) {
-          await Promise.all(pending);
-          pending = [];
-        }
-        const sent = step.run();
-        pending.push(...sent);
-        if (step.loads) loads.push(...sent);
-      }
-      await Promise.all(pending);
-      for (const r of await Promise.all(loads)) {
-        if (r[0] === 45) throw new DataLoadError(`error loading the data set: ${Buffer.from(r).toString('latin1').slice(1).trim()}`);
-      }
+      const result = await loadDataSet(this.a, this.log);
       this.status.lastLoadKeysLoaded = result.keysLoaded;
       this.status.lastLoadKeysExpired = result.keysExpired;
-    } catch (e) {
-      if (e instanceof RdbError) {
-        const file = appendonly ? join(cfg.get('dir'), cfg.get('appendfilename')) : this.rdbPath;
-        throw new DataLoadError(`Bad file format reading ${file}: ${e.message} (offset ${e.offset ?? '?'}); not starting with a partial data set`);
-      }
-      throw e;
     } finally {
       this.status.loading = false;
     }
-    if (appendonly) {
-      this.aof = new AofLog(cfg);
-      a.aof = this.aof;
+    if (this.a.config.get('appendonly') === 'yes') {
+      this.aof = new AofLog(this.a.config);
+      this.a.aof = this.aof;
       this.status.aofEnabled = true;
-    }
-  }
-
-  /**
-   * How one AOF command is replayed: to its keys' shard; split per shard for DEL/UNLINK/TOUCH/MSET as the
-   * acceptor splits them; as a held operation for cross-shard MSETNX/RENAME/COPY; skipped when its keys
-   * span shards otherwise (the command was refused with CROSSSLOT and changed nothing).
-   */
-  private replayStep(db: number, argv: Uint8Array[]): Step {
-    const a = this.a;
-    const args = argv.map((x) => Buffer.from(x.buffer, x.byteOffset, x.length));
-    const lens = Int32Array.from(args, (x) => x.length);
-    const starts = new Int32Array(args.length);
-    for (let i = 1; i < args.length; i++) starts[i] = starts[i - 1]! + lens[i - 1]!;
-    const joined = Buffer.concat(args);
-    let id = lookupCommand(joined, 0, lens[0]!);
-    if (id >= 0 && COMMANDS[id]!.subcommands !== null && args.length > 1) id = lookupSubcommand(id, joined, starts[1]!, lens[1]!);
-    if (id < 0) return { barrier: false, loads: false, run: () => [] };
-    const keyIdx = new Int32Array(args.length);
-    const nk = Math.max(0, extractKeys(COMMANDS[id]!, joined, starts, lens, args.length, keyIdx));
-    const shardOf = (i: number): number => calculateSlot(args[i]!) % a.shards.length;
-    const byShard = new Map<number, number[]>();
-    for (let k = 0; k < nk; k++) {
-      const i = keyIdx[k]!;
-      const s = shardOf(i);
-      if (!byShard.has(s)) byShard.set(s, []);
-      byShard.get(s)!.push(i);
-      if (id === CMD.MSET) byShard.get(s)!.push(i + 1);
-    }
-    if (byShard.size <= 1) {
-      const s = nk > 0 ? shardOf(keyIdx[0]!) : 0;
-      if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB)) return { barrier: false, loads: false, run: () => a.shards.map((_, i) => a.sysCall(i, db, id, args)) };
-      return { barrier: false, loads: false, run: () => [a.sysCall(s, db, id, args)] };
-    }
-    switch (id) {
-      case CMD.DEL:
-      case CMD.UNLINK:
-      case CMD.TOUCH:
-      case CMD.MSET:
-        return { barrier: false, loads: false, run: () => [...byShard].map(([s, idx]) => a.sysCall(s, db, id, [args[0]!, ...idx.map((i) => args[i]!)])) };
-      case CMD.MSETNX:
-      case CMD.RENAME:
-      case CMD.RENAMENX:
-      case CMD.COPY:
-        return { barrier: true, loads: false, run: () => [a.serverOperation(id, args, db)] };
-      default:
-        return { barrier: false, loads: false, run: () => [] };
     }
   }
 
