@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
 import { readRdbFile } from '../../src/persistence/rdb-reader.js';
+import { hasRedis } from '../persistence/redis-process.js';
+import { spawnSync } from 'node:child_process';
 
 const KEYS = 2000;
 
@@ -48,6 +50,7 @@ describe('BGSAVE', () => {
       while (i < KEYS && values.get(`k${i}`) === first) i++;
       while (i < KEYS && values.get(`k${i}`) === first - 1) i++;
       expect(i).toBe(KEYS);
+      if (hasRedis) expect(spawnSync('redis-check-rdb', [join(dir, 'dump.rdb')]).status).toBe(0);
     } finally {
       writer.disconnect();
       admin.disconnect();
