@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** `sabre <program> [options]`: the single entry point for the server and the proxy. */
-import { ConfigError } from './errors.js';
+import { ConfigError, DataLoadError } from './errors.js';
 
 const USAGE = `usage: sabre <command> [options]
 
@@ -30,7 +30,7 @@ async function run(): Promise<void> {
 }
 
 run().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof DataLoadError) {
     process.stderr.write(`sabre: ${err.message}\n`);
   } else {
     process.stderr.write(`sabre: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -8,3 +8,12 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** A data file (RDB/AOF) that cannot be loaded at start-up: the server exits 1 before serving. */
+export class DataLoadError extends Error {
+  readonly code = 'SABRE_DATA_LOAD';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataLoadError';
+  }
+}

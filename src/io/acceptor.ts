@@ -40,6 +40,7 @@ import { SHARD_IMPLEMENTS, internalId } from '../shards/command-set.js';
 import { cursorShard, parseScanCursor } from '../shards/scan-cursor.js';
 import { E_NOAUTH } from './error-text.js';
 import type { ServerConfig } from '../server/config.js';
+import { PersistenceStatus } from '../persistence/persistence-status.js';
 import type { Logger } from '../log.js';
 
 /** A command the acceptor answers itself. */
@@ -129,6 +130,10 @@ export class Acceptor {
   readonly shards: ShardLink[] = [];
   readonly conns = new Map<number, Connection>();
   readonly stats = new AcceptorStats();
+  /** Save/AOF state; its dirty counter counts write commands (rdb_changes_since_last_save). */
+  readonly persistence = new PersistenceStatus();
+  /** The append-only file while appendonly is on: records dispatched writes, flushed before replies go out. */
+  aof: { record(db: number, id: number, cmd: ParsedCommand): void; flush(): void } | null = null;
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
   /** Transactions, pub/sub and notification hooks. */
@@ -187,8 +192,8 @@ export class Acceptor {
     };
   }
 
-  /** Starts the shard workers and listens on every bind address. */
-  async start(): Promise<void> {
+  /** Starts the shard workers, runs `beforeListen` (loading the data set), then listens on every bind address. */
+  async start(beforeListen: () => Promise<void> = async () => {}): Promise<void> {
     for (let i = 0; i < this.nShards; i++) {
       this.shards.push(
         new ShardLink(
@@ -211,6 +216,7 @@ export class Acceptor {
       if (++ticks % 10 === 0) this.closeIdleClients();
     }, 100);
     this.idleTimer.unref();
+    await beforeListen();
     const port = this.config.num('port');
     const binds = this.config.get('bind').split(/\s+/).filter(Boolean);
     for (const host of binds) {
@@ -399,6 +405,7 @@ export class Acceptor {
     if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
     if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
     this.stats.calls[id]!++;
+    if ((spec.flags & F_WRITE) !== 0) this.persistence.dirty++;
     const local = this.local[id];
     if (local !== undefined) {
       local(conn, seq, cmd);
@@ -417,6 +424,7 @@ export class Acceptor {
     } else if (!this.route(conn, seq, id, cmd)) {
       return false;
     }
+    if (this.aof !== null && (spec.flags & F_WRITE) !== 0) this.aof.record(conn.db, id, cmd);
     if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
@@ -441,6 +449,7 @@ export class Acceptor {
     conn.nextSeq--;
     this.stats.commandsProcessed--;
     this.stats.calls[id]!--;
+    if ((COMMANDS[id]!.flags & F_WRITE) !== 0) this.persistence.dirty--;
     conn.stalled = true;
     this.stalled.add(conn);
     return false;
@@ -662,6 +671,13 @@ export class Acceptor {
     w.raw(reply, 0, reply.length);
   }
 
+  /** Runs a cross-shard MSETNX/RENAME/RENAMENX/COPY for the server itself (AOF replay); resolves with its reply. */
+  async serverOperation(id: number, args: Buffer[], db: number): Promise<Uint8Array> {
+    const w = new RespWriter(256);
+    await this.exclusive(() => this.runOperation(id, args, db, w));
+    return w.bytes.slice(0, w.len);
+  }
+
   /** The steps of each cross-shard operation. */
   async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
     const shardOfKey = (k: Buffer): number => calculateSlot(k) % this.nShards;
@@ -734,6 +750,27 @@ export class Acceptor {
     await this.sysCall(ds, dstDb, internalId('__restore'), [Buffer.from('__restore'), dst, payload, Buffer.from(replace ? '1' : '0')]);
     if (id === CMD.RENAME) w.simple('OK');
     else w.int(1);
+  }
+
+  /**
+   * Runs `fn` with every shard held: commands that need a shard wait until it settles, so what `fn`
+   * asks the shards sees one point in time (SAVE, snapshots). Queued behind cross-shard operations.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.opChain.then(async () => {
+      this.held.fill(1);
+      try {
+        return await fn();
+      } finally {
+        this.held.fill(0);
+        this.releaseStalled();
+      }
+    });
+    this.opChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** Sends a command on behalf of the server itself and resolves with its raw reply. */
@@ -911,6 +948,7 @@ export class Acceptor {
   };
 
   private flush(): void {
+    this.aof?.flush();
     const list = this.dirty;
     this.flushes++;
     for (let i = 0; i < list.length; i++) {

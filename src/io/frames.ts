@@ -41,6 +41,10 @@ export const ST_MISSES = 3;
 export const ST_EXPIRED = 4;
 export const ST_EVICTED = 5;
 export const ST_COMMANDS = 6;
+/** Control words the acceptor writes into the same block for its shard: maxmemory share, policy index (evict.ts POLICIES), samples. */
+export const CT_MAXMEMORY = 8;
+export const CT_POLICY = 9;
+export const CT_SAMPLES = 10;
 export const ST_KEYS = 16;
 export const ST_EXPIRES = 48;
 export const STATS_SLOTS = 80;

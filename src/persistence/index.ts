@@ -20,6 +20,6 @@ export { EntryPacker, packEntries, unpackEntries } from './entry-pack.js';
 export { RdbEncodePool, type EncodedBlock } from './rdb-pool.js';
 export { AofAppender, AofRewriter, readAof, readAofFile, shouldRewriteAof, commandsForEntry, encodeCommand } from './aof.js';
 export type { AppendFsync, AofRecord, AofSummary } from './aof.js';
-export { parseSaveConfig, formatSaveConfig, dueSavePoint, type SavePoint, type SaveState } from './save-schedule.js';
+export { parseSaveConfig, formatSaveConfig, dueSavePoint, BGSAVE_RETRY_DELAY_MS, type SavePoint, type SaveState } from './save-schedule.js';
 export { PersistenceStatus } from './persistence-status.js';
 export { loadAtStartup, type LoadSink, type StartupLoadOptions, type StartupLoadResult } from './startup-load.js';

@@ -2,11 +2,12 @@
  * Server configuration: one table of parameters drives the redis.conf-style file parser,
  * the command-line flags, and CONFIG GET/SET, so the three can never disagree.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { formatKeyspaceEvents, parseKeyspaceEvents } from './keyspace-events.js';
+import { parseSaveConfig } from '../persistence/save-schedule.js';
 
 type Kind = 'int' | 'memory' | 'string' | 'bool' | 'enum';
 
@@ -23,6 +24,14 @@ interface Param {
   /** Custom validation for 'string' parameters (given the current value): the stored text or an error reason. */
   check?: (raw: string, current: string) => { value: string } | { error: string };
   help: string;
+}
+
+/** Adapts a check that returns only an error reason (or null) to the Param.check form. */
+function valid(reason: (v: string) => string | null): (raw: string) => { value: string } | { error: string } {
+  return (raw) => {
+    const e = reason(raw);
+    return e === null ? { value: raw } : { error: e };
+  };
 }
 
 /** latency-tracking-info-percentiles: space-separated numbers in [0, 100]. */
@@ -64,6 +73,10 @@ function checkKeyspaceEvents(raw: string): { value: string } | { error: string }
 
 const GB = 1024 * 1024 * 1024;
 
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
+
 const PARAMS: Param[] = [
   { name: 'port', kind: 'int', def: '6379', mutable: false, min: 0, max: 65535, help: 'TCP port to listen on' },
   { name: 'bind', kind: 'string', def: '127.0.0.1', mutable: false, help: 'addresses to listen on (space separated)' },
@@ -83,13 +96,31 @@ const PARAMS: Param[] = [
   { name: 'set-max-intset-entries', kind: 'int', def: '512', mutable: true, min: 0, max: 2 ** 31, help: 'integer sets up to this size stay an intset' },
   { name: 'zset-max-listpack-entries', kind: 'int', def: '128', mutable: true, min: 0, max: 2 ** 31, help: 'sorted sets up to this many members stay a listpack' },
   { name: 'zset-max-listpack-value', kind: 'int', def: '64', mutable: true, min: 0, max: 2 ** 31, help: 'longest member a listpack sorted set keeps' },
-  { name: 'save', kind: 'string', def: '', mutable: false, help: 'RDB snapshots (not available yet: empty)' },
   { name: 'notify-keyspace-events', kind: 'string', def: '', mutable: true, check: checkKeyspaceEvents, help: 'keyspace notification classes (Redis letters, e.g. KEA)' },
   { name: 'slowlog-log-slower-than', kind: 'int', def: '10000', mutable: true, min: -1, max: 2 ** 31 - 1, help: 'log commands slower than N microseconds (-1: off)' },
   { name: 'slowlog-max-len', kind: 'int', def: '128', mutable: true, min: 0, max: 2 ** 31 - 1, help: 'slow log entries kept' },
   { name: 'latency-tracking', kind: 'bool', def: 'no', mutable: true, help: 'per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats); off by default, unlike Redis: a clock read per command costs GET/SET throughput' },
   { name: 'latency-tracking-info-percentiles', kind: 'string', def: '50 99 99.9', mutable: true, check: checkPercentiles, help: 'percentiles INFO latencystats reports' },
-  { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'append-only file (not available yet: no)' },
+  { name: 'dir', kind: 'string', def: '.', mutable: true, check: valid((v) => (isDirectory(v) ? null : 'No such file or directory')), help: 'directory of the RDB and AOF files' },
+  { name: 'dbfilename', kind: 'string', def: 'dump.rdb', mutable: true, check: valid((v) => (v.includes('/') ? 'dbfilename can\'t be a path, just a filename' : null)), help: 'RDB file name' },
+  { name: 'save', kind: 'string', def: '', mutable: true, check: valid((v) => (parseSaveConfig(v) === null ? 'Invalid save parameters' : null)), help: 'BGSAVE schedule: "<seconds> <changes> ..." ("" = none)' },
+  { name: 'rdbcompression', kind: 'bool', def: 'yes', mutable: true, help: 'LZF-compress long strings in RDB files' },
+  { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'log every write to the append-only file' },
+  { name: 'appendfilename', kind: 'string', def: 'appendonly.aof', mutable: false, help: 'AOF file name (in dir)' },
+  { name: 'appendfsync', kind: 'enum', def: 'everysec', mutable: true, values: ['always', 'everysec', 'no'], help: 'when the AOF is fsynced' },
+  { name: 'auto-aof-rewrite-percentage', kind: 'int', def: '100', mutable: true, min: 0, max: 2 ** 31, help: 'rewrite the AOF when it grew by this % since the last rewrite (0 = never)' },
+  { name: 'auto-aof-rewrite-min-size', kind: 'memory', def: String(64 * 1024 * 1024), mutable: true, min: 0, max: 2 ** 53, help: 'smallest AOF that is rewritten automatically' },
+  { name: 'aof-load-truncated', kind: 'bool', def: 'yes', mutable: true, help: 'load a truncated AOF up to its last complete command' },
+  { name: 'maxmemory', kind: 'memory', def: '0', mutable: true, min: 0, max: 2 ** 53, help: 'memory limit for data (0 = none), split evenly over the shards' },
+  {
+    name: 'maxmemory-policy',
+    kind: 'enum',
+    def: 'noeviction',
+    mutable: true,
+    values: ['volatile-lru', 'allkeys-lru', 'volatile-lfu', 'allkeys-lfu', 'volatile-random', 'allkeys-random', 'volatile-ttl', 'noeviction'],
+    help: 'which keys go when maxmemory is reached',
+  },
+  { name: 'maxmemory-samples', kind: 'int', def: '5', mutable: true, min: 1, max: 64, help: 'keys sampled per eviction' },
 ];
 
 const BY_NAME = new Map(PARAMS.map((p) => [p.name, p]));

@@ -4,6 +4,7 @@ import { COMMANDS } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
 import type { Connection } from '../io/connection.js';
 import * as F from '../io/frames.js';
+import { memoryPeak } from './memory-limit.js';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
@@ -81,10 +82,13 @@ function section(a: Acceptor, name: string): string[] | null {
       ];
     case 'memory': {
       const used = sum(a, F.ST_USED_MEMORY);
+      const peak = memoryPeak(a);
       const rss = process.memoryUsage.rss();
       return [
         `used_memory:${used}`,
         `used_memory_human:${human(used)}`,
+        `used_memory_peak:${peak}`,
+        `used_memory_peak_human:${human(peak)}`,
         `used_memory_rss:${rss}`,
         `used_memory_rss_human:${human(rss)}`,
         `used_memory_arena_reserved:${sum(a, F.ST_ARENA_BYTES)}`,
@@ -92,20 +96,13 @@ function section(a: Acceptor, name: string): string[] | null {
         `total_system_memory:${os.totalmem()}`,
         `total_system_memory_human:${human(os.totalmem())}`,
         `mem_fragmentation_ratio:${used > 0 ? (rss / used).toFixed(2) : '0.00'}`,
-        'maxmemory:0',
-        'maxmemory_policy:noeviction',
+        `maxmemory:${cfg.get('maxmemory')}`,
+        `maxmemory_human:${human(cfg.num('maxmemory'))}`,
+        `maxmemory_policy:${cfg.get('maxmemory-policy')}`,
       ];
     }
     case 'persistence':
-      return [
-        'loading:0',
-        'async_loading:0',
-        'rdb_changes_since_last_save:0',
-        'rdb_bgsave_in_progress:0',
-        `rdb_last_save_time:${Math.floor(a.stats.startedAt / 1000)}`,
-        'aof_enabled:0',
-        'aof_rewrite_in_progress:0',
-      ];
+      return a.persistence.infoLines(now);
     case 'stats':
       return [
         `total_connections_received:${a.stats.connectionsReceived}`,

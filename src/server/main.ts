@@ -3,6 +3,8 @@ import { Acceptor } from '../io/acceptor.js';
 import { installLocalCommands } from '../server/local-commands.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
+import { ServerPersistence } from './persistence.js';
+import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
 import { logger, setLogLevel } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -22,11 +24,19 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const acceptor = new Acceptor(config, log);
   installLocalCommands(acceptor, onShutdownCommand);
   const modes = installModes(acceptor);
+  const persistence = new ServerPersistence(acceptor, log);
+  persistence.install(acceptor.local);
   try {
-    await acceptor.start();
+    await acceptor.start(async () => {
+      // Thresholds first: shard rings are FIFO, so data loaded next uses them.
+      syncDatatypeConfig(acceptor);
+      applyMemoryLimits(acceptor);
+      trackMemoryPeak(acceptor);
+      await persistence.load();
+    });
     modes.started();
-    syncDatatypeConfig(acceptor);
   } catch (err) {
+    await persistence.close(false);
     await acceptor.close();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') {
@@ -34,7 +44,14 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     }
     throw err;
   }
-  return { acceptor, port: acceptor.port, stop: () => acceptor.close() };
+  return {
+    acceptor,
+    port: acceptor.port,
+    stop: async () => {
+      await persistence.close();
+      await acceptor.close();
+    },
+  };
 }
 
 /** CLI entry for `sabre server`. */

@@ -96,6 +96,14 @@ export class Arena {
     this.remap();
   }
 
+  /** A point-in-time copy of every allocated byte, at the same addresses (BGSAVE reads it while the shard keeps writing). */
+  copy(): Arena {
+    const n = Math.max(this.top, 8);
+    const c = new Arena(n, n);
+    c.u8.set(this.u8.subarray(0, n));
+    return c;
+  }
+
   /** Drops every block (FLUSHALL) and shrinks back to a fresh arena's bookkeeping. */
   reset(): void {
     this.top = 8;

@@ -18,6 +18,7 @@ import { listCommands } from './t_list.js';
 import { zsetCommands } from './t_zset.js';
 import { blockingCommands } from './blocking.js';
 import { dtConfigCommands } from './dt-config.js';
+import { persistCommands } from './t_persist.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -33,6 +34,7 @@ const families: Record<string, Handler>[] = [
   latencyCommands,
   introspectCommands,
   dtConfigCommands,
+  persistCommands,
 ];
 
 /** Internal commands the acceptor sends to shards; never reachable by clients. */
@@ -51,6 +53,9 @@ export const INTERNAL = [
   '__sleep',
   '__dtconfig',
   '__bwatch',
+  '__snapshot',
+  '__load',
+  '__bgsnap',
 ] as const;
 export type InternalName = (typeof INTERNAL)[number];
 

@@ -201,6 +201,14 @@ export class KeyTable {
     }
   }
 
+  /**
+   * Copies of the slot arrays (pairs of hash, address; a hash above 1 marks a live slot): a point-in-time
+   * key list for one memcpy per table, during a rehash too (a key is in exactly one of the two).
+   */
+  copySlots(): Uint32Array[] {
+    return this.old ? [this.cur.e.slice(), this.old.e.slice()] : [this.cur.e.slice()];
+  }
+
   /** A random record address, or 0 when empty. */
   random(): number {
     if (this.size === 0) return 0;

@@ -26,6 +26,7 @@ import {
 import { copyBytes } from '../io/bytes.js';
 import { freeValue } from './value.js';
 import { blockedKeyCount, signalReady } from './blocking.js';
+import { lfuTouch } from './evict.js';
 
 /** Keyspace counters a shard reports (INFO stats/keyspace). */
 export class StoreStats {
@@ -47,6 +48,8 @@ export class Store {
   lruClock = 0;
   /** Hash of the key most recently looked up, reused when inserting it. */
   lastHash = 0;
+  /** Count LFU accesses on reads (only while an LFU maxmemory policy is set). */
+  trackLfu = false;
   /** Called just before a key is deleted by expiry, while its record is still readable (WATCH, notifications). It must not look keys up. */
   onExpired: ((db: number, addr: number) => void) | null = null;
 
@@ -87,6 +90,7 @@ export class Store {
     else {
       this.stats.hits++;
       this.arena.u32[(a + 4) >>> 2] = this.lruClock;
+      if (this.trackLfu) lfuTouch(this.arena, a, this.now);
     }
     return a;
   }

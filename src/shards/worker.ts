@@ -16,6 +16,8 @@ import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../io/frames.js';
 import { copyBytes } from '../io/bytes.js';
 import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
+import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
+import { Evictor } from './evict.js';
 
 /** What the acceptor hands each shard. */
 export interface ShardInit {
@@ -53,6 +55,10 @@ store.onExpired = (db, a) => {
 };
 setEventSink((body, len) => writeReply(0, 0, body, len));
 initLatency(init.latency, (body, len) => writeReply(0, 0, body, len));
+const evictor = new Evictor(store, stats);
+/** Per command id: 1 = a write (evicts first under maxmemory), 3 = a write refused with OOM when nothing can be evicted. */
+const MEMORY_CLASS = Uint8Array.from(COMMANDS, (c) => ((c.flags & F_WRITE) === 0 ? 0 : (c.flags & F_DENYOOM) !== 0 ? 3 : 1));
+const E_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
@@ -158,13 +164,14 @@ function runHandler(cmd: number): void {
   const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
     if (h === undefined) out.error(`ERR unknown command '${ctx.name}'`);
+    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3) out.error(E_OOM);
     else h(ctx);
     if (watchState.keys !== 0) touchAfter(ctx);
     if (notifyState.flags !== 0) afterCommand(ctx, cmd);
   } catch (err) {
     out.len = 0;
     ctx.deferred = false;
-    out.error(err instanceof RangeError && err.message === 'arena full' ? 'OOM command not allowed when used memory > \'maxmemory\'.' : `ERR internal error: ${(err as Error).message}`);
+    out.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : `ERR internal error: ${(err as Error).message}`);
   }
   if (timed[cmd] === 1) afterTimed(ctx, ctx.conn, cmd, t0);
 }
@@ -206,6 +213,13 @@ function timeOutWaiters(now: number): number {
   });
 }
 
+/** Upper estimate of what a write adds: its arguments plus a record header, expiry and block rounding. */
+function incomingBytes(argc: number): number {
+  let n = 64;
+  for (let i = 1; i < argc; i++) n += ctx.al[i]!;
+  return n;
+}
+
 function publishStats(): void {
   const m = store.arena;
   let overhead = 0;
@@ -220,12 +234,14 @@ function publishStats(): void {
   stats[F.ST_HITS] = store.stats.hits;
   stats[F.ST_MISSES] = store.stats.misses;
   stats[F.ST_EXPIRED] = store.stats.expired;
+  stats[F.ST_EVICTED] = evictor.evicted;
   stats[F.ST_COMMANDS] = commands;
 }
 
 function runBatch(): void {
   const now = Date.now();
   store.tick(now);
+  store.trackLfu = evictor.tracksLfu;
   let pos: number;
   let n = 0;
   while ((pos = req.next()) !== -1) {

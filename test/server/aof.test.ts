@@ -1,0 +1,145 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { runCli, startServer, type TestServer } from '../helpers/server.js';
+
+async function connect(port: number): Promise<Redis> {
+  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  await r.connect();
+  return r;
+}
+
+async function killed(srv: TestServer): Promise<void> {
+  srv.proc.kill('SIGKILL');
+  await new Promise((resolve) => (srv.proc.exitCode !== null || srv.proc.signalCode !== null ? resolve(null) : srv.proc.once('exit', resolve)));
+}
+
+describe('AOF', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sabre-aof-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const flags = (sub: string, more: string[] = []): string[] => ['--shards', '3', '--dir', join(dir, sub), '--appendonly', 'yes', ...more];
+
+  it('with appendfsync always, kill -9 loses no acknowledged write', async () => {
+    const sub = join(dir, 'kill');
+    mkdirSync(sub);
+    let srv = await startServer(flags('kill', ['--appendfsync', 'always']));
+    const acked = new Map<string, string>();
+    let counterAcked = 0;
+    let stop = false;
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      const c = await connect(srv.port);
+      for (let i = 0; !stop; i++) {
+        try {
+          await c.set(`w${w}:${i}`, `v${i}`);
+          acked.set(`w${w}:${i}`, `v${i}`);
+          await c.incr('counter');
+          counterAcked++;
+        } catch {
+          break;
+        }
+      }
+      c.disconnect();
+    });
+    while (acked.size < 500) await sleep(10);
+    await killed(srv);
+    stop = true;
+    await Promise.all(writers);
+    expect(acked.size).toBeGreaterThan(0);
+
+    srv = await startServer(flags('kill'));
+    const r = await connect(srv.port);
+    const keys = [...acked.keys()];
+    const got = await r.mget(...keys.slice(0, 50_000));
+    got.forEach((v, i) => expect(v).toBe(acked.get(keys[i]!)));
+    expect(Number(await r.get('counter'))).toBeGreaterThanOrEqual(counterAcked);
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+
+  it('replays cross-shard commands, absolute expiries and a rewritten file into the same data set', async () => {
+    const sub = join(dir, 'replay');
+    mkdirSync(sub);
+    let srv = await startServer(flags('replay'));
+    let r = await connect(srv.port);
+    await r.mset('a', '1', 'b', '2', 'c', '3', 'd', '4');
+    await r.rename('a', 'renamed');
+    await r.del('b', 'c');
+    // A command after a cross-shard RENAME must replay after it.
+    for (let i = 0; i < 8; i++) {
+      await r.set(`from${i}`, 'old');
+      await r.rename(`from${i}`, `to${i}`);
+      await r.set(`from${i}`, 'new');
+    }
+    await r.set('ttl', 'x', 'EX', 1000);
+    await r.setex('ttl2', 500, 'y');
+    await r.expire('d', 800);
+    await r.select(3);
+    await r.set('in3', 'three');
+    // A rewrite asked for during a BGSAVE waits for it, as in Redis.
+    expect(await r.bgsave()).toBe('Background saving started');
+    expect(await r.bgrewriteaof()).toMatch(/^Background append only file rewriting (started|scheduled)$/);
+    while (!(await r.info('persistence')).includes('aof_rewrites:1')) await sleep(20);
+    await r.set('after-rewrite', 'yes');
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+
+    srv = await startServer(flags('replay', ['--shards', '2']));
+    r = await connect(srv.port);
+    expect(await r.mget('a', 'b', 'c', 'd', 'renamed', 'ttl', 'ttl2')).toEqual([null, null, null, '4', '1', 'x', 'y']);
+    for (let i = 0; i < 8; i++) expect(await r.mget(`from${i}`, `to${i}`)).toEqual(['new', 'old']);
+    const ttls = [await r.ttl('ttl'), await r.ttl('ttl2'), await r.ttl('d')];
+    expect(ttls[0]).toBeGreaterThan(990);
+    expect(ttls[1]).toBeLessThanOrEqual(500);
+    expect(ttls[2]).toBeLessThanOrEqual(800);
+    await r.select(3);
+    expect(await r.mget('in3', 'after-rewrite')).toEqual(['three', 'yes']);
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+
+  it('cuts a truncated tail with aof-load-truncated yes and refuses to start with no', async () => {
+    const sub = join(dir, 'trunc');
+    mkdirSync(sub);
+    let srv = await startServer(flags('trunc'));
+    let r = await connect(srv.port);
+    await r.set('kept', '1');
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+    const file = join(sub, 'appendonly.aof');
+    const good = readFileSync(file).length;
+    appendFileSync(file, '*3\r\n$3\r\nset\r\n$4\r\nlost');
+
+    const refused = await runCli(['server', '--port', '0', '--bind', '127.0.0.1', ...flags('trunc', ['--aof-load-truncated', 'no'])]);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain('Bad file format reading');
+
+    srv = await startServer(flags('trunc'));
+    r = await connect(srv.port);
+    expect(await r.get('kept')).toBe('1');
+    expect(await r.exists('lost')).toBe(0);
+    expect(readFileSync(file).length).toBe(good);
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+
+  it('rewrites itself once it grew past auto-aof-rewrite-min-size, keeping the data', async () => {
+    const sub = join(dir, 'auto');
+    mkdirSync(sub);
+    let srv = await startServer(flags('auto', ['--auto-aof-rewrite-min-size', '16kb']));
+    let r = await connect(srv.port);
+    for (let i = 0; i < 1000; i++) await r.set('same', String(i));
+    while (!(await r.info('persistence')).includes('aof_rewrites:1')) await sleep(20);
+    expect(readFileSync(join(sub, 'appendonly.aof')).length).toBeLessThan(16 * 1024);
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+    srv = await startServer(flags('auto'));
+    r = await connect(srv.port);
+    expect(await r.get('same')).toBe('999');
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+});
