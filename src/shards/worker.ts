@@ -18,6 +18,8 @@ import { copyBytes } from '../io/bytes.js';
 import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
+// Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
+import './collection-codecs.js';
 
 /** What the acceptor hands each shard. */
 export interface ShardInit {
