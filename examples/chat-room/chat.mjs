@@ -1,6 +1,6 @@
 // A chat room over Redis pub/sub, run against Sabre with ioredis.
-// Rooms are channels; history lives in string keys (chat:{room}:msg:<n>, numbered by INCR,
-// expiring after a day) until the list commands land; presence is an expiring key per user,
+// Rooms are channels; history is a capped list per room (LPUSH + LTRIM, newest first, kept
+// HISTORY_MAX long and expiring a day after the last message); presence is an expiring key per user,
 // refreshed by a heartbeat, and a crashed client's departure is announced from the
 // keyspace `expired` event. The {room} hash tag keeps a room's keys on one shard.
 //
@@ -9,9 +9,11 @@ import { Redis } from 'ioredis';
 import readline from 'node:readline';
 
 const HISTORY_TTL_S = 24 * 3600;
+const HISTORY_MAX = 1000;
 
 const channel = (room) => `chat:{${room}}`;
 const presenceKey = (room, user) => `chat:{${room}}:presence:${user}`;
+const historyKey = (room) => `chat:{${room}}:history`;
 
 /** One user in one room. */
 export class ChatClient {
@@ -55,17 +57,14 @@ export class ChatClient {
   async post(kind, text) {
     const n = await this.cmd.incr(`${channel(this.room)}:seq`);
     const msg = JSON.stringify({ n, kind, user: this.user, text, at: Date.now() });
-    await this.cmd.multi().set(`${channel(this.room)}:msg:${n}`, msg, 'EX', HISTORY_TTL_S).publish(channel(this.room), msg).exec();
+    const h = historyKey(this.room);
+    await this.cmd.multi().lpush(h, msg).ltrim(h, 0, HISTORY_MAX - 1).expire(h, HISTORY_TTL_S).publish(channel(this.room), msg).exec();
   }
 
   /** The last `count` messages, oldest first. */
   async history(count) {
-    const last = Number(await this.cmd.get(`${channel(this.room)}:seq`)) || 0;
-    const first = Math.max(1, last - count + 1);
-    if (last === 0) return [];
-    const keys = [];
-    for (let n = first; n <= last; n++) keys.push(`${channel(this.room)}:msg:${n}`);
-    return (await this.cmd.mget(...keys)).filter((m) => m !== null).map((m) => JSON.parse(m));
+    const newestFirst = await this.cmd.lrange(historyKey(this.room), 0, count - 1);
+    return newestFirst.reverse().map((m) => JSON.parse(m));
   }
 
   /** Users currently present. */
