@@ -15,6 +15,7 @@ import {
   freeValue,
   lookupTyped,
   newCompact,
+  parseIntercardArgs,
   parseScanArgs,
   scanMatches,
   scanOpts,
@@ -524,29 +525,9 @@ const sunionstore: Handler = (c) => {
 };
 
 const sintercard: Handler = (c) => {
-  const nk = c.int(1);
-  if (nk === null || nk <= 0) {
-    c.out.error(nk === null ? E_NOT_INT : 'ERR numkeys should be greater than 0');
-    return;
-  }
-  if (nk > c.argc - 2) {
-    c.out.error("ERR Number of keys can't be greater than number of args");
-    return;
-  }
-  let limit = 0;
-  for (let i = 2 + nk; i < c.argc; i++) {
-    if (c.is(i, 'LIMIT') && i + 1 < c.argc) {
-      const l = c.int(++i);
-      if (l === null || l < 0) {
-        c.out.error(l === null ? E_NOT_INT : "ERR LIMIT can't be negative");
-        return;
-      }
-      limit = l;
-    } else {
-      c.out.error('ERR syntax error');
-      return;
-    }
-  }
+  const limit = parseIntercardArgs(c);
+  if (limit < 0) return;
+  const nk = c.int(1)!;
   if (!lookupSets(c, 2, 2 + nk)) return;
   intersect(c.store.arena, limit);
   c.out.int(colS.length);

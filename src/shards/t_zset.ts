@@ -35,7 +35,7 @@ import {
   type LexBound,
 } from './skiplist.js';
 import { ftHash, ftRandom, ftScan } from './field-table.js';
-import { ENC_LISTPACK, ENC_SKIPLIST, VAL_LEN, createCollection, deleteKey, freeValue, newCompact, parseScanArgs, scanMatches, scanOpts, setVal, valEnc, valPtr } from './value.js';
+import { ENC_LISTPACK, ENC_SKIPLIST, VAL_LEN, createCollection, deleteKey, freeValue, newCompact, parseIntercardArgs, parseScanArgs, scanMatches, scanOpts, setVal, valEnc, valPtr } from './value.js';
 import { MN as SMN, MS as SMS, iterInit as setIterInit, iterNext as setIterNext, setHas, setLen } from './t_set.js';
 import { blockOn, parseTimeout } from './blocking.js';
 import { dtConfig } from './dt-config.js';
@@ -1144,29 +1144,9 @@ const zinterstore: Handler = (c) => combineGeneric(c, 1, OP_INTER);
 const zdiffstore: Handler = (c) => combineGeneric(c, 1, OP_DIFF);
 
 const zintercard: Handler = (c) => {
-  const nk = c.int(1);
-  if (nk === null || nk <= 0) {
-    c.out.error(nk === null ? E_NOT_INT : 'ERR numkeys should be greater than 0');
-    return;
-  }
-  if (nk > c.argc - 2) {
-    c.out.error("ERR Number of keys can't be greater than number of args");
-    return;
-  }
-  let limit = 0;
-  for (let i = 2 + nk; i < c.argc; i++) {
-    if (c.is(i, 'LIMIT') && i + 1 < c.argc) {
-      const l = c.int(++i);
-      if (l === null || l < 0) {
-        c.out.error(l === null ? E_NOT_INT : "ERR LIMIT can't be negative");
-        return;
-      }
-      limit = l;
-    } else {
-      c.out.error(E_SYNTAX);
-      return;
-    }
-  }
+  const limit = parseIntercardArgs(c);
+  if (limit < 0) return;
+  const nk = c.int(1)!;
   const m = c.store.arena;
   srcs.length = 0;
   weights.length = 0;

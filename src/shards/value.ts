@@ -290,3 +290,34 @@ export function serializeElements(m: Arena, a: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * SINTERCARD/ZINTERCARD arguments: `numkeys key… [LIMIT n]`. Returns the limit (0 = none), or
+ * -1 after replying Redis's error.
+ */
+export function parseIntercardArgs(c: Ctx): number {
+  const nk = c.int(1);
+  if (nk === null || nk <= 0) {
+    c.out.error(nk === null ? E_NOT_INT : 'ERR numkeys should be greater than 0');
+    return -1;
+  }
+  if (nk > c.argc - 2) {
+    c.out.error("ERR Number of keys can't be greater than number of args");
+    return -1;
+  }
+  let limit = 0;
+  for (let i = 2 + nk; i < c.argc; i++) {
+    if (c.is(i, 'LIMIT') && i + 1 < c.argc) {
+      const l = c.int(++i);
+      if (l === null || l < 0) {
+        c.out.error(l === null ? E_NOT_INT : "ERR LIMIT can't be negative");
+        return -1;
+      }
+      limit = l;
+    } else {
+      c.out.error(E_SYNTAX);
+      return -1;
+    }
+  }
+  return limit;
+}
