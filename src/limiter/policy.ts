@@ -125,12 +125,46 @@ export class PolicyEngine {
     this.stopSweeper = this.table.startSweeper();
   }
 
-  /** Checks every policy matching the request (each consumes one unit) and builds the response headers. */
+  /**
+   * Checks every policy matching the request (each consumes one unit) and builds the response
+   * headers. Awaits the server only for policies with `scope: "global"`.
+   */
   async evaluate(req: RequestInfo): Promise<Decision> {
+    const found = this.matching(req);
+    const results: Checked[] = [];
+    for (const { level, key, policy } of found) {
+      if (level.local) {
+        const r = this.checkLocal(level, key, policy);
+        if ('status' in r) return r;
+        results.push({ level, r });
+      } else {
+        results.push({ level, r: await level.global!.check(key) });
+      }
+    }
+    return decide(results);
+  }
+
+  /**
+   * evaluate() without waiting: the decision when every matching policy is local, or undefined
+   * when one is global (then call evaluate()). For callers that must answer in the same tick,
+   * like the proxy's uWS handler.
+   */
+  evaluateSync(req: RequestInfo): Decision | undefined {
+    const found = this.matching(req);
+    if (found.some((f) => !f.level.local)) return undefined;
+    const results: Checked[] = [];
+    for (const { level, key, policy } of found) {
+      const r = this.checkLocal(level, key, policy);
+      if ('status' in r) return r;
+      results.push({ level, r });
+    }
+    return decide(results);
+  }
+
+  /** The policies that apply to a request, with the key and level each checks. */
+  private matching(req: RequestInfo): { level: Level; key: string; policy: string }[] {
     const method = req.method.toUpperCase();
-    const policyItems: string[] = [];
-    const stateItems: string[] = [];
-    let deny: { level: Level; r: CheckResult } | undefined;
+    const out: { level: Level; key: string; policy: string }[] = [];
     for (const c of this.compiled) {
       if (c.methods && !c.methods.has(method)) continue;
       if (c.path && !c.path.test(req.path)) continue;
@@ -141,36 +175,19 @@ export class PolicyEngine {
       else key = req.header(p.key.header.toLowerCase());
       // A request without the identifying header is not subject to that policy.
       if (key === undefined || key === '') continue;
-      const level = this.levelFor(c, key, req);
-      let r: CheckResult;
-      try {
-        r = level.local ? { ...level.local.check(key) } : await level.global!.check(key);
-      } catch (err) {
-        if (err instanceof KeyTooLongError) return badKey(p.name, err);
-        throw err;
-      }
-      policyItems.push(`"${level.label}";q=${level.limit};w=${level.windowS}`);
-      const t = r.allowed ? Math.ceil(r.resetMs / 1000) : retrySeconds(r, level);
-      stateItems.push(`"${level.label}";r=${r.remaining};t=${t}`);
-      if (!r.allowed && !deny) deny = { level, r };
+      out.push({ level: this.levelFor(c, key, req), key, policy: p.name });
     }
-    const headers: Record<string, string> = {};
-    if (policyItems.length > 0) {
-      headers['RateLimit-Policy'] = policyItems.join(', ');
-      headers['RateLimit'] = stateItems.join(', ');
+    return out;
+  }
+
+  /** One local check (a copy of the reused result), or the 400 decision for a key too long. */
+  private checkLocal(level: Level, key: string, policy: string): CheckResult | Decision {
+    try {
+      return { ...level.local!.check(key) };
+    } catch (err) {
+      if (err instanceof KeyTooLongError) return badKey(policy, err);
+      throw err;
     }
-    if (!deny) return { allowed: true, status: 200, headers, body: undefined, policy: undefined };
-    const retry = retrySeconds(deny.r, deny.level);
-    headers['Retry-After'] = String(retry);
-    const body = JSON.stringify({
-      type: PROBLEM_TYPE,
-      title: 'Too Many Requests',
-      status: 429,
-      detail: `rate limit "${deny.level.label}" exceeded (${deny.level.limit} per ${deny.level.windowS} s); retry in ${retry} s`,
-      policy: deny.level.label,
-      retryAfter: retry,
-    });
-    return { allowed: false, status: 429, headers, body, policy: deny.level.label };
   }
 
   /** Stops the sweeper and closes the server connection. */
@@ -189,6 +206,42 @@ export class PolicyEngine {
     for (const [prefix, tier] of c.prefixes) if (key.startsWith(prefix)) return c.levels.get(tier)!;
     return c.levels.get(tiers.default)!;
   }
+}
+
+/** One policy's check result. */
+interface Checked {
+  level: Level;
+  r: CheckResult;
+}
+
+/** The decision and headers from the checks of every matching policy. */
+function decide(results: Checked[]): Decision {
+  const policyItems: string[] = [];
+  const stateItems: string[] = [];
+  let deny: Checked | undefined;
+  for (const { level, r } of results) {
+    policyItems.push(`"${level.label}";q=${level.limit};w=${level.windowS}`);
+    const t = r.allowed ? Math.ceil(r.resetMs / 1000) : retrySeconds(r, level);
+    stateItems.push(`"${level.label}";r=${r.remaining};t=${t}`);
+    if (!r.allowed && !deny) deny = { level, r };
+  }
+  const headers: Record<string, string> = {};
+  if (policyItems.length > 0) {
+    headers['RateLimit-Policy'] = policyItems.join(', ');
+    headers['RateLimit'] = stateItems.join(', ');
+  }
+  if (!deny) return { allowed: true, status: 200, headers, body: undefined, policy: undefined };
+  const retry = retrySeconds(deny.r, deny.level);
+  headers['Retry-After'] = String(retry);
+  const body = JSON.stringify({
+    type: PROBLEM_TYPE,
+    title: 'Too Many Requests',
+    status: 429,
+    detail: `rate limit "${deny.level.label}" exceeded (${deny.level.limit} per ${deny.level.windowS} s); retry in ${retry} s`,
+    policy: deny.level.label,
+    retryAfter: retry,
+  });
+  return { allowed: false, status: 429, headers, body, policy: deny.level.label };
 }
 
 function retrySeconds(r: CheckResult, level: Level): number {

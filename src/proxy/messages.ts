@@ -15,6 +15,8 @@ export interface WorkerInit {
   backends: SlotUrl[];
   /** node:http front only: bind with SO_REUSEPORT (Node >= 22.12). */
   reusePort: boolean;
+  /** The rate limiter's bucket table, shared by every thread so a limit holds across them (null: no limits). */
+  limiterMemory: SharedArrayBuffer | null;
 }
 
 export type ToWorker =

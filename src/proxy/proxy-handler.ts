@@ -1,4 +1,5 @@
 /** Forwards one client request (uWS) to a backend (upstream client) and streams the response back, both ways with backpressure. */
+import type { PolicyEngine } from '../limiter/policy.js';
 import type { ProxyConfig } from './config.js';
 import { C_ERRORS, C_REQUESTS, C_RETRIES, C_TIMEOUTS, type BackendTable } from './backend-table.js';
 import type { Balancer } from './balancer.js';
@@ -78,6 +79,8 @@ export class ProxyContext {
   readonly histograms: Array<Histogram | undefined> = [];
   /** Requests this thread has in flight (shutdown waits for zero). */
   inflight = 0;
+  /** Rate-limit policies checked before a request is proxied (null: none configured). */
+  limiter: PolicyEngine | null = null;
 
   constructor(
     readonly worker: number,
@@ -139,6 +142,20 @@ export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRe
     return;
   }
   const clientIp = Buffer.from(res.getRemoteAddressAsText()).toString();
+  let limitHeaders: Record<string, string> | null = null;
+  if (ctx.limiter !== null) {
+    const d = ctx.limiter.evaluateSync({ method, path: req.getUrl(), ip: clientIp, header: (n) => req.getHeader(n) || undefined })!;
+    if (!d.allowed) {
+      res.cork(() => {
+        res.writeStatus(d.status === 429 ? '429 Too Many Requests' : '400 Bad Request');
+        for (const k in d.headers) res.writeHeader(k, d.headers[k]!);
+        res.writeHeader('content-type', 'application/problem+json');
+        res.end(d.body ?? '', true);
+      });
+      return;
+    }
+    limitHeaders = d.headers;
+  }
   const query = req.getQuery();
   const connTokens = req.getHeader('connection');
   // Headers named in Connection are hop-by-hop too; the common values need no extra set.
@@ -170,6 +187,7 @@ export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRe
     }
   }
   const ex = new Exchange(ctx, res, method, head, clientIp, chunked || declared > 0, chunked);
+  ex.limitHeaders = limitHeaders;
   res.onAborted(() => ex.onAborted());
   ex.begin(sticky);
   if (ex.hasBody && !ex.isDone()) res.onData((ab, last) => ex.onRequestData(ab, last));
@@ -189,6 +207,8 @@ class Exchange implements ExchangeHandler {
   private pendingChunk: Buffer | null = null;
   private pendingOffset = 0;
   private setCookie: string | null = null;
+  /** RateLimit headers an admitted request's response carries. */
+  limitHeaders: Record<string, string> | null = null;
   /** The slot the request ended on, for counters after the in-flight count is released. */
   private lastSlot = -1;
   private completed = false;
@@ -311,6 +331,7 @@ class Exchange implements ExchangeHandler {
       }
     }
     if (this.setCookie !== null) res.writeHeader('set-cookie', this.setCookie);
+    if (this.limitHeaders !== null) for (const k in this.limitHeaders) res.writeHeader(k, this.limitHeaders[k]!);
     if (bodyKind === BODY_NONE) {
       // HEAD keeps the length the GET would have had; 204/304/1xx carry no length at all.
       if (this.method === 'HEAD' && contentLength >= 0) res.endWithoutBody(contentLength);

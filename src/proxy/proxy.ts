@@ -1,4 +1,5 @@
 /** Starts and runs the proxy: worker threads, the shared backend table, health checks, admin API, reload and shutdown. */
+import { BucketTable } from '../limiter/bucket-table.js';
 import { Worker } from 'node:worker_threads';
 import { logger } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -110,6 +111,8 @@ export async function startProxy(configPath: string | undefined, overrides: Conf
 
   const health = new HealthChecker(table, () => entries.values(), config.healthCheck);
 
+  const limiterMemory = config.rateLimit === null ? null : BucketTable.create(config.rateLimit.table ?? {}).buffer;
+
   // Workers: one uWS app each on the same port.
   const statsWaiters = new Map<number, { left: number; parts: Array<Array<{ slot: number; data: string }>>; done: () => void }>();
   let statsId = 0;
@@ -118,7 +121,7 @@ export async function startProxy(configPath: string | undefined, overrides: Conf
   let port = config.listen.port;
   await Promise.all(
     Array.from({ length: config.threads }, (_, index) => {
-      const init: WorkerInit = { index, memory, config, backends: slotList(), reusePort };
+      const init: WorkerInit = { index, memory, config, backends: slotList(), reusePort, limiterMemory };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
       workers.push(w);
       return new Promise<void>((resolve, reject) => {

@@ -1,4 +1,6 @@
 /** A proxy worker thread: one uWS app (node:http where no native uWS loads) on the shared port (SO_REUSEPORT), proxying to the backends. */
+import { BucketTable } from '../limiter/bucket-table.js';
+import { PolicyEngine } from '../limiter/policy.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { logger } from '../log.js';
 import { BackendTable } from './backend-table.js';
@@ -22,6 +24,9 @@ const table = new BackendTable(init.memory);
 const sweeper = new TimeoutSweeper();
 const ctx = new ProxyContext(init.index, table, new Balancer(table, init.config.algorithm), sweeper, init.config);
 ctx.setBackends(init.backends);
+if (init.config.rateLimit !== null && init.limiterMemory !== null) {
+  ctx.limiter = new PolicyEngine(init.config.rateLimit, { table: BucketTable.attach(init.limiterMemory) });
+}
 const reaper = setInterval(() => ctx.reap(), 1000);
 reaper.unref();
 
