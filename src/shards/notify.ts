@@ -9,7 +9,15 @@ import { recKeyLen, recKeyOff } from './record.js';
 import type { Ctx, Handler } from './context.js';
 import type { Store } from './store.js';
 import { copyBytes } from '../io/bytes.js';
-import { NOTIFY_EXPIRED as EXPIRED, NOTIFY_GENERIC as GENERIC, NOTIFY_STRING as STRING } from '../server/keyspace-events.js';
+import {
+  NOTIFY_EXPIRED as EXPIRED,
+  NOTIFY_GENERIC as GENERIC,
+  NOTIFY_HASH as HASH,
+  NOTIFY_LIST as LIST,
+  NOTIFY_SET as SET,
+  NOTIFY_STRING as STRING,
+  NOTIFY_ZSET as ZSET,
+} from '../server/keyspace-events.js';
 
 
 /** The class bits the acceptor pushed (keyspace-events bit layout). */
@@ -17,7 +25,7 @@ export const notifyState = { flags: 0 };
 
 let sink: (body: Uint8Array, len: number) => void = () => {};
 let ev = new Uint8Array(1024);
-/** DEL/UNLINK: which keys existed before the command ran. */
+/** DEL/UNLINK (and a STORE's destination): which keys existed before the command ran. */
 let existed: boolean[] = [];
 
 /** Where event frames go (the worker's reply ring). */
@@ -51,6 +59,10 @@ export function notifyExpired(store: Store, db: number, a: number): void {
 
 /** Before a command: remembers what the after-hook cannot see any more. */
 export function beforeCommand(c: Ctx, cmd: number): void {
+  if (STORES.has(cmd)) {
+    existed = [c.lookup(1) !== 0];
+    return;
+  }
   if (cmd !== CMD.DEL && cmd !== CMD.UNLINK) return;
   existed = [];
   for (let i = 1; i < c.argc; i++) existed.push(c.lookup(i) !== 0);
@@ -76,11 +88,90 @@ function hasGet(c: Ctx): boolean {
   return false;
 }
 
+/**
+ * Collection commands that change key argument 1: their event class and name, as Redis
+ * notifies them. A reply of 0 or null means nothing changed (no event); a command that
+ * empties its key also notifies `del`, and a STORE with an empty result only that.
+ */
+const COLLECTION_EVENTS = new Map<number, [number, string]>([
+  [CMD.LPUSH, [LIST, 'lpush']],
+  [CMD.LPUSHX, [LIST, 'lpush']],
+  [CMD.RPUSH, [LIST, 'rpush']],
+  [CMD.RPUSHX, [LIST, 'rpush']],
+  [CMD.LPOP, [LIST, 'lpop']],
+  [CMD.RPOP, [LIST, 'rpop']],
+  [CMD.LSET, [LIST, 'lset']],
+  [CMD.LTRIM, [LIST, 'ltrim']],
+  [CMD.LINSERT, [LIST, 'linsert']],
+  [CMD.LREM, [LIST, 'lrem']],
+  [CMD.HSET, [HASH, 'hset']],
+  [CMD.HSETNX, [HASH, 'hset']],
+  [CMD.HMSET, [HASH, 'hset']],
+  [CMD.HDEL, [HASH, 'hdel']],
+  [CMD.HINCRBY, [HASH, 'hincrby']],
+  [CMD.HINCRBYFLOAT, [HASH, 'hincrbyfloat']],
+  [CMD.SADD, [SET, 'sadd']],
+  [CMD.SREM, [SET, 'srem']],
+  [CMD.SPOP, [SET, 'spop']],
+  [CMD.SINTERSTORE, [SET, 'sinterstore']],
+  [CMD.SUNIONSTORE, [SET, 'sunionstore']],
+  [CMD.SDIFFSTORE, [SET, 'sdiffstore']],
+  [CMD.ZADD, [ZSET, 'zadd']],
+  [CMD.ZINCRBY, [ZSET, 'zincr']],
+  [CMD.ZREM, [ZSET, 'zrem']],
+  [CMD.ZPOPMIN, [ZSET, 'zpopmin']],
+  [CMD.ZPOPMAX, [ZSET, 'zpopmax']],
+  [CMD.ZREMRANGEBYRANK, [ZSET, 'zremrangebyrank']],
+  [CMD.ZREMRANGEBYSCORE, [ZSET, 'zremrangebyscore']],
+  [CMD.ZREMRANGEBYLEX, [ZSET, 'zremrangebylex']],
+  [CMD.ZUNIONSTORE, [ZSET, 'zunionstore']],
+  [CMD.ZINTERSTORE, [ZSET, 'zinterstore']],
+  [CMD.ZDIFFSTORE, [ZSET, 'zdiffstore']],
+  [CMD.ZRANGESTORE, [ZSET, 'zrangestore']],
+]);
+
+/** Store commands: an empty result deletes the destination rather than writing it. */
+const STORES = new Set<number>([CMD.SINTERSTORE, CMD.SUNIONSTORE, CMD.SDIFFSTORE, CMD.ZUNIONSTORE, CMD.ZINTERSTORE, CMD.ZDIFFSTORE, CMD.ZRANGESTORE]);
+
+/** Events of a collection command on key argument 1 (see COLLECTION_EVENTS). */
+function collectionEvent(c: Ctx, cmd: number, ev: [number, string], r: ReturnType<typeof replyKind>): void {
+  const gone = c.lookup(1) === 0;
+  if (STORES.has(cmd)) {
+    if (!gone) keyEvent(c, ev[0], ev[1], 1);
+    else if (existed[0]) keyEvent(c, GENERIC, 'del', 1);
+    return;
+  }
+  if (r === 'null' || r === 'zero') return;
+  keyEvent(c, ev[0], ev[1], 1);
+  if (gone) keyEvent(c, GENERIC, 'del', 1);
+}
+
 /** After a command: emits the events Redis notifies for it when it succeeded. */
 export function afterCommand(c: Ctx, cmd: number): void {
   const r = replyKind(c);
   if (r === 'error') return;
+  const ev = COLLECTION_EVENTS.get(cmd);
+  if (ev !== undefined) {
+    collectionEvent(c, cmd, ev, r);
+    return;
+  }
   switch (cmd) {
+    case CMD.SMOVE:
+      if (r === 'zero') return;
+      keyEvent(c, SET, 'srem', 1);
+      if (c.lookup(1) === 0) keyEvent(c, GENERIC, 'del', 1);
+      keyEvent(c, SET, 'sadd', 2);
+      return;
+    case CMD.LMOVE:
+    case CMD.RPOPLPUSH: {
+      if (r === 'null') return;
+      const fromLeft = cmd === CMD.LMOVE && c.is(3, 'LEFT');
+      const toLeft = cmd === CMD.RPOPLPUSH || c.is(4, 'LEFT');
+      keyEvent(c, LIST, fromLeft ? 'lpop' : 'rpop', 1);
+      if (c.lookup(1) === 0) keyEvent(c, GENERIC, 'del', 1);
+      keyEvent(c, LIST, toLeft ? 'lpush' : 'rpush', 2);
+      return;
+    }
     case CMD.SET:
       if (r === 'null' && !hasGet(c)) return;
       keyEvent(c, STRING, 'set', 1);

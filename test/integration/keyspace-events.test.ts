@@ -39,6 +39,33 @@ describe.each([1, 3])('keyspace notifications with %i shard(s)', (shards) => {
     expect(await until(2)).toEqual(['__keyspace@0__:loud set', '__keyevent@0__:set loud']);
   });
 
+  it('reports list, set, hash and sorted-set changes, and del when a command empties a key', async () => {
+    await r.config('SET', 'notify-keyspace-events', 'Elshzg');
+    await r.rpush('L', 'a', 'b');
+    await r.lpop('L');
+    await r.lpop('L');
+    await r.sadd('S', 'x');
+    await r.sadd('S', 'x');
+    await r.srem('S', 'x');
+    await r.hset('H', 'f', 'v');
+    await r.zadd('Z', 1, 'm');
+    await r.zincrby('Z', 1, 'm');
+    await r.sunionstore('{t}dest', '{t}none');
+    expect(await until(10)).toEqual([
+      '__keyevent@0__:rpush L',
+      '__keyevent@0__:lpop L',
+      '__keyevent@0__:lpop L',
+      '__keyevent@0__:del L',
+      '__keyevent@0__:sadd S',
+      '__keyevent@0__:srem S',
+      '__keyevent@0__:del S',
+      '__keyevent@0__:hset H',
+      '__keyevent@0__:zadd Z',
+      '__keyevent@0__:zincr Z',
+    ]);
+    await r.config('SET', 'notify-keyspace-events', '');
+  });
+
   it('reports writes on keyspace and keyevent channels', async () => {
     await r.config('SET', 'notify-keyspace-events', 'KEA');
     await r.set('a', '1', 'EX', 100);
