@@ -226,8 +226,6 @@ const FALSE3 = enc('#f\r\n');
 export const R_OK = enc('+OK\r\n');
 export const R_PONG = enc('+PONG\r\n');
 export const R_QUEUED = enc('+QUEUED\r\n');
-export const R_ZERO = enc(':0\r\n');
-export const R_ONE = enc(':1\r\n');
 export const R_EMPTY_ARRAY = enc('*0\r\n');
 
 /**
@@ -249,30 +247,4 @@ export function formatDouble17(d: number): string {
   }
   const f = d.toFixed(16 - exp);
   return f.indexOf('.') === -1 ? f : f.replace(/\.?0+$/, '');
-}
-
-/**
- * Formats a double as INCRBYFLOAT replies, following Redis's "human" long double form
- * (`%.17Lf`, trailing zeros and dot dropped, "-0" as "0"): "inf"/"-inf", plain digits
- * without exponent. Large magnitudes expand the shortest round-trip digits with zeros
- * (1.5e25 → "15000000000000000000000000", as Redis prints it), tiny ones keep 17
- * decimals (1e-7 → "0.0000001", 1e-20 → "0").
- */
-export function formatDouble(d: number): string {
-  if (d === Infinity) return 'inf';
-  if (d === -Infinity) return '-inf';
-  if (Number.isNaN(d)) return 'nan';
-  const s = String(d);
-  const ei = s.indexOf('e');
-  if (ei === -1) return s;
-  if (s[ei + 1] === '+') {
-    const neg = s[0] === '-';
-    const mant = s.slice(neg ? 1 : 0, ei);
-    const dot = mant.indexOf('.');
-    const digits = dot === -1 ? mant : mant.slice(0, dot) + mant.slice(dot + 1);
-    const intLen = (dot === -1 ? mant.length : dot) + Number(s.slice(ei + 2));
-    return (neg ? '-' : '') + digits + '0'.repeat(intLen - digits.length);
-  }
-  const f = d.toFixed(17).replace(/\.?0+$/, '');
-  return f === '-0' ? '0' : f;
 }

@@ -35,12 +35,6 @@ export function setDatatypeConfig(name: string, value: number): boolean {
   return true;
 }
 
-/** Current value of a threshold by CONFIG name, or undefined. */
-export function getDatatypeConfig(name: string): number | undefined {
-  const f = NAMES[name.toLowerCase()];
-  return f === undefined ? undefined : dtConfig[f];
-}
-
 /**
  * Internal: `__dtconfig <name> <integer>` sets a threshold in this shard (CONFIG SET sends
  * it to every shard, each holding its own copy). Replies +OK, or an error for an unknown name.

@@ -113,3 +113,12 @@ export function formatLongDoubleHuman(v: LongDouble): string {
   const out = (v.neg ? '-' : '') + digits;
   return out === '-0' ? '0' : out;
 }
+
+/** Zero, the value of a missing key or field. */
+export const LD_ZERO: LongDouble = { neg: false, m: 0n, e: 0, inf: false };
+
+/** Bytes [s, s+n) as a long double as Redis's string2ld reads them (no spaces, no NaN, at most 5 KiB); null if invalid. */
+export function parseLongDoubleBytes(buf: Uint8Array, s: number, n: number): LongDouble | null {
+  if (n === 0 || n > 5 * 1024) return null;
+  return parseLongDouble(Buffer.from(buf.buffer, buf.byteOffset + s, n).toString('latin1'));
+}

@@ -23,8 +23,9 @@ import {
 } from './value.js';
 import { dtConfig } from './dt-config.js';
 import { E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
-import { R_EMPTY_ARRAY, R_OK, formatDouble } from '../io/resp-writer.js';
-import { copyBytes, parseFloatBytes, parseI64 } from '../io/bytes.js';
+import { R_EMPTY_ARRAY, R_OK } from '../io/resp-writer.js';
+import { LD_ZERO, type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDoubleBytes } from './long-double.js';
+import { copyBytes, parseI64 } from '../io/bytes.js';
 
 /** Value span found by the last hFind. */
 let VS = 0;
@@ -315,31 +316,32 @@ const hincrby: Handler = (c) => {
   else c.out.ascii(`:${res}\r\n`);
 };
 
+/** HINCRBYFLOAT computes in x87 long double and prints %.17Lf, as Redis does (see long-double.ts). */
 const hincrbyfloat: Handler = (c) => {
-  const incr = parseFloatBytes(c.buf, c.as[3]!, c.al[3]!);
-  if (incr === null || !Number.isFinite(incr)) {
-    c.out.error(incr === null ? 'ERR value is not a valid float' : 'ERR increment would produce NaN or Infinity');
+  const incr = parseLongDoubleBytes(c.buf, c.as[3]!, c.al[3]!);
+  if (incr === null || isInfinite(incr)) {
+    c.out.error(incr === null ? 'ERR value is not a valid float' : 'ERR value is NaN or Infinity');
     return;
   }
   let a = lookupTyped(c, 1, T_HASH, false);
   if (a < 0) return;
   const m = c.store.arena;
-  let cur = 0;
+  let cur: LongDouble = LD_ZERO;
   if (a !== 0 && hFind(m, a, c.buf, c.as[2]!, c.al[2]!)) {
-    const v = parseFloatBytes(m.u8, VS, VN);
+    const v = parseLongDoubleBytes(m.u8, VS, VN);
     if (v === null) {
       c.out.error('ERR hash value is not a float');
       return;
     }
     cur = v;
   }
-  const res = cur + incr;
-  if (!Number.isFinite(res)) {
+  const res = addLongDouble(cur, incr);
+  if (isInfinite(res)) {
     c.out.error('ERR increment would produce NaN or Infinity');
     return;
   }
   if (a === 0) a = createHash(c, 1);
-  const s = Buffer.from(formatDouble(res), 'latin1');
+  const s = Buffer.from(formatLongDoubleHuman(res), 'latin1');
   hashSet(m, a, c.buf, c.as[2]!, c.al[2]!, s, 0, s.length);
   c.out.bulk(s, 0, s.length);
 };

@@ -4,12 +4,11 @@ import { T_STRING, recType, recValLen, recValOff } from './record.js';
 import { E_NOT_FLOAT, E_NOT_INT, E_OVERFLOW, E_SYNTAX, E_TOO_BIG, E_WRONGTYPE } from '../io/error-text.js';
 import { setExpireAt } from './expire-args.js';
 import { R_OK } from '../io/resp-writer.js';
-import { type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDouble } from './long-double.js';
+import { LD_ZERO, type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDoubleBytes } from './long-double.js';
 import { parseI64 } from '../io/bytes.js';
 
 const I64_MAX = 9223372036854775807n;
 const I64_MIN = -9223372036854775808n;
-const ZERO: LongDouble = { neg: false, m: 0n, e: 0, inf: false };
 /** Longest string INCR may read: a 64-bit integer's digits and sign. */
 const MAX_INT_DIGITS = 20;
 
@@ -254,27 +253,21 @@ const decrby: Handler = (c) => {
   else incrBy(c, -d);
 };
 
-/** Bytes [s, s+n) as a long double, with Redis's string2ld rules (no spaces, no NaN, at most 5 KiB); null if invalid. */
-function longDoubleAt(buf: Uint8Array, s: number, n: number): LongDouble | null {
-  if (n === 0 || n > 5 * 1024) return null;
-  return parseLongDouble(Buffer.from(buf.buffer, buf.byteOffset + s, n).toString('latin1'));
-}
-
 const incrbyfloat: Handler = (c) => {
   const m = c.store.arena;
-  const incr = longDoubleAt(c.buf, c.as[2]!, c.al[2]!);
+  const incr = parseLongDoubleBytes(c.buf, c.as[2]!, c.al[2]!);
   if (incr === null) {
     c.out.error(E_NOT_FLOAT);
     return;
   }
   const a = c.lookup(1);
-  let cur: LongDouble | null = ZERO;
+  let cur: LongDouble | null = LD_ZERO;
   if (a !== 0) {
     if (recType(m, a) !== T_STRING) {
       c.out.error(E_WRONGTYPE);
       return;
     }
-    cur = longDoubleAt(m.u8, recValOff(m, a), recValLen(m, a));
+    cur = parseLongDoubleBytes(m.u8, recValOff(m, a), recValLen(m, a));
     if (cur === null) {
       c.out.error(E_NOT_FLOAT);
       return;
