@@ -4,7 +4,7 @@ import type { Ctx, Handler } from './context.js';
 import { T_LIST } from './record.js';
 import { ES, EN, lpDecode, lpStart } from './listpack.js';
 import { qlCount, qlDelAt, qlHead, qlInsertAt, qlNext, qlPeekEnd, qlPush, qlReplaceAt, qlSeek, qlStepBack, qlTrim, qpos } from './quicklist.js';
-import { ENC_QUICKLIST, copyOut, createCollection, deleteKey, lookupTyped, newCompact, valPtr } from './value.js';
+import { ENC_QUICKLIST, copyOut, createCollection, deleteKey, lookupTyped, newCompact, parseNumkeys, valPtr } from './value.js';
 import { blockOn, parseTimeout } from './blocking.js';
 import { E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
 import { R_EMPTY_ARRAY, R_OK } from '../io/resp-writer.js';
@@ -427,11 +427,8 @@ const brpop: Handler = (c) => bpop(c, false);
 
 /** [B]LMPOP: `first` is the numkeys argument; `ms` < 0 for the non-blocking form. */
 function mpop(c: Ctx, first: number, ms: number): void {
-  const nk = c.int(first);
-  if (nk === null || nk <= 0) {
-    c.out.error(nk === null ? E_NOT_INT : 'ERR numkeys should be greater than 0');
-    return;
-  }
+  const nk = parseNumkeys(c, first);
+  if (nk < 0) return;
   const sideArg = first + 1 + nk;
   if (sideArg >= c.argc) {
     c.out.error(E_SYNTAX);

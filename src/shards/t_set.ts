@@ -1,13 +1,12 @@
 /** Set commands (Redis's t_set.c): an intset (sorted integers in a listpack) or an arena field table. */
 import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
-import { T_SET, freeRecord, newRecord } from './record.js';
+import { T_SET, freeRecord } from './record.js';
 import { ES, EN, lpCount, lpStart, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert } from './listpack.js';
 import { FT_HEADER, entHeader, entKey, entKeyLen, ftCap, ftCount, ftFind, ftHash, ftInit, ftInsert, ftRandom, ftRemoveFound, ftScan, ftSlot } from './field-table.js';
 import {
   ENC_HT,
   ENC_INTSET,
-  VAL_LEN,
   copyOut,
   createCollection,
   deleteKey,
@@ -17,6 +16,8 @@ import {
   newCompact,
   parseIntercardArgs,
   parseScanArgs,
+  storeTempCollection,
+  tempCollection,
   scanMatches,
   scanOpts,
   setPtr,
@@ -168,24 +169,12 @@ export function createSet(c: Ctx, i: number): number {
 
 /** An unnamed set record outside the keyspace, for building results. */
 function tempSet(m: Arena): number {
-  const a = newRecord(m, T_SET, m.u8, 0, 0, VAL_LEN, 0, 0);
-  setVal(m, a, ENC_INTSET, newCompact(m, T_SET));
-  return a;
+  return tempCollection(m, T_SET, ENC_INTSET);
 }
 
 /** Stores a temp set as key argument `i` (replacing it), or deletes the key when empty; frees the temp record. */
 function storeTemp(c: Ctx, i: number, t: number): void {
-  const m = c.store.arena;
-  const old = c.lookup(i);
-  if (old !== 0) c.store.removeFound(c.db, old);
-  if (setLen(m, t) === 0) {
-    freeValue(m, t);
-    freeRecord(m, t);
-    return;
-  }
-  c.lookup(i);
-  createCollection(c.store, c.db, c.buf, c.as[i]!, c.al[i]!, T_SET, valEnc(m, t), valPtr(m, t));
-  freeRecord(m, t);
+  storeTempCollection(c, i, t, setLen(c.store.arena, t) === 0);
 }
 
 const sadd: Handler = (c) => {

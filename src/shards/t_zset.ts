@@ -5,7 +5,7 @@
  */
 import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
-import { T_SET, T_ZSET, freeRecord, newRecord, recType } from './record.js';
+import { T_SET, T_ZSET, freeRecord, recType } from './record.js';
 import { ES, EN, f64Bytes, lpCount, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert, lpPrev, lpStart, readF64 } from './listpack.js';
 import {
   cmpBytes,
@@ -35,7 +35,7 @@ import {
   type LexBound,
 } from './skiplist.js';
 import { ftHash, ftRandom, ftScan } from './field-table.js';
-import { ENC_LISTPACK, ENC_SKIPLIST, VAL_LEN, createCollection, deleteKey, freeValue, newCompact, parseIntercardArgs, parseScanArgs, scanMatches, scanOpts, setVal, valEnc, valPtr } from './value.js';
+import { ENC_LISTPACK, ENC_SKIPLIST, createCollection, deleteKey, freeValue, newCompact, parseIntercardArgs, parseNumkeys, parseScanArgs, storeTempCollection, tempCollection, scanMatches, scanOpts, setVal, valEnc, valPtr } from './value.js';
 import { MN as SMN, MS as SMS, iterInit as setIterInit, iterNext as setIterNext, setHas, setLen } from './t_set.js';
 import { blockOn, parseTimeout } from './blocking.js';
 import { dtConfig } from './dt-config.js';
@@ -414,24 +414,12 @@ function replyWithScore(c: Ctx, m: Arena, pos: number, nested: boolean): void {
 
 /** An unnamed sorted-set record outside the keyspace, for building results. */
 function tempZset(m: Arena): number {
-  const a = newRecord(m, T_ZSET, m.u8, 0, 0, VAL_LEN, 0, 0);
-  setVal(m, a, ENC_LISTPACK, newCompact(m, T_ZSET));
-  return a;
+  return tempCollection(m, T_ZSET, ENC_LISTPACK);
 }
 
 /** Stores a temp sorted set as key argument `i` (deleting the key when empty); frees the temp record. */
 function storeTemp(c: Ctx, i: number, t: number): void {
-  const m = c.store.arena;
-  const old = c.lookup(i);
-  if (old !== 0) c.store.removeFound(c.db, old);
-  if (zsetLen(m, t) === 0) {
-    freeValue(m, t);
-    freeRecord(m, t);
-    return;
-  }
-  c.lookup(i);
-  createCollection(c.store, c.db, c.buf, c.as[i]!, c.al[i]!, T_ZSET, valEnc(m, t), valPtr(m, t));
-  freeRecord(m, t);
+  storeTempCollection(c, i, t, zsetLen(c.store.arena, t) === 0);
 }
 
 function lookupZset(c: Ctx, i: number, read: boolean): number {
@@ -919,11 +907,8 @@ const bzpopmax: Handler = (c) => bzpop(c, true);
 
 /** [B]ZMPOP from the numkeys argument `first`; `ms` < 0 for the non-blocking form. */
 function zmpop(c: Ctx, first: number, ms: number): void {
-  const nk = c.int(first);
-  if (nk === null || nk <= 0) {
-    c.out.error(nk === null ? E_NOT_INT : 'ERR numkeys should be greater than 0');
-    return;
-  }
+  const nk = parseNumkeys(c, first);
+  if (nk < 0) return;
   const whereArg = first + 1 + nk;
   if (whereArg >= c.argc) {
     c.out.error(E_SYNTAX);

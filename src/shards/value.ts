@@ -8,7 +8,7 @@ import type { Store } from './store.js';
 import type { Ctx } from './context.js';
 import { E_INVALID_CURSOR, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../io/error-text.js';
 import { globMatch } from '../io/bytes.js';
-import { T_LIST, T_SET, T_STRING, newRecord, recType, recValOff } from './record.js';
+import { T_LIST, T_SET, T_STRING, freeRecord, newRecord, recType, recValOff } from './record.js';
 import { ES, EN, LP_FIRST, lpCount, lpDecode, lpEnd, lpFree, lpNew, lpStart, lpUsed } from './listpack.js';
 import { qlFree, qlHead, qlNew, nodeNext as qlNodeNext } from './quicklist.js';
 import { FT_HEADER, entKey, entKeyLen, ftCap, ftCount, ftFreeSlots, ftInit, ftInsert, ftSlot } from './field-table.js';
@@ -296,11 +296,8 @@ export function serializeElements(m: Arena, a: number): Uint8Array {
  * -1 after replying Redis's error.
  */
 export function parseIntercardArgs(c: Ctx): number {
-  const nk = c.int(1);
-  if (nk === null || nk <= 0) {
-    c.out.error(nk === null ? E_NOT_INT : 'ERR numkeys should be greater than 0');
-    return -1;
-  }
+  const nk = parseNumkeys(c, 1);
+  if (nk < 0) return -1;
   if (nk > c.argc - 2) {
     c.out.error("ERR Number of keys can't be greater than number of args");
     return -1;
@@ -320,4 +317,36 @@ export function parseIntercardArgs(c: Ctx): number {
     }
   }
   return limit;
+}
+
+/** A `numkeys` argument (at index `i`): a positive integer, or -1 after replying Redis's error. */
+export function parseNumkeys(c: Ctx, i: number): number {
+  const nk = c.int(i);
+  if (nk === null || nk <= 0) {
+    c.out.error(nk === null ? E_NOT_INT : 'ERR numkeys should be greater than 0');
+    return -1;
+  }
+  return nk;
+}
+
+/** An unnamed collection record outside the keyspace, in its compact encoding `enc`, for building a STORE result. */
+export function tempCollection(m: Arena, type: number, enc: number): number {
+  const a = newRecord(m, type, m.u8, 0, 0, VAL_LEN, 0, 0);
+  setVal(m, a, enc, newCompact(m, type));
+  return a;
+}
+
+/** Stores temp collection `t` as key argument `i` (replacing it), or deletes the key when `empty`; frees the temp record. */
+export function storeTempCollection(c: Ctx, i: number, t: number, empty: boolean): void {
+  const m = c.store.arena;
+  const old = c.lookup(i);
+  if (old !== 0) c.store.removeFound(c.db, old);
+  if (empty) {
+    freeValue(m, t);
+    freeRecord(m, t);
+    return;
+  }
+  c.lookup(i);
+  createCollection(c.store, c.db, c.buf, c.as[i]!, c.al[i]!, recType(m, t), valEnc(m, t), valPtr(m, t));
+  freeRecord(m, t);
 }
