@@ -500,6 +500,11 @@ export class Acceptor {
     return this.crossShard(conn, seq, id, cmd, nk);
   }
 
+  /** Shard owning a key given as bytes (cross-shard operations keep copies of their arguments). */
+  private shardOfKey(k: Buffer): number {
+    return calculateSlot(k) % this.nShards;
+  }
+
   /** Shard owning the key at argument `i`: CRC16 slot (hash tags honoured) spread over shards. */
   private shardOf(cmd: ParsedCommand, i: number): number {
     const s = cmd.argStart[i]!;
@@ -643,17 +648,16 @@ export class Acceptor {
    * involved shard is held, so it is atomic; it costs a copy of the foreign keys' values.
    */
   private async runGathered(id: number, args: Buffer[], keys: number[], db: number, w: RespWriter): Promise<void> {
-    const shardOfKey = (k: Buffer): number => calculateSlot(k) % this.nShards;
-    const home = shardOfKey(args[keys[0]!]!);
-    for (const k of keys) this.held[shardOfKey(args[k]!)] = 1;
+    const home = this.shardOfKey(args[keys[0]!]!);
+    for (const k of keys) this.held[this.shardOfKey(args[k]!)] = 1;
     const dump = internalId('__dump');
     const restore = internalId('__restore');
     const op = ++this.gatherOps;
     const moved: { arg: number; shard: number; temp: Buffer }[] = [];
     const local = args.slice();
     for (const k of keys) {
-      const shard = shardOfKey(args[k]!);
-      if (shard === home || moved.some((m) => m.arg === k)) continue;
+      const shard = this.shardOfKey(args[k]!);
+      if (shard === home) continue;
       const temp = Buffer.from(`\u0000sabre:gather:${op}:${k}`);
       const payload = bulkBody(await this.sysCall(shard, db, dump, [Buffer.from('__dump'), args[k]!, Buffer.from('0')]));
       if (payload !== null) await this.sysCall(home, db, restore, [Buffer.from('__restore'), temp, payload, Buffer.from('1')]);
@@ -680,11 +684,10 @@ export class Acceptor {
 
   /** The steps of each cross-shard operation. */
   async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
-    const shardOfKey = (k: Buffer): number => calculateSlot(k) % this.nShards;
     if (id === CMD.MSETNX) {
       const parts = new Map<number, Buffer[]>();
       for (let i = 1; i + 1 < args.length; i += 2) {
-        const s = shardOfKey(args[i]!);
+        const s = this.shardOfKey(args[i]!);
         if (!parts.has(s)) parts.set(s, []);
         parts.get(s)!.push(args[i]!, args[i + 1]!);
       }
@@ -707,8 +710,8 @@ export class Acceptor {
     // RENAME / RENAMENX / COPY: take the source's payload, then create the destination.
     const src = args[1]!;
     const dst = args[2]!;
-    const ss = shardOfKey(src);
-    const ds = shardOfKey(dst);
+    const ss = this.shardOfKey(src);
+    const ds = this.shardOfKey(dst);
     this.held[ss] = 1;
     this.held[ds] = 1;
     let replace = id === CMD.RENAME;
