@@ -19,6 +19,7 @@ import { RespWriter } from './resp-writer.js';
 import { ShardLink } from './shard-link.js';
 import { readU32 } from './ring.js';
 import * as F from './frames.js';
+import { copyBytes } from './bytes.js';
 import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather.js';
 import { CMD } from '../commands/ids.generated.js';
 import {
@@ -507,6 +508,7 @@ export class Acceptor {
 
   /** Shard owning the key at argument `i`: CRC16 slot (hash tags honoured) spread over shards. */
   private shardOf(cmd: ParsedCommand, i: number): number {
+    if (this.nShards === 1) return 0;
     const s = cmd.argStart[i]!;
     const slot = calculateSlot(Buffer.from(cmd.buf.buffer, cmd.buf.byteOffset + s, cmd.argLen[i]!));
     return slot % this.nShards;
@@ -962,7 +964,10 @@ export class Acceptor {
       const len = conn.out.len;
       if (len > 0) {
         this.stats.netOutputBytes += len;
-        conn.socket.write(Buffer.copyBytesFrom(conn.out.bytes, 0, len));
+        // allocUnsafe takes small replies from Node's shared pool: no malloc or new ArrayBuffer per write.
+        const copy = Buffer.allocUnsafe(len);
+        copyBytes(copy, 0, conn.out.bytes, 0, len);
+        conn.socket.write(copy);
         conn.out.reset();
       }
       if (conn.closeAfterReplies && conn.idle) {
