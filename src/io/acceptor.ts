@@ -19,7 +19,7 @@ import { RespWriter } from './resp-writer.js';
 import { ShardLink } from './shard-link.js';
 import { readU32 } from './ring.js';
 import * as F from './frames.js';
-import { copyBytes } from './bytes.js';
+import { copyBytes, isKeyword } from './bytes.js';
 import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather.js';
 import { CMD } from '../commands/ids.generated.js';
 import {
@@ -83,6 +83,16 @@ function bulkBody(reply: Uint8Array): Buffer | null {
   if (reply[0] !== 36 || reply[1] === 45) return null;
   const cr = reply.indexOf(13);
   return Buffer.from(reply.subarray(cr + 2, reply.length - 2));
+}
+
+/** A null reply in either protocol: RESP3 `_`, RESP2 `*-1` or `$-1` (nothing to pop or move). */
+function isNullReply(r: Uint8Array): boolean {
+  return r[0] === 95 || ((r[0] === 42 || r[0] === 36) && r[1] === 45);
+}
+
+/** LEFT or RIGHT, as BLMOVE checks its directions before its timeout. */
+function isSide(a: Buffer): boolean {
+  return isKeyword(a, 0, a.length, 'LEFT') || isKeyword(a, 0, a.length, 'RIGHT');
 }
 
 /** Connection ids from here up name the server's own waits in shards (cross-shard blocking). */
@@ -598,6 +608,10 @@ export class Acceptor {
       case CMD.BRPOP:
       case CMD.BZPOPMIN:
       case CMD.BZPOPMAX:
+      case CMD.BLMPOP:
+      case CMD.BZMPOP:
+      case CMD.BLMOVE:
+      case CMD.BRPOPLPUSH:
         if (conn.noBlock) {
           this.replyError(conn, seq, "CROSSSLOT Keys in request don't hash to the same slot");
           return true;
@@ -621,16 +635,25 @@ export class Acceptor {
   private startOperation(conn: Connection, seq: number, id: number, cmd: ParsedCommand, gather = false): void {
     const args: Buffer[] = [];
     for (let i = 0; i < cmd.argc; i++) args.push(Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!)));
-    const keys = gather ? Array.from(this.keyIdx.subarray(0, extractKeys(COMMANDS[id]!, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx))) : [];
-    const db = conn.db;
-    const proto = conn.proto;
+    const keys = gather ? Array.from(this.keyIdx.subarray(0, extractKeys(COMMANDS[id]!, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx))) : null;
     conn.stalled = true;
     this.stalled.add(conn);
-    this.opChain = this.opChain.then(async () => {
+    void this.queueOperation(id, args, keys, conn.db, conn.proto).then((reply) => {
+      if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
+      this.scheduleTick();
+    });
+  }
+
+  /**
+   * Queues a cross-shard operation behind the others and resolves with its reply: a gathered
+   * collection command when `keys` lists its key arguments, else MSETNX/RENAME/RENAMENX/COPY.
+   */
+  private queueOperation(id: number, args: Buffer[], keys: number[] | null, db: number, proto: 2 | 3): Promise<Uint8Array> {
+    const run = this.opChain.then(async () => {
       const w = new RespWriter(256);
       w.proto = proto;
       try {
-        if (gather) await this.runGathered(id, args, keys, db, w);
+        if (keys !== null) await this.runGathered(id, args, keys, db, w);
         else await this.runOperation(id, args, db, w);
         this.hooks.operationDone(id, args, db, w);
       } catch (err) {
@@ -638,9 +661,11 @@ export class Acceptor {
         w.error(`ERR ${(err as Error).message}`);
       }
       this.held.fill(0);
-      if (!conn.closed && conn.deliver(seq, w.bytes, 0, w.len)) this.markDirty(conn);
       this.releaseStalled();
+      return w.bytes.subarray(0, w.len);
     });
+    this.opChain = run.then(() => undefined);
+    return run;
   }
 
   /**
@@ -797,15 +822,14 @@ export class Acceptor {
   }
 
   /**
-   * BLPOP/BRPOP/BZPOPMIN/BZPOPMAX whose keys span shards: try each shard's keys without
-   * blocking (in the order of their first key), and when all are empty, watch every shard
-   * (__bwatch answers once one of its keys holds data, at once if one already does, so no
-   * push is missed) and try again, until the timeout. The client stays parked meanwhile.
+   * A blocking pop whose keys span shards. BLPOP/BRPOP/BZPOPMIN/BZPOPMAX/BLMPOP/BZMPOP try
+   * each run of consecutive same-shard keys without blocking, in the order given; BLMOVE and
+   * BRPOPLPUSH try the gathered (atomic) LMOVE/RPOPLPUSH. When nothing was there, every shard
+   * watches its keys (__bwatch answers once one holds data, at once if one already does, so no
+   * push is missed) and the command is tried again, until the timeout. The client stays parked.
    */
   private async blockAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand, nk: number): Promise<void> {
     const arg = (i: number): Buffer => Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
-    const timeoutArg = arg(cmd.argc - 1).toString('latin1');
-    const seconds = Number(timeoutArg);
     const reply = (bytes: Uint8Array): void => {
       if (!conn.closed && conn.deliver(seq, bytes, 0, bytes.length)) this.markDirty(conn);
       if (conn.blockedSeq === seq) {
@@ -814,35 +838,54 @@ export class Acceptor {
       }
       this.scheduleTick();
     };
+    const moving = id === CMD.BLMOVE || id === CMD.BRPOPLPUSH;
+    if (id === CMD.BLMOVE && (!isSide(arg(3)) || !isSide(arg(4)))) return reply(Buffer.from('-ERR syntax error\r\n'));
+    const timeoutArg = arg(id === CMD.BLMPOP || id === CMD.BZMPOP ? 1 : cmd.argc - 1).toString('latin1');
+    const seconds = Number(timeoutArg);
     if (timeoutArg.trim() !== timeoutArg || timeoutArg === '' || !Number.isFinite(seconds)) {
       return reply(Buffer.from('-ERR timeout is not a float or out of range\r\n'));
     }
     if (seconds < 0) return reply(Buffer.from('-ERR timeout is negative\r\n'));
-    const groups = new Map<number, Buffer[]>();
-    for (let k = 0; k < nk; k++) {
-      const i = this.keyIdx[k]!;
-      const s = this.shardOf(cmd, i);
-      if (!groups.has(s)) groups.set(s, []);
-      groups.get(s)!.push(arg(i));
-    }
-    const name = arg(0);
     const db = conn.db;
-    const flags = (conn.proto === 3 ? F.FLAG_RESP3 : 0) | F.FLAG_NOBLOCK;
-    const watchType = Buffer.from(id === CMD.BLPOP || id === CMD.BRPOP ? 'list' : 'zset');
+    const proto = conn.proto;
+    const zero = Buffer.from('0');
+    const name = arg(0);
+    const keyArgs = Array.from(this.keyIdx.subarray(0, nk));
+    // What each try sends: one request per run of consecutive keys on the same shard.
+    const tries: { shard: number; args: Buffer[] }[] = [];
+    const watched = new Map<number, Buffer[]>();
+    for (const i of moving ? [1] : keyArgs) {
+      const s = this.shardOf(cmd, i);
+      if (!watched.has(s)) watched.set(s, []);
+      watched.get(s)!.push(arg(i));
+      if (tries.length === 0 || tries[tries.length - 1]!.shard !== s) tries.push({ shard: s, args: [] });
+      tries[tries.length - 1]!.args.push(arg(i));
+    }
+    if (id === CMD.BLMPOP || id === CMD.BZMPOP) {
+      const tail: Buffer[] = [];
+      for (let i = keyArgs[nk - 1]! + 1; i < cmd.argc; i++) tail.push(arg(i));
+      for (const t of tries) t.args = [name, zero, Buffer.from(String(t.args.length)), ...t.args, ...tail];
+    } else for (const t of tries) t.args = [name, ...t.args, zero];
+    const move = id === CMD.BLMOVE ? [Buffer.from('lmove'), arg(1), arg(2), arg(3), arg(4)] : [Buffer.from('rpoplpush'), arg(1), arg(2)];
+    const flags = (proto === 3 ? F.FLAG_RESP3 : 0) | F.FLAG_NOBLOCK;
+    const watchType = Buffer.from(id === CMD.BZPOPMIN || id === CMD.BZPOPMAX || id === CMD.BZMPOP ? 'zset' : 'list');
     const deadline = seconds === 0 ? Infinity : Date.now() + seconds * 1000;
     conn.blockedSeq = seq;
     conn.stalled = true;
     const opConn = SYSTEM_CONN_BASE + (this.blockOps = (this.blockOps + 1) % 0x7ffffff0);
-    const zero = Buffer.from('0');
     while (!conn.closed) {
-      for (const [s, keys] of groups) {
-        const r = await this.sysCall(s, db, id, [name, ...keys, zero], flags);
-        const isNull = r[0] === 95 || (r[0] === 42 && r[1] === 45);
-        if (!isNull) return reply(r);
+      if (moving) {
+        const r = await this.queueOperation(id === CMD.BLMOVE ? CMD.LMOVE : CMD.RPOPLPUSH, move, [1, 2], db, proto);
+        if (!isNullReply(r)) return reply(r);
+      } else {
+        for (const t of tries) {
+          const r = await this.sysCall(t.shard, db, id, t.args, flags);
+          if (!isNullReply(r)) return reply(r);
+        }
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
-      const watches = [...groups].map(([s, keys]) =>
+      const watches = [...watched].map(([s, keys]) =>
         this.sysCall(s, db, internalId('__bwatch'), [Buffer.from('__bwatch'), watchType, ...keys], 0, opConn),
       );
       let timer: NodeJS.Timeout | undefined;
@@ -852,10 +895,10 @@ export class Acceptor {
       clearTimeout(timer);
       conn.onClosed = null;
       const unblock = [Buffer.from('__unblock'), Buffer.from(String(opConn))];
-      await Promise.all([...groups.keys()].map((s) => this.sysCall(s, 0, internalId('__unblock'), unblock)));
+      await Promise.all([...watched.keys()].map((s) => this.sysCall(s, 0, internalId('__unblock'), unblock)));
       this.dropSystemWaits(opConn);
     }
-    reply(Buffer.from(conn.proto === 3 ? '_\r\n' : '*-1\r\n'));
+    reply(Buffer.from(proto === 3 ? '_\r\n' : '*-1\r\n'));
   }
 
   /** Forgets pending system calls made on behalf of `opConn` whose shard waiters were dropped. */

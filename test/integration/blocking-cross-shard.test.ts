@@ -61,6 +61,48 @@ describe('blocking pops whose keys span shards', () => {
     expect(await r.bzpopmin(b, a, 1)).toEqual([a, 'low', '1']);
   });
 
+  it('BLMPOP and BZMPOP take the first non-empty key in the order given, across shards', async () => {
+    const [a, b, c] = [keyOn(0, 'ma'), keyOn(1, 'mb'), keyOn(0, 'mc')];
+    await r.rpush(b, 'b1', 'b2', 'b3');
+    await r.rpush(c, 'c1');
+    // c shares a's shard but comes after b: b must win.
+    expect(await r.call('BLMPOP', '1', '3', a, b, c, 'LEFT', 'COUNT', '2')).toEqual([b, ['b1', 'b2']]);
+    expect(await r.call('BLMPOP', '1', '3', a, c, b, 'RIGHT')).toEqual([c, ['c1']]);
+    // b still holds a list.
+    await expect(r.call('BZMPOP', '0', '2', a, b, 'MAX')).rejects.toThrow('WRONGTYPE');
+    const [za, zb] = [keyOn(1, 'zma'), keyOn(2, 'zmb')];
+    const zpopped = client().call('BZMPOP', '0', '2', za, zb, 'MAX', 'COUNT', '5');
+    await new Promise((res) => setTimeout(res, 100));
+    await r.zadd(zb, 1, 'one', 2, 'two');
+    expect(await zpopped).toEqual([zb, [['two', '2'], ['one', '1']]]);
+    expect(await r.call('BLMPOP', '0.05', '2', keyOn(0, 'ea'), keyOn(2, 'eb'), 'LEFT')).toBeNull();
+    await expect(r.call('BLMPOP', 'x', '2', keyOn(0, 'ea'), keyOn(2, 'eb'), 'LEFT')).rejects.toThrow('ERR timeout is not a float or out of range');
+    await expect(r.call('BLMPOP', '1', '2', keyOn(0, 'ea'), keyOn(2, 'eb'), 'UP')).rejects.toThrow('ERR syntax error');
+  });
+
+  it('BLMOVE and BRPOPLPUSH move between shards at once or when the source is filled', async () => {
+    const [src, dst] = [keyOn(0, 'mvs'), keyOn(2, 'mvd')];
+    await r.rpush(src, 'a', 'b');
+    expect(await r.blmove(src, dst, 'LEFT', 'RIGHT', 1)).toBe('a');
+    expect(await r.brpoplpush(src, dst, 1)).toBe('b');
+    expect(await r.exists(src)).toBe(0);
+    expect(await r.lrange(dst, 0, -1)).toEqual(['b', 'a']);
+    const waiter = client();
+    const moved = waiter.blmove(src, dst, 'RIGHT', 'LEFT', 0);
+    await new Promise((res) => setTimeout(res, 100));
+    await r.rpush(src, 'late');
+    expect(await moved).toBe('late');
+    expect(await r.lrange(dst, 0, -1)).toEqual(['late', 'b', 'a']);
+    expect(await r.brpoplpush(src, dst, 0.05)).toBeNull();
+    await expect(r.blmove(src, dst, 'UP', 'LEFT', 1)).rejects.toThrow('ERR syntax error');
+    await expect(r.blmove(src, dst, 'LEFT', 'LEFT', -1)).rejects.toThrow('ERR timeout is negative');
+    const notList = keyOn(1, 'mvx');
+    await r.set(notList, 'string');
+    await r.rpush(src, 'kept');
+    await expect(r.blmove(src, notList, 'LEFT', 'LEFT', 1)).rejects.toThrow('WRONGTYPE');
+    expect(await r.lrange(src, 0, -1)).toEqual(['kept']);
+  });
+
   it('a client that disconnects while waiting takes nothing', async () => {
     const [a, b] = [keyOn(0, 'da'), keyOn(1, 'db')];
     const gone = client();
