@@ -41,11 +41,19 @@ import { SHARD_IMPLEMENTS, internalId } from '../shards/command-set.js';
 import { cursorShard, parseScanCursor } from '../shards/scan-cursor.js';
 import { E_NOAUTH } from './error-text.js';
 import type { ServerConfig } from '../server/config.js';
+import type { AofEntry } from '../server/aof-log.js';
 import { PersistenceStatus } from '../persistence/persistence-status.js';
 import type { Logger } from '../log.js';
 
 /** A command the acceptor answers itself. */
 export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) => void;
+
+/** The AOF as the acceptor uses it: capture at dispatch, log at reply, flush before replies go out. */
+export interface AofSink {
+  capture(db: number, id: number, cmd: ParsedCommand): AofEntry;
+  commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void;
+  flush(): void;
+}
 
 /** Connection-mode hooks (transactions, pub/sub), installed by the server. */
 export interface ModeHooks {
@@ -76,7 +84,7 @@ function frameFlags(conn: Connection): number {
 }
 
 /** Command groups whose multi-key commands run across shards by gathering the keys into one. */
-const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash']);
+export const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash']);
 
 /** The payload of a bulk-string reply (null for a null reply). */
 function bulkBody(reply: Uint8Array): Buffer | null {
@@ -144,7 +152,13 @@ export class Acceptor {
   /** Save/AOF state; its dirty counter counts write commands (rdb_changes_since_last_save). */
   readonly persistence = new PersistenceStatus();
   /** The append-only file while appendonly is on: records dispatched writes, flushed before replies go out. */
-  aof: { record(db: number, id: number, cmd: ParsedCommand): void; flush(): void } | null = null;
+  aof: AofSink | null = null;
+  /** Writes waiting for their reply before the AOF logs them: by connection id, then seq * 256 + part (255: the whole command). */
+  private readonly aofPending = new Map<number, Map<number, AofEntry>>();
+  /** The same for the server's own calls (cross-shard blocking pops), by system seq. */
+  private readonly sysAof = new Map<number, AofEntry>();
+  /** Set by routing paths that took care of the AOF for the command being dispatched. */
+  private aofTaken = false;
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
   /** Transactions, pub/sub and notification hooks. */
@@ -173,7 +187,7 @@ export class Acceptor {
   /** Shards held by an in-flight cross-shard operation. */
   readonly held: Uint8Array;
   readonly stalled = new Set<Connection>();
-  opChain: Promise<void> = Promise.resolve();
+  private opChain: Promise<void> = Promise.resolve();
   /** Cross-shard gathered operations started, for their temporary key names. */
   private gatherOps = 0;
   /** Cross-shard blocking operations started, for their system connection ids. */
@@ -304,7 +318,11 @@ export class Acceptor {
       // Its waiter may sit in any shard its keys map to: tell them all to drop it.
       const unblock = internalId('__unblock');
       const id = Buffer.from(String(conn.id));
-      for (let s = 0; s < this.nShards; s++) this.sysCall(s, 0, unblock, [Buffer.from('__unblock'), id]).catch(() => {});
+      const key = conn.blockedSeq * 256 + 255;
+      const calls: Promise<Uint8Array>[] = [];
+      for (let s = 0; s < this.nShards; s++) calls.push(this.sysCall(s, 0, unblock, [Buffer.from('__unblock'), id]));
+      // A waiter dropped unserved never answers: its write never happened.
+      void Promise.all(calls).then(() => this.dropAof(conn.id, key));
     }
     this.hooks.closed(conn);
   }
@@ -435,7 +453,10 @@ export class Acceptor {
     } else if (!this.route(conn, seq, id, cmd)) {
       return false;
     }
-    if (this.aof !== null && (spec.flags & F_WRITE) !== 0) this.aof.record(conn.db, id, cmd);
+    if (this.aof !== null && (spec.flags & F_WRITE) !== 0) {
+      if (!this.aofTaken) this.pendAof(conn.id, seq * 256 + 255, this.aof.capture(conn.db, id, cmd));
+      this.aofTaken = false;
+    }
     if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
@@ -475,7 +496,11 @@ export class Acceptor {
         return this.broadcast(conn, seq, id, cmd, Split.Sum);
       case CMD.FLUSHDB:
       case CMD.FLUSHALL:
-        return this.broadcast(conn, seq, id, cmd, Split.Ok);
+        if (this.aof === null) return this.broadcast(conn, seq, id, cmd, Split.Ok);
+        // Logged once, at one point of every shard's order: run it with all shards held.
+        for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
+        this.startOperation(conn, seq, id, cmd);
+        return true;
       case CMD.RANDOMKEY:
         return this.broadcast(conn, seq, id, cmd, Split.Random);
       case CMD.SCAN: {
@@ -584,6 +609,7 @@ export class Acceptor {
         byShard.forEach((args, s) => {
           if (args.length > 0) this.sendSubset(this.shards[s]!, conn.id, seq, id, conn.db, conn.proto, cmd, args);
         });
+        if (id === CMD.DEL || id === CMD.UNLINK) this.pendAofParts(conn, seq, id, cmd, byShard);
         return true;
       }
       case CMD.MSET: {
@@ -596,6 +622,7 @@ export class Acceptor {
         byShard.forEach((args, s) => {
           if (args.length > 0) this.sendSubset(this.shards[s]!, conn.id, seq, id, conn.db, conn.proto, cmd, args);
         });
+        this.pendAofParts(conn, seq, id, cmd, byShard);
         return true;
       }
       case CMD.MSETNX:
@@ -636,9 +663,10 @@ export class Acceptor {
     const args: Buffer[] = [];
     for (let i = 0; i < cmd.argc; i++) args.push(Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!)));
     const keys = gather ? Array.from(this.keyIdx.subarray(0, extractKeys(COMMANDS[id]!, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx))) : null;
+    const logged = this.takeAof(conn.db, id, cmd);
     conn.stalled = true;
     this.stalled.add(conn);
-    void this.queueOperation(id, args, keys, conn.db, conn.proto).then((reply) => {
+    void this.queueOperation(id, args, keys, conn.db, conn.proto, logged).then((reply) => {
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       this.scheduleTick();
     });
@@ -648,8 +676,8 @@ export class Acceptor {
    * Queues a cross-shard operation behind the others and resolves with its reply: a gathered
    * collection command when `keys` lists its key arguments, else MSETNX/RENAME/RENAMENX/COPY.
    */
-  private queueOperation(id: number, args: Buffer[], keys: number[] | null, db: number, proto: 2 | 3): Promise<Uint8Array> {
-    const run = this.opChain.then(async () => {
+  private queueOperation(id: number, args: Buffer[], keys: number[] | null, db: number, proto: 2 | 3, logged: AofEntry | null): Promise<Uint8Array> {
+    return this.queued(async () => {
       const w = new RespWriter(256);
       w.proto = proto;
       try {
@@ -660,11 +688,21 @@ export class Acceptor {
         w.len = 0;
         w.error(`ERR ${(err as Error).message}`);
       }
+      // Logged while the shards are still held, so nothing that ran after it is logged before it.
+      if (logged !== null) this.aof?.commit(logged, w.bytes, 0, w.len);
       this.held.fill(0);
       this.releaseStalled();
       return w.bytes.subarray(0, w.len);
     });
-    this.opChain = run.then(() => undefined);
+  }
+
+  /** Runs `fn` after every cross-shard operation queued before it, and before any queued after it. */
+  queued<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.opChain.then(fn);
+    this.opChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -702,15 +740,26 @@ export class Acceptor {
     w.raw(reply, 0, reply.length);
   }
 
-  /** Runs a cross-shard MSETNX/RENAME/RENAMENX/COPY for the server itself (AOF replay); resolves with its reply. */
-  async serverOperation(id: number, args: Buffer[], db: number): Promise<Uint8Array> {
+  /**
+   * Runs a cross-shard command for the server itself (AOF replay) and resolves with its reply:
+   * MSETNX/RENAME/RENAMENX/COPY, or a gathered collection command when `keys` lists its key arguments.
+   */
+  async serverOperation(id: number, args: Buffer[], db: number, keys: number[] | null = null): Promise<Uint8Array> {
     const w = new RespWriter(256);
-    await this.exclusive(() => this.runOperation(id, args, db, w));
+    await this.exclusive(() => (keys !== null ? this.runGathered(id, args, keys, db, w) : this.runOperation(id, args, db, w)));
     return w.bytes.slice(0, w.len);
   }
 
   /** The steps of each cross-shard operation. */
   async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
+    if (id === CMD.FLUSHALL || id === CMD.FLUSHDB) {
+      this.held.fill(1);
+      const replies = await Promise.all(this.shards.map((_, s) => this.sysCall(s, db, id, args)));
+      const failed = replies.find((r) => r[0] === 45);
+      if (failed !== undefined) w.raw(failed, 0, failed.length);
+      else w.simple('OK');
+      return;
+    }
     if (id === CMD.MSETNX) {
       const parts = new Map<number, Buffer[]>();
       for (let i = 1; i + 1 < args.length; i += 2) {
@@ -787,7 +836,7 @@ export class Acceptor {
    * asks the shards sees one point in time (SAVE, snapshots). Queued behind cross-shard operations.
    */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.opChain.then(async () => {
+    return this.queued(async () => {
       this.held.fill(1);
       try {
         return await fn();
@@ -796,17 +845,13 @@ export class Acceptor {
         this.releaseStalled();
       }
     });
-    this.opChain = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
   }
 
   /** Sends a command on behalf of the server itself and resolves with its raw reply. */
-  sysCall(shard: number, db: number, id: number, args: Buffer[], flags = 0, asConn = 0): Promise<Uint8Array> {
+  sysCall(shard: number, db: number, id: number, args: Buffer[], flags = 0, asConn = 0, logged: AofEntry | null = null): Promise<Uint8Array> {
     const link = this.shards[shard]!;
     const seq = (this.sysSeq = (this.sysSeq % 0xfffffffe) + 1);
+    if (logged !== null) this.sysAof.set(seq, logged);
     let size = F.REQ_ARGS;
     for (const a of args) size += 4 + a.length;
     const buf = link.begin(asConn, seq, id, db, flags, args.length, size);
@@ -829,6 +874,8 @@ export class Acceptor {
    * push is missed) and the command is tried again, until the timeout. The client stays parked.
    */
   private async blockAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand, nk: number): Promise<void> {
+    // Each try is logged (as what it popped) when its shard answers it.
+    this.aofTaken = this.aof !== null;
     const arg = (i: number): Buffer => Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
     const reply = (bytes: Uint8Array): void => {
       if (!conn.closed && conn.deliver(seq, bytes, 0, bytes.length)) this.markDirty(conn);
@@ -875,13 +922,19 @@ export class Acceptor {
     const opConn = SYSTEM_CONN_BASE + (this.blockOps = (this.blockOps + 1) % 0x7ffffff0);
     while (!conn.closed) {
       if (moving) {
-        const r = await this.queueOperation(id === CMD.BLMOVE ? CMD.LMOVE : CMD.RPOPLPUSH, move, [1, 2], db, proto);
+        const moveId = id === CMD.BLMOVE ? CMD.LMOVE : CMD.RPOPLPUSH;
+        const r = await this.queueOperation(moveId, move, [1, 2], db, proto, this.aof === null ? null : { db, id: moveId, argv: move });
         if (!isNullReply(r)) return reply(r);
       } else {
-        for (const t of tries) {
-          const r = await this.sysCall(t.shard, db, id, t.args, flags);
-          if (!isNullReply(r)) return reply(r);
-        }
+        // Queued like cross-shard operations, so a snapshot's point never falls between a try and its log entry.
+        const r = await this.queued(async () => {
+          for (const t of tries) {
+            const got = await this.sysCall(t.shard, db, id, t.args, flags, 0, this.aof === null ? null : { db, id, argv: t.args });
+            if (!isNullReply(got)) return got;
+          }
+          return null;
+        });
+        if (r !== null) return reply(r);
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -929,6 +982,56 @@ export class Acceptor {
       this.processInput(conn, data);
     }
     if (!conn.stalled && !conn.readPaused) conn.socket.resume();
+  }
+
+  // ---- the AOF, in the order shards run writes ----
+
+  private pendAof(connId: number, key: number, e: AofEntry): void {
+    let m = this.aofPending.get(connId);
+    if (m === undefined) this.aofPending.set(connId, (m = new Map()));
+    m.set(key, e);
+  }
+
+  /** Captures the command for the AOF when one is on, and marks it as taken care of by the caller. */
+  private takeAof(db: number, id: number, cmd: ParsedCommand): AofEntry | null {
+    if (this.aof === null || (COMMANDS[id]!.flags & F_WRITE) === 0) return null;
+    this.aofTaken = true;
+    return this.aof.capture(db, id, cmd);
+  }
+
+  /** A write split over shards (DEL, UNLINK, MSET) is logged as each shard's part answers. */
+  private pendAofParts(conn: Connection, seq: number, id: number, cmd: ParsedCommand, byShard: number[][]): void {
+    const whole = this.takeAof(conn.db, id, cmd);
+    if (whole === null) return;
+    byShard.forEach((args, s) => {
+      if (args.length > 0) this.pendAof(conn.id, seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)] });
+    });
+  }
+
+  private commitAof(connId: number, seq: number, shard: number, b: Uint8Array, s: number, len: number): void {
+    const m = this.aofPending.get(connId);
+    if (m === undefined) return;
+    let key = seq * 256 + 255;
+    let e = m.get(key);
+    if (e === undefined) e = m.get((key = seq * 256 + shard));
+    if (e === undefined) return;
+    m.delete(key);
+    if (m.size === 0) this.aofPending.delete(connId);
+    this.aof?.commit(e, b, s, len);
+  }
+
+  private commitSysAof(seq: number, b: Uint8Array, s: number, len: number): void {
+    const e = this.sysAof.get(seq);
+    if (e === undefined) return;
+    this.sysAof.delete(seq);
+    this.aof?.commit(e, b, s, len);
+  }
+
+  private dropAof(connId: number, key: number): void {
+    const m = this.aofPending.get(connId);
+    if (m === undefined) return;
+    m.delete(key);
+    if (m.size === 0) this.aofPending.delete(connId);
   }
 
   // ---- replies ----
@@ -1079,6 +1182,7 @@ export class Acceptor {
             this.hooks.event(b, s, len);
             continue;
           }
+          if (this.sysAof.size !== 0) this.commitSysAof(seq, b, s, len);
           const resolve = this.sysPending.get(seq);
           if (resolve !== undefined) {
             this.sysPending.delete(seq);
@@ -1086,6 +1190,7 @@ export class Acceptor {
           }
           continue;
         }
+        if (this.aofPending.size !== 0) this.commitAof(connId, seq, link.id, b, s, len);
         const conn = this.conns.get(connId) ?? this.sinks.get(connId);
         if (conn === undefined) continue;
         if (conn.gathers.size !== 0) {

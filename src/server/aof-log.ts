@@ -1,7 +1,8 @@
 /**
- * The append-only file on the acceptor: every write command is recorded as it is dispatched (the
- * order each shard executes it), with relative expiries turned absolute as Redis's AOF does, and the
- * file is flushed (with `always`, fdatasynced) before any reply of that turn reaches a socket.
+ * The append-only file on the acceptor: every write command is captured as it is dispatched (relative
+ * expiries turned absolute, as Redis's AOF does) and logged when its reply comes back, which is the
+ * order its shard ran it in; the file is flushed (with `always`, fdatasynced) before any reply of
+ * that turn reaches a socket.
  */
 import { join } from 'node:path';
 import type { ParsedCommand } from '../io/resp-parser.js';
@@ -9,6 +10,7 @@ import type { ServerConfig } from './config.js';
 import { CMD } from '../commands/ids.generated.js';
 import { AofAppender, AofRewriter, type AppendFsync } from '../persistence/index.js';
 import { isKeyword, parseSafeInt } from '../io/bytes.js';
+import { effectForm } from './aof-effects.js';
 
 const ascii = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 
@@ -58,6 +60,13 @@ export function absoluteForm(id: number, argv: Uint8Array[], nowMs: number): Uin
   }
 }
 
+/** A write command waiting for its reply before it is logged. */
+export interface AofEntry {
+  db: number;
+  id: number;
+  argv: Uint8Array[];
+}
+
 /** The open AOF and its rewrite. */
 export class AofLog {
   private appender: AofAppender;
@@ -82,11 +91,21 @@ export class AofLog {
     return this.appender.size;
   }
 
-  /** Records a dispatched write command. */
-  record(db: number, id: number, cmd: ParsedCommand): void {
+  /** Copies a dispatched write command (relative expiries made absolute now) until its reply comes. */
+  capture(db: number, id: number, cmd: ParsedCommand): AofEntry {
     const argv: Uint8Array[] = [];
     for (let i = 0; i < cmd.argc; i++) argv.push(cmd.buf.slice(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
-    this.appender.append(db, absoluteForm(id, argv, Date.now()) ?? argv);
+    return { db, id, argv: absoluteForm(id, argv, Date.now()) ?? argv };
+  }
+
+  /**
+   * Logs a write once its shard answered (so the log follows the order the shard ran commands in,
+   * blocked ones included): failed commands are left out, as Redis propagates only what ran.
+   */
+  commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void {
+    if (reply[s] === 45) return;
+    const argv = effectForm(e.id, e.argv, reply, s, len);
+    if (argv !== null) this.appender.append(e.db, argv);
   }
 
   /** Writes what was recorded (fdatasync with `always`); called before the turn's replies are written. */

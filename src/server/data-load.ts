@@ -5,10 +5,10 @@
  */
 import { join } from 'node:path';
 import calculateSlot from 'cluster-key-slot';
-import type { Acceptor } from '../io/acceptor.js';
+import { GATHERED_GROUPS, type Acceptor } from '../io/acceptor.js';
 import type { Logger } from '../log.js';
 import { CMD } from '../commands/ids.generated.js';
-import { COMMANDS, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
+import { COMMANDS, F_BLOCKING, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { internalId } from '../shards/command-set.js';
 import { DataLoadError } from '../errors.js';
 import { EntryPacker, RdbError, loadAtStartup, type StartupLoadResult } from '../persistence/index.js';
@@ -93,8 +93,9 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
 
 /**
  * How one AOF command is replayed: to its keys' shard; split per shard for DEL/UNLINK/TOUCH/MSET as the
- * acceptor splits them; as a held operation for cross-shard MSETNX/RENAME/COPY; skipped when its keys
- * span shards otherwise (the command was refused with CROSSSLOT and changed nothing).
+ * acceptor splits them; as a held operation for cross-shard MSETNX/RENAME/COPY and collection commands
+ * (gathered, as the acceptor runs them); skipped when its keys span shards otherwise (the command was
+ * refused with CROSSSLOT and changed nothing).
  */
 function replayStep(a: Acceptor, db: number, argv: Uint8Array[]): Step {
   const args = argv.map((x) => Buffer.from(x.buffer, x.byteOffset, x.length));
@@ -133,6 +134,10 @@ function replayStep(a: Acceptor, db: number, argv: Uint8Array[]): Step {
     case CMD.COPY:
       return { barrier: true, loads: false, run: () => [a.serverOperation(id, args, db)] };
     default:
+      if (GATHERED_GROUPS.has(COMMANDS[id]!.docs.group) && (COMMANDS[id]!.flags & F_BLOCKING) === 0) {
+        const keys = Array.from(keyIdx.subarray(0, nk));
+        return { barrier: true, loads: false, run: () => [a.serverOperation(id, args, db, keys)] };
+      }
       return { barrier: false, loads: false, run: () => [] };
   }
 }

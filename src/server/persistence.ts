@@ -242,9 +242,12 @@ export class ServerPersistence {
     const a = this.a;
     const id = internalId('__bgsnap');
     const name = Buffer.from('__bgsnap');
-    const begun = await a.exclusive(() => {
+    const begun = await a.exclusive(async () => {
+      const replies = await Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('begin')])));
+      // Every write that ran before the point is in the AOF by now (its reply came ahead of its
+      // shard's begin), and with the shards held none has run after it.
       atPoint();
-      return Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('begin')])));
+      return replies;
     });
     try {
       const counts = begun.map((r) => {

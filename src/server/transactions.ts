@@ -299,7 +299,7 @@ export class Transactions {
     const watched = [...conn.watchShards];
     const connArg = Buffer.from(String(conn.id));
     conn.watchShards.clear();
-    a.opChain = a.opChain.then(async () => {
+    void a.queued(async () => {
       const involved = new Set<number>(watched);
       let all = false;
       for (const q of cmds) if (!this.shardsOf(q, involved)) all = true;

@@ -101,6 +101,59 @@ describe('AOF', () => {
     expect(await srv.stop()).toBe(0);
   });
 
+  it('logs SPOP and blocking pops as what they took, and leaves failed writes out', async () => {
+    const sub = join(dir, 'effects');
+    mkdirSync(sub);
+    let srv = await startServer(flags('effects'));
+    let r = await connect(srv.port);
+    const waiter = await connect(srv.port);
+    // Served later by a push: replaying the BLPOP before the push would pop nothing.
+    const popped = waiter.blpop('queue', 0);
+    await sleep(50);
+    await r.rpush('queue', 'job1', 'job2');
+    expect(await popped).toEqual(['queue', 'job1']);
+    // A cross-shard BLMOVE (a gathered LMOVE) and a BZPOPMIN, both served after they blocked.
+    const moved = waiter.blmove('src{a}', 'dst{k1}', 'LEFT', 'RIGHT', 0);
+    await sleep(50);
+    await r.rpush('src{a}', 'm1', 'm2');
+    expect(await moved).toBe('m1');
+    const zpopped = waiter.bzpopmin('z', 0);
+    await sleep(50);
+    await r.zadd('z', 1, 'one', 2, 'two');
+    expect(await zpopped).toEqual(['z', 'one', '1']);
+    await r.sadd('set', ...Array.from({ length: 20 }, (_, i) => `m${i}`));
+    const taken = (await r.spop('set', 5)) as string[];
+    const left = (await r.smembers('set')).sort();
+    await r.set('text', 'abc');
+    await expect(r.incr('text')).rejects.toThrow('ERR value is not an integer or out of range');
+    waiter.disconnect();
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+
+    const log = readFileSync(join(dir, 'effects', 'appendonly.aof'), 'latin1');
+    expect(log).not.toMatch(/BLPOP|BLMOVE|BZPOPMIN|\bSPOP|incr/i);
+    expect(log).toContain('LPOP');
+    srv = await startServer(flags('effects', ['--shards', '2']));
+    r = await connect(srv.port);
+    expect(await r.lrange('queue', 0, -1)).toEqual(['job2']);
+    expect(await r.lrange('src{a}', 0, -1)).toEqual(['m2']);
+    expect(await r.lrange('dst{k1}', 0, -1)).toEqual(['m1']);
+    expect(await r.zrange('z', 0, -1)).toEqual(['two']);
+    expect(taken).toHaveLength(5);
+    expect((await r.smembers('set')).sort()).toEqual(left);
+    expect(await r.get('text')).toBe('abc');
+    // A flush over several shards takes one place in the log: what came after it stays.
+    await r.flushdb();
+    await r.set('after-flush', 'kept');
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+    srv = await startServer(flags('effects'));
+    r = await connect(srv.port);
+    expect(await r.keys('*')).toEqual(['after-flush']);
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+
   it('cuts a truncated tail with aof-load-truncated yes and refuses to start with no', async () => {
     const sub = join(dir, 'trunc');
     mkdirSync(sub);

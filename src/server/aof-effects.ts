@@ -1,0 +1,101 @@
+/**
+ * What a write that depends on chance or on time spent blocked is logged as once its reply is known:
+ * SPOP as SREM of the members it took, a blocking pop as the pop that served it (as Redis propagates
+ * them), so replaying the AOF rebuilds the data the clients saw.
+ */
+import { CMD } from '../commands/ids.generated.js';
+
+/** A decoded reply: bulk or simple strings as bytes, arrays (and sets, maps) as lists, null for nil. */
+type Reply = Uint8Array | null | Reply[];
+
+const ascii = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+
+/** Decodes the RESP2/RESP3 reply at `p`; returns it with the offset just past it. */
+function decode(b: Uint8Array, p: number): [Reply, number] {
+  const type = b[p]!;
+  let e = p + 1;
+  while (b[e] !== 13) e++;
+  const line = Buffer.from(b.buffer, b.byteOffset + p + 1, e - p - 1);
+  const next = e + 2;
+  switch (type) {
+    case 36: {
+      // $len
+      const n = Number(line.toString('latin1'));
+      if (n < 0) return [null, next];
+      return [b.subarray(next, next + n), next + n + 2];
+    }
+    case 42:
+    case 126:
+    case 62:
+    case 37: {
+      // * ~ > arrays, sets, pushes; % maps as a flat list
+      let n = Number(line.toString('latin1'));
+      if (n < 0) return [null, next];
+      if (type === 37) n *= 2;
+      const items: Reply[] = [];
+      let q = next;
+      for (let i = 0; i < n; i++) {
+        const [v, after] = decode(b, q);
+        items.push(v);
+        q = after;
+      }
+      return [items, q];
+    }
+    case 95:
+      return [null, next];
+    default:
+      return [line, next];
+  }
+}
+
+const list = (r: Reply): Reply[] => (Array.isArray(r) ? r : []);
+const bytes = (r: Reply): Uint8Array => (r instanceof Uint8Array ? r : ascii(''));
+
+/**
+ * The argv to log for command `id` (as dispatched: `argv`) given its successful reply, or null when
+ * it changed nothing. Commands whose effect the arguments alone decide are logged as they are.
+ */
+export function effectForm(id: number, argv: Uint8Array[], reply: Uint8Array, s: number, len: number): Uint8Array[] | null {
+  switch (id) {
+    case CMD.SPOP: {
+      const [r] = decode(reply.subarray(s, s + len), 0);
+      if (r === null) return null;
+      const members = Array.isArray(r) ? r.map(bytes) : [r];
+      return members.length === 0 ? null : [ascii('SREM'), argv[1]!, ...members];
+    }
+    case CMD.BLPOP:
+    case CMD.BRPOP: {
+      const [r] = decode(reply.subarray(s, s + len), 0);
+      if (r === null) return null;
+      return [ascii(id === CMD.BLPOP ? 'LPOP' : 'RPOP'), bytes(list(r)[0]!)];
+    }
+    case CMD.BZPOPMIN:
+    case CMD.BZPOPMAX: {
+      const [r] = decode(reply.subarray(s, s + len), 0);
+      if (r === null) return null;
+      const [key, member] = list(r);
+      return [ascii('ZREM'), bytes(key!), bytes(member!)];
+    }
+    case CMD.BLMPOP: {
+      const [r] = decode(reply.subarray(s, s + len), 0);
+      if (r === null) return null;
+      const [key, popped] = list(r);
+      const side = argv[3 + Number(Buffer.from(argv[2]!).toString('latin1'))]!;
+      return [ascii('LMPOP'), ascii('1'), bytes(key!), side, ascii('COUNT'), ascii(String(list(popped!).length))];
+    }
+    case CMD.BZMPOP: {
+      const [r] = decode(reply.subarray(s, s + len), 0);
+      if (r === null) return null;
+      const [key, popped] = list(r);
+      return [ascii('ZREM'), bytes(key!), ...list(popped!).map((pair) => bytes(list(pair)[0]!))];
+    }
+    case CMD.BLMOVE:
+    case CMD.BRPOPLPUSH: {
+      const [r] = decode(reply.subarray(s, s + len), 0);
+      if (r === null) return null;
+      return id === CMD.BLMOVE ? [ascii('LMOVE'), argv[1]!, argv[2]!, argv[3]!, argv[4]!] : [ascii('RPOPLPUSH'), argv[1]!, argv[2]!];
+    }
+    default:
+      return argv;
+  }
+}
