@@ -2,6 +2,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FrontRequest, FrontResponse } from './proxy-handler.js';
 
+/** The proxy passes uWS latin1 bytes (views of the upstream read buffer) or strings. */
+function latin1(s: string | Uint8Array): string {
+  return typeof s === 'string' ? s : Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('latin1');
+}
+
 /** A node:http request seen through the uWS HttpRequest methods the proxy calls. */
 export class NodeFrontRequest implements FrontRequest {
   private readonly q: number;
@@ -41,13 +46,14 @@ export class NodeFrontResponse implements FrontResponse {
     cb();
     return this;
   }
-  writeStatus(status: string): this {
-    this.status = parseInt(status, 10);
-    this.reason = status.slice(4);
+  writeStatus(status: string | Uint8Array): this {
+    const text = latin1(status);
+    this.status = parseInt(text, 10);
+    this.reason = text.slice(4);
     return this;
   }
-  writeHeader(key: string, value: string): this {
-    this.res.appendHeader(key, value);
+  writeHeader(key: string | Uint8Array, value: string | Uint8Array): this {
+    this.res.appendHeader(latin1(key), latin1(value));
     return this;
   }
   private head(): void {

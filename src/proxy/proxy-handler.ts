@@ -7,7 +7,9 @@ import { stickyToken } from './balancer.js';
 import {
   BODY_LENGTH,
   BODY_NONE,
+  F_OTHER,
   type ExchangeHandler,
+  type ResponseHead,
   type TimeoutSweeper,
   type UpstreamConnection,
   type UpstreamError,
@@ -31,8 +33,6 @@ const HOP_BY_HOP = new Set([
   'x-forwarded-host',
   'via',
 ]);
-/** Response headers uWS writes itself or that are hop-by-hop. */
-const RESPONSE_SKIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'date']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
 
 /** What chunked-body writes may put into uWS's 16 KiB cork buffer (the status line and headers count too). */
@@ -46,8 +46,9 @@ const JSON_413 = '{"error":"payload too large"}';
 /** The uWS HttpResponse methods the proxy uses (node-front.ts provides them over node:http where uWS is unavailable). */
 export interface FrontResponse {
   cork(cb: () => void): unknown;
-  writeStatus(status: string): unknown;
-  writeHeader(key: string, value: string): unknown;
+  /** Strings, or latin1 bytes (views into the upstream read buffer, valid only during the call). */
+  writeStatus(status: string | Uint8Array): unknown;
+  writeHeader(key: string | Uint8Array, value: string | Uint8Array): unknown;
   end(body?: string, closeConnection?: boolean): unknown;
   endWithoutBody(reportedContentLength?: number): unknown;
   tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean];
@@ -60,6 +61,8 @@ export interface FrontResponse {
   pause(): void;
   resume(): void;
   close(): unknown;
+  /** The client address in binary, 4 bytes (IPv4) or 16 (IPv6): uWS only (ProxyContext.remoteAddress picks). */
+  getRemoteAddress?(): ArrayBuffer;
   getRemoteAddressAsText(): ArrayBuffer;
 }
 
@@ -81,6 +84,8 @@ export class ProxyContext {
   inflight = 0;
   /** Rate-limit policies checked before a request is proxied (null: none configured). */
   limiter: PolicyEngine | null = null;
+  /** The client's address as text (X-Forwarded-For); the node:http front end replaces it. */
+  remoteAddress: (res: FrontResponse) => string = (res) => addressText(res.getRemoteAddress!());
 
   constructor(
     readonly worker: number,
@@ -126,13 +131,94 @@ export class ProxyContext {
   }
 }
 
+/** Text form of a binary client address, as uWS's getRemoteAddressAsText writes it (IPv6: eight 4-digit hex groups). */
+export function addressText(ab: ArrayBuffer): string {
+  const b = new Uint8Array(ab);
+  if (b.length === 4) {
+    const key = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+    let text = IPV4_TEXT.get(key);
+    if (text === undefined) {
+      if (IPV4_TEXT.size >= 4096) IPV4_TEXT.clear();
+      text = `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+      IPV4_TEXT.set(key, text);
+    }
+    return text;
+  }
+  if (b.length !== 16) return '';
+  let text = '';
+  for (let i = 0; i < 16; i += 2) text += (i === 0 ? '' : ':') + HEX[b[i]!] + HEX[b[i + 1]!];
+  return text;
+}
+const IPV4_TEXT = new Map<number, string>();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+// What one pass over the request headers collects. req.forEach calls back synchronously, so one module-level
+// callback and these fields serve every request without a closure or a getHeader() call per header.
+let rqForward = '';
+let rqHost = '';
+let rqLength = '';
+let rqChunked = false;
+let rqConnection = '';
+let rqXff = '';
+let rqVia = '';
+let rqCookie = '';
+let rqSeen = 0;
+const SEEN_HOST = 1;
+const SEEN_LENGTH = 2;
+const SEEN_TE = 4;
+const SEEN_CONNECTION = 8;
+const SEEN_COOKIE = 16;
+
+/** Sorts one request header: hop-by-hop and proxy-written ones are kept aside, the rest is forwarded as is. */
+function collectHeader(k: string, v: string): void {
+  switch (k) {
+    case 'host':
+      if ((rqSeen & SEEN_HOST) === 0) rqHost = v;
+      rqSeen |= SEEN_HOST;
+      return;
+    case 'content-length':
+      if ((rqSeen & SEEN_LENGTH) === 0) rqLength = v;
+      rqSeen |= SEEN_LENGTH;
+      return;
+    case 'transfer-encoding':
+      if ((rqSeen & SEEN_TE) === 0) rqChunked = v !== '';
+      rqSeen |= SEEN_TE;
+      return;
+    case 'connection':
+      if ((rqSeen & SEEN_CONNECTION) === 0) rqConnection = v;
+      rqSeen |= SEEN_CONNECTION;
+      return;
+    case 'x-forwarded-for':
+      rqXff = rqXff === '' ? v : rqXff + ', ' + v;
+      return;
+    case 'via':
+      rqVia = rqVia === '' ? v : rqVia + ', ' + v;
+      return;
+    case 'keep-alive':
+    case 'proxy-connection':
+    case 'te':
+    case 'trailer':
+    case 'upgrade':
+    case 'x-forwarded-proto':
+    case 'x-forwarded-host':
+      return;
+    case 'cookie':
+      if ((rqSeen & SEEN_COOKIE) === 0) rqCookie = v;
+      rqSeen |= SEEN_COOKIE;
+      break;
+  }
+  rqForward += k + ': ' + v + '\r\n';
+}
+
 /** Handles one request: call from app.any() with the live (res, req). */
 export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRequest): void {
   const cfg = ctx.config;
-  const method = req.getCaseSensitiveMethod();
-  const lengthHeader = req.getHeader('content-length');
-  const chunked = req.getHeader('transfer-encoding') !== '';
-  const declared = lengthHeader === '' ? -1 : +lengthHeader;
+  rqForward = rqHost = rqLength = rqConnection = rqXff = rqVia = rqCookie = '';
+  rqChunked = false;
+  rqSeen = 0;
+  req.forEach(collectHeader);
+  const chunked = rqChunked;
+  const declared = rqLength === '' ? -1 : +rqLength;
   if (declared > cfg.maxBodySize) {
     res.cork(() => {
       res.writeStatus('413 Payload Too Large');
@@ -141,7 +227,8 @@ export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRe
     });
     return;
   }
-  const clientIp = Buffer.from(res.getRemoteAddressAsText()).toString();
+  const method = req.getCaseSensitiveMethod();
+  const clientIp = ctx.remoteAddress(res);
   let limitHeaders: Record<string, string> | null = null;
   if (ctx.limiter !== null) {
     const d = ctx.limiter.evaluateSync({ method, path: req.getUrl(), ip: clientIp, header: (n) => req.getHeader(n) || undefined })!;
@@ -157,28 +244,41 @@ export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRe
     limitHeaders = d.headers;
   }
   const query = req.getQuery();
-  const connTokens = req.getHeader('connection');
-  // Headers named in Connection are hop-by-hop too; the common values need no extra set.
-  let extraHop: Set<string> | null = null;
+  const connTokens = rqConnection;
+  let forward = rqForward;
   if (connTokens !== '' && !/^\s*(keep-alive|close)\s*$/i.test(connTokens)) {
-    extraHop = new Set(connTokens.toLowerCase().split(',').map((t) => t.trim()));
+    // Headers named in Connection are hop-by-hop too (rare: the common values need no second pass).
+    const extraHop = new Set(connTokens.toLowerCase().split(',').map((t) => t.trim()));
+    forward = '';
+    req.forEach((k, v) => {
+      if (!HOP_BY_HOP.has(k) && !extraHop.has(k)) forward += `${k}: ${v}\r\n`;
+    });
   }
-  const host = req.getHeader('host');
-  const xff = req.getHeader('x-forwarded-for');
-  const via = req.getHeader('via');
-  let head = `${method} ${req.getUrl()}${query ? '?' + query : ''} HTTP/1.1\r\nhost: ${host}\r\n`;
-  req.forEach((k, v) => {
-    if (!HOP_BY_HOP.has(k) && (extraHop === null || !extraHop.has(k))) head += `${k}: ${v}\r\n`;
-  });
-  head += `x-forwarded-for: ${xff ? xff + ', ' + clientIp : clientIp}\r\nx-forwarded-proto: http\r\nx-forwarded-host: ${host}\r\nvia: ${via ? via + ', ' : ''}1.1 sabre\r\n`;
+  const host = rqHost;
+  const xff = rqXff;
+  const via = rqVia;
+  let head =
+    method +
+    ' ' +
+    req.getUrl() +
+    (query ? '?' + query : '') +
+    ' HTTP/1.1\r\nhost: ' +
+    host +
+    '\r\n' +
+    forward +
+    'x-forwarded-for: ' +
+    (xff ? xff + ', ' + clientIp : clientIp) +
+    '\r\nx-forwarded-proto: http\r\nx-forwarded-host: ' +
+    host +
+    (via ? '\r\nvia: ' + via + ', 1.1 sabre\r\n' : '\r\nvia: 1.1 sabre\r\n');
   if (chunked) head += 'transfer-encoding: chunked\r\n\r\n';
-  else if (declared >= 0) head += `content-length: ${declared}\r\n\r\n`;
+  else if (declared >= 0) head += 'content-length: ' + declared + '\r\n\r\n';
   else head += '\r\n';
 
   let sticky = -1;
   const stickyCfg = cfg.sticky;
   if (stickyCfg !== null) {
-    const cookie = req.getHeader('cookie');
+    const cookie = rqCookie;
     const at = cookie.indexOf(stickyCfg.cookie + '=');
     if (at >= 0 && (at === 0 || cookie[at - 1] === ' ' || cookie[at - 1] === ';')) {
       const start = at + stickyCfg.cookie.length + 1;
@@ -216,8 +316,10 @@ class Exchange implements ExchangeHandler {
   private corkUsed = 0;
   private deferred: Buffer[] | null = null;
   private endDeferred = false;
+  /** Body bytes uWS accepted for a length-framed response (its write offset, tracked here to save a call per chunk). */
+  private sent = 0;
   private readonly startedAt = performance.now();
-  private readonly writableFn = (offset: number): boolean => this.onWritable(offset);
+  private writableFn: ((offset: number) => boolean) | null = null;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -316,18 +418,23 @@ class Exchange implements ExchangeHandler {
 
   private pauseUpstream(): void {
     this.conn?.socket.pause();
-    this.res.onWritable(this.writableFn);
+    this.res.onWritable((this.writableFn ??= (offset: number): boolean => this.onWritable(offset)));
   }
 
-  onHead(status: number, reason: string, headers: string[], bodyKind: number, contentLength: number): void {
+  onHead(head: ResponseHead, bodyKind: number, contentLength: number): void {
     const res = this.res;
     this.responded = true;
     this.bodyKind = bodyKind;
-    res.writeStatus(reason ? `${status} ${reason}` : `${status}`);
-    for (let i = 0; i < headers.length; i += 2) {
-      if (!RESPONSE_SKIP.has(headers[i]!)) {
-        res.writeHeader(headers[i]!, headers[i + 1]!);
-        this.corkUsed += headers[i]!.length + headers[i + 1]!.length + 4;
+    const status = head.status;
+    // Status and headers go to uWS as views of the received bytes: no strings are made for them. Framing,
+    // hop-by-hop and Date (uWS writes its own) are left out.
+    const buf = head.buf;
+    const f = head.fields;
+    res.writeStatus(buf.subarray(head.statusStart, head.statusEnd));
+    for (let i = 0, j = 0; i < head.count; i++, j += 5) {
+      if (f[j + 4] === F_OTHER) {
+        res.writeHeader(buf.subarray(f[j]!, f[j + 1]!), buf.subarray(f[j + 2]!, f[j + 3]!));
+        this.corkUsed += f[j + 3]! - f[j]! + 4;
       }
     }
     if (this.setCookie !== null) res.writeHeader('set-cookie', this.setCookie);
@@ -344,14 +451,15 @@ class Exchange implements ExchangeHandler {
     if (this.done) return;
     const res = this.res;
     if (this.bodyKind === BODY_LENGTH) {
-      const offset = res.getWriteOffset();
+      const offset = this.sent;
       const [ok, finished] = res.tryEnd(chunk, this.total);
-      if (!ok && !finished) {
+      if (ok || finished) this.sent += chunk.length;
+      else {
         // The client is slower than the backend: keep the unsent part and stop reading upstream.
         this.pendingChunk = Buffer.from(chunk);
         this.pendingOffset = offset;
         this.conn?.socket.pause();
-        res.onWritable(this.writableFn);
+        res.onWritable((this.writableFn ??= (o: number): boolean => this.onWritable(o)));
       }
     } else if (this.deferred !== null || this.corkUsed + chunk.length > CORK_BUDGET) {
       // uWS.js 20.30 drops the data of a chunked write() that overflows its cork buffer when the flush
@@ -371,6 +479,7 @@ class Exchange implements ExchangeHandler {
     }
     const [ok, finished] = this.res.tryEnd(this.pendingChunk.subarray(offset - this.pendingOffset), this.total);
     if (ok || finished) {
+      this.sent = this.pendingOffset + this.pendingChunk.length;
       this.pendingChunk = null;
       if (finished) this.complete(false);
       else this.conn?.socket.resume();

@@ -22,10 +22,63 @@ export const BODY_LENGTH = 1;
 export const BODY_CHUNKED = 2;
 export const BODY_UNTIL_CLOSE = 3;
 
+/** Header fields the parser tells apart by name (case-insensitively): framing, hop-by-hop, and Date (uWS writes its own). */
+export const F_OTHER = 0;
+export const F_CONTENT_LENGTH = 1;
+export const F_TRANSFER_ENCODING = 2;
+export const F_CONNECTION = 3;
+/** keep-alive, proxy-connection, te, trailer, upgrade. */
+export const F_HOP = 4;
+export const F_DATE = 5;
+/** A line without a name and colon, or an obs-fold continuation line: dropped. */
+export const F_INVALID = 6;
+
+/** Stride of ResponseHead.fields: name start, name end (the colon), value start, value end (trimmed), field kind. */
+const FIELD = 5;
+
+/**
+ * A parsed response head as offsets into the received bytes, so the hot path creates no strings: the proxy hands
+ * views of the status and header bytes straight to uWS. One per thread, valid only during onHead.
+ */
+export class ResponseHead {
+  /** The head's bytes (valid only during onHead). */
+  buf: Buffer = Buffer.alloc(0);
+  status = 0;
+  /** "200 OK": the status code and reason are buf[statusStart, statusEnd). */
+  statusStart = 0;
+  statusEnd = 0;
+  /** Header lines. */
+  count = 0;
+  /** Per header line i, at i * 5: name start, name end (the colon), value start, value end (trimmed), field kind (F_*). */
+  fields = new Int32Array(FIELD * 64);
+
+  kind(i: number): number {
+    return this.fields[i * FIELD + 4]!;
+  }
+  /** The reason phrase ("OK"). */
+  reason(): string {
+    return this.buf.toString('latin1', Math.min(this.statusStart + 4, this.statusEnd), this.statusEnd);
+  }
+  /** Header i's name, lower-cased. */
+  name(i: number): string {
+    return this.buf.toString('latin1', this.fields[i * FIELD]!, this.fields[i * FIELD + 1]!).toLowerCase();
+  }
+  /** Header i's value, without surrounding blanks. */
+  value(i: number): string {
+    return this.buf.toString('latin1', this.fields[i * FIELD + 2]!, this.fields[i * FIELD + 3]!);
+  }
+  /** Flat [name, value, …] with lower-case names, every valid line (copies; for callers off the hot path). */
+  headers(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.count; i++) if (this.kind(i) !== F_INVALID) out.push(this.name(i), this.value(i));
+    return out;
+  }
+}
+
 /** Receives one response; calls arrive in order head, body*, end — or error at any point. */
 export interface ExchangeHandler {
-  /** `headers` is flat [name, value, …] with lower-case names. */
-  onHead(status: number, reason: string, headers: string[], bodyKind: number, contentLength: number): void;
+  /** `head` (and the bytes it points into) is only valid during the call. */
+  onHead(head: ResponseHead, bodyKind: number, contentLength: number): void;
   /** `chunk` is a view into the thread's shared read buffer: copy what must outlive the call. */
   onBody(chunk: Buffer): void;
   onEnd(): void;
@@ -38,6 +91,47 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;
 /** The read buffer all upstream sockets of this thread share (reads are handled synchronously). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/** The parsed head handed to onHead (one per thread, like READ_BUFFER). */
+const HEAD = new ResponseHead();
+
+/** True when buf[s, s + name.length) equals the lower-case ASCII `name`, ignoring the case of letters. */
+function nameIs(buf: Buffer, s: number, name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = buf[s + i]!;
+    const w = name.charCodeAt(i);
+    if (c !== w && !(c >= 65 && c <= 90 && c + 32 === w)) return false;
+  }
+  return true;
+}
+
+/** The F_* kind of the header name buf[s, e). */
+function fieldKind(buf: Buffer, s: number, e: number): number {
+  switch (e - s) {
+    case 2:
+      return nameIs(buf, s, 'te') ? F_HOP : F_OTHER;
+    case 4:
+      return nameIs(buf, s, 'date') ? F_DATE : F_OTHER;
+    case 7:
+      return nameIs(buf, s, 'trailer') || nameIs(buf, s, 'upgrade') ? F_HOP : F_OTHER;
+    case 10:
+      if (nameIs(buf, s, 'connection')) return F_CONNECTION;
+      return nameIs(buf, s, 'keep-alive') ? F_HOP : F_OTHER;
+    case 14:
+      return nameIs(buf, s, 'content-length') ? F_CONTENT_LENGTH : F_OTHER;
+    case 16:
+      return nameIs(buf, s, 'proxy-connection') ? F_HOP : F_OTHER;
+    case 17:
+      return nameIs(buf, s, 'transfer-encoding') ? F_TRANSFER_ENCODING : F_OTHER;
+    default:
+      return F_OTHER;
+  }
+}
+
+/** True when buf[s, e) contains the lower-case ASCII `word`, ignoring the case of letters. */
+function containsWord(buf: Buffer, s: number, e: number, word: string): boolean {
+  for (let i = s; i + word.length <= e; i++) if (nameIs(buf, i, word)) return true;
+  return false;
+}
 
 // Parser states.
 const S_IDLE = 0;
@@ -49,15 +143,19 @@ const S_CHUNK_DATA_END = 5;
 const S_TRAILERS = 6;
 const S_UNTIL_CLOSE = 7;
 
-/** A coarse clock and deadline sweep shared by all connections of a thread, instead of a timer per request. */
+/**
+ * A coarse clock and deadline sweep shared by all connections of a thread, instead of a timer per request. It scans
+ * every open connection (a few hundred at most) for a set deadline, so starting and ending an exchange costs no set
+ * insertion or removal.
+ */
 export class TimeoutSweeper {
   now = Date.now();
-  readonly active = new Set<UpstreamConnection>();
+  readonly connections = new Set<UpstreamConnection>();
   private readonly timer: NodeJS.Timeout;
   constructor(periodMs = 100) {
     this.timer = setInterval(() => {
       this.now = Date.now();
-      for (const c of this.active) if (c.deadline !== 0 && c.deadline <= this.now) c.expire();
+      for (const c of this.connections) if (c.deadline !== 0 && c.deadline <= this.now) c.expire();
     }, periodMs);
     this.timer.unref();
   }
@@ -92,14 +190,16 @@ export class UpstreamConnection {
   private isHeadRequest = false;
   private started = false;
   private idleSince = 0;
-  private pending: Buffer | null = null;
+  /** Bytes of the current read (in READ_BUFFER), parsed inside the handler's cork. */
+  private pendingLength = 0;
   private readonly parseBound = (): void => this.parsePending();
-  private readonly onRead = (n: number, buf: Buffer): boolean => {
-    this.onData(buf.subarray(0, n));
+  private readonly onRead = (n: number): boolean => {
+    this.onData(n);
     return true;
   };
 
   constructor(readonly pool: UpstreamPool) {
+    pool.sweeper.connections.add(this);
     // onread with one buffer per thread skips a Buffer allocation and the stream machinery on every read;
     // every consumer copies what it keeps beyond the callback.
     this.socket = connect({ host: pool.host, port: pool.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
@@ -124,7 +224,6 @@ export class UpstreamConnection {
     this.keepAlive = true;
     const t = this.pool.timeouts;
     this.deadline = this.pool.sweeper.now + (this.connected ? t.responseHeaders : t.connect);
-    this.pool.sweeper.active.add(this);
     this.socket.write(head, 'latin1');
   }
 
@@ -145,7 +244,8 @@ export class UpstreamConnection {
   }
 
   destroy(): void {
-    this.pool.sweeper.active.delete(this);
+    this.deadline = 0;
+    this.pool.sweeper.connections.delete(this);
     this.pool.forget(this);
     this.socket.destroy();
   }
@@ -173,7 +273,7 @@ export class UpstreamConnection {
     if (h) h.onError(new UpstreamError(timeout ? 'timeout' : kind, message, this.started, this.reused));
   }
 
-  private onData(buf: Buffer): void {
+  private onData(n: number): void {
     const h = this.handler;
     if (h === null) {
       // Bytes on an idle connection: the backend broke framing; never reuse it.
@@ -181,45 +281,49 @@ export class UpstreamConnection {
       return;
     }
     this.started = true;
-    this.pending = buf;
+    this.pendingLength = n;
     h.corked(this.parseBound);
   }
 
   private parsePending(): void {
-    let buf = this.pending!;
-    this.pending = null;
+    let buf = READ_BUFFER;
+    let length = this.pendingLength;
+    this.pendingLength = 0;
     let pos = 0;
-    while (pos < buf.length && this.handler !== null) {
+    while (pos < length && this.handler !== null) {
       const h = this.handler;
       switch (this.state) {
         case S_HEAD: {
           if (this.head !== null) {
-            buf = Buffer.concat([this.head, buf.subarray(pos)]);
+            buf = Buffer.concat([this.head, buf.subarray(pos, length)]);
+            length = buf.length;
             pos = 0;
             this.head = null;
           }
-          const end = buf.indexOf(CRLFCRLF, pos);
+          // READ_BUFFER holds older bytes past `length`: a match must end inside this read.
+          let end = buf.indexOf(CRLFCRLF, pos);
+          if (end + 4 > length) end = -1;
           if (end < 0) {
-            if (buf.length - pos > MAX_HEAD) return this.fail('protocol', 'response head too large');
-            this.head = Buffer.from(buf.subarray(pos));
+            if (length - pos > MAX_HEAD) return this.fail('protocol', 'response head too large');
+            this.head = Buffer.from(buf.subarray(pos, length));
             return;
           }
-          const ok = this.parseHead(buf.toString('latin1', pos, end), h);
+          const ok = this.parseHead(buf, pos, end, h);
           pos = end + 4;
           if (!ok) return;
           break;
         }
         case S_BODY_LENGTH: {
-          const n = Math.min(this.remaining, buf.length - pos);
+          const n = Math.min(this.remaining, length - pos);
           this.remaining -= n;
-          h.onBody(n === buf.length ? buf : buf.subarray(pos, pos + n));
+          h.onBody(buf.subarray(pos, pos + n));
           pos += n;
           if (this.remaining === 0) this.finish();
           break;
         }
         case S_UNTIL_CLOSE:
-          h.onBody(pos === 0 ? buf : buf.subarray(pos));
-          pos = buf.length;
+          h.onBody(buf.subarray(pos, length));
+          pos = length;
           break;
         case S_CHUNK_SIZE: {
           const c = buf[pos++]!;
@@ -240,7 +344,7 @@ export class UpstreamConnection {
           break;
         }
         case S_CHUNK_DATA: {
-          const n = Math.min(this.remaining, buf.length - pos);
+          const n = Math.min(this.remaining, length - pos);
           this.remaining -= n;
           h.onBody(buf.subarray(pos, pos + n));
           pos += n;
@@ -269,53 +373,100 @@ export class UpstreamConnection {
           return this.fail('protocol', 'unexpected data');
       }
     }
-    if (pos < buf.length && this.handler === null && this.state === S_IDLE) this.destroy();
+    if (pos < length && this.handler === null && this.state === S_IDLE) this.destroy();
   }
 
-  /** Parses the status line and headers; false when the exchange ended (error or body-less). */
-  private parseHead(text: string, h: ExchangeHandler): boolean {
-    const lines = text.split('\r\n');
-    const status = lines[0]!;
-    if (!status.startsWith('HTTP/1.')) {
+  /**
+   * Parses the status line and header lines of buf[start, end) (end is the blank line) into HEAD without making
+   * strings; false when the exchange ended (error or body-less).
+   */
+  private parseHead(buf: Buffer, start: number, end: number, h: ExchangeHandler): boolean {
+    let p = start;
+    while (p < end && !(buf[p] === 13 && buf[p + 1] === 10)) p++;
+    const statusEnd = p;
+    if (statusEnd - start < 12 || !nameIs(buf, start, 'http/1.')) {
       this.fail('protocol', 'bad status line');
       return false;
     }
-    const code = +status.slice(9, 12);
-    if (!(code >= 100 && code < 600)) {
+    const d0 = buf[start + 9]! - 48;
+    const d1 = buf[start + 10]! - 48;
+    const d2 = buf[start + 11]! - 48;
+    const code = d0 * 100 + d1 * 10 + d2;
+    if (!(d0 >= 1 && d0 <= 5 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) {
       this.fail('protocol', 'bad status code');
       return false;
     }
     // Interim responses (100 Continue, 103 Early Hints) are consumed; the final one follows.
     if (code < 200 && code !== 101) return true;
-    const headers: string[] = [];
+    const head = HEAD;
+    head.buf = buf;
+    head.status = code;
+    head.statusStart = start + 9;
+    head.statusEnd = statusEnd;
+    let f = head.fields;
+    let n = 0;
     let length = -1;
     let chunked = false;
-    let close = status.charCodeAt(7) === 48; // HTTP/1.0 defaults to close
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      // RFC 9112 forbids whitespace before the colon; values usually carry exactly one leading space.
-      const name = line.slice(0, colon).toLowerCase();
-      let value = line.slice(line.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1);
-      const last = value.charCodeAt(value.length - 1);
-      if (last === 32 || last === 9 || value.charCodeAt(0) === 32 || value.charCodeAt(0) === 9) value = value.trim();
-      if (name === 'content-length') {
-        const n = +value;
-        if (!Number.isSafeInteger(n) || n < 0 || (length >= 0 && n !== length)) {
+    let close = buf[start + 7] === 48; // HTTP/1.0 defaults to close
+    p = statusEnd + 2;
+    while (p < end) {
+      const ls = p;
+      let colon = -1;
+      while (p < end && !(buf[p] === 13 && buf[p + 1] === 10)) {
+        if (colon < 0 && buf[p] === 58) colon = p;
+        p++;
+      }
+      const le = p;
+      p += 2;
+      if ((n + 1) * FIELD > f.length) {
+        const bigger = new Int32Array(f.length * 2);
+        bigger.set(f);
+        f = head.fields = bigger;
+      }
+      const j = n * FIELD;
+      n++;
+      // RFC 9112 forbids whitespace before the colon and obs-fold continuation lines (dropped here).
+      const first = buf[ls];
+      if (colon <= ls || first === 32 || first === 9) {
+        f[j] = f[j + 1] = f[j + 2] = f[j + 3] = ls;
+        f[j + 4] = F_INVALID;
+        continue;
+      }
+      let vs = colon + 1;
+      while (vs < le && (buf[vs] === 32 || buf[vs] === 9)) vs++;
+      let ve = le;
+      while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
+      const kind = fieldKind(buf, ls, colon);
+      f[j] = ls;
+      f[j + 1] = colon;
+      f[j + 2] = vs;
+      f[j + 3] = ve;
+      f[j + 4] = kind;
+      if (kind === F_CONTENT_LENGTH) {
+        let v = 0;
+        let digits = ve - vs;
+        for (let i = vs; i < ve; i++) {
+          const c = buf[i]! - 48;
+          if (c < 0 || c > 9) {
+            digits = -1;
+            break;
+          }
+          v = v * 10 + c;
+        }
+        if (digits < 0 || digits > 15) v = +buf.toString('latin1', vs, ve);
+        if (!Number.isSafeInteger(v) || v < 0 || (length >= 0 && v !== length)) {
           this.fail('protocol', 'bad content-length');
           return false;
         }
-        length = n;
-      } else if (name === 'transfer-encoding') {
-        chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-      } else if (name === 'connection') {
-        const v = value.toLowerCase();
-        if (v.includes('close')) close = true;
-        else if (v.includes('keep-alive')) close = false;
+        length = v;
+      } else if (kind === F_TRANSFER_ENCODING) {
+        chunked = /(?:^|,)\s*chunked\s*$/i.test(buf.toString('latin1', vs, ve));
+      } else if (kind === F_CONNECTION) {
+        if (containsWord(buf, vs, ve, 'close')) close = true;
+        else if (containsWord(buf, vs, ve, 'keep-alive')) close = false;
       }
-      headers.push(name, value);
     }
+    head.count = n;
     this.keepAlive = !close;
     this.deadline = this.pool.sweeper.now + this.pool.timeouts.idle;
     let kind: number;
@@ -323,13 +474,15 @@ export class UpstreamConnection {
     else if (chunked) kind = BODY_CHUNKED;
     else if (length >= 0) kind = length === 0 ? BODY_NONE : BODY_LENGTH;
     else kind = BODY_UNTIL_CLOSE;
-    h.onHead(code, status.slice(13), headers, kind, length);
+    h.onHead(head, kind, length);
+    head.buf = READ_BUFFER;
     if (this.handler === null) return false;
     if (code === 101) {
       // The socket now belongs to the upgrade; detach it from the pool without destroying it.
       this.handler = null;
       this.state = S_IDLE;
-      this.pool.sweeper.active.delete(this);
+      this.deadline = 0;
+      this.pool.sweeper.connections.delete(this);
       this.pool.forget(this);
       return false;
     }
@@ -358,7 +511,6 @@ export class UpstreamConnection {
     this.handler = null;
     this.state = S_IDLE;
     this.deadline = 0;
-    this.pool.sweeper.active.delete(this);
     if (this.keepAlive && !this.bodyPending) {
       // A response that ended while the client was slow leaves the socket paused; idle sockets must read (to see EOF).
       if (this.socket.isPaused()) this.socket.resume();

@@ -46,6 +46,7 @@ if (uws !== null) {
     post({ type: 'listening', port: native.us_socket_local_port(ls) });
   });
 } else {
+  ctx.remoteAddress = (res) => Buffer.from(res.getRemoteAddressAsText()).toString();
   const server = createServer({ noDelay: true }, (req, res) => proxyRequest(ctx, new NodeFrontResponse(req, res), new NodeFrontRequest(req)));
   server.on('error', (err) => post({ type: 'listen-failed', reason: `cannot listen on ${host}:${listenPort}: ${err.message}` }));
   // reusePort (Node >= 22.12) lets every thread bind the same port, as uWS does natively.

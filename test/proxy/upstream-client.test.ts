@@ -36,8 +36,8 @@ function exchange(pool: UpstreamPool, head: string, isHead = false, body?: strin
   return new Promise((resolve) => {
     const r: Result = { status: 0, reason: '', headers: [], kind: -1, length: -1, body: '' };
     const h: ExchangeHandler = {
-      onHead(status, reason, headers, kind, length) {
-        Object.assign(r, { status, reason, headers, kind, length });
+      onHead(head, kind, length) {
+        Object.assign(r, { status: head.status, reason: head.reason(), headers: head.headers(), kind, length });
       },
       onBody(chunk) {
         r.body += chunk.toString('latin1');
