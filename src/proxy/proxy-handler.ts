@@ -15,7 +15,7 @@ import {
   type UpstreamError,
   UpstreamPool,
 } from './upstream-client.js';
-import { newHistogram, type Histogram } from './latency.js';
+import { LatencyRecorder } from './latency.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus those the proxy frames itself. */
 const HOP_BY_HOP = new Set([
@@ -79,7 +79,7 @@ export interface FrontRequest {
 export class ProxyContext {
   readonly pools: Array<UpstreamPool | undefined> = [];
   readonly urls: Array<string | undefined> = [];
-  readonly histograms: Array<Histogram | undefined> = [];
+  readonly histograms: Array<LatencyRecorder | undefined> = [];
   /** Requests this thread has in flight (shutdown waits for zero). */
   inflight = 0;
   /** Rate-limit policies checked before a request is proxied (null: none configured). */
@@ -104,14 +104,12 @@ export class ProxyContext {
         this.pools[slot]?.close();
         this.urls[slot] = url;
         this.pools[slot] = new UpstreamPool(url, this.config.timeouts, this.sweeper);
-        this.histograms[slot]?.destroy();
-        this.histograms[slot] = newHistogram();
+        this.histograms[slot] = new LatencyRecorder();
       }
     }
     for (let s = 0; s < this.urls.length; s++) {
       if (this.urls[s] !== undefined && !keep.has(s)) {
         this.pools[s]?.close();
-        this.histograms[s]?.destroy();
         this.pools[s] = this.urls[s] = this.histograms[s] = undefined;
       }
     }
@@ -582,6 +580,6 @@ class Exchange implements ExchangeHandler {
     const s = this.lastSlot;
     if (s < 0) return;
     ctx.table.count(ctx.worker, s, C_REQUESTS);
-    if (!error) ctx.histograms[s]?.recordValue(Math.max(1, Math.round((performance.now() - this.startedAt) * 1000)));
+    if (!error) ctx.histograms[s]?.record((performance.now() - this.startedAt) * 1000);
   }
 }

@@ -5,7 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { logger } from '../log.js';
 import { BackendTable } from './backend-table.js';
 import { Balancer } from './balancer.js';
-import { encodeHistogram } from './latency.js';
+import { encodeRecorder } from './latency.js';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
 import { ProxyContext, proxyRequest } from './proxy-handler.js';
 import { TimeoutSweeper } from './upstream-client.js';
@@ -83,7 +83,7 @@ port.on('message', (m: ToWorker) => {
     case 'stats': {
       const histograms: Array<{ slot: number; data: string }> = [];
       ctx.histograms.forEach((h, slot) => {
-        if (h !== undefined && h.totalCount > 0) histograms.push({ slot, data: encodeHistogram(h) });
+        if (h !== undefined && h.totalCount > 0) histograms.push({ slot, data: encodeRecorder(h) });
       });
       post({ type: 'stats', id: m.id, histograms });
       break;
