@@ -65,6 +65,19 @@ export class BackendTable {
   generation(slot: number): number {
     return Atomics.load(this.i32, slot * STRIDE + F_GEN);
   }
+  // Plain loads for the balancer's scan on every request (Atomics.load is a builtin call there, not inlined):
+  // aligned 32-bit loads never tear, and a load racing an update sees the old or the new value, which the
+  // pick tolerates as it tolerates a change just after it.
+  usableRelaxed(slot: number): boolean {
+    const b = slot * STRIDE;
+    return this.i32[b + F_STATE] === STATE_ACTIVE && this.i32[b + F_HEALTHY] === 1;
+  }
+  inflightRelaxed(slot: number): number {
+    return this.i32[slot * STRIDE + F_INFLIGHT]!;
+  }
+  weightRelaxed(slot: number): number {
+    return this.i32[slot * STRIDE + F_WEIGHT]!;
+  }
   /** Counts a proxied request starting on `slot`. */
   acquire(slot: number): void {
     Atomics.add(this.i32, slot * STRIDE + F_INFLIGHT, 1);

@@ -56,7 +56,7 @@ export class Balancer {
     let n = 0;
     for (let i = 0; i < this.slots.length; i++) {
       const s = this.slots[i]!;
-      if (s !== exclude && t.usable(s)) c[n++] = s;
+      if (s !== exclude && t.usableRelaxed(s)) c[n++] = s;
     }
     if (n === 0) return -1;
     if (n === 1) return c[0]!;
@@ -104,7 +104,7 @@ export class Balancer {
   /** inflight(a)/weight(a) < inflight(b)/weight(b), without division. */
   private lessLoaded(a: number, b: number): boolean {
     const t = this.table;
-    return t.inflight(a) * t.weight(b) < t.inflight(b) * t.weight(a);
+    return t.inflightRelaxed(a) * t.weightRelaxed(b) < t.inflightRelaxed(b) * t.weightRelaxed(a);
   }
 
   /** Smooth weighted round-robin (nginx's order), indexed by the shared ticket so proportions are exact across threads. */
