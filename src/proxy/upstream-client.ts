@@ -127,6 +127,16 @@ function fieldKind(buf: Buffer, s: number, e: number): number {
   }
 }
 
+/** Where the line starting at p ends: the CR of the next CRLF, or `end` (the head's blank line); one compare per byte. */
+function lineEnd(buf: Buffer, p: number, end: number): number {
+  for (;;) {
+    while (p < end && buf[p] !== 10) p++;
+    if (p >= end) return end;
+    if (buf[p - 1] === 13) return p - 1;
+    p++;
+  }
+}
+
 /** True when buf[s, e) contains the lower-case ASCII `word`, ignoring the case of letters. */
 function containsWord(buf: Buffer, s: number, e: number, word: string): boolean {
   for (let i = s; i + word.length <= e; i++) if (nameIs(buf, i, word)) return true;
@@ -381,9 +391,8 @@ export class UpstreamConnection {
    * strings; false when the exchange ended (error or body-less).
    */
   private parseHead(buf: Buffer, start: number, end: number, h: ExchangeHandler): boolean {
-    let p = start;
-    while (p < end && !(buf[p] === 13 && buf[p + 1] === 10)) p++;
-    const statusEnd = p;
+    const statusEnd = lineEnd(buf, start, end);
+    let p: number;
     if (statusEnd - start < 12 || !nameIs(buf, start, 'http/1.')) {
       this.fail('protocol', 'bad status line');
       return false;
@@ -411,13 +420,11 @@ export class UpstreamConnection {
     p = statusEnd + 2;
     while (p < end) {
       const ls = p;
-      let colon = -1;
-      while (p < end && !(buf[p] === 13 && buf[p + 1] === 10)) {
-        if (colon < 0 && buf[p] === 58) colon = p;
-        p++;
-      }
-      const le = p;
-      p += 2;
+      const le = lineEnd(buf, p, end);
+      p = le + 2;
+      let colon = ls;
+      while (colon < le && buf[colon] !== 58) colon++;
+      if (colon === le) colon = -1;
       if ((n + 1) * FIELD > f.length) {
         const bigger = new Int32Array(f.length * 2);
         bigger.set(f);
