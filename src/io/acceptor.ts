@@ -453,8 +453,8 @@ export class Acceptor {
     } else if (!this.route(conn, seq, id, cmd)) {
       return false;
     }
-    if (this.aof !== null && (spec.flags & F_WRITE) !== 0) {
-      if (!this.aofTaken) this.pendAof(conn.id, seq * 256 + 255, this.aof.capture(conn.db, id, cmd));
+    if (this.aof !== null) {
+      if ((spec.flags & F_WRITE) !== 0 && !this.aofTaken) this.pendAof(conn.id, seq * 256 + 255, this.aof.capture(conn.db, id, cmd));
       this.aofTaken = false;
     }
     if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
@@ -639,10 +639,7 @@ export class Acceptor {
       case CMD.BZMPOP:
       case CMD.BLMOVE:
       case CMD.BRPOPLPUSH:
-        if (conn.noBlock) {
-          this.replyError(conn, seq, "CROSSSLOT Keys in request don't hash to the same slot");
-          return true;
-        }
+        if (conn.noBlock) return this.refuseCrossSlot(conn, seq);
         void this.blockAcross(conn, seq, id, cmd, nk);
         return true;
       default:
@@ -650,9 +647,15 @@ export class Acceptor {
           this.startOperation(conn, seq, id, cmd, true);
           return true;
         }
-        this.replyError(conn, seq, "CROSSSLOT Keys in request don't hash to the same slot");
-        return true;
+        return this.refuseCrossSlot(conn, seq);
     }
+  }
+
+  /** Refuses a command whose keys span shards; nothing ran, so the AOF has nothing to log. */
+  private refuseCrossSlot(conn: Connection, seq: number): boolean {
+    this.aofTaken = this.aof !== null;
+    this.replyError(conn, seq, "CROSSSLOT Keys in request don't hash to the same slot");
+    return true;
   }
 
   /**
