@@ -9,7 +9,41 @@ import { copyBytes } from './bytes.js';
 
 const CRLF_CR = 13;
 const CRLF_LF = 10;
-const DIGITS_SCRATCH = new Uint8Array(24);
+/** 10^k for k = 0…16: digit counts of integers below 2^53. */
+const POW10 = Array.from({ length: 17 }, (_, k) => 10 ** k);
+
+/**
+ * Writes the decimal digits of an integer (|n| < 2^53) at `p`; returns the position after
+ * them. Counts the digits first and fills them from the end: no scratch copy, and 32-bit
+ * division once the value fits (the reply lengths and counts nearly every reply carries).
+ */
+function writeDigits(b: Uint8Array, p: number, n: number): number {
+  if (n < 0) {
+    b[p++] = 45;
+    n = -n;
+  }
+  if (n < 10) {
+    b[p] = 48 + n;
+    return p + 1;
+  }
+  let k = 2;
+  while (k < 16 && n >= POW10[k]!) k++;
+  const end = p + k;
+  let e = end;
+  while (n > 0x7fffffff) {
+    const q = Math.floor(n / 10);
+    b[--e] = 48 + (n - q * 10);
+    n = q;
+  }
+  let m = n | 0;
+  while (m >= 10) {
+    const q = (m / 10) | 0;
+    b[--e] = 48 + (m - q * 10);
+    m = q;
+  }
+  b[--e] = 48 + m;
+  return end;
+}
 
 /** A growable reply buffer; `bytes.subarray(0, len)` is what was written. */
 export class RespWriter {
@@ -64,29 +98,17 @@ export class RespWriter {
   /** Writes the decimal digits of an integer (|n| < 2^53). */
   digits(n: number): void {
     this.ensure(22);
-    const b = this.bytes;
-    if (n < 0) {
-      b[this.len++] = 45;
-      n = -n;
-    }
-    if (n < 10) {
-      b[this.len++] = 48 + n;
-      return;
-    }
-    let k = 0;
-    while (n > 0) {
-      const q = Math.floor(n / 10);
-      DIGITS_SCRATCH[k++] = 48 + (n - q * 10);
-      n = q;
-    }
-    while (k > 0) b[this.len++] = DIGITS_SCRATCH[--k]!;
+    this.len = writeDigits(this.bytes, this.len, n);
   }
 
   private header(type: number, n: number): void {
     this.ensure(24);
-    this.bytes[this.len++] = type;
-    this.digits(n);
-    this.crlf();
+    const b = this.bytes;
+    b[this.len] = type;
+    const p = writeDigits(b, this.len + 1, n);
+    b[p] = CRLF_CR;
+    b[p + 1] = CRLF_LF;
+    this.len = p + 2;
   }
 
   /** +OK style status. */
@@ -121,11 +143,17 @@ export class RespWriter {
 
   /** Bulk string from a span of bytes. */
   bulk(src: Uint8Array, start: number, length: number): void {
-    this.header(36, length);
-    this.ensure(length + 2);
-    copyBytes(this.bytes, this.len, src, start, length);
-    this.len += length;
-    this.crlf();
+    this.ensure(length + 24);
+    const b = this.bytes;
+    b[this.len] = 36;
+    let p = writeDigits(b, this.len + 1, length);
+    b[p++] = CRLF_CR;
+    b[p++] = CRLF_LF;
+    copyBytes(b, p, src, start, length);
+    p += length;
+    b[p++] = CRLF_CR;
+    b[p++] = CRLF_LF;
+    this.len = p;
   }
 
   /** Bulk string of a JS string (UTF-8). */
