@@ -2,8 +2,8 @@
 import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
 import { T_LIST } from './record.js';
-import { ES, EN, lpDecode, lpStart } from './listpack.js';
-import { qlCount, qlDelAt, qlHead, qlInsertAt, qlNext, qlPeekEnd, qlPush, qlReplaceAt, qlSeek, qlStepBack, qlTrim, qpos } from './quicklist.js';
+import { ES, EN, lpDecode, lpEnd, lpStart } from './listpack.js';
+import { nodeNext, qlCount, qlDelAt, qlHead, qlInsertAt, qlNext, qlPeekEnd, qlPush, qlReplaceAt, qlSeek, qlStepBack, qlTrim, qpos } from './quicklist.js';
 import { ENC_QUICKLIST, copyOut, createCollection, deleteKey, lookupTyped, newCompact, parseNumkeys, valPtr } from './value.js';
 import { blockOn, parseTimeout } from './blocking.js';
 import { E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
@@ -155,11 +155,22 @@ const lrange: Handler = (c) => {
   }
   if (end >= len) end = len - 1;
   const n = end - start + 1;
-  c.out.arrayHeader(n);
+  const out = c.out;
+  out.arrayHeader(n);
   qlSeek(m, q, start);
+  // Walk the nodes' entries directly: one end-of-node check per entry, no qpos round trips.
+  const u8 = m.u8;
+  let node = qpos.node;
+  let x = node + qpos.off;
+  let stop = node + lpEnd(m, node);
   for (let i = 0; i < n; i++) {
-    qlNext(m);
-    c.out.bulk(m.u8, ES, EN);
+    if (x >= stop) {
+      node = nodeNext(m, node);
+      x = node + lpStart(m, node);
+      stop = node + lpEnd(m, node);
+    }
+    x = lpDecode(u8, x);
+    out.bulk(u8, ES, EN);
   }
 };
 
