@@ -443,7 +443,8 @@ export function zsetRestoreAdd(m: Arena, a: number, score: number, buf: Uint8Arr
 
 // ---- Commands. ----
 
-const scores: number[] = [];
+/** Parsed scores of the ZADD being run (grown as needed; `scores.length = 0` on a JS array cost a runtime call and a reallocation per command). */
+let scores = new Float64Array(16);
 
 function zaddGeneric(c: Ctx, incrCmd: boolean): void {
   let flags = incrCmd ? Z_INCR : 0;
@@ -451,6 +452,9 @@ function zaddGeneric(c: Ctx, incrCmd: boolean): void {
   let i = 2;
   if (!incrCmd) {
     for (; i < c.argc; i++) {
+      // Options start with a letter; a score almost never does (inf and nan fall through below).
+      const first = c.buf[c.as[i]!]! | 0x20;
+      if (first < 97 || first > 122) break;
       if (c.is(i, 'NX')) flags |= Z_NX;
       else if (c.is(i, 'XX')) flags |= Z_XX;
       else if (c.is(i, 'GT')) flags |= Z_GT;
@@ -477,15 +481,16 @@ function zaddGeneric(c: Ctx, incrCmd: boolean): void {
     c.out.error('ERR INCR option supports a single increment-element pair');
     return;
   }
-  scores.length = 0;
-  for (let j = i; j < c.argc; j += 2) {
+  const count = elements / 2;
+  if (scores.length < count) scores = new Float64Array(Math.max(count, scores.length * 2));
+  for (let j = i, k = 0; j < c.argc; j += 2, k++) {
     // Integer scores (the common case) parse without building a string.
     const v = parseSafeInt(c.buf, c.as[j]!, c.al[j]!) ?? parseFloatBytes(c.buf, c.as[j]!, c.al[j]!);
     if (v === null) {
       c.out.error(E_NOT_FLOAT);
       return;
     }
-    scores.push(v);
+    scores[k] = v;
   }
   let a = lookupZset(c, 1, false);
   if (a < 0) return;
@@ -501,7 +506,7 @@ function zaddGeneric(c: Ctx, incrCmd: boolean): void {
   let added = 0;
   let updated = 0;
   let processed = 0;
-  for (let k = 0; k < scores.length; k++) {
+  for (let k = 0; k < count; k++) {
     const j = i + 1 + 2 * k;
     const r = zsetAdd(m, a, scores[k]!, c.buf, c.as[j]!, c.al[j]!, flags);
     if (r === R_NAN) {
