@@ -257,19 +257,47 @@ export function lpReplace(m: Arena, p: number, off: number, src: Uint8Array, s: 
   return lpInsert(m, p, lpStart(m, p) + rel, src, s, n);
 }
 
+/** Address after the entry at absolute address `a` (its header decoded locally: no ES/EN writes). */
+function skipEntry(u8: Uint8Array, a: number): number {
+  const b = u8[a]!;
+  if (b < 0x80) return a + 1 + b + (b < 0x7f ? 1 : 2);
+  let h: number;
+  let n: number;
+  if (b < 0xc0) {
+    h = 2;
+    n = ((b & 0x3f) << 8) | u8[a + 1]!;
+  } else {
+    h = 5;
+    n = (u8[a + 1]! | (u8[a + 2]! << 8) | (u8[a + 3]! << 16)) + u8[a + 4]! * 0x1000000;
+  }
+  return a + h + n + backlenSize(h + n);
+}
+
 /** Finds an entry equal to the bytes, stepping `stride` entries (2 for pairs); its offset or -1. */
 export function lpFind(m: Arena, p: number, src: Uint8Array, s: number, n: number, stride: number): number {
   const u8 = m.u8;
   let a = p + LP_FIRST + gapOf(u8, p);
   const end = a + m.u32[(p + 8) >>> 2]!;
+  // Short needles (nearly all members and fields) have a 1-byte header equal to their length.
+  const short = n < 0x80;
   while (a < end) {
-    const next = lpDecode(u8, a);
-    if (EN === n) {
-      let j = 0;
-      while (j < n && u8[ES + j] === src[s + j]) j++;
-      if (j === n) return a - p;
+    const b = u8[a]!;
+    if (short) {
+      if (b === n) {
+        let j = 0;
+        while (j < n && u8[a + 1 + j] === src[s + j]) j++;
+        if (j === n) return a - p;
+      }
+    } else {
+      lpDecode(u8, a);
+      if (EN === n) {
+        let j = 0;
+        while (j < n && u8[ES + j] === src[s + j]) j++;
+        if (j === n) return a - p;
+      }
     }
-    a = stride === 2 ? lpDecode(u8, next) : next;
+    a = skipEntry(u8, a);
+    if (stride === 2) a = skipEntry(u8, a);
   }
   return -1;
 }
