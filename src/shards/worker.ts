@@ -42,6 +42,14 @@ shardPosition.count = init.count;
 
 const req = new RingReader(init.req);
 const rep = new RingWriter(init.rep);
+/**
+ * 32-bit views of the rings' data areas: frame payloads start 4-byte aligned, so the
+ * u32 header fields are single loads and stores instead of four byte accesses each
+ * (little-endian hosts only, which is what the frame layout is; others take the byte path).
+ */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+const req32 = new Uint32Array(req.buf.buffer, req.buf.byteOffset, req.buf.length >>> 2);
+const rep32 = new Int32Array(rep.buf.buffer, rep.buf.byteOffset, rep.buf.length >>> 2);
 const bell = new Int32Array(init.doorbell);
 const stats = new Float64Array(init.stats);
 const store = new Store(init.databases);
@@ -92,9 +100,16 @@ function writeReply(conn: number, seq: number, body: Uint8Array, len: number): v
     p = rep.reserve(len + F.REP_BODY);
   }
   const b = rep.buf;
-  writeU32(b, p + F.REP_CONN, conn);
-  writeU32(b, p + F.REP_SEQ, seq);
-  writeU32(b, p + F.REP_KIND, F.KIND_INLINE);
+  if (LITTLE_ENDIAN) {
+    const w = p >>> 2;
+    rep32[w + (F.REP_CONN >>> 2)] = conn;
+    rep32[w + (F.REP_SEQ >>> 2)] = seq;
+    rep32[w + (F.REP_KIND >>> 2)] = F.KIND_INLINE;
+  } else {
+    writeU32(b, p + F.REP_CONN, conn);
+    writeU32(b, p + F.REP_SEQ, seq);
+    writeU32(b, p + F.REP_KIND, F.KIND_INLINE);
+  }
   copyBytes(b, p + F.REP_BODY, body, 0, len);
   rep.commit(p, len + F.REP_BODY);
 }
@@ -121,14 +136,24 @@ function execFrame(buf: Uint8Array, pos: number): void {
     buf = new Uint8Array(msg.message as ArrayBuffer);
     pos = 0;
   }
-  const conn = readU32(buf, pos + F.REQ_CONN);
-  const seq = readU32(buf, pos + F.REQ_SEQ);
+  let conn: number;
+  let seq: number;
+  let argc: number;
+  if (LITTLE_ENDIAN && buf === req.buf) {
+    const w = pos >>> 2;
+    conn = req32[w + (F.REQ_CONN >>> 2)]!;
+    seq = req32[w + (F.REQ_SEQ >>> 2)]!;
+    argc = req32[w + (F.REQ_ARGC >>> 2)]!;
+  } else {
+    conn = readU32(buf, pos + F.REQ_CONN);
+    seq = readU32(buf, pos + F.REQ_SEQ);
+    argc = readU32(buf, pos + F.REQ_ARGC);
+  }
   const cmd = buf[pos + F.REQ_CMD]! | (buf[pos + F.REQ_CMD + 1]! << 8);
   if (cmd === SHUTDOWN) {
     running = false;
     return;
   }
-  const argc = readU32(buf, pos + F.REQ_ARGC);
   ctx.reserve(argc);
   const as = ctx.as;
   const al = ctx.al;
