@@ -34,7 +34,7 @@ import {
   zslUpdateScore,
   type LexBound,
 } from './skiplist.js';
-import { ftHash, ftRandom, ftScan } from './field-table.js';
+import { ftFind, ftHash, ftRandom, ftScan } from './field-table.js';
 import { ENC_LISTPACK, ENC_SKIPLIST, createCollection, deleteKey, freeValue, newCompact, parseIntercardArgs, parseNumkeys, parseScanArgs, storeTempCollection, tempCollection, scanMatches, scanOpts, setVal, valEnc, valPtr } from './value.js';
 import { MN as SMN, MS as SMS, iterInit as setIterInit, iterNext as setIterNext, setHas, setLen } from './t_set.js';
 import { blockOn, parseTimeout } from './blocking.js';
@@ -160,8 +160,9 @@ function zsetAdd(m: Arena, a: number, score: number, buf: Uint8Array, s: number,
     toSkiplist(m, a);
   }
   const z = valPtr(m, a);
+  // One hash of the member serves the lookup and, when absent, the insert.
   const hv = ftHash(buf, s, n);
-  const e = zslFind(m, z, buf, s, n);
+  const e = ftFind(m, z, buf, s, n, hv);
   if (e !== 0) {
     if (flags & Z_NX) return R_NOP;
     const cur = nodeScore(m, e);
