@@ -10,6 +10,11 @@
  * and probes skip them. Full iterations (ftCap) finish the rehash first: they are O(n)
  * anyway.
  *
+ * A slot holds an entry's address plus, in its 3 low bits (entries are 8-byte aligned), the
+ * top 3 bits of the entry's hash: a probe passes over most other entries without reading
+ * them, a cache miss each in a big table. 0 is an empty slot and 1 a tombstone (no entry
+ * lies below address 8).
+ *
  * Table header (aligned, FT_HEADER bytes at the start of the owner's header block):
  *   0 u8 0xFE   4 u32 count   8 u32 capacity (power of two)   12 u32 slots block
  *   16 u32 old slots block (0 when not rehashing)   20 u32 old capacity   24 u32 rehash index
@@ -27,6 +32,13 @@ export const FT_HEADER = 28;
 const SLOTS_AT = 8;
 const MIN_CAP = 8;
 const TOMB = 1;
+/** Slot bits holding the hash tag. */
+const TAG = 7;
+
+/** Hash tag stored beside an entry's address. */
+function tagOf(hv: number): number {
+  return hv >>> 29;
+}
 /** Old slots moved per insert or delete while rehashing. */
 const STEP = 16;
 
@@ -68,7 +80,8 @@ export function ftCap(m: Arena, h: number): number {
 
 /** Entry address in slot `i` (after ftCap), or 0. */
 export function ftSlot(m: Arena, h: number, i: number): number {
-  return m.u32[((m.u32[(h + 12) >>> 2]! + SLOTS_AT) >>> 2) + i]!;
+  const v = m.u32[((m.u32[(h + 12) >>> 2]! + SLOTS_AT) >>> 2) + i]!;
+  return v - (v & TAG);
 }
 
 /** Absolute address of an entry's key bytes. */
@@ -105,14 +118,15 @@ export function ftFind(m: Arena, h: number, buf: Uint8Array, s: number, n: numbe
   const u32 = m.u32;
   const mask = u32[(h + 8) >>> 2]! - 1;
   const base = (u32[(h + 12) >>> 2]! + SLOTS_AT) >>> 2;
+  const tag = tagOf(hv);
   let i = hv & mask;
   for (;;) {
-    const e = u32[base + i]!;
-    if (e === 0) break;
-    if (matches(m, e, buf, s, n, hv)) {
+    const v = u32[base + i]!;
+    if (v === 0) break;
+    if ((v & TAG) === tag && matches(m, v - tag, buf, s, n, hv)) {
       foundSlot = i;
       foundOld = false;
-      return e;
+      return v - tag;
     }
     i = (i + 1) & mask;
   }
@@ -125,12 +139,12 @@ export function ftFind(m: Arena, h: number, buf: Uint8Array, s: number, n: numbe
   // Slots below the rehash index are empty: start at it, wrap back to it, stop at the first 0.
   for (let steps = ocap - idx; steps > 0; steps--) {
     if (i < idx) i = idx;
-    const e = u32[obase + i]!;
-    if (e === 0) return 0;
-    if (e !== TOMB && matches(m, e, buf, s, n, hv)) {
+    const v = u32[obase + i]!;
+    if (v === 0) return 0;
+    if (v !== TOMB && (v & TAG) === tag && matches(m, v - tag, buf, s, n, hv)) {
       foundSlot = i;
       foundOld = true;
-      return e;
+      return v - tag;
     }
     i = (i + 1) & (ocap - 1);
   }
@@ -146,9 +160,10 @@ function place(m: Arena, h: number, e: number): void {
   const u32 = m.u32;
   const mask = u32[(h + 8) >>> 2]! - 1;
   const base = (u32[(h + 12) >>> 2]! + SLOTS_AT) >>> 2;
-  let i = u32[(e + 4) >>> 2]! & mask;
+  const hv = u32[(e + 4) >>> 2]!;
+  let i = hv & mask;
   while (u32[base + i] !== 0) i = (i + 1) & mask;
-  u32[base + i] = e;
+  u32[base + i] = e + tagOf(hv);
 }
 
 /** Starts moving the entries into a new slot array of `cap` slots. */
@@ -173,8 +188,8 @@ function rehashStep(m: Arena, h: number, n: number): void {
   let i = m.u32[w + 6]!;
   const end = Math.min(ocap, i + n);
   for (; i < end; i++) {
-    const e = m.u32[obase + i]!;
-    if (e > TOMB) place(m, h, e);
+    const v = m.u32[obase + i]!;
+    if (v > TOMB) place(m, h, v - (v & TAG));
     m.u32[obase + i] = 0;
   }
   m.u32[w + 6] = i;
@@ -198,7 +213,7 @@ export function ftInsert(m: Arena, h: number, e: number): void {
 /** Points the slot of the last find at a moved entry (no insert or delete since that find). */
 export function ftReplaceFound(m: Arena, h: number, e: number): void {
   const arr = m.u32[(h + (foundOld ? 16 : 12)) >>> 2]!;
-  m.u32[((arr + SLOTS_AT) >>> 2) + foundSlot] = e;
+  m.u32[((arr + SLOTS_AT) >>> 2) + foundSlot] = e + tagOf(m.u32[(e + 4) >>> 2]!);
 }
 
 /** Removes the entry of the last find (the caller frees it). */
@@ -218,7 +233,7 @@ export function ftRemoveFound(m: Arena, h: number): void {
       j = (j + 1) & mask;
       const e = u32[base + j]!;
       if (e === 0) break;
-      const home = u32[(e + 4) >>> 2]! & mask;
+      const home = u32[(e - (e & TAG) + 4) >>> 2]! & mask;
       const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!inRange) {
         u32[base + i] = e;
@@ -247,8 +262,8 @@ export function ftRandom(m: Arena, h: number): number {
     const useOld = old !== 0 && Math.random() < 0.5;
     const arr = useOld ? old : u32[(h + 12) >>> 2]!;
     const cap = u32[(h + (useOld ? 20 : 8)) >>> 2]!;
-    const e = u32[((arr + SLOTS_AT) >>> 2) + Math.floor(Math.random() * cap)]!;
-    if (e > TOMB) return e;
+    const v = u32[((arr + SLOTS_AT) >>> 2) + Math.floor(Math.random() * cap)]!;
+    if (v > TOMB) return v - (v & TAG);
   }
 }
 
@@ -274,9 +289,10 @@ function emitBucket(m: Arena, arr: number, cap: number, from: number, b: number,
   let i = b;
   for (let steps = cap; steps > 0; steps--) {
     if (i < from) i = from;
-    const e = u32[base + i]!;
-    if (e === 0) break;
-    if (e !== TOMB && (u32[(e + 4) >>> 2]! & mask) === b) {
+    const v = u32[base + i]!;
+    if (v === 0) break;
+    const e = v - (v & TAG);
+    if (v !== TOMB && (u32[(e + 4) >>> 2]! & mask) === b) {
       into.push(e);
       n++;
     }
