@@ -17,7 +17,7 @@ const POW10 = Array.from({ length: 17 }, (_, k) => 10 ** k);
  * them. Counts the digits first and fills them from the end: no scratch copy, and 32-bit
  * division once the value fits (the reply lengths and counts nearly every reply carries).
  */
-function writeDigits(b: Uint8Array, p: number, n: number): number {
+export function writeDigits(b: Uint8Array, p: number, n: number): number {
   if (n < 0) {
     b[p++] = 45;
     n = -n;

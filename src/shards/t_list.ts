@@ -7,8 +7,8 @@ import { nodeNext, qlCount, qlDelAt, qlHead, qlInsertAt, qlNext, qlPeekEnd, qlPu
 import { ENC_QUICKLIST, copyOut, createCollection, deleteKey, lookupTyped, newCompact, parseNumkeys, valPtr } from './value.js';
 import { blockOn, parseTimeout } from './blocking.js';
 import { E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
-import { R_EMPTY_ARRAY, R_OK } from '../io/resp-writer.js';
-import { bytesEqual } from '../io/bytes.js';
+import { R_EMPTY_ARRAY, R_OK, writeDigits } from '../io/resp-writer.js';
+import { bytesEqual, copyBytes } from '../io/bytes.js';
 
 /** Creates an empty list for key argument `i` (after a lookup returned 0). */
 export function createList(c: Ctx, i: number): number {
@@ -158,19 +158,47 @@ const lrange: Handler = (c) => {
   const out = c.out;
   out.arrayHeader(n);
   qlSeek(m, q, start);
-  // Walk the nodes' entries directly: one end-of-node check per entry, no qpos round trips.
+  // Walk the nodes' entries directly, writing each as a bulk string straight into the reply
+  // buffer with one capacity check per node (no qpos round trips, no per-entry calls).
   const u8 = m.u8;
   let node = qpos.node;
   let x = node + qpos.off;
-  let stop = node + lpEnd(m, node);
-  for (let i = 0; i < n; i++) {
-    if (x >= stop) {
-      node = nodeNext(m, node);
-      x = node + lpStart(m, node);
-      stop = node + lpEnd(m, node);
+  let left = n;
+  for (;;) {
+    const stop = node + lpEnd(m, node);
+    // An entry of L bytes takes at least L + 2 in the listpack and at most L + 15 as a bulk.
+    out.ensure(Math.min(8 * (stop - x), stop - x + 16 * left));
+    const b = out.bytes;
+    let p = out.len;
+    while (x < stop && left > 0) {
+      const h = u8[x]!;
+      let es: number;
+      let en: number;
+      if (h < 0x80) {
+        es = x + 1;
+        en = h;
+        x = es + en + (h < 0x7f ? 1 : 2);
+      } else {
+        x = lpDecode(u8, x);
+        es = ES;
+        en = EN;
+      }
+      b[p] = 36;
+      p = en < 10 ? ((b[p + 1] = 48 + en), p + 2) : writeDigits(b, p + 1, en);
+      b[p] = 13;
+      b[p + 1] = 10;
+      p += 2;
+      copyBytes(b, p, u8, es, en);
+      p += en;
+      b[p] = 13;
+      b[p + 1] = 10;
+      p += 2;
+      left--;
     }
-    x = lpDecode(u8, x);
-    out.bulk(u8, ES, EN);
+    out.len = p;
+    if (left === 0) break;
+    node = nodeNext(m, node);
+    x = node + lpStart(m, node);
   }
 };
 
