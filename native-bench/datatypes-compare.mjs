@@ -1,6 +1,6 @@
 // Sabre vs Redis 7.0 for the collection types: redis-benchmark throughput (-P 1 and -P 16,
 // alternating servers, median of runs) and memory per element of 1M-element collections
-// (Redis used_memory growth vs Sabre process RSS growth). Writes native-bench/results/datatypes.md.
+// (used_memory and process RSS growth in both). Writes native-bench/results/datatypes.md.
 // Usage: npm run build && node native-bench/datatypes-compare.mjs [--runs 3] [--requests 100000] [--only memory|bench]
 import net from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
@@ -132,34 +132,39 @@ function loadCommands(make) {
   return cmds;
 }
 
+/**
+ * Loads the collection twice into other keys (the first loads also grow each process for the
+ * traffic itself: V8's heap, Redis's query buffers), then measures the third load's growth of
+ * used_memory and of RSS, the same way for both servers.
+ */
+async function measureLoad(srv, cmds) {
+  let cold = 0;
+  for (let w = 0; w < 2; w++) {
+    const r0 = rss(srv.proc.pid);
+    await pipeline(srv.port, cmds);
+    if (w === 0) cold = (rss(srv.proc.pid) - r0) / N;
+    execFileSync('redis-cli', ['-p', String(srv.port), 'rename', 'big', `warm${w}`]);
+  }
+  await new Promise((res) => setTimeout(res, 300));
+  const b0 = rss(srv.proc.pid);
+  const u0 = info(srv.port, 'used_memory');
+  await pipeline(srv.port, cmds);
+  await new Promise((res) => setTimeout(res, 300));
+  return { rss: (rss(srv.proc.pid) - b0) / N, used: (info(srv.port, 'used_memory') - u0) / N, cold };
+}
+
 async function memory() {
   const rows = [];
   for (const [label, make] of Object.entries(LOADS)) {
     const cmds = loadCommands(make);
     const r = await startRedis();
-    const before = info(r.port, 'used_memory');
-    await pipeline(r.port, cmds);
-    const redisPer = (info(r.port, 'used_memory') - before) / N;
+    const redis = await measureLoad(r, cmds);
     await stop(r);
     const s = await startSabre();
-    // The first loads grow V8's heap for the traffic itself (a one-time process cost): load
-    // the same data twice into other keys first, then measure the third load's RSS growth.
-    let cold = 0;
-    for (let w = 0; w < 2; w++) {
-      const r0 = rss(s.proc.pid);
-      await pipeline(s.port, cmds);
-      if (w === 0) cold = (rss(s.proc.pid) - r0) / N;
-      execFileSync('redis-cli', ['-p', String(s.port), 'rename', 'big', `warm${w}`]);
-    }
-    await new Promise((res) => setTimeout(res, 300));
-    const b0 = rss(s.proc.pid);
-    const u0 = info(s.port, 'used_memory');
-    await pipeline(s.port, cmds);
-    await new Promise((res) => setTimeout(res, 300));
-    const sabrePer = (rss(s.proc.pid) - b0) / N;
-    const arenaPer = (info(s.port, 'used_memory') - u0) / N;
+    const sabre = await measureLoad(s, cmds);
     await stop(s);
-    rows.push(`| ${label} | ${redisPer.toFixed(1)} | ${sabrePer.toFixed(1)} | ${arenaPer.toFixed(1)} | ${cold.toFixed(1)} | ${(sabrePer / redisPer).toFixed(2)} |`);
+    const f = (x) => x.toFixed(1);
+    rows.push(`| ${label} | ${f(redis.used)} | ${f(redis.rss)} | ${f(sabre.used)} | ${f(sabre.rss)} | ${f(sabre.cold)} | ${(sabre.used / redis.used).toFixed(2)} | ${(sabre.rss / redis.rss).toFixed(2)} |`);
     console.log(rows.at(-1));
   }
   return rows;
@@ -204,13 +209,39 @@ async function bench() {
   return rows;
 }
 
-const lines = [`# Collection types: Sabre vs Redis ${execFileSync('redis-server', ['--version']).toString().match(/v=(\S+)/)[1]}`, '', `Machine: ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}; Sabre with --shards 1.`, ''];
-if (ONLY !== 'bench') {
-  lines.push(`## Memory per element (${N} elements in one key)`, '', '| collection | Redis bytes/elem (used_memory) | Sabre bytes/elem (RSS, 3rd load) | Sabre used_memory/elem | Sabre RSS/elem, 1st load | Sabre RSS/Redis |', '|---|---|---|---|---|---|', ...(await memory()), '');
+const out = `${root}native-bench/results/datatypes.md`;
+/** The section of the previous results that this run (--only) does not redo, kept as it was. */
+function previousSection(heading) {
+  let text = '';
+  try {
+    text = readFileSync(out, 'utf8');
+  } catch {
+    return [];
+  }
+  const at = text.indexOf(heading);
+  if (at < 0) return [];
+  const next = text.indexOf('\n## ', at + 1);
+  return [text.slice(at, next < 0 ? text.length : next).trimEnd(), ''];
 }
-if (ONLY !== 'memory') {
+
+const lines = [`# Collection types: Sabre vs Redis ${execFileSync('redis-server', ['--version']).toString().match(/v=(\S+)/)[1]}`, '', `Machine: ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}; Sabre with --shards 1.`, ''];
+if (ONLY === 'bench') lines.push(...previousSection('## Memory per element'));
+else {
+  lines.push(
+    `## Memory per element (${N} elements in one key)`,
+    '',
+    'Bytes per element grown by the third load of the collection (after two loads into other keys), in each server.',
+    '',
+    '| collection | Redis used_memory | Redis RSS | Sabre used_memory | Sabre RSS | Sabre RSS, 1st load | used_memory Sabre/Redis | RSS Sabre/Redis |',
+    '|---|---|---|---|---|---|---|---|',
+    ...(await memory()),
+    '',
+  );
+}
+if (ONLY === 'memory') lines.push(...previousSection('## redis-benchmark'));
+else {
   lines.push(`## redis-benchmark (-n ${REQUESTS}, median of ${RUNS}, alternating servers)`, '', '| test | -P | Redis rps | Sabre rps | Sabre/Redis |', '|---|---|---|---|---|', ...(await bench()), '');
 }
 mkdirSync(`${root}native-bench/results`, { recursive: true });
-writeFileSync(`${root}native-bench/results/datatypes.md`, lines.join('\n'));
+writeFileSync(out, lines.join('\n'));
 console.log(lines.join('\n'));
