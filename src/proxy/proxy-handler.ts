@@ -16,7 +16,6 @@ import {
   UpstreamPool,
 } from './upstream-client.js';
 import { LatencyRecorder } from './latency.js';
-import { performance } from 'node:perf_hooks';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus those the proxy frames itself. */
 const HOP_BY_HOP = new Set([
@@ -50,7 +49,7 @@ export interface FrontResponse {
   /** Strings, or latin1 bytes (views into the upstream read buffer, valid only during the call). */
   writeStatus(status: string | Uint8Array): unknown;
   writeHeader(key: string | Uint8Array, value: string | Uint8Array): unknown;
-  end(body?: string | Uint8Array, closeConnection?: boolean): unknown;
+  end(body?: string, closeConnection?: boolean): unknown;
   endWithoutBody(reportedContentLength?: number): unknown;
   tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean];
   write(chunk: Uint8Array): boolean;
@@ -451,13 +450,6 @@ class Exchange implements ExchangeHandler {
     const res = this.res;
     if (this.bodyKind === BODY_LENGTH) {
       const offset = this.sent;
-      if (offset === 0 && chunk.length === this.total) {
-        // The whole body in one read (the common small response): end() takes it at once, buffering what the
-        // socket does not (never more than this read), without tryEnd's [ok, finished] array.
-        this.sent = chunk.length;
-        res.end(chunk);
-        return;
-      }
       const [ok, finished] = res.tryEnd(chunk, this.total);
       if (ok || finished) this.sent += chunk.length;
       else {
