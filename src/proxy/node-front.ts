@@ -7,6 +7,14 @@ function latin1(s: string | Uint8Array): string {
   return typeof s === 'string' ? s : Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('latin1');
 }
 
+/**
+ * A copy of a body chunk: the proxy passes views of the upstream read buffer that are valid only during the call,
+ * while node:http keeps a reference to what the socket does not take at once (and libuv writes it later).
+ */
+function owned(chunk: Uint8Array): Buffer {
+  return Buffer.from(chunk);
+}
+
 /** A node:http request seen through the uWS HttpRequest methods the proxy calls. */
 export class NodeFrontRequest implements FrontRequest {
   private readonly q: number;
@@ -59,10 +67,11 @@ export class NodeFrontResponse implements FrontResponse {
   private head(): void {
     if (!this.res.headersSent) this.res.writeHead(this.status, this.reason || undefined);
   }
-  end(body?: string, closeConnection?: boolean): this {
+  end(body?: string | Uint8Array, closeConnection?: boolean): this {
     if (closeConnection) this.res.setHeader('connection', 'close');
+    if (body !== undefined && !this.res.headersSent) this.res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     this.head();
-    this.res.end(body);
+    this.res.end(body === undefined || typeof body === 'string' ? body : owned(body));
     return this;
   }
   endWithoutBody(reportedContentLength?: number): this {
@@ -78,7 +87,7 @@ export class NodeFrontResponse implements FrontResponse {
       this.head();
     }
     this.written += chunk.byteLength;
-    const ok = chunk.byteLength === 0 || this.res.write(chunk);
+    const ok = chunk.byteLength === 0 || this.res.write(owned(chunk));
     const done = this.written >= totalSize;
     if (done) this.res.end();
     return [ok || done, done];
@@ -86,7 +95,7 @@ export class NodeFrontResponse implements FrontResponse {
   write(chunk: Uint8Array): boolean {
     this.head();
     this.written += chunk.byteLength;
-    return this.res.write(chunk);
+    return this.res.write(owned(chunk));
   }
   getWriteOffset(): number {
     return this.written;
