@@ -84,7 +84,12 @@ function frameFlags(conn: Connection): number {
 }
 
 /** Command groups whose multi-key commands run across shards by gathering the keys into one. */
-export const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash']);
+const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash']);
+
+/** True for the collection commands that run across shards by gathering their keys into one. */
+export function runsGathered(id: number): boolean {
+  return GATHERED_GROUPS.has(COMMANDS[id]!.docs.group) && (COMMANDS[id]!.flags & F_BLOCKING) === 0;
+}
 
 /** The payload of a bulk-string reply (null for a null reply). */
 function bulkBody(reply: Uint8Array): Buffer | null {
@@ -322,7 +327,7 @@ export class Acceptor {
       const calls: Promise<Uint8Array>[] = [];
       for (let s = 0; s < this.nShards; s++) calls.push(this.sysCall(s, 0, unblock, [Buffer.from('__unblock'), id]));
       // A waiter dropped unserved never answers: its write never happened.
-      void Promise.all(calls).then(() => this.dropAof(conn.id, key));
+      void Promise.all(calls).then(() => this.takePending(conn.id, key));
     }
     this.hooks.closed(conn);
   }
@@ -643,7 +648,7 @@ export class Acceptor {
         void this.blockAcross(conn, seq, id, cmd, nk);
         return true;
       default:
-        if (GATHERED_GROUPS.has(COMMANDS[id]!.docs.group) && (COMMANDS[id]!.flags & F_BLOCKING) === 0) {
+        if (runsGathered(id)) {
           this.startOperation(conn, seq, id, cmd, true);
           return true;
         }
@@ -1011,16 +1016,10 @@ export class Acceptor {
     });
   }
 
+  /** Logs the write (or the shard's part of it) that this reply answers. */
   private commitAof(connId: number, seq: number, shard: number, b: Uint8Array, s: number, len: number): void {
-    const m = this.aofPending.get(connId);
-    if (m === undefined) return;
-    let key = seq * 256 + 255;
-    let e = m.get(key);
-    if (e === undefined) e = m.get((key = seq * 256 + shard));
-    if (e === undefined) return;
-    m.delete(key);
-    if (m.size === 0) this.aofPending.delete(connId);
-    this.aof?.commit(e, b, s, len);
+    const e = this.takePending(connId, seq * 256 + 255) ?? this.takePending(connId, seq * 256 + shard);
+    if (e !== undefined) this.aof?.commit(e, b, s, len);
   }
 
   private commitSysAof(seq: number, b: Uint8Array, s: number, len: number): void {
@@ -1030,11 +1029,14 @@ export class Acceptor {
     this.aof?.commit(e, b, s, len);
   }
 
-  private dropAof(connId: number, key: number): void {
+  /** Removes and returns a pending entry. */
+  private takePending(connId: number, key: number): AofEntry | undefined {
     const m = this.aofPending.get(connId);
-    if (m === undefined) return;
-    m.delete(key);
-    if (m.size === 0) this.aofPending.delete(connId);
+    const e = m?.get(key);
+    if (e === undefined) return undefined;
+    m!.delete(key);
+    if (m!.size === 0) this.aofPending.delete(connId);
+    return e;
   }
 
   // ---- replies ----

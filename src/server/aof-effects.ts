@@ -4,11 +4,10 @@
  * them), so replaying the AOF rebuilds the data the clients saw.
  */
 import { CMD } from '../commands/ids.generated.js';
+import { asciiBytes as ascii } from '../persistence/int-string.js';
 
 /** A decoded reply: bulk or simple strings as bytes, arrays (and sets, maps) as lists, null for nil. */
 type Reply = Uint8Array | null | Reply[];
-
-const ascii = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 
 /** Decodes the RESP2/RESP3 reply at `p`; returns it with the offset just past it. */
 function decode(b: Uint8Array, p: number): [Reply, number] {
@@ -51,51 +50,42 @@ function decode(b: Uint8Array, p: number): [Reply, number] {
 const list = (r: Reply): Reply[] => (Array.isArray(r) ? r : []);
 const bytes = (r: Reply): Uint8Array => (r instanceof Uint8Array ? r : ascii(''));
 
+/** Commands whose effect depends on chance or on when they were served; the others are logged as dispatched. */
+const BY_EFFECT = new Set<number>([CMD.SPOP, CMD.BLPOP, CMD.BRPOP, CMD.BZPOPMIN, CMD.BZPOPMAX, CMD.BLMPOP, CMD.BZMPOP, CMD.BLMOVE, CMD.BRPOPLPUSH]);
+
 /**
  * The argv to log for command `id` (as dispatched: `argv`) given its successful reply, or null when
  * it changed nothing. Commands whose effect the arguments alone decide are logged as they are.
  */
 export function effectForm(id: number, argv: Uint8Array[], reply: Uint8Array, s: number, len: number): Uint8Array[] | null {
+  if (!BY_EFFECT.has(id)) return argv;
+  const [r] = decode(reply.subarray(s, s + len), 0);
+  if (r === null) return null;
   switch (id) {
     case CMD.SPOP: {
-      const [r] = decode(reply.subarray(s, s + len), 0);
-      if (r === null) return null;
       const members = Array.isArray(r) ? r.map(bytes) : [r];
       return members.length === 0 ? null : [ascii('SREM'), argv[1]!, ...members];
     }
     case CMD.BLPOP:
-    case CMD.BRPOP: {
-      const [r] = decode(reply.subarray(s, s + len), 0);
-      if (r === null) return null;
+    case CMD.BRPOP:
       return [ascii(id === CMD.BLPOP ? 'LPOP' : 'RPOP'), bytes(list(r)[0]!)];
-    }
     case CMD.BZPOPMIN:
     case CMD.BZPOPMAX: {
-      const [r] = decode(reply.subarray(s, s + len), 0);
-      if (r === null) return null;
       const [key, member] = list(r);
       return [ascii('ZREM'), bytes(key!), bytes(member!)];
     }
     case CMD.BLMPOP: {
-      const [r] = decode(reply.subarray(s, s + len), 0);
-      if (r === null) return null;
       const [key, popped] = list(r);
       const side = argv[3 + Number(Buffer.from(argv[2]!).toString('latin1'))]!;
       return [ascii('LMPOP'), ascii('1'), bytes(key!), side, ascii('COUNT'), ascii(String(list(popped!).length))];
     }
     case CMD.BZMPOP: {
-      const [r] = decode(reply.subarray(s, s + len), 0);
-      if (r === null) return null;
       const [key, popped] = list(r);
       return [ascii('ZREM'), bytes(key!), ...list(popped!).map((pair) => bytes(list(pair)[0]!))];
     }
     case CMD.BLMOVE:
-    case CMD.BRPOPLPUSH: {
-      const [r] = decode(reply.subarray(s, s + len), 0);
-      if (r === null) return null;
-      return id === CMD.BLMOVE ? [ascii('LMOVE'), argv[1]!, argv[2]!, argv[3]!, argv[4]!] : [ascii('RPOPLPUSH'), argv[1]!, argv[2]!];
-    }
+      return [ascii('LMOVE'), argv[1]!, argv[2]!, argv[3]!, argv[4]!];
     default:
-      return argv;
+      return [ascii('RPOPLPUSH'), argv[1]!, argv[2]!];
   }
 }

@@ -11,8 +11,8 @@ import { CMD } from '../commands/ids.generated.js';
 import { AofAppender, AofRewriter, type AppendFsync } from '../persistence/index.js';
 import { isKeyword, parseSafeInt } from '../io/bytes.js';
 import { effectForm } from './aof-effects.js';
+import { asciiBytes as ascii } from '../persistence/int-string.js';
 
-const ascii = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 
 /** Rewrites a command whose effect depends on the clock into its absolute form; null keeps the command as it is. */
 export function absoluteForm(id: number, argv: Uint8Array[], nowMs: number): Uint8Array[] | null {

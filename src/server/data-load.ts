@@ -5,10 +5,10 @@
  */
 import { join } from 'node:path';
 import calculateSlot from 'cluster-key-slot';
-import { GATHERED_GROUPS, type Acceptor } from '../io/acceptor.js';
+import { runsGathered, type Acceptor } from '../io/acceptor.js';
 import type { Logger } from '../log.js';
 import { CMD } from '../commands/ids.generated.js';
-import { COMMANDS, F_BLOCKING, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
+import { COMMANDS, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { internalId } from '../shards/command-set.js';
 import { DataLoadError } from '../errors.js';
 import { EntryPacker, RdbError, loadAtStartup, type StartupLoadResult } from '../persistence/index.js';
@@ -134,7 +134,7 @@ function replayStep(a: Acceptor, db: number, argv: Uint8Array[]): Step {
     case CMD.COPY:
       return { barrier: true, loads: false, run: () => [a.serverOperation(id, args, db)] };
     default:
-      if (GATHERED_GROUPS.has(COMMANDS[id]!.docs.group) && (COMMANDS[id]!.flags & F_BLOCKING) === 0) {
+      if (runsGathered(id)) {
         const keys = Array.from(keyIdx.subarray(0, nk));
         return { barrier: true, loads: false, run: () => [a.serverOperation(id, args, db, keys)] };
       }
