@@ -17,6 +17,7 @@ import { Connection, ST_SUBSCRIBED, type PendingPart } from './connection.js';
 import { ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from './resp-parser.js';
 import { RespWriter } from './resp-writer.js';
 import { ShardLink } from './shard-link.js';
+import { readIntoScratch } from './socket-reader.js';
 import { readU32 } from './ring.js';
 import * as F from './frames.js';
 import { copyBytes, isKeyword } from './bytes.js';
@@ -75,6 +76,12 @@ export interface ModeHooks {
 
 /** Pending output beyond which a connection stops being read until it drains. */
 const PAUSE_OUTPUT_BYTES = 1 << 20;
+/**
+ * Input a stalled client (blocked, or waiting on a cross-shard operation) may send before its
+ * socket stops reading. Below it the socket keeps reading, so a client that hangs up while
+ * blocked is seen at once (a paused onread socket stops reading, and would miss the EOF).
+ */
+const STALLED_INPUT_BYTES = 64 * 1024;
 /** Per-direction ring size; frames over half of it travel over the MessagePort instead. */
 const RING_BYTES = 1 << 20;
 
@@ -303,7 +310,8 @@ export class Acceptor {
     }
     const conn = new Connection(this.nextConnId++, socket, this.config.get('requirepass') === '');
     this.conns.set(conn.id, conn);
-    socket.on('data', (d: Buffer) => this.onData(conn, d));
+    const onData = (d: Buffer): void => this.onData(conn, d);
+    if (!readIntoScratch(socket, onData)) socket.on('data', onData);
     socket.on('drain', () => {
       if (conn.readPaused) {
         conn.readPaused = false;
@@ -350,7 +358,11 @@ export class Acceptor {
         this.kill(conn);
         return;
       }
-      if (conn.stalled || conn.inBytes < conn.inNeed) return;
+      if (conn.stalled) {
+        if (conn.inBytes > STALLED_INPUT_BYTES) conn.socket.pause();
+        return;
+      }
+      if (conn.inBytes < conn.inNeed) return;
       data = conn.inParts.length === 1 ? conn.inParts[0]! : Buffer.concat(conn.inParts, conn.inBytes);
       conn.inParts = [];
       conn.inBytes = 0;
@@ -391,7 +403,7 @@ export class Acceptor {
           conn.inParts.unshift(rest);
           conn.inBytes += rest.length;
         }
-        conn.socket.pause();
+        if (conn.inBytes > STALLED_INPUT_BYTES) conn.socket.pause();
         return;
       }
     }
