@@ -2,6 +2,8 @@
 // alternating servers, median of runs) and memory per element of 1M-element collections
 // (used_memory and process RSS growth in both). Writes native-bench/results/datatypes.md.
 // Usage: npm run build && node native-bench/datatypes-compare.mjs [--runs 3] [--requests 100000] [--only memory|bench]
+//        [--pin 1:0]  (bench only: both servers on CPU 1 and redis-benchmark on CPU 0, via taskset; the
+//        pinned table is kept beside the unpinned one)
 import net from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -16,6 +18,10 @@ const opt = (name, def) => {
 const RUNS = Number(opt('runs', 3));
 const REQUESTS = Number(opt('requests', 100000));
 const ONLY = opt('only', '');
+const PIN = opt('pin', '');
+const [SERVER_CPUS, CLIENT_CPUS] = PIN.split(':');
+/** The command and arguments that run `cmd` on `cpus` (taskset), or as is when not pinning. */
+const pinned = (cpus, cmd, argv) => (cpus ? ['taskset', ['-c', cpus, cmd, ...argv]] : [cmd, argv]);
 const TESTS = ['lpush', 'rpush', 'lpop', 'rpop', 'sadd', 'hset', 'spop', 'zadd', 'lrange_100', 'lrange_300'];
 const N = Number(opt('elements', 1000000));
 
@@ -48,13 +54,13 @@ function waitFor(proc, re) {
 
 async function startRedis() {
   const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(...pinned(SERVER_CPUS, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']), { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitFor(proc, /Ready to accept connections/);
   return { name: 'redis', port, proc };
 }
 
 async function startSabre() {
-  const proc = spawn(process.execPath, [`${root}dist/cli.js`, 'server', '--port', '0', '--bind', '127.0.0.1', '--shards', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(...pinned(SERVER_CPUS, process.execPath, [`${root}dist/cli.js`, 'server', '--port', '0', '--bind', '127.0.0.1', '--shards', '1']), { stdio: ['ignore', 'pipe', 'pipe'] });
   const m = await waitFor(proc, /ready to accept connections .*port=(\d+)/);
   return { name: 'sabre', port: Number(m[1]), proc };
 }
@@ -171,7 +177,8 @@ async function memory() {
 }
 
 function benchOnce(port, pipelineDepth) {
-  const out = execFileSync('redis-benchmark', ['-p', String(port), '-q', '--csv', '-n', String(REQUESTS), '-P', String(pipelineDepth), '-t', TESTS.join(',')], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const argv = ['-p', String(port), '-q', '--csv', '-n', String(REQUESTS), '-P', String(pipelineDepth), '-t', TESTS.join(',')];
+  const out = execFileSync(...pinned(CLIENT_CPUS, 'redis-benchmark', argv), { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
   const res = {};
   for (const line of out.split('\n')) {
     const m = /^"([^"]+)","([\d.]+)"/.exec(line);
@@ -238,10 +245,15 @@ else {
     '',
   );
 }
-if (ONLY === 'memory') lines.push(...previousSection('## redis-benchmark'));
-else {
-  lines.push(`## redis-benchmark (-n ${REQUESTS}, median of ${RUNS}, alternating servers)`, '', '| test | -P | Redis rps | Sabre rps | Sabre/Redis |', '|---|---|---|---|---|', ...(await bench()), '');
+const UNPINNED = '## redis-benchmark (';
+const PINNED = '## redis-benchmark, pinned';
+/** This run's table under `title`, or the previous run's section of that name when this run does not redo it. */
+async function benchSection(title, fresh) {
+  if (!fresh) return previousSection(title);
+  const head = title === PINNED ? `${PINNED}: servers on CPU ${SERVER_CPUS}, redis-benchmark on CPU ${CLIENT_CPUS} (` : UNPINNED;
+  return [`${head}-n ${REQUESTS}, median of ${RUNS}, alternating servers)`, '', '| test | -P | Redis rps | Sabre rps | Sabre/Redis |', '|---|---|---|---|---|', ...(await bench()), ''];
 }
+lines.push(...(await benchSection(UNPINNED, ONLY !== 'memory' && !PIN)), ...(await benchSection(PINNED, ONLY !== 'memory' && !!PIN)));
 mkdirSync(`${root}native-bench/results`, { recursive: true });
 writeFileSync(out, lines.join('\n'));
 console.log(lines.join('\n'));
