@@ -106,7 +106,9 @@ writeFileSync(
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000; ${temps}
   upstream be { least_conn; ${backendPorts.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 64; }
-  server { listen 127.0.0.1:${ports.nginx}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+  server { listen 127.0.0.1:${ports.nginx}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Forwarded-Host $host; proxy_set_header Via "1.1 nginx"; } }
 }`,
 );
 writeFileSync(
@@ -125,6 +127,10 @@ frontend fe
   default_backend be
 backend be
   balance leastconn
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request add-header Via "1.1 haproxy"
 ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
 `,
 );
@@ -232,7 +238,8 @@ const lines = [
   '',
   `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, shared with other work (figures are medians of ${ROUNDS} alternating rounds). ` +
     `Node ${process.versions.node}, uWS ${status.implementation.package} (${status.implementation.native ? 'native' : 'fallback'}). ` +
-    `Three nginx backends (1 worker) return a fixed ${BODY.length}-byte body; every balancer uses ${THREADS} workers/threads and least-connections; ` +
+    `Three nginx backends (1 worker) return a fixed ${BODY.length}-byte body; every balancer uses ${THREADS} workers/threads and least-connections ` +
+    `and adds the same X-Forwarded-For/-Proto/-Host and Via headers (sabre's defaults); ` +
     `load is ${CONNS} keep-alive connections for ${DURATION}s per run.`,
   '',
   '| tool | target | req/s | p50 ms | p99 ms | req/s vs nginx | req/s vs HAProxy | LB CPU µs/req |',
