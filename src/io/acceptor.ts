@@ -20,7 +20,7 @@ import { ShardLink } from './shard-link.js';
 import { readIntoScratch } from './socket-reader.js';
 import { readU32 } from './ring.js';
 import * as F from './frames.js';
-import { copyBytes, isKeyword } from './bytes.js';
+import { isKeyword, pooledCopy } from './bytes.js';
 import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather.js';
 import { CMD } from '../commands/ids.generated.js';
 import {
@@ -1127,10 +1127,7 @@ export class Acceptor {
       const len = conn.out.len;
       if (len > 0) {
         this.stats.netOutputBytes += len;
-        // allocUnsafe takes small replies from Node's shared pool: no malloc or new ArrayBuffer per write.
-        const copy = Buffer.allocUnsafe(len);
-        copyBytes(copy, 0, conn.out.bytes, 0, len);
-        conn.socket.write(copy);
+        conn.socket.write(pooledCopy(conn.out.bytes, 0, len));
         conn.out.reset();
       }
       if (conn.closeAfterReplies && conn.idle) {

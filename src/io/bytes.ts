@@ -12,6 +12,17 @@ export function copyBytes(dst: Uint8Array, dp: number, src: Uint8Array, sp: numb
   }
 }
 
+/**
+ * A Buffer of its own holding `n` bytes of `src` from `start`. Short ones come from Node's shared
+ * pool (Buffer.allocUnsafe): no malloc or new ArrayBuffer per copy, as there would be per read
+ * or write otherwise.
+ */
+export function pooledCopy(src: Uint8Array, start: number, n: number): Buffer {
+  const copy = Buffer.allocUnsafe(n);
+  copyBytes(copy, 0, src, start, n);
+  return copy;
+}
+
 /** True when the two spans hold the same bytes. */
 export function bytesEqual(a: Uint8Array, as: number, al: number, b: Uint8Array, bs: number, bl: number): boolean {
   if (al !== bl) return false;

@@ -8,7 +8,7 @@
  * fall back to 'data' events.
  */
 import net from 'node:net';
-import { copyBytes } from './bytes.js';
+import { pooledCopy } from './bytes.js';
 
 /** Receives one read: a Buffer of its own (a pooled copy), safe to keep. */
 export type ReadHandler = (chunk: Buffer) => void;
@@ -52,11 +52,7 @@ export function readIntoScratch(socket: net.Socket, onChunk: ReadHandler): boole
   s[symbols.buffer] = scratch;
   s[symbols.generator] = null;
   // Reads land in the shared scratch buffer, so each is copied out before the next one.
-  s[symbols.callback] = (n: number, buf: Buffer): void => {
-    const chunk = Buffer.allocUnsafe(n);
-    copyBytes(chunk, 0, buf, 0, n);
-    onChunk(chunk);
-  };
+  s[symbols.callback] = (n: number, buf: Buffer): void => onChunk(pooledCopy(buf, 0, n));
   handle.useUserBuffer(scratch);
   return true;
 }
