@@ -14,6 +14,7 @@ import {
   type UpstreamConnection,
   type UpstreamError,
   UpstreamPool,
+  view,
 } from './upstream-client.js';
 import { LatencyRecorder } from './latency.js';
 
@@ -49,7 +50,7 @@ export interface FrontResponse {
   /** Strings, or latin1 bytes (views into the upstream read buffer, valid only during the call). */
   writeStatus(status: string | Uint8Array): unknown;
   writeHeader(key: string | Uint8Array, value: string | Uint8Array): unknown;
-  end(body?: string, closeConnection?: boolean): unknown;
+  end(body?: string | Uint8Array, closeConnection?: boolean): unknown;
   endWithoutBody(reportedContentLength?: number): unknown;
   tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean];
   write(chunk: Uint8Array): boolean;
@@ -428,10 +429,10 @@ class Exchange implements ExchangeHandler {
     // hop-by-hop and Date (uWS writes its own) are left out.
     const buf = head.buf;
     const f = head.fields;
-    res.writeStatus(buf.subarray(head.statusStart, head.statusEnd));
+    res.writeStatus(view(buf, head.statusStart, head.statusEnd));
     for (let i = 0, j = 0; i < head.count; i++, j += 5) {
       if (f[j + 4] === F_OTHER) {
-        res.writeHeader(buf.subarray(f[j]!, f[j + 1]!), buf.subarray(f[j + 2]!, f[j + 3]!));
+        res.writeHeader(view(buf, f[j]!, f[j + 1]!), view(buf, f[j + 2]!, f[j + 3]!));
         this.corkUsed += f[j + 3]! - f[j]! + 4;
       }
     }
@@ -449,6 +450,13 @@ class Exchange implements ExchangeHandler {
     if (this.done) return;
     const res = this.res;
     if (this.bodyKind === BODY_LENGTH) {
+      if (this.sent === 0 && chunk.length === this.total) {
+        // The whole body in one read (the common small response): end() takes it all, buffering what the
+        // socket does not, and saves tryEnd's result array.
+        res.end(chunk);
+        this.sent = chunk.length;
+        return;
+      }
       const offset = this.sent;
       const [ok, finished] = res.tryEnd(chunk, this.total);
       if (ok || finished) this.sent += chunk.length;

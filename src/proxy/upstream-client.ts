@@ -94,6 +94,27 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 /** The parsed head handed to onHead (one per thread, like READ_BUFFER). */
 const HEAD = new ResponseHead();
 
+/** Views of READ_BUFFER by [start, end), kept: responses from one backend put their fields at the same offsets. */
+const VIEWS = new Map<number, Buffer>();
+const MAX_VIEWS = 4096;
+
+/**
+ * buf[start, end) as a Buffer. Views of the shared read buffer are reused rather than made per call (a typed
+ * array each, several per response), so like the buffer they are only valid during the call that gets them.
+ */
+export function view(buf: Buffer, start: number, end: number): Buffer {
+  // The key must stay a small integer: 15 bits each.
+  if (buf !== READ_BUFFER || end > 0x7fff) return buf.subarray(start, end);
+  const key = (start << 15) | end;
+  let v = VIEWS.get(key);
+  if (v === undefined) {
+    if (VIEWS.size >= MAX_VIEWS) VIEWS.clear();
+    v = READ_BUFFER.subarray(start, end);
+    VIEWS.set(key, v);
+  }
+  return v;
+}
+
 /** True when buf[s, s + name.length) equals the lower-case ASCII `name`, ignoring the case of letters. */
 function nameIs(buf: Buffer, s: number, name: string): boolean {
   for (let i = 0; i < name.length; i++) {
@@ -326,13 +347,13 @@ export class UpstreamConnection {
         case S_BODY_LENGTH: {
           const n = Math.min(this.remaining, length - pos);
           this.remaining -= n;
-          h.onBody(buf.subarray(pos, pos + n));
+          h.onBody(view(buf, pos, pos + n));
           pos += n;
           if (this.remaining === 0) this.finish();
           break;
         }
         case S_UNTIL_CLOSE:
-          h.onBody(buf.subarray(pos, length));
+          h.onBody(view(buf, pos, length));
           pos = length;
           break;
         case S_CHUNK_SIZE: {
@@ -356,7 +377,7 @@ export class UpstreamConnection {
         case S_CHUNK_DATA: {
           const n = Math.min(this.remaining, length - pos);
           this.remaining -= n;
-          h.onBody(buf.subarray(pos, pos + n));
+          h.onBody(view(buf, pos, pos + n));
           pos += n;
           if (this.remaining === 0) {
             this.state = S_CHUNK_DATA_END;
