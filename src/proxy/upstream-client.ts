@@ -1,5 +1,6 @@
 /** A minimal keep-alive HTTP/1.1 client over node:net: per-backend connection pools and a streaming response parser. */
 import { connect, type Socket } from 'node:net';
+import { writeLatin1 } from '../io/direct-write.js';
 
 /** How an upstream exchange failed; `kind` decides the status (502/504) and whether it counts against the backend. */
 export class UpstreamError extends Error {
@@ -255,7 +256,7 @@ export class UpstreamConnection {
     this.keepAlive = true;
     const t = this.pool.timeouts;
     this.deadline = this.pool.sweeper.now + (this.connected ? t.responseHeaders : t.connect);
-    this.socket.write(head, 'latin1');
+    writeLatin1(this.socket, head);
   }
 
   /** Writes request body bytes; false means wait for 'drain'. */
