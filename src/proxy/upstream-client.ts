@@ -88,7 +88,6 @@ export interface ExchangeHandler {
   corked(fn: () => void): void;
 }
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;
 /** The read buffer all upstream sockets of this thread share (reads are handled synchronously). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
@@ -149,11 +148,11 @@ function fieldKind(buf: Buffer, s: number, e: number): number {
   }
 }
 
-/** Where the line starting at p ends: the CR of the next CRLF, or `end` (the head's blank line); one compare per byte. */
-function lineEnd(buf: Buffer, p: number, end: number): number {
+/** Where the line starting at p ends: the CR of the next CRLF before `limit`, or -1 (not all here yet); one compare per byte. */
+function lineEnd(buf: Buffer, p: number, limit: number): number {
   for (;;) {
-    while (p < end && buf[p] !== 10) p++;
-    if (p >= end) return end;
+    while (p < limit && buf[p] !== 10) p++;
+    if (p >= limit) return -1;
     if (buf[p - 1] === 13) return p - 1;
     p++;
   }
@@ -164,6 +163,10 @@ function containsWord(buf: Buffer, s: number, e: number, word: string): boolean 
   for (let i = s; i + word.length <= e; i++) if (nameIs(buf, i, word)) return true;
   return false;
 }
+
+/** parseHead's results besides the position after the head. */
+const HEAD_INCOMPLETE = -1;
+const HEAD_ENDED = -2;
 
 // Parser states.
 const S_IDLE = 0;
@@ -332,17 +335,14 @@ export class UpstreamConnection {
             pos = 0;
             this.head = null;
           }
-          // READ_BUFFER holds older bytes past `length`: a match must end inside this read.
-          let end = buf.indexOf(CRLFCRLF, pos);
-          if (end + 4 > length) end = -1;
-          if (end < 0) {
+          const next = this.parseHead(buf, pos, length, h);
+          if (next === HEAD_INCOMPLETE) {
             if (length - pos > MAX_HEAD) return this.fail('protocol', 'response head too large');
             this.head = Buffer.from(buf.subarray(pos, length));
             return;
           }
-          const ok = this.parseHead(buf, pos, end, h);
-          pos = end + 4;
-          if (!ok) return;
+          if (next === HEAD_ENDED) return;
+          pos = next;
           break;
         }
         case S_BODY_LENGTH: {
@@ -409,15 +409,18 @@ export class UpstreamConnection {
   }
 
   /**
-   * Parses the status line and header lines of buf[start, end) (end is the blank line) into HEAD without making
-   * strings; false when the exchange ended (error or body-less).
+   * Parses the head starting at buf[start] (status line, header lines, blank line) into HEAD without making
+   * strings, in one pass that also finds where it ends. Returns the position after the blank line, HEAD_INCOMPLETE
+   * when the head goes past `limit` (READ_BUFFER holds older bytes beyond it), or HEAD_ENDED when the exchange
+   * ended (an error, or a response without a body).
    */
-  private parseHead(buf: Buffer, start: number, end: number, h: ExchangeHandler): boolean {
-    const statusEnd = lineEnd(buf, start, end);
+  private parseHead(buf: Buffer, start: number, limit: number, h: ExchangeHandler): number {
+    const statusEnd = lineEnd(buf, start, limit);
+    if (statusEnd < 0) return HEAD_INCOMPLETE;
     let p: number;
     if (statusEnd - start < 12 || !nameIs(buf, start, 'http/1.')) {
       this.fail('protocol', 'bad status line');
-      return false;
+      return HEAD_ENDED;
     }
     const d0 = buf[start + 9]! - 48;
     const d1 = buf[start + 10]! - 48;
@@ -425,10 +428,8 @@ export class UpstreamConnection {
     const code = d0 * 100 + d1 * 10 + d2;
     if (!(d0 >= 1 && d0 <= 5 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) {
       this.fail('protocol', 'bad status code');
-      return false;
+      return HEAD_ENDED;
     }
-    // Interim responses (100 Continue, 103 Early Hints) are consumed; the final one follows.
-    if (code < 200 && code !== 101) return true;
     const head = HEAD;
     head.buf = buf;
     head.status = code;
@@ -440,10 +441,12 @@ export class UpstreamConnection {
     let chunked = false;
     let close = buf[start + 7] === 48; // HTTP/1.0 defaults to close
     p = statusEnd + 2;
-    while (p < end) {
+    for (;;) {
       const ls = p;
-      const le = lineEnd(buf, p, end);
+      const le = lineEnd(buf, p, limit);
+      if (le < 0) return HEAD_INCOMPLETE;
       p = le + 2;
+      if (le === ls) break;
       let colon = ls;
       while (colon < le && buf[colon] !== 58) colon++;
       if (colon === le) colon = -1;
@@ -485,7 +488,7 @@ export class UpstreamConnection {
         if (digits < 0 || digits > 15) v = +buf.toString('latin1', vs, ve);
         if (!Number.isSafeInteger(v) || v < 0 || (length >= 0 && v !== length)) {
           this.fail('protocol', 'bad content-length');
-          return false;
+          return HEAD_ENDED;
         }
         length = v;
       } else if (kind === F_TRANSFER_ENCODING) {
@@ -495,6 +498,8 @@ export class UpstreamConnection {
         else if (containsWord(buf, vs, ve, 'keep-alive')) close = false;
       }
     }
+    // Interim responses (100 Continue, 103 Early Hints) are consumed; the final one follows.
+    if (code < 200 && code !== 101) return p;
     head.count = n;
     this.keepAlive = !close;
     this.deadline = this.pool.sweeper.now + this.pool.timeouts.idle;
@@ -505,7 +510,7 @@ export class UpstreamConnection {
     else kind = BODY_UNTIL_CLOSE;
     h.onHead(head, kind, length);
     head.buf = READ_BUFFER;
-    if (this.handler === null) return false;
+    if (this.handler === null) return HEAD_ENDED;
     if (code === 101) {
       // The socket now belongs to the upgrade; detach it from the pool without destroying it.
       this.handler = null;
@@ -513,12 +518,12 @@ export class UpstreamConnection {
       this.deadline = 0;
       this.pool.sweeper.connections.delete(this);
       this.pool.forget(this);
-      return false;
+      return HEAD_ENDED;
     }
     switch (kind) {
       case BODY_NONE:
         this.finish();
-        return false;
+        return HEAD_ENDED;
       case BODY_LENGTH:
         this.state = S_BODY_LENGTH;
         this.remaining = length;
@@ -531,7 +536,7 @@ export class UpstreamConnection {
         this.keepAlive = false;
         this.state = S_UNTIL_CLOSE;
     }
-    return true;
+    return p;
   }
 
   /** The response is complete: hand the socket back to the pool (or close it), then tell the handler. */

@@ -107,6 +107,17 @@ describe('upstream client against raw responses', () => {
     pool.close();
   });
 
+  it('reads a head that arrives a byte at a time, its blank line split across reads', async () => {
+    const head = 'HTTP/1.1 200 OK\r\nX-A: b\r\nContent-Length: 2\r\n\r';
+    const s = await rawServer(() => [...head.split(''), '\nok']);
+    closers.push(() => s.server.close());
+    const pool = new UpstreamPool(s.url, timeouts, sweeper);
+    const r = await exchange(pool, GET);
+    expect(r).toMatchObject({ status: 200, kind: BODY_LENGTH, length: 2, body: 'ok' });
+    expect(r.headers).toEqual(['x-a', 'b', 'content-length', '2']);
+    pool.close();
+  });
+
   it('decodes chunked bodies with extensions and trailers', async () => {
     const s = await rawServer(() => ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', '5;ext=1\r\nhel', 'lo\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n']);
     closers.push(() => s.server.close());
