@@ -17,6 +17,8 @@ import {
   view,
 } from './upstream-client.js';
 import { LatencyRecorder } from './latency.js';
+// The module binding, not the global: globalThis.performance is a lazy getter, run on every read.
+import { performance } from 'node:perf_hooks';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus those the proxy frames itself. */
 const HOP_BY_HOP = new Set([
