@@ -148,9 +148,21 @@ function fieldKind(buf: Buffer, s: number, e: number): number {
   }
 }
 
-/** Where the line starting at p ends: the CR of the next CRLF before `limit`, or -1 (not all here yet); one compare per byte. */
+/** READ_BUFFER as 32-bit words, for lineEnd's four-bytes-at-a-time scan. */
+const READ_WORDS = new DataView(READ_BUFFER.buffer, READ_BUFFER.byteOffset, READ_BUFFER.byteLength);
+
+/** Where the line starting at p ends: the CR of the next CRLF before `limit`, or -1 (not all here yet). */
 function lineEnd(buf: Buffer, p: number, limit: number): number {
+  const words = buf === READ_BUFFER;
   for (;;) {
+    // Four bytes per step while none is LF: x has a zero byte exactly where the word had a 10.
+    if (words) {
+      while (p + 4 <= limit) {
+        const x = READ_WORDS.getUint32(p, true) ^ 0x0a0a0a0a;
+        if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
+        p += 4;
+      }
+    }
     while (p < limit && buf[p] !== 10) p++;
     if (p >= limit) return -1;
     if (buf[p - 1] === 13) return p - 1;
