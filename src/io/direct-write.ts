@@ -59,6 +59,12 @@ function writeError(status: number): NodeJS.ErrnoException {
   return Object.assign(new Error(`write ${code}`), { code, errno: status, syscall: 'write' });
 }
 
+/**
+ * A write request object no write holds: one that finished synchronously never reached libuv,
+ * so the next write can take it instead of constructing another.
+ */
+let spare: WriteReq | null = null;
+
 /** Writes `data` (latin1) to `socket`; write errors surface as the socket's 'error' event either way. */
 export function writeLatin1(socket: Socket, data: string): void {
   const handle = (socket as unknown as { _handle: Partial<StreamHandle> | null })._handle;
@@ -66,14 +72,20 @@ export function writeLatin1(socket: Socket, data: string): void {
     socket.write(data, 'latin1');
     return;
   }
-  const req = new binding.WriteWrap();
+  let req = spare;
+  spare = null;
+  if (req === null) {
+    req = new binding.WriteWrap();
+    req.oncomplete = onComplete;
+    req.async = false;
+    req.bytes = 0;
+    req.buffer = null;
+    req.socket = null;
+  }
   req.handle = handle as StreamHandle;
-  req.oncomplete = onComplete;
-  req.async = false;
-  req.bytes = 0;
-  req.buffer = null;
-  req.socket = null;
   const err = handle.writeLatin1String(req, data);
   if (err !== 0) socket.destroy(writeError(err));
+  // An async write keeps its request until libuv completes it (onComplete).
   else if (binding.streamBaseState[binding.kLastWriteWasAsync] !== 0) req.socket = socket;
+  else spare = req;
 }
