@@ -146,6 +146,37 @@ function collectionEvent(c: Ctx, cmd: number, ev: [number, string], r: ReturnTyp
   if (gone) keyEvent(c, GENERIC, 'del', 1);
 }
 
+/** Where the first element of an array reply sits, when it is a bulk string: [offset, length] in out.bytes. */
+function replyKey(c: Ctx): [number, number] | null {
+  const b = c.out.bytes;
+  const end = c.out.len;
+  if (b[0] !== 42) return null;
+  let p = 1;
+  while (p < end && b[p] !== 13) p++;
+  p += 2;
+  if (b[p] !== 36) return null;
+  let n = 0;
+  for (p++; p < end && b[p] !== 13; p++) n = n * 10 + b[p]! - 48;
+  return p + 2 + n <= end ? [p + 2, n] : null;
+}
+
+/**
+ * A pop that names its key in the reply ([key, …]: BLPOP, LMPOP, BZPOPMIN, ZMPOP and their kin):
+ * the pop event on that key, and `del` when the pop emptied it.
+ */
+function popEvent(c: Ctx, cls: number, name: string): void {
+  const k = replyKey(c);
+  if (k === null) return;
+  const b = c.out.bytes;
+  emit(cls, name, c.db, b, k[0], k[1]);
+  if (c.store.lookup(c.db, b, k[0], k[1]) === 0) emit(GENERIC, 'del', c.db, b, k[0], k[1]);
+}
+
+/** The LEFT|RIGHT or MIN|MAX argument of LMPOP/ZMPOP (first = index of numkeys). */
+function mpopWhere(c: Ctx, first: number): number {
+  return first + 1 + (c.int(first) ?? 0);
+}
+
 /** After a command: emits the events Redis notifies for it when it succeeded. */
 export function afterCommand(c: Ctx, cmd: number): void {
   const r = replyKind(c);
@@ -162,14 +193,38 @@ export function afterCommand(c: Ctx, cmd: number): void {
       if (c.lookup(1) === 0) keyEvent(c, GENERIC, 'del', 1);
       keyEvent(c, SET, 'sadd', 2);
       return;
+    case CMD.BLPOP:
+      if (r !== 'null') popEvent(c, LIST, 'lpop');
+      return;
+    case CMD.BRPOP:
+      if (r !== 'null') popEvent(c, LIST, 'rpop');
+      return;
+    case CMD.LMPOP:
+    case CMD.BLMPOP:
+      if (r !== 'null') popEvent(c, LIST, c.is(mpopWhere(c, cmd === CMD.LMPOP ? 1 : 2), 'LEFT') ? 'lpop' : 'rpop');
+      return;
+    case CMD.BZPOPMIN:
+      if (r !== 'null') popEvent(c, ZSET, 'zpopmin');
+      return;
+    case CMD.BZPOPMAX:
+      if (r !== 'null') popEvent(c, ZSET, 'zpopmax');
+      return;
+    case CMD.ZMPOP:
+    case CMD.BZMPOP:
+      if (r !== 'null') popEvent(c, ZSET, c.is(mpopWhere(c, cmd === CMD.ZMPOP ? 1 : 2), 'MIN') ? 'zpopmin' : 'zpopmax');
+      return;
     case CMD.LMOVE:
-    case CMD.RPOPLPUSH: {
-      if (r === 'null') return;
-      const fromLeft = cmd === CMD.LMOVE && c.is(3, 'LEFT');
-      const toLeft = cmd === CMD.RPOPLPUSH || c.is(4, 'LEFT');
+    case CMD.BLMOVE:
+    case CMD.RPOPLPUSH:
+    case CMD.BRPOPLPUSH: {
+      // No reply yet: a blocking move that is waiting has moved nothing.
+      if (r === 'null' || c.out.len === 0) return;
+      const fromLeft = (cmd === CMD.LMOVE || cmd === CMD.BLMOVE) && c.is(3, 'LEFT');
+      const toLeft = cmd === CMD.RPOPLPUSH || cmd === CMD.BRPOPLPUSH || c.is(4, 'LEFT');
+      // Redis notifies the push before the pop (lmoveGenericCommand).
+      keyEvent(c, LIST, toLeft ? 'lpush' : 'rpush', 2);
       keyEvent(c, LIST, fromLeft ? 'lpop' : 'rpop', 1);
       if (c.lookup(1) === 0) keyEvent(c, GENERIC, 'del', 1);
-      keyEvent(c, LIST, toLeft ? 'lpush' : 'rpush', 2);
       return;
     }
     case CMD.SET:

@@ -66,6 +66,37 @@ describe.each([1, 3])('keyspace notifications with %i shard(s)', (shards) => {
     await r.config('SET', 'notify-keyspace-events', '');
   });
 
+  it('reports pops and moves in Redis order, also when a blocked pop is served later', async () => {
+    await r.config('SET', 'notify-keyspace-events', 'Elzg');
+    await r.rpush('{p}L', 'a', 'b', 'c');
+    await r.blpop('{p}L', 0);
+    await r.lmpop(2, '{p}none', '{p}L', 'RIGHT');
+    await r.blmove('{p}L', '{p}M', 'LEFT', 'RIGHT', 0);
+    await r.zadd('{p}Z', 1, 'x', 2, 'y');
+    await r.bzpopmax('{p}Z', 0);
+    await r.zmpop(1, '{p}Z', 'MIN');
+    expect(await until(10)).toEqual([
+      '__keyevent@0__:rpush {p}L',
+      '__keyevent@0__:lpop {p}L',
+      '__keyevent@0__:rpop {p}L',
+      '__keyevent@0__:rpush {p}M',
+      '__keyevent@0__:lpop {p}L',
+      '__keyevent@0__:del {p}L',
+      '__keyevent@0__:zadd {p}Z',
+      '__keyevent@0__:zpopmax {p}Z',
+      '__keyevent@0__:zpopmin {p}Z',
+      '__keyevent@0__:del {p}Z',
+    ]);
+    const blocked = new Redis({ port: srv.port, host: '127.0.0.1' });
+    const popped = blocked.brpop('{p}W', 5);
+    for (let i = 0; i < 200 && (await r.client('LIST')).split('cmd=brpop').length < 2; i++) await new Promise((res) => setTimeout(res, 10));
+    await r.lpush('{p}W', 'w');
+    expect(await popped).toEqual(['{p}W', 'w']);
+    expect(await until(3)).toEqual(['__keyevent@0__:lpush {p}W', '__keyevent@0__:rpop {p}W', '__keyevent@0__:del {p}W']);
+    blocked.disconnect();
+    await r.config('SET', 'notify-keyspace-events', '');
+  });
+
   it('reports writes on keyspace and keyevent channels', async () => {
     await r.config('SET', 'notify-keyspace-events', 'KEA');
     await r.set('a', '1', 'EX', 100);
