@@ -89,8 +89,21 @@ export interface ProxyProc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Writes `config` (listen/admin ports filled in) to a temp file and starts the proxy on it. */
+/**
+ * Writes `config` (listen/admin ports filled in) to a temp file and starts the proxy on it. A port freePort()
+ * found can be taken by a parallel test before the proxy binds it, so EADDRINUSE gets new ports and a retry.
+ */
 export async function startProxyProc(config: Record<string, unknown>): Promise<ProxyProc> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchProxyProc(config);
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function launchProxyProc(config: Record<string, unknown>): Promise<ProxyProc> {
   const port = await freePort();
   const adminPort = await freePort();
   const full = {
