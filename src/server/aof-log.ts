@@ -13,7 +13,6 @@ import { isKeyword, parseSafeInt } from '../io/bytes.js';
 import { effectForm } from './aof-effects.js';
 import { asciiBytes as ascii } from '../persistence/int-string.js';
 
-
 /** Rewrites a command whose effect depends on the clock into its absolute form; null keeps the command as it is. */
 export function absoluteForm(id: number, argv: Uint8Array[], nowMs: number): Uint8Array[] | null {
   const num = (i: number): number | null => parseSafeInt(argv[i]!, 0, argv[i]!.length);

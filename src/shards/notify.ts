@@ -179,6 +179,8 @@ function mpopWhere(c: Ctx, first: number): number {
 
 /** After a command: emits the events Redis notifies for it when it succeeded. */
 export function afterCommand(c: Ctx, cmd: number): void {
+  // A command that blocked has changed nothing yet (and written no reply): it notifies when it is served.
+  if (c.deferred) return;
   const r = replyKind(c);
   if (r === 'error') return;
   const ev = COLLECTION_EVENTS.get(cmd);
@@ -217,8 +219,7 @@ export function afterCommand(c: Ctx, cmd: number): void {
     case CMD.BLMOVE:
     case CMD.RPOPLPUSH:
     case CMD.BRPOPLPUSH: {
-      // No reply yet: a blocking move that is waiting has moved nothing.
-      if (r === 'null' || c.out.len === 0) return;
+      if (r === 'null') return;
       const fromLeft = (cmd === CMD.LMOVE || cmd === CMD.BLMOVE) && c.is(3, 'LEFT');
       const toLeft = cmd === CMD.RPOPLPUSH || cmd === CMD.BRPOPLPUSH || c.is(4, 'LEFT');
       // Redis notifies the push before the pop (lmoveGenericCommand).

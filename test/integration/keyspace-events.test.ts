@@ -93,6 +93,12 @@ describe.each([1, 3])('keyspace notifications with %i shard(s)', (shards) => {
     await r.lpush('{p}W', 'w');
     expect(await popped).toEqual(['{p}W', 'w']);
     expect(await until(3)).toEqual(['__keyevent@0__:lpush {p}W', '__keyevent@0__:rpop {p}W', '__keyevent@0__:del {p}W']);
+    // A blocked move notifies nothing while it waits, then push before pop once served.
+    const moved = blocked.blmove('{p}W', '{p}D', 'RIGHT', 'LEFT', 5);
+    for (let i = 0; i < 200 && (await r.client('LIST')).split('cmd=blmove').length < 2; i++) await new Promise((res) => setTimeout(res, 10));
+    await r.rpush('{p}W', 'v');
+    expect(await moved).toBe('v');
+    expect(await until(4)).toEqual(['__keyevent@0__:rpush {p}W', '__keyevent@0__:lpush {p}D', '__keyevent@0__:rpop {p}W', '__keyevent@0__:del {p}W']);
     blocked.disconnect();
     await r.config('SET', 'notify-keyspace-events', '');
   });
