@@ -3,11 +3,11 @@
 import os from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
-import { ParsedCommand, parseCommand } from '../dist/io/resp-parser.js';
+import { ParsedCommand, parseCommand } from '../dist/wire/resp-parser.js';
 import { Arena } from '../dist/shards/arena.js';
 import { KeyTable, hashBytes } from '../dist/shards/key-table.js';
 import { newRecord } from '../dist/shards/record.js';
-import { RingReader, RingWriter, createRingMemory } from '../dist/io/ring.js';
+import { RingReader, RingWriter, createRingMemory } from '../dist/wire/ring.js';
 
 const time = Number(process.env.BENCH_MS ?? 500);
 const bench = new Bench({ time, warmupTime: 200 });

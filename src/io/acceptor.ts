@@ -14,13 +14,13 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Connection, ST_SUBSCRIBED, type PendingPart } from './connection.js';
-import { ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from './resp-parser.js';
-import { RespWriter } from './resp-writer.js';
+import { ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
+import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
-import { readIntoScratch } from './socket-reader.js';
-import { readU32 } from './ring.js';
-import * as F from './frames.js';
-import { isKeyword, pooledCopy } from './bytes.js';
+import { readIntoScratch } from '../net/socket-reader.js';
+import { readU32 } from '../wire/ring.js';
+import * as F from '../wire/frames.js';
+import { isKeyword, pooledCopy } from '../wire/bytes.js';
 import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather.js';
 import { CMD } from '../commands/ids.generated.js';
 import {
@@ -38,9 +38,10 @@ import {
   unknownSubcommandError,
   wrongArityError,
 } from '../commands/table.js';
-import { SHARD_IMPLEMENTS, internalId } from '../shards/command-set.js';
-import { cursorShard, parseScanCursor } from '../shards/scan-cursor.js';
-import { E_NOAUTH } from './error-text.js';
+import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
+import { internalId } from '../commands/internal.js';
+import { cursorShard, parseScanCursor } from '../wire/scan-cursor.js';
+import { E_NOAUTH } from '../wire/error-text.js';
 import type { ServerConfig } from '../server/config.js';
 import type { AofEntry } from '../server/aof-log.js';
 import { PersistenceStatus } from '../persistence/persistence-status.js';

@@ -4,7 +4,7 @@
  * answered locally) are written strictly in sequence, so pipelining keeps its order.
  */
 import type { Socket } from 'node:net';
-import { RespWriter } from './resp-writer.js';
+import { RespWriter } from '../wire/resp-writer.js';
 import type { MultiState } from '../server/transactions.js';
 
 /** A reply that arrived before its predecessors, or a multi-part reply being assembled. */

@@ -4,8 +4,8 @@
  * concatenated arrays for KEYS, MGET's values back in argument order, …).
  */
 import type { PendingPart } from './connection.js';
-import type { RespWriter } from './resp-writer.js';
-import { parseIntBytes } from './resp-parser.js';
+import type { RespWriter } from '../wire/resp-writer.js';
+import { parseIntBytes } from '../wire/resp-parser.js';
 
 /** End of the RESP element starting at `p` (bulk, null, integer, simple or error). */
 export function elementEnd(b: Uint8Array, p: number): number {

@@ -4,12 +4,12 @@
  * publishes once per tick, and reads reply frames back.
  */
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { RingReader, RingWriter, createRingMemory, writeU32 } from './ring.js';
-import * as F from './frames.js';
-import { copyBytes } from './bytes.js';
-import type { ShardInit } from '../shards/worker.js';
-import { COMMAND_NAMES } from '../shards/command-set.js';
-import { LAT_BUCKETS } from '../shards/latency.js';
+import { RingReader, RingWriter, createRingMemory, writeU32 } from '../wire/ring.js';
+import * as F from '../wire/frames.js';
+import { copyBytes } from '../wire/bytes.js';
+import type { ShardInit } from '../wire/shard-init.js';
+import { COMMAND_NAMES } from '../commands/internal.js';
+import { LAT_BUCKETS } from '../wire/latency-buckets.js';
 
 /** Options the acceptor passes when starting a shard. */
 export interface ShardLinkOptions {

@@ -1,6 +1,6 @@
 /** A minimal keep-alive HTTP/1.1 client over node:net: per-backend connection pools and a streaming response parser. */
 import { connect, type Socket } from 'node:net';
-import { writeLatin1 } from '../io/direct-write.js';
+import { writeLatin1 } from '../net/direct-write.js';
 
 /** How an upstream exchange failed; `kind` decides the status (502/504) and whether it counts against the backend. */
 export class UpstreamError extends Error {

@@ -5,11 +5,11 @@
  * that turn reaches a socket.
  */
 import { join } from 'node:path';
-import type { ParsedCommand } from '../io/resp-parser.js';
+import type { ParsedCommand } from '../wire/resp-parser.js';
 import type { ServerConfig } from './config.js';
 import { CMD } from '../commands/ids.generated.js';
 import { AofAppender, AofRewriter, type AppendFsync } from '../persistence/index.js';
-import { isKeyword, parseSafeInt } from '../io/bytes.js';
+import { isKeyword, parseSafeInt } from '../wire/bytes.js';
 import { effectForm } from './aof-effects.js';
 import { asciiBytes as ascii } from '../persistence/int-string.js';
 

@@ -1,9 +1,9 @@
 /** CLIENT PAUSE / UNPAUSE / NO-EVICT: pausing parks clients through the acceptor's stall mechanism. */
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
-import type { ParsedCommand } from '../io/resp-parser.js';
-import { R_OK } from '../io/resp-writer.js';
-import { isKeyword, parseSafeInt } from '../io/bytes.js';
+import type { ParsedCommand } from '../wire/resp-parser.js';
+import { R_OK } from '../wire/resp-writer.js';
+import { isKeyword, parseSafeInt } from '../wire/bytes.js';
 
 function is(cmd: ParsedCommand, i: number, upper: string): boolean {
   return isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, upper);

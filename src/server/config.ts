@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { formatKeyspaceEvents, parseKeyspaceEvents } from './keyspace-events.js';
+import { formatKeyspaceEvents, parseKeyspaceEvents } from '../wire/keyspace-events.js';
 import { parseSaveConfig } from '../persistence/save-schedule.js';
 
 type Kind = 'int' | 'memory' | 'string' | 'bool' | 'enum';

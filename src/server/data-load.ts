@@ -9,7 +9,7 @@ import { runsGathered, type Acceptor } from '../io/acceptor.js';
 import type { Logger } from '../log.js';
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
-import { internalId } from '../shards/command-set.js';
+import { internalId } from '../commands/internal.js';
 import { DataLoadError } from '../errors.js';
 import { EntryPacker, RdbError, loadAtStartup, type StartupLoadResult } from '../persistence/index.js';
 

@@ -1,6 +1,6 @@
 /** Keeps the shards' collection encoding thresholds equal to the configuration, at start-up and on CONFIG SET. */
 import type { Acceptor } from '../io/acceptor.js';
-import { internalId } from '../shards/command-set.js';
+import { internalId } from '../commands/internal.js';
 
 const THRESHOLDS = [
   'list-max-listpack-size',

@@ -6,10 +6,10 @@
 import calculateSlot from 'cluster-key-slot';
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
-import type { ParsedCommand } from '../io/resp-parser.js';
-import { R_OK } from '../io/resp-writer.js';
-import { isKeyword } from '../io/bytes.js';
-import { internalId } from '../shards/command-set.js';
+import type { ParsedCommand } from '../wire/resp-parser.js';
+import { R_OK } from '../wire/resp-writer.js';
+import { isKeyword } from '../wire/bytes.js';
+import { internalId } from '../commands/internal.js';
 import type { SlowLog } from './slowlog.js';
 
 function arg(cmd: ParsedCommand, i: number): Buffer {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { COMMANDS } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
 import type { Connection } from '../io/connection.js';
-import * as F from '../io/frames.js';
+import * as F from '../wire/frames.js';
 import { memoryPeak } from './memory-limit.js';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
 

@@ -8,9 +8,9 @@ import * as hdr from 'hdr-histogram-js';
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, lookupFullName } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
-import type { RespWriter } from '../io/resp-writer.js';
-import { COMMAND_NAMES, internalId } from '../shards/command-set.js';
-import { LAT_BUCKETS, bucketFloor } from '../shards/latency.js';
+import type { RespWriter } from '../wire/resp-writer.js';
+import { COMMAND_NAMES, internalId } from '../commands/internal.js';
+import { LAT_BUCKETS, bucketFloor } from '../wire/latency-buckets.js';
 import { registerInfoSection } from './info.js';
 
 /** Bucket counts of one command summed over the shards; null when it never ran. */

@@ -15,10 +15,10 @@ import {
 } from '../commands/table.js';
 import type { Acceptor, LocalHandler } from '../io/acceptor.js';
 import { ST_SUBSCRIBED, type Connection } from '../io/connection.js';
-import type { ParsedCommand } from '../io/resp-parser.js';
-import { R_OK, R_PONG } from '../io/resp-writer.js';
-import { E_DB_RANGE, E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
-import { isKeyword, parseSafeInt, globMatch } from '../io/bytes.js';
+import type { ParsedCommand } from '../wire/resp-parser.js';
+import { R_OK, R_PONG } from '../wire/resp-writer.js';
+import { E_DB_RANGE, E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
+import { isKeyword, parseSafeInt, globMatch } from '../wire/bytes.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
 import { clientInfoLine, infoText } from './info.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';

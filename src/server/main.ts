@@ -1,6 +1,6 @@
 /** `sabre server`: parse the configuration, start the acceptor and shards, handle signals. */
 import { Acceptor } from '../io/acceptor.js';
-import { installLocalCommands } from '../server/local-commands.js';
+import { installLocalCommands } from './local-commands.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { ServerPersistence } from './persistence.js';

@@ -3,7 +3,7 @@
  * count in its control words), and the used-memory peak INFO reports.
  */
 import type { Acceptor } from '../io/acceptor.js';
-import * as F from '../io/frames.js';
+import * as F from '../wire/frames.js';
 import { POLICIES } from '../shards/evict.js';
 
 /** Writes the current maxmemory settings into every shard's control words and keeps them in step with CONFIG SET. */

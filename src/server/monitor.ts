@@ -7,8 +7,8 @@ import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_ADMIN, F_SKIP_MONITOR } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
 import type { Connection } from '../io/connection.js';
-import type { ParsedCommand } from '../io/resp-parser.js';
-import { R_OK } from '../io/resp-writer.js';
+import type { ParsedCommand } from '../wire/resp-parser.js';
+import { R_OK } from '../wire/resp-writer.js';
 
 const HEX = '0123456789abcdef';
 

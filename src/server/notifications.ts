@@ -5,9 +5,9 @@
  */
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
-import type { RespWriter } from '../io/resp-writer.js';
-import { internalId } from '../shards/command-set.js';
-import { NOTIFY_GENERIC, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, parseKeyspaceEvents } from './keyspace-events.js';
+import type { RespWriter } from '../wire/resp-writer.js';
+import { internalId } from '../commands/internal.js';
+import { NOTIFY_GENERIC, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, parseKeyspaceEvents } from '../wire/keyspace-events.js';
 import type { PubSub } from './pubsub.js';
 
 /** Keeps the shards' event classes in step with the configuration and publishes their events. */

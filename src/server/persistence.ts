@@ -9,9 +9,9 @@ import type { Acceptor, LocalHandler } from '../io/acceptor.js';
 import type { Connection } from '../io/connection.js';
 import type { Logger } from '../log.js';
 import { CMD } from '../commands/ids.generated.js';
-import { internalId } from '../shards/command-set.js';
-import { RespWriter } from '../io/resp-writer.js';
-import { isKeyword } from '../io/bytes.js';
+import { internalId } from '../commands/internal.js';
+import { RespWriter } from '../wire/resp-writer.js';
+import { isKeyword } from '../wire/bytes.js';
 import { AofLog } from './aof-log.js';
 import { loadDataSet } from './data-load.js';
 import {

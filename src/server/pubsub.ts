@@ -10,9 +10,9 @@ import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
 import { type Connection, ST_SUBSCRIBED } from '../io/connection.js';
-import type { ParsedCommand } from '../io/resp-parser.js';
-import { RespWriter } from '../io/resp-writer.js';
-import { globMatch } from '../io/bytes.js';
+import type { ParsedCommand } from '../wire/resp-parser.js';
+import { RespWriter } from '../wire/resp-writer.js';
+import { globMatch } from '../wire/bytes.js';
 import { ownerOf } from './transactions.js';
 import { registerInfoLines } from './info.js';
 

@@ -2,8 +2,8 @@
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
 import type { Connection } from '../io/connection.js';
-import { R_OK } from '../io/resp-writer.js';
-import { parseSafeInt } from '../io/bytes.js';
+import { R_OK } from '../wire/resp-writer.js';
+import { parseSafeInt } from '../wire/bytes.js';
 
 /** One slow-log entry as SLOWLOG GET shows it. */
 interface Entry {

@@ -15,9 +15,10 @@ import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_NO_MULTI, extractKeys } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
 import { Connection, ST_MULTI } from '../io/connection.js';
-import { ParsedCommand } from '../io/resp-parser.js';
-import { RespWriter, R_OK, R_QUEUED } from '../io/resp-writer.js';
-import { SHARD_IMPLEMENTS, internalId } from '../shards/command-set.js';
+import { ParsedCommand } from '../wire/resp-parser.js';
+import { RespWriter, R_OK, R_QUEUED } from '../wire/resp-writer.js';
+import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
+import { internalId } from '../commands/internal.js';
 
 /** One queued command: its arguments copied into one buffer. */
 export interface Queued {

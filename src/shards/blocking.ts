@@ -8,9 +8,9 @@
  * blockOn() again, which only notes that nothing was there.
  */
 import type { Ctx, Handler } from './context.js';
-import { E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
+import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
 import { T_LIST, T_ZSET } from './record.js';
-import { parseFloatBytes } from '../io/bytes.js';
+import { parseFloatBytes } from '../wire/bytes.js';
 
 /** One blocked request. */
 export interface Waiter {

@@ -4,6 +4,7 @@
  * acceptor (to route) and the shard workers (to execute).
  */
 import { COMMANDS } from '../commands/table.js';
+import { INTERNAL } from '../commands/internal.js';
 import type { Handler } from './context.js';
 import { stringCommands } from './t_string.js';
 import { keyCommands } from './t_keys.js';
@@ -37,33 +38,6 @@ const families: Record<string, Handler>[] = [
   persistCommands,
 ];
 
-/** Internal commands the acceptor sends to shards; never reachable by clients. */
-export const INTERNAL = [
-  '__dump',
-  '__restore',
-  '__shutdown',
-  '__unblock',
-  '__watch',
-  '__watchcheck',
-  '__unwatch',
-  '__notifyflags',
-  '__latencycfg',
-  '__latencyreset',
-  '__debugobject',
-  '__sleep',
-  '__dtconfig',
-  '__bwatch',
-  '__snapshot',
-  '__load',
-  '__bgsnap',
-] as const;
-export type InternalName = (typeof INTERNAL)[number];
-
-/** Id of an internal command (beyond the Redis table's ids). */
-export function internalId(name: InternalName): number {
-  return COMMANDS.length + INTERNAL.indexOf(name);
-}
-
 function findHandler(name: string): Handler | undefined {
   for (const f of families) {
     const h = f[name];
@@ -78,9 +52,6 @@ export function buildHandlerTable(): (Handler | undefined)[] {
   for (const name of INTERNAL) table.push(findHandler(name));
   return table;
 }
-
-/** Lower-case name per id, internal ones included (error texts name the command). */
-export const COMMAND_NAMES: string[] = [...COMMANDS.map((c) => c.name), ...INTERNAL];
 
 /** Whether a shard implements command `id` (the acceptor answers "unknown command" otherwise). */
 export const SHARD_IMPLEMENTS: boolean[] = buildHandlerTable().map((h) => h !== undefined);

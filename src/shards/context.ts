@@ -3,9 +3,9 @@
  * a large-frame buffer), the database, the store, and the reply writer. One instance per
  * shard, reused for every command, so handlers stay monomorphic and allocation-free.
  */
-import type { RespWriter } from '../io/resp-writer.js';
+import type { RespWriter } from '../wire/resp-writer.js';
 import type { Store } from './store.js';
-import { isKeyword, parseI64, parseSafeInt } from '../io/bytes.js';
+import { isKeyword, parseI64, parseSafeInt } from '../wire/bytes.js';
 
 /** Limits a shard applies (from configuration). */
 export interface ShardLimits {

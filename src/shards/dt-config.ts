@@ -1,7 +1,7 @@
 /** Encoding thresholds of the collection types (Redis 7.0's defaults), set by CONFIG SET. */
 import type { Handler } from './context.js';
-import { E_NOT_INT } from '../io/error-text.js';
-import { R_OK } from '../io/resp-writer.js';
+import { E_NOT_INT } from '../wire/error-text.js';
+import { R_OK } from '../wire/resp-writer.js';
 
 export const dtConfig = {
   listMaxListpackSize: -2,

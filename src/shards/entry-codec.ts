@@ -7,7 +7,7 @@ import type { RdbValue } from '../persistence/rdb-types.js';
 import type { Store } from './store.js';
 import type { Arena } from './arena.js';
 import { T_STRING, newRecord, recValLen, recValOff } from './record.js';
-import { copyBytes } from '../io/bytes.js';
+import { copyBytes } from '../wire/bytes.js';
 
 /** How one record type becomes an RdbValue and back. */
 export interface EntryCodec {

@@ -7,7 +7,7 @@
 import type { Arena } from './arena.js';
 import type { Store } from './store.js';
 import { F_TTL, recExpire, recKeyLen, recKeyOff } from './record.js';
-import * as F from '../io/frames.js';
+import * as F from '../wire/frames.js';
 
 /** Policy names in control-word order: allkeys ones at 1..3, volatile ones (keys with a TTL only) from 4. */
 export const POLICIES = [

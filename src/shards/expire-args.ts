@@ -5,7 +5,7 @@
  * near the 64-bit limits go through BigInt.
  */
 import type { Ctx } from './context.js';
-import { E_NOT_INT, invalidExpireTime } from '../io/error-text.js';
+import { E_NOT_INT, invalidExpireTime } from '../wire/error-text.js';
 
 const LLONG_MAX = 9223372036854775807n;
 const LLONG_MIN = -9223372036854775808n;

@@ -8,11 +8,8 @@
  */
 import type { Ctx, Handler } from './context.js';
 import { COMMANDS, F_FAST } from '../commands/table.js';
+import { LAT_BUCKETS, bucketOf } from '../wire/latency-buckets.js';
 
-/** Sub-buckets per octave, as a power of two. */
-export const SUB_BITS = 3;
-/** Buckets per command: 32 octaves of nanoseconds × 8. */
-export const LAT_BUCKETS = 32 << SUB_BITS;
 /** Slow log limits (Redis's SLOWLOG_ENTRY_MAX_ARGC / _MAX_STRING). */
 const MAX_ARGS = 32;
 const MAX_STRING = 128;
@@ -32,21 +29,6 @@ let buf = new Uint8Array(4096);
 export function initLatency(sab: SharedArrayBuffer, emit: (body: Uint8Array, len: number) => void): void {
   hist = new Float64Array(sab);
   sink = emit;
-}
-
-/** Bucket of a duration in nanoseconds. */
-export function bucketOf(ns: number): number {
-  const v = ns >= 0x7fffffff ? 0x7fffffff : ns | 0;
-  if (v < 1 << SUB_BITS) return v;
-  const octave = 31 - Math.clz32(v);
-  return ((octave - SUB_BITS + 1) << SUB_BITS) + ((v >>> (octave - SUB_BITS)) & ((1 << SUB_BITS) - 1));
-}
-
-/** Smallest duration (ns) that falls in bucket `b`. */
-export function bucketFloor(b: number): number {
-  if (b < 1 << SUB_BITS) return b;
-  const octave = (b >>> SUB_BITS) + SUB_BITS - 1;
-  return (2 ** octave) + (b & ((1 << SUB_BITS) - 1)) * 2 ** (octave - SUB_BITS);
 }
 
 function put32(p: number, v: number): number {

@@ -8,7 +8,7 @@ import { CMD } from '../commands/ids.generated.js';
 import { recKeyLen, recKeyOff } from './record.js';
 import type { Ctx, Handler } from './context.js';
 import type { Store } from './store.js';
-import { copyBytes } from '../io/bytes.js';
+import { copyBytes } from '../wire/bytes.js';
 import {
   NOTIFY_EXPIRED as EXPIRED,
   NOTIFY_GENERIC as GENERIC,
@@ -17,7 +17,7 @@ import {
   NOTIFY_SET as SET,
   NOTIFY_STRING as STRING,
   NOTIFY_ZSET as ZSET,
-} from '../server/keyspace-events.js';
+} from '../wire/keyspace-events.js';
 
 
 /** The class bits the acceptor pushed (keyspace-events bit layout). */

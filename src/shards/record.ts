@@ -7,7 +7,7 @@
  *   2  u16 lfu counter
  */
 import type { Arena } from './arena.js';
-import { copyBytes } from '../io/bytes.js';
+import { copyBytes } from '../wire/bytes.js';
 
 export const T_STRING = 0;
 export const T_LIST = 1;

@@ -23,7 +23,7 @@ import {
   recValLen,
   recValOff,
 } from './record.js';
-import { copyBytes } from '../io/bytes.js';
+import { copyBytes } from '../wire/bytes.js';
 import { freeValue } from './value.js';
 import { blockedKeyCount, signalReady } from './blocking.js';
 import { lfuTouch } from './evict.js';

@@ -6,7 +6,7 @@
  */
 import type { Ctx, Handler } from './context.js';
 import { T_STRING, recType, recValLen, recValOff } from './record.js';
-import { E_WRONGTYPE } from '../io/error-text.js';
+import { E_WRONGTYPE } from '../wire/error-text.js';
 import {
   CellCommandError,
   lease,

@@ -22,10 +22,10 @@ import {
   wrongArgs,
 } from './value.js';
 import { dtConfig } from './dt-config.js';
-import { E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
-import { R_EMPTY_ARRAY, R_OK } from '../io/resp-writer.js';
+import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
+import { R_EMPTY_ARRAY, R_OK } from '../wire/resp-writer.js';
 import { LD_ZERO, type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDoubleBytes } from './long-double.js';
-import { copyBytes, parseI64 } from '../io/bytes.js';
+import { copyBytes, parseI64 } from '../wire/bytes.js';
 
 /** Value span found by the last hFind. */
 let VS = 0;

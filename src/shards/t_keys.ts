@@ -15,17 +15,17 @@ import {
   recValLen,
   recValOff,
 } from './record.js';
-import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX } from '../io/error-text.js';
+import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX } from '../wire/error-text.js';
 import { expireCommandAt } from './expire-args.js';
-import { cursorInRange, cursorLocal, parseScanCursor } from './scan-cursor.js';
-import { R_OK } from '../io/resp-writer.js';
+import { cursorInRange, cursorLocal, parseScanCursor } from '../wire/scan-cursor.js';
+import { R_OK } from '../wire/resp-writer.js';
 import { copyValue, encodingName, serializeElements, setVal, valEnc } from './value.js';
 import { createList, listPush } from './t_list.js';
 import { createSet, setAdd } from './t_set.js';
 import { createHash, hashSet } from './t_hash.js';
 import { createZset, zsetRestoreAdd } from './t_zset.js';
 import { readF64 } from './listpack.js';
-import { bytesEqual, globMatch, parseI64 } from '../io/bytes.js';
+import { bytesEqual, globMatch, parseI64 } from '../wire/bytes.js';
 
 const TYPE_NAMES = ['string', 'list', 'set', 'zset', 'hash'];
 

@@ -6,9 +6,9 @@ import { ES, EN, lpDecode, lpEnd, lpStart } from './listpack.js';
 import { nodeNext, qlCount, qlDelAt, qlHead, qlInsertAt, qlNext, qlPeekEnd, qlPush, qlReplaceAt, qlSeek, qlStepBack, qlTrim, qpos } from './quicklist.js';
 import { ENC_QUICKLIST, copyOut, createCollection, deleteKey, lookupTyped, newCompact, parseNumkeys, valPtr } from './value.js';
 import { blockOn, parseTimeout } from './blocking.js';
-import { E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
-import { R_EMPTY_ARRAY, R_OK, writeDigits } from '../io/resp-writer.js';
-import { bytesEqual, copyBytes } from '../io/bytes.js';
+import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
+import { R_EMPTY_ARRAY, R_OK, writeDigits } from '../wire/resp-writer.js';
+import { bytesEqual, copyBytes } from '../wire/bytes.js';
 
 /** Creates an empty list for key argument `i` (after a lookup returned 0). */
 export function createList(c: Ctx, i: number): number {

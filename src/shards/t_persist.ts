@@ -11,8 +11,8 @@ import { EntryPacker, unpackEntries } from '../persistence/entry-pack.js';
 import { decodeDumpPayload, encodeDumpPayload } from '../persistence/dump-payload.js';
 import { RdbError } from '../persistence/rdb-error.js';
 import type { RdbValue } from '../persistence/rdb-types.js';
-import { E_NOT_INT, E_SYNTAX } from '../io/error-text.js';
-import { R_OK } from '../io/resp-writer.js';
+import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
+import { R_OK } from '../wire/resp-writer.js';
 
 const BUSYKEY = 'BUSYKEY Target key name already exists.';
 

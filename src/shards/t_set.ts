@@ -26,9 +26,9 @@ import {
   valPtr,
 } from './value.js';
 import { dtConfig } from './dt-config.js';
-import { E_NOT_INT } from '../io/error-text.js';
-import { R_EMPTY_ARRAY } from '../io/resp-writer.js';
-import { copyBytes, parseI64 } from '../io/bytes.js';
+import { E_NOT_INT } from '../wire/error-text.js';
+import { R_EMPTY_ARRAY } from '../wire/resp-writer.js';
+import { copyBytes, parseI64 } from '../wire/bytes.js';
 
 /** Cardinality of a set record. */
 export function setLen(m: Arena, a: number): number {

@@ -1,11 +1,11 @@
 /** String commands (Redis's t_string.c): GET/SET family, counters, ranges. */
 import type { Ctx, Handler } from './context.js';
 import { T_STRING, recType, recValLen, recValOff } from './record.js';
-import { E_NOT_FLOAT, E_NOT_INT, E_OVERFLOW, E_SYNTAX, E_TOO_BIG, E_WRONGTYPE } from '../io/error-text.js';
+import { E_NOT_FLOAT, E_NOT_INT, E_OVERFLOW, E_SYNTAX, E_TOO_BIG, E_WRONGTYPE } from '../wire/error-text.js';
 import { setExpireAt } from './expire-args.js';
-import { R_OK } from '../io/resp-writer.js';
+import { R_OK } from '../wire/resp-writer.js';
 import { LD_ZERO, type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDoubleBytes } from './long-double.js';
-import { parseI64 } from '../io/bytes.js';
+import { parseI64 } from '../wire/bytes.js';
 
 const I64_MAX = 9223372036854775807n;
 const I64_MIN = -9223372036854775808n;

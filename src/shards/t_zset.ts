@@ -39,9 +39,9 @@ import { ENC_LISTPACK, ENC_SKIPLIST, createCollection, deleteKey, freeValue, new
 import { MN as SMN, MS as SMS, iterInit as setIterInit, iterNext as setIterNext, setHas, setLen } from './t_set.js';
 import { blockOn, parseTimeout } from './blocking.js';
 import { dtConfig } from './dt-config.js';
-import { E_NOT_FLOAT, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../io/error-text.js';
-import { R_EMPTY_ARRAY, formatDouble17 } from '../io/resp-writer.js';
-import { parseFloatBytes, parseSafeInt } from '../io/bytes.js';
+import { E_NOT_FLOAT, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../wire/error-text.js';
+import { R_EMPTY_ARRAY, formatDouble17 } from '../wire/resp-writer.js';
+import { parseFloatBytes, parseSafeInt } from '../wire/bytes.js';
 
 const E_MINMAX = 'ERR min or max is not a float';
 const E_LEXRANGE = 'ERR min or max not valid string range item';

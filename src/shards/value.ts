@@ -6,8 +6,8 @@
 import type { Arena } from './arena.js';
 import type { Store } from './store.js';
 import type { Ctx } from './context.js';
-import { E_INVALID_CURSOR, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../io/error-text.js';
-import { globMatch } from '../io/bytes.js';
+import { E_INVALID_CURSOR, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../wire/error-text.js';
+import { globMatch } from '../wire/bytes.js';
 import { T_LIST, T_SET, T_STRING, freeRecord, newRecord, recType, recValOff } from './record.js';
 import { ES, EN, LP_FIRST, lpCount, lpDecode, lpEnd, lpFree, lpNew, lpStart, lpUsed } from './listpack.js';
 import { qlFree, qlHead, qlNew, nodeNext as qlNodeNext } from './quicklist.js';

@@ -3,38 +3,25 @@
  * batches, executes each command, writes replies to its reply ring, rings the acceptor's
  * doorbell once per batch, and sleeps in Atomics.wait when idle (waking for expiry).
  */
-import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { RingReader, RingWriter, readU32, writeU32, type RingMemory } from '../io/ring.js';
-import { RespWriter } from '../io/resp-writer.js';
+import { workerData, receiveMessageOnPort } from 'node:worker_threads';
+import { RingReader, RingWriter, readU32, writeU32 } from '../wire/ring.js';
+import type { ShardInit } from '../wire/shard-init.js';
+import { RespWriter } from '../wire/resp-writer.js';
 import { Store } from './store.js';
 import { Ctx } from './context.js';
-import { COMMAND_NAMES, buildHandlerTable, internalId } from './command-set.js';
+import { buildHandlerTable } from './command-set.js';
+import { COMMAND_NAMES, internalId } from '../commands/internal.js';
 import { shardPosition } from './t_keys.js';
 import { touchAfter, touchCommand, touchExpired, watchState } from './watch.js';
 import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink } from './notify.js';
 import { afterTimed, initLatency, timed } from './latency.js';
-import * as F from '../io/frames.js';
-import { copyBytes } from '../io/bytes.js';
+import * as F from '../wire/frames.js';
+import { copyBytes } from '../wire/bytes.js';
 import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
-
-/** What the acceptor hands each shard. */
-export interface ShardInit {
-  id: number;
-  count: number;
-  req: RingMemory;
-  rep: RingMemory;
-  doorbell: SharedArrayBuffer;
-  stats: SharedArrayBuffer;
-  /** Per-command latency histograms (src/shards/latency.ts layout). */
-  latency: SharedArrayBuffer;
-  port: MessagePort;
-  databases: number;
-  maxBulkLen: number;
-}
 
 const init = workerData as ShardInit;
 shardPosition.id = init.id;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Store } from '../../src/shards/store.js';
 import { Ctx, type Handler } from '../../src/shards/context.js';
-import { RespWriter } from '../../src/io/resp-writer.js';
+import { RespWriter } from '../../src/wire/resp-writer.js';
 import { blockingCommands, expireWaiters, hasReady, serveReady, serving, type Waiter } from '../../src/shards/blocking.js';
 import { listCommands } from '../../src/shards/t_list.js';
 import { zsetCommands } from '../../src/shards/t_zset.js';

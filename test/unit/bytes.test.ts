@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globMatch, isKeyword, parseI64 } from '../../src/io/bytes.js';
+import { globMatch, isKeyword, parseI64 } from '../../src/wire/bytes.js';
 
 const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
 const match = (p: string, s: string, nocase = false): boolean => {

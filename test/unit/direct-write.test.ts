@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { directWrites, writeLatin1 } from '../../src/io/direct-write.js';
+import { directWrites, writeLatin1 } from '../../src/net/direct-write.js';
 
 let server: Server | null = null;
 afterEach(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { LAT_BUCKETS, bucketFloor, bucketOf } from '../../src/shards/latency.js';
+import { LAT_BUCKETS, bucketFloor, bucketOf } from '../../src/wire/latency-buckets.js';
 
 describe('shard latency histogram buckets', () => {
   it('places every duration in a bucket whose range contains it, within 12.5%', () => {

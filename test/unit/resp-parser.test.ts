@@ -7,7 +7,7 @@ import {
   ParsedCommand,
   parseCommand,
   type ParserLimits,
-} from '../../src/io/resp-parser.js';
+} from '../../src/wire/resp-parser.js';
 
 const AUTH: ParserLimits = { maxBulkLen: 512 * 1024 * 1024, authenticated: true };
 const UNAUTH: ParserLimits = { maxBulkLen: 512 * 1024 * 1024, authenticated: false };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RespWriter, formatDouble17 } from '../../src/io/resp-writer.js';
+import { RespWriter, formatDouble17 } from '../../src/wire/resp-writer.js';
 
 const out = (w: RespWriter): string => Buffer.from(w.bytes.subarray(0, w.len)).toString('latin1');
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { once } from 'node:events';
-import { readIntoScratch } from '../../src/io/socket-reader.js';
+import { readIntoScratch } from '../../src/net/socket-reader.js';
 
 const closers: (() => void)[] = [];
 afterEach(() => {

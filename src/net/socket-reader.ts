@@ -8,7 +8,7 @@
  * fall back to 'data' events.
  */
 import net from 'node:net';
-import { pooledCopy } from './bytes.js';
+import { pooledCopy } from '../wire/bytes.js';
 
 /** Receives one read: a Buffer of its own (a pooled copy), safe to keep. */
 export type ReadHandler = (chunk: Buffer) => void;

@@ -1,0 +1,18 @@
+/** The start-up message of a shard worker: the contract between the thread that spawns it and the shard. */
+import type { MessagePort } from 'node:worker_threads';
+import type { RingMemory } from './ring.js';
+
+/** What the acceptor hands each shard. */
+export interface ShardInit {
+  id: number;
+  count: number;
+  req: RingMemory;
+  rep: RingMemory;
+  doorbell: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+  /** Per-command latency histograms (layout in latency-buckets.ts). */
+  latency: SharedArrayBuffer;
+  port: MessagePort;
+  databases: number;
+  maxBulkLen: number;
+}
