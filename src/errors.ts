@@ -1,19 +1,26 @@
 /** Error classes shared by the programs; each carries a stable `code` callers can branch on. */
 
-/** Bad command-line flags or configuration: the CLI prints the message and exits 1. */
-export class ConfigError extends Error {
-  readonly code = 'SABRE_CONFIG';
-  constructor(message: string) {
+/** The base of every error Sabre throws on purpose: `code` is stable across releases (SABRE_*). */
+export class SabreError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
-    this.name = 'ConfigError';
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command-line flags or configuration: the CLI prints the message and exits 1. */
+export class ConfigError extends SabreError {
+  constructor(message: string) {
+    super('SABRE_CONFIG', message);
   }
 }
 
 /** A data file (RDB/AOF) that cannot be loaded at start-up: the server exits 1 before serving. */
-export class DataLoadError extends Error {
-  readonly code = 'SABRE_DATA_LOAD';
+export class DataLoadError extends SabreError {
   constructor(message: string) {
-    super(message);
-    this.name = 'DataLoadError';
+    super('SABRE_DATA_LOAD', message);
   }
 }
