@@ -1,6 +1,7 @@
 /** Redis 7.0.15 command table: byte-level name lookup, arity checks, key extraction and COMMAND replies. */
 import { readFileSync } from 'node:fs';
 import { CMD, COMMAND_COUNT } from './ids.generated.js';
+import { encodeCommand } from '../wire/resp-command.js';
 
 /** Command flags, one bit each; bit order is the order COMMAND INFO lists them in. */
 export const F_WRITE = 1 << 0;
@@ -803,10 +804,7 @@ export function commandGetKeysReply(args: Uint8Array[], resp: Resp): Buffer {
   if (n <= 0) {
     return spec.flags & F_NO_MANDATORY_KEYS ? new RespWriter(resp).arr(0).toBuffer() : errorReply('ERR Invalid arguments specified for command');
   }
-  const parts: Buffer[] = [header('*', n)];
-  for (let i = 0; i < n; i++) {
-    const a = args[out[i]!]!;
-    parts.push(header('$', a.length), Buffer.from(a), Buffer.from('\r\n', 'latin1'));
-  }
-  return Buffer.concat(parts);
+  const keys: Uint8Array[] = new Array(n);
+  for (let i = 0; i < n; i++) keys[i] = args[out[i]!]!;
+  return encodeCommand(keys);
 }

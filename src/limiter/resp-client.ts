@@ -5,6 +5,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { logger } from '../log.js';
+import { encodeCommand } from '../wire/resp-command.js';
 import { LimiterError, UnavailableError } from './errors.js';
 
 /** A decoded RESP2 reply. Error replies reject the command with RespReplyError instead. */
@@ -35,16 +36,6 @@ interface Pending {
 }
 
 const log = logger('limiter-resp');
-
-/** Encodes one command as a RESP array of bulk strings. */
-export function encodeCommand(args: readonly (string | number)[]): Buffer {
-  let out = `*${args.length}\r\n`;
-  for (const a of args) {
-    const s = String(a);
-    out += `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
-  }
-  return Buffer.from(out);
-}
 
 /** Incremental RESP2 decoder: `push` bytes, then call `next` until it returns undefined. */
 export class RespDecoder {

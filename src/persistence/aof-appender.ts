@@ -1,6 +1,6 @@
 /** The AOF write path: commands appended as RESP with Redis's appendfsync policies; one thread owns the file. */
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, writeSync } from 'node:fs';
-import { encodeCommand } from './resp-command.js';
+import { encodeCommand } from '../wire/resp-command.js';
 import { asciiBytes } from './int-string.js';
 import type { AofRewriter } from './aof-rewrite.js';
 

@@ -1,7 +1,7 @@
 /** AOF rewrite: the fewest commands that recreate each entry, written to a temp file that replaces the AOF atomically. */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { RdbEntry } from './rdb-types.js';
-import { encodeCommand } from './resp-command.js';
+import { encodeCommand } from '../wire/resp-command.js';
 import { asciiBytes, formatScore } from './int-string.js';
 import { commitTempFile, discardTempFile, tempPathFor } from './durable-file.js';
 

@@ -2,5 +2,5 @@
 export { AofAppender, shouldRewriteAof, type AppendFsync } from './aof-appender.js';
 export { readAof, readAofFile, type AofRecord, type AofSummary } from './aof-reader.js';
 export { AofRewriter, commandsForEntry } from './aof-rewrite.js';
-export { encodeCommand } from './resp-command.js';
+export { encodeCommand } from '../wire/resp-command.js';
 export { aofReplayOrder, parseAofManifest, type ManifestFile } from './aof-manifest.js';

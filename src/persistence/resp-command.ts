@@ -1,31 +1,8 @@
-/** Commands as RESP arrays of bulk strings: the record format of the append-only file. */
+/** Reads commands as RESP arrays of bulk strings: the record format of the append-only file (written by src/wire/resp-command.ts). */
 import { RdbError } from './rdb-error.js';
 
 const CR = 13;
 const LF = 10;
-const enc = new TextEncoder();
-
-/** Encodes one command (`*N\r\n` then `$len\r\n<bytes>\r\n` per argument). */
-export function encodeCommand(argv: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  const heads = argv.map((a) => enc.encode(`$${a.length}\r\n`));
-  const top = enc.encode(`*${argv.length}\r\n`);
-  size += top.length;
-  for (let i = 0; i < argv.length; i++) size += heads[i]!.length + argv[i]!.length + 2;
-  const out = new Uint8Array(size);
-  out.set(top, 0);
-  let p = top.length;
-  for (let i = 0; i < argv.length; i++) {
-    out.set(heads[i]!, p);
-    p += heads[i]!.length;
-    out.set(argv[i]!, p);
-    p += argv[i]!.length;
-    out[p++] = CR;
-    out[p++] = LF;
-  }
-  return out;
-}
-
 /** A parsed command and the offset just past it, or null when `buf` ends before the command does. */
 export type ParsedCommand = { argv: Uint8Array[]; next: number } | null;
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadAtStartup, type LoadSink } from '../../src/persistence/startup-load.js';
-import { encodeCommand } from '../../src/persistence/resp-command.js';
+import { encodeCommand } from '../../src/wire/resp-command.js';
 import { RdbError } from '../../src/persistence/rdb-error.js';
 import { aofReplayOrder, parseAofManifest } from '../../src/persistence/aof-manifest.js';
 import type { RdbEntry } from '../../src/persistence/rdb-types.js';
