@@ -19,7 +19,8 @@ const USAGE = `usage: node native-bench/server-compare.mjs [options]
   --shards N       passed to 'sabre server --shards N'
   --timeout S      kill a single redis-benchmark run after S seconds (default 600)
   --out FILE       results file (default native-bench/results/server-<date>.md)
-env SABRE_CMD='redis-server --port {port} --save ""' substitutes the Sabre command (validation).`;
+env SABRE_CMD='redis-server --port {port} --save ""' substitutes the Sabre command (validation);
+env REDIS_CMD='node ../base/dist/cli.js server --port {port}' substitutes the reference (A/B of two builds).`;
 
 // redis-benchmark's CSV test name for each -t name we run (ping is split so CPU/op is per test).
 const CSV_NAME = { set: 'SET', get: 'GET', incr: 'INCR', mset: 'MSET (10 keys)', ping_inline: 'PING_INLINE', ping_mbulk: 'PING_MBULK' };

@@ -38,12 +38,18 @@ const children = new Set();
  * substitutes any shell command with a {port} placeholder, e.g. a second redis-server for
  * validating the harness before Sabre exists.
  */
-export function serverSpecs({ shards, sabreCmd = process.env.SABRE_CMD, nodeFlags = [], env = {} } = {}) {
-  const redis = {
+export function serverSpecs({ shards, sabreCmd = process.env.SABRE_CMD, refCmd = process.env.REDIS_CMD, nodeFlags = [], env = {} } = {}) {
+  let redis = {
     name: 'redis',
     argv: (port) => ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
     env: {},
   };
+  if (refCmd) {
+    // An A/B of two Sabre builds: the previous build takes the reference's place.
+    if (!refCmd.includes('{port}')) throw new Error('REDIS_CMD must contain a {port} placeholder');
+    const cmd = (port) => refCmd.replaceAll('{port}', String(port));
+    redis = { name: 'redis', argv: (port) => ['/bin/sh', '-c', `exec ${cmd(port)}`], display: cmd, env: {}, substitute: true };
+  }
   let sabre;
   if (sabreCmd) {
     if (!sabreCmd.includes('{port}')) throw new Error('SABRE_CMD must contain a {port} placeholder');
