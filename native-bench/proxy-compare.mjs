@@ -4,7 +4,8 @@
 // Targets run in alternation (A, B, C, D, A, B, …) and each figure is the median over rounds, because the
 // machine is shared and noisy. Writes a Markdown table to native-bench/results/proxy.md.
 //
-// usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab] [--threads 2]
+// usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab] [--threads 2] [--base DIR]
+// --base DIR adds a target 'sabre-base': DIR/dist/cli.js (another build of sabre), for A/B runs of two builds.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -24,6 +25,7 @@ const { values: opt } = parseArgs({
     connections: { type: 'string', default: '50' },
     targets: { type: 'string', default: 'direct,nginx,haproxy,sabre' },
     out: { type: 'string', default: join(ROOT, 'native-bench', 'results', 'proxy.md') },
+    base: { type: 'string' },
   },
 });
 const DURATION = Number(opt.duration);
@@ -100,6 +102,7 @@ ${backendPorts.map((p) => `  server { listen 127.0.0.1:${p}; location / { return
 start('backend nginx', 'nginx', ['-c', join(dir, 'backends.conf'), '-p', dir]);
 
 const ports = { direct: backendPorts[0], nginx: await freePort(), haproxy: await freePort(), sabre: await freePort() };
+if (opt.base) ports['sabre-base'] = await freePort();
 writeFileSync(
   join(dir, 'lb.conf'),
   `worker_processes ${THREADS}; daemon off; pid ${dir}/lb.pid; error_log ${dir}/lb.err warn;
@@ -135,21 +138,22 @@ ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
 `,
 );
 const adminPort = await freePort();
-writeFileSync(
-  join(dir, 'sabre.json'),
+const sabreConfig = (port, admin) =>
   JSON.stringify({
-    listen: { host: '127.0.0.1', port: ports.sabre },
-    admin: { host: '127.0.0.1', port: adminPort },
+    listen: { host: '127.0.0.1', port },
+    admin: { host: '127.0.0.1', port: admin },
     threads: THREADS,
     algorithm: 'least-connections',
     backends: backendPorts.map((p) => ({ url: `http://127.0.0.1:${p}` })),
-  }),
-);
+  });
+writeFileSync(join(dir, 'sabre.json'), sabreConfig(ports.sabre, adminPort));
+if (opt.base) writeFileSync(join(dir, 'sabre-base.json'), sabreConfig(ports['sabre-base'], await freePort()));
 const procs = {
   nginx: start('nginx', 'nginx', ['-c', join(dir, 'lb.conf'), '-p', dir]),
   haproxy: start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]),
   sabre: start('sabre', process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', join(dir, 'sabre.json')]),
 };
+if (opt.base) procs['sabre-base'] = start('sabre-base', process.execPath, [join(opt.base, 'dist', 'cli.js'), 'proxy', '--config', join(dir, 'sabre-base.json')]);
 for (const p of Object.values(ports)) await waitHttp(p);
 
 /** CPU seconds (user+sys) used so far by a process and its children (nginx workers). */
@@ -200,12 +204,12 @@ function run(tool, port) {
   return { rps: Number(/Requests per second:\s+([\d.]+)/.exec(out)[1]), p50: lat('50'), p99: lat('99'), requests: Number(/Complete requests:\s+(\d+)/.exec(out)[1]) };
 }
 
-const TARGETS = opt.targets.split(',');
+const TARGETS = [...opt.targets.split(','), ...(opt.base ? ['sabre-base'] : [])];
 // ab sends only HTTP/1.0 request lines (`-k` adds `Connection: Keep-Alive` but keeps HTTP/1.0), and uWS.js serves
 // HTTP/1.1 only: the 20.30 build never answers an HTTP/1.0 request (no status; its ~10 s idle timeout closes the
 // connection), and the 20.57 build answers 505. The request never reaches the proxy's JavaScript, so sabre on uWS
 // is left out of the ab rows (docs/proxy.md, "uWebSockets.js and Node versions").
-const skip = (tool, target) => tool === 'ab' && target === 'sabre';
+const skip = (tool, target) => tool === 'ab' && target.startsWith('sabre');
 const results = {};
 for (let round = 1; round <= ROUNDS; round++) {
   for (const tool of TOOLS) {
@@ -216,7 +220,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       const r = run(tool, ports[target]);
       if (pid) r.cpuUs = ((cpuSeconds(pid) - before) * 1e6) / r.requests;
       (results[`${tool} ${target}`] ??= []).push(r);
-      console.log(`round ${round} ${tool.padEnd(3)} ${target.padEnd(7)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.cpuUs ? `  cpu ${r.cpuUs.toFixed(1)} µs/req` : ''}`);
+      console.log(`round ${round} ${tool.padEnd(3)} ${target.padEnd(10)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.cpuUs ? `  cpu ${r.cpuUs.toFixed(1)} µs/req` : ''}`);
     }
   }
 }
@@ -230,7 +234,7 @@ const latency = await (await fetch(`http://127.0.0.1:${adminPort}/latency`)).tex
 const status = await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json();
 stopAll();
 
-const cmd = `node native-bench/proxy-compare.mjs --duration ${DURATION} --rounds ${ROUNDS} --tools ${TOOLS.join(',')} --threads ${THREADS} --connections ${CONNS}`;
+const cmd = `node native-bench/proxy-compare.mjs --duration ${DURATION} --rounds ${ROUNDS} --tools ${TOOLS.join(',')} --threads ${THREADS} --connections ${CONNS}${opt.base ? ` --base ${opt.base}` : ''}`;
 const lines = [
   '# sabre proxy vs nginx vs HAProxy',
   '',
