@@ -1,10 +1,28 @@
 // Generates data/redis-commands.json and src/commands/ids.generated.ts from Redis 7.0.15's
-// command specs (../shared/redis-7.0-commands), deriving what Redis derives at startup.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+// command specs (the JSON files of its src/commands/), deriving what Redis derives at startup.
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const USAGE = `usage: npm run gen:commands -- <specs-dir>
+       node scripts/gen-command-table.mjs <specs-dir>
+
+<specs-dir>: Redis 7.0.15's src/commands/ folder (one JSON file per command), e.g.
+../shared/redis-7.0-commands; relative paths start at the current directory
+(the repository root under npm run).
+`;
+
+/** Prints the usage with a reason and exits 2 (a wrong invocation, not a failed generation). */
+function usage(reason) {
+  process.stderr.write(`gen-command-table: ${reason}\n\n${USAGE}`);
+  process.exit(2);
+}
 
 const root = new URL('../', import.meta.url);
-// Optional argument: the specs folder, absolute or relative to the repository root.
-const srcDir = new URL((process.argv[2] ?? '../shared/redis-7.0-commands').replace(/\/?$/, '/'), root);
+if (process.argv.length !== 3) usage(process.argv.length < 3 ? 'missing the specs folder' : 'expected one argument');
+const dirPath = resolve(process.argv[2]);
+if (!statSync(dirPath, { throwIfNoEntry: false })?.isDirectory()) usage(`${dirPath} is not a folder`);
+const srcDir = pathToFileURL(dirPath + '/');
 
 // ACLCommandCategories order in acl.c: COMMAND INFO lists categories in this order.
 const ACL_ORDER = ['keyspace', 'read', 'write', 'set', 'sortedset', 'list', 'hash', 'string', 'bitmap',
@@ -16,10 +34,19 @@ const KS_FLAG_ORDER = ['RO', 'RW', 'OW', 'RM', 'ACCESS', 'UPDATE', 'INSERT', 'DE
 const ARG_FLAGS = ['optional', 'multiple', 'multiple_token'];
 
 const files = readdirSync(srcDir).filter((f) => f.endsWith('.json')).sort();
+if (files.length === 0) usage(`${dirPath} holds no command specs (*.json)`);
 const raw = [];
 for (const f of files) {
-  const obj = JSON.parse(readFileSync(new URL(f, srcDir), 'utf8'));
-  for (const [name, def] of Object.entries(obj)) raw.push({ name, def });
+  let obj;
+  try {
+    obj = JSON.parse(readFileSync(new URL(f, srcDir), 'utf8'));
+  } catch (err) {
+    usage(`${f}: ${err.message}`);
+  }
+  for (const [name, def] of Object.entries(obj)) {
+    if (typeof def?.arity !== 'number' || typeof def.group !== 'string') usage(`${f}: '${name}' is not a Redis command spec`);
+    raw.push({ name, def });
+  }
 }
 
 /** Key specs as Redis describes them, with begin_search/find_keys flattened. */

@@ -143,7 +143,10 @@ export function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides)
   return out;
 }
 
+/** Where the config comes from: a JSON file's path, an object of the same shape (the programmatic API), or nothing (defaults). */
+export type ConfigSource = string | Record<string, unknown> | undefined;
+
 /** Loads, overrides and validates: the one entry point main.ts and reload use. */
-export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}): ProxyConfig {
-  return parseConfig(applyOverrides(readConfigFile(path), overrides));
+export function loadConfig(source: ConfigSource, overrides: ConfigOverrides = {}): ProxyConfig {
+  return parseConfig(applyOverrides(typeof source === 'object' ? source : readConfigFile(source), overrides));
 }

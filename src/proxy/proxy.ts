@@ -13,7 +13,7 @@ import {
   STATE_EMPTY,
   createTableMemory,
 } from './backend-table.js';
-import { loadConfig, normalizeUrl, type ConfigOverrides, type ProxyConfig } from './config.js';
+import { loadConfig, normalizeUrl, type ConfigOverrides, type ConfigSource, type ProxyConfig } from './config.js';
 import { HealthChecker } from './health.js';
 import { mergeEncoded, newHistogram } from './latency.js';
 import type { FromWorker, SlotUrl, ToWorker, WorkerInit } from './messages.js';
@@ -75,9 +75,9 @@ function nodeHasReusePort(): boolean {
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
-/** Starts the proxy from a config file path (kept for reload) and flag overrides. */
-export async function startProxy(configPath: string | undefined, overrides: ConfigOverrides = {}): Promise<ProxyHandle> {
-  let config = loadConfig(configPath, overrides);
+/** Starts the proxy from a config file path or object (kept for reload) and flag overrides. */
+export async function startProxy(source: ConfigSource, overrides: ConfigOverrides = {}): Promise<ProxyHandle> {
+  let config = loadConfig(source, overrides);
   const impl = uwsImplementation;
   const reusePort = nodeHasReusePort();
   if (!impl.native) {
@@ -246,7 +246,7 @@ export async function startProxy(configPath: string | undefined, overrides: Conf
       log.info('backend weight changed', { backend: url, weight });
     },
     reload() {
-      const next = loadConfig(configPath, overrides);
+      const next = loadConfig(source, overrides);
       if (next.listen.port !== config.listen.port || next.listen.host !== config.listen.host || next.threads !== config.threads) {
         log.warn('reload: listen address and threads apply only after a restart');
       }

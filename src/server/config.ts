@@ -286,3 +286,19 @@ export function parseServerArgs(argv: string[]): { config: ServerConfig; help: b
   }
   return { config: cfg, help: v.help === true };
 }
+
+/** A value of a server option given in code: numbers are written out, booleans become yes/no. */
+export type ServerOptionValue = string | number | boolean;
+
+/** Builds the configuration from a `{ name: value }` object (redis.conf names), with the same checks as the file and flags. */
+export function serverConfigFromOptions(options: Readonly<Record<string, ServerOptionValue | undefined>>): ServerConfig {
+  const cfg = new ServerConfig();
+  for (const [name, v] of Object.entries(options)) {
+    if (v === undefined) continue;
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new ConfigError(`server options: bad value for '${name}': expected a string, number or boolean`);
+    }
+    cfg.load(name, typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v), 'server options');
+  }
+  return cfg;
+}
