@@ -768,7 +768,7 @@ export function commandListReply(filter: CommandListFilter | null, resp: Resp): 
   if (filter === null) list = COMMANDS;
   else if ('module' in filter) list = [];
   else if ('aclcat' in filter) {
-    const cat = '@' + filter.aclcat.toLowerCase();
+    const cat = `@${filter.aclcat.toLowerCase()}`;
     list = COMMANDS.filter((c) => c.aclCategories.includes(cat));
   } else list = COMMANDS.filter((c) => globMatch(filter.pattern, c.name));
   const w = new RespWriter(resp).arr(list.length);
@@ -784,7 +784,7 @@ function errorReply(text: string): Buffer {
 export function commandGetKeysReply(args: Uint8Array[], resp: Resp): Buffer {
   const id = args.length ? lookupCommand(args[0]!, 0, args[0]!.length) : -1;
   let spec = id >= 0 ? COMMANDS[id]! : null;
-  if (spec && spec.subcommands && args.length > 1) {
+  if (spec?.subcommands && args.length > 1) {
     const sub = lookupSubcommand(spec.id, args[1]!, 0, args[1]!.length);
     spec = sub >= 0 ? COMMANDS[sub]! : null;
   }

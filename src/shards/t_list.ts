@@ -195,7 +195,10 @@ const lrange: Handler = (c) => {
         en = EN;
       }
       b[p] = 36;
-      p = en < 10 ? ((b[p + 1] = 48 + en), p + 2) : writeDigits(b, p + 1, en);
+      if (en < 10) {
+        b[p + 1] = 48 + en;
+        p += 2;
+      } else p = writeDigits(b, p + 1, en);
       b[p] = 13;
       b[p + 1] = 10;
       p += 2;
