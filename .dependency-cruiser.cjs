@@ -14,6 +14,8 @@ const { join, relative } = require('node:path');
 const ROOT = '^(src|dist)/';
 /** Modules every layer may use: the error classes, the logger and the version string. */
 const SHARED = `${ROOT}(errors|log|version)\\.(ts|js)$`;
+/** Block and line comments, which tsc keeps in its output. */
+const COMMENTS = /\/\*[\s\S]*?\*\/|\/\/.*$/gm;
 
 /**
  * Sorts the compiled modules under `dir` that the graph must not judge: `typeOnly`, those that
@@ -34,13 +36,9 @@ function compiledModules(dir) {
     if (!e.isFile() || !e.name.endsWith('.js')) continue;
     const path = join(e.parentPath, e.name);
     const pattern = `^${path.replace(/[.]/g, '\\.')}$`;
-    if (!existsSync(join('src', relative(dir, path)).replace(/\.js$/, '.ts'))) stale.push(pattern);
-    else if (
-      readFileSync(path, 'utf8')
-        .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
-        .trim() === 'export {};'
-    )
-      typeOnly.push(pattern);
+    const source = join('src', relative(dir, path)).replace(/\.js$/, '.ts');
+    if (!existsSync(source)) stale.push(pattern);
+    else if (readFileSync(path, 'utf8').replace(COMMENTS, '').trim() === 'export {};') typeOnly.push(pattern);
   }
   return { typeOnly, stale };
 }
@@ -155,9 +153,6 @@ module.exports = {
       exportsFields: ['exports'],
       conditionNames: ['import', 'require', 'node', 'default'],
       mainFields: ['module', 'main'],
-    },
-    reporterOptions: {
-      text: { highlightFocused: true },
     },
   },
 };
