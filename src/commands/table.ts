@@ -2,6 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { CMD, COMMAND_COUNT } from './ids.generated.js';
 import { encodeCommand } from '../wire/resp-command.js';
+import {
+  E_GETKEYS_ARGS,
+  E_GETKEYS_ARITY,
+  E_GETKEYS_INVALID_COMMAND,
+  E_GETKEYS_NO_KEYS,
+  unknownCommand,
+  unknownSubcommand,
+} from '../wire/error-text.js';
 
 /** Command flags, one bit each; bit order is the order COMMAND INFO lists them in. */
 export const F_WRITE = 1 << 0;
@@ -278,10 +286,8 @@ export function checkArity(spec: CommandSpec, argc: number): boolean {
   return spec.arity > 0 ? argc === spec.arity : argc >= -spec.arity;
 }
 
-/** "ERR wrong number of arguments for 'client|list' command", as processCommand answers. */
-export function wrongArityError(name: string): string {
-  return `ERR wrong number of arguments for '${name}' command`;
-}
+// The acceptor and the tests take the arity error from the command table.
+export { wrongArityError } from '../wire/error-text.js';
 
 // Like C's "%.Ns" on an sds: stops at a NUL byte and after max bytes; newlines become spaces as in rejectCommandFormat.
 function cString(buf: Uint8Array, start: number, len: number, max: number): string {
@@ -300,13 +306,13 @@ export function unknownCommandError(buf: Uint8Array, argStart: Int32Array, argLe
   for (let i = 1; i < argc && args.length < 128; i++) {
     args += `'${cString(buf, argStart[i]!, argLen[i]!, 128 - args.length)}' `;
   }
-  return `ERR unknown command '${cString(buf, argStart[0]!, argLen[0]!, 128)}', with args beginning with: ${args}`;
+  return unknownCommand(cString(buf, argStart[0]!, argLen[0]!, 128), args);
 }
 
 /** "ERR unknown subcommand 'foo'. Try CLIENT HELP." for argv[0] = container, argv[1] = the unknown name (latin1 text). */
 export function unknownSubcommandError(buf: Uint8Array, argStart: Int32Array, argLen: Int32Array): string {
   const container = cString(buf, argStart[0]!, argLen[0]!, Infinity).toUpperCase();
-  return `ERR unknown subcommand '${cString(buf, argStart[1]!, argLen[1]!, 128)}'. Try ${container} HELP.`;
+  return unknownSubcommand(cString(buf, argStart[1]!, argLen[1]!, 128), container);
 }
 
 // ---- key extraction ----
@@ -763,7 +769,7 @@ export function commandListReply(filter: CommandListFilter | null, resp: Resp): 
   if (filter === null) list = COMMANDS;
   else if ('module' in filter) list = [];
   else if ('aclcat' in filter) {
-    const cat = '@' + filter.aclcat.toLowerCase();
+    const cat = `@${filter.aclcat.toLowerCase()}`;
     list = COMMANDS.filter((c) => c.aclCategories.includes(cat));
   } else list = COMMANDS.filter((c) => globMatch(filter.pattern, c.name));
   const w = new RespWriter(resp).arr(list.length);
@@ -779,17 +785,17 @@ function errorReply(text: string): Buffer {
 export function commandGetKeysReply(args: Uint8Array[], resp: Resp): Buffer {
   const id = args.length ? lookupCommand(args[0]!, 0, args[0]!.length) : -1;
   let spec = id >= 0 ? COMMANDS[id]! : null;
-  if (spec && spec.subcommands && args.length > 1) {
+  if (spec?.subcommands && args.length > 1) {
     const sub = lookupSubcommand(spec.id, args[1]!, 0, args[1]!.length);
     spec = sub >= 0 ? COMMANDS[sub]! : null;
   }
-  if (!spec) return errorReply('ERR Invalid command specified');
+  if (!spec) return errorReply(E_GETKEYS_INVALID_COMMAND);
   if (!spec.keySpecs.some((k) => !k.notKey) && !(spec.flags & F_MOVABLEKEYS)) {
-    return errorReply('ERR The command has no key arguments');
+    return errorReply(E_GETKEYS_NO_KEYS);
   }
   const argc = args.length;
   if ((spec.arity > 0 && spec.arity !== argc) || argc < -spec.arity) {
-    return errorReply('ERR Invalid number of arguments specified for command');
+    return errorReply(E_GETKEYS_ARITY);
   }
   const buf = Buffer.concat(args);
   const argStart = new Int32Array(argc);
@@ -802,7 +808,7 @@ export function commandGetKeysReply(args: Uint8Array[], resp: Resp): Buffer {
   const out = new Int32Array(argc);
   const n = keysBySpecs(spec, buf, argStart, argLen, argc, out, true);
   if (n <= 0) {
-    return spec.flags & F_NO_MANDATORY_KEYS ? new RespWriter(resp).arr(0).toBuffer() : errorReply('ERR Invalid arguments specified for command');
+    return spec.flags & F_NO_MANDATORY_KEYS ? new RespWriter(resp).arr(0).toBuffer() : errorReply(E_GETKEYS_ARGS);
   }
   const keys: Uint8Array[] = new Array(n);
   for (let i = 0; i < n; i++) keys[i] = args[out[i]!]!;

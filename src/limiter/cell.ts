@@ -9,13 +9,13 @@
  * the shard sets it to `newTatNs` with `PEXPIRE ttlMs` (ttlMs <= 0: delete the key). A limited
  * call (`newTatNs === null`) writes nothing and leaves the TTL alone.
  */
+import { SabreError } from '../errors.js';
 
 /** A command error; `message` is the exact Redis error text to reply with (without the leading '-'). */
-export class CellCommandError extends Error {
-  readonly code = 'SABRE_CELL';
+export class CellCommandError extends SabreError {
+  declare readonly code: 'SABRE_CELL';
   constructor(message: string) {
-    super(message);
-    this.name = 'CellCommandError';
+    super('SABRE_CELL', message);
   }
 }
 

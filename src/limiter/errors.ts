@@ -1,4 +1,5 @@
 /** Typed limiter errors; `code` is stable so callers can branch on it. */
+import { SabreError } from '../errors.js';
 
 export type LimiterErrorCode =
   | 'SABRE_LIMITER_KEY_TOO_LONG'
@@ -9,13 +10,10 @@ export type LimiterErrorCode =
   | 'SABRE_LIMITER_PROTOCOL';
 
 /** Base class of every error thrown by src/limiter. */
-export class LimiterError extends Error {
-  constructor(
-    readonly code: LimiterErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'LimiterError';
+export class LimiterError extends SabreError {
+  declare readonly code: LimiterErrorCode;
+  constructor(code: LimiterErrorCode, message: string) {
+    super(code, message);
   }
 }
 
@@ -23,7 +21,6 @@ export class LimiterError extends Error {
 export class KeyTooLongError extends LimiterError {
   constructor(length: number, max: number) {
     super('SABRE_LIMITER_KEY_TOO_LONG', `rate-limit key has ${length} chars, the table stores at most ${max}`);
-    this.name = 'KeyTooLongError';
   }
 }
 
@@ -31,7 +28,6 @@ export class KeyTooLongError extends LimiterError {
 export class UnavailableError extends LimiterError {
   constructor(message: string) {
     super('SABRE_LIMITER_UNAVAILABLE', message);
-    this.name = 'UnavailableError';
   }
 }
 
@@ -39,6 +35,5 @@ export class UnavailableError extends LimiterError {
 export class InvalidCostError extends LimiterError {
   constructor(cost: number) {
     super('SABRE_LIMITER_COST', `cost must be an integer in 0..2147483647, got ${cost}`);
-    this.name = 'InvalidCostError';
   }
 }

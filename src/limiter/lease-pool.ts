@@ -1,5 +1,5 @@
 /** Leased tokens held locally per key in the shared bucket table: worker threads spend them with one CAS. */
-import { ALG_LEASE, BucketTable, DEAD, FRESH, TABLE_FULL } from './bucket-table.js';
+import { ALG_LEASE, type BucketTable, DEAD, FRESH, TABLE_FULL } from './bucket-table.js';
 
 /** Per-key counters of tokens already granted by the server and not yet spent. */
 export class LeasePool {

@@ -228,7 +228,7 @@ function decide(results: Checked[]): Decision {
   const headers: Record<string, string> = {};
   if (policyItems.length > 0) {
     headers['RateLimit-Policy'] = policyItems.join(', ');
-    headers['RateLimit'] = stateItems.join(', ');
+    headers.RateLimit = stateItems.join(', ');
   }
   if (!deny) return { allowed: true, status: 200, headers, body: undefined, policy: undefined };
   const retry = retrySeconds(deny.r, deny.level);

@@ -15,7 +15,7 @@ import { LimiterError } from './errors.js';
 import { GcraLimiter } from './gcra.js';
 import { LeasePool } from './lease-pool.js';
 import { newResult, type CheckResult } from './result.js';
-import { RespClient } from './resp-client.js';
+import type { RespClient } from './resp-client.js';
 
 /** Options of a global (server-backed) limiter. */
 export interface GlobalLimiterOptions {

@@ -15,7 +15,6 @@ export type RespValue = string | number | null | RespValue[];
 export class RespReplyError extends LimiterError {
   constructor(message: string) {
     super('SABRE_LIMITER_PROTOCOL', message);
-    this.name = 'RespReplyError';
   }
 }
 

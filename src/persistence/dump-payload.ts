@@ -6,9 +6,7 @@ import { RdbInput } from './rdb-input.js';
 import type { RdbValue } from './rdb-types.js';
 import { RDB_VERSION } from './rdb-constants.js';
 import { readValue, writeValue } from './rdb-value.js';
-
-/** Redis's reply when a RESTORE payload fails the version or checksum check. */
-export const DUMP_PAYLOAD_ERROR = 'ERR DUMP payload version or checksum are wrong';
+import { E_DUMP_PAYLOAD } from '../wire/error-text.js';
 
 /** Serializes a value the way Redis's DUMP does. */
 export function encodeDumpPayload(value: RdbValue, opts: { compress?: boolean } = {}): Uint8Array {
@@ -25,16 +23,16 @@ export function encodeDumpPayload(value: RdbValue, opts: { compress?: boolean } 
 
 /**
  * Decodes a RESTORE payload. A wrong version or checksum throws RdbError whose message is Redis's reply
- * text (DUMP_PAYLOAD_ERROR); a payload that passes those checks but does not decode throws RdbError 'CORRUPT'
+ * text (E_DUMP_PAYLOAD); a payload that passes those checks but does not decode throws RdbError 'CORRUPT'
  * (Redis answers "Bad data format").
  */
 export function decodeDumpPayload(payload: Uint8Array): RdbValue {
-  if (payload.length < 10) throw new RdbError('BAD_VERSION', DUMP_PAYLOAD_ERROR);
+  if (payload.length < 10) throw new RdbError('BAD_VERSION', E_DUMP_PAYLOAD);
   const footer = payload.length - 10;
   const version = payload[footer]! | (payload[footer + 1]! << 8);
-  if (version > RDB_VERSION) throw new RdbError('BAD_VERSION', DUMP_PAYLOAD_ERROR);
+  if (version > RDB_VERSION) throw new RdbError('BAD_VERSION', E_DUMP_PAYLOAD);
   const crc = crc64LE(payload.subarray(0, footer + 2));
-  if (!crc.every((b, i) => b === payload[footer + 2 + i])) throw new RdbError('CHECKSUM', DUMP_PAYLOAD_ERROR);
+  if (!crc.every((b, i) => b === payload[footer + 2 + i])) throw new RdbError('CHECKSUM', E_DUMP_PAYLOAD);
   const input = new RdbInput(payload.subarray(0, footer));
   let value: RdbValue;
   try {

@@ -1,6 +1,6 @@
 /** Encoding and decoding of one value in RDB object form (type byte + body), shared by RDB files and DUMP payloads. */
-import { ByteWriter } from './byte-writer.js';
-import { RdbInput } from './rdb-input.js';
+import type { ByteWriter } from './byte-writer.js';
+import type { RdbInput } from './rdb-input.js';
 import { RdbError } from './rdb-error.js';
 import type { RdbValue } from './rdb-types.js';
 import { LIMITS, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN, RdbType } from './rdb-constants.js';

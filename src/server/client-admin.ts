@@ -4,6 +4,7 @@ import type { Acceptor } from '../io/acceptor.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { R_OK } from '../wire/resp-writer.js';
 import { isKeyword, parseSafeInt } from '../wire/bytes.js';
+import { E_PAUSE_MODE, E_SYNTAX, E_TIMEOUT_NEGATIVE, E_TIMEOUT_NOT_INT } from '../wire/error-text.js';
 
 function is(cmd: ParsedCommand, i: number, upper: string): boolean {
   return isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, upper);
@@ -20,13 +21,13 @@ export function installClientAdmin(a: Acceptor): void {
   };
   a.local[CMD.CLIENT_PAUSE] = (conn, seq, cmd) => {
     const ms = parseSafeInt(cmd.buf, cmd.argStart[2]!, cmd.argLen[2]!);
-    if (ms === null) return a.replyError(conn, seq, 'ERR timeout is not an integer or out of range');
-    if (ms < 0) return a.replyError(conn, seq, 'ERR timeout is negative');
+    if (ms === null) return a.replyError(conn, seq, E_TIMEOUT_NOT_INT);
+    if (ms < 0) return a.replyError(conn, seq, E_TIMEOUT_NEGATIVE);
     let all = true;
     if (cmd.argc === 4) {
       if (is(cmd, 3, 'WRITE')) all = false;
-      else if (!is(cmd, 3, 'ALL')) return a.replyError(conn, seq, 'ERR CLIENT PAUSE mode must be WRITE or ALL');
-    } else if (cmd.argc > 4) return a.replyError(conn, seq, 'ERR syntax error');
+      else if (!is(cmd, 3, 'ALL')) return a.replyError(conn, seq, E_PAUSE_MODE);
+    } else if (cmd.argc > 4) return a.replyError(conn, seq, E_SYNTAX);
     // Like Redis, a second pause keeps the later end and the stricter mode.
     const until = Date.now() + ms;
     a.pauseAll = a.pauseUntil !== 0 ? a.pauseAll || all : all;
@@ -42,7 +43,7 @@ export function installClientAdmin(a: Acceptor): void {
   a.local[CMD.CLIENT_NO_EVICT] = (conn, seq, cmd) => {
     if (is(cmd, 2, 'ON')) conn.noEvict = true;
     else if (is(cmd, 2, 'OFF')) conn.noEvict = false;
-    else return a.replyError(conn, seq, 'ERR syntax error');
+    else return a.replyError(conn, seq, E_SYNTAX);
     a.replyConst(conn, seq, R_OK);
   };
 }

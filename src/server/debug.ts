@@ -11,6 +11,7 @@ import { R_OK } from '../wire/resp-writer.js';
 import { isKeyword } from '../wire/bytes.js';
 import { internalId } from '../commands/internal.js';
 import type { SlowLog } from './slowlog.js';
+import { unknownSubcommand } from '../wire/error-text.js';
 
 function arg(cmd: ParsedCommand, i: number): Buffer {
   return Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
@@ -41,6 +42,6 @@ export function installDebug(a: Acceptor, slow: SlowLog): void {
       });
       return;
     }
-    a.replyErrorLatin1(conn, seq, `ERR unknown subcommand '${sub}'. Try DEBUG HELP.`);
+    a.replyErrorLatin1(conn, seq, unknownSubcommand(sub, 'DEBUG'));
   };
 }

@@ -17,13 +17,34 @@ import type { Acceptor, LocalHandler } from '../io/acceptor.js';
 import { ST_SUBSCRIBED, type Connection } from '../io/connection.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { R_OK, R_PONG } from '../wire/resp-writer.js';
-import { E_DB_RANGE, E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
+import {
+  E_AUTH_NO_PASSWORD,
+  E_CLIENT_ID,
+  E_CLIENT_ID_NOT_POSITIVE,
+  E_CLIENT_LIB,
+  E_CLIENT_NAME,
+  E_DB_RANGE,
+  E_HELLO_NOAUTH,
+  E_NOPROTO,
+  E_NOT_INT,
+  E_NO_CLIENT,
+  E_NO_SHUTDOWN,
+  E_PROTO_NOT_INT,
+  E_SYNTAX,
+  E_WRONGPASS,
+  configSetFailed,
+  helloOptionError,
+  noSuchUser,
+  unknownClientType,
+  unknownConfigOption,
+  unknownSubcommand,
+  unrecognizedOption,
+  wrongArityError,
+} from '../wire/error-text.js';
 import { isKeyword, parseSafeInt, globMatch } from '../wire/bytes.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
 import { clientInfoLine, infoText } from './info.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
-
-const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
 
 /** CLIENT LIST/KILL TYPE class: pubsub while subscribed, else normal (there are no replicas here). */
 function clientType(c: Connection): string {
@@ -52,19 +73,17 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
   /** Checks a password for the default user (the only user Sabre has). */
   const checkAuth = (conn: Connection, user: string | null, pass: string): string | null => {
     const required = cfg.get('requirepass');
-    if (user !== null && user !== 'default') return WRONGPASS;
+    if (user !== null && user !== 'default') return E_WRONGPASS;
     if (required === '') {
-      return user === null
-        ? 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?'
-        : null;
+      return user === null ? E_AUTH_NO_PASSWORD : null;
     }
-    if (pass !== required) return WRONGPASS;
+    if (pass !== required) return E_WRONGPASS;
     conn.authenticated = true;
     return null;
   };
 
   h[CMD.PING] = (conn, seq, cmd) => {
-    if (cmd.argc > 2) return a.replyError(conn, seq, "ERR wrong number of arguments for 'ping' command");
+    if (cmd.argc > 2) return a.replyError(conn, seq, wrongArityError('ping'));
     if (cmd.argc === 1) return a.replyConst(conn, seq, R_PONG);
     a.startReply(conn).bulk(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
     a.replyW(conn, seq);
@@ -86,8 +105,8 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
     let i = 1;
     if (cmd.argc >= 2) {
       const v = parseSafeInt(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
-      if (v === null) return a.replyError(conn, seq, 'ERR Protocol version is not an integer or out of range');
-      if (v < 2 || v > 3) return a.replyError(conn, seq, 'NOPROTO unsupported protocol version');
+      if (v === null) return a.replyError(conn, seq, E_PROTO_NOT_INT);
+      if (v < 2 || v > 3) return a.replyError(conn, seq, E_NOPROTO);
       proto = v;
       i = 2;
     }
@@ -100,12 +119,12 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
         i += 2;
       } else if (is(cmd, i, 'SETNAME') && more >= 1) {
         name = str(cmd, ++i);
-        if (/[\s]/.test(name)) return a.replyError(conn, seq, 'ERR Client names cannot contain spaces, newlines or special characters.');
+        if (/[\s]/.test(name)) return a.replyError(conn, seq, E_CLIENT_NAME);
       } else {
-        return a.replyError(conn, seq, `ERR Syntax error in HELLO option '${str(cmd, i)}'`);
+        return a.replyError(conn, seq, helloOptionError(str(cmd, i)));
       }
     }
-    if (!conn.authenticated) return a.replyError(conn, seq, 'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
+    if (!conn.authenticated) return a.replyError(conn, seq, E_HELLO_NOAUTH);
     if (name !== null) conn.name = name;
     conn.proto = proto as 2 | 3;
     conn.out.proto = conn.proto;
@@ -165,7 +184,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
       if (!is(cmd, i, 'NOSAVE') && !is(cmd, i, 'SAVE') && !is(cmd, i, 'NOW') && !is(cmd, i, 'FORCE') && !is(cmd, i, 'ABORT')) {
         return a.replyError(conn, seq, E_SYNTAX);
       }
-      if (is(cmd, i, 'ABORT')) return a.replyError(conn, seq, 'ERR No shutdown in progress.');
+      if (is(cmd, i, 'ABORT')) return a.replyError(conn, seq, E_NO_SHUTDOWN);
     }
     shutdown();
   };
@@ -212,15 +231,15 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
     a.replyW(conn, seq);
   };
   h[CMD.CONFIG_SET] = (conn, seq, cmd) => {
-    if ((cmd.argc & 1) !== 0) return a.replyError(conn, seq, "ERR wrong number of arguments for 'config|set' command");
+    if ((cmd.argc & 1) !== 0) return a.replyError(conn, seq, wrongArityError('config|set'));
     for (let i = 2; i < cmd.argc; i += 2) {
       const name = str(cmd, i);
-      if (!cfg.has(name)) return a.replyError(conn, seq, `ERR Unknown option or number of arguments for CONFIG SET - '${name}'`);
+      if (!cfg.has(name)) return a.replyError(conn, seq, unknownConfigOption(name));
     }
     const pairs: [string, string][] = [];
     for (let i = 2; i < cmd.argc; i += 2) pairs.push([str(cmd, i), str(cmd, i + 1)]);
     const err = cfg.setAll(pairs);
-    if (err !== null) return a.replyError(conn, seq, `ERR CONFIG SET failed (possibly related to argument '${err[0]}') - ${err[1]}`);
+    if (err !== null) return a.replyError(conn, seq, configSetFailed(err[0], err[1]));
     a.replyConst(conn, seq, R_OK);
   };
   h[CMD.CONFIG_RESETSTAT] = (conn, seq) => {
@@ -240,13 +259,13 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
   // ---- CLIENT ----
   h[CMD.CLIENT] = (conn, seq, cmd) => {
     // Reached only for subcommands the Redis 7.0 table lacks: SETINFO arrived in 7.2 and clients send it.
-    if (!is(cmd, 1, 'SETINFO')) return a.replyErrorLatin1(conn, seq, `ERR unknown subcommand '${arg(cmd, 1).toString('latin1')}'. Try CLIENT HELP.`);
-    if (cmd.argc !== 4) return a.replyError(conn, seq, "ERR wrong number of arguments for 'client|setinfo' command");
+    if (!is(cmd, 1, 'SETINFO')) return a.replyErrorLatin1(conn, seq, unknownSubcommand(arg(cmd, 1).toString('latin1'), 'CLIENT'));
+    if (cmd.argc !== 4) return a.replyError(conn, seq, wrongArityError('client|setinfo'));
     const v = str(cmd, 3);
-    if (/[\s]/.test(v)) return a.replyError(conn, seq, 'ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.');
+    if (/[\s]/.test(v)) return a.replyError(conn, seq, E_CLIENT_LIB);
     if (is(cmd, 2, 'LIB-NAME')) conn.libName = v;
     else if (is(cmd, 2, 'LIB-VER')) conn.libVer = v;
-    else return a.replyError(conn, seq, `ERR Unrecognized option '${str(cmd, 2)}'`);
+    else return a.replyError(conn, seq, unrecognizedOption(str(cmd, 2)));
     a.replyConst(conn, seq, R_OK);
   };
   h[CMD.CLIENT_ID] = (conn, seq) => {
@@ -255,7 +274,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
   };
   h[CMD.CLIENT_SETNAME] = (conn, seq, cmd) => {
     const name = str(cmd, 2);
-    if (/[^\x21-\x7e]/.test(name)) return a.replyError(conn, seq, 'ERR Client names cannot contain spaces, newlines or special characters.');
+    if (/[^\x21-\x7e]/.test(name)) return a.replyError(conn, seq, E_CLIENT_NAME);
     conn.name = name;
     a.replyConst(conn, seq, R_OK);
   };
@@ -276,12 +295,12 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
       ids = new Set();
       for (let i = 3; i < cmd.argc; i++) {
         const v = parseSafeInt(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!);
-        if (v === null || v <= 0) return a.replyError(conn, seq, 'ERR Invalid client ID');
+        if (v === null || v <= 0) return a.replyError(conn, seq, E_CLIENT_ID);
         ids.add(v);
       }
     } else if (cmd.argc === 4 && is(cmd, 2, 'TYPE')) {
       const t = str(cmd, 3).toLowerCase();
-      if (!['normal', 'master', 'replica', 'pubsub'].includes(t)) return a.replyError(conn, seq, `ERR Unknown client type '${t}'`);
+      if (!['normal', 'master', 'replica', 'pubsub'].includes(t)) return a.replyError(conn, seq, unknownClientType(t));
       type = t;
     } else if (cmd.argc !== 2) {
       return a.replyError(conn, seq, E_SYNTAX);
@@ -299,7 +318,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
     if (cmd.argc === 3) {
       const target = str(cmd, 2);
       const victim = [...a.conns.values()].find((c) => c.addr === target);
-      if (victim === undefined) return a.replyError(conn, seq, 'ERR No such client');
+      if (victim === undefined) return a.replyError(conn, seq, E_NO_CLIENT);
       a.replyConst(conn, seq, R_OK);
       if (victim === conn) conn.closeAfterReplies = true;
       else a.kill(victim);
@@ -315,7 +334,7 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
       const v = str(cmd, i + 1);
       if (is(cmd, i, 'ID')) {
         const n = parseSafeInt(cmd.buf, cmd.argStart[i + 1]!, cmd.argLen[i + 1]!);
-        if (n === null || n <= 0) return a.replyError(conn, seq, 'ERR client-id should be greater than 0');
+        if (n === null || n <= 0) return a.replyError(conn, seq, E_CLIENT_ID_NOT_POSITIVE);
         id = n;
       } else if (is(cmd, i, 'ADDR')) addr = v;
       else if (is(cmd, i, 'LADDR')) laddr = v;
@@ -324,9 +343,9 @@ export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
         else if (v.toLowerCase() === 'no') skipMe = false;
         else return a.replyError(conn, seq, E_SYNTAX);
       } else if (is(cmd, i, 'USER')) {
-        if (v !== 'default') return a.replyError(conn, seq, `ERR No such user '${v}'`);
+        if (v !== 'default') return a.replyError(conn, seq, noSuchUser(v));
       } else if (is(cmd, i, 'TYPE')) {
-        if (!['normal', 'master', 'replica', 'pubsub'].includes(v.toLowerCase())) return a.replyError(conn, seq, `ERR Unknown client type '${v}'`);
+        if (!['normal', 'master', 'replica', 'pubsub'].includes(v.toLowerCase())) return a.replyError(conn, seq, unknownClientType(v));
         type = v.toLowerCase();
       } else return a.replyError(conn, seq, E_SYNTAX);
     }

@@ -27,6 +27,7 @@ import {
   unpackEntries,
   type RdbEntry,
 } from '../persistence/index.js';
+import { E_AOF_OFF, E_AOF_REWRITE_IN_PROGRESS, E_BGSAVE_CHILD_ACTIVE, E_BGSAVE_IN_PROGRESS, E_ERR, E_SYNTAX } from '../wire/error-text.js';
 
 /** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
 interface ShardPart {
@@ -76,27 +77,21 @@ export class ServerPersistence {
       this.a.scheduleTick();
     };
     h[CMD.SAVE] = (conn, seq) => {
-      if (this.bgsaveRunning !== null) return this.a.replyError(conn, seq, 'ERR Background save already in progress');
+      if (this.bgsaveRunning !== null) return this.a.replyError(conn, seq, E_BGSAVE_IN_PROGRESS);
       this.save().then(
         () => reply(conn, seq, (w) => w.simple('OK')),
         (err: unknown) => {
           this.log.error('SAVE failed', { error: String(err) });
-          reply(conn, seq, (w) => w.error('ERR'));
+          reply(conn, seq, (w) => w.error(E_ERR));
         },
       );
     };
     h[CMD.BGSAVE] = (conn, seq, cmd) => {
       const schedule = cmd.argc > 1 && isKeyword(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!, 'SCHEDULE');
-      if (cmd.argc > 2 || (cmd.argc === 2 && !schedule)) return this.a.replyError(conn, seq, 'ERR syntax error');
+      if (cmd.argc > 2 || (cmd.argc === 2 && !schedule)) return this.a.replyError(conn, seq, E_SYNTAX);
       if (this.bgsaveRunning !== null || this.status.aofRewriteInProgress) {
         if (!schedule) {
-          return this.a.replyError(
-            conn,
-            seq,
-            this.bgsaveRunning !== null
-              ? 'ERR Background save already in progress'
-              : 'ERR Another child process is active (AOF?): can\'t BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.',
-          );
+          return this.a.replyError(conn, seq, this.bgsaveRunning !== null ? E_BGSAVE_IN_PROGRESS : E_BGSAVE_CHILD_ACTIVE);
         }
         this.bgsaveScheduled = true;
         return reply(conn, seq, (w) => w.simple('Background saving scheduled'));
@@ -105,8 +100,8 @@ export class ServerPersistence {
       reply(conn, seq, (w) => w.simple('Background saving started'));
     };
     h[CMD.BGREWRITEAOF] = (conn, seq) => {
-      if (this.aof === null) return this.a.replyError(conn, seq, 'ERR Background append only file rewriting is not possible: appendonly is off');
-      if (this.status.aofRewriteInProgress) return this.a.replyError(conn, seq, 'ERR Background append only file rewriting already in progress');
+      if (this.aof === null) return this.a.replyError(conn, seq, E_AOF_OFF);
+      if (this.status.aofRewriteInProgress) return this.a.replyError(conn, seq, E_AOF_REWRITE_IN_PROGRESS);
       // One walk over the shards' copies at a time: after a running BGSAVE, as Redis schedules it.
       if (this.bgsaveRunning !== null) {
         this.status.aofRewriteScheduled = true;

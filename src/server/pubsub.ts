@@ -15,6 +15,7 @@ import { RespWriter } from '../wire/resp-writer.js';
 import { globMatch } from '../wire/bytes.js';
 import { ownerOf } from './transactions.js';
 import { registerInfoLines } from './info.js';
+import { notInSubscribeContext } from '../wire/error-text.js';
 
 /** The pubsub class of `client-output-buffer-limit`: hard bytes, soft bytes, soft seconds (0: no limit). */
 function pubsubLimits(v: string): [number, number, number] {
@@ -114,11 +115,7 @@ export class PubSub {
   /** RESP2 subscribed mode: rejects commands other than the allowed ones (true if rejected). */
   gate(conn: Connection, seq: number, id: number): boolean {
     if (conn.proto === 3 || ALLOWED_SUBSCRIBED.has(id)) return false;
-    this.a.replyError(
-      conn,
-      seq,
-      `ERR Can't execute '${COMMANDS[id]!.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
-    );
+    this.a.replyError(conn, seq, notInSubscribeContext(COMMANDS[id]!.name));
     return true;
   }
 

@@ -4,6 +4,7 @@ import type { Acceptor } from '../io/acceptor.js';
 import type { Connection } from '../io/connection.js';
 import { R_OK } from '../wire/resp-writer.js';
 import { parseSafeInt } from '../wire/bytes.js';
+import { E_SLOWLOG_COUNT } from '../wire/error-text.js';
 
 /** One slow-log entry as SLOWLOG GET shows it. */
 interface Entry {
@@ -37,7 +38,7 @@ export class SlowLog {
       let count = 10;
       if (cmd.argc === 3) {
         const n = parseSafeInt(cmd.buf, cmd.argStart[2]!, cmd.argLen[2]!);
-        if (n === null || n < -1) return a.replyError(conn, seq, 'ERR count should be greater than or equal to -1');
+        if (n === null || n < -1) return a.replyError(conn, seq, E_SLOWLOG_COUNT);
         count = n === -1 ? this.entries.length : n;
       }
       const list = this.entries.slice(0, count);

@@ -19,6 +19,14 @@ import { ParsedCommand } from '../wire/resp-parser.js';
 import { RespWriter, R_OK, R_QUEUED } from '../wire/resp-writer.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
 import { internalId } from '../commands/internal.js';
+import {
+  E_DISCARD_WITHOUT_MULTI,
+  E_EXECABORT,
+  E_EXEC_WITHOUT_MULTI,
+  E_MULTI_NESTED,
+  E_NOT_IN_MULTI,
+  E_WATCH_IN_MULTI,
+} from '../wire/error-text.js';
 
 /** One queued command: its arguments copied into one buffer. */
 export interface Queued {
@@ -38,7 +46,6 @@ export interface MultiState {
   needsHold: boolean;
 }
 
-const E_EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
 /** Commands that run at once inside MULTI instead of being queued. */
 const RUN_IN_MULTI = new Set<number>([CMD.EXEC, CMD.DISCARD, CMD.MULTI, CMD.WATCH, CMD.QUIT, CMD.RESET]);
 /** Cross-shard operations the acceptor runs in several steps. */
@@ -111,13 +118,13 @@ export class Transactions {
   ) {
     const h = a.local;
     h[CMD.MULTI] = (conn, seq) => {
-      if (conn.multi !== null) return a.replyError(conn, seq, 'ERR MULTI calls can not be nested');
+      if (conn.multi !== null) return a.replyError(conn, seq, E_MULTI_NESTED);
       conn.multi = { cmds: [], failed: false, needsHold: false };
       conn.state |= ST_MULTI;
       a.replyConst(conn, seq, R_OK);
     };
     h[CMD.DISCARD] = (conn, seq) => {
-      if (conn.multi === null) return a.replyError(conn, seq, 'ERR DISCARD without MULTI');
+      if (conn.multi === null) return a.replyError(conn, seq, E_DISCARD_WITHOUT_MULTI);
       this.endMulti(conn);
       this.unwatch(conn);
       a.replyConst(conn, seq, R_OK);
@@ -142,7 +149,7 @@ export class Transactions {
     const m = conn.multi!;
     if ((COMMANDS[id]!.flags & F_NO_MULTI) !== 0) {
       m.failed = true;
-      this.a.replyError(conn, seq, 'ERR Command not allowed inside a transaction');
+      this.a.replyError(conn, seq, E_NOT_IN_MULTI);
       return true;
     }
     let size = 0;
@@ -184,7 +191,7 @@ export class Transactions {
   /** WATCH: registers the keys on their shards, answering once every shard has them. */
   private watch(conn: Connection, seq: number, cmd: ParsedCommand): void {
     const a = this.a;
-    if (conn.multi !== null) return a.replyError(conn, seq, 'ERR WATCH inside MULTI is not allowed');
+    if (conn.multi !== null) return a.replyError(conn, seq, E_WATCH_IN_MULTI);
     const byShard = new Map<number, Buffer[]>();
     const connArg = Buffer.from(String(conn.id));
     for (let i = 1; i < cmd.argc; i++) {
@@ -213,7 +220,7 @@ export class Transactions {
   private exec(conn: Connection, seq: number, cmd: ParsedCommand): void {
     const a = this.a;
     const m = conn.multi;
-    if (m === null) return a.replyError(conn, seq, 'ERR EXEC without MULTI');
+    if (m === null) return a.replyError(conn, seq, E_EXEC_WITHOUT_MULTI);
     this.endMulti(conn);
     if (m.failed) {
       this.unwatch(conn);

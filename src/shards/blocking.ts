@@ -8,7 +8,7 @@
  * blockOn() again, which only notes that nothing was there.
  */
 import type { Ctx, Handler } from './context.js';
-import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
+import { E_NOT_INT, E_SYNTAX, E_TIMEOUT_NEGATIVE, E_TIMEOUT_NOT_FLOAT } from '../wire/error-text.js';
 import { T_LIST, T_ZSET } from './record.js';
 import { parseFloatBytes } from '../wire/bytes.js';
 
@@ -67,11 +67,11 @@ export function hasReady(): boolean {
 export function parseTimeout(c: Ctx, i: number): number {
   const v = parseFloatBytes(c.buf, c.as[i]!, c.al[i]!);
   if (v === null || !Number.isFinite(v)) {
-    c.out.error('ERR timeout is not a float or out of range');
+    c.out.error(E_TIMEOUT_NOT_FLOAT);
     return -1;
   }
   if (v < 0) {
-    c.out.error('ERR timeout is negative');
+    c.out.error(E_TIMEOUT_NEGATIVE);
     return -1;
   }
   return Math.floor(v * 1000);

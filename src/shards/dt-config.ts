@@ -1,6 +1,6 @@
 /** Encoding thresholds of the collection types (Redis 7.0's defaults), set by CONFIG SET. */
 import type { Handler } from './context.js';
-import { E_NOT_INT } from '../wire/error-text.js';
+import { E_NOT_INT, unknownConfigOption } from '../wire/error-text.js';
 import { R_OK } from '../wire/resp-writer.js';
 
 export const dtConfig = {
@@ -46,7 +46,7 @@ const dtconfig: Handler = (c) => {
     return;
   }
   if (setDatatypeConfig(c.str(1), v)) c.out.constant(R_OK);
-  else c.out.error(`ERR Unknown option or number of arguments for CONFIG SET - '${c.str(1)}'`);
+  else c.out.error(unknownConfigOption(c.str(1)));
 };
 
 /** Handlers by lower-case command name. */

@@ -22,7 +22,16 @@ import {
   wrongArgs,
 } from './value.js';
 import { dtConfig } from './dt-config.js';
-import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
+import {
+  E_HASH_NOT_FLOAT,
+  E_HASH_NOT_INT,
+  E_INCR_NAN,
+  E_NAN_OR_INFINITY,
+  E_NOT_FLOAT,
+  E_NOT_INT,
+  E_OVERFLOW,
+  E_SYNTAX,
+} from '../wire/error-text.js';
 import { R_EMPTY_ARRAY, R_OK } from '../wire/resp-writer.js';
 import { LD_ZERO, type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDoubleBytes } from './long-double.js';
 import { copyBytes, parseI64 } from '../wire/bytes.js';
@@ -294,7 +303,7 @@ const hincrby: Handler = (c) => {
   if (a !== 0 && hFind(m, a, c.buf, c.as[2]!, c.al[2]!)) {
     const v = parseI64(m.u8, VS, VN);
     if (v === null) {
-      c.out.error('ERR hash value is not an integer');
+      c.out.error(E_HASH_NOT_INT);
       return;
     }
     cur = v;
@@ -304,7 +313,7 @@ const hincrby: Handler = (c) => {
   else {
     const r = BigInt(cur) + BigInt(incr);
     if (r > I64_MAX || r < I64_MIN) {
-      c.out.error('ERR increment or decrement would overflow');
+      c.out.error(E_OVERFLOW);
       return;
     }
     res = r;
@@ -320,7 +329,7 @@ const hincrby: Handler = (c) => {
 const hincrbyfloat: Handler = (c) => {
   const incr = parseLongDoubleBytes(c.buf, c.as[3]!, c.al[3]!);
   if (incr === null || isInfinite(incr)) {
-    c.out.error(incr === null ? 'ERR value is not a valid float' : 'ERR value is NaN or Infinity');
+    c.out.error(incr === null ? E_NOT_FLOAT : E_NAN_OR_INFINITY);
     return;
   }
   let a = lookupTyped(c, 1, T_HASH, false);
@@ -330,14 +339,14 @@ const hincrbyfloat: Handler = (c) => {
   if (a !== 0 && hFind(m, a, c.buf, c.as[2]!, c.al[2]!)) {
     const v = parseLongDoubleBytes(m.u8, VS, VN);
     if (v === null) {
-      c.out.error('ERR hash value is not a float');
+      c.out.error(E_HASH_NOT_FLOAT);
       return;
     }
     cur = v;
   }
   const res = addLongDouble(cur, incr);
   if (isInfinite(res)) {
-    c.out.error('ERR increment would produce NaN or Infinity');
+    c.out.error(E_INCR_NAN);
     return;
   }
   if (a === 0) a = createHash(c, 1);

@@ -6,10 +6,8 @@
 import type { Handler } from './context.js';
 import { T_LIST, T_STRING, recSize, recType, recValLen } from './record.js';
 import { stringEncoding } from './t_keys.js';
+import { E_NO_KEY, E_NO_LFU, E_SYNTAX } from '../wire/error-text.js';
 
-/** Redis answers OBJECT FREQ this way unless an LFU policy is set; Sabre has no LFU policy. */
-const E_NO_LFU =
-  'ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.';
 /** Hash-table slot and entry overhead counted per key by MEMORY USAGE. */
 const KEY_OVERHEAD = 16;
 
@@ -33,7 +31,7 @@ const freq: Handler = (c) => {
 };
 
 const memoryUsage: Handler = (c) => {
-  if (c.argc !== 3 && !(c.argc === 5 && c.is(3, 'SAMPLES'))) return c.out.error('ERR syntax error');
+  if (c.argc !== 3 && !(c.argc === 5 && c.is(3, 'SAMPLES'))) return c.out.error(E_SYNTAX);
   const a = c.lookup(2);
   if (a === 0) return c.out.nullBulk();
   c.out.int(c.store.arena.blockSize(recSize(c.store.arena, a)) + KEY_OVERHEAD);
@@ -42,7 +40,7 @@ const memoryUsage: Handler = (c) => {
 /** `__debugobject key`: DEBUG OBJECT's status line. */
 const debugObject: Handler = (c) => {
   const a = c.lookup(1);
-  if (a === 0) return c.out.error('ERR no such key');
+  if (a === 0) return c.out.error(E_NO_KEY);
   const m = c.store.arena;
   const t = recType(m, a);
   const enc = t === T_STRING ? stringEncoding(c, a) : t === T_LIST ? 'quicklist' : 'listpack';

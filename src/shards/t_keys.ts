@@ -15,7 +15,17 @@ import {
   recValLen,
   recValOff,
 } from './record.js';
-import { E_DB_RANGE, E_INVALID_CURSOR, E_NOT_INT, E_NO_KEY, E_SYNTAX } from '../wire/error-text.js';
+import {
+  E_DB_RANGE,
+  E_GT_LT,
+  E_INVALID_CURSOR,
+  E_NOT_INT,
+  E_NO_KEY,
+  E_NX_XX_GT_LT,
+  E_SAME_OBJECT,
+  E_SYNTAX,
+  unsupportedOption,
+} from '../wire/error-text.js';
 import { expireCommandAt } from './expire-args.js';
 import { cursorInRange, cursorLocal, parseScanCursor } from '../wire/scan-cursor.js';
 import { R_OK } from '../wire/resp-writer.js';
@@ -67,16 +77,16 @@ function expireGeneric(seconds: boolean, absolute: boolean): Handler {
       else if (c.is(i, 'GT')) flags |= X_GT;
       else if (c.is(i, 'LT')) flags |= X_LT;
       else {
-        c.out.error(`ERR Unsupported option ${c.str(i)}`);
+        c.out.error(unsupportedOption(c.str(i)));
         return;
       }
     }
     if (flags & X_NX && flags & (X_XX | X_GT | X_LT)) {
-      c.out.error('ERR NX and XX, GT or LT options at the same time are not compatible');
+      c.out.error(E_NX_XX_GT_LT);
       return;
     }
     if ((flags & (X_GT | X_LT)) === (X_GT | X_LT)) {
-      c.out.error('ERR GT and LT options at the same time are not compatible');
+      c.out.error(E_GT_LT);
       return;
     }
     const a = c.lookup(1);
@@ -204,7 +214,7 @@ const copy: Handler = (c) => {
     }
   }
   if (dstDb === c.db && bytesEqual(c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[2]!, c.al[2]!)) {
-    c.out.error('ERR source and destination objects are the same');
+    c.out.error(E_SAME_OBJECT);
     return;
   }
   if (c.lookup(1) === 0) {

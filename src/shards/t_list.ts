@@ -6,7 +6,18 @@ import { ES, EN, lpDecode, lpEnd, lpStart } from './listpack.js';
 import { nodeNext, qlCount, qlDelAt, qlHead, qlInsertAt, qlNext, qlPeekEnd, qlPush, qlReplaceAt, qlSeek, qlStepBack, qlTrim, qpos } from './quicklist.js';
 import { ENC_QUICKLIST, copyOut, createCollection, deleteKey, lookupTyped, newCompact, parseNumkeys, valPtr } from './value.js';
 import { blockOn, parseTimeout } from './blocking.js';
-import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
+import {
+  E_COUNT_NEGATIVE,
+  E_COUNT_NOT_POSITIVE,
+  E_INDEX_RANGE,
+  E_MAXLEN_NEGATIVE,
+  E_NOT_INT,
+  E_NOT_POSITIVE,
+  E_NO_KEY,
+  E_RANK_ZERO,
+  E_SYNTAX,
+  wrongArityError,
+} from '../wire/error-text.js';
 import { R_EMPTY_ARRAY, R_OK, writeDigits } from '../wire/resp-writer.js';
 import { bytesEqual, copyBytes } from '../wire/bytes.js';
 
@@ -60,12 +71,12 @@ function popGeneric(c: Ctx, head: boolean): void {
   if (c.argc === 3) {
     const v = c.int(2);
     if (v === null || v < 0) {
-      c.out.error(v === null ? E_NOT_INT : 'ERR value is out of range, must be positive');
+      c.out.error(v === null ? E_NOT_INT : E_NOT_POSITIVE);
       return;
     }
     count = v;
   } else if (c.argc > 3) {
-    c.out.error(`ERR wrong number of arguments for '${c.name}' command`);
+    c.out.error(wrongArityError(c.name));
     return;
   }
   const a = lookupTyped(c, 1, T_LIST, false);
@@ -116,14 +127,14 @@ const lset: Handler = (c) => {
   const a = lookupTyped(c, 1, T_LIST, false);
   if (a < 0) return;
   if (a === 0) {
-    c.out.error('ERR no such key');
+    c.out.error(E_NO_KEY);
     return;
   }
   const m = c.store.arena;
   const q = valPtr(m, a);
   const i = idx < 0 ? idx + qlCount(m, q) : idx;
   if (!qlSeek(m, q, i)) {
-    c.out.error('ERR index out of range');
+    c.out.error(E_INDEX_RANGE);
     return;
   }
   qlReplaceAt(m, q, c.buf, c.as[3]!, c.al[3]!);
@@ -184,7 +195,10 @@ const lrange: Handler = (c) => {
         en = EN;
       }
       b[p] = 36;
-      p = en < 10 ? ((b[p + 1] = 48 + en), p + 2) : writeDigits(b, p + 1, en);
+      if (en < 10) {
+        b[p + 1] = 48 + en;
+        p += 2;
+      } else p = writeDigits(b, p + 1, en);
       b[p] = 13;
       b[p + 1] = 10;
       p += 2;
@@ -331,21 +345,21 @@ const lpos: Handler = (c) => {
         return;
       }
       if (v === 0) {
-        c.out.error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+        c.out.error(E_RANK_ZERO);
         return;
       }
       rank = v;
     } else if (more && c.is(i, 'COUNT')) {
       const v = c.int(++i);
       if (v === null || v < 0) {
-        c.out.error(v === null ? E_NOT_INT : "ERR COUNT can't be negative");
+        c.out.error(v === null ? E_NOT_INT : E_COUNT_NEGATIVE);
         return;
       }
       count = v;
     } else if (more && c.is(i, 'MAXLEN')) {
       const v = c.int(++i);
       if (v === null || v < 0) {
-        c.out.error(v === null ? E_NOT_INT : "ERR MAXLEN can't be negative");
+        c.out.error(v === null ? E_NOT_INT : E_MAXLEN_NEGATIVE);
         return;
       }
       maxlen = v;
@@ -484,7 +498,7 @@ function mpop(c: Ctx, first: number, ms: number): void {
     if (i + 2 === c.argc && c.is(i, 'COUNT')) {
       const v = c.int(i + 1);
       if (v === null || v <= 0) {
-        c.out.error(v === null ? E_NOT_INT : 'ERR count should be greater than 0');
+        c.out.error(v === null ? E_NOT_INT : E_COUNT_NOT_POSITIVE);
         return;
       }
       count = v;

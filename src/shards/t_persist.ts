@@ -11,10 +11,8 @@ import { EntryPacker, unpackEntries } from '../persistence/entry-pack.js';
 import { decodeDumpPayload, encodeDumpPayload } from '../persistence/dump-payload.js';
 import { RdbError } from '../persistence/rdb-error.js';
 import type { RdbValue } from '../persistence/rdb-types.js';
-import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
+import { E_BUSYKEY, E_FREQ_RANGE, E_IDLETIME_NEGATIVE, E_NOT_INT, E_NO_SNAPSHOT, E_SYNTAX, E_TTL_NEGATIVE } from '../wire/error-text.js';
 import { R_OK } from '../wire/resp-writer.js';
-
-const BUSYKEY = 'BUSYKEY Target key name already exists.';
 
 const dump: Handler = (c) => {
   const a = c.lookupRead(1);
@@ -39,21 +37,21 @@ const restore: Handler = (c) => {
     else if (c.is(j, 'IDLETIME') && more && freq === -1) {
       const v = c.int(++j);
       if (v === null) return c.out.error(E_NOT_INT);
-      if (v < 0) return c.out.error('ERR Invalid IDLETIME value, must be >= 0');
+      if (v < 0) return c.out.error(E_IDLETIME_NEGATIVE);
       idle = v;
     } else if (c.is(j, 'FREQ') && more && idle === -1) {
       const v = c.int(++j);
       if (v === null) return c.out.error(E_NOT_INT);
-      if (v < 0 || v > 255) return c.out.error('ERR Invalid FREQ value, must be >= 0 and <= 255');
+      if (v < 0 || v > 255) return c.out.error(E_FREQ_RANGE);
       freq = v;
     } else return c.out.error(E_SYNTAX);
   }
   const store = c.store;
   const old = c.lookup(1);
-  if (!replace && old !== 0) return c.out.error(BUSYKEY);
+  if (!replace && old !== 0) return c.out.error(E_BUSYKEY);
   const ttl = c.int(2);
   if (ttl === null) return c.out.error(E_NOT_INT);
-  if (ttl < 0) return c.out.error('ERR Invalid TTL value, must be >= 0');
+  if (ttl < 0) return c.out.error(E_TTL_NEGATIVE);
   let value: RdbValue;
   try {
     value = decodeDumpPayload(c.buf.subarray(c.as[3]!, c.as[3]! + c.al[3]!));
@@ -146,7 +144,7 @@ const bgsnap: Handler = (c) => {
     return;
   }
   const db = c.int(2)!;
-  if (bg === null) return c.out.error('ERR no snapshot in progress');
+  if (bg === null) return c.out.error(E_NO_SNAPSHOT);
   const { mem, now } = bg;
   const tables = bg.slots[db]!;
   const packer = new EntryPacker();

@@ -26,7 +26,7 @@ import {
   valPtr,
 } from './value.js';
 import { dtConfig } from './dt-config.js';
-import { E_NOT_INT } from '../wire/error-text.js';
+import { E_NOT_INT, E_NOT_POSITIVE, E_SYNTAX } from '../wire/error-text.js';
 import { R_EMPTY_ARRAY } from '../wire/resp-writer.js';
 import { copyBytes, parseI64 } from '../wire/bytes.js';
 
@@ -244,12 +244,12 @@ const spop: Handler = (c) => {
   if (c.argc === 3) {
     const v = c.int(2);
     if (v === null || v < 0) {
-      c.out.error(v === null ? E_NOT_INT : 'ERR value is out of range, must be positive');
+      c.out.error(v === null ? E_NOT_INT : E_NOT_POSITIVE);
       return;
     }
     count = v;
   } else if (c.argc > 3) {
-    c.out.error('ERR syntax error');
+    c.out.error(E_SYNTAX);
     return;
   }
   const a = lookupTyped(c, 1, T_SET, false);
@@ -301,7 +301,7 @@ const srandmember: Handler = (c) => {
     }
     count = v;
   } else if (c.argc > 3) {
-    c.out.error('ERR syntax error');
+    c.out.error(E_SYNTAX);
     return;
   }
   const a = lookupTyped(c, 1, T_SET, true);

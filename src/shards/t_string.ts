@@ -1,7 +1,18 @@
 /** String commands (Redis's t_string.c): GET/SET family, counters, ranges. */
 import type { Ctx, Handler } from './context.js';
 import { T_STRING, recType, recValLen, recValOff } from './record.js';
-import { E_NOT_FLOAT, E_NOT_INT, E_OVERFLOW, E_SYNTAX, E_TOO_BIG, E_WRONGTYPE } from '../wire/error-text.js';
+import {
+  E_DECR_OVERFLOW,
+  E_INCR_NAN,
+  E_NOT_FLOAT,
+  E_NOT_INT,
+  E_OFFSET_RANGE,
+  E_OVERFLOW,
+  E_SYNTAX,
+  E_TOO_BIG,
+  E_WRONGTYPE,
+  wrongArityError,
+} from '../wire/error-text.js';
 import { setExpireAt } from './expire-args.js';
 import { R_OK } from '../wire/resp-writer.js';
 import { LD_ZERO, type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDoubleBytes } from './long-double.js';
@@ -172,7 +183,7 @@ const mget: Handler = (c) => {
 
 const mset: Handler = (c) => {
   if ((c.argc & 1) === 0) {
-    c.out.error(`ERR wrong number of arguments for '${c.name}' command`);
+    c.out.error(wrongArityError(c.name));
     return;
   }
   for (let i = 1; i < c.argc; i += 2) c.store.setString(c.db, c.buf, c.as[i]!, c.al[i]!, c.buf, c.as[i + 1]!, c.al[i + 1]!, 0);
@@ -181,7 +192,7 @@ const mset: Handler = (c) => {
 
 const msetnx: Handler = (c) => {
   if ((c.argc & 1) === 0) {
-    c.out.error(`ERR wrong number of arguments for '${c.name}' command`);
+    c.out.error(wrongArityError(c.name));
     return;
   }
   for (let i = 1; i < c.argc; i += 2) {
@@ -249,7 +260,7 @@ const incrby: Handler = (c) => {
 const decrby: Handler = (c) => {
   const d = c.i64(2);
   if (d === null) c.out.error(E_NOT_INT);
-  else if (d === I64_MIN) c.out.error('ERR decrement would overflow');
+  else if (d === I64_MIN) c.out.error(E_DECR_OVERFLOW);
   else incrBy(c, -d);
 };
 
@@ -275,7 +286,7 @@ const incrbyfloat: Handler = (c) => {
   }
   const next = addLongDouble(cur, incr);
   if (isInfinite(next)) {
-    c.out.error('ERR increment would produce NaN or Infinity');
+    c.out.error(E_INCR_NAN);
     return;
   }
   const s = formatLongDoubleHuman(next);
@@ -357,7 +368,7 @@ const setrange: Handler = (c) => {
     return;
   }
   if (offset < 0) {
-    c.out.error('ERR offset is out of range');
+    c.out.error(E_OFFSET_RANGE);
     return;
   }
   const m = c.store.arena;

@@ -39,13 +39,26 @@ import { ENC_LISTPACK, ENC_SKIPLIST, createCollection, deleteKey, freeValue, new
 import { MN as SMN, MS as SMS, iterInit as setIterInit, iterNext as setIterNext, setHas, setLen } from './t_set.js';
 import { blockOn, parseTimeout } from './blocking.js';
 import { dtConfig } from './dt-config.js';
-import { E_NOT_FLOAT, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../wire/error-text.js';
+import {
+  E_COUNT_NOT_POSITIVE,
+  E_LEX_RANGE,
+  E_MINMAX_NOT_FLOAT,
+  E_NOT_FLOAT,
+  E_NOT_INT,
+  E_NOT_POSITIVE,
+  E_SCORE_NAN,
+  E_SYNTAX,
+  E_WEIGHT_NOT_FLOAT,
+  E_WRONGTYPE,
+  E_ZADD_GT_LT_NX,
+  E_ZADD_INCR_PAIR,
+  E_ZADD_XX_NX,
+  E_ZRANGE_LIMIT,
+  E_ZRANGE_WITHSCORES_BYLEX,
+  noInputKeys,
+} from '../wire/error-text.js';
 import { R_EMPTY_ARRAY, formatDouble17 } from '../wire/resp-writer.js';
 import { parseFloatBytes, parseSafeInt } from '../wire/bytes.js';
-
-const E_MINMAX = 'ERR min or max is not a float';
-const E_LEXRANGE = 'ERR min or max not valid string range item';
-const E_NAN = 'ERR resulting score is not a number (NaN)';
 
 /** zsetAdd flags. */
 const Z_NX = 1;
@@ -471,15 +484,15 @@ function zaddGeneric(c: Ctx, incrCmd: boolean): void {
     return;
   }
   if (flags & Z_NX && flags & Z_XX) {
-    c.out.error('ERR XX and NX options at the same time are not compatible');
+    c.out.error(E_ZADD_XX_NX);
     return;
   }
   if ((flags & Z_GT && flags & Z_NX) || (flags & Z_LT && flags & Z_NX) || (flags & Z_GT && flags & Z_LT)) {
-    c.out.error('ERR GT, LT, and/or NX options at the same time are not compatible');
+    c.out.error(E_ZADD_GT_LT_NX);
     return;
   }
   if (flags & Z_INCR && elements > 2) {
-    c.out.error('ERR INCR option supports a single increment-element pair');
+    c.out.error(E_ZADD_INCR_PAIR);
     return;
   }
   const count = elements / 2;
@@ -511,7 +524,7 @@ function zaddGeneric(c: Ctx, incrCmd: boolean): void {
     const j = i + 1 + 2 * k;
     const r = zsetAdd(m, a, scores[k]!, c.buf, c.as[j]!, c.al[j]!, flags);
     if (r === R_NAN) {
-      c.out.error(E_NAN);
+      c.out.error(E_SCORE_NAN);
       if (zsetLen(m, a) === 0) deleteKey(c, 1);
       return;
     }
@@ -596,7 +609,7 @@ const zrevrank: Handler = (c) => rankGeneric(c, true);
 
 const zcount: Handler = (c) => {
   if (!parseScoreBound(c, 2, false) || !parseScoreBound(c, 3, true)) {
-    c.out.error(E_MINMAX);
+    c.out.error(E_MINMAX_NOT_FLOAT);
     return;
   }
   const a = lookupZset(c, 1, true);
@@ -618,7 +631,7 @@ const zcount: Handler = (c) => {
 
 const zlexcount: Handler = (c) => {
   if (!parseLexBound(c, 2, lexMin) || !parseLexBound(c, 3, lexMax)) {
-    c.out.error(E_LEXRANGE);
+    c.out.error(E_LEX_RANGE);
     return;
   }
   const a = lookupZset(c, 1, true);
@@ -725,11 +738,11 @@ function zrangeGeneric(c: Ctx, first: number, dst: number, kindIn: number, revIn
   if (rev === -1) rev = 0;
   if (kind === K_AUTO) kind = K_RANK;
   if (limited && kind === K_RANK) {
-    c.out.error('ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX');
+    c.out.error(E_ZRANGE_LIMIT);
     return;
   }
   if (withScores && kind === K_LEX) {
-    c.out.error('ERR syntax error, WITHSCORES not supported in combination with BYLEX');
+    c.out.error(E_ZRANGE_WITHSCORES_BYLEX);
     return;
   }
   let minArg = first + 1;
@@ -751,11 +764,11 @@ function zrangeGeneric(c: Ctx, first: number, dst: number, kindIn: number, revIn
     stop = e;
   } else if (kind === K_SCORE) {
     if (!parseScoreBound(c, minArg, false) || !parseScoreBound(c, maxArg, true)) {
-      c.out.error(E_MINMAX);
+      c.out.error(E_MINMAX_NOT_FLOAT);
       return;
     }
   } else if (!parseLexBound(c, minArg, lexMin) || !parseLexBound(c, maxArg, lexMax)) {
-    c.out.error(E_LEXRANGE);
+    c.out.error(E_LEX_RANGE);
     return;
   }
   const a = lookupZset(c, first, true);
@@ -821,11 +834,11 @@ function zremrangeGeneric(c: Ctx, kind: number): void {
     stop = e;
   } else if (kind === K_SCORE) {
     if (!parseScoreBound(c, 2, false) || !parseScoreBound(c, 3, true)) {
-      c.out.error(E_MINMAX);
+      c.out.error(E_MINMAX_NOT_FLOAT);
       return;
     }
   } else if (!parseLexBound(c, 2, lexMin) || !parseLexBound(c, 3, lexMax)) {
-    c.out.error(E_LEXRANGE);
+    c.out.error(E_LEX_RANGE);
     return;
   }
   const a = lookupZset(c, 1, false);
@@ -875,7 +888,7 @@ function zpopGeneric(c: Ctx, max: boolean): void {
   if (c.argc === 3) {
     const v = c.int(2);
     if (v === null || v < 0) {
-      c.out.error(v === null ? E_NOT_INT : 'ERR value is out of range, must be positive');
+      c.out.error(v === null ? E_NOT_INT : E_NOT_POSITIVE);
       return;
     }
     count = v;
@@ -932,7 +945,7 @@ function zmpop(c: Ctx, first: number, ms: number): void {
     if (whereArg + 3 === c.argc && c.is(whereArg + 1, 'COUNT')) {
       const v = c.int(whereArg + 2);
       if (v === null || v <= 0) {
-        c.out.error(v === null ? E_NOT_INT : 'ERR count should be greater than 0');
+        c.out.error(v === null ? E_NOT_INT : E_COUNT_NOT_POSITIVE);
         return;
       }
       count = v;
@@ -1065,7 +1078,7 @@ function combineGeneric(c: Ctx, dst: number, op: number): void {
     return;
   }
   if (nk < 1) {
-    c.out.error(`ERR at least 1 input key is needed for '${c.name}' command`);
+    c.out.error(noInputKeys(c.name));
     return;
   }
   if (nk > c.argc - nkArg - 1) {
@@ -1092,7 +1105,7 @@ function combineGeneric(c: Ctx, dst: number, op: number): void {
       for (let i = 0; i < nk; i++) {
         const w = parseFloatBytes(c.buf, c.as[++j]!, c.al[j]!);
         if (w === null) {
-          c.out.error('ERR weight value is not a float');
+          c.out.error(E_WEIGHT_NOT_FLOAT);
           return;
         }
         weights[i] = w;

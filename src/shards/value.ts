@@ -6,7 +6,16 @@
 import type { Arena } from './arena.js';
 import type { Store } from './store.js';
 import type { Ctx } from './context.js';
-import { E_INVALID_CURSOR, E_NOT_INT, E_SYNTAX, E_WRONGTYPE } from '../wire/error-text.js';
+import {
+  E_INVALID_CURSOR,
+  E_LIMIT_NEGATIVE,
+  E_NOT_INT,
+  E_NUMKEYS_NOT_POSITIVE,
+  E_NUMKEYS_OVER_ARGS,
+  E_SYNTAX,
+  E_WRONGTYPE,
+  wrongArityError,
+} from '../wire/error-text.js';
 import { globMatch } from '../wire/bytes.js';
 import { T_LIST, T_SET, T_STRING, freeRecord, newRecord, recType, recValOff } from './record.js';
 import { ES, EN, LP_FIRST, lpCount, lpDecode, lpEnd, lpFree, lpNew, lpStart, lpUsed } from './listpack.js';
@@ -229,7 +238,7 @@ export function scanMatches(c: Ctx, u8: Uint8Array, s: number, n: number): boole
 
 /** "ERR wrong number of arguments for '<cmd>' command". */
 export function wrongArgs(c: Ctx): void {
-  c.out.error(`ERR wrong number of arguments for '${c.name}' command`);
+  c.out.error(wrongArityError(c.name));
 }
 
 const spanS: number[] = [];
@@ -299,7 +308,7 @@ export function parseIntercardArgs(c: Ctx): number {
   const nk = parseNumkeys(c, 1);
   if (nk < 0) return -1;
   if (nk > c.argc - 2) {
-    c.out.error("ERR Number of keys can't be greater than number of args");
+    c.out.error(E_NUMKEYS_OVER_ARGS);
     return -1;
   }
   let limit = 0;
@@ -307,7 +316,7 @@ export function parseIntercardArgs(c: Ctx): number {
     if (c.is(i, 'LIMIT') && i + 1 < c.argc) {
       const l = c.int(++i);
       if (l === null || l < 0) {
-        c.out.error(l === null ? E_NOT_INT : "ERR LIMIT can't be negative");
+        c.out.error(l === null ? E_NOT_INT : E_LIMIT_NEGATIVE);
         return -1;
       }
       limit = l;
@@ -323,7 +332,7 @@ export function parseIntercardArgs(c: Ctx): number {
 export function parseNumkeys(c: Ctx, i: number): number {
   const nk = c.int(i);
   if (nk === null || nk <= 0) {
-    c.out.error(nk === null ? E_NOT_INT : 'ERR numkeys should be greater than 0');
+    c.out.error(nk === null ? E_NOT_INT : E_NUMKEYS_NOT_POSITIVE);
     return -1;
   }
   return nk;

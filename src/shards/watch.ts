@@ -75,8 +75,10 @@ function findWatched(db: number, b: Uint8Array, s: number, n: number): Watched |
  */
 export function touchCommand(c: Ctx, cmd: number, dumpId: number, restoreId: number): void {
   pending.length = 0;
-  if (cmd === CMD.FLUSHDB) return touchFlush(c.store, c.db);
-  if (cmd === CMD.FLUSHALL) return touchFlush(c.store, -1);
+  if (cmd === CMD.FLUSHDB || cmd === CMD.FLUSHALL) {
+    touchFlush(c.store, cmd === CMD.FLUSHDB ? c.db : -1);
+    return;
+  }
   if (cmd === restoreId || (cmd === dumpId && c.argc > 2 && c.buf[c.as[2]!] === 49)) {
     touchKey(c.db, c.buf, c.as[1]!, c.al[1]!);
     return;

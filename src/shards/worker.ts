@@ -17,6 +17,7 @@ import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink }
 import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
+import { E_OOM, internalError, noHandler } from '../wire/error-text.js';
 import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
@@ -55,7 +56,6 @@ initLatency(init.latency, (body, len) => writeReply(0, 0, body, len));
 const evictor = new Evictor(store, stats);
 /** Per command id: 1 = a write (evicts first under maxmemory), 3 = a write refused with OOM when nothing can be evicted. */
 const MEMORY_CLASS = Uint8Array.from(COMMANDS, (c) => ((c.flags & F_WRITE) === 0 ? 0 : (c.flags & F_DENYOOM) !== 0 ? 3 : 1));
-const E_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
@@ -177,7 +177,7 @@ function runHandler(cmd: number): void {
   if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
   const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
-    if (h === undefined) out.error(`ERR unknown command '${ctx.name}'`);
+    if (h === undefined) out.error(noHandler(ctx.name));
     else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3) out.error(E_OOM);
     else h(ctx);
     if (watchState.keys !== 0) touchAfter(ctx);
@@ -185,7 +185,7 @@ function runHandler(cmd: number): void {
   } catch (err) {
     out.len = 0;
     ctx.deferred = false;
-    out.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : `ERR internal error: ${(err as Error).message}`);
+    out.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : internalError((err as Error).message));
   }
   if (timed[cmd] === 1) afterTimed(ctx, ctx.conn, cmd, t0);
 }

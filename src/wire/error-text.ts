@@ -1,16 +1,186 @@
-/** Redis 7.0's error reply texts that more than one module sends (clients match on them). */
+/**
+ * Redis 7.0's error reply texts, all in one place: clients and tests match on them byte for byte,
+ * so each is spelled exactly as Redis sends it (the wire layer adds the leading '-' and CRLF).
+ */
+
+// Values and arguments.
 export const E_SYNTAX = 'ERR syntax error';
 export const E_NOT_INT = 'ERR value is not an integer or out of range';
 export const E_NOT_FLOAT = 'ERR value is not a valid float';
-export const E_WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
+export const E_NOT_POSITIVE = 'ERR value is out of range, must be positive';
+export const E_NAN_OR_INFINITY = 'ERR value is NaN or Infinity';
 export const E_OVERFLOW = 'ERR increment or decrement would overflow';
-export const E_NO_KEY = 'ERR no such key';
+export const E_DECR_OVERFLOW = 'ERR decrement would overflow';
+export const E_INCR_NAN = 'ERR increment would produce NaN or Infinity';
 export const E_TOO_BIG = 'ERR string exceeds maximum allowed size (proto-max-bulk-len)';
+export const E_OFFSET_RANGE = 'ERR offset is out of range';
+export const E_INDEX_RANGE = 'ERR index out of range';
+export const E_COUNT_NOT_POSITIVE = 'ERR count should be greater than 0';
+export const E_COUNT_NEGATIVE = "ERR COUNT can't be negative";
+export const E_LIMIT_NEGATIVE = "ERR LIMIT can't be negative";
+export const E_NUMKEYS_NOT_POSITIVE = 'ERR numkeys should be greater than 0';
+export const E_NUMKEYS_OVER_ARGS = "ERR Number of keys can't be greater than number of args";
+export const E_TIMEOUT_NOT_FLOAT = 'ERR timeout is not a float or out of range';
+export const E_TIMEOUT_NOT_INT = 'ERR timeout is not an integer or out of range';
+export const E_TIMEOUT_NEGATIVE = 'ERR timeout is negative';
+
+// Keys and types.
+export const E_WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
+export const E_NO_KEY = 'ERR no such key';
+export const E_BUSYKEY = 'BUSYKEY Target key name already exists.';
+export const E_SAME_OBJECT = 'ERR source and destination objects are the same';
 export const E_DB_RANGE = 'ERR DB index is out of range';
-export const E_NOAUTH = 'NOAUTH Authentication required.';
 export const E_INVALID_CURSOR = 'ERR invalid cursor';
+export const E_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
+
+// EXPIRE's and SET's options.
+export const E_NX_XX_GT_LT = 'ERR NX and XX, GT or LT options at the same time are not compatible';
+export const E_GT_LT = 'ERR GT and LT options at the same time are not compatible';
+
+// Hashes.
+export const E_HASH_NOT_INT = 'ERR hash value is not an integer';
+export const E_HASH_NOT_FLOAT = 'ERR hash value is not a float';
+
+// Lists.
+export const E_RANK_ZERO =
+  "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+export const E_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative";
+
+// Sorted sets.
+export const E_MINMAX_NOT_FLOAT = 'ERR min or max is not a float';
+export const E_LEX_RANGE = 'ERR min or max not valid string range item';
+export const E_SCORE_NAN = 'ERR resulting score is not a number (NaN)';
+export const E_WEIGHT_NOT_FLOAT = 'ERR weight value is not a float';
+export const E_ZADD_XX_NX = 'ERR XX and NX options at the same time are not compatible';
+export const E_ZADD_GT_LT_NX = 'ERR GT, LT, and/or NX options at the same time are not compatible';
+export const E_ZADD_INCR_PAIR = 'ERR INCR option supports a single increment-element pair';
+export const E_ZRANGE_LIMIT = 'ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX';
+export const E_ZRANGE_WITHSCORES_BYLEX = 'ERR syntax error, WITHSCORES not supported in combination with BYLEX';
+
+// DUMP/RESTORE and OBJECT.
+/** RESTORE's payload failed the version or checksum check. */
+export const E_DUMP_PAYLOAD = 'ERR DUMP payload version or checksum are wrong';
+export const E_TTL_NEGATIVE = 'ERR Invalid TTL value, must be >= 0';
+export const E_IDLETIME_NEGATIVE = 'ERR Invalid IDLETIME value, must be >= 0';
+export const E_FREQ_RANGE = 'ERR Invalid FREQ value, must be >= 0 and <= 255';
+/** OBJECT FREQ unless an LFU policy is set; Sabre has no LFU policy. */
+export const E_NO_LFU =
+  'ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.';
+/** Sabre's own: the snapshot helper command ran without a snapshot started. */
+export const E_NO_SNAPSHOT = 'ERR no snapshot in progress';
+
+// COMMAND GETKEYS.
+export const E_GETKEYS_INVALID_COMMAND = 'ERR Invalid command specified';
+export const E_GETKEYS_NO_KEYS = 'ERR The command has no key arguments';
+export const E_GETKEYS_ARITY = 'ERR Invalid number of arguments specified for command';
+export const E_GETKEYS_ARGS = 'ERR Invalid arguments specified for command';
+
+// Connections, authentication and clients.
+export const E_NOAUTH = 'NOAUTH Authentication required.';
+export const E_WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
+export const E_AUTH_NO_PASSWORD =
+  'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?';
+export const E_HELLO_NOAUTH =
+  'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time';
+export const E_PROTO_NOT_INT = 'ERR Protocol version is not an integer or out of range';
+export const E_NOPROTO = 'NOPROTO unsupported protocol version';
+export const E_CLIENT_NAME = 'ERR Client names cannot contain spaces, newlines or special characters.';
+export const E_CLIENT_LIB = 'ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.';
+export const E_CLIENT_ID = 'ERR Invalid client ID';
+export const E_CLIENT_ID_NOT_POSITIVE = 'ERR client-id should be greater than 0';
+export const E_NO_CLIENT = 'ERR No such client';
+export const E_PAUSE_MODE = 'ERR CLIENT PAUSE mode must be WRITE or ALL';
+
+// Transactions.
+export const E_MULTI_NESTED = 'ERR MULTI calls can not be nested';
+export const E_DISCARD_WITHOUT_MULTI = 'ERR DISCARD without MULTI';
+export const E_EXEC_WITHOUT_MULTI = 'ERR EXEC without MULTI';
+export const E_WATCH_IN_MULTI = 'ERR WATCH inside MULTI is not allowed';
+export const E_NOT_IN_MULTI = 'ERR Command not allowed inside a transaction';
+export const E_EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
+
+// Server: persistence, SHUTDOWN, SLOWLOG.
+/** SAVE's failure: Redis's bare shared.err. */
+export const E_ERR = 'ERR';
+export const E_BGSAVE_IN_PROGRESS = 'ERR Background save already in progress';
+export const E_BGSAVE_CHILD_ACTIVE =
+  "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
+export const E_AOF_OFF = 'ERR Background append only file rewriting is not possible: appendonly is off';
+export const E_AOF_REWRITE_IN_PROGRESS = 'ERR Background append only file rewriting already in progress';
+export const E_NO_SHUTDOWN = 'ERR No shutdown in progress.';
+export const E_SLOWLOG_COUNT = 'ERR count should be greater than or equal to -1';
 
 /** "ERR invalid expire time in 'set' command" for the given lower-case command name. */
 export function invalidExpireTime(cmd: string): string {
   return `ERR invalid expire time in '${cmd}' command`;
+}
+
+/** "ERR wrong number of arguments for 'client|list' command", as processCommand answers. */
+export function wrongArityError(name: string): string {
+  return `ERR wrong number of arguments for '${name}' command`;
+}
+
+/** "ERR unknown command 'foo', with args beginning with: 'a' 'b' ": `args` is the quoted list, trailing space included. */
+export function unknownCommand(name: string, args: string): string {
+  return `ERR unknown command '${name}', with args beginning with: ${args}`;
+}
+
+/** "ERR unknown command 'foo'": a shard given a command it has no handler for. */
+export function noHandler(name: string): string {
+  return `ERR unknown command '${name}'`;
+}
+
+/** "ERR unknown subcommand 'foo'. Try CLIENT HELP." for `container` in upper case. */
+export function unknownSubcommand(name: string, container: string): string {
+  return `ERR unknown subcommand '${name}'. Try ${container} HELP.`;
+}
+
+/** "ERR internal error: ..." for an exception a command handler did not expect. */
+export function internalError(message: string): string {
+  return `ERR internal error: ${message}`;
+}
+
+/** "ERR Unsupported option NX" (EXPIRE's flags). */
+export function unsupportedOption(option: string): string {
+  return `ERR Unsupported option ${option}`;
+}
+
+/** "ERR at least 1 input key is needed for 'zunionstore' command". */
+export function noInputKeys(cmd: string): string {
+  return `ERR at least 1 input key is needed for '${cmd}' command`;
+}
+
+/** "ERR Unknown option or number of arguments for CONFIG SET - 'foo'". */
+export function unknownConfigOption(name: string): string {
+  return `ERR Unknown option or number of arguments for CONFIG SET - '${name}'`;
+}
+
+/** "ERR CONFIG SET failed (possibly related to argument 'port') - <reason>". */
+export function configSetFailed(name: string, reason: string): string {
+  return `ERR CONFIG SET failed (possibly related to argument '${name}') - ${reason}`;
+}
+
+/** "ERR Syntax error in HELLO option 'foo'". */
+export function helloOptionError(option: string): string {
+  return `ERR Syntax error in HELLO option '${option}'`;
+}
+
+/** "ERR Unrecognized option 'foo'" (CLIENT SETINFO). */
+export function unrecognizedOption(option: string): string {
+  return `ERR Unrecognized option '${option}'`;
+}
+
+/** "ERR Unknown client type 'foo'" (CLIENT KILL/LIST TYPE). */
+export function unknownClientType(type: string): string {
+  return `ERR Unknown client type '${type}'`;
+}
+
+/** "ERR No such user 'foo'" (CLIENT KILL USER). */
+export function noSuchUser(user: string): string {
+  return `ERR No such user '${user}'`;
+}
+
+/** The reply to a command a RESP2 subscriber may not send. */
+export function notInSubscribeContext(cmd: string): string {
+  return `ERR Can't execute '${cmd}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
 }

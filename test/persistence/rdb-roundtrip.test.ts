@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readRdb, readRdbFile, type RdbRecord } from '../../src/persistence/rdb-reader.js';
-import { DUMP_PAYLOAD_ERROR, decodeDumpPayload, encodeDumpPayload } from '../../src/persistence/dump-payload.js';
+import { decodeDumpPayload, encodeDumpPayload } from '../../src/persistence/dump-payload.js';
+import { E_DUMP_PAYLOAD } from '../../src/wire/error-text.js';
 import type { RdbEntry, RdbValue } from '../../src/persistence/rdb-types.js';
 import { canonical, canonicalEntry, sampleEntries, writeRdb } from './sample-entries.js';
 
@@ -88,10 +89,10 @@ describe('DUMP payload round trip', () => {
     const p = encodeDumpPayload({ type: 'string', bytes: new Uint8Array([104, 105]) });
     const flipped = Uint8Array.from(p);
     flipped[2]! ^= 1;
-    expect(() => decodeDumpPayload(flipped)).toThrow(DUMP_PAYLOAD_ERROR);
+    expect(() => decodeDumpPayload(flipped)).toThrow(E_DUMP_PAYLOAD);
     const future = Uint8Array.from(p);
     future[p.length - 10] = 11;
-    expect(() => decodeDumpPayload(future)).toThrow(DUMP_PAYLOAD_ERROR);
-    expect(() => decodeDumpPayload(p.subarray(0, 5))).toThrow(DUMP_PAYLOAD_ERROR);
+    expect(() => decodeDumpPayload(future)).toThrow(E_DUMP_PAYLOAD);
+    expect(() => decodeDumpPayload(p.subarray(0, 5))).toThrow(E_DUMP_PAYLOAD);
   });
 });
