@@ -38,23 +38,51 @@ import {
   unknownSubcommandError,
   wrongArityError,
 } from '../commands/table.js';
-import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
 import { internalId } from '../commands/internal.js';
 import { cursorShard, parseScanCursor } from '../wire/scan-cursor.js';
 import { E_NOAUTH } from '../wire/error-text.js';
-import type { ServerConfig } from '../server/config.js';
-import type { AofEntry } from '../server/aof-log.js';
-import { PersistenceStatus } from '../persistence/persistence-status.js';
 import type { Logger } from '../log.js';
 
 /** A command the acceptor answers itself. */
 export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) => void;
+
+/** A write command waiting for its reply before it is logged. */
+export interface AofEntry {
+  db: number;
+  id: number;
+  argv: Uint8Array[];
+}
 
 /** The AOF as the acceptor uses it: capture at dispatch, log at reply, flush before replies go out. */
 export interface AofSink {
   capture(db: number, id: number, cmd: ParsedCommand): AofEntry;
   commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void;
   flush(): void;
+}
+
+/** The configuration as the acceptor reads it (the server's ServerConfig satisfies it). */
+export interface AcceptorConfig {
+  get(name: string): string;
+  num(name: string): number;
+  /** Runs `fn` after a successful CONFIG SET of `name`. */
+  onChange(name: string, fn: (v: string) => void): void;
+}
+
+/** Where the acceptor counts write commands (rdb_changes_since_last_save): the server's persistence status. */
+export interface WriteCounter {
+  dirty: number;
+}
+
+/** What the server hands the acceptor. */
+export interface AcceptorOptions {
+  config: AcceptorConfig;
+  log: Logger;
+  /** Which command ids the shards execute; the others answer "unknown command". */
+  shardCommands: readonly boolean[];
+  /** The shard worker's entry module. */
+  workerUrl: URL;
+  /** Counts the write commands dispatched. */
+  writes: WriteCounter;
 }
 
 /** Connection-mode hooks (transactions, pub/sub), installed by the server. */
@@ -162,8 +190,13 @@ export class Acceptor {
   readonly shards: ShardLink[] = [];
   readonly conns = new Map<number, Connection>();
   readonly stats = new AcceptorStats();
-  /** Save/AOF state; its dirty counter counts write commands (rdb_changes_since_last_save). */
-  readonly persistence = new PersistenceStatus();
+  /** Counts write commands (rdb_changes_since_last_save). */
+  readonly writes: WriteCounter;
+  readonly config: AcceptorConfig;
+  private readonly log: Logger;
+  /** Which command ids the shards execute. */
+  private readonly shardCommands: readonly boolean[];
+  private readonly workerUrl: URL;
   /** The append-only file while appendonly is on: records dispatched writes, flushed before replies go out. */
   aof: AofSink | null = null;
   /** Writes waiting for their reply before the AOF logs them: by connection id, then seq * 256 + part (255: the whole command). */
@@ -214,10 +247,13 @@ export class Acceptor {
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly onShardExit: (id: number, code: number) => void;
 
-  constructor(
-    readonly config: ServerConfig,
-    private readonly log: Logger,
-  ) {
+  constructor(opts: AcceptorOptions) {
+    const config = opts.config;
+    this.config = config;
+    this.log = opts.log;
+    this.writes = opts.writes;
+    this.shardCommands = opts.shardCommands;
+    this.workerUrl = opts.workerUrl;
     this.nShards = config.num('shards');
     this.held = new Uint8Array(this.nShards);
     this.bell = new Int32Array(this.doorbellSab);
@@ -242,6 +278,7 @@ export class Acceptor {
             databases: this.config.num('databases'),
             maxBulkLen: this.config.num('proto-max-bulk-len'),
             ringBytes: RING_BYTES,
+            workerUrl: this.workerUrl,
           },
           this.onShardExit,
         ),
@@ -452,7 +489,7 @@ export class Acceptor {
     if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
     if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
     this.stats.calls[id]!++;
-    if ((spec.flags & F_WRITE) !== 0) this.persistence.dirty++;
+    if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
     const local = this.local[id];
     if (local !== undefined) {
       local(conn, seq, cmd);
@@ -460,7 +497,7 @@ export class Acceptor {
       if (this.monitoring) this.hooks.monitor(conn, id, cmd);
       return true;
     }
-    if (!SHARD_IMPLEMENTS[id]) {
+    if (!this.shardCommands[id]) {
       if (spec.container !== null) this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
       else this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
       return true;
@@ -499,7 +536,7 @@ export class Acceptor {
     conn.nextSeq--;
     this.stats.commandsProcessed--;
     this.stats.calls[id]!--;
-    if ((COMMANDS[id]!.flags & F_WRITE) !== 0) this.persistence.dirty--;
+    if ((COMMANDS[id]!.flags & F_WRITE) !== 0) this.writes.dirty--;
     conn.stalled = true;
     this.stalled.add(conn);
     return false;

@@ -19,6 +19,8 @@ export interface ShardLinkOptions {
   databases: number;
   maxBulkLen: number;
   ringBytes: number;
+  /** The shard worker's entry module (the server names it: io/ does not reach into shards/). */
+  workerUrl: URL;
 }
 
 /** A frame that could not go to the ring yet; `big` ones travel over the port. */
@@ -66,7 +68,7 @@ export class ShardLink {
       databases: opts.databases,
       maxBulkLen: opts.maxBulkLen,
     };
-    this.worker = new Worker(new URL('../shards/worker.js', import.meta.url), {
+    this.worker = new Worker(opts.workerUrl, {
       workerData: init,
       transferList: [port2],
       name: `shard-${opts.id}`,

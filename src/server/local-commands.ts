@@ -22,6 +22,7 @@ import { isKeyword, parseSafeInt, globMatch } from '../wire/bytes.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
 import { clientInfoLine, infoText } from './info.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
+import type { ServerConfig } from './config.js';
 
 const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
 
@@ -45,8 +46,7 @@ function is(cmd: ParsedCommand, i: number, upper: string): boolean {
 }
 
 /** Builds the local handler table for an acceptor. `shutdown` stops the whole server. */
-export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
-  const cfg = a.config;
+export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: () => void): void {
   const h: (LocalHandler | undefined)[] = [];
 
   /** Checks a password for the default user (the only user Sabre has). */

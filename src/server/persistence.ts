@@ -25,8 +25,10 @@ import {
   parseSaveConfig,
   saveRdbFile,
   unpackEntries,
+  type PersistenceStatus,
   type RdbEntry,
 } from '../persistence/index.js';
+import { registerInfoSection } from './info.js';
 
 /** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
 interface ShardPart {
@@ -53,21 +55,20 @@ export class ServerPersistence {
   /** SHUTDOWN SAVE / NOSAVE; null: save when save points are configured. */
   private saveOnExit: boolean | null = null;
 
+  /** `status` is what INFO persistence and LASTSAVE report; the acceptor counts writes into it. */
   constructor(
     private readonly a: Acceptor,
+    private readonly status: PersistenceStatus,
     private readonly log: Logger,
   ) {}
-
-  private get status() {
-    return this.a.persistence;
-  }
 
   private get rdbPath(): string {
     return join(this.a.config.get('dir'), this.a.config.get('dbfilename'));
   }
 
-  /** Adds SAVE, BGSAVE and LASTSAVE to the acceptor's local commands and starts the save schedule. */
+  /** Adds SAVE, BGSAVE and LASTSAVE to the acceptor's local commands, INFO's persistence section, and starts the save schedule. */
   install(h: (LocalHandler | undefined)[]): void {
+    registerInfoSection(this.a, 'persistence', () => this.status.infoLines());
     const reply = (conn: Connection, seq: number, fill: (w: RespWriter) => void): void => {
       const w = new RespWriter(64);
       w.proto = conn.proto;

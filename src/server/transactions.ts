@@ -14,29 +14,11 @@ import calculateSlot from 'cluster-key-slot';
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_NO_MULTI, extractKeys } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
-import { Connection, ST_MULTI } from '../io/connection.js';
+import { Connection, ST_MULTI, type Queued } from '../io/connection.js';
 import { ParsedCommand } from '../wire/resp-parser.js';
 import { RespWriter, R_OK, R_QUEUED } from '../wire/resp-writer.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
 import { internalId } from '../commands/internal.js';
-
-/** One queued command: its arguments copied into one buffer. */
-export interface Queued {
-  id: number;
-  buf: Buffer;
-  argc: number;
-  starts: Int32Array;
-  lens: Int32Array;
-}
-
-/** A transaction being queued. */
-export interface MultiState {
-  cmds: Queued[];
-  /** A command was rejected while queueing: EXEC answers EXECABORT. */
-  failed: boolean;
-  /** A queued command needs the held path (read-then-write across shards). */
-  needsHold: boolean;
-}
 
 const E_EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
 /** Commands that run at once inside MULTI instead of being queued. */
