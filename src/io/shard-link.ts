@@ -10,6 +10,7 @@ import { copyBytes } from '../wire/bytes.js';
 import type { ShardInit } from '../wire/shard-init.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
 import { LAT_BUCKETS } from '../wire/latency-buckets.js';
+import type { ShardPort } from './coordinator.js';
 
 /** Options the acceptor passes when starting a shard. */
 export interface ShardLinkOptions {
@@ -30,7 +31,7 @@ interface Overflow {
 }
 
 /** Acceptor-side end of one shard. */
-export class ShardLink {
+export class ShardLink implements ShardPort {
   readonly id: number;
   readonly worker: Worker;
   readonly req: RingWriter;

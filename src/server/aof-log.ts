@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import type { ServerConfig } from './config.js';
-import type { AofEntry } from '../io/acceptor.js';
+import type { AofEntry } from '../io/aof-order.js';
 import { CMD } from '../commands/ids.generated.js';
 import { AofAppender, AofRewriter, type AppendFsync } from '../persistence/index.js';
 import { isKeyword, parseSafeInt } from '../wire/bytes.js';
