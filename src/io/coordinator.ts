@@ -16,6 +16,7 @@ import * as F from '../wire/frames.js';
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_BLOCKING, F_READONLY, wrongArityError } from '../commands/table.js';
 import { internalId } from '../commands/internal.js';
+import { parseCopyOptions, type CopyOptions } from '../commands/copy-args.js';
 import type { AofEntry, AofOrder } from './aof-order.js';
 
 /** How the coordinator reaches one shard: the request side of a ShardLink (tests pass fakes). */
@@ -61,6 +62,14 @@ function bulkBody(reply: Uint8Array): Buffer | null {
   if (reply[0] !== 36 || reply[1] === 45) return null;
   const cr = reply.indexOf(13);
   return Buffer.from(reply.subarray(cr + 2, reply.length - 2));
+}
+
+/** COPY's options from copied arguments (the shard parses the same from its frame). */
+function copyOptions(args: Buffer[], databases: number): CopyOptions | string {
+  const as = new Int32Array(args.length);
+  const al = Int32Array.from(args, (a) => a.length);
+  for (let i = 1; i < args.length; i++) as[i] = as[i - 1]! + al[i - 1]!;
+  return parseCopyOptions(Buffer.concat(args), as, al, args.length, databases);
 }
 
 /** Holds, the queue of cross-shard work, system calls to shards, and the operations built on them. */
@@ -332,16 +341,10 @@ export class Coordinator {
     let replace = id === CMD.RENAME;
     let dstDb = db;
     if (id === CMD.COPY) {
-      for (let i = 3; i < args.length; i++) {
-        const a = args[i]!.toString('latin1').toUpperCase();
-        if (a === 'REPLACE') replace = true;
-        else if (a === 'DB' && i + 1 < args.length) {
-          const n = Number(args[++i]!.toString('latin1'));
-          if (!Number.isInteger(n)) return w.error('ERR value is not an integer or out of range');
-          if (n < 0 || n >= this.opts.databases) return w.error('ERR DB index is out of range');
-          dstDb = n;
-        } else return w.error('ERR syntax error');
-      }
+      const opts = copyOptions(args, this.opts.databases);
+      if (typeof opts === 'string') return w.error(opts);
+      replace = opts.replace;
+      if (opts.db !== -1) dstDb = opts.db;
     }
     if (id === CMD.RENAMENX || (id === CMD.COPY && !replace)) {
       const e = await this.call(ds, dstDb, CMD.EXISTS, [Buffer.from('exists'), dst]);

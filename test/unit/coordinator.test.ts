@@ -292,6 +292,13 @@ describe('coordinator operations across shards', () => {
     expect(f.data[2]!.get(`4:${dst}`)).toBe('v1');
     expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'REPLACE', 'DB', '4'), null, 0, 2, null))).toBe(':1\r\n');
     expect(f.data[2]!.get(`4:${dst}`)).toBe('v2');
+    // Options are checked as the shard checks them (commands/copy-args.ts), before any shard is asked.
+    const sent = f.frames.length;
+    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB', '0x1'), null, 0, 2, null))).toBe('-ERR value is not an integer or out of range\r\n');
+    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB', ''), null, 0, 2, null))).toBe('-ERR value is not an integer or out of range\r\n');
+    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB', '16'), null, 0, 2, null))).toBe('-ERR DB index is out of range\r\n');
+    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB'), null, 0, 2, null))).toBe('-ERR syntax error\r\n');
+    expect(f.frames.length).toBe(sent);
   });
 
   it('MSETNX sets every key or none, holding the shards it writes', async () => {
