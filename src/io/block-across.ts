@@ -10,6 +10,7 @@ import * as F from '../wire/frames.js';
 import { isKeyword } from '../wire/bytes.js';
 import { E_SYNTAX } from '../wire/error-text.js';
 import { CMD } from '../commands/ids.generated.js';
+import { parseBlockingTimeout } from '../commands/blocking-timeout.js';
 import { internalId } from '../commands/internal.js';
 import type { Coordinator } from './coordinator.js';
 
@@ -51,10 +52,9 @@ function isSide(a: Buffer): boolean {
  */
 export function planBlock(c: Coordinator, id: number, args: Buffer[], keys: number[]): BlockPlan | string {
   if (id === CMD.BLMOVE && (!isSide(args[3]!) || !isSide(args[4]!))) return E_SYNTAX;
-  const timeoutArg = args[id === CMD.BLMPOP || id === CMD.BZMPOP ? 1 : args.length - 1]!.toString('latin1');
-  const seconds = Number(timeoutArg);
-  if (timeoutArg.trim() !== timeoutArg || timeoutArg === '' || !Number.isFinite(seconds)) return 'ERR timeout is not a float or out of range';
-  if (seconds < 0) return 'ERR timeout is negative';
+  const timeoutArg = args[id === CMD.BLMPOP || id === CMD.BZMPOP ? 1 : args.length - 1]!;
+  const timeoutMs = parseBlockingTimeout(timeoutArg, 0, timeoutArg.length);
+  if (typeof timeoutMs === 'string') return timeoutMs;
   const moving = id === CMD.BLMOVE || id === CMD.BRPOPLPUSH;
   const zero = Buffer.from('0');
   const name = args[0]!;
@@ -81,7 +81,7 @@ export function planBlock(c: Coordinator, id: number, args: Buffer[], keys: numb
     tries,
     watched,
     watchType: Buffer.from(id === CMD.BZPOPMIN || id === CMD.BZPOPMAX || id === CMD.BZMPOP ? 'zset' : 'list'),
-    timeoutMs: seconds * 1000,
+    timeoutMs,
   };
 }
 

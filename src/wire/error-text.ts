@@ -9,6 +9,8 @@ export const E_TOO_BIG = 'ERR string exceeds maximum allowed size (proto-max-bul
 export const E_DB_RANGE = 'ERR DB index is out of range';
 export const E_NOAUTH = 'NOAUTH Authentication required.';
 export const E_INVALID_CURSOR = 'ERR invalid cursor';
+export const E_TIMEOUT_NOT_FLOAT = 'ERR timeout is not a float or out of range';
+export const E_TIMEOUT_NEGATIVE = 'ERR timeout is negative';
 
 /** "ERR invalid expire time in 'set' command" for the given lower-case command name. */
 export function invalidExpireTime(cmd: string): string {
