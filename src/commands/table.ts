@@ -286,9 +286,6 @@ export function checkArity(spec: CommandSpec, argc: number): boolean {
   return spec.arity > 0 ? argc === spec.arity : argc >= -spec.arity;
 }
 
-// The acceptor and the tests take the arity error from the command table.
-export { wrongArityError } from '../wire/error-text.js';
-
 // Like C's "%.Ns" on an sds: stops at a NUL byte and after max bytes; newlines become spaces as in rejectCommandFormat.
 function cString(buf: Uint8Array, start: number, len: number, max: number): string {
   let end = start;

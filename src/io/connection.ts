@@ -5,7 +5,6 @@
  */
 import type { Socket } from 'node:net';
 import { RespWriter } from '../wire/resp-writer.js';
-import type { MultiState } from '../server/transactions.js';
 
 /** A reply that arrived before its predecessors, or a multi-part reply being assembled. */
 export interface PendingPart {
@@ -13,6 +12,24 @@ export interface PendingPart {
   add(shard: number, buf: Uint8Array, start: number, len: number): boolean;
   /** Writes the combined reply. */
   finish(out: RespWriter): void;
+}
+
+/** One command queued by MULTI: its arguments copied into one buffer. */
+export interface Queued {
+  id: number;
+  buf: Buffer;
+  argc: number;
+  starts: Int32Array;
+  lens: Int32Array;
+}
+
+/** A transaction being queued (the server's transactions module drives it). */
+export interface MultiState {
+  cmds: Queued[];
+  /** A command was rejected while queueing: EXEC answers EXECABORT. */
+  failed: boolean;
+  /** A queued command needs the held path (read-then-write across shards). */
+  needsHold: boolean;
 }
 
 /** Connection mode bits of Connection.state. */

@@ -10,6 +10,7 @@ import { copyBytes } from '../wire/bytes.js';
 import type { ShardInit } from '../wire/shard-init.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
 import { LAT_BUCKETS } from '../wire/latency-buckets.js';
+import type { ShardPort } from './coordinator.js';
 
 /** Options the acceptor passes when starting a shard. */
 export interface ShardLinkOptions {
@@ -19,6 +20,8 @@ export interface ShardLinkOptions {
   databases: number;
   maxBulkLen: number;
   ringBytes: number;
+  /** The shard worker's entry module (the server names it: io/ does not reach into shards/). */
+  workerUrl: URL;
 }
 
 /** A frame that could not go to the ring yet; `big` ones travel over the port. */
@@ -28,7 +31,7 @@ interface Overflow {
 }
 
 /** Acceptor-side end of one shard. */
-export class ShardLink {
+export class ShardLink implements ShardPort {
   readonly id: number;
   readonly worker: Worker;
   readonly req: RingWriter;
@@ -66,7 +69,7 @@ export class ShardLink {
       databases: opts.databases,
       maxBulkLen: opts.maxBulkLen,
     };
-    this.worker = new Worker(new URL('../shards/worker.js', import.meta.url), {
+    this.worker = new Worker(opts.workerUrl, {
       workerData: init,
       transferList: [port2],
       name: `shard-${opts.id}`,

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import type { ServerConfig } from './config.js';
+import type { AofEntry } from '../io/aof-order.js';
 import { CMD } from '../commands/ids.generated.js';
 import { AofAppender, AofRewriter, type AppendFsync } from '../persistence/index.js';
 import { isKeyword, parseSafeInt } from '../wire/bytes.js';
@@ -59,20 +60,13 @@ export function absoluteForm(id: number, argv: Uint8Array[], nowMs: number): Uin
   }
 }
 
-/** A write command waiting for its reply before it is logged. */
-export interface AofEntry {
-  db: number;
-  id: number;
-  argv: Uint8Array[];
-}
-
 /** The open AOF and its rewrite. */
 export class AofLog {
   private appender: AofAppender;
   /** Size after the last rewrite (or at start-up): automatic rewrites compare growth with it. */
   baseSize: number;
 
-  constructor(private readonly config: ServerConfig) {
+  constructor(private readonly config: Pick<ServerConfig, 'get' | 'onChange'>) {
     this.appender = new AofAppender(this.path, config.get('appendfsync') as AppendFsync);
     this.baseSize = this.appender.size;
     config.onChange('appendfsync', (v) => {

@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import calculateSlot from 'cluster-key-slot';
-import { runsGathered, type Acceptor } from '../io/acceptor.js';
+import type { Acceptor } from '../io/acceptor.js';
+import { runsGathered } from '../io/coordinator.js';
 import type { Logger } from '../log.js';
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
@@ -36,7 +37,7 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
   const steps: Step[] = [];
   const flush = (s: number): void => {
     const chunk = Buffer.from(packers[s]!.take());
-    steps.push({ barrier: false, loads: true, run: () => [a.sysCall(s, 0, loadId, [loadName, chunk])] });
+    steps.push({ barrier: false, loads: true, run: () => [a.coordinator.call(s, 0, loadId, [loadName, chunk])] });
   };
   const flushAll = (): void => packers.forEach((p, s) => p.count > 0 && flush(s));
   const appendonly = cfg.get('appendonly') === 'yes';
@@ -119,24 +120,24 @@ function replayStep(a: Acceptor, db: number, argv: Uint8Array[]): Step {
   }
   if (byShard.size <= 1) {
     const s = nk > 0 ? shardOf(keyIdx[0]!) : 0;
-    if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB)) return { barrier: false, loads: false, run: () => a.shards.map((_, i) => a.sysCall(i, db, id, args)) };
-    return { barrier: false, loads: false, run: () => [a.sysCall(s, db, id, args)] };
+    if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB)) return { barrier: false, loads: false, run: () => a.shards.map((_, i) => a.coordinator.call(i, db, id, args)) };
+    return { barrier: false, loads: false, run: () => [a.coordinator.call(s, db, id, args)] };
   }
   switch (id) {
     case CMD.DEL:
     case CMD.UNLINK:
     case CMD.TOUCH:
     case CMD.MSET:
-      return { barrier: false, loads: false, run: () => [...byShard].map(([s, idx]) => a.sysCall(s, db, id, [args[0]!, ...idx.map((i) => args[i]!)])) };
+      return { barrier: false, loads: false, run: () => [...byShard].map(([s, idx]) => a.coordinator.call(s, db, id, [args[0]!, ...idx.map((i) => args[i]!)])) };
     case CMD.MSETNX:
     case CMD.RENAME:
     case CMD.RENAMENX:
     case CMD.COPY:
-      return { barrier: true, loads: false, run: () => [a.serverOperation(id, args, db)] };
+      return { barrier: true, loads: false, run: () => [a.coordinator.serverOperation(id, args, db)] };
     default:
       if (runsGathered(id)) {
         const keys = Array.from(keyIdx.subarray(0, nk));
-        return { barrier: true, loads: false, run: () => [a.serverOperation(id, args, db, keys)] };
+        return { barrier: true, loads: false, run: () => [a.coordinator.serverOperation(id, args, db, keys)] };
       }
       return { barrier: false, loads: false, run: () => [] };
   }

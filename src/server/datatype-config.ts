@@ -16,7 +16,7 @@ export function syncDatatypeConfig(a: Acceptor): void {
   const id = internalId('__dtconfig');
   const push = (name: string, value: string): void => {
     const args = [Buffer.from('__dtconfig'), Buffer.from(name), Buffer.from(value)];
-    for (let s = 0; s < a.shards.length; s++) void a.sysCall(s, 0, id, args);
+    void a.coordinator.callAll(0, id, args);
   };
   for (const name of THRESHOLDS) {
     push(name, a.config.get(name));

@@ -3,7 +3,6 @@
  * sleeps every shard at once (keyed commands of all clients wait), while the acceptor
  * keeps answering commands that need no shard (PING, INFO, ...).
  */
-import calculateSlot from 'cluster-key-slot';
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
@@ -27,7 +26,7 @@ export function installDebug(a: Acceptor, slow: SlowLog): void {
       const args = [Buffer.from('__sleep'), Buffer.from(String(ms))];
       const logged = [arg(cmd, 0), arg(cmd, 1), arg(cmd, 2)];
       const t0 = performance.now();
-      void Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, internalId('__sleep'), args))).then(() => {
+      void a.coordinator.callAll(0, internalId('__sleep'), args).then(() => {
         slow.recordLocal(conn, logged, Math.floor((performance.now() - t0) * 1000));
         if (!conn.closed) a.replyConst(conn, seq, R_OK);
         a.scheduleTick();
@@ -36,7 +35,7 @@ export function installDebug(a: Acceptor, slow: SlowLog): void {
     }
     if (isKeyword(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!, 'OBJECT') && cmd.argc === 3) {
       const key = arg(cmd, 2);
-      void a.sysCall(calculateSlot(key) % a.nShards, conn.db, internalId('__debugobject'), [Buffer.from('__debugobject'), key]).then((r) => {
+      void a.coordinator.call(a.coordinator.shardOfKey(key), conn.db, internalId('__debugobject'), [Buffer.from('__debugobject'), key]).then((r) => {
         if (!conn.closed) a.replyConst(conn, seq, r);
         a.scheduleTick();
       });

@@ -101,8 +101,6 @@ function section(a: Acceptor, name: string): string[] | null {
         `maxmemory_policy:${cfg.get('maxmemory-policy')}`,
       ];
     }
-    case 'persistence':
-      return a.persistence.infoLines(now);
     case 'stats':
       return [
         `total_connections_received:${a.stats.connectionsReceived}`,

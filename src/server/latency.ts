@@ -63,7 +63,7 @@ export function installLatency(a: Acceptor): { started(): void } {
   const push = (): void => {
     const slow = a.config.num('slowlog-log-slower-than');
     const args = [Buffer.from('__latencycfg'), Buffer.from(a.config.get('latency-tracking') === 'yes' ? '1' : '0'), Buffer.from(String(slow))];
-    for (let s = 0; s < a.nShards; s++) void a.sysCall(s, 0, internalId('__latencycfg'), args);
+    void a.coordinator.callAll(0, internalId('__latencycfg'), args);
   };
   a.config.onChange('latency-tracking', push);
   a.config.onChange('slowlog-log-slower-than', push);
@@ -97,7 +97,7 @@ export function installLatency(a: Acceptor): { started(): void } {
 
   const resetstat = a.local[CMD.CONFIG_RESETSTAT];
   a.local[CMD.CONFIG_RESETSTAT] = (conn, seq, cmd) => {
-    for (let s = 0; s < a.nShards; s++) void a.sysCall(s, 0, internalId('__latencyreset'), [Buffer.from('__latencyreset')]);
+    void a.coordinator.callAll(0, internalId('__latencyreset'), [Buffer.from('__latencyreset')]);
     resetstat?.(conn, seq, cmd);
   };
 

@@ -45,6 +45,7 @@ import { isKeyword, parseSafeInt, globMatch } from '../wire/bytes.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
 import { clientInfoLine, infoText } from './info.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
+import type { ServerConfig } from './config.js';
 
 /** CLIENT LIST/KILL TYPE class: pubsub while subscribed, else normal (there are no replicas here). */
 function clientType(c: Connection): string {
@@ -66,8 +67,7 @@ function is(cmd: ParsedCommand, i: number, upper: string): boolean {
 }
 
 /** Builds the local handler table for an acceptor. `shutdown` stops the whole server. */
-export function installLocalCommands(a: Acceptor, shutdown: () => void): void {
-  const cfg = a.config;
+export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: () => void): void {
   const h: (LocalHandler | undefined)[] = [];
 
   /** Checks a password for the default user (the only user Sabre has). */

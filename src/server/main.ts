@@ -9,6 +9,8 @@ import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
 import { logger, setLogLevel } from '../log.js';
 import { ConfigError } from '../errors.js';
 import { SABRE_VERSION } from '../version.js';
+import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
+import { PersistenceStatus } from '../persistence/index.js';
 
 const log = logger('server');
 
@@ -21,10 +23,12 @@ export interface RunningServer {
 
 /** Starts a server with the given configuration (also used by tests and benchmarks). */
 export async function startServer(config: ServerConfig, onShutdownCommand: () => void = () => {}): Promise<RunningServer> {
-  const acceptor = new Acceptor(config, log);
-  installLocalCommands(acceptor, onShutdownCommand);
+  const status = new PersistenceStatus();
+  const workerUrl = new URL('../shards/worker.js', import.meta.url);
+  const acceptor = new Acceptor({ config, log, shardCommands: SHARD_IMPLEMENTS, workerUrl, writes: status });
+  installLocalCommands(acceptor, config, onShutdownCommand);
   const modes = installModes(acceptor);
-  const persistence = new ServerPersistence(acceptor, log);
+  const persistence = new ServerPersistence(acceptor, status, log);
   persistence.install(acceptor.local);
   try {
     await acceptor.start(async () => {

@@ -32,7 +32,7 @@ export class Notifications {
     // Shards only need to report when events reach at least one kind of channel.
     const shardFlags = (flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) !== 0 ? flags : 0;
     const args = [Buffer.from('__notifyflags'), Buffer.from(String(shardFlags))];
-    for (let s = 0; s < this.a.nShards; s++) void this.a.sysCall(s, 0, internalId('__notifyflags'), args);
+    void this.a.coordinator.callAll(0, internalId('__notifyflags'), args);
   }
 
   /** A keyspace event frame body from a shard: [0][db][event length][event][key]. */

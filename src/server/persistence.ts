@@ -1,7 +1,7 @@
 /**
  * The acceptor's side of persistence: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, the `save` schedule,
  * automatic AOF rewrites and saving on shutdown. Every snapshot starts with all shards held
- * (Acceptor.exclusive), so each shard captures the same point of the command stream: SAVE packs while
+ * (Coordinator.exclusive), so each shard captures the same point of the command stream: SAVE packs while
  * held; BGSAVE and AOF rewrites only copy while held and walk the copies afterwards, clients served.
  */
 import { join } from 'node:path';
@@ -25,9 +25,11 @@ import {
   parseSaveConfig,
   saveRdbFile,
   unpackEntries,
+  type PersistenceStatus,
   type RdbEntry,
 } from '../persistence/index.js';
 import { E_AOF_OFF, E_AOF_REWRITE_IN_PROGRESS, E_BGSAVE_CHILD_ACTIVE, E_BGSAVE_IN_PROGRESS, E_ERR, E_SYNTAX } from '../wire/error-text.js';
+import { registerInfoSection } from './info.js';
 
 /** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
 interface ShardPart {
@@ -54,21 +56,20 @@ export class ServerPersistence {
   /** SHUTDOWN SAVE / NOSAVE; null: save when save points are configured. */
   private saveOnExit: boolean | null = null;
 
+  /** `status` is what INFO persistence and LASTSAVE report; the acceptor counts writes into it. */
   constructor(
     private readonly a: Acceptor,
+    private readonly status: PersistenceStatus,
     private readonly log: Logger,
   ) {}
-
-  private get status() {
-    return this.a.persistence;
-  }
 
   private get rdbPath(): string {
     return join(this.a.config.get('dir'), this.a.config.get('dbfilename'));
   }
 
-  /** Adds SAVE, BGSAVE and LASTSAVE to the acceptor's local commands and starts the save schedule. */
+  /** Adds SAVE, BGSAVE and LASTSAVE to the acceptor's local commands, INFO's persistence section, and starts the save schedule. */
   install(h: (LocalHandler | undefined)[]): void {
+    registerInfoSection(this.a, 'persistence', () => this.status.infoLines());
     const reply = (conn: Connection, seq: number, fill: (w: RespWriter) => void): void => {
       const w = new RespWriter(64);
       w.proto = conn.proto;
@@ -161,11 +162,11 @@ export class ServerPersistence {
   private snapshot(): Promise<ShardPart[][]> {
     const a = this.a;
     const id = internalId('__snapshot');
-    return a.exclusive(async () => {
+    return a.coordinator.exclusive(async () => {
       const out: ShardPart[][] = [];
       for (let db = 0; db < a.config.num('databases'); db++) {
         const arg = Buffer.from(String(db));
-        const replies = await Promise.all(a.shards.map((_, s) => a.sysCall(s, db, id, [Buffer.from('__snapshot'), arg])));
+        const replies = await a.coordinator.callAll(db, id, [Buffer.from('__snapshot'), arg]);
         out.push(
           replies.map((r) => {
             const body = bulkBody(r);
@@ -237,8 +238,8 @@ export class ServerPersistence {
     const a = this.a;
     const id = internalId('__bgsnap');
     const name = Buffer.from('__bgsnap');
-    const begun = await a.exclusive(async () => {
-      const replies = await Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('begin')])));
+    const begun = await a.coordinator.exclusive(async () => {
+      const replies = await a.coordinator.callAll(0, id, [name, Buffer.from('begin')]);
       // Every write that ran before the point is in the AOF by now (its reply came ahead of its
       // shard's begin), and with the shards held none has run after it.
       atPoint();
@@ -257,14 +258,14 @@ export class ServerPersistence {
         for (let s = 0; s < a.shards.length; s++) {
           if (counts[s]![db * 2] === 0) continue;
           for (;;) {
-            const chunk = bulkBody(await a.sysCall(s, db, id, [name, Buffer.from('next'), dbArg]));
+            const chunk = bulkBody(await a.coordinator.call(s, db, id, [name, Buffer.from('next'), dbArg]));
             if (chunk.length === 0) break;
             await visitChunk(db, chunk);
           }
         }
       }
     } finally {
-      await Promise.all(a.shards.map((_, s) => a.sysCall(s, 0, id, [name, Buffer.from('end')])));
+      await a.coordinator.callAll(0, id, [name, Buffer.from('end')]);
     }
   }
 
@@ -315,7 +316,7 @@ export class ServerPersistence {
     }
     if (this.a.config.get('appendonly') === 'yes') {
       this.aof = new AofLog(this.a.config);
-      this.a.aof = this.aof;
+      this.a.aof.sink = this.aof;
       this.status.aofEnabled = true;
     }
   }
@@ -352,7 +353,7 @@ export class ServerPersistence {
       await this.save().catch((err: unknown) => this.log.error('saving on shutdown failed', { error: String(err) }));
     }
     await this.pool?.close();
-    this.a.aof = null;
+    this.a.aof.sink = null;
     this.aof?.close();
   }
 }

@@ -235,9 +235,9 @@ export class PubSub {
    * subscribers of a channel then share one buffer at flush); others get a copy in `out`.
    */
   private fanOut(subs: Set<Connection>, verb: string, pattern: Buffer | null, channel: Buffer, message: Buffer): number {
-    if (this.logGen !== this.a.flushes) {
+    if (this.logGen !== this.a.replies.flushes) {
       // Spans of the previous log may still be queued in sockets: never write into it again.
-      this.logGen = this.a.flushes;
+      this.logGen = this.a.replies.flushes;
       this.log2 = null;
       this.log3 = null;
     }

@@ -14,7 +14,7 @@ import calculateSlot from 'cluster-key-slot';
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_NO_MULTI, extractKeys } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
-import { Connection, ST_MULTI } from '../io/connection.js';
+import { Connection, ST_MULTI, type Queued } from '../io/connection.js';
 import { ParsedCommand } from '../wire/resp-parser.js';
 import { RespWriter, R_OK, R_QUEUED } from '../wire/resp-writer.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
@@ -27,24 +27,6 @@ import {
   E_NOT_IN_MULTI,
   E_WATCH_IN_MULTI,
 } from '../wire/error-text.js';
-
-/** One queued command: its arguments copied into one buffer. */
-export interface Queued {
-  id: number;
-  buf: Buffer;
-  argc: number;
-  starts: Int32Array;
-  lens: Int32Array;
-}
-
-/** A transaction being queued. */
-export interface MultiState {
-  cmds: Queued[];
-  /** A command was rejected while queueing: EXEC answers EXECABORT. */
-  failed: boolean;
-  /** A queued command needs the held path (read-then-write across shards). */
-  needsHold: boolean;
-}
 
 /** Commands that run at once inside MULTI instead of being queued. */
 const RUN_IN_MULTI = new Set<number>([CMD.EXEC, CMD.DISCARD, CMD.MULTI, CMD.WATCH, CMD.QUIT, CMD.RESET]);
@@ -203,7 +185,7 @@ export class Transactions {
       conn.watchShards.add(s);
     }
     const db = conn.db;
-    void Promise.all([...byShard].map(([s, args]) => a.sysCall(s, db, this.watchId, args))).then(() => {
+    void Promise.all([...byShard].map(([s, args]) => a.coordinator.call(s, db, this.watchId, args))).then(() => {
       if (!conn.closed) a.replyConst(conn, seq, R_OK);
       a.scheduleTick();
     });
@@ -213,7 +195,7 @@ export class Transactions {
   private unwatch(conn: Connection): void {
     if (conn.watchShards.size === 0) return;
     const args = [Buffer.from('__unwatch'), Buffer.from(String(conn.id))];
-    for (const s of conn.watchShards) void this.a.sysCall(s, 0, this.unwatchId, args);
+    for (const s of conn.watchShards) void this.a.coordinator.call(s, 0, this.unwatchId, args);
     conn.watchShards.clear();
   }
 
@@ -228,7 +210,7 @@ export class Transactions {
       if (a.monitoring) this.execFed(conn, cmd);
       return;
     }
-    if (conn.watchShards.size === 0 && !m.needsHold && !a.held.includes(1)) {
+    if (conn.watchShards.size === 0 && !m.needsHold && !a.coordinator.anyHeld()) {
       this.replay(conn, seq, m.cmds, null);
       if (a.monitoring) this.execFed(conn, cmd);
       return;
@@ -302,28 +284,22 @@ export class Transactions {
    */
   private execHeld(conn: Connection, seq: number, cmds: Queued[], ran: () => void): void {
     const a = this.a;
-    conn.stalled = true;
-    a.stalled.add(conn);
+    const c = a.coordinator;
+    a.park(conn);
     const watched = [...conn.watchShards];
     const connArg = Buffer.from(String(conn.id));
     conn.watchShards.clear();
-    void a.queued(async () => {
-      const involved = new Set<number>(watched);
-      let all = false;
-      for (const q of cmds) if (!this.shardsOf(q, involved)) all = true;
-      if (all) for (let s = 0; s < a.nShards; s++) involved.add(s);
-      for (const s of involved) a.held[s] = 1;
-      const checks = await Promise.all(watched.map((s) => a.sysCall(s, 0, this.checkId, [Buffer.from('__watchcheck'), connArg])));
-      for (const s of watched) void a.sysCall(s, 0, this.unwatchId, [Buffer.from('__unwatch'), connArg]);
-      const finish = (): void => {
-        ran();
-        a.held.fill(0);
-        a.releaseStalled();
-      };
+    const involved = new Set<number>(watched);
+    let all = false;
+    for (const q of cmds) if (!this.shardsOf(q, involved)) all = true;
+    if (all) for (let s = 0; s < a.nShards; s++) involved.add(s);
+    void c.holding(involved, async () => {
+      const checks = await Promise.all(watched.map((s) => c.call(s, 0, this.checkId, [Buffer.from('__watchcheck'), connArg])));
+      for (const s of watched) void c.call(s, 0, this.unwatchId, [Buffer.from('__unwatch'), connArg]);
       if (checks.some((r) => r[1] === 49)) {
         a.startReply(conn).nullArray();
         if (!conn.closed) a.replyW(conn, seq);
-        finish();
+        ran();
         return;
       }
       await new Promise<void>((resolve) => {
@@ -333,36 +309,24 @@ export class Transactions {
           conn.db = col.db;
         });
       });
-      finish();
+      ran();
     });
   }
 
   /** Dispatches queued commands while their shards are held; multi-step ones run inline. */
   private async runInOrder(col: TxnCollector, cmds: Queued[]): Promise<void> {
     const a = this.a;
-    const held = Uint8Array.from(a.held);
     for (const q of cmds) {
       if (MULTI_STEP.has(q.id) && a.nShards > 1 && this.spansShards(q)) {
         const args: Buffer[] = [];
         for (let i = 0; i < q.argc; i++) args.push(q.buf.subarray(q.starts[i]!, q.starts[i]! + q.lens[i]!));
-        const w = new RespWriter(256);
-        w.proto = col.proto;
         const s = col.nextSeq++;
-        try {
-          await a.runOperation(q.id, args, col.db, w);
-          a.hooks.operationDone(q.id, args, col.db, w);
-        } catch (err) {
-          w.len = 0;
-          w.error(`ERR ${(err as Error).message}`);
-        }
-        a.held.set(held);
-        col.deliver(s, w.bytes, 0, w.len);
+        const reply = await a.coordinator.step(q.id, args, col.db, col.proto);
+        col.deliver(s, reply, 0, reply.length);
         continue;
       }
       // The shards are held for this transaction: let its own commands through.
-      a.held.fill(0);
-      a.dispatch(col, this.load(q));
-      a.held.set(held);
+      a.coordinator.withoutHolds(() => a.dispatch(col, this.load(q)));
     }
     a.scheduleTick();
   }

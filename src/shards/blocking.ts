@@ -8,9 +8,9 @@
  * blockOn() again, which only notes that nothing was there.
  */
 import type { Ctx, Handler } from './context.js';
-import { E_NOT_INT, E_SYNTAX, E_TIMEOUT_NEGATIVE, E_TIMEOUT_NOT_FLOAT } from '../wire/error-text.js';
+import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
 import { T_LIST, T_ZSET } from './record.js';
-import { parseFloatBytes } from '../wire/bytes.js';
+import { parseBlockingTimeout } from '../commands/blocking-timeout.js';
 
 /** One blocked request. */
 export interface Waiter {
@@ -65,16 +65,12 @@ export function hasReady(): boolean {
  * replying the error Redis gives.
  */
 export function parseTimeout(c: Ctx, i: number): number {
-  const v = parseFloatBytes(c.buf, c.as[i]!, c.al[i]!);
-  if (v === null || !Number.isFinite(v)) {
-    c.out.error(E_TIMEOUT_NOT_FLOAT);
+  const ms = parseBlockingTimeout(c.buf, c.as[i]!, c.al[i]!);
+  if (typeof ms === 'string') {
+    c.out.error(ms);
     return -1;
   }
-  if (v < 0) {
-    c.out.error(E_TIMEOUT_NEGATIVE);
-    return -1;
-  }
-  return Math.floor(v * 1000);
+  return ms;
 }
 
 /**

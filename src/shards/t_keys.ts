@@ -16,7 +16,6 @@ import {
   recValOff,
 } from './record.js';
 import {
-  E_DB_RANGE,
   E_GT_LT,
   E_INVALID_CURSOR,
   E_NOT_INT,
@@ -26,6 +25,7 @@ import {
   E_SYNTAX,
   unsupportedOption,
 } from '../wire/error-text.js';
+import { parseCopyOptions } from '../commands/copy-args.js';
 import { expireCommandAt } from './expire-args.js';
 import { cursorInRange, cursorLocal, parseScanCursor } from '../wire/scan-cursor.js';
 import { R_OK } from '../wire/resp-writer.js';
@@ -193,26 +193,13 @@ function renameGeneric(nx: boolean): Handler {
 }
 
 const copy: Handler = (c) => {
-  let dstDb = c.db;
-  let replace = false;
-  for (let i = 3; i < c.argc; i++) {
-    if (c.is(i, 'REPLACE')) replace = true;
-    else if (c.is(i, 'DB') && i + 1 < c.argc) {
-      const d = c.int(++i);
-      if (d === null) {
-        c.out.error(E_NOT_INT);
-        return;
-      }
-      if (d < 0 || d >= c.store.dbs.length) {
-        c.out.error(E_DB_RANGE);
-        return;
-      }
-      dstDb = d;
-    } else {
-      c.out.error(E_SYNTAX);
-      return;
-    }
+  const opts = parseCopyOptions(c.buf, c.as, c.al, c.argc, c.store.dbs.length);
+  if (typeof opts === 'string') {
+    c.out.error(opts);
+    return;
   }
+  const dstDb = opts.db === -1 ? c.db : opts.db;
+  const replace = opts.replace;
   if (dstDb === c.db && bytesEqual(c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[2]!, c.al[2]!)) {
     c.out.error(E_SAME_OBJECT);
     return;

@@ -103,6 +103,21 @@ describe('blocking pops whose keys span shards', () => {
     expect(await r.lrange(src, 0, -1)).toEqual(['kept']);
   });
 
+  it('checks the timeout as one shard does: keys on one shard or on several get the same error', async () => {
+    const [a, b] = [keyOn(0, 'ta'), keyOn(1, 'tb')];
+    const [c, d] = [keyOn(2, 'tc'), keyOn(2, 'td')];
+    for (const [x, y] of [
+      [a, b],
+      [c, d],
+    ]) {
+      for (const t of ['0b1', '0o7', ' 1', '1 ', '', 'nan', 'soon']) {
+        await expect(r.blpop(x!, y!, t), `BLPOP ${x} ${y} '${t}'`).rejects.toThrow('ERR timeout is not a float or out of range');
+      }
+      await expect(r.brpop(x!, y!, '-0.5')).rejects.toThrow('ERR timeout is negative');
+      expect(await r.blpop(x!, y!, '0.01')).toBeNull();
+    }
+  });
+
   it('a client that disconnects while waiting takes nothing', async () => {
     const [a, b] = [keyOn(0, 'da'), keyOn(1, 'db')];
     const gone = client();

@@ -1,6 +1,7 @@
 /** Keys, expiry and iteration across shards, with ioredis; expectations are Redis 7.0's. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { startTarget } from '../helpers/target.js';
 import type { TestServer } from '../helpers/server.js';
 
@@ -297,6 +298,27 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
     await r.select(0);
     expect(await r.dbsize()).toBe(0);
     expect(await r.info('keyspace')).not.toMatch(/db\d+:/);
+  });
+
+  it('COPY checks its options alike whether the keys share a shard or not', async () => {
+    const src = 'copy:src';
+    const same = '{copy:src}:dst';
+    let other = 'copy:dst';
+    for (let i = 0; calculateSlot(other) % 3 === calculateSlot(src) % 3; i++) other = `copy:dst:${i}`;
+    await r.set(src, 'v');
+    for (const dst of [same, other]) {
+      // Redis reads the index as a strict integer: no hex, sign, spaces, fraction or empty string.
+      for (const db of ['0x1', '', '+1', ' 1', '1.0', '-0', '1e0']) {
+        await expect(r.copy(src, dst, 'DB', db), `COPY ${src} ${dst} DB '${db}'`).rejects.toThrow('ERR value is not an integer or out of range');
+      }
+      await expect(r.copy(src, dst, 'DB', 16)).rejects.toThrow('ERR DB index is out of range');
+      await expect(r.copy(src, dst, 'DB')).rejects.toThrow('ERR syntax error');
+      await expect(r.copy(src, dst, 'REPLACE', 'NOW')).rejects.toThrow('ERR syntax error');
+      expect(await r.copy(src, dst, 'db', '1', 'replace')).toBe(1);
+    }
+    expect(await r.exists(same, other)).toBe(0);
+    await r.select(1);
+    expect(await r.mget(same, other)).toEqual(['v', 'v']);
   });
 
   it('SCAN, KEYS, RANDOMKEY and DBSIZE work per database across shards', async () => {

@@ -26,8 +26,8 @@ import {
   lookupSubcommand,
   unknownCommandError,
   unknownSubcommandError,
-  wrongArityError,
 } from '../../src/commands/table.js';
+import { wrongArityError } from '../../src/wire/error-text.js';
 
 /** Lays out args the way the server's parser does: one buffer plus start/length per argument. */
 function argv(...args: string[]) {

@@ -1,0 +1,121 @@
+/**
+ * The AOF in the order shards run writes. A write is captured when it is dispatched and logged
+ * when its reply comes back, which is the order its shard ran it in (blocked commands included);
+ * a write split over shards (DEL, UNLINK, MSET) is logged part by part as each shard answers, and
+ * the server's own calls (cross-shard blocking pops) by their system sequence number. The sink,
+ * the server's append-only file, is set only while appendonly is on.
+ */
+import type { ParsedCommand } from '../wire/resp-parser.js';
+import { COMMANDS, F_WRITE } from '../commands/table.js';
+
+/** A write command waiting for its reply before it is logged. */
+export interface AofEntry {
+  db: number;
+  id: number;
+  argv: Uint8Array[];
+}
+
+/** The AOF as the acceptor uses it: capture at dispatch, log at reply, flush before replies go out. */
+export interface AofSink {
+  capture(db: number, id: number, cmd: ParsedCommand): AofEntry;
+  commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void;
+  flush(): void;
+}
+
+/** Pending entries are keyed seq * 256 + part: the shard for a split write's parts, this for a whole command. */
+const WHOLE = 255;
+
+/** Writes waiting for their replies, logged to the sink in the order the shards answer them. */
+export class AofOrder {
+  /** The append-only file while appendonly is on. */
+  sink: AofSink | null = null;
+  /** Client writes waiting for their reply: by connection id, then seq * 256 + part. */
+  private readonly pending = new Map<number, Map<number, AofEntry>>();
+  /** The same for the server's own calls, by system seq. */
+  private readonly system = new Map<number, AofEntry>();
+  /** Set by routing paths that took care of the AOF for the command being dispatched. */
+  private taken = false;
+
+  /**
+   * Captures a client's write for a routing path that logs it itself (held operations, split
+   * writes) and marks the command being dispatched as taken care of; null when the AOF is off or
+   * the command does not write.
+   */
+  take(db: number, id: number, cmd: ParsedCommand): AofEntry | null {
+    if (this.sink === null || (COMMANDS[id]!.flags & F_WRITE) === 0) return null;
+    this.taken = true;
+    return this.sink.capture(db, id, cmd);
+  }
+
+  /** Marks the command being dispatched as one with nothing to log here (refused, or logged per try). */
+  skip(): void {
+    this.taken = this.sink !== null;
+  }
+
+  /** After routing (only while a sink is set): a write no path took is logged when its reply comes. */
+  dispatched(connId: number, seq: number, write: boolean, db: number, id: number, cmd: ParsedCommand): void {
+    if (write && !this.taken) this.pend(connId, seq * 256 + WHOLE, this.sink!.capture(db, id, cmd));
+    this.taken = false;
+  }
+
+  /** A write split over shards (DEL, UNLINK, MSET): `byShard[s]` lists shard s's argument indexes. */
+  dispatchedParts(connId: number, seq: number, db: number, id: number, cmd: ParsedCommand, byShard: number[][]): void {
+    const whole = this.take(db, id, cmd);
+    if (whole === null) return;
+    byShard.forEach((args, s) => {
+      if (args.length > 0) this.pend(connId, seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)] });
+    });
+  }
+
+  /** Shard `shard` answered command `seq` of `connId`: logs the write (or its part) this reply answers. */
+  replied(connId: number, seq: number, shard: number, b: Uint8Array, s: number, len: number): void {
+    if (this.pending.size === 0) return;
+    const e = this.forget(connId, seq * 256 + WHOLE) ?? this.forget(connId, seq * 256 + shard);
+    if (e !== undefined) this.sink?.commit(e, b, s, len);
+  }
+
+  /** Logs `e` when the server's own call `seq` is answered. */
+  awaitSystem(seq: number, e: AofEntry): void {
+    this.system.set(seq, e);
+  }
+
+  /** The server's own call `seq` was answered. */
+  systemReplied(seq: number, b: Uint8Array, s: number, len: number): void {
+    if (this.system.size === 0) return;
+    const e = this.system.get(seq);
+    if (e === undefined) return;
+    this.system.delete(seq);
+    this.sink?.commit(e, b, s, len);
+  }
+
+  /** Logs `e` with its reply now (a held operation, while its shards are still held). */
+  commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void {
+    this.sink?.commit(e, reply, s, len);
+  }
+
+  /** Drops a client's pending command `seq`: a blocked command dropped unserved never ran. */
+  drop(connId: number, seq: number): void {
+    this.forget(connId, seq * 256 + WHOLE);
+  }
+
+  /** Writes what was logged (fdatasync with `always`); called before the turn's replies go out. */
+  flush(): void {
+    this.sink?.flush();
+  }
+
+  private pend(connId: number, key: number, e: AofEntry): void {
+    let m = this.pending.get(connId);
+    if (m === undefined) this.pending.set(connId, (m = new Map()));
+    m.set(key, e);
+  }
+
+  /** Removes and returns a pending entry. */
+  private forget(connId: number, key: number): AofEntry | undefined {
+    const m = this.pending.get(connId);
+    const e = m?.get(key);
+    if (e === undefined) return undefined;
+    m!.delete(key);
+    if (m!.size === 0) this.pending.delete(connId);
+    return e;
+  }
+}
