@@ -1,48 +1,13 @@
 /**
- * Sabre's layering, checked in CI by `npm run lint:deps` (README, "Architecture").
- *
- * It cruises the build output (dist/): dependency-cruiser 17 parses TypeScript only through the
- * `typescript` package below 7, and Sabre builds with TypeScript 7, which has no JavaScript API.
- * The compiled graph is the one that runs (static and dynamic imports, cycles that break module
- * start-up), but tsc drops type-only imports from it; biome.jsonc repeats the layer rules as
- * noRestrictedImports overrides on src/ so a type import across a layer fails too. Keep the two
- * lists in step. Paths match src/ as well, for the day a TypeScript parser is available here.
+ * Sabre's layering, checked in CI by `npm run lint:deps` (README, "Development"). It reads src/
+ * with swc (TypeScript 7 has no JavaScript API for dependency-cruiser's own TypeScript parser),
+ * so type-only imports count for the layer rules too. Import cycles are checked on the build output
+ * by .dependency-cruiser-cycles.cjs: only run-time cycles matter, and dependency-cruiser cannot
+ * leave type-only edges out of a cycle in the source (its issue #695).
  */
-const { existsSync, readdirSync, readFileSync } = require('node:fs');
-const { join, relative } = require('node:path');
-
-const ROOT = '^(src|dist)/';
+const ROOT = '^src/';
 /** Modules every layer may use: the error classes, the logger and the version string. */
-const SHARED = `${ROOT}(errors|log|version)\\.(ts|js)$`;
-/** Block and line comments, which tsc keeps in its output. */
-const COMMENTS = /\/\*[\s\S]*?\*\/|\/\/.*$/gm;
-
-/**
- * Sorts the compiled modules under `dir` that the graph must not judge: `typeOnly`, those that
- * declared only types (tsc leaves an empty `export {};` and drops every import of them, so they
- * look like orphans although src/ uses them), and `stale`, those whose src/ file is gone (tsc
- * never deletes an output).
- */
-function compiledModules(dir) {
-  const typeOnly = [];
-  const stale = [];
-  let entries = [];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true, recursive: true });
-  } catch {
-    // No build yet: nothing to sort.
-  }
-  for (const e of entries) {
-    if (!e.isFile() || !e.name.endsWith('.js')) continue;
-    const path = join(e.parentPath, e.name);
-    const pattern = `^${path.replace(/[.]/g, '\\.')}$`;
-    const source = join('src', relative(dir, path)).replace(/\.js$/, '.ts');
-    if (!existsSync(source)) stale.push(pattern);
-    else if (readFileSync(path, 'utf8').replace(COMMENTS, '').trim() === 'export {};') typeOnly.push(pattern);
-  }
-  return { typeOnly, stale };
-}
-const COMPILED = compiledModules('dist');
+const SHARED = `${ROOT}(errors|log|version)\\.ts$`;
 
 /** A rule that keeps `from` (a folder of src/) off the listed folders. */
 function keepOff(name, from, folders, why) {
@@ -117,17 +82,10 @@ module.exports = {
       'persistence/ (RDB and AOF formats) is used by the shards and the server; it must not reach back into them.',
     ),
     {
-      name: 'no-circular',
-      comment: 'A cycle makes module start-up order matter (a class read before its module ran) and ties the modules into one unit.',
-      severity: 'error',
-      from: {},
-      to: { circular: true },
-    },
-    {
       name: 'no-orphans',
       comment: 'A module nothing imports and that imports nothing is dead code, or an entry point to list here.',
       severity: 'error',
-      from: { orphan: true, pathNot: COMPILED.typeOnly },
+      from: { orphan: true },
       to: {},
     },
     {
@@ -146,8 +104,10 @@ module.exports = {
     },
   ],
   options: {
+    parser: 'swc',
+    tsPreCompilationDeps: true,
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: ['\\.d\\.ts$', ...COMPILED.stale] },
+    exclude: { path: '\\.d\\.ts$' },
     moduleSystems: ['es6', 'cjs'],
     enhancedResolveOptions: {
       exportsFields: ['exports'],
