@@ -56,7 +56,9 @@ async function around(r, player, n) {
 
 async function startSabre() {
   const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-  const proc = spawn(process.execPath, [cli, 'server', '--port', '0', '--bind', '127.0.0.1', '--shards', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [cli, 'server', '--port', '0', '--bind', '127.0.0.1', '--shards', '2'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (d) => {

@@ -74,5 +74,8 @@ rmSync(dir, { recursive: true, force: true });
 console.log(`BGSAVE of ${keys} keys (key:N = value:N), Sabre with ${shards} shards`);
 console.log('| server | longest GET round trip during BGSAVE (ms) | Redis fork (ms) | save wall time (ms) | dump.rdb bytes |');
 console.log('|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.name} | ${r.worstMs.toFixed(1)} | ${Number.isNaN(r.forkMs) ? '-' : r.forkMs.toFixed(1)} | ${r.saveMs.toFixed(0)} | ${r.bytes} |`);
+for (const r of rows)
+  console.log(
+    `| ${r.name} | ${r.worstMs.toFixed(1)} | ${Number.isNaN(r.forkMs) ? '-' : r.forkMs.toFixed(1)} | ${r.saveMs.toFixed(0)} | ${r.bytes} |`,
+  );
 console.log(`size ratio sabre/redis: ${(rows[1].bytes / rows[0].bytes).toFixed(3)}`);

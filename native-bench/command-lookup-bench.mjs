@@ -3,8 +3,24 @@
 import { Bench } from 'tinybench';
 import { COMMANDS, lookupCommand } from '../dist/commands/table.js';
 
-const names = ['GET', 'SET', 'get', 'HSET', 'incr', 'ZADD', 'EXPIRE', 'mget', 'LPUSH', 'Publish', 'EVALSHA', 'XADD',
-  'GEORADIUSBYMEMBER_RO', 'ping', 'DEL', 'NOSUCHCMD'];
+const names = [
+  'GET',
+  'SET',
+  'get',
+  'HSET',
+  'incr',
+  'ZADD',
+  'EXPIRE',
+  'mget',
+  'LPUSH',
+  'Publish',
+  'EVALSHA',
+  'XADD',
+  'GEORADIUSBYMEMBER_RO',
+  'ping',
+  'DEL',
+  'NOSUCHCMD',
+];
 // Names sit inside one buffer at arbitrary offsets, as they do in a received RESP frame.
 const starts = [];
 const lens = [];

@@ -54,13 +54,19 @@ function waitFor(proc, re) {
 
 async function startRedis() {
   const port = await freePort();
-  const proc = spawn(...pinned(SERVER_CPUS, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    ...pinned(SERVER_CPUS, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']),
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   await waitFor(proc, /Ready to accept connections/);
   return { name: 'redis', port, proc };
 }
 
 async function startSabre() {
-  const proc = spawn(...pinned(SERVER_CPUS, process.execPath, [`${root}dist/cli.js`, 'server', '--port', '0', '--bind', '127.0.0.1', '--shards', '1']), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    ...pinned(SERVER_CPUS, process.execPath, [`${root}dist/cli.js`, 'server', '--port', '0', '--bind', '127.0.0.1', '--shards', '1']),
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const m = await waitFor(proc, /ready to accept connections .*port=(\d+)/);
   return { name: 'sabre', port: Number(m[1]), proc };
 }
@@ -170,7 +176,9 @@ async function memory() {
     const sabre = await measureLoad(s, cmds);
     await stop(s);
     const f = (x) => x.toFixed(1);
-    rows.push(`| ${label} | ${f(redis.used)} | ${f(redis.rss)} | ${f(sabre.used)} | ${f(sabre.rss)} | ${f(sabre.cold)} | ${(sabre.used / redis.used).toFixed(2)} | ${(sabre.rss / redis.rss).toFixed(2)} |`);
+    rows.push(
+      `| ${label} | ${f(redis.used)} | ${f(redis.rss)} | ${f(sabre.used)} | ${f(sabre.rss)} | ${f(sabre.cold)} | ${(sabre.used / redis.used).toFixed(2)} | ${(sabre.rss / redis.rss).toFixed(2)} |`,
+    );
     console.log(rows.at(-1));
   }
   return rows;
@@ -231,7 +239,16 @@ function previousSection(heading) {
   return [text.slice(at, next < 0 ? text.length : next).trimEnd(), ''];
 }
 
-const lines = [`# Collection types: Sabre vs Redis ${execFileSync('redis-server', ['--version']).toString().match(/v=(\S+)/)[1]}`, '', `Machine: ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}; Sabre with --shards 1.`, ''];
+const lines = [
+  `# Collection types: Sabre vs Redis ${
+    execFileSync('redis-server', ['--version'])
+      .toString()
+      .match(/v=(\S+)/)[1]
+  }`,
+  '',
+  `Machine: ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}; Sabre with --shards 1.`,
+  '',
+];
 if (ONLY === 'bench') lines.push(...previousSection('## Memory per element'));
 else {
   lines.push(
@@ -251,7 +268,14 @@ const PINNED = '## redis-benchmark, pinned';
 async function benchSection(title, fresh) {
   if (!fresh) return previousSection(title);
   const head = title === PINNED ? `${PINNED}: servers on CPU ${SERVER_CPUS}, redis-benchmark on CPU ${CLIENT_CPUS} (` : UNPINNED;
-  return [`${head}-n ${REQUESTS}, median of ${RUNS}, alternating servers)`, '', '| test | -P | Redis rps | Sabre rps | Sabre/Redis |', '|---|---|---|---|---|', ...(await bench()), ''];
+  return [
+    `${head}-n ${REQUESTS}, median of ${RUNS}, alternating servers)`,
+    '',
+    '| test | -P | Redis rps | Sabre rps | Sabre/Redis |',
+    '|---|---|---|---|---|',
+    ...(await bench()),
+    '',
+  ];
 }
 lines.push(...(await benchSection(UNPINNED, ONLY !== 'memory' && !PIN)), ...(await benchSection(PINNED, ONLY !== 'memory' && !!PIN)));
 mkdirSync(`${root}native-bench/results`, { recursive: true });

@@ -50,67 +50,67 @@ const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 1000);
 function makeBench() {
   const bench = new Bench({ time: TIME_MS, warmupTime: 200 });
   bench
-  .add('rate-limiter-flexible RateLimiterMemory.consume (1 key)', async () => {
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += (await rlf.consume(KEY)).remainingPoints;
-    sink += acc;
-  })
-  .add('rate-limiter-flexible RateLimiterMemory.consume (1024 keys)', async () => {
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += (await rlf.consume(KEYS[i & 1023])).remainingPoints;
-    sink += acc;
-  })
-  .add('sabre GcraLimiter.check, own clock read (1 key)', () => {
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += gcra.check(KEY).remaining;
-    sink += acc;
-  })
-  .add('sabre GcraLimiter.check, caller clock per batch (1 key)', () => {
-    const now = monotonicMs();
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += gcra.check(KEY, 1, now).remaining;
-    sink += acc;
-  })
-  .add('sabre GcraLimiter.check, own clock read (1024 keys)', () => {
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += gcra.check(KEYS[i & 1023]).remaining;
-    sink += acc;
-  })
-  .add('sabre GcraLimiter.check, caller clock per batch (1024 keys)', () => {
-    const now = monotonicMs();
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += gcra.check(KEYS[i & 1023], 1, now).remaining;
-    sink += acc;
-  })
-  .add('sabre TokenBucketLimiter.check, caller clock per batch (1 key)', () => {
-    const now = monotonicMs();
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += tb.check(KEY, 1, now).remaining;
-    sink += acc;
-  })
-  .add('cell.throttle (CL.THROTTLE shard function, BigInt)', () => {
-    let tat = null;
-    const now = 1_700_000_000_000_000_000n;
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) {
-      const r = cell.throttle(tat, now + BigInt(i) * 1000n, 1_000_000n, 1_000_000n, 1n, 1n, out);
-      tat = r.newTatNs ?? tat;
-      acc += r.remaining;
-    }
-    sink += acc;
-  })
-  .add('probe: bare Int32 CAS GCRA step, caller clock', () => {
-    const now = Math.floor(monotonicMs() * 1000) | 0;
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += casInt32(now) ? 1 : 0;
-    sink += acc;
-  })
-  .add('probe: bare BigInt64 CAS GCRA step, caller clock', () => {
-    const now = BigInt(Math.floor(monotonicMs() * 1000));
-    let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += casBigInt(now) ? 1 : 0;
-    sink += acc;
-  });
+    .add('rate-limiter-flexible RateLimiterMemory.consume (1 key)', async () => {
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) acc += (await rlf.consume(KEY)).remainingPoints;
+      sink += acc;
+    })
+    .add('rate-limiter-flexible RateLimiterMemory.consume (1024 keys)', async () => {
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) acc += (await rlf.consume(KEYS[i & 1023])).remainingPoints;
+      sink += acc;
+    })
+    .add('sabre GcraLimiter.check, own clock read (1 key)', () => {
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) acc += gcra.check(KEY).remaining;
+      sink += acc;
+    })
+    .add('sabre GcraLimiter.check, caller clock per batch (1 key)', () => {
+      const now = monotonicMs();
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) acc += gcra.check(KEY, 1, now).remaining;
+      sink += acc;
+    })
+    .add('sabre GcraLimiter.check, own clock read (1024 keys)', () => {
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) acc += gcra.check(KEYS[i & 1023]).remaining;
+      sink += acc;
+    })
+    .add('sabre GcraLimiter.check, caller clock per batch (1024 keys)', () => {
+      const now = monotonicMs();
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) acc += gcra.check(KEYS[i & 1023], 1, now).remaining;
+      sink += acc;
+    })
+    .add('sabre TokenBucketLimiter.check, caller clock per batch (1 key)', () => {
+      const now = monotonicMs();
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) acc += tb.check(KEY, 1, now).remaining;
+      sink += acc;
+    })
+    .add('cell.throttle (CL.THROTTLE shard function, BigInt)', () => {
+      let tat = null;
+      const now = 1_700_000_000_000_000_000n;
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) {
+        const r = cell.throttle(tat, now + BigInt(i) * 1000n, 1_000_000n, 1_000_000n, 1n, 1n, out);
+        tat = r.newTatNs ?? tat;
+        acc += r.remaining;
+      }
+      sink += acc;
+    })
+    .add('probe: bare Int32 CAS GCRA step, caller clock', () => {
+      const now = Math.floor(monotonicMs() * 1000) | 0;
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) acc += casInt32(now) ? 1 : 0;
+      sink += acc;
+    })
+    .add('probe: bare BigInt64 CAS GCRA step, caller clock', () => {
+      const now = BigInt(Math.floor(monotonicMs() * 1000));
+      let acc = 0;
+      for (let i = 0; i < BATCH; i++) acc += casBigInt(now) ? 1 : 0;
+      sink += acc;
+    });
   return bench;
 }
 
@@ -128,7 +128,12 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const rows = [...perTask].map(([name, list]) => ({ name, p50: median(list.map((x) => x.p50)), mean: median(list.map((x) => x.mean)), rounds: list.map((x) => x.p50.toFixed(0)).join(' / ') }));
+const rows = [...perTask].map(([name, list]) => ({
+  name,
+  p50: median(list.map((x) => x.p50)),
+  mean: median(list.map((x) => x.mean)),
+  rounds: list.map((x) => x.p50.toFixed(0)).join(' / '),
+}));
 const base = rows[0].p50;
 const baseKeys = rows[1].p50;
 const fmt = (n) => n.toFixed(1);

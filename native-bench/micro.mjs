@@ -65,7 +65,10 @@ console.table(rows);
 const md = [
   `# Micro benchmarks (tinybench), ${new Date().toISOString()}`,
   '',
-  `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}. Command: \`node native-bench/micro.mjs\`.`,
+  `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}. Command: \`node native-bench/micro.mjs\`.`,
   '',
   '| task | ns/op (median) | ops/s |',
   '|---|--:|--:|',

@@ -153,7 +153,13 @@ const procs = {
   haproxy: start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]),
   sabre: start('sabre', process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', join(dir, 'sabre.json')]),
 };
-if (opt.base) procs['sabre-base'] = start('sabre-base', process.execPath, [join(opt.base, 'dist', 'cli.js'), 'proxy', '--config', join(dir, 'sabre-base.json')]);
+if (opt.base)
+  procs['sabre-base'] = start('sabre-base', process.execPath, [
+    join(opt.base, 'dist', 'cli.js'),
+    'proxy',
+    '--config',
+    join(dir, 'sabre-base.json'),
+  ]);
 for (const p of Object.values(ports)) await waitHttp(p);
 
 /** CPU seconds (user+sys) used so far by a process and its children (nginx workers). */
@@ -201,7 +207,12 @@ function run(tool, port) {
   }
   out = execFileSync('ab', ['-k', '-q', '-c', String(CONNS), '-t', String(DURATION), '-n', '10000000', url], { encoding: 'utf8' });
   const lat = (q) => Number(new RegExp(`\\s${q}%\\s+(\\d+)`).exec(out)[1]);
-  return { rps: Number(/Requests per second:\s+([\d.]+)/.exec(out)[1]), p50: lat('50'), p99: lat('99'), requests: Number(/Complete requests:\s+(\d+)/.exec(out)[1]) };
+  return {
+    rps: Number(/Requests per second:\s+([\d.]+)/.exec(out)[1]),
+    p50: lat('50'),
+    p99: lat('99'),
+    requests: Number(/Complete requests:\s+(\d+)/.exec(out)[1]),
+  };
 }
 
 const TARGETS = [...opt.targets.split(','), ...(opt.base ? ['sabre-base'] : [])];
@@ -220,7 +231,9 @@ for (let round = 1; round <= ROUNDS; round++) {
       const r = run(tool, ports[target]);
       if (pid) r.cpuUs = ((cpuSeconds(pid) - before) * 1e6) / r.requests;
       (results[`${tool} ${target}`] ??= []).push(r);
-      console.log(`round ${round} ${tool.padEnd(3)} ${target.padEnd(10)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.cpuUs ? `  cpu ${r.cpuUs.toFixed(1)} µs/req` : ''}`);
+      console.log(
+        `round ${round} ${tool.padEnd(3)} ${target.padEnd(10)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.cpuUs ? `  cpu ${r.cpuUs.toFixed(1)} µs/req` : ''}`,
+      );
     }
   }
 }
@@ -253,7 +266,9 @@ for (const tool of TOOLS) {
   const m = (t, k) => median((results[`${tool} ${t}`] ?? []).map((r) => r[k]));
   for (const target of TARGETS) {
     if (skip(tool, target)) {
-      lines.push(`| ${tool} | ${target} | n/a: uWS.js serves only HTTP/1.1 (20.30 never answers HTTP/1.0), and ab sends only HTTP/1.0, also with -k | | | | | |`);
+      lines.push(
+        `| ${tool} | ${target} | n/a: uWS.js serves only HTTP/1.1 (20.30 never answers HTTP/1.0), and ab sends only HTTP/1.0, also with -k | | | | | |`,
+      );
       continue;
     }
     const rps = m(target, 'rps');

@@ -27,7 +27,10 @@ function freePort() {
 async function waitListening(port) {
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise((r) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
       s.on('error', () => r(false));
     });
     if (ok) return;
@@ -109,9 +112,15 @@ async function round(port, round) {
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 const redisPort = await freePort();
-const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '10000'], { stdio: 'ignore' });
+const redis = spawn(
+  'redis-server',
+  ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '10000'],
+  { stdio: 'ignore' },
+);
 const sabrePort = await freePort();
-const sabre = spawn(process.execPath, [CLI, 'server', '--port', String(sabrePort), '--bind', '127.0.0.1', '--shards', '1'], { stdio: 'ignore' });
+const sabre = spawn(process.execPath, [CLI, 'server', '--port', String(sabrePort), '--bind', '127.0.0.1', '--shards', '1'], {
+  stdio: 'ignore',
+});
 try {
   await waitListening(redisPort);
   await waitListening(sabrePort);

@@ -22,7 +22,11 @@ const port = await new Promise((resolve) => {
     s.close(() => resolve(p));
   });
 });
-const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'], { stdio: 'ignore' });
+const redis = spawn(
+  'redis-server',
+  ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'],
+  { stdio: 'ignore' },
+);
 const cli = (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout.trim();
 try {
   for (let i = 0; i < 100 && cli('PING') !== 'PONG'; i++) await new Promise((r) => setTimeout(r, 50));
@@ -84,19 +88,25 @@ try {
   const sabreSize = statSync(join(dir, 'sabre-bgsave.rdb')).size;
   const check = spawnSync('redis-check-rdb', [join(dir, 'sabre-bgsave.rdb')], { encoding: 'utf8' }).stdout.includes('RDB looks OK');
 
-  console.log(JSON.stringify({
-    keys: count,
-    redis: { saveMs: Math.round(redisSaveMs), bgsaveForkPauseMs: forkUsec / 1000, bytes: redisSize },
-    sabre: {
-      readRedisDumpMs: Math.round(readMs),
-      saveMs: Math.round(saveMs),
-      bgsaveMs: Math.round(bgsaveMs),
-      bgsaveMaxEventLoopStallMs: Math.round(h.max / 1e6),
-      bytes: sabreSize,
-      sizeRatio: Number((sabreSize / redisSize).toFixed(3)),
-      redisCheckRdb: check ? 'OK' : 'FAILED',
-    },
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        keys: count,
+        redis: { saveMs: Math.round(redisSaveMs), bgsaveForkPauseMs: forkUsec / 1000, bytes: redisSize },
+        sabre: {
+          readRedisDumpMs: Math.round(readMs),
+          saveMs: Math.round(saveMs),
+          bgsaveMs: Math.round(bgsaveMs),
+          bgsaveMaxEventLoopStallMs: Math.round(h.max / 1e6),
+          bytes: sabreSize,
+          sizeRatio: Number((sabreSize / redisSize).toFixed(3)),
+          redisCheckRdb: check ? 'OK' : 'FAILED',
+        },
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   redis.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });

@@ -5,8 +5,21 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  RESULTS_DIR, cleanup, commandLine, cpuSeconds, fileStamp, isAlive, machineInfo, median,
-  requireTool, runMain, serverSpecs, startServer, stopping, track, writeResult,
+  RESULTS_DIR,
+  cleanup,
+  commandLine,
+  cpuSeconds,
+  fileStamp,
+  isAlive,
+  machineInfo,
+  median,
+  requireTool,
+  runMain,
+  serverSpecs,
+  startServer,
+  stopping,
+  track,
+  writeResult,
 } from './lib/servers.mjs';
 
 const USAGE = `usage: node native-bench/server-compare.mjs [options]
@@ -41,39 +54,81 @@ function options() {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) { console.log(USAGE); process.exit(0); }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const int = (name) => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${values[name]}'\n${USAGE}`);
     return n;
   };
-  const tests = values.tests.split(',').map((t) => t.trim().toLowerCase()).flatMap((t) => (t === 'ping' ? ['ping_inline', 'ping_mbulk'] : [t]));
+  const tests = values.tests
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .flatMap((t) => (t === 'ping' ? ['ping_inline', 'ping_mbulk'] : [t]));
   for (const t of tests) if (!CSV_NAME[t]) throw new Error(`unknown test '${t}'\n${USAGE}`);
   const pipelines = values.pipelines.split(',').map(Number);
   if (pipelines.some((p) => !Number.isInteger(p) || p <= 0)) throw new Error(`bad --pipelines '${values.pipelines}'`);
   return {
-    clients: int('clients'), requests: int('requests'), keyspace: int('keyspace'), rounds: int('rounds'),
-    timeoutS: int('timeout'), shards: values.shards ? int('shards') : undefined, tests, pipelines,
+    clients: int('clients'),
+    requests: int('requests'),
+    keyspace: int('keyspace'),
+    rounds: int('rounds'),
+    timeoutS: int('timeout'),
+    shards: values.shards ? int('shards') : undefined,
+    tests,
+    pipelines,
     out: values.out ?? path.join(RESULTS_DIR, `server-${fileStamp()}.md`),
   };
 }
 
 /** Run one redis-benchmark against a server; returns its CSV row, CPU µs/op and any problems. */
 async function benchmark(server, test, pipeline, opt) {
-  const args = ['-h', '127.0.0.1', '-p', String(server.port), '-c', String(opt.clients), '-n', String(opt.requests),
-    '-r', String(opt.keyspace), '-P', String(pipeline), '-t', test, '--csv'];
+  const args = [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(server.port),
+    '-c',
+    String(opt.clients),
+    '-n',
+    String(opt.requests),
+    '-r',
+    String(opt.keyspace),
+    '-P',
+    String(pipeline),
+    '-t',
+    test,
+    '--csv',
+  ];
   const cpu0 = cpuSeconds(server);
   const t0 = performance.now();
   const child = track(spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   // redis-benchmark spins forever if the server dies, so watch the server and bound the run.
   let killedWhy = null;
-  const kill = (why) => { if (!killedWhy) { killedWhy = why; try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } } };
+  const kill = (why) => {
+    if (!killedWhy) {
+      killedWhy = why;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  };
   const timer = setTimeout(() => kill(`timed out after ${opt.timeoutS} s`), opt.timeoutS * 1000);
-  const watch = setInterval(() => { if (!isAlive(server)) kill(`${server.name} died during the run`); }, 500);
+  const watch = setInterval(() => {
+    if (!isAlive(server)) kill(`${server.name} died during the run`);
+  }, 500);
   const [code, signal] = await new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (c, s) => resolve([c, s]));
@@ -87,7 +142,10 @@ async function benchmark(server, test, pipeline, opt) {
   if (killedWhy) problems.push(killedWhy);
   else if (code !== 0) problems.push(`redis-benchmark exited with ${code ?? signal}`);
   let row = null;
-  for (const line of stdout.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     if (line.startsWith('"test"')) continue;
     const cells = line.startsWith('"') ? line.split(',').map((c) => c.replace(/^"|"$/g, '')) : null;
     if (cells?.length === 8 && cells[0] === CSV_NAME[test]) {
@@ -97,7 +155,10 @@ async function benchmark(server, test, pipeline, opt) {
       problems.push(line); // e.g. "Error from server: ERR unknown command" (redis-benchmark exits on the first error)
     }
   }
-  for (const line of stderr.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     // Redis-benchmark reads CONFIG GET save/appendonly only to print a hint; a server without CONFIG is fine.
     if (/^WARNING: Could not fetch server CONFIG/.test(line)) continue;
     problems.push(line);
@@ -146,7 +207,9 @@ function report(opt, info, servers, results, aborted) {
       const r = pick('redis');
       const s = pick('sabre');
       const failed = (x) => (x.ok < x.total ? ' ⚠' : '');
-      lines.push(`| ${CSV_NAME[test]} | ${pipeline} | ${fmtInt(r.rps)}${failed(r)} | ${fmtInt(s.rps)}${failed(s)} | ${fmt(s.rps / r.rps)} | ${fmt(r.p50, 3)} | ${fmt(s.p50, 3)} | ${fmt(r.p99, 3)} | ${fmt(s.p99, 3)} | ${fmt(r.cpu)} | ${fmt(s.cpu)} | ${r.ok}/${r.total} · ${s.ok}/${s.total} |`);
+      lines.push(
+        `| ${CSV_NAME[test]} | ${pipeline} | ${fmtInt(r.rps)}${failed(r)} | ${fmtInt(s.rps)}${failed(s)} | ${fmt(s.rps / r.rps)} | ${fmt(r.p50, 3)} | ${fmt(s.p50, 3)} | ${fmt(r.p99, 3)} | ${fmt(s.p99, 3)} | ${fmt(r.cpu)} | ${fmt(s.cpu)} | ${r.ok}/${r.total} · ${s.ok}/${s.total} |`,
+      );
     }
   }
   if (aborted) lines.push('', `## ⚠ Benchmark aborted`, '', aborted);
@@ -157,11 +220,19 @@ function report(opt, info, servers, results, aborted) {
     lines.push('These runs are excluded from the medians above (marked ⚠).', '');
     for (const r of bad) lines.push(`- ${r.server} ${CSV_NAME[r.test]} -P ${r.pipeline}: ${r.problems.map((p) => `\`${p}\``).join('; ')}`);
   }
-  lines.push('', '## All runs', '', '| # | Server | Test | -P | ops/s | p50 ms | p99 ms | max ms | CPU µs/op | wall s | ok |', '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
+  lines.push(
+    '',
+    '## All runs',
+    '',
+    '| # | Server | Test | -P | ops/s | p50 ms | p99 ms | max ms | CPU µs/op | wall s | ok |',
+    '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
+  );
   results.forEach((r, i) => {
-    lines.push(`| ${i + 1} | ${r.server} | ${CSV_NAME[r.test]} | ${r.pipeline} | ${fmtInt(r.row?.rps)} | ${fmt(r.row?.p50, 3)} | ${fmt(r.row?.p99, 3)} | ${fmt(r.row?.max, 3)} | ${fmt(r.cpuUsPerOp)} | ${fmt(r.wallS, 1)} | ${r.problems.length ? 'ERROR' : 'yes'} |`);
+    lines.push(
+      `| ${i + 1} | ${r.server} | ${CSV_NAME[r.test]} | ${r.pipeline} | ${fmtInt(r.row?.rps)} | ${fmt(r.row?.p50, 3)} | ${fmt(r.row?.p99, 3)} | ${fmt(r.row?.max, 3)} | ${fmt(r.cpuUsPerOp)} | ${fmt(r.wallS, 1)} | ${r.problems.length ? 'ERROR' : 'yes'} |`,
+    );
   });
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Start both servers, run every test/pipeline in alternating rounds, write the report. */
@@ -193,7 +264,9 @@ async function main() {
           }
           const r = await benchmark(server, test, pipeline, opt);
           results.push(r);
-          const status = r.problems.length ? `ERROR ${r.problems[0]}` : `${fmtInt(r.row.rps)} ops/s p99 ${r.row.p99} ms cpu ${fmt(r.cpuUsPerOp)} µs/op`;
+          const status = r.problems.length
+            ? `ERROR ${r.problems[0]}`
+            : `${fmtInt(r.row.rps)} ops/s p99 ${r.row.p99} ms cpu ${fmt(r.cpuUsPerOp)} µs/op`;
           console.error(`[${results.length}/${total}] ${server.name.padEnd(5)} ${CSV_NAME[test]} -P ${pipeline} round ${round}: ${status}`);
         }
       }

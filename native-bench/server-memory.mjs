@@ -5,8 +5,19 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  RESULTS_DIR, cleanup, commandLine, fileStamp, machineInfo, rawCommand, rssBytes, runMain,
-  serverSpecs, sleep, startServer, stopServer, writeResult,
+  RESULTS_DIR,
+  cleanup,
+  commandLine,
+  fileStamp,
+  machineInfo,
+  rawCommand,
+  rssBytes,
+  runMain,
+  serverSpecs,
+  sleep,
+  startServer,
+  stopServer,
+  writeResult,
 } from './lib/servers.mjs';
 
 const USAGE = `usage: node native-bench/server-memory.mjs [options]
@@ -33,7 +44,10 @@ function options() {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) { console.log(USAGE); process.exit(0); }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const int = (name, v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${v}'\n${USAGE}`);
@@ -61,29 +75,49 @@ const valueFor = (i, size) => String(i).padStart(size, 'v').slice(-size);
  */
 async function loadKeys(port, n, valueSize, label) {
   const sock = net.connect({ host: '127.0.0.1', port });
-  await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+  await new Promise((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', reject);
+  });
   let replies = 0;
   let atLineStart = true;
   let errorLine = null; // first error reply, collected byte by byte
   let collecting = false;
   let failure = null;
   let wake = () => {};
-  sock.on('error', (e) => { failure = e; wake(); });
-  sock.on('close', () => { failure ??= new Error('connection closed by server'); wake(); });
+  sock.on('error', (e) => {
+    failure = e;
+    wake();
+  });
+  sock.on('close', () => {
+    failure ??= new Error('connection closed by server');
+    wake();
+  });
   sock.on('data', (buf) => {
     for (const b of buf) {
-      if (atLineStart && b === 0x2d /* '-' */ && errorLine === null) { collecting = true; errorLine = ''; }
-      if (b === 0x0a) { replies++; atLineStart = true; collecting = false; continue; }
+      if (atLineStart && b === 0x2d /* '-' */ && errorLine === null) {
+        collecting = true;
+        errorLine = '';
+      }
+      if (b === 0x0a) {
+        replies++;
+        atLineStart = true;
+        collecting = false;
+        continue;
+      }
       if (collecting && b !== 0x0d) errorLine += String.fromCharCode(b);
       atLineStart = false;
     }
     wake();
   });
   // Resolve once at least `target` replies arrived (or the connection failed).
-  const repliesAtLeast = (target) => new Promise((resolve) => {
-    wake = () => { if (replies >= target || failure || errorLine !== null) resolve(); };
-    wake();
-  });
+  const repliesAtLeast = (target) =>
+    new Promise((resolve) => {
+      wake = () => {
+        if (replies >= target || failure || errorLine !== null) resolve();
+      };
+      wake();
+    });
   const t0 = performance.now();
   let sent = 0;
   let lastReport = t0;
@@ -156,7 +190,8 @@ function header(title, opt, info) {
 /** Markdown report for the memory comparison. */
 function memoryReport(opt, info, redis, sabre) {
   const substitute = process.env.SABRE_CMD ? ' — **substitute via SABRE_CMD, not Sabre** (harness validation)' : '';
-  const rowFor = (r) => `| ${r.name} | ${mib(r.before.rss)} | ${mib(r.after.rss)} | ${fmt(perKey(r, 'rss'))} | ${fmt(perKey(r, 'used'))} | ${r.after.dbsize.toLocaleString('en-US')}${dbsizeOk(r) ? '' : ' ⚠'} | ${fmt(r.seconds)} | ${Math.round(r.keys / r.seconds).toLocaleString('en-US')} |`;
+  const rowFor = (r) =>
+    `| ${r.name} | ${mib(r.before.rss)} | ${mib(r.after.rss)} | ${fmt(perKey(r, 'rss'))} | ${fmt(perKey(r, 'used'))} | ${r.after.dbsize.toLocaleString('en-US')}${dbsizeOk(r) ? '' : ' ⚠'} | ${fmt(r.seconds)} | ${Math.round(r.keys / r.seconds).toLocaleString('en-US')} |`;
   const lines = [
     ...header('Sabre vs Redis: memory per key', opt, info),
     `- Redis: \`${redis.command}\``,
@@ -171,13 +206,15 @@ function memoryReport(opt, info, redis, sabre) {
     `**Sabre / Redis RSS growth per key: ${fmt(perKey(sabre, 'rss') / perKey(redis, 'rss'), 2)}×** (Redis used_memory per key: ${fmt(perKey(redis, 'used'))} bytes; key + value payload alone is ${keyName(0).length + opt.valueSize} bytes).`,
   ];
   for (const r of [redis, sabre]) {
-    if (!dbsizeOk(r)) lines.push('', `⚠ ${r.name}: DBSIZE was ${r.before.dbsize} before and ${r.after.dbsize} after loading, expected 0 and ${r.keys}.`);
+    if (!dbsizeOk(r))
+      lines.push('', `⚠ ${r.name}: DBSIZE was ${r.before.dbsize} before and ${r.after.dbsize} after loading, expected 0 and ${r.keys}.`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 // One --trace-gc line: "[pid:0xisolate]  1234 ms: Mark-Compact 12.3 (15.0) -> 10.1 (14.0) MB, 5.6 / 0.0 ms  (+ 44.5 ms in 69 steps ..., biggest step 8.6 ms ...".
-const GC_LINE = /^\[(\d+):(0x[0-9a-f]+)\]\s+(\d+) ms: (.+?) ([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ ([\d.]+) ms(.*)$/;
+const GC_LINE =
+  /^\[(\d+):(0x[0-9a-f]+)\]\s+(\d+) ms: (.+?) ([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ ([\d.]+) ms(.*)$/;
 
 /** Parse --trace-gc output lines into events {isolate, kind, pauseMs, biggestStepMs, heapAfterMb}. */
 export function parseGcTrace(text) {
@@ -185,7 +222,10 @@ export function parseGcTrace(text) {
   events.unparsed = 0; // lines that look like GC traces but did not match: a V8 format change
   for (const line of text.split('\n')) {
     const m = GC_LINE.exec(line.trim());
-    if (!m) { if (/^\[\d+:0x[0-9a-f]+\]\s+\d+ ms: /.test(line.trim())) events.unparsed++; continue; }
+    if (!m) {
+      if (/^\[\d+:0x[0-9a-f]+\]\s+\d+ ms: /.test(line.trim())) events.unparsed++;
+      continue;
+    }
     const kind = m[4].replace(/\s*\(.*\)$/, '').trim(); // "Mark-Compact (reduce)" -> "Mark-Compact"
     const step = /biggest step ([\d.]+) ms/.exec(m[11]);
     events.push({ isolate: m[2], kind, pauseMs: Number(m[9]), biggestStepMs: step ? Number(step[1]) : 0, heapAfterMb: Number(m[7]) });
@@ -201,7 +241,7 @@ function gcReport(opt, info, result, events, limitMs) {
   const lines = [
     ...header('Sabre GC pauses while loading keys (node --trace-gc)', opt, info),
     `- Sabre: \`${result.command}\`${substitute}`,
-    `- Loaded in ${fmt(result.seconds)} s (${Math.round(result.keys / result.seconds).toLocaleString('en-US')} SET/s); DBSIZE after: ${result.after.dbsize.toLocaleString('en-US')}${dbsizeOk(result) ? '' : ' ⚠ expected ' + result.keys}; RSS ${mib(result.before.rss)} → ${mib(result.after.rss)} MiB.`,
+    `- Loaded in ${fmt(result.seconds)} s (${Math.round(result.keys / result.seconds).toLocaleString('en-US')} SET/s); DBSIZE after: ${result.after.dbsize.toLocaleString('en-US')}${dbsizeOk(result) ? '' : ` ⚠ expected ${result.keys}`}; RSS ${mib(result.before.rss)} → ${mib(result.after.rss)} MiB.`,
     `- Every GC from server start to 1 s after the last reply, on all isolates (main thread and workers: ${new Set(events.map((e) => e.isolate)).size} seen). Pause = the stop-the-world time V8 prints; incremental marking steps are listed separately.`,
     '',
     '| GC kind | count | max pause ms | total pause ms | biggest incremental step ms |',
@@ -210,13 +250,21 @@ function gcReport(opt, info, result, events, limitMs) {
   for (const kind of kinds) {
     const es = events.filter((e) => e.kind === kind);
     const sum = es.reduce((s, e) => s + e.pauseMs, 0);
-    lines.push(`| ${kind} | ${es.length} | ${fmt(Math.max(...es.map((e) => e.pauseMs)), 2)} | ${fmt(sum, 1)} | ${fmt(Math.max(...es.map((e) => e.biggestStepMs)), 2)} |`);
+    lines.push(
+      `| ${kind} | ${es.length} | ${fmt(Math.max(...es.map((e) => e.pauseMs)), 2)} | ${fmt(sum, 1)} | ${fmt(Math.max(...es.map((e) => e.biggestStepMs)), 2)} |`,
+    );
   }
   lines.push('');
   if (events.unparsed) lines.push(`⚠ ${events.unparsed} GC trace lines could not be parsed and are not counted above.`, '');
-  if (events.length === 0) lines.push('⚠ **No --trace-gc lines were found in the server output** — is it a Node process started with --trace-gc (with SABRE_CMD, include \`node --trace-gc\` in it)?');
-  else lines.push(`**Longest GC pause: ${fmt(maxPause, 2)} ms — ${maxPause <= limitMs ? `within the ${limitMs} ms budget` : `⚠ OVER the ${limitMs} ms budget`}.**`);
-  return lines.join('\n') + '\n';
+  if (events.length === 0)
+    lines.push(
+      '⚠ **No --trace-gc lines were found in the server output** — is it a Node process started with --trace-gc (with SABRE_CMD, include `node --trace-gc` in it)?',
+    );
+  else
+    lines.push(
+      `**Longest GC pause: ${fmt(maxPause, 2)} ms — ${maxPause <= limitMs ? `within the ${limitMs} ms budget` : `⚠ OVER the ${limitMs} ms budget`}.**`,
+    );
+  return `${lines.join('\n')}\n`;
 }
 
 /** Run the memory comparison, or with --gc-trace, the GC-pause measurement on Sabre alone. */
@@ -228,7 +276,11 @@ async function main() {
     // so covers worker threads too (and fork() passes execArgv on). With SABRE_CMD, put it there.
     const { sabre } = serverSpecs({ shards: opt.shards, nodeFlags: ['--trace-gc'] });
     let trace = '';
-    const result = await measure(sabre, opt, { onStdout: (d) => { trace += d; } });
+    const result = await measure(sabre, opt, {
+      onStdout: (d) => {
+        trace += d;
+      },
+    });
     const events = parseGcTrace(trace);
     writeResult(opt.out, gcReport(opt, info, result, events, 10));
     if (!dbsizeOk(result) || events.length === 0) process.exitCode = 2;

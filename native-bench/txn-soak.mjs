@@ -20,7 +20,9 @@ const port = await new Promise((resolve) => {
     s.close(() => resolve(p));
   });
 });
-const srv = spawn(process.execPath, [CLI, 'server', '--port', String(port), '--bind', '127.0.0.1', '--shards', String(SHARDS)], { stdio: 'ignore' });
+const srv = spawn(process.execPath, [CLI, 'server', '--port', String(port), '--bind', '127.0.0.1', '--shards', String(SHARDS)], {
+  stdio: 'ignore',
+});
 try {
   const connect = async () => {
     for (let i = 0; i < 100; i++) {
@@ -52,7 +54,14 @@ try {
       if (n % 5 === 0) {
         await c.watch(from);
         const bal = Number(await c.get(from));
-        if ((await c.multi().set(from, String(bal - 2)).incrby(to, 2).exec()) === null) aborted++;
+        if (
+          (await c
+            .multi()
+            .set(from, String(bal - 2))
+            .incrby(to, 2)
+            .exec()) === null
+        )
+          aborted++;
         else watched++;
       } else {
         await c.multi().decrby(from, 1).incrby(to, 1).exec();
@@ -77,7 +86,19 @@ try {
   await Promise.all([...work, check]);
   const final = (await admin.mget(...keys)).reduce((s, v) => s + Number(v), 0);
   console.log(
-    JSON.stringify({ seconds: SECONDS, clients: CLIENTS, shards: SHARDS, accounts: ACCOUNTS, plainTx: plain, watchedTx: watched, watchAborts: aborted, checks, violations, finalTotal: final, expected: ACCOUNTS * START }),
+    JSON.stringify({
+      seconds: SECONDS,
+      clients: CLIENTS,
+      shards: SHARDS,
+      accounts: ACCOUNTS,
+      plainTx: plain,
+      watchedTx: watched,
+      watchAborts: aborted,
+      checks,
+      violations,
+      finalTotal: final,
+      expected: ACCOUNTS * START,
+    }),
   );
   for (const c of [...clients, checker, admin]) c.disconnect();
   if (violations > 0 || final !== ACCOUNTS * START) process.exitCode = 1;

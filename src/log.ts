@@ -21,7 +21,7 @@ function write(level: LogLevel, component: string, msg: string, fields?: Record<
   if (RANK[level] < threshold) return;
   let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${component}] ${msg}`;
   if (fields) for (const k in fields) line += ` ${k}=${formatValue(fields[k])}`;
-  (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line + '\n');
+  (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(`${line}\n`);
 }
 
 /** A logger bound to one component name (`server`, `shard-2`, `proxy`…). */

@@ -41,9 +41,12 @@ export class ChatClient {
   async join() {
     await this.sub.subscribe(channel(this.room));
     await this.cmd.set(presenceKey(this.room, this.user), '1', 'EX', this.presenceTtl);
-    this.heartbeat = setInterval(() => {
-      this.cmd.expire(presenceKey(this.room, this.user), this.presenceTtl).catch(() => {});
-    }, (this.presenceTtl * 1000) / 3);
+    this.heartbeat = setInterval(
+      () => {
+        this.cmd.expire(presenceKey(this.room, this.user), this.presenceTtl).catch(() => {});
+      },
+      (this.presenceTtl * 1000) / 3,
+    );
     this.heartbeat.unref();
     await this.post('join', `${this.user} joined`);
   }
@@ -58,7 +61,13 @@ export class ChatClient {
     const n = await this.cmd.incr(`${channel(this.room)}:seq`);
     const msg = JSON.stringify({ n, kind, user: this.user, text, at: Date.now() });
     const h = historyKey(this.room);
-    await this.cmd.multi().lpush(h, msg).ltrim(h, 0, HISTORY_MAX - 1).expire(h, HISTORY_TTL_S).publish(channel(this.room), msg).exec();
+    await this.cmd
+      .multi()
+      .lpush(h, msg)
+      .ltrim(h, 0, HISTORY_MAX - 1)
+      .expire(h, HISTORY_TTL_S)
+      .publish(channel(this.room), msg)
+      .exec();
   }
 
   /** The last `count` messages, oldest first. */
@@ -105,7 +114,11 @@ export async function watchPresence({ port, host = '127.0.0.1' }) {
     void (async () => {
       const n = await admin.incr(`${channel(room)}:seq`);
       const msg = JSON.stringify({ n, kind: 'timeout', user, text: `${user} timed out`, at: Date.now() });
-      await admin.multi().set(`${channel(room)}:msg:${n}`, msg, 'EX', HISTORY_TTL_S).publish(channel(room), msg).exec();
+      await admin
+        .multi()
+        .set(`${channel(room)}:msg:${n}`, msg, 'EX', HISTORY_TTL_S)
+        .publish(channel(room), msg)
+        .exec();
     })();
   });
   await sub.subscribe('__keyevent@0__:expired');

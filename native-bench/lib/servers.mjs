@@ -41,7 +41,19 @@ const children = new Set();
 export function serverSpecs({ shards, sabreCmd = process.env.SABRE_CMD, refCmd = process.env.REDIS_CMD, nodeFlags = [], env = {} } = {}) {
   let redis = {
     name: 'redis',
-    argv: (port) => ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    argv: (port) => [
+      'redis-server',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+    ],
     env: {},
   };
   if (refCmd) {
@@ -60,7 +72,11 @@ export function serverSpecs({ shards, sabreCmd = process.env.SABRE_CMD, refCmd =
     const cli = path.join(ROOT, 'dist', 'cli.js');
     if (!existsSync(cli)) throw new Error(`${cli} not found; run \`npm run build\` first (or set SABRE_CMD to substitute a server)`);
     const extra = shards ? ['--shards', String(shards)] : [];
-    sabre = { name: 'sabre', argv: (port) => [process.execPath, ...nodeFlags, cli, 'server', '--port', String(port), '--bind', '127.0.0.1', ...extra], env };
+    sabre = {
+      name: 'sabre',
+      argv: (port) => [process.execPath, ...nodeFlags, cli, 'server', '--port', String(port), '--bind', '127.0.0.1', ...extra],
+      env,
+    };
   }
   return { redis, sabre };
 }
@@ -77,13 +93,27 @@ export async function startServer(spec, { onStdout } = {}) {
   });
   children.add(child);
   let tail = '';
-  const keepTail = (d) => { tail = (tail + d.toString()).slice(-4000); };
-  child.stdout.on('data', (d) => { keepTail(d); onStdout?.(d); });
+  const keepTail = (d) => {
+    tail = (tail + d.toString()).slice(-4000);
+  };
+  child.stdout.on('data', (d) => {
+    keepTail(d);
+    onStdout?.(d);
+  });
   child.stderr.on('data', keepTail);
   child.on('exit', () => children.delete(child));
-  const spawnError = new Promise((_, reject) => child.on('error', (e) => reject(new Error(`cannot start ${spec.name} (${argv[0]}): ${e.message}`))));
+  const spawnError = new Promise((_, reject) =>
+    child.on('error', (e) => reject(new Error(`cannot start ${spec.name} (${argv[0]}): ${e.message}`))),
+  );
   spawnError.catch(() => {});
-  const server = { name: spec.name, port, pid: child.pid, child, command: spec.display?.(port) ?? argv.map(shellQuote).join(' '), output: () => tail };
+  const server = {
+    name: spec.name,
+    port,
+    pid: child.pid,
+    child,
+    command: spec.display?.(port) ?? argv.map(shellQuote).join(' '),
+    output: () => tail,
+  };
   await Promise.race([waitForPing(server), spawnError]);
   return server;
 }
@@ -93,7 +123,9 @@ export async function waitForPing(server, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (server.child.exitCode !== null || server.child.signalCode !== null) {
-      throw new Error(`${server.name} exited (${server.child.exitCode ?? server.child.signalCode}) before answering PING:\n${server.output()}`);
+      throw new Error(
+        `${server.name} exited (${server.child.exitCode ?? server.child.signalCode}) before answering PING:\n${server.output()}`,
+      );
     }
     if (await pingOnce(server.port)) return;
     await sleep(100);
@@ -106,11 +138,17 @@ function pingOnce(port) {
   return new Promise((resolve) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     let buf = '';
-    const done = (ok) => { sock.destroy(); resolve(ok); };
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
     sock.setTimeout(1000, () => done(false));
     sock.on('error', () => done(false));
     sock.on('connect', () => sock.write('*1\r\n$4\r\nPING\r\n'));
-    sock.on('data', (d) => { buf += d; if (buf.includes('\r\n')) done(buf.startsWith('+PONG')); });
+    sock.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+    });
   });
 }
 
@@ -124,14 +162,20 @@ export function rawCommand(port, ...args) {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     let buf = '';
-    sock.setTimeout(10000, () => { sock.destroy(); reject(new Error(`${args[0]} timed out on port ${port}`)); });
+    sock.setTimeout(10000, () => {
+      sock.destroy();
+      reject(new Error(`${args[0]} timed out on port ${port}`));
+    });
     sock.on('error', reject);
     sock.on('connect', () => sock.write(encodeCommand(args)));
     sock.on('data', (d) => {
       buf += d;
       try {
         const reply = parseSimpleReply(buf);
-        if (reply !== undefined) { sock.destroy(); resolve(reply); }
+        if (reply !== undefined) {
+          sock.destroy();
+          resolve(reply);
+        }
       } catch (err) {
         sock.destroy();
         reject(err);
@@ -205,7 +249,9 @@ export function rssBytes(server) {
     try {
       const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) kb += Number(m[1]);
-    } catch { /* process went away */ }
+    } catch {
+      /* process went away */
+    }
   }
   return kb * 1024;
 }
@@ -215,8 +261,18 @@ export async function stopServer(server) {
   const child = server.child ?? server;
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
-  try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
-  const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    /* already gone */
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 3000);
   await exited;
   clearTimeout(timer);
 }
@@ -246,7 +302,14 @@ export function runMain(main) {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // Last resort if something exits synchronously: never leave a server behind.
-  process.on('exit', () => { for (const c of children) try { process.kill(-c.pid, 'SIGKILL'); } catch { /* gone */ } });
+  process.on('exit', () => {
+    for (const c of children)
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+  });
   main()
     .catch((err) => {
       process.stderr.write(`error: ${err.message}\n`);
@@ -265,14 +328,17 @@ export function machineInfo() {
     node: process.version,
     redisVersion,
     kernel: `${os.type()} ${os.release()}`,
-    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    loadavg: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
     totalMemGiB: (os.totalmem() / 2 ** 30).toFixed(1),
   };
 }
 
 /** Timestamp usable in a file name (UTC), e.g. 2026-11-23T2130Z. */
 export function fileStamp(d = new Date()) {
-  return d.toISOString().slice(0, 16).replace(':', '') + 'Z';
+  return `${d.toISOString().slice(0, 16).replace(':', '')}Z`;
 }
 
 /** Write a results file under native-bench/results and print it. */

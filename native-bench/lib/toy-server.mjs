@@ -10,14 +10,31 @@ const db = new Map();
 /** Execute one command (array of strings) and return its RESP reply. */
 function execute([name = '', ...args]) {
   switch (name.toUpperCase()) {
-    case 'PING': return '+PONG\r\n';
-    case 'SET': db.set(args[0], args[1]); return '+OK\r\n';
-    case 'GET': { const v = db.get(args[0]); return v === undefined ? '$-1\r\n' : `$${Buffer.byteLength(v)}\r\n${v}\r\n`; }
-    case 'INCR': { const n = Number(db.get(args[0]) ?? 0) + 1; db.set(args[0], String(n)); return `:${n}\r\n`; }
-    case 'MSET': for (let i = 0; i + 1 < args.length; i += 2) db.set(args[i], args[i + 1]); return '+OK\r\n';
-    case 'DBSIZE': return `:${db.size}\r\n`;
-    case 'INFO': { const s = `# Memory\r\nused_memory:${process.memoryUsage().heapUsed}\r\n`; return `$${s.length}\r\n${s}\r\n`; }
-    default: return `-ERR unknown command '${name}'\r\n`;
+    case 'PING':
+      return '+PONG\r\n';
+    case 'SET':
+      db.set(args[0], args[1]);
+      return '+OK\r\n';
+    case 'GET': {
+      const v = db.get(args[0]);
+      return v === undefined ? '$-1\r\n' : `$${Buffer.byteLength(v)}\r\n${v}\r\n`;
+    }
+    case 'INCR': {
+      const n = Number(db.get(args[0]) ?? 0) + 1;
+      db.set(args[0], String(n));
+      return `:${n}\r\n`;
+    }
+    case 'MSET':
+      for (let i = 0; i + 1 < args.length; i += 2) db.set(args[i], args[i + 1]);
+      return '+OK\r\n';
+    case 'DBSIZE':
+      return `:${db.size}\r\n`;
+    case 'INFO': {
+      const s = `# Memory\r\nused_memory:${process.memoryUsage().heapUsed}\r\n`;
+      return `$${s.length}\r\n${s}\r\n`;
+    }
+    default:
+      return `-ERR unknown command '${name}'\r\n`;
   }
 }
 
@@ -28,7 +45,11 @@ function parse(buf) {
   for (;;) {
     const eol = buf.indexOf('\r\n', pos);
     if (eol < 0) break;
-    if (buf[pos] !== 0x2a /* '*' */) { cmds.push(buf.toString('latin1', pos, eol).split(' ')); pos = eol + 2; continue; }
+    if (buf[pos] !== 0x2a /* '*' */) {
+      cmds.push(buf.toString('latin1', pos, eol).split(' '));
+      pos = eol + 2;
+      continue;
+    }
     const n = Number(buf.toString('latin1', pos + 1, eol));
     const args = [];
     let p = eol + 2;
@@ -47,12 +68,14 @@ function parse(buf) {
   return [cmds, buf.subarray(pos)];
 }
 
-net.createServer((sock) => {
-  let pending = Buffer.alloc(0);
-  sock.on('data', (d) => {
-    const [cmds, rest] = parse(pending.length ? Buffer.concat([pending, d]) : d);
-    pending = Buffer.from(rest);
-    if (cmds.length) sock.write(cmds.map(execute).join(''), 'latin1');
-  });
-  sock.on('error', () => {});
-}).listen(port, '127.0.0.1');
+net
+  .createServer((sock) => {
+    let pending = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      const [cmds, rest] = parse(pending.length ? Buffer.concat([pending, d]) : d);
+      pending = Buffer.from(rest);
+      if (cmds.length) sock.write(cmds.map(execute).join(''), 'latin1');
+    });
+    sock.on('error', () => {});
+  })
+  .listen(port, '127.0.0.1');

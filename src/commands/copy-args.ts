@@ -17,7 +17,13 @@ export interface CopyOptions {
  * (`as`/`al`: each argument's start and length in `buf`); returns the options, or the error text
  * Redis answers for the first bad one.
  */
-export function parseCopyOptions(buf: Uint8Array, as: ArrayLike<number>, al: ArrayLike<number>, argc: number, databases: number): CopyOptions | string {
+export function parseCopyOptions(
+  buf: Uint8Array,
+  as: ArrayLike<number>,
+  al: ArrayLike<number>,
+  argc: number,
+  databases: number,
+): CopyOptions | string {
   const opts: CopyOptions = { db: -1, replace: false };
   for (let i = 3; i < argc; i++) {
     if (isKeyword(buf, as[i]!, al[i]!, 'REPLACE')) opts.replace = true;

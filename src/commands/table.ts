@@ -38,10 +38,33 @@ export const F_MOVABLEKEYS = 1 << 22;
 export const F_ALLOW_BUSY = 1 << 23;
 export const F_TOUCHES_ARBITRARY_KEYS = 1 << 24;
 
-const FLAG_NAMES = ['write', 'readonly', 'denyoom', 'module', 'admin', 'pubsub', 'noscript', 'blocking', 'loading',
-  'stale', 'skip_monitor', 'skip_slowlog', 'asking', 'fast', 'no_auth', 'may_replicate', 'sentinel', 'only_sentinel',
-  'no_mandatory_keys', 'protected', 'no_async_loading', 'no_multi', 'movablekeys', 'allow_busy',
-  'touches_arbitrary_keys'];
+const FLAG_NAMES = [
+  'write',
+  'readonly',
+  'denyoom',
+  'module',
+  'admin',
+  'pubsub',
+  'noscript',
+  'blocking',
+  'loading',
+  'stale',
+  'skip_monitor',
+  'skip_slowlog',
+  'asking',
+  'fast',
+  'no_auth',
+  'may_replicate',
+  'sentinel',
+  'only_sentinel',
+  'no_mandatory_keys',
+  'protected',
+  'no_async_loading',
+  'no_multi',
+  'movablekeys',
+  'allow_busy',
+  'touches_arbitrary_keys',
+];
 // Redis keeps these out of COMMAND INFO on purpose.
 const HIDDEN_FLAGS = F_MAY_REPLICATE | F_SENTINEL | F_ONLY_SENTINEL | F_PROTECTED | F_TOUCHES_ARBITRARY_KEYS;
 
@@ -291,7 +314,9 @@ function cString(buf: Uint8Array, start: number, len: number, max: number): stri
   let end = start;
   const limit = start + Math.min(len, max);
   while (end < limit && buf[end] !== 0) end++;
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1').replace(/[\r\n]/g, ' ');
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start)
+    .toString('latin1')
+    .replace(/[\r\n]/g, ' ');
 }
 
 /**

@@ -171,7 +171,15 @@ export class Acceptor {
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
   /** Transactions, pub/sub and notification hooks. */
-  hooks: ModeHooks = { gate: () => false, rejected: () => {}, closed: () => {}, event: () => {}, monitor: () => {}, operationDone: () => {}, subscriberBacklog: () => {} };
+  hooks: ModeHooks = {
+    gate: () => false,
+    rejected: () => {},
+    closed: () => {},
+    event: () => {},
+    monitor: () => {},
+    operationDone: () => {},
+    subscriberBacklog: () => {},
+  };
   /** Some client runs MONITOR. */
   monitoring = false;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
@@ -581,7 +589,16 @@ export class Acceptor {
   }
 
   /** Sends argument 0 plus the listed arguments to one shard. */
-  private sendSubset(link: ShardLink, connId: number, seq: number, id: number, db: number, proto: number, cmd: ParsedCommand, args: number[]): void {
+  private sendSubset(
+    link: ShardLink,
+    connId: number,
+    seq: number,
+    id: number,
+    db: number,
+    proto: number,
+    cmd: ParsedCommand,
+    args: number[],
+  ): void {
     let size = F.REQ_ARGS + 4 + cmd.argLen[0]!;
     for (const i of args) size += 4 + cmd.argLen[i]!;
     const buf = link.begin(connId, seq, id, db, proto === 3 ? F.FLAG_RESP3 : 0, args.length + 1, size);
@@ -682,7 +699,9 @@ export class Acceptor {
    */
   private startOperation(conn: Connection, seq: number, id: number, cmd: ParsedCommand, gather = false): void {
     const args = copyArgs(cmd);
-    const keys = gather ? Array.from(this.keyIdx.subarray(0, extractKeys(COMMANDS[id]!, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx))) : null;
+    const keys = gather
+      ? Array.from(this.keyIdx.subarray(0, extractKeys(COMMANDS[id]!, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx)))
+      : null;
     const logged = this.aof.take(conn.db, id, cmd);
     this.park(conn);
     void this.coordinator.operation(id, args, keys, conn.db, conn.proto, logged).then((reply) => {

@@ -63,7 +63,8 @@ export class AofOrder {
     const whole = this.take(db, id, cmd);
     if (whole === null) return;
     byShard.forEach((args, s) => {
-      if (args.length > 0) this.pend(connId, seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)] });
+      if (args.length > 0)
+        this.pend(connId, seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)] });
     });
   }
 

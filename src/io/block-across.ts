@@ -115,7 +115,9 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
     }
     const left = deadline - Date.now();
     if (left <= 0) break;
-    const watches = [...plan.watched].map(([s, keys]) => c.call(s, db, bwatch, [Buffer.from('__bwatch'), plan.watchType, ...keys], 0, opConn));
+    const watches = [...plan.watched].map(([s, keys]) =>
+      c.call(s, db, bwatch, [Buffer.from('__bwatch'), plan.watchType, ...keys], 0, opConn),
+    );
     let timer: NodeJS.Timeout | undefined;
     const timedOut = left === Infinity ? null : new Promise<void>((res) => (timer = setTimeout(res, left)));
     const closed = new Promise<void>((res) => (client.onClosed = res));

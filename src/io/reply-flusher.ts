@@ -69,7 +69,11 @@ export class ReplyFlusher {
         conn.socket.pause();
         const limit = ctx.config.num('client-output-buffer-limit-bytes');
         if (limit > 0 && pending > limit) {
-          ctx.log.warn('client scheduled to be closed for overcoming of output buffer limits', { id: conn.id, addr: conn.addr, omem: pending });
+          ctx.log.warn('client scheduled to be closed for overcoming of output buffer limits', {
+            id: conn.id,
+            addr: conn.addr,
+            omem: pending,
+          });
           ctx.kill(conn);
         }
       }

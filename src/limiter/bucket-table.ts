@@ -199,7 +199,13 @@ export class BucketTable {
       const meta = Atomics.load(i32, base);
       const st = meta & 3;
       if (st === EMPTY) break;
-      if (st === READY && i32[base + S_HASH] === h && i32[base + S_NS] === ns && i32[base + S_LEN] === len && this.sameKey(base, key, len)) {
+      if (
+        st === READY &&
+        i32[base + S_HASH] === h &&
+        i32[base + S_NS] === ns &&
+        i32[base + S_LEN] === len &&
+        this.sameKey(base, key, len)
+      ) {
         this.remember(key, ns, base, meta);
         return base;
       }
@@ -281,7 +287,13 @@ export class BucketTable {
         const base = HEADER + idx * stride;
         const meta = i32[base]!;
         const st = meta & 3;
-        if (st === READY && i32[base + S_HASH] === h && i32[base + S_NS] === ns && i32[base + S_LEN] === len && this.sameKey(base, key, len)) {
+        if (
+          st === READY &&
+          i32[base + S_HASH] === h &&
+          i32[base + S_NS] === ns &&
+          i32[base + S_LEN] === len &&
+          this.sameKey(base, key, len)
+        ) {
           this.remember(key, ns, base, meta);
           return base;
         }

@@ -166,7 +166,17 @@ function remainingOf(next: bigint, ei: bigint): number {
 
 /** Allocates a result for `throttle` (reuse one per shard). */
 export function newThrottleResult(): ThrottleResult {
-  return { limited: 0, limit: 0, remaining: 0, retryAfterS: -1, resetAfterS: -1, retryAfterNs: 0n, resetAfterNs: 0n, newTatNs: null, ttlMs: 0 };
+  return {
+    limited: 0,
+    limit: 0,
+    remaining: 0,
+    retryAfterS: -1,
+    resetAfterS: -1,
+    retryAfterNs: 0n,
+    resetAfterNs: 0n,
+    newTatNs: null,
+    ttlMs: 0,
+  };
 }
 
 /**
@@ -224,7 +234,14 @@ export function throttleReply(r: ThrottleResult): [number, number, number, numbe
  * (taking n tokens leaves the state n single CL.THROTTLE calls would). Grants
  * min(want, tokens available now); a grant of 0 writes nothing. `want` 0 peeks.
  */
-export function lease(storedTatNs: bigint | null, nowNs: bigint, maxBurst: bigint, count: bigint, period: bigint, want: bigint): LeaseResult {
+export function lease(
+  storedTatNs: bigint | null,
+  nowNs: bigint,
+  maxBurst: bigint,
+  count: bigint,
+  period: bigint,
+  want: bigint,
+): LeaseResult {
   const ei = emissionIntervalNs(count, period);
   if (ei === 0n) throw new CellCommandError('Cell error: Zero rates are not supported');
   const limit = checked(maxBurst + 1n, 'max_burst');

@@ -22,8 +22,10 @@ export interface GcraParams {
 
 /** Chooses the finest tick (1 µs, 10 µs … 10 ms) at which ei × burst fits in MAX_DVT. */
 export function gcraParams(limit: number, windowMs: number, burst: number = limit): GcraParams {
-  if (!Number.isInteger(limit) || limit < 1) throw new LimiterError('SABRE_LIMITER_NAMESPACE', `limit must be a positive integer, got ${limit}`);
-  if (!Number.isInteger(burst) || burst < 1) throw new LimiterError('SABRE_LIMITER_NAMESPACE', `burst must be a positive integer, got ${burst}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new LimiterError('SABRE_LIMITER_NAMESPACE', `limit must be a positive integer, got ${limit}`);
+  if (!Number.isInteger(burst) || burst < 1)
+    throw new LimiterError('SABRE_LIMITER_NAMESPACE', `burst must be a positive integer, got ${burst}`);
   if (!(windowMs > 0)) throw new LimiterError('SABRE_LIMITER_NAMESPACE', `window must be positive, got ${windowMs}`);
   const windowUs = Math.round(windowMs * 1000);
   for (let tickUs = 1; tickUs <= 10_000; tickUs *= 10) {
@@ -31,7 +33,10 @@ export function gcraParams(limit: number, windowMs: number, burst: number = limi
     const ei = Math.max(1, Math.floor((windowUs + per - 1) / per));
     if (ei * burst <= MAX_DVT) return { tickUs, ticksPerMs: 1000 / tickUs, msPerTick: tickUs / 1000, ei, dvt: ei * burst, burst };
   }
-  throw new LimiterError('SABRE_LIMITER_NAMESPACE', `window ${windowMs} ms with burst ${burst} is too long for the GCRA word (max ~62 days of tolerance)`);
+  throw new LimiterError(
+    'SABRE_LIMITER_NAMESPACE',
+    `window ${windowMs} ms with burst ${burst} is too long for the GCRA word (max ~62 days of tolerance)`,
+  );
 }
 
 /** True when TAT word `w` means a full bucket that has been idle at least RECLAIM_GRACE_MS. */

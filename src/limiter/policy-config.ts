@@ -8,16 +8,19 @@ import { tokenBucketParams } from './token-bucket-math.js';
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** A duration: milliseconds as a number, or a string like "500ms", "60s", "1m", "1h", "1d". */
-const duration = z.union([
-  z.number().positive(),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration like "60s", "1m" or "500ms"')
-    .transform((s) => {
-      const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(s)!;
-      return Number(m[1]) * UNITS[m[2]!]!;
-    }),
-], { error: 'expected milliseconds or a duration like "60s", "1m", "500ms"' });
+const duration = z.union(
+  [
+    z.number().positive(),
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration like "60s", "1m" or "500ms"')
+      .transform((s) => {
+        const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(s)!;
+        return Number(m[1]) * UNITS[m[2]!]!;
+      }),
+  ],
+  { error: 'expected milliseconds or a duration like "60s", "1m", "500ms"' },
+);
 
 const limits = {
   limit: z.number().int().positive(),
@@ -51,7 +54,10 @@ const policy = z
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "."'),
     match: z
       .object({
-        methods: z.array(z.string().regex(/^[A-Za-z]+$/)).min(1).optional(),
+        methods: z
+          .array(z.string().regex(/^[A-Za-z]+$/))
+          .min(1)
+          .optional(),
         /** "/api/users/:id", "/static/*" (one segment), "/api/**" (any rest). */
         path: z.string().startsWith('/').optional(),
       })
@@ -93,7 +99,8 @@ const policy = z
     if (p.scope === 'global') {
       const windows = p.tiers ? Object.values(p.tiers.levels).map((l) => l.window) : [p.window];
       for (const w of windows) {
-        if (w !== undefined && (w % 1000 !== 0 || w < 1000)) ctx.addIssue({ code: 'custom', path: ['window'], message: 'a global window must be whole seconds' });
+        if (w !== undefined && (w % 1000 !== 0 || w < 1000))
+          ctx.addIssue({ code: 'custom', path: ['window'], message: 'a global window must be whole seconds' });
       }
       if (p.algorithm !== 'gcra') ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'global policies run GCRA on the server' });
     }
@@ -104,11 +111,22 @@ export const policyConfigSchema = z
   .object({
     policies: z.array(policy).min(1),
     table: z
-      .object({ capacity: z.number().int().positive().max(1 << 24).optional(), maxKeyChars: z.number().int().positive().max(4096).optional() })
+      .object({
+        capacity: z
+          .number()
+          .int()
+          .positive()
+          .max(1 << 24)
+          .optional(),
+        maxKeyChars: z.number().int().positive().max(4096).optional(),
+      })
       .strict()
       .optional(),
     /** sabre server for global policies. */
-    server: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535) }).strict().optional(),
+    server: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535) })
+      .strict()
+      .optional(),
     /** Rule when the bucket table is full: deny (default) or allow, both counted and logged. */
     onFull: z.enum(['deny', 'allow']).default('deny'),
   })
@@ -118,7 +136,8 @@ export const policyConfigSchema = z
     c.policies.forEach((p, i) => {
       if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'name'], message: `duplicate policy name "${p.name}"` });
       names.add(p.name);
-      if (p.scope === 'global' && !c.server) ctx.addIssue({ code: 'custom', path: ['policies', i, 'scope'], message: 'global scope needs "server"' });
+      if (p.scope === 'global' && !c.server)
+        ctx.addIssue({ code: 'custom', path: ['policies', i, 'scope'], message: 'global scope needs "server"' });
     });
   });
 

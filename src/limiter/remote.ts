@@ -74,7 +74,12 @@ export class GlobalLimiter {
     this.pool = new LeasePool(table, opts.namespace);
     if (opts.onUnavailable === 'local') {
       const ins = opts.insurance ?? { limit: opts.limit, windowMs: opts.windowMs };
-      this.insurance = new GcraLimiter({ table, namespace: opts.insuranceNamespace ?? opts.namespace + 1, limit: ins.limit, windowMs: ins.windowMs });
+      this.insurance = new GcraLimiter({
+        table,
+        namespace: opts.insuranceNamespace ?? opts.namespace + 1,
+        limit: ins.limit,
+        windowMs: ins.windowMs,
+      });
     }
   }
 
@@ -139,7 +144,14 @@ export class GlobalLimiter {
     const now = monotonicMs();
     if (granted! >= cost) {
       if (granted! > cost) this.pool.add(key, granted! - cost, now);
-      return { allowed: true, limit: limit!, remaining: remaining! + granted! - cost, resetMs: resetMs!, retryAfterMs: 0, tableFull: false };
+      return {
+        allowed: true,
+        limit: limit!,
+        remaining: remaining! + granted! - cost,
+        resetMs: resetMs!,
+        retryAfterMs: 0,
+        tableFull: false,
+      };
     }
     // A partial grant was consumed on the server: keep it for the next checks rather than lose it.
     if (granted! > 0) this.pool.add(key, granted!, now);

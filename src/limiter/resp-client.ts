@@ -75,7 +75,8 @@ export class RespDecoder {
         return new RespReplyError(l);
       case 0x3a: // :
         return Number(l);
-      case 0x24: { // $
+      case 0x24: {
+        // $
         const n = Number(l);
         if (n < 0) return null;
         if (this.buf.length < this.pos + n + 2) return undefined;
@@ -83,7 +84,8 @@ export class RespDecoder {
         this.pos += n + 2;
         return s;
       }
-      case 0x2a: { // *
+      case 0x2a: {
+        // *
         const n = Number(l);
         if (n < 0) return null;
         const arr: RespValue[] = [];
@@ -137,7 +139,10 @@ export class RespClient {
     if (!this.up || !socket) return Promise.reject(new UnavailableError(`not connected to ${this.host}:${this.port}`));
     return new Promise<RespValue>((resolve, reject) => {
       // A late reply would desynchronize the pipeline, so a timeout drops the connection.
-      const timer = setTimeout(() => socket.destroy(new UnavailableError(`no reply within ${this.commandTimeoutMs} ms`)), this.commandTimeoutMs);
+      const timer = setTimeout(
+        () => socket.destroy(new UnavailableError(`no reply within ${this.commandTimeoutMs} ms`)),
+        this.commandTimeoutMs,
+      );
       this.pending.push({ resolve, reject, timer });
       socket.write(encodeCommand(args));
     });

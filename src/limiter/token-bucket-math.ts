@@ -44,7 +44,10 @@ export function tokenBucketParams(limit: number, windowMs: number, refill?: { to
     throw new LimiterError('SABRE_LIMITER_NAMESPACE', `refill interval must be a whole number of ms >= 1, got ${intervalMs}`);
   }
   if (Math.ceil(limit / tokens) >= TB_MAX_FILL_INTERVALS) {
-    throw new LimiterError('SABRE_LIMITER_NAMESPACE', `bucket needs ${Math.ceil(limit / tokens)} refills to fill; at most ${TB_MAX_FILL_INTERVALS - 1}`);
+    throw new LimiterError(
+      'SABRE_LIMITER_NAMESPACE',
+      `bucket needs ${Math.ceil(limit / tokens)} refills to fill; at most ${TB_MAX_FILL_INTERVALS - 1}`,
+    );
   }
   return { capacity: limit, refillTokens: tokens, intervalMs };
 }

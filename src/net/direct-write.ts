@@ -68,7 +68,13 @@ let spare: WriteReq | null = null;
 /** Writes `data` (latin1) to `socket`; write errors surface as the socket's 'error' event either way. */
 export function writeLatin1(socket: Socket, data: string): void {
   const handle = (socket as unknown as { _handle: Partial<StreamHandle> | null })._handle;
-  if (binding === null || handle === null || typeof handle.writeLatin1String !== 'function' || socket.connecting || socket.writableLength !== 0) {
+  if (
+    binding === null ||
+    handle === null ||
+    typeof handle.writeLatin1String !== 'function' ||
+    socket.connecting ||
+    socket.writableLength !== 0
+  ) {
     socket.write(data, 'latin1');
     return;
   }

@@ -83,7 +83,18 @@ export function listpackEntrySize(s: Uint8Array): number {
   const v = parseCanonicalInt(s);
   let l: number;
   if (v !== null) {
-    l = v >= 0n && v <= 127n ? 1 : v >= -4096n && v <= 4095n ? 2 : v >= -32768n && v <= 32767n ? 3 : v >= -8388608n && v <= 8388607n ? 4 : v >= -2147483648n && v <= 2147483647n ? 5 : 9;
+    l =
+      v >= 0n && v <= 127n
+        ? 1
+        : v >= -4096n && v <= 4095n
+          ? 2
+          : v >= -32768n && v <= 32767n
+            ? 3
+            : v >= -8388608n && v <= 8388607n
+              ? 4
+              : v >= -2147483648n && v <= 2147483647n
+                ? 5
+                : 9;
   } else {
     l = s.length + (s.length < 64 ? 1 : s.length < 4096 ? 2 : 5);
   }

@@ -32,7 +32,14 @@ function compressInto(input: Uint8Array, out: Uint8Array, outLen: number): numbe
     const ref = htab[slot]!;
     htab[slot] = ip;
     const off = ip - ref - 1;
-    if (ref < ip && ref > 0 && off < MAX_OFF && input[ref] === input[ip] && input[ref + 1] === input[ip + 1] && input[ref + 2] === input[ip + 2]) {
+    if (
+      ref < ip &&
+      ref > 0 &&
+      off < MAX_OFF &&
+      input[ref] === input[ip] &&
+      input[ref + 1] === input[ip + 1] &&
+      input[ref + 2] === input[ip + 2]
+    ) {
       let len = 2;
       const maxlen = Math.min(inEnd - ip - len, MAX_REF);
       if (op - (lit === 0 ? 1 : 0) + 3 + 1 >= outLen) return 0;

@@ -2,14 +2,7 @@
 import { SabreError } from '../errors.js';
 
 /** Why a file or payload was refused. */
-export type RdbErrorCode =
-  | 'BAD_MAGIC'
-  | 'BAD_VERSION'
-  | 'TRUNCATED'
-  | 'CORRUPT'
-  | 'CHECKSUM'
-  | 'UNSUPPORTED'
-  | 'INVALID_ENTRY';
+export type RdbErrorCode = 'BAD_MAGIC' | 'BAD_VERSION' | 'TRUNCATED' | 'CORRUPT' | 'CHECKSUM' | 'UNSUPPORTED' | 'INVALID_ENTRY';
 
 /** A refused RDB, DUMP payload or AOF; `offset` is the byte where decoding stopped (-1 when not tied to one). */
 export class RdbError extends SabreError {

@@ -19,7 +19,12 @@ export class RdbEncodePool {
     this.compress = opts.compress ?? true;
     const threads = opts.threads ?? 2;
     // Workers stay up between chunks: starting one costs ~50 ms, more than encoding a chunk.
-    this.pool = new Piscina({ filename: new URL('./rdb-pool-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+    this.pool = new Piscina({
+      filename: new URL('./rdb-pool-worker.js', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 60_000,
+    });
   }
 
   /**

@@ -149,7 +149,13 @@ export function writeValue(w: ByteWriter, value: RdbValue, opts: EncodeOptions, 
       const { entries } = value;
       if (entries.length === 0) throw new RdbError('INVALID_ENTRY', 'empty sorted set');
       if (entries.some(([, s]) => Number.isNaN(s))) throw new RdbError('INVALID_ENTRY', 'NaN score');
-      if (entries.length <= LIMITS.zsetListpackEntries && fitsListpack(entries.map(([m]) => m), LIMITS.zsetListpackValue)) {
+      if (
+        entries.length <= LIMITS.zsetListpackEntries &&
+        fitsListpack(
+          entries.map(([m]) => m),
+          LIMITS.zsetListpackValue,
+        )
+      ) {
         // Listpack zsets are ordered by (score, member), as Redis keeps and verifies them.
         const sorted = [...entries].sort(compareZsetEntries);
         head(RdbType.ZSET_LISTPACK);
@@ -251,18 +257,30 @@ export function readValue(input: RdbInput, type: number): RdbValue {
       const n = input.length();
       const fields: Array<[Uint8Array, Uint8Array]> = [];
       for (let i = 0; i < n; i++) fields.push([input.string(), input.string()]);
-      return distinct(nonEmpty({ type: 'hash', fields }, n, at), fields.map(([f]) => f), at);
+      return distinct(
+        nonEmpty({ type: 'hash', fields }, n, at),
+        fields.map(([f]) => f),
+        at,
+      );
     }
     case RdbType.HASH_ZIPMAP: {
       const fields = decodeZipmap(input.string(), at);
-      return distinct(nonEmpty({ type: 'hash', fields }, fields.length, at), fields.map(([f]) => f), at);
+      return distinct(
+        nonEmpty({ type: 'hash', fields }, fields.length, at),
+        fields.map(([f]) => f),
+        at,
+      );
     }
     case RdbType.HASH_ZIPLIST:
     case RdbType.HASH_LISTPACK: {
       const blob = input.string();
       const flat = type === RdbType.HASH_ZIPLIST ? decodeZiplist(blob, at) : decodeListpack(blob, at);
       const fields = pairs(flat, 'hash', at);
-      return distinct(nonEmpty({ type: 'hash', fields }, fields.length, at), fields.map(([f]) => f), at);
+      return distinct(
+        nonEmpty({ type: 'hash', fields }, fields.length, at),
+        fields.map(([f]) => f),
+        at,
+      );
     }
     case RdbType.ZSET:
     case RdbType.ZSET_2: {
@@ -274,13 +292,21 @@ export function readValue(input: RdbInput, type: number): RdbValue {
         if (Number.isNaN(s)) throw new RdbError('CORRUPT', 'NaN sorted set score', at);
         entries.push([m, s]);
       }
-      return distinct(nonEmpty({ type: 'zset', entries }, n, at), entries.map(([m]) => m), at);
+      return distinct(
+        nonEmpty({ type: 'zset', entries }, n, at),
+        entries.map(([m]) => m),
+        at,
+      );
     }
     case RdbType.ZSET_ZIPLIST:
     case RdbType.ZSET_LISTPACK: {
       const blob = input.string();
       const entries = scored(type === RdbType.ZSET_ZIPLIST ? decodeZiplist(blob, at) : decodeListpack(blob, at), at);
-      return distinct(nonEmpty({ type: 'zset', entries }, entries.length, at), entries.map(([m]) => m), at);
+      return distinct(
+        nonEmpty({ type: 'zset', entries }, entries.length, at),
+        entries.map(([m]) => m),
+        at,
+      );
     }
     case RdbType.MODULE_PRE_GA:
     case RdbType.MODULE_2:

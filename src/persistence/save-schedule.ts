@@ -11,7 +11,10 @@ export const BGSAVE_RETRY_DELAY_MS = 5000;
 
 /** Parses the `save` config value ("3600 1 300 100 60 10000", or "" for none); null when malformed. */
 export function parseSaveConfig(value: string): SavePoint[] | null {
-  const parts = value.trim().split(/\s+/).filter((p) => p !== '');
+  const parts = value
+    .trim()
+    .split(/\s+/)
+    .filter((p) => p !== '');
   if (parts.length % 2 !== 0) return null;
   const out: SavePoint[] = [];
   for (let i = 0; i < parts.length; i += 2) {

@@ -12,7 +12,11 @@ export type DbSizes = (db: number) => { keys: number; expires: number } | undefi
  * SAVE: streams `entries` (grouped by database) into a temp file beside `path`, then fsync + rename.
  * Blocks the calling thread for the whole write, as Redis's SAVE blocks the server.
  */
-export function saveRdbFile(path: string, entries: Iterable<RdbEntry>, opts: RdbWriterOptions & { dbSizes?: DbSizes } = {}): { bytes: number } {
+export function saveRdbFile(
+  path: string,
+  entries: Iterable<RdbEntry>,
+  opts: RdbWriterOptions & { dbSizes?: DbSizes } = {},
+): { bytes: number } {
   const temp = tempPathFor(path);
   const fd = openSync(temp, 'w');
   let bytes = 0;

@@ -91,7 +91,9 @@ function loadAofFile(
   }
   result.commands += r.value.commands;
   if (r.value.droppedBytes > 0) {
-    log(`!!! Warning: short read while loading the AOF file ${path}: dropped the last ${r.value.droppedBytes} bytes (aof-load-truncated yes)`);
+    log(
+      `!!! Warning: short read while loading the AOF file ${path}: dropped the last ${r.value.droppedBytes} bytes (aof-load-truncated yes)`,
+    );
     const fd = openSync(path, 'r+');
     try {
       ftruncateSync(fd, r.value.validBytes);

@@ -51,7 +51,17 @@ const list = (r: Reply): Reply[] => (Array.isArray(r) ? r : []);
 const bytes = (r: Reply): Uint8Array => (r instanceof Uint8Array ? r : ascii(''));
 
 /** Commands whose effect depends on chance or on when they were served; the others are logged as dispatched. */
-const BY_EFFECT = new Set<number>([CMD.SPOP, CMD.BLPOP, CMD.BRPOP, CMD.BZPOPMIN, CMD.BZPOPMAX, CMD.BLMPOP, CMD.BZMPOP, CMD.BLMOVE, CMD.BRPOPLPUSH]);
+const BY_EFFECT = new Set<number>([
+  CMD.SPOP,
+  CMD.BLPOP,
+  CMD.BRPOP,
+  CMD.BZPOPMIN,
+  CMD.BZPOPMAX,
+  CMD.BLMPOP,
+  CMD.BZMPOP,
+  CMD.BLMOVE,
+  CMD.BRPOPLPUSH,
+]);
 
 /**
  * The argv to log for command `id` (as dispatched: `argv`) given its successful reply, or null when

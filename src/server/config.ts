@@ -37,7 +37,8 @@ function valid(reason: (v: string) => string | null): (raw: string) => { value: 
 /** latency-tracking-info-percentiles: space-separated numbers in [0, 100]. */
 function checkPercentiles(raw: string): { value: string } | { error: string } {
   const parts = raw.trim() === '' ? [] : raw.trim().split(/\s+/);
-  if (parts.some((p) => !/^\d+(\.\d+)?$/.test(p) || Number(p) > 100)) return { error: 'latency-tracking-info-percentiles should be between 0.0 and 100.0' };
+  if (parts.some((p) => !/^\d+(\.\d+)?$/.test(p) || Number(p) > 100))
+    return { error: 'latency-tracking-info-percentiles should be between 0.0 and 100.0' };
   return { value: parts.join(' ') };
 }
 
@@ -58,7 +59,8 @@ function checkBufferLimits(raw: string, current: string): { value: string } | { 
     const hard = parseMemory(words[i + 1]!);
     const soft = parseMemory(words[i + 2]!);
     const secs = /^\d+$/.test(words[i + 3]!) ? Number(words[i + 3]) : null;
-    if (hard === null || soft === null || secs === null) return { error: 'Error in hard, soft or soft_seconds setting in buffer limit configuration.' };
+    if (hard === null || soft === null || secs === null)
+      return { error: 'Error in hard, soft or soft_seconds setting in buffer limit configuration.' };
     byClass.set(cls, [String(hard), String(soft), String(secs)]);
   }
   return { value: [...byClass].map(([c, v]) => `${c} ${v.join(' ')}`).join(' ') };
@@ -67,7 +69,7 @@ function checkBufferLimits(raw: string, current: string): { value: string } | { 
 /** notify-keyspace-events: Redis's letters, stored in its canonical spelling. */
 function checkKeyspaceEvents(raw: string): { value: string } | { error: string } {
   const flags = parseKeyspaceEvents(raw);
-  if (flags === null) return { error: 'Invalid event class character. Use \'Ag$lshzxeKEtmdn\'.' };
+  if (flags === null) return { error: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'." };
   return { value: formatKeyspaceEvents(flags) };
 }
 
@@ -80,44 +82,227 @@ function isDirectory(path: string): boolean {
 const PARAMS: Param[] = [
   { name: 'port', kind: 'int', def: '6379', mutable: false, min: 0, max: 65535, help: 'TCP port to listen on' },
   { name: 'bind', kind: 'string', def: '127.0.0.1', mutable: false, help: 'addresses to listen on (space separated)' },
-  { name: 'shards', kind: 'int', def: String(Math.max(1, availableParallelism() - 1)), mutable: false, min: 1, max: 256, help: 'shard worker threads' },
+  {
+    name: 'shards',
+    kind: 'int',
+    def: String(Math.max(1, availableParallelism() - 1)),
+    mutable: false,
+    min: 1,
+    max: 256,
+    help: 'shard worker threads',
+  },
   { name: 'requirepass', kind: 'string', def: '', mutable: true, help: 'password for the default user' },
   { name: 'maxclients', kind: 'int', def: '10000', mutable: true, min: 1, max: 1_000_000, help: 'maximum connected clients' },
   { name: 'databases', kind: 'int', def: '16', mutable: false, min: 1, max: 256, help: 'number of databases (SELECT)' },
-  { name: 'proto-max-bulk-len', kind: 'memory', def: String(512 * 1024 * 1024), mutable: true, min: 1024 * 1024, max: 2 * GB, help: 'largest bulk string accepted' },
-  { name: 'client-query-buffer-limit', kind: 'memory', def: String(GB), mutable: true, min: 1024 * 1024, max: 4 * GB, help: 'largest unparsed input kept per client' },
-  { name: 'client-output-buffer-limit-bytes', kind: 'memory', def: String(256 * 1024 * 1024), mutable: true, min: 0, max: 64 * GB, help: 'pending output that disconnects a normal client (0 = none)' },
-  { name: 'client-output-buffer-limit', kind: 'string', def: 'normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60', mutable: true, check: checkBufferLimits, help: 'per-class output limits (Sabre applies the pubsub class; normal clients use client-output-buffer-limit-bytes)' },
+  {
+    name: 'proto-max-bulk-len',
+    kind: 'memory',
+    def: String(512 * 1024 * 1024),
+    mutable: true,
+    min: 1024 * 1024,
+    max: 2 * GB,
+    help: 'largest bulk string accepted',
+  },
+  {
+    name: 'client-query-buffer-limit',
+    kind: 'memory',
+    def: String(GB),
+    mutable: true,
+    min: 1024 * 1024,
+    max: 4 * GB,
+    help: 'largest unparsed input kept per client',
+  },
+  {
+    name: 'client-output-buffer-limit-bytes',
+    kind: 'memory',
+    def: String(256 * 1024 * 1024),
+    mutable: true,
+    min: 0,
+    max: 64 * GB,
+    help: 'pending output that disconnects a normal client (0 = none)',
+  },
+  {
+    name: 'client-output-buffer-limit',
+    kind: 'string',
+    def: 'normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60',
+    mutable: true,
+    check: checkBufferLimits,
+    help: 'per-class output limits (Sabre applies the pubsub class; normal clients use client-output-buffer-limit-bytes)',
+  },
   { name: 'timeout', kind: 'int', def: '0', mutable: true, min: 0, max: 2 ** 31, help: 'close idle clients after N seconds (0 = never)' },
-  { name: 'loglevel', kind: 'enum', def: 'notice', mutable: true, values: ['debug', 'verbose', 'notice', 'warning'], help: 'log verbosity' },
-  { name: 'list-max-listpack-size', kind: 'int', def: '-2', mutable: true, min: -5, max: 2 ** 31, help: 'entries per list node (> 0) or node size class (-1..-5 = 4..64 KB)' },
-  { name: 'hash-max-listpack-entries', kind: 'int', def: '512', mutable: true, min: 0, max: 2 ** 31, help: 'hashes up to this many fields stay a listpack' },
-  { name: 'hash-max-listpack-value', kind: 'int', def: '64', mutable: true, min: 0, max: 2 ** 31, help: 'longest field or value a listpack hash keeps' },
-  { name: 'set-max-intset-entries', kind: 'int', def: '512', mutable: true, min: 0, max: 2 ** 31, help: 'integer sets up to this size stay an intset' },
-  { name: 'zset-max-listpack-entries', kind: 'int', def: '128', mutable: true, min: 0, max: 2 ** 31, help: 'sorted sets up to this many members stay a listpack' },
-  { name: 'zset-max-listpack-value', kind: 'int', def: '64', mutable: true, min: 0, max: 2 ** 31, help: 'longest member a listpack sorted set keeps' },
-  { name: 'notify-keyspace-events', kind: 'string', def: '', mutable: true, check: checkKeyspaceEvents, help: 'keyspace notification classes (Redis letters, e.g. KEA)' },
-  { name: 'slowlog-log-slower-than', kind: 'int', def: '10000', mutable: true, min: -1, max: 2 ** 31 - 1, help: 'log commands slower than N microseconds (-1: off)' },
+  {
+    name: 'loglevel',
+    kind: 'enum',
+    def: 'notice',
+    mutable: true,
+    values: ['debug', 'verbose', 'notice', 'warning'],
+    help: 'log verbosity',
+  },
+  {
+    name: 'list-max-listpack-size',
+    kind: 'int',
+    def: '-2',
+    mutable: true,
+    min: -5,
+    max: 2 ** 31,
+    help: 'entries per list node (> 0) or node size class (-1..-5 = 4..64 KB)',
+  },
+  {
+    name: 'hash-max-listpack-entries',
+    kind: 'int',
+    def: '512',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31,
+    help: 'hashes up to this many fields stay a listpack',
+  },
+  {
+    name: 'hash-max-listpack-value',
+    kind: 'int',
+    def: '64',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31,
+    help: 'longest field or value a listpack hash keeps',
+  },
+  {
+    name: 'set-max-intset-entries',
+    kind: 'int',
+    def: '512',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31,
+    help: 'integer sets up to this size stay an intset',
+  },
+  {
+    name: 'zset-max-listpack-entries',
+    kind: 'int',
+    def: '128',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31,
+    help: 'sorted sets up to this many members stay a listpack',
+  },
+  {
+    name: 'zset-max-listpack-value',
+    kind: 'int',
+    def: '64',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31,
+    help: 'longest member a listpack sorted set keeps',
+  },
+  {
+    name: 'notify-keyspace-events',
+    kind: 'string',
+    def: '',
+    mutable: true,
+    check: checkKeyspaceEvents,
+    help: 'keyspace notification classes (Redis letters, e.g. KEA)',
+  },
+  {
+    name: 'slowlog-log-slower-than',
+    kind: 'int',
+    def: '10000',
+    mutable: true,
+    min: -1,
+    max: 2 ** 31 - 1,
+    help: 'log commands slower than N microseconds (-1: off)',
+  },
   { name: 'slowlog-max-len', kind: 'int', def: '128', mutable: true, min: 0, max: 2 ** 31 - 1, help: 'slow log entries kept' },
-  { name: 'latency-tracking', kind: 'bool', def: 'no', mutable: true, help: 'per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats); off by default, unlike Redis: a clock read per command costs GET/SET throughput' },
-  { name: 'latency-tracking-info-percentiles', kind: 'string', def: '50 99 99.9', mutable: true, check: checkPercentiles, help: 'percentiles INFO latencystats reports' },
-  { name: 'dir', kind: 'string', def: '.', mutable: true, check: valid((v) => (isDirectory(v) ? null : 'No such file or directory')), help: 'directory of the RDB and AOF files' },
-  { name: 'dbfilename', kind: 'string', def: 'dump.rdb', mutable: true, check: valid((v) => (v.includes('/') ? 'dbfilename can\'t be a path, just a filename' : null)), help: 'RDB file name' },
-  { name: 'save', kind: 'string', def: '', mutable: true, check: valid((v) => (parseSaveConfig(v) === null ? 'Invalid save parameters' : null)), help: 'BGSAVE schedule: "<seconds> <changes> ..." ("" = none)' },
+  {
+    name: 'latency-tracking',
+    kind: 'bool',
+    def: 'no',
+    mutable: true,
+    help: 'per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats); off by default, unlike Redis: a clock read per command costs GET/SET throughput',
+  },
+  {
+    name: 'latency-tracking-info-percentiles',
+    kind: 'string',
+    def: '50 99 99.9',
+    mutable: true,
+    check: checkPercentiles,
+    help: 'percentiles INFO latencystats reports',
+  },
+  {
+    name: 'dir',
+    kind: 'string',
+    def: '.',
+    mutable: true,
+    check: valid((v) => (isDirectory(v) ? null : 'No such file or directory')),
+    help: 'directory of the RDB and AOF files',
+  },
+  {
+    name: 'dbfilename',
+    kind: 'string',
+    def: 'dump.rdb',
+    mutable: true,
+    check: valid((v) => (v.includes('/') ? "dbfilename can't be a path, just a filename" : null)),
+    help: 'RDB file name',
+  },
+  {
+    name: 'save',
+    kind: 'string',
+    def: '',
+    mutable: true,
+    check: valid((v) => (parseSaveConfig(v) === null ? 'Invalid save parameters' : null)),
+    help: 'BGSAVE schedule: "<seconds> <changes> ..." ("" = none)',
+  },
   { name: 'rdbcompression', kind: 'bool', def: 'yes', mutable: true, help: 'LZF-compress long strings in RDB files' },
   { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'log every write to the append-only file' },
   { name: 'appendfilename', kind: 'string', def: 'appendonly.aof', mutable: false, help: 'AOF file name (in dir)' },
-  { name: 'appendfsync', kind: 'enum', def: 'everysec', mutable: true, values: ['always', 'everysec', 'no'], help: 'when the AOF is fsynced' },
-  { name: 'auto-aof-rewrite-percentage', kind: 'int', def: '100', mutable: true, min: 0, max: 2 ** 31, help: 'rewrite the AOF when it grew by this % since the last rewrite (0 = never)' },
-  { name: 'auto-aof-rewrite-min-size', kind: 'memory', def: String(64 * 1024 * 1024), mutable: true, min: 0, max: 2 ** 53, help: 'smallest AOF that is rewritten automatically' },
+  {
+    name: 'appendfsync',
+    kind: 'enum',
+    def: 'everysec',
+    mutable: true,
+    values: ['always', 'everysec', 'no'],
+    help: 'when the AOF is fsynced',
+  },
+  {
+    name: 'auto-aof-rewrite-percentage',
+    kind: 'int',
+    def: '100',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31,
+    help: 'rewrite the AOF when it grew by this % since the last rewrite (0 = never)',
+  },
+  {
+    name: 'auto-aof-rewrite-min-size',
+    kind: 'memory',
+    def: String(64 * 1024 * 1024),
+    mutable: true,
+    min: 0,
+    max: 2 ** 53,
+    help: 'smallest AOF that is rewritten automatically',
+  },
   { name: 'aof-load-truncated', kind: 'bool', def: 'yes', mutable: true, help: 'load a truncated AOF up to its last complete command' },
-  { name: 'maxmemory', kind: 'memory', def: '0', mutable: true, min: 0, max: 2 ** 53, help: 'memory limit for data (0 = none), split evenly over the shards' },
+  {
+    name: 'maxmemory',
+    kind: 'memory',
+    def: '0',
+    mutable: true,
+    min: 0,
+    max: 2 ** 53,
+    help: 'memory limit for data (0 = none), split evenly over the shards',
+  },
   {
     name: 'maxmemory-policy',
     kind: 'enum',
     def: 'noeviction',
     mutable: true,
-    values: ['volatile-lru', 'allkeys-lru', 'volatile-lfu', 'allkeys-lfu', 'volatile-random', 'allkeys-random', 'volatile-ttl', 'noeviction'],
+    values: [
+      'volatile-lru',
+      'allkeys-lru',
+      'volatile-lfu',
+      'allkeys-lfu',
+      'volatile-random',
+      'allkeys-random',
+      'volatile-ttl',
+      'noeviction',
+    ],
     help: 'which keys go when maxmemory is reached',
   },
   { name: 'maxmemory-samples', kind: 'int', def: '5', mutable: true, min: 1, max: 64, help: 'keys sampled per eviction' },
@@ -130,7 +315,20 @@ export function parseMemory(v: string): number | null {
   const m = /^(\d+)(k|kb|m|mb|g|gb|b)?$/i.exec(v.trim());
   if (!m) return null;
   const unit = (m[2] ?? '').toLowerCase();
-  const mul = unit === 'k' ? 1000 : unit === 'kb' ? 1024 : unit === 'm' ? 1e6 : unit === 'mb' ? 1024 ** 2 : unit === 'g' ? 1e9 : unit === 'gb' ? GB : 1;
+  const mul =
+    unit === 'k'
+      ? 1000
+      : unit === 'kb'
+        ? 1024
+        : unit === 'm'
+          ? 1e6
+          : unit === 'mb'
+            ? 1024 ** 2
+            : unit === 'g'
+              ? 1e9
+              : unit === 'gb'
+                ? GB
+                : 1;
   return Number(m[1]) * mul;
 }
 
@@ -138,7 +336,7 @@ export function parseMemory(v: string): number | null {
 function normalize(p: Param, raw: string, current = p.def): { value: string } | { error: string } {
   switch (p.kind) {
     case 'int': {
-      if (!/^-?\d+$/.test(raw.trim())) return { error: 'argument couldn\'t be parsed into an integer' };
+      if (!/^-?\d+$/.test(raw.trim())) return { error: "argument couldn't be parsed into an integer" };
       const n = Number(raw);
       if ((p.min !== undefined && n < p.min) || (p.max !== undefined && n > p.max)) {
         return { error: `argument must be between ${p.min} and ${p.max} inclusive` };
@@ -155,7 +353,7 @@ function normalize(p: Param, raw: string, current = p.def): { value: string } | 
     }
     case 'bool': {
       const v = raw.toLowerCase();
-      if (v !== 'yes' && v !== 'no') return { error: 'argument must be \'yes\' or \'no\'' };
+      if (v !== 'yes' && v !== 'no') return { error: "argument must be 'yes' or 'no'" };
       return { value: v };
     }
     case 'enum': {
@@ -208,7 +406,7 @@ export class ServerConfig {
       const p = BY_NAME.get(name.toLowerCase())!;
       if (seen.has(p.name)) return [p.name, 'duplicate parameter'];
       seen.add(p.name);
-      if (!p.mutable) return [p.name, 'can\'t set immutable config'];
+      if (!p.mutable) return [p.name, "can't set immutable config"];
       const r = normalize(p, raw, this.values.get(p.name));
       if ('error' in r) return [p.name, r.error];
       checked.push([p, r.value]);
@@ -271,7 +469,7 @@ ${PARAMS.map((p) => `  --${p.name.padEnd(34)} ${p.help} (default: ${p.def === ''
 export function parseServerArgs(argv: string[]): { config: ServerConfig; help: boolean } {
   const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, help: { type: 'boolean' } };
   for (const p of PARAMS) options[p.name] = { type: 'string' };
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
   } catch (err) {

@@ -39,7 +39,9 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
     const chunk = Buffer.from(packers[s]!.take());
     steps.push({ barrier: false, loads: true, run: () => [a.coordinator.call(s, 0, loadId, [loadName, chunk])] });
   };
-  const flushAll = (): void => packers.forEach((p, s) => p.count > 0 && flush(s));
+  const flushAll = (): void => {
+    for (let s = 0; s < packers.length; s++) if (packers[s]!.count > 0) flush(s);
+  };
   const appendonly = cfg.get('appendonly') === 'yes';
   try {
     const result = loadAtStartup(
@@ -86,7 +88,9 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
   } catch (e) {
     if (e instanceof RdbError) {
       const file = join(cfg.get('dir'), appendonly ? cfg.get('appendfilename') : cfg.get('dbfilename'));
-      throw new DataLoadError(`Bad file format reading ${file}: ${e.message} (offset ${e.offset ?? '?'}); not starting with a partial data set`);
+      throw new DataLoadError(
+        `Bad file format reading ${file}: ${e.message} (offset ${e.offset ?? '?'}); not starting with a partial data set`,
+      );
     }
     throw e;
   }
@@ -120,7 +124,8 @@ function replayStep(a: Acceptor, db: number, argv: Uint8Array[]): Step {
   }
   if (byShard.size <= 1) {
     const s = nk > 0 ? shardOf(keyIdx[0]!) : 0;
-    if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB)) return { barrier: false, loads: false, run: () => a.shards.map((_, i) => a.coordinator.call(i, db, id, args)) };
+    if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB))
+      return { barrier: false, loads: false, run: () => a.shards.map((_, i) => a.coordinator.call(i, db, id, args)) };
     return { barrier: false, loads: false, run: () => [a.coordinator.call(s, db, id, args)] };
   }
   switch (id) {
@@ -128,7 +133,11 @@ function replayStep(a: Acceptor, db: number, argv: Uint8Array[]): Step {
     case CMD.UNLINK:
     case CMD.TOUCH:
     case CMD.MSET:
-      return { barrier: false, loads: false, run: () => [...byShard].map(([s, idx]) => a.coordinator.call(s, db, id, [args[0]!, ...idx.map((i) => args[i]!)])) };
+      return {
+        barrier: false,
+        loads: false,
+        run: () => [...byShard].map(([s, idx]) => a.coordinator.call(s, db, id, [args[0]!, ...idx.map((i) => args[i]!)])),
+      };
     case CMD.MSETNX:
     case CMD.RENAME:
     case CMD.RENAMENX:
@@ -142,4 +151,3 @@ function replayStep(a: Acceptor, db: number, argv: Uint8Array[]): Step {
       return { barrier: false, loads: false, run: () => [] };
   }
 }
-

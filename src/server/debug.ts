@@ -35,10 +35,12 @@ export function installDebug(a: Acceptor, slow: SlowLog): void {
     }
     if (isKeyword(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!, 'OBJECT') && cmd.argc === 3) {
       const key = arg(cmd, 2);
-      void a.coordinator.call(a.coordinator.shardOfKey(key), conn.db, internalId('__debugobject'), [Buffer.from('__debugobject'), key]).then((r) => {
-        if (!conn.closed) a.replyConst(conn, seq, r);
-        a.scheduleTick();
-      });
+      void a.coordinator
+        .call(a.coordinator.shardOfKey(key), conn.db, internalId('__debugobject'), [Buffer.from('__debugobject'), key])
+        .then((r) => {
+          if (!conn.closed) a.replyConst(conn, seq, r);
+          a.scheduleTick();
+        });
       return;
     }
     a.replyErrorLatin1(conn, seq, unknownSubcommand(sub, 'DEBUG'));

@@ -74,12 +74,7 @@ function section(a: Acceptor, name: string): string[] | null {
       ];
     }
     case 'clients':
-      return [
-        `connected_clients:${a.conns.size}`,
-        `maxclients:${cfg.get('maxclients')}`,
-        'blocked_clients:0',
-        'tracking_clients:0',
-      ];
+      return [`connected_clients:${a.conns.size}`, `maxclients:${cfg.get('maxclients')}`, 'blocked_clients:0', 'tracking_clients:0'];
     case 'memory': {
       const used = sum(a, F.ST_USED_MEMORY);
       const peak = memoryPeak(a);
@@ -153,7 +148,7 @@ export function infoText(a: Acceptor, requested: string[]): string {
     if (base === null) continue;
     const more = extraLines.get(a)?.get(n);
     const lines = more === undefined ? base : [...base, ...more()];
-    parts.push(`# ${n === 'commandstats' ? 'Commandstats' : n[0]!.toUpperCase() + n.slice(1)}\r\n${lines.map((l) => l + '\r\n').join('')}`);
+    parts.push(`# ${n === 'commandstats' ? 'Commandstats' : n[0]!.toUpperCase() + n.slice(1)}\r\n${lines.map((l) => `${l}\r\n`).join('')}`);
   }
   return parts.join('\r\n');
 }

@@ -62,7 +62,11 @@ function writeCdf(w: RespWriter, h: Float64Array): void {
 export function installLatency(a: Acceptor): { started(): void } {
   const push = (): void => {
     const slow = a.config.num('slowlog-log-slower-than');
-    const args = [Buffer.from('__latencycfg'), Buffer.from(a.config.get('latency-tracking') === 'yes' ? '1' : '0'), Buffer.from(String(slow))];
+    const args = [
+      Buffer.from('__latencycfg'),
+      Buffer.from(a.config.get('latency-tracking') === 'yes' ? '1' : '0'),
+      Buffer.from(String(slow)),
+    ];
     void a.coordinator.callAll(0, internalId('__latencycfg'), args);
   };
   a.config.onChange('latency-tracking', push);

@@ -285,7 +285,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     a.replyW(conn, seq);
   };
   h[CMD.CLIENT_INFO] = (conn, seq) => {
-    a.startReply(conn).verbatim(clientInfoLine(conn) + '\n');
+    a.startReply(conn).verbatim(`${clientInfoLine(conn)}\n`);
     a.replyW(conn, seq);
   };
   h[CMD.CLIENT_LIST] = (conn, seq, cmd) => {
@@ -309,7 +309,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     for (const c of a.conns.values()) {
       if (ids !== null && !ids.has(c.id)) continue;
       if (type !== null && type !== clientType(c)) continue;
-      text += clientInfoLine(c) + '\n';
+      text += `${clientInfoLine(c)}\n`;
     }
     a.startReply(conn).verbatim(text);
     a.replyW(conn, seq);

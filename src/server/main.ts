@@ -96,4 +96,3 @@ export async function main(argv: string[]): Promise<void> {
     node: process.versions.node,
   });
 }
-

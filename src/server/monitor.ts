@@ -27,7 +27,7 @@ export function reprBytes(b: Uint8Array, s: number, n: number): string {
     else if (c >= 32 && c < 127) out += String.fromCharCode(c);
     else out += `\\x${HEX[c >> 4]}${HEX[c & 15]}`;
   }
-  return out + '"';
+  return `${out}"`;
 }
 
 /** The set of monitoring clients and the feed. */
@@ -64,8 +64,8 @@ export class Monitor {
   private write(conn: Connection, cmd: ParsedCommand): void {
     const t = (performance.timeOrigin + performance.now()) / 1000;
     let line = `+${t.toFixed(6)} [${conn.db} ${conn.addr}]`;
-    for (let i = 0; i < cmd.argc; i++) line += ' ' + reprBytes(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!);
-    const bytes = Buffer.from(line + '\r\n', 'latin1');
+    for (let i = 0; i < cmd.argc; i++) line += ` ${reprBytes(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!)}`;
+    const bytes = Buffer.from(`${line}\r\n`, 'latin1');
     for (const m of this.clients) {
       if (m.closed) continue;
       m.out.raw(bytes, 0, bytes.length);

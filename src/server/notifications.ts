@@ -55,7 +55,8 @@ export class Notifications {
       this.publish(db, Buffer.from('rename_to'), args[2]!);
     } else if (id === CMD.COPY) {
       let dstDb = db;
-      for (let i = 3; i + 1 < args.length; i++) if (args[i]!.toString('latin1').toUpperCase() === 'DB') dstDb = Number(args[i + 1]!.toString('latin1'));
+      for (let i = 3; i + 1 < args.length; i++)
+        if (args[i]!.toString('latin1').toUpperCase() === 'DB') dstDb = Number(args[i + 1]!.toString('latin1'));
       this.publish(dstDb, Buffer.from('copy_to'), args[2]!);
     }
   }

@@ -15,7 +15,7 @@ import { isKeyword } from '../wire/bytes.js';
 import { AofLog } from './aof-log.js';
 import { loadDataSet } from './data-load.js';
 import {
-  AofRewriter,
+  type AofRewriter,
   RdbEncodePool,
   SnapshotFile,
   type EncodedBlock,
@@ -152,7 +152,11 @@ export class ServerPersistence {
     const points = parseSaveConfig(this.a.config.get('save')) ?? [];
     const s = this.status;
     const now = Date.now();
-    const due = dueSavePoint(points, { dirty: s.dirty, lastSaveMs: s.lastSaveMs, lastBgsaveTryMs: s.lastBgsaveTryMs, lastBgsaveOk: s.lastBgsaveStatus === 'ok' }, now);
+    const due = dueSavePoint(
+      points,
+      { dirty: s.dirty, lastSaveMs: s.lastSaveMs, lastBgsaveTryMs: s.lastBgsaveTryMs, lastBgsaveOk: s.lastBgsaveStatus === 'ok' },
+      now,
+    );
     if (due === null) return;
     this.log.info(`${due.changes} changes in ${due.seconds} seconds. Saving...`);
     this.bgsave();
@@ -190,7 +194,10 @@ export class ServerPersistence {
       for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
     }
     const sizes = this.sizes(parts);
-    saveRdbFile(this.rdbPath, entries(), { compress: this.a.config.get('rdbcompression') === 'yes', dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined) });
+    saveRdbFile(this.rdbPath, entries(), {
+      compress: this.a.config.get('rdbcompression') === 'yes',
+      dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined),
+    });
     this.status.saved();
     this.log.info('DB saved on disk');
   }

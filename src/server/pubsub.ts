@@ -223,7 +223,8 @@ export class PubSub {
     if (subs !== undefined) n += this.fanOut(subs, shard ? 'smessage' : 'message', null, channel, message);
     if (!shard && this.patterns.size !== 0) {
       for (const e of this.patterns.values()) {
-        if (globMatch(e.bytes, 0, e.bytes.length, channel, 0, channel.length)) n += this.fanOut(e.subs, 'pmessage', e.bytes, channel, message);
+        if (globMatch(e.bytes, 0, e.bytes.length, channel, 0, channel.length))
+          n += this.fanOut(e.subs, 'pmessage', e.bytes, channel, message);
       }
     }
     return n;

@@ -89,7 +89,14 @@ export class SlowLog {
   }
 
   private push(conn: Connection | undefined, args: Buffer[], us: number, max: number): void {
-    this.entries.unshift({ id: this.nextId++, time: Math.floor(Date.now() / 1000), us, args, addr: conn?.addr ?? '', name: conn?.name ?? '' });
+    this.entries.unshift({
+      id: this.nextId++,
+      time: Math.floor(Date.now() / 1000),
+      us,
+      args,
+      addr: conn?.addr ?? '',
+      name: conn?.name ?? '',
+    });
     if (this.entries.length > max) this.entries.length = max;
   }
 }

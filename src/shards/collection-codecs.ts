@@ -31,7 +31,17 @@ function elements(m: Arena, a: number): Uint8Array[] {
 }
 
 /** Creates the (absent) key as an empty collection of `type`, fills it, then applies the expiry. */
-function create(store: Store, db: number, kb: Uint8Array, ks: number, kn: number, type: number, enc: number, fill: (a: number) => void, expireAt: number): number {
+function create(
+  store: Store,
+  db: number,
+  kb: Uint8Array,
+  ks: number,
+  kn: number,
+  type: number,
+  enc: number,
+  fill: (a: number) => void,
+  expireAt: number,
+): number {
   const a = createCollection(store, db, kb, ks, kn, type, enc, newCompact(store.arena, type));
   fill(a);
   return expireAt > 0 ? store.setExpire(db, a, expireAt) : a;
@@ -41,9 +51,19 @@ const list: EntryCodec = {
   toEntryValue: (m, a): RdbValue => ({ type: 'list', items: elements(m, a) }),
   fromEntryValue(store, db, kb, ks, kn, value, expireAt) {
     if (value.type !== 'list') throw new Error('list codec given another type');
-    return create(store, db, kb, ks, kn, T_LIST, ENC_QUICKLIST, (a) => {
-      for (const it of value.items) listPush(store.arena, a, false, it, 0, it.length);
-    }, expireAt);
+    return create(
+      store,
+      db,
+      kb,
+      ks,
+      kn,
+      T_LIST,
+      ENC_QUICKLIST,
+      (a) => {
+        for (const it of value.items) listPush(store.arena, a, false, it, 0, it.length);
+      },
+      expireAt,
+    );
   },
 };
 
@@ -51,9 +71,19 @@ const set: EntryCodec = {
   toEntryValue: (m, a): RdbValue => ({ type: 'set', members: elements(m, a) }),
   fromEntryValue(store, db, kb, ks, kn, value, expireAt) {
     if (value.type !== 'set') throw new Error('set codec given another type');
-    return create(store, db, kb, ks, kn, T_SET, ENC_INTSET, (a) => {
-      for (const mb of value.members) setAdd(store.arena, a, mb, 0, mb.length);
-    }, expireAt);
+    return create(
+      store,
+      db,
+      kb,
+      ks,
+      kn,
+      T_SET,
+      ENC_INTSET,
+      (a) => {
+        for (const mb of value.members) setAdd(store.arena, a, mb, 0, mb.length);
+      },
+      expireAt,
+    );
   },
 };
 
@@ -66,9 +96,19 @@ const hash: EntryCodec = {
   },
   fromEntryValue(store, db, kb, ks, kn, value, expireAt) {
     if (value.type !== 'hash') throw new Error('hash codec given another type');
-    return create(store, db, kb, ks, kn, T_HASH, ENC_LISTPACK, (a) => {
-      for (const [f, v] of value.fields) hashSet(store.arena, a, f, 0, f.length, v, 0, v.length);
-    }, expireAt);
+    return create(
+      store,
+      db,
+      kb,
+      ks,
+      kn,
+      T_HASH,
+      ENC_LISTPACK,
+      (a) => {
+        for (const [f, v] of value.fields) hashSet(store.arena, a, f, 0, f.length, v, 0, v.length);
+      },
+      expireAt,
+    );
   },
 };
 
@@ -81,9 +121,19 @@ const zset: EntryCodec = {
   },
   fromEntryValue(store, db, kb, ks, kn, value, expireAt) {
     if (value.type !== 'zset') throw new Error('zset codec given another type');
-    return create(store, db, kb, ks, kn, T_ZSET, ENC_LISTPACK, (a) => {
-      for (const [mb, score] of value.entries) zsetRestoreAdd(store.arena, a, score, mb, 0, mb.length);
-    }, expireAt);
+    return create(
+      store,
+      db,
+      kb,
+      ks,
+      kn,
+      T_ZSET,
+      ENC_LISTPACK,
+      (a) => {
+        for (const [mb, score] of value.entries) zsetRestoreAdd(store.arena, a, score, mb, 0, mb.length);
+      },
+      expireAt,
+    );
   },
 };
 

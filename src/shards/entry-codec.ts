@@ -41,7 +41,15 @@ export function toEntryValue(m: Arena, addr: number): RdbValue {
 }
 
 /** Creates an absent key from an entry value (see EntryCodec.fromEntryValue); throws for a type no codec handles. */
-export function fromEntryValue(store: Store, db: number, kb: Uint8Array, ks: number, kn: number, value: RdbValue, expireAt: number): number {
+export function fromEntryValue(
+  store: Store,
+  db: number,
+  kb: Uint8Array,
+  ks: number,
+  kn: number,
+  value: RdbValue,
+  expireAt: number,
+): number {
   const codec = byValueType.get(value.type);
   if (codec === undefined) throw new Error(`${value.type} values are not supported by this server yet`);
   return codec.fromEntryValue(store, db, kb, ks, kn, value, expireAt);

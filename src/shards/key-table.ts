@@ -67,7 +67,10 @@ export class KeyTable {
   private foundIn: Slots | null = null;
   private foundSlot = -1;
 
-  constructor(private readonly arena: Arena, initialCap = 64) {
+  constructor(
+    private readonly arena: Arena,
+    initialCap = 64,
+  ) {
     this.cur = new Slots(initialCap);
   }
 

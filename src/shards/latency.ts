@@ -19,7 +19,9 @@ export const latencyState = { track: false, slowUs: -1 };
 /** 1 for the command ids the worker times under the current configuration. */
 export const timed = new Uint8Array(COMMANDS.length + 64);
 /** Commands left untimed when only the slow log is on: Redis's `fast` ones, and SET/SETEX/PSETEX (O(1), unflagged because of SET's options). */
-const UNTIMED_SLOWLOG: boolean[] = COMMANDS.map((c) => (c.flags & F_FAST) !== 0 || c.name === 'set' || c.name === 'setex' || c.name === 'psetex');
+const UNTIMED_SLOWLOG: boolean[] = COMMANDS.map(
+  (c) => (c.flags & F_FAST) !== 0 || c.name === 'set' || c.name === 'setex' || c.name === 'psetex',
+);
 
 let hist: Float64Array = new Float64Array(0);
 let sink: (body: Uint8Array, len: number) => void = () => {};

@@ -19,7 +19,6 @@ import {
   NOTIFY_ZSET as ZSET,
 } from '../wire/keyspace-events.js';
 
-
 /** The class bits the acceptor pushed (keyspace-events bit layout). */
 export const notifyState = { flags: 0 };
 
@@ -131,7 +130,15 @@ const COLLECTION_EVENTS = new Map<number, [number, string]>([
 ]);
 
 /** Store commands: an empty result deletes the destination rather than writing it. */
-const STORES = new Set<number>([CMD.SINTERSTORE, CMD.SUNIONSTORE, CMD.SDIFFSTORE, CMD.ZUNIONSTORE, CMD.ZINTERSTORE, CMD.ZDIFFSTORE, CMD.ZRANGESTORE]);
+const STORES = new Set<number>([
+  CMD.SINTERSTORE,
+  CMD.SUNIONSTORE,
+  CMD.SDIFFSTORE,
+  CMD.ZUNIONSTORE,
+  CMD.ZINTERSTORE,
+  CMD.ZDIFFSTORE,
+  CMD.ZRANGESTORE,
+]);
 
 /** Events of a collection command on key argument 1 (see COLLECTION_EVENTS). */
 function collectionEvent(c: Ctx, cmd: number, ev: [number, string], r: ReturnType<typeof replyKind>): void {
@@ -271,7 +278,8 @@ export function afterCommand(c: Ctx, cmd: number): void {
       if (r === 'null') return;
       for (let i = 2; i < c.argc; i++) {
         if (c.is(i, 'PERSIST')) keyEvent(c, GENERIC, 'persist', 1);
-        else if (c.is(i, 'EX') || c.is(i, 'PX') || c.is(i, 'EXAT') || c.is(i, 'PXAT')) keyEvent(c, GENERIC, c.lookup(1) === 0 ? 'del' : 'expire', 1);
+        else if (c.is(i, 'EX') || c.is(i, 'PX') || c.is(i, 'EXAT') || c.is(i, 'PXAT'))
+          keyEvent(c, GENERIC, c.lookup(1) === 0 ? 'del' : 'expire', 1);
       }
       return;
     case CMD.DEL:

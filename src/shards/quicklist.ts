@@ -7,7 +7,20 @@
  * Source bytes passed in must not lie in the arena (an insert may move it).
  */
 import type { Arena } from './arena.js';
-import { INTERNAL_MARK, LP_FIRST, entrySize, lpDecode, lpStart, lpDelete, lpEnd, lpFree, lpInsert, lpNew, lpPrev, lpReplace } from './listpack.js';
+import {
+  INTERNAL_MARK,
+  LP_FIRST,
+  entrySize,
+  lpDecode,
+  lpStart,
+  lpDelete,
+  lpEnd,
+  lpFree,
+  lpInsert,
+  lpNew,
+  lpPrev,
+  lpReplace,
+} from './listpack.js';
 import { dtConfig } from './dt-config.js';
 
 const QHEADER = 24;

@@ -119,7 +119,8 @@ export class Store {
     this.dbs[db]!.insert(this.lastHash, a);
     const t = this.arena.u8[a]!;
     // A new list or sorted set may be what blocked clients wait for.
-    if ((t === T_LIST || t === T_ZSET) && blockedKeyCount() > 0) signalReady(db, this.arena.u8, recKeyOff(this.arena, a), recKeyLen(this.arena, a));
+    if ((t === T_LIST || t === T_ZSET) && blockedKeyCount() > 0)
+      signalReady(db, this.arena.u8, recKeyOff(this.arena, a), recKeyLen(this.arena, a));
     if ((recFlags(this.arena, a) & F_TTL) !== 0) {
       this.expires[db]!++;
       this.wheel.add(db, a, recExpire(this.arena, a));

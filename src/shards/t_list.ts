@@ -3,7 +3,21 @@ import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
 import { T_LIST } from './record.js';
 import { ES, EN, lpDecode, lpEnd, lpStart } from './listpack.js';
-import { nodeNext, qlCount, qlDelAt, qlHead, qlInsertAt, qlNext, qlPeekEnd, qlPush, qlReplaceAt, qlSeek, qlStepBack, qlTrim, qpos } from './quicklist.js';
+import {
+  nodeNext,
+  qlCount,
+  qlDelAt,
+  qlHead,
+  qlInsertAt,
+  qlNext,
+  qlPeekEnd,
+  qlPush,
+  qlReplaceAt,
+  qlSeek,
+  qlStepBack,
+  qlTrim,
+  qpos,
+} from './quicklist.js';
 import { ENC_QUICKLIST, copyOut, createCollection, deleteKey, lookupTyped, newCompact, parseNumkeys, valPtr } from './value.js';
 import { blockOn, parseTimeout } from './blocking.js';
 import {

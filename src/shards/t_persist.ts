@@ -133,7 +133,13 @@ const bgsnap: Handler = (c) => {
       counts[db * 2] = t.size;
       counts[db * 2 + 1] = store.expires[db]!;
     });
-    bg = { mem: store.arena.copy(), now: store.now, slots: store.dbs.map((t) => t.copySlots()), table: store.dbs.map(() => 0), slot: store.dbs.map(() => 0) };
+    bg = {
+      mem: store.arena.copy(),
+      now: store.now,
+      slots: store.dbs.map((t) => t.copySlots()),
+      table: store.dbs.map(() => 0),
+      slot: store.dbs.map(() => 0),
+    };
     const bytes = new Uint8Array(counts.buffer);
     c.out.bulk(bytes, 0, bytes.length);
     return;

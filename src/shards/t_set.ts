@@ -3,7 +3,22 @@ import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
 import { T_SET, freeRecord } from './record.js';
 import { ES, EN, lpCount, lpStart, lpDecode, lpDelete, lpEnd, lpFind, lpFree, lpInsert } from './listpack.js';
-import { FT_HEADER, entHeader, entKey, entKeyLen, ftCap, ftCount, ftFind, ftHash, ftInit, ftInsert, ftRandom, ftRemoveFound, ftScan, ftSlot } from './field-table.js';
+import {
+  FT_HEADER,
+  entHeader,
+  entKey,
+  entKeyLen,
+  ftCap,
+  ftCount,
+  ftFind,
+  ftHash,
+  ftInit,
+  ftInsert,
+  ftRandom,
+  ftRemoveFound,
+  ftScan,
+  ftSlot,
+} from './field-table.js';
 import {
   ENC_HT,
   ENC_INTSET,

@@ -35,7 +35,24 @@ import {
   type LexBound,
 } from './skiplist.js';
 import { ftFind, ftHash, ftRandom, ftScan } from './field-table.js';
-import { ENC_LISTPACK, ENC_SKIPLIST, createCollection, deleteKey, freeValue, newCompact, parseIntercardArgs, parseNumkeys, parseScanArgs, storeTempCollection, tempCollection, scanMatches, scanOpts, setVal, valEnc, valPtr } from './value.js';
+import {
+  ENC_LISTPACK,
+  ENC_SKIPLIST,
+  createCollection,
+  deleteKey,
+  freeValue,
+  newCompact,
+  parseIntercardArgs,
+  parseNumkeys,
+  parseScanArgs,
+  storeTempCollection,
+  tempCollection,
+  scanMatches,
+  scanOpts,
+  setVal,
+  valEnc,
+  valPtr,
+} from './value.js';
 import { MN as SMN, MS as SMS, iterInit as setIterInit, iterNext as setIterNext, setHas, setLen } from './t_set.js';
 import { blockOn, parseTimeout } from './blocking.js';
 import { dtConfig } from './dt-config.js';

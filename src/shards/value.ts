@@ -62,7 +62,16 @@ export function setPtr(m: Arena, a: number, ptr: number): void {
 }
 
 /** Creates a collection key right after a lookup of it returned 0; returns the record. */
-export function createCollection(store: Store, db: number, buf: Uint8Array, s: number, n: number, type: number, enc: number, ptr: number): number {
+export function createCollection(
+  store: Store,
+  db: number,
+  buf: Uint8Array,
+  s: number,
+  n: number,
+  type: number,
+  enc: number,
+  ptr: number,
+): number {
   const m = store.arena;
   const a = newRecord(m, type, buf, s, n, VAL_LEN, 0, store.lruClock);
   setVal(m, a, enc, ptr);
@@ -161,7 +170,6 @@ export function copyValue(m: Arena, a: number): number {
   }
   return z;
 }
-
 
 /**
  * Looks up key argument `i` expecting `type`: the record, 0 when absent, or -1 after

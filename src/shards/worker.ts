@@ -178,7 +178,8 @@ function runHandler(cmd: number): void {
   const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
     if (h === undefined) out.error(noHandler(ctx.name));
-    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3) out.error(E_OOM);
+    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3)
+      out.error(E_OOM);
     else h(ctx);
     if (watchState.keys !== 0) touchAfter(ctx);
     if (notifyState.flags !== 0) afterCommand(ctx, cmd);

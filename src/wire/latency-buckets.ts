@@ -19,5 +19,5 @@ export function bucketOf(ns: number): number {
 export function bucketFloor(b: number): number {
   if (b < 1 << SUB_BITS) return b;
   const octave = (b >>> SUB_BITS) + SUB_BITS - 1;
-  return (2 ** octave) + (b & ((1 << SUB_BITS) - 1)) * 2 ** (octave - SUB_BITS);
+  return 2 ** octave + (b & ((1 << SUB_BITS) - 1)) * 2 ** (octave - SUB_BITS);
 }

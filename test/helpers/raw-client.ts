@@ -32,7 +32,10 @@ export async function rawClient(port: number): Promise<RawClient> {
     received: () => text,
     waitFor: (needle) =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${JSON.stringify(needle)}; got ${JSON.stringify(text)}`)), 5000);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${JSON.stringify(needle)}; got ${JSON.stringify(text)}`)),
+          5000,
+        );
         const check = (): void => {
           if (text.includes(needle)) {
             clearTimeout(timer);

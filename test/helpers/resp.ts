@@ -1,7 +1,17 @@
 /** A tiny raw RESP client over node:net, for exact reply comparison (errors become { err }). */
 import { connect, type Socket } from 'node:net';
 
-export type Reply = string | number | null | { err: string } | Reply[] | { map: [Reply, Reply][] } | { double: string } | { set: Reply[] } | { bool: boolean } | { verb: string };
+export type Reply =
+  | string
+  | number
+  | null
+  | { err: string }
+  | Reply[]
+  | { map: [Reply, Reply][] }
+  | { double: string }
+  | { set: Reply[] }
+  | { bool: boolean }
+  | { verb: string };
 
 /** Encodes a command as a RESP multibulk. */
 export function encode(args: (string | Buffer)[]): Buffer {

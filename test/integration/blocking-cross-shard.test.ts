@@ -74,9 +74,17 @@ describe('blocking pops whose keys span shards', () => {
     const zpopped = client().call('BZMPOP', '0', '2', za, zb, 'MAX', 'COUNT', '5');
     await new Promise((res) => setTimeout(res, 100));
     await r.zadd(zb, 1, 'one', 2, 'two');
-    expect(await zpopped).toEqual([zb, [['two', '2'], ['one', '1']]]);
+    expect(await zpopped).toEqual([
+      zb,
+      [
+        ['two', '2'],
+        ['one', '1'],
+      ],
+    ]);
     expect(await r.call('BLMPOP', '0.05', '2', keyOn(0, 'ea'), keyOn(2, 'eb'), 'LEFT')).toBeNull();
-    await expect(r.call('BLMPOP', 'x', '2', keyOn(0, 'ea'), keyOn(2, 'eb'), 'LEFT')).rejects.toThrow('ERR timeout is not a float or out of range');
+    await expect(r.call('BLMPOP', 'x', '2', keyOn(0, 'ea'), keyOn(2, 'eb'), 'LEFT')).rejects.toThrow(
+      'ERR timeout is not a float or out of range',
+    );
     await expect(r.call('BLMPOP', '1', '2', keyOn(0, 'ea'), keyOn(2, 'eb'), 'UP')).rejects.toThrow('ERR syntax error');
   });
 

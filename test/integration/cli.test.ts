@@ -99,7 +99,20 @@ describe('sabre server: bad flags and config values exit 1 with a clear message'
 describe('sabre server: config file, signals and SHUTDOWN', () => {
   it('reads a redis.conf-style file (port, bind, requirepass, databases); flags override it', async () => {
     const port = await freePort();
-    const p = conf('good.conf', [`# sabre test`, `port ${port}`, 'bind 127.0.0.1', 'requirepass "pa ss"', 'databases 4', 'save ""', 'appendonly no', 'maxclients 77', ''].join('\n'));
+    const p = conf(
+      'good.conf',
+      [
+        `# sabre test`,
+        `port ${port}`,
+        'bind 127.0.0.1',
+        'requirepass "pa ss"',
+        'databases 4',
+        'save ""',
+        'appendonly no',
+        'maxclients 77',
+        '',
+      ].join('\n'),
+    );
     const srv = await startServer(['--config', p, '--maxclients', '88', '--port', String(port)]);
     try {
       expect(srv.port).toBe(port);

@@ -112,7 +112,9 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
       const id = (await a.call('CLIENT', 'ID')) as number;
       expect(typeof id).toBe('number');
       expect(await a.call('CLIENT', 'GETNAME')).toBeNull();
-      expect(await a.call('CLIENT', 'SETNAME', 'has space')).toEqual({ err: 'ERR Client names cannot contain spaces, newlines or special characters.' });
+      expect(await a.call('CLIENT', 'SETNAME', 'has space')).toEqual({
+        err: 'ERR Client names cannot contain spaces, newlines or special characters.',
+      });
       expect(await a.call('CLIENT', 'SETNAME', 'alpha')).toBe('OK');
       expect(await a.call('CLIENT', 'GETNAME')).toBe('alpha');
       if (!AGAINST_REDIS) {
@@ -125,7 +127,11 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
         expect(await a.call('CLIENT', 'SETINFO', 'foo', 'x')).toEqual({ err: "ERR Unrecognized option 'foo'" });
       }
       const info = await a.call('CLIENT', 'INFO');
-      expect(String(info)).toMatch(new RegExp(`^id=${id} addr=127\\.0\\.0\\.1:\\d+ laddr=127\\.0\\.0\\.1:${srv.port} .*name=alpha .*db=0 .*cmd=client\\|info .*resp=2`));
+      expect(String(info)).toMatch(
+        new RegExp(
+          `^id=${id} addr=127\\.0\\.0\\.1:\\d+ laddr=127\\.0\\.0\\.1:${srv.port} .*name=alpha .*db=0 .*cmd=client\\|info .*resp=2`,
+        ),
+      );
       if (!AGAINST_REDIS) expect(String(info)).toMatch(/lib-name=mylib lib-ver=1\.2\.3/);
       const list = String(await c.call('CLIENT', 'LIST'));
       expect(list.split('\n').filter((l) => l.includes(`id=${id} `))).toHaveLength(1);
@@ -229,7 +235,9 @@ describe.each([1, 3])('connection and server commands with %i shard(s)', (shards
     const many = mapOf(await c.call('CONFIG', 'GET', 'maxclients', 'databases'));
     expect(many).toEqual({ maxclients: '10000', databases: '16' });
     expect(Object.keys(mapOf(await c.call('CONFIG', 'GET', 'max*')))).toContain('maxclients');
-    expect(await c.call('CONFIG', 'SET', 'nosuchparam', 'x')).toEqual({ err: "ERR Unknown option or number of arguments for CONFIG SET - 'nosuchparam'" });
+    expect(await c.call('CONFIG', 'SET', 'nosuchparam', 'x')).toEqual({
+      err: "ERR Unknown option or number of arguments for CONFIG SET - 'nosuchparam'",
+    });
     expect(await c.call('CONFIG', 'SET', 'databases', '4')).toEqual({
       err: "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config",
     });
@@ -344,8 +352,12 @@ describe('AUTH with --requirepass', () => {
   it('HELLO with AUTH authenticates; HELLO without it is refused', async () => {
     const a = await RespConn.open(srv.port);
     try {
-      expect(await a.call('HELLO', '3')).toEqual({ err: 'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time' });
-      expect(await a.call('HELLO', '3', 'AUTH', 'default', 'bad')).toEqual({ err: 'WRONGPASS invalid username-password pair or user is disabled.' });
+      expect(await a.call('HELLO', '3')).toEqual({
+        err: 'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+      });
+      expect(await a.call('HELLO', '3', 'AUTH', 'default', 'bad')).toEqual({
+        err: 'WRONGPASS invalid username-password pair or user is disabled.',
+      });
       const h = await a.call('HELLO', '3', 'AUTH', 'default', 's3cret', 'SETNAME', 'authed');
       expect(mapOf(h).proto).toBe(3);
       expect(await a.call('CLIENT', 'GETNAME')).toBe('authed');

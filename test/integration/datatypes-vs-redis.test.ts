@@ -61,12 +61,26 @@ function randomCommand(rand: () => number): (string | number)[] {
       return [op, key, pick(['{f}l1', '{f}l2']), pick(['LEFT', 'RIGHT']), pick(['LEFT', 'RIGHT'])];
     }
     case 'z': {
-      const op = pick(['zadd', 'zadd', 'zrem', 'zpopmin', 'zpopmax', 'zrange', 'zrangebyscore', 'zrank', 'zincrby', 'zremrangebyrank', 'zcount', 'zunionstore']);
+      const op = pick([
+        'zadd',
+        'zadd',
+        'zrem',
+        'zpopmin',
+        'zpopmax',
+        'zrange',
+        'zrangebyscore',
+        'zrank',
+        'zincrby',
+        'zremrangebyrank',
+        'zcount',
+        'zunionstore',
+      ]);
       if (op === 'zadd') return [op, key, ...pick([[], ['NX'], ['XX'], ['GT', 'CH'], ['LT']]), ...many(int(1, 30), () => [score(), val()])];
       if (op === 'zrem') return [op, key, ...many(int(1, 5), () => [val()])];
       if (op === 'zpopmin' || op === 'zpopmax') return rand() < 0.5 ? [op, key, int(0, 10)] : [op, key];
       if (op === 'zrange') return [op, key, int(-50, 50), int(-50, 200), 'WITHSCORES', ...(rand() < 0.3 ? ['REV'] : [])];
-      if (op === 'zrangebyscore') return [op, key, pick(['-inf', '(0', '1', '-5']), pick(['+inf', '5', '(5']), 'WITHSCORES', 'LIMIT', int(0, 3), int(-1, 10)];
+      if (op === 'zrangebyscore')
+        return [op, key, pick(['-inf', '(0', '1', '-5']), pick(['+inf', '5', '(5']), 'WITHSCORES', 'LIMIT', int(0, 3), int(-1, 10)];
       if (op === 'zrank') return [op, key, val()];
       if (op === 'zincrby') return [op, key, int(-3, 3), val()];
       if (op === 'zremrangebyrank') return [op, key, int(-10, 10), int(-10, 10)];
@@ -107,7 +121,9 @@ describe.skipIf(!hasRedis).each([1, 3])('same replies as redis-server with %i sh
   beforeAll(async () => {
     srv = await startServer(['--shards', String(shards)]);
     const port = await freePort();
-    redisProc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    redisProc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     await new Promise<void>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 15_000);
@@ -140,7 +156,8 @@ describe.skipIf(!hasRedis).each([1, 3])('same replies as redis-server with %i sh
       expect({ i, cmd: cmd.join(' ').slice(0, 120), reply: b }).toEqual({ i, cmd: cmd.join(' ').slice(0, 120), reply: a });
     }
     for (const k of ['{f}l1', '{f}l2']) expect(await s.lrange(k, 0, -1)).toEqual(await r.lrange(k, 0, -1));
-    for (const k of ['{f}z1', '{f}z2', '{f}z3']) expect(await s.zrange(k, 0, -1, 'WITHSCORES')).toEqual(await r.zrange(k, 0, -1, 'WITHSCORES'));
+    for (const k of ['{f}z1', '{f}z2', '{f}z3'])
+      expect(await s.zrange(k, 0, -1, 'WITHSCORES')).toEqual(await r.zrange(k, 0, -1, 'WITHSCORES'));
     expect(await s.hgetall('{f}h1')).toEqual(await r.hgetall('{f}h1'));
     expect((await s.smembers('{f}s1')).sort()).toEqual((await r.smembers('{f}s1')).sort());
   });

@@ -49,7 +49,9 @@ describe.each([1, 3])('sorted sets with %i shard(s)', (shards) => {
     expect(await r.zrangebylex('lex', '(a', '+')).toEqual(['b', 'c']);
     expect(await r.zrevrangebylex('lex', '[b', '-')).toEqual(['b', 'a']);
     expect(await r.zlexcount('lex', '-', '(c')).toBe(2);
-    await expect(r.zrange('z', 0, 1, 'LIMIT', 0, 1)).rejects.toThrow('ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX');
+    await expect(r.zrange('z', 0, 1, 'LIMIT', 0, 1)).rejects.toThrow(
+      'ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX',
+    );
     await expect(r.zrangebyscore('z', 'x', 1)).rejects.toThrow('ERR min or max is not a float');
   });
 

@@ -20,7 +20,13 @@ describe.each([1, 3])('introspection with %i shard(s)', (shards) => {
     m.send('MONITOR');
     await m.waitFor('+OK\r\n');
     const c = await rawClient(srv.port);
-    c.socket.write(Buffer.concat([Buffer.from('*3\r\n$3\r\nSET\r\n$5\r\na"b\\c\r\n$6\r\n'), Buffer.from([1, 0x7f, 10, 0xe9, 32, 9]), Buffer.from('\r\n')]));
+    c.socket.write(
+      Buffer.concat([
+        Buffer.from('*3\r\n$3\r\nSET\r\n$5\r\na"b\\c\r\n$6\r\n'),
+        Buffer.from([1, 0x7f, 10, 0xe9, 32, 9]),
+        Buffer.from('\r\n'),
+      ]),
+    );
     c.send('CONFIG GET maxclients', 'GET k', 'MULTI', 'SELECT 1', 'PING', 'EXEC');
     await c.waitFor('*2\r\n');
     const text = await m.waitFor('"EXEC"');
@@ -131,7 +137,9 @@ describe.each([1, 3])('introspection with %i shard(s)', (shards) => {
     await expect(r.object('FREQ', 'obj')).rejects.toThrow('An LFU maxmemory policy is not selected');
     expect(await r.object('IDLETIME', 'none')).toBeNull();
     expect(await r.memory('USAGE', 'obj')).toBeGreaterThan(5);
-    expect(await r.call('debug', 'object', 'obj')).toMatch(/^Value at:0x[0-9a-f]+ refcount:1 encoding:embstr serializedlength:5 lru:\d+ lru_seconds_idle:\d+$/);
+    expect(await r.call('debug', 'object', 'obj')).toMatch(
+      /^Value at:0x[0-9a-f]+ refcount:1 encoding:embstr serializedlength:5 lru:\d+ lru_seconds_idle:\d+$/,
+    );
     await expect(r.call('debug', 'object', 'none')).rejects.toThrow('ERR no such key');
   });
 });

@@ -95,10 +95,16 @@ describe.each([1, 3])('keyspace notifications with %i shard(s)', (shards) => {
     expect(await until(3)).toEqual(['__keyevent@0__:lpush {p}W', '__keyevent@0__:rpop {p}W', '__keyevent@0__:del {p}W']);
     // A blocked move notifies nothing while it waits, then push before pop once served.
     const moved = blocked.blmove('{p}W', '{p}D', 'RIGHT', 'LEFT', 5);
-    for (let i = 0; i < 200 && (await r.client('LIST')).split('cmd=blmove').length < 2; i++) await new Promise((res) => setTimeout(res, 10));
+    for (let i = 0; i < 200 && (await r.client('LIST')).split('cmd=blmove').length < 2; i++)
+      await new Promise((res) => setTimeout(res, 10));
     await r.rpush('{p}W', 'v');
     expect(await moved).toBe('v');
-    expect(await until(4)).toEqual(['__keyevent@0__:rpush {p}W', '__keyevent@0__:lpush {p}D', '__keyevent@0__:rpop {p}W', '__keyevent@0__:del {p}W']);
+    expect(await until(4)).toEqual([
+      '__keyevent@0__:rpush {p}W',
+      '__keyevent@0__:lpush {p}D',
+      '__keyevent@0__:rpop {p}W',
+      '__keyevent@0__:del {p}W',
+    ]);
     blocked.disconnect();
     await r.config('SET', 'notify-keyspace-events', '');
   });
@@ -133,7 +139,11 @@ describe.each([1, 3])('keyspace notifications with %i shard(s)', (shards) => {
     await r.set('from{k1}', 'v');
     await r.rename('from{k1}', 'to{k2}');
     await r.copy('to{k2}', 'copy{k1}');
-    expect(await until(3)).toEqual(['__keyevent@0__:rename_from from{k1}', '__keyevent@0__:rename_to to{k2}', '__keyevent@0__:copy_to copy{k1}']);
+    expect(await until(3)).toEqual([
+      '__keyevent@0__:rename_from from{k1}',
+      '__keyevent@0__:rename_to to{k2}',
+      '__keyevent@0__:copy_to copy{k1}',
+    ]);
   });
 
   it('reports expired keys from the timer wheel', async () => {

@@ -68,7 +68,10 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
     const res = await p.exec();
     expect(res!.every(([err, v]) => err === null && v === 'OK')).toBe(true);
     // nothing reads the keys: only active expiry can bring DBSIZE down to the 10 persistent ones
-    const n = await eventually(() => r.dbsize(), (v) => v === 10);
+    const n = await eventually(
+      () => r.dbsize(),
+      (v) => v === 10,
+    );
     expect(n).toBe(10);
     const info = await r.info('keyspace');
     expect(info).toMatch(/db0:keys=10,expires=0,avg_ttl=0/);
@@ -98,10 +101,16 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
     await r.set('kept', 'plain');
     await r.rename('kept', 'renamed-over');
     const survivors = ['persisted', 'overwritten', 'extended', 'reborn', 'getexed', 'renamed-over'];
-    const n = await eventually(() => r.dbsize(), (v) => v === survivors.length);
+    const n = await eventually(
+      () => r.dbsize(),
+      (v) => v === survivors.length,
+    );
     expect(n).toBe(survivors.length);
     await r.select(4);
-    const n4 = await eventually(() => r.dbsize(), (v) => v === 0);
+    const n4 = await eventually(
+      () => r.dbsize(),
+      (v) => v === 0,
+    );
     expect(n4).toBe(0);
     await r.select(0);
     expect(await r.exists(...survivors)).toBe(survivors.length);
@@ -309,7 +318,9 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
     for (const dst of [same, other]) {
       // Redis reads the index as a strict integer: no hex, sign, spaces, fraction or empty string.
       for (const db of ['0x1', '', '+1', ' 1', '1.0', '-0', '1e0']) {
-        await expect(r.copy(src, dst, 'DB', db), `COPY ${src} ${dst} DB '${db}'`).rejects.toThrow('ERR value is not an integer or out of range');
+        await expect(r.copy(src, dst, 'DB', db), `COPY ${src} ${dst} DB '${db}'`).rejects.toThrow(
+          'ERR value is not an integer or out of range',
+        );
       }
       await expect(r.copy(src, dst, 'DB', 16)).rejects.toThrow('ERR DB index is out of range');
       await expect(r.copy(src, dst, 'DB')).rejects.toThrow('ERR syntax error');
@@ -335,7 +346,7 @@ describe.each([1, 3])('keyspace with %i shard(s)', (shards) => {
     let calls = 0;
     do {
       const [next, batch] = await r.scan(cursor, 'COUNT', 7);
-      batch.forEach((k) => seen.add(k));
+      for (const k of batch) seen.add(k);
       cursor = next;
       calls++;
     } while (cursor !== '0' && calls < 1000);

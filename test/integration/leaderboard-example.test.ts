@@ -7,7 +7,9 @@ const EXAMPLE = fileURLToPath(new URL('../../examples/leaderboard.mjs', import.m
 describe('examples/leaderboard.mjs', () => {
   it('runs against a Sabre server it starts and keeps concurrent increments exact', async () => {
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [EXAMPLE], { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+      execFile(process.execPath, [EXAMPLE], { timeout: 30_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      );
     });
     expect(out).toContain('bob: { rank: 3, score: 1450 }');
     expect(out).toContain('carol after 800 concurrent +1: { rank: 1, score: 2630 }');

@@ -56,7 +56,15 @@ describe('GlobalLimiter against sabre server', () => {
     await until(() => client.connected, 'connect');
     const table = BucketTable.create({ capacity: 64 });
     const deny = new GlobalLimiter({ client, table, namespace: 0, limit: 5, windowMs: 60_000, onUnavailable: 'deny' });
-    const local = new GlobalLimiter({ client, table, namespace: 2, limit: 100, windowMs: 60_000, onUnavailable: 'local', insurance: { limit: 2, windowMs: 60_000 } });
+    const local = new GlobalLimiter({
+      client,
+      table,
+      namespace: 2,
+      limit: 100,
+      windowMs: 60_000,
+      onUnavailable: 'local',
+      insurance: { limit: 2, windowMs: 60_000 },
+    });
     const admitted = [];
     for (let i = 0; i < 7; i++) admitted.push((await deny.check('k')).allowed);
     expect(admitted).toEqual([true, true, true, true, true, false, false]);

@@ -46,14 +46,20 @@ function refused(port: number): Promise<boolean> {
 
 describe('the npm package', () => {
   it('holds the build, the data files read at start-up and nothing else of the repository', () => {
-    for (const f of ['dist/cli.js', 'dist/index.js', 'dist/index.d.ts', 'dist/limiter/index.js', 'dist/limiter/index.d.ts']) expect(packed).toContain(f);
-    for (const f of ['data/redis-commands.json', 'data/sabre-commands.json', 'data/redis-help.json', 'data/redis-commands.COPYING']) expect(packed).toContain(f);
+    for (const f of ['dist/cli.js', 'dist/index.js', 'dist/index.d.ts', 'dist/limiter/index.js', 'dist/limiter/index.d.ts'])
+      expect(packed).toContain(f);
+    for (const f of ['data/redis-commands.json', 'data/sabre-commands.json', 'data/redis-help.json', 'data/redis-commands.COPYING'])
+      expect(packed).toContain(f);
     expect(packed.filter((f) => !/^(dist|data)\//.test(f) && f !== 'package.json' && f !== 'README.md')).toEqual([]);
   });
 
   it('`npx sabre server --port 0` answers PING and stops on SIGTERM', async () => {
     // Its own process group: npx runs the bin through a shell, and a terminal's signal reaches them all.
-    const proc = spawn('npx', ['sabre', 'server', '--port', '0', '--shards', '1'], { cwd: app, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('npx', ['sabre', 'server', '--port', '0', '--shards', '1'], {
+      cwd: app,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -109,12 +115,22 @@ describe('the npm package', () => {
     writeFileSync(
       join(app, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: [] },
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
         files: ['check.ts'],
       }),
     );
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app, timeout: 60_000 }).catch((err: { stdout: string }) => err);
+    const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app, timeout: 60_000 }).catch(
+      (err: { stdout: string }) => err,
+    );
     expect(r.stdout).toBe('');
   }, 70_000);
 });

@@ -99,7 +99,10 @@ describe.each([1, 3])('protocol with %i shard(s)', (shards) => {
   it('inline commands work, with quotes, mixed with multibulk', async () => {
     const c = await RespConn.open(srv.port);
     try {
-      const got = await c.raw('SET inl "hello world"\r\nGET inl\r\n*2\r\n$3\r\nGET\r\n$3\r\ninl\r\n\r\nECHO \'a\\\'b\' "\\x41\\n"\nPING\n', 5);
+      const got = await c.raw(
+        'SET inl "hello world"\r\nGET inl\r\n*2\r\n$3\r\nGET\r\n$3\r\ninl\r\n\r\nECHO \'a\\\'b\' "\\x41\\n"\nPING\n',
+        5,
+      );
       expect(got).toEqual(['OK', 'hello world', 'hello world', { err: "ERR wrong number of arguments for 'echo' command" }, 'PONG']);
     } finally {
       c.close();
@@ -198,7 +201,21 @@ describe.each([1, 3])('protocol with %i shard(s)', (shards) => {
     const before = AGAINST_REDIS ? 0 : rss(srv.proc.pid!);
     const alphabet = fc.constantFrom(...'*$\r\n0123456789-+: "\'\\xPINGSET'.split('').map((ch) => ch.charCodeAt(0)), 0, 255);
     const token = fc.oneof(
-      fc.constantFrom('*1\r\n', '*2\r\n', '*3\r\n', '$4\r\nPING\r\n', '$3\r\nGET\r\n', '$-1\r\n', '*-1\r\n', '$5000000\r\n', '*99999999\r\n', '"', "'", '\r\n', '\n'),
+      fc.constantFrom(
+        '*1\r\n',
+        '*2\r\n',
+        '*3\r\n',
+        '$4\r\nPING\r\n',
+        '$3\r\nGET\r\n',
+        '$-1\r\n',
+        '*-1\r\n',
+        '$5000000\r\n',
+        '*99999999\r\n',
+        '"',
+        "'",
+        '\r\n',
+        '\n',
+      ),
       fc.string({ maxLength: 10 }),
     );
     const messy = fc.oneof(

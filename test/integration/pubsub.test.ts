@@ -123,7 +123,9 @@ describe.each([1, 3])('pub/sub with %i shard(s)', (shards) => {
     for (let i = 0; i < 100 && Number((await pub.pubsub('NUMSUB', 'late'))[1]) === 0; i++) await new Promise((res) => setTimeout(res, 5));
     expect(await pub.publish('late', 'hello')).toBe(1);
     await slept;
-    expect(await c.waitFor('hello\r\n')).toBe('$-1\r\n*3\r\n$9\r\nsubscribe\r\n$4\r\nlate\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$4\r\nlate\r\n$5\r\nhello\r\n');
+    expect(await c.waitFor('hello\r\n')).toBe(
+      '$-1\r\n*3\r\n$9\r\nsubscribe\r\n$4\r\nlate\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$4\r\nlate\r\n$5\r\nhello\r\n',
+    );
     c.close();
     sleeper.disconnect();
   });
@@ -147,8 +149,12 @@ describe.each([1, 3])('pub/sub with %i shard(s)', (shards) => {
       'client-output-buffer-limit',
       'normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 262144 0',
     ]);
-    await expect(pub.config('SET', 'client-output-buffer-limit', 'pubsub 1mb')).rejects.toThrow('Wrong number of arguments in buffer limit configuration.');
-    await expect(pub.config('SET', 'client-output-buffer-limit', 'foo 1 1 1')).rejects.toThrow('Invalid client class specified in buffer limit configuration.');
+    await expect(pub.config('SET', 'client-output-buffer-limit', 'pubsub 1mb')).rejects.toThrow(
+      'Wrong number of arguments in buffer limit configuration.',
+    );
+    await expect(pub.config('SET', 'client-output-buffer-limit', 'foo 1 1 1')).rejects.toThrow(
+      'Invalid client class specified in buffer limit configuration.',
+    );
     const c = await rawClient(srv.port);
     c.send('SUBSCRIBE small');
     await c.waitFor(':1\r\n');

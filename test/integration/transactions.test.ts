@@ -144,7 +144,11 @@ describe.each([1, 3])('MULTI/EXEC with %i shard(s)', (shards) => {
         if (n % 5 === 0) {
           await c.watch(`acct:${from}`);
           const bal = Number(await c.get(`acct:${from}`));
-          const res = await c.multi().set(`acct:${from}`, String(bal - 1)).incrby(`acct:${to}`, 1).exec();
+          const res = await c
+            .multi()
+            .set(`acct:${from}`, String(bal - 1))
+            .incrby(`acct:${to}`, 1)
+            .exec();
           if (res !== null) transfers++;
         } else {
           await c.multi().decrby(`acct:${from}`, 3).incrby(`acct:${to}`, 3).exec();

@@ -63,14 +63,16 @@ describe('CL.THROTTLE against redis-cell', () => {
     const s = store();
     cases.forEach(([at, quantity, remaining, resetMs, retryMs, limited], i) => {
       const r = s.throttle(START + ms(at), 4, 1, 1, quantity);
-      expect({ i, limited: r.limited === 1, limit: r.limit, remaining: r.remaining, reset: r.resetAfterNs, retry: r.retryAfterNs }).toEqual({
-        i,
-        limited,
-        limit: 5,
-        remaining,
-        reset: ms(resetMs),
-        retry: ms(retryMs),
-      });
+      expect({ i, limited: r.limited === 1, limit: r.limit, remaining: r.remaining, reset: r.resetAfterNs, retry: r.retryAfterNs }).toEqual(
+        {
+          i,
+          limited,
+          limit: 5,
+          remaining,
+          reset: ms(resetMs),
+          retry: ms(retryMs),
+        },
+      );
     });
   });
 

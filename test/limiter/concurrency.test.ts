@@ -11,10 +11,20 @@ async function hammer(algorithm: 'gcra' | 'token-bucket', limit: number): Promis
   const table = BucketTable.create({ capacity: 64 });
   const start = new SharedArrayBuffer(8);
   const flags = new Int32Array(start);
-  const workers = Array.from({ length: THREADS }, () =>
-    new Worker(WORKER, { workerData: { buffer: table.buffer, algorithm, limit, windowMs: 60_000, checks: CHECKS, nowMs: 5_000_000.25, start } }),
+  const workers = Array.from(
+    { length: THREADS },
+    () =>
+      new Worker(WORKER, {
+        workerData: { buffer: table.buffer, algorithm, limit, windowMs: 60_000, checks: CHECKS, nowMs: 5_000_000.25, start },
+      }),
   );
-  const done = workers.map((w) => new Promise<number>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+  const done = workers.map(
+    (w) =>
+      new Promise<number>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      }),
+  );
   while (Atomics.load(flags, 0) < THREADS) await new Promise((r) => setTimeout(r, 1));
   Atomics.store(flags, 1, 1);
   Atomics.notify(flags, 1);

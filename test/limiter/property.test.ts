@@ -24,7 +24,9 @@ describe('never over-admits (property)', () => {
           now += dt;
           if (lim.check('k', cost, now).allowed && cost > 0) log.push([now, cost]);
         }
-        for (const [t1] of log) for (const [t2] of log) if (t2 >= t1) expect(admittedBetween(log, t1, t2)).toBeLessThanOrEqual(limit + Math.floor((t2 - t1) / eiMs));
+        for (const [t1] of log)
+          for (const [t2] of log)
+            if (t2 >= t1) expect(admittedBetween(log, t1, t2)).toBeLessThanOrEqual(limit + Math.floor((t2 - t1) / eiMs));
       }),
       { numRuns: 100 },
     );
@@ -32,22 +34,28 @@ describe('never over-admits (property)', () => {
 
   it('token bucket: admitted cost in any [t1, t2] ≤ capacity + refill × interval boundaries crossed', () => {
     fc.assert(
-      fc.property(schedule, fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 10, max: 500 }), (steps, cap, tokens, intervalMs) => {
-        const lim = new TokenBucketLimiter({ limit: cap, windowMs: 0, refill: { tokens: Math.min(tokens, cap), intervalMs } });
-        let now = 10_000_000.5;
-        const log: [number, number][] = [];
-        for (const [dt, cost] of steps) {
-          now += dt;
-          if (lim.check('k', cost, now).allowed && cost > 0) log.push([now, cost]);
-        }
-        for (const [t1] of log) {
-          for (const [t2] of log) {
-            if (t2 < t1) continue;
-            const boundaries = Math.floor(t2 / intervalMs) - Math.floor(t1 / intervalMs);
-            expect(admittedBetween(log, t1, t2)).toBeLessThanOrEqual(cap + Math.min(tokens, cap) * boundaries);
+      fc.property(
+        schedule,
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 10, max: 500 }),
+        (steps, cap, tokens, intervalMs) => {
+          const lim = new TokenBucketLimiter({ limit: cap, windowMs: 0, refill: { tokens: Math.min(tokens, cap), intervalMs } });
+          let now = 10_000_000.5;
+          const log: [number, number][] = [];
+          for (const [dt, cost] of steps) {
+            now += dt;
+            if (lim.check('k', cost, now).allowed && cost > 0) log.push([now, cost]);
           }
-        }
-      }),
+          for (const [t1] of log) {
+            for (const [t2] of log) {
+              if (t2 < t1) continue;
+              const boundaries = Math.floor(t2 / intervalMs) - Math.floor(t1 / intervalMs);
+              expect(admittedBetween(log, t1, t2)).toBeLessThanOrEqual(cap + Math.min(tokens, cap) * boundaries);
+            }
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });

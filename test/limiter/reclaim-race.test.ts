@@ -19,10 +19,20 @@ describe('reclaim racing with lock-free checks (4 threads, shared simulated cloc
     const countsBuf = new SharedArrayBuffer(KEYS * WINDOWS * 4);
     const stopBuf = new SharedArrayBuffer(8); // [stop flag, workers ready]
     const flags = new Int32Array(stopBuf);
-    const workers = Array.from({ length: 4 }, (_, i) =>
-      new Worker(WORKER, { workerData: { buffer: table.buffer, clockBuf, countsBuf, stopBuf, keys: KEYS, windows: WINDOWS, seed: 17 + i } }),
+    const workers = Array.from(
+      { length: 4 },
+      (_, i) =>
+        new Worker(WORKER, {
+          workerData: { buffer: table.buffer, clockBuf, countsBuf, stopBuf, keys: KEYS, windows: WINDOWS, seed: 17 + i },
+        }),
     );
-    const done = workers.map((w) => new Promise<number>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+    const done = workers.map(
+      (w) =>
+        new Promise<number>((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    );
     while (Atomics.load(flags, 1) < workers.length) await new Promise((r) => setTimeout(r, 5));
     // Advance the clock 1 ms per step and sweep with it; the workers read it on every check.
     let reclaimed = 0;

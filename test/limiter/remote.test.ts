@@ -22,7 +22,10 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
 async function setup(port = 0): Promise<{ server: CellServer; client: RespClient }> {
   const server = await startCellServer(port);
   const client = new RespClient({ port: server.port, backoffInitialMs: 10, backoffMaxMs: 50, commandTimeoutMs: 500 });
-  cleanup.push(() => server.close(), () => client.close());
+  cleanup.push(
+    () => server.close(),
+    () => client.close(),
+  );
   await until(() => client.connected, 'connect');
   return { server, client };
 }
@@ -55,7 +58,19 @@ describe('GlobalLimiter (leases from the server)', () => {
     const procs = Array.from({ length: P }, (_, i) => {
       const client = new RespClient({ port: server.port });
       cleanup.push(() => client.close());
-      return { client, g: new GlobalLimiter({ client, table: BucketTable.create({ capacity: 64 }), namespace: 0, limit: 100, windowMs: 3_600_000, leaseSize: L, onUnavailable: 'deny' }), i };
+      return {
+        client,
+        g: new GlobalLimiter({
+          client,
+          table: BucketTable.create({ capacity: 64 }),
+          namespace: 0,
+          limit: 100,
+          windowMs: 3_600_000,
+          leaseSize: L,
+          onUnavailable: 'deny',
+        }),
+        i,
+      };
     });
     await until(() => procs.every((p) => p.client.connected), 'connect');
     let admitted = 0;
@@ -82,7 +97,15 @@ describe('GlobalLimiter (leases from the server)', () => {
     const table = BucketTable.create({ capacity: 64 });
     const allow = new GlobalLimiter({ client, table, namespace: 0, limit: 100, windowMs: 60_000, onUnavailable: 'allow' });
     const deny = new GlobalLimiter({ client, table, namespace: 2, limit: 100, windowMs: 60_000, onUnavailable: 'deny' });
-    const local = new GlobalLimiter({ client, table, namespace: 4, limit: 100, windowMs: 60_000, onUnavailable: 'local', insurance: { limit: 2, windowMs: 60_000 } });
+    const local = new GlobalLimiter({
+      client,
+      table,
+      namespace: 4,
+      limit: 100,
+      windowMs: 60_000,
+      onUnavailable: 'local',
+      insurance: { limit: 2, windowMs: 60_000 },
+    });
     expect((await deny.check('k')).allowed).toBe(true);
 
     await server.close();
@@ -105,7 +128,10 @@ describe('GlobalLimiter (leases from the server)', () => {
     const server = createServer((socket) => socket.on('data', () => socket.write("-ERR unknown command 'CL.LEASE'\r\n")));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const client = new RespClient({ port: (server.address() as AddressInfo).port });
-    cleanup.push(() => new Promise((r) => server.close(r)), () => client.close());
+    cleanup.push(
+      () => new Promise((r) => server.close(r)),
+      () => client.close(),
+    );
     await until(() => client.connected, 'connect');
     const g = new GlobalLimiter({ client, namespace: 0, limit: 5, windowMs: 60_000, onUnavailable: 'deny' });
     expect(await g.check('k')).toMatchObject({ allowed: false, retryAfterMs: 1000 });
@@ -117,10 +143,16 @@ describe('PolicyEngine with a global policy', () => {
     const server = await startCellServer();
     const client = new RespClient({ port: server.port });
     const engine = new PolicyEngine(
-      { server: { port: server.port }, policies: [{ name: 'g', key: 'endpoint', scope: 'global', limit: 2, window: '60s', onUnavailable: 'deny' }] },
+      {
+        server: { port: server.port },
+        policies: [{ name: 'g', key: 'endpoint', scope: 'global', limit: 2, window: '60s', onUnavailable: 'deny' }],
+      },
       { client },
     );
-    cleanup.push(() => server.close(), () => engine.close());
+    cleanup.push(
+      () => server.close(),
+      () => engine.close(),
+    );
     await until(() => client.connected, 'connect');
     const req = { method: 'GET', path: '/x', ip: '127.0.0.1', header: () => undefined };
     const first = await engine.evaluate(req);

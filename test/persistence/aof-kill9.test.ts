@@ -38,7 +38,12 @@ describe('AOF and kill -9', () => {
       });
       child.kill('SIGKILL');
       await exited;
-      const acked = Math.max(...out.split('\n').filter((l) => l !== '').map(Number));
+      const acked = Math.max(
+        ...out
+          .split('\n')
+          .filter((l) => l !== '')
+          .map(Number),
+      );
       const gen = readAofFile(path);
       const seen = new Set<string>();
       let r = gen.next();

@@ -3,7 +3,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AofAppender, AofRewriter, readAof, readAofFile, shouldRewriteAof, encodeCommand, type AofRecord, type AofSummary } from '../../src/persistence/aof.js';
+import {
+  AofAppender,
+  AofRewriter,
+  readAof,
+  readAofFile,
+  shouldRewriteAof,
+  encodeCommand,
+  type AofRecord,
+  type AofSummary,
+} from '../../src/persistence/aof.js';
 import { RdbError } from '../../src/persistence/rdb-error.js';
 import type { RdbEntry } from '../../src/persistence/rdb-types.js';
 import { canonicalEntry, sampleEntries, writeRdb } from './sample-entries.js';
@@ -19,7 +28,8 @@ function replay(gen: Generator<AofRecord, AofSummary>): { records: AofRecord[]; 
   return { records, summary: r.value };
 }
 
-const commandsOf = (records: AofRecord[]): string[] => records.flatMap((r) => (r.kind === 'command' ? [`${r.db}:${r.argv.map(s).join(' ')}`] : []));
+const commandsOf = (records: AofRecord[]): string[] =>
+  records.flatMap((r) => (r.kind === 'command' ? [`${r.db}:${r.argv.map(s).join(' ')}`] : []));
 
 /** Applies the commands an AOF rewrite emits to a map of entries, to check they recreate the data. */
 function applyCommands(records: AofRecord[]): RdbEntry[] {
@@ -88,7 +98,11 @@ describe('AOF', () => {
   });
 
   it('a tail cut anywhere inside the last command is dropped and reported, like aof-load-truncated yes', () => {
-    const whole = Buffer.concat([encodeCommand(argv('SET', 'a', '1')), encodeCommand(argv('SET', 'b', '2')), encodeCommand(argv('SET', 'c', 'three'))]);
+    const whole = Buffer.concat([
+      encodeCommand(argv('SET', 'a', '1')),
+      encodeCommand(argv('SET', 'b', '2')),
+      encodeCommand(argv('SET', 'c', 'three')),
+    ]);
     const lastStart = whole.length - encodeCommand(argv('SET', 'c', 'three')).length;
     for (let cut = lastStart + 1; cut < whole.length; cut++) {
       const { records, summary } = replay(readAof(whole.subarray(0, cut)));

@@ -88,7 +88,7 @@ describe('real Redis 7.0 RDB fixtures', () => {
     expect(value(f, '0:zsmall')).toEqual({ a: 1, b: 2.5, c: -3, d: Infinity, e: -Infinity });
     const big = value(f, '0:zbig') as Record<string, number>;
     expect(Object.keys(big)).toHaveLength(200);
-    expect(big['m17']).toBe(17.25);
+    expect(big.m17).toBe(17.25);
   });
 
   it('several databases', () => {
@@ -100,8 +100,8 @@ describe('real Redis 7.0 RDB fixtures', () => {
   });
 
   it('reads the same records from bytes as from a file descriptor', () => {
-    const fromBytes = [...readRdb(readFileSync(dir + 'lists.rdb'))];
-    const fromFile = [...readRdbFile(dir + 'lists.rdb')];
+    const fromBytes = [...readRdb(readFileSync(`${dir}lists.rdb`))];
+    const fromFile = [...readRdbFile(`${dir}lists.rdb`)];
     expect(fromBytes).toEqual(fromFile);
   });
 });
@@ -118,7 +118,7 @@ describe('real Redis 7.0 DUMP payloads', () => {
     expect(dump('set-intset')).toEqual(['1', '2', '3']);
     expect(dump('set-table')).toEqual(['x', 'y', 'z']);
     expect(dump('zset-listpack')).toEqual({ a: 1, b: 2.5 });
-    expect((dump('zset-skiplist') as Record<string, number>)['m7']).toBe(7.5);
+    expect((dump('zset-skiplist') as Record<string, number>).m7).toBe(7.5);
   });
 });
 
@@ -129,8 +129,10 @@ describe('real Redis 7.0 AOF', () => {
     const records = files.flatMap((f) => [...readAofFile(f)]);
     const rebuilt = new Map<string, string>();
     for (const r of records) {
-      if (r.kind === 'entry' && r.entry.value.type === 'string') rebuilt.set(Buffer.from(r.entry.key).toString(), Buffer.from(r.entry.value.bytes).toString());
-      if (r.kind === 'command' && Buffer.from(r.argv[0]!).toString().toUpperCase() === 'SET') rebuilt.set(Buffer.from(r.argv[1]!).toString(), Buffer.from(r.argv[2]!).toString());
+      if (r.kind === 'entry' && r.entry.value.type === 'string')
+        rebuilt.set(Buffer.from(r.entry.key).toString(), Buffer.from(r.entry.value.bytes).toString());
+      if (r.kind === 'command' && Buffer.from(r.argv[0]!).toString().toUpperCase() === 'SET')
+        rebuilt.set(Buffer.from(r.argv[1]!).toString(), Buffer.from(r.argv[2]!).toString());
     }
     expect(files).toHaveLength(2);
     expect(records.some((r) => r.kind === 'entry')).toBe(true);

@@ -48,7 +48,10 @@ describe('corrupted and truncated RDB files', () => {
         for (const mask of [0x01, 0xff]) {
           const bad = Uint8Array.from(file);
           bad[i]! ^= mask;
-          expect(failure(() => readRdb(bad)), `byte ${i} ^ ${mask}`).toBeInstanceOf(RdbError);
+          expect(
+            failure(() => readRdb(bad)),
+            `byte ${i} ^ ${mask}`,
+          ).toBeInstanceOf(RdbError);
         }
       }
     });
@@ -96,8 +99,20 @@ describe('corrupted DUMP payloads and listpacks', () => {
     for (const value of [
       { type: 'set' as const, members: [b('a'), b('a')] },
       { type: 'set' as const, members: [b('1'), b('1')] },
-      { type: 'hash' as const, fields: [[b('f'), b('1')], [b('f'), b('2')]] as Array<[Uint8Array, Uint8Array]> },
-      { type: 'zset' as const, entries: [[b('m'), 1], [b('m'), 2]] as Array<[Uint8Array, number]> },
+      {
+        type: 'hash' as const,
+        fields: [
+          [b('f'), b('1')],
+          [b('f'), b('2')],
+        ] as Array<[Uint8Array, Uint8Array]>,
+      },
+      {
+        type: 'zset' as const,
+        entries: [
+          [b('m'), 1],
+          [b('m'), 2],
+        ] as Array<[Uint8Array, number]>,
+      },
     ]) {
       expect(() => decodeDumpPayload(encodeDumpPayload(value))).toThrow('Bad data format');
       const file = writeRdb([{ db: 0, key: b('k'), expireAtMs: 0, value }]);

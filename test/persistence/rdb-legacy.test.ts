@@ -21,7 +21,7 @@ function ziplist(items: Array<string | number>): number[] {
   let prev = 0;
   for (const it of items) {
     let entry: number[];
-    if (typeof it === 'string') entry = [ it.length, ...ascii(it) ];
+    if (typeof it === 'string') entry = [it.length, ...ascii(it)];
     else if (it >= 0 && it <= 12) entry = [0xf1 + it];
     else if (it >= -128 && it <= 127) entry = [0xfe, it & 255];
     else if (it >= -32768 && it <= 32767) entry = [0xc0, it & 255, (it >> 8) & 255];
@@ -49,29 +49,86 @@ function file(version: string, body: number[]): Uint8Array {
 describe('legacy RDB encodings', () => {
   it('reads a version 9 file with ziplist, zipmap, plain list and text-score zset values', () => {
     const body = [
-      0xfe, 0,
-      RdbType.LIST_ZIPLIST, ...str('zl'), ...str(ziplist(['a', 5, -100, 1000, 100000, 3000000000 | 0])),
-      RdbType.HASH_ZIPLIST, ...str('hz'), ...str(ziplist(['f', 'v', 'n', 7])),
-      RdbType.ZSET_ZIPLIST, ...str('zz'), ...str(ziplist(['m', '1.5', 'n', 2])),
-      RdbType.HASH_ZIPMAP, ...str('zm'), ...str(zipmap([['k', 'v'], ['a', 'bc']])),
-      RdbType.LIST, ...str('plain'), 2, ...str('x'), 0xc0, 42,
-      RdbType.ZSET, ...str('tz'), 2, ...str('a'), 3, ...ascii('2.5'), ...str('b'), 254,
-      0xfd, ...u32(2000000000), RdbType.STRING, ...str('sec'), ...str('v'),
-      RdbType.SET, ...str('s'), 1, ...str('only'),
+      0xfe,
+      0,
+      RdbType.LIST_ZIPLIST,
+      ...str('zl'),
+      ...str(ziplist(['a', 5, -100, 1000, 100000, 3000000000 | 0])),
+      RdbType.HASH_ZIPLIST,
+      ...str('hz'),
+      ...str(ziplist(['f', 'v', 'n', 7])),
+      RdbType.ZSET_ZIPLIST,
+      ...str('zz'),
+      ...str(ziplist(['m', '1.5', 'n', 2])),
+      RdbType.HASH_ZIPMAP,
+      ...str('zm'),
+      ...str(
+        zipmap([
+          ['k', 'v'],
+          ['a', 'bc'],
+        ]),
+      ),
+      RdbType.LIST,
+      ...str('plain'),
+      2,
+      ...str('x'),
+      0xc0,
+      42,
+      RdbType.ZSET,
+      ...str('tz'),
+      2,
+      ...str('a'),
+      3,
+      ...ascii('2.5'),
+      ...str('b'),
+      254,
+      0xfd,
+      ...u32(2000000000),
+      RdbType.STRING,
+      ...str('sec'),
+      ...str('v'),
+      RdbType.SET,
+      ...str('s'),
+      1,
+      ...str('only'),
     ];
     const values = new Map<string, { value: unknown; expireAtMs: number }>();
     const gen = readRdb(file('0009', body));
     let r = gen.next();
     for (; !r.done; r = gen.next()) {
-      if (r.value.kind === 'entry') values.set(Buffer.from(r.value.entry.key).toString(), { value: canonical(r.value.entry.value), expireAtMs: r.value.entry.expireAtMs });
+      if (r.value.kind === 'entry')
+        values.set(Buffer.from(r.value.entry.key).toString(), {
+          value: canonical(r.value.entry.value),
+          expireAtMs: r.value.entry.expireAtMs,
+        });
     }
     expect(r.value).toMatchObject({ version: 9, checksum: 'verified' });
     expect(values.get('zl')!.value).toEqual({ list: ['a', '5', '-100', '1000', '100000', String(3000000000 | 0)] });
-    expect(values.get('hz')!.value).toEqual({ hash: [['f', 'v'], ['n', '7']] });
-    expect(values.get('zz')!.value).toEqual({ zset: [['m', 1.5], ['n', 2]] });
-    expect(values.get('zm')!.value).toEqual({ hash: [['a', 'bc'], ['k', 'v']] });
+    expect(values.get('hz')!.value).toEqual({
+      hash: [
+        ['f', 'v'],
+        ['n', '7'],
+      ],
+    });
+    expect(values.get('zz')!.value).toEqual({
+      zset: [
+        ['m', 1.5],
+        ['n', 2],
+      ],
+    });
+    expect(values.get('zm')!.value).toEqual({
+      hash: [
+        ['a', 'bc'],
+        ['k', 'v'],
+      ],
+    });
     expect(values.get('plain')!.value).toEqual({ list: ['x', '42'] });
-    expect(values.get('tz')!.value).toEqual({ zset: [['a', 2.5], ['b', Infinity]] });
+    expect(values.get('tz')!.value).toEqual({
+      zset: [
+        ['a', 2.5],
+        ['b', Infinity],
+      ],
+    });
     expect(values.get('sec')!.expireAtMs).toBe(2000000000 * 1000);
     expect(values.get('s')!.value).toEqual({ set: ['only'] });
   });

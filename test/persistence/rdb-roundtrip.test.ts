@@ -31,7 +31,7 @@ describe('RDB round trip', () => {
     });
   }
 
-  it('values larger than the file reader\'s 1 MiB window read back from disk intact', () => {
+  it("values larger than the file reader's 1 MiB window read back from disk intact", () => {
     const dir = mkdtempSync(join(tmpdir(), 'sabre-big-'));
     try {
       const big = Uint8Array.from({ length: 3 * 1024 * 1024 + 17 }, (_, i) => (i * 2654435761) >>> 24);
@@ -62,7 +62,9 @@ describe('RDB round trip', () => {
   });
 
   it('refuses empty collections, which Redis cannot hold', () => {
-    expect(() => writeRdb([{ db: 0, key: new Uint8Array([107]), expireAtMs: 0, value: { type: 'list', items: [] } }])).toThrow(/empty list/);
+    expect(() => writeRdb([{ db: 0, key: new Uint8Array([107]), expireAtMs: 0, value: { type: 'list', items: [] } }])).toThrow(
+      /empty list/,
+    );
   });
 });
 
@@ -74,18 +76,35 @@ describe('DUMP payload round trip', () => {
   });
 
   it('is byte-identical to real Redis 7.0 DUMP output for deterministic encodings', () => {
-    const fixture = (name: string): string => readFileSync(fileURLToPath(new URL(`./fixtures/dump-${name}.bin`, import.meta.url))).toString('hex');
+    const fixture = (name: string): string =>
+      readFileSync(fileURLToPath(new URL(`./fixtures/dump-${name}.bin`, import.meta.url))).toString('hex');
     const hex = (v: RdbValue): string => Buffer.from(encodeDumpPayload(v)).toString('hex');
     const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
     expect(hex({ type: 'string', bytes: b('123') })).toBe(fixture('string-int'));
     expect(hex({ type: 'string', bytes: b('plain text value') })).toBe(fixture('string-raw'));
     expect(hex({ type: 'list', items: [b('a'), b('b'), b('3')] })).toBe(fixture('list'));
-    expect(hex({ type: 'hash', fields: [[b('f'), b('v')], [b('n'), b('1')]] })).toBe(fixture('hash-listpack'));
+    expect(
+      hex({
+        type: 'hash',
+        fields: [
+          [b('f'), b('v')],
+          [b('n'), b('1')],
+        ],
+      }),
+    ).toBe(fixture('hash-listpack'));
     expect(hex({ type: 'set', members: [b('3'), b('1'), b('2')] })).toBe(fixture('set-intset'));
-    expect(hex({ type: 'zset', entries: [[b('b'), 2.5], [b('a'), 1]] })).toBe(fixture('zset-listpack'));
+    expect(
+      hex({
+        type: 'zset',
+        entries: [
+          [b('b'), 2.5],
+          [b('a'), 1],
+        ],
+      }),
+    ).toBe(fixture('zset-listpack'));
   });
 
-  it('refuses a payload whose checksum or version is wrong with Redis\'s error text', () => {
+  it("refuses a payload whose checksum or version is wrong with Redis's error text", () => {
     const p = encodeDumpPayload({ type: 'string', bytes: new Uint8Array([104, 105]) });
     const flipped = Uint8Array.from(p);
     flipped[2]! ^= 1;

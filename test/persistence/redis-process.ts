@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
 /** True when redis-server and redis-check-rdb can be run. */
-export const hasRedis = spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-check-rdb', ['--version']).status !== null;
+export const hasRedis =
+  spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-check-rdb', ['--version']).status !== null;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -27,7 +28,21 @@ export interface RealRedis {
 /** Starts redis-server loading `dir/dbfilename` (when present), with saving and AOF off unless `extra` says otherwise. */
 export async function startRedis(dir: string, dbfilename = 'dump.rdb', extra: string[] = []): Promise<RealRedis> {
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', dbfilename, '--save', '', '--appendonly', 'no', ...extra];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--dbfilename',
+    dbfilename,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    ...extra,
+  ];
   const proc = spawn('redis-server', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

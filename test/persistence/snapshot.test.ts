@@ -60,7 +60,14 @@ describe('snapshot files', () => {
     const snap = await SnapshotFile.create(path);
     for (let i = 0; i < sample.length; i += 4) {
       const chunk = sample.slice(i, i + 4);
-      for (const db of new Set(chunk.map((e) => e.db))) snap.writeBlock(db, encodeEntries(chunk.filter((e) => e.db === db), { compress: true }));
+      for (const db of new Set(chunk.map((e) => e.db)))
+        snap.writeBlock(
+          db,
+          encodeEntries(
+            chunk.filter((e) => e.db === db),
+            { compress: true },
+          ),
+        );
     }
     await snap.commit();
     expect(entriesIn(path).map(canonicalEntry)).toEqual(sample.map(canonicalEntry));
@@ -90,7 +97,7 @@ describe('snapshot files', () => {
         else chunks.push([e]);
       }
       const blocks = await Promise.all(chunks.map((c) => pool.encode(c)));
-      blocks.forEach(({ block, crc }, i) => snap.writeBlock(chunks[i]![0]!.db, block, crc));
+      for (const [i, { block, crc }] of blocks.entries()) snap.writeBlock(chunks[i]![0]!.db, block, crc);
       await snap.commit();
       const direct = join(dir, 'direct.rdb');
       saveRdbFile(direct, sample, { ctime: 1, usedMem: 1 });

@@ -50,7 +50,11 @@ describe('start-up loading', () => {
 
   it('prefers the AOF when appendonly is on, and cuts a truncated tail off the file', () => {
     writeFileSync(join(dir, 'dump.rdb'), writeRdb(sampleEntries()));
-    const good = Buffer.concat([encodeCommand([b('SET'), b('a'), b('1')]), encodeCommand([b('SELECT'), b('2')]), encodeCommand([b('SET'), b('b'), b('2')])]);
+    const good = Buffer.concat([
+      encodeCommand([b('SET'), b('a'), b('1')]),
+      encodeCommand([b('SELECT'), b('2')]),
+      encodeCommand([b('SET'), b('b'), b('2')]),
+    ]);
     const path = join(dir, 'appendonly.aof');
     writeFileSync(path, good);
     appendFileSync(path, encodeCommand([b('SET'), b('c'), b('3')]).subarray(0, 9));
@@ -83,7 +87,8 @@ describe('start-up loading', () => {
 
 describe('AOF manifest', () => {
   it('orders the base file first, then incremental files by sequence, skipping history', () => {
-    const text = 'file a.1.base.rdb seq 1 type b\nfile a.3.incr.aof seq 3 type i\nfile a.2.incr.aof seq 2 type i\nfile a.0.base.aof seq 0 type h\n';
+    const text =
+      'file a.1.base.rdb seq 1 type b\nfile a.3.incr.aof seq 3 type i\nfile a.2.incr.aof seq 2 type i\nfile a.0.base.aof seq 0 type h\n';
     expect(parseAofManifest(text)).toHaveLength(4);
     const dir = mkdtempSync(join(tmpdir(), 'sabre-manifest-'));
     try {

@@ -15,7 +15,9 @@ async function connect(port: number): Promise<Redis> {
 
 async function killed(srv: TestServer): Promise<void> {
   srv.proc.kill('SIGKILL');
-  await new Promise((resolve) => (srv.proc.exitCode !== null || srv.proc.signalCode !== null ? resolve(null) : srv.proc.once('exit', resolve)));
+  await new Promise((resolve) =>
+    srv.proc.exitCode !== null || srv.proc.signalCode !== null ? resolve(null) : srv.proc.once('exit', resolve),
+  );
 }
 
 describe('AOF', () => {
@@ -54,7 +56,7 @@ describe('AOF', () => {
     const r = await connect(srv.port);
     const keys = [...acked.keys()];
     const got = await r.mget(...keys.slice(0, 50_000));
-    got.forEach((v, i) => expect(v).toBe(acked.get(keys[i]!)));
+    for (const [i, v] of got.entries()) expect(v).toBe(acked.get(keys[i]!));
     expect(Number(await r.get('counter'))).toBeGreaterThanOrEqual(counterAcked);
     r.disconnect();
     expect(await srv.stop()).toBe(0);

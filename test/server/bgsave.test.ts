@@ -42,7 +42,8 @@ describe('BGSAVE', () => {
       expect(info).toContain('rdb_last_bgsave_status:ok');
       const values = new Map<string, number>();
       for (const rec of readRdbFile(join(dir, 'dump.rdb'))) {
-        if (rec.kind === 'entry' && rec.entry.value.type === 'string') values.set(Buffer.from(rec.entry.key).toString(), Number(Buffer.from(rec.entry.value.bytes).toString()));
+        if (rec.kind === 'entry' && rec.entry.value.type === 'string')
+          values.set(Buffer.from(rec.entry.key).toString(), Number(Buffer.from(rec.entry.value.bytes).toString()));
       }
       expect(values.size).toBe(KEYS);
       const first = values.get('k0')!;

@@ -52,25 +52,28 @@ describe.each([1, 3])('collections through persistence (%i shards)', (shards) =>
   const dir = mkdtempSync(join(tmpdir(), 'sabre-coll-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.each(['lists.rdb', 'sets.rdb', 'hashes.rdb', 'zsets.rdb'])('loads %s written by real Redis, and SAVE + restart keeps it', async (file) => {
-    const want = new Map<string, RdbValue>();
-    for (const rec of readRdbFile(join(FIXTURES, file)) as Iterable<RdbRecord>) {
-      if (rec.kind === 'entry' && rec.entry.db === 0) want.set(Buffer.from(rec.entry.key).toString(), rec.entry.value);
-    }
-    expect(want.size).toBeGreaterThan(0);
-    copyFileSync(join(FIXTURES, file), join(dir, 'dump.rdb'));
-    for (const round of [1, 2]) {
-      const srv = await startServer(['--shards', String(shards), '--dir', dir]);
-      const r = new Redis({ port: srv.port, host: '127.0.0.1' });
-      try {
-        for (const [key, value] of want) expect(await served(r, key), `${file} ${key} round ${round}`).toEqual(expected(value));
-        if (round === 1) expect(await r.save()).toBe('OK');
-      } finally {
-        r.disconnect();
-        await srv.stop();
+  it.each(['lists.rdb', 'sets.rdb', 'hashes.rdb', 'zsets.rdb'])(
+    'loads %s written by real Redis, and SAVE + restart keeps it',
+    async (file) => {
+      const want = new Map<string, RdbValue>();
+      for (const rec of readRdbFile(join(FIXTURES, file)) as Iterable<RdbRecord>) {
+        if (rec.kind === 'entry' && rec.entry.db === 0) want.set(Buffer.from(rec.entry.key).toString(), rec.entry.value);
       }
-    }
-  });
+      expect(want.size).toBeGreaterThan(0);
+      copyFileSync(join(FIXTURES, file), join(dir, 'dump.rdb'));
+      for (const round of [1, 2]) {
+        const srv = await startServer(['--shards', String(shards), '--dir', dir]);
+        const r = new Redis({ port: srv.port, host: '127.0.0.1' });
+        try {
+          for (const [key, value] of want) expect(await served(r, key), `${file} ${key} round ${round}`).toEqual(expected(value));
+          if (round === 1) expect(await r.save()).toBe('OK');
+        } finally {
+          r.disconnect();
+          await srv.stop();
+        }
+      }
+    },
+  );
 
   it('RESTOREs real Redis DUMP payloads of every type, and DUMPs them back', async () => {
     const srv = await startServer(['--shards', String(shards), '--dir', dir]);

@@ -128,7 +128,9 @@ describe('DUMP and RESTORE', () => {
     expect(await r.config('GET', 'dbfilename')).toEqual(['dbfilename', 'dump.rdb']);
     expect(await r.config('SET', 'save', '900 1 300 10')).toBe('OK');
     expect(await r.config('GET', 'save')).toEqual(['save', '900 1 300 10']);
-    await expect(r.config('SET', 'save', '900')).rejects.toThrow("ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters");
+    await expect(r.config('SET', 'save', '900')).rejects.toThrow(
+      "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters",
+    );
     await expect(r.config('SET', 'dir', '/no/such/dir')).rejects.toThrow('No such file or directory');
     await expect(r.config('SET', 'maxmemory-policy', 'sometimes')).rejects.toThrow("argument 'maxmemory-policy'");
     expect(await r.config('SET', 'maxmemory', '1gb', 'maxmemory-policy', 'allkeys-lfu', 'maxmemory-samples', '10')).toBe('OK');

@@ -32,7 +32,7 @@ async function run(port) {
 
 const [redisPort, otherPort] = process.argv.slice(2).map(Number);
 const expected = await run(redisPort);
-writeFileSync(new URL('../integration/compat-expected.json', import.meta.url), JSON.stringify(expected, null, 1) + '\n');
+writeFileSync(new URL('../integration/compat-expected.json', import.meta.url), `${JSON.stringify(expected, null, 1)}\n`);
 if (otherPort) {
   const got = await run(otherPort);
   for (const [name, cmds] of Object.entries(scenarios)) {

@@ -71,7 +71,7 @@ describe('blocking registry', () => {
     expect(s.replies[2]).toBe('2:*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n1\r\n');
   });
 
-  it('__bwatch reports readiness without popping, and __unblock drops a connection\'s waiters', () => {
+  it("__bwatch reports readiness without popping, and __unblock drops a connection's waiters", () => {
     const s = shard();
     expect(s.run(5, '__bwatch', 'list', 'x', 'y')).toBeNull();
     expect(s.run(6, 'blpop', 'y', '0')).toBeNull();

@@ -108,7 +108,7 @@ describe('command ids and data', () => {
     expect(COMMANDS[CMD.CLIENT_LIST]!.name).toBe('client|list');
     expect(COMMANDS[CMD.RESTORE_ASKING]!.name).toBe('restore-asking');
     expect(COMMANDS[CMD.CONFIG_GET]!.container).toBe(COMMANDS[CMD.CONFIG]);
-    COMMANDS.forEach((c, i) => expect(c.id).toBe(i));
+    for (const [i, c] of COMMANDS.entries()) expect(c.id).toBe(i);
   });
 
   it('counts top-level commands as COMMAND COUNT does', () => {
@@ -180,9 +180,7 @@ describe('arity and error texts', () => {
     expect(wrongArityError('get')).toBe("ERR wrong number of arguments for 'get' command");
     expect(wrongArityError(COMMANDS[CMD.CLIENT_LIST]!.name)).toBe("ERR wrong number of arguments for 'client|list' command");
     const u = argv('foo', 'a', 'b');
-    expect(unknownCommandError(u.buf, u.argStart, u.argLen, u.argc)).toBe(
-      "ERR unknown command 'foo', with args beginning with: 'a' 'b' ",
-    );
+    expect(unknownCommandError(u.buf, u.argStart, u.argLen, u.argc)).toBe("ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
     const long = argv('f'.repeat(200), 'a'.repeat(100), 'b'.repeat(100), 'c');
     expect(unknownCommandError(long.buf, long.argStart, long.argLen, long.argc)).toBe(
       `ERR unknown command '${'f'.repeat(128)}', with args beginning with: '${'a'.repeat(100)}' '${'b'.repeat(25)}' `,
@@ -239,11 +237,25 @@ describe('COMMAND replies', () => {
     expect(info).toHaveLength(1);
     const [name, arity, flags, first, last, step, acl, tips, keySpecs, subs] = info[0] as R[];
     expect([name, arity, flags, first, last, step, acl, tips, subs]).toEqual([
-      'get', 2, ['readonly', 'fast'], 1, 1, 1, ['@read', '@string', '@fast'], [], [],
+      'get',
+      2,
+      ['readonly', 'fast'],
+      1,
+      1,
+      1,
+      ['@read', '@string', '@fast'],
+      [],
+      [],
     ]);
     expect(keySpecs).toEqual([
-      ['flags', ['RO', 'access'], 'begin_search', ['type', 'index', 'spec', ['index', 1]],
-        'find_keys', ['type', 'range', 'spec', ['lastkey', 0, 'keystep', 1, 'limit', 0]]],
+      [
+        'flags',
+        ['RO', 'access'],
+        'begin_search',
+        ['type', 'index', 'spec', ['index', 1]],
+        'find_keys',
+        ['type', 'range', 'spec', ['lastkey', 0, 'keystep', 1, 'limit', 0]],
+      ],
     ]);
     expect(commandInfoReply([Buffer.from('get')], 3).toString('latin1')).toMatch(/^\*1\r\n\*10\r\n\$3\r\nget\r\n:2\r\n~2\r\n\+readonly/);
   });
@@ -261,8 +273,21 @@ describe('COMMAND replies', () => {
     const d3 = commandDocsReply([Buffer.from('GET'), Buffer.from('nosuch')], 3).toString('latin1');
     expect(d3.startsWith('%1\r\n$3\r\nget\r\n%5\r\n$7\r\nsummary\r\n')).toBe(true);
     const d2 = parseResp(commandDocsReply([Buffer.from('get')], 2));
-    expect(d2).toEqual(['get', ['summary', 'Get the value of a key', 'since', '1.0.0', 'group', 'string', 'complexity', 'O(1)',
-      'arguments', [['name', 'key', 'type', 'key', 'key_spec_index', 0]]]]);
+    expect(d2).toEqual([
+      'get',
+      [
+        'summary',
+        'Get the value of a key',
+        'since',
+        '1.0.0',
+        'group',
+        'string',
+        'complexity',
+        'O(1)',
+        'arguments',
+        [['name', 'key', 'type', 'key', 'key_spec_index', 0]],
+      ],
+    ]);
     const all = parseResp(commandDocsReply(null, 3)) as R[];
     expect(all).toHaveLength((COMMAND_COUNT + 2) * 2);
   });
@@ -282,7 +307,11 @@ describe('COMMAND replies', () => {
   });
 
   it('answers COMMAND GETKEYS with keys or Redis errors', () => {
-    const gk = (...a: string[]) => commandGetKeysReply(a.map((x) => Buffer.from(x)), 2).toString();
+    const gk = (...a: string[]) =>
+      commandGetKeysReply(
+        a.map((x) => Buffer.from(x)),
+        2,
+      ).toString();
     expect(gk('mset', 'a', '1', 'b', '2')).toBe('*2\r\n$1\r\na\r\n$1\r\nb\r\n');
     expect(gk('nosuch', 'x')).toBe('-ERR Invalid command specified\r\n');
     expect(gk('ping', 'x')).toBe('-ERR The command has no key arguments\r\n');

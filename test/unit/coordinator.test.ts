@@ -74,7 +74,8 @@ class FakeShards {
   aofOn(): void {
     this.aof.sink = {
       capture: (db: number, id: number, cmd: ParsedCommand): AofEntry => ({ db, id, argv: [cmd.buf] }),
-      commit: (e, reply, s, len) => this.logged.push(`${e.argv.map((x) => Buffer.from(x).toString()).join(' ')} -> ${text(reply.subarray(s, s + len))}`),
+      commit: (e, reply, s, len) =>
+        this.logged.push(`${e.argv.map((x) => Buffer.from(x).toString()).join(' ')} -> ${text(reply.subarray(s, s + len))}`),
       flush: () => {},
     };
   }
@@ -150,7 +151,9 @@ describe('coordinator system calls', () => {
   it('sends a frame through the shard port and resolves with the reply to its seq', async () => {
     const f = new FakeShards(false);
     const got = f.coord.call(1, 5, CMD.GET, b('get', 'k'), 7);
-    expect(f.frames).toEqual([{ shard: 1, conn: 0, seq: expect.any(Number), cmd: CMD.GET, db: 5, flags: 7, args: ['get', 'k'], held: [0, 0, 0] }]);
+    expect(f.frames).toEqual([
+      { shard: 1, conn: 0, seq: expect.any(Number), cmd: CMD.GET, db: 5, flags: 7, args: ['get', 'k'], held: [0, 0, 0] },
+    ]);
     expect(f.wakes).toBe(1);
     const other = f.coord.call(2, 0, CMD.GET, b('get', 'j'));
     const [first, second] = f.frames;
@@ -294,9 +297,15 @@ describe('coordinator operations across shards', () => {
     expect(f.data[2]!.get(`4:${dst}`)).toBe('v2');
     // Options are checked as the shard checks them (commands/copy-args.ts), before any shard is asked.
     const sent = f.frames.length;
-    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB', '0x1'), null, 0, 2, null))).toBe('-ERR value is not an integer or out of range\r\n');
-    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB', ''), null, 0, 2, null))).toBe('-ERR value is not an integer or out of range\r\n');
-    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB', '16'), null, 0, 2, null))).toBe('-ERR DB index is out of range\r\n');
+    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB', '0x1'), null, 0, 2, null))).toBe(
+      '-ERR value is not an integer or out of range\r\n',
+    );
+    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB', ''), null, 0, 2, null))).toBe(
+      '-ERR value is not an integer or out of range\r\n',
+    );
+    expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB', '16'), null, 0, 2, null))).toBe(
+      '-ERR DB index is out of range\r\n',
+    );
     expect(text(await f.coord.operation(CMD.COPY, b('copy', src, dst, 'DB'), null, 0, 2, null))).toBe('-ERR syntax error\r\n');
     expect(f.frames.length).toBe(sent);
   });
@@ -312,7 +321,9 @@ describe('coordinator operations across shards', () => {
     expect(text(await f.coord.operation(CMD.MSETNX, b('msetnx', k2, 'c', k1, 'x'), null, 0, 2, null))).toBe(':0\r\n');
     expect(f.data[2]!.size).toBe(0);
     expect(f.data[1]!.get(`0:${k1}`)).toBe('b');
-    expect(text(await f.coord.operation(CMD.MSETNX, b('msetnx', k2, 'c', k1), null, 0, 2, null))).toBe("-ERR wrong number of arguments for 'msetnx' command\r\n");
+    expect(text(await f.coord.operation(CMD.MSETNX, b('msetnx', k2, 'c', k1), null, 0, 2, null))).toBe(
+      "-ERR wrong number of arguments for 'msetnx' command\r\n",
+    );
   });
 
   it('logs a client operation to the AOF before its holds are released', async () => {
@@ -323,7 +334,13 @@ describe('coordinator operations across shards', () => {
     const entry: AofEntry = { db: 0, id: CMD.RENAME, argv: b('rename', src, dst) };
     const events: string[] = [];
     const sink = f.aof.sink!;
-    f.aof.sink = { ...sink, commit: (e, r, s, len) => (events.push(`logged, released ${f.released}`), sink.commit(e, r, s, len)) };
+    f.aof.sink = {
+      ...sink,
+      commit: (e, r, s, len) => {
+        events.push(`logged, released ${f.released}`);
+        sink.commit(e, r, s, len);
+      },
+    };
     await f.coord.operation(CMD.RENAME, b('rename', src, dst), null, 0, 2, entry);
     expect(events).toEqual(['logged, released 0']);
     expect(f.logged).toEqual([`rename ${src} ${dst} -> +OK\r\n`]);

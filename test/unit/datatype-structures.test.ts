@@ -3,7 +3,18 @@ import { Arena } from '../../src/shards/arena.js';
 import { ES, EN, lpCount, lpDecode, lpDelete, lpEnd, lpInsert, lpNew, lpStart } from '../../src/shards/listpack.js';
 import { qlCount, qlDelAt, qlNew, qlPeekEnd, qlPush, qlSeek } from '../../src/shards/quicklist.js';
 import { FT_HEADER, entHeader, ftCount, ftFind, ftHash, ftInit, ftInsert, ftRemoveFound, ftScan } from '../../src/shards/field-table.js';
-import { nodeMember, nodeMemberLen, zslByRank, zslDelete, zslFind, zslInsert, zslLen, zslNew, zslRank, zslUpdateScore } from '../../src/shards/skiplist.js';
+import {
+  nodeMember,
+  nodeMemberLen,
+  zslByRank,
+  zslDelete,
+  zslFind,
+  zslInsert,
+  zslLen,
+  zslNew,
+  zslRank,
+  zslUpdateScore,
+} from '../../src/shards/skiplist.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatKeyspaceEvents, parseKeyspaceEvents, NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, NOTIFY_NEW } from '../../src/wire/keyspace-events.js';
+import {
+  formatKeyspaceEvents,
+  parseKeyspaceEvents,
+  NOTIFY_ALL,
+  NOTIFY_KEYEVENT,
+  NOTIFY_KEYSPACE,
+  NOTIFY_NEW,
+} from '../../src/wire/keyspace-events.js';
 
 describe('notify-keyspace-events letters', () => {
   it('spells flags the way Redis 7.0 CONFIG GET does', () => {

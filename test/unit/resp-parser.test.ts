@@ -149,8 +149,10 @@ describe('parseCommand: multibulk', () => {
   });
 
   it('refuses a count line or bulk header longer than 64 KB without CR', () => {
-    expect(parseAll('*' + '1'.repeat(PROTO_INLINE_MAX_SIZE + 10))).toEqual([{ error: 'ERR Protocol error: too big mbulk count string' }]);
-    expect(parseAll('*1\r\n$' + '1'.repeat(PROTO_INLINE_MAX_SIZE + 10))).toEqual([{ error: 'ERR Protocol error: too big bulk count string' }]);
+    expect(parseAll(`*${'1'.repeat(PROTO_INLINE_MAX_SIZE + 10)}`)).toEqual([{ error: 'ERR Protocol error: too big mbulk count string' }]);
+    expect(parseAll(`*1\r\n$${'1'.repeat(PROTO_INLINE_MAX_SIZE + 10)}`)).toEqual([
+      { error: 'ERR Protocol error: too big bulk count string' },
+    ]);
   });
 
   it('applies the unauthenticated limits: 10 arguments, 16 KB bulks', () => {
@@ -197,7 +199,9 @@ describe('parseCommand: inline', () => {
     expect(parseAll('PING')).toEqual(['incomplete']);
     expect(parseAll('x'.repeat(PROTO_INLINE_MAX_SIZE))).toEqual(['incomplete']);
     expect(parseAll('x'.repeat(PROTO_INLINE_MAX_SIZE + 1))).toEqual([{ error: 'ERR Protocol error: too big inline request' }]);
-    expect(parseAll('ECHO ' + 'x'.repeat(PROTO_INLINE_MAX_SIZE + 1) + '\r\n')).toEqual([{ error: 'ERR Protocol error: too big inline request' }]);
+    expect(parseAll(`ECHO ${'x'.repeat(PROTO_INLINE_MAX_SIZE + 1)}\r\n`)).toEqual([
+      { error: 'ERR Protocol error: too big inline request' },
+    ]);
   });
 
   it('marks inline commands', () => {
@@ -235,10 +239,10 @@ describe('parseCommand: properties', () => {
 
   it('inline commands with quoted, escaped arguments round-trip, fed a byte at a time', () => {
     const quote = (a: Uint8Array): string =>
-      '"' + Array.from(a, (b) => (b >= 0x30 && b <= 0x7a && b !== 0x5c ? String.fromCharCode(b) : '\\x' + b.toString(16).padStart(2, '0'))).join('') + '"';
+      `"${Array.from(a, (b) => (b >= 0x30 && b <= 0x7a && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('')}"`;
     fc.assert(
       fc.property(fc.array(command, { minLength: 1, maxLength: 5 }), (cmds) => {
-        const text = cmds.map((c) => c.map(quote).join(' ') + '\r\n').join('');
+        const text = cmds.map((c) => `${c.map(quote).join(' ')}\r\n`).join('');
         const bytes = Buffer.from(text, 'latin1');
         const pieces = Array.from(bytes, (b) => Uint8Array.of(b));
         const { cmds: got, error } = feed(pieces);
@@ -251,7 +255,10 @@ describe('parseCommand: properties', () => {
 
   it('random garbage never throws; results are a forward position, PARSE_INCOMPLETE or PARSE_ERROR', () => {
     const alphabet = fc.constantFrom(...'*$\r\n0123456789-+ "\'\\xabPING'.split('').map((c) => c.charCodeAt(0)), 0, 255);
-    const garbage = fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.array(alphabet, { maxLength: 200 }).map((a) => Uint8Array.from(a)));
+    const garbage = fc.oneof(
+      fc.uint8Array({ maxLength: 200 }),
+      fc.array(alphabet, { maxLength: 200 }).map((a) => Uint8Array.from(a)),
+    );
     fc.assert(
       fc.property(garbage, fc.boolean(), (bytes, authenticated) => {
         const cmd = new ParsedCommand();

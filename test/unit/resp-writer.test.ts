@@ -32,7 +32,9 @@ describe('RespWriter', () => {
     w.verbatim('a\r\nb');
     w.error('ERR x');
     w.simple('OK');
-    expect(out(w)).toBe(':-42\r\n$13\r\n1234567890123\r\n$2\r\n-7\r\n$6\r\nh\xc3\xa9llo\r\n$-1\r\n*-1\r\n*4\r\n$3\r\n1.5\r\n:1\r\n$4\r\na\r\nb\r\n-ERR x\r\n+OK\r\n');
+    expect(out(w)).toBe(
+      ':-42\r\n$13\r\n1234567890123\r\n$2\r\n-7\r\n$6\r\nh\xc3\xa9llo\r\n$-1\r\n*-1\r\n*4\r\n$3\r\n1.5\r\n:1\r\n$4\r\na\r\nb\r\n-ERR x\r\n+OK\r\n',
+    );
     w.reset();
     w.proto = 3;
     w.nullBulk();

@@ -70,7 +70,9 @@ describe('KeyTable', () => {
     expect(added).toBe(N / 2);
     expect(h.table.size).toBe(N);
     let n = 0;
-    h.table.forEach(() => n++);
+    h.table.forEach(() => {
+      n++;
+    });
     expect(n).toBe(N);
   });
 
@@ -156,7 +158,7 @@ describe('TimerWheel', () => {
   it('fires entries at 0 ms, 300 ms, 70 s and 5 h exactly when due, never before', () => {
     const w = new TimerWheel(T0);
     const delays = [0, 300, 70_000, 5 * H];
-    delays.forEach((d, i) => w.add(i % 2, 1000 + i * 8, T0 + d));
+    for (const [i, d] of delays.entries()) w.add(i % 2, 1000 + i * 8, T0 + d);
     expect(w.count).toBe(4);
     const fired: [number, number, number][] = [];
     const fire = (db: number, addr: number, when: number): boolean => {
