@@ -1,9 +1,10 @@
 /** A minimal keep-alive HTTP/1.1 client over node:net: per-backend connection pools and a streaming response parser. */
 import { connect, type Socket } from 'node:net';
+import { SabreError } from '../errors.js';
 import { writeLatin1 } from '../net/direct-write.js';
 
 /** How an upstream exchange failed; `kind` decides the status (502/504) and whether it counts against the backend. */
-export class UpstreamError extends Error {
+export class UpstreamError extends SabreError {
   constructor(
     readonly kind: 'connect' | 'timeout' | 'reset' | 'protocol',
     message: string,
@@ -12,8 +13,7 @@ export class UpstreamError extends Error {
     /** True when the connection came from the idle pool (a reset may just be a stale keep-alive). */
     readonly reused: boolean,
   ) {
-    super(message);
-    this.name = 'UpstreamError';
+    super('SABRE_UPSTREAM', message);
   }
 }
 
