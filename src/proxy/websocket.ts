@@ -3,7 +3,7 @@ import { randomFillSync } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from './uws.js';
 import { uws } from './uws.js';
-import type { ProxyContext } from './proxy-handler.js';
+import type { ProxyContext } from './proxy-context.js';
 
 const OP_CONT = 0x0;
 const OP_TEXT = 0x1;

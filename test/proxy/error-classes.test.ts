@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SabreError } from '../../src/errors.js';
 import { BackendError } from '../../src/proxy/proxy-handle.js';
-import { UpstreamError } from '../../src/proxy/upstream-client.js';
+import { UpstreamError } from '../../src/proxy/upstream-connection.js';
 
 describe('proxy error classes', () => {
   it('are SabreErrors with stable codes and keep the fields callers read', () => {
