@@ -47,6 +47,8 @@ export class ResponseHead {
   fields = new Int32Array(FIELD * 64);
   /** The Content-Length value, or -1 when there is none. */
   contentLength = -1;
+  /** A Transfer-Encoding header is present. */
+  transferEncoding = false;
   /** The last Transfer-Encoding ends in chunked. */
   chunked = false;
   /** The connection closes after this response (HTTP/1.0 without keep-alive, or Connection: close). */
@@ -110,29 +112,40 @@ function fieldKind(buf: Buffer, s: number, e: number): number {
   }
 }
 
-/** Where the line starting at p ends: the CR of the next CRLF before `limit`, or -1 (not all here yet). */
+/** lineEnd's results besides the position of a line's CR. */
+const LINE_INCOMPLETE = -1;
+const LINE_BARE_LF = -2;
+
+/**
+ * Where the line starting at p ends: the CR of the next CRLF before `limit`, LINE_INCOMPLETE (not all here yet), or
+ * LINE_BARE_LF for an LF without a CR before it: such a line is rejected rather than read on to the next CRLF, which
+ * would forward the LF inside a status text or header value that clients then split into lines of their own.
+ */
 function lineEnd(buf: Buffer, p: number, limit: number): number {
-  const words = buf === READ_BUFFER;
-  for (;;) {
-    // Four bytes per step while none is LF: x has a zero byte exactly where the word had a 10.
-    if (words) {
-      while (p + 4 <= limit) {
-        const x = READ_WORDS.getUint32(p, true) ^ 0x0a0a0a0a;
-        if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
-        p += 4;
-      }
+  // Four bytes per step while none is LF: x has a zero byte exactly where the word had a 10.
+  if (buf === READ_BUFFER) {
+    while (p + 4 <= limit) {
+      const x = READ_WORDS.getUint32(p, true) ^ 0x0a0a0a0a;
+      if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
+      p += 4;
     }
-    while (p < limit && buf[p] !== 10) p++;
-    if (p >= limit) return -1;
-    if (buf[p - 1] === 13) return p - 1;
-    p++;
   }
+  while (p < limit && buf[p] !== 10) p++;
+  if (p >= limit) return LINE_INCOMPLETE;
+  return buf[p - 1] === 13 ? p - 1 : LINE_BARE_LF;
 }
 
 /** True when buf[s, e) contains the lower-case ASCII `word`, ignoring the case of letters. */
 function containsWord(buf: Buffer, s: number, e: number, word: string): boolean {
   for (let i = s; i + word.length <= e; i++) if (nameIs(buf, i, word)) return true;
   return false;
+}
+
+/** parseResponseHead's answer for a line that lineEnd did not end with a CR. */
+function badLine(head: ResponseHead, le: number): number {
+  if (le === LINE_INCOMPLETE) return HEAD_INCOMPLETE;
+  head.error = 'bare LF in response head';
+  return HEAD_ERROR;
 }
 
 /**
@@ -143,9 +156,10 @@ function containsWord(buf: Buffer, s: number, e: number, word: string): boolean 
  */
 export function parseResponseHead(buf: Buffer, start: number, limit: number, head: ResponseHead): number {
   const statusEnd = lineEnd(buf, start, limit);
-  if (statusEnd < 0) return HEAD_INCOMPLETE;
+  if (statusEnd < 0) return badLine(head, statusEnd);
   let p: number;
-  if (statusEnd - start < 12 || !nameIs(buf, start, 'http/1.')) {
+  // "HTTP/1.x SP 3DIGIT [SP reason]": the status text forwarded to the client is the code and what follows it.
+  if (statusEnd - start < 12 || !nameIs(buf, start, 'http/1.') || buf[start + 8] !== 32 || (statusEnd - start > 12 && buf[start + 12] !== 32)) {
     head.error = 'bad status line';
     return HEAD_ERROR;
   }
@@ -164,13 +178,15 @@ export function parseResponseHead(buf: Buffer, start: number, limit: number, hea
   let f = head.fields;
   let n = 0;
   let length = -1;
+  let te = false;
   let chunked = false;
   let close = buf[start + 7] === 48; // HTTP/1.0 defaults to close
+  let closeToken = false;
   p = statusEnd + 2;
   for (;;) {
     const ls = p;
     const le = lineEnd(buf, p, limit);
-    if (le < 0) return HEAD_INCOMPLETE;
+    if (le < 0) return badLine(head, le);
     p = le + 2;
     if (le === ls) break;
     let colon = ls;
@@ -185,7 +201,7 @@ export function parseResponseHead(buf: Buffer, start: number, limit: number, hea
     n++;
     // RFC 9112 forbids whitespace before the colon and obs-fold continuation lines (dropped here).
     const first = buf[ls];
-    if (colon <= ls || first === 32 || first === 9) {
+    if (colon <= ls || first === 32 || first === 9 || buf[colon - 1] === 32 || buf[colon - 1] === 9) {
       f[j] = f[j + 1] = f[j + 2] = f[j + 3] = ls;
       f[j + 4] = F_INVALID;
       continue;
@@ -201,31 +217,33 @@ export function parseResponseHead(buf: Buffer, start: number, limit: number, hea
     f[j + 3] = ve;
     f[j + 4] = kind;
     if (kind === F_CONTENT_LENGTH) {
-      let v = 0;
-      let digits = ve - vs;
+      // 1*DIGIT (RFC 9110 §8.6); past 2^53 the sum stops being a safe integer, so long values are caught too.
+      let v = vs === ve ? -1 : 0;
       for (let i = vs; i < ve; i++) {
         const c = buf[i]! - 48;
         if (c < 0 || c > 9) {
-          digits = -1;
+          v = -1;
           break;
         }
         v = v * 10 + c;
       }
-      if (digits < 0 || digits > 15) v = +buf.toString('latin1', vs, ve);
       if (!Number.isSafeInteger(v) || v < 0 || (length >= 0 && v !== length)) {
         head.error = 'bad content-length';
         return HEAD_ERROR;
       }
       length = v;
     } else if (kind === F_TRANSFER_ENCODING) {
+      te = true;
       chunked = /(?:^|,)\s*chunked\s*$/i.test(buf.toString('latin1', vs, ve));
     } else if (kind === F_CONNECTION) {
-      if (containsWord(buf, vs, ve, 'close')) close = true;
-      else if (containsWord(buf, vs, ve, 'keep-alive')) close = false;
+      // A close in any Connection header wins over keep-alive in a later one.
+      if (containsWord(buf, vs, ve, 'close')) close = closeToken = true;
+      else if (!closeToken && containsWord(buf, vs, ve, 'keep-alive')) close = false;
     }
   }
   head.count = n;
   head.contentLength = length;
+  head.transferEncoding = te;
   head.chunked = chunked;
   head.close = close;
   return p;
@@ -236,6 +254,8 @@ export function bodyFraming(head: ResponseHead, isHeadRequest: boolean): number 
   const code = head.status;
   if (isHeadRequest || code === 204 || code === 304 || code === 101) return BODY_NONE;
   if (head.chunked) return BODY_CHUNKED;
+  // A transfer coding other than chunked last overrides Content-Length: the body ends when the connection does.
+  if (head.transferEncoding) return BODY_UNTIL_CLOSE;
   if (head.contentLength >= 0) return head.contentLength === 0 ? BODY_NONE : BODY_LENGTH;
   return BODY_UNTIL_CLOSE;
 }
