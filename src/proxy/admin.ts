@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { backendSchema, describeIssues } from './config.js';
-import { BackendError, type ProxyHandle, type BackendStatus } from './proxy.js';
-import { ConfigError } from '../errors.js';
+import { BackendError, type BackendStatus, type ProxyHandle } from './proxy-handle.js';
+import { ConfigError, SabreError } from '../errors.js';
 
 /** A listening admin server. */
 export interface AdminServer {
@@ -17,12 +17,12 @@ const withWeight = z.strictObject({ url: backendSchema.shape.url, weight: z.numb
 const MAX_ADMIN_BODY = 64 * 1024;
 
 /** A 4xx the admin API answers with a reason. */
-class BadRequest extends Error {
+class BadRequest extends SabreError {
   constructor(
     readonly status: number,
     message: string,
   ) {
-    super(message);
+    super('SABRE_BAD_REQUEST', message);
   }
 }
 

@@ -1,6 +1,9 @@
-/** The slow path for Node versions without a native uWS: node:http behind the small uWS-shaped interface the proxy handler uses. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FrontRequest, FrontResponse } from './proxy-handler.js';
+/** The slow path for Node versions without a native uWS: node:http behind the small uWS-shaped interface the proxy uses. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, ListenOptions } from 'node:net';
+import type { Front, FrontRequest, FrontResponse } from './front.js';
+import type { ProxyContext } from './proxy-context.js';
+import { proxyRequest } from './proxy-request.js';
 
 /** The proxy passes uWS latin1 bytes (views of the upstream read buffer) or strings. */
 function latin1(s: string | Uint8Array): string {
@@ -127,5 +130,36 @@ export class NodeFrontResponse implements FrontResponse {
   }
   getRemoteAddressAsText(): ArrayBuffer {
     return new TextEncoder().encode(this.req.socket.remoteAddress ?? '').buffer as ArrayBuffer;
+  }
+}
+
+/** The client's address as text, as node:http reports it. */
+export function nodeRemoteAddress(res: FrontResponse): string {
+  return Buffer.from(res.getRemoteAddressAsText()).toString();
+}
+
+/** The node:http front: one server per worker thread, all on one port where Node has reusePort (>= 22.12). */
+export class NodeFront implements Front {
+  private readonly server: Server;
+
+  constructor(
+    ctx: ProxyContext,
+    private readonly reusePort: boolean,
+  ) {
+    this.server = createServer({ noDelay: true }, (req, res) => proxyRequest(ctx, new NodeFrontResponse(req, res), new NodeFrontRequest(req)));
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.on('error', (err) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`)));
+      // reusePort (Node >= 22.12) lets every thread bind the same port, as uWS does natively.
+      this.server.listen({ host, port, reusePort: this.reusePort } as ListenOptions, () => resolve((this.server.address() as AddressInfo).port));
+    });
+  }
+
+  stopListening(): void {
+    if (!this.server.listening) return;
+    this.server.close();
+    this.server.closeIdleConnections();
   }
 }

@@ -13,55 +13,15 @@ import {
   STATE_EMPTY,
   createTableMemory,
 } from './backend-table.js';
-import { loadConfig, normalizeUrl, type ConfigOverrides, type ConfigSource, type ProxyConfig } from './config.js';
+import { loadConfig, normalizeUrl, type ConfigOverrides, type ConfigSource } from './config.js';
 import { HealthChecker } from './health.js';
 import { mergeEncoded, newHistogram } from './latency.js';
 import type { FromWorker, SlotUrl, ToWorker, WorkerInit } from './messages.js';
 import { uwsImplementation } from './uws.js';
 import { startAdmin, type AdminServer } from './admin.js';
+import { BackendError, type BackendStatus, type ProxyHandle } from './proxy-handle.js';
 
 const log = logger('proxy');
-
-/** An admin request that cannot be applied (unknown backend, duplicate, table full). */
-export class BackendError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'BackendError';
-  }
-}
-
-/** One backend's figures for GET /status and /metrics. */
-export interface BackendStatus {
-  url: string;
-  weight: number;
-  state: 'active' | 'draining';
-  healthy: boolean;
-  inflight: number;
-  requests: number;
-  errors: number;
-  retries: number;
-  timeouts: number;
-  latency_ms: { p50: number; p90: number; p99: number; max: number; count: number };
-}
-
-/** A running proxy. */
-export interface ProxyHandle {
-  port: number;
-  adminPort: number;
-  config: ProxyConfig;
-  status(): Promise<{ implementation: typeof uwsImplementation; algorithm: string; threads: number; backends: BackendStatus[] }>;
-  /** HDR percentile distribution (ms) of all proxied requests since start. */
-  latencyDistribution(): Promise<string>;
-  addBackend(url: string, weight: number): void;
-  removeBackend(url: string): Promise<{ url: string; drained: boolean }>;
-  setWeight(url: string, weight: number): void;
-  reload(): void;
-  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then stops everything. */
-  close(): Promise<void>;
-}
 
 interface Entry {
   slot: number;

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
 
 export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from '@trufflesuite/uws-js-unofficial';
+/** The uWS.js module's type (both packages share the trufflesuite typings). */
+export type UwsModule = typeof UWS;
 
 /** Which HTTP front end serves clients, for logs and GET /status. */
 export interface UwsImplementation {
@@ -48,6 +50,6 @@ function load(): { uws: typeof UWS | null; impl: UwsImplementation } {
 const loaded = load();
 
 /** The native uWS module, or null when none loads here. */
-export const uws: typeof UWS | null = loaded.uws;
+export const uws: UwsModule | null = loaded.uws;
 /** What serves clients. */
 export const uwsImplementation: UwsImplementation = loaded.impl;

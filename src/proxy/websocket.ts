@@ -1,8 +1,9 @@
 /** WebSocket pass-through: uWS accepts the client side once the backend answered 101; messages are re-framed both ways. */
+import { randomFillSync } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from './uws.js';
 import { uws } from './uws.js';
-import type { ProxyContext } from './proxy-handler.js';
+import type { ProxyContext } from './proxy-context.js';
 
 const OP_CONT = 0x0;
 const OP_TEXT = 0x1;
@@ -20,7 +21,11 @@ interface Link {
   closed: boolean;
 }
 
-/** Encodes one client→backend frame. The mask key is zero: the frame is "masked" as RFC 6455 requires, with no XOR pass. */
+/** Masking keys from the CSPRNG, drawn a kilobyte at a time and used four bytes per frame. */
+const MASK_KEYS = Buffer.allocUnsafe(1024);
+let maskKeyAt = MASK_KEYS.length;
+
+/** Encodes one client→backend frame, masked with a fresh unpredictable key as RFC 6455 §5.3 requires. */
 export function encodeFrame(opcode: number, payload: Uint8Array): Buffer {
   const n = payload.byteLength;
   const headLen = n < 126 ? 6 : n < 65536 ? 8 : 14;
@@ -34,8 +39,28 @@ export function encodeFrame(opcode: number, payload: Uint8Array): Buffer {
     frame[1] = 0x80 | 127;
     frame.writeBigUInt64BE(BigInt(n), 2);
   }
-  frame.writeUInt32BE(0, headLen - 4);
-  frame.set(payload, headLen);
+  if (maskKeyAt === MASK_KEYS.length) {
+    randomFillSync(MASK_KEYS);
+    maskKeyAt = 0;
+  }
+  const m0 = MASK_KEYS[maskKeyAt]!;
+  const m1 = MASK_KEYS[maskKeyAt + 1]!;
+  const m2 = MASK_KEYS[maskKeyAt + 2]!;
+  const m3 = MASK_KEYS[maskKeyAt + 3]!;
+  maskKeyAt += 4;
+  frame[headLen - 4] = m0;
+  frame[headLen - 3] = m1;
+  frame[headLen - 2] = m2;
+  frame[headLen - 1] = m3;
+  let i = 0;
+  let o = headLen;
+  for (; i + 4 <= n; i += 4, o += 4) {
+    frame[o] = payload[i]! ^ m0;
+    frame[o + 1] = payload[i + 1]! ^ m1;
+    frame[o + 2] = payload[i + 2]! ^ m2;
+    frame[o + 3] = payload[i + 3]! ^ m3;
+  }
+  for (; i < n; i++, o++) frame[o] = payload[i]! ^ frame[headLen - 4 + (i & 3)]!;
   return frame;
 }
 

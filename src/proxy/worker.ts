@@ -7,13 +7,12 @@ import { BackendTable } from './backend-table.js';
 import { Balancer } from './balancer.js';
 import { encodeRecorder } from './latency.js';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
-import { ProxyContext, proxyRequest } from './proxy-handler.js';
-import { TimeoutSweeper } from './upstream-client.js';
-import { uws, type us_listen_socket } from './uws.js';
-import { NodeFrontRequest, NodeFrontResponse } from './node-front.js';
-import { attachWebSocketProxy } from './websocket.js';
-import { createServer } from 'node:http';
-import type { AddressInfo, ListenOptions } from 'node:net';
+import type { Front } from './front.js';
+import { NodeFront, nodeRemoteAddress } from './node-front.js';
+import { ProxyContext } from './proxy-context.js';
+import { TimeoutSweeper } from './timeout-sweeper.js';
+import { uws } from './uws.js';
+import { UwsFront, uwsRemoteAddress } from './uws-front.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -22,7 +21,8 @@ const post = (m: FromWorker): void => port.postMessage(m);
 
 const table = new BackendTable(init.memory);
 const sweeper = new TimeoutSweeper();
-const ctx = new ProxyContext(init.index, table, new Balancer(table, init.config.algorithm), sweeper, init.config);
+const remoteAddress = uws !== null ? uwsRemoteAddress : nodeRemoteAddress;
+const ctx = new ProxyContext(init.index, table, new Balancer(table, init.config.algorithm), sweeper, init.config, remoteAddress);
 ctx.setBackends(init.backends);
 if (init.config.rateLimit !== null && init.limiterMemory !== null) {
   ctx.limiter = new PolicyEngine(init.config.rateLimit, { table: BucketTable.attach(init.limiterMemory) });
@@ -30,38 +30,15 @@ if (init.config.rateLimit !== null && init.limiterMemory !== null) {
 const reaper = setInterval(() => ctx.reap(), 1000);
 reaper.unref();
 
-let stopListening: () => void = () => undefined;
-const { host, port: listenPort } = init.config.listen;
-if (uws !== null) {
-  const native = uws;
-  const app = native.App();
-  attachWebSocketProxy(app, ctx);
-  app.any('/*', (res, req) => proxyRequest(ctx, res, req));
-  app.listen(host, listenPort, (ls: us_listen_socket | false) => {
-    if (!ls) {
-      post({ type: 'listen-failed', reason: `cannot listen on ${host}:${listenPort}` });
-      return;
-    }
-    stopListening = () => native.us_listen_socket_close(ls);
-    post({ type: 'listening', port: native.us_socket_local_port(ls) });
-  });
-} else {
-  ctx.remoteAddress = (res) => Buffer.from(res.getRemoteAddressAsText()).toString();
-  const server = createServer({ noDelay: true }, (req, res) => proxyRequest(ctx, new NodeFrontResponse(req, res), new NodeFrontRequest(req)));
-  server.on('error', (err) => post({ type: 'listen-failed', reason: `cannot listen on ${host}:${listenPort}: ${err.message}` }));
-  // reusePort (Node >= 22.12) lets every thread bind the same port, as uWS does natively.
-  server.listen({ host, port: listenPort, reusePort: init.reusePort } as ListenOptions, () => {
-    stopListening = () => {
-      server.close();
-      server.closeIdleConnections();
-    };
-    post({ type: 'listening', port: (server.address() as AddressInfo).port });
-  });
-}
+const front: Front = uws !== null ? new UwsFront(uws, ctx) : new NodeFront(ctx, init.reusePort);
+front.listen(init.config.listen.host, init.config.listen.port).then(
+  (bound) => post({ type: 'listening', port: bound }),
+  (err: Error) => post({ type: 'listen-failed', reason: err.message }),
+);
 
 /** Stops accepting, then reports once in-flight requests finish or the deadline passes. */
 function shutdown(deadlineMs: number): void {
-  stopListening();
+  front.stopListening();
   const until = Date.now() + deadlineMs;
   const check = (): void => {
     if (ctx.inflight === 0 || Date.now() >= until) {

@@ -19,11 +19,33 @@ function serverFrame(opcode: number, payload: Buffer): Buffer {
   return Buffer.concat([head, payload]);
 }
 
+/** The masking keys of a run of masked client frames, in order. */
+function maskingKeys(bytes: Buffer): number[] {
+  const keys: number[] = [];
+  for (let p = 0; p < bytes.length; ) {
+    expect(bytes[p + 1]! & 0x80).toBe(0x80);
+    let len = bytes[p + 1]! & 0x7f;
+    let at = p + 2;
+    if (len === 126) {
+      len = bytes.readUInt16BE(at);
+      at += 2;
+    } else if (len === 127) {
+      len = Number(bytes.readBigUInt64BE(at));
+      at += 8;
+    }
+    keys.push(bytes.readUInt32BE(at));
+    p = at + 4 + len;
+  }
+  return keys;
+}
+
 describe('proxy WebSocket pass-through', () => {
   let backend: Server;
   let p: ProxyProc;
   let upgradeReq: IncomingMessage | undefined;
   const closes: number[] = [];
+  /** Every byte the backend received after the handshake, to check the proxy's masking keys. */
+  const upstreamBytes: Buffer[] = [];
   beforeAll(async () => {
     backend = createServer((_req, res) => res.end('plain'));
     backend.on('upgrade', (req: IncomingMessage, sock: Socket) => {
@@ -42,7 +64,10 @@ describe('proxy WebSocket pass-through', () => {
         },
         1 << 24,
       );
-      sock.on('data', (d: Buffer) => dec.push(d));
+      sock.on('data', (d: Buffer) => {
+        upstreamBytes.push(d);
+        dec.push(d);
+      });
     });
     backend.listen(0, '127.0.0.1');
     await once(backend, 'listening');
@@ -81,5 +106,10 @@ describe('proxy WebSocket pass-through', () => {
     ws.close(4000, 'bye');
     expect(await closed).toBe(4000);
     expect(closes).toEqual([4000]);
+    // RFC 6455 §5.3: every client frame is masked with a fresh unpredictable key.
+    const keys = maskingKeys(Buffer.concat(upstreamBytes));
+    expect(keys.length).toBe(3);
+    expect(new Set(keys).size).toBe(3);
+    expect(keys).not.toContain(0);
   });
 });

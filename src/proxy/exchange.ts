@@ -1,41 +1,19 @@
-/** Forwards one client request (uWS) to a backend (upstream client) and streams the response back, both ways with backpressure. */
-import type { PolicyEngine } from '../limiter/policy.js';
-import type { ProxyConfig } from './config.js';
-import { C_ERRORS, C_REQUESTS, C_RETRIES, C_TIMEOUTS, type BackendTable } from './backend-table.js';
-import type { Balancer } from './balancer.js';
-import { stickyToken } from './balancer.js';
-import {
-  BODY_LENGTH,
-  BODY_NONE,
-  F_OTHER,
-  type ExchangeHandler,
-  type ResponseHead,
-  type TimeoutSweeper,
-  type UpstreamConnection,
-  type UpstreamError,
-  UpstreamPool,
-  view,
-} from './upstream-client.js';
-import { LatencyRecorder } from './latency.js';
+/**
+ * One proxied request: picks a backend, sends the request head and streams the body up, retries where that is safe,
+ * and streams the response back to the client, with backpressure both ways and the counters and latency recorded
+ * once however it ends.
+ */
 // The module binding, not the global: globalThis.performance is a lazy getter, run on every read.
 import { performance } from 'node:perf_hooks';
+import { C_ERRORS, C_REQUESTS, C_RETRIES, C_TIMEOUTS } from './backend-table.js';
+import { stickyToken } from './balancer.js';
+import type { FrontResponse } from './front.js';
+import type { ProxyContext } from './proxy-context.js';
+import { view } from './read-buffer.js';
+import { BODY_LENGTH, BODY_NONE, F_OTHER, type ResponseHead } from './response-head-parser.js';
+import type { ExchangeHandler, UpstreamConnection, UpstreamError } from './upstream-connection.js';
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) plus those the proxy frames itself. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-  'host',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'via',
-]);
+/** Methods a request without a body may be retried with on another backend when no response byte arrived. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
 
 /** What chunked-body writes may put into uWS's 16 KiB cork buffer (the status line and headers count too). */
@@ -44,258 +22,11 @@ const CORK_BUDGET = 12 * 1024;
 const JSON_502 = '{"error":"bad gateway","reason":"upstream connection failed"}';
 const JSON_503 = '{"error":"service unavailable","reason":"no healthy backend"}';
 const JSON_504 = '{"error":"gateway timeout","reason":"upstream timed out"}';
-const JSON_413 = '{"error":"payload too large"}';
-
-/** The uWS HttpResponse methods the proxy uses (node-front.ts provides them over node:http where uWS is unavailable). */
-export interface FrontResponse {
-  cork(cb: () => void): unknown;
-  /** Strings, or latin1 bytes (views into the upstream read buffer, valid only during the call). */
-  writeStatus(status: string | Uint8Array): unknown;
-  writeHeader(key: string | Uint8Array, value: string | Uint8Array): unknown;
-  end(body?: string | Uint8Array, closeConnection?: boolean): unknown;
-  endWithoutBody(reportedContentLength?: number): unknown;
-  tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean];
-  write(chunk: Uint8Array): boolean;
-  getWriteOffset(): number;
-  onWritable(handler: (offset: number) => boolean): unknown;
-  onAborted(handler: () => void): unknown;
-  /** uWS passes an ArrayBuffer valid only during the call; node-front passes a Buffer it never reuses. */
-  onData(handler: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): unknown;
-  pause(): void;
-  resume(): void;
-  close(): unknown;
-  /** The client address in binary, 4 bytes (IPv4) or 16 (IPv6): uWS only (ProxyContext.remoteAddress picks). */
-  getRemoteAddress?(): ArrayBuffer;
-  getRemoteAddressAsText(): ArrayBuffer;
-}
-
-/** The uWS HttpRequest methods the proxy uses. */
-export interface FrontRequest {
-  getCaseSensitiveMethod(): string;
-  getHeader(lowerCaseKey: string): string;
-  getUrl(): string;
-  getQuery(): string;
-  forEach(cb: (key: string, value: string) => void): void;
-}
-
-/** Everything one worker thread's requests share. */
-export class ProxyContext {
-  readonly pools: Array<UpstreamPool | undefined> = [];
-  readonly urls: Array<string | undefined> = [];
-  readonly histograms: Array<LatencyRecorder | undefined> = [];
-  /** Requests this thread has in flight (shutdown waits for zero). */
-  inflight = 0;
-  /** Rate-limit policies checked before a request is proxied (null: none configured). */
-  limiter: PolicyEngine | null = null;
-  /** The client's address as text (X-Forwarded-For); the node:http front end replaces it. */
-  remoteAddress: (res: FrontResponse) => string = (res) => addressText(res.getRemoteAddress!());
-
-  constructor(
-    readonly worker: number,
-    readonly table: BackendTable,
-    readonly balancer: Balancer,
-    readonly sweeper: TimeoutSweeper,
-    public config: ProxyConfig,
-  ) {}
-
-  /** Replaces the slot → url map; pools of removed or changed slots close. */
-  setBackends(list: ReadonlyArray<{ slot: number; url: string }>): void {
-    const keep = new Set<number>();
-    for (const { slot, url } of list) {
-      keep.add(slot);
-      if (this.urls[slot] !== url) {
-        this.pools[slot]?.close();
-        this.urls[slot] = url;
-        this.pools[slot] = new UpstreamPool(url, this.config.timeouts, this.sweeper);
-        this.histograms[slot] = new LatencyRecorder();
-      }
-    }
-    for (let s = 0; s < this.urls.length; s++) {
-      if (this.urls[s] !== undefined && !keep.has(s)) {
-        this.pools[s]?.close();
-        this.pools[s] = this.urls[s] = this.histograms[s] = undefined;
-      }
-    }
-    this.balancer.setBackends(list);
-  }
-
-  /** Applies a reloaded config to the thread. */
-  setConfig(config: ProxyConfig): void {
-    this.config = config;
-    this.balancer.algorithm = config.algorithm;
-    for (const p of this.pools) if (p) Object.assign(p.timeouts, config.timeouts);
-  }
-
-  /** Closes idle upstream connections past their keep-alive time. */
-  reap(): void {
-    for (const p of this.pools) p?.reap();
-  }
-}
-
-/** Text form of a binary client address, as uWS's getRemoteAddressAsText writes it (IPv6: eight 4-digit hex groups). */
-export function addressText(ab: ArrayBuffer): string {
-  const b = new Uint8Array(ab);
-  if (b.length === 4) {
-    const key = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-    let text = IPV4_TEXT.get(key);
-    if (text === undefined) {
-      if (IPV4_TEXT.size >= 4096) IPV4_TEXT.clear();
-      text = `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-      IPV4_TEXT.set(key, text);
-    }
-    return text;
-  }
-  if (b.length !== 16) return '';
-  let text = '';
-  for (let i = 0; i < 16; i += 2) text += (i === 0 ? '' : ':') + HEX[b[i]!] + HEX[b[i + 1]!];
-  return text;
-}
-const IPV4_TEXT = new Map<number, string>();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-// What one pass over the request headers collects. req.forEach calls back synchronously, so one module-level
-// callback and these fields serve every request without a closure or a getHeader() call per header.
-let rqForward = '';
-let rqHost = '';
-let rqLength = '';
-let rqChunked = false;
-let rqConnection = '';
-let rqXff = '';
-let rqVia = '';
-let rqCookie = '';
-let rqSeen = 0;
-const SEEN_HOST = 1;
-const SEEN_LENGTH = 2;
-const SEEN_TE = 4;
-const SEEN_CONNECTION = 8;
-const SEEN_COOKIE = 16;
-
-/** Sorts one request header: hop-by-hop and proxy-written ones are kept aside, the rest is forwarded as is. */
-function collectHeader(k: string, v: string): void {
-  switch (k) {
-    case 'host':
-      if ((rqSeen & SEEN_HOST) === 0) rqHost = v;
-      rqSeen |= SEEN_HOST;
-      return;
-    case 'content-length':
-      if ((rqSeen & SEEN_LENGTH) === 0) rqLength = v;
-      rqSeen |= SEEN_LENGTH;
-      return;
-    case 'transfer-encoding':
-      if ((rqSeen & SEEN_TE) === 0) rqChunked = v !== '';
-      rqSeen |= SEEN_TE;
-      return;
-    case 'connection':
-      if ((rqSeen & SEEN_CONNECTION) === 0) rqConnection = v;
-      rqSeen |= SEEN_CONNECTION;
-      return;
-    case 'x-forwarded-for':
-      rqXff = rqXff === '' ? v : rqXff + ', ' + v;
-      return;
-    case 'via':
-      rqVia = rqVia === '' ? v : rqVia + ', ' + v;
-      return;
-    case 'keep-alive':
-    case 'proxy-connection':
-    case 'te':
-    case 'trailer':
-    case 'upgrade':
-    case 'x-forwarded-proto':
-    case 'x-forwarded-host':
-      return;
-    case 'cookie':
-      if ((rqSeen & SEEN_COOKIE) === 0) rqCookie = v;
-      rqSeen |= SEEN_COOKIE;
-      break;
-  }
-  rqForward += k + ': ' + v + '\r\n';
-}
-
-/** Handles one request: call from app.any() with the live (res, req). */
-export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRequest): void {
-  const cfg = ctx.config;
-  rqForward = rqHost = rqLength = rqConnection = rqXff = rqVia = rqCookie = '';
-  rqChunked = false;
-  rqSeen = 0;
-  req.forEach(collectHeader);
-  const chunked = rqChunked;
-  const declared = rqLength === '' ? -1 : +rqLength;
-  if (declared > cfg.maxBodySize) {
-    res.cork(() => {
-      res.writeStatus('413 Payload Too Large');
-      res.writeHeader('content-type', 'application/json');
-      res.end(JSON_413, true);
-    });
-    return;
-  }
-  const method = req.getCaseSensitiveMethod();
-  const clientIp = ctx.remoteAddress(res);
-  let limitHeaders: Record<string, string> | null = null;
-  if (ctx.limiter !== null) {
-    const d = ctx.limiter.evaluateSync({ method, path: req.getUrl(), ip: clientIp, header: (n) => req.getHeader(n) || undefined })!;
-    if (!d.allowed) {
-      res.cork(() => {
-        res.writeStatus(d.status === 429 ? '429 Too Many Requests' : '400 Bad Request');
-        for (const k in d.headers) res.writeHeader(k, d.headers[k]!);
-        res.writeHeader('content-type', 'application/problem+json');
-        res.end(d.body ?? '', true);
-      });
-      return;
-    }
-    limitHeaders = d.headers;
-  }
-  const query = req.getQuery();
-  const connTokens = rqConnection;
-  let forward = rqForward;
-  if (connTokens !== '' && !/^\s*(keep-alive|close)\s*$/i.test(connTokens)) {
-    // Headers named in Connection are hop-by-hop too (rare: the common values need no second pass).
-    const extraHop = new Set(connTokens.toLowerCase().split(',').map((t) => t.trim()));
-    forward = '';
-    req.forEach((k, v) => {
-      if (!HOP_BY_HOP.has(k) && !extraHop.has(k)) forward += `${k}: ${v}\r\n`;
-    });
-  }
-  const host = rqHost;
-  const xff = rqXff;
-  const via = rqVia;
-  let head =
-    method +
-    ' ' +
-    req.getUrl() +
-    (query ? '?' + query : '') +
-    ' HTTP/1.1\r\nhost: ' +
-    host +
-    '\r\n' +
-    forward +
-    'x-forwarded-for: ' +
-    (xff ? xff + ', ' + clientIp : clientIp) +
-    '\r\nx-forwarded-proto: http\r\nx-forwarded-host: ' +
-    host +
-    (via ? '\r\nvia: ' + via + ', 1.1 sabre\r\n' : '\r\nvia: 1.1 sabre\r\n');
-  if (chunked) head += 'transfer-encoding: chunked\r\n\r\n';
-  else if (declared >= 0) head += 'content-length: ' + declared + '\r\n\r\n';
-  else head += '\r\n';
-
-  let sticky = -1;
-  const stickyCfg = cfg.sticky;
-  if (stickyCfg !== null) {
-    const cookie = rqCookie;
-    const at = cookie.indexOf(stickyCfg.cookie + '=');
-    if (at >= 0 && (at === 0 || cookie[at - 1] === ' ' || cookie[at - 1] === ';')) {
-      const start = at + stickyCfg.cookie.length + 1;
-      const end = cookie.indexOf(';', start);
-      sticky = ctx.balancer.stickySlot(cookie.slice(start, end < 0 ? undefined : end));
-    }
-  }
-  const ex = new Exchange(ctx, res, method, head, clientIp, chunked || declared > 0, chunked);
-  ex.limitHeaders = limitHeaders;
-  res.onAborted(() => ex.onAborted());
-  ex.begin(sticky);
-  if (ex.hasBody && !ex.isDone()) res.onData((ab, last) => ex.onRequestData(ab, last));
-}
+/** The body of a 413 answer: the declared or received request body is larger than maxBodySize. */
+export const JSON_413 = '{"error":"payload too large"}';
 
 /** One proxied request: its backend attempt(s) and the response stream back to the client. */
-class Exchange implements ExchangeHandler {
+export class Exchange implements ExchangeHandler {
   private slot = -1;
   private conn: UpstreamConnection | null = null;
   private aborted = false;

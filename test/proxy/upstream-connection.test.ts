@@ -6,16 +6,10 @@ import { createServer, type AddressInfo, type Server as NetServer, type Socket }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  BODY_CHUNKED,
-  BODY_LENGTH,
-  BODY_NONE,
-  BODY_UNTIL_CLOSE,
-  TimeoutSweeper,
-  UpstreamError,
-  UpstreamPool,
-  type ExchangeHandler,
-} from '../../src/proxy/upstream-client.js';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE } from '../../src/proxy/response-head-parser.js';
+import { TimeoutSweeper } from '../../src/proxy/timeout-sweeper.js';
+import type { ExchangeHandler, UpstreamError } from '../../src/proxy/upstream-connection.js';
+import { UpstreamPool } from '../../src/proxy/upstream-pool.js';
 import { freePort } from './helpers.js';
 
 interface Result {

@@ -1,0 +1,44 @@
+/** The control surface of a running proxy: what the admin API and the CLI drive (proxy.ts implements it). */
+import { SabreError } from '../errors.js';
+import type { ProxyConfig } from './config.js';
+import type { UwsImplementation } from './uws.js';
+
+/** An admin request that cannot be applied (unknown backend, duplicate, table full); `status` is the HTTP answer. */
+export class BackendError extends SabreError {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super('SABRE_BACKEND', message);
+  }
+}
+
+/** One backend's figures for GET /status and /metrics. */
+export interface BackendStatus {
+  url: string;
+  weight: number;
+  state: 'active' | 'draining';
+  healthy: boolean;
+  inflight: number;
+  requests: number;
+  errors: number;
+  retries: number;
+  timeouts: number;
+  latency_ms: { p50: number; p90: number; p99: number; max: number; count: number };
+}
+
+/** A running proxy. */
+export interface ProxyHandle {
+  port: number;
+  adminPort: number;
+  config: ProxyConfig;
+  status(): Promise<{ implementation: UwsImplementation; algorithm: string; threads: number; backends: BackendStatus[] }>;
+  /** HDR percentile distribution (ms) of all proxied requests since start. */
+  latencyDistribution(): Promise<string>;
+  addBackend(url: string, weight: number): void;
+  removeBackend(url: string): Promise<{ url: string; drained: boolean }>;
+  setWeight(url: string, weight: number): void;
+  reload(): void;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then stops everything. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,50 @@
+/** The front-agnostic request handler: admits one client request (body size, rate limits) and starts its Exchange. */
+import { Exchange, JSON_413 } from './exchange.js';
+import type { FrontRequest, FrontResponse } from './front.js';
+import type { ProxyContext } from './proxy-context.js';
+import { chunkedBody, declaredLength, requestCookie, scanRequestHeaders, upstreamRequestHead } from './request-head.js';
+
+/** Handles one request: call from the front's route with the live (res, req). */
+export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRequest): void {
+  const cfg = ctx.config;
+  scanRequestHeaders(req);
+  const chunked = chunkedBody();
+  const declared = declaredLength();
+  if (declared > cfg.maxBodySize) {
+    res.cork(() => {
+      res.writeStatus('413 Payload Too Large');
+      res.writeHeader('content-type', 'application/json');
+      res.end(JSON_413, true);
+    });
+    return;
+  }
+  const method = req.getCaseSensitiveMethod();
+  const clientIp = ctx.remoteAddress(res);
+  let limitHeaders: Record<string, string> | null = null;
+  if (ctx.limiter !== null) {
+    const d = ctx.limiter.evaluateSync({ method, path: req.getUrl(), ip: clientIp, header: (n) => req.getHeader(n) || undefined })!;
+    if (!d.allowed) {
+      res.cork(() => {
+        res.writeStatus(d.status === 429 ? '429 Too Many Requests' : '400 Bad Request');
+        for (const k in d.headers) res.writeHeader(k, d.headers[k]!);
+        res.writeHeader('content-type', 'application/problem+json');
+        res.end(d.body ?? '', true);
+      });
+      return;
+    }
+    limitHeaders = d.headers;
+  }
+  const head = upstreamRequestHead(req, method, clientIp, declared, chunked);
+
+  let sticky = -1;
+  const stickyCfg = cfg.sticky;
+  if (stickyCfg !== null) {
+    const value = requestCookie(stickyCfg.cookie);
+    if (value !== null) sticky = ctx.balancer.stickySlot(value);
+  }
+  const ex = new Exchange(ctx, res, method, head, clientIp, chunked || declared > 0, chunked);
+  ex.limitHeaders = limitHeaders;
+  res.onAborted(() => ex.onAborted());
+  ex.begin(sticky);
+  if (ex.hasBody && !ex.isDone()) res.onData((ab, last) => ex.onRequestData(ab, last));
+}

@@ -1,0 +1,58 @@
+/** Idle keep-alive connections to one backend, for one thread: hands out a connection per exchange and takes it back. */
+import type { TimeoutSweeper } from './timeout-sweeper.js';
+import { UpstreamConnection, type ConnectionOwner, type UpstreamTimeouts } from './upstream-connection.js';
+
+/** Idle keep-alive connections to one backend, for one thread. */
+export class UpstreamPool implements ConnectionOwner {
+  readonly host: string;
+  readonly port: number;
+  private readonly idle: UpstreamConnection[] = [];
+  closed = false;
+
+  constructor(
+    url: string,
+    readonly timeouts: UpstreamTimeouts,
+    readonly sweeper: TimeoutSweeper,
+    private readonly maxIdle = 256,
+  ) {
+    const u = new URL(url);
+    this.host = u.hostname;
+    this.port = +(u.port || 80);
+  }
+
+  /** A connected idle connection, or a new one (connecting). */
+  acquire(): UpstreamConnection {
+    const now = this.sweeper.now;
+    while (this.idle.length > 0) {
+      const c = this.idle.pop()!;
+      if (!c.idleExpired(now) && !c.socket.destroyed) {
+        c.reused = true;
+        return c;
+      }
+      c.destroy();
+    }
+    return new UpstreamConnection(this);
+  }
+
+  release(c: UpstreamConnection): void {
+    if (this.closed || this.idle.length >= this.maxIdle) c.destroy();
+    else this.idle.push(c);
+  }
+
+  /** Drops a connection that closed or failed from the idle list. */
+  forget(c: UpstreamConnection): void {
+    const i = this.idle.lastIndexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  /** Closes idle connections past the keep-alive limit. */
+  reap(): void {
+    const now = this.sweeper.now;
+    for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i]!.idleExpired(now)) this.idle[i]!.destroy();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.idle.splice(0)) c.destroy();
+  }
+}
