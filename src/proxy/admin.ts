@@ -53,8 +53,11 @@ async function parseBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body) + '\n';
-  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4' : 'application/json', 'content-length': Buffer.byteLength(text) });
+  const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4' : 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -88,7 +91,7 @@ export function renderMetrics(backends: BackendStatus[]): string {
     }
     out.push(`sabre_proxy_backend_latency_seconds_count{backend="${esc(b.url)}"} ${b.latency_ms.count}`);
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 async function route(proxy: ProxyHandle, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -33,7 +33,12 @@ const healthSchema = z.strictObject({
 /** The whole config file. */
 export const configSchema = z.strictObject({
   listen: z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8080) }).prefault({}),
-  threads: z.number().int().min(1).max(64).default(() => availableParallelism()),
+  threads: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(() => availableParallelism()),
   backends: z.array(backendSchema).max(64).default([]),
   algorithm: z.enum(ALGORITHMS).default('least-connections'),
   healthCheck: healthSchema.prefault({}),
@@ -53,7 +58,11 @@ export const configSchema = z.strictObject({
     .strictObject({ cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name token') })
     .nullable()
     .default(null),
-  maxBodySize: z.number().int().min(0).default(100 * 1024 * 1024),
+  maxBodySize: z
+    .number()
+    .int()
+    .min(0)
+    .default(100 * 1024 * 1024),
   admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9090) }).prefault({}),
   /** Rate-limit policies (the limiter's own schema, see docs/limiter.md), checked before proxying. */
   rateLimit: policyConfigSchema

@@ -74,7 +74,8 @@ export class Exchange implements ExchangeHandler {
     const ctx = this.ctx;
     const slot = sticky >= 0 ? sticky : ctx.balancer.pick(this.clientIp, -1);
     if (slot < 0) return this.failResponse('503 Service Unavailable', JSON_503);
-    if (ctx.config.sticky !== null && sticky < 0) this.setCookie = `${ctx.config.sticky.cookie}=${stickyToken(ctx.urls[slot]!)}; Path=/; HttpOnly`;
+    if (ctx.config.sticky !== null && sticky < 0)
+      this.setCookie = `${ctx.config.sticky.cookie}=${stickyToken(ctx.urls[slot]!)}; Path=/; HttpOnly`;
     this.send(slot);
   }
 
@@ -108,7 +109,7 @@ export class Exchange implements ExchangeHandler {
         copy.set(new Uint8Array(ab));
       }
       if (this.chunkedUpload) {
-        conn.write(ab.byteLength.toString(16) + '\r\n');
+        conn.write(`${ab.byteLength.toString(16)}\r\n`);
         conn.write(copy);
         ok = conn.write('\r\n');
       } else ok = conn.write(copy);

@@ -31,11 +31,14 @@ export function probe(url: string, hc: HealthConfig): Promise<boolean> {
       s.on('error', () => finish(false));
       cleanup = () => s.destroy();
     } else {
-      const req = request({ host: u.hostname, port, path: hc.path, method: 'GET', agent: false, headers: { 'user-agent': 'sabre-health' } }, (res) => {
-        res.resume();
-        res.on('end', () => finish(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 400));
-        res.on('error', () => finish(false));
-      });
+      const req = request(
+        { host: u.hostname, port, path: hc.path, method: 'GET', agent: false, headers: { 'user-agent': 'sabre-health' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => finish(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 400));
+          res.on('error', () => finish(false));
+        },
+      );
       req.on('error', () => finish(false));
       req.end();
       cleanup = () => req.destroy();

@@ -34,28 +34,29 @@ function intFlag(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-/** CLI entry point called by src/cli.ts. */
-export async function main(argv: string[]): Promise<void> {
-  let parsed;
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  listen: { type: 'string', short: 'l' },
+  port: { type: 'string', short: 'p' },
+  threads: { type: 'string', short: 't' },
+  backend: { type: 'string', short: 'b', multiple: true },
+  algorithm: { type: 'string', short: 'a' },
+  'admin-port': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The flags, or a ConfigError with the usage text. */
+function parseFlags(argv: string[]) {
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        listen: { type: 'string', short: 'l' },
-        port: { type: 'string', short: 'p' },
-        threads: { type: 'string', short: 't' },
-        backend: { type: 'string', short: 'b', multiple: true },
-        algorithm: { type: 'string', short: 'a' },
-        'admin-port': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
+    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
   } catch (err) {
     throw new ConfigError(`${(err as Error).message}\n\n${USAGE}`);
   }
+}
+
+/** CLI entry point called by src/cli.ts. */
+export async function main(argv: string[]): Promise<void> {
+  const parsed = parseFlags(argv);
   const v = parsed.values;
   if (v.help) {
     process.stdout.write(USAGE);

@@ -72,7 +72,8 @@ export class NodeFrontResponse implements FrontResponse {
   }
   end(body?: string | Uint8Array, closeConnection?: boolean): this {
     if (closeConnection) this.res.setHeader('connection', 'close');
-    if (body !== undefined && !this.res.headersSent) this.res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    if (body !== undefined && !this.res.headersSent)
+      this.res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     this.head();
     this.res.end(body === undefined || typeof body === 'string' ? body : owned(body));
     return this;
@@ -146,14 +147,18 @@ export class NodeFront implements Front {
     ctx: ProxyContext,
     private readonly reusePort: boolean,
   ) {
-    this.server = createServer({ noDelay: true }, (req, res) => proxyRequest(ctx, new NodeFrontResponse(req, res), new NodeFrontRequest(req)));
+    this.server = createServer({ noDelay: true }, (req, res) =>
+      proxyRequest(ctx, new NodeFrontResponse(req, res), new NodeFrontRequest(req)),
+    );
   }
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.on('error', (err) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`)));
       // reusePort (Node >= 22.12) lets every thread bind the same port, as uWS does natively.
-      this.server.listen({ host, port, reusePort: this.reusePort } as ListenOptions, () => resolve((this.server.address() as AddressInfo).port));
+      this.server.listen({ host, port, reusePort: this.reusePort } as ListenOptions, () =>
+        resolve((this.server.address() as AddressInfo).port),
+      );
     });
   }
 

@@ -127,7 +127,14 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
     const parts: Array<Array<{ slot: number; data: string }>> = [];
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 1000);
-      statsWaiters.set(id, { left: workers.length, parts, done: () => (clearTimeout(timer), resolve()) });
+      statsWaiters.set(id, {
+        left: workers.length,
+        parts,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
       broadcast({ type: 'stats', id });
     });
     statsWaiters.delete(id);
@@ -259,4 +266,3 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
   });
   return handle;
 }
-

@@ -59,10 +59,10 @@ function collectHeader(k: string, v: string): void {
       rqSeen |= SEEN_CONNECTION;
       return;
     case 'x-forwarded-for':
-      rqXff = rqXff === '' ? v : rqXff + ', ' + v;
+      rqXff = rqXff === '' ? v : `${rqXff}, ${v}`;
       return;
     case 'via':
-      rqVia = rqVia === '' ? v : rqVia + ', ' + v;
+      rqVia = rqVia === '' ? v : `${rqVia}, ${v}`;
       return;
     case 'keep-alive':
     case 'proxy-connection':
@@ -77,7 +77,7 @@ function collectHeader(k: string, v: string): void {
       rqSeen |= SEEN_COOKIE;
       break;
   }
-  rqForward += k + ': ' + v + '\r\n';
+  rqForward += `${k}: ${v}\r\n`;
 }
 
 /** Reads the request's headers in one pass; the functions below answer from it until the next request's pass. */
@@ -105,7 +105,12 @@ export function upstreamRequestHead(req: FrontRequest, method: string, clientIp:
   let forward = rqForward;
   if (connTokens !== '' && !/^\s*(keep-alive|close)\s*$/i.test(connTokens)) {
     // Headers named in Connection are hop-by-hop too (rare: the common values need no second pass).
-    const extraHop = new Set(connTokens.toLowerCase().split(',').map((t) => t.trim()));
+    const extraHop = new Set(
+      connTokens
+        .toLowerCase()
+        .split(',')
+        .map((t) => t.trim()),
+    );
     forward = '';
     req.forEach((k, v) => {
       if (!HOP_BY_HOP.has(k) && !extraHop.has(k)) forward += `${k}: ${v}\r\n`;
@@ -118,18 +123,18 @@ export function upstreamRequestHead(req: FrontRequest, method: string, clientIp:
     method +
     ' ' +
     req.getUrl() +
-    (query ? '?' + query : '') +
+    (query ? `?${query}` : '') +
     ' HTTP/1.1\r\nhost: ' +
     host +
     '\r\n' +
     forward +
     'x-forwarded-for: ' +
-    (xff ? xff + ', ' + clientIp : clientIp) +
+    (xff ? `${xff}, ${clientIp}` : clientIp) +
     '\r\nx-forwarded-proto: http\r\nx-forwarded-host: ' +
     host +
-    (via ? '\r\nvia: ' + via + ', 1.1 sabre\r\n' : '\r\nvia: 1.1 sabre\r\n');
+    (via ? `\r\nvia: ${via}, 1.1 sabre\r\n` : '\r\nvia: 1.1 sabre\r\n');
   if (chunked) head += 'transfer-encoding: chunked\r\n\r\n';
-  else if (declared >= 0) head += 'content-length: ' + declared + '\r\n\r\n';
+  else if (declared >= 0) head += `content-length: ${declared}\r\n\r\n`;
   else head += '\r\n';
   return head;
 }
@@ -137,7 +142,7 @@ export function upstreamRequestHead(req: FrontRequest, method: string, clientIp:
 /** The value of cookie `name` in the request's first Cookie header, or null when it has none. */
 export function requestCookie(name: string): string | null {
   const cookie = rqCookie;
-  const at = cookie.indexOf(name + '=');
+  const at = cookie.indexOf(`${name}=`);
   if (at < 0 || (at !== 0 && cookie[at - 1] !== ' ' && cookie[at - 1] !== ';')) return null;
   const start = at + name.length + 1;
   const end = cookie.indexOf(';', start);

@@ -159,7 +159,12 @@ export function parseResponseHead(buf: Buffer, start: number, limit: number, hea
   if (statusEnd < 0) return badLine(head, statusEnd);
   let p: number;
   // "HTTP/1.x SP 3DIGIT [SP reason]": the status text forwarded to the client is the code and what follows it.
-  if (statusEnd - start < 12 || !nameIs(buf, start, 'http/1.') || buf[start + 8] !== 32 || (statusEnd - start > 12 && buf[start + 12] !== 32)) {
+  if (
+    statusEnd - start < 12 ||
+    !nameIs(buf, start, 'http/1.') ||
+    buf[start + 8] !== 32 ||
+    (statusEnd - start > 12 && buf[start + 12] !== 32)
+  ) {
     head.error = 'bad status line';
     return HEAD_ERROR;
   }

@@ -21,15 +21,25 @@ const require = createRequire(import.meta.url);
 
 /** One line from a loader error: the underlying cause (e.g. the missing GLIBC version), not the banner. */
 function cause(err: unknown): string {
-  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
-  return (lines.find((l) => /GLIBC|not found|Cannot find|ENOENT|invalid ELF|NODE_MODULE_VERSION/.test(l)) ?? lines[0] ?? 'unknown error').slice(0, 300);
+  const lines = (err instanceof Error ? err.message : String(err))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return (
+    lines.find((l) => /GLIBC|not found|Cannot find|ENOENT|invalid ELF|NODE_MODULE_VERSION/.test(l)) ??
+    lines[0] ??
+    'unknown error'
+  ).slice(0, 300);
 }
 
 function load(): { uws: typeof UWS | null; impl: UwsImplementation } {
   const notes: string[] = [];
   // Newest uWS.js first: native for Node 20-25, but its binaries need glibc >= 2.38.
   try {
-    return { uws: require('@btc-vision/uwebsockets.js') as typeof UWS, impl: { package: '@btc-vision/uwebsockets.js', native: true, fallback: null, notes } };
+    return {
+      uws: require('@btc-vision/uwebsockets.js') as typeof UWS,
+      impl: { package: '@btc-vision/uwebsockets.js', native: true, fallback: null, notes },
+    };
   } catch (err) {
     notes.push(`@btc-vision/uwebsockets.js: ${cause(err)}`);
   }

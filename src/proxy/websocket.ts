@@ -121,7 +121,17 @@ export class FrameDecoder {
 }
 
 /** Hop-by-hop and WebSocket-negotiation headers the proxy sets itself on the upstream handshake. */
-const SKIP = new Set(['connection', 'upgrade', 'host', 'sec-websocket-extensions', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via', 'keep-alive']);
+const SKIP = new Set([
+  'connection',
+  'upgrade',
+  'host',
+  'sec-websocket-extensions',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'via',
+  'keep-alive',
+]);
 const MAX_MESSAGE = 16 * 1024 * 1024;
 
 /** Registers the WebSocket route on a uWS app. */
@@ -135,7 +145,7 @@ export function attachWebSocketProxy(app: TemplatedApp, ctx: ProxyContext): void
       const host = req.getHeader('host');
       const clientIp = Buffer.from(res.getRemoteAddressAsText()).toString();
       const query = req.getQuery();
-      let head = `GET ${req.getUrl()}${query ? '?' + query : ''} HTTP/1.1\r\nhost: ${host}\r\nconnection: Upgrade\r\nupgrade: websocket\r\n`;
+      let head = `GET ${req.getUrl()}${query ? `?${query}` : ''} HTTP/1.1\r\nhost: ${host}\r\nconnection: Upgrade\r\nupgrade: websocket\r\n`;
       req.forEach((k, v) => {
         if (!SKIP.has(k)) head += `${k}: ${v}\r\n`;
       });

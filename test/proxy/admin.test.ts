@@ -62,7 +62,11 @@ describe('proxy admin API', () => {
     // Requests in flight on the slow backend when it is removed.
     const inflight = Array.from({ length: 6 }, () => http(p.url('/')));
     // Round-robin is exact, so half of the six land on the slow backend.
-    await waitFor(async () => slow.hits === 3 && (await admin(p, 'GET', '/status')).json.backends[1].inflight === 3, 3000, 'requests on slow');
+    await waitFor(
+      async () => slow.hits === 3 && (await admin(p, 'GET', '/status')).json.backends[1].inflight === 3,
+      3000,
+      'requests on slow',
+    );
     const hitsBefore = slow.hits;
     const deleting = admin(p, 'DELETE', '/backends', { url: slow.url });
     await waitFor(async () => (await admin(p, 'GET', '/status')).json.backends[1]?.state === 'draining', 3000, 'draining');

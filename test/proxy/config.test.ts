@@ -39,7 +39,12 @@ describe('proxy config', () => {
 
   it('lets flags override the file', () => {
     const raw = applyOverrides({ listen: { host: '0.0.0.0', port: 1 } }, { port: 2, threads: 3, backends: ['http://b:1'], adminPort: 4 });
-    expect(parseConfig(raw)).toMatchObject({ listen: { host: '0.0.0.0', port: 2 }, threads: 3, backends: [{ url: 'http://b:1' }], admin: { port: 4 } });
+    expect(parseConfig(raw)).toMatchObject({
+      listen: { host: '0.0.0.0', port: 2 },
+      threads: 3,
+      backends: [{ url: 'http://b:1' }],
+      admin: { port: 4 },
+    });
   });
 
   it('the CLI prints the error and exits 1', () => {
@@ -52,7 +57,9 @@ describe('proxy config', () => {
     const flags = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--threads', 'two'], { encoding: 'utf8' });
     expect(flags.status).toBe(1);
     expect(flags.stderr).toMatch(/--threads: expected an integer/);
-    const json = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', join(dir, 'missing.json')], { encoding: 'utf8' });
+    const json = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', join(dir, 'missing.json')], {
+      encoding: 'utf8',
+    });
     expect(json.stderr).toMatch(/cannot read config/);
   });
 });

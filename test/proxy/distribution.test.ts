@@ -30,7 +30,13 @@ describe('proxy distribution (2 threads)', () => {
   });
 
   it('weighted-round-robin is proportional to weight', async () => {
-    const p = await start({ algorithm: 'weighted-round-robin', backends: [{ url: a.url, weight: 1 }, { url: b.url, weight: 3 }] });
+    const p = await start({
+      algorithm: 'weighted-round-robin',
+      backends: [
+        { url: a.url, weight: 1 },
+        { url: b.url, weight: 3 },
+      ],
+    });
     expect(tally(await sequential(p, 80))).toEqual({ a: 20, b: 60 });
   });
 
@@ -41,14 +47,21 @@ describe('proxy distribution (2 threads)', () => {
       return true;
     });
     const fast = await startBackend('fast');
-    const p = await start({ algorithm: 'least-connections', backends: [{ url: slow.url }, { url: fast.url }], timeouts: { responseHeaders: 20_000 } });
+    const p = await start({
+      algorithm: 'least-connections',
+      backends: [{ url: slow.url }, { url: fast.url }],
+      timeouts: { responseHeaders: 20_000 },
+    });
     const pending: Array<Promise<unknown>> = [];
     const bodies: string[] = [];
     for (let i = 0; i < 30; i++) {
       // One request at a time: wait until it was answered (fast) or is being held (slow) before balancing the next.
       const before = held.length;
       let answered = false;
-      const r = http(p.url('/')).then((x) => ((answered = true), bodies.push(x.body)));
+      const r = http(p.url('/')).then((x) => {
+        answered = true;
+        bodies.push(x.body);
+      });
       pending.push(r);
       await waitFor(() => answered || held.length > before, 5000, 'request answered or held');
     }
@@ -70,7 +83,11 @@ describe('proxy distribution (2 threads)', () => {
   });
 
   it('sticky cookie pins a client to the backend that served it first', async () => {
-    const p = await start({ algorithm: 'round-robin', sticky: { cookie: 'SABRE' }, backends: [{ url: a.url }, { url: b.url }, { url: c.url }] });
+    const p = await start({
+      algorithm: 'round-robin',
+      sticky: { cookie: 'SABRE' },
+      backends: [{ url: a.url }, { url: b.url }, { url: c.url }],
+    });
     const first = await http(p.url('/'));
     const cookie = String(first.headers['set-cookie']).split(';')[0]!;
     expect(cookie).toMatch(/^SABRE=/);

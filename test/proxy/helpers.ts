@@ -34,7 +34,7 @@ export interface Backend {
   revive(): Promise<void>;
 }
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, b: Backend) => boolean | void;
+export type Handler = (req: IncomingMessage, res: ServerResponse, b: Backend) => boolean | undefined;
 
 export async function startBackend(name: string, handler?: Handler, port = 0): Promise<Backend> {
   const sockets = new Set<Socket>();
@@ -49,7 +49,7 @@ export async function startBackend(name: string, handler?: Handler, port = 0): P
         return;
       }
       b.hits++;
-      if (handler && handler(req, res, b)) return;
+      if (handler?.(req, res, b)) return;
       req.resume();
       req.on('end', () => {
         res.setHeader('x-backend', name);
@@ -161,19 +161,23 @@ export function http(
   opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false, localAddress: opts.localAddress }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method: opts.method ?? 'GET', headers: opts.headers, agent: false, localAddress: opts.localAddress },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
 }
 
 /** JSON from the admin API. */
-export async function admin<T = any>(p: ProxyProc, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+export async function admin<T = unknown>(p: ProxyProc, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
   const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   // node:http sends a DELETE body unframed unless the length is given.
   const r = await http(`http://127.0.0.1:${p.adminPort}${path}`, {

@@ -23,7 +23,10 @@ const llhttp = new LlhttpReference();
 const HEAD = new ResponseHead();
 
 /** What the proxy's parser makes of a head, in the reference's terms. */
-type Proxy = { result: 'error' } | { result: 'incomplete' } | { result: 'head'; status: number; headLength: number; keepAlive: boolean; headers: string[]; framing: Framing; invalid: number };
+type Proxy =
+  | { result: 'error' }
+  | { result: 'incomplete' }
+  | { result: 'head'; status: number; headLength: number; keepAlive: boolean; headers: string[]; framing: Framing; invalid: number };
 
 function proxyFraming(head: ResponseHead): Framing {
   switch (bodyFraming(head, false)) {
@@ -84,20 +87,26 @@ function expectAgreement(bytes: Uint8Array, offset: number): void {
     headLength: ref.headLength,
     headers: ref.headers,
   });
-  if (ref.status >= 200 && ref.status !== 101) expect({ framing: got.framing, keepAlive: got.keepAlive }).toEqual({ framing: ref.framing, keepAlive: ref.keepAlive });
+  if (ref.status >= 200 && ref.status !== 101)
+    expect({ framing: got.framing, keepAlive: got.keepAlive }).toEqual({ framing: ref.framing, keepAlive: ref.keepAlive });
 }
 
 // ---- Generators: responses the proxy supports, as heads of latin1 text ----
 
 const TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".split('');
 /** Visible ASCII and obs-text: what a field value or reason phrase may hold besides blanks. */
-const VCHAR = [...Array.from({ length: 0x7f - 0x21 }, (_, i) => String.fromCharCode(0x21 + i)), ...Array.from({ length: 0x80 }, (_, i) => String.fromCharCode(0x80 + i))];
+const VCHAR = [
+  ...Array.from({ length: 0x7f - 0x21 }, (_, i) => String.fromCharCode(0x21 + i)),
+  ...Array.from({ length: 0x80 }, (_, i) => String.fromCharCode(0x80 + i)),
+];
 
 const SPECIAL = ['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'date'];
 
 /** `name` in a random mix of upper and lower case. */
 const anyCase = (name: string): fc.Arbitrary<string> =>
-  fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((up) => [...name].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
+  fc
+    .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
+    .map((up) => [...name].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
 
 const token = fc.string({ unit: fc.constantFrom(...TCHAR), minLength: 1, maxLength: 16 });
 /** A field value: visible characters with single blanks inside, any optional whitespace around. */
@@ -116,7 +125,9 @@ const otherHeader = fc
     fieldValue,
   )
   .map(([n, v]) => `${n}:${v}`);
-const hopHeader = fc.tuple(fc.constantFrom('keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'date').chain(anyCase), fieldValue).map(([n, v]) => `${n}:${v}`);
+const hopHeader = fc
+  .tuple(fc.constantFrom('keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'date').chain(anyCase), fieldValue)
+  .map(([n, v]) => `${n}:${v}`);
 
 /** Content-Length values: mostly small, some past what the reference probes, up to 2^53 - 1, leading zeros allowed. */
 const lengthValue = fc.oneof(
@@ -125,16 +136,27 @@ const lengthValue = fc.oneof(
   fc.tuple(fc.constantFrom('0', '00'), fc.integer({ min: 0, max: 99 })).map(([z, n]) => z + n),
 );
 /** OWS around a Content-Length value is SP only: llhttp rejects HTAB there (a documented difference below). */
-const contentLength = fc.tuple(anyCase('content-length'), fc.constantFrom('', ' ', '  '), lengthValue, fc.constantFrom('', ' ')).map(([n, a, v, b]) => `${n}:${a}${v}${b}`);
+const contentLength = fc
+  .tuple(anyCase('content-length'), fc.constantFrom('', ' ', '  '), lengthValue, fc.constantFrom('', ' '))
+  .map(([n, a, v, b]) => `${n}:${a}${v}${b}`);
 
 const coding = fc.constantFrom('chunked', 'gzip', 'deflate', 'compress', 'identity', 'x-zstd').chain(anyCase);
 /** Transfer-Encoding: one or more codings in one header (an empty value is left out: see the notes below). */
 const transferEncoding = fc
-  .tuple(anyCase('transfer-encoding'), fc.array(coding, { minLength: 1, maxLength: 3 }), fc.constantFrom(', ', ',', ' , '), fc.constantFrom('', ' '))
+  .tuple(
+    anyCase('transfer-encoding'),
+    fc.array(coding, { minLength: 1, maxLength: 3 }),
+    fc.constantFrom(', ', ',', ' , '),
+    fc.constantFrom('', ' '),
+  )
   .map(([n, codings, sep, ows]) => `${n}:${ows}${codings.join(sep)}`);
 /** Connection: whole tokens only; the proxy looks for 'close' and 'keep-alive' as substrings (see below). */
 const connection = fc
-  .tuple(anyCase('connection'), fc.array(fc.constantFrom('close', 'keep-alive', 'upgrade', 'te', 'x-trace').chain(anyCase), { minLength: 1, maxLength: 3 }), fc.constantFrom(', ', ','))
+  .tuple(
+    anyCase('connection'),
+    fc.array(fc.constantFrom('close', 'keep-alive', 'upgrade', 'te', 'x-trace').chain(anyCase), { minLength: 1, maxLength: 3 }),
+    fc.constantFrom(', ', ','),
+  )
   .map(([n, tokens, sep]) => `${n}: ${tokens.join(sep)}`);
 
 /** The framing headers of a supported response: none, one Content-Length, or Transfer-Encoding(s), never both. */
@@ -150,19 +172,22 @@ const statusLine = fc
     fc.oneof(fc.integer({ min: 100, max: 599 }), fc.constantFrom(100, 101, 103, 200, 204, 304)),
     fc.oneof(fc.constant(null), fc.string({ unit: fc.constantFrom(...VCHAR, ' ', '\t'), maxLength: 20 })),
   )
-  .map(([version, status, reason]) => `${version} ${status}${reason === null ? '' : ' ' + reason}`);
+  .map(([version, status, reason]) => `${version} ${status}${reason === null ? '' : ` ${reason}`}`);
 
 /** True for an HTTP/1.0 head whose Connection headers say both close and keep-alive (a documented difference). */
 const closeAndKeepAlive10 = (h: { status: string; lines: string[] }): boolean =>
-  h.status.startsWith('HTTP/1.0') && ['close', 'keep-alive'].every((t) => h.lines.some((l) => /^connection:/i.test(l) && l.toLowerCase().includes(t)));
+  h.status.startsWith('HTTP/1.0') &&
+  ['close', 'keep-alive'].every((t) => h.lines.some((l) => /^connection:/i.test(l) && l.toLowerCase().includes(t)));
 
 /** A complete, valid response head with its header lines in random order. */
 const validHead = fc
   .tuple(statusLine, fc.array(fc.oneof(otherHeader, hopHeader, connection), { maxLength: 10 }), framingHeaders)
-  .chain(([status, headers, framing]) => fc.shuffledSubarray([...headers, ...framing], { minLength: headers.length + framing.length }).map((lines) => ({ status, lines })))
+  .chain(([status, headers, framing]) =>
+    fc.shuffledSubarray([...headers, ...framing], { minLength: headers.length + framing.length }).map((lines) => ({ status, lines })),
+  )
   .filter((h) => !closeAndKeepAlive10(h));
 
-const headText = (h: { status: string; lines: string[] }): string => `${h.status}\r\n${h.lines.map((l) => l + '\r\n').join('')}\r\n`;
+const headText = (h: { status: string; lines: string[] }): string => `${h.status}\r\n${h.lines.map((l) => `${l}\r\n`).join('')}\r\n`;
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** Where in the shared read buffer to parse; what lies before it is old data, CRs and LFs included. */
 const offset = fc.integer({ min: 0, max: 2000 });
@@ -208,17 +233,42 @@ describe('response-head parser against llhttp', () => {
       return text.slice(0, i) + text.slice(i + 1);
     }),
     // Content-Length is 1*DIGIT: no sign, exponent, hex, fraction, list or empty value.
-    fc.constantFrom('', '1e3', '0x10', '1.5', '+5', '-1', '5 5', '5,5', 'five', '١').map((v) => (h: { status: string; lines: string[] }) =>
-      headText({ status: h.status, lines: [...h.lines.filter((l) => !/^(content-length|transfer-encoding)\s*:/i.test(l)), `Content-Length: ${v}`] }),
+    fc.constantFrom('', '1e3', '0x10', '1.5', '+5', '-1', '5 5', '5,5', 'five', '١').map(
+      (v) => (h: { status: string; lines: string[] }) =>
+        headText({
+          status: h.status,
+          lines: [...h.lines.filter((l) => !/^(content-length|transfer-encoding)\s*:/i.test(l)), `Content-Length: ${v}`],
+        }),
     ),
     // Two different lengths.
-    fc.tuple(fc.nat(1000), fc.integer({ min: 1, max: 1000 })).map(([a, d]) => (h: { status: string; lines: string[] }) =>
-      headText({ status: h.status, lines: [`Content-Length: ${a}`, ...h.lines.filter((l) => !/^(content-length|transfer-encoding)\s*:/i.test(l)), `content-length: ${a + d}`] }),
+    fc.tuple(fc.nat(1000), fc.integer({ min: 1, max: 1000 })).map(
+      ([a, d]) =>
+        (h: { status: string; lines: string[] }) =>
+          headText({
+            status: h.status,
+            lines: [
+              `Content-Length: ${a}`,
+              ...h.lines.filter((l) => !/^(content-length|transfer-encoding)\s*:/i.test(l)),
+              `content-length: ${a + d}`,
+            ],
+          }),
     ),
     // Status lines that are not "HTTP/1.x SP 3DIGIT [SP reason]".
-    fc.constantFrom('HTTP/1.1  200 OK', 'HTTP/1.1 200OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1 20x OK', 'HTTP/1.1 2 OK', 'HTTP/1.1', 'HTTP/1.1 ', 'ICY 200 OK', 'SMTP ready', 'HTTP/1.1\t200 OK', ' HTTP/1.1 200 OK').map(
-      (s) => (h: { status: string; lines: string[] }) => headText({ status: s, lines: h.lines }),
-    ),
+    fc
+      .constantFrom(
+        'HTTP/1.1  200 OK',
+        'HTTP/1.1 200OK',
+        'HTTP/1.1 2000 OK',
+        'HTTP/1.1 20x OK',
+        'HTTP/1.1 2 OK',
+        'HTTP/1.1',
+        'HTTP/1.1 ',
+        'ICY 200 OK',
+        'SMTP ready',
+        'HTTP/1.1\t200 OK',
+        ' HTTP/1.1 200 OK',
+      )
+      .map((s) => (h: { status: string; lines: string[] }) => headText({ status: s, lines: h.lines })),
   );
 
   it('agrees on rejecting malformed responses', () => {
@@ -254,7 +304,14 @@ describe('response-head parser against llhttp', () => {
     // llhttp reject the response; the proxy drops the line (F_INVALID, never forwarded) and reads the rest, as
     // RFC 9112 §5.1 lets a proxy do with whitespace before the colon. A dropped line never decides framing.
     it('drops malformed header lines that llhttp rejects', () => {
-      const badLine = fc.constantFrom('NoColon', ': no name', 'Content-Length : 5', 'Transfer-Encoding\t: chunked', ' folded: value', '\tfolded');
+      const badLine = fc.constantFrom(
+        'NoColon',
+        ': no name',
+        'Content-Length : 5',
+        'Transfer-Encoding\t: chunked',
+        ' folded: value',
+        '\tfolded',
+      );
       fc.assert(
         fc.property(validHead, badLine, fc.nat(), (h, line, n) => {
           const at = n % (h.lines.length + 1);
@@ -281,7 +338,10 @@ describe('response-head parser against llhttp', () => {
       fc.assert(
         fc.property(validHead, transferEncoding, lengthValue, (h, te, cl) => {
           const lines = h.lines.filter((l) => !/^(content-length|transfer-encoding)\s*:/i.test(l));
-          const { got, ref, expected } = compare(headText({ status: h.status, lines: [...lines, te, `Content-Length: ${cl}`] }), headText({ status: h.status, lines: [...lines, te] }));
+          const { got, ref, expected } = compare(
+            headText({ status: h.status, lines: [...lines, te, `Content-Length: ${cl}`] }),
+            headText({ status: h.status, lines: [...lines, te] }),
+          );
           expect(ref.result).toBe('error');
           same(got, expected, 'content-length');
         }),
@@ -292,7 +352,10 @@ describe('response-head parser against llhttp', () => {
     // RFC 9112 §9.3: a close option ends the connection after the response whatever else Connection says; llhttp
     // lets keep-alive win over close in an HTTP/1.0 response (in HTTP/1.1 it agrees).
     it('closes an HTTP/1.0 connection whose Connection says both close and keep-alive', () => {
-      for (const text of ['HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n', 'HTTP/1.0 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n']) {
+      for (const text of [
+        'HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n',
+        'HTTP/1.0 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n',
+      ]) {
         expect(reference(latin1(text))).toMatchObject({ result: 'head', keepAlive: true });
         expect(proxyParse(latin1(text))).toMatchObject({ result: 'head', keepAlive: false });
       }
@@ -321,7 +384,12 @@ describe('response-head parser against llhttp', () => {
     // Status codes are 100-599 (RFC 9110 §15); llhttp takes any three digits. Lengths past 2^53 - 1 are no safe
     // JavaScript integer, so the proxy rejects them; llhttp reads up to 2^64 - 1.
     it('rejects status codes outside 100-599 and lengths past 2^53 - 1, which llhttp accepts', () => {
-      for (const text of ['HTTP/1.1 099 x\r\n\r\n', 'HTTP/1.1 600 x\r\n\r\n', 'HTTP/1.1 999 x\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 9007199254740992\r\n\r\n']) {
+      for (const text of [
+        'HTTP/1.1 099 x\r\n\r\n',
+        'HTTP/1.1 600 x\r\n\r\n',
+        'HTTP/1.1 999 x\r\n\r\n',
+        'HTTP/1.1 200 OK\r\nContent-Length: 9007199254740992\r\n\r\n',
+      ]) {
         expect(reference(latin1(text)).result).toBe('head');
         expect(proxyParse(latin1(text)).result).toBe('error');
       }

@@ -53,7 +53,9 @@ function exchange(pool: UpstreamPool, head: string, isHead = false, body?: strin
 }
 
 /** A raw TCP server that answers every request with `reply(requestText)`; bytes go out one write per piece. */
-async function rawServer(reply: (req: string, sock: Socket) => Array<string | Buffer> | null): Promise<{ server: NetServer; url: string; conns: number }> {
+async function rawServer(
+  reply: (req: string, sock: Socket) => Array<string | Buffer> | null,
+): Promise<{ server: NetServer; url: string; conns: number }> {
   const state = { server: null as unknown as NetServer, url: '', conns: 0 };
   state.server = createServer((sock) => {
     state.conns++;
@@ -113,7 +115,11 @@ describe('upstream client against raw responses', () => {
   });
 
   it('decodes chunked bodies with extensions and trailers', async () => {
-    const s = await rawServer(() => ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', '5;ext=1\r\nhel', 'lo\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n']);
+    const s = await rawServer(() => [
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n',
+      '5;ext=1\r\nhel',
+      'lo\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n',
+    ]);
     closers.push(() => s.server.close());
     const pool = new UpstreamPool(s.url, timeouts, sweeper);
     expect(await exchange(pool, GET)).toMatchObject({ kind: BODY_CHUNKED, body: 'hello world' });
@@ -127,12 +133,20 @@ describe('upstream client against raw responses', () => {
       if (req.startsWith('HEAD')) return ['HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n'];
       if (req.includes('/204')) return ['HTTP/1.1 204 No Content\r\n\r\n'];
       if (req.includes('/close')) return ['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok'];
-      return ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n', 'HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n'];
+      return [
+        'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n',
+        'HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n',
+      ];
     });
     closers.push(() => s.server.close());
     const pool = new UpstreamPool(s.url, timeouts, sweeper);
     expect(await exchange(pool, GET)).toMatchObject({ status: 201, kind: BODY_NONE });
-    expect(await exchange(pool, 'HEAD / HTTP/1.1\r\nhost: x\r\n\r\n', true)).toMatchObject({ status: 200, kind: BODY_NONE, length: 1000, body: '' });
+    expect(await exchange(pool, 'HEAD / HTTP/1.1\r\nhost: x\r\n\r\n', true)).toMatchObject({
+      status: 200,
+      kind: BODY_NONE,
+      length: 1000,
+      body: '',
+    });
     expect(await exchange(pool, 'GET /204 HTTP/1.1\r\nhost: x\r\n\r\n')).toMatchObject({ status: 204, kind: BODY_NONE });
     expect(s.conns).toBe(1);
     expect((await exchange(pool, 'GET /close HTTP/1.1\r\nhost: x\r\n\r\n')).body).toBe('ok');
@@ -167,11 +181,17 @@ describe('upstream client against raw responses', () => {
     const silent = await rawServer(() => null);
     const garbage = await rawServer(() => ['SMTP ready\r\n\r\n']);
     closers.push(...[reset, partial, silent, garbage].map((s) => () => s.server.close()));
-    expect((await exchange(new UpstreamPool(reset.url, timeouts, sweeper), GET)).error).toMatchObject({ kind: 'reset', responseStarted: false });
+    expect((await exchange(new UpstreamPool(reset.url, timeouts, sweeper), GET)).error).toMatchObject({
+      kind: 'reset',
+      responseStarted: false,
+    });
     const p = await exchange(new UpstreamPool(partial.url, timeouts, sweeper), GET);
     expect(p.error).toMatchObject({ kind: 'reset', responseStarted: true });
     expect(p.body).toBe('abc');
-    expect((await exchange(new UpstreamPool(silent.url, timeouts, sweeper), GET)).error).toMatchObject({ kind: 'timeout', responseStarted: false });
+    expect((await exchange(new UpstreamPool(silent.url, timeouts, sweeper), GET)).error).toMatchObject({
+      kind: 'timeout',
+      responseStarted: false,
+    });
     expect((await exchange(new UpstreamPool(garbage.url, timeouts, sweeper), GET)).error).toMatchObject({ kind: 'protocol' });
   });
 });
@@ -224,7 +244,8 @@ describe.skipIf(!hasNginx)('upstream client against nginx', () => {
     nginx = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
     const pool = new UpstreamPool(`http://127.0.0.1:${port}`, timeouts, sweeper);
     let r: Result | undefined;
-    for (let i = 0; i < 100 && (r = await exchange(pool, 'GET /fixed HTTP/1.1\r\nhost: x\r\n\r\n')).error; i++) await new Promise((res) => setTimeout(res, 20));
+    for (let i = 0; i < 100 && (r = await exchange(pool, 'GET /fixed HTTP/1.1\r\nhost: x\r\n\r\n')).error; i++)
+      await new Promise((res) => setTimeout(res, 20));
     expect(r).toMatchObject({ status: 200, kind: BODY_LENGTH, body: 'nginx fixed body' });
     expect(await exchange(pool, 'HEAD /fixed HTTP/1.1\r\nhost: x\r\n\r\n', true)).toMatchObject({ kind: BODY_NONE, length: 16 });
     expect((await exchange(pool, 'GET /missing HTTP/1.1\r\nhost: x\r\n\r\n')).status).toBe(404);

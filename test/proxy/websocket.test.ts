@@ -10,7 +10,8 @@ import { admin, startProxyProc, type ProxyProc } from './helpers.js';
 /** An unmasked server→client frame. */
 function serverFrame(opcode: number, payload: Buffer): Buffer {
   const n = payload.length;
-  const head = n < 126 ? Buffer.from([0x80 | opcode, n]) : n < 65536 ? Buffer.from([0x80 | opcode, 126, n >> 8, n & 255]) : Buffer.alloc(10);
+  const head =
+    n < 126 ? Buffer.from([0x80 | opcode, n]) : n < 65536 ? Buffer.from([0x80 | opcode, 126, n >> 8, n & 255]) : Buffer.alloc(10);
   if (n >= 65536) {
     head[0] = 0x80 | opcode;
     head[1] = 127;
@@ -51,7 +52,9 @@ describe('proxy WebSocket pass-through', () => {
     backend.on('upgrade', (req: IncomingMessage, sock: Socket) => {
       upgradeReq = req;
       const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC11B85`).digest('base64');
-      sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: chat\r\n\r\n`);
+      sock.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: chat\r\n\r\n`,
+      );
       // A greeting sent right behind the 101, in the same write burst.
       sock.write(serverFrame(1, Buffer.from('welcome')));
       const dec = new FrameDecoder(
