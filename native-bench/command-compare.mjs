@@ -1,6 +1,7 @@
 // Compares Sabre's COMMAND replies (dist/commands/table.js) with a real Redis 7.0 server.
 // Usage: node native-bench/command-compare.mjs [unix-socket-path | port]  (default: starts redis-server itself).
-// test/unit/command-table.test.ts calls compareWithRedis() with the TypeScript sources instead of dist/.
+// test/unit/command-table.test.ts calls compareWithRedis() with the TypeScript sources instead of dist/
+// (T is the command table module plus wrongArityError from the wire layer's error texts).
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
@@ -328,7 +329,7 @@ export async function compareWithRedis(T, addr, log = console.log) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const T = await import('../dist/commands/table.js');
+  const T = { ...(await import('../dist/commands/table.js')), ...(await import('../dist/wire/error-text.js')) };
   const { cases, failures } = await compareWithRedis(T, process.argv[2]);
   console.log(`${cases} cases, ${failures} mismatches`);
   process.exitCode = failures ? 1 : 0;

@@ -41,4 +41,6 @@ export interface Front {
   listen(host: string, port: number): Promise<number>;
   /** Stops accepting connections; requests in flight go on. */
   stopListening(): void;
+  /** Closes every client connection, idle keep-alive ones included (a worker must hold no socket when it is terminated). */
+  closeConnections(): void;
 }

@@ -167,4 +167,8 @@ export class NodeFront implements Front {
     this.server.close();
     this.server.closeIdleConnections();
   }
+
+  closeConnections(): void {
+    this.server.closeAllConnections();
+  }
 }

@@ -61,4 +61,11 @@ export class UwsFront implements Front {
   stopListening(): void {
     if (this.listenSocket !== null) this.native.us_listen_socket_close(this.listenSocket);
   }
+
+  closeConnections(): void {
+    // App.close() (every socket of the app) is in the native builds of both packages, though the
+    // typings of 20.30 do not declare it. Terminating a worker whose loop still holds a uWS socket
+    // aborts the whole process (uv_loop_close with open handles).
+    (this.app as TemplatedApp & { close(): void }).close();
+  }
 }

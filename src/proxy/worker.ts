@@ -36,14 +36,16 @@ front.listen(init.config.listen.host, init.config.listen.port).then(
   (err: Error) => post({ type: 'listen-failed', reason: err.message }),
 );
 
-/** Stops accepting, then reports once in-flight requests finish or the deadline passes. */
+/** Stops accepting, then closes every client connection and reports once in-flight requests finish or the deadline passes. */
 function shutdown(deadlineMs: number): void {
   front.stopListening();
   const until = Date.now() + deadlineMs;
   const check = (): void => {
     if (ctx.inflight === 0 || Date.now() >= until) {
       if (ctx.inflight > 0) log.warn('shutdown deadline passed with requests in flight', { inflight: ctx.inflight });
-      post({ type: 'stopped', inflight: ctx.inflight });
+      const inflight = ctx.inflight;
+      front.closeConnections();
+      post({ type: 'stopped', inflight });
     } else setTimeout(check, 20);
   };
   check();

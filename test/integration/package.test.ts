@@ -137,7 +137,7 @@ describe('the npm package', () => {
 
 /** What a user's program does: start a server and a proxy, use them, stop them; prints `RESULT <json>`. */
 const API_SCRIPT = `
-import { createServer, get } from 'node:http';
+import { Agent, createServer, get } from 'node:http';
 import { connect } from 'node:net';
 import { ConfigError, SabreError, startProxy, startServer } from 'sabre';
 import { GcraLimiter } from 'sabre/limiter';
@@ -178,9 +178,10 @@ const proxy = await startProxy({
   threads: 1,
   backends: [{ url: 'http://127.0.0.1:' + backend.address().port }],
 });
-// Connection: close, since the proxy's close() does not yet end idle keep-alive client connections.
+// A keep-alive connection stays open: close() must end it (a worker terminated with a socket aborts the process).
+const keepAlive = new Agent({ keepAlive: true });
 const httpGet = (port, path) => new Promise((resolve, reject) => {
-  get({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' } }, (res) => {
+  get({ host: '127.0.0.1', port, path, agent: keepAlive }, (res) => {
     let body = '';
     res.on('data', (d) => (body += d));
     res.on('end', () => resolve({ status: res.statusCode, body }));

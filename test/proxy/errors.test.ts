@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, freePort, http, startBackend, startProxyProc, waitFor, type Backend, type ProxyProc } from './helpers.js';
 
@@ -85,6 +85,26 @@ describe('proxy error paths', () => {
     expect(typeof r === 'string' || r.body === 'early').toBe(true);
     for (let i = 0; i < 5; i++) expect((await http(p.url('/'))).body).toBe('early');
     await early.kill();
+  });
+
+  it('SIGTERM with an idle keep-alive client connection open still exits 0', async () => {
+    const b = await startBackend('b');
+    const p = await start({ threads: 1, backends: [{ url: b.url }] });
+    // An agent that keeps the connection open after the response, as browsers and load tools do.
+    const agent = new Agent({ keepAlive: true });
+    const body = await new Promise<string>((resolve, reject) => {
+      request(p.url('/'), { agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(body).toContain('b');
+    expect(await p.stop('SIGTERM')).toBe(0);
+    agent.destroy();
+    await b.kill();
   });
 
   it('SIGTERM lets in-flight requests finish, then exits 0', async () => {
