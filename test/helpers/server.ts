@@ -1,5 +1,6 @@
 /** Starts `sabre server` as a child process on a free loopback port, the way a user runs it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -62,5 +63,16 @@ export function runCli(args: string[]): Promise<{ code: number | null; output: s
       clearTimeout(timer);
       resolve({ code, output: out });
     });
+  });
+}
+
+/** True when nothing accepts connections on the port. */
+export function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' }, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on('error', () => resolve(true));
   });
 }

@@ -1,12 +1,12 @@
 /** The `sabre server` command line: flags, config files, signals, SHUTDOWN. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RespConn } from '../helpers/resp.js';
-import { runCli, startServer } from '../helpers/server.js';
+import { refused, runCli, startServer } from '../helpers/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sabre-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,17 +25,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
     s.once('error', reject);
-  });
-}
-
-/** True when nothing accepts connections on the port. */
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' }, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.on('error', () => resolve(true));
   });
 }
 

@@ -1,13 +1,13 @@
 /** The published package: `npm pack`, installed into an empty folder, runs `npx sabre server`, the programmatic API and its types. */
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { refused } from '../helpers/server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -32,17 +32,6 @@ beforeAll(async () => {
 afterAll(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
-
-/** True when nothing accepts connections on the port. */
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' }, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.on('error', () => resolve(true));
-  });
-}
 
 describe('the npm package', () => {
   it('holds the build, the data files read at start-up and nothing else of the repository', () => {
