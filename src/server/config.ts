@@ -369,8 +369,8 @@ function normalize(p: Param, raw: string, current = p.def): { value: string } | 
 /** Live configuration values, by parameter name. */
 export class ServerConfig {
   private readonly values = new Map<string, string>();
-  /** Listeners run after a successful CONFIG SET of their parameter. */
-  private readonly listeners = new Map<string, (v: string) => void>();
+  /** Listeners run after a successful CONFIG SET of their parameter, in the order they registered. */
+  private readonly listeners = new Map<string, ((v: string) => void)[]>();
 
   constructor() {
     for (const p of PARAMS) this.values.set(p.name, p.def);
@@ -413,7 +413,7 @@ export class ServerConfig {
     }
     for (const [p, v] of checked) {
       this.values.set(p.name, v);
-      this.listeners.get(p.name)?.(v);
+      for (const fn of this.listeners.get(p.name) ?? []) fn(v);
     }
     return null;
   }
@@ -423,9 +423,11 @@ export class ServerConfig {
     return BY_NAME.has(name.toLowerCase());
   }
 
-  /** Registers a callback for live changes of a parameter. */
+  /** Registers a callback for live changes of a parameter (several may listen to one). */
   onChange(name: string, fn: (v: string) => void): void {
-    this.listeners.set(name, fn);
+    const list = this.listeners.get(name);
+    if (list === undefined) this.listeners.set(name, [fn]);
+    else list.push(fn);
   }
 
   /** Every parameter name, in table order (CONFIG GET *). */
