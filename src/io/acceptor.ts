@@ -182,6 +182,11 @@ export class Acceptor {
   };
   /** Some client runs MONITOR. */
   monitoring = false;
+  /**
+   * The default user needs no password (requirepass ""): as in Redis, every client may then run
+   * commands, authenticated or not, and one that never authenticated is locked again when a password is set.
+   */
+  noPassword: boolean;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
   pauseUntil = 0;
   pauseAll = false;
@@ -236,6 +241,8 @@ export class Acceptor {
     this.bell = new Int32Array(this.doorbellSab);
     this.limits = { maxBulkLen: config.num('proto-max-bulk-len'), authenticated: true };
     config.onChange('proto-max-bulk-len', (v) => (this.limits.maxBulkLen = Number(v)));
+    this.noPassword = config.get('requirepass') === '';
+    config.onChange('requirepass', (v) => (this.noPassword = v === ''));
     this.onShardExit = (id, code) => {
       if (this.closing) return;
       this.log.error('shard worker exited unexpectedly; shutting down', { shard: id, code });
@@ -391,7 +398,7 @@ export class Acceptor {
     let pos = 0;
     while (pos < end) {
       if (conn.closeAfterReplies || conn.closed) return;
-      this.limits.authenticated = conn.authenticated;
+      this.limits.authenticated = conn.authenticated || this.noPassword;
       const r = parseCommand(buf, pos, end, cmd, this.limits);
       if (r === PARSE_INCOMPLETE) {
         conn.inParts = [pos === 0 ? buf : buf.subarray(pos)];
@@ -455,7 +462,7 @@ export class Acceptor {
       this.replyError(conn, seq, wrongArityError(spec.name));
       return true;
     }
-    if (!conn.authenticated && (spec.flags & F_NO_AUTH) === 0) {
+    if (!conn.authenticated && !this.noPassword && (spec.flags & F_NO_AUTH) === 0) {
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
