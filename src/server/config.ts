@@ -371,6 +371,8 @@ export class ServerConfig {
   private readonly values = new Map<string, string>();
   /** Listeners run after a successful CONFIG SET of their parameter, in the order they registered. */
   private readonly listeners = new Map<string, ((v: string) => void)[]>();
+  /** Run-time bounds beyond the table's (maxclients under the descriptor limit): an error reason or null. */
+  private readonly guards = new Map<string, (v: string) => string | null>();
 
   constructor() {
     for (const p of PARAMS) this.values.set(p.name, p.def);
@@ -409,6 +411,8 @@ export class ServerConfig {
       if (!p.mutable) return [p.name, "can't set immutable config"];
       const r = normalize(p, raw, this.values.get(p.name));
       if ('error' in r) return [p.name, r.error];
+      const refused = this.guards.get(p.name)?.(r.value) ?? null;
+      if (refused !== null) return [p.name, refused];
       checked.push([p, r.value]);
     }
     for (const [p, v] of checked) {
@@ -416,6 +420,16 @@ export class ServerConfig {
       for (const fn of this.listeners.get(p.name) ?? []) fn(v);
     }
     return null;
+  }
+
+  /** Sets a value the server worked out itself (maxclients fitted to the descriptor limit); no checks. */
+  override(name: string, value: string): void {
+    this.values.set(name, value);
+  }
+
+  /** Adds a run-time check to CONFIG SET of a parameter: it returns the error reason, or null to accept. */
+  guard(name: string, fn: (v: string) => string | null): void {
+    this.guards.set(name, fn);
   }
 
   /** True if the parameter exists. */
