@@ -27,7 +27,9 @@ fi
 
 port=$(node -e "const s=require('node:net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 work=$(mktemp -d)
-node dist/cli.js server --port "$port" --bind 127.0.0.1 >"$work/sabre.log" 2>&1 &
+# As Redis's CI starts its external-mode server: the suite uses DEBUG and CONFIG SET dir.
+node dist/cli.js server --port "$port" --bind 127.0.0.1 \
+  --enable-debug-command yes --enable-protected-configs yes --enable-module-command yes >"$work/sabre.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

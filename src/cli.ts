@@ -10,7 +10,9 @@ commands:
 `;
 
 const programs: Record<string, () => Promise<{ main(argv: string[]): Promise<void> }>> = {
-  server: () => import('./server/main.js'),
+  // Node's module loader opens every file of a module graph at once; loading the shard command set
+  // first keeps that within a small `ulimit -n` (one shard starts under 64 descriptors).
+  server: () => import('./shards/command-set.js').then(() => import('./server/main.js')),
   proxy: () => import('./proxy/main.js'),
 };
 

@@ -14,7 +14,7 @@ import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
-import { Connection, type PendingPart } from './connection.js';
+import { Connection, isLoopbackAddress, type PendingPart } from './connection.js';
 import { ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
@@ -28,6 +28,7 @@ import {
   F_BLOCKING,
   F_MAY_REPLICATE,
   F_NO_AUTH,
+  F_PROTECTED,
   F_WRITE,
   checkArity,
   extractKeys,
@@ -38,7 +39,7 @@ import {
 } from '../commands/table.js';
 import { internalId } from '../commands/internal.js';
 import { cursorShard, parseScanCursor } from '../wire/scan-cursor.js';
-import { E_NOAUTH, wrongArityError } from '../wire/error-text.js';
+import { E_DENIED_PROTECTED_MODE, E_NOAUTH, protectedCommandRefused, wrongArityError } from '../wire/error-text.js';
 import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
@@ -182,6 +183,11 @@ export class Acceptor {
   };
   /** Some client runs MONITOR. */
   monitoring = false;
+  /**
+   * The default user needs no password (requirepass ""): as in Redis, every client may then run
+   * commands, authenticated or not, and one that never authenticated is locked again when a password is set.
+   */
+  noPassword: boolean;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
   pauseUntil = 0;
   pauseAll = false;
@@ -236,6 +242,8 @@ export class Acceptor {
     this.bell = new Int32Array(this.doorbellSab);
     this.limits = { maxBulkLen: config.num('proto-max-bulk-len'), authenticated: true };
     config.onChange('proto-max-bulk-len', (v) => (this.limits.maxBulkLen = Number(v)));
+    this.noPassword = config.get('requirepass') === '';
+    config.onChange('requirepass', (v) => (this.noPassword = v === ''));
     this.onShardExit = (id, code) => {
       if (this.closing) return;
       this.log.error('shard worker exited unexpectedly; shutting down', { shard: id, code });
@@ -319,8 +327,12 @@ export class Acceptor {
   private onConnection(socket: net.Socket): void {
     this.stats.connectionsReceived++;
     if (this.conns.size >= this.config.num('maxclients') || this.closing) {
-      this.stats.rejectedConnections++;
-      socket.end('-ERR max number of clients reached\r\n');
+      this.refuse(socket, '-ERR max number of clients reached\r\n');
+      return;
+    }
+    // Redis's protected mode: without a password, only loopback clients are served.
+    if (this.noPassword && !isLoopbackAddress(socket.remoteAddress) && this.config.get('protected-mode') === 'yes') {
+      this.refuse(socket, `-${E_DENIED_PROTECTED_MODE}\r\n`);
       return;
     }
     const conn = new Connection(this.nextConnId++, socket, this.config.get('requirepass') === '');
@@ -335,6 +347,13 @@ export class Acceptor {
     });
     socket.on('error', () => {});
     socket.on('close', () => this.onClose(conn));
+  }
+
+  /** Answers a connection it will not serve with one error line, then closes it as Redis does (no waiting for the peer). */
+  private refuse(socket: net.Socket, line: string): void {
+    this.stats.rejectedConnections++;
+    socket.on('error', () => {});
+    socket.end(line, () => socket.destroy());
   }
 
   private onClose(conn: Connection): void {
@@ -391,7 +410,7 @@ export class Acceptor {
     let pos = 0;
     while (pos < end) {
       if (conn.closeAfterReplies || conn.closed) return;
-      this.limits.authenticated = conn.authenticated;
+      this.limits.authenticated = conn.authenticated || this.noPassword;
       const r = parseCommand(buf, pos, end, cmd, this.limits);
       if (r === PARSE_INCOMPLETE) {
         conn.inParts = [pos === 0 ? buf : buf.subarray(pos)];
@@ -455,7 +474,17 @@ export class Acceptor {
       this.replyError(conn, seq, wrongArityError(spec.name));
       return true;
     }
-    if (!conn.authenticated && (spec.flags & F_NO_AUTH) === 0) {
+    if ((spec.flags & F_PROTECTED) !== 0 && !this.protectedAllowed(conn, id)) {
+      this.hooks.rejected(conn);
+      const debug = id === CMD.DEBUG;
+      this.replyError(
+        conn,
+        seq,
+        protectedCommandRefused(debug ? 'DEBUG' : 'MODULE', debug ? 'enable-debug-command' : 'enable-module-command'),
+      );
+      return true;
+    }
+    if (!conn.authenticated && !this.noPassword && (spec.flags & F_NO_AUTH) === 0) {
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
@@ -491,6 +520,12 @@ export class Acceptor {
     // Only once routed: a stalled command is parsed again later.
     if (this.monitoring) this.hooks.monitor(conn, id, cmd);
     return true;
+  }
+
+  /** DEBUG and MODULE's protected subcommands run only where enable-debug-command / enable-module-command allow (Redis's allowProtectedAction). */
+  private protectedAllowed(conn: Connection, id: number): boolean {
+    const v = this.config.get(id === CMD.DEBUG ? 'enable-debug-command' : 'enable-module-command');
+    return v === 'yes' || (v === 'local' && conn.local);
   }
 
   /** CLIENT PAUSE in force for this command (EXEC counts as a write: its queue may hold writes). */

@@ -32,6 +32,15 @@ export interface MultiState {
   needsHold: boolean;
 }
 
+/**
+ * Redis's test for a local client (protected mode, enable-*-command local): the peer is exactly
+ * 127.0.0.1 or ::1, so 127.0.0.2 is not local. An IPv4 client of a dual-stack `::` listener shows
+ * as ::ffff:127.0.0.1, which Redis (IPv6 sockets bound v6-only) would see as 127.0.0.1.
+ */
+export function isLoopbackAddress(ip: string | undefined): boolean {
+  return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
+}
+
 /** Connection mode bits of Connection.state. */
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
@@ -163,6 +172,11 @@ export class Connection {
     this.deferred!.delete(this.nextWrite);
     if (this.deferred!.size === 0) this.deferred = null;
     for (const b of list) this.out.raw(b, 0, b.length);
+  }
+
+  /** The client connects from 127.0.0.1 or ::1 (Redis's islocalClient). */
+  get local(): boolean {
+    return isLoopbackAddress(this.socket.remoteAddress);
   }
 
   /** Pending output bytes the kernel has not taken yet. */

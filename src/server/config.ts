@@ -18,6 +18,8 @@ interface Param {
   def: string;
   /** false: only at start-up (CONFIG SET answers "can't set immutable config"). */
   mutable: boolean;
+  /** Redis's PROTECTED_CONFIG: CONFIG SET only where `enable-protected-configs` allows it. */
+  protected?: boolean;
   min?: number;
   max?: number;
   values?: string[];
@@ -75,6 +77,9 @@ function checkKeyspaceEvents(raw: string): { value: string } | { error: string }
 
 const GB = 1024 * 1024 * 1024;
 
+/** Values of enable-protected-configs, enable-debug-command and enable-module-command (Redis's protected actions). */
+const PROTECTED_ACTION = ['no', 'yes', 'local'];
+
 function isDirectory(path: string): boolean {
   return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
@@ -92,6 +97,37 @@ const PARAMS: Param[] = [
     help: 'shard worker threads',
   },
   { name: 'requirepass', kind: 'string', def: '', mutable: true, help: 'password for the default user' },
+  {
+    name: 'protected-mode',
+    kind: 'bool',
+    def: 'yes',
+    mutable: true,
+    help: 'without a password, refuse clients that are not on 127.0.0.1 or ::1',
+  },
+  {
+    name: 'enable-protected-configs',
+    kind: 'enum',
+    def: 'no',
+    mutable: false,
+    values: PROTECTED_ACTION,
+    help: 'CONFIG SET of dir and dbfilename: no, yes, or local (loopback clients only)',
+  },
+  {
+    name: 'enable-debug-command',
+    kind: 'enum',
+    def: 'no',
+    mutable: false,
+    values: PROTECTED_ACTION,
+    help: 'DEBUG: no, yes, or local (loopback clients only)',
+  },
+  {
+    name: 'enable-module-command',
+    kind: 'enum',
+    def: 'no',
+    mutable: false,
+    values: PROTECTED_ACTION,
+    help: 'MODULE LOAD/UNLOAD (Sabre has no modules): no, yes, or local',
+  },
   { name: 'maxclients', kind: 'int', def: '10000', mutable: true, min: 1, max: 1_000_000, help: 'maximum connected clients' },
   { name: 'databases', kind: 'int', def: '16', mutable: false, min: 1, max: 256, help: 'number of databases (SELECT)' },
   {
@@ -230,6 +266,7 @@ const PARAMS: Param[] = [
     kind: 'string',
     def: '.',
     mutable: true,
+    protected: true,
     check: valid((v) => (isDirectory(v) ? null : 'No such file or directory')),
     help: 'directory of the RDB and AOF files',
   },
@@ -238,6 +275,7 @@ const PARAMS: Param[] = [
     kind: 'string',
     def: 'dump.rdb',
     mutable: true,
+    protected: true,
     check: valid((v) => (v.includes('/') ? "dbfilename can't be a path, just a filename" : null)),
     help: 'RDB file name',
   },
@@ -369,8 +407,10 @@ function normalize(p: Param, raw: string, current = p.def): { value: string } | 
 /** Live configuration values, by parameter name. */
 export class ServerConfig {
   private readonly values = new Map<string, string>();
-  /** Listeners run after a successful CONFIG SET of their parameter. */
-  private readonly listeners = new Map<string, (v: string) => void>();
+  /** Listeners run after a successful CONFIG SET of their parameter, in the order they registered. */
+  private readonly listeners = new Map<string, ((v: string) => void)[]>();
+  /** Run-time bounds beyond the table's (maxclients under the descriptor limit): an error reason or null. */
+  private readonly guards = new Map<string, (v: string) => string | null>();
 
   constructor() {
     for (const p of PARAMS) this.values.set(p.name, p.def);
@@ -397,9 +437,10 @@ export class ServerConfig {
 
   /**
    * CONFIG SET of several parameters, all or nothing as in Redis 7.0: every value is checked
-   * before any is applied. Returns null, or `[parameter, reason]` for the error reply.
+   * before any is applied. `allowProtected`: the client may set protected configs (dir,
+   * dbfilename). Returns null, or `[parameter, reason]` for the error reply.
    */
-  setAll(pairs: [string, string][]): [string, string] | null {
+  setAll(pairs: [string, string][], allowProtected: boolean): [string, string] | null {
     const seen = new Set<string>();
     const checked: [Param, string][] = [];
     for (const [name, raw] of pairs) {
@@ -407,15 +448,28 @@ export class ServerConfig {
       if (seen.has(p.name)) return [p.name, 'duplicate parameter'];
       seen.add(p.name);
       if (!p.mutable) return [p.name, "can't set immutable config"];
+      if (p.protected === true && !allowProtected) return [p.name, "can't set protected config"];
       const r = normalize(p, raw, this.values.get(p.name));
       if ('error' in r) return [p.name, r.error];
+      const refused = this.guards.get(p.name)?.(r.value) ?? null;
+      if (refused !== null) return [p.name, refused];
       checked.push([p, r.value]);
     }
     for (const [p, v] of checked) {
       this.values.set(p.name, v);
-      this.listeners.get(p.name)?.(v);
+      for (const fn of this.listeners.get(p.name) ?? []) fn(v);
     }
     return null;
+  }
+
+  /** Sets a value the server worked out itself (maxclients fitted to the descriptor limit); no checks. */
+  override(name: string, value: string): void {
+    this.values.set(name, value);
+  }
+
+  /** Adds a run-time check to CONFIG SET of a parameter: it returns the error reason, or null to accept. */
+  guard(name: string, fn: (v: string) => string | null): void {
+    this.guards.set(name, fn);
   }
 
   /** True if the parameter exists. */
@@ -423,9 +477,11 @@ export class ServerConfig {
     return BY_NAME.has(name.toLowerCase());
   }
 
-  /** Registers a callback for live changes of a parameter. */
+  /** Registers a callback for live changes of a parameter (several may listen to one). */
   onChange(name: string, fn: (v: string) => void): void {
-    this.listeners.set(name, fn);
+    const list = this.listeners.get(name);
+    if (list === undefined) this.listeners.set(name, [fn]);
+    else list.push(fn);
   }
 
   /** Every parameter name, in table order (CONFIG GET *). */

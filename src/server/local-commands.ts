@@ -238,7 +238,8 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     }
     const pairs: [string, string][] = [];
     for (let i = 2; i < cmd.argc; i += 2) pairs.push([str(cmd, i), str(cmd, i + 1)]);
-    const err = cfg.setAll(pairs);
+    const allow = cfg.get('enable-protected-configs');
+    const err = cfg.setAll(pairs, allow === 'yes' || (allow === 'local' && conn.local));
     if (err !== null) return a.replyError(conn, seq, configSetFailed(err[0], err[1]));
     a.replyConst(conn, seq, R_OK);
   };

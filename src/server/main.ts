@@ -5,6 +5,7 @@ import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { ServerPersistence } from './persistence.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
+import { fitMaxclients } from './fd-limit.js';
 import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
 import { logger, setLogLevel } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -37,6 +38,8 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
       applyMemoryLimits(acceptor);
       trackMemoryPeak(acceptor);
       await persistence.load();
+      // Last, so the reserve counts what loading opened (the AOF), plus the listening sockets to come.
+      fitMaxclients(config, log, config.get('bind').split(/\s+/).filter(Boolean).length);
     });
     modes.started();
   } catch (err) {

@@ -1,4 +1,4 @@
-/** Encoding thresholds of the collection types (Redis 7.0's defaults), set by CONFIG SET. */
+/** Encoding thresholds of the collection types (Redis 7.0's defaults) and the shard's other settings, set by CONFIG SET. */
 import type { Handler } from './context.js';
 import { E_NOT_INT, unknownConfigOption } from '../wire/error-text.js';
 import { R_OK } from '../wire/resp-writer.js';
@@ -36,8 +36,9 @@ export function setDatatypeConfig(name: string, value: number): boolean {
 }
 
 /**
- * Internal: `__dtconfig <name> <integer>` sets a threshold in this shard (CONFIG SET sends
- * it to every shard, each holding its own copy). Replies +OK, or an error for an unknown name.
+ * Internal: `__dtconfig <name> <integer>` sets a threshold, or proto-max-bulk-len (the longest
+ * string APPEND and SETRANGE may build), in this shard: CONFIG SET sends it to every shard,
+ * each holding its own copy. Replies +OK, or an error for an unknown name.
  */
 const dtconfig: Handler = (c) => {
   const v = c.int(2);
@@ -45,7 +46,10 @@ const dtconfig: Handler = (c) => {
     c.out.error(E_NOT_INT);
     return;
   }
-  if (setDatatypeConfig(c.str(1), v)) c.out.constant(R_OK);
+  if (c.is(1, 'PROTO-MAX-BULK-LEN')) {
+    c.limits.maxBulkLen = v;
+    c.out.constant(R_OK);
+  } else if (setDatatypeConfig(c.str(1), v)) c.out.constant(R_OK);
   else c.out.error(unknownConfigOption(c.str(1)));
 };
 

@@ -91,6 +91,16 @@ export const E_CLIENT_ID_NOT_POSITIVE = 'ERR client-id should be greater than 0'
 export const E_NO_CLIENT = 'ERR No such client';
 export const E_PAUSE_MODE = 'ERR CLIENT PAUSE mode must be WRITE or ALL';
 
+// Secure defaults: protected mode, protected commands (Redis 7.0's networking.c and server.c).
+/** Sent to a non-loopback client, then the connection closes, while protected mode is on and the default user has no password. */
+export const E_DENIED_PROTECTED_MODE =
+  "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+
+/** "ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", ..." (and MODULE's). */
+export function protectedCommandRefused(command: 'DEBUG' | 'MODULE', option: string): string {
+  return `ERR ${command} command not allowed. If the ${option} option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.`;
+}
+
 // Transactions.
 export const E_MULTI_NESTED = 'ERR MULTI calls can not be nested';
 export const E_DISCARD_WITHOUT_MULTI = 'ERR DISCARD without MULTI';

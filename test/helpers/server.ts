@@ -15,9 +15,13 @@ export interface TestServer {
   stop(): Promise<number | null>;
 }
 
-/** Spawns the server with extra flags (e.g. ['--shards', '3']) and waits until it listens. */
-export async function startServer(flags: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
-  const proc = spawn(process.execPath, [CLI, 'server', '--port', '0', '--bind', '127.0.0.1', ...flags], {
+/**
+ * Spawns the server with extra flags (e.g. ['--shards', '3']) and waits until it listens;
+ * `launcher` runs it under another program (e.g. ['prlimit', '--nofile=64:64']).
+ */
+export async function startServer(flags: string[] = [], env: NodeJS.ProcessEnv = {}, launcher: string[] = []): Promise<TestServer> {
+  const [cmd, ...pre] = [...launcher, process.execPath];
+  const proc = spawn(cmd!, [...pre, CLI, 'server', '--port', '0', '--bind', '127.0.0.1', ...flags], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -7,7 +7,8 @@ describe.each([1, 3])('introspection with %i shard(s)', (shards) => {
   let srv: TestServer;
   let r: Redis;
   beforeAll(async () => {
-    srv = await startServer(['--shards', String(shards)]);
+    // DEBUG is off by default, as in Redis; Redis's own test servers turn it on too.
+    srv = await startServer(['--shards', String(shards), '--enable-debug-command', 'yes']);
     r = new Redis({ port: srv.port, host: '127.0.0.1' });
   });
   afterAll(async () => {

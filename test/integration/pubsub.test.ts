@@ -19,7 +19,8 @@ describe.each([1, 3])('pub/sub with %i shard(s)', (shards) => {
   let srv: TestServer;
   let pub: Redis;
   beforeAll(async () => {
-    srv = await startServer(['--shards', String(shards)]);
+    // DEBUG SLEEP holds the shards below; DEBUG is off by default, as in Redis.
+    srv = await startServer(['--shards', String(shards), '--enable-debug-command', 'yes']);
     pub = new Redis({ port: srv.port, host: '127.0.0.1' });
   });
   afterAll(async () => {

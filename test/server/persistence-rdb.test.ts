@@ -95,7 +95,8 @@ describe('DUMP and RESTORE', () => {
   let srv: TestServer;
   let r: Redis;
   beforeAll(async () => {
-    srv = await startServer(['--shards', '3']);
+    // CONFIG SET dir below: a protected config, refused by default as in Redis.
+    srv = await startServer(['--shards', '3', '--enable-protected-configs', 'yes']);
     r = await connect(srv.port);
   });
   afterAll(async () => {
