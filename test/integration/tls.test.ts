@@ -4,10 +4,11 @@
  * optional), certificates reloaded with CONFIG SET, and Redis's start-up and CONFIG SET errors.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { constants } from 'node:crypto';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -62,6 +63,9 @@ function makeCerts(dir: string): void {
   signed('server', 'sabre-server-1');
   signed('server2', 'sabre-server-2');
   signed('client', 'sabre-client');
+  ssl('pkey', '-in', 'server2.key', '-aes256', '-passout', 'pass:s3cret', '-out', 'server2-enc.key');
+  mkdirSync(join(dir, 'cadir'));
+  copyFileSync(join(dir, 'ca.crt'), join(dir, 'cadir', 'ca.pem'));
   key('stranger');
   ssl('req', '-x509', '-new', '-key', 'stranger.key', '-out', 'stranger.crt', '-days', '2', '-subj', '/CN=stranger');
 }
@@ -243,6 +247,71 @@ describe.skipIf(!hasOpenssl)('TLS on the client port', () => {
       expect(await serverCertCN()).toBe('sabre-server-2');
     } finally {
       c.disconnect();
+      admin.close();
+    }
+  });
+
+  it('an encrypted key with tls-key-file-pass, and CA certificates from tls-ca-cert-dir', async () => {
+    const admin = await RespConn.open(plainPort);
+    const client = { cert: pem('client.crt'), key: pem('client.key') };
+    try {
+      const enc = ['tls-cert-file', file('server2.crt'), 'tls-key-file', file('server2-enc.key')];
+      expect(await admin.call('CONFIG', 'SET', ...enc, 'tls-key-file-pass', 'wrong')).toEqual({
+        err: "ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs.",
+      });
+      expect(await admin.call('CONFIG', 'SET', ...enc, 'tls-key-file-pass', 's3cret')).toBe('OK');
+      expect(await serverCertCN()).toBe('sabre-server-2');
+      expect(await admin.call('CONFIG', 'SET', 'tls-ca-cert-file', '', 'tls-ca-cert-dir', file('cadir'))).toBe('OK');
+      expect(await tryPing(client)).toBe('+PONG\r\n');
+      expect(await tryPing({ cert: pem('stranger.crt'), key: pem('stranger.key') })).toBe('closed');
+      expect(await admin.call('CONFIG', 'SET', 'tls-ca-cert-dir', '')).toEqual({
+        err: "ERR CONFIG SET failed (possibly related to argument 'tls-ca-cert-dir') - Unable to update TLS configuration. Check server logs.",
+      });
+      expect(srv.output()).toContain('Either tls-ca-cert-file or tls-ca-cert-dir must be specified');
+    } finally {
+      await admin.call('CONFIG', 'SET', 'tls-ca-cert-file', file('ca.crt'), 'tls-ca-cert-dir', '');
+      admin.close();
+    }
+  });
+
+  it('session resumption by session id (a TLSv1.2 client without tickets) unless tls-session-caching is no', async () => {
+    const admin = await RespConn.open(plainPort);
+    /** Connects twice offering the first session; true when the server resumed it. */
+    const resumed = async (): Promise<boolean> => {
+      let session: Buffer | undefined;
+      let reused = false;
+      for (let i = 0; i < 2; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const s = tls.connect(
+            {
+              host: '127.0.0.1',
+              port: tlsPort,
+              ca: pem('ca.crt'),
+              cert: pem('client.crt'),
+              key: pem('client.key'),
+              maxVersion: 'TLSv1.2',
+              secureOptions: constants.SSL_OP_NO_TICKET,
+              session,
+            },
+            () => {
+              reused = s.isSessionReused();
+              session = s.getSession();
+              s.end();
+            },
+          );
+          s.on('error', reject);
+          s.on('close', () => resolve());
+          s.resume();
+        });
+      }
+      return reused;
+    };
+    try {
+      expect(await resumed()).toBe(true);
+      expect(await admin.call('CONFIG', 'SET', 'tls-session-caching', 'no')).toBe('OK');
+      expect(await resumed()).toBe(false);
+    } finally {
+      await admin.call('CONFIG', 'SET', 'tls-session-caching', 'yes');
       admin.close();
     }
   });
