@@ -224,6 +224,33 @@ function report(opt, info, servers, results, aborted) {
       );
     }
   }
+  // Load drifts on a shared machine; each Sabre run against the Redis run just before it cancels most of it.
+  lines.push(
+    '',
+    '## Per-round ratios',
+    '',
+    'Each Sabre run ÷ the Redis run of the same round (clean pairs only): median and range.',
+    '',
+    '| Test | -P | Sabre/Redis ops/s, median of rounds | lowest | highest | pairs |',
+    '|---|--:|--:|--:|--:|--:|',
+  );
+  for (const test of opt.tests) {
+    for (const pipeline of opt.pipelines) {
+      const runs = results.filter((r) => r.test === test && r.pipeline === pipeline);
+      const ratios = [];
+      // Rounds run redis then sabre, so runs pair up in order.
+      for (let i = 0; i + 1 < runs.length; i += 2) {
+        const r = runs[i];
+        const s = runs[i + 1];
+        if (r.server === 'redis' && s.server === 'sabre' && r.row && s.row && !r.problems.length && !s.problems.length) {
+          ratios.push(s.row.rps / r.row.rps);
+        }
+      }
+      lines.push(
+        `| ${CSV_NAME[test]} | ${pipeline} | ${fmt(median(ratios))} | ${fmt(Math.min(...ratios))} | ${fmt(Math.max(...ratios))} | ${ratios.length} |`,
+      );
+    }
+  }
   if (aborted) lines.push('', `## ⚠ Benchmark aborted`, '', aborted);
   const bad = results.filter((r) => r.problems.length > 0);
   lines.push('', `## Runs with errors (${bad.length})`, '');
