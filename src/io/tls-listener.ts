@@ -68,6 +68,7 @@ function parseProtocols(text: string): number | null {
 /** A failure of the TLS configuration; its message is Redis's log line for it. */
 class TlsSetupError extends Error {}
 
+/** Stops building the context with Redis's log line for the step that failed. */
 function fail(message: string): never {
   throw new TlsSetupError(message);
 }
@@ -77,6 +78,7 @@ function why(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Reads a configured file; a read error fails the step `what` names. */
 function readOrFail(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
