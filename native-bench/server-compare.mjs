@@ -2,6 +2,7 @@
 // Throughput, latency and CPU-per-op of Sabre vs real Redis, measured with identical
 // redis-benchmark runs in alternation (redis, sabre, redis, sabre, ...). See README.md.
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -12,6 +13,7 @@ import {
   fileStamp,
   isAlive,
   machineInfo,
+  makeTlsCerts,
   median,
   requireTool,
   runMain,
@@ -19,6 +21,7 @@ import {
   startServer,
   stopping,
   track,
+  withTls,
   writeResult,
 } from './lib/servers.mjs';
 
@@ -30,6 +33,7 @@ const USAGE = `usage: node native-bench/server-compare.mjs [options]
   --tests LIST     comma list of set,get,incr,mset,ping,ping_inline,ping_mbulk (default set,get,incr,mset,ping)
   --pipelines LIST comma list of -P values (default 1,16)
   --shards N       passed to 'sabre server --shards N'
+  --tls            over TLS: certificates made with openssl, both servers on a --tls-port, redis-benchmark --tls --cacert
   --timeout S      kill a single redis-benchmark run after S seconds (default 600)
   --out FILE       results file (default native-bench/results/server-<date>.md)
 env SABRE_CMD='redis-server --port {port} --save ""' substitutes the Sabre command (validation);
@@ -49,6 +53,7 @@ function options() {
       tests: { type: 'string', default: 'set,get,incr,mset,ping' },
       pipelines: { type: 'string', default: '1,16' },
       shards: { type: 'string' },
+      tls: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '600' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -77,6 +82,7 @@ function options() {
     rounds: int('rounds'),
     timeoutS: int('timeout'),
     shards: values.shards ? int('shards') : undefined,
+    tls: values.tls,
     tests,
     pipelines,
     out: values.out ?? path.join(RESULTS_DIR, `server-${fileStamp()}.md`),
@@ -89,7 +95,7 @@ async function benchmark(server, test, pipeline, opt) {
     '-h',
     '127.0.0.1',
     '-p',
-    String(server.port),
+    String(server.tlsPort ?? server.port),
     '-c',
     String(opt.clients),
     '-n',
@@ -102,6 +108,7 @@ async function benchmark(server, test, pipeline, opt) {
     test,
     '--csv',
   ];
+  if (opt.certs) args.push('--tls', '--cacert', opt.certs.ca);
   const cpu0 = cpuSeconds(server);
   const t0 = performance.now();
   const child = track(spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
@@ -195,6 +202,11 @@ function report(opt, info, servers, results, aborted) {
     `- Software: Node ${info.node}, redis-server ${info.redisVersion}`,
     `- Redis: \`${servers.redis.command}\``,
     `- Sabre: \`${servers.sabre.command}\`${substitute ? ' — **substitute via SABRE_CMD, not Sabre** (harness validation)' : ''}`,
+    ...(opt.certs
+      ? [
+          '- TLS: both servers serve a --tls-port with the same EC P-256 certificate (made with openssl for the run); redis-benchmark `--tls --cacert ca.crt` connects there.',
+        ]
+      : []),
     `- redis-benchmark: \`-c ${opt.clients} -n ${opt.requests} -r ${opt.keyspace} --csv\`, one \`-t\` test per run, ${opt.rounds} rounds in alternation (redis, sabre, redis, sabre, ...) after an unmeasured warm-up of every test at -P 16 on both. Values are medians over the clean rounds.`,
     '- CPU µs/op: server process utime+stime (all threads and forked children, /proc/<pid>/stat) over the run ÷ requests; resolution 1 clock tick. redis-benchmark runs on the same machine and competes for the same cores.',
     '',
@@ -209,6 +221,33 @@ function report(opt, info, servers, results, aborted) {
       const failed = (x) => (x.ok < x.total ? ' ⚠' : '');
       lines.push(
         `| ${CSV_NAME[test]} | ${pipeline} | ${fmtInt(r.rps)}${failed(r)} | ${fmtInt(s.rps)}${failed(s)} | ${fmt(s.rps / r.rps)} | ${fmt(r.p50, 3)} | ${fmt(s.p50, 3)} | ${fmt(r.p99, 3)} | ${fmt(s.p99, 3)} | ${fmt(r.cpu)} | ${fmt(s.cpu)} | ${r.ok}/${r.total} · ${s.ok}/${s.total} |`,
+      );
+    }
+  }
+  // Load drifts on a shared machine; each Sabre run against the Redis run just before it cancels most of it.
+  lines.push(
+    '',
+    '## Per-round ratios',
+    '',
+    'Each Sabre run ÷ the Redis run of the same round (clean pairs only): median and range.',
+    '',
+    '| Test | -P | Sabre/Redis ops/s, median of rounds | lowest | highest | pairs |',
+    '|---|--:|--:|--:|--:|--:|',
+  );
+  for (const test of opt.tests) {
+    for (const pipeline of opt.pipelines) {
+      const runs = results.filter((r) => r.test === test && r.pipeline === pipeline);
+      const ratios = [];
+      // Rounds run redis then sabre, so runs pair up in order.
+      for (let i = 0; i + 1 < runs.length; i += 2) {
+        const r = runs[i];
+        const s = runs[i + 1];
+        if (r.server === 'redis' && s.server === 'sabre' && r.row && s.row && !r.problems.length && !s.problems.length) {
+          ratios.push(s.row.rps / r.row.rps);
+        }
+      }
+      lines.push(
+        `| ${CSV_NAME[test]} | ${pipeline} | ${fmt(median(ratios))} | ${fmt(Math.min(...ratios))} | ${fmt(Math.max(...ratios))} | ${ratios.length} |`,
       );
     }
   }
@@ -240,9 +279,14 @@ async function main() {
   const opt = options();
   requireTool('redis-benchmark');
   const info = machineInfo(); // also checks redis-server
-  const specs = serverSpecs({ shards: opt.shards });
+  let specs = serverSpecs({ shards: opt.shards });
+  if (opt.tls) {
+    opt.certs = makeTlsCerts();
+    specs = { redis: withTls(specs.redis, opt.certs), sabre: withTls(specs.sabre, opt.certs) };
+  }
   const servers = { redis: await startServer(specs.redis), sabre: await startServer(specs.sabre) };
-  console.error(`redis on :${servers.redis.port} (pid ${servers.redis.pid}), sabre on :${servers.sabre.port} (pid ${servers.sabre.pid})`);
+  const where = (s) => `:${s.tlsPort ?? s.port}${s.tlsPort ? ' (TLS)' : ''}`;
+  console.error(`redis on ${where(servers.redis)} (pid ${servers.redis.pid}), sabre on ${where(servers.sabre)} (pid ${servers.sabre.pid})`);
   // Warm-up, not measured: V8 compiles Sabre's hot paths during its first few hundred thousand
   // commands, which would otherwise land in whichever test runs first.
   for (const server of [servers.redis, servers.sabre]) {
@@ -273,6 +317,7 @@ async function main() {
     }
   }
   await cleanup();
+  if (opt.certs) rmSync(opt.certs.dir, { recursive: true, force: true });
   writeResult(opt.out, report(opt, info, servers, results, aborted));
   if (aborted || results.some((r) => r.problems.length)) process.exitCode = 2;
 }

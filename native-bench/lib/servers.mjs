@@ -1,7 +1,7 @@
 // Shared helpers for the native-bench server scripts: start/stop Redis and Sabre on
 // free 127.0.0.1 ports, wait for PING, read CPU/RSS from /proc, describe the machine.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,10 +81,52 @@ export function serverSpecs({ shards, sabreCmd = process.env.SABRE_CMD, refCmd =
   return { redis, sabre };
 }
 
-/** Start one server on a free port, in its own process group, and wait until it answers PING. */
+/** A CA and a server certificate for 127.0.0.1 (EC P-256, as OpenSSL makes them), in a new temp dir; needs the openssl CLI. */
+export function makeTlsCerts() {
+  if (spawnSync('openssl', ['version']).status !== 0) throw new Error(`'openssl' not found or not runnable; ${SETUP_HINT}`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sabre-bench-tls-'));
+  const ssl = (line) => {
+    const args = line.split(' ');
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  for (const name of ['ca', 'server']) ssl(`genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out ${name}.key`);
+  ssl('req -x509 -new -key ca.key -out ca.crt -days 2 -subj /CN=Sabre-bench-CA');
+  ssl('req -new -key server.key -out server.csr -subj /CN=localhost');
+  ssl('x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext');
+  return { dir, ca: path.join(dir, 'ca.crt'), cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') };
+}
+
+/**
+ * The same server with a TLS port next to its plain one, by Redis's flags (Sabre takes the same):
+ * readiness checks keep the plain port, `redis-benchmark --tls` uses server.tlsPort. Clients need
+ * no certificate (tls-auth-clients no), as with `redis-benchmark --tls --cacert`.
+ */
+export function withTls(spec, certs) {
+  const flags = (tlsPort) => [
+    '--tls-port',
+    String(tlsPort),
+    '--tls-cert-file',
+    certs.cert,
+    '--tls-key-file',
+    certs.key,
+    '--tls-ca-cert-file',
+    certs.ca,
+    '--tls-auth-clients',
+    'no',
+  ];
+  if (!spec.substitute) return { ...spec, tls: true, argv: (port, tlsPort) => [...spec.argv(port), ...flags(tlsPort)] };
+  // A substitute is one shell command line: the flags go at its end.
+  const line = (port, tlsPort) => `${spec.display(port)} ${flags(tlsPort).map(shellQuote).join(' ')}`;
+  return { ...spec, tls: true, argv: (port, tlsPort) => ['/bin/sh', '-c', `exec ${line(port, tlsPort)}`], display: line };
+}
+
+/** Start one server on a free port (and a free TLS port for a withTls spec), in its own process group, and wait until it answers PING. */
 export async function startServer(spec, { onStdout } = {}) {
   const port = await freePort();
-  const argv = spec.argv(port);
+  const tlsPort = spec.tls ? await freePort() : undefined;
+  const argv = spec.argv(port, tlsPort);
   const child = spawn(argv[0], argv.slice(1), {
     cwd: ROOT,
     detached: true, // own process group: we can kill the server and anything it forked at once
@@ -109,9 +151,10 @@ export async function startServer(spec, { onStdout } = {}) {
   const server = {
     name: spec.name,
     port,
+    tlsPort,
     pid: child.pid,
     child,
-    command: spec.display?.(port) ?? argv.map(shellQuote).join(' '),
+    command: spec.display?.(port, tlsPort) ?? argv.map(shellQuote).join(' '),
     output: () => tail,
   };
   await Promise.race([waitForPing(server), spawnError]);

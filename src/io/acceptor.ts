@@ -45,6 +45,7 @@ import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
 import { planBlock, runBlock } from './block-across.js';
 import { ReplyFlusher } from './reply-flusher.js';
+import { TlsListener } from './tls-listener.js';
 
 /** A command the acceptor answers itself. */
 export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) => void;
@@ -196,6 +197,8 @@ export class Acceptor {
   /** Scratch writer for locally built replies. */
   readonly w = new RespWriter(1 << 14);
   private readonly servers: net.Server[] = [];
+  /** The TLS port (tls-port): its listeners and secure context. */
+  readonly tls: TlsListener;
   private readonly cmd = new ParsedCommand();
   private readonly limits: ParserLimits;
   private keyIdx = new Int32Array(256);
@@ -240,6 +243,7 @@ export class Acceptor {
       subscriberBacklog: (conn, pending) => this.hooks.subscriberBacklog(conn, pending),
     });
     this.bell = new Int32Array(this.doorbellSab);
+    this.tls = new TlsListener(config, this.log, (s) => this.onConnection(s, true));
     this.limits = { maxBulkLen: config.num('proto-max-bulk-len'), authenticated: true };
     config.onChange('proto-max-bulk-len', (v) => (this.limits.maxBulkLen = Number(v)));
     this.noPassword = config.get('requirepass') === '';
@@ -253,6 +257,7 @@ export class Acceptor {
 
   /** Starts the shard workers, runs `beforeListen` (loading the data set), then listens on every bind address. */
   async start(beforeListen: () => Promise<void> = async () => {}): Promise<void> {
+    this.tls.start();
     for (let i = 0; i < this.nShards; i++) {
       this.shards.push(
         new ShardLink(
@@ -278,8 +283,10 @@ export class Acceptor {
     this.idleTimer.unref();
     await beforeListen();
     const port = this.config.num('port');
+    const tlsPort = this.config.num('tls-port');
     const binds = this.config.get('bind').split(/\s+/).filter(Boolean);
-    for (const host of binds) {
+    // As in Redis, port 0 next to a TLS port means TLS only; alone, it picks a free port.
+    for (const host of port === 0 && tlsPort !== 0 ? [] : binds) {
       const srv = net.createServer({ noDelay: true }, (s) => this.onConnection(s));
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);
@@ -290,12 +297,13 @@ export class Acceptor {
       });
       this.servers.push(srv);
     }
+    if (tlsPort !== 0) await this.tls.listen(tlsPort, binds);
   }
 
-  /** The port actually bound (differs from the config when it was 0). */
+  /** The port actually bound (differs from the config when it was 0); the TLS port when serving TLS only. */
   get port(): number {
     const a = this.servers[0]?.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
+    return typeof a === 'object' && a !== null ? a.port : this.tls.port;
   }
 
   /** Closes clients idle for longer than `timeout` seconds (Redis's idle client timeout; 0 = never). */
@@ -313,6 +321,7 @@ export class Acceptor {
     this.closing = true;
     if (this.idleTimer !== null) clearInterval(this.idleTimer);
     for (const s of this.servers) s.close();
+    this.tls.close();
     for (const c of this.conns.values()) c.socket.destroy();
     const shutdown = internalId('__shutdown');
     await Promise.all(
@@ -324,7 +333,8 @@ export class Acceptor {
     );
   }
 
-  private onConnection(socket: net.Socket): void {
+  /** Serves an accepted socket; a TLS one is read through 'data' events (the scratch reader is for plain sockets). */
+  private onConnection(socket: net.Socket, tls = false): void {
     this.stats.connectionsReceived++;
     if (this.conns.size >= this.config.num('maxclients') || this.closing) {
       this.refuse(socket, '-ERR max number of clients reached\r\n');
@@ -338,7 +348,7 @@ export class Acceptor {
     const conn = new Connection(this.nextConnId++, socket, this.config.get('requirepass') === '');
     this.conns.set(conn.id, conn);
     const onData = (d: Buffer): void => this.onData(conn, d);
-    if (!readIntoScratch(socket, onData)) socket.on('data', onData);
+    if (tls || !readIntoScratch(socket, onData)) socket.on('data', onData);
     socket.on('drain', () => {
       if (conn.readPaused) {
         conn.readPaused = false;

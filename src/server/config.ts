@@ -344,6 +344,75 @@ const PARAMS: Param[] = [
     help: 'which keys go when maxmemory is reached',
   },
   { name: 'maxmemory-samples', kind: 'int', def: '5', mutable: true, min: 1, max: 64, help: 'keys sampled per eviction' },
+  {
+    name: 'tls-port',
+    kind: 'int',
+    def: '0',
+    mutable: false,
+    min: 0,
+    max: 65535,
+    help: 'TLS port to listen on (0 = none; with port 0, TLS only)',
+  },
+  { name: 'tls-cert-file', kind: 'string', def: '', mutable: true, help: 'server certificate chain (PEM)' },
+  { name: 'tls-key-file', kind: 'string', def: '', mutable: true, help: 'private key of the server certificate (PEM)' },
+  { name: 'tls-key-file-pass', kind: 'string', def: '', mutable: true, help: 'passphrase of tls-key-file' },
+  {
+    name: 'tls-client-cert-file',
+    kind: 'string',
+    def: '',
+    mutable: true,
+    help: 'certificate for outgoing connections (stored: Sabre has no replication or cluster yet)',
+  },
+  { name: 'tls-client-key-file', kind: 'string', def: '', mutable: true, help: 'private key of tls-client-cert-file' },
+  { name: 'tls-client-key-file-pass', kind: 'string', def: '', mutable: true, help: 'passphrase of tls-client-key-file' },
+  { name: 'tls-dh-params-file', kind: 'string', def: '', mutable: true, help: 'DH parameters for DHE ciphers (PEM)' },
+  {
+    name: 'tls-ca-cert-file',
+    kind: 'string',
+    def: '',
+    mutable: true,
+    help: 'CA certificates that client certificates are checked against',
+  },
+  { name: 'tls-ca-cert-dir', kind: 'string', def: '', mutable: true, help: 'directory of CA certificates (every PEM file in it)' },
+  {
+    name: 'tls-auth-clients',
+    kind: 'enum',
+    def: 'yes',
+    mutable: true,
+    values: ['no', 'yes', 'optional'],
+    help: 'client certificates: required, not asked for, or checked when given',
+  },
+  { name: 'tls-protocols', kind: 'string', def: '', mutable: true, help: 'enabled protocols, e.g. "TLSv1.2 TLSv1.3" ("" = those two)' },
+  { name: 'tls-ciphers', kind: 'string', def: '', mutable: true, help: 'TLSv1.2 and older cipher list (OpenSSL syntax; "" = default)' },
+  { name: 'tls-ciphersuites', kind: 'string', def: '', mutable: true, help: 'TLSv1.3 cipher suites ("" = default)' },
+  { name: 'tls-prefer-server-ciphers', kind: 'bool', def: 'no', mutable: true, help: "prefer the server's cipher order" },
+  { name: 'tls-session-caching', kind: 'bool', def: 'yes', mutable: true, help: 'TLS session resumption (tickets and session ids)' },
+  {
+    name: 'tls-session-cache-size',
+    kind: 'int',
+    def: '20480',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31 - 1,
+    help: 'sessions kept for session-id resumption (0 = no limit)',
+  },
+  {
+    name: 'tls-session-cache-timeout',
+    kind: 'int',
+    def: '300',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31 - 1,
+    help: 'seconds a cached TLS session stays valid',
+  },
+  {
+    name: 'tls-replication',
+    kind: 'bool',
+    def: 'no',
+    mutable: true,
+    help: 'TLS for replication links (stored: Sabre has no replication yet)',
+  },
+  { name: 'tls-cluster', kind: 'bool', def: 'no', mutable: true, help: 'TLS for the cluster bus (stored: Sabre has no cluster yet)' },
 ];
 
 const BY_NAME = new Map(PARAMS.map((p) => [p.name, p]));
@@ -411,6 +480,8 @@ export class ServerConfig {
   private readonly listeners = new Map<string, ((v: string) => void)[]>();
   /** Run-time bounds beyond the table's (maxclients under the descriptor limit): an error reason or null. */
   private readonly guards = new Map<string, (v: string) => string | null>();
+  /** Apply steps that may refuse a CONFIG SET after its values are stored (Redis's apply functions). */
+  private readonly appliers = new Map<string, () => string | null>();
 
   constructor() {
     for (const p of PARAMS) this.values.set(p.name, p.def);
@@ -455,10 +526,21 @@ export class ServerConfig {
       if (refused !== null) return [p.name, refused];
       checked.push([p, r.value]);
     }
-    for (const [p, v] of checked) {
-      this.values.set(p.name, v);
-      for (const fn of this.listeners.get(p.name) ?? []) fn(v);
+    const previous = checked.map(([p]) => this.values.get(p.name)!);
+    for (const [p, v] of checked) this.values.set(p.name, v);
+    // Each apply step runs once, seeing every new value; one that fails puts all of them back.
+    const ran = new Set<() => string | null>();
+    for (const [p] of checked) {
+      const apply = this.appliers.get(p.name);
+      if (apply === undefined || ran.has(apply)) continue;
+      ran.add(apply);
+      const reason = apply();
+      if (reason !== null) {
+        for (let i = 0; i < checked.length; i++) this.values.set(checked[i]![0].name, previous[i]!);
+        return [p.name, reason];
+      }
     }
+    for (const [p, v] of checked) for (const fn of this.listeners.get(p.name) ?? []) fn(v);
     return null;
   }
 
@@ -482,6 +564,15 @@ export class ServerConfig {
     const list = this.listeners.get(name);
     if (list === undefined) this.listeners.set(name, [fn]);
     else list.push(fn);
+  }
+
+  /**
+   * Registers an apply step for CONFIG SET of a parameter: it runs after the new values are
+   * stored and returns null, or the reason to refuse them (the previous values are restored).
+   * Parameters sharing one function are applied once per CONFIG SET.
+   */
+  onApply(name: string, fn: () => string | null): void {
+    this.appliers.set(name, fn);
   }
 
   /** Every parameter name, in table order (CONFIG GET *). */

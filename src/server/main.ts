@@ -1,5 +1,6 @@
 /** `sabre server`: parse the configuration, start the acceptor and shards, handle signals. */
 import { Acceptor } from '../io/acceptor.js';
+import { TLS_CONTEXT_SETTINGS } from '../io/tls-listener.js';
 import { installLocalCommands } from './local-commands.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
@@ -28,6 +29,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const workerUrl = new URL('../shards/worker.js', import.meta.url);
   const acceptor = new Acceptor({ config, log, shardCommands: SHARD_IMPLEMENTS, workerUrl, writes: status });
   installLocalCommands(acceptor, config, onShutdownCommand);
+  for (const name of TLS_CONTEXT_SETTINGS) config.onApply(name, acceptor.tls.reconfigure);
   const modes = installModes(acceptor);
   const persistence = new ServerPersistence(acceptor, status, log);
   persistence.install(acceptor.local);
@@ -95,6 +97,7 @@ export async function main(argv: string[]): Promise<void> {
     version: SABRE_VERSION,
     bind: config.get('bind'),
     port: running.port,
+    ...(config.num('tls-port') !== 0 ? { tlsPort: running.acceptor.tls.port } : {}),
     shards: config.num('shards'),
     node: process.versions.node,
   });

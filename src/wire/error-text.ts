@@ -170,6 +170,9 @@ export function configSetFailed(name: string, reason: string): string {
   return `ERR CONFIG SET failed (possibly related to argument '${name}') - ${reason}`;
 }
 
+/** The CONFIG SET failure reason when a tls-* change leaves no usable TLS context (the cause goes to the log). */
+export const TLS_RECONFIGURE_FAILED = 'Unable to update TLS configuration. Check server logs.';
+
 /** "ERR Syntax error in HELLO option 'foo'". */
 export function helloOptionError(option: string): string {
   return `ERR Syntax error in HELLO option '${option}'`;
