@@ -91,6 +91,16 @@ export interface ModeHooks {
   subscriberBacklog(conn: Connection, pending: number): void;
 }
 
+/** Access control (ACL), installed by the server; the defaults serve everyone as an unrestricted default user. */
+export interface AccessControl {
+  /** Sets up a new connection as the default user: its `user`, `authenticated` and `restricted`. */
+  connected(conn: Connection): void;
+  /** Whether a connection that has not authenticated must still do so (the default user has a password or is off). */
+  authRequired(): boolean;
+  /** Checks a command of a `restricted` connection; false when refused, with the error already replied. */
+  check(conn: Connection, seq: number, id: number, cmd: ParsedCommand): boolean;
+}
+
 /**
  * Input a stalled client (blocked, or waiting on a cross-shard operation) may send before its
  * socket stops reading. Below it the socket keeps reading, so a client that hangs up while
@@ -179,6 +189,12 @@ export class Acceptor {
     monitor: () => {},
     operationDone: () => {},
     subscriberBacklog: () => {},
+  };
+  /** Who may run what; the server installs its ACL here. */
+  access: AccessControl = {
+    connected: (conn) => (conn.authenticated = this.config.get('requirepass') === ''),
+    authRequired: () => this.config.get('requirepass') !== '',
+    check: () => true,
   };
   /** Some client runs MONITOR. */
   monitoring = false;
@@ -323,7 +339,8 @@ export class Acceptor {
       socket.end('-ERR max number of clients reached\r\n');
       return;
     }
-    const conn = new Connection(this.nextConnId++, socket, this.config.get('requirepass') === '');
+    const conn = new Connection(this.nextConnId++, socket, false);
+    this.access.connected(conn);
     this.conns.set(conn.id, conn);
     const onData = (d: Buffer): void => this.onData(conn, d);
     if (!readIntoScratch(socket, onData)) socket.on('data', onData);
@@ -391,7 +408,7 @@ export class Acceptor {
     let pos = 0;
     while (pos < end) {
       if (conn.closeAfterReplies || conn.closed) return;
-      this.limits.authenticated = conn.authenticated;
+      this.limits.authenticated = conn.authenticated || !this.access.authRequired();
       const r = parseCommand(buf, pos, end, cmd, this.limits);
       if (r === PARSE_INCOMPLETE) {
         conn.inParts = [pos === 0 ? buf : buf.subarray(pos)];
@@ -455,11 +472,12 @@ export class Acceptor {
       this.replyError(conn, seq, wrongArityError(spec.name));
       return true;
     }
-    if (!conn.authenticated && (spec.flags & F_NO_AUTH) === 0) {
+    if (!conn.authenticated && (spec.flags & F_NO_AUTH) === 0 && this.access.authRequired()) {
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
     conn.lastCommand = spec.name;
+    if (conn.restricted && !this.access.check(conn, seq, id, cmd)) return true;
     if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
     if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
     this.stats.calls[id]!++;

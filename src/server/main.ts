@@ -1,6 +1,7 @@
 /** `sabre server`: parse the configuration, start the acceptor and shards, handle signals. */
 import { Acceptor } from '../io/acceptor.js';
 import { installLocalCommands } from './local-commands.js';
+import { Acl } from './acl.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { ServerPersistence } from './persistence.js';
@@ -26,7 +27,10 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const status = new PersistenceStatus();
   const workerUrl = new URL('../shards/worker.js', import.meta.url);
   const acceptor = new Acceptor({ config, log, shardCommands: SHARD_IMPLEMENTS, workerUrl, writes: status });
-  installLocalCommands(acceptor, config, onShutdownCommand);
+  const acl = new Acl(acceptor, config, log);
+  acl.loadAtStartup();
+  acceptor.access = acl;
+  installLocalCommands(acceptor, config, onShutdownCommand, acl);
   const modes = installModes(acceptor);
   const persistence = new ServerPersistence(acceptor, status, log);
   persistence.install(acceptor.local);
