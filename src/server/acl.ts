@@ -194,17 +194,19 @@ export class Acl implements AccessControl {
   loadAtStartup(): void {
     const declared = this.cfg.users;
     if (this.cfg.get('aclfile') !== '' && declared.length > 0) throw new ConfigError(E_ACL_FILE_AND_USERS);
+    // Checked before any user is made, as Redis checks the directives while reading its config.
     const seen = new Set<string>();
+    const parsed: [name: string, rules: string[], origin: string][] = [];
     for (const d of declared) {
       const [name, ...args] = d.args as [string, ...string[]];
-      const bad = (arg: string, e: RuleError): ConfigError =>
-        new ConfigError(`${d.origin}: Error in user declaration '${arg}': ${ruleErrorText(e)}`);
-      if (seen.has(name)) throw bad(name, RuleError.DuplicateUser);
+      if (seen.has(name)) throw new ConfigError(`${d.origin}: Error in user declaration '${name}': ${ruleErrorText(RuleError.DuplicateUser)}`);
       seen.add(name);
       if (hasSpaces(name)) throw new ConfigError(`${d.origin}: Spaces not allowed in ACL usernames`);
       const rules = mergeSelectorArgs(args);
-      if (!Array.isArray(rules))
-        throw new ConfigError(`${d.origin}: Unmatched parenthesis in acl selector starting at '${args[rules.unmatched]}'`);
+      if (!Array.isArray(rules)) throw new ConfigError(`${d.origin}: Unmatched parenthesis in acl selector starting at '${args[rules.unmatched]}'`);
+      parsed.push([name, rules, d.origin]);
+    }
+    for (const [name, rules, origin] of parsed) {
       let u = this.users.get(name);
       if (u === undefined) {
         u = new AclUser(name, this.allChannels);
@@ -214,7 +216,7 @@ export class Acl implements AccessControl {
       }
       for (const rule of rules) {
         const e = applyUserRule(u, rule, this.allChannels);
-        if (e !== RuleError.None) throw bad(rule, e);
+        if (e !== RuleError.None) throw new ConfigError(`${origin}: Error in user declaration '${rule}': ${ruleErrorText(e)}`);
       }
       if (!u.enabled) {
         this.logger.info(
