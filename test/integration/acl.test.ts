@@ -5,6 +5,7 @@
  * redis-server (the Sabre-only start-up checks are skipped then).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { createClient } from 'redis';
 import { RespConn, type Reply } from '../helpers/resp.js';
 import { AGAINST_REDIS, startTarget } from '../helpers/target.js';
 import { runCli, startServer, type TestServer } from '../helpers/server.js';
+import { startRedis } from '../persistence/redis-process.js';
 
 /** A map reply (RESP2 flat array or RESP3 map) as an object. */
 function mapOf(r: Reply): Record<string, Reply> {
@@ -102,8 +104,12 @@ describe('ACL users, rules and permissions', () => {
     expect(await c.call('AUTH', 'newuser', 'passwd4')).toBe('OK');
     const badHash = 'ERR Error in ACL SETUSER modifier';
     const reason = 'The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters';
-    expect(await admin.call('ACL', 'SETUSER', 'newuser', `#${hash.slice(0, 63)}`)).toEqual({ err: `${badHash} '#${hash.slice(0, 63)}': ${reason}` });
-    expect(await admin.call('ACL', 'SETUSER', 'newuser', `#${hash.slice(0, 63)}q`)).toEqual({ err: `${badHash} '#${hash.slice(0, 63)}q': ${reason}` });
+    expect(await admin.call('ACL', 'SETUSER', 'newuser', `#${hash.slice(0, 63)}`)).toEqual({
+      err: `${badHash} '#${hash.slice(0, 63)}': ${reason}`,
+    });
+    expect(await admin.call('ACL', 'SETUSER', 'newuser', `#${hash.slice(0, 63)}q`)).toEqual({
+      err: `${badHash} '#${hash.slice(0, 63)}q': ${reason}`,
+    });
     const passwords = (await getuser('newuser')).passwords as string[];
     expect(passwords).toContain(hash);
     expect(passwords.join(' ')).not.toContain('passwd');
@@ -113,7 +119,9 @@ describe('ACL users, rules and permissions', () => {
       err: "ERR Error in ACL SETUSER modifier '<nosuchpass': The password you are trying to remove from the user does not exist",
     });
     // A failed rule changes nothing, even the rules before it.
-    expect(await admin.call('ACL', 'SETUSER', 'newuser', 'off', 'bogus')).toEqual({ err: "ERR Error in ACL SETUSER modifier 'bogus': Syntax error" });
+    expect(await admin.call('ACL', 'SETUSER', 'newuser', 'off', 'bogus')).toEqual({
+      err: "ERR Error in ACL SETUSER modifier 'bogus': Syntax error",
+    });
     expect((await getuser('newuser')).flags).toEqual(['on']);
   });
 
@@ -167,12 +175,22 @@ describe('ACL users, rules and permissions', () => {
     expect(await admin.call('ACL', 'SETUSER', 'newuser', '+config|get|appendonly')).toEqual({
       err: "ERR Error in ACL SETUSER modifier '+config|get|appendonly': Allowing first-arg of a subcommand is not supported",
     });
-    for (const bad of ['+config|asdf', '-config|asdf', '+get|key1|key2', '-get|key1|key2', '+nosuchcommand', '+@nosuchcategory', '-select|1']) {
+    for (const bad of [
+      '+config|asdf',
+      '-config|asdf',
+      '+get|key1|key2',
+      '-get|key1|key2',
+      '+nosuchcommand',
+      '+@nosuchcategory',
+      '-select|1',
+    ]) {
       expect(await admin.call('ACL', 'SETUSER', 'newuser', bad)).toEqual({
         err: `ERR Error in ACL SETUSER modifier '${bad}': Unknown command or category name in ACL`,
       });
     }
-    expect(await admin.call('ACL', 'SETUSER', 'newuser', '+debug|')).toEqual({ err: "ERR Error in ACL SETUSER modifier '+debug|': Syntax error" });
+    expect(await admin.call('ACL', 'SETUSER', 'newuser', '+debug|')).toEqual({
+      err: "ERR Error in ACL SETUSER modifier '+debug|': Syntax error",
+    });
 
     // A first argument of a command without subcommands: SELECT 0 but no other database.
     expect(await admin.call('ACL', 'SETUSER', 'newuser', '-@all', '+acl', '+select|0')).toBe('OK');
@@ -205,10 +223,14 @@ describe('ACL users, rules and permissions', () => {
       expect(await admin.call('ACL', 'SETUSER', 'restrictive', 'reset', '-@all', `+@${cat}`)).toBe('OK');
       expect(await commandsOf('restrictive')).toBe(`-@all +@${cat}`);
     }
-    expect(await admin.call('ACL', 'SETUSER', 'newuser', 'reset', '+@all', '~*', '-@string', '+incr', '-debug', '+debug|digest')).toBe('OK');
+    expect(await admin.call('ACL', 'SETUSER', 'newuser', 'reset', '+@all', '~*', '-@string', '+incr', '-debug', '+debug|digest')).toBe(
+      'OK',
+    );
     const sub = await commandsOf('newuser');
     for (const part of ['+@all', '-@string', '+incr', '-debug +debug|digest']) expect(sub).toContain(part);
-    expect(await admin.call('ACL', 'SETUSER', 'newuser', 'reset', '+@string', '-incr', '+acl', '+debug|digest', '+debug|segfault')).toBe('OK');
+    expect(await admin.call('ACL', 'SETUSER', 'newuser', 'reset', '+@string', '-incr', '+acl', '+debug|digest', '+debug|segfault')).toBe(
+      'OK',
+    );
     const add = await commandsOf('newuser');
     for (const part of ['-@all', '+@string', '-incr', '+debug|digest', '+debug|segfault', '+acl']) expect(add).toContain(part);
     // Categories that only roughly fit are approximated, then corrected command by command.
@@ -241,7 +263,11 @@ describe('ACL users, rules and permissions', () => {
     expect(await r.call('GET', 'readstr')).toBe('bar');
     expect(await r.call('SET', 'readstr', 'bar')).toEqual({ err: NOPERM_KEY });
     expect(await r.call('GET', 'notread')).toEqual({ err: NOPERM_KEY });
-    for (const args of [['bar', 'get'], ['bar', 'ex', '100'], ['bar', 'keepttl', 'nx']]) {
+    for (const args of [
+      ['bar', 'get'],
+      ['bar', 'ex', '100'],
+      ['bar', 'keepttl', 'nx'],
+    ]) {
       expect(await r.call('SET', 'readstr', ...args)).toEqual({ err: NOPERM_KEY });
     }
 
@@ -270,12 +296,18 @@ describe('ACL users, rules and permissions', () => {
     // %R~x %W~x is ~x; %RW~ is ~.
     expect(await admin.call('ACL', 'SETUSER', 'selector-rw-info', '%R~foo', '%W~foo', '%RW~bar')).toBe('OK');
     expect((await getuser('selector-rw-info')).keys).toBe('~foo ~bar');
-    expect(await admin.call('ACL', 'SETUSER', 'selector-rw-info', '%X~foo')).toEqual({ err: "ERR Error in ACL SETUSER modifier '%X~foo': Syntax error" });
-    expect(await admin.call('ACL', 'SETUSER', 'selector-rw-info', '~a b')).toEqual({ err: "ERR Error in ACL SETUSER modifier '~a b': Syntax error" });
+    expect(await admin.call('ACL', 'SETUSER', 'selector-rw-info', '%X~foo')).toEqual({
+      err: "ERR Error in ACL SETUSER modifier '%X~foo': Syntax error",
+    });
+    expect(await admin.call('ACL', 'SETUSER', 'selector-rw-info', '~a b')).toEqual({
+      err: "ERR Error in ACL SETUSER modifier '~a b': Syntax error",
+    });
   });
 
   it('ACL DRYRUN checks commands, keys by their key specs, and channels', async () => {
-    expect(await admin.call('ACL', 'SETUSER', 'command-test', '+@all', '%R~read*', '%W~write*', '%RW~rw*', 'resetchannels', '&channel')).toBe('OK');
+    expect(
+      await admin.call('ACL', 'SETUSER', 'command-test', '+@all', '%R~read*', '%W~write*', '%RW~rw*', 'resetchannels', '&channel'),
+    ).toBe('OK');
     const dry = (...args: string[]): Promise<Reply> => admin.call('ACL', 'DRYRUN', 'command-test', ...args);
     const key = (k: string): string => `This user has no permissions to access the '${k}' key`;
     expect(await dry('GET', 'read')).toBe('OK');
@@ -322,7 +354,9 @@ describe('ACL users, rules and permissions', () => {
     expect(await dry('SET', 'somekey', 'somevalue')).toBe("This user has no permissions to run the 'set' command");
     // READONLY is a (cluster) command, not a category: eval_ro still needs its own permission.
     expect(await admin.call('ACL', 'SETUSER', 'scripter', 'on', 'nopass', '+readonly', '+@read')).toBe('OK');
-    expect(await admin.call('ACL', 'DRYRUN', 'scripter', 'EVAL_RO', '', '0')).toBe("This user has no permissions to run the 'eval_ro' command");
+    expect(await admin.call('ACL', 'DRYRUN', 'scripter', 'EVAL_RO', '', '0')).toBe(
+      "This user has no permissions to run the 'eval_ro' command",
+    );
   });
 
   it('channels: PUBLISH, SUBSCRIBE, PSUBSCRIBE and shard channels need channel permissions (resetchannels by default)', async () => {
@@ -404,7 +438,9 @@ describe('ACL users, rules and permissions', () => {
     expect(await c.call('GET', 'write::foo')).toEqual({ err: NOPERM_KEY });
     expect(await c.call('SET', 'read::foo', 'bar')).toEqual({ err: NOPERM_KEY });
 
-    expect(await admin.call('ACL', 'SETUSER', 'key-permission-RW-selector', 'on', 'nopass', '(%R~read* +@all)', '(%W~write* +@all)')).toBe('OK');
+    expect(await admin.call('ACL', 'SETUSER', 'key-permission-RW-selector', 'on', 'nopass', '(%R~read* +@all)', '(%W~write* +@all)')).toBe(
+      'OK',
+    );
     const s = await as('key-permission-RW-selector');
     expect(await s.call('LPUSH', 'writelist', '10')).toBe(2);
     expect(await s.call('GET', 'writestr')).toEqual({ err: NOPERM_KEY });
@@ -427,12 +463,20 @@ describe('ACL users, rules and permissions', () => {
       err: "ERR Error in ACL SETUSER modifier '(&* &fail)': Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels",
     });
     expect(await admin.call('ACL', 'GETUSER', 'selector-syntax')).toBeNull();
-    expect(await admin.call('ACL', 'SETUSER', 'invalid-selector', ' () ')).toEqual({ err: "ERR Error in ACL SETUSER modifier ' () ': Syntax error" });
-    expect(await admin.call('ACL', 'SETUSER', 'invalid-selector', '(')).toEqual({ err: "ERR Unmatched parenthesis in acl selector starting at '('." });
-    expect(await admin.call('ACL', 'SETUSER', 'invalid-selector', ')')).toEqual({ err: "ERR Error in ACL SETUSER modifier ')': Syntax error" });
+    expect(await admin.call('ACL', 'SETUSER', 'invalid-selector', ' () ')).toEqual({
+      err: "ERR Error in ACL SETUSER modifier ' () ': Syntax error",
+    });
+    expect(await admin.call('ACL', 'SETUSER', 'invalid-selector', '(')).toEqual({
+      err: "ERR Unmatched parenthesis in acl selector starting at '('.",
+    });
+    expect(await admin.call('ACL', 'SETUSER', 'invalid-selector', ')')).toEqual({
+      err: "ERR Error in ACL SETUSER modifier ')': Syntax error",
+    });
 
     const args = ['off', '-@all', '+get', 'resetchannels', '&channel1', '%R~foo1', '%W~bar1', '~baz1'];
-    expect(await admin.call('ACL', 'SETUSER', 'selector-info', ...args, '(-@all +set resetchannels &channel2 %R~foo2 %W~bar2 ~baz2)')).toBe('OK');
+    expect(await admin.call('ACL', 'SETUSER', 'selector-info', ...args, '(-@all +set resetchannels &channel2 %R~foo2 %W~bar2 ~baz2)')).toBe(
+      'OK',
+    );
     const info = await getuser('selector-info');
     expect([info.commands, info.keys, info.channels]).toEqual(['-@all +get', '%R~foo1 %W~bar1 ~baz1', '&channel1']);
     expect(info.selectors).toEqual([['commands', '-@all +set', 'keys', '%R~foo2 %W~bar2 ~baz2', 'channels', '&channel2']]);
@@ -443,7 +487,22 @@ describe('ACL users, rules and permissions', () => {
 
   it('ACL LOG records refused commands, keys, channels and AUTHs, grouping similar events', async () => {
     expect(await admin.call('ACL', 'LOG', 'RESET')).toBe('OK');
-    expect(await admin.call('ACL', 'SETUSER', 'antirez', '>foo', 'on', '+set', '~object:1234', '+eval', '+multi', '+exec', 'resetchannels', '+publish')).toBe('OK');
+    expect(
+      await admin.call(
+        'ACL',
+        'SETUSER',
+        'antirez',
+        '>foo',
+        'on',
+        '+set',
+        '~object:1234',
+        '+eval',
+        '+multi',
+        '+exec',
+        'resetchannels',
+        '+publish',
+      ),
+    ).toBe('OK');
     const c = await as('antirez', 'foo');
     const last = async (): Promise<Record<string, Reply>> => mapOf(((await admin.call('ACL', 'LOG')) as Reply[])[0]!);
     expect(await c.call('GET', 'foo')).toEqual(noperm('get'));
@@ -485,7 +544,8 @@ describe('ACL users, rules and permissions', () => {
     expect(await c.call('INCR', 'obj1')).toBe('QUEUED');
     expect(await c.call('GET', 'obj1')).toBe('QUEUED');
     expect(await admin.call('ACL', 'SETUSER', 'antirez', '-incr', 'resetkeys', '~xx')).toBe('OK');
-    const why = 'NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason:';
+    const why =
+      'NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason:';
     expect(await c.call('EXEC')).toEqual([
       { err: `${why} no permission to execute the command or subcommand` },
       { err: `${why} no permission to touch the specified keys` },
@@ -544,7 +604,18 @@ describe('ACL users, rules and permissions', () => {
   });
 
   it('node-redis and ioredis authenticate as ACL users (RESP2 and RESP3)', async () => {
-    const rules = ['on', '>app-secret', '+@read', '+@write', '+@connection', '+@pubsub', '+acl|whoami', '~app:*', 'resetchannels', '&app:*'];
+    const rules = [
+      'on',
+      '>app-secret',
+      '+@read',
+      '+@write',
+      '+@connection',
+      '+@pubsub',
+      '+acl|whoami',
+      '~app:*',
+      'resetchannels',
+      '&app:*',
+    ];
     expect(await admin.call('ACL', 'SETUSER', 'app', ...rules)).toBe('OK');
     for (const RESP of [2, 3] as const) {
       const nr = createClient({ RESP, username: 'app', password: 'app-secret', socket: { port: srv.port, host: '127.0.0.1' } });
@@ -561,7 +632,11 @@ describe('ACL users, rules and permissions', () => {
         nr.destroy();
       }
     }
-    const bad = createClient({ username: 'app', password: 'wrong', socket: { port: srv.port, host: '127.0.0.1', reconnectStrategy: false } });
+    const bad = createClient({
+      username: 'app',
+      password: 'wrong',
+      socket: { port: srv.port, host: '127.0.0.1', reconnectStrategy: false },
+    });
     bad.on('error', () => {});
     await expect(bad.connect()).rejects.toThrow('WRONGPASS');
     bad.destroy();
@@ -658,7 +733,8 @@ describe('ACL files and user directives', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const USERS = 'user alice on allcommands allkeys &* >alice\nuser bob on -@all +@set +acl ~set* &* >bob\nuser default on nopass ~* &* +@all\n';
+  const USERS =
+    'user alice on allcommands allkeys &* >alice\nuser bob on -@all +@set +acl ~set* &* >bob\nuser default on nopass ~* &* +@all\n';
 
   it('loads the aclfile at start-up; ACL SAVE writes it and ACL LOAD reads it back, disconnecting old users', async () => {
     writeFileSync(join(dir, 'user.acl'), USERS);
@@ -683,7 +759,12 @@ describe('ACL files and user directives', () => {
       expect(await r.call('ACL', 'SAVE')).toBe('OK');
       const saved = readFileSync(join(dir, 'user.acl'), 'utf8');
       expect(saved).toContain('user eve on #');
-      expect(saved.split('\n').filter(Boolean).map((l) => l.split(' ')[1])).toEqual(['alice', 'bob', 'default', 'eve']);
+      expect(
+        saved
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' ')[1]),
+      ).toEqual(['alice', 'bob', 'default', 'eve']);
       // bob is a user of the old set: its client gets the reply, then is disconnected.
       expect(await r.call('ACL', 'LOAD')).toBe('OK');
       expect(await r.waitClose()).toBe(true);
@@ -742,3 +823,89 @@ describe('ACL files and user directives', () => {
     expect([both.code, /define either an ACL file or declare users directly/.test(both.output)]).toEqual([1, true]);
   });
 });
+
+/** mulberry32: a small seeded PRNG so a failing case replays. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+
+describe.skipIf(!hasRedis || AGAINST_REDIS)(
+  'ACL rules against redis-server (skipped without redis-server: apt-get install redis-server)',
+  () => {
+    it('random rule sets describe back the same (ACL LIST) and allow the same commands (ACL DRYRUN)', async () => {
+      const sabre = await startServer(['--shards', '1']);
+      const redis = await startRedis(tmpdir());
+      const [a, b] = [await RespConn.open(sabre.port), await RespConn.open(redis.client.options.port!)];
+      try {
+        const cats = ((await b.call('ACL', 'CAT')) as string[]).concat('all');
+        const cmds = [
+          'get',
+          'set',
+          'config',
+          'config|get',
+          'config|set',
+          'client|kill',
+          'memory',
+          'object|help',
+          'keys',
+          'flushall',
+          'acl',
+          'incr',
+          'sort',
+        ];
+        const keys = ['~a*', '%R~r*', '%W~w*', 'allkeys', 'resetkeys'];
+        const probes = [
+          ['GET', 'a1'],
+          ['SET', 'w1', 'x'],
+          ['SET', 'r1', 'x', 'GET'],
+          ['CONFIG', 'GET', 'x'],
+          ['MEMORY', 'USAGE', 'r'],
+          ['KEYS', '*'],
+          ['SORT', 'r', 'STORE', 'w'],
+        ];
+        // Only the greedy category choice is ordered; single commands follow each server's table order.
+        const norm = (line: string): string => {
+          const t = line.split(' ');
+          return `${t.filter((x) => /^[+-]@/.test(x)).join(' ')} | ${t
+            .filter((x) => !/^[+-]@/.test(x))
+            .sort()
+            .join(' ')}`;
+        };
+        const rand = rng(22);
+        const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+        for (let i = 0; i < 120; i++) {
+          const rules = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => {
+            const r = rand();
+            const sign = rand() < 0.5 ? '+' : '-';
+            return r < 0.45 ? `${sign}@${pick(cats)}` : r < 0.8 ? `${sign}${pick(cmds)}` : pick(keys);
+          });
+          const set = ['ACL', 'SETUSER', 'fuzz', 'reset', ...rules];
+          expect([rules, await a.call(...set)]).toEqual([rules, await b.call(...set)]);
+          const line = async (c: RespConn): Promise<string> =>
+            ((await c.call('ACL', 'LIST')) as string[]).find((l) => l.startsWith('user fuzz '))!;
+          expect([rules, norm(await line(a))]).toEqual([rules, norm(await line(b))]);
+          for (const p of probes)
+            expect([rules, p, await a.call('ACL', 'DRYRUN', 'fuzz', ...p)]).toEqual([
+              rules,
+              p,
+              await b.call('ACL', 'DRYRUN', 'fuzz', ...p),
+            ]);
+        }
+      } finally {
+        a.close();
+        b.close();
+        await sabre.stop();
+        await redis.stop();
+      }
+    });
+  },
+);
