@@ -199,11 +199,13 @@ export class Acl implements AccessControl {
     const parsed: [name: string, rules: string[], origin: string][] = [];
     for (const d of declared) {
       const [name, ...args] = d.args as [string, ...string[]];
-      if (seen.has(name)) throw new ConfigError(`${d.origin}: Error in user declaration '${name}': ${ruleErrorText(RuleError.DuplicateUser)}`);
+      if (seen.has(name))
+        throw new ConfigError(`${d.origin}: Error in user declaration '${name}': ${ruleErrorText(RuleError.DuplicateUser)}`);
       seen.add(name);
       if (hasSpaces(name)) throw new ConfigError(`${d.origin}: Spaces not allowed in ACL usernames`);
       const rules = mergeSelectorArgs(args);
-      if (!Array.isArray(rules)) throw new ConfigError(`${d.origin}: Unmatched parenthesis in acl selector starting at '${args[rules.unmatched]}'`);
+      if (!Array.isArray(rules))
+        throw new ConfigError(`${d.origin}: Unmatched parenthesis in acl selector starting at '${args[rules.unmatched]}'`);
       parsed.push([name, rules, d.origin]);
     }
     for (const [name, rules, origin] of parsed) {
