@@ -7,7 +7,7 @@
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_NO_AUTH, extractKeyAccess } from '../commands/table.js';
 import { bytesEqual, globMatch, isKeyword } from '../wire/bytes.js';
-import type { AclSelector, AclUser } from './acl-user.js';
+import type { AclSelector, AclUser, ChannelPattern } from './acl-user.js';
 
 /** Check results, ordered as Redis ranks them when it picks the error to report (ACL_DENIED_*). */
 export const ACL_OK = 0;
@@ -130,8 +130,12 @@ export function keyAllowed(s: AclSelector, buf: Uint8Array, start: number, len: 
 
 /** A channel pattern of the selector matches the channel (or, for a subscribed pattern, equals it). */
 export function channelAllowed(s: AclSelector, buf: Uint8Array, start: number, len: number, literal: boolean): boolean {
-  if (s.allChannels) return true;
-  for (const c of s.channels) {
+  return s.allChannels || channelInList(s.channels, buf, start, len, literal);
+}
+
+/** One of the patterns matches the channel (globbing), or equals it (`literal`, for a subscribed pattern). */
+export function channelInList(list: readonly ChannelPattern[], buf: Uint8Array, start: number, len: number, literal: boolean): boolean {
+  for (const c of list) {
     const b = c.bytes;
     if (literal ? bytesEqual(b, 0, b.length, buf, start, len) : globMatch(b, 0, b.length, buf, start, len)) return true;
   }

@@ -42,7 +42,7 @@ import {
   subcommandSyntaxError,
   wrongArityError,
 } from '../wire/error-text.js';
-import { ACL_OK, AclChecker, DENIED_AUTH, DENIED_CMD, DENIED_KEY, channelAllowed } from './acl-check.js';
+import { ACL_OK, AclChecker, DENIED_AUTH, DENIED_CMD, DENIED_KEY, channelInList } from './acl-check.js';
 import { loadAclFile, saveAclFile } from './acl-file.js';
 import { AclLog, latin1Bulk } from './acl-log.js';
 import {
@@ -274,19 +274,16 @@ export class Acl implements AccessControl {
    */
   private killRevokedSubscribers(next: AclUser, prev: AclUser): void {
     if (next.selectors.some((s) => s.allChannels)) return;
-    const upcoming = next.selectors.flatMap((s) => s.channels.map((c) => c.text));
+    const allowedChannels = next.selectors.flatMap((s) => s.channels);
     // Only the old patterns matter when none had all channels: a superset of them revokes nothing.
     const hadAll = prev.selectors.some((s) => s.allChannels);
-    if (!hadAll && prev.selectors.every((s) => s.channels.every((c) => upcoming.includes(c.text)))) return;
-    const union: AclSelector = next.rootSelector.clone();
-    union.allChannels = false;
-    union.channels = next.selectors.flatMap((s) => s.channels);
+    if (!hadAll && prev.selectors.every((s) => s.channels.every((c) => allowedChannels.some((n) => n.text === c.text)))) return;
+    const ok = (name: string, literal: boolean): boolean => {
+      const b = Buffer.from(name, 'latin1');
+      return channelInList(allowedChannels, b, 0, b.length, literal);
+    };
     for (const c of [...this.a.conns.values()]) {
       if (c.user !== prev || c.subs.size + c.psubs.size + c.ssubs.size === 0) continue;
-      const ok = (name: string, literal: boolean): boolean => {
-        const b = Buffer.from(name, 'latin1');
-        return channelAllowed(union, b, 0, b.length, literal);
-      };
       let allowed = true;
       for (const p of c.psubs) if (!ok(p, true)) allowed = false;
       for (const ch of c.subs) if (!ok(ch, false)) allowed = false;
