@@ -683,6 +683,20 @@ describe('ACL users, rules and permissions', () => {
     expect(await c.call('ACL', 'WHOAMI')).toBe('default');
   });
 
+  it('MONITOR shows the user names and passwords of AUTH and HELLO AUTH as (redacted)', async () => {
+    const m = await open();
+    expect(await m.call('MONITOR')).toBe('OK');
+    const c = await open();
+    expect(await c.call('AUTH', 'app', 'app-secret')).toBe('OK');
+    expect(mapOf(await c.call('HELLO', '2', 'AUTH', 'app', 'app-secret', 'SETNAME', 'x')).proto).toBe(2);
+    const lines = (await m.raw(Buffer.alloc(0), 2)) as string[];
+    expect(lines.map((l) => l.replace(/^.*\] /, ''))).toEqual([
+      '"AUTH" "(redacted)" "(redacted)"',
+      '"HELLO" "2" "AUTH" "(redacted)" "(redacted)" "SETNAME" "x"',
+    ]);
+    m.close();
+  });
+
   it('the default user: off or with a password, new clients must AUTH; once it needs none, they are served', async () => {
     expect(await admin.call('ACL', 'SETUSER', 'default', 'off')).toBe('OK');
     const c = await open();
