@@ -119,7 +119,7 @@ export class AclChecker {
 }
 
 /** A key pattern of the selector matches the key and grants the access it needs. */
-export function keyAllowed(s: AclSelector, buf: Uint8Array, start: number, len: number, access: number): boolean {
+function keyAllowed(s: AclSelector, buf: Uint8Array, start: number, len: number, access: number): boolean {
   if (s.allKeys) return true;
   for (const p of s.keys) {
     if ((p.flags & access) !== access) continue;
@@ -129,7 +129,7 @@ export function keyAllowed(s: AclSelector, buf: Uint8Array, start: number, len: 
 }
 
 /** A channel pattern of the selector matches the channel (or, for a subscribed pattern, equals it). */
-export function channelAllowed(s: AclSelector, buf: Uint8Array, start: number, len: number, literal: boolean): boolean {
+function channelAllowed(s: AclSelector, buf: Uint8Array, start: number, len: number, literal: boolean): boolean {
   return s.allChannels || channelInList(s.channels, buf, start, len, literal);
 }
 
