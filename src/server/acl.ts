@@ -71,10 +71,10 @@ const GENPASS_MAX_BITS = 4096;
 /** The users, the permission check and the ACL command of one server. */
 export class Acl implements AccessControl {
   /** Users by name (latin1). */
-  users = new Map<string, AclUser>();
+  private users = new Map<string, AclUser>();
   /** The default user: the same object for the server's whole life (ACL LOAD copies rules into it). */
   readonly defaultUser: AclUser;
-  readonly log: AclLog;
+  private readonly log: AclLog;
   private readonly checker = new AclChecker();
 
   constructor(
@@ -103,7 +103,7 @@ export class Acl implements AccessControl {
   }
 
   /** requirepass is the default user's password ("" makes it nopass), as ACLUpdateDefaultUserPassword. */
-  setDefaultPassword(pass: string): void {
+  private setDefaultPassword(pass: string): void {
     const u = this.defaultUser;
     applyUserRule(u, 'resetpass', false);
     applyUserRule(u, pass === '' ? 'nopass' : `>${Buffer.from(pass, 'utf8').toString('latin1')}`, false);
