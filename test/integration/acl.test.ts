@@ -797,6 +797,20 @@ describe('ACL files and user directives', () => {
       expect(await d.call('ACL', 'GETUSER', 'eve')).not.toBeNull();
       writeFileSync(join(dir, 'user.acl'), `${USERS}user carol on (+get ~rw*) (+set %W~w*)\nuser dave bogus\n`);
       expect(((await d.call('ACL', 'LOAD')) as { err: string }).err).toMatch(/^ERR user\.acl:5: Syntax error\. WARNING/);
+      // Without a default user in the file, the default user is made afresh, with all channels.
+      writeFileSync(join(dir, 'user.acl'), 'user alice on nopass ~* +@all\nuser bob on nopass ~* &* +@all\n');
+      expect(await d.call('ACL', 'LOAD')).toBe('OK');
+      expect(mapOf(await d.call('ACL', 'GETUSER', 'default')).channels).toBe('&*');
+      expect(mapOf(await d.call('ACL', 'GETUSER', 'alice')).channels).toBe('');
+      // New users follow acl-pubsub-default; existing ones keep their channels.
+      expect(await d.call('CONFIG', 'SET', 'acl-pubsub-default', 'allchannels')).toBe('OK');
+      expect(await d.call('ACL', 'SETUSER', 'mydefault')).toBe('OK');
+      expect(await d.call('ACL', 'SETUSER', 'onechannel', '&test')).toEqual({
+        err: "ERR Error in ACL SETUSER modifier '&test': Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels",
+      });
+      expect(await d.call('CONFIG', 'SET', 'acl-pubsub-default', 'resetchannels')).toBe('OK');
+      expect(mapOf(await d.call('ACL', 'GETUSER', 'mydefault')).channels).toBe('&*');
+      expect(mapOf(await d.call('ACL', 'GETUSER', 'alice')).channels).toBe('');
       c.close();
       d.close();
     } finally {
