@@ -76,6 +76,10 @@ export const FK_RANGE = 0;
 export const FK_KEYNUM = 1;
 export const FK_UNKNOWN = 2;
 
+/** ACL access bits of a key (extractKeyAccess): read when its spec says `access`, write for `insert`, `delete` or `update`. */
+export const KEY_READ = 1;
+export const KEY_WRITE = 2;
+
 /** One key spec (Redis 7 "key_specs" entry) with numeric fields for the hot path. */
 export interface KeySpec {
   notes: string | null;
@@ -93,6 +97,8 @@ export interface KeySpec {
   fk0: number;
   fk1: number;
   fk2: number;
+  /** KEY_READ | KEY_WRITE as the ACL checks %R~ and %W~ patterns against this spec's keys. */
+  access: number;
 }
 
 /** Argument documentation as COMMAND DOCS shows it. */
@@ -183,6 +189,9 @@ function toKeySpec(k: RawKeySpec): KeySpec {
     fk0: fkType === FK_RANGE ? k.fk.lastkey! : fkType === FK_KEYNUM ? k.fk.keynumidx! : 0,
     fk1: fkType === FK_RANGE ? k.fk.keystep! : fkType === FK_KEYNUM ? k.fk.firstkey! : 0,
     fk2: fkType === FK_RANGE ? k.fk.limit! : fkType === FK_KEYNUM ? k.fk.keystep! : 0,
+    access:
+      (k.flags.includes('access') ? KEY_READ : 0) |
+      (k.flags.includes('insert') || k.flags.includes('delete') || k.flags.includes('update') ? KEY_WRITE : 0),
   };
 }
 
@@ -383,9 +392,17 @@ const KW_KEYS = Buffer.from('keys');
 const KW_AUTH = Buffer.from('auth');
 const KW_AUTH2 = Buffer.from('auth2');
 
-// sortGetKeys: the key, plus the argument after the last STORE, skipping LIMIT/GET/BY operands.
-function sortKeys(buf: Uint8Array, argStart: Int32Array, argLen: Int32Array, argc: number, out: Int32Array): number {
+// sortGetKeys: the key (read), plus the argument after the last STORE (written), skipping LIMIT/GET/BY operands.
+function sortKeys(
+  buf: Uint8Array,
+  argStart: Int32Array,
+  argLen: Int32Array,
+  argc: number,
+  out: Int32Array,
+  access: Uint8Array | null,
+): number {
   out[0] = 1;
+  if (access !== null) access[0] = KEY_READ;
   let store = -1;
   for (let i = 2; i < argc; i++) {
     const s = argStart[i]!;
@@ -396,24 +413,32 @@ function sortKeys(buf: Uint8Array, argStart: Int32Array, argLen: Int32Array, arg
   }
   if (store < 0) return 1;
   out[1] = store;
+  if (access !== null) access[1] = KEY_WRITE;
   return 2;
 }
 
-// migrateGetKeys: the key at 3, or every argument after KEYS (then argv[3] is the empty string).
-function migrateKeys(buf: Uint8Array, argStart: Int32Array, argLen: Int32Array, argc: number, out: Int32Array): number {
-  for (let i = 6; i < argc; i++) {
+// migrateGetKeys: the key at 3, or every argument after KEYS (then argv[3] is the empty string); all read and deleted.
+function migrateKeys(
+  buf: Uint8Array,
+  argStart: Int32Array,
+  argLen: Int32Array,
+  argc: number,
+  out: Int32Array,
+  access: Uint8Array | null,
+): number {
+  let n = 0;
+  for (let i = 6; i < argc && n === 0; i++) {
     const s = argStart[i]!;
     const l = argLen[i]!;
     if (argEqualsLower(buf, s, l, KW_KEYS)) {
-      let n = 0;
       for (let k = i + 1; k < argc; k++) out[n++] = k;
-      return n;
-    }
-    if (argEqualsLower(buf, s, l, KW_AUTH)) i += 1;
+      if (n === 0) return 0;
+    } else if (argEqualsLower(buf, s, l, KW_AUTH)) i += 1;
     else if (argEqualsLower(buf, s, l, KW_AUTH2)) i += 2;
   }
-  out[0] = 3;
-  return 1;
+  if (n === 0) out[n++] = 3;
+  if (access !== null) access.fill(KEY_READ | KEY_WRITE, 0, n);
+  return n;
 }
 
 /**
@@ -430,7 +455,48 @@ export function extractKeys(
   argc: number,
   out: Int32Array,
 ): number {
-  return keysBySpecs(spec, buf, argStart, argLen, argc, out, false);
+  return keysBySpecs(spec, buf, argStart, argLen, argc, out, false, null);
+}
+
+/**
+ * extractKeys for the ACL: also writes each key's KEY_READ/KEY_WRITE bits into `access` (sized like
+ * `out`), as Redis's getKeysFromCommandWithSpecs reports them. SET and BITFIELD read their key only
+ * with some arguments (their specs say variable_flags), so their bits come from the arguments.
+ */
+export function extractKeyAccess(
+  spec: CommandSpec,
+  buf: Uint8Array,
+  argStart: Int32Array,
+  argLen: Int32Array,
+  argc: number,
+  out: Int32Array,
+  access: Uint8Array,
+): number {
+  const n = keysBySpecs(spec, buf, argStart, argLen, argc, out, false, access);
+  if (n > 0 && spec.id === CMD.SET) access[0] = setReads(buf, argStart, argLen, argc) ? KEY_READ | KEY_WRITE : KEY_WRITE;
+  else if (n > 0 && spec.id === CMD.BITFIELD) access[0] = bitfieldWrites(buf, argStart, argLen, argc) ? KEY_READ | KEY_WRITE : KEY_READ;
+  return n;
+}
+
+const KW_OVERFLOW = Buffer.from('overflow');
+
+// setGetKeys: SET reads its key only when a GET option follows the value.
+function setReads(buf: Uint8Array, argStart: Int32Array, argLen: Int32Array, argc: number): boolean {
+  for (let i = 3; i < argc; i++) if (argEqualsLower(buf, argStart[i]!, argLen[i]!, KW_GET)) return true;
+  return false;
+}
+
+// bitfieldGetKeys: BITFIELD writes once a SET or INCRBY (or anything it cannot parse) comes before the end.
+function bitfieldWrites(buf: Uint8Array, argStart: Int32Array, argLen: Int32Array, argc: number): boolean {
+  for (let i = 2; i < argc; i++) {
+    const more = argc - i - 1;
+    const s = argStart[i]!;
+    const l = argLen[i]!;
+    if (argEqualsLower(buf, s, l, KW_GET) && more >= 2) i += 2;
+    else if (argEqualsLower(buf, s, l, KW_OVERFLOW) && more >= 1) i += 1;
+    else return true;
+  }
+  return false;
 }
 
 // lenient: COMMAND GETKEYS semantics, where Redis falls back from failing key specs to genericGetKeys,
@@ -443,11 +509,12 @@ function keysBySpecs(
   argc: number,
   out: Int32Array,
   lenient: boolean,
+  access: Uint8Array | null,
 ): number {
   const fail = lenient ? 0 : -1;
   const id = spec.id;
-  if (id === CMD.SORT) return sortKeys(buf, argStart, argLen, argc, out);
-  if (id === CMD.MIGRATE) return migrateKeys(buf, argStart, argLen, argc, out);
+  if (id === CMD.SORT) return sortKeys(buf, argStart, argLen, argc, out, access);
+  if (id === CMD.MIGRATE) return migrateKeys(buf, argStart, argLen, argc, out, access);
   const specs = spec.keySpecs;
   let n = 0;
   for (let j = 0; j < specs.length; j++) {
@@ -499,7 +566,10 @@ function keysBySpecs(
       continue;
     }
     if (last >= argc || last < first || first >= argc) return fail;
-    for (let i = first; i <= last; i += step) out[n++] = i;
+    for (let i = first; i <= last; i += step) {
+      if (access !== null) access[n] = ks.access;
+      out[n++] = i;
+    }
   }
   return n;
 }
@@ -828,7 +898,7 @@ export function commandGetKeysReply(args: Uint8Array[], resp: Resp): Buffer {
     off += args[i]!.length;
   }
   const out = new Int32Array(argc);
-  const n = keysBySpecs(spec, buf, argStart, argLen, argc, out, true);
+  const n = keysBySpecs(spec, buf, argStart, argLen, argc, out, true, null);
   if (n <= 0) {
     return spec.flags & F_NO_MANDATORY_KEYS ? new RespWriter(resp).arr(0).toBuffer() : errorReply(E_GETKEYS_ARGS);
   }

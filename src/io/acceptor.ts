@@ -93,6 +93,18 @@ export interface ModeHooks {
   subscriberBacklog(conn: Connection, pending: number): void;
 }
 
+/** Access control (ACL), installed by the server; the defaults serve everyone as an unrestricted default user. */
+export interface AccessControl {
+  /** Sets up a new connection as the default user: its `user`, `authenticated` and `restricted`. */
+  connected(conn: Connection): void;
+  /** Whether a connection that has not authenticated must still do so (the default user has a password or is off). */
+  authRequired(): boolean;
+  /** The default user has no password (nopass): protected mode applies. */
+  defaultNoPassword(): boolean;
+  /** Checks a command of a `restricted` connection; false when refused, with the error already replied. */
+  check(conn: Connection, seq: number, id: number, cmd: ParsedCommand): boolean;
+}
+
 /**
  * Input a stalled client (blocked, or waiting on a cross-shard operation) may send before its
  * socket stops reading. Below it the socket keeps reading, so a client that hangs up while
@@ -182,13 +194,15 @@ export class Acceptor {
     operationDone: () => {},
     subscriberBacklog: () => {},
   };
+  /** Who may run what; the server installs its ACL here. */
+  access: AccessControl = {
+    connected: (conn) => (conn.authenticated = this.config.get('requirepass') === ''),
+    authRequired: () => this.config.get('requirepass') !== '',
+    defaultNoPassword: () => this.config.get('requirepass') === '',
+    check: () => true,
+  };
   /** Some client runs MONITOR. */
   monitoring = false;
-  /**
-   * The default user needs no password (requirepass ""): as in Redis, every client may then run
-   * commands, authenticated or not, and one that never authenticated is locked again when a password is set.
-   */
-  noPassword: boolean;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
   pauseUntil = 0;
   pauseAll = false;
@@ -246,8 +260,6 @@ export class Acceptor {
     this.tls = new TlsListener(config, this.log, (s) => this.onConnection(s, true));
     this.limits = { maxBulkLen: config.num('proto-max-bulk-len'), authenticated: true };
     config.onChange('proto-max-bulk-len', (v) => (this.limits.maxBulkLen = Number(v)));
-    this.noPassword = config.get('requirepass') === '';
-    config.onChange('requirepass', (v) => (this.noPassword = v === ''));
     this.onShardExit = (id, code) => {
       if (this.closing) return;
       this.log.error('shard worker exited unexpectedly; shutting down', { shard: id, code });
@@ -341,11 +353,12 @@ export class Acceptor {
       return;
     }
     // Redis's protected mode: without a password, only loopback clients are served.
-    if (this.noPassword && !isLoopbackAddress(socket.remoteAddress) && this.config.get('protected-mode') === 'yes') {
+    if (this.access.defaultNoPassword() && !isLoopbackAddress(socket.remoteAddress) && this.config.get('protected-mode') === 'yes') {
       this.refuse(socket, `-${E_DENIED_PROTECTED_MODE}\r\n`);
       return;
     }
-    const conn = new Connection(this.nextConnId++, socket, this.config.get('requirepass') === '');
+    const conn = new Connection(this.nextConnId++, socket, false);
+    this.access.connected(conn);
     this.conns.set(conn.id, conn);
     const onData = (d: Buffer): void => this.onData(conn, d);
     if (tls || !readIntoScratch(socket, onData)) socket.on('data', onData);
@@ -420,7 +433,7 @@ export class Acceptor {
     let pos = 0;
     while (pos < end) {
       if (conn.closeAfterReplies || conn.closed) return;
-      this.limits.authenticated = conn.authenticated || this.noPassword;
+      this.limits.authenticated = conn.authenticated || !this.access.authRequired();
       const r = parseCommand(buf, pos, end, cmd, this.limits);
       if (r === PARSE_INCOMPLETE) {
         conn.inParts = [pos === 0 ? buf : buf.subarray(pos)];
@@ -494,11 +507,12 @@ export class Acceptor {
       );
       return true;
     }
-    if (!conn.authenticated && !this.noPassword && (spec.flags & F_NO_AUTH) === 0) {
+    if (!conn.authenticated && (spec.flags & F_NO_AUTH) === 0 && this.access.authRequired()) {
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
     conn.lastCommand = spec.name;
+    if (conn.restricted && !this.access.check(conn, seq, id, cmd)) return true;
     if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
     if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
     this.stats.calls[id]!++;

@@ -41,6 +41,14 @@ export function isLoopbackAddress(ip: string | undefined): boolean {
   return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
 }
 
+/** The ACL user a connection acts as; the server's access control owns it, io/ reads only its name. */
+export interface ConnectionUser {
+  readonly name: string;
+}
+
+/** Who a connection is before the server's access control says otherwise. */
+const NO_ACL_USER: ConnectionUser = { name: 'default' };
+
 /** Connection mode bits of Connection.state. */
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
@@ -57,6 +65,10 @@ export class Connection {
   db = 0;
   proto: 2 | 3 = 2;
   authenticated: boolean;
+  /** The ACL user (set by the server's access control). */
+  user: ConnectionUser = NO_ACL_USER;
+  /** The user may not run everything: the acceptor asks the access control about each command (false: no check at all). */
+  restricted = false;
   name = '';
   libName = '';
   libVer = '';

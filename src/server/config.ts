@@ -128,6 +128,22 @@ const PARAMS: Param[] = [
     values: PROTECTED_ACTION,
     help: 'MODULE LOAD/UNLOAD (Sabre has no modules): no, yes, or local',
   },
+  {
+    name: 'aclfile',
+    kind: 'string',
+    def: '',
+    mutable: false,
+    help: 'ACL file of users (relative paths are in dir), loaded at start-up and by ACL LOAD',
+  },
+  {
+    name: 'acl-pubsub-default',
+    kind: 'enum',
+    def: 'resetchannels',
+    mutable: true,
+    values: ['allchannels', 'resetchannels'],
+    help: 'channel permissions of new ACL users',
+  },
+  { name: 'acllog-max-len', kind: 'int', def: '128', mutable: true, min: 0, max: 2 ** 53, help: 'entries kept by ACL LOG' },
   { name: 'maxclients', kind: 'int', def: '10000', mutable: true, min: 1, max: 1_000_000, help: 'maximum connected clients' },
   { name: 'databases', kind: 'int', def: '16', mutable: false, min: 1, max: 256, help: 'number of databases (SELECT)' },
   {
@@ -473,6 +489,12 @@ function normalize(p: Param, raw: string, current = p.def): { value: string } | 
   }
 }
 
+/** A `user` directive of the config file or command line: the user's name and rules, and where it came from. */
+export interface UserDirective {
+  args: string[];
+  origin: string;
+}
+
 /** Live configuration values, by parameter name. */
 export class ServerConfig {
   private readonly values = new Map<string, string>();
@@ -482,6 +504,8 @@ export class ServerConfig {
   private readonly guards = new Map<string, (v: string) => string | null>();
   /** Apply steps that may refuse a CONFIG SET after its values are stored (Redis's apply functions). */
   private readonly appliers = new Map<string, () => string | null>();
+  /** ACL users declared with `user` lines (loaded at start-up, like Redis's UsersToLoad). */
+  readonly users: UserDirective[] = [];
 
   constructor() {
     for (const p of PARAMS) this.values.set(p.name, p.def);
@@ -554,6 +578,12 @@ export class ServerConfig {
     this.guards.set(name, fn);
   }
 
+  /** Adds a `user <name> <rules...>` directive (text as read, turned into latin1 bytes as ACL rules are kept). */
+  addUser(args: string[], origin: string): void {
+    if (args.length === 0) throw new ConfigError(`${origin}: 'user' needs a user name`);
+    this.users.push({ args: args.map((a) => Buffer.from(a, 'utf8').toString('latin1')), origin });
+  }
+
   /** True if the parameter exists. */
   has(name: string): boolean {
     return BY_NAME.has(name.toLowerCase());
@@ -602,19 +632,25 @@ export function loadConfigFile(cfg: ServerConfig, path: string): void {
     const t = line.trim();
     if (t === '' || t.startsWith('#')) return;
     const [name, ...rest] = splitConfLine(t);
-    cfg.load(name!, rest.join(' '), `${path}:${i + 1}`);
+    if (name!.toLowerCase() === 'user') cfg.addUser(rest, `${path}:${i + 1}`);
+    else cfg.load(name!, rest.join(' '), `${path}:${i + 1}`);
   });
 }
 
 export const SERVER_USAGE = `usage: sabre server [--config FILE] [--port N] [--bind ADDR] [--shards N] [--requirepass PASS] [--<option> VALUE]...
 
 Every option of the config file may be given as a flag (redis-server style):
+  --user "NAME RULES..."                 an ACL user, as a 'user' line of the config file (repeatable)
 ${PARAMS.map((p) => `  --${p.name.padEnd(34)} ${p.help} (default: ${p.def === '' ? '""' : p.def})`).join('\n')}
 `;
 
 /** Builds the configuration from argv: the file first (if any), then flags override it. */
 export function parseServerArgs(argv: string[]): { config: ServerConfig; help: boolean } {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, help: { type: 'boolean' } };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean' },
+    user: { type: 'string', multiple: true },
+  };
   for (const p of PARAMS) options[p.name] = { type: 'string' };
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -623,8 +659,9 @@ export function parseServerArgs(argv: string[]): { config: ServerConfig; help: b
     throw new ConfigError(`${(err as Error).message}\n\n${SERVER_USAGE}`);
   }
   const cfg = new ServerConfig();
-  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (typeof v.config === 'string') loadConfigFile(cfg, v.config);
+  for (const line of (v.user as string[] | undefined) ?? []) cfg.addUser(splitConfLine(line), '--user');
   for (const p of PARAMS) {
     const f = v[p.name];
     if (typeof f === 'string') cfg.load(p.name, f, `--${p.name}`);
@@ -640,6 +677,11 @@ export function serverConfigFromOptions(options: Readonly<Record<string, ServerO
   const cfg = new ServerConfig();
   for (const [name, v] of Object.entries(options)) {
     if (v === undefined) continue;
+    if (name === 'user' && typeof v === 'string') {
+      // One user per line: `user: 'alice on >pw ~* +@all\nbob on nopass +get'`.
+      for (const line of v.split('\n')) if (line.trim() !== '') cfg.addUser(splitConfLine(line.trim()), 'server options');
+      continue;
+    }
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
       throw new ConfigError(`server options: bad value for '${name}': expected a string, number or boolean`);
     }

@@ -46,6 +46,8 @@ import { REDIS_COMPAT_VERSION } from '../version.js';
 import { clientInfoLine, infoText } from './info.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
 import type { ServerConfig } from './config.js';
+import type { Acl } from './acl.js';
+import { ownerOf } from './transactions.js';
 
 /** CLIENT LIST/KILL TYPE class: pubsub while subscribed, else normal (there are no replicas here). */
 function clientType(c: Connection): string {
@@ -66,20 +68,15 @@ function is(cmd: ParsedCommand, i: number, upper: string): boolean {
   return isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, upper);
 }
 
-/** Builds the local handler table for an acceptor. `shutdown` stops the whole server. */
-export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: () => void): void {
+/** Builds the local handler table for an acceptor. `shutdown` stops the whole server; `acl` authenticates and runs ACL. */
+export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: () => void, acl: Acl): void {
   const h: (LocalHandler | undefined)[] = [];
 
-  /** Checks a password for the default user (the only user Sabre has). */
-  const checkAuth = (conn: Connection, user: string | null, pass: string): string | null => {
-    const required = cfg.get('requirepass');
-    if (user !== null && user !== 'default') return E_WRONGPASS;
-    if (required === '') {
-      return user === null ? E_AUTH_NO_PASSWORD : null;
-    }
-    if (pass !== required) return E_WRONGPASS;
-    conn.authenticated = true;
-    return null;
+  /** AUTH [user] pass and HELLO AUTH: null, or the error (the form without a user is the default user's). */
+  const checkAuth = (conn: Connection, cmd: ParsedCommand, user: number, pass: number): string | null => {
+    if (user < 0 && acl.defaultUser.nopass) return E_AUTH_NO_PASSWORD;
+    const name = user < 0 ? 'default' : arg(cmd, user).toString('latin1');
+    return acl.authenticate(conn, name, arg(cmd, pass), arg(cmd, 0).toString('latin1')) ? null : E_WRONGPASS;
   };
 
   h[CMD.PING] = (conn, seq, cmd) => {
@@ -95,7 +92,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
   };
 
   h[CMD.AUTH] = (conn, seq, cmd) => {
-    const err = cmd.argc === 2 ? checkAuth(conn, null, str(cmd, 1)) : cmd.argc === 3 ? checkAuth(conn, str(cmd, 1), str(cmd, 2)) : E_SYNTAX;
+    const err = cmd.argc === 2 ? checkAuth(conn, cmd, -1, 1) : cmd.argc === 3 ? checkAuth(conn, cmd, 1, 2) : E_SYNTAX;
     if (err !== null) a.replyError(conn, seq, err);
     else a.replyConst(conn, seq, R_OK);
   };
@@ -114,7 +111,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     for (; i < cmd.argc; i++) {
       const more = cmd.argc - i - 1;
       if (is(cmd, i, 'AUTH') && more >= 2) {
-        const err = checkAuth(conn, str(cmd, i + 1), str(cmd, i + 2));
+        const err = checkAuth(conn, cmd, i + 1, i + 2);
         if (err !== null) return a.replyError(conn, seq, err);
         i += 2;
       } else if (is(cmd, i, 'SETNAME') && more >= 1) {
@@ -157,7 +154,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     conn.proto = 2;
     conn.out.proto = 2;
     conn.name = '';
-    conn.authenticated = cfg.get('requirepass') === '';
+    acl.becomeDefault(ownerOf(conn));
     a.startReply(conn).simple('RESET');
     a.replyW(conn, seq);
   };
@@ -331,6 +328,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     let laddr: string | null = null;
     let skipMe = true;
     let type: string | null = null;
+    let user: Connection['user'] | null = null;
     for (let i = 2; i < cmd.argc; i += 2) {
       const v = str(cmd, i + 1);
       if (is(cmd, i, 'ID')) {
@@ -344,7 +342,8 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
         else if (v.toLowerCase() === 'no') skipMe = false;
         else return a.replyError(conn, seq, E_SYNTAX);
       } else if (is(cmd, i, 'USER')) {
-        if (v !== 'default') return a.replyError(conn, seq, noSuchUser(v));
+        user = acl.user(arg(cmd, i + 1).toString('latin1')) ?? null;
+        if (user === null) return a.replyErrorLatin1(conn, seq, noSuchUser(arg(cmd, i + 1).toString('latin1')));
       } else if (is(cmd, i, 'TYPE')) {
         if (!['normal', 'master', 'replica', 'pubsub'].includes(v.toLowerCase())) return a.replyError(conn, seq, unknownClientType(v));
         type = v.toLowerCase();
@@ -356,6 +355,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
       if (type !== null && type !== clientType(c)) continue;
       if (addr !== null && c.addr !== addr) continue;
       if (laddr !== null && c.laddr !== laddr) continue;
+      if (user !== null && c.user !== user) continue;
       if (c === conn && skipMe) continue;
       killed++;
       if (c === conn) conn.closeAfterReplies = true;
@@ -365,6 +365,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     a.replyW(conn, seq);
   };
 
+  acl.install(h);
   installHelp(a, h);
   a.local = h;
 }

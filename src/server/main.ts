@@ -2,6 +2,7 @@
 import { Acceptor } from '../io/acceptor.js';
 import { TLS_CONTEXT_SETTINGS } from '../io/tls-listener.js';
 import { installLocalCommands } from './local-commands.js';
+import { Acl } from './acl.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { ServerPersistence } from './persistence.js';
@@ -28,7 +29,10 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const status = new PersistenceStatus();
   const workerUrl = new URL('../shards/worker.js', import.meta.url);
   const acceptor = new Acceptor({ config, log, shardCommands: SHARD_IMPLEMENTS, workerUrl, writes: status });
-  installLocalCommands(acceptor, config, onShutdownCommand);
+  const acl = new Acl(acceptor, config, log);
+  acl.loadAtStartup();
+  acceptor.access = acl;
+  installLocalCommands(acceptor, config, onShutdownCommand, acl);
   for (const name of TLS_CONTEXT_SETTINGS) config.onApply(name, acceptor.tls.reconfigure);
   const modes = installModes(acceptor);
   const persistence = new ServerPersistence(acceptor, status, log);

@@ -47,6 +47,8 @@ export class TxnCollector extends Connection {
     private readonly done: (replies: Uint8Array[]) => void,
   ) {
     super(id, owner.socket, true);
+    this.user = owner.user;
+    this.restricted = owner.restricted;
     this.db = owner.db;
     this.proto = owner.proto;
     this.out.proto = owner.proto;
@@ -321,6 +323,8 @@ export class Transactions {
         const args: Buffer[] = [];
         for (let i = 0; i < q.argc; i++) args.push(q.buf.subarray(q.starts[i]!, q.starts[i]! + q.lens[i]!));
         const s = col.nextSeq++;
+        // Run by the coordinator, not dispatch: check the ACL here (the rules may have changed since MULTI).
+        if (col.restricted && !a.access.check(col, s, q.id, this.load(q))) continue;
         const reply = await a.coordinator.step(q.id, args, col.db, col.proto);
         col.deliver(s, reply, 0, reply.length);
         continue;

@@ -101,6 +101,72 @@ export function protectedCommandRefused(command: 'DEBUG' | 'MODULE', option: str
   return `ERR ${command} command not allowed. If the ${option} option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.`;
 }
 
+// ACL: refusals (NOPERM), ACL subcommands, ACL files.
+export const E_NOPERM_KEY = 'NOPERM this user has no permissions to access one of the keys used as arguments';
+export const E_NOPERM_CHANNEL = 'NOPERM this user has no permissions to access one of the channels used as arguments';
+/** A queued command the ACL no longer allows when EXEC runs it. */
+export const E_NOPERM_EXEC_COMMAND =
+  'NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to execute the command or subcommand';
+export const E_NOPERM_EXEC_KEY =
+  'NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to touch the specified keys';
+export const E_NOPERM_EXEC_CHANNEL =
+  'NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to access one of the channels used as arguments';
+export const E_ACL_USERNAME_SPACES = "ERR Usernames can't contain spaces or null characters";
+export const E_ACL_DELETE_DEFAULT = "ERR The 'default' user cannot be removed";
+export const E_ACL_NO_FILE =
+  'ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.';
+export const E_ACL_SAVE_FAILED = 'ERR There was an error trying to save the ACLs. Please check the server logs for more information';
+export const E_ACL_GENPASS_BITS =
+  'ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096';
+/** Redis refuses to start with users both in the config file and in an aclfile. */
+export const E_ACL_FILE_AND_USERS =
+  'Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.';
+
+/** "NOPERM this user has no permissions to run the 'get' command" (the full name: 'client|kill'). */
+export function nopermCommand(name: string): string {
+  return `NOPERM this user has no permissions to run the '${name}' command`;
+}
+
+/** "ERR Error in ACL SETUSER modifier '<rule>': <reason>" (the rule as sent, latin1). */
+export function aclSetuserError(rule: string, reason: string): string {
+  return `ERR Error in ACL SETUSER modifier '${rule}': ${reason}`;
+}
+
+/** "ERR Unmatched parenthesis in acl selector starting at '<arg>'." */
+export function aclUnmatchedParenthesis(arg: string): string {
+  return `ERR Unmatched parenthesis in acl selector starting at '${arg}'.`;
+}
+
+/** "ERR Unknown category 'foo'" (ACL CAT; at most 128 bytes of the name). */
+export function aclUnknownCategory(name: string): string {
+  return `ERR Unknown category '${name.slice(0, 128)}'`;
+}
+
+/** "ERR User 'foo' not found" (ACL DRYRUN). */
+export function aclUserNotFound(name: string): string {
+  return `ERR User '${name}' not found`;
+}
+
+/** "ERR Command 'foo' not found" (ACL DRYRUN). */
+export function aclCommandNotFound(name: string): string {
+  return `ERR Command '${name}' not found`;
+}
+
+/** "ERR unknown subcommand or wrong number of arguments for 'cat'. Try ACL HELP." (addReplySubcommandSyntaxError). */
+export function subcommandSyntaxError(sub: string, container: string): string {
+  return `ERR unknown subcommand or wrong number of arguments for '${sub.slice(0, 128)}'. Try ${container} HELP.`;
+}
+
+/** ACL DRYRUN's answers (bulk strings, not errors) when the user may not run the command. */
+export function dryrunCommandDenied(name: string): string {
+  return `This user has no permissions to run the '${name}' command`;
+}
+
+/** ACL DRYRUN: a key (or channel: `what`) the user may not access. */
+export function dryrunDenied(what: 'key' | 'channel', name: string): string {
+  return `This user has no permissions to access the '${name}' ${what}`;
+}
+
 // Transactions.
 export const E_MULTI_NESTED = 'ERR MULTI calls can not be nested';
 export const E_DISCARD_WITHOUT_MULTI = 'ERR DISCARD without MULTI';
