@@ -46,7 +46,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       connect: ms.default(2000),
       responseHeaders: ms.default(30_000),
+      /** No byte in either direction (request body up, response down) for this long cuts the exchange. */
       idle: ms.default(60_000),
+      /** Longest time one request may take from start to the response's last byte (null: no limit). */
+      total: ms.nullable().default(null),
       /** Idle upstream connections close after this; keep it under the backends' keep-alive timeout. */
       upstreamKeepAlive: ms.default(4000),
       /** SIGTERM: how long in-flight requests may take to finish. */

@@ -51,6 +51,8 @@ export class Exchange implements ExchangeHandler {
   /** Body bytes uWS accepted for a length-framed response (its write offset, tracked here to save a call per chunk). */
   private sent = 0;
   private readonly startedAt = performance.now();
+  /** timeouts.total as a deadline on the sweeper's clock (0: no limit), kept across retries. */
+  private readonly totalDeadline: number;
   private writableFn: ((offset: number) => boolean) | null = null;
 
   constructor(
@@ -63,6 +65,8 @@ export class Exchange implements ExchangeHandler {
     private readonly chunkedUpload: boolean,
   ) {
     ctx.inflight++;
+    const total = ctx.config.timeouts.total;
+    this.totalDeadline = total === null ? 0 : ctx.sweeper.now + total;
   }
 
   isDone(): boolean {
@@ -86,7 +90,7 @@ export class Exchange implements ExchangeHandler {
     this.attempts++;
     this.ctx.table.acquire(slot);
     this.conn = pool.acquire();
-    this.conn.send(this.head, this, this.method === 'HEAD', this.hasBody);
+    this.conn.send(this.head, this, this.method === 'HEAD', this.hasBody, this.totalDeadline);
   }
 
   /** A request body chunk from the client; an ArrayBuffer (uWS) is only valid during this call. */
@@ -213,6 +217,8 @@ export class Exchange implements ExchangeHandler {
 
   private onWritable(offset: number): boolean {
     if (this.done && this.bodyKind !== BODY_LENGTH) return true;
+    // The client took bytes: the exchange is not idle even while the upstream socket is paused for it.
+    this.conn?.touch();
     if (this.pendingChunk === null) {
       this.conn?.socket.resume();
       return true;
@@ -247,11 +253,20 @@ export class Exchange implements ExchangeHandler {
     const t = ctx.table;
     const url = ctx.urls[this.slot] ?? '';
     const stale = err.kind === 'reset' && err.reused && !err.responseStarted;
-    if (!stale) t.recordFailure(this.slot, ctx.config.healthCheck.fall, url, `${err.kind}: ${err.message}`);
-    if (err.kind === 'timeout') t.count(ctx.worker, this.slot, C_TIMEOUTS);
+    // The request's own time limit says nothing about the backend's health.
+    if (!stale && err.kind !== 'total') t.recordFailure(this.slot, ctx.config.healthCheck.fall, url, `${err.kind}: ${err.message}`);
+    const timedOut = err.kind === 'timeout' || err.kind === 'total';
+    if (timedOut) t.count(ctx.worker, this.slot, C_TIMEOUTS);
     const failed = this.slot;
     this.releaseSlot();
-    if (!err.responseStarted && !this.aborted && !this.hasBody && IDEMPOTENT.has(this.method) && this.attempts <= ctx.config.retries) {
+    if (
+      !err.responseStarted &&
+      !this.aborted &&
+      !this.hasBody &&
+      err.kind !== 'total' &&
+      IDEMPOTENT.has(this.method) &&
+      this.attempts <= ctx.config.retries
+    ) {
       // Prefer another backend; a stale keep-alive connection says nothing about its backend, so that one may serve too.
       let next = ctx.balancer.pick(this.clientIp, failed);
       if (next < 0 && stale) next = ctx.balancer.pick(this.clientIp, -1);
@@ -267,7 +282,7 @@ export class Exchange implements ExchangeHandler {
       this.done = true;
       this.res.close();
       this.complete(true);
-    } else if (err.kind === 'timeout') this.failResponse('504 Gateway Timeout', JSON_504);
+    } else if (timedOut) this.failResponse('504 Gateway Timeout', JSON_504);
     else this.failResponse('502 Bad Gateway', JSON_502);
   }
 
