@@ -84,6 +84,6 @@ await Promise.all(
   }),
 );
 console.log(`| request | ${fronts.join(' | ')} |\n|---|${fronts.map(() => '---').join('|')}|`);
-CASES.forEach(([name], i) => console.log(`| ${name} | ${fronts.map((f) => results[f][i]).join(' | ')} |`));
+for (const [i, [name]] of CASES.entries()) console.log(`| ${name} | ${fronts.map((f) => results[f][i]).join(' | ')} |`);
 backend.close();
 process.exit(0);
