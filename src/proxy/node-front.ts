@@ -108,7 +108,11 @@ export class NodeFrontResponse implements FrontResponse {
     if (!this.res.headersSent) this.res.writeHead(this.status, this.reason || undefined);
   }
   end(body?: string | Uint8Array, closeConnection?: boolean): this {
-    if (closeConnection) this.res.setHeader('connection', 'close');
+    if (closeConnection) {
+      this.res.setHeader('connection', 'close');
+      // Requests pipelined behind this one would get no answer: they must not reach a backend either.
+      (this.req.socket as ClientSocket).sabreClosing = true;
+    }
     if (body !== undefined && !this.res.headersSent)
       this.res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     this.head();
@@ -216,6 +220,8 @@ function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }):
 interface ClientSocket extends Socket {
   sabrePending?: number;
   sabreErrorAnswer?: string;
+  /** A response that closes the connection is queued: later requests on it are not proxied. */
+  sabreClosing?: boolean;
 }
 
 /** Writes `answer` and closes the socket once it is flushed. */
@@ -234,6 +240,8 @@ function trackPending(socket: ClientSocket, res: ServerResponse): void {
 
 /** Proxies one request through node:http, or refuses it (version, target) with a status and a closed connection. */
 function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
+  // node:http ends the connection after the closing response; this request's response is dropped with it.
+  if ((req.socket as ClientSocket).sabreClosing) return;
   trackPending(req.socket, res);
   const fres = new NodeFrontResponse(req, res);
   const freq = new NodeFrontRequest(req);

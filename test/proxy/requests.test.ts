@@ -107,6 +107,15 @@ describe.each(FRONTS)('the proxy answers every request (%s front)', (front) => {
     expect(responses.map((r) => r.status)).toEqual([200, 400]);
     expect(responses[0]!.body).toMatch(/^GET \/first /);
     expect(closed).toBe(true);
+    // Refused by the proxy itself (two Host headers): what was pipelined behind it never reaches a backend.
+    seen.length = 0;
+    const again = await rawExchange(
+      p.port,
+      'GET /second HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET /never HTTP/1.1\r\nHost: h\r\n\r\n',
+    );
+    expect(again.responses.map((r) => r.status)).toEqual([200, 400]);
+    expect(again.closed).toBe(true);
+    expect(seen.map((l) => l.split(' ')[1])).toEqual(['/second']);
   });
 
   it('forwards what node:http accepts and uWS.js drops: absolute-form, 60 headers, HTTP/1.0, OPTIONS *', async (t) => {
