@@ -41,12 +41,21 @@ export const configSchema = z.strictObject({
     .default(() => availableParallelism()),
   backends: z.array(backendSchema).max(64).default([]),
   algorithm: z.enum(ALGORITHMS).default('least-connections'),
+  /**
+   * What serves clients: uWS.js (fast; its C++ parser closes or ignores some requests before the proxy sees them, see
+   * docs/proxy.md) or node:http (answers every request with a status, serves pipelining and HTTP/1.0). Without a
+   * native uWS build the proxy serves through node:http whatever this says.
+   */
+  front: z.enum(['uws', 'node']).default('uws'),
   healthCheck: healthSchema.prefault({}),
   timeouts: z
     .strictObject({
       connect: ms.default(2000),
       responseHeaders: ms.default(30_000),
+      /** No byte in either direction (request body up, response down) for this long cuts the exchange. */
       idle: ms.default(60_000),
+      /** Longest time one request may take from start to the response's last byte (null: no limit). */
+      total: ms.nullable().default(null),
       /** Idle upstream connections close after this; keep it under the backends' keep-alive timeout. */
       upstreamKeepAlive: ms.default(4000),
       /** SIGTERM: how long in-flight requests may take to finish. */
@@ -125,6 +134,7 @@ export interface ConfigOverrides {
   threads?: number;
   backends?: string[];
   algorithm?: string;
+  front?: string;
   adminPort?: number;
 }
 
@@ -143,6 +153,7 @@ export function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides)
   }
   if (o.threads !== undefined) out.threads = o.threads;
   if (o.algorithm !== undefined) out.algorithm = o.algorithm;
+  if (o.front !== undefined) out.front = o.front;
   if (o.backends !== undefined && o.backends.length > 0) out.backends = o.backends.map((url) => ({ url, weight: 1 }));
   if (o.adminPort !== undefined) {
     const a = obj('admin');

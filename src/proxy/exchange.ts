@@ -22,6 +22,8 @@ const CORK_BUDGET = 12 * 1024;
 const JSON_502 = '{"error":"bad gateway","reason":"upstream connection failed"}';
 const JSON_503 = '{"error":"service unavailable","reason":"no healthy backend"}';
 const JSON_504 = '{"error":"gateway timeout","reason":"upstream timed out"}';
+/** The empty last chunk uWS passes for a body that ended with the previous one. */
+const NO_BYTES = new Uint8Array(0);
 /** The body of a 413 answer: the declared or received request body is larger than maxBodySize. */
 export const JSON_413 = '{"error":"payload too large"}';
 
@@ -51,6 +53,13 @@ export class Exchange implements ExchangeHandler {
   /** Body bytes uWS accepted for a length-framed response (its write offset, tracked here to save a call per chunk). */
   private sent = 0;
   private readonly startedAt = performance.now();
+  /** A deferred start (ProxyContext.queueStart): the sticky slot to use, and body chunks (copies) that came first. */
+  private sticky = -1;
+  private started = false;
+  private early: Uint8Array[] | null = null;
+  private earlyLast = false;
+  /** timeouts.total as a deadline on the sweeper's clock (0: no limit), kept across retries. */
+  private readonly totalDeadline: number;
   private writableFn: ((offset: number) => boolean) | null = null;
 
   constructor(
@@ -63,20 +72,41 @@ export class Exchange implements ExchangeHandler {
     private readonly chunkedUpload: boolean,
   ) {
     ctx.inflight++;
+    const total = ctx.config.timeouts.total;
+    this.totalDeadline = total === null ? 0 : ctx.sweeper.now + total;
   }
 
   isDone(): boolean {
     return this.done;
   }
 
-  /** Picks a backend (the sticky one when given) and sends the request head. */
+  /** Starts the exchange now, or once the current read is handled where the front asks for that (ProxyContext.queueStart). */
   begin(sticky: number): void {
+    if (this.ctx.deferStarts) {
+      this.sticky = sticky;
+      this.ctx.queueStart(this);
+    } else this.start(sticky);
+  }
+
+  /** Runs a deferred start, unless the client went away meanwhile (uWS closed the connection). */
+  startDeferred(): void {
+    if (!this.done) this.start(this.sticky);
+  }
+
+  /** Picks a backend (the sticky one when given), sends the request head and any body that already arrived. */
+  private start(sticky: number): void {
+    this.started = true;
     const ctx = this.ctx;
     const slot = sticky >= 0 ? sticky : ctx.balancer.pick(this.clientIp, -1);
     if (slot < 0) return this.failResponse('503 Service Unavailable', JSON_503);
     if (ctx.config.sticky !== null && sticky < 0)
       this.setCookie = `${ctx.config.sticky.cookie}=${stickyToken(ctx.urls[slot]!)}; Path=/; HttpOnly`;
     this.send(slot);
+    const early = this.early;
+    if (early !== null) {
+      this.early = null;
+      for (let i = 0; i < early.length && !this.done; i++) this.writeBody(early[i]!, this.earlyLast && i === early.length - 1);
+    }
   }
 
   private send(slot: number): void {
@@ -86,7 +116,7 @@ export class Exchange implements ExchangeHandler {
     this.attempts++;
     this.ctx.table.acquire(slot);
     this.conn = pool.acquire();
-    this.conn.send(this.head, this, this.method === 'HEAD', this.hasBody);
+    this.conn.send(this.head, this, this.method === 'HEAD', this.hasBody, this.totalDeadline);
   }
 
   /** A request body chunk from the client; an ArrayBuffer (uWS) is only valid during this call. */
@@ -98,21 +128,31 @@ export class Exchange implements ExchangeHandler {
       if (!this.responded) this.failResponse('413 Payload Too Large', JSON_413);
       return;
     }
+    let chunk: Uint8Array;
+    if (ab instanceof Uint8Array) chunk = ab;
+    else if (ab.byteLength === 0) chunk = NO_BYTES;
+    else {
+      chunk = Buffer.allocUnsafe(ab.byteLength);
+      chunk.set(new Uint8Array(ab));
+    }
+    if (this.started) this.writeBody(chunk, last);
+    else {
+      (this.early ??= []).push(chunk);
+      if (last) this.earlyLast = true;
+    }
+  }
+
+  /** Sends a body chunk (owned by the callee) upstream, framed as the client's was, and pauses the client on backpressure. */
+  private writeBody(chunk: Uint8Array, last: boolean): void {
     const conn = this.conn;
     if (conn === null) return;
     let ok = true;
-    if (ab.byteLength > 0) {
-      let copy: Uint8Array;
-      if (ab instanceof Uint8Array) copy = ab;
-      else {
-        copy = Buffer.allocUnsafe(ab.byteLength);
-        copy.set(new Uint8Array(ab));
-      }
+    if (chunk.byteLength > 0) {
       if (this.chunkedUpload) {
-        conn.write(`${ab.byteLength.toString(16)}\r\n`);
-        conn.write(copy);
+        conn.write(`${chunk.byteLength.toString(16)}\r\n`);
+        conn.write(chunk);
         ok = conn.write('\r\n');
-      } else ok = conn.write(copy);
+      } else ok = conn.write(chunk);
     }
     if (last) {
       if (this.chunkedUpload) ok = conn.write('0\r\n\r\n');
@@ -213,6 +253,8 @@ export class Exchange implements ExchangeHandler {
 
   private onWritable(offset: number): boolean {
     if (this.done && this.bodyKind !== BODY_LENGTH) return true;
+    // The client took bytes: the exchange is not idle even while the upstream socket is paused for it.
+    this.conn?.touch();
     if (this.pendingChunk === null) {
       this.conn?.socket.resume();
       return true;
@@ -247,11 +289,20 @@ export class Exchange implements ExchangeHandler {
     const t = ctx.table;
     const url = ctx.urls[this.slot] ?? '';
     const stale = err.kind === 'reset' && err.reused && !err.responseStarted;
-    if (!stale) t.recordFailure(this.slot, ctx.config.healthCheck.fall, url, `${err.kind}: ${err.message}`);
-    if (err.kind === 'timeout') t.count(ctx.worker, this.slot, C_TIMEOUTS);
+    // The request's own time limit says nothing about the backend's health.
+    if (!stale && err.kind !== 'total') t.recordFailure(this.slot, ctx.config.healthCheck.fall, url, `${err.kind}: ${err.message}`);
+    const timedOut = err.kind === 'timeout' || err.kind === 'total';
+    if (timedOut) t.count(ctx.worker, this.slot, C_TIMEOUTS);
     const failed = this.slot;
     this.releaseSlot();
-    if (!err.responseStarted && !this.aborted && !this.hasBody && IDEMPOTENT.has(this.method) && this.attempts <= ctx.config.retries) {
+    if (
+      !err.responseStarted &&
+      !this.aborted &&
+      !this.hasBody &&
+      err.kind !== 'total' &&
+      IDEMPOTENT.has(this.method) &&
+      this.attempts <= ctx.config.retries
+    ) {
       // Prefer another backend; a stale keep-alive connection says nothing about its backend, so that one may serve too.
       let next = ctx.balancer.pick(this.clientIp, failed);
       if (next < 0 && stale) next = ctx.balancer.pick(this.clientIp, -1);
@@ -267,7 +318,7 @@ export class Exchange implements ExchangeHandler {
       this.done = true;
       this.res.close();
       this.complete(true);
-    } else if (err.kind === 'timeout') this.failResponse('504 Gateway Timeout', JSON_504);
+    } else if (timedOut) this.failResponse('504 Gateway Timeout', JSON_504);
     else this.failResponse('502 Bad Gateway', JSON_502);
   }
 

@@ -31,7 +31,8 @@ export interface FrontRequest {
   getCaseSensitiveMethod(): string;
   getHeader(lowerCaseKey: string): string;
   getUrl(): string;
-  getQuery(): string;
+  /** The query without '?'; uWS.js returns undefined when there is none. */
+  getQuery(): string | undefined;
   forEach(cb: (key: string, value: string) => void): void;
 }
 

@@ -21,6 +21,7 @@ options:
   -t, --threads N         worker threads (default: CPU count)
   -b, --backend URL       backend origin, repeatable (replaces the file's list)
   -a, --algorithm NAME    least-connections | round-robin | weighted-round-robin | ip-hash | p2c
+      --front NAME        uws (default, fastest) | node (node:http: answers every request, serves pipelining)
       --admin-port PORT   admin API port (default 9090)
   -h, --help
 `;
@@ -41,6 +42,7 @@ const OPTIONS = {
   threads: { type: 'string', short: 't' },
   backend: { type: 'string', short: 'b', multiple: true },
   algorithm: { type: 'string', short: 'a' },
+  front: { type: 'string' },
   'admin-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -75,6 +77,7 @@ export async function main(argv: string[]): Promise<void> {
   if (threads !== undefined) o.threads = threads;
   if (v.backend !== undefined) o.backends = v.backend;
   if (v.algorithm !== undefined) o.algorithm = v.algorithm;
+  if (v.front !== undefined) o.front = v.front;
   const adminPort = intFlag('admin-port', v['admin-port']);
   if (adminPort !== undefined) o.adminPort = adminPort;
 

@@ -13,6 +13,8 @@ export interface WorkerInit {
   memory: SharedArrayBuffer;
   config: ProxyConfig;
   backends: SlotUrl[];
+  /** What serves clients: uWS.js, or node:http (chosen in the config, or where no native uWS loads). */
+  front: 'uws' | 'node';
   /** node:http front only: bind with SO_REUSEPORT (Node >= 22.12). */
   reusePort: boolean;
   /** The rate limiter's bucket table, shared by every thread so a limit holds across them (null: no limits). */

@@ -1,9 +1,15 @@
-/** The slow path for Node versions without a native uWS: node:http behind the small uWS-shaped interface the proxy uses. */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, ListenOptions } from 'node:net';
+/**
+ * The node:http front, behind the small uWS-shaped interface the proxy uses: slower than uWS, but it answers every
+ * request: pipelined requests in order, HTTP/1.0, absolute-form targets, and a status for every request it will not
+ * forward (node's parser errors become 400/414/431/501/505). Chosen with `front: "node"`, and where no native uWS loads.
+ */
+import { createServer, type IncomingMessage, type Server, ServerResponse, STATUS_CODES } from 'node:http';
+import { type AddressInfo, connect, type ListenOptions, type Socket } from 'node:net';
 import type { Front, FrontRequest, FrontResponse } from './front.js';
 import type { ProxyContext } from './proxy-context.js';
-import { proxyRequest } from './proxy-request.js';
+import { proxyRequest, refuse } from './proxy-request.js';
+import { requestProblem, scanRequestHeaders } from './request-head.js';
+import { awaitUpgradeAnswer, upgradeRequestHead } from './websocket-handshake.js';
 
 /** The proxy passes uWS latin1 bytes (views of the upstream read buffer) or strings. */
 function latin1(s: string | Uint8Array): string {
@@ -18,29 +24,60 @@ function owned(chunk: Uint8Array): Buffer {
   return Buffer.from(chunk);
 }
 
-/** A node:http request seen through the uWS HttpRequest methods the proxy calls. */
+/** An absolute-form request target (RFC 9112 §3.2.2): scheme, authority, and the rest. */
+const ABSOLUTE_FORM = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/;
+
+/**
+ * A node:http request seen through the uWS HttpRequest methods the proxy calls. An absolute-form target is taken
+ * apart as RFC 9112 §3.2.2 says: its authority replaces the Host header and its path and query are forwarded.
+ */
 export class NodeFrontRequest implements FrontRequest {
-  private readonly q: number;
+  private readonly path: string;
+  private readonly query: string;
+  /** The authority of an absolute-form target, which stands for the Host header; null for origin-form. */
+  private readonly host: string | null = null;
+  /** The status line to refuse the request with, or '' when it may be forwarded. */
+  readonly problem: string = '';
+
   constructor(private readonly req: IncomingMessage) {
-    this.q = (req.url ?? '/').indexOf('?');
+    let url = req.url ?? '/';
+    if (req.httpVersionMajor !== 1) this.problem = '505 HTTP Version Not Supported';
+    else if (url.charCodeAt(0) !== 47 && url !== '*') {
+      const m = ABSOLUTE_FORM.exec(url);
+      const scheme = m?.[1]?.toLowerCase();
+      if (m === null || (scheme !== 'http' && scheme !== 'https') || m[2] === '' || m[2]!.includes('@') || m[3]!.startsWith('#'))
+        this.problem = '400 Bad Request';
+      else {
+        this.host = m[2]!;
+        url = m[3] === '' ? '/' : m[3]!.startsWith('?') ? `/${m[3]}` : m[3]!;
+      }
+    }
+    const q = url.indexOf('?');
+    this.path = q < 0 ? url : url.slice(0, q);
+    this.query = q < 0 ? '' : url.slice(q + 1);
   }
   getCaseSensitiveMethod(): string {
     return this.req.method ?? 'GET';
   }
   getHeader(key: string): string {
+    if (key === 'host' && this.host !== null) return this.host;
     const v = this.req.headers[key];
     return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
   }
   getUrl(): string {
-    const url = this.req.url ?? '/';
-    return this.q < 0 ? url : url.slice(0, this.q);
+    return this.path;
   }
   getQuery(): string {
-    return this.q < 0 ? '' : (this.req.url ?? '').slice(this.q + 1);
+    return this.query;
   }
   forEach(cb: (key: string, value: string) => void): void {
+    const host = this.host;
+    if (host !== null) cb('host', host);
     const raw = this.req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) cb(raw[i]!.toLowerCase(), raw[i + 1]!);
+    for (let i = 0; i < raw.length; i += 2) {
+      const key = raw[i]!.toLowerCase();
+      if (host === null || key !== 'host') cb(key, raw[i + 1]!);
+    }
   }
 }
 
@@ -71,7 +108,11 @@ export class NodeFrontResponse implements FrontResponse {
     if (!this.res.headersSent) this.res.writeHead(this.status, this.reason || undefined);
   }
   end(body?: string | Uint8Array, closeConnection?: boolean): this {
-    if (closeConnection) this.res.setHeader('connection', 'close');
+    if (closeConnection) {
+      this.res.setHeader('connection', 'close');
+      // Requests pipelined behind this one would get no answer: they must not reach a backend either.
+      (this.req.socket as ClientSocket).sabreClosing = true;
+    }
     if (body !== undefined && !this.res.headersSent)
       this.res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     this.head();
@@ -139,6 +180,118 @@ export function nodeRemoteAddress(res: FrontResponse): string {
   return Buffer.from(res.getRemoteAddressAsText()).toString();
 }
 
+/** A status answer that closes the connection, for requests node's parser or the proxy refuses before any response. */
+function errorAnswer(code: number): string {
+  const text = STATUS_CODES[code] ?? 'Error';
+  const body = `{"error":"${text.toLowerCase()}"}`;
+  return `HTTP/1.1 ${code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** The longest request line that still gets 431 rather than 414 when node's 16 KiB head limit is passed. */
+const MAX_REQUEST_LINE = 8192;
+
+/** The status for a request node's parser rejected (llhttp error codes), as nginx would answer it. */
+function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): number {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW': {
+      // The head passed 16 KiB: when the bytes start with a request line that has not ended yet, the target is too long.
+      const raw = err.rawPacket;
+      if (raw !== undefined && /^[A-Za-z]+ /.test(raw.toString('latin1', 0, 16))) {
+        const lf = raw.indexOf(10);
+        if (lf < 0 || lf > MAX_REQUEST_LINE) return 414;
+      }
+      return 431;
+    }
+    case 'HPE_INVALID_METHOD':
+      return 501;
+    case 'HPE_INVALID_VERSION':
+      return 505;
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      // The same code for a coding llhttp does not take and for one next to a Content-Length (a bad request).
+      return /content-length/i.test((err as { reason?: string }).reason ?? '') ? 400 : 501;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    default:
+      return 400;
+  }
+}
+
+/** Per client socket: responses not yet finished, and an error answer that must wait for them (pipelining order). */
+interface ClientSocket extends Socket {
+  sabrePending?: number;
+  sabreErrorAnswer?: string;
+  /** A response that closes the connection is queued: later requests on it are not proxied. */
+  sabreClosing?: boolean;
+}
+
+/** Writes `answer` and closes the socket once it is flushed. */
+function answerAndClose(socket: Socket, answer: string): void {
+  if (socket.writable) socket.write(answer, 'latin1');
+  socket.destroySoon();
+}
+
+/** Counts a response as pending on its socket until it closes; an error answer waiting for it goes out after the last. */
+function trackPending(socket: ClientSocket, res: ServerResponse): void {
+  socket.sabrePending = (socket.sabrePending ?? 0) + 1;
+  res.once('close', () => {
+    if (--socket.sabrePending! === 0 && socket.sabreErrorAnswer !== undefined) answerAndClose(socket, socket.sabreErrorAnswer);
+  });
+}
+
+/** Proxies one request through node:http, or refuses it (version, target) with a status and a closed connection. */
+function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
+  // node:http ends the connection after the closing response; this request's response is dropped with it.
+  if ((req.socket as ClientSocket).sabreClosing) return;
+  trackPending(req.socket, res);
+  const fres = new NodeFrontResponse(req, res);
+  const freq = new NodeFrontRequest(req);
+  if (freq.problem !== '') refuse(fres, freq.problem);
+  else proxyRequest(ctx, fres, freq);
+}
+
+/**
+ * A WebSocket upgrade through the node:http front: after the backend's checked 101 the two sockets are piped both
+ * ways as raw bytes (frames stay as the client masked them), so each side is read only as fast as the other writes.
+ */
+function tunnel(ctx: ProxyContext, req: IncomingMessage, socket: Socket, early: Buffer): void {
+  socket.on('error', () => undefined);
+  const freq = new NodeFrontRequest(req);
+  const target = freq.getQuery() === '' ? freq.getUrl() : `${freq.getUrl()}?${freq.getQuery()}`;
+  scanRequestHeaders(freq);
+  const key = freq.getHeader('sec-websocket-key');
+  const problem = freq.problem || requestProblem(target.length) || (key === '' ? '400 Bad Request' : '');
+  if (problem !== '') return answerAndClose(socket, errorAnswer(+problem.slice(0, 3)));
+  const clientIp = socket.remoteAddress ?? '';
+  const slot = ctx.balancer.pick(clientIp, -1);
+  if (slot < 0 || ctx.urls[slot] === undefined) return answerAndClose(socket, errorAnswer(503));
+  const u = new URL(ctx.urls[slot]!);
+  const upstream = connect({ host: u.hostname, port: +(u.port || 80), noDelay: true });
+  ctx.table.acquire(slot);
+  upstream.on('error', () => undefined);
+  upstream.once('close', () => {
+    ctx.table.release(slot);
+    socket.destroy();
+  });
+  socket.once('close', () => upstream.destroy());
+  awaitUpgradeAnswer(upstream, key, ctx.config.timeouts.responseHeaders, (answer) => {
+    if (socket.destroyed) return void upstream.destroy();
+    if (answer.refusal !== '') {
+      upstream.destroy();
+      return answerAndClose(socket, errorAnswer(+answer.refusal.slice(0, 3)));
+    }
+    socket.write(answer.head);
+    if (answer.rest.length > 0) socket.write(answer.rest);
+    if (early.length > 0) upstream.write(early);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+    upstream.resume();
+  });
+  upstream.write(
+    upgradeRequestHead(target, freq.getHeader('host'), clientIp, (cb) => freq.forEach(cb)),
+    'latin1',
+  );
+}
+
 /** The node:http front: one server per worker thread, all on one port where Node has reusePort (>= 22.12). */
 export class NodeFront implements Front {
   private readonly server: Server;
@@ -147,9 +300,34 @@ export class NodeFront implements Front {
     ctx: ProxyContext,
     private readonly reusePort: boolean,
   ) {
-    this.server = createServer({ noDelay: true }, (req, res) =>
-      proxyRequest(ctx, new NodeFrontResponse(req, res), new NodeFrontRequest(req)),
-    );
+    // No whole-request deadline: a long upload is fine while bytes flow (timeouts.idle cuts a stalled one).
+    this.server = createServer({ noDelay: true, requestTimeout: 0 }, (req, res) => handle(ctx, req, res));
+    // No cap on the header count (node drops headers past 2000 silently); the 16 KiB head limit bounds it (431).
+    this.server.maxHeadersCount = 0;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: ClientSocket) => {
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) return void socket.destroy();
+      const answer = errorAnswer(clientErrorStatus(err));
+      // Responses to earlier pipelined requests go first.
+      if ((socket.sabrePending ?? 0) > 0) socket.sabreErrorAnswer = answer;
+      else answerAndClose(socket, answer);
+    });
+    // A reverse proxy opens no tunnels.
+    this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      socket.on('error', () => undefined);
+      answerAndClose(socket, errorAnswer(501));
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, early: Buffer) => {
+      if (/^websocket$/i.test(req.headers.upgrade ?? '') && req.method === 'GET') return tunnel(ctx, req, socket, early);
+      // Other upgrades (h2c) are optional for a server: served as a plain request on a connection that then closes.
+      socket.on('error', () => undefined);
+      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)
+        return answerAndClose(socket, errorAnswer(501));
+      const res = new ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket);
+      res.once('finish', () => socket.destroySoon());
+      handle(ctx, req, res);
+    });
   }
 
   listen(host: string, port: number): Promise<number> {

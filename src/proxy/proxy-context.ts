@@ -3,6 +3,7 @@ import type { PolicyEngine } from '../limiter/policy.js';
 import type { BackendTable } from './backend-table.js';
 import type { Balancer } from './balancer.js';
 import type { ProxyConfig } from './config.js';
+import type { Exchange } from './exchange.js';
 import type { FrontResponse } from './front.js';
 import { LatencyRecorder } from './latency.js';
 import type { TimeoutSweeper } from './timeout-sweeper.js';
@@ -17,6 +18,21 @@ export class ProxyContext {
   inflight = 0;
   /** Rate-limit policies checked before a request is proxied (null: none configured). */
   limiter: PolicyEngine | null = null;
+  /**
+   * Set for the uWS front: exchanges start after the read that parsed them has been handled. uWS.js closes a
+   * connection whose next request arrives while a response is pending, inside that same read; started later, an
+   * exchange aborted that way never reaches a backend (so a pipelined POST is not run without an answer).
+   */
+  deferStarts = false;
+  private starts: Exchange[] = [];
+  private spare: Exchange[] = [];
+  private readonly flushStarts = (): void => {
+    const q = this.starts;
+    this.starts = this.spare;
+    this.spare = q;
+    for (let i = 0; i < q.length; i++) q[i]!.startDeferred();
+    q.length = 0;
+  };
 
   constructor(
     readonly worker: number,
@@ -27,6 +43,11 @@ export class ProxyContext {
     /** The client's address as text (X-Forwarded-For), read the way the thread's front end can. */
     readonly remoteAddress: (res: FrontResponse) => string,
   ) {}
+
+  /** Starts `ex` in the check phase of this loop iteration, after every read of the poll phase. */
+  queueStart(ex: Exchange): void {
+    if (this.starts.push(ex) === 1) setImmediate(this.flushStarts);
+  }
 
   /** Replaces the slot → url map; pools of removed or changed slots close. */
   setBackends(list: ReadonlyArray<{ slot: number; url: string }>): void {

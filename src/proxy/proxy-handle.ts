@@ -32,7 +32,14 @@ export interface ProxyHandle {
   port: number;
   adminPort: number;
   config: ProxyConfig;
-  status(): Promise<{ implementation: UwsImplementation; algorithm: string; threads: number; backends: BackendStatus[] }>;
+  status(): Promise<{
+    implementation: UwsImplementation;
+    /** What serves clients. */
+    front: 'uws' | 'node:http';
+    algorithm: string;
+    threads: number;
+    backends: BackendStatus[];
+  }>;
   /** HDR percentile distribution (ms) of all proxied requests since start. */
   latencyDistribution(): Promise<string>;
   addBackend(url: string, weight: number): void;

@@ -1,13 +1,27 @@
-/** The front-agnostic request handler: admits one client request (body size, rate limits) and starts its Exchange. */
+/** The front-agnostic request handler: admits one client request (framing, body size, rate limits) and starts its Exchange. */
 import { Exchange, JSON_413 } from './exchange.js';
 import type { FrontRequest, FrontResponse } from './front.js';
 import type { ProxyContext } from './proxy-context.js';
-import { chunkedBody, declaredLength, requestCookie, scanRequestHeaders, upstreamRequestHead } from './request-head.js';
+import { chunkedBody, declaredLength, requestCookie, requestProblem, scanRequestHeaders, upstreamRequestHead } from './request-head.js';
+
+/** Answers a request the proxy will not forward and closes the connection (its body, if any, is left unread). */
+export function refuse(res: FrontResponse, status: string): void {
+  res.cork(() => {
+    res.writeStatus(status);
+    res.writeHeader('content-type', 'application/json');
+    res.end(`{"error":"${status.slice(4).toLowerCase()}"}`, true);
+  });
+}
 
 /** Handles one request: call from the front's route with the live (res, req). */
 export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRequest): void {
   const cfg = ctx.config;
   scanRequestHeaders(req);
+  const path = req.getUrl();
+  // uWS.js returns undefined, not '', for a target without a query.
+  const query = req.getQuery() || '';
+  const problem = requestProblem(path.length + query.length);
+  if (problem !== '') return refuse(res, problem);
   const chunked = chunkedBody();
   const declared = declaredLength();
   if (declared > cfg.maxBodySize) {
@@ -22,7 +36,7 @@ export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRe
   const clientIp = ctx.remoteAddress(res);
   let limitHeaders: Record<string, string> | null = null;
   if (ctx.limiter !== null) {
-    const d = ctx.limiter.evaluateSync({ method, path: req.getUrl(), ip: clientIp, header: (n) => req.getHeader(n) || undefined })!;
+    const d = ctx.limiter.evaluateSync({ method, path, ip: clientIp, header: (n) => req.getHeader(n) || undefined })!;
     if (!d.allowed) {
       res.cork(() => {
         res.writeStatus(d.status === 429 ? '429 Too Many Requests' : '400 Bad Request');
@@ -34,7 +48,7 @@ export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRe
     }
     limitHeaders = d.headers;
   }
-  const head = upstreamRequestHead(req, method, clientIp, declared, chunked);
+  const head = upstreamRequestHead(req, method, query === '' ? path : `${path}?${query}`, clientIp, declared, chunked);
 
   let sticky = -1;
   const stickyCfg = cfg.sticky;

@@ -40,14 +40,18 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
   let config = loadConfig(source, overrides);
   const impl = uwsImplementation;
   const reusePort = nodeHasReusePort();
-  if (!impl.native) {
+  const front = impl.native && config.front === 'uws' ? 'uws' : 'node';
+  if (!impl.native && config.front === 'uws') {
     log.warn('no native uWebSockets.js for this Node/glibc: serving through the slower node:http front end', {
       node: process.versions.node,
       why: impl.notes.join(' | '),
       threads: reusePort ? config.threads : 1,
     });
-    // Without SO_REUSEPORT in node:http only one thread can bind the port.
-    if (!reusePort) config = { ...config, threads: 1 };
+  }
+  // Without SO_REUSEPORT in node:http only one thread can bind the port.
+  if (front === 'node' && !reusePort && config.threads > 1) {
+    if (config.front === 'node') log.warn('node:http front without SO_REUSEPORT (Node < 22.12): serving with one thread');
+    config = { ...config, threads: 1 };
   }
   const memory = createTableMemory();
   const table = new BackendTable(memory);
@@ -81,7 +85,7 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
   let port = config.listen.port;
   await Promise.all(
     Array.from({ length: config.threads }, (_, index) => {
-      const init: WorkerInit = { index, memory, config, backends: slotList(), reusePort, limiterMemory };
+      const init: WorkerInit = { index, memory, config, backends: slotList(), front, reusePort, limiterMemory };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
       workers.push(w);
       return new Promise<void>((resolve, reject) => {
@@ -166,7 +170,13 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
         });
         h.destroy();
       }
-      return { implementation: impl, algorithm: config.algorithm, threads: workers.length, backends };
+      return {
+        implementation: impl,
+        front: front === 'uws' ? 'uws' : 'node:http',
+        algorithm: config.algorithm,
+        threads: workers.length,
+        backends,
+      };
     },
     async latencyDistribution() {
       const h = newHistogram();
@@ -214,8 +224,13 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
     },
     reload() {
       const next = loadConfig(source, overrides);
-      if (next.listen.port !== config.listen.port || next.listen.host !== config.listen.host || next.threads !== config.threads) {
-        log.warn('reload: listen address and threads apply only after a restart');
+      if (
+        next.listen.port !== config.listen.port ||
+        next.listen.host !== config.listen.host ||
+        next.threads !== config.threads ||
+        next.front !== config.front
+      ) {
+        log.warn('reload: listen address, threads and front apply only after a restart');
       }
       const wanted = new Map(next.backends.map((b) => [b.url, b.weight]));
       for (const e of entries.values()) {
@@ -226,7 +241,7 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
         if (!e) add(url, weight);
         else if (!e.draining && table.weight(e.slot) !== weight) handle.setWeight(url, weight);
       }
-      config = { ...next, listen: config.listen, threads: config.threads, admin: config.admin };
+      config = { ...next, listen: config.listen, threads: config.threads, front: config.front, admin: config.admin };
       handle.config = config;
       health.reconfigure(config.healthCheck);
       broadcast({ type: 'config', config });
@@ -262,7 +277,7 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
     threads: workers.length,
     algorithm: config.algorithm,
     backends: entries.size,
-    uws: impl.native ? `${impl.package} (native)` : `none native (${impl.fallback} fallback)`,
+    front: front === 'uws' ? `uWS.js ${impl.package} (native)` : impl.native ? 'node:http' : `node:http (no native uWS)`,
   });
   return handle;
 }

@@ -26,8 +26,11 @@ const HOP_BY_HOP = new Set([
 // callback and these fields serve every request without a closure or a getHeader() call per header.
 let rqForward = '';
 let rqHost = '';
+let rqHosts = 0;
 let rqLength = '';
-let rqChunked = false;
+/** Set when Content-Length is not 1*DIGIT or repeated with another value: the body's end would be ambiguous. */
+let rqLengthBad = false;
+let rqTransferEncoding = '';
 let rqConnection = '';
 let rqXff = '';
 let rqVia = '';
@@ -45,13 +48,17 @@ function collectHeader(k: string, v: string): void {
     case 'host':
       if ((rqSeen & SEEN_HOST) === 0) rqHost = v;
       rqSeen |= SEEN_HOST;
+      rqHosts++;
       return;
     case 'content-length':
-      if ((rqSeen & SEEN_LENGTH) === 0) rqLength = v;
+      if ((rqSeen & SEEN_LENGTH) === 0) {
+        rqLength = v;
+        rqLengthBad = !DIGITS.test(v);
+      } else if (v !== rqLength) rqLengthBad = true;
       rqSeen |= SEEN_LENGTH;
       return;
     case 'transfer-encoding':
-      if ((rqSeen & SEEN_TE) === 0) rqChunked = v !== '';
+      rqTransferEncoding = (rqSeen & SEEN_TE) === 0 ? v : `${rqTransferEncoding}, ${v}`;
       rqSeen |= SEEN_TE;
       return;
     case 'connection':
@@ -80,12 +87,33 @@ function collectHeader(k: string, v: string): void {
   rqForward += `${k}: ${v}\r\n`;
 }
 
+const DIGITS = /^[0-9]{1,15}$/;
+const CHUNKED_ONLY = /^[ \t]*chunked[ \t]*$/i;
+
+/** The longest request target (path and query) the proxy forwards; longer ones get 414, as nginx's 8k buffers do. */
+export const MAX_TARGET = 8192;
+
 /** Reads the request's headers in one pass; the functions below answer from it until the next request's pass. */
 export function scanRequestHeaders(req: FrontRequest): void {
-  rqForward = rqHost = rqLength = rqConnection = rqXff = rqVia = rqCookie = '';
-  rqChunked = false;
+  rqForward = rqHost = rqLength = rqTransferEncoding = rqConnection = rqXff = rqVia = rqCookie = '';
+  rqLengthBad = false;
+  rqHosts = 0;
   rqSeen = 0;
   req.forEach(collectHeader);
+}
+
+/**
+ * Why the scanned request cannot be forwarded, as the status line to answer it with before closing the connection,
+ * or '' when it can: two Host headers or an ambiguous body length (RFC 9112 §3.2, §6.3), a transfer coding other than
+ * chunked alone (§6.1: the proxy could not forward it intact), a target longer than MAX_TARGET.
+ */
+export function requestProblem(targetLength: number): string {
+  if (rqHosts > 1 || rqLengthBad) return '400 Bad Request';
+  if ((rqSeen & SEEN_TE) !== 0) {
+    if (!CHUNKED_ONLY.test(rqTransferEncoding)) return '501 Not Implemented';
+    if ((rqSeen & SEEN_LENGTH) !== 0) return '400 Bad Request';
+  }
+  return targetLength > MAX_TARGET ? '414 URI Too Long' : '';
 }
 
 /** The request's Content-Length, or -1 when it declares none. */
@@ -93,14 +121,20 @@ export function declaredLength(): number {
   return rqLength === '' ? -1 : +rqLength;
 }
 
-/** True when the request body comes chunked (it has a Transfer-Encoding). */
+/** True when the request body comes chunked (it has a Transfer-Encoding, which requestProblem allows only as chunked). */
 export function chunkedBody(): boolean {
-  return rqChunked;
+  return (rqSeen & SEEN_TE) !== 0;
 }
 
-/** The head to send upstream: `declared` and `chunked` frame the body as the client's head did. */
-export function upstreamRequestHead(req: FrontRequest, method: string, clientIp: string, declared: number, chunked: boolean): string {
-  const query = req.getQuery();
+/** The head to send upstream for `target` (path and query): `declared` and `chunked` frame the body as the client's head did. */
+export function upstreamRequestHead(
+  req: FrontRequest,
+  method: string,
+  target: string,
+  clientIp: string,
+  declared: number,
+  chunked: boolean,
+): string {
   const connTokens = rqConnection;
   let forward = rqForward;
   if (connTokens !== '' && !/^\s*(keep-alive|close)\s*$/i.test(connTokens)) {
@@ -122,8 +156,7 @@ export function upstreamRequestHead(req: FrontRequest, method: string, clientIp:
   let head =
     method +
     ' ' +
-    req.getUrl() +
-    (query ? `?${query}` : '') +
+    target +
     ' HTTP/1.1\r\nhost: ' +
     host +
     '\r\n' +

@@ -47,9 +47,7 @@ export class ResponseHead {
   fields = new Int32Array(FIELD * 64);
   /** The Content-Length value, or -1 when there is none. */
   contentLength = -1;
-  /** A Transfer-Encoding header is present. */
-  transferEncoding = false;
-  /** The last Transfer-Encoding ends in chunked. */
+  /** The body is chunked: the head has Transfer-Encoding, which the parser accepts only as `chunked` alone. */
   chunked = false;
   /** The connection closes after this response (HTTP/1.0 without keep-alive, or Connection: close). */
   close = false;
@@ -184,7 +182,6 @@ export function parseResponseHead(buf: Buffer, start: number, limit: number, hea
   let n = 0;
   let length = -1;
   let te = false;
-  let chunked = false;
   let close = buf[start + 7] === 48; // HTTP/1.0 defaults to close
   let closeToken = false;
   p = statusEnd + 2;
@@ -238,18 +235,27 @@ export function parseResponseHead(buf: Buffer, start: number, limit: number, hea
       }
       length = v;
     } else if (kind === F_TRANSFER_ENCODING) {
+      // Only chunked alone: the proxy re-frames the body for the client, so it could not forward another coding
+      // (gzip, "gzip, chunked") intact, and "chunked" twice or an empty value leaves the body's end in doubt.
+      if (te || ve - vs !== 7 || !nameIs(buf, vs, 'chunked')) {
+        head.error = 'unsupported transfer-encoding';
+        return HEAD_ERROR;
+      }
       te = true;
-      chunked = /(?:^|,)\s*chunked\s*$/i.test(buf.toString('latin1', vs, ve));
     } else if (kind === F_CONNECTION) {
       // A close in any Connection header wins over keep-alive in a later one.
       if (containsWord(buf, vs, ve, 'close')) close = closeToken = true;
       else if (!closeToken && containsWord(buf, vs, ve, 'keep-alive')) close = false;
     }
   }
+  if (te && length >= 0) {
+    // RFC 9112 §6.3: a sign of response splitting, to be handled as an error (nginx and llhttp reject it too).
+    head.error = 'both transfer-encoding and content-length';
+    return HEAD_ERROR;
+  }
   head.count = n;
   head.contentLength = length;
-  head.transferEncoding = te;
-  head.chunked = chunked;
+  head.chunked = te;
   head.close = close;
   return p;
 }
@@ -259,8 +265,6 @@ export function bodyFraming(head: ResponseHead, isHeadRequest: boolean): number 
   const code = head.status;
   if (isHeadRequest || code === 204 || code === 304 || code === 101) return BODY_NONE;
   if (head.chunked) return BODY_CHUNKED;
-  // A transfer coding other than chunked last overrides Content-Length: the body ends when the connection does.
-  if (head.transferEncoding) return BODY_UNTIL_CLOSE;
   if (head.contentLength >= 0) return head.contentLength === 0 ? BODY_NONE : BODY_LENGTH;
   return BODY_UNTIL_CLOSE;
 }

@@ -18,10 +18,13 @@ import {
 } from './response-head-parser.js';
 import type { Expiring, TimeoutSweeper } from './timeout-sweeper.js';
 
-/** How an upstream exchange failed; `kind` decides the status (502/504) and whether it counts against the backend. */
+/**
+ * How an upstream exchange failed; `kind` decides the status (502/504) and whether it counts against the backend
+ * ('total': the request's own time limit passed, which says nothing about the backend).
+ */
 export class UpstreamError extends SabreError {
   constructor(
-    readonly kind: 'connect' | 'timeout' | 'reset' | 'protocol',
+    readonly kind: 'connect' | 'timeout' | 'total' | 'reset' | 'protocol',
     message: string,
     /** True once any response byte arrived: the request must not be retried. */
     readonly responseStarted: boolean,
@@ -64,10 +67,15 @@ const S_UNTIL_CLOSE = 7;
 /** Timeouts the client enforces, in ms. */
 export interface UpstreamTimeouts {
   connect: number;
+  /** From the request's last byte handed to the backend to the response head. */
   responseHeaders: number;
+  /** No byte sent (request body) or received (response) for this long, before or after the head. */
   idle: number;
   upstreamKeepAlive: number;
 }
+
+/** A zero-length write: its callback runs once everything written before it has gone to the kernel. */
+const FLUSHED = Buffer.alloc(0);
 
 /** What a connection needs from the pool that made it (upstream-pool.ts). */
 export interface ConnectionOwner {
@@ -86,6 +94,8 @@ export class UpstreamConnection implements Expiring {
   readonly socket: Socket;
   handler: ExchangeHandler | null = null;
   deadline = 0;
+  /** The exchange's absolute time limit (timeouts.total, on the sweeper's clock); 0 when there is none. */
+  private totalDeadline = 0;
   reused = false;
   private connected = false;
   private state = S_IDLE;
@@ -102,6 +112,10 @@ export class UpstreamConnection implements Expiring {
   /** Bytes of the current read (in READ_BUFFER), parsed inside the handler's cork. */
   private pendingLength = 0;
   private readonly parseBound = (): void => this.parsePending();
+  /** The request's last byte went to the kernel: the wait for the response head starts. */
+  private readonly requestSent = (): void => {
+    if (this.state === S_HEAD && this.handler !== null && !this.bodyPending) this.arm(this.pool.timeouts.responseHeaders);
+  };
   private readonly onRead = (n: number): boolean => {
     this.onData(n);
     return true;
@@ -114,7 +128,7 @@ export class UpstreamConnection implements Expiring {
     this.socket = connect({ host: pool.host, port: pool.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
     this.socket.on('connect', () => {
       this.connected = true;
-      if (this.handler) this.deadline = this.pool.sweeper.now + this.pool.timeouts.responseHeaders;
+      if (this.handler) this.arm(this.bodyPending ? this.pool.timeouts.idle : this.pool.timeouts.responseHeaders);
     });
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.connected ? 'reset' : 'connect', err.code ?? err.message));
     this.socket.on('close', () => {
@@ -123,27 +137,46 @@ export class UpstreamConnection implements Expiring {
     });
   }
 
-  /** Sends a request head (and starts the response timer); a body follows via write(), then endBody(). */
-  send(head: string, handler: ExchangeHandler, isHeadRequest: boolean, hasBody: boolean): void {
+  /**
+   * Sends a request head and starts its clock: the connect timeout, then idle while a body follows (via write(), then
+   * endBody()), then responseHeaders once the request is sent. `totalDeadline` (0: none) caps every deadline.
+   */
+  send(head: string, handler: ExchangeHandler, isHeadRequest: boolean, hasBody: boolean, totalDeadline: number): void {
     this.handler = handler;
     this.bodyPending = hasBody;
     this.state = S_HEAD;
     this.isHeadRequest = isHeadRequest;
     this.started = false;
     this.keepAlive = true;
+    this.totalDeadline = totalDeadline;
     const t = this.pool.timeouts;
-    this.deadline = this.pool.sweeper.now + (this.connected ? t.responseHeaders : t.connect);
+    this.arm(!this.connected ? t.connect : hasBody ? t.idle : t.responseHeaders);
     writeLatin1(this.socket, head);
+  }
+
+  /** Sets the deadline `ms` from now, or at the exchange's total limit if that comes first. */
+  private arm(ms: number): void {
+    const d = this.pool.sweeper.now + ms;
+    this.deadline = this.totalDeadline !== 0 && d > this.totalDeadline ? this.totalDeadline : d;
+  }
+
+  /** Bytes moved for the exchange (a request body chunk out, or the client taking response bytes): idle restarts. */
+  touch(): void {
+    if (this.connected && this.handler !== null && (this.state !== S_HEAD || this.bodyPending)) this.arm(this.pool.timeouts.idle);
   }
 
   /** Writes request body bytes; false means wait for 'drain'. */
   write(chunk: Uint8Array | string): boolean {
+    this.touch();
     return this.socket.write(chunk);
   }
 
-  /** The request body is complete; until then the connection cannot be reused. */
+  /** The request body is complete (until then the connection cannot be reused); responseHeaders starts once it is sent. */
   endBody(): void {
     this.bodyPending = false;
+    if (this.state !== S_HEAD || !this.connected) return;
+    if (this.socket.writableLength === 0) this.requestSent();
+    else this.socket.write(FLUSHED, this.requestSent);
   }
 
   /** Abandons the exchange (client went away): the connection cannot be reused. */
@@ -166,7 +199,8 @@ export class UpstreamConnection implements Expiring {
       this.destroy();
       return;
     }
-    this.fail(this.connected ? 'timeout' : 'connect', this.connected ? 'upstream timed out' : 'connect timed out', true);
+    if (this.deadline === this.totalDeadline) this.fail('total', 'total time limit passed');
+    else this.fail(this.connected ? 'timeout' : 'connect', this.connected ? 'upstream timed out' : 'connect timed out', true);
   }
 
   /** Idle connections past the keep-alive limit are closed by the pool's sweep. */
@@ -190,6 +224,8 @@ export class UpstreamConnection implements Expiring {
       return;
     }
     this.started = true;
+    // Response bytes restart the idle clock (the head has its own deadline, responseHeaders).
+    if (this.state > S_HEAD) this.arm(this.pool.timeouts.idle);
     this.pendingLength = n;
     h.corked(this.parseBound);
   }
@@ -299,7 +335,7 @@ export class UpstreamConnection implements Expiring {
     // Interim responses (100 Continue, 103 Early Hints) are consumed; the final one follows.
     if (code < 200 && code !== 101) return p;
     this.keepAlive = !head.close;
-    this.deadline = this.pool.sweeper.now + this.pool.timeouts.idle;
+    this.arm(this.pool.timeouts.idle);
     const kind = bodyFraming(head, this.isHeadRequest);
     const length = head.contentLength;
     h.onHead(head, kind, length);
@@ -339,6 +375,7 @@ export class UpstreamConnection implements Expiring {
     this.handler = null;
     this.state = S_IDLE;
     this.deadline = 0;
+    this.totalDeadline = 0;
     if (this.keepAlive && !this.bodyPending) {
       // A response that ended while the client was slow leaves the socket paused; idle sockets must read (to see EOF).
       if (this.socket.isPaused()) this.socket.resume();

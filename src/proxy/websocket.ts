@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from './uws.js';
 import { uws } from './uws.js';
 import type { ProxyContext } from './proxy-context.js';
+import { awaitUpgradeAnswer, upgradeRequestHead } from './websocket-handshake.js';
 
 const OP_CONT = 0x0;
 const OP_TEXT = 0x1;
@@ -64,35 +65,50 @@ export function encodeFrame(opcode: number, payload: Uint8Array): Buffer {
   return frame;
 }
 
-/** Incremental decoder for backend→client frames; reassembles fragmented messages. */
+/**
+ * Incremental decoder for backend→client frames; reassembles fragmented messages. Bytes wait in a list until a whole
+ * frame is there, so a large message arriving in many reads is copied once, not once per read.
+ */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** Bytes the next step needs: the frame header's first two, the whole header, or the whole frame. */
+  private need = 2;
   private fragments: Buffer[] = [];
+  private fragmentBytes = 0;
   private fragmentOp = 0;
 
   constructor(
+    /** A message; `data` may be a view of the decoder's buffer, valid only during the call. */
     private readonly onMessage: (data: Buffer, binary: boolean) => void,
     private readonly onControl: (opcode: number, payload: Buffer) => void,
     private readonly maxMessage: number,
   ) {}
 
-  /** Feeds bytes; returns false on a protocol error. */
+  /** Feeds bytes (kept, not copied: the caller must not reuse `chunk`); returns false on a protocol error. */
   push(chunk: Buffer): boolean {
-    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size < this.need) return true;
+    let b = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.size);
+    this.chunks = [];
+    this.size = 0;
     for (;;) {
-      const b = this.buf;
-      if (b.length < 2) return true;
+      this.need = 2;
+      if (b.length < 2) break;
       const fin = (b[0]! & 0x80) !== 0;
       const op = b[0]! & 0x0f;
       const masked = (b[1]! & 0x80) !== 0;
       let len = b[1]! & 0x7f;
       let off = 2;
       if (len === 126) {
-        if (b.length < 4) return true;
+        this.need = 4;
+        if (b.length < 4) break;
         len = b.readUInt16BE(2);
         off = 4;
       } else if (len === 127) {
-        if (b.length < 10) return true;
+        this.need = 10;
+        if (b.length < 10) break;
         const big = b.readBigUInt64BE(2);
         if (big > BigInt(this.maxMessage)) return false;
         len = Number(big);
@@ -101,55 +117,56 @@ export class FrameDecoder {
       if (len > this.maxMessage) return false;
       const maskAt = off;
       if (masked) off += 4;
-      if (b.length < off + len) return true;
-      const payload = Buffer.from(b.subarray(off, off + len));
+      this.need = off + len;
+      if (b.length < off + len) break;
+      const payload = b.subarray(off, off + len);
       if (masked) for (let i = 0; i < len; i++) payload[i]! ^= b[maskAt + (i & 3)]!;
-      this.buf = b.subarray(off + len);
+      b = b.subarray(off + len);
       if (op >= 0x8) this.onControl(op, payload);
       else if (op === OP_CONT || !fin) {
         if (op !== OP_CONT) this.fragmentOp = op;
         this.fragments.push(payload);
+        this.fragmentBytes += len;
+        if (this.fragmentBytes > this.maxMessage) return false;
         if (fin) {
-          const all = Buffer.concat(this.fragments);
+          const all = Buffer.concat(this.fragments, this.fragmentBytes);
           this.fragments = [];
-          if (all.length > this.maxMessage) return false;
+          this.fragmentBytes = 0;
           this.onMessage(all, this.fragmentOp === OP_BINARY);
         }
       } else this.onMessage(payload, op === OP_BINARY);
     }
+    if (b.length > 0) {
+      this.chunks.push(b);
+      this.size = b.length;
+    }
+    return true;
   }
 }
 
-/** Hop-by-hop and WebSocket-negotiation headers the proxy sets itself on the upstream handshake. */
-const SKIP = new Set([
-  'connection',
-  'upgrade',
-  'host',
-  'sec-websocket-extensions',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'via',
-  'keep-alive',
-]);
 const MAX_MESSAGE = 16 * 1024 * 1024;
+/** Backend→client: the upstream socket is paused while uWS holds more than this for the client, resumed below half. */
+const CLIENT_HIGH_WATER = 1024 * 1024;
+/**
+ * Client→backend: uWS.js has no way to stop reading a WebSocket, so a client that keeps sending while this much
+ * waits for a backend that does not read is disconnected (1013) rather than buffered without bound.
+ */
+const UPSTREAM_LIMIT = 4 * 1024 * 1024;
 
 /** Registers the WebSocket route on a uWS app. */
 export function attachWebSocketProxy(app: TemplatedApp, ctx: ProxyContext): void {
   app.ws<Link>('/*', {
     compression: uws!.DISABLED,
     maxPayloadLength: MAX_MESSAGE,
+    // 0: uWS never drops a message for backpressure (its default drops past 64 KiB); CLIENT_HIGH_WATER bounds it here.
+    maxBackpressure: 0,
     idleTimeout: 0,
     upgrade(res: HttpResponse, req: HttpRequest, context) {
       const key = req.getHeader('sec-websocket-key');
       const host = req.getHeader('host');
       const clientIp = Buffer.from(res.getRemoteAddressAsText()).toString();
       const query = req.getQuery();
-      let head = `GET ${req.getUrl()}${query ? `?${query}` : ''} HTTP/1.1\r\nhost: ${host}\r\nconnection: Upgrade\r\nupgrade: websocket\r\n`;
-      req.forEach((k, v) => {
-        if (!SKIP.has(k)) head += `${k}: ${v}\r\n`;
-      });
-      head += `x-forwarded-for: ${clientIp}\r\nx-forwarded-proto: http\r\nx-forwarded-host: ${host}\r\nvia: 1.1 sabre\r\n\r\n`;
+      const head = upgradeRequestHead(`${req.getUrl()}${query ? `?${query}` : ''}`, host, clientIp, (cb) => req.forEach(cb));
       const slot = ctx.balancer.pick(clientIp, -1);
       let aborted = false;
       const fail = (status: string): void => {
@@ -171,39 +188,21 @@ export function attachWebSocketProxy(app: TemplatedApp, ctx: ProxyContext): void
         release();
         upstream.destroy();
       });
-      let buf = Buffer.alloc(0);
-      const timer = setTimeout(() => upstream.destroy(new Error('handshake timed out')), ctx.config.timeouts.responseHeaders);
-      const onHead = (chunk: Buffer): void => {
-        buf = Buffer.concat([buf, chunk]);
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        clearTimeout(timer);
-        upstream.off('data', onHead);
-        const lines = buf.toString('latin1', 0, end).split('\r\n');
-        const status = +lines[0]!.slice(9, 12);
+      upstream.on('error', () => undefined);
+      upstream.on('close', release);
+      awaitUpgradeAnswer(upstream, key, ctx.config.timeouts.responseHeaders, (answer) => {
         if (aborted) {
           upstream.destroy();
           return;
         }
-        if (status !== 101) {
-          // The backend refused the upgrade: relay its status line and close.
-          release();
+        if (answer.refusal !== '') {
+          // The backend declined or answered wrongly: the client gets the status, no WebSocket.
           upstream.destroy();
-          return fail(lines[0]!.slice(9) || '502 Bad Gateway');
+          return fail(answer.refusal);
         }
-        let chosen = '';
-        for (const l of lines) if (/^sec-websocket-protocol:/i.test(l)) chosen = l.slice(l.indexOf(':') + 1).trim();
-        upstream.pause();
-        const link: Link = { upstream, slot, early: buf.subarray(end + 4), ws: null, closed: false };
-        res.cork(() => res.upgrade(link, key, chosen, '', context));
-      };
-      upstream.on('data', onHead);
-      upstream.on('error', () => {
-        clearTimeout(timer);
-        release();
-        fail('502 Bad Gateway');
+        const link: Link = { upstream, slot, early: answer.rest, ws: null, closed: false };
+        res.cork(() => res.upgrade(link, key, answer.protocol, '', context));
       });
-      upstream.on('close', release);
       upstream.write(head, 'latin1');
     },
     open(ws) {
@@ -212,7 +211,10 @@ export function attachWebSocketProxy(app: TemplatedApp, ctx: ProxyContext): void
       const up = link.upstream;
       const decoder = new FrameDecoder(
         (data, binary) => {
-          if (!link.closed && ws.send(data, binary) !== 1) up.pause();
+          if (link.closed) return;
+          ws.send(data, binary);
+          // Stop reading the backend while the client is slower; drain() resumes it.
+          if (ws.getBufferedAmount() > CLIENT_HIGH_WATER) up.pause();
         },
         (op, payload) => {
           if (op === OP_PING) up.write(encodeFrame(0xa, payload));
@@ -230,10 +232,7 @@ export function attachWebSocketProxy(app: TemplatedApp, ctx: ProxyContext): void
           ws.end(1002, 'bad frame from backend');
         }
       };
-      up.removeAllListeners('data');
-      up.removeAllListeners('error');
       up.on('data', feed);
-      up.on('error', () => undefined);
       up.on('close', () => {
         if (!link.closed) {
           link.closed = true;
@@ -245,10 +244,19 @@ export function attachWebSocketProxy(app: TemplatedApp, ctx: ProxyContext): void
     },
     message(ws, message, isBinary) {
       const link = ws.getUserData();
-      link.upstream.write(encodeFrame(isBinary ? OP_BINARY : OP_TEXT, new Uint8Array(message)));
+      if (link.closed) return;
+      const up = link.upstream;
+      if (up.writableLength > UPSTREAM_LIMIT) {
+        // The backend stopped reading and uWS cannot pause the client: cut both rather than buffer without bound.
+        link.closed = true;
+        up.destroy();
+        ws.end(1013, 'backend not reading');
+        return;
+      }
+      up.write(encodeFrame(isBinary ? OP_BINARY : OP_TEXT, new Uint8Array(message)));
     },
     drain(ws) {
-      if (ws.getBufferedAmount() === 0) ws.getUserData().upstream.resume();
+      if (ws.getBufferedAmount() < CLIENT_HIGH_WATER / 2) ws.getUserData().upstream.resume();
     },
     close(ws, code, message) {
       const link = ws.getUserData();
@@ -261,6 +269,8 @@ export function attachWebSocketProxy(app: TemplatedApp, ctx: ProxyContext): void
         reason.copy(payload, 2);
         link.upstream.end(encodeFrame(OP_CLOSE, payload));
       } else link.upstream.end();
+      // A backend that never reads would keep the socket and its unsent bytes forever.
+      link.upstream.setTimeout(ctx.config.timeouts.idle, () => link.upstream.destroy());
     },
   });
 }

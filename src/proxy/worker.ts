@@ -21,16 +21,18 @@ const post = (m: FromWorker): void => port.postMessage(m);
 
 const table = new BackendTable(init.memory);
 const sweeper = new TimeoutSweeper();
-const remoteAddress = uws !== null ? uwsRemoteAddress : nodeRemoteAddress;
+const native = init.front === 'uws' ? uws : null;
+const remoteAddress = native !== null ? uwsRemoteAddress : nodeRemoteAddress;
 const ctx = new ProxyContext(init.index, table, new Balancer(table, init.config.algorithm), sweeper, init.config, remoteAddress);
 ctx.setBackends(init.backends);
+ctx.deferStarts = native !== null;
 if (init.config.rateLimit !== null && init.limiterMemory !== null) {
   ctx.limiter = new PolicyEngine(init.config.rateLimit, { table: BucketTable.attach(init.limiterMemory) });
 }
 const reaper = setInterval(() => ctx.reap(), 1000);
 reaper.unref();
 
-const front: Front = uws !== null ? new UwsFront(uws, ctx) : new NodeFront(ctx, init.reusePort);
+const front: Front = native !== null ? new UwsFront(native, ctx) : new NodeFront(ctx, init.reusePort);
 front.listen(init.config.listen.host, init.config.listen.port).then(
   (bound) => post({ type: 'listening', port: bound }),
   (err: Error) => post({ type: 'listen-failed', reason: err.message }),

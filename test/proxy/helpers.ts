@@ -1,9 +1,9 @@
 /** Test helpers: free ports, small node:http backends, and the proxy started the way a user starts it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { type AddressInfo, connect as connectSocket, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -204,4 +204,87 @@ export function tally(bodies: string[]): Record<string, number> {
   const t: Record<string, number> = {};
   for (const b of bodies) t[b] = (t[b] ?? 0) + 1;
   return t;
+}
+
+/** Resident memory of a process in MiB. */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** Samples a process's RSS until stopped; returns the peak. */
+export function sampler(pid: number): () => number {
+  let peak = rssMiB(pid);
+  const t = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 25);
+  return () => {
+    clearInterval(t);
+    return peak;
+  };
+}
+
+/** The fronts a proxy can serve clients with; `node` serves through node:http wherever it runs. */
+export const FRONTS = ['uws', 'node'] as const;
+
+/** One response read off a raw connection. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Parses the complete responses at the start of `text` (Content-Length or chunked bodies; HEAD is not supported). */
+export function parseResponses(text: string): RawResponse[] {
+  const out: RawResponse[] = [];
+  let p = 0;
+  for (;;) {
+    const end = text.indexOf('\r\n\r\n', p);
+    if (end < 0) return out;
+    const lines = text.slice(p, end).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const l of lines.slice(1)) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+    let q = end + 4;
+    let body = '';
+    if (headers['transfer-encoding'] === 'chunked') {
+      for (;;) {
+        const eol = text.indexOf('\r\n', q);
+        if (eol < 0) return out;
+        const n = parseInt(text.slice(q, eol), 16);
+        if (text.length < eol + 2 + n + 2) return out;
+        body += text.slice(eol + 2, eol + 2 + n);
+        q = eol + 2 + n + 2;
+        if (n === 0) break;
+      }
+    } else {
+      const n = Number(headers['content-length'] ?? 0);
+      if (text.length < q + n) return out;
+      body = text.slice(q, q + n);
+      q += n;
+    }
+    out.push({ status: Number(lines[0]!.slice(9, 12)), headers, body });
+    p = q;
+  }
+}
+
+/**
+ * Writes `data` on a fresh connection and reads until the proxy closes it (or `waitMs` passes: then `closed` is
+ * false); returns the responses in order.
+ */
+export function rawExchange(
+  port: number,
+  data: string,
+  waitMs = 10_000,
+): Promise<{ responses: RawResponse[]; closed: boolean; text: string }> {
+  return new Promise((resolve) => {
+    let text = '';
+    const sock = connectSocket(port, '127.0.0.1', () => sock.write(data, 'latin1'));
+    const done = (closed: boolean): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ responses: parseResponses(text), closed, text });
+    };
+    const timer = setTimeout(() => done(false), waitMs);
+    sock.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    sock.on('error', () => undefined);
+    sock.on('close', () => done(true));
+  });
 }

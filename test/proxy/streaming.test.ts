@@ -1,26 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, startBackend, startProxyProc, type Backend, type ProxyProc } from './helpers.js';
+import { admin, rssMiB, sampler, startBackend, startProxyProc, type Backend, type ProxyProc } from './helpers.js';
 
 const SIZE = 100 * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
-
-/** Resident memory of a process in MiB. */
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
-
-/** Samples a process's RSS until stopped; returns the peak. */
-function sampler(pid: number) {
-  let peak = rssMiB(pid);
-  const t = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 25);
-  return () => {
-    clearInterval(t);
-    return peak;
-  };
-}
 
 /** Writes `total` bytes honoring backpressure. */
 function pump(w: NodeJS.WritableStream, total: number, done: () => void): void {

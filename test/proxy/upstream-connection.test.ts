@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE } from '../../src/proxy/response-head-parser.js';
 import { TimeoutSweeper } from '../../src/proxy/timeout-sweeper.js';
 import type { ExchangeHandler, UpstreamError } from '../../src/proxy/upstream-connection.js';
@@ -25,8 +25,11 @@ interface Result {
 const sweeper = new TimeoutSweeper(20);
 const timeouts = { connect: 500, responseHeaders: 500, idle: 500, upstreamKeepAlive: 5000 };
 
-/** Runs one exchange on `pool` and collects what the handler saw. */
-function exchange(pool: UpstreamPool, head: string, isHead = false, body?: string): Promise<Result> {
+/**
+ * Runs one exchange on `pool` and collects what the handler saw. A body given as pieces goes out one piece per
+ * `pieceMs`; `total` is the exchange's absolute time limit on the sweeper's clock (0: none).
+ */
+function exchange(pool: UpstreamPool, head: string, isHead = false, body?: string | string[], total = 0, pieceMs = 100): Promise<Result> {
   return new Promise((resolve) => {
     const r: Result = { status: 0, reason: '', headers: [], kind: -1, length: -1, body: '' };
     const h: ExchangeHandler = {
@@ -44,10 +47,18 @@ function exchange(pool: UpstreamPool, head: string, isHead = false, body?: strin
       corked: (fn) => fn(),
     };
     const c = pool.acquire();
-    c.send(head, h, isHead, body !== undefined);
-    if (body !== undefined) {
+    c.send(head, h, isHead, body !== undefined, total);
+    if (typeof body === 'string') {
       c.write(body);
       c.endBody();
+    } else if (body !== undefined) {
+      let i = 0;
+      const next = (): void => {
+        if (i < body.length) c.write(body[i++]!);
+        if (i < body.length) setTimeout(next, pieceMs);
+        else c.endBody();
+      };
+      next();
     }
   });
 }
@@ -193,6 +204,99 @@ describe('upstream client against raw responses', () => {
       responseStarted: false,
     });
     expect((await exchange(new UpstreamPool(garbage.url, timeouts, sweeper), GET)).error).toMatchObject({ kind: 'protocol' });
+  });
+
+  it('rejects a transfer coding other than chunked alone, and one next to a Content-Length', async () => {
+    for (const head of [
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n',
+    ]) {
+      const s = await rawServer(() => [`${head}3\r\nabc\r\n0\r\n\r\n`]);
+      closers.push(() => s.server.close());
+      expect((await exchange(new UpstreamPool(s.url, timeouts, sweeper), GET)).error).toMatchObject({ kind: 'protocol' });
+    }
+  });
+});
+
+describe('upstream client timeouts (idle 500 ms, responseHeaders 500 ms)', () => {
+  let url = '';
+  beforeAll(async () => {
+    const server: Server = createHttpServer((req, res) => {
+      if (req.url === '/stream') {
+        // A chunk every 100 ms for 1.5 s: never idle for 500 ms.
+        let n = 0;
+        const t = setInterval(() => {
+          if (++n === 15) {
+            clearInterval(t);
+            res.end('.');
+          } else res.write('.');
+        }, 100);
+        res.on('close', () => clearInterval(t));
+      } else if (req.url === '/stall') {
+        res.write('started');
+      } else {
+        // Answers only once the whole body has arrived.
+        let n = 0;
+        req.on('data', (c: Buffer) => (n += c.length));
+        req.on('end', () => res.end(String(n)));
+      }
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  it('lets a response that keeps streaming outlive the idle timeout', async () => {
+    const r = await exchange(new UpstreamPool(url, timeouts, sweeper), 'GET /stream HTTP/1.1\r\nhost: x\r\n\r\n');
+    expect(r.error).toBeUndefined();
+    expect(r.body).toBe('.'.repeat(15));
+  });
+
+  it('cuts a response that stalls once idle passes, as a timeout after the response started', async () => {
+    const r = await exchange(new UpstreamPool(url, timeouts, sweeper), 'GET /stall HTTP/1.1\r\nhost: x\r\n\r\n');
+    expect(r.body).toBe('started');
+    expect(r.error).toMatchObject({ kind: 'timeout', responseStarted: true });
+  });
+
+  it('starts responseHeaders once the request is sent: a 1.2 s upload outlives it', async () => {
+    const pieces = Array.from({ length: 12 }, () => 'x'.repeat(100));
+    const r = await exchange(
+      new UpstreamPool(url, timeouts, sweeper),
+      'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 1200\r\n\r\n',
+      false,
+      pieces,
+    );
+    expect(r.error).toBeUndefined();
+    expect(r.body).toBe('1200');
+  });
+
+  it('cuts an upload that stalls once idle passes', async () => {
+    const r = await exchange(
+      new UpstreamPool(url, timeouts, sweeper),
+      'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 1200\r\n\r\n',
+      false,
+      ['x', 'y'],
+      0,
+      2000,
+    );
+    expect(r.error).toMatchObject({ kind: 'timeout', responseStarted: false });
+  });
+
+  it('ends an exchange at its total time limit, as kind "total"', async () => {
+    const r = await exchange(
+      new UpstreamPool(url, timeouts, sweeper),
+      'GET /stream HTTP/1.1\r\nhost: x\r\n\r\n',
+      false,
+      undefined,
+      sweeper.now + 700,
+    );
+    expect(r.error).toMatchObject({ kind: 'total', responseStarted: true });
+    expect(r.body.length).toBeLessThan(15);
   });
 });
 
