@@ -209,6 +209,27 @@ describe.each([1, 3])('protocol with %i shard(s)', (shards) => {
     expect(await c.waitClose()).toBe(true);
   });
 
+  it.each(['*1\r\n$-5\r\n', 'QUIT\r\n'])(
+    'after %j the server closes its socket, not just its side: later writes are refused',
+    async (bytes) => {
+      const sock = connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true });
+      const failed = new Promise<boolean>((resolve) => sock.once('error', () => resolve(true)));
+      await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+      sock.on('data', () => {});
+      sock.write(bytes);
+      await new Promise<void>((resolve) => sock.once('end', () => resolve()));
+      // A half-closed server socket would take these forever; a closed one answers with a reset.
+      let refused = false;
+      void failed.then(() => (refused = true));
+      for (let i = 0; i < 200 && !refused; i++) {
+        sock.write('PING\r\n');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      sock.destroy();
+      expect(refused).toBe(true);
+    },
+  );
+
   it("a non-ASCII byte in place of '$' is sent back as that byte", async () => {
     const c = await RespConn.open(srv.port);
     const got: Buffer[] = [];
