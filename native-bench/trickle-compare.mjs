@@ -4,7 +4,7 @@
 // written in 8 KB pieces with a pause between them (so every piece is a read of its own), and for
 // reference the same command written at once. CPU is utime+stime of the server process from /proc,
 // taken just before the first byte and just after the reply. Needs dist/ (npx tsc) and redis-server.
-// Usage: node native-bench/trickle-compare.mjs [--mb 64] [--piece 8192] [--delay-ms 1] [--cases set,rpush,tiny]
+// Usage: node native-bench/trickle-compare.mjs [--mb 64] [--piece 8192] [--delay-ms 1] [--cases set,rpush,tiny] [--rounds 3]
 import net from 'node:net';
 import path from 'node:path';
 import {
@@ -12,6 +12,7 @@ import {
   commandLine,
   cpuSeconds,
   machineInfo,
+  median,
   rawCommand,
   runMain,
   serverSpecs,
@@ -29,6 +30,7 @@ const MB = Number(option('mb', 64));
 const PIECE = Number(option('piece', 8192));
 const DELAY_MS = Number(option('delay-ms', 1));
 const CASES = option('cases', 'set,rpush,tiny').split(',');
+const ROUNDS = Number(option('rounds', 3));
 
 /** RESP encoding of one command whose arguments are Buffers or strings. */
 function encode(args) {
@@ -119,8 +121,11 @@ async function main() {
       await sleep(3000);
       idle[spec.name] = await idleCpu(server, 3000);
       for (const c of cases) {
-        const whole = await measure(server, c, 0);
-        const trickled = await measure(server, c, PIECE);
+        const runs = [];
+        for (let r = 0; r < ROUNDS; r++) runs.push({ whole: await measure(server, c, 0), trickled: await measure(server, c, PIECE) });
+        const mid = (k) => ({ cpu: median(runs.map((x) => x[k].cpu)), wall: median(runs.map((x) => x[k].wall)) });
+        const whole = mid('whole');
+        const trickled = mid('trickled');
         rows.push({ server: spec.name, c, whole, trickled });
         console.log(
           `${spec.name} ${c.name}: whole ${whole.cpu.toFixed(2)} s CPU; trickled ${trickled.cpu.toFixed(2)} s CPU in ${trickled.wall.toFixed(1)} s`,
@@ -135,7 +140,7 @@ async function main() {
   md += `\`${commandLine()}\`\n\n`;
   md += `${m.nproc} CPUs (${m.cpuModel}), Node ${m.node}, Redis ${m.redisVersion}, ${m.kernel}, load ${m.loadavg}.\n\n`;
   md += `Each command (${MB} MB) is sent once at once and once in ${PIECE}-byte pieces with ${DELAY_MS} ms between them, on a new connection; `;
-  md += `CPU is the server's utime+stime from /proc between the first byte and the reply (idle CPU: Redis ${idle.redis.toFixed(3)} s/s, `;
+  md += `CPU is the server's utime+stime from /proc between the first byte and the reply, median of ${ROUNDS} (idle CPU: Redis ${idle.redis.toFixed(3)} s/s, `;
   md += `Sabre ${idle.sabre.toFixed(3)} s/s, included in the trickled numbers).\n\n`;
   md += '| command | Redis whole | Redis trickled | Sabre whole | Sabre trickled | Sabre/Redis trickled | same, idle CPU taken out |\n';
   md += '|---|---:|---:|---:|---:|---:|---:|\n';
