@@ -15,7 +15,7 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Connection, isLoopbackAddress, type PendingPart } from './connection.js';
-import { ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
+import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
 import { readIntoScratch } from '../net/socket-reader.js';
@@ -361,7 +361,7 @@ export class Acceptor {
     this.access.connected(conn);
     this.conns.set(conn.id, conn);
     const onData = (d: Buffer): void => this.onData(conn, d);
-    if (tls || !readIntoScratch(socket, onData)) socket.on('data', onData);
+    if (tls || !readIntoScratch(socket, onData, (b, n) => this.onHeldRead(conn, b, n))) socket.on('data', onData);
     socket.on('drain', () => {
       if (conn.readPaused) {
         conn.readPaused = false;
@@ -404,63 +404,152 @@ export class Acceptor {
     this.stats.netInputBytes += data.length;
     conn.lastActive = Date.now();
     if (conn.closed || conn.closeAfterReplies) return;
-    if (conn.stalled || conn.inBytes !== 0) {
-      conn.inParts.push(data);
-      conn.inBytes += data.length;
-      if (conn.inBytes > this.config.num('client-query-buffer-limit')) {
-        this.log.warn('closing client that reached max query buffer length', { id: conn.id, addr: conn.addr, qbuf: conn.inBytes });
-        this.kill(conn);
+    if (conn.inBuf === null) {
+      if (!conn.stalled) {
+        this.processInput(conn, data, 0, false);
+        this.scheduleTick();
         return;
       }
-      if (conn.stalled) {
-        if (conn.inBytes > STALLED_INPUT_BYTES) conn.socket.pause();
-        return;
-      }
-      if (conn.inBytes < conn.inNeed) return;
-      data = conn.inParts.length === 1 ? conn.inParts[0]! : Buffer.concat(conn.inParts, conn.inBytes);
-      conn.inParts = [];
-      conn.inBytes = 0;
-      conn.inNeed = 0;
+      conn.inBuf = data;
+      conn.inPos = 0;
+      conn.inEnd = data.length;
+    } else {
+      this.appendInput(conn, data, data.length);
     }
-    this.processInput(conn, data);
+    this.onInputHeld(conn);
+  }
+
+  /**
+   * A read for a connection that holds input (a cut command, or a stalled client), taken straight
+   * from the socket's scratch buffer into the held input: one copy, not two. False when none is held.
+   */
+  private onHeldRead(conn: Connection, scratch: Buffer, n: number): boolean {
+    if (conn.inBuf === null) return false;
+    this.stats.netInputBytes += n;
+    conn.lastActive = Date.now();
+    if (conn.closed || conn.closeAfterReplies) return true;
+    this.appendInput(conn, scratch, n);
+    this.onInputHeld(conn);
+    return true;
+  }
+
+  /** Held input grew: checks its limits, and parses on when that can help. */
+  private onInputHeld(conn: Connection): void {
+    const held = conn.inEnd - conn.inPos;
+    if (held > this.config.num('client-query-buffer-limit')) {
+      this.log.warn('closing client that reached max query buffer length', { id: conn.id, addr: conn.addr, qbuf: held });
+      this.kill(conn);
+      return;
+    }
+    if (conn.stalled) {
+      if (held > STALLED_INPUT_BYTES) conn.socket.pause();
+      return;
+    }
+    if (held < conn.inNeed) return;
+    this.processInput(conn, conn.inBuf!.subarray(0, conn.inEnd), conn.inPos, true);
     this.scheduleTick();
   }
 
-  /** Parses and dispatches every complete command in `buf`; keeps the incomplete tail. */
-  private processInput(conn: Connection, buf: Buffer): void {
-    const cmd = this.cmd;
+  /**
+   * Adds bytes [0, n) of a read to the held input. When they do not fit, the held bytes move to
+   * a new buffer of twice their size (up to eight times toward what a cut bulk needs, and no more
+   * than that): each byte is copied a bounded number of times, and a declared length alone never
+   * allocates.
+   */
+  private appendInput(conn: Connection, data: Buffer, n: number): void {
+    const buf = conn.inBuf!;
+    if (conn.inEnd + n <= buf.length) {
+      data.copy(buf, conn.inEnd, 0, n);
+      conn.inEnd += n;
+      return;
+    }
+    const held = conn.inEnd - conn.inPos;
+    let cap = Math.max(2 * (held + n), 16384);
+    // Toward a cut bulk's known size, faster: fewer copies and fresh pages, still bounded by what arrived.
+    if (conn.inNeed > held + n) cap = Math.min(conn.inNeed, Math.max(cap, 8 * (held + n)));
+    const grown = Buffer.allocUnsafe(cap);
+    buf.copy(grown, 0, conn.inPos, conn.inEnd);
+    data.copy(grown, held, 0, n);
+    if (conn.partial?.partial) conn.partial.rebase(-conn.inPos);
+    conn.inBuf = grown;
+    conn.inPos = 0;
+    conn.inEnd = held + n;
+  }
+
+  /**
+   * Keeps [pos, end) of `buf` as held input: `buf` itself when it is a read's own copy
+   * (`held` false), otherwise the held buffer, which gives back its space when a big command
+   * left only a small tail in it.
+   */
+  private holdInput(conn: Connection, buf: Buffer, pos: number, held: boolean): void {
+    if (!held) {
+      conn.inBuf = buf;
+      conn.inEnd = buf.length;
+    } else {
+      const size = conn.inBuf!.length;
+      const live = conn.inEnd - pos;
+      if (size > 1 << 20 && live * 4 < size) {
+        const small = Buffer.allocUnsafe(Math.max(2 * live, 16384));
+        conn.inBuf!.copy(small, 0, pos, conn.inEnd);
+        if (conn.partial?.partial) conn.partial.rebase(-pos);
+        conn.inBuf = small;
+        conn.inEnd = live;
+        pos = 0;
+      }
+    }
+    conn.inPos = pos;
+  }
+
+  /**
+   * Parses and dispatches every complete command in `buf` from `pos`; keeps what is left.
+   * `held`: `buf` is a view of the connection's held input, where a cut command may go on.
+   */
+  private processInput(conn: Connection, buf: Buffer, pos: number, held: boolean): void {
     const end = buf.length;
-    let pos = 0;
+    // A connection that ever had a command cut parses with its own state, so a cut survives other connections' parses.
+    const cmd = conn.partial ?? this.cmd;
+    let resume = held && conn.partial?.partial === true;
     while (pos < end) {
-      if (conn.closeAfterReplies || conn.closed) return;
+      if (conn.closeAfterReplies || conn.closed) break;
       this.limits.authenticated = conn.authenticated || !this.access.authRequired();
-      const r = parseCommand(buf, pos, end, cmd, this.limits);
+      const r = resume ? continueCommand(buf, end, cmd, this.limits) : parseCommand(buf, pos, end, cmd, this.limits);
+      resume = false;
       if (r === PARSE_INCOMPLETE) {
-        conn.inParts = [pos === 0 ? buf : buf.subarray(pos)];
-        conn.inBytes = end - pos;
+        if (cmd !== conn.partial) {
+          (conn.partial ??= new ParsedCommand()).copyFrom(cmd);
+          cmd.clear();
+        }
+        this.holdInput(conn, buf, pos, held);
         conn.inNeed = cmd.need;
-        if (conn.inBytes > this.config.num('client-query-buffer-limit')) this.kill(conn);
+        if (end - pos > this.config.num('client-query-buffer-limit')) this.kill(conn);
         return;
       }
       if (r === PARSE_ERROR) {
-        this.replyError(conn, conn.nextSeq++, cmd.error);
+        this.replyErrorLatin1(conn, conn.nextSeq++, cmd.error);
         conn.closeAfterReplies = true;
-        return;
+        break;
       }
       const start = pos;
       pos = r;
       if (cmd.argc === 0) continue;
       const consumed = this.dispatch(conn, cmd);
       if (conn.stalled) {
-        const rest = buf.subarray(consumed ? pos : start);
-        if (rest.length > 0) {
-          conn.inParts.unshift(rest);
-          conn.inBytes += rest.length;
+        const from = consumed ? pos : start;
+        if (from < end) {
+          this.holdInput(conn, buf, from, held);
+          conn.inNeed = 0;
+          if (end - from > STALLED_INPUT_BYTES) conn.socket.pause();
+        } else {
+          conn.inBuf = null;
+          conn.inNeed = 0;
         }
-        if (conn.inBytes > STALLED_INPUT_BYTES) conn.socket.pause();
         return;
       }
     }
+    // Everything parsed (or the connection is closing: a cut command is dropped with its input).
+    if (resume) cmd.clear();
+    conn.inBuf = null;
+    conn.inNeed = 0;
   }
 
   /** Executes or routes one parsed command. Returns false if it must be re-parsed later (stalled first). */
@@ -799,13 +888,7 @@ export class Acceptor {
   private resume(conn: Connection): void {
     conn.stalled = false;
     if (conn.closed) return;
-    if (conn.inBytes > 0) {
-      const data = conn.inParts.length === 1 ? conn.inParts[0]! : Buffer.concat(conn.inParts, conn.inBytes);
-      conn.inParts = [];
-      conn.inBytes = 0;
-      conn.inNeed = 0;
-      this.processInput(conn, data);
-    }
+    if (conn.inBuf !== null) this.processInput(conn, conn.inBuf.subarray(0, conn.inEnd), conn.inPos, true);
     if (!conn.stalled && !conn.readPaused) conn.socket.resume();
   }
 

@@ -4,6 +4,7 @@
  * answered locally) are written strictly in sequence, so pipelining keeps its order.
  */
 import type { Socket } from 'node:net';
+import type { ParsedCommand } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
 
 /** A reply that arrived before its predecessors, or a multi-part reply being assembled. */
@@ -87,11 +88,18 @@ export class Connection {
   /** Queued on the acceptor's flush list this tick. */
   dirty = false;
 
-  /** Unparsed input: the tail of earlier reads, and how many bytes it must reach before a re-parse helps. */
-  inParts: Buffer[] = [];
-  inBytes = 0;
+  /**
+   * Unparsed input (a command cut by a read, or input that came while stalled): bytes
+   * [inPos, inEnd) of inBuf, which has room to grow; null when there is none.
+   */
+  inBuf: Buffer | null = null;
+  inPos = 0;
+  inEnd = 0;
+  /** Bytes from inPos the cut command needs before parsing on helps (0: unknown). */
   inNeed = 0;
-  /** Parsing stopped (cross-shard operation in flight or shard held); input waits in inParts. */
+  /** The cut command's parse state (spans into inBuf), made the first time a read cuts a command. */
+  partial: ParsedCommand | null = null;
+  /** Parsing stopped (cross-shard operation in flight or shard held); input waits in inBuf. */
   stalled = false;
   /** Close once every pending reply is written (QUIT, protocol error, CLIENT KILL). */
   closeAfterReplies = false;
@@ -135,6 +143,11 @@ export class Connection {
     this.addr = `${socket.remoteAddress}:${socket.remotePort}`;
     this.laddr = `${socket.localAddress}:${socket.localPort}`;
     this.out.proto = 2;
+  }
+
+  /** Bytes of unparsed input held (CLIENT LIST's qbuf). */
+  get inBytes(): number {
+    return this.inBuf === null ? 0 : this.inEnd - this.inPos;
   }
 
   /** True when every command parsed so far has been answered. */

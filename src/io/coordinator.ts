@@ -81,7 +81,7 @@ export class Coordinator {
   private chain: Promise<void> = Promise.resolve();
   private seq = 0;
   /** System calls waiting for their reply, by seq. */
-  private readonly calls = new Map<number, (reply: Uint8Array) => void>();
+  private readonly calls = new Map<number, (b: Uint8Array, s: number, len: number) => void>();
   /** System calls made as a given system connection (so they can be forgotten when it is cancelled). */
   private readonly owners = new Map<number, number[]>();
   /** Gathered operations started, for their temporary key names. */
@@ -117,6 +117,23 @@ export class Coordinator {
    * the AOF when the reply comes.
    */
   call(shard: number, db: number, id: number, args: Buffer[], flags = 0, asConn = 0, logged: AofEntry | null = null): Promise<Uint8Array> {
+    return new Promise((resolve) => this.send(shard, db, id, args, (b, s, len) => resolve(b.slice(s, s + len)), flags, asConn, logged));
+  }
+
+  /**
+   * As call, handing the reply to `done` as bytes [s, s + len) of `b`, valid only during the call: no
+   * promise and no copy per call, for long runs of calls (loading a file).
+   */
+  send(
+    shard: number,
+    db: number,
+    id: number,
+    args: readonly Uint8Array[],
+    done: (b: Uint8Array, s: number, len: number) => void,
+    flags = 0,
+    asConn = 0,
+    logged: AofEntry | null = null,
+  ): void {
     const port = this.opts.ports[shard]!;
     const seq = (this.seq = (this.seq % 0xfffffffe) + 1);
     if (logged !== null) this.opts.aof.awaitSystem(seq, logged);
@@ -131,7 +148,7 @@ export class Coordinator {
       if (seqs === undefined) this.owners.set(asConn, [seq]);
       else seqs.push(seq);
     }
-    return new Promise((resolve) => this.calls.set(seq, resolve));
+    this.calls.set(seq, done);
   }
 
   /** The same call to every shard; resolves with their replies by shard id. */
@@ -142,10 +159,10 @@ export class Coordinator {
   /** A shard answered system call `seq`; returns false when no call waits for it (forgotten). */
   answer(seq: number, b: Uint8Array, s: number, len: number): boolean {
     this.opts.aof.systemReplied(seq, b, s, len);
-    const resolve = this.calls.get(seq);
-    if (resolve === undefined) return false;
+    const done = this.calls.get(seq);
+    if (done === undefined) return false;
     this.calls.delete(seq);
-    resolve(b.slice(s, s + len));
+    done(b, s, len);
     return true;
   }
 

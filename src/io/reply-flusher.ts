@@ -60,7 +60,8 @@ export class ReplyFlusher {
       }
       if (conn.closeAfterReplies && conn.idle) {
         conn.closed = true;
-        conn.socket.end();
+        // Closed once written, as Redis does: a peer that keeps writing gets a reset, not a half-open socket that reads on.
+        conn.socket.end(() => conn.socket.destroy());
         continue;
       }
       const pending = conn.socket.writableLength;

@@ -30,6 +30,9 @@ interface Overflow {
   big: boolean;
 }
 
+/** Fills the overflow slots already moved to the ring, so their bytes can be collected. */
+const EMPTY_OVERFLOW: Overflow = { bytes: new Uint8Array(0), big: false };
+
 /** Acceptor-side end of one shard. */
 export class ShardLink implements ShardPort {
   readonly id: number;
@@ -42,7 +45,9 @@ export class ShardLink implements ShardPort {
   readonly latency: Float64Array;
   /** Frames were committed since the last publish. */
   dirty = false;
+  /** Frames waiting for ring space: overflow[overflowHead..] (a head index, since shift() on a long array copies it). */
   private overflow: Overflow[] = [];
+  private overflowHead = 0;
   private overflowBytes = 0;
   /** Frame being built: its payload start in the ring, or -1 if it is built in `spill`. */
   private framePos = -1;
@@ -89,7 +94,7 @@ export class ShardLink implements ShardPort {
     let buf: Uint8Array;
     let p: number;
     const big = payloadLen > this.req.maxPayload;
-    if (!big && this.overflow.length === 0 && (p = this.req.reserve(payloadLen)) !== -1) {
+    if (!big && this.overflowBytes === 0 && (p = this.req.reserve(payloadLen)) !== -1) {
       buf = this.req.buf;
       this.framePos = p;
     } else {
@@ -142,8 +147,9 @@ export class ShardLink implements ShardPort {
 
   /** Moves queued frames into the ring as space allows. */
   flushOverflow(): void {
-    while (this.overflow.length > 0) {
-      const f = this.overflow[0]!;
+    const q = this.overflow;
+    while (this.overflowHead < q.length) {
+      const f = q[this.overflowHead]!;
       if (f.big) {
         const p = this.req.reserve(F.REQ_ARGS);
         if (p === -1) return;
@@ -158,15 +164,17 @@ export class ShardLink implements ShardPort {
         this.req.buf.set(f.bytes, p);
         this.req.commit(p, f.bytes.length);
       }
-      this.overflow.shift();
+      q[this.overflowHead++] = EMPTY_OVERFLOW;
       this.overflowBytes -= f.bytes.length;
       this.dirty = true;
     }
+    this.overflow = [];
+    this.overflowHead = 0;
   }
 
   /** Makes this tick's frames visible and wakes the shard if it sleeps. */
   publish(): void {
-    if (this.overflow.length > 0) this.flushOverflow();
+    if (this.overflowBytes > 0) this.flushOverflow();
     if (!this.dirty) return;
     this.dirty = false;
     if (this.req.publish()) this.req.notify();

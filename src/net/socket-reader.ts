@@ -13,6 +13,12 @@ import { pooledCopy } from '../wire/bytes.js';
 /** Receives one read: a Buffer of its own (a pooled copy), safe to keep. */
 export type ReadHandler = (chunk: Buffer) => void;
 
+/**
+ * Offered each read first, as bytes [0, n) of the shared scratch (valid only during the call):
+ * returns true when it took them itself (copied where they go), so no copy of their own is made.
+ */
+export type ScratchHandler = (scratch: Buffer, n: number) => boolean;
+
 interface ReadSymbols {
   buffer: symbol;
   callback: symbol;
@@ -41,18 +47,20 @@ interface UserBufferHandle {
 }
 
 /**
- * Makes `socket` deliver its reads to `onChunk` instead of 'data' events. Call it in the
- * server's connection callback, before the first read. Returns false (and changes nothing)
- * when this Node lacks the internals it needs.
+ * Makes `socket` deliver its reads to `onChunk` instead of 'data' events (to `first`, when given,
+ * before that). Call it in the server's connection callback, before the first read. Returns false
+ * (and changes nothing) when this Node lacks the internals it needs.
  */
-export function readIntoScratch(socket: net.Socket, onChunk: ReadHandler): boolean {
+export function readIntoScratch(socket: net.Socket, onChunk: ReadHandler, first: ScratchHandler | null = null): boolean {
   const handle = (socket as unknown as { _handle: Partial<UserBufferHandle> | null })._handle;
   if (symbols === null || handle === null || typeof handle.useUserBuffer !== 'function') return false;
   const s = socket as unknown as Record<symbol, unknown>;
   s[symbols.buffer] = scratch;
   s[symbols.generator] = null;
   // Reads land in the shared scratch buffer, so each is copied out before the next one.
-  s[symbols.callback] = (n: number, buf: Buffer): void => onChunk(pooledCopy(buf, 0, n));
+  s[symbols.callback] = (n: number, buf: Buffer): void => {
+    if (first === null || !first(buf, n)) onChunk(pooledCopy(buf, 0, n));
+  };
   handle.useUserBuffer(scratch);
   return true;
 }

@@ -22,7 +22,12 @@ export interface AofSummary {
 }
 
 const CHUNK = 1 << 20;
-const lower = (b: Uint8Array): string => Buffer.from(b).toString('latin1').toLowerCase();
+/** Whether `b` is `word` (lower-case ASCII) in any case; compared in place, as it runs for every command. */
+function isWord(b: Uint8Array, word: string): boolean {
+  if (b.length !== word.length) return false;
+  for (let i = 0; i < b.length; i++) if ((b[i]! | 0x20) !== word.charCodeAt(i)) return false;
+  return true;
+}
 
 /**
  * Yields the records of an AOF held in bytes or read from a file descriptor (from its start). SELECT is
@@ -61,14 +66,14 @@ export function* readAof(source: Uint8Array | number, opts: { loadTruncated?: bo
       const cmd = parseCommand(pending, p, base);
       if (!cmd) break;
       p = cmd.next;
-      const name = lower(cmd.argv[0]!);
-      if (name === 'select') {
+      const name = cmd.argv[0]!;
+      if (isWord(name, 'select')) {
         const n = Number(Buffer.from(cmd.argv[1] ?? new Uint8Array()).toString());
         if (!Number.isInteger(n) || n < 0) throw new RdbError('CORRUPT', 'invalid SELECT in append-only file', base + p);
         db = n;
-      } else if (name === 'multi') {
+      } else if (isWord(name, 'multi')) {
         multi = [];
-      } else if (name === 'exec') {
+      } else if (isWord(name, 'exec')) {
         if (!multi) throw new RdbError('CORRUPT', 'EXEC without MULTI in append-only file', base + p);
         for (const c of multi) yield { kind: 'command', ...c };
         commands += multi.length;

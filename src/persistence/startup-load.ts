@@ -24,6 +24,8 @@ export interface StartupLoadOptions {
 export interface LoadSink {
   entry(e: RdbEntry): void;
   command(db: number, argv: Uint8Array[]): void;
+  /** Asked after each key or command: a promise to wait for before reading on (the sink is behind), or null. */
+  backlog?(): Promise<void> | null;
 }
 
 /** What was loaded, for the log and INFO persistence. */
@@ -40,7 +42,7 @@ export interface StartupLoadResult {
  * Loads the data set into `sink`. Throws RdbError for a corrupt or (with aof-load-truncated no) truncated
  * file: the server must then exit without serving, so a bad file never leaves a half-loaded server.
  */
-export function loadAtStartup(opts: StartupLoadOptions, sink: LoadSink): StartupLoadResult {
+export async function loadAtStartup(opts: StartupLoadOptions, sink: LoadSink): Promise<StartupLoadResult> {
   const now = opts.nowMs ?? Date.now();
   const log = opts.log ?? (() => undefined);
   const result: StartupLoadResult = { source: 'none', keysLoaded: 0, keysExpired: 0, commands: 0, truncatedBytes: 0 };
@@ -61,7 +63,7 @@ export function loadAtStartup(opts: StartupLoadOptions, sink: LoadSink): Startup
     for (const path of paths) {
       // Only the last file may have a truncated tail; an earlier one cut short is corrupt.
       const last = path === paths[paths.length - 1];
-      loadAofFile(path, last && (opts.aofLoadTruncated ?? true), entry, sink, result, log);
+      await loadAofFile(path, last && (opts.aofLoadTruncated ?? true), entry, sink, result, log);
     }
     log(`DB loaded from append only file: ${result.keysLoaded} keys, ${result.commands} commands`);
     return result;
@@ -69,25 +71,32 @@ export function loadAtStartup(opts: StartupLoadOptions, sink: LoadSink): Startup
   const path = join(opts.dir, opts.dbfilename);
   if (!existsSync(path)) return result;
   result.source = 'rdb';
-  for (const r of readRdbFile(path)) if (r.kind === 'entry') entry(r.entry);
+  for (const r of readRdbFile(path)) {
+    if (r.kind !== 'entry') continue;
+    entry(r.entry);
+    const wait = sink.backlog?.();
+    if (wait) await wait;
+  }
   log(`DB loaded from disk: ${result.keysLoaded} keys loaded, ${result.keysExpired} expired keys skipped`);
   return result;
 }
 
 /** Replays one AOF file into the sink, cutting its truncated tail off when that was allowed. */
-function loadAofFile(
+async function loadAofFile(
   path: string,
   loadTruncated: boolean,
   entry: (e: RdbEntry) => void,
   sink: LoadSink,
   result: StartupLoadResult,
   log: (line: string) => void,
-): void {
+): Promise<void> {
   const gen = readAofFile(path, { loadTruncated });
   let r = gen.next();
   for (; !r.done; r = gen.next()) {
     if (r.value.kind === 'entry') entry(r.value.entry);
     else sink.command(r.value.db, r.value.argv);
+    const wait = sink.backlog?.();
+    if (wait) await wait;
   }
   result.commands += r.value.commands;
   if (r.value.droppedBytes > 0) {

@@ -1,7 +1,8 @@
 /**
- * Start-up loading into the shards: the AOF or RDB is parsed (persistence/startup-load.ts) into steps
- * run in file order; RDB entries go to their keys' shards in packed chunks, AOF commands are routed
- * as the acceptor routes them.
+ * Start-up loading into the shards: the AOF or RDB is read (persistence/startup-load.ts) and replayed
+ * as it is read, in file order, with a bounded number of requests in flight: RDB entries go to their
+ * keys' shards in packed chunks, AOF commands are routed as the acceptor routes them. Nothing of the
+ * file is kept beyond the window, so load time and memory grow linearly with the file.
  */
 import { join } from 'node:path';
 import calculateSlot from 'cluster-key-slot';
@@ -16,13 +17,60 @@ import { EntryPacker, RdbError, loadAtStartup, type StartupLoadResult } from '..
 
 /** Entries go to a shard in chunks of about this many packed bytes while loading. */
 const LOAD_CHUNK_BYTES = 1 << 20;
+/** Requests in flight before reading pauses; reading goes on once half of them are answered. */
+const WINDOW = 16384;
 
-/** One replay step: `run` sends its commands; a barrier step runs alone, after every earlier one completed. */
-interface Step {
-  barrier: boolean;
-  /** Its replies are __load results, whose errors abort start-up. */
-  loads: boolean;
-  run: () => Promise<Uint8Array>[];
+/** Sends replay requests, counting those not yet answered, so reading can wait for the shards. */
+class Replay {
+  private inflight = 0;
+  private wake: (() => void) | null = null;
+  private resumeAt = 0;
+  /** The first error a __load chunk answered. */
+  loadError: string | null = null;
+
+  constructor(readonly a: Acceptor) {}
+
+  /** Counts a request until its reply. */
+  private readonly answered = (): void => {
+    this.inflight--;
+    if (this.wake !== null && this.inflight <= this.resumeAt) {
+      const w = this.wake;
+      this.wake = null;
+      w();
+    }
+  };
+
+  private readonly loadAnswered = (b: Uint8Array, s: number, len: number): void => {
+    if (b[s] === 45 && this.loadError === null)
+      this.loadError = Buffer.from(b.subarray(s + 1, s + len))
+        .toString('latin1')
+        .trim();
+    this.answered();
+  };
+
+  /** Sends one request; a __load chunk's reply is checked for errors. */
+  send(shard: number, db: number, id: number, args: readonly Uint8Array[], load = false): void {
+    this.inflight++;
+    this.a.coordinator.send(shard, db, id, args, load ? this.loadAnswered : this.answered);
+  }
+
+  /** Runs a held operation alone: after every request before it was answered, before any after it. */
+  async barrier(op: () => Promise<Uint8Array>): Promise<void> {
+    await this.until(0);
+    await op();
+  }
+
+  /** Null while few requests are in flight, else a promise that settles once half the window is answered. */
+  backlog(): Promise<void> | null {
+    return this.inflight < WINDOW ? null : this.until(WINDOW >> 1);
+  }
+
+  /** Settles once at most `n` requests are in flight. */
+  until(n: number): Promise<void> {
+    if (this.inflight <= n) return Promise.resolve();
+    this.resumeAt = n;
+    return new Promise((resolve) => (this.wake = resolve));
+  }
 }
 
 /** Loads the AOF or RDB into the shards before the server listens; a bad file throws DataLoadError, so no client ever sees part of it. */
@@ -32,19 +80,16 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
   const loadId = internalId('__load');
   const loadName = Buffer.from('__load');
   const packers = a.shards.map(() => new EntryPacker());
-  // The file is parsed first, into steps run in file order: sends go out together, a cross-shard
-  // operation waits for everything before it and holds the shards while it runs.
-  const steps: Step[] = [];
-  const flush = (s: number): void => {
-    const chunk = Buffer.from(packers[s]!.take());
-    steps.push({ barrier: false, loads: true, run: () => [a.coordinator.call(s, 0, loadId, [loadName, chunk])] });
-  };
+  const replay = new Replay(a);
+  // A held operation waits for what was read before it; `barrier` is the one in progress.
+  let barrier: Promise<void> | null = null;
+  const flush = (s: number): void => replay.send(s, 0, loadId, [loadName, Buffer.from(packers[s]!.take())], true);
   const flushAll = (): void => {
     for (let s = 0; s < packers.length; s++) if (packers[s]!.count > 0) flush(s);
   };
   const appendonly = cfg.get('appendonly') === 'yes';
   try {
-    const result = loadAtStartup(
+    const result = await loadAtStartup(
       {
         dir: cfg.get('dir'),
         dbfilename: cfg.get('dbfilename'),
@@ -61,29 +106,20 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
         },
         command: (db, argv) => {
           flushAll();
-          steps.push(replayStep(a, db, argv));
+          const op = replayCommand(a, replay, db, argv);
+          if (op !== null) barrier = replay.barrier(op);
+        },
+        backlog: () => {
+          if (barrier === null) return replay.backlog();
+          const b = barrier;
+          barrier = null;
+          return b;
         },
       },
     );
     flushAll();
-    let pending: Promise<Uint8Array>[] = [];
-    const loads: Promise<Uint8Array>[] = [];
-    for (const step of steps) {
-      if (step.barrier) {
-        // A held operation runs alone: after everything before it, before anything after it.
-        await Promise.all(pending);
-        pending = [];
-        await Promise.all(step.run());
-        continue;
-      }
-      const sent = step.run();
-      pending.push(...sent);
-      if (step.loads) loads.push(...sent);
-    }
-    await Promise.all(pending);
-    for (const r of await Promise.all(loads)) {
-      if (r[0] === 45) throw new DataLoadError(`error loading the data set: ${Buffer.from(r).toString('latin1').slice(1).trim()}`);
-    }
+    await replay.until(0);
+    if (replay.loadError !== null) throw new DataLoadError(`error loading the data set: ${replay.loadError}`);
     return result;
   } catch (e) {
     if (e instanceof RdbError) {
@@ -97,57 +133,77 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
 }
 
 /**
- * How one AOF command is replayed: to its keys' shard; split per shard for DEL/UNLINK/TOUCH/MSET as the
- * acceptor splits them; as a held operation for cross-shard MSETNX/RENAME/COPY and collection commands
- * (gathered, as the acceptor runs them); skipped when its keys span shards otherwise (the command was
- * refused with CROSSSLOT and changed nothing).
+ * Replays one AOF command: to its keys' shard; split per shard for DEL/UNLINK/TOUCH/MSET as the
+ * acceptor splits them; skipped when its keys span shards otherwise (the command was refused with
+ * CROSSSLOT and changed nothing). Cross-shard MSETNX/RENAME/COPY and collection commands (gathered,
+ * as the acceptor runs them) are held operations: returned, to run alone once what came before is done.
  */
-function replayStep(a: Acceptor, db: number, argv: Uint8Array[]): Step {
-  const args = argv.map((x) => Buffer.from(x.buffer, x.byteOffset, x.length));
-  const lens = Int32Array.from(args, (x) => x.length);
-  const starts = new Int32Array(args.length);
-  for (let i = 1; i < args.length; i++) starts[i] = starts[i - 1]! + lens[i - 1]!;
-  const joined = Buffer.concat(args);
-  let id = lookupCommand(joined, 0, lens[0]!);
-  if (id >= 0 && COMMANDS[id]!.subcommands !== null && args.length > 1) id = lookupSubcommand(id, joined, starts[1]!, lens[1]!);
-  if (id < 0) return { barrier: false, loads: false, run: () => [] };
-  const keyIdx = new Int32Array(args.length);
-  const nk = Math.max(0, extractKeys(COMMANDS[id]!, joined, starts, lens, args.length, keyIdx));
-  const shardOf = (i: number): number => calculateSlot(args[i]!) % a.shards.length;
-  const byShard = new Map<number, number[]>();
-  for (let k = 0; k < nk; k++) {
-    const i = keyIdx[k]!;
-    const s = shardOf(i);
-    if (!byShard.has(s)) byShard.set(s, []);
-    byShard.get(s)!.push(i);
-    if (id === CMD.MSET) byShard.get(s)!.push(i + 1);
+function replayCommand(a: Acceptor, replay: Replay, db: number, argv: Uint8Array[]): (() => Promise<Uint8Array>) | null {
+  const argc = argv.length;
+  let id = lookupCommand(argv[0]!, 0, argv[0]!.length);
+  if (id >= 0 && COMMANDS[id]!.subcommands !== null && argc > 1) id = lookupSubcommand(id, argv[1]!, 0, argv[1]!.length);
+  if (id < 0) return null;
+  const n = a.shards.length;
+  if (n === 1) {
+    replay.send(0, db, id, argv);
+    return null;
   }
-  if (byShard.size <= 1) {
-    const s = nk > 0 ? shardOf(keyIdx[0]!) : 0;
-    if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB))
-      return { barrier: false, loads: false, run: () => a.shards.map((_, i) => a.coordinator.call(i, db, id, args)) };
-    return { barrier: false, loads: false, run: () => [a.coordinator.call(s, db, id, args)] };
+  // Key positions need the arguments as spans of one buffer.
+  let size = 0;
+  for (let i = 0; i < argc; i++) size += argv[i]!.length;
+  if (joined.length < size) joined = Buffer.allocUnsafe(Math.max(size, joined.length * 2));
+  if (starts.length < argc) {
+    starts = new Int32Array(argc * 2);
+    lens = new Int32Array(argc * 2);
+    keyIdx = new Int32Array(argc * 2);
+  }
+  let at = 0;
+  for (let i = 0; i < argc; i++) {
+    const x = argv[i]!;
+    joined.set(x, at);
+    starts[i] = at;
+    lens[i] = x.length;
+    at += x.length;
+  }
+  const nk = Math.max(0, extractKeys(COMMANDS[id]!, joined, starts, lens, argc, keyIdx));
+  const shardOf = (i: number): number => calculateSlot(argv[i] as Buffer) % n;
+  let single = true;
+  const first = nk > 0 ? shardOf(keyIdx[0]!) : 0;
+  for (let k = 1; k < nk && single; k++) single = shardOf(keyIdx[k]!) === first;
+  if (single) {
+    if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB)) for (let s = 0; s < n; s++) replay.send(s, db, id, argv);
+    else replay.send(first, db, id, argv);
+    return null;
   }
   switch (id) {
     case CMD.DEL:
     case CMD.UNLINK:
     case CMD.TOUCH:
-    case CMD.MSET:
-      return {
-        barrier: false,
-        loads: false,
-        run: () => [...byShard].map(([s, idx]) => a.coordinator.call(s, db, id, [args[0]!, ...idx.map((i) => args[i]!)])),
-      };
-    case CMD.MSETNX:
-    case CMD.RENAME:
-    case CMD.RENAMENX:
-    case CMD.COPY:
-      return { barrier: true, loads: false, run: () => [a.coordinator.serverOperation(id, args, db)] };
-    default:
-      if (runsGathered(id)) {
-        const keys = Array.from(keyIdx.subarray(0, nk));
-        return { barrier: true, loads: false, run: () => [a.coordinator.serverOperation(id, args, db, keys)] };
+    case CMD.MSET: {
+      const byShard = new Map<number, Uint8Array[]>();
+      for (let k = 0; k < nk; k++) {
+        const i = keyIdx[k]!;
+        const s = shardOf(i);
+        let list = byShard.get(s);
+        if (list === undefined) byShard.set(s, (list = [argv[0]!]));
+        list.push(argv[i]!);
+        if (id === CMD.MSET) list.push(argv[i + 1]!);
       }
-      return { barrier: false, loads: false, run: () => [] };
+      for (const [s, list] of byShard) replay.send(s, db, id, list);
+      return null;
+    }
+    default: {
+      const held = id === CMD.MSETNX || id === CMD.RENAME || id === CMD.RENAMENX || id === CMD.COPY;
+      if (!held && !runsGathered(id)) return null;
+      const args = argv.map((x) => Buffer.from(x));
+      const keys = held ? null : Array.from(keyIdx.subarray(0, nk));
+      return () => a.coordinator.serverOperation(id, args, db, keys);
+    }
   }
 }
+
+/** Scratch for key extraction in replayCommand (reused: one command at a time). */
+let joined = Buffer.allocUnsafe(4096);
+let starts = new Int32Array(64);
+let lens = new Int32Array(64);
+let keyIdx = new Int32Array(64);

@@ -175,6 +175,16 @@ export const E_WATCH_IN_MULTI = 'ERR WATCH inside MULTI is not allowed';
 export const E_NOT_IN_MULTI = 'ERR Command not allowed inside a transaction';
 export const E_EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
 
+// Malformed request frames (networking.c's processMultibulkBuffer / processInlineBuffer).
+export const E_PROTO_MBULK_COUNT_TOO_BIG = 'ERR Protocol error: too big mbulk count string';
+export const E_PROTO_BULK_COUNT_TOO_BIG = 'ERR Protocol error: too big bulk count string';
+export const E_PROTO_INVALID_MBULK = 'ERR Protocol error: invalid multibulk length';
+export const E_PROTO_UNAUTH_MBULK = 'ERR Protocol error: unauthenticated multibulk length';
+export const E_PROTO_INVALID_BULK = 'ERR Protocol error: invalid bulk length';
+export const E_PROTO_UNAUTH_BULK = 'ERR Protocol error: unauthenticated bulk length';
+export const E_PROTO_INLINE_TOO_BIG = 'ERR Protocol error: too big inline request';
+export const E_PROTO_UNBALANCED = 'ERR Protocol error: unbalanced quotes in request';
+
 // Server: persistence, SHUTDOWN, SLOWLOG.
 /** SAVE's failure: Redis's bare shared.err. */
 export const E_ERR = 'ERR';
@@ -185,6 +195,14 @@ export const E_AOF_OFF = 'ERR Background append only file rewriting is not possi
 export const E_AOF_REWRITE_IN_PROGRESS = 'ERR Background append only file rewriting already in progress';
 export const E_NO_SHUTDOWN = 'ERR No shutdown in progress.';
 export const E_SLOWLOG_COUNT = 'ERR count should be greater than or equal to -1';
+
+/**
+ * "ERR Protocol error: expected '$', got 'x'" for the byte `c` (a latin1 char code): like Redis's
+ * addReplyErrorFormat, a CR or LF shows as a space so the reply stays one line.
+ */
+export function expectedDollar(c: number): string {
+  return `ERR Protocol error: expected '$', got '${c === 13 || c === 10 ? ' ' : String.fromCharCode(c)}'`;
+}
 
 /** "ERR invalid expire time in 'set' command" for the given lower-case command name. */
 export function invalidExpireTime(cmd: string): string {

@@ -140,6 +140,54 @@ describe.each([1, 3])('protocol with %i shard(s)', (shards) => {
     }
   });
 
+  it.each([2, 3])('a multibulk of 100k arguments written in 1-byte to 8 KB pieces gets its reply (RESP%i)', async (proto) => {
+    const c = await RespConn.open(srv.port);
+    try {
+      if (proto === 3) await c.call('HELLO', '3');
+      await c.call('DEL', 'trickled');
+      const args = Array.from({ length: 100_000 }, (_, i) => `e${i}`);
+      const bytes = encode(['RPUSH', 'trickled', ...args]);
+      // A seeded walk: many tiny pieces (cuts inside every kind of line) and many big ones.
+      let seed = 0x2545f491;
+      const rand = (): number => {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        return (seed >>> 0) / 2 ** 32;
+      };
+      const reply = c.raw(Buffer.alloc(0), 1);
+      for (let p = 0; p < bytes.length; ) {
+        const n = rand() < 0.5 ? 1 + Math.floor(rand() * 16) : 1 + Math.floor(rand() * 8192);
+        c.sock.write(bytes.subarray(p, p + n));
+        p += n;
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(await reply).toEqual([100_000]);
+      expect(await c.call('LLEN', 'trickled')).toBe(100_000);
+      expect(await c.call('LRANGE', 'trickled', '0', '1')).toEqual(['e0', 'e1']);
+      expect(await c.call('LINDEX', 'trickled', '54321')).toBe('e54321');
+      expect(await c.call('LINDEX', 'trickled', '-1')).toBe('e99999');
+      await c.call('DEL', 'trickled');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('inline commands with quotes written a byte at a time are parsed as in one piece', async () => {
+    const c = await RespConn.open(srv.port);
+    try {
+      const text = 'SET "inl trickle" \'a b\'\r\nAPPEND "inl trickle" "\\x41\\n"\nGET "inl trickle"\r\n';
+      const replies = c.raw(Buffer.alloc(0), 3);
+      for (const b of Buffer.from(text, 'latin1')) {
+        c.sock.write(Uint8Array.of(b));
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(await replies).toEqual(['OK', 5, 'a bA\n']);
+    } finally {
+      c.close();
+    }
+  });
+
   it.each([
     ['*abc\r\n', 'ERR Protocol error: invalid multibulk length'],
     ['*1\r\nx\r\n', "ERR Protocol error: expected '$', got 'x'"],
@@ -147,10 +195,61 @@ describe.each([1, 3])('protocol with %i shard(s)', (shards) => {
     ['*1\r\n$600000000\r\n', 'ERR Protocol error: invalid bulk length'],
     ['*01\r\n$4\r\nPING\r\n', 'ERR Protocol error: invalid multibulk length'],
     ['SET a "b\r\n', 'ERR Protocol error: unbalanced quotes in request'],
+    ["ECHO 'a'b\r\n", 'ERR Protocol error: unbalanced quotes in request'],
+    ['*3000000000\r\n', 'ERR Protocol error: invalid multibulk length'],
+    ['*1\r\n\r\n', "ERR Protocol error: expected '$', got ' '"],
+    ['*1\r\n\n\r\n', "ERR Protocol error: expected '$', got ' '"],
+    ['*1\r\n$-1\r\n', 'ERR Protocol error: invalid bulk length'],
+    ['*1\r\n$536870913\r\n', 'ERR Protocol error: invalid bulk length'],
+    ['*2\r\n$4\r\nECHO\r\n:1\r\n', "ERR Protocol error: expected '$', got ':'"],
   ])('protocol error %j: Redis error text, earlier commands answered, then the connection closes', async (bad, text) => {
     const c = await RespConn.open(srv.port);
     const got = await c.raw(`PING\r\n*1\r\n$4\r\nPING\r\n${bad}PING\r\n`, 3);
     expect(got.slice(0, 3)).toEqual(['PONG', 'PONG', { err: text }]);
+    expect(await c.waitClose()).toBe(true);
+  });
+
+  it.each(['*1\r\n$-5\r\n', 'QUIT\r\n'])(
+    'after %j the server closes its socket, not just its side: later writes are refused',
+    async (bytes) => {
+      const sock = connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true });
+      const failed = new Promise<boolean>((resolve) => sock.once('error', () => resolve(true)));
+      await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+      sock.on('data', () => {});
+      sock.write(bytes);
+      await new Promise<void>((resolve) => sock.once('end', () => resolve()));
+      // A half-closed server socket would take these forever; a closed one answers with a reset.
+      let refused = false;
+      void failed.then(() => (refused = true));
+      for (let i = 0; i < 200 && !refused; i++) {
+        sock.write('PING\r\n');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      sock.destroy();
+      expect(refused).toBe(true);
+    },
+  );
+
+  it("a non-ASCII byte in place of '$' is sent back as that byte", async () => {
+    const c = await RespConn.open(srv.port);
+    const got: Buffer[] = [];
+    c.sock.on('data', (d: Buffer) => got.push(d));
+    c.sock.write(Buffer.from('*1\r\n\xe9\r\n', 'latin1'));
+    expect(await c.waitClose()).toBe(true);
+    expect(Buffer.concat(got).toString('latin1')).toBe("-ERR Protocol error: expected '$', got '\xe9'\r\n");
+  });
+
+  it.each([
+    ['*1\0\r\n', 'ERR Protocol error: too big mbulk count string'],
+    ['*1\r\n$4\0\r\nPING\r\n', 'ERR Protocol error: too big bulk count string'],
+    ['*1\r\n\0\r\n', 'ERR Protocol error: too big bulk count string'],
+    ['ECHO "\0"\r\n', 'ERR Protocol error: too big inline request'],
+    ['\0\r\n', 'ERR Protocol error: too big inline request'],
+  ])('a NUL before the end of line %j holds the input (as strchr does) until 64 KB, then closes', async (bad, text) => {
+    const c = await RespConn.open(srv.port);
+    // The PING after the held line never runs: the next reply is the error.
+    const got = await c.raw(`PING\r\n${bad}PING\r\n${'x'.repeat(70 * 1024)}`, 2);
+    expect(got).toEqual(['PONG', { err: text }]);
     expect(await c.waitClose()).toBe(true);
   });
 

@@ -32,23 +32,23 @@ describe('start-up loading', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('starts empty when the file does not exist', () => {
+  it('starts empty when the file does not exist', async () => {
     const sink = collector();
-    expect(loadAtStartup(base(), sink)).toMatchObject({ source: 'none', keysLoaded: 0 });
-    expect(loadAtStartup({ ...base(), appendonly: true }, sink)).toMatchObject({ source: 'none' });
+    expect(await loadAtStartup(base(), sink)).toMatchObject({ source: 'none', keysLoaded: 0 });
+    expect(await loadAtStartup({ ...base(), appendonly: true }, sink)).toMatchObject({ source: 'none' });
     expect(sink.entries).toHaveLength(0);
   });
 
-  it('loads the RDB, skipping keys that already expired', () => {
+  it('loads the RDB, skipping keys that already expired', async () => {
     const sample = sampleEntries();
     const expired: RdbEntry = { db: 0, key: b('gone'), expireAtMs: 1000, value: { type: 'string', bytes: b('x') } };
     writeFileSync(join(dir, 'dump.rdb'), writeRdb([...sample, expired]));
     const sink = collector();
-    expect(loadAtStartup(base(), sink)).toMatchObject({ source: 'rdb', keysLoaded: sample.length, keysExpired: 1 });
+    expect(await loadAtStartup(base(), sink)).toMatchObject({ source: 'rdb', keysLoaded: sample.length, keysExpired: 1 });
     expect(sink.entries.map((e) => Buffer.from(e.key).toString())).not.toContain('gone');
   });
 
-  it('prefers the AOF when appendonly is on, and cuts a truncated tail off the file', () => {
+  it('prefers the AOF when appendonly is on, and cuts a truncated tail off the file', async () => {
     writeFileSync(join(dir, 'dump.rdb'), writeRdb(sampleEntries()));
     const good = Buffer.concat([
       encodeCommand([b('SET'), b('a'), b('1')]),
@@ -60,28 +60,28 @@ describe('start-up loading', () => {
     appendFileSync(path, encodeCommand([b('SET'), b('c'), b('3')]).subarray(0, 9));
     const lines: string[] = [];
     const sink = collector();
-    const r = loadAtStartup({ ...base(), appendonly: true, log: (l) => lines.push(l) }, sink);
+    const r = await loadAtStartup({ ...base(), appendonly: true, log: (l) => lines.push(l) }, sink);
     expect(r).toMatchObject({ source: 'aof', commands: 2, truncatedBytes: 9 });
     expect(sink.commands).toEqual(['0:SET a 1', '2:SET b 2']);
     expect(readFileSync(path).equals(good)).toBe(true);
     expect(lines.join('\n')).toMatch(/short read while loading the AOF/);
   });
 
-  it("loads real Redis 7.0's multi-part AOF through its manifest", () => {
+  it("loads real Redis 7.0's multi-part AOF through its manifest", async () => {
     cpSync(fileURLToPath(new URL('./fixtures/appendonlydir', import.meta.url)), join(dir, 'appendonlydir'), { recursive: true });
     const sink = collector();
-    const r = loadAtStartup({ ...base(), appendonly: true }, sink);
+    const r = await loadAtStartup({ ...base(), appendonly: true }, sink);
     expect(r).toMatchObject({ source: 'aof', keysLoaded: 1, commands: 1 });
     expect(sink.entries.map((e) => Buffer.from(e.key).toString())).toEqual(['before']);
     expect(sink.commands).toEqual(['0:SET after rewrite']);
   });
 
-  it('refuses a truncated AOF with aof-load-truncated no, and a corrupt RDB, with RdbError', () => {
+  it('refuses a truncated AOF with aof-load-truncated no, and a corrupt RDB, with RdbError', async () => {
     writeFileSync(join(dir, 'appendonly.aof'), encodeCommand([b('SET'), b('a'), b('1')]).subarray(0, 10));
-    expect(() => loadAtStartup({ ...base(), appendonly: true, aofLoadTruncated: false }, collector())).toThrow(RdbError);
+    await expect(loadAtStartup({ ...base(), appendonly: true, aofLoadTruncated: false }, collector())).rejects.toThrow(RdbError);
     const file = writeRdb(sampleEntries());
     writeFileSync(join(dir, 'dump.rdb'), file.subarray(0, file.length - 3));
-    expect(() => loadAtStartup(base(), collector())).toThrow(RdbError);
+    await expect(loadAtStartup(base(), collector())).rejects.toThrow(RdbError);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
+  continueCommand,
   PARSE_ERROR,
   PARSE_INCOMPLETE,
   PROTO_INLINE_MAX_SIZE,
@@ -50,28 +51,58 @@ function resp(args: Uint8Array[]): Buffer {
 }
 
 /**
- * Feeds `pieces` the way the acceptor does: keep the unparsed tail, append the next piece,
- * parse as far as possible. Returns the commands (args copied out) in order.
+ * Feeds `pieces` the way the acceptor does: parse what is complete, keep a cut command's bytes
+ * with room to grow (moving them to a bigger buffer, and rebasing the parse state, when a piece
+ * does not fit), and go on with the cut command where it stopped. Returns the commands (args
+ * copied out) in order, the error if one ended the input, and the bytes left unparsed.
  */
 function feed(pieces: Uint8Array[], limits = AUTH): { cmds: Uint8Array[][]; error: string | null; rest: number } {
   const cmd = new ParsedCommand();
-  let pending: Uint8Array = new Uint8Array(0);
+  let held = new Uint8Array(8);
+  let pos = 0;
+  let end = 0;
+  let cut = false;
   const cmds: Uint8Array[][] = [];
   for (const piece of pieces) {
-    const buf = new Uint8Array(pending.length + piece.length);
-    buf.set(pending);
-    buf.set(piece, pending.length);
-    let pos = 0;
-    while (pos < buf.length) {
-      const r = parseCommand(buf, pos, buf.length, cmd, limits);
-      if (r === PARSE_INCOMPLETE) break;
-      if (r === PARSE_ERROR) return { cmds, error: cmd.error, rest: buf.length - pos };
+    if (end + piece.length > held.length) {
+      const grown = new Uint8Array(Math.max(8, 2 * (end - pos + piece.length)));
+      grown.set(held.subarray(pos, end));
+      if (cut) cmd.rebase(-pos);
+      end -= pos;
+      pos = 0;
+      held = grown;
+    }
+    held.set(piece, end);
+    end += piece.length;
+    const view = held.subarray(0, end);
+    while (pos < end) {
+      const r = cut ? continueCommand(view, end, cmd, limits) : parseCommand(view, pos, end, cmd, limits);
+      cut = r === PARSE_INCOMPLETE;
+      if (cut) break;
+      if (r === PARSE_ERROR) return { cmds, error: cmd.error, rest: end - pos };
+      expect(r).toBeGreaterThan(pos);
       if (cmd.argc > 0) cmds.push(argsOf(cmd));
       pos = r;
     }
-    pending = buf.subarray(pos);
   }
-  return { cmds, error: null, rest: pending.length };
+  return { cmds, error: null, rest: end - pos };
+}
+
+/** What a feed must reproduce however its input is cut (after an error, the bytes left depend on what had arrived). */
+function outcome(r: ReturnType<typeof feed>): ReturnType<typeof feed> {
+  return r.error === null ? r : { ...r, rest: -1 };
+}
+
+/** `bytes` cut at the given offsets (any numbers: taken modulo the length, sorted, deduplicated). */
+function cutAt(bytes: Uint8Array, raw: number[]): Uint8Array[] {
+  const cuts = [...new Set(raw.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const pieces: Uint8Array[] = [];
+  let prev = 0;
+  for (const c of [...cuts, bytes.length]) {
+    pieces.push(bytes.subarray(prev, c));
+    prev = c;
+  }
+  return pieces;
 }
 
 describe('parseCommand: multibulk', () => {
@@ -221,14 +252,7 @@ describe('parseCommand: properties', () => {
     fc.assert(
       fc.property(fc.array(command, { minLength: 1, maxLength: 20 }), fc.array(fc.nat(), { maxLength: 12 }), (cmds, cutsRaw) => {
         const bytes = Buffer.concat(cmds.map(resp));
-        const cuts = [...new Set(cutsRaw.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-        const pieces: Uint8Array[] = [];
-        let prev = 0;
-        for (const c of [...cuts, bytes.length]) {
-          pieces.push(bytes.subarray(prev, c));
-          prev = c;
-        }
-        const { cmds: got, error, rest } = feed(pieces);
+        const { cmds: got, error, rest } = feed(cutAt(bytes, cutsRaw));
         expect(error).toBeNull();
         expect(rest).toBe(0);
         expect(got).toEqual(cmds.map((c) => c.map((a) => Uint8Array.from(a))));
@@ -278,5 +302,155 @@ describe('parseCommand: properties', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('continueCommand: a cut command goes on where it stopped', () => {
+  it('parses only the new bytes: the bytes already parsed are not read again', () => {
+    const full = Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n');
+    const buf = Buffer.from(full);
+    const cmd = new ParsedCommand();
+    const head = full.indexOf('hel') + 3;
+    expect(parseCommand(buf, 0, head, cmd, AUTH)).toBe(PARSE_INCOMPLETE);
+    // A parse that started over would now fail on the count and header lines.
+    buf.write('########', 0, 'latin1');
+    expect(continueCommand(buf, full.length, cmd, AUTH)).toBe(full.length);
+    expect(argsOf(cmd).map((a) => Buffer.from(a).toString('latin1'))).toEqual(['SET', 'k', 'hello']);
+  });
+
+  it('goes on inside a count line, a bulk header and a bulk, at any offset', () => {
+    const full = Buffer.concat([Buffer.from('*1\r\n$4\r\nPING\r\n'), resp([Buffer.from('ECHO'), Buffer.alloc(70_000, 97)])]);
+    for (const step of [1, 3, 1000, 65_536]) {
+      const { cmds, error, rest } = feed(
+        cutAt(
+          full,
+          Array.from({ length: Math.ceil(full.length / step) }, (_, i) => i * step),
+        ),
+      );
+      expect(error).toBeNull();
+      expect(rest).toBe(0);
+      expect(cmds.map((c) => c.length)).toEqual([1, 2]);
+      expect(cmds[1]![1]!.length).toBe(70_000);
+    }
+  });
+
+  it('keeps the spans of a command of 100k arguments cut every few bytes', () => {
+    const args = Array.from({ length: 100_000 }, (_, i) => Buffer.from(`v${i}`));
+    const bytes = resp([Buffer.from('RPUSH'), Buffer.from('k'), ...args]);
+    const { cmds, error } = feed(
+      cutAt(
+        bytes,
+        Array.from({ length: bytes.length / 7 }, (_, i) => i * 7),
+      ),
+    );
+    expect(error).toBeNull();
+    expect(cmds).toHaveLength(1);
+    expect(cmds[0]!.length).toBe(100_002);
+    expect(Buffer.from(cmds[0]![99_999]!).toString()).toBe('v99997');
+  });
+
+  const arg = fc.uint8Array({ minLength: 0, maxLength: 30 });
+  const multibulk = fc.array(arg, { minLength: 1, maxLength: 6 }).map((a) => resp(a));
+  const inlineWord = fc.stringMatching(/^[A-Za-z0-9:]{1,8}$/);
+  const inline = fc
+    .array(
+      fc.oneof(
+        inlineWord,
+        inlineWord.map((w) => `"${w} \\x41\\n"`),
+        inlineWord.map((w) => `'${w}\\''`),
+      ),
+      { minLength: 1, maxLength: 5 },
+    )
+    .chain((ws) => fc.constantFrom('\r\n', '\n').map((eol) => Buffer.from(`${ws.join(' ')}${eol}`, 'latin1')));
+  const empties = fc.constantFrom('\r\n', '*0\r\n', '*-3\r\n', '  \r\n').map((t) => Buffer.from(t, 'latin1'));
+  const malformed = fc
+    .constantFrom(
+      '*abc\r\n',
+      '*1\r\nx\r\n',
+      '*1\r\n\r\n',
+      '*1\r\n$-1\r\n',
+      '*2\r\n$4\r\nECHO\r\n$99\r\n',
+      'SET a "b\r\n',
+      "ECHO 'a'b\r\n",
+      '*1\r\n$4\r\nPI',
+      '*1\u0000\r\n',
+      'ECHO a\u0000\r\n',
+      '*12\r\n',
+      '*1\r\n$20000\r\n',
+    )
+    .map((t) => Buffer.from(t, 'latin1'));
+  const stream = fc
+    .tuple(fc.array(fc.oneof(multibulk, inline, empties), { minLength: 1, maxLength: 12 }), fc.option(malformed))
+    .map(([cmds, bad]) => Buffer.concat(bad === null ? cmds : [...cmds, bad]));
+
+  it('random commands (multibulk, inline, empty, malformed) parse the same in one piece and cut anywhere', () => {
+    fc.assert(
+      fc.property(stream, fc.array(fc.nat(), { maxLength: 40 }), fc.boolean(), (bytes, cuts, authenticated) => {
+        const limits = authenticated ? AUTH : UNAUTH;
+        expect(outcome(feed(cutAt(bytes, cuts), limits))).toEqual(outcome(feed([bytes], limits)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('random bytes fed one at a time parse as in one piece', () => {
+    const alphabet = fc.constantFrom(...'*$\r\n0123456789-+ "\'\\xabPING'.split('').map((c) => c.charCodeAt(0)), 0, 255);
+    const garbage = fc.array(alphabet, { maxLength: 200 }).map((a) => Uint8Array.from(a));
+    fc.assert(
+      fc.property(garbage, fc.boolean(), (bytes, authenticated) => {
+        const limits = authenticated ? AUTH : UNAUTH;
+        expect(
+          outcome(
+            feed(
+              Array.from(bytes, (b) => Uint8Array.of(b)),
+              limits,
+            ),
+          ),
+        ).toEqual(outcome(feed([bytes], limits)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('parseCommand: Redis 7.0 edge cases of malformed frames', () => {
+  it("shows a CR or LF in place of '$' as a space, as addReplyErrorFormat does", () => {
+    expect(parseAll('*1\r\n\r\n')).toEqual([{ error: "ERR Protocol error: expected '$', got ' '" }]);
+    expect(parseAll('*1\r\n\n\r\n')).toEqual([{ error: "ERR Protocol error: expected '$', got ' '" }]);
+    expect(parseAll('*1\r\n\xe9\r\n')).toEqual([{ error: "ERR Protocol error: expected '$', got '\xe9'" }]);
+  });
+
+  it("waits for a bulk header's line end before checking its '$'", () => {
+    expect(parseAll('*1\r\nx')).toEqual(['incomplete']);
+    expect(parseAll(`*2\r\n$4\r\nPING\r\n${'x'.repeat(PROTO_INLINE_MAX_SIZE)}`)).toEqual(['incomplete']);
+    expect(parseAll(`*2\r\n$4\r\nPING\r\n${'x'.repeat(PROTO_INLINE_MAX_SIZE + 1)}`)).toEqual([
+      { error: 'ERR Protocol error: too big bulk count string' },
+    ]);
+  });
+
+  it('checks proto-max-bulk-len before the unauthenticated limit, and a negative length first of all', () => {
+    expect(parseAll('*1\r\n$-1\r\n', UNAUTH)).toEqual([{ error: 'ERR Protocol error: invalid bulk length' }]);
+    expect(parseAll('*1\r\n$600000000\r\n', { maxBulkLen: 1024 * 1024, authenticated: false })).toEqual([
+      { error: 'ERR Protocol error: invalid bulk length' },
+    ]);
+    expect(parseAll('*3000000000\r\n', UNAUTH)).toEqual([{ error: 'ERR Protocol error: invalid multibulk length' }]);
+  });
+
+  it.each([
+    ['*1\u0000\r\n$4\r\nPING\r\n', 'ERR Protocol error: too big mbulk count string'],
+    ['*1\r\n$4\u0000\r\nPING\r\n', 'ERR Protocol error: too big bulk count string'],
+    ['*1\r\n\u0000\r\n', 'ERR Protocol error: too big bulk count string'],
+    ['ECHO a\u0000b\r\nPING\r\n', 'ERR Protocol error: too big inline request'],
+    ['\u0000\r\n', 'ERR Protocol error: too big inline request'],
+  ])('%j: a NUL before the line end holds the line (strchr stops there) until the 64 KB limit', (input, error) => {
+    expect(parseAll(input)).toEqual(['incomplete']);
+    expect(parseAll(input + 'x'.repeat(PROTO_INLINE_MAX_SIZE))).toEqual([{ error }]);
+    const pieces = [Buffer.from(input, 'latin1'), ...Array.from({ length: 16 }, () => Buffer.alloc(4096, 120))];
+    expect(feed(pieces)).toEqual({ cmds: [], error, rest: input.length + 16 * 4096 });
+  });
+
+  it('a NUL after the line end is just data', () => {
+    expect(parseAll('ECHO a\r\n\u0000')).toEqual([{ args: ['ECHO', 'a'] }, 'incomplete']);
+    expect(parseAll('*2\r\n$4\r\nECHO\r\n$1\r\n\u0000\r\n')).toEqual([{ args: ['ECHO', '\u0000'] }]);
   });
 });

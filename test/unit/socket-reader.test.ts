@@ -65,3 +65,43 @@ describe('readIntoScratch', () => {
     c.destroy();
   });
 });
+
+describe('readIntoScratch with a scratch handler', () => {
+  it('offers each read first; what it takes (copied during the call) is not handed over again', async () => {
+    const got: Buffer[] = [];
+    let taken = 0;
+    let done!: () => void;
+    const ended = new Promise<void>((r) => (done = r));
+    const srv = net.createServer((s) => {
+      let reads = 0;
+      const used = readIntoScratch(
+        s,
+        (c) => got.push(c),
+        (scratch, n) => {
+          if (reads++ % 2 === 1) return false;
+          taken++;
+          got.push(Buffer.from(scratch.subarray(0, n)));
+          return true;
+        },
+      );
+      if (!used) s.on('data', (c: Buffer) => got.push(c));
+      s.on('end', () => done());
+    });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    closers.push(() => srv.close());
+    const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+    await once(c, 'connect');
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 50; i++) {
+      const b = Buffer.alloc(100 + i * 37, i);
+      sent.push(b);
+      c.write(b);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    c.end();
+    await ended;
+    expect(taken).toBeGreaterThan(0);
+    expect(Buffer.concat(got).equals(Buffer.concat(sent))).toBe(true);
+  });
+});
