@@ -43,7 +43,7 @@ import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
 import { planBlock, runBlock } from './block-across.js';
-import { ReplyFlusher } from './reply-flusher.js';
+import { MAX_IN_FLIGHT, ReplyFlusher } from './reply-flusher.js';
 
 /** A command the acceptor answers itself. */
 export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) => void;
@@ -87,8 +87,8 @@ export interface ModeHooks {
   monitor(conn: Connection, id: number, cmd: ParsedCommand): void;
   /** A cross-shard operation finished with `reply` (keyspace events for RENAME/COPY). */
   operationDone(id: number, args: Buffer[], db: number, reply: RespWriter): void;
-  /** After a flush, a subscribed client still has `pending` unsent bytes (pub/sub output limits). */
-  subscriberBacklog(conn: Connection, pending: number): void;
+  /** The client's CLIENT LIST line (the log line of an output-limit disconnect). */
+  clientInfo(conn: Connection): string;
 }
 
 /**
@@ -178,7 +178,7 @@ export class Acceptor {
     event: () => {},
     monitor: () => {},
     operationDone: () => {},
-    subscriberBacklog: () => {},
+    clientInfo: (conn) => `id=${conn.id} addr=${conn.addr}`,
   };
   /** Some client runs MONITOR. */
   monitoring = false;
@@ -231,7 +231,8 @@ export class Acceptor {
       log: this.log,
       aof: this.aof,
       kill: (conn) => this.kill(conn),
-      subscriberBacklog: (conn, pending) => this.hooks.subscriberBacklog(conn, pending),
+      describe: (conn) => this.hooks.clientInfo(conn),
+      unthrottle: (conn) => this.unthrottle(conn),
     });
     this.bell = new Int32Array(this.doorbellSab);
     this.limits = { maxBulkLen: config.num('proto-max-bulk-len'), authenticated: true };
@@ -265,7 +266,10 @@ export class Acceptor {
     let ticks = 0;
     this.idleTimer = setInterval(() => {
       this.stats.sample();
-      if (++ticks % 10 === 0) this.closeIdleClients();
+      if (++ticks % 10 === 0) {
+        this.closeIdleClients();
+        this.replies.checkSoftLimits();
+      }
     }, 100);
     this.idleTimer.unref();
     await beforeListen();
@@ -330,7 +334,8 @@ export class Acceptor {
     socket.on('drain', () => {
       if (conn.readPaused) {
         conn.readPaused = false;
-        if (!conn.stalled) socket.resume();
+        if (conn.throttled && conn.nextSeq - conn.nextWrite <= MAX_IN_FLIGHT / 2) this.unthrottle(conn);
+        else if (!conn.stalled) socket.resume();
       }
     });
     socket.on('error', () => {});
@@ -409,6 +414,10 @@ export class Acceptor {
       pos = r;
       if (cmd.argc === 0) continue;
       const consumed = this.dispatch(conn, cmd);
+      if (conn.nextSeq - conn.nextWrite >= MAX_IN_FLIGHT && !conn.stalled) {
+        conn.stalled = true;
+        conn.throttled = true;
+      }
       if (conn.stalled) {
         const rest = buf.subarray(consumed ? pos : start);
         if (rest.length > 0) {
@@ -733,6 +742,13 @@ export class Acceptor {
     const list = [...this.stalled];
     this.stalled.clear();
     for (const conn of list) this.resume(conn);
+    this.scheduleTick();
+  }
+
+  /** Lets a connection throttled at MAX_IN_FLIGHT parse again (its replies caught up). */
+  private unthrottle(conn: Connection): void {
+    conn.throttled = false;
+    this.resume(conn);
     this.scheduleTick();
   }
 

@@ -77,6 +77,11 @@ export class Connection {
   closed = false;
   /** Reading paused because the client does not read its replies. */
   readPaused = false;
+  /**
+   * Parsing stopped (`stalled` is set too) because MAX_IN_FLIGHT commands await their replies: replies
+   * already dispatched keep coming after reading pauses, so this bounds what a non-reading client holds.
+   */
+  throttled = false;
   /** Sequence number of a blocking command (BLPOP…) still waiting in a shard, or -1. */
   blockedSeq = -1;
   /** Commands sent for this connection must not block (a transaction's collector). */
@@ -101,7 +106,7 @@ export class Connection {
   share: RespWriter | null = null;
   shareStart = 0;
   shareEnd = 0;
-  /** Since when pending pub/sub output has exceeded the soft limit (0: not over it). */
+  /** Since when pending output has exceeded its class's soft limit (0: not over it). */
   softLimitSince = 0;
   /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */
   monitor = false;

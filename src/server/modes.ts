@@ -10,6 +10,7 @@ import { installClientAdmin } from './client-admin.js';
 import { SlowLog } from './slowlog.js';
 import { installLatency } from './latency.js';
 import { installDebug } from './debug.js';
+import { clientInfoLine } from './info.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
 export function installModes(a: Acceptor): { started(): void } {
@@ -43,7 +44,7 @@ export function installModes(a: Acceptor): { started(): void } {
     },
     monitor: (conn, id, cmd) => mon.feed(conn, id, cmd),
     operationDone: (id, args, db, reply) => notes.operationDone(id, args, db, reply),
-    subscriberBacklog: (conn, pending) => ps.checkLimit(conn, pending),
+    clientInfo: (conn) => clientInfoLine(conn),
   };
   return {
     started: () => {
