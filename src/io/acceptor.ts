@@ -44,6 +44,7 @@ import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
 import { planBlock, runBlock } from './block-across.js';
 import { MAX_IN_FLIGHT, ReplyFlusher } from './reply-flusher.js';
+import { reclaim } from '../reclaim.js';
 
 /** A command the acceptor answers itself. */
 export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) => void;
@@ -264,8 +265,12 @@ export class Acceptor {
     }
     this.armDoorbell();
     let ticks = 0;
+    let commands = 0;
     this.idleTimer = setInterval(() => {
       this.stats.sample();
+      // Big values that passed through are garbage: an idle acceptor gives their memory back now.
+      if (this.stats.commandsProcessed === commands) reclaim(true, Date.now());
+      commands = this.stats.commandsProcessed;
       if (++ticks % 10 === 0) {
         this.closeIdleClients();
         this.replies.checkSoftLimits();

@@ -8,6 +8,10 @@ import { pooledCopy } from '../wire/bytes.js';
 import { ST_SUBSCRIBED, type Connection } from './connection.js';
 import type { AofOrder } from './aof-order.js';
 import type { Logger } from '../log.js';
+import { dropped } from '../reclaim.js';
+
+/** Writes this big let the thread reclaim their memory once sent (reclaim.ts). */
+const BIG_WRITE_BYTES = 1 << 20;
 
 /** Pending output beyond which a connection stops being read until it drains. */
 export const PAUSE_OUTPUT_BYTES = 1 << 20;
@@ -104,7 +108,9 @@ export class ReplyFlusher {
       if (conn.share !== null) this.writeShared(conn);
       if (len > 0) {
         ctx.stats.netOutputBytes += len;
-        conn.socket.write(pooledCopy(conn.out.bytes, 0, len));
+        // A big reply's copies (the shard's, conn.out's, this one) are garbage once the socket took it.
+        if (len < BIG_WRITE_BYTES) conn.socket.write(pooledCopy(conn.out.bytes, 0, len));
+        else conn.socket.write(pooledCopy(conn.out.bytes, 0, len), () => dropped(3 * len));
         conn.out.reset();
       }
       if (conn.closeAfterReplies && conn.idle) {

@@ -11,6 +11,7 @@ import type { ShardInit } from '../wire/shard-init.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
 import { LAT_BUCKETS } from '../wire/latency-buckets.js';
 import type { ShardPort } from './coordinator.js';
+import { dropped } from '../reclaim.js';
 
 /** Options the acceptor passes when starting a shard. */
 export interface ShardLinkOptions {
@@ -144,6 +145,8 @@ export class ShardLink implements ShardPort {
   flushOverflow(): void {
     while (this.overflow.length > 0) {
       const f = this.overflow[0]!;
+      // Read before a big frame's buffer is transferred (which empties it).
+      const n = f.bytes.length;
       if (f.big) {
         const p = this.req.reserve(F.REQ_ARGS);
         if (p === -1) return;
@@ -151,6 +154,8 @@ export class ShardLink implements ShardPort {
         this.req.buf[p + F.REQ_FLAGS] = this.req.buf[p + F.REQ_FLAGS]! | F.FLAG_BIG;
         const ab = f.bytes.buffer as ArrayBuffer;
         this.port.postMessage(ab, [ab]);
+        // The input it was copied from is garbage now.
+        dropped(n);
         this.req.commit(p, F.REQ_ARGS);
       } else {
         const p = this.req.reserve(f.bytes.length);
@@ -159,7 +164,7 @@ export class ShardLink implements ShardPort {
         this.req.commit(p, f.bytes.length);
       }
       this.overflow.shift();
-      this.overflowBytes -= f.bytes.length;
+      this.overflowBytes -= n;
       this.dirty = true;
     }
   }

@@ -40,7 +40,10 @@ async function nonReader(port: number, bytes: string): Promise<net.Socket> {
 /** Resolves once the server has printed `n` output-limit disconnect lines matching `re` (rejects after 10 s). */
 async function limitLines(srv: TestServer, re: RegExp, n: number): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    const lines = srv.output().split('\n').filter((l) => l.includes('for overcoming of output buffer limits') && re.test(l));
+    const lines = srv
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('for overcoming of output buffer limits') && re.test(l));
     if (lines.length >= n) return;
     await pause(25);
   }
@@ -135,7 +138,11 @@ describe.skipIf(!existsSync('/proc/self/status'))('client output buffers', () =>
       await closed;
       // Closed before the reply was written, as in Redis.
       expect(r.received().length).toBeLessThan(2 * MB);
-      await limitLines(srv, /Client id=\d+ addr=\S+ .* omem=\d+ .*cmd=get .* scheduled to be closed ASAP for overcoming of output buffer limits\.$/, 1);
+      await limitLines(
+        srv,
+        /Client id=\d+ addr=\S+ .* omem=\d+ .*cmd=get .* scheduled to be closed ASAP for overcoming of output buffer limits\.$/,
+        1,
+      );
       // Smaller replies pass.
       expect(await c.get('v10k')).toHaveLength(10 * 1024);
     } finally {
