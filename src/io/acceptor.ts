@@ -84,8 +84,13 @@ export interface ModeHooks {
   closed(conn: Connection): void;
   /** A keyspace event frame from a shard (reply frame with connId 0, seq 0). */
   event(buf: Uint8Array, start: number, len: number): void;
-  /** MONITOR feed, called only while `monitoring` is set. */
-  monitor(conn: Connection, id: number, cmd: ParsedCommand): void;
+  /**
+   * MONITOR feed, called only while `monitoring` is set, for a command the acceptor ran (`ran`), or
+   * for one sent to the shards, which `executed` reports once it ran.
+   */
+  monitor(conn: Connection, id: number, cmd: ParsedCommand, seq: number, ran: boolean): void;
+  /** The command `seq` of a connection with `monitored` lines ran (its reply came back, or it blocked). */
+  executed(conn: Connection, seq: number): void;
   /** A cross-shard operation finished with `reply` (keyspace events for RENAME/COPY). */
   operationDone(id: number, args: Buffer[], db: number, reply: RespWriter): void;
   /** The client's CLIENT LIST line (the log line of an output-limit disconnect). */
@@ -178,10 +183,11 @@ export class Acceptor {
     closed: () => {},
     event: () => {},
     monitor: () => {},
+    executed: () => {},
     operationDone: () => {},
     clientInfo: (conn) => `id=${conn.id} addr=${conn.addr}`,
   };
-  /** Some client runs MONITOR. */
+  /** Some client runs MONITOR (set through setMonitoring). */
   monitoring = false;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
   pauseUntil = 0;
@@ -362,6 +368,12 @@ export class Acceptor {
     this.hooks.closed(conn);
   }
 
+  /** Turns the MONITOR feed on or off; the shards then report commands that block (frames.ts KIND_BLOCKED). */
+  setMonitoring(on: boolean): void {
+    this.monitoring = on;
+    for (const link of this.shards) link.stats[F.CT_MONITOR] = on ? 1 : 0;
+  }
+
   /** Closes a client immediately (CLIENT KILL, limits). */
   kill(conn: Connection): void {
     conn.closed = true;
@@ -482,7 +494,7 @@ export class Acceptor {
     if (local !== undefined) {
       local(conn, seq, cmd);
       // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
-      if (this.monitoring) this.hooks.monitor(conn, id, cmd);
+      if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, true);
       return true;
     }
     if (!this.shardCommands[id]) {
@@ -503,7 +515,7 @@ export class Acceptor {
       conn.stalled = true;
     }
     // Only once routed: a stalled command is parsed again later.
-    if (this.monitoring) this.hooks.monitor(conn, id, cmd);
+    if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, false);
     return true;
   }
 
@@ -719,6 +731,7 @@ export class Acceptor {
     const logged = this.aof.take(conn.db, id, cmd);
     this.park(conn);
     void this.coordinator.operation(id, args, keys, conn.db, conn.proto, logged).then((reply) => {
+      if (conn.monitored !== null) this.hooks.executed(conn, seq);
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       this.scheduleTick();
     });
@@ -733,6 +746,7 @@ export class Acceptor {
     conn.blockedSeq = seq;
     conn.stalled = true;
     void runBlock(this.coordinator, plan, conn.db, conn.proto, conn).then((reply) => {
+      if (conn.monitored !== null) this.hooks.executed(conn, seq);
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       if (conn.blockedSeq === seq) {
         conn.blockedSeq = -1;
@@ -860,7 +874,13 @@ export class Acceptor {
         const seq = readU32(b, p + F.REP_SEQ);
         let s = p + F.REP_BODY;
         let len = rr.frameLength(p) - F.REP_BODY;
-        if (readU32(b, p + F.REP_KIND) === F.KIND_BIG) {
+        const kind = readU32(b, p + F.REP_KIND);
+        if (kind !== F.KIND_INLINE) {
+          if (kind === F.KIND_BLOCKED) {
+            const c = this.conns.get(connId) ?? this.sinks.get(connId);
+            if (c?.monitored != null) this.hooks.executed(c, seq);
+            continue;
+          }
           b = link.takeBigReply();
           s = 0;
           len = b.length;
@@ -881,6 +901,7 @@ export class Acceptor {
           if (g !== undefined) {
             if (g.add(link.id, b, s, len)) {
               conn.gathers.delete(seq);
+              if (conn.monitored !== null) this.hooks.executed(conn, seq);
               const w = this.startReply(conn);
               g.finish(w);
               this.replyW(conn, seq);
@@ -888,6 +909,7 @@ export class Acceptor {
             continue;
           }
         }
+        if (conn.monitored !== null) this.hooks.executed(conn, seq);
         if (conn.deliver(seq, b, s, len)) this.markDirty(conn);
         if (conn.blockedSeq === seq) {
           conn.blockedSeq = -1;

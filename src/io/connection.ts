@@ -32,6 +32,14 @@ export interface MultiState {
   needsHold: boolean;
 }
 
+/** A MONITOR line waiting for its command (`seq` of `conn`) to run. */
+export interface MonitorEntry {
+  conn: Connection;
+  seq: number;
+  line: string;
+  ran: boolean;
+}
+
 /** Connection mode bits of Connection.state. */
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
@@ -108,6 +116,12 @@ export class Connection {
   shareEnd = 0;
   /** Since when pending output has exceeded its class's soft limit (0: not over it). */
   softLimitSince = 0;
+  /**
+   * MONITOR lines waiting for commands in the shards, in the client's order: each is shown once its
+   * command and every earlier one ran; null when none waits. A transaction's collector shares its
+   * owner's queue.
+   */
+  monitored: MonitorEntry[] | null = null;
   /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */
   monitor = false;
   noEvict = false;

@@ -164,8 +164,10 @@ function execFrame(buf: Uint8Array, pos: number): void {
   ctx.noBlock = (flags & F.FLAG_NOBLOCK) !== 0;
   runHandler(cmd);
   // A blocked request gets its reply later, from serveWaiter or its timeout.
-  if (ctx.deferred) ctx.deferred = false;
-  else writeReply(conn, seq, out.bytes, out.len);
+  if (ctx.deferred) {
+    ctx.deferred = false;
+    if (stats[F.CT_MONITOR] !== 0) writeHeaderOnly(conn, seq, F.KIND_BLOCKED);
+  } else writeReply(conn, seq, out.bytes, out.len);
   if (hasReady()) serveReady(readyType, serveWaiter);
   if (out.bytes.length > 1 << 22) {
     dropped(out.bytes.length);
