@@ -43,7 +43,7 @@ import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
 import { planBlock, runBlock } from './block-across.js';
-import { MAX_IN_FLIGHT, ReplyFlusher } from './reply-flusher.js';
+import { ReplyFlusher } from './reply-flusher.js';
 import { reclaim } from '../reclaim.js';
 
 /** A command the acceptor answers itself. */
@@ -345,7 +345,7 @@ export class Acceptor {
     socket.on('drain', () => {
       if (conn.readPaused) {
         conn.readPaused = false;
-        if (conn.throttled && conn.nextSeq - conn.nextWrite <= MAX_IN_FLIGHT / 2) this.unthrottle(conn);
+        if (conn.throttled && conn.nextSeq - conn.nextWrite <= conn.maxInFlight >> 1) this.unthrottle(conn);
         else if (!conn.stalled) socket.resume();
       }
     });
@@ -431,7 +431,7 @@ export class Acceptor {
       pos = r;
       if (cmd.argc === 0) continue;
       const consumed = this.dispatch(conn, cmd);
-      if (conn.nextSeq - conn.nextWrite >= MAX_IN_FLIGHT && !conn.stalled) {
+      if (conn.nextSeq - conn.nextWrite >= conn.maxInFlight && !conn.stalled) {
         conn.stalled = true;
         conn.throttled = true;
       }
@@ -764,7 +764,7 @@ export class Acceptor {
     this.scheduleTick();
   }
 
-  /** Lets a connection throttled at MAX_IN_FLIGHT parse again (its replies caught up). */
+  /** Lets a connection throttled at its in-flight cap parse again (its replies caught up). */
   private unthrottle(conn: Connection): void {
     conn.throttled = false;
     this.resume(conn);

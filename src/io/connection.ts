@@ -40,6 +40,9 @@ export interface MonitorEntry {
   ran: boolean;
 }
 
+/** A new connection's in-flight cap, until its first replies tell their size: reply-flusher.ts's lowest. */
+const START_IN_FLIGHT = 32;
+
 /** Connection mode bits of Connection.state. */
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
@@ -86,10 +89,14 @@ export class Connection {
   /** Reading paused because the client does not read its replies. */
   readPaused = false;
   /**
-   * Parsing stopped (`stalled` is set too) because MAX_IN_FLIGHT commands await their replies: replies
+   * Parsing stopped (`stalled` is set too) because maxInFlight commands await their replies: replies
    * already dispatched keep coming after reading pauses, so this bounds what a non-reading client holds.
    */
   throttled = false;
+  /** The in-flight cap (reply-flusher.ts sets it from the size of the replies flushed). */
+  maxInFlight = START_IN_FLIGHT;
+  /** nextWrite at the last flush that wrote output. */
+  flushedReplies = 0;
   /** Sequence number of a blocking command (BLPOP…) still waiting in a shard, or -1. */
   blockedSeq = -1;
   /** Commands sent for this connection must not block (a transaction's collector). */

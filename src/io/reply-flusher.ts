@@ -31,8 +31,20 @@ export interface FlushContext {
   unthrottle(conn: Connection): void;
 }
 
-/** Commands a connection may have parsed and not yet answered before its parsing stops (see `throttled`). */
-export const MAX_IN_FLIGHT = 128;
+/**
+ * Commands a connection may have parsed and not yet answered before its parsing stops (see
+ * Connection.throttled): about IN_FLIGHT_BYTES of replies at the size its last flushed replies had,
+ * between MIN_IN_FLIGHT (where a new connection starts) and MAX_IN_FLIGHT, so deep pipelines of
+ * small replies are not held back and big replies do not pile up.
+ */
+const IN_FLIGHT_BYTES = 1 << 20;
+const MIN_IN_FLIGHT = 32;
+const MAX_IN_FLIGHT = 1024;
+
+/** The in-flight cap for replies of `avg` bytes. */
+function inFlightCap(avg: number): number {
+  return Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.floor(IN_FLIGHT_BYTES / avg)));
+}
 
 /** Indexes of a class's hard limit in the limits array (soft and seconds follow it). */
 const NORMAL = 0;
@@ -108,6 +120,11 @@ export class ReplyFlusher {
       if (conn.share !== null) this.writeShared(conn);
       if (len > 0) {
         ctx.stats.netOutputBytes += len;
+        const replies = conn.nextWrite - conn.flushedReplies;
+        if (replies > 0) {
+          conn.flushedReplies = conn.nextWrite;
+          conn.maxInFlight = inFlightCap(len / replies);
+        }
         // A big reply's copies (the shard's, conn.out's, this one) are garbage once the socket took it.
         if (len < BIG_WRITE_BYTES) conn.socket.write(pooledCopy(conn.out.bytes, 0, len));
         else conn.socket.write(pooledCopy(conn.out.bytes, 0, len), () => dropped(3 * len));
@@ -123,7 +140,7 @@ export class ReplyFlusher {
           conn.readPaused = true;
           conn.socket.pause();
         }
-      } else if (conn.throttled && conn.nextSeq - conn.nextWrite <= MAX_IN_FLIGHT / 2) {
+      } else if (conn.throttled && conn.nextSeq - conn.nextWrite <= conn.maxInFlight >> 1) {
         ctx.unthrottle(conn);
       }
     }
