@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { rawClient, type RawClient } from '../helpers/raw-client.js';
 
 /** The monitor lines (time stripped) of the client at `c`'s address, in the order received. */
-function linesOf(m: RawClient, c: RawClient): string[] {
-  const addr = `${c.socket.localAddress}:${c.socket.localPort}`;
+function linesOf(m: RawClient, c: RawClient | net.Socket): string[] {
+  const s = c instanceof net.Socket ? c : c.socket;
+  const addr = `${s.localAddress}:${s.localPort}`;
   return m
     .received()
     .split('\r\n')
@@ -110,7 +112,7 @@ describe('MONITOR order', () => {
   });
 
   it('shows a command once it ran, not when it was handed to its shard', async () => {
-    // Three reads of a 500,000-element list keep its shard busy while another client's PING runs at once.
+    // Ten reads of a 500,000-element list keep its shard busy while another client's PING runs at once.
     const args = Array<string>(10_000).fill('x');
     const p = r.pipeline();
     for (let i = 0; i < 50; i++) p.rpush('L', ...args);
@@ -118,22 +120,24 @@ describe('MONITOR order', () => {
     const m = await rawClient(srv.port);
     m.send('MONITOR');
     await m.waitFor('+OK\r\n');
-    const slow = await rawClient(srv.port);
-    slow.send('LRANGE L 0 -1', 'LRANGE L 0 -1', 'LRANGE L 0 -1');
-    const port = slow.socket.localPort;
-    await until(async () =>
-      ((await r.client('LIST')) as string).split('\n').some((l) => l.includes(`:${port} `) && l.includes(' cmd=lrange ')),
-    );
     const fast = await rawClient(srv.port);
+    const slow = net.connect(srv.port, '127.0.0.1');
+    await new Promise<void>((resolve) => slow.once('connect', resolve));
+    let got = 0;
+    slow.on('data', (d: Buffer) => (got += d.length));
+    slow.write('LRANGE L 0 -1\r\n'.repeat(10));
+    const addr = ` addr=${slow.localAddress}:${slow.localPort} `;
+    await until(async () => ((await r.client('LIST')) as string).split('\n').some((l) => l.includes(addr) && l.includes(' cmd=lrange ')));
     fast.send('PING');
     await fast.waitFor('+PONG\r\n');
-    await until(() => linesOf(m, slow).length === 3 && linesOf(m, fast).length === 1);
+    await until(() => linesOf(m, slow).length === 10 && linesOf(m, fast).length === 1);
     const text = m.received();
     // The last read finished after the PING: its line follows the PING's.
     expect(text.lastIndexOf('"LRANGE"')).toBeGreaterThan(text.indexOf('"PING"'));
+    await until(() => got === 10 * (500_000 * 7 + '*500000\r\n'.length));
     await r.del('L');
     m.close();
-    slow.close();
+    slow.destroy();
     fast.close();
   });
 });
