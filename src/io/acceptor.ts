@@ -46,6 +46,7 @@ import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
 import { planBlock, runBlock } from './block-across.js';
 import { ReplyFlusher } from './reply-flusher.js';
 import { TlsListener } from './tls-listener.js';
+import { reclaim } from '../reclaim.js';
 
 /** A command the acceptor answers itself. */
 export type LocalHandler = (conn: Connection, seq: number, cmd: ParsedCommand) => void;
@@ -85,12 +86,17 @@ export interface ModeHooks {
   closed(conn: Connection): void;
   /** A keyspace event frame from a shard (reply frame with connId 0, seq 0). */
   event(buf: Uint8Array, start: number, len: number): void;
-  /** MONITOR feed, called only while `monitoring` is set. */
-  monitor(conn: Connection, id: number, cmd: ParsedCommand): void;
+  /**
+   * MONITOR feed, called only while `monitoring` is set, for a command the acceptor ran (`ran`), or
+   * for one sent to the shards, which `executed` reports once it ran.
+   */
+  monitor(conn: Connection, id: number, cmd: ParsedCommand, seq: number, ran: boolean): void;
+  /** The command `seq` of a connection with `monitored` lines ran (its reply came back, or it blocked). */
+  executed(conn: Connection, seq: number): void;
   /** A cross-shard operation finished with `reply` (keyspace events for RENAME/COPY). */
   operationDone(id: number, args: Buffer[], db: number, reply: RespWriter): void;
-  /** After a flush, a subscribed client still has `pending` unsent bytes (pub/sub output limits). */
-  subscriberBacklog(conn: Connection, pending: number): void;
+  /** The client's CLIENT LIST line (the log line of an output-limit disconnect). */
+  clientInfo(conn: Connection): string;
 }
 
 /** Access control (ACL), installed by the server; the defaults serve everyone as an unrestricted default user. */
@@ -191,8 +197,9 @@ export class Acceptor {
     closed: () => {},
     event: () => {},
     monitor: () => {},
+    executed: () => {},
     operationDone: () => {},
-    subscriberBacklog: () => {},
+    clientInfo: (conn) => `id=${conn.id} addr=${conn.addr}`,
   };
   /** Who may run what; the server installs its ACL here. */
   access: AccessControl = {
@@ -201,7 +208,7 @@ export class Acceptor {
     defaultNoPassword: () => this.config.get('requirepass') === '',
     check: () => true,
   };
-  /** Some client runs MONITOR. */
+  /** Some client runs MONITOR (set through setMonitoring). */
   monitoring = false;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
   pauseUntil = 0;
@@ -254,7 +261,8 @@ export class Acceptor {
       log: this.log,
       aof: this.aof,
       kill: (conn) => this.kill(conn),
-      subscriberBacklog: (conn, pending) => this.hooks.subscriberBacklog(conn, pending),
+      describe: (conn) => this.hooks.clientInfo(conn),
+      unthrottle: (conn) => this.unthrottle(conn),
     });
     this.bell = new Int32Array(this.doorbellSab);
     this.tls = new TlsListener(config, this.log, (s) => this.onConnection(s, true));
@@ -288,9 +296,16 @@ export class Acceptor {
     }
     this.armDoorbell();
     let ticks = 0;
+    let commands = 0;
     this.idleTimer = setInterval(() => {
       this.stats.sample();
-      if (++ticks % 10 === 0) this.closeIdleClients();
+      // Big values that passed through are garbage: an idle acceptor gives their memory back now.
+      if (this.stats.commandsProcessed === commands) reclaim(true, Date.now());
+      commands = this.stats.commandsProcessed;
+      if (++ticks % 10 === 0) {
+        this.closeIdleClients();
+        this.replies.checkSoftLimits();
+      }
     }, 100);
     this.idleTimer.unref();
     await beforeListen();
@@ -365,7 +380,8 @@ export class Acceptor {
     socket.on('drain', () => {
       if (conn.readPaused) {
         conn.readPaused = false;
-        if (!conn.stalled) socket.resume();
+        if (conn.throttled && conn.nextSeq - conn.nextWrite <= conn.maxInFlight >> 1) this.unthrottle(conn);
+        else if (!conn.stalled) socket.resume();
       }
     });
     socket.on('error', () => {});
@@ -392,6 +408,12 @@ export class Acceptor {
       void this.coordinator.callAll(0, internalId('__unblock'), args).then(() => this.aof.drop(conn.id, seq));
     }
     this.hooks.closed(conn);
+  }
+
+  /** Turns the MONITOR feed on or off; the shards then report commands that block (frames.ts KIND_BLOCKED). */
+  setMonitoring(on: boolean): void {
+    this.monitoring = on;
+    for (const link of this.shards) link.stats[F.CT_MONITOR] = on ? 1 : 0;
   }
 
   /** Closes a client immediately (CLIENT KILL, limits). */
@@ -533,6 +555,10 @@ export class Acceptor {
       pos = r;
       if (cmd.argc === 0) continue;
       const consumed = this.dispatch(conn, cmd);
+      if (conn.nextSeq - conn.nextWrite >= conn.maxInFlight && !conn.stalled) {
+        conn.stalled = true;
+        conn.throttled = true;
+      }
       if (conn.stalled) {
         const from = consumed ? pos : start;
         if (from < end) {
@@ -610,7 +636,7 @@ export class Acceptor {
     if (local !== undefined) {
       local(conn, seq, cmd);
       // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
-      if (this.monitoring) this.hooks.monitor(conn, id, cmd);
+      if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, true);
       return true;
     }
     if (!this.shardCommands[id]) {
@@ -631,7 +657,7 @@ export class Acceptor {
       conn.stalled = true;
     }
     // Only once routed: a stalled command is parsed again later.
-    if (this.monitoring) this.hooks.monitor(conn, id, cmd);
+    if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, false);
     return true;
   }
 
@@ -853,6 +879,7 @@ export class Acceptor {
     const logged = this.aof.take(conn.db, id, cmd);
     this.park(conn);
     void this.coordinator.operation(id, args, keys, conn.db, conn.proto, logged).then((reply) => {
+      if (conn.monitored !== null) this.hooks.executed(conn, seq);
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       this.scheduleTick();
     });
@@ -867,6 +894,7 @@ export class Acceptor {
     conn.blockedSeq = seq;
     conn.stalled = true;
     void runBlock(this.coordinator, plan, conn.db, conn.proto, conn).then((reply) => {
+      if (conn.monitored !== null) this.hooks.executed(conn, seq);
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       if (conn.blockedSeq === seq) {
         conn.blockedSeq = -1;
@@ -881,6 +909,13 @@ export class Acceptor {
     const list = [...this.stalled];
     this.stalled.clear();
     for (const conn of list) this.resume(conn);
+    this.scheduleTick();
+  }
+
+  /** Lets a connection throttled at its in-flight cap parse again (its replies caught up). */
+  private unthrottle(conn: Connection): void {
+    conn.throttled = false;
+    this.resume(conn);
     this.scheduleTick();
   }
 
@@ -981,7 +1016,13 @@ export class Acceptor {
         const seq = readU32(b, p + F.REP_SEQ);
         let s = p + F.REP_BODY;
         let len = rr.frameLength(p) - F.REP_BODY;
-        if (readU32(b, p + F.REP_KIND) === F.KIND_BIG) {
+        const kind = readU32(b, p + F.REP_KIND);
+        if (kind !== F.KIND_INLINE) {
+          if (kind === F.KIND_BLOCKED) {
+            const c = this.conns.get(connId) ?? this.sinks.get(connId);
+            if (c?.monitored != null) this.hooks.executed(c, seq);
+            continue;
+          }
           b = link.takeBigReply();
           s = 0;
           len = b.length;
@@ -1002,6 +1043,7 @@ export class Acceptor {
           if (g !== undefined) {
             if (g.add(link.id, b, s, len)) {
               conn.gathers.delete(seq);
+              if (conn.monitored !== null) this.hooks.executed(conn, seq);
               const w = this.startReply(conn);
               g.finish(w);
               this.replyW(conn, seq);
@@ -1009,6 +1051,7 @@ export class Acceptor {
             continue;
           }
         }
+        if (conn.monitored !== null) this.hooks.executed(conn, seq);
         if (conn.deliver(seq, b, s, len)) this.markDirty(conn);
         if (conn.blockedSeq === seq) {
           conn.blockedSeq = -1;

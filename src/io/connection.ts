@@ -50,6 +50,17 @@ export interface ConnectionUser {
 /** Who a connection is before the server's access control says otherwise. */
 const NO_ACL_USER: ConnectionUser = { name: 'default' };
 
+/** A MONITOR line waiting for its command (`seq` of `conn`) to run. */
+export interface MonitorEntry {
+  conn: Connection;
+  seq: number;
+  line: string;
+  ran: boolean;
+}
+
+/** A new connection's in-flight cap, until its first replies tell their size: reply-flusher.ts's lowest. */
+const START_IN_FLIGHT = 32;
+
 /** Connection mode bits of Connection.state. */
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
@@ -106,6 +117,15 @@ export class Connection {
   closed = false;
   /** Reading paused because the client does not read its replies. */
   readPaused = false;
+  /**
+   * Parsing stopped (`stalled` is set too) because maxInFlight commands await their replies: replies
+   * already dispatched keep coming after reading pauses, so this bounds what a non-reading client holds.
+   */
+  throttled = false;
+  /** The in-flight cap (reply-flusher.ts sets it from the size of the replies flushed). */
+  maxInFlight = START_IN_FLIGHT;
+  /** nextWrite at the last flush that wrote output. */
+  flushedReplies = 0;
   /** Sequence number of a blocking command (BLPOP…) still waiting in a shard, or -1. */
   blockedSeq = -1;
   /** Commands sent for this connection must not block (a transaction's collector). */
@@ -130,8 +150,14 @@ export class Connection {
   share: RespWriter | null = null;
   shareStart = 0;
   shareEnd = 0;
-  /** Since when pending pub/sub output has exceeded the soft limit (0: not over it). */
+  /** Since when pending output has exceeded its class's soft limit (0: not over it). */
   softLimitSince = 0;
+  /**
+   * MONITOR lines waiting for commands in the shards, in the client's order: each is shown once its
+   * command and every earlier one ran; null when none waits. A transaction's collector shares its
+   * owner's queue.
+   */
+  monitored: MonitorEntry[] | null = null;
   /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */
   monitor = false;
   noEvict = false;

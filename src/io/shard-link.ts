@@ -11,6 +11,7 @@ import type { ShardInit } from '../wire/shard-init.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
 import { LAT_BUCKETS } from '../wire/latency-buckets.js';
 import type { ShardPort } from './coordinator.js';
+import { dropped } from '../reclaim.js';
 
 /** Options the acceptor passes when starting a shard. */
 export interface ShardLinkOptions {
@@ -150,6 +151,8 @@ export class ShardLink implements ShardPort {
     const q = this.overflow;
     while (this.overflowHead < q.length) {
       const f = q[this.overflowHead]!;
+      // Read before a big frame's buffer is transferred (which empties it).
+      const n = f.bytes.length;
       if (f.big) {
         const p = this.req.reserve(F.REQ_ARGS);
         if (p === -1) return;
@@ -157,6 +160,8 @@ export class ShardLink implements ShardPort {
         this.req.buf[p + F.REQ_FLAGS] = this.req.buf[p + F.REQ_FLAGS]! | F.FLAG_BIG;
         const ab = f.bytes.buffer as ArrayBuffer;
         this.port.postMessage(ab, [ab]);
+        // The input it was copied from is garbage now.
+        dropped(n);
         this.req.commit(p, F.REQ_ARGS);
       } else {
         const p = this.req.reserve(f.bytes.length);
@@ -165,7 +170,7 @@ export class ShardLink implements ShardPort {
         this.req.commit(p, f.bytes.length);
       }
       q[this.overflowHead++] = EMPTY_OVERFLOW;
-      this.overflowBytes -= f.bytes.length;
+      this.overflowBytes -= n;
       this.dirty = true;
     }
     this.overflow = [];

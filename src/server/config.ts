@@ -165,21 +165,12 @@ const PARAMS: Param[] = [
     help: 'largest unparsed input kept per client',
   },
   {
-    name: 'client-output-buffer-limit-bytes',
-    kind: 'memory',
-    def: String(256 * 1024 * 1024),
-    mutable: true,
-    min: 0,
-    max: 64 * GB,
-    help: 'pending output that disconnects a normal client (0 = none)',
-  },
-  {
     name: 'client-output-buffer-limit',
     kind: 'string',
     def: 'normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60',
     mutable: true,
     check: checkBufferLimits,
-    help: 'per-class output limits (Sabre applies the pubsub class; normal clients use client-output-buffer-limit-bytes)',
+    help: 'per-class output limits: <class> <hard> <soft> <soft seconds>, classes normal, replica, pubsub',
   },
   { name: 'timeout', kind: 'int', def: '0', mutable: true, min: 0, max: 2 ** 31, help: 'close idle clients after N seconds (0 = never)' },
   {

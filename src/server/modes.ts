@@ -10,11 +10,12 @@ import { installClientAdmin } from './client-admin.js';
 import { SlowLog } from './slowlog.js';
 import { installLatency } from './latency.js';
 import { installDebug } from './debug.js';
+import { clientInfoLine } from './info.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
 export function installModes(a: Acceptor): { started(): void } {
   const mon = new Monitor(a);
-  const txn = new Transactions(a, (conn, cmd) => mon.feedExec(conn, cmd));
+  const txn = new Transactions(a, mon);
   const ps = new PubSub(a);
   const notes = new Notifications(a, ps);
   installClientAdmin(a);
@@ -41,9 +42,10 @@ export function installModes(a: Acceptor): { started(): void } {
       if (b[s] === 0) notes.event(b, s, len);
       else slow.report(b, s);
     },
-    monitor: (conn, id, cmd) => mon.feed(conn, id, cmd),
+    monitor: (conn, id, cmd, seq, ran) => mon.feed(conn, id, cmd, seq, ran),
+    executed: (conn, seq) => mon.executed(conn, seq),
     operationDone: (id, args, db, reply) => notes.operationDone(id, args, db, reply),
-    subscriberBacklog: (conn, pending) => ps.checkLimit(conn, pending),
+    clientInfo: (conn) => clientInfoLine(conn),
   };
   return {
     started: () => {

@@ -1,7 +1,13 @@
 /**
  * MONITOR: every command the server executes (admin and skip-monitor ones excepted, as in
  * Redis) is written to monitoring clients as `+<unix time.us> [<db> <addr>] "arg" ...`,
- * with arguments quoted like Redis's sdscatrepr. The line is built once per command.
+ * with arguments quoted like Redis's sdscatrepr. The line is built once per command, when it
+ * is dispatched (its arguments live in the read buffer), and written when the command ran, as
+ * Redis feeds monitors from call(): at once for commands the acceptor runs, and for shard
+ * commands when their reply comes back in the shard's reply stream (or, for a command that
+ * blocks, when the shard reports that it blocked), so lines follow each shard's execution
+ * order, a client's own commands in its order. A blocking command over several shards shows
+ * when it is answered.
  */
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_ADMIN, F_SKIP_MONITOR } from '../commands/table.js';
@@ -10,6 +16,7 @@ import type { Connection } from '../io/connection.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { R_OK } from '../wire/resp-writer.js';
 import { isKeyword } from '../wire/bytes.js';
+import { ownerOf } from './transactions.js';
 
 const HEX = '0123456789abcdef';
 
@@ -53,7 +60,7 @@ export class Monitor {
       a.replyConst(conn, seq, R_OK);
       this.clients.add(conn);
       conn.monitor = true;
-      a.monitoring = true;
+      if (!a.monitoring) a.setMonitoring(true);
     };
   }
 
@@ -61,27 +68,63 @@ export class Monitor {
   remove(conn: Connection): void {
     if (!this.clients.delete(conn)) return;
     conn.monitor = false;
-    this.a.monitoring = this.clients.size !== 0;
+    if (this.clients.size === 0) this.a.setMonitoring(false);
   }
 
-  /** Called for each command dispatched while anyone monitors; EXEC is fed by the transaction once its commands ran, as in Redis. */
-  feed(conn: Connection, id: number, cmd: ParsedCommand): void {
+  /**
+   * Called for each command dispatched while anyone monitors (`ran`: the acceptor ran it): shown
+   * once it ran and the client's earlier commands were shown, so each client's commands show in
+   * its order (a transaction's with its owner's). EXEC is fed once its commands ran, as in Redis.
+   */
+  feed(conn: Connection, id: number, cmd: ParsedCommand, seq: number, ran: boolean): void {
     if (id === CMD.EXEC || (COMMANDS[id]!.flags & (F_ADMIN | F_SKIP_MONITOR)) !== 0) return;
-    this.write(conn, cmd, id);
+    // Answered on the spot (an error the acceptor gave) counts as ran.
+    this.queue(conn, seq, this.body(conn, cmd, id), ran || seq < conn.nextWrite || conn.early.has(seq));
   }
 
-  /** Feeds an EXEC after the commands it ran. */
-  feedExec(conn: Connection, cmd: ParsedCommand): void {
-    if (this.clients.size !== 0) this.write(conn, cmd, CMD.EXEC);
+  /** Queues EXEC's line behind the commands it ran (dispatched already); `ran`: they all did. */
+  exec(conn: Connection, seq: number, cmd: ParsedCommand, ran: boolean): void {
+    if (this.clients.size !== 0) this.queue(conn, seq, this.body(conn, cmd, CMD.EXEC), ran);
   }
 
-  private write(conn: Connection, cmd: ParsedCommand, id: number): void {
-    const t = (performance.timeOrigin + performance.now()) / 1000;
-    let line = `+${t.toFixed(6)} [${conn.db} ${conn.addr}]`;
+  private queue(conn: Connection, seq: number, line: string, ran: boolean): void {
+    const owner = ownerOf(conn);
+    if (ran && owner.monitored === null) return this.write(line);
+    const q = (owner.monitored ??= []);
+    conn.monitored = q;
+    q.push({ conn, seq, line, ran });
+  }
+
+  /** The command `seq` of `conn` ran: shows its line, and the ones it held back. */
+  executed(conn: Connection, seq: number): void {
+    const q = conn.monitored;
+    if (q === null) return;
+    const e = q.find((x) => x.conn === conn && x.seq === seq);
+    if (e === undefined) return;
+    e.ran = true;
+    let n = 0;
+    while (n < q.length && q[n]!.ran) this.write(q[n++]!.line);
+    if (n === q.length) {
+      for (const x of q) {
+        x.conn.monitored = null;
+        ownerOf(x.conn).monitored = null;
+      }
+    }
+    q.splice(0, n);
+  }
+
+  /** A line without its time: `[<db> <addr>] "arg" ...`. */
+  private body(conn: Connection, cmd: ParsedCommand, id: number): string {
+    let line = `[${conn.db} ${conn.addr}]`;
     for (let i = 0; i < cmd.argc; i++) {
       line += isSecret(id, cmd, i) ? ' "(redacted)"' : ` ${reprBytes(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!)}`;
     }
-    const bytes = Buffer.from(`${line}\r\n`, 'latin1');
+    return line;
+  }
+
+  private write(body: string): void {
+    const t = (performance.timeOrigin + performance.now()) / 1000;
+    const bytes = Buffer.from(`+${t.toFixed(6)} ${body}\r\n`, 'latin1');
     for (const m of this.clients) {
       if (m.closed) continue;
       m.out.raw(bytes, 0, bytes.length);

@@ -4,7 +4,8 @@
  * PUBLISH encodes each message once per protocol and channel/pattern into a per-tick log
  * that subscribers share (each writes its span of it at flush, no per-subscriber copy).
  * A subscriber that stops reading is disconnected at the pubsub class of
- * `client-output-buffer-limit` (Redis's default: 32 MB hard, 8 MB for 60 s soft).
+ * `client-output-buffer-limit` (Redis's default: 32 MB hard, 8 MB for 60 s soft; the reply
+ * flusher enforces it).
  */
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS } from '../commands/table.js';
@@ -16,13 +17,6 @@ import { globMatch } from '../wire/bytes.js';
 import { ownerOf } from './transactions.js';
 import { registerInfoLines } from './info.js';
 import { notInSubscribeContext } from '../wire/error-text.js';
-
-/** The pubsub class of `client-output-buffer-limit`: hard bytes, soft bytes, soft seconds (0: no limit). */
-function pubsubLimits(v: string): [number, number, number] {
-  const w = v.split(' ');
-  const i = w.indexOf('pubsub');
-  return [Number(w[i + 1]), Number(w[i + 2]), Number(w[i + 3])];
-}
 
 /** Commands a RESP2 client may send while subscribed. */
 const ALLOWED_SUBSCRIBED = new Set<number>([
@@ -61,11 +55,7 @@ export class PubSub {
   private end2 = 0;
   private end3 = 0;
 
-  private limits: [number, number, number];
-
   constructor(private readonly a: Acceptor) {
-    this.limits = pubsubLimits(a.config.get('client-output-buffer-limit'));
-    a.config.onChange('client-output-buffer-limit', (v) => (this.limits = pubsubLimits(v)));
     registerInfoLines(a, 'stats', () => [
       `pubsub_channels:${this.channels.size}`,
       `pubsub_patterns:${this.patterns.size}`,
@@ -287,19 +277,6 @@ export class PubSub {
     if (log.proto === 3) this.end3 = log.len;
     else this.end2 = log.len;
     return start;
-  }
-
-  /** After a flush: disconnects a subscriber whose unsent output passed the hard limit, or the soft one for too long. */
-  checkLimit(c: Connection, pending: number): void {
-    const [hard, soft, secs] = this.limits;
-    if (hard > 0 && pending > hard) return this.a.kill(c);
-    if (soft === 0 || pending <= soft) {
-      c.softLimitSince = 0;
-      return;
-    }
-    const now = Date.now();
-    if (c.softLimitSince === 0) c.softLimitSince = now;
-    else if (now - c.softLimitSince > secs * 1000) this.a.kill(c);
   }
 
   private listChannels(conn: Connection, seq: number, cmd: ParsedCommand, map: Map<string, Set<Connection>>): void {

@@ -87,6 +87,14 @@ export function ownerOf(conn: Connection): Connection {
   return conn instanceof TxnCollector ? conn.owner : conn;
 }
 
+/** How EXEC reaches MONITOR clients (the server's Monitor). */
+export interface ExecMonitor {
+  /** Queues EXEC's line in the client's order, behind the commands it ran; `ran`: they all did. */
+  exec(conn: Connection, seq: number, cmd: ParsedCommand, ran: boolean): void;
+  /** The transaction answering `seq` of `conn` finished. */
+  executed(conn: Connection, seq: number): void;
+}
+
 /** Transaction state machine and EXEC execution for one acceptor. */
 export class Transactions {
   private readonly watchId = internalId('__watch');
@@ -95,10 +103,9 @@ export class Transactions {
   private keyIdx = new Int32Array(64);
   private readonly parsed = new ParsedCommand();
 
-  /** `execFed` shows a finished EXEC to MONITOR clients (after its commands, as Redis does). */
   constructor(
     private readonly a: Acceptor,
-    private readonly execFed: (conn: Connection, cmd: ParsedCommand) => void,
+    private readonly monitor: ExecMonitor,
   ) {
     const h = a.local;
     h[CMD.MULTI] = (conn, seq) => {
@@ -209,17 +216,27 @@ export class Transactions {
     if (m.failed) {
       this.unwatch(conn);
       a.replyError(conn, seq, E_EXECABORT);
-      if (a.monitoring) this.execFed(conn, cmd);
+      if (a.monitoring) this.monitor.exec(conn, seq, cmd, true);
       return;
     }
+    // MONITOR shows EXEC after the commands it ran, as Redis does.
     if (conn.watchShards.size === 0 && !m.needsHold && !a.coordinator.anyHeld()) {
-      this.replay(conn, seq, m.cmds, null);
-      if (a.monitoring) this.execFed(conn, cmd);
+      if (!a.monitoring) return this.replay(conn, seq, m.cmds, null);
+      // Its line takes its place in the client's order now (later commands follow it), shown once the commands ran.
+      let done = false;
+      let queued = false;
+      this.replay(conn, seq, m.cmds, () => {
+        done = true;
+        if (queued) this.monitor.executed(conn, seq);
+      });
+      queued = true;
+      this.monitor.exec(conn, seq, cmd, done);
       return;
     }
-    const fed = copyCommand(cmd);
+    // The client is parked until this finishes: nothing of its own can come between.
+    const fed = a.monitoring ? copyCommand(cmd) : null;
     this.execHeld(conn, seq, m.cmds, () => {
-      if (a.monitoring) this.execFed(conn, fed);
+      if (fed !== null) this.monitor.exec(conn, seq, fed, true);
     });
   }
 

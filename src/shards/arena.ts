@@ -8,6 +8,7 @@
  * re-made after each grow: length-tracking views over a growable SAB ran 10× slower
  * on Node 20.
  */
+import { dropped } from '../reclaim.js';
 
 /** Byte 0 of a freed block, so stale references (timer wheel entries) can tell. */
 export const FREED_MARK = 0xff;
@@ -28,8 +29,11 @@ export class Arena {
   /** Next never-used byte. Address 0 is reserved as "null". */
   private top = 8;
   private readonly freeHeads: Float64Array;
-  /** Bytes in live blocks, by class size (what INFO's used_memory reports). */
+  /** Bytes in live blocks, by class size, and in external strings (what INFO's used_memory reports). */
   used = 0;
+  /** External strings' buffers by handle (record.ts F_EXT); never written after they are filled. */
+  ext: (Uint8Array | undefined)[] = [];
+  private extFree: number[] = [];
 
   constructor(initialBytes = 1 << 24, maxBytes = 2 ** 32 - 65536) {
     this.sab = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
@@ -86,6 +90,23 @@ export class Arena {
     return classSize(sizeClass(size));
   }
 
+  /** A zeroed buffer of `n` bytes outside the arena; returns its handle. */
+  allocExt(n: number): number {
+    const h = this.extFree.length > 0 ? this.extFree.pop()! : this.ext.length;
+    this.ext[h] = new Uint8Array(n);
+    this.used += n;
+    return h;
+  }
+
+  /** Drops an external buffer: its memory goes back to the OS at the next garbage collection. */
+  freeExt(h: number): void {
+    const n = this.ext[h]!.length;
+    this.used -= n;
+    dropped(n);
+    this.ext[h] = undefined;
+    this.extFree.push(h);
+  }
+
   private grow(needEnd: number): void {
     const cur = this.sab.byteLength;
     const max = this.sab.maxByteLength;
@@ -101,6 +122,8 @@ export class Arena {
     const n = Math.max(this.top, 8);
     const c = new Arena(n, n);
     c.u8.set(this.u8.subarray(0, n));
+    // External buffers are never written once filled: the copy shares them.
+    c.ext = this.ext.slice();
     return c;
   }
 
@@ -109,6 +132,9 @@ export class Arena {
     this.top = 8;
     this.used = 0;
     this.freeHeads.fill(0);
+    for (const b of this.ext) if (b !== undefined) dropped(b.length);
+    this.ext = [];
+    this.extFree = [];
   }
 }
 

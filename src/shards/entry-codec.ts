@@ -6,7 +6,7 @@
 import type { RdbValue } from '../persistence/rdb-types.js';
 import type { Store } from './store.js';
 import type { Arena } from './arena.js';
-import { T_STRING, newRecord, recValLen, recValOff } from './record.js';
+import { T_STRING, newString, recValLen, strBuf, strOff } from './record.js';
 import { copyBytes } from '../wire/bytes.js';
 
 /** How one record type becomes an RdbValue and back. */
@@ -57,15 +57,15 @@ export function fromEntryValue(
 
 registerEntryCodec(T_STRING, 'string', {
   toEntryValue(m, a) {
-    const off = recValOff(m, a);
-    return { type: 'string', bytes: m.u8.subarray(off, off + recValLen(m, a)) };
+    const off = strOff(m, a);
+    return { type: 'string', bytes: strBuf(m, a).subarray(off, off + recValLen(m, a)) };
   },
   fromEntryValue(store, db, kb, ks, kn, value, expireAt) {
     if (value.type !== 'string') throw new Error('string codec given a non-string value');
     const m = store.arena;
     const v = value.bytes;
-    const a = newRecord(m, T_STRING, kb, ks, kn, v.length, expireAt, store.lruClock);
-    copyBytes(m.u8, recValOff(m, a), v, 0, v.length);
+    const a = newString(m, kb, ks, kn, v.length, expireAt, store.lruClock);
+    copyBytes(strBuf(m, a), strOff(m, a), v, 0, v.length);
     store.insertNew(db, a);
     return a;
   },

@@ -7,6 +7,8 @@ import { Arena } from './arena.js';
 import { KeyTable, hashBytes } from './key-table.js';
 import { TimerWheel } from './timer-wheel.js';
 import {
+  EXT_MIN,
+  F_EXT,
   F_TTL,
   HEADER,
   T_HASH,
@@ -15,13 +17,17 @@ import {
   T_STRING,
   freeRecord,
   newRecord,
+  newString,
   recExpire,
   recFlags,
   recKeyLen,
   recKeyOff,
   recType,
+  recValBytes,
   recValLen,
   recValOff,
+  strBuf,
+  strOff,
 } from './record.js';
 import { copyBytes } from '../wire/bytes.js';
 import { freeValue } from './value.js';
@@ -138,11 +144,12 @@ export class Store {
     if (old !== 0 && exp === -1) exp = recExpire(m, old);
     if (exp < 0) exp = 0;
     if (old !== 0) {
-      const oldTtl = (recFlags(m, old) & F_TTL) !== 0;
+      const flags = recFlags(m, old);
+      const oldTtl = (flags & F_TTL) !== 0;
       const newTtl = exp > 0;
       const oldSize = HEADER + (oldTtl ? 8 : 0) + kn + recValLen(m, old);
       const newSize = HEADER + (newTtl ? 8 : 0) + kn + vn;
-      if (recType(m, old) === T_STRING && oldTtl === newTtl && m.sameClass(oldSize, newSize)) {
+      if (recType(m, old) === T_STRING && (flags & F_EXT) === 0 && vn < EXT_MIN && oldTtl === newTtl && m.sameClass(oldSize, newSize)) {
         m.u32[(old + 12) >>> 2] = vn;
         m.u32[(old + 4) >>> 2] = this.lruClock;
         if (newTtl && m.f64[(old + HEADER) >>> 3] !== exp) {
@@ -154,8 +161,8 @@ export class Store {
       }
       this.removeFound(db, old);
     }
-    const a = newRecord(m, 0, kb, ks, kn, vn, exp, this.lruClock);
-    copyBytes(m.u8, recValOff(m, a), vb, vs, vn);
+    const a = newString(m, kb, ks, kn, vn, exp, this.lruClock);
+    copyBytes(strBuf(m, a), strOff(m, a), vb, vs, vn);
     this.insertNew(db, a);
   }
 
@@ -174,8 +181,11 @@ export class Store {
     }
     if (!had && !want) return a;
     const kn = recKeyLen(m, a);
-    const vn = recValLen(m, a);
+    // An external string moves its handle (and keeps its buffer) to the new record.
+    const vn = recValBytes(m, a);
     const b = newRecord(m, recType(m, a), m.u8, recKeyOff(m, a), kn, vn, expireAt, m.u32[(a + 4) >>> 2]!);
+    m.u8[b + 1] = m.u8[b + 1]! | (recFlags(m, a) & F_EXT);
+    m.u32[(b + 12) >>> 2] = recValLen(m, a);
     m.u8[b + 2] = m.u8[a + 2]!;
     m.u8[b + 3] = m.u8[a + 3]!;
     m.u8.copyWithin(recValOff(m, b), recValOff(m, a), recValOff(m, a) + vn);

@@ -5,7 +5,7 @@
  * theoretical arrival time in Unix nanoseconds as a decimal string, with a TTL.
  */
 import type { Ctx, Handler } from './context.js';
-import { T_STRING, recType, recValLen, recValOff } from './record.js';
+import { T_STRING, recType, recValLen, strBuf, strOff } from './record.js';
 import { E_WRONGTYPE } from '../wire/error-text.js';
 import {
   CellCommandError,
@@ -37,7 +37,7 @@ function storedTat(c: Ctx): bigint | null | undefined {
     c.out.error(E_WRONGTYPE);
     return undefined;
   }
-  return parseStoredTat(m.u8.subarray(recValOff(m, a), recValOff(m, a) + recValLen(m, a)));
+  return parseStoredTat(strBuf(m, a).subarray(strOff(m, a), strOff(m, a) + recValLen(m, a)));
 }
 
 /** Stores the new TAT with its TTL (or deletes the key when the TTL is already over). */

@@ -4,7 +4,7 @@
  * shard, so keyed commands wait as they would on a blocked Redis).
  */
 import type { Handler } from './context.js';
-import { T_LIST, T_STRING, recSize, recType, recValLen } from './record.js';
+import { F_EXT, T_LIST, T_STRING, recSize, recType, recValLen } from './record.js';
 import { stringEncoding } from './t_keys.js';
 import { E_NO_KEY, E_NO_LFU, E_SYNTAX } from '../wire/error-text.js';
 
@@ -34,7 +34,9 @@ const memoryUsage: Handler = (c) => {
   if (c.argc !== 3 && !(c.argc === 5 && c.is(3, 'SAMPLES'))) return c.out.error(E_SYNTAX);
   const a = c.lookup(2);
   if (a === 0) return c.out.nullBulk();
-  c.out.int(c.store.arena.blockSize(recSize(c.store.arena, a)) + KEY_OVERHEAD);
+  const m = c.store.arena;
+  const ext = (m.u8[a + 1]! & F_EXT) !== 0 ? recValLen(m, a) : 0;
+  c.out.int(m.blockSize(recSize(m, a)) + ext + KEY_OVERHEAD);
 };
 
 /** `__debugobject key`: DEBUG OBJECT's status line. */

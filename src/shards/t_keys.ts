@@ -1,19 +1,26 @@
 /** Keyspace commands (Redis's db.c/expire.c): DEL, EXISTS, TTLs, RENAME, COPY, KEYS, SCAN… */
 import type { Ctx, Handler } from './context.js';
 import {
+  F_EXT,
   F_TTL,
   T_HASH,
   T_LIST,
   T_SET,
   T_STRING,
+  extHandle,
   newRecord,
+  newString,
   recExpire,
   recFlags,
   recKeyLen,
   recKeyOff,
   recType,
+  recValBytes,
   recValLen,
   recValOff,
+  setExt,
+  strBuf,
+  strOff,
 } from './record.js';
 import {
   E_GT_LT,
@@ -153,12 +160,21 @@ const type: Handler = (c) => {
 function cloneRecord(c: Ctx, db: number, a: number, dstArg: number, deep: boolean): void {
   const m = c.store.arena;
   const t = recType(m, a);
-  const vl = recValLen(m, a);
   const exp = recExpire(m, a);
-  const ptr = t !== T_STRING && deep ? copyValue(m, a) : 0;
   c.store.lookup(db, c.buf, c.as[dstArg]!, c.al[dstArg]!);
-  const b = newRecord(m, t, c.buf, c.as[dstArg]!, c.al[dstArg]!, vl, exp, c.store.lruClock);
-  m.u8.copyWithin(recValOff(m, b), recValOff(m, a), recValOff(m, a) + vl);
+  if (t === T_STRING && deep) {
+    const vl = recValLen(m, a);
+    const b = newString(m, c.buf, c.as[dstArg]!, c.al[dstArg]!, vl, exp, c.store.lruClock);
+    strBuf(m, b).set(strBuf(m, a).subarray(strOff(m, a), strOff(m, a) + vl), strOff(m, b));
+    c.store.insertNew(db, b);
+    return;
+  }
+  // Moved as it is: a collection's structure address, or an external string's handle.
+  const vb = recValBytes(m, a);
+  const ptr = t !== T_STRING && deep ? copyValue(m, a) : 0;
+  const b = newRecord(m, t, c.buf, c.as[dstArg]!, c.al[dstArg]!, vb, exp, c.store.lruClock);
+  m.u8.copyWithin(recValOff(m, b), recValOff(m, a), recValOff(m, a) + vb);
+  if ((recFlags(m, a) & F_EXT) !== 0) setExt(m, b, extHandle(m, a), recValLen(m, a));
   if (ptr !== 0) setVal(m, b, valEnc(m, a), ptr);
   c.store.insertNew(db, b);
 }
@@ -347,7 +363,7 @@ const flushall: Handler = (c) => {
 export function stringEncoding(c: Ctx, a: number): string {
   const m = c.store.arena;
   const vl = recValLen(m, a);
-  if (vl <= 20 && parseI64(m.u8, recValOff(m, a), vl) !== null) return 'int';
+  if (vl <= 20 && parseI64(strBuf(m, a), strOff(m, a), vl) !== null) return 'int';
   return vl <= 44 ? 'embstr' : 'raw';
 }
 
@@ -375,7 +391,7 @@ const internalDump: Handler = (c) => {
   const payload = new Uint8Array(9 + vl);
   payload[0] = recType(m, a);
   new DataView(payload.buffer).setFloat64(1, recExpire(m, a), true);
-  if (elems === null) payload.set(m.u8.subarray(recValOff(m, a), recValOff(m, a) + vl), 9);
+  if (elems === null) payload.set(strBuf(m, a).subarray(strOff(m, a), strOff(m, a) + vl), 9);
   else payload.set(elems, 9);
   c.out.bulk(payload, 0, payload.length);
   if (c.is(2, '1')) c.store.removeFound(c.db, a);
@@ -406,8 +422,8 @@ const internalRestore: Handler = (c) => {
     c.out.int(1);
     return;
   }
-  const b = newRecord(m, type, c.buf, c.as[1]!, c.al[1]!, vl, exp, c.store.lruClock);
-  m.u8.set(c.buf.subarray(ps + 9, ps + 9 + vl), recValOff(m, b));
+  const b = newString(m, c.buf, c.as[1]!, c.al[1]!, vl, exp, c.store.lruClock);
+  strBuf(m, b).set(c.buf.subarray(ps + 9, ps + 9 + vl), strOff(m, b));
   c.store.insertNew(c.db, b);
   c.out.int(1);
 };

@@ -6,6 +6,7 @@ import type { Handler } from './context.js';
 import type { Arena } from './arena.js';
 import { fromEntryValue, toEntryValue } from './entry-codec.js';
 import { lfuSetCounter } from './evict.js';
+import { dropped } from '../reclaim.js';
 import { F_TTL, recExpire, recKeyLen, recKeyOff } from './record.js';
 import { EntryPacker, unpackEntries } from '../persistence/entry-pack.js';
 import { decodeDumpPayload, encodeDumpPayload } from '../persistence/dump-payload.js';
@@ -145,6 +146,7 @@ const bgsnap: Handler = (c) => {
     return;
   }
   if (c.is(1, 'END')) {
+    if (bg !== null) dropped(bg.mem.capacity);
     bg = null;
     c.out.constant(R_OK);
     return;

@@ -1,6 +1,6 @@
 /** String commands (Redis's t_string.c): GET/SET family, counters, ranges. */
 import type { Ctx, Handler } from './context.js';
-import { T_STRING, recType, recValLen, recValOff } from './record.js';
+import { T_STRING, recType, recValLen, strBuf, strOff } from './record.js';
 import {
   E_DECR_OVERFLOW,
   E_INCR_NAN,
@@ -17,6 +17,7 @@ import { setExpireAt } from './expire-args.js';
 import { R_OK } from '../wire/resp-writer.js';
 import { LD_ZERO, type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDoubleBytes } from './long-double.js';
 import { parseI64 } from '../wire/bytes.js';
+import { dropped } from '../reclaim.js';
 
 const I64_MAX = 9223372036854775807n;
 const I64_MIN = -9223372036854775808n;
@@ -24,7 +25,13 @@ const I64_MIN = -9223372036854775808n;
 const MAX_INT_DIGITS = 20;
 
 let scratch = new Uint8Array(256);
+/** Largest scratch kept between commands; a bigger APPEND or SETRANGE gets a buffer of its own. */
+const SCRATCH_KEEP = 1 << 20;
 function scratchOf(n: number): Uint8Array {
+  if (n > SCRATCH_KEEP) {
+    dropped(n);
+    return new Uint8Array(n);
+  }
   if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
   return scratch;
 }
@@ -43,7 +50,7 @@ function readString(c: Ctx): number {
 /** Replies the value of the string record `a`. */
 function replyValue(c: Ctx, a: number): void {
   const m = c.store.arena;
-  c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+  c.out.bulk(strBuf(m, a), strOff(m, a), recValLen(m, a));
 }
 
 const get: Handler = (c) => {
@@ -113,7 +120,7 @@ const set: Handler = (c) => {
       return;
     }
     if (a === 0) c.out.nullBulk();
-    else c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+    else c.out.bulk(strBuf(m, a), strOff(m, a), recValLen(m, a));
   }
   if ((flags & O_NX && a !== 0) || (flags & O_XX && a === 0)) {
     if (!(flags & O_GET)) c.out.nullBulk();
@@ -177,7 +184,7 @@ const mget: Handler = (c) => {
   for (let i = 1; i < c.argc; i++) {
     const a = c.lookupRead(i);
     if (a === 0 || recType(m, a) !== T_STRING) c.out.nullBulk();
-    else c.out.bulk(m.u8, recValOff(m, a), recValLen(m, a));
+    else c.out.bulk(strBuf(m, a), strOff(m, a), recValLen(m, a));
   }
 };
 
@@ -224,7 +231,7 @@ function incrBy(c: Ctx, delta: number | bigint): void {
       return;
     }
     const vl = recValLen(m, a);
-    const v = vl <= MAX_INT_DIGITS ? parseI64(m.u8, recValOff(m, a), vl) : null;
+    const v = vl <= MAX_INT_DIGITS ? parseI64(strBuf(m, a), strOff(m, a), vl) : null;
     if (v === null) {
       c.out.error(E_NOT_INT);
       return;
@@ -278,7 +285,7 @@ const incrbyfloat: Handler = (c) => {
       c.out.error(E_WRONGTYPE);
       return;
     }
-    cur = parseLongDoubleBytes(m.u8, recValOff(m, a), recValLen(m, a));
+    cur = parseLongDoubleBytes(strBuf(m, a), strOff(m, a), recValLen(m, a));
     if (cur === null) {
       c.out.error(E_NOT_FLOAT);
       return;
@@ -316,7 +323,7 @@ const append: Handler = (c) => {
     return;
   }
   const b = scratchOf(total);
-  b.set(m.u8.subarray(recValOff(m, a), recValOff(m, a) + oldLen), 0);
+  b.set(strBuf(m, a).subarray(strOff(m, a), strOff(m, a) + oldLen), 0);
   b.set(c.buf.subarray(c.as[2]!, c.as[2]! + addLen), oldLen);
   c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, b, 0, total, -1);
   c.out.int(total);
@@ -358,7 +365,7 @@ const getrange: Handler = (c) => {
   if (end < 0) end = 0;
   if (end >= len) end = len - 1;
   if (len === 0 || start > end) c.out.bulk(m.u8, 0, 0);
-  else c.out.bulk(m.u8, recValOff(m, a) + start, end - start + 1);
+  else c.out.bulk(strBuf(m, a), strOff(m, a) + start, end - start + 1);
 };
 
 const setrange: Handler = (c) => {
@@ -389,7 +396,7 @@ const setrange: Handler = (c) => {
   }
   const total = Math.max(oldLen, offset + vl);
   const b = scratchOf(total);
-  if (a !== 0) b.set(m.u8.subarray(recValOff(m, a), recValOff(m, a) + oldLen), 0);
+  if (a !== 0) b.set(strBuf(m, a).subarray(strOff(m, a), strOff(m, a) + oldLen), 0);
   b.fill(0, oldLen, total);
   b.set(c.buf.subarray(c.as[3]!, c.as[3]! + vl), offset);
   c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, b, 0, total, a === 0 ? 0 : -1);

@@ -17,7 +17,7 @@ import {
   wrongArityError,
 } from '../wire/error-text.js';
 import { globMatch } from '../wire/bytes.js';
-import { T_LIST, T_SET, T_STRING, freeRecord, newRecord, recType, recValOff } from './record.js';
+import { F_EXT, T_LIST, T_SET, T_STRING, extHandle, freeRecord, newRecord, recType, recValOff } from './record.js';
 import { ES, EN, LP_FIRST, lpCount, lpDecode, lpEnd, lpFree, lpNew, lpStart, lpUsed } from './listpack.js';
 import { qlFree, qlHead, qlNew, nodeNext as qlNodeNext } from './quicklist.js';
 import { FT_HEADER, entKey, entKeyLen, ftCap, ftCount, ftFreeSlots, ftInit, ftInsert, ftSlot } from './field-table.js';
@@ -101,9 +101,12 @@ function freeTable(m: Arena, h: number): void {
   m.free(h, FT_HEADER);
 }
 
-/** Frees a record's collection structure (strings have none). */
+/** Frees a record's collection structure, or an external string's buffer (other strings live in the record). */
 export function freeValue(m: Arena, a: number): void {
-  if (recType(m, a) === T_STRING) return;
+  if (recType(m, a) === T_STRING) {
+    if ((m.u8[a + 1]! & F_EXT) !== 0) m.freeExt(extHandle(m, a));
+    return;
+  }
   const enc = valEnc(m, a);
   const p = valPtr(m, a);
   if (enc === ENC_QUICKLIST) qlFree(m, p);

@@ -21,6 +21,7 @@ import { E_OOM, internalError, noHandler } from '../wire/error-text.js';
 import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
+import { dropped, reclaim } from '../reclaim.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
 
@@ -163,10 +164,20 @@ function execFrame(buf: Uint8Array, pos: number): void {
   ctx.noBlock = (flags & F.FLAG_NOBLOCK) !== 0;
   runHandler(cmd);
   // A blocked request gets its reply later, from serveWaiter or its timeout.
-  if (ctx.deferred) ctx.deferred = false;
-  else writeReply(conn, seq, out.bytes, out.len);
+  if (ctx.deferred) {
+    ctx.deferred = false;
+    if (stats[F.CT_MONITOR] !== 0) writeHeaderOnly(conn, seq, F.KIND_BLOCKED);
+  } else writeReply(conn, seq, out.bytes, out.len);
   if (hasReady()) serveReady(readyType, serveWaiter);
-  if (out.bytes.length > 1 << 22) out.reset();
+  if (out.bytes.length > 1 << 22) {
+    dropped(out.bytes.length);
+    out.reset();
+  }
+  if (buf !== req.buf) {
+    // A large request's own buffer: let it go (waiters keep copies of their arguments).
+    ctx.buf = req.buf;
+    dropped(buf.length);
+  }
   commands++;
 }
 
@@ -276,6 +287,7 @@ function runBatch(): void {
   }
   publishStats();
   flushReplies();
+  reclaim(false, now);
 }
 
 function loop(): void {
@@ -296,6 +308,7 @@ function loop(): void {
     }
     if (timeOutWaiters(now) > 0) flushReplies();
     if (expired >= 1000 || rehashing) continue;
+    reclaim(true, now);
     req.sleep(msUntilDeadline(now, store.wheel.msUntilNext(now, 100)));
   }
   flushReplies();

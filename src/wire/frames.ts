@@ -29,6 +29,8 @@ export const REP_BODY = 12;
 
 export const KIND_INLINE = 0;
 export const KIND_BIG = 1;
+/** Header only: the command blocked (sent while CT_MONITOR is set, so MONITOR shows it when it ran, as Redis does). */
+export const KIND_BLOCKED = 2;
 
 /** Shared words of the shard → acceptor doorbell. */
 export const DOORBELL_WORD = 0;
@@ -45,6 +47,8 @@ export const ST_COMMANDS = 6;
 export const CT_MAXMEMORY = 8;
 export const CT_POLICY = 9;
 export const CT_SAMPLES = 10;
+/** Non-zero while some client runs MONITOR. */
+export const CT_MONITOR = 11;
 export const ST_KEYS = 16;
 export const ST_EXPIRES = 48;
 export const STATS_SLOTS = 80;
