@@ -94,8 +94,10 @@ async function timeLoad(spec, src, dbsize, work) {
   const dir = path.join(work, `${spec.name}-${Date.now()}`);
   cpSync(src, dir, { recursive: true });
   const port = await freePort();
-  const argv = [...spec.argv(port), '--dir', dir, '--appendonly', 'yes'];
-  if (spec.name === 'sabre' && SHARDS) argv.push('--shards', SHARDS);
+  const extra = ['--dir', dir, '--appendonly', 'yes', ...(spec.name === 'sabre' && SHARDS ? ['--shards', SHARDS] : [])];
+  const base = spec.argv(port);
+  // A substituted command (SABRE_CMD, REDIS_CMD) is one shell line: the options go on its end.
+  const argv = spec.substitute ? [...base.slice(0, -1), `${base.at(-1)} ${extra.join(' ')}`] : [...base, ...extra];
   const t0 = performance.now();
   const child = track(spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
@@ -105,7 +107,12 @@ async function timeLoad(spec, src, dbsize, work) {
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${spec.name} exited while loading:\n${log}`);
-      if ((await ping(port)) && Number(await rawCommand(port, 'DBSIZE')) === dbsize) break;
+      if (await ping(port)) {
+        // PONG comes only once loading is done (Redis answers -LOADING before), so the count must be right.
+        const got = Number(await rawCommand(port, 'DBSIZE'));
+        if (got !== dbsize) throw new Error(`${spec.name} loaded ${got} keys, expected ${dbsize}:\n${log}`);
+        break;
+      }
       if (performance.now() - t0 > 1_800_000) throw new Error(`${spec.name} did not load within 30 minutes`);
       await sleep(5);
     }

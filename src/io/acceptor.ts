@@ -542,7 +542,7 @@ export class Acceptor {
           cmd.clear();
         }
         this.holdInput(conn, buf, pos, held);
-        conn.inNeed = cmd.need;
+        conn.inNeed = conn.partial!.need;
         if (end - pos > this.config.num('client-query-buffer-limit')) this.kill(conn);
         return;
       }
