@@ -1,10 +1,11 @@
 // The chat room in a browser: a fastify server with accounts (scrypt hashes on Sabre), sessions
 // from examples/sessions, messages in over POST and out as server-sent events.
 // Usage: node examples/chat-room/web.mjs [redis-port] [http-port]   then open http://127.0.0.1:3000
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
+import { createAccounts } from '../sessions/accounts.mjs';
 import { SessionError, createSessionStore } from '../sessions/sessions.mjs';
 import { ChatClient, watchPresence } from './chat.mjs';
 
@@ -21,6 +22,7 @@ const credentials = {
 export async function buildWebApp({ port, host = '127.0.0.1', secret }) {
   const redis = new Redis({ port, host });
   const sessions = createSessionStore({ redis, secret, prefix: 'chat:sess' });
+  const accounts = createAccounts({ redis, key: 'chat:users' });
   const stopPresence = await watchPresence({ port, host });
   const app = Fastify();
   const clients = new Set();
@@ -39,15 +41,11 @@ export async function buildWebApp({ port, host = '127.0.0.1', secret }) {
 
   app.get('/', (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
   app.post('/register', { schema: { body: credentials } }, async (req, reply) => {
-    const salt = randomBytes(16).toString('hex');
-    const hash = scryptSync(req.body.password, salt, 32).toString('hex');
-    if ((await redis.hsetnx('chat:users', req.body.user, `${salt}:${hash}`)) === 0) return reply.code(409).send({ error: 'user exists' });
+    if (!(await accounts.register(req.body.user, req.body.password))) return reply.code(409).send({ error: 'user exists' });
     return reply.code(201).send(await sessions.issue(req.body.user));
   });
   app.post('/login', { schema: { body: credentials } }, async (req, reply) => {
-    const stored = await redis.hget('chat:users', req.body.user);
-    const [salt, hash] = (stored ?? ':').split(':');
-    const ok = stored !== null && timingSafeEqual(scryptSync(req.body.password, salt, 32), Buffer.from(hash, 'hex'));
+    const ok = await accounts.check(req.body.user, req.body.password);
     if (!ok) return reply.code(401).send({ error: 'wrong user or password' });
     return sessions.issue(req.body.user);
   });
