@@ -50,16 +50,7 @@ const credentials = {
  * Builds the API. `cache: false` serves every read from SQLite and the metadata service (for the
  * comparison in the README); `limits` replaces limitsFor(the server `redis` talks to).
  */
-export async function buildApp({
-  redis,
-  subscriber,
-  db,
-  metadataUrl,
-  secret,
-  cache: useCache = true,
-  limits,
-  breakerOptions = {},
-}) {
+export async function buildApp({ redis, subscriber, db, metadataUrl, secret, cache: useCache = true, limits, breakerOptions = {} }) {
   const cache = await createCache({ redis, subscriber, namespace: 'br', ttlMs: 60_000 });
   const sessions = createSessionStore({ redis, secret, prefix: 'br:sess' });
   const accounts = createAccounts({ redis, key: 'br:users' });

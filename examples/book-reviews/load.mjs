@@ -67,7 +67,7 @@ function hey(args) {
 
 /** One proxy (the gateway config, backends replaced) in front of `backends`; resolves with its URL. */
 async function startProxy(backends, tmp, name) {
-  const cfg = JSON.parse((await import('node:fs')).readFileSync(GATEWAY, 'utf8'));
+  const cfg = JSON.parse(readFileSync(GATEWAY, 'utf8'));
   const port = await freePort();
   cfg.listen = { host: '127.0.0.1', port };
   cfg.backends = backends.map((b) => ({ url: `http://127.0.0.1:${b}`, weight: 1 }));
