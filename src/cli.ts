@@ -8,6 +8,7 @@ commands:
   server   run the Redis-compatible server   (sabre server --help)
   proxy    run the HTTP load balancer        (sabre proxy --help)
   inspect  look into a Sabre or Redis server (sabre inspect --help)
+  dashboard  a live page for servers and proxies (sabre dashboard --help)
 `;
 
 const programs: Record<string, () => Promise<{ main(argv: string[]): Promise<void> }>> = {
@@ -16,6 +17,7 @@ const programs: Record<string, () => Promise<{ main(argv: string[]): Promise<voi
   server: () => import('./shards/command-set.js').then(() => import('./server/main.js')),
   proxy: () => import('./proxy/main.js'),
   inspect: () => import('./inspect/main.js'),
+  dashboard: () => import('./dashboard/main.js'),
 };
 
 async function run(): Promise<void> {
