@@ -1,6 +1,6 @@
 /** One Sabre or Redis watched by the dashboard: INFO, LATENCY HISTOGRAM and SLOWLOG once a second. */
 import { Redis } from 'ioredis';
-import { parseInfo } from '../inspect/stat.js';
+import { parseInfo } from '../wire/info-text.js';
 import { type Cdf, mergeHistogramReply, percentile, since } from './latency-cdf.js';
 
 /** What the page shows for a server at one moment. */

@@ -1,15 +1,6 @@
 /** `sabre inspect stat`: one line a second of what the server is doing, like `redis-cli --stat`. */
 import type { Redis } from 'ioredis';
-
-/** INFO's `field:value` lines as a map. */
-export function parseInfo(text: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const i = line.indexOf(':');
-    if (i > 0 && line[0] !== '#') m.set(line.slice(0, i), line.slice(i + 1));
-  }
-  return m;
-}
+import { parseInfo } from '../wire/info-text.js';
 
 /** Keys in all databases, from INFO keyspace (`db0:keys=…,expires=…`). */
 function totalKeys(info: Map<string, string>): number {

@@ -88,6 +88,15 @@ const PARAMS: Param[] = [
   { name: 'port', kind: 'int', def: '6379', mutable: false, min: 0, max: 65535, help: 'TCP port to listen on' },
   { name: 'bind', kind: 'string', def: '127.0.0.1', mutable: false, help: 'addresses to listen on (space separated)' },
   {
+    name: 'metrics-port',
+    kind: 'int',
+    def: '0',
+    mutable: false,
+    min: 0,
+    max: 65535,
+    help: "serve Prometheus metrics at http://<bind's first address>:PORT/metrics (0: off)",
+  },
+  {
     name: 'shards',
     kind: 'int',
     def: String(Math.max(1, availableParallelism() - 1)),
