@@ -224,7 +224,7 @@ function buildRegistry(a: Acceptor, read: () => Info): { registry: Registry; scr
     registers: [registry],
     collect() {
       this.reset();
-      a.shards.forEach((link, i) => this.inc({ shard: String(i) }, link.stats[F.ST_COMMANDS]!));
+      for (let i = 0; i < a.shards.length; i++) this.inc({ shard: String(i) }, a.shards[i]!.stats[F.ST_COMMANDS]!);
     },
   });
   new Gauge({
