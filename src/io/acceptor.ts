@@ -29,6 +29,7 @@ import {
   F_MAY_REPLICATE,
   F_NO_AUTH,
   F_PROTECTED,
+  F_READONLY,
   F_WRITE,
   checkArity,
   extractKeys,
@@ -208,6 +209,11 @@ export class Acceptor {
     defaultNoPassword: () => this.config.get('requirepass') === '',
     check: () => true,
   };
+  /** Clients with CLIENT TRACKING on (INFO tracking_clients), and those in the default mode: while non-zero, read commands go through onRead. */
+  trackingClients = 0;
+  trackingReaders = 0;
+  /** Registers the keys of a read command sent to the shards (client tracking); installed by the server. */
+  onRead: (conn: Connection, seq: number, id: number, cmd: ParsedCommand) => void = () => {};
   /** Some client runs MONITOR (set through setMonitoring). */
   monitoring = false;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
@@ -651,6 +657,7 @@ export class Acceptor {
       return false;
     }
     if (this.aof.sink !== null) this.aof.dispatched(conn.id, seq, (spec.flags & F_WRITE) !== 0, conn.db, id, cmd);
+    if (this.trackingReaders !== 0 && (spec.flags & F_READONLY) !== 0) this.onRead(conn, seq, id, cmd);
     if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;

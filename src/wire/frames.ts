@@ -32,6 +32,18 @@ export const KIND_BIG = 1;
 /** Header only: the command blocked (sent while CT_MONITOR is set, so MONITOR shows it when it ran, as Redis does). */
 export const KIND_BLOCKED = 2;
 
+/**
+ * Client-tracking report frames (reply frames with connId 0, seq 0; src/shards/tracking.ts):
+ * first body byte TRACK_TAG, then the report kind and the phase of the change.
+ */
+export const TRACK_TAG = 2;
+export const TRACK_KEY = 1;
+export const TRACK_FLUSH = 2;
+/** The change came with no command running, before the running command, or while it ran. */
+export const PHASE_NONE = 0;
+export const PHASE_BEFORE = 1;
+export const PHASE_DURING = 2;
+
 /** Shared words of the shard → acceptor doorbell. */
 export const DOORBELL_WORD = 0;
 
@@ -49,6 +61,9 @@ export const CT_POLICY = 9;
 export const CT_SAMPLES = 10;
 /** Non-zero while some client runs MONITOR. */
 export const CT_MONITOR = 11;
+/** Keys in the shard's tracking table and key/client pairs in it (INFO tracking_total_keys/items). */
+export const ST_TRACKING_KEYS = 14;
+export const ST_TRACKING_ITEMS = 15;
 export const ST_KEYS = 16;
 export const ST_EXPIRES = 48;
 export const STATS_SLOTS = 80;
