@@ -240,6 +240,18 @@ export class Connection {
     else list.push(bytes);
   }
 
+  /** Writes a push right behind the reply to `seq`: now if that reply is out, else when it is. */
+  pushAfter(seq: number, bytes: Uint8Array): void {
+    if (seq < this.nextWrite) {
+      this.out.raw(bytes, 0, bytes.length);
+      return;
+    }
+    this.deferred ??= new Map();
+    const list = this.deferred.get(seq + 1);
+    if (list === undefined) this.deferred.set(seq + 1, [bytes]);
+    else list.push(bytes);
+  }
+
   private writeDeferred(): void {
     const list = this.deferred!.get(this.nextWrite);
     if (list === undefined) return;

@@ -64,6 +64,9 @@ const INVALIDATE_PUSH = Buffer.from('>2\r\n$10\r\ninvalidate\r\n');
 const INVALIDATE_MESSAGE = Buffer.from('*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n');
 const NULL3 = Buffer.from('_\r\n');
 const NULL2 = Buffer.from('$-1\r\n');
+/** Where a message goes in a connection's output (otherwise: right behind the reply with that sequence number). */
+const AT_ONCE = -2;
+const BEHIND_PENDING = -1;
 
 function arg(cmd: ParsedCommand, i: number): Buffer {
   return Buffer.from(cmd.buf.buffer, cmd.buf.byteOffset + cmd.argStart[i]!, cmd.argLen[i]!);
@@ -341,30 +344,42 @@ export class Tracking {
     return c === undefined ? null : ownerOf(c);
   }
 
+  /**
+   * Where a message for `target` goes in its output: right behind the reply to `seq` when its own
+   * command `seq` (on connection id `currentId`) caused it, behind all its pending replies when its
+   * transaction did, else now (AT_ONCE).
+   */
+  private placeFor(target: Connection, current: Connection | null, currentId: number, seq: number, during: boolean): number {
+    if (!during || target !== current) return AT_ONCE;
+    return this.a.conns.get(currentId) === target ? seq : BEHIND_PENDING;
+  }
+
   /** A tracking report frame body (src/shards/tracking.ts). */
   event(b: Uint8Array, s: number, len: number): void {
     const kind = b[s + 1]!;
     const during = b[s + 2] === F.PHASE_DURING;
-    const current = this.ownerById(u32(b, s + 4));
+    const currentId = u32(b, s + 4);
+    const seq = u32(b, s + 8);
+    const current = this.ownerById(currentId);
     if (kind === F.TRACK_FLUSH) {
-      for (const t of this.clients) this.send(t, null, during && t === current);
+      for (const t of this.clients) this.send(t, null, this.placeFor(t, current, currentId, seq, during));
       return;
     }
     if (kind !== F.TRACK_KEY) return;
-    const n = u32(b, s + 12);
-    const keyStart = s + 16 + 4 * n;
+    const n = u32(b, s + 16);
+    const keyStart = s + 20 + 4 * n;
     let key: Buffer | null = null;
     for (let i = 0; i < n; i++) {
-      const target = this.a.conns.get(u32(b, s + 16 + 4 * i));
+      const target = this.a.conns.get(u32(b, s + 20 + 4 * i));
       const t = target?.tracking;
       // Keys read before tracking was turned off, or before a switch to BCAST, are dropped here, as in Redis.
       if (t == null || (t.flags & TRACK_BCAST) !== 0) continue;
       if ((t.flags & TRACK_NOLOOP) !== 0 && target === current) continue;
       key ??= Buffer.from(b.subarray(keyStart, s + len));
-      this.send(target!, [key], during && target === current);
+      this.send(target!, [key], this.placeFor(target!, current, currentId, seq, during));
     }
     if (b[s + 3] === 1 && this.prefixes.size !== 0) {
-      const modifier = this.ownerById(u32(b, s + 8))?.id ?? 0;
+      const modifier = this.ownerById(u32(b, s + 12))?.id ?? 0;
       const kb = b.subarray(keyStart, s + len);
       let name: string | null = null;
       for (const p of this.prefixes.values()) {
@@ -396,7 +411,8 @@ export class Tracking {
           own ||= mine;
           if (!mine || (t.flags & TRACK_NOLOOP) === 0) keys.push(Buffer.from(k, 'latin1'));
         }
-        if (keys.length > 0) this.send(c, keys, own);
+        // Sent once the wake-up's replies are in: a client's own changes follow its pending replies.
+        if (keys.length > 0) this.send(c, keys, own ? BEHIND_PENDING : AT_ONCE);
       }
       p.keys.clear();
     }
@@ -405,10 +421,9 @@ export class Tracking {
 
   /**
    * Redis's sendTrackingMessage: the invalidation of `keys` (null: everything, a flush) for the
-   * tracking client `c`, to it or its redirect client. `after`: caused by c's own running
-   * command, so it follows that command's reply.
+   * tracking client `c`, to it or its redirect client; `place` (see placeFor) applies to c itself.
    */
-  private send(c: Connection, keys: Buffer[] | null, after: boolean): void {
+  private send(c: Connection, keys: Buffer[] | null, place: number): void {
     const t = c.tracking!;
     let to = c;
     if (t.redirect !== 0) {
@@ -417,7 +432,7 @@ export class Tracking {
         t.flags |= TRACK_BROKEN_REDIRECT;
         if (c.proto === 3) {
           const id = String(t.redirect);
-          this.deliver(c, Buffer.from(`>2\r\n$21\r\ntracking-redir-broken\r\n:${id}\r\n`), after);
+          this.deliver(c, Buffer.from(`>2\r\n$21\r\ntracking-redir-broken\r\n:${id}\r\n`), place);
         }
         return;
       }
@@ -427,17 +442,17 @@ export class Tracking {
     if (to.proto === 3) head = INVALIDATE_PUSH;
     else if (to !== c && (to.state & ST_SUBSCRIBED) !== 0) head = INVALIDATE_MESSAGE;
     else return;
-    this.deliver(to, Buffer.concat([head, keysPayload(keys, c.proto)]), after && to === c);
+    this.deliver(to, Buffer.concat([head, keysPayload(keys, c.proto)]), to === c ? place : AT_ONCE);
   }
 
-  /** Writes a message to a connection now, or behind its pending replies. */
-  private deliver(to: Connection, msg: Buffer, after: boolean): void {
+  /** Writes a message to a connection at `place` (see placeFor). */
+  private deliver(to: Connection, msg: Buffer, place: number): void {
     if (to.closed) return;
-    if (after && !to.idle) {
+    if (place >= 0) to.pushAfter(place, msg);
+    else if (place === BEHIND_PENDING && !to.idle) {
       to.deferPush(msg);
       return;
-    }
-    to.out.raw(msg, 0, msg.length);
+    } else to.out.raw(msg, 0, msg.length);
     this.a.markDirty(to);
   }
 

@@ -10,9 +10,9 @@
  * costs one field test per command.
  *
  * Report frames (reply frames with connId 0, seq 0), body little-endian:
- *   key:   [2][1][phase][bcast][u32 current][u32 modifier][u32 n][n × u32 id][key bytes]
- *   flush: [2][2][phase][0][u32 current]
- * `current` is the connection whose command was running (0: none, e.g. active expiry), `phase`
+ *   key:   [2][1][phase][bcast][u32 current][u32 seq][u32 modifier][u32 n][n × u32 id][key bytes]
+ *   flush: [2][2][phase][0][u32 current][u32 seq]
+ * `current` is the connection whose command `seq` was running (0: none, e.g. active expiry), `phase`
  * says whether the change came before the command ran (eviction) or during it, `modifier` is the
  * writer for BCAST's NOLOOP (0 for expiry and eviction), `bcast` asks the acceptor to match the key
  * against the BCAST prefixes.
@@ -50,8 +50,9 @@ function refresh(): void {
 
 let sink: (body: Uint8Array, len: number) => void = () => {};
 let frame = new Uint8Array(1024);
-/** The connection whose command runs now (0 between commands), for lazy expiry and eviction reports. */
+/** The connection whose command runs now (0 between commands) and its sequence number, for the reports. */
 let current = 0;
+let currentSeq = 0;
 
 /** Where report frames go (the worker's reply ring). */
 export function setTrackingSink(fn: (body: Uint8Array, len: number) => void): void {
@@ -97,16 +98,17 @@ function changed(b: Uint8Array, s: number, n: number, phase: number, modifier: n
   const bcast = trackState.bcast !== 0;
   if (t === undefined && !bcast) return;
   const ids = t === undefined ? 0 : t.ids.size;
-  const len = 16 + 4 * ids + n;
+  const len = 20 + 4 * ids + n;
   if (frame.length < len) frame = new Uint8Array(len * 2);
   frame[0] = TRACK_TAG;
   frame[1] = TRACK_KEY;
   frame[2] = phase;
   frame[3] = bcast ? 1 : 0;
   putU32(4, current);
-  putU32(8, modifier);
-  putU32(12, ids);
-  let p = 16;
+  putU32(8, currentSeq);
+  putU32(12, modifier);
+  putU32(16, ids);
+  let p = 20;
   if (t !== undefined) {
     for (const id of t.ids) {
       putU32(p, id);
@@ -152,7 +154,8 @@ function flushed(): void {
   frame[2] = PHASE_DURING;
   frame[3] = 0;
   putU32(4, current);
-  sink(frame, 8);
+  putU32(8, currentSeq);
+  sink(frame, 12);
 }
 
 /**
@@ -161,6 +164,7 @@ function flushed(): void {
  */
 export function trackBefore(c: Ctx, cmd: number, dumpId: number, restoreId: number): void {
   current = c.conn;
+  currentSeq = c.seq;
   nPending = 0;
   if (cmd === CMD.FLUSHDB || cmd === CMD.FLUSHALL) {
     flushed();

@@ -289,7 +289,7 @@ export const E_TRACKING_PREFIX_NEEDS_BCAST = 'ERR PREFIX option requires BCAST m
 export const E_TRACKING_BCAST_SWITCH =
   "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
 export const E_TRACKING_OPTS_BCAST = 'ERR OPTIN and OPTOUT are not compatible with BCAST';
-export const E_TRACKING_OPTIN_OPTOUT = "ERR You can't use both OPTIN and OPTOUT";
+export const E_TRACKING_OPTIN_OPTOUT = "ERR You can't specify both OPTIN mode and OPTOUT mode";
 export const E_TRACKING_OPTS_SWITCH =
   "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
 export const E_CACHING_NOT_TRACKING =
