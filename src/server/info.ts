@@ -165,10 +165,10 @@ function clientFlags(c: Connection): string {
   if (c.monitor) f += 'O';
   if (c.subs.size + c.psubs.size + c.ssubs.size > 0) f += 'P';
   if (c.multi !== null) f += 'x';
-  if (c.closeAfterReplies) f += 'c';
-  if (c.noEvict) f += 'e';
   if (c.tracking !== null) f += (c.tracking.flags & TRACK_BROKEN_REDIRECT) !== 0 ? 'tR' : 't';
   if (c.tracking !== null && (c.tracking.flags & TRACK_BCAST) !== 0) f += 'B';
+  if (c.closeAfterReplies) f += 'c';
+  if (c.noEvict) f += 'e';
   return f === '' ? 'N' : f;
 }
 

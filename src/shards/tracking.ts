@@ -17,7 +17,7 @@
  * writer for BCAST's NOLOOP (0 for expiry and eviction), `bcast` asks the acceptor to match the key
  * against the BCAST prefixes.
  */
-import { COMMANDS, F_WRITE, extractKeys } from '../commands/table.js';
+import { COMMANDS, F_WRITE, KEY_WRITE, extractKeyAccess } from '../commands/table.js';
 import { CMD } from '../commands/ids.generated.js';
 import { hashBytes } from './key-table.js';
 import { recKeyLen, recKeyOff } from './record.js';
@@ -136,6 +136,7 @@ export function trackEvicted(store: Store, a: number): void {
 
 const WRITE_FLAGS: boolean[] = COMMANDS.map((c) => (c.flags & F_WRITE) !== 0);
 let keyIdx = new Int32Array(64);
+let keyAccess = new Uint8Array(64);
 /** Keys the running write names (argument indexes) and whether each existed before it ran. */
 let pending = new Int32Array(64);
 let existed = new Uint8Array(64);
@@ -174,11 +175,15 @@ export function trackBefore(c: Ctx, cmd: number, dumpId: number, restoreId: numb
   if (cmd === restoreId || (cmd === dumpId && c.argc > 2 && c.buf[c.as[2]!] === 49)) {
     // The halves of a cross-shard RENAME/COPY/MOVE: argument 1 is the key written or removed.
     keyIdx[0] = 1;
+    keyAccess[0] = KEY_WRITE;
     nk = 1;
   } else {
     if (cmd >= WRITE_FLAGS.length || !WRITE_FLAGS[cmd]) return;
-    if (keyIdx.length < c.argc) keyIdx = new Int32Array(c.argc * 2);
-    nk = extractKeys(COMMANDS[cmd]!, c.buf, c.as, c.al, c.argc, keyIdx);
+    if (keyIdx.length < c.argc) {
+      keyIdx = new Int32Array(c.argc * 2);
+      keyAccess = new Uint8Array(c.argc * 2);
+    }
+    nk = extractKeyAccess(COMMANDS[cmd]!, c.buf, c.as, c.al, c.argc, keyIdx, keyAccess);
   }
   if (pending.length < nk) {
     pending = new Int32Array(nk * 2);
@@ -186,6 +191,8 @@ export function trackBefore(c: Ctx, cmd: number, dumpId: number, restoreId: numb
   }
   const bcast = trackState.bcast !== 0;
   for (let i = 0; i < nk; i++) {
+    // Keys the command only reads (a STORE's sources, COPY's source) are not changed by it.
+    if ((keyAccess[i]! & KEY_WRITE) === 0) continue;
     const k = keyIdx[i]!;
     if (!bcast && find(c.buf, c.as[k]!, c.al[k]!) === undefined) continue;
     pending[nPending] = k;
@@ -194,10 +201,12 @@ export function trackBefore(c: Ctx, cmd: number, dumpId: number, restoreId: numb
 }
 
 /**
- * After the command: a remembered key changed if it existed before or exists now (a conservative
- * stand-in for Redis's per-modification signal, as WATCH uses).
+ * After the command: a key it writes changed if it existed before or exists now, and the command
+ * did not fail (a conservative stand-in for Redis's per-modification signal, as WATCH uses).
  */
 export function trackAfter(c: Ctx): void {
+  // A command that blocked changed nothing yet (it reports when served); one that failed changed nothing.
+  if (c.deferred || (c.out.len !== 0 && c.out.bytes[0] === 45)) nPending = 0;
   for (let i = 0; i < nPending; i++) {
     const k = pending[i]!;
     if (existed[i] === 1 || c.lookup(k) !== 0) changed(c.buf, c.as[k]!, c.al[k]!, PHASE_DURING, c.conn);

@@ -94,6 +94,20 @@ describe.each([1, 3])('client tracking with %i shard(s)', (shards) => {
     await exchange(c, '*3\r\n_\r\n_\r\n_\r\n', `MGET ${spread.join(' ')}`);
     await other.mset(spread[0]!, 1, spread[1]!, 2, spread[2]!, 3);
     for (const k of spread) await arrived(c, push([k]));
+    // A RENAME across shards runs as two internal halves: both keys are invalidated.
+    await exchange(c, ':2\r\n', `MGET ${spread[0]} ${spread[1]}`, `EXISTS ${spread[0]} ${spread[1]}`);
+    await other.rename(spread[0]!, spread[1]!);
+    await arrived(c, push([spread[0]!]));
+    await arrived(c, push([spread[1]!]));
+    // Keys a command only reads (COPY's source) are not invalidated, nor are those of a command that failed.
+    const from = c.received().length;
+    await exchange(c, ':1\r\n', `MGET ${spread[1]} ${spread[2]}`, `EXISTS ${spread[1]}`);
+    await other.copy(spread[1]!, 'copy:dst');
+    await other.lpush(spread[2]!, 'x').catch(() => {});
+    await other.set(spread[1]!, 'changed');
+    await arrived(c, push([spread[1]!]), from);
+    expect(c.received().slice(from)).not.toContain(push([spread[2]!]));
+    expect(c.received().slice(from).split('invalidate').length).toBe(2);
     await other.set('exp:k', 'v', 'PX', 30);
     await exchange(c, '$1\r\nv\r\n', 'GET exp:k');
     await arrived(c, push(['exp:k']));
