@@ -63,6 +63,7 @@ interface Prefix {
 const INVALIDATE_PUSH = Buffer.from('>2\r\n$10\r\ninvalidate\r\n');
 const INVALIDATE_MESSAGE = Buffer.from('*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n');
 const NULL3 = Buffer.from('_\r\n');
+const TRACK_HEAD = Buffer.from('__track');
 const NULL2 = Buffer.from('$-1\r\n');
 /** Where a message goes in a connection's output (otherwise: right behind the reply with that sequence number). */
 const AT_ONCE = -2;
@@ -105,6 +106,7 @@ export class Tracking {
   private shardBcast = 0;
   private broadcastQueued = false;
   private evicting = false;
+  private limitTimer: NodeJS.Timeout | null = null;
   private keyIdx = new Int32Array(64);
   private readonly trackId = internalId('__track');
   private readonly noop = (): void => {};
@@ -131,8 +133,6 @@ export class Tracking {
       `tracking_total_prefixes:${this.prefixes.size}`,
     ]);
     a.config.onChange('tracking-table-max-keys', () => this.limitTable());
-    // Redis checks the table's size every event loop; the shards' counts are read here ten times a second.
-    setInterval(() => this.limitTable(), 100).unref();
   }
 
   private sum(slot: number): number {
@@ -299,6 +299,12 @@ export class Tracking {
   /** Tells the shards whether anyone tracks (flushes are then reported) and whether BCAST needs every change. */
   private tellShards(): void {
     this.a.trackingClients = this.clients.size;
+    // Redis checks the table's size every event loop; the shards' counts are read here ten times a second while anyone tracks.
+    if (this.clients.size > 0 && this.limitTimer === null) (this.limitTimer = setInterval(() => this.limitTable(), 100)).unref();
+    else if (this.clients.size === 0 && this.limitTimer !== null) {
+      clearInterval(this.limitTimer);
+      this.limitTimer = null;
+    }
     const clients = this.clients.size > 0 ? 1 : 0;
     const bcast = this.bcastClients > 0 ? 1 : 0;
     if (clients === this.shardClients && bcast === this.shardBcast) return;
@@ -323,7 +329,13 @@ export class Tracking {
     if (nk <= 0) return;
     const c = this.a.coordinator;
     const idArg = Buffer.from(String(ownerOf(conn).id));
-    const head = Buffer.from('__track');
+    const head = TRACK_HEAD;
+    // Sent now, right behind the read in each shard's ring: no write can land between them.
+    if (nk === 1) {
+      const k = arg(cmd, this.keyIdx[0]!);
+      c.send(this.a.nShards === 1 ? 0 : c.shardOfKey(k), 0, this.trackId, [head, idArg, k], this.noop);
+      return;
+    }
     const byShard = new Map<number, Uint8Array[]>();
     for (let i = 0; i < nk; i++) {
       const k = arg(cmd, this.keyIdx[i]!);
@@ -332,7 +344,6 @@ export class Tracking {
       if (list === undefined) byShard.set(s, (list = [head, idArg]));
       list.push(k);
     }
-    // Sent now, right behind the read in each shard's ring: no write can land between them.
     for (const [s, args] of byShard) c.send(s, 0, this.trackId, args, this.noop);
   }
 
