@@ -3,8 +3,9 @@
  * the invalidation messages, as Redis 7.0 sends them.
  *
  * Which keys a client read lives in the shards (src/shards/tracking.ts): every key has one shard,
- * which sees its writes, expiry and eviction. Reads of tracking clients are registered there with
- * `__track` frames sent right behind them; the shards report changed tracked keys (with the ids of
+ * which sees its writes, expiry and eviction. A tracked read's frames carry FLAG_TRACK and the shard
+ * registers its keys as it runs it (a transaction's reads, whose frames name the collector, send
+ * `__track` frames right behind them instead); the shards report changed tracked keys (with the ids of
  * their readers), flushes, and — while BCAST clients exist — every changed key, which is matched
  * here against the BCAST prefixes and sent once per prefix when the reports of a wake-up are in,
  * like Redis's per-event-loop broadcast.
@@ -126,7 +127,8 @@ export class Tracking {
       this.disable(ownerOf(conn));
       reset?.(conn, seq, cmd);
     };
-    a.onRead = (conn, seq, id, cmd) => this.read(conn, seq, id, cmd);
+    a.tracksRead = (conn, seq) => this.tracksRead(conn, seq);
+    a.onRead = (conn, _seq, id, cmd) => this.read(conn, id, cmd);
     registerInfoLines(a, 'stats', () => [
       `tracking_total_keys:${this.sum(F.ST_TRACKING_KEYS)}`,
       `tracking_total_items:${this.sum(F.ST_TRACKING_ITEMS)}`,
@@ -316,14 +318,17 @@ export class Tracking {
 
   // ---- reads ----
 
-  /** A read command was sent to the shards: registers its keys for the client, unless OPTIN/OPTOUT say otherwise. */
-  private read(conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+  /** Whether read `seq` of `conn` registers its keys: the client tracks in the default mode, and OPTIN/OPTOUT allow it. */
+  private tracksRead(conn: Connection, seq: number): boolean {
     const t = ownerOf(conn).tracking;
-    if (t === null || (t.flags & TRACK_BCAST) !== 0) return;
-    if ((t.flags & (TRACK_OPTIN | TRACK_OPTOUT)) !== 0) {
-      const given = this.cachingGiven(t, conn, seq);
-      if ((t.flags & TRACK_OPTIN) !== 0 ? !given : given) return;
-    }
+    if (t === null || (t.flags & TRACK_BCAST) !== 0) return false;
+    if ((t.flags & (TRACK_OPTIN | TRACK_OPTOUT)) === 0) return true;
+    const given = this.cachingGiven(t, conn, seq);
+    return (t.flags & TRACK_OPTIN) !== 0 ? given : !given;
+  }
+
+  /** A tracked read whose frames could not carry FLAG_TRACK (a transaction's, or one run by the coordinator): `__track` frames register its keys. */
+  private read(conn: Connection, id: number, cmd: ParsedCommand): void {
     if (this.keyIdx.length < cmd.argc) this.keyIdx = new Int32Array(cmd.argc * 2);
     const nk = extractKeys(COMMANDS[id]!, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx);
     if (nk <= 0) return;

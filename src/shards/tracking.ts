@@ -4,8 +4,9 @@
  * database), and the reports the acceptor turns into invalidation messages. Every key lives on
  * exactly one shard, so a per-shard table sees every write, expiry and eviction of its keys.
  *
- * The acceptor registers reads with `__track id key...` (sent right behind the read, so nothing
- * lands between them) and tells the shards how many clients track with `__trackcfg`. The worker
+ * A tracked read's frame carries FLAG_TRACK (trackRead registers its keys for the frame's
+ * connection); reads whose frames name someone else (a transaction's collector) are registered with
+ * `__track id key...`, sent right behind them. `__trackcfg` says how many clients track. The worker
  * calls in here only while trackState.on is non-zero: no client tracks and no key is tracked
  * costs one field test per command.
  *
@@ -17,7 +18,7 @@
  * writer for BCAST's NOLOOP (0 for expiry and eviction), `bcast` asks the acceptor to match the key
  * against the BCAST prefixes.
  */
-import { COMMANDS, F_WRITE, KEY_WRITE, extractKeyAccess } from '../commands/table.js';
+import { COMMANDS, F_WRITE, KEY_WRITE, extractKeyAccess, extractKeys } from '../commands/table.js';
 import { CMD } from '../commands/ids.generated.js';
 import { hashBytes } from './key-table.js';
 import { recKeyLen, recKeyOff } from './record.js';
@@ -215,27 +216,39 @@ export function trackAfter(c: Ctx): void {
   current = 0;
 }
 
-/** `__track id key...`: client `id` read these keys. */
+/** Client `id` read the key `b[s, s+n)`. */
+function remember(id: number, b: Uint8Array, s: number, n: number): void {
+  let t = find(b, s, n);
+  if (t === undefined) {
+    const h = hashBytes(b, s, n);
+    let list = byHash.get(h);
+    if (list === undefined) byHash.set(h, (list = []));
+    t = { hash: h, key: b.slice(s, s + n), ids: new Set() };
+    list.push(t);
+    order.add(t);
+    trackState.keys++;
+  }
+  if (!t.ids.has(id)) {
+    t.ids.add(id);
+    trackState.items++;
+  }
+}
+
+/** A read frame with FLAG_TRACK ran: its connection (a client with tracking on) read the command's keys. */
+export function trackRead(c: Ctx): void {
+  if (keyIdx.length < c.argc) {
+    keyIdx = new Int32Array(c.argc * 2);
+    keyAccess = new Uint8Array(c.argc * 2);
+  }
+  const nk = extractKeys(COMMANDS[c.cmd]!, c.buf, c.as, c.al, c.argc, keyIdx);
+  for (let i = 0; i < nk; i++) remember(c.conn, c.buf, c.as[keyIdx[i]!]!, c.al[keyIdx[i]!]!);
+  refresh();
+}
+
+/** `__track id key...`: client `id` read these keys (reads whose frames could not say so themselves). */
 const track: Handler = (c) => {
   const id = c.int(1)!;
-  for (let i = 2; i < c.argc; i++) {
-    const s = c.as[i]!;
-    const n = c.al[i]!;
-    let t = find(c.buf, s, n);
-    if (t === undefined) {
-      const h = hashBytes(c.buf, s, n);
-      let list = byHash.get(h);
-      if (list === undefined) byHash.set(h, (list = []));
-      t = { hash: h, key: c.buf.slice(s, s + n), ids: new Set() };
-      list.push(t);
-      order.add(t);
-      trackState.keys++;
-    }
-    if (!t.ids.has(id)) {
-      t.ids.add(id);
-      trackState.items++;
-    }
-  }
+  for (let i = 2; i < c.argc; i++) remember(id, c.buf, c.as[i]!, c.al[i]!);
   refresh();
   c.out.simple('OK');
 };

@@ -14,7 +14,7 @@ import { COMMAND_NAMES, internalId } from '../commands/internal.js';
 import { shardPosition } from './t_keys.js';
 import { touchAfter, touchCommand, touchExpired, watchState } from './watch.js';
 import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink } from './notify.js';
-import { setTrackingSink, trackAfter, trackBefore, trackEvicted, trackExpired, trackState } from './tracking.js';
+import { setTrackingSink, trackAfter, trackBefore, trackEvicted, trackExpired, trackRead, trackState } from './tracking.js';
 import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
@@ -167,6 +167,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
   ctx.noBlock = (flags & F.FLAG_NOBLOCK) !== 0;
   runHandler(cmd);
+  if (flags & F.FLAG_TRACK) trackRead(ctx);
   // A blocked request gets its reply later, from serveWaiter or its timeout.
   if (ctx.deferred) {
     ctx.deferred = false;

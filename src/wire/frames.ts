@@ -21,6 +21,8 @@ export const FLAG_RESP3 = 1;
 export const FLAG_BIG = 2;
 /** Run inside EXEC: a blocking command must not block (Redis answers its timeout reply at once). */
 export const FLAG_NOBLOCK = 4;
+/** A read of a client with CLIENT TRACKING on: the shard remembers its keys for the frame's connection. */
+export const FLAG_TRACK = 8;
 
 export const REP_CONN = 0;
 export const REP_SEQ = 4;
