@@ -95,6 +95,10 @@ describe.each([1, 3])('client tracking with %i shard(s)', (shards) => {
     expect(got).toBe(`+OK\r\n$1\r\n1\r\n+OK\r\n${push(['own'])}+PONG\r\n`);
     const txn = await exchange(c, push(['own']), 'GET own', 'MULTI', 'INCR own', 'EXEC');
     expect(txn).toBe(`$1\r\n2\r\n+OK\r\n+QUEUED\r\n*1\r\n:3\r\n${push(['own'])}`);
+    // A read inside a transaction is tracked for the client too.
+    await exchange(c, '*1\r\n_\r\n', 'MULTI', 'GET in:txn', 'EXEC');
+    await other.set('in:txn', 1);
+    await arrived(c, push(['in:txn']));
     c.close();
   });
 
