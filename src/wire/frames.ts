@@ -63,9 +63,12 @@ export const CT_POLICY = 9;
 export const CT_SAMPLES = 10;
 /** Non-zero while some client runs MONITOR. */
 export const CT_MONITOR = 11;
-/** Keys in the shard's tracking table and key/client pairs in it (INFO tracking_total_keys/items). */
-export const ST_TRACKING_KEYS = 14;
-export const ST_TRACKING_ITEMS = 15;
 export const ST_KEYS = 16;
 export const ST_EXPIRES = 48;
-export const STATS_SLOTS = 80;
+/**
+ * Keys in the shard's tracking table and key/client pairs in it (INFO tracking_total_keys/items):
+ * past ST_EXPIRES + 256, where no per-database slot reaches (`databases` goes up to 256).
+ */
+export const ST_TRACKING_KEYS = ST_EXPIRES + 256;
+export const ST_TRACKING_ITEMS = ST_TRACKING_KEYS + 1;
+export const STATS_SLOTS = ST_TRACKING_ITEMS + 1;
