@@ -29,6 +29,7 @@ import {
   F_MAY_REPLICATE,
   F_NO_AUTH,
   F_PROTECTED,
+  F_READONLY,
   F_WRITE,
   checkArity,
   extractKeys,
@@ -208,6 +209,16 @@ export class Acceptor {
     defaultNoPassword: () => this.config.get('requirepass') === '',
     check: () => true,
   };
+  /** Clients with CLIENT TRACKING on (INFO tracking_clients), and those in the default mode: while non-zero, reads ask tracksRead. */
+  trackingClients = 0;
+  trackingReaders = 0;
+  /** Client tracking, installed by the server: whether read `seq` of `conn` registers its keys. */
+  tracksRead: (conn: Connection, seq: number) => boolean = () => false;
+  /** Registers a tracked read's keys with `__track` frames, where its own frames could not carry FLAG_TRACK. */
+  onRead: (conn: Connection, seq: number, id: number, cmd: ParsedCommand) => void = () => {};
+  /** FLAG_TRACK while the read being routed registers its keys; set once a frame carried it. */
+  private trackFlag = 0;
+  private trackSent = false;
   /** Some client runs MONITOR (set through setMonitoring). */
   monitoring = false;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
@@ -644,13 +655,20 @@ export class Acceptor {
       else this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
       return true;
     }
+    const tracked = this.trackingReaders !== 0 && (spec.flags & F_READONLY) !== 0 && this.tracksRead(conn, seq);
+    // The shards register a tracked read's keys from its own frames, under the frame's connection:
+    // a transaction's collector is not the client, so its reads send `__track` frames instead.
+    if (tracked && !this.sinks.has(conn.id)) this.trackFlag = F.FLAG_TRACK;
+    this.trackSent = false;
+    let routed = true;
     if (this.nShards === 1) {
-      if (this.held[0] === 1) return this.stall(conn, id);
-      this.sendAll(this.shards[0]!, conn, seq, id, cmd);
-    } else if (!this.route(conn, seq, id, cmd)) {
-      return false;
-    }
+      if (this.held[0] === 1) routed = this.stall(conn, id);
+      else this.sendAll(this.shards[0]!, conn, seq, id, cmd);
+    } else routed = this.route(conn, seq, id, cmd);
+    this.trackFlag = 0;
+    if (!routed) return false;
     if (this.aof.sink !== null) this.aof.dispatched(conn.id, seq, (spec.flags & F_WRITE) !== 0, conn.db, id, cmd);
+    if (tracked && !this.trackSent) this.onRead(conn, seq, id, cmd);
     if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
@@ -755,7 +773,8 @@ export class Acceptor {
     const al = cmd.argLen;
     let size = F.REQ_ARGS;
     for (let i = 0; i < argc; i++) size += 4 + al[i]!;
-    const buf = link.begin(conn.id, seq, id, conn.db, frameFlags(conn), argc, size);
+    const buf = link.begin(conn.id, seq, id, conn.db, frameFlags(conn) | this.trackFlag, argc, size);
+    if (this.trackFlag !== 0) this.trackSent = true;
     const src = cmd.buf;
     const as = cmd.argStart;
     for (let i = 0; i < argc; i++) link.arg(buf, src, as[i]!, al[i]!);
@@ -775,7 +794,8 @@ export class Acceptor {
   ): void {
     let size = F.REQ_ARGS + 4 + cmd.argLen[0]!;
     for (const i of args) size += 4 + cmd.argLen[i]!;
-    const buf = link.begin(connId, seq, id, db, proto === 3 ? F.FLAG_RESP3 : 0, args.length + 1, size);
+    const buf = link.begin(connId, seq, id, db, (proto === 3 ? F.FLAG_RESP3 : 0) | this.trackFlag, args.length + 1, size);
+    if (this.trackFlag !== 0) this.trackSent = true;
     link.arg(buf, cmd.buf, cmd.argStart[0]!, cmd.argLen[0]!);
     for (const i of args) link.arg(buf, cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!);
     link.end();

@@ -61,6 +61,27 @@ export interface MonitorEntry {
 /** A new connection's in-flight cap, until its first replies tell their size: reply-flusher.ts's lowest. */
 const START_IN_FLIGHT = 32;
 
+/** ClientTracking.flags bits. */
+export const TRACK_BCAST = 1;
+export const TRACK_OPTIN = 2;
+export const TRACK_OPTOUT = 4;
+export const TRACK_NOLOOP = 8;
+/** The redirect client was gone when an invalidation was due (CLIENT TRACKINGINFO's broken_redirect). */
+export const TRACK_BROKEN_REDIRECT = 16;
+
+/** CLIENT TRACKING of a connection (the server's tracking module keeps it; null while tracking is off). */
+export interface ClientTracking {
+  /** TRACK_* option bits. */
+  flags: number;
+  /** REDIRECT's client id (0: none). */
+  redirect: number;
+  /** BCAST prefixes (latin1). */
+  prefixes: Set<string>;
+  /** CLIENT CACHING was given by this connection (the client or its transaction) for its command `cachingSeq + 1`. */
+  cachingBy: Connection | null;
+  cachingSeq: number;
+}
+
 /** Connection mode bits of Connection.state. */
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
@@ -135,6 +156,8 @@ export class Connection {
 
   /** Non-zero when a connection mode needs the acceptor's gate (ST_* bits); the hot path tests only this. */
   state = 0;
+  /** CLIENT TRACKING on: its options; null when off. */
+  tracking: ClientTracking | null = null;
   /** Commands queued since MULTI. */
   multi: MultiState | null = null;
   /** Shards holding WATCHed keys of this connection. */
@@ -214,6 +237,18 @@ export class Connection {
     this.deferred ??= new Map();
     const list = this.deferred.get(this.nextSeq);
     if (list === undefined) this.deferred.set(this.nextSeq, [bytes]);
+    else list.push(bytes);
+  }
+
+  /** Writes a push right behind the reply to `seq`: now if that reply is out, else when it is. */
+  pushAfter(seq: number, bytes: Uint8Array): void {
+    if (seq < this.nextWrite) {
+      this.out.raw(bytes, 0, bytes.length);
+      return;
+    }
+    this.deferred ??= new Map();
+    const list = this.deferred.get(seq + 1);
+    if (list === undefined) this.deferred.set(seq + 1, [bytes]);
     else list.push(bytes);
   }
 

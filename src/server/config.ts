@@ -361,6 +361,15 @@ const PARAMS: Param[] = [
   },
   { name: 'maxmemory-samples', kind: 'int', def: '5', mutable: true, min: 1, max: 64, help: 'keys sampled per eviction' },
   {
+    name: 'tracking-table-max-keys',
+    kind: 'int',
+    def: '1000000',
+    mutable: true,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'keys the client-tracking table holds before it invalidates the oldest (0: no limit)',
+  },
+  {
     name: 'tls-port',
     kind: 'int',
     def: '0',

@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { COMMANDS } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
-import type { Connection } from '../io/connection.js';
+import { type Connection, TRACK_BCAST, TRACK_BROKEN_REDIRECT } from '../io/connection.js';
 import * as F from '../wire/frames.js';
 import { memoryPeak } from './memory-limit.js';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
@@ -11,9 +11,9 @@ const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats',
 const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -1), 'commandstats', 'latencystats', 'keyspace'];
 /** Per acceptor: sections other modules provide (latencystats), and lines they add to built-in ones (stats). */
 const extraSections = new WeakMap<Acceptor, Map<string, () => string[]>>();
-const extraLines = new WeakMap<Acceptor, Map<string, () => string[]>>();
+const extraLines = new WeakMap<Acceptor, Map<string, (() => string[])[]>>();
 
-function registry(m: WeakMap<Acceptor, Map<string, () => string[]>>, a: Acceptor): Map<string, () => string[]> {
+function registry<T>(m: WeakMap<Acceptor, Map<string, T>>, a: Acceptor): Map<string, T> {
   let r = m.get(a);
   if (r === undefined) m.set(a, (r = new Map()));
   return r;
@@ -26,7 +26,8 @@ export function registerInfoSection(a: Acceptor, name: string, build: () => stri
 
 /** Adds lines another module owns to the end of a built-in INFO section. */
 export function registerInfoLines(a: Acceptor, section: string, build: () => string[]): void {
-  registry(extraLines, a).set(section, build);
+  const r = registry(extraLines, a);
+  r.set(section, [...(r.get(section) ?? []), build]);
 }
 
 /** Sums one stats slot over all shards. */
@@ -74,7 +75,12 @@ function section(a: Acceptor, name: string): string[] | null {
       ];
     }
     case 'clients':
-      return [`connected_clients:${a.conns.size}`, `maxclients:${cfg.get('maxclients')}`, 'blocked_clients:0', 'tracking_clients:0'];
+      return [
+        `connected_clients:${a.conns.size}`,
+        `maxclients:${cfg.get('maxclients')}`,
+        'blocked_clients:0',
+        `tracking_clients:${a.trackingClients}`,
+      ];
     case 'memory': {
       const used = sum(a, F.ST_USED_MEMORY);
       const peak = memoryPeak(a);
@@ -147,7 +153,7 @@ export function infoText(a: Acceptor, requested: string[]): string {
     const base = section(a, n);
     if (base === null) continue;
     const more = extraLines.get(a)?.get(n);
-    const lines = more === undefined ? base : [...base, ...more()];
+    const lines = more === undefined ? base : [...base, ...more.flatMap((f) => f())];
     parts.push(`# ${n === 'commandstats' ? 'Commandstats' : n[0]!.toUpperCase() + n.slice(1)}\r\n${lines.map((l) => `${l}\r\n`).join('')}`);
   }
   return parts.join('\r\n');
@@ -159,6 +165,8 @@ function clientFlags(c: Connection): string {
   if (c.monitor) f += 'O';
   if (c.subs.size + c.psubs.size + c.ssubs.size > 0) f += 'P';
   if (c.multi !== null) f += 'x';
+  if (c.tracking !== null) f += (c.tracking.flags & TRACK_BROKEN_REDIRECT) !== 0 ? 'tR' : 't';
+  if (c.tracking !== null && (c.tracking.flags & TRACK_BCAST) !== 0) f += 'B';
   if (c.closeAfterReplies) f += 'c';
   if (c.noEvict) f += 'e';
   return f === '' ? 'N' : f;
@@ -175,6 +183,6 @@ export function clientInfoLine(c: Connection): string {
     `idle=${Math.floor((now - c.lastActive) / 1000)} flags=${clientFlags(c)} db=${c.db} sub=${c.subs.size} psub=${c.psubs.size} ssub=${c.ssubs.size} ` +
     `multi=${c.multi === null ? -1 : c.multi.cmds.length} qbuf=${qbuf} qbuf-free=0 ` +
     `argv-mem=0 multi-mem=${multiMem} rbs=${c.out.bytes.length} rbp=0 obl=0 oll=0 omem=${omem} tot-mem=${c.out.bytes.length + qbuf + omem + multiMem} events=r ` +
-    `cmd=${c.lastCommand} user=${c.user.name} redir=-1 resp=${c.proto} lib-name=${c.libName} lib-ver=${c.libVer}`
+    `cmd=${c.lastCommand} user=${c.user.name} redir=${c.tracking === null ? -1 : c.tracking.redirect} resp=${c.proto} lib-name=${c.libName} lib-ver=${c.libVer}`
   );
 }

@@ -14,6 +14,7 @@ import { COMMAND_NAMES, internalId } from '../commands/internal.js';
 import { shardPosition } from './t_keys.js';
 import { touchAfter, touchCommand, touchExpired, watchState } from './watch.js';
 import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink } from './notify.js';
+import { setTrackingSink, trackAfter, trackBefore, trackEvicted, trackExpired, trackRead, trackState } from './tracking.js';
 import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
@@ -51,10 +52,13 @@ const RESTORE = internalId('__restore');
 store.onExpired = (db, a) => {
   touchExpired(store, db, a);
   notifyExpired(store, db, a);
+  trackExpired(store, a);
 };
 setEventSink((body, len) => writeReply(0, 0, body, len));
+setTrackingSink((body, len) => writeReply(0, 0, body, len));
 initLatency(init.latency, (body, len) => writeReply(0, 0, body, len));
 const evictor = new Evictor(store, stats);
+evictor.onEvict = (a) => trackEvicted(store, a);
 /** Per command id: 1 = a write (evicts first under maxmemory), 3 = a write refused with OOM when nothing can be evicted. */
 const MEMORY_CLASS = Uint8Array.from(COMMANDS, (c) => ((c.flags & F_WRITE) === 0 ? 0 : (c.flags & F_DENYOOM) !== 0 ? 3 : 1));
 /** Active expiry runs at least this often while busy. */
@@ -163,6 +167,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
   ctx.noBlock = (flags & F.FLAG_NOBLOCK) !== 0;
   runHandler(cmd);
+  if (flags & F.FLAG_TRACK) trackRead(ctx);
   // A blocked request gets its reply later, from serveWaiter or its timeout.
   if (ctx.deferred) {
     ctx.deferred = false;
@@ -186,6 +191,8 @@ function runHandler(cmd: number): void {
   const h = handlers[cmd];
   if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
   if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
+  const tracked = trackState.on !== 0;
+  if (tracked) trackBefore(ctx, cmd, DUMP, RESTORE);
   const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
     if (h === undefined) out.error(noHandler(ctx.name));
@@ -199,6 +206,7 @@ function runHandler(cmd: number): void {
     ctx.deferred = false;
     out.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : internalError((err as Error).message));
   }
+  if (tracked) trackAfter(ctx);
   if (timed[cmd] === 1) afterTimed(ctx, ctx.conn, cmd, t0);
 }
 
@@ -262,6 +270,8 @@ function publishStats(): void {
   stats[F.ST_EXPIRED] = store.stats.expired;
   stats[F.ST_EVICTED] = evictor.evicted;
   stats[F.ST_COMMANDS] = commands;
+  stats[F.ST_TRACKING_KEYS] = trackState.keys;
+  stats[F.ST_TRACKING_ITEMS] = trackState.items;
 }
 
 function runBatch(): void {

@@ -281,3 +281,28 @@ export function noSuchUser(user: string): string {
 export function notInSubscribeContext(cmd: string): string {
   return `ERR Can't execute '${cmd}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
 }
+
+// Client-side caching (CLIENT TRACKING, CLIENT CACHING).
+export const E_TRACKING_ONE_REDIRECT = 'ERR A client can only redirect to a single other client';
+export const E_TRACKING_NO_REDIRECT_CLIENT = 'ERR The client ID you want redirect to does not exist';
+export const E_TRACKING_PREFIX_NEEDS_BCAST = 'ERR PREFIX option requires BCAST mode to be enabled';
+export const E_TRACKING_BCAST_SWITCH =
+  "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
+export const E_TRACKING_OPTS_BCAST = 'ERR OPTIN and OPTOUT are not compatible with BCAST';
+export const E_TRACKING_OPTIN_OPTOUT = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+export const E_TRACKING_OPTS_SWITCH =
+  "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
+export const E_CACHING_NOT_TRACKING =
+  'ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled';
+export const E_CACHING_YES = 'ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.';
+export const E_CACHING_NO = 'ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.';
+
+/** A BCAST prefix overlapping one the client already has. */
+export function prefixOverlapsExisting(prefix: string, existing: string): string {
+  return `ERR Prefix '${prefix}' overlaps with an existing prefix '${existing}'. Prefixes for a single client must not overlap.`;
+}
+
+/** Two BCAST prefixes of one CLIENT TRACKING call overlapping each other. */
+export function prefixOverlapsProvided(prefix: string, other: string): string {
+  return `ERR Prefix '${prefix}' overlaps with another provided prefix '${other}'. Prefixes for a single client must not overlap.`;
+}
