@@ -15,6 +15,7 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Connection, isLoopbackAddress, type PendingPart } from './connection.js';
+import { ErrorStats } from './error-stats.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
@@ -154,6 +155,11 @@ export class AcceptorStats {
   netInputBytes = 0;
   netOutputBytes = 0;
   readonly calls = new Float64Array(COMMANDS.length);
+  /** Per command id: refused before running (arity, ACL, auth); and, for commands the acceptor runs, time and error replies (the shards count theirs). */
+  readonly rejected = new Float64Array(COMMANDS.length);
+  readonly usec = new Float64Array(COMMANDS.length);
+  readonly failed = new Float64Array(COMMANDS.length);
+  readonly errors = new ErrorStats();
 
   /** Records the command counter (every 100 ms, like Redis's ops sampling). */
   sample(): void {
@@ -373,6 +379,7 @@ export class Acceptor {
       return;
     }
     const conn = new Connection(this.nextConnId++, socket, false);
+    conn.errors = this.stats.errors;
     this.access.connected(conn);
     this.conns.set(conn.id, conn);
     const onData = (d: Buffer): void => this.onData(conn, d);
@@ -589,6 +596,7 @@ export class Acceptor {
     this.stats.commandsProcessed++;
     if (id < 0) {
       this.hooks.rejected(conn);
+      this.stats.commandsProcessed--;
       this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
       return true;
     }
@@ -600,6 +608,7 @@ export class Acceptor {
         if (h !== undefined) h(conn, seq, cmd);
         else {
           this.hooks.rejected(conn);
+          this.stats.commandsProcessed--;
           this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
         }
         return true;
@@ -608,12 +617,12 @@ export class Acceptor {
       spec = COMMANDS[id]!;
     }
     if (!checkArity(spec, argc)) {
-      this.hooks.rejected(conn);
+      this.rejectedCall(conn, id);
       this.replyError(conn, seq, wrongArityError(spec.name));
       return true;
     }
     if ((spec.flags & F_PROTECTED) !== 0 && !this.protectedAllowed(conn, id)) {
-      this.hooks.rejected(conn);
+      this.rejectedCall(conn, id);
       const debug = id === CMD.DEBUG;
       this.replyError(
         conn,
@@ -623,22 +632,42 @@ export class Acceptor {
       return true;
     }
     if (!conn.authenticated && (spec.flags & F_NO_AUTH) === 0 && this.access.authRequired()) {
+      this.rejectedCall(conn, id);
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
     conn.lastCommand = spec.name;
-    if (conn.restricted && !this.access.check(conn, seq, id, cmd)) return true;
-    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
-    if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
-    this.stats.calls[id]!++;
+    if (conn.restricted && !this.access.check(conn, seq, id, cmd)) {
+      this.stats.rejected[id]!++;
+      this.stats.commandsProcessed--;
+      return true;
+    }
+    // Queued by MULTI (counted when EXEC runs it) or refused by a connection mode: not processed now.
+    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) {
+      this.stats.commandsProcessed--;
+      return true;
+    }
+    if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) {
+      // stall() undoes the counts of a command that will be parsed again: count it first.
+      this.stats.calls[id]!++;
+      if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
+      return this.stall(conn, id);
+    }
     if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
     const local = this.local[id];
     if (local !== undefined) {
+      const errors = this.stats.errors.total;
+      const t0 = performance.now();
       local(conn, seq, cmd);
+      // Counted once it ran, as Redis's call() does: INFO does not count itself, RESETSTAT shows its own call.
+      this.stats.calls[id]!++;
+      this.stats.usec[id]! += (performance.now() - t0) * 1000;
+      if (this.stats.errors.total > errors) this.stats.failed[id]!++;
       // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
       if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, true);
       return true;
     }
+    this.stats.calls[id]!++;
     if (!this.shardCommands[id]) {
       if (spec.container !== null) this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
       else this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
@@ -659,6 +688,13 @@ export class Acceptor {
     // Only once routed: a stalled command is parsed again later.
     if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, false);
     return true;
+  }
+
+  /** Counts a command refused before it ran (Redis's rejected_calls): not a processed command. */
+  private rejectedCall(conn: Connection, id: number): void {
+    this.hooks.rejected(conn);
+    this.stats.rejected[id]!++;
+    this.stats.commandsProcessed--;
   }
 
   /** DEBUG and MODULE's protected subcommands run only where enable-debug-command / enable-module-command allow (Redis's allowProtectedAction). */

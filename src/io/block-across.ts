@@ -121,7 +121,9 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
     let timer: NodeJS.Timeout | undefined;
     const timedOut = left === Infinity ? null : new Promise<void>((res) => (timer = setTimeout(res, left)));
     const closed = new Promise<void>((res) => (client.onClosed = res));
+    c.blockedAcross++;
     await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
+    c.blockedAcross--;
     clearTimeout(timer);
     client.onClosed = null;
     const args = [Buffer.from('__unblock'), Buffer.from(String(opConn))];

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
+import type { ErrorStats } from './error-stats.js';
 
 /** A reply that arrived before its predecessors, or a multi-part reply being assembled. */
 export interface PendingPart {
@@ -98,6 +99,8 @@ export class Connection {
   readonly out = new RespWriter(1024);
   /** Queued on the acceptor's flush list this tick. */
   dirty = false;
+  /** Where error replies delivered to this client are counted (INFO errorstats); null: not counted. */
+  errors: ErrorStats | null = null;
 
   /**
    * Unparsed input (a command cut by a read, or input that came while stalled): bytes
@@ -186,6 +189,7 @@ export class Connection {
    * its predecessors arrive. Returns true if output was added.
    */
   deliver(seq: number, buf: Uint8Array, start: number, len: number): boolean {
+    if (buf[start] === 45 && this.errors !== null) this.errors.count(buf, start, len);
     if (seq !== this.nextWrite) {
       this.early.set(seq, buf.slice(start, start + len));
       return false;

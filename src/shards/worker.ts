@@ -18,7 +18,7 @@ import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
 import { E_OOM, internalError, noHandler } from '../wire/error-text.js';
-import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
+import { blockedClientCount, expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
@@ -41,6 +41,9 @@ const req32 = new Uint32Array(req.buf.buffer, req.buf.byteOffset, req.buf.length
 const rep32 = new Int32Array(rep.buf.buffer, rep.buf.byteOffset, rep.buf.length >>> 2);
 const bell = new Int32Array(init.doorbell);
 const stats = new Float64Array(init.stats);
+const cmdStats = new Float64Array(init.cmdStats);
+/** When the previous command of this batch ended (ms): each command's time runs from there, one clock read per command. */
+let clock = 0;
 const store = new Store(init.databases);
 const out = new RespWriter(1 << 16);
 const ctx = new Ctx(store, out, { maxBulkLen: init.maxBulkLen });
@@ -163,12 +166,22 @@ function execFrame(buf: Uint8Array, pos: number): void {
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
   ctx.noBlock = (flags & F.FLAG_NOBLOCK) !== 0;
   runHandler(cmd);
+  const t = performance.now();
+  cmdStats[cmd * F.CS_SLOTS + F.CS_USEC]! += (t - clock) * 1000;
+  clock = t;
   // A blocked request gets its reply later, from serveWaiter or its timeout.
   if (ctx.deferred) {
     ctx.deferred = false;
     if (stats[F.CT_MONITOR] !== 0) writeHeaderOnly(conn, seq, F.KIND_BLOCKED);
-  } else writeReply(conn, seq, out.bytes, out.len);
-  if (hasReady()) serveReady(readyType, serveWaiter);
+  } else {
+    if (out.bytes[0] === 45 && out.len > 0) cmdStats[cmd * F.CS_SLOTS + F.CS_FAILED]!++;
+    writeReply(conn, seq, out.bytes, out.len);
+  }
+  // A transaction's commands (no-block frames, sent together) run before any waiter sees their keys, as EXEC is atomic.
+  if (!ctx.noBlock && hasReady()) {
+    serveReady(readyType, serveWaiter);
+    clock = performance.now();
+  }
   if (out.bytes.length > 1 << 22) {
     dropped(out.bytes.length);
     out.reset();
@@ -222,7 +235,9 @@ function serveWaiter(w: Waiter): boolean {
   ctx.seq = w.seq;
   out.len = 0;
   out.proto = w.proto;
+  const t0 = performance.now();
   runHandler(w.cmd);
+  cmdStats[w.cmd * F.CS_SLOTS + F.CS_USEC]! += (performance.now() - t0) * 1000;
   ctx.deferred = false;
   if (serving.missed) return false;
   writeReply(w.conn, w.seq, out.bytes, out.len);
@@ -262,6 +277,7 @@ function publishStats(): void {
   stats[F.ST_EXPIRED] = store.stats.expired;
   stats[F.ST_EVICTED] = evictor.evicted;
   stats[F.ST_COMMANDS] = commands;
+  stats[F.ST_BLOCKED] = blockedClientCount();
 }
 
 function runBatch(): void {
@@ -270,6 +286,7 @@ function runBatch(): void {
   store.trackLfu = evictor.tracksLfu;
   let pos: number;
   let n = 0;
+  clock = performance.now();
   while ((pos = req.next()) !== -1) {
     execFrame(req.buf, pos);
     if (!running) break;
@@ -280,6 +297,7 @@ function runBatch(): void {
     }
   }
   req.release();
+  if (hasReady()) serveReady(readyType, serveWaiter);
   timeOutWaiters(now);
   if (now - lastExpire >= EXPIRE_EVERY_MS) {
     lastExpire = now;
@@ -306,7 +324,10 @@ function loop(): void {
       // Expiry may have written event frames (keyspace notifications).
       flushReplies();
     }
-    if (timeOutWaiters(now) > 0) flushReplies();
+    if (timeOutWaiters(now) > 0) {
+      publishStats();
+      flushReplies();
+    }
     if (expired >= 1000 || rehashing) continue;
     reclaim(true, now);
     req.sleep(msUntilDeadline(now, store.wheel.msUntilNext(now, 100)));

@@ -43,6 +43,8 @@ export const ST_MISSES = 3;
 export const ST_EXPIRED = 4;
 export const ST_EVICTED = 5;
 export const ST_COMMANDS = 6;
+/** Clients blocked in the shard (BLPOP…; cross-shard waits are counted by the acceptor). */
+export const ST_BLOCKED = 7;
 /** Control words the acceptor writes into the same block for its shard: maxmemory share, policy index (evict.ts POLICIES), samples. */
 export const CT_MAXMEMORY = 8;
 export const CT_POLICY = 9;
@@ -52,3 +54,11 @@ export const CT_MONITOR = 11;
 export const ST_KEYS = 16;
 export const ST_EXPIRES = 48;
 export const STATS_SLOTS = 80;
+
+/**
+ * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
+ * command id, at id * CS_SLOTS): microseconds spent, and runs that replied an error.
+ */
+export const CS_USEC = 0;
+export const CS_FAILED = 1;
+export const CS_SLOTS = 2;
