@@ -417,6 +417,31 @@ export class Acceptor {
     this.hooks.closed(conn);
   }
 
+  /**
+   * CLIENT UNBLOCK: ends `target`'s blocking wait with `reply` (a null or an UNBLOCKED error);
+   * resolves true when it was waiting (false when it was served first or never blocked).
+   */
+  async unblockClient(target: Connection, reply: Uint8Array): Promise<boolean> {
+    if (target.onClosed !== null) {
+      target.unblockReply = reply;
+      target.onClosed();
+      return true;
+    }
+    const seq = target.blockedSeq;
+    if (seq === -1) return false;
+    const args = [Buffer.from('__unblock'), Buffer.from(String(target.id))];
+    const counts = await this.coordinator.callAll(0, internalId('__unblock'), args);
+    // A shard that dropped the waiter never answers it: the acceptor does, and its write never happened.
+    if (!counts.some((r) => r[1] !== 48) || target.closed || target.blockedSeq !== seq) return false;
+    this.aof.drop(target.id, seq);
+    if (target.monitored !== null) this.hooks.executed(target, seq);
+    if (target.deliver(seq, reply, 0, reply.length)) this.markDirty(target);
+    target.blockedSeq = -1;
+    this.resume(target);
+    this.scheduleTick();
+    return true;
+  }
+
   /** Turns the MONITOR feed on or off; the shards then report commands that block (frames.ts KIND_BLOCKED). */
   setMonitoring(on: boolean): void {
     this.monitoring = on;

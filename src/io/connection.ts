@@ -133,8 +133,10 @@ export class Connection {
   blockedSeq = -1;
   /** Commands sent for this connection must not block (a transaction's collector). */
   noBlock = false;
-  /** Called once when the socket closes (wakes a cross-shard blocking wait). */
+  /** Called once when the socket closes (wakes a cross-shard blocking wait); set only while such a wait runs. */
   onClosed: (() => void) | null = null;
+  /** CLIENT UNBLOCK's reply for a cross-shard blocking wait it ends. */
+  unblockReply: Uint8Array | null = null;
 
   /** Non-zero when a connection mode needs the acceptor's gate (ST_* bits); the hot path tests only this. */
   state = 0;
