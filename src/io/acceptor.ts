@@ -422,9 +422,11 @@ export class Acceptor {
    * resolves true when it was waiting (false when it was served first or never blocked).
    */
   async unblockClient(target: Connection, reply: Uint8Array): Promise<boolean> {
+    // The blocked command failed (Redis's failed_calls) when it is ended with an error.
     if (target.onClosed !== null) {
       target.unblockReply = reply;
       target.onClosed();
+      if (reply[0] === 45) this.stats.failed[target.blockedCmd]!++;
       return true;
     }
     const seq = target.blockedSeq;
@@ -434,6 +436,7 @@ export class Acceptor {
     // A shard that dropped the waiter never answers it: the acceptor does, and its write never happened.
     if (!counts.some((r) => r[1] !== 48) || target.closed || target.blockedSeq !== seq) return false;
     this.aof.drop(target.id, seq);
+    if (reply[0] === 45) this.stats.failed[target.blockedCmd]!++;
     if (target.monitored !== null) this.hooks.executed(target, seq);
     if (target.deliver(seq, reply, 0, reply.length)) this.markDirty(target);
     target.blockedSeq = -1;
@@ -708,6 +711,7 @@ export class Acceptor {
     if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
+      conn.blockedCmd = id;
       conn.stalled = true;
     }
     // Only once routed: a stalled command is parsed again later.
@@ -953,6 +957,7 @@ export class Acceptor {
     const plan = planBlock(this.coordinator, id, copyArgs(cmd), Array.from(this.keyIdx.subarray(0, nk)));
     if (typeof plan === 'string') return this.replyError(conn, seq, plan);
     conn.blockedSeq = seq;
+    conn.blockedCmd = id;
     conn.stalled = true;
     void runBlock(this.coordinator, plan, conn.db, conn.proto, conn).then((reply) => {
       if (conn.monitored !== null) this.hooks.executed(conn, seq);

@@ -131,6 +131,8 @@ export class Connection {
   flushedReplies = 0;
   /** Sequence number of a blocking command (BLPOP…) still waiting in a shard, or -1. */
   blockedSeq = -1;
+  /** Command id of the last blocking command (valid while blockedSeq is set). */
+  blockedCmd = 0;
   /** Commands sent for this connection must not block (a transaction's collector). */
   noBlock = false;
   /** Called once when the socket closes (wakes a cross-shard blocking wait); set only while such a wait runs. */

@@ -163,13 +163,16 @@ function section(a: Acceptor, name: string): string[] | null {
       const st = a.stats;
       const lines: string[] = [];
       for (let id = 0; id < COMMANDS.length; id++) {
-        const calls = st.calls[id]!;
+        // A shard's OOM refusal was counted as a call when the acceptor sent it.
+        const refused = cmdCounter(a, id, F.CS_REJECTED);
+        const calls = st.calls[id]! - refused;
+        const rejected = st.rejected[id]! + refused;
         const failed = st.failed[id]! + cmdCounter(a, id, F.CS_FAILED);
-        if (calls === 0 && st.rejected[id] === 0 && failed === 0) continue;
+        if (calls === 0 && rejected === 0 && failed === 0) continue;
         const usec = Math.round(st.usec[id]! + cmdCounter(a, id, F.CS_USEC));
         const perCall = calls === 0 ? 0 : usec / calls;
         lines.push(
-          `cmdstat_${COMMANDS[id]!.name}:calls=${calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},rejected_calls=${st.rejected[id]},failed_calls=${failed}`,
+          `cmdstat_${COMMANDS[id]!.name}:calls=${calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},rejected_calls=${rejected},failed_calls=${failed}`,
         );
       }
       return lines;

@@ -44,6 +44,8 @@ const stats = new Float64Array(init.stats);
 const cmdStats = new Float64Array(init.cmdStats);
 /** When the previous command of this batch ended (ms): each command's time runs from there, one clock read per command. */
 let clock = 0;
+/** The command just run was refused before its handler (OOM): Redis counts it as rejected, not failed. */
+let refused = false;
 const store = new Store(init.databases);
 const out = new RespWriter(1 << 16);
 const ctx = new Ctx(store, out, { maxBulkLen: init.maxBulkLen });
@@ -174,7 +176,9 @@ function execFrame(buf: Uint8Array, pos: number): void {
     ctx.deferred = false;
     if (stats[F.CT_MONITOR] !== 0) writeHeaderOnly(conn, seq, F.KIND_BLOCKED);
   } else {
-    if (out.bytes[0] === 45 && out.len > 0) cmdStats[cmd * F.CS_SLOTS + F.CS_FAILED]!++;
+    if (refused) {
+      cmdStats[cmd * F.CS_SLOTS + F.CS_REJECTED]!++;
+    } else if (out.bytes[0] === 45 && out.len > 0) cmdStats[cmd * F.CS_SLOTS + F.CS_FAILED]!++;
     writeReply(conn, seq, out.bytes, out.len);
   }
   // A transaction's commands (no-block frames, sent together) run before any waiter sees their keys, as EXEC is atomic.
@@ -197,14 +201,16 @@ function execFrame(buf: Uint8Array, pos: number): void {
 /** Runs the handler of command `cmd` on ctx, turning exceptions into error replies. */
 function runHandler(cmd: number): void {
   const h = handlers[cmd];
+  refused = false;
   if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
   if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
   const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
     if (h === undefined) out.error(noHandler(ctx.name));
-    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3)
+    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3) {
       out.error(E_OOM);
-    else h(ctx);
+      refused = true;
+    } else h(ctx);
     if (watchState.keys !== 0) touchAfter(ctx);
     if (notifyState.flags !== 0) afterCommand(ctx, cmd);
   } catch (err) {

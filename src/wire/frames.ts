@@ -57,8 +57,10 @@ export const STATS_SLOTS = 80;
 
 /**
  * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
- * command id, at id * CS_SLOTS): microseconds spent, and runs that replied an error.
+ * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, and runs
+ * refused before the handler (OOM under maxmemory).
  */
 export const CS_USEC = 0;
 export const CS_FAILED = 1;
-export const CS_SLOTS = 2;
+export const CS_REJECTED = 2;
+export const CS_SLOTS = 3;

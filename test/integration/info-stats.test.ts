@@ -102,6 +102,15 @@ describe.each([1, 3])('config aliases, INFO counters and CLIENT UNBLOCK with %i 
     expect(await info(r, 'stats', 'evicted_keys')).toBe('0');
   });
 
+  it('counts a write refused under maxmemory as rejected, not as a call', async () => {
+    await r.config('RESETSTAT');
+    await r.config('SET', 'maxmemory', '1');
+    await expect(r.set('oom', 'v')).rejects.toThrow(/^OOM /);
+    await r.config('SET', 'maxmemory', '0');
+    expect(await r.info('commandstats')).toMatch(/cmdstat_set:calls=0,usec=\d+,usec_per_call=0\.00,rejected_calls=1,failed_calls=0\r\n/);
+    expect(await info(r, 'errorstats', 'errorstat_OOM')).toBe('count=1');
+  });
+
   it('counts a transaction as MULTI, EXEC and each command it ran', async () => {
     await r.config('RESETSTAT');
     const [a, b] = [keyOn(0, 'tx'), keyOn(shards - 1, 'ty')];
@@ -137,6 +146,7 @@ describe.each([1, 3])('config aliases, INFO counters and CLIENT UNBLOCK with %i 
   });
 
   it('CLIENT UNBLOCK ends a wait as a timeout or with an UNBLOCKED error', async () => {
+    await r.config('RESETSTAT');
     const w = client();
     const id = (await w.client('ID')) as number;
     const [k1, k2] = [keyOn(0, 'ua'), keyOn(shards - 1, 'ub')];
@@ -148,6 +158,8 @@ describe.each([1, 3])('config aliases, INFO counters and CLIENT UNBLOCK with %i 
     await waitForInfo(r, 'clients', 'blocked_clients', '1');
     expect(await r.client('UNBLOCK', id, 'ERROR')).toBe(1);
     expect(((await p2) as Error).message).toBe('UNBLOCKED client unblocked via CLIENT UNBLOCK');
+    expect(await info(r, 'errorstats', 'errorstat_UNBLOCKED')).toBe('count=1');
+    expect(await r.info('commandstats')).toMatch(/cmdstat_blpop:calls=2,.*,rejected_calls=0,failed_calls=1\r\n/);
     expect(await r.client('UNBLOCK', id)).toBe(0);
     await expect(r.client('UNBLOCK', id, 'LATER')).rejects.toThrow('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
     await expect(r.call('CLIENT', 'UNBLOCK', 'abc')).rejects.toThrow('ERR value is not an integer or out of range');
