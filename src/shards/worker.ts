@@ -42,8 +42,20 @@ const rep32 = new Int32Array(rep.buf.buffer, rep.buf.byteOffset, rep.buf.length 
 const bell = new Int32Array(init.doorbell);
 const stats = new Float64Array(init.stats);
 const cmdStats = new Float64Array(init.cmdStats);
-/** When the previous command of this batch ended (ms): each command's time runs from there, one clock read per command. */
+/**
+ * Command time (INFO commandstats usec) is read per run of frames of one command, not per
+ * frame: a pipeline of SETs costs one clock read. `runCmd` is the command of the run being
+ * timed (-1: none), `clock` when it started (ms).
+ */
+let runCmd = -1;
 let clock = 0;
+
+/** Ends the timed run, adding its time to its command. */
+function endRun(): void {
+  if (runCmd < 0) return;
+  cmdStats[runCmd * F.CS_SLOTS + F.CS_USEC]! += (performance.now() - clock) * 1000;
+  runCmd = -1;
+}
 /** The command just run was refused before its handler (OOM): Redis counts it as rejected, not failed. */
 let refused = false;
 const store = new Store(init.databases);
@@ -167,10 +179,13 @@ function execFrame(buf: Uint8Array, pos: number): void {
   out.len = 0;
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
   ctx.noBlock = (flags & F.FLAG_NOBLOCK) !== 0;
+  if (cmd !== runCmd) {
+    const t = performance.now();
+    if (runCmd >= 0) cmdStats[runCmd * F.CS_SLOTS + F.CS_USEC]! += (t - clock) * 1000;
+    clock = t;
+    runCmd = cmd;
+  }
   runHandler(cmd);
-  const t = performance.now();
-  cmdStats[cmd * F.CS_SLOTS + F.CS_USEC]! += (t - clock) * 1000;
-  clock = t;
   // A blocked request gets its reply later, from serveWaiter or its timeout.
   if (ctx.deferred) {
     ctx.deferred = false;
@@ -183,8 +198,8 @@ function execFrame(buf: Uint8Array, pos: number): void {
   }
   // A transaction's commands (no-block frames, sent together) run before any waiter sees their keys, as EXEC is atomic.
   if (!ctx.noBlock && hasReady()) {
+    endRun();
     serveReady(readyType, serveWaiter);
-    clock = performance.now();
   }
   if (out.bytes.length > 1 << 22) {
     dropped(out.bytes.length);
@@ -292,16 +307,17 @@ function runBatch(): void {
   store.trackLfu = evictor.tracksLfu;
   let pos: number;
   let n = 0;
-  clock = performance.now();
   while ((pos = req.next()) !== -1) {
     execFrame(req.buf, pos);
     if (!running) break;
     // Free ring space during long batches so the acceptor can keep writing.
     if ((++n & 255) === 0) {
+      endRun();
       req.release();
       flushReplies();
     }
   }
+  endRun();
   req.release();
   if (hasReady()) serveReady(readyType, serveWaiter);
   timeOutWaiters(now);
