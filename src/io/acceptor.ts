@@ -172,7 +172,8 @@ export class AcceptorStats {
     const n = Math.min(this.sampleIdx, 16) - 1;
     const newest = this.samples[(this.sampleIdx - 1) & 15]!;
     const oldest = this.samples[(this.sampleIdx - 1 - n) & 15]!;
-    return Math.round(((newest - oldest) * 10) / n);
+    // CONFIG RESETSTAT may have zeroed the counter between samples.
+    return Math.max(0, Math.round(((newest - oldest) * 10) / n));
   }
 }
 
