@@ -252,6 +252,16 @@ const PARAMS: Param[] = [
     help: 'longest member a listpack sorted set keeps',
   },
   {
+    name: 'busy-reply-threshold',
+    alias: 'lua-time-limit',
+    kind: 'int',
+    def: '5000',
+    mutable: true,
+    min: 0,
+    max: 2 ** 53,
+    help: 'ms a script may run before other clients get BUSY (accepted and stored: Sabre runs no scripts yet)',
+  },
+  {
     name: 'notify-keyspace-events',
     kind: 'string',
     def: '',

@@ -70,6 +70,13 @@ describe.each([1, 3])('config aliases, INFO counters and CLIENT UNBLOCK with %i 
     );
   });
 
+  it('takes lua-time-limit as the alias of busy-reply-threshold', async () => {
+    expect(await r.config('SET', 'lua-time-limit', '100')).toBe('OK');
+    expect(await r.config('GET', 'busy-reply-threshold')).toEqual(['busy-reply-threshold', '100']);
+    expect(await r.config('GET', 'lua-time-limit')).toEqual(['lua-time-limit', '100']);
+    await r.config('SET', 'busy-reply-threshold', '5000');
+  });
+
   it('accepts list-compress-depth within Redis bounds', async () => {
     expect(await r.config('SET', 'list-compress-depth', '2')).toBe('OK');
     expect(await r.config('GET', 'list-compress-depth')).toEqual(['list-compress-depth', '2']);
