@@ -424,9 +424,12 @@ export class Acceptor {
    */
   async unblockClient(target: Connection, reply: Uint8Array): Promise<boolean> {
     // The blocked command failed (Redis's failed_calls) when it is ended with an error.
-    if (target.onClosed !== null) {
+    const wake = target.onClosed;
+    if (wake !== null) {
+      // Cleared now, so a second CLIENT UNBLOCK before the wait wakes finds nothing to end.
+      target.onClosed = null;
       target.unblockReply = reply;
-      target.onClosed();
+      wake();
       if (reply[0] === 45) this.stats.failed[target.blockedCmd]!++;
       return true;
     }
