@@ -533,7 +533,10 @@ export class ServerConfig {
 
   /** Current value as text (by name or alias, any case). */
   get(name: string): string {
-    return this.values.get(name) ?? this.values.get(BY_NAME.get(name.toLowerCase())!.name)!;
+    const v = this.values.get(name);
+    if (v !== undefined) return v;
+    const p = BY_NAME.get(name.toLowerCase());
+    return (p === undefined ? undefined : this.values.get(p.name))!;
   }
 
   /** Current value of a numeric parameter. */
