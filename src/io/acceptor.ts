@@ -566,6 +566,34 @@ export class Acceptor {
    * `held`: `buf` is a view of the connection's held input, where a cut command may go on.
    */
   private processInput(conn: Connection, buf: Buffer, pos: number, held: boolean): void {
+    this.parseDepth++;
+    try {
+      this.parseInput(conn, buf, pos, held);
+    } finally {
+      this.parseDepth--;
+    }
+    if (this.parseDepth === 0 && this.runCmd >= 0) this.endLocalRun();
+  }
+
+  /**
+   * Local commands are timed (INFO commandstats usec) per run of one command within a read,
+   * parsing included: a pipeline of PINGs costs two clock reads, not two per PING. Only
+   * commands parsed from input start runs (`parseDepth`); those a local command dispatches
+   * itself (EXEC's queue) count in its time (`localDepth`).
+   */
+  private runCmd = -1;
+  private runClock = 0;
+  private parseDepth = 0;
+  private localDepth = 0;
+
+  /** Ends the timed run of local commands, adding its time to its command. */
+  private endLocalRun(): void {
+    this.stats.usec[this.runCmd]! += (performance.now() - this.runClock) * 1000;
+    this.runCmd = -1;
+  }
+
+  /** Parses and dispatches the commands in `buf` from `pos`; input that waits is kept on the connection. */
+  private parseInput(conn: Connection, buf: Buffer, pos: number, held: boolean): void {
     const end = buf.length;
     // A connection that ever had a command cut parses with its own state, so a cut survives other connections' parses.
     const cmd = conn.partial ?? this.cmd;
@@ -688,18 +716,27 @@ export class Acceptor {
     if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
     const local = this.local[id];
     if (local !== undefined) {
+      if (id !== this.runCmd && this.parseDepth > 0 && this.localDepth === 0) {
+        if (this.runCmd >= 0) this.endLocalRun();
+        this.runCmd = id;
+        this.runClock = performance.now();
+      }
       const errors = this.stats.errors.total;
-      const t0 = performance.now();
-      local(conn, seq, cmd);
+      this.localDepth++;
+      try {
+        local(conn, seq, cmd);
+      } finally {
+        this.localDepth--;
+      }
       // Counted once it ran, as Redis's call() does: INFO does not count itself, RESETSTAT shows its own call.
       this.stats.calls[id]!++;
-      this.stats.usec[id]! += (performance.now() - t0) * 1000;
       if (this.stats.errors.total > errors) this.stats.failed[id]!++;
       // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
       if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, true);
       return true;
     }
     this.stats.calls[id]!++;
+    if (this.runCmd >= 0 && this.localDepth === 0) this.endLocalRun();
     if (!this.shardCommands[id]) {
       if (spec.container !== null) this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
       else this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
