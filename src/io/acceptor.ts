@@ -721,7 +721,6 @@ export class Acceptor {
         this.runCmd = id;
         this.runClock = performance.now();
       }
-      const errors = this.stats.errors.total;
       this.localDepth++;
       try {
         local(conn, seq, cmd);
@@ -730,7 +729,8 @@ export class Acceptor {
       }
       // Counted once it ran, as Redis's call() does: INFO does not count itself, RESETSTAT shows its own call.
       this.stats.calls[id]!++;
-      if (this.stats.errors.total > errors) this.stats.failed[id]!++;
+      // Its own reply was an error (not one of the replies EXEC collects): a failed call.
+      if (conn.errorSeq === seq) this.stats.failed[id]!++;
       // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
       if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, true);
       return true;

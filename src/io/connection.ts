@@ -101,6 +101,8 @@ export class Connection {
   dirty = false;
   /** Where error replies delivered to this client are counted (INFO errorstats); null: not counted. */
   errors: ErrorStats | null = null;
+  /** Sequence number of the last reply that was an error (-1: none): the acceptor's failed_calls test. */
+  errorSeq = -1;
 
   /**
    * Unparsed input (a command cut by a read, or input that came while stalled): bytes
@@ -193,7 +195,7 @@ export class Connection {
    * its predecessors arrive. Returns true if output was added.
    */
   deliver(seq: number, buf: Uint8Array, start: number, len: number): boolean {
-    if (buf[start] === 45 && this.errors !== null) this.errors.count(buf, start, len);
+    if (buf[start] === 45) this.countError(seq, buf, start, len);
     if (seq !== this.nextWrite) {
       this.early.set(seq, buf.slice(start, start + len));
       return false;
@@ -203,6 +205,12 @@ export class Connection {
     if (this.deferred !== null) this.writeDeferred();
     if (this.early.size !== 0) this.drainEarly();
     return true;
+  }
+
+  /** Notes an error reply to `seq` (a failed call) and counts it for INFO errorstats. */
+  countError(seq: number, buf: Uint8Array, start: number, len: number): void {
+    this.errorSeq = seq;
+    this.errors?.count(buf, start, len);
   }
 
   /** Writes replies that were waiting for the one just delivered. */

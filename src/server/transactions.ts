@@ -59,7 +59,7 @@ export class TxnCollector extends Connection {
 
   override deliver(seq: number, buf: Uint8Array, start: number, len: number): boolean {
     // Each command's error counts (Redis counts them as they run), the EXEC array around them does not.
-    if (buf[start] === 45 && this.errors !== null) this.errors.count(buf, start, len);
+    if (buf[start] === 45) this.countError(seq, buf, start, len);
     this.replies[seq] = buf.slice(start, start + len);
     this.nextWrite++;
     if (++this.got === this.expected) this.done(this.replies);

@@ -109,6 +109,34 @@ describe.each([1, 3])('config aliases, INFO counters and CLIENT UNBLOCK with %i 
     expect(await info(r, 'stats', 'evicted_keys')).toBe('0');
   });
 
+  it('counts a mixed session as Redis 7.0.15 does (its INFO after the same commands)', async () => {
+    const c = client();
+    await c.config('RESETSTAT');
+    const run = (...args: string[]): Promise<unknown> => c.call(args[0]!, ...args.slice(1)).catch((e: Error) => e);
+    for (const cmd of [['auth', 'k'], ['multi'], ['set', 'a', 'b'], ['auth', 'a'], ['exec'], ['exec'], ['multi'], ['set'], ['exec']])
+      await run(...cmd);
+    for (const cmd of [['set', 'k'], ['set', 'k1', 'v1'], ['asdf'], ['lpush', 'a', 'x'], ['hset', 'a']]) await run(...cmd);
+    const stats = (await c.info('commandstats'))
+      .split('\r\n')
+      .filter((l) => l.startsWith('cmdstat_'))
+      .map((l) => l.replace(/usec=\d+,usec_per_call=[\d.]+,/, ''))
+      .sort();
+    expect(stats).toEqual([
+      'cmdstat_auth:calls=2,rejected_calls=0,failed_calls=2',
+      'cmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0',
+      'cmdstat_exec:calls=3,rejected_calls=0,failed_calls=2',
+      'cmdstat_hset:calls=0,rejected_calls=1,failed_calls=0',
+      'cmdstat_lpush:calls=1,rejected_calls=0,failed_calls=1',
+      'cmdstat_multi:calls=2,rejected_calls=0,failed_calls=0',
+      'cmdstat_set:calls=2,rejected_calls=2,failed_calls=0',
+    ]);
+    const errors = (await c.info('errorstats')).split('\r\n').filter((l) => l.startsWith('errorstat_'));
+    expect(errors).toEqual(['errorstat_ERR:count=7', 'errorstat_EXECABORT:count=1', 'errorstat_WRONGTYPE:count=1']);
+    expect(await info(c, 'stats', 'total_error_replies')).toBe('9');
+    // Eleven commands ran (the two EXECuted ones included) and the three INFO above; refused and queued ones do not count.
+    expect(await info(c, 'stats', 'total_commands_processed')).toBe('14');
+  });
+
   it('counts a write refused under maxmemory as rejected, not as a call', async () => {
     await r.config('RESETSTAT');
     await r.config('SET', 'maxmemory', '1');
