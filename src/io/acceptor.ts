@@ -15,6 +15,7 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Connection, isLoopbackAddress, type PendingPart } from './connection.js';
+import { ErrorStats } from './error-stats.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
@@ -155,6 +156,11 @@ export class AcceptorStats {
   netInputBytes = 0;
   netOutputBytes = 0;
   readonly calls = new Float64Array(COMMANDS.length);
+  /** Per command id: refused before running (arity, ACL, auth); and, for commands the acceptor runs, time and error replies (the shards count theirs). */
+  readonly rejected = new Float64Array(COMMANDS.length);
+  readonly usec = new Float64Array(COMMANDS.length);
+  readonly failed = new Float64Array(COMMANDS.length);
+  readonly errors = new ErrorStats();
 
   /** Records the command counter (every 100 ms, like Redis's ops sampling). */
   sample(): void {
@@ -167,7 +173,8 @@ export class AcceptorStats {
     const n = Math.min(this.sampleIdx, 16) - 1;
     const newest = this.samples[(this.sampleIdx - 1) & 15]!;
     const oldest = this.samples[(this.sampleIdx - 1 - n) & 15]!;
-    return Math.round(((newest - oldest) * 10) / n);
+    // CONFIG RESETSTAT may have zeroed the counter between samples.
+    return Math.max(0, Math.round(((newest - oldest) * 10) / n));
   }
 }
 
@@ -384,6 +391,7 @@ export class Acceptor {
       return;
     }
     const conn = new Connection(this.nextConnId++, socket, false);
+    conn.errors = this.stats.errors;
     this.access.connected(conn);
     this.conns.set(conn.id, conn);
     const onData = (d: Buffer): void => this.onData(conn, d);
@@ -419,6 +427,37 @@ export class Acceptor {
       void this.coordinator.callAll(0, internalId('__unblock'), args).then(() => this.aof.drop(conn.id, seq));
     }
     this.hooks.closed(conn);
+  }
+
+  /**
+   * CLIENT UNBLOCK: ends `target`'s blocking wait with `reply` (a null or an UNBLOCKED error);
+   * resolves true when it was waiting (false when it was served first or never blocked).
+   */
+  async unblockClient(target: Connection, reply: Uint8Array): Promise<boolean> {
+    // The blocked command failed (Redis's failed_calls) when it is ended with an error.
+    const wake = target.onClosed;
+    if (wake !== null) {
+      // Cleared now, so a second CLIENT UNBLOCK before the wait wakes finds nothing to end.
+      target.onClosed = null;
+      target.unblockReply = reply;
+      wake();
+      if (reply[0] === 45) this.stats.failed[target.blockedCmd]!++;
+      return true;
+    }
+    const seq = target.blockedSeq;
+    if (seq === -1) return false;
+    const args = [Buffer.from('__unblock'), Buffer.from(String(target.id))];
+    const counts = await this.coordinator.callAll(0, internalId('__unblock'), args);
+    // A shard that dropped the waiter never answers it: the acceptor does, and its write never happened.
+    if (!counts.some((r) => r[1] !== 48) || target.closed || target.blockedSeq !== seq) return false;
+    this.aof.drop(target.id, seq);
+    if (reply[0] === 45) this.stats.failed[target.blockedCmd]!++;
+    if (target.monitored !== null) this.hooks.executed(target, seq);
+    if (target.deliver(seq, reply, 0, reply.length)) this.markDirty(target);
+    target.blockedSeq = -1;
+    this.resume(target);
+    this.scheduleTick();
+    return true;
   }
 
   /** Turns the MONITOR feed on or off; the shards then report commands that block (frames.ts KIND_BLOCKED). */
@@ -538,6 +577,34 @@ export class Acceptor {
    * `held`: `buf` is a view of the connection's held input, where a cut command may go on.
    */
   private processInput(conn: Connection, buf: Buffer, pos: number, held: boolean): void {
+    this.parseDepth++;
+    try {
+      this.parseInput(conn, buf, pos, held);
+    } finally {
+      this.parseDepth--;
+    }
+    if (this.parseDepth === 0 && this.runCmd >= 0) this.endLocalRun();
+  }
+
+  /**
+   * Local commands are timed (INFO commandstats usec) per run of one command within a read,
+   * parsing included: a pipeline of PINGs costs two clock reads, not two per PING. Only
+   * commands parsed from input start runs (`parseDepth`); those a local command dispatches
+   * itself (EXEC's queue) count in its time (`localDepth`).
+   */
+  private runCmd = -1;
+  private runClock = 0;
+  private parseDepth = 0;
+  private localDepth = 0;
+
+  /** Ends the timed run of local commands, adding its time to its command. */
+  private endLocalRun(): void {
+    this.stats.usec[this.runCmd]! += (performance.now() - this.runClock) * 1000;
+    this.runCmd = -1;
+  }
+
+  /** Parses and dispatches the commands in `buf` from `pos`; input that waits is kept on the connection. */
+  private parseInput(conn: Connection, buf: Buffer, pos: number, held: boolean): void {
     const end = buf.length;
     // A connection that ever had a command cut parses with its own state, so a cut survives other connections' parses.
     const cmd = conn.partial ?? this.cmd;
@@ -600,6 +667,7 @@ export class Acceptor {
     this.stats.commandsProcessed++;
     if (id < 0) {
       this.hooks.rejected(conn);
+      this.stats.commandsProcessed--;
       this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
       return true;
     }
@@ -611,6 +679,7 @@ export class Acceptor {
         if (h !== undefined) h(conn, seq, cmd);
         else {
           this.hooks.rejected(conn);
+          this.stats.commandsProcessed--;
           this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
         }
         return true;
@@ -619,12 +688,12 @@ export class Acceptor {
       spec = COMMANDS[id]!;
     }
     if (!checkArity(spec, argc)) {
-      this.hooks.rejected(conn);
+      this.rejectedCall(conn, id);
       this.replyError(conn, seq, wrongArityError(spec.name));
       return true;
     }
     if ((spec.flags & F_PROTECTED) !== 0 && !this.protectedAllowed(conn, id)) {
-      this.hooks.rejected(conn);
+      this.rejectedCall(conn, id);
       const debug = id === CMD.DEBUG;
       this.replyError(
         conn,
@@ -634,22 +703,51 @@ export class Acceptor {
       return true;
     }
     if (!conn.authenticated && (spec.flags & F_NO_AUTH) === 0 && this.access.authRequired()) {
+      this.rejectedCall(conn, id);
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
     conn.lastCommand = spec.name;
-    if (conn.restricted && !this.access.check(conn, seq, id, cmd)) return true;
-    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
-    if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
-    this.stats.calls[id]!++;
+    if (conn.restricted && !this.access.check(conn, seq, id, cmd)) {
+      this.stats.rejected[id]!++;
+      this.stats.commandsProcessed--;
+      return true;
+    }
+    // Queued by MULTI (counted when EXEC runs it) or refused by a connection mode: not processed now.
+    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) {
+      this.stats.commandsProcessed--;
+      return true;
+    }
+    if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) {
+      // stall() undoes the counts of a command that will be parsed again: count it first.
+      this.stats.calls[id]!++;
+      if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
+      return this.stall(conn, id);
+    }
     if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
     const local = this.local[id];
     if (local !== undefined) {
-      local(conn, seq, cmd);
+      if (id !== this.runCmd && this.parseDepth > 0 && this.localDepth === 0) {
+        if (this.runCmd >= 0) this.endLocalRun();
+        this.runCmd = id;
+        this.runClock = performance.now();
+      }
+      this.localDepth++;
+      try {
+        local(conn, seq, cmd);
+      } finally {
+        this.localDepth--;
+      }
+      // Counted once it ran, as Redis's call() does: INFO does not count itself, RESETSTAT shows its own call.
+      this.stats.calls[id]!++;
+      // Its own reply was an error (not one of the replies EXEC collects): a failed call.
+      if (conn.errorSeq === seq) this.stats.failed[id]!++;
       // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
       if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, true);
       return true;
     }
+    this.stats.calls[id]!++;
+    if (this.runCmd >= 0 && this.localDepth === 0) this.endLocalRun();
     if (!this.shardCommands[id]) {
       if (spec.container !== null) this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
       else this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
@@ -672,11 +770,19 @@ export class Acceptor {
     if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
+      conn.blockedCmd = id;
       conn.stalled = true;
     }
     // Only once routed: a stalled command is parsed again later.
     if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, false);
     return true;
+  }
+
+  /** Counts a command refused before it ran (Redis's rejected_calls): not a processed command. */
+  private rejectedCall(conn: Connection, id: number): void {
+    this.hooks.rejected(conn);
+    this.stats.rejected[id]!++;
+    this.stats.commandsProcessed--;
   }
 
   /** DEBUG and MODULE's protected subcommands run only where enable-debug-command / enable-module-command allow (Redis's allowProtectedAction). */
@@ -912,6 +1018,7 @@ export class Acceptor {
     const plan = planBlock(this.coordinator, id, copyArgs(cmd), Array.from(this.keyIdx.subarray(0, nk)));
     if (typeof plan === 'string') return this.replyError(conn, seq, plan);
     conn.blockedSeq = seq;
+    conn.blockedCmd = id;
     conn.stalled = true;
     void runBlock(this.coordinator, plan, conn.db, conn.proto, conn).then((reply) => {
       if (conn.monitored !== null) this.hooks.executed(conn, seq);

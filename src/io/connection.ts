@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
+import type { ErrorStats } from './error-stats.js';
 
 /** A reply that arrived before its predecessors, or a multi-part reply being assembled. */
 export interface PendingPart {
@@ -119,6 +120,10 @@ export class Connection {
   readonly out = new RespWriter(1024);
   /** Queued on the acceptor's flush list this tick. */
   dirty = false;
+  /** Where error replies delivered to this client are counted (INFO errorstats); null: not counted. */
+  errors: ErrorStats | null = null;
+  /** Sequence number of the last reply that was an error (-1: none): the acceptor's failed_calls test. */
+  errorSeq = -1;
 
   /**
    * Unparsed input (a command cut by a read, or input that came while stalled): bytes
@@ -149,10 +154,14 @@ export class Connection {
   flushedReplies = 0;
   /** Sequence number of a blocking command (BLPOP…) still waiting in a shard, or -1. */
   blockedSeq = -1;
+  /** Command id of the last blocking command (valid while blockedSeq is set). */
+  blockedCmd = 0;
   /** Commands sent for this connection must not block (a transaction's collector). */
   noBlock = false;
-  /** Called once when the socket closes (wakes a cross-shard blocking wait). */
+  /** Called once when the socket closes (wakes a cross-shard blocking wait); set only while such a wait runs. */
   onClosed: (() => void) | null = null;
+  /** CLIENT UNBLOCK's reply for a cross-shard blocking wait it ends. */
+  unblockReply: Uint8Array | null = null;
 
   /** Non-zero when a connection mode needs the acceptor's gate (ST_* bits); the hot path tests only this. */
   state = 0;
@@ -209,6 +218,7 @@ export class Connection {
    * its predecessors arrive. Returns true if output was added.
    */
   deliver(seq: number, buf: Uint8Array, start: number, len: number): boolean {
+    if (buf[start] === 45) this.countError(seq, buf, start, len);
     if (seq !== this.nextWrite) {
       this.early.set(seq, buf.slice(start, start + len));
       return false;
@@ -218,6 +228,12 @@ export class Connection {
     if (this.deferred !== null) this.writeDeferred();
     if (this.early.size !== 0) this.drainEarly();
     return true;
+  }
+
+  /** Notes an error reply to `seq` (a failed call) and counts it for INFO errorstats. */
+  countError(seq: number, buf: Uint8Array, start: number, len: number): void {
+    this.errorSeq = seq;
+    this.errors?.count(buf, start, len);
   }
 
   /** Writes replies that were waiting for the one just delivered. */

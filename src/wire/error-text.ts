@@ -19,6 +19,13 @@ export const E_COUNT_NOT_POSITIVE = 'ERR count should be greater than 0';
 export const E_COUNT_NEGATIVE = "ERR COUNT can't be negative";
 export const E_LIMIT_NEGATIVE = "ERR LIMIT can't be negative";
 export const E_NUMKEYS_NOT_POSITIVE = 'ERR numkeys should be greater than 0';
+export const E_UNBLOCK_REASON = 'ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR';
+/** What a client blocked in BLPOP… reads when CLIENT UNBLOCK … ERROR ends its wait. */
+export const E_UNBLOCKED = 'UNBLOCKED client unblocked via CLIENT UNBLOCK';
+/** HRANDFIELD/ZRANDMEMBER: a count of -2^63, outside Redis's [-LONG_MAX, LONG_MAX]. */
+export const E_COUNT_LONG_RANGE = 'ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807';
+/** HRANDFIELD/ZRANDMEMBER with values: a count whose pairs would overflow. */
+export const E_OUT_OF_RANGE = 'ERR value is out of range';
 export const E_NUMKEYS_OVER_ARGS = "ERR Number of keys can't be greater than number of args";
 export const E_TIMEOUT_NOT_FLOAT = 'ERR timeout is not a float or out of range';
 export const E_TIMEOUT_NOT_INT = 'ERR timeout is not an integer or out of range';

@@ -57,6 +57,8 @@ export const ST_MISSES = 3;
 export const ST_EXPIRED = 4;
 export const ST_EVICTED = 5;
 export const ST_COMMANDS = 6;
+/** Clients blocked in the shard (BLPOP…; cross-shard waits are counted by the acceptor). */
+export const ST_BLOCKED = 7;
 /** Control words the acceptor writes into the same block for its shard: maxmemory share, policy index (evict.ts POLICIES), samples. */
 export const CT_MAXMEMORY = 8;
 export const CT_POLICY = 9;
@@ -72,3 +74,12 @@ export const ST_EXPIRES = 48;
 export const ST_TRACKING_KEYS = ST_EXPIRES + 256;
 export const ST_TRACKING_ITEMS = ST_TRACKING_KEYS + 1;
 export const STATS_SLOTS = ST_TRACKING_ITEMS + 1;
+/**
+ * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
+ * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, and runs
+ * refused before the handler (OOM under maxmemory).
+ */
+export const CS_USEC = 0;
+export const CS_FAILED = 1;
+export const CS_REJECTED = 2;
+export const CS_SLOTS = 3;
