@@ -222,8 +222,8 @@ export function sampler(pid: number): () => number {
   };
 }
 
-/** The fronts a proxy can serve clients with; `node` serves through node:http wherever it runs. */
-export const FRONTS = ['uws', 'node'] as const;
+/** The fronts a proxy can serve clients with; `node` (node:http) and `net` serve wherever Node runs. */
+export const FRONTS = ['uws', 'node', 'net'] as const;
 
 /** One response read off a raw connection. */
 export interface RawResponse {
