@@ -311,7 +311,6 @@ class NetConnection {
   /** Reading is paused for the exchange (upstream backpressure) or because pipelined bytes piled up. */
   private pausedForBody = false;
   private pausedForQueue = false;
-  private clientEnded = false;
   readonly remoteIp: string;
   private readonly process = (): void => this.run();
 
@@ -355,7 +354,6 @@ class NetConnection {
       this.pausedForQueue = true;
       this.socket.pause();
     }
-    if (this.clientEnded && this.state === S_HEAD && this.res === null) this.socket.destroy();
   }
 
   /** Reads one request head if all of it is here and starts its exchange; false when there is nothing more to do. */
@@ -552,7 +550,7 @@ class NetConnection {
     if (res === null) return;
     this.done = null;
     if (this.res === res) this.res = null;
-    if (res.closeAfter || this.clientEnded) return this.closeSoon();
+    if (res.closeAfter) return this.closeSoon();
     if (this.state === S_WAIT) {
       this.toHead();
       if (this.pos < this.pending.length && !this.processing) queueMicrotask(this.process);
@@ -610,11 +608,9 @@ class NetConnection {
     tunnel(this.front.ctx, REQUEST, HEAD.minor === 1 ? '' : '400 Bad Request', this.socket, Buffer.from(early));
   }
 
+  /** The client closed its side: as nginx does, a request still in progress is given up (its client is gone). */
   private onEnd(): void {
-    this.clientEnded = true;
-    // A half-sent request can never complete; a complete one is still answered, then the connection closes.
-    if (this.state === S_BODY || this.state === S_CLOSED) this.socket.destroy();
-    else if (this.state === S_HEAD && this.res === null && !this.processing) this.socket.destroy();
+    this.socket.destroy();
   }
 
   private onClose(): void {

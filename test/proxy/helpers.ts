@@ -110,6 +110,8 @@ async function launchProxyProc(config: Record<string, unknown>): Promise<ProxyPr
     listen: { host: '127.0.0.1', port },
     admin: { host: '127.0.0.1', port: adminPort },
     threads: 2,
+    // PROXY_FRONT=net|uws|node runs every proxy test file on that front (tests that name their front keep it).
+    ...(process.env.PROXY_FRONT ? { front: process.env.PROXY_FRONT } : {}),
     ...config,
     healthCheck: { path: '/health', interval: 200, timeout: 1000, rise: 2, fall: 2, ...(config.healthCheck as object) },
   };
