@@ -6,7 +6,7 @@
  * and answers every request it will not forward with a status and a closed connection. Responses are built in one
  * buffer per thread and leave in one write.
  */
-import { type AddressInfo, createServer, type ListenOptions, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer, type ListenOptions, type Server, Socket, type SocketConstructorOpts } from 'node:net';
 import type { Front, FrontResponse } from './front.js';
 import type { ProxyContext } from './proxy-context.js';
 import { proxyRequest } from './proxy-request.js';
@@ -127,6 +127,48 @@ const REQUEST = {
     }
   },
 };
+
+/**
+ * Client reads go into one buffer per thread, as upstream reads do (net.Socket's `onread` option), instead of a fresh
+ * 64 KiB allocation per read. Sockets a server accepts cannot be given that option, so its two private fields are
+ * set on them directly, found once by their descriptions on a socket that was given it; where this Node has them
+ * under other names, reads arrive as 'data' events instead.
+ */
+const CLIENT_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+const [kBuffer, kBufferCb] = ((): [symbol | undefined, symbol | undefined] => {
+  const probe = new Socket({ onread: { buffer: Buffer.alloc(1), callback: () => true } } as SocketConstructorOpts);
+  const syms = Object.getOwnPropertySymbols(probe);
+  probe.destroy();
+  return [syms.find((s) => s.description === 'kBuffer'), syms.find((s) => s.description === 'kBufferCb')];
+})();
+
+interface ReadHandle {
+  useUserBuffer?(buf: Uint8Array): void;
+}
+
+/** Makes `socket` (accepted paused) read into the thread's buffer and hand reads to `conn`; false where it cannot. */
+function readIntoThreadBuffer(socket: Socket, conn: NetConnection): boolean {
+  const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
+  if (kBuffer === undefined || kBufferCb === undefined || typeof handle?.useUserBuffer !== 'function') return false;
+  const fields = socket as unknown as Record<symbol, unknown>;
+  fields[kBuffer] = CLIENT_READ_BUFFER;
+  fields[kBufferCb] = (n: number, buf: Buffer): boolean => {
+    conn.onRead(n, buf, false);
+    return true;
+  };
+  handle.useUserBuffer(CLIENT_READ_BUFFER);
+  return true;
+}
+
+/**
+ * For the WebSocket tunnel, which pipes the socket: reads in the thread's buffer are copied into the stream, and
+ * reading stops while the stream is full (pipe's backpressure resumes it).
+ */
+function userBufferToStream(socket: Socket): void {
+  const fields = socket as unknown as Record<symbol, unknown>;
+  if (kBufferCb === undefined || fields[kBufferCb] === undefined || fields[kBufferCb] === null) return;
+  fields[kBufferCb] = (n: number, buf: Buffer): boolean => socket.push(Buffer.from(buf.subarray(0, n)));
+}
 
 /** One response on a net-front connection, with uWS HttpResponse semantics. */
 class NetResponse implements FrontResponse {
@@ -288,6 +330,10 @@ class NetConnection {
   state = S_HEAD;
   /** Bytes received and not yet used: one read, or a concatenation (never written to, so views of it stay valid). */
   private pending: Buffer = EMPTY;
+  /** The end of the received bytes in `pending`. */
+  private end = 0;
+  /** False while `pending` is the thread's read buffer, which the next read of any connection overwrites. */
+  private owned = true;
   private pos = 0;
   /** Where findHeadEnd looks again in `pending` (bytes before it have been scanned). */
   private scanResume = 0;
@@ -320,23 +366,54 @@ class NetConnection {
   ) {
     this.remoteIp = socket.remoteAddress ?? '';
     this.since = front.ctx.sweeper.now;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (!readIntoThreadBuffer(socket, this)) socket.on('data', (chunk: Buffer) => this.onRead(chunk.length, chunk, true));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.onClose());
     socket.on('error', () => undefined);
   }
 
-  private onData(chunk: Buffer): void {
+  /**
+   * Bytes received: `chunk[0, n)`. With `owned` false the chunk is the thread's read buffer, valid only during this
+   * call, so what is left for later (a partial head, pipelined requests) is copied out.
+   */
+  onRead(n: number, chunk: Buffer, owned: boolean): void {
     if (this.state >= S_CLOSED) return;
-    if (this.pos < this.pending.length) {
+    if (this.pos < this.end) {
       this.scanResume -= this.pos;
-      this.pending = Buffer.concat([this.pending.subarray(this.pos), chunk]);
+      const left = this.end - this.pos;
+      const joined = Buffer.allocUnsafe(left + n);
+      this.pending.copy(joined, 0, this.pos, this.end);
+      chunk.copy(joined, left, 0, n);
+      this.pending = joined;
+      this.end = left + n;
+      this.owned = true;
     } else {
       this.pending = chunk;
+      this.end = n;
+      this.owned = owned;
       this.scanResume = 0;
     }
     this.pos = 0;
     this.run();
+    if (this.pos >= this.end) {
+      this.pending = EMPTY;
+      this.pos = this.end = 0;
+      this.owned = true;
+    } else if (!this.owned) {
+      this.scanResume -= this.pos;
+      this.pending = Buffer.from(this.pending.subarray(this.pos, this.end));
+      this.end -= this.pos;
+      this.pos = 0;
+      this.owned = true;
+    }
+  }
+
+  /** Body bytes pending[p, p + n) for the exchange, which may keep them: copied when they are in the read buffer. */
+  private bodyBytes(p: number, n: number): Buffer {
+    if (this.owned) return this.pending.subarray(p, p + n);
+    const copy = Buffer.allocUnsafe(n);
+    this.pending.copy(copy, 0, p, p + n);
+    return copy;
   }
 
   /** Handles what has been received as far as the current state allows. */
@@ -350,7 +427,7 @@ class NetConnection {
       } else if (st !== S_HEAD || !this.readHead()) break;
     }
     this.processing = false;
-    if (this.state === S_WAIT && this.pending.length - this.pos > MAX_QUEUED && !this.pausedForQueue) {
+    if (this.state === S_WAIT && this.end - this.pos > MAX_QUEUED && !this.pausedForQueue) {
       this.pausedForQueue = true;
       this.socket.pause();
     }
@@ -359,7 +436,7 @@ class NetConnection {
   /** Reads one request head if all of it is here and starts its exchange; false when there is nothing more to do. */
   private readHead(): boolean {
     const buf = this.pending;
-    const end = buf.length;
+    const end = this.end;
     let start = this.pos;
     // RFC 9112 §2.2: empty lines before a request line are ignored.
     while (start < end && (buf[start] === 13 || buf[start] === 10)) start++;
@@ -385,7 +462,7 @@ class NetConnection {
     this.minor = HEAD.minor;
     this.keepAlive = HEAD.keepAlive;
     if (HEAD.websocket) {
-      this.upgrade(buf.subarray(headEnd));
+      this.upgrade(Buffer.from(buf.subarray(headEnd, end)));
       return false;
     }
     const res = new NetResponse(this);
@@ -404,7 +481,7 @@ class NetConnection {
     const expectContinue = HEAD.expectContinue;
     proxyRequest(this.front.ctx, res, REQUEST);
     // RFC 9110 §10.1.1: the client waits for 100 before it sends the body; a final answer already given replaces it.
-    if (expectContinue && this.state === S_BODY && this.onBody !== null && !res.done && this.pos === this.pending.length)
+    if (expectContinue && this.state === S_BODY && this.onBody !== null && !res.done && this.pos === this.end)
       this.socket.write(CONTINUE, 'latin1');
     return true;
   }
@@ -412,7 +489,7 @@ class NetConnection {
   /** Passes received body bytes to the exchange (or drops them when it wants none); false when all here are used. */
   private readBody(): boolean {
     const buf = this.pending;
-    const end = buf.length;
+    const end = this.end;
     let p = this.pos;
     if (p >= end) return false;
     if (!this.chunked) {
@@ -420,7 +497,7 @@ class NetConnection {
       this.bodyLeft -= n;
       this.pos = p + n;
       const last = this.bodyLeft === 0;
-      this.onBody?.(buf.subarray(p, p + n), last);
+      if (this.onBody !== null) this.onBody(this.bodyBytes(p, n), last);
       if (last) this.bodyRead();
       return true;
     }
@@ -453,7 +530,7 @@ class NetConnection {
           const n = Math.min(this.bodyLeft, end - p);
           this.bodyLeft -= n;
           this.pos = p + n;
-          this.onBody?.(buf.subarray(p, p + n), false);
+          if (this.onBody !== null) this.onBody(this.bodyBytes(p, n), false);
           if (this.state !== S_BODY) return false;
           p += n;
           if (this.bodyLeft === 0) this.chunkState = C_DATA_CR;
@@ -553,7 +630,7 @@ class NetConnection {
     if (res.closeAfter) return this.closeSoon();
     if (this.state === S_WAIT) {
       this.toHead();
-      if (this.pos < this.pending.length && !this.processing) queueMicrotask(this.process);
+      if (this.pos < this.end && !this.processing) queueMicrotask(this.process);
     }
   }
 
@@ -593,7 +670,7 @@ class NetConnection {
     this.state = S_CLOSED;
     this.since = this.front.ctx.sweeper.now;
     this.pending = EMPTY;
-    this.pos = 0;
+    this.pos = this.end = 0;
     if (this.pausedForBody || this.pausedForQueue) this.socket.resume();
     this.socket.end();
   }
@@ -602,10 +679,11 @@ class NetConnection {
   private upgrade(early: Buffer): void {
     this.state = S_TUNNEL;
     this.pending = EMPTY;
-    this.pos = 0;
+    this.pos = this.end = 0;
     this.socket.removeAllListeners('data');
     this.socket.removeAllListeners('end');
-    tunnel(this.front.ctx, REQUEST, HEAD.minor === 1 ? '' : '400 Bad Request', this.socket, Buffer.from(early));
+    userBufferToStream(this.socket);
+    tunnel(this.front.ctx, REQUEST, HEAD.minor === 1 ? '' : '400 Bad Request', this.socket, early);
   }
 
   /** The client closed its side: as nginx does, a request still in progress is given up (its client is gone). */
@@ -628,7 +706,7 @@ class NetConnection {
   expire(now: number): void {
     const age = now - this.since;
     if (this.state === S_HEAD && this.res === null) {
-      const partial = this.pos < this.pending.length;
+      const partial = this.pos < this.end;
       if (partial && age > HEAD_TIMEOUT_MS) answerAndClose(this.socket, errorAnswer(408));
       else if (!partial && age > KEEP_ALIVE_MS) this.socket.destroy();
     } else if (this.state === S_CLOSED && age > LINGER_MS) this.socket.destroy();
@@ -636,7 +714,7 @@ class NetConnection {
 
   /** Drain: an idle connection closes now; a busy one after its response (which says `connection: close`). */
   drain(): void {
-    if (this.state === S_HEAD && this.res === null && this.pos >= this.pending.length) this.socket.destroy();
+    if (this.state === S_HEAD && this.res === null && this.pos >= this.end) this.socket.destroy();
   }
 }
 
@@ -651,9 +729,11 @@ export class NetFront implements Front {
     readonly ctx: ProxyContext,
     private readonly reusePort: boolean,
   ) {
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    // Accepted paused, so the read buffer is set before the first read.
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
       if (this.draining) return void socket.destroy();
       this.connections.add(new NetConnection(this, socket));
+      socket.resume();
     });
     this.sweep = setInterval(() => {
       const now = this.ctx.sweeper.now;
