@@ -7,6 +7,7 @@
  * buffer per thread and leave in one write.
  */
 import { type AddressInfo, createServer, type ListenOptions, type Server, Socket, type SocketConstructorOpts } from 'node:net';
+import { WRITE_FALLBACK, WRITE_PENDING, writeBytes } from '../net/direct-write.js';
 import type { Front, FrontResponse } from './front.js';
 import type { ProxyContext } from './proxy-context.js';
 import { proxyRequest } from './proxy-request.js';
@@ -353,6 +354,16 @@ class NetConnection {
   minor = 1;
   keepAlive = true;
   corked = 0;
+  /** Direct writes libuv still holds (the socket's buffer is full), and what waits for them to finish. */
+  private inFlight = 0;
+  private writableWaiter: (() => void) | null = null;
+  private readonly written = (): void => {
+    if (--this.inFlight === 0 && this.writableWaiter !== null) {
+      const fn = this.writableWaiter;
+      this.writableWaiter = null;
+      this.onceWritable(fn);
+    }
+  };
   private processing = false;
   /** Reading is paused for the exchange (upstream backpressure) or because pipelined bytes piled up. */
   private pausedForBody = false;
@@ -618,9 +629,17 @@ class NetConnection {
       const data = out.subarray(0, outLen);
       outLen = 0;
       outOwner = null;
-      if (!this.socket.destroyed) {
-        this.socket.write(data);
-        if (this.socket.writableLength > 0) out = Buffer.allocUnsafeSlow(64 * 1024);
+      const socket = this.socket;
+      if (!socket.destroyed) {
+        // Straight to libuv, past the Writable machinery; bytes it holds keep the buffer, so the thread takes another.
+        const r = writeBytes(socket, data, this.written);
+        if (r === WRITE_PENDING) {
+          this.inFlight++;
+          out = Buffer.allocUnsafeSlow(64 * 1024);
+        } else if (r === WRITE_FALLBACK) {
+          socket.write(data);
+          if (socket.writableLength > 0) out = Buffer.allocUnsafeSlow(64 * 1024);
+        }
       }
     }
     const res = this.done;
@@ -634,19 +653,22 @@ class NetConnection {
     }
   }
 
-  /** True while the socket's pending output (and what waits in the output buffer) is under its high-water mark. */
+  /** True while no write waits in libuv and the socket's pending output is under its high-water mark. */
   writeOk(): boolean {
     const queued = outOwner === this ? outLen : 0;
-    return this.socket.writableLength + queued < this.socket.writableHighWaterMark;
+    return this.inFlight === 0 && this.socket.writableLength + queued < this.socket.writableHighWaterMark;
   }
 
   /** Calls `handler` with the write offset once the socket has drained (at once, after this call, if it has). */
   whenWritable(res: NetResponse, handler: (offset: number) => boolean): void {
-    process.nextTick(() => {
-      if (this.socket.destroyed) return;
-      if (this.socket.writableNeedDrain) this.socket.once('drain', () => handler(res.written));
-      else handler(res.written);
-    });
+    process.nextTick(() => this.onceWritable(() => handler(res.written)));
+  }
+
+  private onceWritable(fn: () => void): void {
+    if (this.socket.destroyed) return;
+    if (this.inFlight > 0) this.writableWaiter = fn;
+    else if (this.socket.writableNeedDrain) this.socket.once('drain', fn);
+    else fn();
   }
 
   pauseReading(): void {
