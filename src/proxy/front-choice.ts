@@ -19,9 +19,10 @@ export function nodeHasReusePort(version = process.versions.node): boolean {
 }
 
 /**
- * Chooses the front. `auto` (the default) takes the net front where every thread can bind the port (Node >= 22.12),
- * and native uWS.js where only it can (Node 20); see native-bench/results/net-front.md for the measurements behind
- * this. Without SO_REUSEPORT the node and net fronts serve with one thread.
+ * Chooses the front. `auto` (the default) takes the net front wherever it can serve every thread: where node:net has
+ * SO_REUSEPORT (Node >= 22.12), or with one thread; native uWS.js only for several threads on older Node (20). The
+ * measurements behind this are in native-bench/results/net-front.md. Without SO_REUSEPORT the node and net fronts
+ * serve with one thread.
  */
 export function chooseFront(config: ProxyConfig, uws: UwsImplementation, reusePort: boolean): FrontChoice {
   const wanted = config.front;
@@ -31,9 +32,12 @@ export function chooseFront(config: ProxyConfig, uws: UwsImplementation, reusePo
     if (reusePort) {
       front = 'net';
       reason = `auto: Node ${process.versions.node} has SO_REUSEPORT, so every thread serves through the net front`;
+    } else if (config.threads === 1) {
+      front = 'net';
+      reason = 'auto: one thread, served by the net front (as fast as uWS.js there, and it answers every request)';
     } else if (uws.native) {
       front = 'uws';
-      reason = `auto: Node ${process.versions.node} has no SO_REUSEPORT in node:net; native uWS.js serves every thread`;
+      reason = `auto: ${config.threads} threads and no SO_REUSEPORT in node:net on Node ${process.versions.node}: native uWS.js, which binds every thread`;
     } else {
       front = 'net';
       reason = `auto: no native uWS.js here (${uws.notes.join(' | ')}) and no SO_REUSEPORT: the net front`;
