@@ -5,7 +5,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Backend, type ProxyProc, parseResponses, rawExchange, startBackend, startProxyProc } from './helpers.js';
+import { admin, type Backend, type ProxyProc, parseResponses, rawExchange, startBackend, startProxyProc } from './helpers.js';
 
 /** Reads from `sock` until `done(text)` holds; resolves with the text and whether the socket closed. */
 function readUntil(sock: Socket, done: (text: string) => boolean): Promise<{ text: string; closed: boolean }> {
@@ -129,6 +129,12 @@ describe('the net front', () => {
   afterAll(async () => {
     await p.stop();
     await b.kill();
+  });
+
+  it('says in GET /status which front runs and why', async () => {
+    const { json } = await admin<{ front: string; frontReason: string }>(p, 'GET', '/status');
+    expect(json.front).toBe('net');
+    expect(json.frontReason).toMatch(/front "net" set in the config/);
   });
 
   it('serves HTTP/1.0 without keep-alive: an HTTP/1.0 status line, a length, then the close', async () => {
