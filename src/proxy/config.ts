@@ -44,8 +44,8 @@ export const configSchema = z.strictObject({
   /**
    * What serves clients: `net` (the proxy's own HTTP/1.x server on node:net: answers every request, pipelining,
    * HTTP/1.0), `uws` (uWS.js; its C++ parser closes or ignores some requests, see docs/proxy.md), `node` (node:http),
-   * or `auto`: net where SO_REUSEPORT lets every thread listen (Node >= 22.12), native uWS on older Node
-   * (front-choice.ts). Without a native uWS build `uws` falls back to `net`.
+   * or `auto`: native uWS where it loads, else net (front-choice.ts). Without a native uWS build `uws` falls back
+   * to `net`.
    */
   front: z.enum(['auto', 'net', 'uws', 'node']).default('auto'),
   healthCheck: healthSchema.prefault({}),

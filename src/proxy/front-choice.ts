@@ -19,28 +19,23 @@ export function nodeHasReusePort(version = process.versions.node): boolean {
 }
 
 /**
- * Chooses the front. `auto` (the default) takes the net front wherever it can serve every thread: where node:net has
- * SO_REUSEPORT (Node >= 22.12), or with one thread; native uWS.js only for several threads on older Node (20). The
- * measurements behind this are in native-bench/results/net-front.md. Without SO_REUSEPORT the node and net fronts
- * serve with one thread.
+ * Chooses the front. `auto` (the default) takes native uWS.js where it loads (it measured ~10 % less CPU per request
+ * than the net front, native-bench/results/net-front.md) and the net front elsewhere (Node 22+ on glibc < 2.38).
+ * Without SO_REUSEPORT (Node < 22.12) the node and net fronts serve with one thread.
  */
 export function chooseFront(config: ProxyConfig, uws: UwsImplementation, reusePort: boolean): FrontChoice {
   const wanted = config.front;
   let front: FrontKind;
   let reason: string;
   if (wanted === 'auto') {
-    if (reusePort) {
-      front = 'net';
-      reason = `auto: Node ${process.versions.node} has SO_REUSEPORT, so every thread serves through the net front`;
-    } else if (config.threads === 1) {
-      front = 'net';
-      reason = 'auto: one thread, served by the net front (as fast as uWS.js there, and it answers every request)';
-    } else if (uws.native) {
+    if (uws.native) {
       front = 'uws';
-      reason = `auto: ${config.threads} threads and no SO_REUSEPORT in node:net on Node ${process.versions.node}: native uWS.js, which binds every thread`;
+      reason =
+        'auto: native uWS.js loads here and costs ~10 % less CPU per request than the net front; ' +
+        'set front "net" for pipelining and HTTP/1.0 clients';
     } else {
       front = 'net';
-      reason = `auto: no native uWS.js here (${uws.notes.join(' | ')}) and no SO_REUSEPORT: the net front`;
+      reason = `auto: no native uWS.js here (${uws.notes.join(' | ')}): the net front`;
     }
   } else if (wanted === 'uws' && !uws.native) {
     front = 'net';

@@ -9,14 +9,14 @@ const NONE: UwsImplementation = { package: 'uws', native: false, fallback: 'net'
 const config = (o: Record<string, unknown>) => parseConfig({ threads: 4, ...o });
 
 describe('chooseFront', () => {
-  it('auto: the net front where SO_REUSEPORT lets every thread listen', () => {
-    expect(chooseFront(config({}), NATIVE, true)).toMatchObject({ front: 'net', threads: 4 });
+  it('auto: native uWS where it loads, the net front elsewhere', () => {
+    expect(chooseFront(config({}), NATIVE, true)).toMatchObject({ front: 'uws', threads: 4 });
+    expect(chooseFront(config({}), NATIVE, false)).toMatchObject({ front: 'uws', threads: 4 });
     expect(chooseFront(config({}), NONE, true)).toMatchObject({ front: 'net', threads: 4 });
   });
 
-  it('auto without SO_REUSEPORT: native uWS for several threads, the net front for one', () => {
-    expect(chooseFront(config({}), NATIVE, false)).toMatchObject({ front: 'uws', threads: 4 });
-    expect(chooseFront(config({ threads: 1 }), NATIVE, false)).toMatchObject({ front: 'net', threads: 1 });
+  it('serves the net front with one thread where node:net has no SO_REUSEPORT', () => {
+    expect(chooseFront(config({ front: 'net' }), NATIVE, false)).toMatchObject({ front: 'net', threads: 1 });
     const fallback = chooseFront(config({}), NONE, false);
     expect(fallback).toMatchObject({ front: 'net', threads: 1 });
     expect(fallback.reason).toMatch(/no native uWS.*one thread/);
