@@ -309,7 +309,7 @@ for (const tool of TOOLS) {
     const rps = m(target, 'rps');
     const cpu = target === 'direct' ? '' : m(target, 'cpuUs').toFixed(1);
     lines.push(
-      `| ${tool} | ${target} | ${rps.toFixed(0)} | ${m(target, 'p50').toFixed(2)} | ${m(target, 'p99').toFixed(2)} | ${(rps / m('nginx', 'rps')).toFixed(2)}× | ${(m(target, 'p99') / m('nginx', 'p99')).toFixed(2)}× | ${(rps / m('haproxy', 'rps')).toFixed(2)}× | ${cpu} | ${tool.startsWith('ab') ? Math.max(...results[`${tool} ${target}`].map((r) => r.failed)) : ''} |`,
+      `| ${tool} | ${target} | ${rps.toFixed(0)} | ${m(target, 'p50').toFixed(2)} | ${m(target, 'p99').toFixed(2)} | ${(rps / m('nginx', 'rps')).toFixed(2)}× | ${(m(target, 'p99') / m('nginx', 'p99')).toFixed(2)}× | ${TARGETS.includes('haproxy') ? `${(rps / m('haproxy', 'rps')).toFixed(2)}×` : ''} | ${cpu} | ${tool.startsWith('ab') ? Math.max(...results[`${tool} ${target}`].map((r) => r.failed)) : ''} |`,
     );
   }
 }
