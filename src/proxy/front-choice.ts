@@ -19,23 +19,27 @@ export function nodeHasReusePort(version = process.versions.node): boolean {
 }
 
 /**
- * Chooses the front. `auto` (the default) takes native uWS.js where it loads (it measured ~10 % less CPU per request
- * than the net front, native-bench/results/net-front.md) and the net front elsewhere (Node 22+ on glibc < 2.38).
- * Without SO_REUSEPORT (Node < 22.12) the node and net fronts serve with one thread.
+ * Chooses the front. `auto` (the default) takes the net front wherever it can serve every configured thread
+ * (SO_REUSEPORT in node:net, or one thread): it answers every request (pipelining in order, HTTP/1.0, a status for
+ * each refusal), where uWS.js's C++ parser cannot, for ~10 % more CPU per request (native-bench/results/net-front.md).
+ * Only where the net front would serve fewer threads (Node < 22.12, threads > 1) does `auto` take native uWS.js.
+ * Without SO_REUSEPORT the node and net fronts serve with one thread.
  */
 export function chooseFront(config: ProxyConfig, uws: UwsImplementation, reusePort: boolean): FrontChoice {
   const wanted = config.front;
   let front: FrontKind;
   let reason: string;
   if (wanted === 'auto') {
-    if (uws.native) {
+    if (reusePort || config.threads <= 1 || !uws.native) {
+      front = 'net';
+      reason = uws.native
+        ? 'auto: the net front answers every request (pipelining, HTTP/1.0, a status for each refusal) and serves every thread here'
+        : `auto: no native uWS.js here (${uws.notes.join(' | ')}): the net front`;
+    } else {
       front = 'uws';
       reason =
-        'auto: native uWS.js loads here and costs ~10 % less CPU per request than the net front; ' +
-        'set front "net" for pipelining and HTTP/1.0 clients';
-    } else {
-      front = 'net';
-      reason = `auto: no native uWS.js here (${uws.notes.join(' | ')}): the net front`;
+        `auto: ${config.threads} threads, and node:net has no SO_REUSEPORT on Node ${process.versions.node} (>= 22.12): native uWS.js; ` +
+        'it closes pipelining connections and ignores HTTP/1.0: set threads 1 or front "net" for those clients';
     }
   } else if (wanted === 'uws' && !uws.native) {
     front = 'net';

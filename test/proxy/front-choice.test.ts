@@ -9,9 +9,12 @@ const NONE: UwsImplementation = { package: 'uws', native: false, fallback: 'net'
 const config = (o: Record<string, unknown>) => parseConfig({ threads: 4, ...o });
 
 describe('chooseFront', () => {
-  it('auto: native uWS where it loads, the net front elsewhere', () => {
-    expect(chooseFront(config({}), NATIVE, true)).toMatchObject({ front: 'uws', threads: 4 });
-    expect(chooseFront(config({}), NATIVE, false)).toMatchObject({ front: 'uws', threads: 4 });
+  it('auto: the net front wherever it serves every thread, native uWS only where it would not', () => {
+    expect(chooseFront(config({}), NATIVE, true)).toMatchObject({ front: 'net', threads: 4 });
+    expect(chooseFront(config({ threads: 1 }), NATIVE, false)).toMatchObject({ front: 'net', threads: 1 });
+    const several = chooseFront(config({}), NATIVE, false);
+    expect(several).toMatchObject({ front: 'uws', threads: 4 });
+    expect(several.reason).toMatch(/no SO_REUSEPORT.*set threads 1 or front "net"/);
     expect(chooseFront(config({}), NONE, true)).toMatchObject({ front: 'net', threads: 4 });
   });
 
