@@ -21,6 +21,18 @@ export interface ProxySnapshot {
     /** The last 60 health readings, oldest first: 1 healthy, 0 not. */
     health: number[];
   }[];
+  /** Rate limiting: decisions per second by policy and tier, and the bucket table (null without policies). */
+  limiter: {
+    policies: { policy: string; tier: string; admittedPerSec: number; deniedPerSec: number; denied: number }[];
+    buckets: number;
+    capacity: number;
+    fullEvents: number;
+  } | null;
+}
+
+interface LimiterStatus {
+  levels: { policy: string; tier: string; admitted: number; denied: number }[];
+  table: { size: number; capacity: number; fullEvents: number };
 }
 
 interface BackendStatus {
@@ -36,7 +48,7 @@ interface BackendStatus {
 
 /** Polls one proxy's admin API; an unreachable proxy is a state of its own. */
 export class ProxySource {
-  private prev: { at: number; backends: Map<string, BackendStatus> } | null = null;
+  private prev: { at: number; backends: Map<string, BackendStatus>; limiter: LimiterStatus | null } | null = null;
   private readonly health = new Map<string, number[]>();
 
   constructor(
@@ -50,7 +62,7 @@ export class ProxySource {
     try {
       const res = await fetch(new URL('/status', this.adminUrl), { signal: AbortSignal.timeout(1000) });
       if (!res.ok) throw new Error(`GET /status answered ${res.status}`);
-      const st = (await res.json()) as { front?: string; algorithm?: string; backends: BackendStatus[] };
+      const st = (await res.json()) as { front?: string; algorithm?: string; backends: BackendStatus[]; limiter?: LimiterStatus | null };
       const dt = this.prev ? (at - this.prev.at) / 1000 || 1 : 0;
       const backends = st.backends.map((b) => {
         const before = this.prev?.backends.get(b.url);
@@ -70,8 +82,29 @@ export class ProxySource {
           health: [...h],
         };
       });
-      this.prev = { at, backends: new Map(st.backends.map((b) => [b.url, b])) };
+      const lim = st.limiter ?? null;
+      const rate = (now: number, then: number | undefined): number => (then !== undefined && dt ? Math.max(0, (now - then) / dt) : 0);
+      const limiter =
+        lim === null
+          ? null
+          : {
+              policies: lim.levels.map((l) => {
+                const before = this.prev?.limiter?.levels.find((p) => p.policy === l.policy && p.tier === l.tier);
+                return {
+                  policy: l.policy,
+                  tier: l.tier,
+                  admittedPerSec: rate(l.admitted, before?.admitted),
+                  deniedPerSec: rate(l.denied, before?.denied),
+                  denied: l.denied,
+                };
+              }),
+              buckets: lim.table.size,
+              capacity: lim.table.capacity,
+              fullEvents: lim.table.fullEvents,
+            };
+      this.prev = { at, backends: new Map(st.backends.map((b) => [b.url, b])), limiter: lim };
       return {
+        limiter,
         kind: 'proxy',
         name: this.name,
         state: 'up',
@@ -84,7 +117,7 @@ export class ProxySource {
     } catch (err) {
       this.prev = null;
       const error = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
-      return { kind: 'proxy', name: this.name, state: 'unreachable', error, at, front: null, algorithm: null, backends: [] };
+      return { kind: 'proxy', name: this.name, state: 'unreachable', error, at, front: null, algorithm: null, backends: [], limiter: null };
     }
   }
 }

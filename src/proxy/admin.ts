@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { backendSchema, describeIssues } from './config.js';
 import { BackendError, type BackendStatus, type ProxyHandle } from './proxy-handle.js';
 import { ConfigError, SabreError } from '../errors.js';
+import type { EngineStats } from '../limiter/policy.js';
 
 /** A listening admin server. */
 export interface AdminServer {
@@ -65,8 +66,8 @@ function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
 
-/** Renders backend figures in the Prometheus text exposition format. */
-export function renderMetrics(backends: BackendStatus[]): string {
+/** Renders backend and rate-limit figures in the Prometheus text exposition format. */
+export function renderMetrics(backends: BackendStatus[], limiter: EngineStats | null = null): string {
   const out: string[] = [];
   const family = (name: string, type: string, help: string, value: (b: BackendStatus) => number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -91,7 +92,27 @@ export function renderMetrics(backends: BackendStatus[]): string {
     }
     out.push(`sabre_proxy_backend_latency_seconds_count{backend="${esc(b.url)}"} ${b.latency_ms.count}`);
   }
+  if (limiter) renderLimiter(out, limiter);
   return `${out.join('\n')}\n`;
+}
+
+/** The limiter's families: decisions per policy and tier, and the bucket table's occupancy. */
+function renderLimiter(out: string[], limiter: EngineStats): void {
+  const level = (name: string, type: string, help: string, value: (l: EngineStats['levels'][number]) => number | undefined): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const l of limiter.levels) {
+      const v = value(l);
+      if (v !== undefined) out.push(`${name}{policy="${esc(l.policy)}",tier="${esc(l.tier)}"} ${v}`);
+    }
+  };
+  level('sabre_limiter_admitted_total', 'counter', 'Requests a rate-limit policy admitted.', (l) => l.admitted);
+  level('sabre_limiter_denied_total', 'counter', 'Requests a rate-limit policy refused (429).', (l) => l.denied);
+  const gauge = (name: string, type: string, help: string, v: number): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${v}`);
+  };
+  gauge('sabre_limiter_table_buckets', 'gauge', 'Live buckets in the shared table.', limiter.table.size);
+  gauge('sabre_limiter_table_capacity', 'gauge', 'Buckets the table can hold.', limiter.table.capacity);
+  gauge('sabre_limiter_table_full_events_total', 'counter', 'Checks decided by the full-table rule.', limiter.table.fullEvents);
 }
 
 async function route(proxy: ProxyHandle, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -100,8 +121,10 @@ async function route(proxy: ProxyHandle, req: IncomingMessage, res: ServerRespon
   switch (key) {
     case 'GET /status':
       return send(res, 200, await proxy.status());
-    case 'GET /metrics':
-      return send(res, 200, renderMetrics((await proxy.status()).backends));
+    case 'GET /metrics': {
+      const st = await proxy.status();
+      return send(res, 200, renderMetrics(st.backends, st.limiter));
+    }
     case 'GET /latency':
       return send(res, 200, await proxy.latencyDistribution());
     case 'POST /backends': {

@@ -1,6 +1,7 @@
 /** Messages between the main thread and proxy worker threads. */
 import type { ProxyConfig } from './config.js';
 import type { FrontKind } from './front-choice.js';
+import type { EngineStats } from '../limiter/policy.js';
 
 /** A backend as workers know it: its slot in the shared table and its origin. */
 export interface SlotUrl {
@@ -31,5 +32,5 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'listening'; port: number }
   | { type: 'listen-failed'; reason: string }
-  | { type: 'stats'; id: number; histograms: Array<{ slot: number; data: string }> }
+  | { type: 'stats'; id: number; histograms: Array<{ slot: number; data: string }>; limiter: EngineStats | null }
   | { type: 'stopped'; inflight: number };

@@ -1,3 +1,4 @@
+import type { EngineStats } from '../limiter/policy.js';
 /** The control surface of a running proxy: what the admin API and the CLI drive (proxy.ts implements it). */
 import { SabreError } from '../errors.js';
 import type { ProxyConfig } from './config.js';
@@ -41,6 +42,8 @@ export interface ProxyHandle {
     algorithm: string;
     threads: number;
     backends: BackendStatus[];
+    /** Rate limiting, summed over the worker threads (null without a rateLimit section). */
+    limiter: EngineStats | null;
   }>;
   /** HDR percentile distribution (ms) of all proxied requests since start. */
   latencyDistribution(): Promise<string>;

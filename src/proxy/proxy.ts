@@ -1,5 +1,7 @@
 /** Starts and runs the proxy: worker threads, the shared backend table, health checks, admin API, reload and shutdown. */
 import { BucketTable } from '../limiter/bucket-table.js';
+import type { EngineStats } from '../limiter/policy.js';
+import { sumLimiterStats } from './limiter-stats.js';
 import { Worker } from 'node:worker_threads';
 import { logger } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -64,7 +66,10 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
   const limiterMemory = config.rateLimit === null ? null : BucketTable.create(config.rateLimit.table ?? {}).buffer;
 
   // Workers: one uWS app each on the same port.
-  const statsWaiters = new Map<number, { left: number; parts: Array<Array<{ slot: number; data: string }>>; done: () => void }>();
+  const statsWaiters = new Map<
+    number,
+    { left: number; parts: Array<Array<{ slot: number; data: string }>>; limiters: EngineStats[]; done: () => void }
+  >();
   let statsId = 0;
   const stopped = new Set<Worker>();
   let closing = false;
@@ -88,6 +93,7 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
               const waiter = statsWaiters.get(m.id);
               if (waiter) {
                 waiter.parts.push(m.histograms);
+                if (m.limiter) waiter.limiters.push(m.limiter);
                 if (--waiter.left === 0) waiter.done();
               }
               break;
@@ -112,14 +118,16 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
   });
   health.start();
 
-  const collectHistograms = async (): Promise<Array<Array<{ slot: number; data: string }>>> => {
+  const collectStats = async (): Promise<{ parts: Array<Array<{ slot: number; data: string }>>; limiters: EngineStats[] }> => {
     const id = ++statsId;
     const parts: Array<Array<{ slot: number; data: string }>> = [];
+    const limiters: EngineStats[] = [];
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 1000);
       statsWaiters.set(id, {
         left: workers.length,
         parts,
+        limiters,
         done: () => {
           clearTimeout(timer);
           resolve();
@@ -128,15 +136,16 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
       broadcast({ type: 'stats', id });
     });
     statsWaiters.delete(id);
-    return parts;
+    return { parts, limiters };
   };
+  const collectHistograms = async (): Promise<Array<Array<{ slot: number; data: string }>>> => (await collectStats()).parts;
 
   const handle: ProxyHandle = {
     port,
     adminPort: config.admin.port,
     config,
     async status() {
-      const parts = await collectHistograms();
+      const { parts, limiters } = await collectStats();
       const backends: BackendStatus[] = [];
       for (const e of entries.values()) {
         const h = newHistogram();
@@ -163,6 +172,7 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
         algorithm: config.algorithm,
         threads: workers.length,
         backends,
+        limiter: sumLimiterStats(limiters),
       };
     },
     async latencyDistribution() {

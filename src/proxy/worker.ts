@@ -72,7 +72,7 @@ port.on('message', (m: ToWorker) => {
       ctx.histograms.forEach((h, slot) => {
         if (h !== undefined && h.totalCount > 0) histograms.push({ slot, data: encodeRecorder(h) });
       });
-      post({ type: 'stats', id: m.id, histograms });
+      post({ type: 'stats', id: m.id, histograms, limiter: ctx.limiter?.stats() ?? null });
       break;
     }
     case 'shutdown':

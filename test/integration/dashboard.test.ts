@@ -31,6 +31,7 @@ describe('sabre dashboard', () => {
       threads: 1,
       backends: [{ url: `http://127.0.0.1:${bport}` }],
       admin: { host: '127.0.0.1', port: 0 },
+      rateLimit: { policies: [{ name: 'per-ip', limit: 50, window: '1s' }] },
     });
     dash = await startDashboard({
       port: 0,
@@ -91,6 +92,7 @@ describe('sabre dashboard', () => {
     expect((server.slowlog as unknown[]).length).toBeGreaterThan(0);
     expect((server.slowlog as unknown[]).length).toBeLessThanOrEqual(5);
     expect(px).toMatchObject({ kind: 'proxy', state: 'up' });
+    expect((px.limiter as { policies: { policy: string; denied: number }[] }).policies[0]).toMatchObject({ policy: 'per-ip' });
     expect((await fetch(`${url}/uplot.js`)).headers.get('content-type')).toContain('javascript');
     expect((await fetch(`${url}/nope`)).status).toBe(404);
     expect((await fetch(`${url}/`, { method: 'POST' })).status).toBe(405);

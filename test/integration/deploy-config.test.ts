@@ -49,6 +49,7 @@ describe('deploy/: Prometheus config, alert rules and the Grafana dashboard', ()
       threads: 1,
       backends: [{ url: `http://127.0.0.1:${bport}` }],
       admin: { host: '127.0.0.1', port: 0 },
+      rateLimit: { policies: [{ name: 'per-ip', limit: 1000, window: '1s' }] },
     });
     // Traffic through both, so per-command and per-backend series exist.
     await fetch(`http://127.0.0.1:${proxy.port}/`);

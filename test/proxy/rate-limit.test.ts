@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, startBackend, startProxyProc, type Backend, type ProxyProc } from './helpers.js';
+import { admin, http, startBackend, startProxyProc, type Backend, type ProxyProc } from './helpers.js';
 
 describe('proxy with rate-limit policies', () => {
   let ok: Backend;
@@ -32,6 +32,19 @@ describe('proxy with rate-limit policies', () => {
     expect(denied[0]!.headers['content-type']).toBe('application/problem+json');
     const problem = JSON.parse(denied[0]!.body);
     expect(problem).toMatchObject({ status: 429, title: 'Too Many Requests', policy: 'per-ip' });
+    // The decisions of both threads, summed, in /status and /metrics.
+    const st = await admin<{ limiter: { levels: { policy: string; admitted: number; denied: number }[]; table: { size: number } } }>(
+      p,
+      'GET',
+      '/status',
+    );
+    expect(st.json.limiter.levels).toEqual([expect.objectContaining({ policy: 'per-ip', tier: '', admitted: 3, denied: 7 })]);
+    expect(st.json.limiter.table.size).toBe(1);
+    const metrics = (await http(`http://127.0.0.1:${p.adminPort}/metrics`)).body;
+    expect(metrics).toContain('sabre_limiter_admitted_total{policy="per-ip",tier=""} 3');
+    expect(metrics).toContain('sabre_limiter_denied_total{policy="per-ip",tier=""} 7');
+    expect(metrics).toMatch(/^sabre_limiter_table_buckets 1$/m);
+    expect(metrics).toMatch(/^sabre_limiter_table_full_events_total 0$/m);
   });
 
   it('limits per API key header and leaves requests without it alone', async () => {
