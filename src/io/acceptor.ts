@@ -14,7 +14,7 @@ import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
-import { Connection, isLoopbackAddress, type PendingPart } from './connection.js';
+import { Connection, REPLY_ON, REPLY_SKIP, isLoopbackAddress, type PendingPart } from './connection.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
@@ -587,6 +587,7 @@ export class Acceptor {
     let id = lookupCommand(b, as[0]!, al[0]!);
     const seq = conn.nextSeq++;
     this.stats.commandsProcessed++;
+    if (conn.replyMode !== REPLY_ON) this.silenceReply(conn, seq, id);
     if (id < 0) {
       this.hooks.rejected(conn);
       this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
@@ -659,6 +660,21 @@ export class Acceptor {
     // Only once routed: a stalled command is parsed again later.
     if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, false);
     return true;
+  }
+
+  /** CLIENT REPLY OFF/SKIP: drops the reply of `seq`, unless it is a pub/sub (un)subscription, which Redis pushes anyway. */
+  private silenceReply(conn: Connection, seq: number, id: number): void {
+    if (conn.replyMode === REPLY_SKIP) conn.replyMode = REPLY_ON;
+    if (
+      id === CMD.SUBSCRIBE ||
+      id === CMD.PSUBSCRIBE ||
+      id === CMD.SSUBSCRIBE ||
+      id === CMD.UNSUBSCRIBE ||
+      id === CMD.PUNSUBSCRIBE ||
+      id === CMD.SUNSUBSCRIBE
+    )
+      return;
+    conn.silence(seq);
   }
 
   /** DEBUG and MODULE's protected subcommands run only where enable-debug-command / enable-module-command allow (Redis's allowProtectedAction). */

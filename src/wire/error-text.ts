@@ -24,6 +24,11 @@ export const E_TIMEOUT_NOT_FLOAT = 'ERR timeout is not a float or out of range';
 export const E_TIMEOUT_NOT_INT = 'ERR timeout is not an integer or out of range';
 export const E_TIMEOUT_NEGATIVE = 'ERR timeout is negative';
 
+// LCS.
+export const E_LCS_NOT_STRINGS = 'ERR The specified keys must contain string values';
+export const E_LCS_LEN_AND_IDX = 'ERR If you want both the length and indexes, please just use IDX.';
+export const E_LCS_TOO_BIG = 'ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len';
+
 // Keys and types.
 export const E_WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
 export const E_NO_KEY = 'ERR no such key';
