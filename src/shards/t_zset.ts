@@ -52,6 +52,7 @@ import {
   setVal,
   valEnc,
   valPtr,
+  parseRandCount,
 } from './value.js';
 import { MN as SMN, MS as SMS, iterInit as setIterInit, iterNext as setIterNext, setHas, setLen } from './t_set.js';
 import { blockOn, parseTimeout } from './blocking.js';
@@ -1191,11 +1192,8 @@ const zrandmember: Handler = (c) => {
   let count = 0;
   let withScores = false;
   if (c.argc >= 3) {
-    const v = c.int(2);
-    if (v === null) {
-      c.out.error(E_NOT_INT);
-      return;
-    }
+    const v = parseRandCount(c, 2, c.argc === 4 && c.is(3, 'WITHSCORES'));
+    if (v === null) return;
     count = v;
     if (c.argc === 4 && c.is(3, 'WITHSCORES')) withScores = true;
     else if (c.argc > 3) {

@@ -9,6 +9,8 @@ import type { Ctx } from './context.js';
 import {
   E_INVALID_CURSOR,
   E_LIMIT_NEGATIVE,
+  E_OUT_OF_RANGE,
+  E_RAND_COUNT_RANGE,
   E_NOT_INT,
   E_NUMKEYS_NOT_POSITIVE,
   E_NUMKEYS_OVER_ARGS,
@@ -327,7 +329,7 @@ export function parseIntercardArgs(c: Ctx): number {
     if (c.is(i, 'LIMIT') && i + 1 < c.argc) {
       const l = c.int(++i);
       if (l === null || l < 0) {
-        c.out.error(l === null ? E_NOT_INT : E_LIMIT_NEGATIVE);
+        c.out.error(E_LIMIT_NEGATIVE);
         return -1;
       }
       limit = l;
@@ -339,14 +341,40 @@ export function parseIntercardArgs(c: Ctx): number {
   return limit;
 }
 
-/** A `numkeys` argument (at index `i`): a positive integer, or -1 after replying Redis's error. */
+/** A `numkeys` argument (at index `i`): a positive integer, or -1 after replying Redis's error (the same for a non-number). */
 export function parseNumkeys(c: Ctx, i: number): number {
   const nk = c.int(i);
   if (nk === null || nk <= 0) {
-    c.out.error(nk === null ? E_NOT_INT : E_NUMKEYS_NOT_POSITIVE);
+    c.out.error(E_NUMKEYS_NOT_POSITIVE);
     return -1;
   }
   return nk;
+}
+
+const LONG_MIN = -(2n ** 63n);
+const HALF_LONG_MAX = 2n ** 62n - 1n;
+
+/**
+ * SRANDMEMBER/HRANDFIELD/ZRANDMEMBER's count at argument `i`: Redis takes -LONG_MAX..LONG_MAX, and
+ * ±LONG_MAX/2 when `pairs` (WITHVALUES/WITHSCORES). A count past the safe integers becomes the largest
+ * safe one with its sign. Returns null after replying the error.
+ */
+export function parseRandCount(c: Ctx, i: number, pairs: boolean): number | null {
+  const v = c.i64(i);
+  if (v === null) {
+    c.out.error(E_NOT_INT);
+    return null;
+  }
+  if (v === LONG_MIN) {
+    c.out.error(E_RAND_COUNT_RANGE);
+    return null;
+  }
+  if (typeof v === 'number') return v;
+  if (pairs && (v > HALF_LONG_MAX || v < -HALF_LONG_MAX)) {
+    c.out.error(E_OUT_OF_RANGE);
+    return null;
+  }
+  return v > 0n ? Number.MAX_SAFE_INTEGER : -Number.MAX_SAFE_INTEGER;
 }
 
 /** An unnamed collection record outside the keyspace, in its compact encoding `enc`, for building a STORE result. */
