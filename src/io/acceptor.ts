@@ -26,9 +26,11 @@ import { CMD } from '../commands/ids.generated.js';
 import {
   COMMANDS,
   F_BLOCKING,
+  F_FAST,
   F_MAY_REPLICATE,
   F_NO_AUTH,
   F_PROTECTED,
+  F_SKIP_SLOWLOG,
   F_WRITE,
   checkArity,
   extractKeys,
@@ -190,6 +192,10 @@ export class Acceptor {
   readonly replies: ReplyFlusher;
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
+  /** Slow-log threshold in µs for commands the acceptor runs itself (-1: off); kept by the server's slow log. */
+  localSlowUs = -1;
+  /** Logs a local command that took `us` µs (installed by the server's slow log). */
+  localSlow: (conn: Connection, id: number, cmd: ParsedCommand, us: number) => void = () => {};
   /** Transactions, pub/sub and notification hooks. */
   hooks: ModeHooks = {
     gate: () => false,
@@ -635,7 +641,9 @@ export class Acceptor {
     if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
     const local = this.local[id];
     if (local !== undefined) {
-      local(conn, seq, cmd);
+      // Like the shards, O(1) commands are timed only when the threshold is 0 (a clock read costs more than they do).
+      if (this.localSlowUs < 0 || (this.localSlowUs > 0 && (spec.flags & F_FAST) !== 0)) local(conn, seq, cmd);
+      else this.runTimed(local, conn, seq, id, cmd);
       // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
       if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, true);
       return true;
@@ -660,6 +668,15 @@ export class Acceptor {
     // Only once routed: a stalled command is parsed again later.
     if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, false);
     return true;
+  }
+
+  /** Runs a local command under the clock and hands it to the slow log when it took at least the threshold. */
+  private runTimed(local: LocalHandler, conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+    const t0 = performance.now();
+    local(conn, seq, cmd);
+    const us = Math.floor((performance.now() - t0) * 1000);
+    // DEBUG SLEEP logs itself when its shards answer.
+    if (us >= this.localSlowUs && (COMMANDS[id]!.flags & F_SKIP_SLOWLOG) === 0 && id !== CMD.DEBUG) this.localSlow(conn, id, cmd, us);
   }
 
   /** CLIENT REPLY OFF/SKIP: drops the reply of `seq`, unless it is a pub/sub (un)subscription, which Redis pushes anyway. */
