@@ -8,6 +8,7 @@ import {
   COMMANDS,
   commandCountReply,
   commandDocsReply,
+  commandGetKeysAndFlagsReply,
   commandGetKeysReply,
   commandInfoReply,
   commandListReply,
@@ -197,6 +198,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
   h[CMD.COMMAND_INFO] = (conn, seq, cmd) => a.replyConst(conn, seq, commandInfoReply(cmd.argc > 2 ? namesFrom(cmd, 2) : null, conn.proto));
   h[CMD.COMMAND_DOCS] = (conn, seq, cmd) => a.replyConst(conn, seq, commandDocsReply(cmd.argc > 2 ? namesFrom(cmd, 2) : null, conn.proto));
   h[CMD.COMMAND_GETKEYS] = (conn, seq, cmd) => a.replyConst(conn, seq, commandGetKeysReply(namesFrom(cmd, 2), conn.proto));
+  h[CMD.COMMAND_GETKEYSANDFLAGS] = (conn, seq, cmd) => a.replyConst(conn, seq, commandGetKeysAndFlagsReply(namesFrom(cmd, 2), conn.proto));
   h[CMD.COMMAND_LIST] = (conn, seq, cmd) => {
     let filter: CommandListFilter | null = null;
     if (cmd.argc === 5 && is(cmd, 2, 'FILTERBY')) {

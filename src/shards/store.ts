@@ -101,6 +101,14 @@ export class Store {
     return a;
   }
 
+  /** lookup() for reads that leave the access time alone (Redis's LOOKUP_NOTOUCH: EXISTS, TTL, TYPE): counts hits/misses only. */
+  lookupReadNoTouch(db: number, buf: Uint8Array, s: number, n: number): number {
+    const a = this.lookup(db, buf, s, n);
+    if (a === 0) this.stats.misses++;
+    else this.stats.hits++;
+    return a;
+  }
+
   /**
    * Deletes the record just returned by lookup() (the table remembers its slot), with its
    * collection structure unless `keepValue` (RENAME moved the structure to another record).

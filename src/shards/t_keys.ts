@@ -57,7 +57,7 @@ const del: Handler = (c) => {
 
 const exists: Handler = (c) => {
   let n = 0;
-  for (let i = 1; i < c.argc; i++) if (c.lookupRead(i) !== 0) n++;
+  for (let i = 1; i < c.argc; i++) if (c.store.lookupReadNoTouch(c.db, c.buf, c.as[i]!, c.al[i]!) !== 0) n++;
   c.out.int(n);
 };
 
@@ -120,7 +120,7 @@ function expireGeneric(seconds: boolean, absolute: boolean): Handler {
 /** TTL/PTTL/EXPIRETIME/PEXPIRETIME. */
 function ttlGeneric(ms: boolean, absolute: boolean): Handler {
   return (c) => {
-    const a = c.lookupRead(1);
+    const a = c.store.lookupReadNoTouch(c.db, c.buf, c.as[1]!, c.al[1]!);
     if (a === 0) {
       c.out.int(-2);
       return;
@@ -149,7 +149,7 @@ const persist: Handler = (c) => {
 };
 
 const type: Handler = (c) => {
-  const a = c.lookup(1);
+  const a = c.store.lookupReadNoTouch(c.db, c.buf, c.as[1]!, c.al[1]!);
   c.out.simple(a === 0 ? 'none' : TYPE_NAMES[recType(c.store.arena, a)]!);
 };
 
