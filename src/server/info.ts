@@ -26,7 +26,9 @@ export function registerInfoSection(a: Acceptor, name: string, build: () => stri
 
 /** Adds lines another module owns to the end of a built-in INFO section. */
 export function registerInfoLines(a: Acceptor, section: string, build: () => string[]): void {
-  registry(extraLines, a).set(section, build);
+  const r = registry(extraLines, a);
+  const prev = r.get(section);
+  r.set(section, prev === undefined ? build : () => [...prev(), ...build()]);
 }
 
 /** Sums one stats slot over all shards. */

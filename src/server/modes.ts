@@ -10,6 +10,7 @@ import { installClientAdmin } from './client-admin.js';
 import { SlowLog } from './slowlog.js';
 import { installLatency } from './latency.js';
 import { installDebug } from './debug.js';
+import { Migrate } from './migrate.js';
 import { clientInfoLine } from './info.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
@@ -22,6 +23,7 @@ export function installModes(a: Acceptor): { started(): void } {
   const slow = new SlowLog(a);
   const latency = installLatency(a);
   installDebug(a, slow);
+  new Migrate(a);
   const reset = a.local[CMD.RESET];
   a.local[CMD.RESET] = (conn, seq, cmd) => {
     mon.remove(conn);

@@ -31,6 +31,18 @@ export const E_LCS_NOT_STRINGS = 'ERR The specified keys must contain string val
 export const E_LCS_LEN_AND_IDX = 'ERR If you want both the length and indexes, please just use IDX.';
 export const E_LCS_TOO_BIG = 'ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len';
 
+// MIGRATE.
+export const E_MIGRATE_KEYS_ARG = 'ERR When using MIGRATE KEYS option, the key argument must be set to the empty string';
+export const E_MIGRATE_CONNECT = 'IOERR error or timeout connecting to the client';
+/** MIGRATE's socket error while writing to or reading from the target. */
+export function migrateIoError(writing: boolean): string {
+  return `IOERR error or timeout ${writing ? 'writing' : 'reading'} to target instance`;
+}
+/** MIGRATE's reply when the target answered an error (its text without the leading '-'). */
+export function migrateTargetError(text: string): string {
+  return `ERR Target instance replied with error: ${text}`;
+}
+
 // Keys and types.
 export const E_WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
 export const E_NO_KEY = 'ERR no such key';
