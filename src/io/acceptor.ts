@@ -14,7 +14,7 @@ import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
-import { Connection, REPLY_ON, REPLY_SKIP, isLoopbackAddress, type PendingPart } from './connection.js';
+import { Connection, REPLY_ON, REPLY_SKIP, UNBLOCK_ERROR, isLoopbackAddress, type PendingPart } from './connection.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
@@ -41,7 +41,7 @@ import {
 } from '../commands/table.js';
 import { internalId } from '../commands/internal.js';
 import { cursorShard, parseScanCursor } from '../wire/scan-cursor.js';
-import { E_DENIED_PROTECTED_MODE, E_NOAUTH, protectedCommandRefused, wrongArityError } from '../wire/error-text.js';
+import { E_DENIED_PROTECTED_MODE, E_NOAUTH, E_UNBLOCKED, protectedCommandRefused, wrongArityError } from '../wire/error-text.js';
 import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
@@ -414,6 +414,34 @@ export class Acceptor {
       void this.coordinator.callAll(0, internalId('__unblock'), args).then(() => this.aof.drop(conn.id, seq));
     }
     this.hooks.closed(conn);
+  }
+
+  /**
+   * CLIENT UNBLOCK: ends `conn`'s blocking command with `reply` (a null array or the UNBLOCKED error).
+   * Resolves true when it was still waiting; false when a shard served it first (its reply stands).
+   */
+  async unblockClient(conn: Connection, unblockWith: number): Promise<boolean> {
+    const seq = conn.blockedSeq;
+    if (seq === -1) return false;
+    if (conn.onClosed !== null) {
+      // A wait across shards (block-across.ts) ends itself and replies.
+      conn.unblockWith = unblockWith;
+      conn.onClosed();
+      return true;
+    }
+    const args = [Buffer.from('__unblock'), Buffer.from(String(conn.id))];
+    const replies = await this.coordinator.callAll(0, internalId('__unblock'), args);
+    if (!replies.some((r) => r[0] === 58 && r[1] !== 48) || conn.blockedSeq !== seq) return false;
+    // The dropped waiter never answers: nothing of it reaches the AOF.
+    this.aof.drop(conn.id, seq);
+    conn.blockedSeq = -1;
+    const w = this.startReply(conn);
+    if (unblockWith === UNBLOCK_ERROR) w.error(E_UNBLOCKED);
+    else w.nullArray();
+    this.replyW(conn, seq);
+    this.resume(conn);
+    this.scheduleTick();
+    return true;
   }
 
   /** Turns the MONITOR feed on or off; the shards then report commands that block (frames.ts KIND_BLOCKED). */

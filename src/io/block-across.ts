@@ -11,14 +11,17 @@ import { isKeyword } from '../wire/bytes.js';
 import { E_SYNTAX } from '../wire/error-text.js';
 import { CMD } from '../commands/ids.generated.js';
 import { parseBlockingTimeout } from '../commands/blocking-timeout.js';
+import { E_UNBLOCKED } from '../wire/error-text.js';
 import { internalId } from '../commands/internal.js';
 import type { Coordinator } from './coordinator.js';
 
 /** The client a blocking wait serves (a Connection): the wait ends when it closes. */
 export interface BlockedClient {
   readonly closed: boolean;
-  /** Called once when the client goes away. */
+  /** Called once when the client goes away (or CLIENT UNBLOCK ends the wait). */
   onClosed: (() => void) | null;
+  /** CLIENT UNBLOCK: 1 end as timed out, 2 end with the UNBLOCKED error (0: keep waiting). */
+  unblockWith: number;
 }
 
 /** What a cross-shard blocking command tries and watches, from planBlock(). */
@@ -97,7 +100,7 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
   const bwatch = internalId('__bwatch');
   const unblock = internalId('__unblock');
   const opConn = c.systemConn();
-  while (!client.closed) {
+  while (!client.closed && client.unblockWith === 0) {
     if (plan.move !== null) {
       const m = plan.move;
       const r = await c.operation(m.id, m.args, [1, 2], db, proto, c.logEntry(db, m.id, m.args));
@@ -128,5 +131,8 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
     await Promise.all([...plan.watched.keys()].map((s) => c.call(s, 0, unblock, args)));
     c.forget(opConn);
   }
+  const unblocked = client.unblockWith;
+  client.unblockWith = 0;
+  if (unblocked === 2) return Buffer.from(`-${E_UNBLOCKED}\r\n`);
   return Buffer.from(proto === 3 ? '_\r\n' : '*-1\r\n');
 }

@@ -70,6 +70,10 @@ export const REPLY_ON = 0;
 export const REPLY_OFF = 1;
 export const REPLY_SKIP = 2;
 
+/** CLIENT UNBLOCK's ways to end a blocking command (Connection.unblockWith). */
+export const UNBLOCK_TIMEOUT = 1;
+export const UNBLOCK_ERROR = 2;
+
 /** The client-visible state of a connection. */
 export class Connection {
   readonly id: number;
@@ -135,8 +139,10 @@ export class Connection {
   blockedSeq = -1;
   /** Commands sent for this connection must not block (a transaction's collector). */
   noBlock = false;
-  /** Called once when the socket closes (wakes a cross-shard blocking wait). */
+  /** Called once when the socket closes (wakes a cross-shard blocking wait; CLIENT UNBLOCK calls it too). */
   onClosed: (() => void) | null = null;
+  /** CLIENT UNBLOCK asked a cross-shard blocking wait to end: UNBLOCK_TIMEOUT or UNBLOCK_ERROR (0: not asked). */
+  unblockWith = 0;
 
   /** Non-zero when a connection mode needs the acceptor's gate (ST_* bits); the hot path tests only this. */
   state = 0;

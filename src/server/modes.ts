@@ -11,6 +11,7 @@ import { SlowLog } from './slowlog.js';
 import { installLatency } from './latency.js';
 import { installDebug } from './debug.js';
 import { Migrate } from './migrate.js';
+import { installWait } from './wait.js';
 import { clientInfoLine } from './info.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
@@ -24,6 +25,7 @@ export function installModes(a: Acceptor): { started(): void } {
   const latency = installLatency(a);
   installDebug(a, slow);
   new Migrate(a);
+  installWait(a);
   const reset = a.local[CMD.RESET];
   a.local[CMD.RESET] = (conn, seq, cmd) => {
     mon.remove(conn);

@@ -31,6 +31,10 @@ export const E_LCS_NOT_STRINGS = 'ERR The specified keys must contain string val
 export const E_LCS_LEN_AND_IDX = 'ERR If you want both the length and indexes, please just use IDX.';
 export const E_LCS_TOO_BIG = 'ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len';
 
+// CLIENT UNBLOCK.
+export const E_UNBLOCKED = 'UNBLOCKED client unblocked via CLIENT UNBLOCK';
+export const E_UNBLOCK_REASON = 'ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR';
+
 // MIGRATE.
 export const E_MIGRATE_KEYS_ARG = 'ERR When using MIGRATE KEYS option, the key argument must be set to the empty string';
 export const E_MIGRATE_CONNECT = 'IOERR error or timeout connecting to the client';
