@@ -769,6 +769,12 @@ export class Acceptor {
         return true;
       case CMD.RANDOMKEY:
         return this.broadcast(conn, seq, id, cmd, Split.Random);
+      case CMD.SWAPDB:
+        if (this.aof.sink === null) return this.broadcast(conn, seq, id, cmd, Split.Ok);
+        // Logged once, at one point of every shard's order, like FLUSHALL.
+        for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
+        this.startOperation(conn, seq, id, cmd);
+        return true;
       case CMD.SCAN: {
         const c = parseScanCursor(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
         const s = c === null ? 0 : cursorShard(c, this.nShards);

@@ -319,7 +319,7 @@ export class Coordinator {
 
   /** The steps of MSETNX, RENAME/RENAMENX, COPY and FLUSHDB/FLUSHALL across shards. */
   private async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
-    if (id === CMD.FLUSHALL || id === CMD.FLUSHDB) {
+    if (id === CMD.FLUSHALL || id === CMD.FLUSHDB || id === CMD.SWAPDB) {
       this.held.fill(1);
       const replies = await this.callAll(db, id, args);
       const failed = replies.find((r) => r[0] === 45);

@@ -305,6 +305,11 @@ export function afterCommand(c: Ctx, cmd: number): void {
     case CMD.COPY:
       if (r !== 'zero') keyEvent(c, GENERIC, 'copy_to', 2);
       return;
+    case CMD.MOVE:
+      if (r === 'zero') return;
+      keyEvent(c, GENERIC, 'move_from', 1);
+      emit(GENERIC, 'move_to', c.int(2)!, c.buf, c.as[1]!, c.al[1]!);
+      return;
   }
 }
 

@@ -234,6 +234,17 @@ export class Store {
     return deleted;
   }
 
+  /** SWAPDB: databases `a` and `b` trade their keys, expiry counts and scheduled expiries. */
+  swapDbs(a: number, b: number): void {
+    const t = this.dbs[a]!;
+    this.dbs[a] = this.dbs[b]!;
+    this.dbs[b] = t;
+    const e = this.expires[a]!;
+    this.expires[a] = this.expires[b]!;
+    this.expires[b] = e;
+    this.wheel.swapDb(a, b);
+  }
+
   /** Empties one database. */
   flushDb(db: number): void {
     const t = this.dbs[db]!;

@@ -57,6 +57,17 @@ function touchFlush(store: Store, db: number): void {
   }
 }
 
+/** SWAPDB: watchers of keys of db `a` or `b` that exist in either become dirty (Redis's touchAllWatchedKeysInDb). */
+export function touchSwap(store: Store, a: number, b: number): void {
+  for (const list of byHash.values()) {
+    for (const w of list) {
+      if (w.db !== a && w.db !== b) continue;
+      const n = w.key.length;
+      if (store.lookup(a, w.key, 0, n) !== 0 || store.lookup(b, w.key, 0, n) !== 0) for (const c of w.conns) dirty.add(c);
+    }
+  }
+}
+
 /** Watched keys the running write command names, and whether each existed before it ran. */
 const pending: Watched[] = [];
 const existedBefore: boolean[] = [];

@@ -9,6 +9,7 @@ export const E_NOT_INT = 'ERR value is not an integer or out of range';
 export const E_NOT_FLOAT = 'ERR value is not a valid float';
 export const E_NOT_POSITIVE = 'ERR value is out of range, must be positive';
 export const E_OUT_OF_RANGE = 'ERR value is out of range';
+export const E_INT_RANGE = 'ERR value is out of range, value must between -2147483648 and 2147483647';
 export const E_RAND_COUNT_RANGE = 'ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807';
 export const E_NAN_OR_INFINITY = 'ERR value is NaN or Infinity';
 export const E_OVERFLOW = 'ERR increment or decrement would overflow';
@@ -53,6 +54,8 @@ export const E_NO_KEY = 'ERR no such key';
 export const E_BUSYKEY = 'BUSYKEY Target key name already exists.';
 export const E_SAME_OBJECT = 'ERR source and destination objects are the same';
 export const E_DB_RANGE = 'ERR DB index is out of range';
+export const E_SWAPDB_FIRST = 'ERR invalid first DB index';
+export const E_SWAPDB_SECOND = 'ERR invalid second DB index';
 export const E_INVALID_CURSOR = 'ERR invalid cursor';
 export const E_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 
