@@ -374,8 +374,11 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
 
 const HELP_TEXTS = JSON.parse(readFileSync(new URL('../../data/redis-help.json', import.meta.url), 'utf8')) as Record<string, string[]>;
 
-/** X HELP with Redis's own text (recorded by scripts/dump-redis-help.mjs), for containers with a subcommand Sabre runs. */
-function installHelp(a: Acceptor, h: (LocalHandler | undefined)[]): void {
+/**
+ * X HELP with Redis's own text (recorded by scripts/dump-redis-help.mjs), for containers with a subcommand Sabre runs;
+ * the server calls it again once every module has installed its commands.
+ */
+export function installHelp(a: Acceptor, h: (LocalHandler | undefined)[]): void {
   for (const spec of COMMANDS) {
     const lines = HELP_TEXTS[spec.name];
     const help = spec.subcommands?.find((s) => s.name === `${spec.name}|help`);

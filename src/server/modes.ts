@@ -12,6 +12,8 @@ import { installLatency } from './latency.js';
 import { installDebug } from './debug.js';
 import { Migrate } from './migrate.js';
 import { installWait } from './wait.js';
+import { installStandaloneCommands } from './standalone-commands.js';
+import { installHelp } from './local-commands.js';
 import { clientInfoLine } from './info.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
@@ -26,6 +28,8 @@ export function installModes(a: Acceptor): { started(): void } {
   installDebug(a, slow);
   new Migrate(a);
   installWait(a);
+  installStandaloneCommands(a);
+  installHelp(a, a.local);
   const reset = a.local[CMD.RESET];
   a.local[CMD.RESET] = (conn, seq, cmd) => {
     mon.remove(conn);

@@ -36,6 +36,24 @@ export const E_LCS_TOO_BIG = 'ERR Insufficient memory, transient memory for LCS 
 export const E_UNBLOCKED = 'UNBLOCKED client unblocked via CLIENT UNBLOCK';
 export const E_UNBLOCK_REASON = 'ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR';
 
+// A standalone server without cluster, replicas, modules or latency events.
+export const E_CLUSTER_DISABLED = 'ERR This instance has cluster support disabled';
+export const E_MODULE_LOAD = 'ERR Error loading the extension. Please check the server logs.';
+export const E_MODULE_UNLOAD = 'ERR Error unloading module: no such module with that name';
+export const E_RDB_ONLY_RANGE = 'ERR value is out of range, value must between 0 and 1';
+/** LATENCY GRAPH of an event with no samples. */
+export function latencyNoSamples(event: string): string {
+  return `ERR No samples available for event '${event}'`;
+}
+/** REPLCONF with an option Redis does not know. */
+export function replconfBadOption(option: string): string {
+  return `ERR Unrecognized REPLCONF option: ${option}`;
+}
+/** REPLCONF ip-address of NET_HOST_STR_LEN bytes or more. */
+export function replconfIpTooLong(bytes: number): string {
+  return `ERR REPLCONF ip-address provided by replica instance is too long: ${bytes} bytes`;
+}
+
 // MIGRATE.
 export const E_MIGRATE_KEYS_ARG = 'ERR When using MIGRATE KEYS option, the key argument must be set to the empty string';
 export const E_MIGRATE_CONNECT = 'IOERR error or timeout connecting to the client';
