@@ -423,15 +423,16 @@ export class Acceptor {
   async unblockClient(conn: Connection, unblockWith: number): Promise<boolean> {
     const seq = conn.blockedSeq;
     if (seq === -1) return false;
-    if (conn.onClosed !== null) {
-      // A wait across shards (block-across.ts) ends itself and replies.
-      conn.unblockWith = unblockWith;
-      conn.onClosed();
-      return true;
-    }
     const args = [Buffer.from('__unblock'), Buffer.from(String(conn.id))];
     const replies = await this.coordinator.callAll(0, internalId('__unblock'), args);
-    if (!replies.some((r) => r[0] === 58 && r[1] !== 48) || conn.blockedSeq !== seq) return false;
+    // A shard that served the wait first sent its reply before this answer: blockedSeq is -1 by now.
+    if (conn.blockedSeq !== seq) return false;
+    if (!replies.some((r) => r[0] === 58 && r[1] !== 48)) {
+      // Not a wait in a shard: one across shards (block-across.ts) or WAIT, which end themselves.
+      conn.unblockWith = unblockWith;
+      conn.onClosed?.();
+      return true;
+    }
     // The dropped waiter never answers: nothing of it reaches the AOF.
     this.aof.drop(conn.id, seq);
     conn.blockedSeq = -1;

@@ -124,7 +124,8 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
     let timer: NodeJS.Timeout | undefined;
     const timedOut = left === Infinity ? null : new Promise<void>((res) => (timer = setTimeout(res, left)));
     const closed = new Promise<void>((res) => (client.onClosed = res));
-    await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
+    // CLIENT UNBLOCK may have come while the tries ran.
+    if (client.unblockWith === 0) await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
     clearTimeout(timer);
     client.onClosed = null;
     const args = [Buffer.from('__unblock'), Buffer.from(String(opConn))];
