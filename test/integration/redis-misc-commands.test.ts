@@ -140,6 +140,18 @@ describe.each([1, 3])('misc Redis 7.0 commands with %i shard(s)', (shards) => {
     }
   });
 
+  it('EXISTS, TTL and TYPE leave the access time alone, GET counts as an access', async () => {
+    await r.set('idle', 'v');
+    // OBJECT IDLETIME counts whole seconds of the LRU clock: after 1.5 s at least one has passed.
+    await new Promise((res) => setTimeout(res, 1500));
+    await r.exists('idle');
+    await r.ttl('idle');
+    await r.type('idle');
+    expect(Number(await r.call('object', 'idletime', 'idle'))).toBeGreaterThanOrEqual(1);
+    await r.get('idle');
+    expect(Number(await r.call('object', 'idletime', 'idle'))).toBe(0);
+  });
+
   it('COMMAND GETKEYSANDFLAGS gives each key with its flags', async () => {
     expect(await r.call('command', 'getkeysandflags', 'set', 'k1', 'v1')).toEqual([['k1', ['OW', 'update']]]);
     expect(await r.call('command', 'getkeysandflags', 'lmove', 'k1', 'k2', 'left', 'right')).toEqual([

@@ -384,6 +384,7 @@ describe('blocking pops across shards', () => {
     const c = {
       closed: false,
       onClosed: null as (() => void) | null,
+      unblockWith: 0,
       close(): void {
         c.closed = true;
         c.onClosed?.();
