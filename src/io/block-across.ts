@@ -12,6 +12,7 @@ import { E_SYNTAX } from '../wire/error-text.js';
 import { CMD } from '../commands/ids.generated.js';
 import { parseBlockingTimeout } from '../commands/blocking-timeout.js';
 import { E_UNBLOCKED } from '../wire/error-text.js';
+import { UNBLOCK_ERROR } from './connection.js';
 import { internalId } from '../commands/internal.js';
 import type { Coordinator } from './coordinator.js';
 
@@ -20,7 +21,7 @@ export interface BlockedClient {
   readonly closed: boolean;
   /** Called once when the client goes away (or CLIENT UNBLOCK ends the wait). */
   onClosed: (() => void) | null;
-  /** CLIENT UNBLOCK: 1 end as timed out, 2 end with the UNBLOCKED error (0: keep waiting). */
+  /** CLIENT UNBLOCK: UNBLOCK_TIMEOUT or UNBLOCK_ERROR end the wait (0: keep waiting). */
   unblockWith: number;
 }
 
@@ -94,6 +95,16 @@ export function planBlock(c: Coordinator, id: number, args: Buffer[], keys: numb
  * AOF as what it took when its shard answers it.
  */
 export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, proto: 2 | 3, client: BlockedClient): Promise<Uint8Array> {
+  try {
+    return await waitAcross(c, plan, db, proto, client);
+  } finally {
+    // A CLIENT UNBLOCK that came as a try succeeded must not end the client's next wait.
+    client.unblockWith = 0;
+  }
+}
+
+/** runBlock's loop: tries, then waits on the shards' watches, until served, timed out, closed or unblocked. */
+async function waitAcross(c: Coordinator, plan: BlockPlan, db: number, proto: 2 | 3, client: BlockedClient): Promise<Uint8Array> {
   const id = plan.id;
   const flags = (proto === 3 ? F.FLAG_RESP3 : 0) | F.FLAG_NOBLOCK;
   const deadline = plan.timeoutMs === 0 ? Infinity : Date.now() + plan.timeoutMs;
@@ -132,8 +143,6 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
     await Promise.all([...plan.watched.keys()].map((s) => c.call(s, 0, unblock, args)));
     c.forget(opConn);
   }
-  const unblocked = client.unblockWith;
-  client.unblockWith = 0;
-  if (unblocked === 2) return Buffer.from(`-${E_UNBLOCKED}\r\n`);
+  if (client.unblockWith === UNBLOCK_ERROR) return Buffer.from(`-${E_UNBLOCKED}\r\n`);
   return Buffer.from(proto === 3 ? '_\r\n' : '*-1\r\n');
 }
