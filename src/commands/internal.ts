@@ -24,6 +24,9 @@ export const INTERNAL = [
   '__snapshot',
   '__load',
   '__bgsnap',
+  '__track',
+  '__trackcfg',
+  '__trackevict',
 ] as const;
 export type InternalName = (typeof INTERNAL)[number];
 

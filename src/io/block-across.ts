@@ -11,18 +11,16 @@ import { isKeyword } from '../wire/bytes.js';
 import { E_SYNTAX } from '../wire/error-text.js';
 import { CMD } from '../commands/ids.generated.js';
 import { parseBlockingTimeout } from '../commands/blocking-timeout.js';
-import { E_UNBLOCKED } from '../wire/error-text.js';
-import { UNBLOCK_ERROR } from './connection.js';
 import { internalId } from '../commands/internal.js';
 import type { Coordinator } from './coordinator.js';
 
 /** The client a blocking wait serves (a Connection): the wait ends when it closes. */
 export interface BlockedClient {
   readonly closed: boolean;
-  /** Called once when the client goes away (or CLIENT UNBLOCK ends the wait). */
+  /** Called once when the client goes away, or when CLIENT UNBLOCK ends the wait (setting unblockReply first). */
   onClosed: (() => void) | null;
-  /** CLIENT UNBLOCK: UNBLOCK_TIMEOUT or UNBLOCK_ERROR end the wait (0: keep waiting). */
-  unblockWith: number;
+  /** The reply CLIENT UNBLOCK gave the wait (a timeout's null or an UNBLOCKED error), or null. */
+  unblockReply: Uint8Array | null;
 }
 
 /** What a cross-shard blocking command tries and watches, from planBlock(). */
@@ -99,7 +97,7 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
     return await waitAcross(c, plan, db, proto, client);
   } finally {
     // A CLIENT UNBLOCK that came as a try succeeded must not end the client's next wait.
-    client.unblockWith = 0;
+    client.unblockReply = null;
   }
 }
 
@@ -111,7 +109,7 @@ async function waitAcross(c: Coordinator, plan: BlockPlan, db: number, proto: 2 
   const bwatch = internalId('__bwatch');
   const unblock = internalId('__unblock');
   const opConn = c.systemConn();
-  while (!client.closed && client.unblockWith === 0) {
+  while (!client.closed && client.unblockReply === null) {
     if (plan.move !== null) {
       const m = plan.move;
       const r = await c.operation(m.id, m.args, [1, 2], db, proto, c.logEntry(db, m.id, m.args));
@@ -135,14 +133,20 @@ async function waitAcross(c: Coordinator, plan: BlockPlan, db: number, proto: 2 
     let timer: NodeJS.Timeout | undefined;
     const timedOut = left === Infinity ? null : new Promise<void>((res) => (timer = setTimeout(res, left)));
     const closed = new Promise<void>((res) => (client.onClosed = res));
-    // CLIENT UNBLOCK may have come while the tries ran.
-    if (client.unblockWith === 0) await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
+    c.blockedAcross++;
+    // CLIENT UNBLOCK may have come while the tries ran (unblockReply set, no onClosed to call).
+    if (client.unblockReply === null) await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
+    c.blockedAcross--;
     clearTimeout(timer);
     client.onClosed = null;
     const args = [Buffer.from('__unblock'), Buffer.from(String(opConn))];
     await Promise.all([...plan.watched.keys()].map((s) => c.call(s, 0, unblock, args)));
     c.forget(opConn);
+    const r = client.unblockReply;
+    if (r !== null) {
+      client.unblockReply = null;
+      return r;
+    }
   }
-  if (client.unblockWith === UNBLOCK_ERROR) return Buffer.from(`-${E_UNBLOCKED}\r\n`);
-  return Buffer.from(proto === 3 ? '_\r\n' : '*-1\r\n');
+  return client.unblockReply ?? Buffer.from(proto === 3 ? '_\r\n' : '*-1\r\n');
 }

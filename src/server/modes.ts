@@ -15,6 +15,8 @@ import { installWait } from './wait.js';
 import { installStandaloneCommands } from './standalone-commands.js';
 import { installHelp } from './local-commands.js';
 import { clientInfoLine } from './info.js';
+import { Tracking } from './tracking.js';
+import { TRACK_TAG } from '../wire/frames.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
 export function installModes(a: Acceptor): { started(): void } {
@@ -22,6 +24,7 @@ export function installModes(a: Acceptor): { started(): void } {
   const txn = new Transactions(a, mon);
   const ps = new PubSub(a);
   const notes = new Notifications(a, ps);
+  const tracking = new Tracking(a);
   installClientAdmin(a);
   const slow = new SlowLog(a);
   const latency = installLatency(a);
@@ -45,9 +48,11 @@ export function installModes(a: Acceptor): { started(): void } {
       txn.closed(conn);
       ps.closed(conn);
       mon.remove(conn);
+      tracking.closed(conn);
     },
     event: (b, s, len) => {
       if (b[s] === 0) notes.event(b, s, len);
+      else if (b[s] === TRACK_TAG) tracking.event(b, s, len);
       else slow.report(b, s);
     },
     monitor: (conn, id, cmd, seq, ran) => mon.feed(conn, id, cmd, seq, ran),

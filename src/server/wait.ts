@@ -5,7 +5,7 @@
  */
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
-import { ST_MULTI, UNBLOCK_ERROR } from '../io/connection.js';
+import { ST_MULTI } from '../io/connection.js';
 import { parseI64 } from '../wire/bytes.js';
 import { E_NOT_INT, E_TIMEOUT_NEGATIVE, E_TIMEOUT_NOT_INT, E_UNBLOCKED } from '../wire/error-text.js';
 
@@ -28,10 +28,12 @@ export function installWait(a: Acceptor): void {
       conn.onClosed = null;
       if (conn.blockedSeq !== seq) return;
       conn.blockedSeq = -1;
+      // CLIENT UNBLOCK ERROR leaves its error here; a timeout (or UNBLOCK TIMEOUT) answers the 0 replicas reached.
+      const unblocked = conn.unblockReply;
+      conn.unblockReply = null;
       const w = a.startReply(conn);
-      if (conn.unblockWith === UNBLOCK_ERROR) w.error(E_UNBLOCKED);
+      if (unblocked !== null && unblocked[0] === 45) w.error(E_UNBLOCKED);
       else w.int(0);
-      conn.unblockWith = 0;
       if (conn.closed) return;
       a.replyW(conn, seq);
       a.releaseStalled();

@@ -28,6 +28,7 @@ import {
   entSize,
   lookupTyped,
   newCompact,
+  parseRandomCount,
   parseScanArgs,
   scanMatches,
   scanOpts,
@@ -36,7 +37,6 @@ import {
   valEnc,
   valPtr,
   wrongArgs,
-  parseRandCount,
 } from './value.js';
 import { dtConfig } from './dt-config.js';
 import {
@@ -417,7 +417,7 @@ const hrandfield: Handler = (c) => {
   let count = 0;
   let withValues = false;
   if (c.argc >= 3) {
-    const v = parseRandCount(c, 2, c.argc === 4 && c.is(3, 'WITHVALUES'));
+    const v = parseRandomCount(c, 2, c.argc === 4 && c.is(3, 'WITHVALUES'));
     if (v === null) return;
     count = v;
     if (c.argc === 4 && c.is(3, 'WITHVALUES')) withValues = true;

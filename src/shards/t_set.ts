@@ -39,7 +39,7 @@ import {
   setVal,
   valEnc,
   valPtr,
-  parseRandCount,
+  parseRandomCount,
 } from './value.js';
 import { dtConfig } from './dt-config.js';
 import { keyUnchanged, watchState } from './watch.js';
@@ -311,7 +311,7 @@ let colN: number[] = [];
 const srandmember: Handler = (c) => {
   let count = 0;
   if (c.argc === 3) {
-    const v = parseRandCount(c, 2, false);
+    const v = parseRandomCount(c, 2, false);
     if (v === null) return;
     count = v;
   } else if (c.argc > 3) {

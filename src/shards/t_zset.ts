@@ -43,6 +43,7 @@ import {
   freeValue,
   newCompact,
   parseIntercardArgs,
+  parseRandomCount,
   parseNumkeys,
   parseScanArgs,
   storeTempCollection,
@@ -52,7 +53,6 @@ import {
   setVal,
   valEnc,
   valPtr,
-  parseRandCount,
 } from './value.js';
 import { MN as SMN, MS as SMS, iterInit as setIterInit, iterNext as setIterNext, setHas, setLen } from './t_set.js';
 import { blockOn, parseTimeout } from './blocking.js';
@@ -963,7 +963,7 @@ function zmpop(c: Ctx, first: number, ms: number): void {
     if (whereArg + 3 === c.argc && c.is(whereArg + 1, 'COUNT')) {
       const v = c.int(whereArg + 2);
       if (v === null || v <= 0) {
-        c.out.error(v === null ? E_NOT_INT : E_COUNT_NOT_POSITIVE);
+        c.out.error(E_COUNT_NOT_POSITIVE);
         return;
       }
       count = v;
@@ -1166,7 +1166,7 @@ const zinterstore: Handler = (c) => combineGeneric(c, 1, OP_INTER);
 const zdiffstore: Handler = (c) => combineGeneric(c, 1, OP_DIFF);
 
 const zintercard: Handler = (c) => {
-  const limit = parseIntercardArgs(c);
+  const limit = parseIntercardArgs(c, true);
   if (limit < 0) return;
   const nk = c.int(1)!;
   const m = c.store.arena;
@@ -1192,7 +1192,7 @@ const zrandmember: Handler = (c) => {
   let count = 0;
   let withScores = false;
   if (c.argc >= 3) {
-    const v = parseRandCount(c, 2, c.argc === 4 && c.is(3, 'WITHSCORES'));
+    const v = parseRandomCount(c, 2, c.argc === 4 && c.is(3, 'WITHSCORES'));
     if (v === null) return;
     count = v;
     if (c.argc === 4 && c.is(3, 'WITHSCORES')) withScores = true;

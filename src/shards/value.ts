@@ -8,9 +8,10 @@ import type { Store } from './store.js';
 import type { Ctx } from './context.js';
 import {
   E_INVALID_CURSOR,
+  E_COUNT_LONG_RANGE,
   E_LIMIT_NEGATIVE,
   E_OUT_OF_RANGE,
-  E_RAND_COUNT_RANGE,
+  noInputKeys,
   E_NOT_INT,
   E_NUMKEYS_NOT_POSITIVE,
   E_NUMKEYS_OVER_ARGS,
@@ -315,10 +316,18 @@ export function serializeElements(m: Arena, a: number): Uint8Array {
 
 /**
  * SINTERCARD/ZINTERCARD arguments: `numkeys key… [LIMIT n]`. Returns the limit (0 = none), or
- * -1 after replying Redis's error.
+ * -1 after replying Redis's error. ZINTERCARD (`zset`) checks numkeys as ZUNION does.
  */
-export function parseIntercardArgs(c: Ctx): number {
-  const nk = parseNumkeys(c, 1);
+export function parseIntercardArgs(c: Ctx, zset = false): number {
+  let nk: number;
+  if (zset) {
+    const v = c.int(1);
+    if (v === null || v <= 0) {
+      c.out.error(v === null ? E_NOT_INT : noInputKeys('zintercard'));
+      return -1;
+    }
+    nk = v;
+  } else nk = parseNumkeys(c, 1);
   if (nk < 0) return -1;
   if (nk > c.argc - 2) {
     c.out.error(E_NUMKEYS_OVER_ARGS);
@@ -359,14 +368,14 @@ const HALF_LONG_MAX = 2n ** 62n - 1n;
  * ±LONG_MAX/2 when `pairs` (WITHVALUES/WITHSCORES). A count past the safe integers becomes the largest
  * safe one with its sign. Returns null after replying the error.
  */
-export function parseRandCount(c: Ctx, i: number, pairs: boolean): number | null {
+export function parseRandomCount(c: Ctx, i: number, pairs: boolean): number | null {
   const v = c.i64(i);
   if (v === null) {
     c.out.error(E_NOT_INT);
     return null;
   }
   if (v === LONG_MIN) {
-    c.out.error(E_RAND_COUNT_RANGE);
+    c.out.error(E_COUNT_LONG_RANGE);
     return null;
   }
   if (typeof v === 'number') return v;

@@ -21,10 +21,11 @@ async function eventually<T>(check: () => Promise<T>, ok: (v: T) => boolean): Pr
   return v;
 }
 
-/** The id of the client whose last command is `cmd` (CLIENT LIST). */
-async function clientIdRunning(r: Redis, cmd: string): Promise<string> {
+/** The id of the client named `name` once its last command is `cmd` (CLIENT LIST). */
+async function clientIdRunning(r: Redis, cmd: string, name: string): Promise<string> {
   const line = await eventually(
-    async () => ((await r.call('client', 'list')) as string).split('\n').find((l) => l.includes(` cmd=${cmd} `)),
+    async () =>
+      ((await r.call('client', 'list')) as string).split('\n').find((l) => l.includes(` name=${name} `) && l.includes(` cmd=${cmd} `)),
     (l) => l !== undefined,
   );
   return /id=(\d+)/.exec(line!)![1]!;
@@ -170,7 +171,7 @@ describe.each([1, 3])('misc Redis 7.0 commands with %i shard(s)', (shards) => {
       await r.sadd('slowset', 'A'.repeat(129));
       const log = (await r.call('slowlog', 'get')) as [number, number, number, string[]][];
       // SLOWLOG GET itself is logged once it ran, after this reply.
-      expect(log[0]![3]).toEqual(['sadd', 'slowset', 'A'.repeat(128) + '... (1 more bytes)']);
+      expect(log[0]![3]).toEqual(['sadd', 'slowset', `${'A'.repeat(128)}... (1 more bytes)`]);
       expect(log[1]![3]).toEqual(['sadd', 'slowset', ...many.slice(0, 29), '... (4 more arguments)']);
       expect(log[2]![3]).toEqual(['slowlog', 'reset']);
       await r.config('SET', 'slowlog-max-len', '10');
@@ -184,20 +185,24 @@ describe.each([1, 3])('misc Redis 7.0 commands with %i shard(s)', (shards) => {
   });
 
   it('CLIENT UNBLOCK ends a blocked BLPOP as a timeout or with the UNBLOCKED error', async () => {
-    const b = new Redis({ port: srv.port, host: '127.0.0.1' });
+    // CLIENT LIST shows cmd=blpop once the named connection's BLPOP is dispatched (and blocked).
+    const b = new Redis({ port: srv.port, host: '127.0.0.1', connectionName: 'ub1' });
+    const b2 = new Redis({ port: srv.port, host: '127.0.0.1', connectionName: 'ub2' });
     try {
       const popped = b.blpop('ub-a', 'ub-b', 'ub-c', 0);
-      const id = await clientIdRunning(r, 'blpop');
+      const id = await clientIdRunning(r, 'blpop', 'ub1');
       expect(await r.call('client', 'unblock', id)).toBe(1);
       expect(await popped).toBeNull();
-      const failed = b.blpop('ub-a', 'ub-b', 0).catch((e: Error) => e.message);
-      const id2 = await clientIdRunning(r, 'blpop');
+      await b.ping();
+      const failed = b2.blpop('ub-a', 'ub-b', 0).catch((e: Error) => e.message);
+      const id2 = await clientIdRunning(r, 'blpop', 'ub2');
       expect(await r.call('client', 'unblock', id2, 'ERROR')).toBe(1);
       expect(await failed).toBe('UNBLOCKED client unblocked via CLIENT UNBLOCK');
       expect(await r.call('client', 'unblock', id2)).toBe(0);
       await expect(r.call('client', 'unblock', id2, 'LATER')).rejects.toThrow('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
     } finally {
       b.disconnect();
+      b2.disconnect();
     }
   });
 
@@ -206,10 +211,10 @@ describe.each([1, 3])('misc Redis 7.0 commands with %i shard(s)', (shards) => {
     expect(await r.call('wait', '1', '50')).toBe(0);
     await expect(r.call('wait', '1', '-1')).rejects.toThrow('ERR timeout is negative');
     await expect(r.call('wait', 'x', '0')).rejects.toThrow('ERR value is not an integer or out of range');
-    const b = new Redis({ port: srv.port, host: '127.0.0.1' });
+    const b = new Redis({ port: srv.port, host: '127.0.0.1', connectionName: 'wt1' });
     try {
       const waited = b.call('wait', '1', '0');
-      const id = await clientIdRunning(r, 'wait');
+      const id = await clientIdRunning(r, 'wait', 'wt1');
       expect(await r.call('client', 'unblock', id)).toBe(1);
       expect(await waited).toBe(0);
     } finally {
@@ -244,11 +249,11 @@ describe.each([1, 3])('misc Redis 7.0 commands with %i shard(s)', (shards) => {
   it('SWAPDB serves a client blocked on a key the swap brings in', async () => {
     await r.flushall();
     const d1 = new Redis({ port: srv.port, host: '127.0.0.1', db: 1 });
-    const b = new Redis({ port: srv.port, host: '127.0.0.1' });
+    const b = new Redis({ port: srv.port, host: '127.0.0.1', connectionName: 'sw1' });
     try {
       await d1.rpush('swl', 'x');
       const popped = b.blpop('swl', 0);
-      await clientIdRunning(r, 'blpop');
+      await clientIdRunning(r, 'blpop', 'sw1');
       await r.call('swapdb', '0', '1');
       expect(await popped).toEqual(['swl', 'x']);
     } finally {

@@ -384,7 +384,7 @@ describe('blocking pops across shards', () => {
     const c = {
       closed: false,
       onClosed: null as (() => void) | null,
-      unblockWith: 0,
+      unblockReply: null as Uint8Array | null,
       close(): void {
         c.closed = true;
         c.onClosed?.();
