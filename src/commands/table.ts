@@ -510,6 +510,7 @@ function keysBySpecs(
   out: Int32Array,
   lenient: boolean,
   access: Uint8Array | null,
+  specOf: Int32Array | null = null,
 ): number {
   const fail = lenient ? 0 : -1;
   const id = spec.id;
@@ -568,6 +569,7 @@ function keysBySpecs(
     if (last >= argc || last < first || first >= argc) return fail;
     for (let i = first; i <= last; i += step) {
       if (access !== null) access[n] = ks.access;
+      if (specOf !== null) specOf[n] = j;
       out[n++] = i;
     }
   }
@@ -875,6 +877,45 @@ function errorReply(text: string): Buffer {
 
 /** COMMAND GETKEYS command arg...: the key arguments, or Redis's error replies. */
 export function commandGetKeysReply(args: Uint8Array[], resp: Resp): Buffer {
+  const r = getKeysOf(args, resp);
+  if (Buffer.isBuffer(r)) return r;
+  const keys: Uint8Array[] = new Array(r.n);
+  for (let i = 0; i < r.n; i++) keys[i] = args[r.out[i]!]!;
+  return encodeCommand(keys);
+}
+
+/**
+ * COMMAND GETKEYSANDFLAGS command arg...: each key with its key-spec flags as a set. SORT, MIGRATE, SET
+ * and BITFIELD take theirs from what their arguments do, as Redis's getkeys functions report them.
+ */
+export function commandGetKeysAndFlagsReply(args: Uint8Array[], resp: Resp): Buffer {
+  const r = getKeysOf(args, resp);
+  if (Buffer.isBuffer(r)) return r;
+  const { spec, n, out, specOf } = r;
+  const parts: Buffer[] = [Buffer.from(`*${n}\r\n`)];
+  const argc = args.length;
+  const { buf, argStart, argLen } = r;
+  for (let i = 0; i < n; i++) {
+    let flags: string[];
+    if (spec.id === CMD.SORT || spec.id === CMD.SORT_RO) flags = out[i] === 1 ? ['RO', 'access'] : ['OW', 'update'];
+    else if (spec.id === CMD.MIGRATE) flags = ['RW', 'access', 'delete'];
+    else if (spec.id === CMD.SET) flags = setReads(buf, argStart, argLen, argc) ? ['RW', 'access', 'update'] : ['OW', 'update'];
+    else if (spec.id === CMD.BITFIELD) flags = bitfieldWrites(buf, argStart, argLen, argc) ? ['RW', 'access', 'update'] : ['RO', 'access'];
+    else flags = spec.keySpecs[specOf[i]!]!.flags;
+    const key = args[out[i]!]!;
+    parts.push(Buffer.from(`*2\r\n$${key.length}\r\n`), Buffer.from(key), Buffer.from('\r\n'));
+    const w = new RespWriter(resp);
+    writeStatusSet(w, flags);
+    parts.push(w.toBuffer());
+  }
+  return Buffer.concat(parts);
+}
+
+/** The keys COMMAND GETKEYS[ANDFLAGS] finds (positions into `args`, and the spec each came from), or Redis's error reply. */
+function getKeysOf(
+  args: Uint8Array[],
+  resp: Resp,
+): Buffer | { spec: CommandSpec; n: number; out: Int32Array; specOf: Int32Array; buf: Buffer; argStart: Int32Array; argLen: Int32Array } {
   const id = args.length ? lookupCommand(args[0]!, 0, args[0]!.length) : -1;
   let spec = id >= 0 ? COMMANDS[id]! : null;
   if (spec?.subcommands && args.length > 1) {
@@ -898,11 +939,10 @@ export function commandGetKeysReply(args: Uint8Array[], resp: Resp): Buffer {
     off += args[i]!.length;
   }
   const out = new Int32Array(argc);
-  const n = keysBySpecs(spec, buf, argStart, argLen, argc, out, true, null);
+  const specOf = new Int32Array(argc);
+  const n = keysBySpecs(spec, buf, argStart, argLen, argc, out, true, null, specOf);
   if (n <= 0) {
     return spec.flags & F_NO_MANDATORY_KEYS ? new RespWriter(resp).arr(0).toBuffer() : errorReply(E_GETKEYS_ARGS);
   }
-  const keys: Uint8Array[] = new Array(n);
-  for (let i = 0; i < n; i++) keys[i] = args[out[i]!]!;
-  return encodeCommand(keys);
+  return { spec, n, out, specOf, buf, argStart, argLen };
 }

@@ -14,7 +14,7 @@ import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
-import { Connection, isLoopbackAddress, type PendingPart } from './connection.js';
+import { Connection, REPLY_ON, REPLY_SKIP, isLoopbackAddress, type PendingPart } from './connection.js';
 import { ErrorStats } from './error-stats.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
@@ -27,10 +27,12 @@ import { CMD } from '../commands/ids.generated.js';
 import {
   COMMANDS,
   F_BLOCKING,
+  F_FAST,
   F_MAY_REPLICATE,
   F_NO_AUTH,
   F_PROTECTED,
   F_READONLY,
+  F_SKIP_SLOWLOG,
   F_WRITE,
   checkArity,
   extractKeys,
@@ -198,6 +200,10 @@ export class Acceptor {
   readonly replies: ReplyFlusher;
   /** Local command handlers by command id, installed by the server. */
   local: (LocalHandler | undefined)[] = [];
+  /** Slow-log threshold in µs for commands the acceptor runs itself (-1: off); kept by the server's slow log. */
+  localSlowUs = -1;
+  /** Logs a local command that took `us` µs (installed by the server's slow log). */
+  localSlow: (conn: Connection, id: number, cmd: ParsedCommand, us: number) => void = () => {};
   /** Transactions, pub/sub and notification hooks. */
   hooks: ModeHooks = {
     gate: () => false,
@@ -449,7 +455,18 @@ export class Acceptor {
     const args = [Buffer.from('__unblock'), Buffer.from(String(target.id))];
     const counts = await this.coordinator.callAll(0, internalId('__unblock'), args);
     // A shard that dropped the waiter never answers it: the acceptor does, and its write never happened.
-    if (!counts.some((r) => r[1] !== 48) || target.closed || target.blockedSeq !== seq) return false;
+    if (target.closed || target.blockedSeq !== seq) return false;
+    if (!counts.some((r) => r[1] !== 48)) {
+      // No shard held it and nothing answered it: a wait across shards between its tries and its watches,
+      // which takes the reply when it next looks.
+      target.unblockReply = reply;
+      if (reply[0] === 45) this.stats.failed[target.blockedCmd]!++;
+      // It may have started waiting on its watches while the shards answered: wake it.
+      const late = target.onClosed;
+      target.onClosed = null;
+      late?.();
+      return true;
+    }
     this.aof.drop(target.id, seq);
     if (reply[0] === 45) this.stats.failed[target.blockedCmd]!++;
     if (target.monitored !== null) this.hooks.executed(target, seq);
@@ -665,6 +682,7 @@ export class Acceptor {
     let id = lookupCommand(b, as[0]!, al[0]!);
     const seq = conn.nextSeq++;
     this.stats.commandsProcessed++;
+    if (conn.replyMode !== REPLY_ON) this.silenceReply(conn, seq, id);
     if (id < 0) {
       this.hooks.rejected(conn);
       this.stats.commandsProcessed--;
@@ -734,7 +752,9 @@ export class Acceptor {
       }
       this.localDepth++;
       try {
-        local(conn, seq, cmd);
+        // Like the shards, O(1) commands are timed for the slow log only at threshold 0 (a clock read costs more than they do).
+        if (this.localSlowUs < 0 || (this.localSlowUs > 0 && (spec.flags & F_FAST) !== 0)) local(conn, seq, cmd);
+        else this.runTimed(local, conn, seq, id, cmd);
       } finally {
         this.localDepth--;
       }
@@ -776,6 +796,30 @@ export class Acceptor {
     // Only once routed: a stalled command is parsed again later.
     if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, false);
     return true;
+  }
+
+  /** Runs a local command under the clock and hands it to the slow log when it took at least the threshold. */
+  private runTimed(local: LocalHandler, conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+    const t0 = performance.now();
+    local(conn, seq, cmd);
+    const us = Math.floor((performance.now() - t0) * 1000);
+    // DEBUG SLEEP logs itself when its shards answer.
+    if (us >= this.localSlowUs && (COMMANDS[id]!.flags & F_SKIP_SLOWLOG) === 0 && id !== CMD.DEBUG) this.localSlow(conn, id, cmd, us);
+  }
+
+  /** CLIENT REPLY OFF/SKIP: drops the reply of `seq`, unless it is a pub/sub (un)subscription, which Redis pushes anyway. */
+  private silenceReply(conn: Connection, seq: number, id: number): void {
+    if (conn.replyMode === REPLY_SKIP) conn.replyMode = REPLY_ON;
+    if (
+      id === CMD.SUBSCRIBE ||
+      id === CMD.PSUBSCRIBE ||
+      id === CMD.SSUBSCRIBE ||
+      id === CMD.UNSUBSCRIBE ||
+      id === CMD.PUNSUBSCRIBE ||
+      id === CMD.SUNSUBSCRIBE
+    )
+      return;
+    conn.silence(seq);
   }
 
   /** Counts a command refused before it ran (Redis's rejected_calls): not a processed command. */
@@ -832,6 +876,12 @@ export class Acceptor {
         return true;
       case CMD.RANDOMKEY:
         return this.broadcast(conn, seq, id, cmd, Split.Random);
+      case CMD.SWAPDB:
+        if (this.aof.sink === null) return this.broadcast(conn, seq, id, cmd, Split.Ok);
+        // Logged once, at one point of every shard's order, like FLUSHALL.
+        for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
+        this.startOperation(conn, seq, id, cmd);
+        return true;
       case CMD.SCAN: {
         const c = parseScanCursor(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
         const s = c === null ? 0 : cursorShard(c, this.nShards);

@@ -93,13 +93,23 @@ export function planBlock(c: Coordinator, id: number, args: Buffer[], keys: numb
  * AOF as what it took when its shard answers it.
  */
 export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, proto: 2 | 3, client: BlockedClient): Promise<Uint8Array> {
+  try {
+    return await waitAcross(c, plan, db, proto, client);
+  } finally {
+    // A CLIENT UNBLOCK that came as a try succeeded must not end the client's next wait.
+    client.unblockReply = null;
+  }
+}
+
+/** runBlock's loop: tries, then waits on the shards' watches, until served, timed out, closed or unblocked. */
+async function waitAcross(c: Coordinator, plan: BlockPlan, db: number, proto: 2 | 3, client: BlockedClient): Promise<Uint8Array> {
   const id = plan.id;
   const flags = (proto === 3 ? F.FLAG_RESP3 : 0) | F.FLAG_NOBLOCK;
   const deadline = plan.timeoutMs === 0 ? Infinity : Date.now() + plan.timeoutMs;
   const bwatch = internalId('__bwatch');
   const unblock = internalId('__unblock');
   const opConn = c.systemConn();
-  while (!client.closed) {
+  while (!client.closed && client.unblockReply === null) {
     if (plan.move !== null) {
       const m = plan.move;
       const r = await c.operation(m.id, m.args, [1, 2], db, proto, c.logEntry(db, m.id, m.args));
@@ -124,7 +134,8 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
     const timedOut = left === Infinity ? null : new Promise<void>((res) => (timer = setTimeout(res, left)));
     const closed = new Promise<void>((res) => (client.onClosed = res));
     c.blockedAcross++;
-    await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
+    // CLIENT UNBLOCK may have come while the tries ran (unblockReply set, no onClosed to call).
+    if (client.unblockReply === null) await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
     c.blockedAcross--;
     clearTimeout(timer);
     client.onClosed = null;
@@ -137,5 +148,5 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
       return r;
     }
   }
-  return Buffer.from(proto === 3 ? '_\r\n' : '*-1\r\n');
+  return client.unblockReply ?? Buffer.from(proto === 3 ? '_\r\n' : '*-1\r\n');
 }

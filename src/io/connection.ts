@@ -87,6 +87,11 @@ export interface ClientTracking {
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
 
+/** CLIENT REPLY modes (Connection.replyMode). */
+export const REPLY_ON = 0;
+export const REPLY_OFF = 1;
+export const REPLY_SKIP = 2;
+
 /** The client-visible state of a connection. */
 export class Connection {
   readonly id: number;
@@ -193,6 +198,10 @@ export class Connection {
   /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */
   monitor = false;
   noEvict = false;
+  /** CLIENT REPLY: REPLY_ON, REPLY_OFF, or REPLY_SKIP (the next command's reply is dropped). */
+  replyMode = REPLY_ON;
+  /** Sequence numbers whose replies are dropped (CLIENT REPLY OFF/SKIP); null when none is. */
+  silenced: Set<number> | null = null;
 
   constructor(id: number, socket: Socket, authenticated: boolean) {
     this.id = id;
@@ -219,6 +228,7 @@ export class Connection {
    */
   deliver(seq: number, buf: Uint8Array, start: number, len: number): boolean {
     if (buf[start] === 45) this.countError(seq, buf, start, len);
+    if (this.silenced?.delete(seq)) len = 0;
     if (seq !== this.nextWrite) {
       this.early.set(seq, buf.slice(start, start + len));
       return false;
@@ -228,6 +238,11 @@ export class Connection {
     if (this.deferred !== null) this.writeDeferred();
     if (this.early.size !== 0) this.drainEarly();
     return true;
+  }
+
+  /** Drops the reply of command `seq` (CLIENT REPLY OFF/SKIP) when it comes. */
+  silence(seq: number): void {
+    (this.silenced ??= new Set()).add(seq);
   }
 
   /** Notes an error reply to `seq` (a failed call) and counts it for INFO errorstats. */

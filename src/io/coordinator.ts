@@ -53,8 +53,9 @@ export const SYSTEM_CONN_BASE = 0x80000000;
 /** Command groups whose multi-key commands run across shards by gathering the keys into one. */
 const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash']);
 
-/** True for the collection commands that run across shards by gathering their keys into one. */
+/** True for the collection commands (and LCS) that run across shards by gathering their keys into one. */
 export function runsGathered(id: number): boolean {
+  if (id === CMD.LCS) return true;
   return GATHERED_GROUPS.has(COMMANDS[id]!.docs.group) && (COMMANDS[id]!.flags & F_BLOCKING) === 0;
 }
 
@@ -320,7 +321,7 @@ export class Coordinator {
 
   /** The steps of MSETNX, RENAME/RENAMENX, COPY and FLUSHDB/FLUSHALL across shards. */
   private async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
-    if (id === CMD.FLUSHALL || id === CMD.FLUSHDB) {
+    if (id === CMD.FLUSHALL || id === CMD.FLUSHDB || id === CMD.SWAPDB) {
       this.held.fill(1);
       const replies = await this.callAll(db, id, args);
       const failed = replies.find((r) => r[0] === 45);

@@ -50,7 +50,8 @@ export function absoluteForm(id: number, argv: Uint8Array[], nowMs: number): Uin
       }
       return out;
     }
-    case CMD.RESTORE: {
+    case CMD.RESTORE:
+    case CMD.RESTORE_ASKING: {
       const ttl = num(2);
       if (ttl === null || ttl === 0 || argv.some((_, i) => i > 3 && kw(i, 'ABSTTL'))) return null;
       return [argv[0]!, argv[1]!, ascii(String(nowMs + ttl)), ...argv.slice(3), ascii('ABSTTL')];

@@ -1,9 +1,10 @@
 /**
- * CLIENT PAUSE / UNPAUSE / NO-EVICT / UNBLOCK: pausing parks clients through the acceptor's
+ * CLIENT PAUSE / UNPAUSE / NO-EVICT / UNBLOCK / REPLY: pausing parks clients through the acceptor's
  * stall mechanism; unblocking ends a BLPOP-style wait as its timeout (or an error) would.
  */
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
+import { REPLY_OFF, REPLY_ON, REPLY_SKIP } from '../io/connection.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { R_OK } from '../wire/resp-writer.js';
 import { isKeyword, parseSafeInt } from '../wire/bytes.js';
@@ -70,6 +71,20 @@ export function installClientAdmin(a: Acceptor): void {
       if (!conn.closed) answer(done);
       a.scheduleTick();
     });
+  };
+  a.local[CMD.CLIENT_REPLY] = (conn, seq, cmd) => {
+    if (is(cmd, 2, 'ON')) {
+      conn.replyMode = REPLY_ON;
+      conn.silenced?.delete(seq);
+      return a.replyConst(conn, seq, R_OK);
+    }
+    if (is(cmd, 2, 'OFF')) conn.replyMode = REPLY_OFF;
+    else if (is(cmd, 2, 'SKIP')) {
+      if (conn.replyMode !== REPLY_OFF) conn.replyMode = REPLY_SKIP;
+    } else return a.replyError(conn, seq, E_SYNTAX);
+    // OFF and SKIP answer nothing themselves.
+    conn.silence(seq);
+    a.replyConst(conn, seq, R_OK);
   };
   a.local[CMD.CLIENT_NO_EVICT] = (conn, seq, cmd) => {
     if (is(cmd, 2, 'ON')) conn.noEvict = true;

@@ -171,7 +171,8 @@ function replayCommand(a: Acceptor, replay: Replay, db: number, argv: Uint8Array
   const first = nk > 0 ? shardOf(keyIdx[0]!) : 0;
   for (let k = 1; k < nk && single; k++) single = shardOf(keyIdx[k]!) === first;
   if (single) {
-    if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB)) for (let s = 0; s < n; s++) replay.send(s, db, id, argv);
+    if (nk === 0 && (id === CMD.FLUSHALL || id === CMD.FLUSHDB || id === CMD.SWAPDB))
+      for (let s = 0; s < n; s++) replay.send(s, db, id, argv);
     else replay.send(first, db, id, argv);
     return null;
   }

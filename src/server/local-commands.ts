@@ -8,6 +8,7 @@ import {
   COMMANDS,
   commandCountReply,
   commandDocsReply,
+  commandGetKeysAndFlagsReply,
   commandGetKeysReply,
   commandInfoReply,
   commandListReply,
@@ -197,6 +198,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
   h[CMD.COMMAND_INFO] = (conn, seq, cmd) => a.replyConst(conn, seq, commandInfoReply(cmd.argc > 2 ? namesFrom(cmd, 2) : null, conn.proto));
   h[CMD.COMMAND_DOCS] = (conn, seq, cmd) => a.replyConst(conn, seq, commandDocsReply(cmd.argc > 2 ? namesFrom(cmd, 2) : null, conn.proto));
   h[CMD.COMMAND_GETKEYS] = (conn, seq, cmd) => a.replyConst(conn, seq, commandGetKeysReply(namesFrom(cmd, 2), conn.proto));
+  h[CMD.COMMAND_GETKEYSANDFLAGS] = (conn, seq, cmd) => a.replyConst(conn, seq, commandGetKeysAndFlagsReply(namesFrom(cmd, 2), conn.proto));
   h[CMD.COMMAND_LIST] = (conn, seq, cmd) => {
     let filter: CommandListFilter | null = null;
     if (cmd.argc === 5 && is(cmd, 2, 'FILTERBY')) {
@@ -377,8 +379,11 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
 
 const HELP_TEXTS = JSON.parse(readFileSync(new URL('../../data/redis-help.json', import.meta.url), 'utf8')) as Record<string, string[]>;
 
-/** X HELP with Redis's own text (recorded by scripts/dump-redis-help.mjs), for containers with a subcommand Sabre runs. */
-function installHelp(a: Acceptor, h: (LocalHandler | undefined)[]): void {
+/**
+ * X HELP with Redis's own text (recorded by scripts/dump-redis-help.mjs), for containers with a subcommand Sabre runs;
+ * the server calls it again once every module has installed its commands.
+ */
+export function installHelp(a: Acceptor, h: (LocalHandler | undefined)[]): void {
   for (const spec of COMMANDS) {
     const lines = HELP_TEXTS[spec.name];
     const help = spec.subcommands?.find((s) => s.name === `${spec.name}|help`);

@@ -10,6 +10,10 @@ import { installClientAdmin } from './client-admin.js';
 import { SlowLog } from './slowlog.js';
 import { installLatency } from './latency.js';
 import { installDebug } from './debug.js';
+import { Migrate } from './migrate.js';
+import { installWait } from './wait.js';
+import { installStandaloneCommands } from './standalone-commands.js';
+import { installHelp } from './local-commands.js';
 import { clientInfoLine } from './info.js';
 import { Tracking } from './tracking.js';
 import { TRACK_TAG } from '../wire/frames.js';
@@ -25,6 +29,10 @@ export function installModes(a: Acceptor): { started(): void } {
   const slow = new SlowLog(a);
   const latency = installLatency(a);
   installDebug(a, slow);
+  new Migrate(a);
+  installWait(a);
+  installStandaloneCommands(a);
+  installHelp(a, a.local);
   const reset = a.local[CMD.RESET];
   a.local[CMD.RESET] = (conn, seq, cmd) => {
     mon.remove(conn);

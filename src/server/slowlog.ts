@@ -3,8 +3,54 @@ import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
 import type { Connection } from '../io/connection.js';
 import { R_OK } from '../wire/resp-writer.js';
-import { parseSafeInt } from '../wire/bytes.js';
+import { isKeyword, parseSafeInt } from '../wire/bytes.js';
+import type { ParsedCommand } from '../wire/resp-parser.js';
 import { E_SLOWLOG_COUNT } from '../wire/error-text.js';
+
+/** Redis's SLOWLOG_ENTRY_MAX_ARGC and SLOWLOG_ENTRY_MAX_STRING. */
+const MAX_ARGS = 32;
+const MAX_STRING = 128;
+const REDACTED = Buffer.from('(redacted)');
+const NONE = new Set<number>();
+/** CONFIG SET parameters Redis flags sensitive: their values are redacted. */
+const SENSITIVE_CONFIGS = new Set(['masterauth', 'masteruser', 'requirepass']);
+
+function argIs(cmd: ParsedCommand, i: number, upper: string): boolean {
+  return isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, upper);
+}
+
+/** Argument positions Redis redacts from logs (redactClientCommandArgument): passwords, ACL rules, sensitive configs. */
+function redactedFrom(id: number, cmd: ParsedCommand): Set<number> {
+  const out = new Set<number>();
+  const argc = cmd.argc;
+  if (id === CMD.AUTH || id === CMD.ACL_SETUSER) {
+    for (let i = id === CMD.AUTH ? 1 : 2; i < argc; i++) out.add(i);
+  } else if (id === CMD.HELLO) {
+    for (let i = 2; i < argc; i++) {
+      if (argIs(cmd, i, 'AUTH') && i + 2 < argc) {
+        out.add(i + 1).add(i + 2);
+        i += 2;
+      }
+    }
+  } else if (id === CMD.CONFIG_SET) {
+    for (let i = 2; i + 1 < argc; i += 2) {
+      const name = Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!))
+        .toString('latin1')
+        .toLowerCase();
+      if (SENSITIVE_CONFIGS.has(name)) out.add(i + 1);
+    }
+  } else if (id === CMD.MIGRATE) {
+    for (let i = 6; i < argc; i++) {
+      if (argIs(cmd, i, 'KEYS')) break;
+      if (argIs(cmd, i, 'AUTH') && i + 1 < argc) out.add(++i);
+      else if (argIs(cmd, i, 'AUTH2') && i + 2 < argc) {
+        out.add(i + 1).add(i + 2);
+        i += 2;
+      }
+    }
+  } else return NONE;
+  return out;
+}
 
 /** One slow-log entry as SLOWLOG GET shows it. */
 interface Entry {
@@ -26,6 +72,12 @@ export class SlowLog {
   private nextId = 0;
 
   constructor(private readonly a: Acceptor) {
+    const threshold = (): void => {
+      a.localSlowUs = a.config.num('slowlog-log-slower-than');
+    };
+    threshold();
+    a.config.onChange('slowlog-log-slower-than', threshold);
+    a.localSlow = (conn, id, cmd, us) => this.recordCommand(conn, id, cmd, us);
     a.local[CMD.SLOWLOG_LEN] = (conn, seq) => {
       a.startReply(conn).int(this.entries.length);
       a.replyW(conn, seq);
@@ -79,6 +131,29 @@ export class SlowLog {
       args.push(omitted > 0 ? Buffer.concat([arg, Buffer.from(`... (${omitted} more bytes)`)]) : arg);
     }
     this.push(conn, args, us, max);
+  }
+
+  /** Logs a command the acceptor ran itself, trimmed and with secrets redacted as Redis logs it. */
+  recordCommand(conn: Connection, id: number, cmd: ParsedCommand, us: number): void {
+    const argc = cmd.argc;
+    const redact = redactedFrom(id, cmd);
+    const args: Buffer[] = [];
+    for (let i = 0; i < argc && i < MAX_ARGS; i++) {
+      if (i === MAX_ARGS - 1 && argc > MAX_ARGS) {
+        args.push(Buffer.from(`... (${argc - MAX_ARGS + 1} more arguments)`));
+        break;
+      }
+      if (redact.has(i)) {
+        args.push(REDACTED);
+        continue;
+      }
+      const n = cmd.argLen[i]!;
+      const s = cmd.argStart[i]!;
+      if (n > MAX_STRING)
+        args.push(Buffer.concat([cmd.buf.subarray(s, s + MAX_STRING), Buffer.from(`... (${n - MAX_STRING} more bytes)`)]));
+      else args.push(Buffer.from(cmd.buf.subarray(s, s + n)));
+    }
+    this.push(conn, args, us, this.a.config.num('slowlog-max-len'));
   }
 
   /** Logs a command the acceptor ran itself (DEBUG SLEEP) if it took at least the threshold. */

@@ -66,6 +66,17 @@ export function signalReady(db: number, buf: Uint8Array, s: number, n: number): 
   ready.push(k);
 }
 
+/** SWAPDB: keys of `db` that clients wait on and that exist now (`exists`) become ready. */
+export function signalDbReady(db: number, exists: (key: Buffer) => boolean): void {
+  const prefix = `${db}:`;
+  for (const k of byKey.keys()) {
+    if (!k.startsWith(prefix) || readySet.has(k)) continue;
+    if (!exists(Buffer.from(k.slice(prefix.length), 'latin1'))) continue;
+    readySet.add(k);
+    ready.push(k);
+  }
+}
+
 /** Whether any key became ready since the last serve. */
 export function hasReady(): boolean {
   return ready.length > 0;

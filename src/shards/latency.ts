@@ -18,7 +18,7 @@ const MAX_STRING = 128;
 export const latencyState = { track: false, slowUs: -1 };
 /** 1 for the command ids the worker times under the current configuration. */
 export const timed = new Uint8Array(COMMANDS.length + 64);
-/** Commands left untimed when only the slow log is on: Redis's `fast` ones, and SET/SETEX/PSETEX (O(1), unflagged because of SET's options). */
+/** Commands left untimed when only the slow log is on with a threshold above 0: Redis's `fast` ones, and SET/SETEX/PSETEX (O(1), unflagged because of SET's options). */
 const UNTIMED_SLOWLOG: boolean[] = COMMANDS.map(
   (c) => (c.flags & F_FAST) !== 0 || c.name === 'set' || c.name === 'setex' || c.name === 'psetex',
 );
@@ -83,7 +83,9 @@ export function afterTimed(c: Ctx, conn: number, cmd: number, t0: number): void 
 const latencyCfg: Handler = (c) => {
   latencyState.track = c.int(1) === 1;
   latencyState.slowUs = c.int(2) ?? -1;
-  for (let id = 0; id < COMMANDS.length; id++) timed[id] = latencyState.track || (latencyState.slowUs >= 0 && !UNTIMED_SLOWLOG[id]) ? 1 : 0;
+  const slow = latencyState.slowUs;
+  // A threshold of 0 logs every command, O(1) ones included.
+  for (let id = 0; id < COMMANDS.length; id++) timed[id] = latencyState.track || slow === 0 || (slow > 0 && !UNTIMED_SLOWLOG[id]) ? 1 : 0;
   c.out.simple('OK');
 };
 

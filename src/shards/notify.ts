@@ -9,6 +9,7 @@ import { recKeyLen, recKeyOff } from './record.js';
 import type { Ctx, Handler } from './context.js';
 import type { Store } from './store.js';
 import { copyBytes } from '../wire/bytes.js';
+import { smoveState } from './t_set.js';
 import {
   NOTIFY_EXPIRED as EXPIRED,
   NOTIFY_GENERIC as GENERIC,
@@ -200,7 +201,7 @@ export function afterCommand(c: Ctx, cmd: number): void {
       if (r === 'zero') return;
       keyEvent(c, SET, 'srem', 1);
       if (c.lookup(1) === 0) keyEvent(c, GENERIC, 'del', 1);
-      keyEvent(c, SET, 'sadd', 2);
+      if (smoveState.added) keyEvent(c, SET, 'sadd', 2);
       return;
     case CMD.BLPOP:
       if (r !== 'null') popEvent(c, LIST, 'lpop');
@@ -303,6 +304,11 @@ export function afterCommand(c: Ctx, cmd: number): void {
       return;
     case CMD.COPY:
       if (r !== 'zero') keyEvent(c, GENERIC, 'copy_to', 2);
+      return;
+    case CMD.MOVE:
+      if (r === 'zero') return;
+      keyEvent(c, GENERIC, 'move_from', 1);
+      emit(GENERIC, 'move_to', c.int(2)!, c.buf, c.as[1]!, c.al[1]!);
       return;
   }
 }

@@ -101,6 +101,14 @@ export class Store {
     return a;
   }
 
+  /** lookup() for reads that leave the access time alone (Redis's LOOKUP_NOTOUCH: EXISTS, TTL, TYPE): counts hits/misses only. */
+  lookupReadNoTouch(db: number, buf: Uint8Array, s: number, n: number): number {
+    const a = this.lookup(db, buf, s, n);
+    if (a === 0) this.stats.misses++;
+    else this.stats.hits++;
+    return a;
+  }
+
   /**
    * Deletes the record just returned by lookup() (the table remembers its slot), with its
    * collection structure unless `keepValue` (RENAME moved the structure to another record).
@@ -224,6 +232,17 @@ export class Store {
       return true;
     });
     return deleted;
+  }
+
+  /** SWAPDB: databases `a` and `b` trade their keys, expiry counts and scheduled expiries. */
+  swapDbs(a: number, b: number): void {
+    const t = this.dbs[a]!;
+    this.dbs[a] = this.dbs[b]!;
+    this.dbs[b] = t;
+    const e = this.expires[a]!;
+    this.expires[a] = this.expires[b]!;
+    this.expires[b] = e;
+    this.wheel.swapDb(a, b);
   }
 
   /** Empties one database. */

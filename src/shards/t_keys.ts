@@ -23,12 +23,16 @@ import {
   strOff,
 } from './record.js';
 import {
+  E_DB_RANGE,
   E_GT_LT,
+  E_INT_RANGE,
   E_INVALID_CURSOR,
   E_NOT_INT,
   E_NO_KEY,
   E_NX_XX_GT_LT,
   E_SAME_OBJECT,
+  E_SWAPDB_FIRST,
+  E_SWAPDB_SECOND,
   E_SYNTAX,
   unsupportedOption,
 } from '../wire/error-text.js';
@@ -43,6 +47,8 @@ import { createHash, hashSet } from './t_hash.js';
 import { createZset, zsetRestoreAdd } from './t_zset.js';
 import { readF64 } from './listpack.js';
 import { bytesEqual, globMatch, parseI64 } from '../wire/bytes.js';
+import { touchKey, touchSwap, watchState } from './watch.js';
+import { signalDbReady } from './blocking.js';
 
 const TYPE_NAMES = ['string', 'list', 'set', 'zset', 'hash'];
 
@@ -57,7 +63,7 @@ const del: Handler = (c) => {
 
 const exists: Handler = (c) => {
   let n = 0;
-  for (let i = 1; i < c.argc; i++) if (c.lookupRead(i) !== 0) n++;
+  for (let i = 1; i < c.argc; i++) if (c.store.lookupReadNoTouch(c.db, c.buf, c.as[i]!, c.al[i]!) !== 0) n++;
   c.out.int(n);
 };
 
@@ -120,7 +126,7 @@ function expireGeneric(seconds: boolean, absolute: boolean): Handler {
 /** TTL/PTTL/EXPIRETIME/PEXPIRETIME. */
 function ttlGeneric(ms: boolean, absolute: boolean): Handler {
   return (c) => {
-    const a = c.lookupRead(1);
+    const a = c.store.lookupReadNoTouch(c.db, c.buf, c.as[1]!, c.al[1]!);
     if (a === 0) {
       c.out.int(-2);
       return;
@@ -149,7 +155,7 @@ const persist: Handler = (c) => {
 };
 
 const type: Handler = (c) => {
-  const a = c.lookup(1);
+  const a = c.store.lookupReadNoTouch(c.db, c.buf, c.as[1]!, c.al[1]!);
   c.out.simple(a === 0 ? 'none' : TYPE_NAMES[recType(c.store.arena, a)]!);
 };
 
@@ -234,6 +240,59 @@ const copy: Handler = (c) => {
   }
   cloneRecord(c, dstDb, c.lookup(1), 2, true);
   c.out.int(1);
+};
+
+/** MOVE key db: the record goes to the other database as it is, with its TTL (Redis's moveCommand checks, in its order). */
+const move: Handler = (c) => {
+  const dbid = c.i64(2);
+  if (dbid === null || typeof dbid === 'bigint' || dbid < -2147483648 || dbid > 2147483647) {
+    // Redis's getIntFromObjectOrReply: a number past 32 bits has its own text.
+    c.out.error(dbid === null ? E_NOT_INT : E_INT_RANGE);
+    return;
+  }
+  if (dbid < 0 || dbid >= c.store.dbs.length) {
+    c.out.error(E_DB_RANGE);
+    return;
+  }
+  if (dbid === c.db) {
+    c.out.error(E_SAME_OBJECT);
+    return;
+  }
+  if (c.lookup(1) === 0 || c.store.lookup(dbid, c.buf, c.as[1]!, c.al[1]!) !== 0) {
+    c.out.int(0);
+    return;
+  }
+  if (watchState.keys !== 0) touchKey(dbid, c.buf, c.as[1]!, c.al[1]!);
+  cloneRecord(c, dbid, c.lookup(1), 1, false);
+  // The new record owns the structure now: free only the old record.
+  c.store.removeFound(c.db, c.lookup(1), true);
+  c.out.int(1);
+};
+
+/** SWAPDB index1 index2, run by every shard on its part of both databases. */
+const swapdb: Handler = (c) => {
+  const a = c.int(1);
+  if (a === null || a < -2147483648 || a > 2147483647) {
+    c.out.error(E_SWAPDB_FIRST);
+    return;
+  }
+  const b = c.int(2);
+  if (b === null || b < -2147483648 || b > 2147483647) {
+    c.out.error(E_SWAPDB_SECOND);
+    return;
+  }
+  const n = c.store.dbs.length;
+  if (a < 0 || a >= n || b < 0 || b >= n) {
+    c.out.error(E_DB_RANGE);
+    return;
+  }
+  if (a !== b) {
+    if (watchState.keys !== 0) touchSwap(c.store, a, b);
+    c.store.swapDbs(a, b);
+    // Clients blocked on keys the swap brought in are served now, as after a push.
+    for (const db of [a, b]) signalDbReady(db, (k) => c.store.lookup(db, k, 0, k.length) !== 0);
+  }
+  c.out.constant(R_OK);
 };
 
 /** Record addresses collected by KEYS/SCAN before the reply is written. */
@@ -473,6 +532,8 @@ export const keyCommands: Record<string, Handler> = {
   rename: renameGeneric(false),
   renamenx: renameGeneric(true),
   copy,
+  move,
+  swapdb,
   keys,
   scan,
   randomkey,

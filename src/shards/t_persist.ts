@@ -197,6 +197,8 @@ const load: Handler = (c) => {
 export const persistCommands: Record<string, Handler> = {
   dump,
   restore,
+  // What a cluster's MIGRATE sends; standalone, it is RESTORE.
+  'restore-asking': restore,
   __snapshot: snapshot,
   __load: load,
   __bgsnap: bgsnap,

@@ -39,8 +39,10 @@ import {
   setVal,
   valEnc,
   valPtr,
+  parseRandomCount,
 } from './value.js';
 import { dtConfig } from './dt-config.js';
+import { keyUnchanged, watchState } from './watch.js';
 import { E_NOT_INT, E_NOT_POSITIVE, E_SYNTAX } from '../wire/error-text.js';
 import { R_EMPTY_ARRAY } from '../wire/resp-writer.js';
 import { copyBytes, parseI64 } from '../wire/bytes.js';
@@ -309,11 +311,8 @@ let colN: number[] = [];
 const srandmember: Handler = (c) => {
   let count = 0;
   if (c.argc === 3) {
-    const v = c.int(2);
-    if (v === null) {
-      c.out.error(E_NOT_INT);
-      return;
-    }
+    const v = parseRandomCount(c, 2, false);
+    if (v === null) return;
     count = v;
   } else if (c.argc > 3) {
     c.out.error(E_SYNTAX);
@@ -379,6 +378,7 @@ const srandmember: Handler = (c) => {
 };
 
 const smove: Handler = (c) => {
+  smoveState.added = true;
   const src = lookupTyped(c, 1, T_SET, false);
   if (src < 0) return;
   const dst = lookupTyped(c, 2, T_SET, false);
@@ -398,9 +398,14 @@ const smove: Handler = (c) => {
   if (setLen(m, src) === 0) deleteKey(c, 1);
   let d = c.lookup(2);
   if (d === 0) d = createSet(c, 2);
-  setAdd(m, d, c.buf, ms, mn);
+  // As Redis: the destination counts as modified only when the member was new to it.
+  smoveState.added = setAdd(m, d, c.buf, ms, mn) !== 0;
+  if (!smoveState.added && watchState.keys !== 0) keyUnchanged(2);
   c.out.int(1);
 };
+
+/** Whether the last SMOVE added its member to the destination (its keyspace event depends on it). */
+export const smoveState = { added: true };
 
 /** Looks up set keys args[from..to) into `recs` (0 for missing); false after WRONGTYPE. */
 const recs: number[] = [];

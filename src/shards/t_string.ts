@@ -4,6 +4,9 @@ import { T_STRING, recType, recValLen, strBuf, strOff } from './record.js';
 import {
   E_DECR_OVERFLOW,
   E_INCR_NAN,
+  E_LCS_LEN_AND_IDX,
+  E_LCS_NOT_STRINGS,
+  E_LCS_TOO_BIG,
   E_NOT_FLOAT,
   E_NOT_INT,
   E_OFFSET_RANGE,
@@ -169,6 +172,17 @@ const getex: Handler = (c) => {
     if (at <= c.store.now) c.store.removeFound(c.db, a);
     else c.store.setExpire(c.db, a, at);
   }
+};
+
+const getset: Handler = (c) => {
+  const a = c.lookup(1);
+  if (a === 0) c.out.nullBulk();
+  else if (recType(c.store.arena, a) !== T_STRING) {
+    c.out.error(E_WRONGTYPE);
+    return;
+  } else replyValue(c, a);
+  // A plain SET: the new value drops any TTL the old one had.
+  c.store.setString(c.db, c.buf, c.as[1]!, c.al[1]!, c.buf, c.as[2]!, c.al[2]!, 0);
 };
 
 const getdel: Handler = (c) => {
@@ -403,6 +417,127 @@ const setrange: Handler = (c) => {
   c.out.int(total);
 };
 
+/** The bytes of string key argument `i` ('' when missing), or null when it holds another type. */
+function lcsOperand(c: Ctx, i: number): Uint8Array | null {
+  const m = c.store.arena;
+  const a = c.lookupRead(i);
+  if (a === 0) return new Uint8Array(0);
+  if (recType(m, a) !== T_STRING) return null;
+  const off = strOff(m, a);
+  return strBuf(m, a).slice(off, off + recValLen(m, a));
+}
+
+/** LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN] (Redis's lcsCommand, same table walk and ranges). */
+const lcs: Handler = (c) => {
+  const a = lcsOperand(c, 1);
+  const b = a === null ? null : lcsOperand(c, 2);
+  if (a === null || b === null) {
+    c.out.error(E_LCS_NOT_STRINGS);
+    return;
+  }
+  let getLen = false;
+  let getIdx = false;
+  let withMatchLen = false;
+  let minMatchLen = 0;
+  for (let j = 3; j < c.argc; j++) {
+    if (c.is(j, 'IDX')) getIdx = true;
+    else if (c.is(j, 'LEN')) getLen = true;
+    else if (c.is(j, 'WITHMATCHLEN')) withMatchLen = true;
+    else if (c.is(j, 'MINMATCHLEN') && j < c.argc - 1) {
+      const v = c.i64(++j);
+      if (v === null) {
+        c.out.error(E_NOT_INT);
+        return;
+      }
+      minMatchLen = v < 0 ? 0 : Number(v);
+    } else {
+      c.out.error(E_SYNTAX);
+      return;
+    }
+  }
+  if (getIdx && getLen) {
+    c.out.error(E_LCS_LEN_AND_IDX);
+    return;
+  }
+  const alen = a.length;
+  const blen = b.length;
+  const w = blen + 1;
+  if ((alen + 1) * w * 4 > c.limits.maxBulkLen) {
+    c.out.error(E_LCS_TOO_BIG);
+    return;
+  }
+  const t = new Uint32Array((alen + 1) * w);
+  for (let i = 1; i <= alen; i++) {
+    for (let j = 1; j <= blen; j++) {
+      if (a[i - 1] === b[j - 1]) t[i * w + j] = t[(i - 1) * w + j - 1]! + 1;
+      else {
+        const l1 = t[(i - 1) * w + j]!;
+        const l2 = t[i * w + j - 1]!;
+        t[i * w + j] = l1 > l2 ? l1 : l2;
+      }
+    }
+  }
+  const total = t[alen * w + blen]!;
+  if (getLen) {
+    c.out.int(total);
+    return;
+  }
+  const result = scratchOf(total);
+  const ranges: number[] = [];
+  let idx = total;
+  let aStart = alen;
+  let aEnd = 0;
+  let bStart = 0;
+  let bEnd = 0;
+  let i = alen;
+  let j = blen;
+  while (i > 0 && j > 0) {
+    let emit = false;
+    if (a[i - 1] === b[j - 1]) {
+      result[idx - 1] = a[i - 1]!;
+      if (aStart === alen) {
+        aStart = aEnd = i - 1;
+        bStart = bEnd = j - 1;
+      } else if (aStart === i && bStart === j) {
+        aStart--;
+        bStart--;
+      } else emit = true;
+      if (aStart === 0 || bStart === 0) emit = true;
+      idx--;
+      i--;
+      j--;
+    } else {
+      if (t[(i - 1) * w + j]! > t[i * w + j - 1]!) i--;
+      else j--;
+      if (aStart !== alen) emit = true;
+    }
+    if (emit) {
+      const matchLen = aEnd - aStart + 1;
+      if (minMatchLen === 0 || matchLen >= minMatchLen) ranges.push(aStart, aEnd, bStart, bEnd, matchLen);
+      aStart = alen;
+    }
+  }
+  if (!getIdx) {
+    c.out.bulk(result, 0, total);
+    return;
+  }
+  c.out.mapHeader(2);
+  c.out.bulkString('matches');
+  c.out.arrayHeader(ranges.length / 5);
+  for (let r = 0; r < ranges.length; r += 5) {
+    c.out.arrayHeader(withMatchLen ? 3 : 2);
+    c.out.arrayHeader(2);
+    c.out.int(ranges[r]!);
+    c.out.int(ranges[r + 1]!);
+    c.out.arrayHeader(2);
+    c.out.int(ranges[r + 2]!);
+    c.out.int(ranges[r + 3]!);
+    if (withMatchLen) c.out.int(ranges[r + 4]!);
+  }
+  c.out.bulkString('len');
+  c.out.int(total);
+};
+
 /** Handlers by lower-case command name. */
 export const stringCommands: Record<string, Handler> = {
   get,
@@ -412,6 +547,8 @@ export const stringCommands: Record<string, Handler> = {
   psetex: setWithTtl(false),
   getex,
   getdel,
+  getset,
+  lcs,
   mget,
   mset,
   msetnx,

@@ -62,6 +62,15 @@ export class TimerWheel {
     this.heads[idx] = e;
   }
 
+  /** SWAPDB: entries of database `a` now belong to `b` and the other way round. */
+  swapDb(a: number, b: number): void {
+    const d = this.db;
+    for (let e = 0; e < this.used; e++) {
+      if (d[e] === a) d[e] = b;
+      else if (d[e] === b) d[e] = a;
+    }
+  }
+
   private allocEntry(): number {
     if (this.freeHead !== NIL) {
       const e = this.freeHead;

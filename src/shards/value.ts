@@ -350,7 +350,7 @@ export function parseIntercardArgs(c: Ctx, zset = false): number {
   return limit;
 }
 
-/** A `numkeys` argument (at index `i`): a positive integer, or -1 after replying Redis's error. */
+/** A `numkeys` argument (at index `i`): a positive integer, or -1 after replying Redis's error (the same for a non-number). */
 export function parseNumkeys(c: Ctx, i: number): number {
   const nk = c.int(i);
   if (nk === null || nk <= 0) {
@@ -360,9 +360,13 @@ export function parseNumkeys(c: Ctx, i: number): number {
   return nk;
 }
 
+const LONG_MIN = -(2n ** 63n);
+const HALF_LONG_MAX = 2n ** 62n - 1n;
+
 /**
- * The count of HRANDFIELD/ZRANDMEMBER (argument `i`), checked as Redis does: within
- * ±LONG_MAX, and within ±LONG_MAX/2 when each pick replies a pair. null after replying the error.
+ * SRANDMEMBER/HRANDFIELD/ZRANDMEMBER's count at argument `i`: Redis takes -LONG_MAX..LONG_MAX, and
+ * ±LONG_MAX/2 when `pairs` (WITHVALUES/WITHSCORES). A count past the safe integers becomes the largest
+ * safe one with its sign. Returns null after replying the error.
  */
 export function parseRandomCount(c: Ctx, i: number, pairs: boolean): number | null {
   const v = c.i64(i);
@@ -370,16 +374,16 @@ export function parseRandomCount(c: Ctx, i: number, pairs: boolean): number | nu
     c.out.error(E_NOT_INT);
     return null;
   }
-  if (v === -(2n ** 63n)) {
+  if (v === LONG_MIN) {
     c.out.error(E_COUNT_LONG_RANGE);
     return null;
   }
-  if (typeof v === 'bigint') {
-    // Beyond 2^53: Redis refuses it with values; without, no reply that long could be built.
-    c.out.error(pairs && (v < -(2n ** 62n) || v > 2n ** 62n) ? E_OUT_OF_RANGE : E_NOT_INT);
+  if (typeof v === 'number') return v;
+  if (pairs && (v > HALF_LONG_MAX || v < -HALF_LONG_MAX)) {
+    c.out.error(E_OUT_OF_RANGE);
     return null;
   }
-  return v;
+  return v > 0n ? Number.MAX_SAFE_INTEGER : -Number.MAX_SAFE_INTEGER;
 }
 
 /** An unnamed collection record outside the keyspace, in its compact encoding `enc`, for building a STORE result. */

@@ -57,9 +57,22 @@ function touchFlush(store: Store, db: number): void {
   }
 }
 
+/** SWAPDB: watchers of keys of db `a` or `b` that exist in either become dirty (Redis's touchAllWatchedKeysInDb). */
+export function touchSwap(store: Store, a: number, b: number): void {
+  for (const list of byHash.values()) {
+    for (const w of list) {
+      if (w.db !== a && w.db !== b) continue;
+      const n = w.key.length;
+      if (store.lookup(a, w.key, 0, n) !== 0 || store.lookup(b, w.key, 0, n) !== 0) for (const c of w.conns) dirty.add(c);
+    }
+  }
+}
+
 /** Watched keys the running write command names, and whether each existed before it ran. */
 const pending: Watched[] = [];
 const existedBefore: boolean[] = [];
+/** The key argument index of each pending entry. */
+const pendingArg: number[] = [];
 
 function findWatched(db: number, b: Uint8Array, s: number, n: number): Watched | undefined {
   const list = byHash.get(hashBytes(b, s, n));
@@ -91,6 +104,7 @@ export function touchCommand(c: Ctx, cmd: number, dumpId: number, restoreId: num
     const w = findWatched(c.db, c.buf, c.as[k]!, c.al[k]!);
     if (w === undefined) continue;
     existedBefore[pending.length] = c.store.lookup(c.db, w.key, 0, w.key.length) !== 0;
+    pendingArg[pending.length] = k;
     pending.push(w);
   }
 }
@@ -106,6 +120,16 @@ export function touchAfter(c: Ctx): void {
     if (existedBefore[i] || c.store.lookup(w.db, w.key, 0, w.key.length) !== 0) for (const conn of w.conns) dirty.add(conn);
   }
   pending.length = 0;
+}
+
+/** The running write left key argument `i` as it was (SMOVE's destination already had the member): its watchers stay clean. */
+export function keyUnchanged(i: number): void {
+  for (let j = pending.length - 1; j >= 0; j--) {
+    if (pendingArg[j] !== i) continue;
+    pending.splice(j, 1);
+    existedBefore.splice(j, 1);
+    pendingArg.splice(j, 1);
+  }
 }
 
 function forget(conn: number): void {

@@ -8,6 +8,7 @@ export const E_SYNTAX = 'ERR syntax error';
 export const E_NOT_INT = 'ERR value is not an integer or out of range';
 export const E_NOT_FLOAT = 'ERR value is not a valid float';
 export const E_NOT_POSITIVE = 'ERR value is out of range, must be positive';
+export const E_INT_RANGE = 'ERR value is out of range, value must between -2147483648 and 2147483647';
 export const E_NAN_OR_INFINITY = 'ERR value is NaN or Infinity';
 export const E_OVERFLOW = 'ERR increment or decrement would overflow';
 export const E_DECR_OVERFLOW = 'ERR decrement would overflow';
@@ -31,12 +32,49 @@ export const E_TIMEOUT_NOT_FLOAT = 'ERR timeout is not a float or out of range';
 export const E_TIMEOUT_NOT_INT = 'ERR timeout is not an integer or out of range';
 export const E_TIMEOUT_NEGATIVE = 'ERR timeout is negative';
 
+// LCS.
+export const E_LCS_NOT_STRINGS = 'ERR The specified keys must contain string values';
+export const E_LCS_LEN_AND_IDX = 'ERR If you want both the length and indexes, please just use IDX.';
+export const E_LCS_TOO_BIG = 'ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len';
+
+// A standalone server without cluster, replicas, modules or latency events.
+export const E_CLUSTER_DISABLED = 'ERR This instance has cluster support disabled';
+export const E_MODULE_LOAD = 'ERR Error loading the extension. Please check the server logs.';
+export const E_MODULE_UNLOAD = 'ERR Error unloading module: no such module with that name';
+export const E_RDB_ONLY_RANGE = 'ERR value is out of range, value must between 0 and 1';
+/** LATENCY GRAPH of an event with no samples. */
+export function latencyNoSamples(event: string): string {
+  return `ERR No samples available for event '${event}'`;
+}
+/** REPLCONF with an option Redis does not know. */
+export function replconfBadOption(option: string): string {
+  return `ERR Unrecognized REPLCONF option: ${option}`;
+}
+/** REPLCONF ip-address of NET_HOST_STR_LEN bytes or more. */
+export function replconfIpTooLong(bytes: number): string {
+  return `ERR REPLCONF ip-address provided by replica instance is too long: ${bytes} bytes`;
+}
+
+// MIGRATE.
+export const E_MIGRATE_KEYS_ARG = 'ERR When using MIGRATE KEYS option, the key argument must be set to the empty string';
+export const E_MIGRATE_CONNECT = 'IOERR error or timeout connecting to the client';
+/** MIGRATE's socket error while writing to or reading from the target. */
+export function migrateIoError(writing: boolean): string {
+  return `IOERR error or timeout ${writing ? 'writing' : 'reading'} to target instance`;
+}
+/** MIGRATE's reply when the target answered an error (its text without the leading '-'). */
+export function migrateTargetError(text: string): string {
+  return `ERR Target instance replied with error: ${text}`;
+}
+
 // Keys and types.
 export const E_WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
 export const E_NO_KEY = 'ERR no such key';
 export const E_BUSYKEY = 'BUSYKEY Target key name already exists.';
 export const E_SAME_OBJECT = 'ERR source and destination objects are the same';
 export const E_DB_RANGE = 'ERR DB index is out of range';
+export const E_SWAPDB_FIRST = 'ERR invalid first DB index';
+export const E_SWAPDB_SECOND = 'ERR invalid second DB index';
 export const E_INVALID_CURSOR = 'ERR invalid cursor';
 export const E_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 
