@@ -24,6 +24,10 @@ export const INTERNAL = [
   '__snapshot',
   '__load',
   '__bgsnap',
+  '__sortelems',
+  '__sortrun',
+  '__sortget',
+  '__sortstore',
 ] as const;
 export type InternalName = (typeof INTERNAL)[number];
 

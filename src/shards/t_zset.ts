@@ -493,6 +493,28 @@ export function zsetScanScores(
   }
 }
 
+/**
+ * Calls `fn` with `count` members of the sorted set in rank order from rank `from`
+ * (backwards from the end when `rev`), SORT's walk of a zset.
+ */
+export function zsetWalk(
+  m: Arena,
+  a: number,
+  from: number,
+  count: number,
+  rev: boolean,
+  fn: (u8: Uint8Array, ms: number, mn: number) => void,
+): void {
+  begin(m, a);
+  const len = zsetLen(m, a);
+  let x = len === 0 || from >= len ? 0 : byRank(m, rev ? len - 1 - from : from);
+  for (let i = 0; i < count && x !== 0; i++) {
+    posMember(m, x);
+    fn(m.u8, MS, MN);
+    x = rev ? prevPos(m, x) : nextPos(m, x);
+  }
+}
+
 /** Adds a member to a sorted-set record (the __restore path). */
 export function zsetRestoreAdd(m: Arena, a: number, score: number, buf: Uint8Array, s: number, n: number): void {
   zsetAdd(m, a, score, buf, s, n, 0);
