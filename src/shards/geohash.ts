@@ -47,7 +47,7 @@ export const sep = { lat: 0, lon: 0 };
 
 /** Splits a score's bits into sep.lat and sep.lon (as Redis's uint64 cast of the score). */
 export function deinterleave(bits: number): void {
-  if (!(bits >= 0) || bits >= 2 ** 64) bits = 0;
+  if (!(bits >= 0) || bits >= 18446744073709551616) bits = 0;
   bits = Math.floor(bits);
   const hi = Math.floor(bits / TWO26);
   const lo = bits - hi * TWO26;
@@ -120,19 +120,28 @@ export function decodeArea(h: GeoHash, out: GeoArea): void {
 
 /** Longitude and latitude decoded by decodeScore. */
 export const xy = { lon: 0, lat: 0 };
-const area: GeoArea = { latMin: 0, latMax: 0, lonMin: 0, lonMax: 0 };
-const full: GeoHash = { lat: 0, lon: 0, step: GEO_STEP_MAX, zero: false };
+const INV26 = 1 / TWO26;
+const LAT_SCALE = GEO_LAT_MAX - GEO_LAT_MIN;
+const LON_SCALE = GEO_LONG_MAX - GEO_LONG_MIN;
 
 /** A score's point (the centre of its box, clamped to the ranges) into xy. */
 export function decodeScore(score: number): void {
-  deinterleave(score);
-  full.lat = sep.lat;
-  full.lon = sep.lon;
-  decodeArea(full, area);
-  let lon = (area.lonMin + area.lonMax) / 2;
+  if (score >= 0 && score < 4503599627370496) {
+    // The usual 52-bit score: split with exact power-of-two scaling and 32-bit truncation.
+    const hi = (score * INV26) | 0;
+    const lo = (score - hi * TWO26) | 0;
+    sep.lat = squash(hi) * 8192 + squash(lo);
+    sep.lon = squash(hi >>> 1) * 8192 + squash(lo >>> 1);
+  } else deinterleave(score);
+  // geohashDecode at step 26 (i / 2^26 is exact), then the box centre, as Redis computes them.
+  const latMin = GEO_LAT_MIN + sep.lat * INV26 * LAT_SCALE;
+  const latMax = GEO_LAT_MIN + (sep.lat + 1) * INV26 * LAT_SCALE;
+  const lonMin = GEO_LONG_MIN + sep.lon * INV26 * LON_SCALE;
+  const lonMax = GEO_LONG_MIN + (sep.lon + 1) * INV26 * LON_SCALE;
+  let lon = (lonMin + lonMax) / 2;
   if (lon > GEO_LONG_MAX) lon = GEO_LONG_MAX;
   if (lon < GEO_LONG_MIN) lon = GEO_LONG_MIN;
-  let lat = (area.latMin + area.latMax) / 2;
+  let lat = (latMin + latMax) / 2;
   if (lat > GEO_LAT_MAX) lat = GEO_LAT_MAX;
   if (lat < GEO_LAT_MIN) lat = GEO_LAT_MIN;
   xy.lon = lon;
@@ -187,18 +196,54 @@ export interface GeoShape {
 /** The distance set by inShape. */
 export const found = { dist: 0 };
 
-/** Whether point (lon, lat) lies in the shape; its distance from the centre goes to found.dist (meters). */
+/** Per-search constants of inShape (prepareShape): the centre in radians and its cosine, the limits in meters. */
+const pre = { lon1r: 0, lat1r: 0, cosLat1: 0, limit: 0, halfW: 0, halfH: 0, latBand: 0, cosMin: 0, wideW: 0 };
+
+/**
+ * Readies inShape for shape `s`. The distances stay Redis's expressions, operation for operation;
+ * only what does not change per point is computed once, and a point whose latitude alone puts it
+ * clearly outside (by a relative margin far above rounding) skips the trigonometry.
+ */
+export function prepareShape(s: GeoShape): void {
+  pre.lon1r = degRad(s.lon);
+  pre.lat1r = degRad(s.lat);
+  pre.cosLat1 = Math.cos(pre.lat1r);
+  pre.limit = s.radius * s.conversion;
+  pre.halfW = (s.width * s.conversion) / 2;
+  pre.halfH = (s.height * s.conversion) / 2;
+  pre.latBand = ((s.circle ? pre.limit : pre.halfH) * (1 + 1e-6) + 1e-3) / EARTH_RADIUS_IN_METERS;
+  // The smallest cosine of a latitude the box can keep (0 when its band reaches a pole).
+  const lo = pre.lat1r - pre.latBand;
+  const hi = pre.lat1r + pre.latBand;
+  pre.cosMin = lo <= -Math.PI / 2 || hi >= Math.PI / 2 ? 0 : Math.min(Math.cos(lo), Math.cos(hi));
+  pre.wideW = (pre.halfW * (1 + 1e-6) + 1e-3) / EARTH_RADIUS_IN_METERS;
+}
+
+/** Whether point (lon, lat) lies in the shape readied by prepareShape; its distance from the centre goes to found.dist (meters). */
 export function inShape(s: GeoShape, lon: number, lat: number): boolean {
-  if (s.circle) {
-    const d = distance(s.lon, s.lat, lon, lat);
-    if (d > s.radius * s.conversion) return false;
-    found.dist = d;
-    return true;
+  const lat2r = degRad(lat);
+  // Any path between two latitudes is at least their difference long.
+  if (Math.abs(lat2r - pre.lat1r) > pre.latBand) return false;
+  const lon2r = degRad(lon);
+  if (!s.circle) {
+    // East-west, the box's half width is at least R·cos(lat)·|Δlon| (sin x ≥ x(1 − x²/6) for |x| ≤ π/2).
+    const dl = Math.abs(lon2r - pre.lon1r);
+    if (dl <= Math.PI && pre.cosMin * dl * (1 - (dl * dl) / 24) > pre.wideW) return false;
+    // geohashGetDistance(x2, y2, x1, y2): same latitude, so u = sin(0) = 0.
+    const vw = Math.sin((pre.lon1r - lon2r) / 2);
+    const cos2 = Math.cos(lat2r);
+    const lonDist = 2.0 * EARTH_RADIUS_IN_METERS * Math.asin(Math.sqrt(0 + cos2 * cos2 * vw * vw));
+    if (lonDist > pre.halfW) return false;
+    // geohashGetDistance(x2, y2, x2, y1): same longitude, so v = sin(0) = 0.
+    const uh = Math.sin((pre.lat1r - lat2r) / 2);
+    const latDist = 2.0 * EARTH_RADIUS_IN_METERS * Math.asin(Math.sqrt(uh * uh + cos2 * pre.cosLat1 * 0 * 0));
+    if (latDist > pre.halfH) return false;
   }
-  const lonDist = distance(lon, lat, s.lon, lat);
-  const latDist = distance(lon, lat, lon, s.lat);
-  if (lonDist > (s.width * s.conversion) / 2 || latDist > (s.height * s.conversion) / 2) return false;
-  found.dist = distance(s.lon, s.lat, lon, lat);
+  const u = Math.sin((lat2r - pre.lat1r) / 2);
+  const v = Math.sin((lon2r - pre.lon1r) / 2);
+  const d = 2.0 * EARTH_RADIUS_IN_METERS * Math.asin(Math.sqrt(u * u + pre.cosLat1 * Math.cos(lat2r) * v * v));
+  if (s.circle && d > pre.limit) return false;
+  found.dist = d;
   return true;
 }
 

@@ -19,6 +19,7 @@ import {
   distance,
   found,
   inShape,
+  prepareShape,
   sameBox,
   scoreOf,
   searchAreas,
@@ -384,6 +385,7 @@ function collect(_u8: Uint8Array, ms: number, mn: number, score: number): boolea
 /** membersOfAllNeighbors: scans the search boxes, skipping repeats of the box just scanned. */
 function collectAll(m: Arena, a: number): void {
   searchAreas(shape);
+  prepareShape(shape);
   used = 0;
   let last = 0;
   for (let i = 0; i < 9; i++) {

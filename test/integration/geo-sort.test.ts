@@ -184,7 +184,7 @@ function randomCommand(rand: () => number): (string | number)[] {
     return o;
   };
   const shape = (): string[] =>
-    rand() < 0.5 ? ['BYRADIUS', String(int(1, 300)), pick(['km', 'mi'])] : ['BYBOX', String(int(10, 400)), String(int(10, 400)), 'km'];
+    rand() < 0.5 ? ['BYRADIUS', String(pick([int(1, 30), int(1, 300)])), pick(['km', 'mi'])] : ['BYBOX', String(int(5, 400)), String(int(5, 400)), 'km'];
   const from = (): string[] => (rand() < 0.5 ? ['FROMMEMBER', member()] : ['FROMLONLAT', lon(), lat()]);
   switch (int(0, 13)) {
     case 0:
