@@ -133,7 +133,8 @@ function geoLoad() {
   const cmds = [];
   for (let i = 0; i < N; i += 100) {
     const parts = ['geoadd', 'big'];
-    for (let j = i; j < Math.min(N, i + 100); j++) parts.push((rand() * 360 - 180).toFixed(6), (rand() * 170 - 85).toFixed(6), `member:${j}`);
+    for (let j = i; j < Math.min(N, i + 100); j++)
+      parts.push((rand() * 360 - 180).toFixed(6), (rand() * 170 - 85).toFixed(6), `member:${j}`);
     cmds.push(encode(parts));
   }
   return cmds;
@@ -176,6 +177,12 @@ const TESTS = [
   ['SORT 100 ALPHA LIMIT 0 10', ['SORT', 'l100', 'ALPHA', 'LIMIT', '0', '10']],
 ];
 
+/** CPU seconds (user + system, all threads) a process has used. */
+function cpuSeconds(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function benchOnce(port, depth, argv) {
   const out = execFileSync('redis-benchmark', ['-p', String(port), '-q', '--csv', '-n', String(REQUESTS), '-P', String(depth), ...argv], {
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -197,10 +204,21 @@ async function bench() {
     for (const depth of [1, 16]) {
       for (const [label, argv] of TESTS) {
         const acc = { redis: [], sabre: [] };
-        for (let run = 0; run < RUNS; run++) for (const srv of run % 2 === 0 ? [r, s] : [s, r]) acc[srv.name].push(benchOnce(srv.port, depth, argv));
+        const cpu = { redis: [], sabre: [] };
+        for (let run = 0; run < RUNS; run++) {
+          for (const srv of run % 2 === 0 ? [r, s] : [s, r]) {
+            const c0 = cpuSeconds(srv.proc.pid);
+            acc[srv.name].push(benchOnce(srv.port, depth, argv));
+            cpu[srv.name].push(((cpuSeconds(srv.proc.pid) - c0) / REQUESTS) * 1e6);
+          }
+        }
         const rv = median(acc.redis);
         const sv = median(acc.sabre);
-        rows.push(`| ${label} | ${depth} | ${Math.round(rv)} | ${Math.round(sv)} | ${(sv / rv).toFixed(2)} |`);
+        const rc = median(cpu.redis);
+        const sc = median(cpu.sabre);
+        rows.push(
+          `| ${label} | ${depth} | ${Math.round(rv)} | ${Math.round(sv)} | ${(sv / rv).toFixed(2)} | ${rc.toFixed(1)} | ${sc.toFixed(1)} | ${(rc / sc).toFixed(2)} |`,
+        );
         console.log(rows.at(-1));
       }
     }
@@ -225,7 +243,9 @@ async function memory() {
   return [row];
 }
 
-const version = execFileSync('redis-server', ['--version']).toString().match(/v=(\S+)/)[1];
+const version = execFileSync('redis-server', ['--version'])
+  .toString()
+  .match(/v=(\S+)/)[1];
 const lines = [
   `# Geo and SORT: Sabre vs Redis ${version}`,
   '',
@@ -244,8 +264,11 @@ const lines = [
   '',
   '1000 points around Sicily for the searches; SORT reads a list of 100 random integers.',
   '',
-  '| test | -P | Redis rps | Sabre rps | Sabre/Redis |',
-  '|---|---|---|---|---|',
+  "Throughput on a shared, loaded 2-core machine swings run to run, so each server's CPU time per request",
+  '(user + system over all its threads, from /proc) is given too: "CPU Redis/Sabre" above 1 means Sabre spends less.',
+  '',
+  '| test | -P | Redis rps | Sabre rps | Sabre/Redis | Redis CPU µs/req | Sabre CPU µs/req | CPU Redis/Sabre |',
+  '|---|---|---|---|---|---|---|---|',
   ...(await bench()),
   '',
 ];

@@ -216,7 +216,7 @@ export function prepareShape(s: GeoShape): void {
   const lo = pre.lat1r - pre.latBand;
   const hi = pre.lat1r + pre.latBand;
   pre.cosMin = lo <= -Math.PI / 2 || hi >= Math.PI / 2 ? 0 : Math.min(Math.cos(lo), Math.cos(hi));
-  pre.wideW = (pre.halfW * (1 + 1e-6) + 1e-3) / EARTH_RADIUS_IN_METERS;
+  pre.wideW = ((s.circle ? pre.limit : pre.halfW) * (1 + 1e-6) + 1e-3) / EARTH_RADIUS_IN_METERS;
 }
 
 /** Whether point (lon, lat) lies in the shape readied by prepareShape; its distance from the centre goes to found.dist (meters). */
@@ -225,10 +225,11 @@ export function inShape(s: GeoShape, lon: number, lat: number): boolean {
   // Any path between two latitudes is at least their difference long.
   if (Math.abs(lat2r - pre.lat1r) > pre.latBand) return false;
   const lon2r = degRad(lon);
+  // East-west, both the box's longitude distance and the great-circle distance are at least
+  // R·cos(lat)·|Δlon|·(1 − Δlon²/24) for the smaller cosine of the two latitudes (sin x ≥ x − x³/6).
+  const dl = Math.abs(lon2r - pre.lon1r);
+  if (dl <= Math.PI && pre.cosMin * dl * (1 - (dl * dl) / 24) > pre.wideW) return false;
   if (!s.circle) {
-    // East-west, the box's half width is at least R·cos(lat)·|Δlon| (sin x ≥ x(1 − x²/6) for |x| ≤ π/2).
-    const dl = Math.abs(lon2r - pre.lon1r);
-    if (dl <= Math.PI && pre.cosMin * dl * (1 - (dl * dl) / 24) > pre.wideW) return false;
     // geohashGetDistance(x2, y2, x1, y2): same latitude, so u = sin(0) = 0.
     const vw = Math.sin((pre.lon1r - lon2r) / 2);
     const cos2 = Math.cos(lat2r);

@@ -184,7 +184,9 @@ function randomCommand(rand: () => number): (string | number)[] {
     return o;
   };
   const shape = (): string[] =>
-    rand() < 0.5 ? ['BYRADIUS', String(pick([int(1, 30), int(1, 300)])), pick(['km', 'mi'])] : ['BYBOX', String(int(5, 400)), String(int(5, 400)), 'km'];
+    rand() < 0.5
+      ? ['BYRADIUS', String(pick([int(1, 30), int(1, 300)])), pick(['km', 'mi'])]
+      : ['BYBOX', String(int(5, 400)), String(int(5, 400)), 'km'];
   const from = (): string[] => (rand() < 0.5 ? ['FROMMEMBER', member()] : ['FROMLONLAT', lon(), lat()]);
   switch (int(0, 13)) {
     case 0:
@@ -295,6 +297,21 @@ describe.skipIf(!hasRedis).each([1, 3])('geo and SORT replies equal redis-server
       const cmd = randomCommand(rand);
       const [a, b] = await Promise.all([r.call(...cmd), s.call(...cmd)]);
       expect({ i, cmd: cmd.join(' '), reply: loose(b) }).toEqual({ i, cmd: cmd.join(' '), reply: loose(a) });
+    }
+  });
+
+  it('match on searches over the whole globe, poles and antimeridian included', async () => {
+    const rand = rng(shards * 31 + 5);
+    const lon = (): string => (rand() * 360 - 180).toFixed(5);
+    const lat = (): string => (rand() * 170 - 85).toFixed(5);
+    const add = ['GEOADD', 'world', ...Array.from({ length: 400 }, (_, i) => [lon(), lat(), `w${i}`]).flat()];
+    expect(await s.call(...add)).toEqual(await r.call(...add));
+    for (let i = 0; i < 400; i++) {
+      const size = (): string => String(Math.round(10 ** (rand() * 4)));
+      const shape = rand() < 0.5 ? ['BYRADIUS', size(), 'km'] : ['BYBOX', size(), size(), 'km'];
+      const cmd = ['GEOSEARCH', 'world', 'FROMLONLAT', lon(), lat(), ...shape, 'ASC', 'WITHDIST', 'WITHHASH'];
+      const [a, b] = await Promise.all([r.call(...cmd), s.call(...cmd)]);
+      expect({ i, cmd: cmd.join(' '), reply: b }).toEqual({ i, cmd: cmd.join(' '), reply: a });
     }
   });
 
