@@ -15,6 +15,7 @@ const EARTH_RADIUS_IN_METERS = 6372797.560856;
 const MERCATOR_MAX = 20037726.37;
 const D_R = Math.PI / 180.0;
 const TWO26 = 67108864;
+const TWO64 = 2 ** 64;
 
 /** Spreads the low 16 bits of x to the even bit positions. */
 function spread(x: number): number {
@@ -47,7 +48,7 @@ export const sep = { lat: 0, lon: 0 };
 
 /** Splits a score's bits into sep.lat and sep.lon (as Redis's uint64 cast of the score). */
 export function deinterleave(bits: number): void {
-  if (!(bits >= 0) || bits >= 18446744073709551616) bits = 0;
+  if (!(bits >= 0) || bits >= TWO64) bits = 0;
   bits = Math.floor(bits);
   const hi = Math.floor(bits / TWO26);
   const lo = bits - hi * TWO26;

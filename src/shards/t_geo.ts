@@ -88,13 +88,42 @@ function replyCoord(c: Ctx, v: number): void {
 
 // ---- Argument parsing. ----
 
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * A coordinate as strtod reads it. Plain decimals of up to 15 digits are an exact integer over an
+ * exact power of ten, so one division rounds them as strtod does, with no string built; anything
+ * else goes through the general parser.
+ */
+function parseCoord(b: Uint8Array, s: number, n: number): number | null {
+  let i = s;
+  const e = s + n;
+  const neg = n > 0 && b[i] === 45;
+  if (neg || (n > 0 && b[i] === 43)) i++;
+  let m = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; i < e; i++) {
+    const ch = b[i]!;
+    if (ch === 46 && frac < 0) frac = 0;
+    else if (ch >= 48 && ch <= 57) {
+      m = m * 10 + (ch - 48);
+      digits++;
+      if (frac >= 0) frac++;
+    } else return parseFloatBytes(b, s, n);
+  }
+  if (digits === 0 || digits > 15) return parseFloatBytes(b, s, n);
+  const v = frac > 0 ? m / POW10[frac]! : m;
+  return neg ? -v : v;
+}
+
 /** Longitude and latitude parsed by parseLonLat. */
 const pair = { lon: 0, lat: 0 };
 
 /** Arguments i, i+1 as a longitude/latitude pair in Redis's ranges; false after replying the error. */
 function parseLonLat(c: Ctx, i: number): boolean {
-  const lon = parseFloatBytes(c.buf, c.as[i]!, c.al[i]!);
-  const lat = lon === null ? null : parseFloatBytes(c.buf, c.as[i + 1]!, c.al[i + 1]!);
+  const lon = parseCoord(c.buf, c.as[i]!, c.al[i]!);
+  const lat = lon === null ? null : parseCoord(c.buf, c.as[i + 1]!, c.al[i + 1]!);
   if (lon === null || lat === null) {
     c.out.error(E_NOT_FLOAT);
     return false;

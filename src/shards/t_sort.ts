@@ -35,7 +35,9 @@ let score = new Float64Array(128);
 let co = new Int32Array(128);
 let cl = new Int32Array(128);
 let count = 0;
-let order: number[] = [];
+/** The element indexes in output order, and the merge sort's scratch. */
+let order = new Int32Array(128);
+let tmp = new Int32Array(128);
 
 function room(n: number): void {
   if (ebLen + n <= eb.length) return;
@@ -55,6 +57,8 @@ function keep(src: Uint8Array, s: number, n: number): number {
 
 function growElements(): void {
   const n = eo.length * 2;
+  order = new Int32Array(n);
+  tmp = new Int32Array(n);
   const i32 = (o: Int32Array): Int32Array<ArrayBuffer> => {
     const x = new Int32Array(n);
     x.set(o);
@@ -260,6 +264,32 @@ const compare = (x: number, y: number): number => {
   return sortDesc ? -r : r;
 };
 
+/** Stable merge sort of order[lo, hi) by compare (insertion sort for short runs); no allocation. */
+function mergeSort(lo: number, hi: number): void {
+  if (hi - lo <= 12) {
+    for (let i = lo + 1; i < hi; i++) {
+      const x = order[i]!;
+      let j = i - 1;
+      while (j >= lo && compare(order[j]!, x) > 0) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = x;
+    }
+    return;
+  }
+  const mid = (lo + hi) >>> 1;
+  mergeSort(lo, mid);
+  mergeSort(mid, hi);
+  if (compare(order[mid - 1]!, order[mid]!) <= 0) return;
+  for (let t = lo; t < mid; t++) tmp[t] = order[t]!;
+  let i = lo;
+  let j = mid;
+  let k = lo;
+  while (i < mid && j < hi) order[k++] = compare(tmp[i]!, order[j]!) <= 0 ? tmp[i++]! : order[j++]!;
+  while (i < mid) order[k++] = tmp[i++]!;
+}
+
 // ---- The command. ----
 
 /** Where a sort's output goes: the reply, a stored list, or (for a coordinator storing elsewhere) the reply with "" for missing values. */
@@ -351,11 +381,9 @@ function sortGeneric(c: Ctx, b0: number, remote: boolean): void {
     sortDesc = args.desc;
     sortAlpha = alpha;
     sortBy = by !== 0;
-    order.length = count;
     for (let j = 0; j < count; j++) order[j] = j;
-    order.sort(compare);
+    mergeSort(0, count);
   } else {
-    order.length = count;
     for (let j = 0; j < count; j++) order[j] = j;
   }
   const gets = args.gets.length;
@@ -393,7 +421,6 @@ function sortGeneric(c: Ctx, b0: number, remote: boolean): void {
     storeTempCollection(c, storeIdx, t, outputLen <= 0);
     c.out.int(outputLen < 0 ? 0 : outputLen);
   }
-  if (order.length > 65536) order = [];
   if (eb.length > 1 << 22) eb = new Uint8Array(4096);
 }
 
