@@ -11,6 +11,9 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { RespConn } from '../helpers/resp.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 if (!hasRedis) console.warn('geo-sort: redis-server not installed (apt-get install redis-server): the differential tests are skipped');
@@ -153,6 +156,19 @@ describe('geo and SORT on 3 shards', () => {
     await expect(r.call('SORT_RO', list, 'STORE', dst)).rejects.toThrow('ERR syntax error');
   });
 
+  it('SORT with patterns across shards inside MULTI runs at its place in the transaction', async () => {
+    const [l, d] = [keyOn(2, 'ml'), keyOn(0, 'md')];
+    await r.rpush(l, 'a', 'b', 'c');
+    await r.mset('mw_a', '3', 'mw_b', '1', 'mw_c', '2');
+    const res = await r.multi().set('mw_a', '0').sort(l, 'BY', 'mw_*', 'STORE', d).lrange(d, 0, -1).sort(l, 'BY', 'mw_*', 'GET', 'mw_*').exec();
+    expect(res).toEqual([
+      [null, 'OK'],
+      [null, 3],
+      [null, ['a', 'b', 'c']],
+      [null, ['0', '1', '2']],
+    ]);
+  });
+
   it('SORT inside MULTI answers as Redis on one shard', async () => {
     const l = '{t}l';
     await r.rpush(l, '3', '1', '2');
@@ -162,6 +178,30 @@ describe('geo and SORT on 3 shards', () => {
       [null, 3],
       [null, ['3', '2', '1']],
     ]);
+  });
+});
+
+describe('SORT STORE across shards in the append-only file', () => {
+  it('replays to the same destination after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sabre-sort-aof-'));
+    const flags = ['--shards', '3', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir];
+    try {
+      let srv = await startServer(flags);
+      let r = new Redis({ port: srv.port, host: '127.0.0.1' });
+      await r.rpush('aofl', '1', '2', '3');
+      await r.mset('aw_1', '9', 'aw_2', '5', 'aw_3', '7', 'ao_1', 'x', 'ao_3', 'z');
+      expect(await r.sort('aofl', 'BY', 'aw_*', 'GET', 'ao_*', 'GET', '#', 'STORE', 'aofdst')).toBe(6);
+      await r.set('aw_2', '10');
+      r.disconnect();
+      expect(await srv.stop()).toBe(0);
+      srv = await startServer(flags);
+      r = new Redis({ port: srv.port, host: '127.0.0.1' });
+      expect(await r.lrange('aofdst', 0, -1)).toEqual(['', '2', 'z', '3', 'x', '1']);
+      r.disconnect();
+      expect(await srv.stop()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
