@@ -318,7 +318,10 @@ export class Coordinator {
    * involved shard is held, so it is atomic; it costs a copy of the foreign keys' values.
    */
   private async runGathered(id: number, args: Buffer[], keys: number[], db: number, w: RespWriter): Promise<void> {
-    const home = this.shardOfKey(args[keys[0]!]!);
+    // Run where the written key lives, so it keeps its own name (and its keyspace events): the
+    // first key, except for GEORADIUS[BYMEMBER] … STORE, whose destination comes last.
+    const written = id === CMD.GEORADIUS || id === CMD.GEORADIUSBYMEMBER ? keys[keys.length - 1]! : keys[0]!;
+    const home = this.shardOfKey(args[written]!);
     for (const k of keys) this.held[this.shardOfKey(args[k]!)] = 1;
     const dump = internalId('__dump');
     const restore = internalId('__restore');

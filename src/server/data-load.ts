@@ -168,7 +168,14 @@ function replayCommand(a: Acceptor, replay: Replay, db: number, argv: Uint8Array
   }
   if (
     (id === CMD.SORT || id === CMD.SORT_RO) &&
-    sortSpansShards(joined, starts, lens, argc, id === CMD.SORT_RO, (b, s, k) => calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, k)) % n)
+    sortSpansShards(
+      joined,
+      starts,
+      lens,
+      argc,
+      id === CMD.SORT_RO,
+      (b, s, k) => calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, k)) % n,
+    )
   ) {
     const args = argv.map((x) => Buffer.from(x));
     return () => a.coordinator.serverOperation(id, args, db);

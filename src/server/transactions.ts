@@ -289,7 +289,14 @@ export class Transactions {
   private sortAcross(q: Queued): boolean {
     if ((q.id !== CMD.SORT && q.id !== CMD.SORT_RO) || this.a.nShards === 1) return false;
     const n = this.a.nShards;
-    return sortSpansShards(q.buf, q.starts, q.lens, q.argc, q.id === CMD.SORT_RO, (b, s, k) => calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, k)) % n);
+    return sortSpansShards(
+      q.buf,
+      q.starts,
+      q.lens,
+      q.argc,
+      q.id === CMD.SORT_RO,
+      (b, s, k) => calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, k)) % n,
+    );
   }
 
   private shardsOf(q: Queued, into: Set<number>): boolean {

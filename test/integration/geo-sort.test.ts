@@ -160,13 +160,51 @@ describe('geo and SORT on 3 shards', () => {
     const [l, d] = [keyOn(2, 'ml'), keyOn(0, 'md')];
     await r.rpush(l, 'a', 'b', 'c');
     await r.mset('mw_a', '3', 'mw_b', '1', 'mw_c', '2');
-    const res = await r.multi().set('mw_a', '0').sort(l, 'BY', 'mw_*', 'STORE', d).lrange(d, 0, -1).sort(l, 'BY', 'mw_*', 'GET', 'mw_*').exec();
+    const res = await r
+      .multi()
+      .set('mw_a', '0')
+      .sort(l, 'BY', 'mw_*', 'STORE', d)
+      .lrange(d, 0, -1)
+      .sort(l, 'BY', 'mw_*', 'GET', 'mw_*')
+      .exec();
     expect(res).toEqual([
       [null, 'OK'],
       [null, 3],
       [null, ['a', 'b', 'c']],
       [null, ['0', '1', '2']],
     ]);
+  });
+
+  it('keyspace events of GEOADD, geo STOREs and SORT STORE', async () => {
+    const sub = new Redis({ port: srv.port, host: '127.0.0.1' });
+    const seen: string[] = [];
+    try {
+      await r.config('SET', 'notify-keyspace-events', 'KEA');
+      await sub.psubscribe('__keyevent@0__:*');
+      sub.on('pmessage', (_p, ch, key) => seen.push(`${ch.slice('__keyevent@0__:'.length)} ${key}`));
+      const [g, d, l, ld] = [keyOn(0, 'ng'), keyOn(1, 'nd'), keyOn(1, 'nl'), keyOn(2, 'nld')];
+      await r.geoadd(g, 13.361389, 38.115556, 'Palermo');
+      await r.call('GEOSEARCHSTORE', d, g, 'FROMLONLAT', 13, 38, 'BYRADIUS', 100, 'km');
+      await r.call('GEORADIUS', g, 13, 38, 100, 'km', 'STORE', d);
+      await r.call('GEORADIUS', g, 0, 0, 1, 'km', 'STORE', d);
+      await r.rpush(l, '2', '1');
+      await r.sort(l, 'STORE', ld);
+      await r.sort(l, 'BY', 'nw_*', 'STORE', l);
+      await r.ping();
+      await new Promise((res) => setTimeout(res, 100));
+      expect(seen).toEqual([
+        `zadd ${g}`,
+        `geosearchstore ${d}`,
+        `georadiusstore ${d}`,
+        `del ${d}`,
+        `rpush ${l}`,
+        `sortstore ${ld}`,
+        `sortstore ${l}`,
+      ]);
+    } finally {
+      sub.disconnect();
+      await r.config('SET', 'notify-keyspace-events', '');
+    }
   });
 
   it('SORT inside MULTI answers as Redis on one shard', async () => {
