@@ -170,9 +170,11 @@ function fixtures() {
 }
 
 const TESTS = [
+  ['ZADD (reference)', ['-r', '100000', 'ZADD', 'z', '3479099956230698', 'm:__rand_int__']],
   ['GEOADD', ['-r', '100000', 'GEOADD', 'g', '13.361389', '38.115556', 'm:__rand_int__']],
   ['GEOSEARCH 50 km, ~20 hits', ['GEOSEARCH', 'pts', 'FROMLONLAT', '15', '37.5', 'BYRADIUS', '50', 'km', 'ASC', 'WITHDIST']],
   ['GEOSEARCH BYBOX COUNT 5', ['GEOSEARCH', 'pts', 'FROMMEMBER', 'p1', 'BYBOX', '200', '200', 'km', 'COUNT', '5']],
+  ['LRANGE 0 99 (reference)', ['LRANGE', 'l100', '0', '99']],
   ['SORT 100 (numeric)', ['SORT', 'l100']],
   ['SORT 100 ALPHA LIMIT 0 10', ['SORT', 'l100', 'ALPHA', 'LIMIT', '0', '10']],
 ];
