@@ -35,7 +35,7 @@ const spans = (...args: string[]): { b: Uint8Array; as: Int32Array; al: Int32Arr
   const al = Int32Array.from(parts, (p) => p.length);
   for (let i = 1; i < parts.length; i++) as[i] = as[i - 1]! + al[i - 1]!;
   const b = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.forEach((p, i) => b.set(p, as[i]!));
+  for (let i = 0; i < parts.length; i++) b.set(parts[i]!, as[i]!);
   return { b, as, al };
 };
 
