@@ -62,6 +62,38 @@ export function formatDistance(d: number): string {
   return ((down % 2 === 0 ? down : down + 1) / 10000).toFixed(4);
 }
 
+const dbuf = new Uint8Array(64);
+
+/** A distance as a bulk string in "%.4f", written without building a string unless it is near a rounding tie. */
+function replyDistance(c: Ctx, d: number): void {
+  const x = d * 10000;
+  const fl = Math.floor(x);
+  const frac = x - fl;
+  // Below 1e12, x is within 1e-4 of d·10⁴, so away from a tie the rounding is the same.
+  if (x >= 0 && x < 1e12 && Math.abs(frac - 0.5) > 1e-3) {
+    const n = frac > 0.5 ? fl + 1 : fl;
+    const ip = Math.floor(n / 10000);
+    const fp = n - ip * 10000;
+    let p = writeDigits(dbuf, 0, ip);
+    dbuf[p++] = 46;
+    dbuf[p++] = 48 + ((fp / 1000) | 0);
+    dbuf[p++] = 48 + (((fp / 100) | 0) % 10);
+    dbuf[p++] = 48 + (((fp / 10) | 0) % 10);
+    dbuf[p++] = 48 + (fp % 10);
+    c.out.bulk(dbuf, 0, p);
+    return;
+  }
+  replyAscii(c, formatDistance(d));
+}
+
+/** A bulk string of ASCII text, copied without a Buffer. */
+function replyAscii(c: Ctx, s: string): void {
+  const n = s.length;
+  const b = n <= dbuf.length ? dbuf : new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = s.charCodeAt(i);
+  c.out.bulk(b, 0, n);
+}
+
 /** Redis's addReplyHumanLongDouble of a double: "%.17Lf" without trailing zeros. */
 export function formatCoord(v: number): string {
   let s = v.toFixed(17);
@@ -83,7 +115,7 @@ function formatF(v: number): string {
 function replyCoord(c: Ctx, v: number): void {
   const s = formatCoord(v);
   if (c.out.proto === 3) c.out.ascii(`,${s}\r\n`);
-  else c.out.bulkString(s);
+  else replyAscii(c, s);
 }
 
 // ---- Argument parsing. ----
@@ -317,7 +349,7 @@ const geohash: Handler = (c) => {
     const score = a === 0 ? Number.NaN : zsetScoreOf(m, a, c.buf, c.as[i]!, c.al[i]!);
     const h = Number.isNaN(score) ? '' : standardGeohash(score);
     if (h === '') c.out.nullBulk();
-    else c.out.bulkString(h);
+    else replyAscii(c, h);
   }
 };
 
@@ -347,7 +379,7 @@ const geodist: Handler = (c) => {
     c.out.nullBulk();
     return;
   }
-  c.out.bulkString(formatDistance(distance(lon1, lat1, xy.lon, xy.lat) / toMeter));
+  replyDistance(c, distance(lon1, lat1, xy.lon, xy.lat) / toMeter);
 };
 
 // ---- Searches: GEORADIUS, GEORADIUSBYMEMBER, GEOSEARCH, GEOSEARCHSTORE and the _RO forms. ----
@@ -373,7 +405,8 @@ let ptLon = new Float64Array(64);
 let ptLat = new Float64Array(64);
 let used = 0;
 let limit = 0;
-let order: number[] = [];
+let order = new Int32Array(64);
+let tmp = new Int32Array(64);
 
 function grow(): void {
   const n = ptMs.length * 2;
@@ -387,6 +420,8 @@ function grow(): void {
     x.set(o);
     return x;
   };
+  order = new Int32Array(n);
+  tmp = new Int32Array(n);
   ptMs = i32(ptMs);
   ptMn = i32(ptMn);
   ptScore = f64(ptScore);
@@ -428,8 +463,36 @@ function collectAll(m: Arena, a: number): void {
   }
 }
 
-const byDistAsc = (x: number, y: number): number => (ptDist[x]! > ptDist[y]! ? 1 : ptDist[x] === ptDist[y] ? 0 : -1);
-const byDistDesc = (x: number, y: number): number => (ptDist[x]! > ptDist[y]! ? -1 : ptDist[x] === ptDist[y] ? 0 : 1);
+/** Whether point x goes after point y (by distance; ties keep their order, as glibc's merge-based qsort). */
+function after(x: number, y: number, desc: boolean): boolean {
+  return desc ? ptDist[x]! < ptDist[y]! : ptDist[x]! > ptDist[y]!;
+}
+
+/** Stable merge sort of order[lo, hi) by distance, without allocating. */
+function sortByDist(lo: number, hi: number, desc: boolean): void {
+  if (hi - lo <= 12) {
+    for (let i = lo + 1; i < hi; i++) {
+      const x = order[i]!;
+      let j = i - 1;
+      while (j >= lo && after(order[j]!, x, desc)) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = x;
+    }
+    return;
+  }
+  const mid = (lo + hi) >>> 1;
+  sortByDist(lo, mid, desc);
+  sortByDist(mid, hi, desc);
+  if (!after(order[mid - 1]!, order[mid]!, desc)) return;
+  for (let t = lo; t < mid; t++) tmp[t] = order[t]!;
+  let i = lo;
+  let j = mid;
+  let k = lo;
+  while (i < mid && j < hi) order[k++] = after(tmp[i]!, order[j]!, desc) ? order[j++]! : tmp[i++]!;
+  while (i < mid) order[k++] = tmp[i++]!;
+}
 
 function georadiusGeneric(c: Ctx, src: number, flags: number): void {
   let storeIdx = 0;
@@ -560,10 +623,8 @@ function georadiusGeneric(c: Ctx, src: number, flags: number): void {
     return;
   }
   const returned = count === 0 || used < count ? used : count;
-  order.length = used;
   for (let i = 0; i < used; i++) order[i] = i;
-  if (sort === SORT_ASC) order.sort(byDistAsc);
-  else if (sort === SORT_DESC) order.sort(byDistDesc);
+  if (sort !== SORT_NONE) sortByDist(0, used, sort === SORT_DESC);
   if (storeIdx === 0) {
     const options = (withDist ? 1 : 0) + (withHash ? 1 : 0) + (withCoords ? 1 : 0);
     const out = c.out;
@@ -572,7 +633,7 @@ function georadiusGeneric(c: Ctx, src: number, flags: number): void {
       const p = order[k]!;
       if (options !== 0) out.arrayHeader(options + 1);
       out.bulk(m.u8, ptMs[p]!, ptMn[p]!);
-      if (withDist) out.bulkString(formatDistance(ptDist[p]! / shape.conversion));
+      if (withDist) replyDistance(c, ptDist[p]! / shape.conversion);
       if (withHash) out.int(ptScore[p]!);
       if (withCoords) {
         out.arrayHeader(2);
@@ -591,7 +652,6 @@ function georadiusGeneric(c: Ctx, src: number, flags: number): void {
     storeTemp(c, storeIdx, t);
     c.out.int(returned);
   }
-  if (order.length > 65536) order = [];
 }
 
 const georadius: Handler = (c) => georadiusGeneric(c, 1, RADIUS_COORDS);
