@@ -4,8 +4,12 @@
 // Targets run in alternation (A, B, C, D, A, B, …) and each figure is the median over rounds, because the
 // machine is shared and noisy. Writes a Markdown table to native-bench/results/proxy.md.
 //
-// usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab] [--threads 2] [--base DIR]
+// usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab,ab-close] [--threads 2]
+//        [--fronts net,uws,node] [--base DIR]
+// --fronts replaces the target 'sabre' with one sabre per front ('sabre-net', …), each with `front` set in its config.
 // --base DIR adds a target 'sabre-base': DIR/dist/cli.js (another build of sabre), for A/B runs of two builds.
+// Tools: ab runs with -k (keep-alive), ab-close without; both report ab's failed requests. Sabre runs on the Node
+// that runs this script (run it with another node binary to measure another Node).
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -26,6 +30,7 @@ const { values: opt } = parseArgs({
     targets: { type: 'string', default: 'direct,nginx,haproxy,sabre' },
     out: { type: 'string', default: join(ROOT, 'native-bench', 'results', 'proxy.md') },
     base: { type: 'string' },
+    fronts: { type: 'string' },
   },
 });
 const DURATION = Number(opt.duration);
@@ -35,7 +40,8 @@ const CONNS = Number(opt.connections);
 const TOOLS = opt.tools.split(',');
 const BODY = 'hello from a sabre benchmark backend: a fixed body of modest size, like a small JSON reply\n';
 
-for (const bin of ['nginx', 'haproxy', ...TOOLS]) {
+const FRONTS = opt.fronts ? opt.fronts.split(',') : [];
+for (const bin of ['nginx', 'haproxy', ...new Set(TOOLS.map((t) => t.replace('-close', '')))]) {
   try {
     execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
   } catch {
@@ -102,6 +108,7 @@ ${backendPorts.map((p) => `  server { listen 127.0.0.1:${p}; location / { return
 start('backend nginx', 'nginx', ['-c', join(dir, 'backends.conf'), '-p', dir]);
 
 const ports = { direct: backendPorts[0], nginx: await freePort(), haproxy: await freePort(), sabre: await freePort() };
+for (const f of FRONTS) ports[`sabre-${f}`] = await freePort();
 if (opt.base) ports['sabre-base'] = await freePort();
 writeFileSync(
   join(dir, 'lb.conf'),
@@ -138,21 +145,31 @@ ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
 `,
 );
 const adminPort = await freePort();
-const sabreConfig = (port, admin) =>
+const sabreConfig = (port, admin, front) =>
   JSON.stringify({
+    ...(front ? { front } : {}),
     listen: { host: '127.0.0.1', port },
     admin: { host: '127.0.0.1', port: admin },
     threads: THREADS,
     algorithm: 'least-connections',
     backends: backendPorts.map((p) => ({ url: `http://127.0.0.1:${p}` })),
   });
-writeFileSync(join(dir, 'sabre.json'), sabreConfig(ports.sabre, adminPort));
 if (opt.base) writeFileSync(join(dir, 'sabre-base.json'), sabreConfig(ports['sabre-base'], await freePort()));
 const procs = {
   nginx: start('nginx', 'nginx', ['-c', join(dir, 'lb.conf'), '-p', dir]),
   haproxy: start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]),
-  sabre: start('sabre', process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', join(dir, 'sabre.json')]),
 };
+const adminPorts = {};
+const TARGETS = [
+  ...opt.targets.split(',').flatMap((t) => (t === 'sabre' && FRONTS.length > 0 ? FRONTS.map((f) => `sabre-${f}`) : [t])),
+  ...(opt.base ? ['sabre-base'] : []),
+];
+for (const target of TARGETS.filter((t) => t.startsWith('sabre') && t !== 'sabre-base')) {
+  const front = target === 'sabre' ? undefined : target.slice(6);
+  adminPorts[target] = target === 'sabre' ? adminPort : await freePort();
+  writeFileSync(join(dir, `${target}.json`), sabreConfig(ports[target], adminPorts[target], front));
+  procs[target] = start(target, process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', join(dir, `${target}.json`)]);
+}
 if (opt.base)
   procs['sabre-base'] = start('sabre-base', process.execPath, [
     join(opt.base, 'dist', 'cli.js'),
@@ -160,7 +177,20 @@ if (opt.base)
     '--config',
     join(dir, 'sabre-base.json'),
   ]);
-for (const p of Object.values(ports)) await waitHttp(p);
+for (const t of ['direct', 'nginx', 'haproxy', ...TARGETS]) await waitHttp(ports[t]);
+/** What serves each sabre target (GET /status): its front, and why. */
+const fronts = {};
+/** GET from an admin API, once more if its idle keep-alive connection was closed under fetch. */
+async function adminGet(port, path) {
+  for (let i = 0; ; i++) {
+    try {
+      return await (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+    } catch (err) {
+      if (i >= 2) throw err;
+    }
+  }
+}
+for (const [t, p] of Object.entries(adminPorts)) fronts[t] = JSON.parse(await adminGet(p, '/status'));
 
 /** CPU seconds (user+sys) used so far by a process and its children (nginx workers). */
 function cpuSeconds(pid) {
@@ -205,9 +235,11 @@ function run(tool, port) {
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
     return { rps, p50: lat('50'), p99: lat('99'), requests: rps * DURATION };
   }
-  out = execFileSync('ab', ['-k', '-q', '-c', String(CONNS), '-t', String(DURATION), '-n', '10000000', url], { encoding: 'utf8' });
+  const keep = tool === 'ab' ? ['-k'] : [];
+  out = execFileSync('ab', [...keep, '-q', '-c', String(CONNS), '-t', String(DURATION), '-n', '10000000', url], { encoding: 'utf8' });
   const lat = (q) => Number(new RegExp(`\\s${q}%\\s+(\\d+)`).exec(out)[1]);
   return {
+    failed: Number(/Failed requests:\s+(\d+)/.exec(out)[1]),
     rps: Number(/Requests per second:\s+([\d.]+)/.exec(out)[1]),
     p50: lat('50'),
     p99: lat('99'),
@@ -215,12 +247,12 @@ function run(tool, port) {
   };
 }
 
-const TARGETS = [...opt.targets.split(','), ...(opt.base ? ['sabre-base'] : [])];
 // ab sends only HTTP/1.0 request lines (`-k` adds `Connection: Keep-Alive` but keeps HTTP/1.0), and uWS.js serves
 // HTTP/1.1 only: the 20.30 build never answers an HTTP/1.0 request (no status; its ~10 s idle timeout closes the
 // connection), and the 20.57 build answers 505. The request never reaches the proxy's JavaScript, so sabre on uWS
 // is left out of the ab rows (docs/proxy.md, "uWebSockets.js and Node versions").
-const skip = (tool, target) => tool === 'ab' && target.startsWith('sabre');
+const skip = (tool, target) =>
+  tool.startsWith('ab') && target.startsWith('sabre') && (target === 'sabre-base' || fronts[target]?.front === 'uws');
 const results = {};
 for (let round = 1; round <= ROUNDS; round++) {
   for (const tool of TOOLS) {
@@ -232,7 +264,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       if (pid) r.cpuUs = ((cpuSeconds(pid) - before) * 1e6) / r.requests;
       (results[`${tool} ${target}`] ??= []).push(r);
       console.log(
-        `round ${round} ${tool.padEnd(3)} ${target.padEnd(10)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.cpuUs ? `  cpu ${r.cpuUs.toFixed(1)} µs/req` : ''}`,
+        `round ${round} ${tool.padEnd(8)} ${target.padEnd(10)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.cpuUs ? `  cpu ${r.cpuUs.toFixed(1)} µs/req` : ''}${r.failed !== undefined ? `  failed ${r.failed}` : ''}`,
       );
     }
   }
@@ -243,11 +275,12 @@ const median = (xs) => {
   if (s.length === 0) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const latency = await (await fetch(`http://127.0.0.1:${adminPort}/latency`)).text();
-const status = await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json();
+const firstSabre = Object.keys(adminPorts)[0];
+const latency = firstSabre ? await adminGet(adminPorts[firstSabre], '/latency') : '';
+const status = firstSabre ? fronts[firstSabre] : { implementation: { package: 'none', native: false } };
 stopAll();
 
-const cmd = `node native-bench/proxy-compare.mjs --duration ${DURATION} --rounds ${ROUNDS} --tools ${TOOLS.join(',')} --threads ${THREADS} --connections ${CONNS}${opt.base ? ` --base ${opt.base}` : ''}`;
+const cmd = `node native-bench/proxy-compare.mjs --duration ${DURATION} --rounds ${ROUNDS} --tools ${TOOLS.join(',')} --threads ${THREADS} --connections ${CONNS} --targets ${opt.targets}${FRONTS.length ? ` --fronts ${FRONTS.join(',')}` : ''}${opt.base ? ` --base ${opt.base}` : ''}`;
 const lines = [
   '# sabre proxy vs nginx vs HAProxy',
   '',
@@ -259,22 +292,24 @@ const lines = [
     `and adds the same X-Forwarded-For/-Proto/-Host and Via headers (sabre's defaults); ` +
     `load is ${CONNS} keep-alive connections for ${DURATION}s per run.`,
   '',
-  '| tool | target | req/s | p50 ms | p99 ms | req/s vs nginx | req/s vs HAProxy | LB CPU µs/req |',
-  '|---|---|---:|---:|---:|---:|---:|---:|',
+  ...Object.entries(fronts).map(([t, s]) => `- ${t}: front ${s.front} (${s.frontReason})`),
+  '',
+  '| tool | target | req/s | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx | req/s vs HAProxy | LB CPU µs/req | failed |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 for (const tool of TOOLS) {
   const m = (t, k) => median((results[`${tool} ${t}`] ?? []).map((r) => r[k]));
   for (const target of TARGETS) {
     if (skip(tool, target)) {
       lines.push(
-        `| ${tool} | ${target} | n/a: uWS.js serves only HTTP/1.1 (20.30 never answers HTTP/1.0), and ab sends only HTTP/1.0, also with -k | | | | | |`,
+        `| ${tool} | ${target} | n/a: uWS.js serves only HTTP/1.1 (20.30 never answers HTTP/1.0), and ab sends only HTTP/1.0, also with -k | | | | | | | |`,
       );
       continue;
     }
     const rps = m(target, 'rps');
     const cpu = target === 'direct' ? '' : m(target, 'cpuUs').toFixed(1);
     lines.push(
-      `| ${tool} | ${target} | ${rps.toFixed(0)} | ${m(target, 'p50').toFixed(2)} | ${m(target, 'p99').toFixed(2)} | ${(rps / m('nginx', 'rps')).toFixed(2)}× | ${(rps / m('haproxy', 'rps')).toFixed(2)}× | ${cpu} |`,
+      `| ${tool} | ${target} | ${rps.toFixed(0)} | ${m(target, 'p50').toFixed(2)} | ${m(target, 'p99').toFixed(2)} | ${(rps / m('nginx', 'rps')).toFixed(2)}× | ${(m(target, 'p99') / m('nginx', 'p99')).toFixed(2)}× | ${TARGETS.includes('haproxy') ? `${(rps / m('haproxy', 'rps')).toFixed(2)}×` : ''} | ${cpu} | ${tool.startsWith('ab') ? Math.max(...results[`${tool} ${target}`].map((r) => r.failed)) : ''} |`,
     );
   }
 }

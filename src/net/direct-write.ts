@@ -15,13 +15,17 @@ interface WriteReq {
   oncomplete: (this: WriteReq, status: number) => void;
   async: boolean;
   bytes: number;
-  buffer: null;
+  /** The bytes of a pending buffer write, kept alive until libuv is done with them. */
+  buffer: Uint8Array | null;
   /** Set while a write is pending in libuv, for its completion. */
   socket: Socket | null;
+  /** What a pending buffer write calls once libuv is done with its bytes. */
+  done: (() => void) | null;
 }
 
 interface StreamHandle {
   writeLatin1String(req: WriteReq, data: string): number;
+  writeBuffer(req: WriteReq, data: Uint8Array): number;
 }
 
 interface StreamWrapBinding {
@@ -50,8 +54,12 @@ export const directWrites = binding !== null;
 /** A write libuv finished later (the socket was full): a failure ends the socket, as in net.Socket. */
 function onComplete(this: WriteReq, status: number): void {
   const socket = this.socket;
+  const done = this.done;
   this.socket = null;
+  this.buffer = null;
+  this.done = null;
   if (status < 0 && socket !== null && !socket.destroyed) socket.destroy(writeError(status));
+  done?.();
 }
 
 function writeError(status: number): NodeJS.ErrnoException {
@@ -87,6 +95,7 @@ export function writeLatin1(socket: Socket, data: string): void {
     req.bytes = 0;
     req.buffer = null;
     req.socket = null;
+    req.done = null;
   }
   req.handle = handle as StreamHandle;
   const err = handle.writeLatin1String(req, data);
@@ -94,4 +103,47 @@ export function writeLatin1(socket: Socket, data: string): void {
   // An async write keeps its request until libuv completes it (onComplete).
   else if (binding.streamBaseState[binding.kLastWriteWasAsync] !== 0) req.socket = socket;
   else spare = req;
+}
+
+/** writeBytes' results besides a failure to write directly. */
+export const WRITE_DONE = 0;
+export const WRITE_PENDING = 1;
+export const WRITE_FALLBACK = -1;
+
+/**
+ * Writes `data` straight to `socket`'s handle: WRITE_DONE when the kernel took all of it (the bytes may be reused at
+ * once), WRITE_PENDING when libuv holds them until it calls `done` (the socket's own writableLength does not count
+ * them), or WRITE_FALLBACK when it cannot write directly (no internals, or the socket has Writable-buffered data that
+ * must go first): then the caller uses socket.write(). Write errors surface as the socket's 'error' event.
+ */
+export function writeBytes(socket: Socket, data: Uint8Array, done: () => void): number {
+  const handle = (socket as unknown as { _handle: Partial<StreamHandle> | null })._handle;
+  if (binding === null || handle === null || typeof handle.writeBuffer !== 'function' || socket.connecting || socket.writableLength !== 0)
+    return WRITE_FALLBACK;
+  let req = spare;
+  spare = null;
+  if (req === null) {
+    req = new binding.WriteWrap();
+    req.oncomplete = onComplete;
+    req.async = false;
+    req.bytes = 0;
+    req.buffer = null;
+    req.socket = null;
+    req.done = null;
+  }
+  req.handle = handle as StreamHandle;
+  const err = handle.writeBuffer(req, data);
+  if (err !== 0) {
+    spare = req;
+    socket.destroy(writeError(err));
+    return WRITE_DONE;
+  }
+  if (binding.streamBaseState[binding.kLastWriteWasAsync] === 0) {
+    spare = req;
+    return WRITE_DONE;
+  }
+  req.socket = socket;
+  req.buffer = data;
+  req.done = done;
+  return WRITE_PENDING;
 }

@@ -42,11 +42,12 @@ export const configSchema = z.strictObject({
   backends: z.array(backendSchema).max(64).default([]),
   algorithm: z.enum(ALGORITHMS).default('least-connections'),
   /**
-   * What serves clients: uWS.js (fast; its C++ parser closes or ignores some requests before the proxy sees them, see
-   * docs/proxy.md) or node:http (answers every request with a status, serves pipelining and HTTP/1.0). Without a
-   * native uWS build the proxy serves through node:http whatever this says.
+   * What serves clients: `net` (the proxy's own HTTP/1.x server on node:net: answers every request, pipelining,
+   * HTTP/1.0), `uws` (uWS.js; its C++ parser closes or ignores some requests, see docs/proxy.md), `node` (node:http),
+   * or `auto`: native uWS where it loads, else net (front-choice.ts). Without a native uWS build `uws` falls back
+   * to `net`.
    */
-  front: z.enum(['uws', 'node']).default('uws'),
+  front: z.enum(['auto', 'net', 'uws', 'node']).default('auto'),
   healthCheck: healthSchema.prefault({}),
   timeouts: z
     .strictObject({

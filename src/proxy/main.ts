@@ -21,7 +21,7 @@ options:
   -t, --threads N         worker threads (default: CPU count)
   -b, --backend URL       backend origin, repeatable (replaces the file's list)
   -a, --algorithm NAME    least-connections | round-robin | weighted-round-robin | ip-hash | p2c
-      --front NAME        uws (default, fastest) | node (node:http: answers every request, serves pipelining)
+      --front NAME        auto (default) | net | uws | node (see docs/proxy.md, "Fronts")
       --admin-port PORT   admin API port (default 9090)
   -h, --help
 `;

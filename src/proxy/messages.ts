@@ -1,5 +1,6 @@
 /** Messages between the main thread and proxy worker threads. */
 import type { ProxyConfig } from './config.js';
+import type { FrontKind } from './front-choice.js';
 
 /** A backend as workers know it: its slot in the shared table and its origin. */
 export interface SlotUrl {
@@ -13,9 +14,9 @@ export interface WorkerInit {
   memory: SharedArrayBuffer;
   config: ProxyConfig;
   backends: SlotUrl[];
-  /** What serves clients: uWS.js, or node:http (chosen in the config, or where no native uWS loads). */
-  front: 'uws' | 'node';
-  /** node:http front only: bind with SO_REUSEPORT (Node >= 22.12). */
+  /** What serves clients (front-choice.ts). */
+  front: FrontKind;
+  /** node:http and net fronts: bind with SO_REUSEPORT (Node >= 22.12). */
   reusePort: boolean;
   /** The rate limiter's bucket table, shared by every thread so a limit holds across them (null: no limits). */
   limiterMemory: SharedArrayBuffer | null;

@@ -3,13 +3,12 @@
  * request: pipelined requests in order, HTTP/1.0, absolute-form targets, and a status for every request it will not
  * forward (node's parser errors become 400/414/431/501/505). Chosen with `front: "node"`, and where no native uWS loads.
  */
-import { createServer, type IncomingMessage, type Server, ServerResponse, STATUS_CODES } from 'node:http';
-import { type AddressInfo, connect, type ListenOptions, type Socket } from 'node:net';
+import { createServer, type IncomingMessage, type Server, ServerResponse } from 'node:http';
+import type { AddressInfo, ListenOptions, Socket } from 'node:net';
 import type { Front, FrontRequest, FrontResponse } from './front.js';
 import type { ProxyContext } from './proxy-context.js';
 import { proxyRequest, refuse } from './proxy-request.js';
-import { requestProblem, scanRequestHeaders } from './request-head.js';
-import { awaitUpgradeAnswer, upgradeRequestHead } from './websocket-handshake.js';
+import { answerAndClose, errorAnswer, tunnel } from './websocket-tunnel.js';
 
 /** The proxy passes uWS latin1 bytes (views of the upstream read buffer) or strings. */
 function latin1(s: string | Uint8Array): string {
@@ -180,13 +179,6 @@ export function nodeRemoteAddress(res: FrontResponse): string {
   return Buffer.from(res.getRemoteAddressAsText()).toString();
 }
 
-/** A status answer that closes the connection, for requests node's parser or the proxy refuses before any response. */
-function errorAnswer(code: number): string {
-  const text = STATUS_CODES[code] ?? 'Error';
-  const body = `{"error":"${text.toLowerCase()}"}`;
-  return `HTTP/1.1 ${code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
-}
-
 /** The longest request line that still gets 431 rather than 414 when node's 16 KiB head limit is passed. */
 const MAX_REQUEST_LINE = 8192;
 
@@ -224,12 +216,6 @@ interface ClientSocket extends Socket {
   sabreClosing?: boolean;
 }
 
-/** Writes `answer` and closes the socket once it is flushed. */
-function answerAndClose(socket: Socket, answer: string): void {
-  if (socket.writable) socket.write(answer, 'latin1');
-  socket.destroySoon();
-}
-
 /** Counts a response as pending on its socket until it closes; an error answer waiting for it goes out after the last. */
 function trackPending(socket: ClientSocket, res: ServerResponse): void {
   socket.sabrePending = (socket.sabrePending ?? 0) + 1;
@@ -249,47 +235,10 @@ function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): v
   else proxyRequest(ctx, fres, freq);
 }
 
-/**
- * A WebSocket upgrade through the node:http front: after the backend's checked 101 the two sockets are piped both
- * ways as raw bytes (frames stay as the client masked them), so each side is read only as fast as the other writes.
- */
-function tunnel(ctx: ProxyContext, req: IncomingMessage, socket: Socket, early: Buffer): void {
-  socket.on('error', () => undefined);
+/** A WebSocket upgrade through the node:http front: the tunnel of websocket-tunnel.ts. */
+function upgrade(ctx: ProxyContext, req: IncomingMessage, socket: Socket, early: Buffer): void {
   const freq = new NodeFrontRequest(req);
-  const target = freq.getQuery() === '' ? freq.getUrl() : `${freq.getUrl()}?${freq.getQuery()}`;
-  scanRequestHeaders(freq);
-  const key = freq.getHeader('sec-websocket-key');
-  const problem = freq.problem || requestProblem(target.length) || (key === '' ? '400 Bad Request' : '');
-  if (problem !== '') return answerAndClose(socket, errorAnswer(+problem.slice(0, 3)));
-  const clientIp = socket.remoteAddress ?? '';
-  const slot = ctx.balancer.pick(clientIp, -1);
-  if (slot < 0 || ctx.urls[slot] === undefined) return answerAndClose(socket, errorAnswer(503));
-  const u = new URL(ctx.urls[slot]!);
-  const upstream = connect({ host: u.hostname, port: +(u.port || 80), noDelay: true });
-  ctx.table.acquire(slot);
-  upstream.on('error', () => undefined);
-  upstream.once('close', () => {
-    ctx.table.release(slot);
-    socket.destroy();
-  });
-  socket.once('close', () => upstream.destroy());
-  awaitUpgradeAnswer(upstream, key, ctx.config.timeouts.responseHeaders, (answer) => {
-    if (socket.destroyed) return void upstream.destroy();
-    if (answer.refusal !== '') {
-      upstream.destroy();
-      return answerAndClose(socket, errorAnswer(+answer.refusal.slice(0, 3)));
-    }
-    socket.write(answer.head);
-    if (answer.rest.length > 0) socket.write(answer.rest);
-    if (early.length > 0) upstream.write(early);
-    upstream.pipe(socket);
-    socket.pipe(upstream);
-    upstream.resume();
-  });
-  upstream.write(
-    upgradeRequestHead(target, freq.getHeader('host'), clientIp, (cb) => freq.forEach(cb)),
-    'latin1',
-  );
+  tunnel(ctx, freq, freq.problem, socket, early);
 }
 
 /** The node:http front: one server per worker thread, all on one port where Node has reusePort (>= 22.12). */
@@ -317,7 +266,7 @@ export class NodeFront implements Front {
       answerAndClose(socket, errorAnswer(501));
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, early: Buffer) => {
-      if (/^websocket$/i.test(req.headers.upgrade ?? '') && req.method === 'GET') return tunnel(ctx, req, socket, early);
+      if (/^websocket$/i.test(req.headers.upgrade ?? '') && req.method === 'GET') return upgrade(ctx, req, socket, early);
       // Other upgrades (h2c) are optional for a server: served as a plain request on a connection that then closes.
       socket.on('error', () => undefined);
       if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)

@@ -35,7 +35,9 @@ export interface ProxyHandle {
   status(): Promise<{
     implementation: UwsImplementation;
     /** What serves clients. */
-    front: 'uws' | 'node:http';
+    front: 'uws' | 'node:http' | 'net';
+    /** Why that front serves: the config's choice, what loads on this Node, SO_REUSEPORT. */
+    frontReason: string;
     algorithm: string;
     threads: number;
     backends: BackendStatus[];

@@ -17,6 +17,7 @@ import { loadConfig, normalizeUrl, type ConfigOverrides, type ConfigSource } fro
 import { HealthChecker } from './health.js';
 import { mergeEncoded, newHistogram } from './latency.js';
 import type { FromWorker, SlotUrl, ToWorker, WorkerInit } from './messages.js';
+import { chooseFront, nodeHasReusePort } from './front-choice.js';
 import { uwsImplementation } from './uws.js';
 import { startAdmin, type AdminServer } from './admin.js';
 import { BackendError, type BackendStatus, type ProxyHandle } from './proxy-handle.js';
@@ -29,30 +30,15 @@ interface Entry {
   draining: boolean;
 }
 
-/** node:http's listen() takes reusePort from Node 22.12 / 23.1 on. */
-function nodeHasReusePort(): boolean {
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-}
-
 /** Starts the proxy from a config file path or object (kept for reload) and flag overrides. */
 export async function startProxy(source: ConfigSource, overrides: ConfigOverrides = {}): Promise<ProxyHandle> {
   let config = loadConfig(source, overrides);
   const impl = uwsImplementation;
   const reusePort = nodeHasReusePort();
-  const front = impl.native && config.front === 'uws' ? 'uws' : 'node';
-  if (!impl.native && config.front === 'uws') {
-    log.warn('no native uWebSockets.js for this Node/glibc: serving through the slower node:http front end', {
-      node: process.versions.node,
-      why: impl.notes.join(' | '),
-      threads: reusePort ? config.threads : 1,
-    });
-  }
-  // Without SO_REUSEPORT in node:http only one thread can bind the port.
-  if (front === 'node' && !reusePort && config.threads > 1) {
-    if (config.front === 'node') log.warn('node:http front without SO_REUSEPORT (Node < 22.12): serving with one thread');
-    config = { ...config, threads: 1 };
-  }
+  const choice = chooseFront(config, impl, reusePort);
+  const front = choice.front;
+  if (choice.threads !== config.threads) config = { ...config, threads: choice.threads };
+  if (config.front !== 'auto' && config.front !== front) log.warn('front changed', { asked: config.front, front, why: choice.reason });
   const memory = createTableMemory();
   const table = new BackendTable(memory);
   const entries = new Map<string, Entry>();
@@ -172,7 +158,8 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
       }
       return {
         implementation: impl,
-        front: front === 'uws' ? 'uws' : 'node:http',
+        front: front === 'node' ? 'node:http' : front,
+        frontReason: choice.reason,
         algorithm: config.algorithm,
         threads: workers.length,
         backends,
@@ -277,7 +264,8 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
     threads: workers.length,
     algorithm: config.algorithm,
     backends: entries.size,
-    front: front === 'uws' ? `uWS.js ${impl.package} (native)` : impl.native ? 'node:http' : `node:http (no native uWS)`,
+    front: front === 'uws' ? `uWS.js ${impl.package} (native)` : front === 'node' ? 'node:http' : 'net',
+    why: choice.reason,
   });
   return handle;
 }

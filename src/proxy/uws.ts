@@ -1,4 +1,4 @@
-/** Loads a native uWebSockets.js build once, or reports why none fits this Node/glibc (the caller then serves via node:http). */
+/** Loads a native uWebSockets.js build once, or reports why none fits this Node/glibc (the caller then serves via the net front). */
 import { createRequire } from 'node:module';
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
 
@@ -12,7 +12,7 @@ export interface UwsImplementation {
   package: string;
   native: boolean;
   /** Without a native uWS: the front end used instead. */
-  fallback: 'node:http' | null;
+  fallback: 'net' | null;
   /** Why each candidate was skipped. */
   notes: string[];
 }
@@ -52,9 +52,9 @@ function load(): { uws: typeof UWS | null; impl: UwsImplementation } {
   } catch (err) {
     notes.push(`${pkg}: no native binary for Node ABI ${process.versions.modules} (${cause(err)})`);
   }
-  // That JS fallback implements neither tryEnd, pause/resume nor remote addresses, so the proxy uses node:http instead.
-  notes.push(`${pkg} JS fallback lacks tryEnd/pause/getRemoteAddress; serving through node:http`);
-  return { uws: null, impl: { package: pkg, native: false, fallback: 'node:http', notes } };
+  // That JS fallback implements neither tryEnd, pause/resume nor remote addresses, so the proxy uses its net front instead.
+  notes.push(`${pkg} JS fallback lacks tryEnd/pause/getRemoteAddress; serving through the net front`);
+  return { uws: null, impl: { package: pkg, native: false, fallback: 'net', notes } };
 }
 
 const loaded = load();

@@ -1,4 +1,4 @@
-/** A proxy worker thread: one uWS app (node:http where no native uWS loads) on the shared port (SO_REUSEPORT), proxying to the backends. */
+/** A proxy worker thread: one front (net, uWS.js or node:http) on the shared port (SO_REUSEPORT), proxying to the backends. */
 import { BucketTable } from '../limiter/bucket-table.js';
 import { PolicyEngine } from '../limiter/policy.js';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -8,6 +8,7 @@ import { Balancer } from './balancer.js';
 import { encodeRecorder } from './latency.js';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
 import type { Front } from './front.js';
+import { NetFront, netRemoteAddress } from './net-front.js';
 import { NodeFront, nodeRemoteAddress } from './node-front.js';
 import { ProxyContext } from './proxy-context.js';
 import { TimeoutSweeper } from './timeout-sweeper.js';
@@ -22,7 +23,7 @@ const post = (m: FromWorker): void => port.postMessage(m);
 const table = new BackendTable(init.memory);
 const sweeper = new TimeoutSweeper();
 const native = init.front === 'uws' ? uws : null;
-const remoteAddress = native !== null ? uwsRemoteAddress : nodeRemoteAddress;
+const remoteAddress = native !== null ? uwsRemoteAddress : init.front === 'net' ? netRemoteAddress : nodeRemoteAddress;
 const ctx = new ProxyContext(init.index, table, new Balancer(table, init.config.algorithm), sweeper, init.config, remoteAddress);
 ctx.setBackends(init.backends);
 ctx.deferStarts = native !== null;
@@ -32,7 +33,12 @@ if (init.config.rateLimit !== null && init.limiterMemory !== null) {
 const reaper = setInterval(() => ctx.reap(), 1000);
 reaper.unref();
 
-const front: Front = native !== null ? new UwsFront(native, ctx) : new NodeFront(ctx, init.reusePort);
+const front: Front =
+  native !== null
+    ? new UwsFront(native, ctx)
+    : init.front === 'net'
+      ? new NetFront(ctx, init.reusePort)
+      : new NodeFront(ctx, init.reusePort);
 front.listen(init.config.listen.host, init.config.listen.port).then(
   (bound) => post({ type: 'listening', port: bound }),
   (err: Error) => post({ type: 'listen-failed', reason: err.message }),

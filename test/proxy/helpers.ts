@@ -110,6 +110,8 @@ async function launchProxyProc(config: Record<string, unknown>): Promise<ProxyPr
     listen: { host: '127.0.0.1', port },
     admin: { host: '127.0.0.1', port: adminPort },
     threads: 2,
+    // PROXY_FRONT=net|uws|node runs every proxy test file on that front (tests that name their front keep it).
+    ...(process.env.PROXY_FRONT ? { front: process.env.PROXY_FRONT } : {}),
     ...config,
     healthCheck: { path: '/health', interval: 200, timeout: 1000, rise: 2, fall: 2, ...(config.healthCheck as object) },
   };
@@ -222,8 +224,8 @@ export function sampler(pid: number): () => number {
   };
 }
 
-/** The fronts a proxy can serve clients with; `node` serves through node:http wherever it runs. */
-export const FRONTS = ['uws', 'node'] as const;
+/** The fronts a proxy can serve clients with; `node` (node:http) and `net` serve wherever Node runs. */
+export const FRONTS = ['uws', 'node', 'net'] as const;
 
 /** One response read off a raw connection. */
 export interface RawResponse {

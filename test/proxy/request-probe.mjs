@@ -1,6 +1,6 @@
 // Sends requests the proxy should refuse or serve specially to a proxy on each front, and prints what each client
 // got and how soon the connection closed: the measurements behind docs/proxy.md ("Which front answers what").
-// usage: npx tsc -p tsconfig.json && node test/proxy/request-probe.mjs [uws|node ...]
+// usage: npx tsc -p tsconfig.json && node test/proxy/request-probe.mjs [uws|node|net ...]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const fronts = process.argv.length > 2 ? process.argv.slice(2) : ['uws', 'node'];
+const fronts = process.argv.length > 2 ? process.argv.slice(2) : ['uws', 'node', 'net'];
 const headers = (n) => Array.from({ length: n }, (_, i) => `x-h${i}: v\r\n`).join('');
 const CASES = [
   ['two pipelined GETs', 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],

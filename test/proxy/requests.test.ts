@@ -1,7 +1,8 @@
 /**
  * The proxy answers every request: pipelined requests in order, and a status with a closed connection for every
  * request it will not forward. On the uWS front, uWS.js's C++ parser drops some requests before the proxy's
- * JavaScript sees them (docs/proxy.md lists them with what the client gets); those are checked on node:http only.
+ * JavaScript sees them (docs/proxy.md lists them with what the client gets); those are checked on the net and
+ * node:http fronts only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend, FRONTS, type ProxyProc, rawExchange, startBackend, startProxyProc } from './helpers.js';
