@@ -2,7 +2,7 @@
  * SORT's arguments and patterns (Redis's sort.c), shared by the shard that sorts and the
  * acceptor that decides whether a sort must read keys on other shards: both parse alike.
  */
-import { isKeyword, parseSafeInt } from '../wire/bytes.js';
+import { isKeyword, parseI64 } from '../wire/bytes.js';
 import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
 
 /** A parsed SORT (one at a time per thread: the object and its arrays are reused). */
@@ -65,14 +65,15 @@ export function parseSortArgs(b: Uint8Array, as: Int32Array, al: Int32Array, arg
     else if (isKeyword(b, s, n, 'DESC')) r.desc = true;
     else if (isKeyword(b, s, n, 'ALPHA')) r.alpha = true;
     else if (isKeyword(b, s, n, 'LIMIT') && left >= 2) {
-      const start = parseSafeInt(b, as[j + 1]!, al[j + 1]!);
-      const count = start === null ? null : parseSafeInt(b, as[j + 2]!, al[j + 2]!);
+      // Any 64-bit value is accepted (as Redis's long); beyond 2^53 only its size matters.
+      const start = parseI64(b, as[j + 1]!, al[j + 1]!);
+      const count = start === null ? null : parseI64(b, as[j + 2]!, al[j + 2]!);
       if (start === null || count === null) {
         r.error = E_NOT_INT;
         return r;
       }
-      r.limitStart = start;
-      r.limitCount = count;
+      r.limitStart = Number(start);
+      r.limitCount = Number(count);
       j += 2;
     } else if (!readonly && isKeyword(b, s, n, 'STORE') && left >= 1) {
       r.store = ++j;
