@@ -27,6 +27,10 @@ export const INTERNAL = [
   '__track',
   '__trackcfg',
   '__trackevict',
+  '__sortelems',
+  '__sortrun',
+  '__sortget',
+  '__sortstore',
 ] as const;
 export type InternalName = (typeof INTERNAL)[number];
 

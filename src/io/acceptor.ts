@@ -47,6 +47,7 @@ import { E_DENIED_PROTECTED_MODE, E_NOAUTH, protectedCommandRefused, wrongArityE
 import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
+import { sortSpansShards } from '../commands/sort-args.js';
 import { planBlock, runBlock } from './block-across.js';
 import { ReplyFlusher } from './reply-flusher.js';
 import { TlsListener } from './tls-listener.js';
@@ -882,6 +883,14 @@ export class Acceptor {
         for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
         this.startOperation(conn, seq, id, cmd);
         return true;
+      case CMD.SORT:
+      case CMD.SORT_RO:
+        if (sortSpansShards(cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, id === CMD.SORT_RO, this.shardOfSpan)) {
+          for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
+          this.startOperation(conn, seq, id, cmd);
+          return true;
+        }
+        break;
       case CMD.SCAN: {
         const c = parseScanCursor(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
         const s = c === null ? 0 : cursorShard(c, this.nShards);
@@ -914,6 +923,10 @@ export class Acceptor {
     for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
     return this.crossShard(conn, seq, id, cmd, nk);
   }
+
+  /** Shard owning the key bytes [s, s+n) of `b`. */
+  private readonly shardOfSpan = (b: Uint8Array, s: number, n: number): number =>
+    calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, n)) % this.nShards;
 
   /** Shard owning the key at argument `i`: CRC16 slot (hash tags honoured) spread over shards. */
   private shardOf(cmd: ParsedCommand, i: number): number {

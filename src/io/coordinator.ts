@@ -19,6 +19,7 @@ import { E_NO_KEY, wrongArityError } from '../wire/error-text.js';
 import { internalId } from '../commands/internal.js';
 import { parseCopyOptions, type CopyOptions } from '../commands/copy-args.js';
 import type { AofEntry, AofOrder } from './aof-order.js';
+import { parseSortArgs, patternField, patternKey, patternReadsKeys } from '../commands/sort-args.js';
 
 /** How the coordinator reaches one shard: the request side of a ShardLink (tests pass fakes). */
 export interface ShardPort {
@@ -51,12 +52,40 @@ export interface CoordinatorOptions {
 export const SYSTEM_CONN_BASE = 0x80000000;
 
 /** Command groups whose multi-key commands run across shards by gathering the keys into one. */
-const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash']);
+const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash', 'geo']);
 
 /** True for the collection commands (and LCS) that run across shards by gathering their keys into one. */
 export function runsGathered(id: number): boolean {
   if (id === CMD.LCS) return true;
   return GATHERED_GROUPS.has(COMMANDS[id]!.docs.group) && (COMMANDS[id]!.flags & F_BLOCKING) === 0;
+}
+
+/** The elements of a RESP2 array reply of bulk strings (null for a null bulk). */
+function bulkArray(reply: Uint8Array): (Buffer | null)[] {
+  let p = reply.indexOf(13);
+  const n = Number(Buffer.from(reply.subarray(1, p)).toString('latin1'));
+  p += 2;
+  const out: (Buffer | null)[] = [];
+  for (let i = 0; i < n; i++) {
+    const cr = reply.indexOf(13, p);
+    const len = Number(Buffer.from(reply.subarray(p + 1, cr)).toString('latin1'));
+    if (len < 0) {
+      out.push(null);
+      p = cr + 2;
+    } else {
+      out.push(Buffer.from(reply.subarray(cr + 2, cr + 2 + len)));
+      p = cr + 2 + len + 2;
+    }
+  }
+  return out;
+}
+
+/** Argument spans of a copied command (for the parsers that read frames). */
+function spans(args: Buffer[]): { buf: Buffer; as: Int32Array; al: Int32Array } {
+  const as = new Int32Array(args.length);
+  const al = Int32Array.from(args, (a) => a.length);
+  for (let i = 1; i < args.length; i++) as[i] = as[i - 1]! + al[i - 1]!;
+  return { buf: Buffer.concat(args), as, al };
 }
 
 /** The payload of a bulk-string reply (null for a null reply). */
@@ -292,7 +321,10 @@ export class Coordinator {
    * involved shard is held, so it is atomic; it costs a copy of the foreign keys' values.
    */
   private async runGathered(id: number, args: Buffer[], keys: number[], db: number, w: RespWriter): Promise<void> {
-    const home = this.shardOfKey(args[keys[0]!]!);
+    // Run where the written key lives, so it keeps its own name (and its keyspace events): the
+    // first key, except for GEORADIUS[BYMEMBER] … STORE, whose destination comes last.
+    const written = id === CMD.GEORADIUS || id === CMD.GEORADIUSBYMEMBER ? keys[keys.length - 1]! : keys[0]!;
+    const home = this.shardOfKey(args[written]!);
     for (const k of keys) this.held[this.shardOfKey(args[k]!)] = 1;
     const dump = internalId('__dump');
     const restore = internalId('__restore');
@@ -319,8 +351,78 @@ export class Coordinator {
     w.raw(reply, 0, reply.length);
   }
 
-  /** The steps of MSETNX, RENAME/RENAMENX, COPY and FLUSHDB/FLUSHALL across shards. */
+  /**
+   * A SORT whose STORE key or pattern keys may live on other shards, run with every shard held
+   * (which keys the patterns name is only known from the elements): the source's shard lists the
+   * elements, each shard reads the pattern keys it owns, the source's shard sorts with those values,
+   * and a STORE on another shard is written there. It costs a round trip per step and a copy of the
+   * elements and values through the acceptor.
+   */
+  private async runSort(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
+    this.held.fill(1);
+    const home = this.shardOfKey(args[1]!);
+    const sp = spans(args);
+    const parsed = parseSortArgs(sp.buf, sp.as, sp.al, args.length, id === CMD.SORT_RO);
+    const patterns = parsed.patterns.slice();
+    const store = parsed.store;
+    const reads = patterns.map((p) => patternReadsKeys(args[p]!, 0, args[p]!.length));
+    const values: Buffer[] = [];
+    if (parsed.error === null && reads.includes(true)) {
+      const listed = await this.call(home, db, internalId('__sortelems'), [Buffer.from('__sortelems'), ...args]);
+      if (listed[0] === 45) {
+        w.raw(listed, 0, listed.length);
+        return;
+      }
+      const elems = bulkArray(listed);
+      const NONE = Buffer.from([0]);
+      const asks = new Map<number, { slots: number[]; args: Buffer[] }>();
+      let key: Uint8Array = new Uint8Array(256);
+      elems.forEach((e, j) => {
+        patterns.forEach((p, k) => {
+          const slot = j * patterns.length + k;
+          values[slot] = NONE;
+          if (!reads[k]) return;
+          const pat = args[p]!;
+          const [kb, kn] = patternKey(pat, 0, pat.length, e!, 0, e!.length, key);
+          key = kb;
+          const name = Buffer.from(kb.subarray(0, kn));
+          const f = patternField(pat, 0, pat.length);
+          const shard = this.shardOfKey(name);
+          let ask = asks.get(shard);
+          if (ask === undefined) asks.set(shard, (ask = { slots: [], args: [Buffer.from('__sortget')] }));
+          ask.slots.push(slot);
+          ask.args.push(name, f < 0 ? Buffer.alloc(0) : pat.subarray(f));
+        });
+      });
+      await Promise.all(
+        [...asks].map(async ([shard, ask]) => {
+          const got = bulkArray(await this.call(shard, db, internalId('__sortget'), ask.args));
+          got.forEach((v, i) => {
+            if (v !== null) values[ask.slots[i]!] = Buffer.concat([Buffer.from([1]), v]);
+          });
+        }),
+      );
+    }
+    const remote = parsed.error === null && store !== 0 && this.shardOfKey(args[store]!) !== home;
+    const head = [Buffer.from('__sortrun'), Buffer.from(remote ? 'r' : 's'), Buffer.from(String(values.length))];
+    const flags = !remote && w.proto === 3 ? F.FLAG_RESP3 : 0;
+    const reply = await this.call(home, db, internalId('__sortrun'), [...head, ...values, ...args], flags);
+    if (!remote || reply[0] === 45) {
+      w.raw(reply, 0, reply.length);
+      return;
+    }
+    const rows = bulkArray(reply).map((v) => v ?? Buffer.alloc(0));
+    const stored = await this.call(this.shardOfKey(args[store]!), db, internalId('__sortstore'), [
+      Buffer.from('__sortstore'),
+      args[store]!,
+      ...rows,
+    ]);
+    w.raw(stored, 0, stored.length);
+  }
+
+  /** The steps of MSETNX, RENAME/RENAMENX, COPY, FLUSHDB/FLUSHALL and SORT across shards. */
   private async runOperation(id: number, args: Buffer[], db: number, w: RespWriter): Promise<void> {
+    if (id === CMD.SORT || id === CMD.SORT_RO) return this.runSort(id, args, db, w);
     if (id === CMD.FLUSHALL || id === CMD.FLUSHDB || id === CMD.SWAPDB) {
       this.held.fill(1);
       const replies = await this.callAll(db, id, args);

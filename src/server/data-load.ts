@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { internalId } from '../commands/internal.js';
+import { sortSpansShards } from '../commands/sort-args.js';
 import { DataLoadError } from '../errors.js';
 import { EntryPacker, RdbError, loadAtStartup, type StartupLoadResult } from '../persistence/index.js';
 
@@ -164,6 +165,20 @@ function replayCommand(a: Acceptor, replay: Replay, db: number, argv: Uint8Array
     starts[i] = at;
     lens[i] = x.length;
     at += x.length;
+  }
+  if (
+    (id === CMD.SORT || id === CMD.SORT_RO) &&
+    sortSpansShards(
+      joined,
+      starts,
+      lens,
+      argc,
+      id === CMD.SORT_RO,
+      (b, s, k) => calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, k)) % n,
+    )
+  ) {
+    const args = argv.map((x) => Buffer.from(x));
+    return () => a.coordinator.serverOperation(id, args, db);
   }
   const nk = Math.max(0, extractKeys(COMMANDS[id]!, joined, starts, lens, argc, keyIdx));
   const shardOf = (i: number): number => calculateSlot(argv[i] as Buffer) % n;

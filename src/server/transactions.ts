@@ -19,6 +19,7 @@ import { ParsedCommand } from '../wire/resp-parser.js';
 import { RespWriter, R_OK, R_QUEUED } from '../wire/resp-writer.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
 import { internalId } from '../commands/internal.js';
+import { sortSpansShards } from '../commands/sort-args.js';
 import {
   E_DISCARD_WITHOUT_MULTI,
   E_EXECABORT,
@@ -160,8 +161,9 @@ export class Transactions {
       lens[i] = n;
       p += n;
     }
-    if (this.a.nShards > 1 && MULTI_STEP.has(id)) m.needsHold = true;
-    m.cmds.push({ id, buf, argc: cmd.argc, starts, lens });
+    const q = { id, buf, argc: cmd.argc, starts, lens };
+    if (this.a.nShards > 1 && (MULTI_STEP.has(id) || this.sortAcross(q))) m.needsHold = true;
+    m.cmds.push(q);
     this.a.replyConst(conn, seq, R_QUEUED);
     return true;
   }
@@ -286,9 +288,24 @@ export class Transactions {
   }
 
   /** Shards a queued command touches; null when it is keyless (it may touch every shard). */
+  /** A SORT whose STORE key or pattern keys may be on other shards: the coordinator runs it, holding every shard. */
+  private sortAcross(q: Queued): boolean {
+    if ((q.id !== CMD.SORT && q.id !== CMD.SORT_RO) || this.a.nShards === 1) return false;
+    const n = this.a.nShards;
+    return sortSpansShards(
+      q.buf,
+      q.starts,
+      q.lens,
+      q.argc,
+      q.id === CMD.SORT_RO,
+      (b, s, k) => calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, k)) % n,
+    );
+  }
+
   private shardsOf(q: Queued, into: Set<number>): boolean {
     const spec = COMMANDS[q.id]!;
     if (!SHARD_IMPLEMENTS[q.id]) return true;
+    if (this.sortAcross(q)) return false;
     if (this.keyIdx.length < q.argc) this.keyIdx = new Int32Array(q.argc * 2);
     const nk = extractKeys(spec, q.buf, q.starts, q.lens, q.argc, this.keyIdx);
     if (nk <= 0) return false;
@@ -339,7 +356,7 @@ export class Transactions {
   private async runInOrder(col: TxnCollector, cmds: Queued[]): Promise<void> {
     const a = this.a;
     for (const q of cmds) {
-      if (MULTI_STEP.has(q.id) && a.nShards > 1 && this.spansShards(q)) {
+      if ((MULTI_STEP.has(q.id) && a.nShards > 1 && this.spansShards(q)) || this.sortAcross(q)) {
         const args: Buffer[] = [];
         for (let i = 0; i < q.argc; i++) args.push(q.buf.subarray(q.starts[i]!, q.starts[i]! + q.lens[i]!));
         const s = col.nextSeq++;

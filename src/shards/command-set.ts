@@ -21,6 +21,8 @@ import { zsetCommands } from './t_zset.js';
 import { blockingCommands } from './blocking.js';
 import { dtConfigCommands } from './dt-config.js';
 import { persistCommands } from './t_persist.js';
+import { geoCommands } from './t_geo.js';
+import { sortCommands } from './t_sort.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -38,6 +40,8 @@ const families: Record<string, Handler>[] = [
   introspectCommands,
   dtConfigCommands,
   persistCommands,
+  geoCommands,
+  sortCommands,
 ];
 
 function findHandler(name: string): Handler | undefined {

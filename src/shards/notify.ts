@@ -5,6 +5,8 @@
  * here only while `notify-keyspace-events` enables a class (notifyState.flags !== 0).
  */
 import { CMD } from '../commands/ids.generated.js';
+import { internalId } from '../commands/internal.js';
+import { parseSortArgs } from '../commands/sort-args.js';
 import { recKeyLen, recKeyOff } from './record.js';
 import type { Ctx, Handler } from './context.js';
 import type { Store } from './store.js';
@@ -61,6 +63,11 @@ export function notifyExpired(store: Store, db: number, a: number): void {
 export function beforeCommand(c: Ctx, cmd: number): void {
   if (STORES.has(cmd)) {
     existed = [c.lookup(1) !== 0];
+    return;
+  }
+  const at = storeArg(c, cmd);
+  if (at >= 0) {
+    existed = [at > 0 && c.lookup(at) !== 0];
     return;
   }
   if (cmd !== CMD.DEL && cmd !== CMD.UNLINK) return;
@@ -128,6 +135,9 @@ const COLLECTION_EVENTS = new Map<number, [number, string]>([
   [CMD.ZINTERSTORE, [ZSET, 'zinterstore']],
   [CMD.ZDIFFSTORE, [ZSET, 'zdiffstore']],
   [CMD.ZRANGESTORE, [ZSET, 'zrangestore']],
+  [CMD.GEOADD, [ZSET, 'zadd']],
+  [CMD.GEOSEARCHSTORE, [ZSET, 'geosearchstore']],
+  [internalId('__sortstore'), [LIST, 'sortstore']],
 ]);
 
 /** Store commands: an empty result deletes the destination rather than writing it. */
@@ -139,7 +149,27 @@ const STORES = new Set<number>([
   CMD.ZINTERSTORE,
   CMD.ZDIFFSTORE,
   CMD.ZRANGESTORE,
+  CMD.GEOSEARCHSTORE,
+  internalId('__sortstore'),
 ]);
+
+const SORTRUN = internalId('__sortrun');
+
+/** The STORE destination's argument index of a SORT or GEORADIUS[BYMEMBER] (0: none), where it varies. */
+function storeArg(c: Ctx, cmd: number): number {
+  if (cmd === CMD.SORT) return parseSortArgs(c.buf, c.as, c.al, c.argc, false).store;
+  if (cmd === SORTRUN) {
+    // `__sortrun s <n> <values…> <SORT args…>` stores here; `r` leaves the store to another shard.
+    if (c.al[1] !== 1 || c.buf[c.as[1]!] !== 115) return 0;
+    const b0 = 3 + (c.int(2) ?? 0);
+    const store = parseSortArgs(c.buf, c.as.subarray(b0), c.al.subarray(b0), c.argc - b0, false).store;
+    return store === 0 ? 0 : store + b0;
+  }
+  if (cmd !== CMD.GEORADIUS && cmd !== CMD.GEORADIUSBYMEMBER) return -1;
+  let at = 0;
+  for (let i = cmd === CMD.GEORADIUS ? 6 : 5; i + 1 < c.argc; i++) if (c.is(i, 'STORE') || c.is(i, 'STOREDIST')) at = ++i;
+  return at;
+}
 
 /** Events of a collection command on key argument 1 (see COLLECTION_EVENTS). */
 function collectionEvent(c: Ctx, cmd: number, ev: [number, string], r: ReturnType<typeof replyKind>): void {
@@ -310,6 +340,18 @@ export function afterCommand(c: Ctx, cmd: number): void {
       keyEvent(c, GENERIC, 'move_from', 1);
       emit(GENERIC, 'move_to', c.int(2)!, c.buf, c.as[1]!, c.al[1]!);
       return;
+    case SORTRUN:
+    case CMD.SORT:
+    case CMD.GEORADIUS:
+    case CMD.GEORADIUSBYMEMBER: {
+      // A STORE writes its destination, or deletes it when nothing matched.
+      const at = storeArg(c, cmd);
+      if (at <= 0) return;
+      const sort = cmd === CMD.SORT || cmd === SORTRUN;
+      if (c.lookup(at) !== 0) keyEvent(c, sort ? LIST : ZSET, sort ? 'sortstore' : 'georadiusstore', at);
+      else if (existed[0]) keyEvent(c, GENERIC, 'del', at);
+      return;
+    }
   }
 }
 

@@ -80,6 +80,17 @@ function hFind(m: Arena, a: number, buf: Uint8Array, s: number, n: number): bool
   return true;
 }
 
+/** The value span of the field found by hashField (arena bytes, valid until the next write). */
+export const hashFound = { s: 0, n: 0 };
+
+/** Whether hash record `a` has the field; its value span goes to hashFound (SORT's "->field" patterns). */
+export function hashField(m: Arena, a: number, buf: Uint8Array, s: number, n: number): boolean {
+  if (!hFind(m, a, buf, s, n)) return false;
+  hashFound.s = VS;
+  hashFound.n = VN;
+  return true;
+}
+
 function toTable(m: Arena, a: number): void {
   const p = valPtr(m, a);
   const h = m.alloc(FT_HEADER);

@@ -445,12 +445,12 @@ function replyWithScore(c: Ctx, m: Arena, pos: number, nested: boolean): void {
 }
 
 /** An unnamed sorted-set record outside the keyspace, for building results. */
-function tempZset(m: Arena): number {
+export function tempZset(m: Arena): number {
   return tempCollection(m, T_ZSET, ENC_LISTPACK);
 }
 
 /** Stores a temp sorted set as key argument `i` (deleting the key when empty); frees the temp record. */
-function storeTemp(c: Ctx, i: number, t: number): void {
+export function storeTemp(c: Ctx, i: number, t: number): void {
   storeTempCollection(c, i, t, zsetLen(c.store.arena, t) === 0);
 }
 
@@ -466,6 +466,54 @@ function lookupZset(c: Ctx, i: number, read: boolean): number {
 /** Creates an empty sorted set for key argument `i` (after a lookup returned 0). */
 export function createZset(c: Ctx, i: number): number {
   return createCollection(c.store, c.db, c.buf, c.as[i]!, c.al[i]!, T_ZSET, ENC_LISTPACK, newCompact(c.store.arena, T_ZSET));
+}
+
+/** The score of a member of sorted-set record `a`, or NaN when it is absent (scores are never NaN). */
+export function zsetScoreOf(m: Arena, a: number, buf: Uint8Array, s: number, n: number): number {
+  return zsetScore(m, a, buf, s, n) ? foundScore : Number.NaN;
+}
+
+/** Calls `fn` with each member whose score is in [min, max), in order, until it returns false (geo's box scans). */
+export function zsetScanScores(
+  m: Arena,
+  a: number,
+  min: number,
+  max: number,
+  fn: (u8: Uint8Array, ms: number, mn: number, score: number) => boolean,
+): void {
+  begin(m, a);
+  range.min = min;
+  range.minex = false;
+  range.max = max;
+  range.maxex = true;
+  for (let x = firstInScore(m, min, false); x !== 0; x = nextPos(m, x)) {
+    const sc = posScore(m, x);
+    if (sc >= max) break;
+    posMember(m, x);
+    if (!fn(m.u8, MS, MN, sc)) break;
+  }
+}
+
+/**
+ * Calls `fn` with `count` members of the sorted set in rank order from rank `from`
+ * (backwards from the end when `rev`), SORT's walk of a zset.
+ */
+export function zsetWalk(
+  m: Arena,
+  a: number,
+  from: number,
+  count: number,
+  rev: boolean,
+  fn: (u8: Uint8Array, ms: number, mn: number) => void,
+): void {
+  begin(m, a);
+  const len = zsetLen(m, a);
+  let x = len === 0 || from >= len ? 0 : byRank(m, rev ? len - 1 - from : from);
+  for (let i = 0; i < count && x !== 0; i++) {
+    posMember(m, x);
+    fn(m.u8, MS, MN);
+    x = rev ? prevPos(m, x) : nextPos(m, x);
+  }
 }
 
 /** Adds a member to a sorted-set record (the __restore path). */

@@ -351,3 +351,36 @@ export function prefixOverlapsExisting(prefix: string, existing: string): string
 export function prefixOverlapsProvided(prefix: string, other: string): string {
   return `ERR Prefix '${prefix}' overlaps with another provided prefix '${other}'. Prefixes for a single client must not overlap.`;
 }
+// Geo (geo.c).
+export const E_GEO_UNIT = 'ERR unsupported unit provided. please use M, KM, FT, MI';
+export const E_GEO_NUM_RADIUS = 'ERR need numeric radius';
+export const E_GEO_NEG_RADIUS = 'ERR radius cannot be negative';
+export const E_GEO_NUM_WIDTH = 'ERR need numeric width';
+export const E_GEO_NUM_HEIGHT = 'ERR need numeric height';
+export const E_GEO_NEG_BOX = 'ERR height or width cannot be negative';
+export const E_GEO_MEMBER = 'ERR could not decode requested zset member';
+export const E_GEO_COUNT = 'ERR COUNT must be > 0';
+export const E_GEO_ANY_COUNT = 'ERR the ANY argument requires COUNT argument';
+
+/** A longitude/latitude outside Redis's ranges, printed as C's "%f". */
+export function geoBadPair(lon: string, lat: string): string {
+  return `ERR invalid longitude,latitude pair ${lon},${lat}`;
+}
+
+/** STORE with WITHDIST/WITHHASH/WITHCOORD (`what`: GEOSEARCHSTORE or "STORE option in GEORADIUS"). */
+export function geoStoreWith(what: string): string {
+  return `ERR ${what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options`;
+}
+
+/** GEOSEARCH without FROMMEMBER or FROMLONLAT (the command named as the client spelled it). */
+export function geoNeedFrom(cmd: string): string {
+  return `ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for ${cmd}`;
+}
+
+/** GEOSEARCH without BYRADIUS or BYBOX. */
+export function geoNeedBy(cmd: string): string {
+  return `ERR exactly one of BYRADIUS and BYBOX can be specified for ${cmd}`;
+}
+
+// SORT (sort.c).
+export const E_SORT_SCORE = "ERR One or more scores can't be converted into double";

@@ -26,14 +26,17 @@ describe('BGSAVE', () => {
     try {
       // Round r sets k0..k(KEYS-1) to r in order; any point of that stream leaves a prefix at r, the rest at r - 1.
       let stop = false;
+      let rounds = 0;
       const writing = (async () => {
         for (let round = 1; !stop; round++) {
           const p = writer.pipeline();
           for (let i = 0; i < KEYS; i++) p.set(`k${i}`, String(round));
           await p.exec();
+          rounds = round;
         }
       })();
-      await sleep(200);
+      // Every key exists once the first round is in (a fixed sleep raced it on a loaded machine).
+      await waitFor(async () => rounds >= 1);
       expect(await admin.bgsave()).toBe('Background saving started');
       await waitFor(async () => (await admin.info('persistence')).includes('rdb_bgsave_in_progress:0'));
       stop = true;
