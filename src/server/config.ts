@@ -236,6 +236,15 @@ const PARAMS: Param[] = [
     help: 'longest member a listpack sorted set keeps',
   },
   {
+    name: 'hll-sparse-max-bytes',
+    kind: 'memory',
+    def: '3000',
+    mutable: true,
+    min: 0,
+    max: 2 ** 53,
+    help: 'HyperLogLogs up to this many bytes stay sparse',
+  },
+  {
     name: 'notify-keyspace-events',
     kind: 'string',
     def: '',

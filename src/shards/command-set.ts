@@ -20,6 +20,8 @@ import { zsetCommands } from './t_zset.js';
 import { blockingCommands } from './blocking.js';
 import { dtConfigCommands } from './dt-config.js';
 import { persistCommands } from './t_persist.js';
+import { bitmapCommands } from './t_bitmap.js';
+import { hllCommands } from './t_hll.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -36,6 +38,8 @@ const families: Record<string, Handler>[] = [
   introspectCommands,
   dtConfigCommands,
   persistCommands,
+  bitmapCommands,
+  hllCommands,
 ];
 
 function findHandler(name: string): Handler | undefined {
