@@ -7,6 +7,7 @@ import net from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from './lib/servers.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -25,6 +26,7 @@ const HLLS = 10000;
  * offset, so random positions go in the key name.)
  */
 const TESTS = [
+  { label: 'GET str (baseline: a 10-byte string)', argv: ['GET', 'str'] },
   { label: 'SETBIT bit:<rand> 1000 1', argv: ['-r', '100000', 'SETBIT', 'bit:__rand_int__', '1000', '1'] },
   { label: 'GETBIT bit:<rand> 1000', argv: ['-r', '100000', 'GETBIT', 'bit:__rand_int__', '1000'] },
   { label: 'SETBIT bm 77777 1 (12.5 KB)', argv: ['SETBIT', 'bm', '77777', '1'] },
@@ -133,12 +135,12 @@ function rss(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 }
 
-/** PFADD of 100 elements into each of 10k keys named `${prefix}:<i>`. */
-function hllCommands(prefix) {
+/** PFADD of `elements` elements into each of 10k keys named `${prefix}:<i>`. */
+function hllCommands(prefix, elements) {
   const cmds = [];
   for (let k = 0; k < HLLS; k++) {
     const parts = ['pfadd', `${prefix}:${k}`];
-    for (let j = 0; j < 100; j++) parts.push(`e${k}-${j}`);
+    for (let j = 0; j < elements; j++) parts.push(`e${k}-${j}`);
     cmds.push(encode(parts));
   }
   return cmds;
@@ -149,13 +151,13 @@ function hllCommands(prefix) {
  * traffic itself), then measures the third load's growth. Dense: hll-sparse-max-bytes 0, so
  * every HLL is promoted at its first change.
  */
-async function measureHlls(srv, dense) {
+async function measureHlls(srv, dense, elements) {
   if (dense) cli(srv.port, 'config', 'set', 'hll-sparse-max-bytes', '0');
-  for (let w = 0; w < 2; w++) await pipeline(srv.port, hllCommands(`warm${w}`));
+  for (let w = 0; w < 2; w++) await pipeline(srv.port, hllCommands(`warm${w}`, elements));
   await new Promise((res) => setTimeout(res, 300));
   const r0 = rss(srv.proc.pid);
   const u0 = info(srv.port, 'used_memory');
-  await pipeline(srv.port, hllCommands('hll'));
+  await pipeline(srv.port, hllCommands('hll', elements));
   await new Promise((res) => setTimeout(res, 300));
   const enc = cli(srv.port, 'pfdebug', 'encoding', 'hll:1').trim();
   return { used: (info(srv.port, 'used_memory') - u0) / HLLS, rss: (rss(srv.proc.pid) - r0) / HLLS, enc };
@@ -163,16 +165,20 @@ async function measureHlls(srv, dense) {
 
 async function memory() {
   const rows = [];
-  for (const dense of [false, true]) {
+  for (const [dense, elements] of [
+    [false, 100],
+    [false, 1000],
+    [true, 100],
+  ]) {
     const r = await startRedis();
-    const redis = await measureHlls(r, dense);
+    const redis = await measureHlls(r, dense, elements);
     await stop(r);
     const s = await startSabre();
-    const sabre = await measureHlls(s, dense);
+    const sabre = await measureHlls(s, dense, elements);
     await stop(s);
     const f = (x) => x.toFixed(0);
     rows.push(
-      `| ${HLLS} HLLs, 100 elements each, ${sabre.enc} (Redis: ${redis.enc}) | ${f(redis.used)} | ${f(redis.rss)} | ${f(sabre.used)} | ${f(sabre.rss)} | ${(sabre.used / redis.used).toFixed(2)} | ${(sabre.rss / redis.rss).toFixed(2)} |`,
+      `| ${HLLS} HLLs, ${elements} elements each, ${sabre.enc} (Redis: ${redis.enc}) | ${f(redis.used)} | ${f(redis.rss)} | ${f(sabre.used)} | ${f(sabre.rss)} | ${(sabre.used / redis.used).toFixed(2)} | ${(sabre.rss / redis.rss).toFixed(2)} |`,
     );
     console.log(rows.at(-1));
   }
@@ -182,7 +188,7 @@ async function memory() {
 /** The keys the benchmarks use: a 100000-bit bitmap and two dense HLLs. */
 async function prepare(port) {
   cli(port, 'flushall');
-  const cmds = [encode(['setbit', 'bm', '99999', '1'])];
+  const cmds = [encode(['set', 'str', '0123456789']), encode(['setbit', 'bm', '99999', '1'])];
   for (let i = 0; i < 100000; i += 3) cmds.push(encode(['setbit', 'bm', String(i), '1']));
   for (const key of ['h1', 'h2']) {
     for (let i = 0; i < 20000; i += 500) {
@@ -195,12 +201,15 @@ async function prepare(port) {
   cli(port, 'pfcount', 'h1');
 }
 
-function benchOnce(port, depth, test) {
+/** One redis-benchmark run: requests per second, and the server's CPU time per request (µs, all its threads). */
+function benchOnce(srv, depth, test) {
   const n = Math.round(REQUESTS * (test.share ?? 1));
-  const argv = ['-p', String(port), '-q', '--csv', '-n', String(n), '-P', String(depth), ...test.argv];
+  const argv = ['-p', String(srv.port), '-q', '--csv', '-n', String(n), '-P', String(depth), ...test.argv];
+  const cpu0 = cpuSeconds({ pid: srv.proc.pid });
   const out = execFileSync('redis-benchmark', argv, { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const cpu = ((cpuSeconds({ pid: srv.proc.pid }) - cpu0) * 1e6) / n;
   const m = /^"[^"]+","([\d.]+)"/m.exec(out);
-  return m ? Number(m[1]) : 0;
+  return { rps: m ? Number(m[1]) : 0, cpu };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -216,13 +225,17 @@ async function bench() {
       for (const test of TESTS) {
         const acc = { redis: [], sabre: [] };
         // A first, untimed round warms both servers up (Sabre's JIT, both key tables).
-        for (const srv of [r, s]) benchOnce(srv.port, depth, test);
+        for (const srv of [r, s]) benchOnce(srv, depth, test);
         for (let run = 0; run < RUNS; run++) {
-          for (const srv of run % 2 === 0 ? [r, s] : [s, r]) acc[srv.name].push(benchOnce(srv.port, depth, test));
+          for (const srv of run % 2 === 0 ? [r, s] : [s, r]) acc[srv.name].push(benchOnce(srv, depth, test));
         }
-        const rv = median(acc.redis);
-        const sv = median(acc.sabre);
-        rows.push(`| ${test.label} | ${depth} | ${Math.round(rv)} | ${Math.round(sv)} | ${(sv / rv).toFixed(2)} |`);
+        const rv = median(acc.redis.map((x) => x.rps));
+        const sv = median(acc.sabre.map((x) => x.rps));
+        const rc = median(acc.redis.map((x) => x.cpu));
+        const sc = median(acc.sabre.map((x) => x.cpu));
+        rows.push(
+          `| ${test.label} | ${depth} | ${Math.round(rv)} | ${Math.round(sv)} | ${(sv / rv).toFixed(2)} | ${rc.toFixed(2)} | ${sc.toFixed(2)} | ${(rc / sc).toFixed(2)} |`,
+        );
         console.log(rows.at(-1));
       }
     }
@@ -280,8 +293,10 @@ else {
     '',
     '`bit:<rand>` are 100000 keys of 126-byte bitmaps, `bm` a 100000-bit bitmap (every third bit set), `h1` and `h2` dense HLLs of 20000 elements each; the merging PFCOUNT runs 1/20 of the requests. Each test has an untimed warm-up round first.',
     '',
-    '| test | -P | Redis rps | Sabre rps | Sabre/Redis |',
-    '|---|---|---|---|---|',
+    'CPU µs/op: utime+stime of the server process (all threads) over the run ÷ requests (clock-tick resolution); Redis/Sabre CPU above 1 means Sabre spends less CPU per command.',
+    '',
+    '| test | -P | Redis rps | Sabre rps | Sabre/Redis rps | Redis CPU µs/op | Sabre CPU µs/op | Redis/Sabre CPU |',
+    '|---|---|---|---|---|---|---|---|',
     ...(await bench()),
     '',
   );
