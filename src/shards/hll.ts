@@ -152,13 +152,20 @@ export function invalidateCache(b: Uint8Array, off: number): void {
   b[off + 15] = b[off + 15]! | 0x80;
 }
 
-/** The cached cardinality (valid caches are below 2^53 in practice). */
+/** The cached cardinality as a number: exact below 2^53 (any real count); see readCacheBig for the rest. */
 export function readCache(b: Uint8Array, off: number): number {
   let lo = 0;
   let hi = 0;
   for (let i = 3; i >= 0; i--) lo = lo * 256 + b[off + 8 + i]!;
   for (let i = 3; i >= 0; i--) hi = hi * 256 + b[off + 12 + i]!;
   return hi * 0x100000000 + lo;
+}
+
+/** The cached cardinality exactly (a corrupted or foreign cache can hold any 63-bit value). */
+export function readCacheBig(b: Uint8Array, off: number): bigint {
+  let v = 0n;
+  for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(b[off + 8 + i]!);
+  return v;
 }
 
 /** Stores a cardinality in the cache (valid). */

@@ -28,6 +28,7 @@ import {
   patLen,
   rawHistogram,
   readCache,
+  readCacheBig,
   selfTest,
   sparseSet,
   sparseToDense,
@@ -38,6 +39,12 @@ import { keyEvent, notifyState } from './notify.js';
 import { NOTIFY_STRING } from '../wire/keyspace-events.js';
 
 const work = new HllWork();
+
+/** Replies a cardinality (an estimate from corrupted registers can pass 2^53). */
+function replyCount(c: Ctx, n: number): void {
+  if (Number.isSafeInteger(n)) c.out.int(n);
+  else c.out.ascii(`:${BigInt(n)}\r\n`);
+}
 const histo = new Int32Array(64);
 const max = new Uint8Array(HLL_REGISTERS);
 
@@ -127,7 +134,7 @@ const pfcount: Handler = (c) => {
       }
     }
     rawHistogram(max, histo);
-    c.out.int(countFromHistogram(histo));
+    replyCount(c, countFromHistogram(histo));
     return;
   }
   const a = hllRecord(c, 1, false);
@@ -139,7 +146,9 @@ const pfcount: Handler = (c) => {
   const b = strBuf(m, a);
   const off = strOff(m, a);
   if (cacheValid(b, off)) {
-    c.out.int(readCache(b, off));
+    const card = readCache(b, off);
+    if (Number.isSafeInteger(card)) c.out.int(card);
+    else c.out.ascii(`:${readCacheBig(b, off)}\r\n`);
     return;
   }
   if (!histogram(b, off, recValLen(m, a), histo)) {
@@ -154,7 +163,7 @@ const pfcount: Handler = (c) => {
     writeCache(work.b, 0, card);
     storeWork(c, 1);
   }
-  c.out.int(card);
+  replyCount(c, card);
 };
 
 const pfmerge: Handler = (c) => {

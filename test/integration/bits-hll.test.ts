@@ -109,6 +109,29 @@ describe.each([1, 3])('bitmaps and HyperLogLogs with %i shard(s)', (shards) => {
     }
   });
 
+  it('answers corrupted HLLs with a count or an error, never a broken reply', async () => {
+    await r.pfadd('big', 'a');
+    // A cache marked valid holding 2^63 - 1: Redis replies it as is.
+    await r.setrange('big', 8, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]));
+    const exact = new Redis({ port: srv.port, host: '127.0.0.1', stringNumbers: true });
+    expect(await exact.pfcount('big')).toBe('9223372036854775807');
+    exact.disconnect();
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let j = 0; j < 300; j++) {
+      await r.del('fz');
+      await r.pfadd('fz', ...Array.from({ length: 1 + rand(3000) }, (_, i) => `${j}:${i}`));
+      for (let k = 0; k < 1 + rand(5); k++) await r.setrange('fz', rand(await r.strlen('fz')), Buffer.from([rand(256)]));
+      const got = await r.pfcount('fz').catch((e: Error) => e.message);
+      expect(typeof got === 'number' || /^(INVALIDOBJ|WRONGTYPE)/.test(got)).toBe(true);
+      await r.pfadd('fz', 'x').catch(() => 0);
+    }
+    expect(await r.ping()).toBe('PONG');
+  });
+
   // 10M additions, as Redis's own self test: seconds of one shard's time, so it runs once.
   it.runIf(shards === 1)(
     'passes PFSELFTEST',
