@@ -283,18 +283,15 @@ export function sparseSet(h: HllWork, index: number, count: number, maxBytes: nu
   let first = 0;
   let prev = -1;
   let span = 0;
+  // The hot loop of a sparse HLL: opcode classes by byte range (ZERO < 0x40 ≤ XZERO < 0x80 ≤ VAL).
   while (p < end) {
     const op = b[p]!;
-    let oplen = 1;
-    if (isZero(op)) span = zeroLen(op);
-    else if (op & 0x80) span = valLen(op);
-    else {
-      span = xzeroLen(op, b[p + 1]!);
-      oplen = 2;
-    }
-    if (index <= first + span - 1) break;
+    if (op < 0x40) span = op + 1;
+    else if (op >= 0x80) span = (op & 3) + 1;
+    else span = (((op & 0x3f) << 8) | b[p + 1]!) + 1;
+    if (index < first + span) break;
     prev = p;
-    p += oplen;
+    p += op >= 0x40 && op < 0x80 ? 2 : 1;
     first += span;
   }
   if (span === 0 || p >= end) return -1;
