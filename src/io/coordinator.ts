@@ -52,7 +52,7 @@ export interface CoordinatorOptions {
 export const SYSTEM_CONN_BASE = 0x80000000;
 
 /** Command groups whose multi-key commands run across shards by gathering the keys into one. */
-const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash', 'geo']);
+const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash', 'geo', 'bitmap', 'hyperloglog']);
 
 /** True for the collection commands (and LCS) that run across shards by gathering their keys into one. */
 export function runsGathered(id: number): boolean {

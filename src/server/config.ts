@@ -271,6 +271,15 @@ const PARAMS: Param[] = [
     help: 'ms a script may run before other clients get BUSY (accepted and stored: Sabre runs no scripts yet)',
   },
   {
+    name: 'hll-sparse-max-bytes',
+    kind: 'memory',
+    def: '3000',
+    mutable: true,
+    min: 0,
+    max: 2 ** 53,
+    help: 'HyperLogLogs up to this many bytes stay sparse',
+  },
+  {
     name: 'notify-keyspace-events',
     kind: 'string',
     def: '',

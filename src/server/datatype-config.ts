@@ -13,6 +13,7 @@ const SHARD_SETTINGS = [
   'set-max-intset-entries',
   'zset-max-listpack-entries',
   'zset-max-listpack-value',
+  'hll-sparse-max-bytes',
   'proto-max-bulk-len',
 ];
 

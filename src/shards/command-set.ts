@@ -23,6 +23,8 @@ import { dtConfigCommands } from './dt-config.js';
 import { persistCommands } from './t_persist.js';
 import { geoCommands } from './t_geo.js';
 import { sortCommands } from './t_sort.js';
+import { bitmapCommands } from './t_bitmap.js';
+import { hllCommands } from './t_hll.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -42,6 +44,8 @@ const families: Record<string, Handler>[] = [
   persistCommands,
   geoCommands,
   sortCommands,
+  bitmapCommands,
+  hllCommands,
 ];
 
 function findHandler(name: string): Handler | undefined {

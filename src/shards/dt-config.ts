@@ -10,6 +10,7 @@ export const dtConfig = {
   setMaxIntsetEntries: 512,
   zsetMaxListpackEntries: 128,
   zsetMaxListpackValue: 64,
+  hllSparseMaxBytes: 3000,
 };
 
 /** Config parameter names (as CONFIG uses them) mapped to their fields. */
@@ -25,6 +26,7 @@ const NAMES: Record<string, keyof typeof dtConfig> = {
   'zset-max-ziplist-entries': 'zsetMaxListpackEntries',
   'zset-max-listpack-value': 'zsetMaxListpackValue',
   'zset-max-ziplist-value': 'zsetMaxListpackValue',
+  'hll-sparse-max-bytes': 'hllSparseMaxBytes',
 };
 
 /** Sets a threshold by its CONFIG name; false when the name is not one of these. */

@@ -48,7 +48,8 @@ function emit(cls: number, name: string, db: number, b: Uint8Array, s: number, n
   sink(ev, len);
 }
 
-function keyEvent(c: Ctx, cls: number, name: string, i: number): void {
+/** Emits event `name` of class `cls` for key argument `i` of the running command. */
+export function keyEvent(c: Ctx, cls: number, name: string, i: number): void {
   emit(cls, name, c.db, c.buf, c.as[i]!, c.al[i]!);
 }
 

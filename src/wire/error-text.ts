@@ -102,6 +102,25 @@ export const E_ZADD_INCR_PAIR = 'ERR INCR option supports a single increment-ele
 export const E_ZRANGE_LIMIT = 'ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX';
 export const E_ZRANGE_WITHSCORES_BYLEX = 'ERR syntax error, WITHSCORES not supported in combination with BYLEX';
 
+// Bitmaps (bitops.c).
+export const E_BIT_OFFSET = 'ERR bit offset is not an integer or out of range';
+export const E_BIT_VALUE = 'ERR bit is not an integer or out of range';
+export const E_BITPOS_BIT = 'ERR The bit argument must be 1 or 0.';
+export const E_BITOP_NOT = 'ERR BITOP NOT must be called with a single source key.';
+export const E_BITFIELD_TYPE = 'ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.';
+export const E_BITFIELD_OVERFLOW = 'ERR Invalid OVERFLOW type specified';
+export const E_BITFIELD_RO = 'ERR BITFIELD_RO only supports the GET subcommand';
+
+// HyperLogLog (hyperloglog.c).
+export const E_HLL_WRONGTYPE = 'WRONGTYPE Key is not a valid HyperLogLog string value.';
+export const E_HLL_INVALID = 'INVALIDOBJ Corrupted HLL object detected';
+export const E_HLL_NO_KEY = 'ERR The specified key does not exist';
+export const E_HLL_NOT_SPARSE = 'ERR HLL encoding is not sparse';
+/** PFDEBUG with a subcommand it does not know. */
+export function pfdebugUnknown(sub: string): string {
+  return `ERR Unknown PFDEBUG subcommand '${sub}'`;
+}
+
 // DUMP/RESTORE and OBJECT.
 /** RESTORE's payload failed the version or checksum check. */
 export const E_DUMP_PAYLOAD = 'ERR DUMP payload version or checksum are wrong';
