@@ -13,6 +13,8 @@ const SHARD_SETTINGS = [
   'set-max-intset-entries',
   'zset-max-listpack-entries',
   'zset-max-listpack-value',
+  'stream-node-max-bytes',
+  'stream-node-max-entries',
   'proto-max-bulk-len',
 ];
 

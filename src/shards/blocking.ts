@@ -29,6 +29,8 @@ export interface Waiter {
   /** Record type it pops from (T_LIST or T_ZSET): a key of another type does not serve it. */
   type: number;
   keys: string[];
+  /** What the command saved when it blocked (XREAD's resolved ids), handed back in serving.extra. */
+  extra: Uint32Array | null;
 }
 
 const byKey = new Map<string, Waiter[]>();
@@ -36,7 +38,7 @@ const byConn = new Map<number, Waiter[]>();
 const ready: string[] = [];
 const readySet = new Set<string>();
 /** True while a waiter's handler is re-run; blockOn() then records a miss instead of blocking. */
-export const serving = { active: false, missed: false };
+export const serving: { active: boolean; missed: boolean; extra: Uint32Array | null } = { active: false, missed: false, extra: null };
 
 /** Number of keys with waiters (Store checks it before signalling). */
 export function blockedKeyCount(): number {
@@ -53,6 +55,11 @@ export function signalReady(db: number, buf: Uint8Array, s: number, n: number): 
   if (!byKey.has(k) || readySet.has(k)) return;
   readySet.add(k);
   ready.push(k);
+}
+
+/** A stream got entries: marks it ready when clients wait on it. */
+export function signalStream(db: number, buf: Uint8Array, s: number, n: number): void {
+  if (byKey.size !== 0) signalReady(db, buf, s, n);
 }
 
 /** Whether any key became ready since the last serve. */
@@ -77,7 +84,7 @@ export function parseTimeout(c: Ctx, i: number): number {
  * Blocks the current request on key arguments `from`..`to` for `ms` (0 = forever) until a
  * key of `type` appears there: sets c.deferred so no reply is written now.
  */
-export function blockOn(c: Ctx, from: number, to: number, ms: number, type: number): void {
+export function blockOn(c: Ctx, from: number, to: number, ms: number, type: number, extra: Uint32Array | null = null): void {
   if (serving.active) {
     serving.missed = true;
     return;
@@ -109,6 +116,7 @@ export function blockOn(c: Ctx, from: number, to: number, ms: number, type: numb
     deadline: ms === 0 ? 0 : Date.now() + ms,
     type,
     keys: [],
+    extra,
   };
   for (let i = from; i <= to; i++) {
     const k = keyName(c.db, c.buf, c.as[i]!, c.al[i]!);
@@ -160,11 +168,13 @@ export function serveReady(typeOf: (db: number, key: Buffer) => number, run: (w:
       if (t !== w.type) continue;
       serving.active = true;
       serving.missed = false;
+      serving.extra = w.extra;
       let replied = false;
       try {
         replied = run(w);
       } finally {
         serving.active = false;
+        serving.extra = null;
       }
       if (replied) remove(w);
     }

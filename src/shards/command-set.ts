@@ -20,6 +20,7 @@ import { zsetCommands } from './t_zset.js';
 import { blockingCommands } from './blocking.js';
 import { dtConfigCommands } from './dt-config.js';
 import { persistCommands } from './t_persist.js';
+import { streamCommands } from './t_stream.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -36,6 +37,7 @@ const families: Record<string, Handler>[] = [
   introspectCommands,
   dtConfigCommands,
   persistCommands,
+  streamCommands,
 ];
 
 function findHandler(name: string): Handler | undefined {

@@ -10,6 +10,8 @@ export const dtConfig = {
   setMaxIntsetEntries: 512,
   zsetMaxListpackEntries: 128,
   zsetMaxListpackValue: 64,
+  streamNodeMaxBytes: 4096,
+  streamNodeMaxEntries: 100,
 };
 
 /** Config parameter names (as CONFIG uses them) mapped to their fields. */
@@ -25,6 +27,8 @@ const NAMES: Record<string, keyof typeof dtConfig> = {
   'zset-max-ziplist-entries': 'zsetMaxListpackEntries',
   'zset-max-listpack-value': 'zsetMaxListpackValue',
   'zset-max-ziplist-value': 'zsetMaxListpackValue',
+  'stream-node-max-bytes': 'streamNodeMaxBytes',
+  'stream-node-max-entries': 'streamNodeMaxEntries',
 };
 
 /** Sets a threshold by its CONFIG name; false when the name is not one of these. */

@@ -11,7 +11,7 @@ import {
   F_EXT,
   F_TTL,
   HEADER,
-  T_HASH,
+  T_STREAM,
   T_LIST,
   T_ZSET,
   T_STRING,
@@ -209,7 +209,7 @@ export class Store {
     const m = this.arena;
     this.wheel.advance(this.now, (db, a, when) => {
       if (deleted >= budget) return false;
-      if (a + HEADER > m.capacity || recType(m, a) > T_HASH) return true;
+      if (a + HEADER > m.capacity || recType(m, a) > T_STREAM) return true;
       if ((recFlags(m, a) & F_TTL) === 0 || recExpire(m, a) !== when) return true;
       const kn = recKeyLen(m, a);
       const ko = recKeyOff(m, a);

@@ -44,7 +44,7 @@ import { createZset, zsetRestoreAdd } from './t_zset.js';
 import { readF64 } from './listpack.js';
 import { bytesEqual, globMatch, parseI64 } from '../wire/bytes.js';
 
-const TYPE_NAMES = ['string', 'list', 'set', 'zset', 'hash'];
+const TYPE_NAMES = ['string', 'list', 'set', 'zset', 'hash', 'stream'];
 
 /** The shard's position, for composing SCAN cursors across shards. */
 export const shardPosition = { id: 0, count: 1 };
