@@ -73,8 +73,17 @@ function section(a: Acceptor, name: string): string[] | null {
         `executable:${process.argv[1] ?? ''}`,
       ];
     }
-    case 'clients':
-      return [`connected_clients:${a.conns.size}`, `maxclients:${cfg.get('maxclients')}`, 'blocked_clients:0', 'tracking_clients:0'];
+    case 'clients': {
+      // A client is blocked while its blocking command (BLPOP, XREAD BLOCK…) awaits its reply.
+      let blocked = 0;
+      for (const conn of a.conns.values()) if (conn.blockedSeq !== -1) blocked++;
+      return [
+        `connected_clients:${a.conns.size}`,
+        `maxclients:${cfg.get('maxclients')}`,
+        `blocked_clients:${blocked}`,
+        'tracking_clients:0',
+      ];
+    }
     case 'memory': {
       const used = sum(a, F.ST_USED_MEMORY);
       const peak = memoryPeak(a);

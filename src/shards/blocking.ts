@@ -29,6 +29,8 @@ export interface Waiter {
   /** Record type it pops from (T_LIST or T_ZSET): a key of another type does not serve it. */
   type: number;
   keys: string[];
+  /** Fails (instead of waiting on) when its stream key goes away: XREADGROUP's group goes with it. */
+  failsOnGone: boolean;
   /** What the command saved when it blocked (XREAD's resolved ids), handed back in serving.extra. */
   extra: Uint32Array | null;
 }
@@ -55,6 +57,16 @@ export function signalReady(db: number, buf: Uint8Array, s: number, n: number): 
   if (!byKey.has(k) || readySet.has(k)) return;
   readySet.add(k);
   ready.push(k);
+}
+
+/** Marks every key of `db` that clients wait on ready (FLUSHDB/FLUSHALL: their XREADGROUP waiters fail). */
+export function signalDb(db: number): void {
+  const prefix = `${db}:`;
+  for (const k of byKey.keys()) {
+    if (!k.startsWith(prefix) || readySet.has(k)) continue;
+    readySet.add(k);
+    ready.push(k);
+  }
 }
 
 /** A stream got entries: marks it ready when clients wait on it. */
@@ -84,7 +96,15 @@ export function parseTimeout(c: Ctx, i: number): number {
  * Blocks the current request on key arguments `from`..`to` for `ms` (0 = forever) until a
  * key of `type` appears there: sets c.deferred so no reply is written now.
  */
-export function blockOn(c: Ctx, from: number, to: number, ms: number, type: number, extra: Uint32Array | null = null): void {
+export function blockOn(
+  c: Ctx,
+  from: number,
+  to: number,
+  ms: number,
+  type: number,
+  extra: Uint32Array | null = null,
+  failsOnGone = false,
+): void {
   if (serving.active) {
     serving.missed = true;
     return;
@@ -117,6 +137,7 @@ export function blockOn(c: Ctx, from: number, to: number, ms: number, type: numb
     type,
     keys: [],
     extra,
+    failsOnGone,
   };
   for (let i = from; i <= to; i++) {
     const k = keyName(c.db, c.buf, c.as[i]!, c.al[i]!);
@@ -150,10 +171,10 @@ function remove(w: Waiter): void {
 
 /**
  * Serves waiters of ready keys in blocking order. `typeOf` gives a ready key's record type
- * (-1 once it is gone); `run` re-executes a waiter's request (with `serving.active` set)
+ * (-1 once it is gone); `fail` answers a waiter whose stream went away; `run` re-executes a waiter's request (with `serving.active` set)
  * and returns true when it replied.
  */
-export function serveReady(typeOf: (db: number, key: Buffer) => number, run: (w: Waiter) => boolean): void {
+export function serveReady(typeOf: (db: number, key: Buffer) => number, run: (w: Waiter) => boolean, fail: (w: Waiter) => void): void {
   while (ready.length > 0) {
     const k = ready.shift()!;
     readySet.delete(k);
@@ -164,6 +185,11 @@ export function serveReady(typeOf: (db: number, key: Buffer) => number, run: (w:
     const key = Buffer.from(k.slice(colon + 1), 'latin1');
     for (const w of q.slice()) {
       const t = typeOf(db, key);
+      if (t !== w.type && w.failsOnGone) {
+        remove(w);
+        fail(w);
+        continue;
+      }
       if (t === -1) break;
       if (t !== w.type) continue;
       serving.active = true;

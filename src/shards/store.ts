@@ -31,7 +31,7 @@ import {
 } from './record.js';
 import { copyBytes } from '../wire/bytes.js';
 import { freeValue } from './value.js';
-import { blockedKeyCount, signalReady } from './blocking.js';
+import { blockedKeyCount, signalDb, signalReady } from './blocking.js';
 import { lfuTouch } from './evict.js';
 
 /** Keyspace counters a shard reports (INFO stats/keyspace). */
@@ -106,6 +106,9 @@ export class Store {
    * collection structure unless `keepValue` (RENAME moved the structure to another record).
    */
   removeFound(db: number, a: number, keepValue = false): void {
+    // A stream going away wakes its XREADGROUP waiters (they fail: the group is gone with it).
+    if (recType(this.arena, a) === T_STREAM && blockedKeyCount() > 0)
+      signalReady(db, this.arena.u8, recKeyOff(this.arena, a), recKeyLen(this.arena, a));
     this.dbs[db]!.removeFound();
     if ((recFlags(this.arena, a) & F_TTL) !== 0) this.expires[db]!--;
     if (!keepValue) freeValue(this.arena, a);
@@ -228,6 +231,7 @@ export class Store {
 
   /** Empties one database. */
   flushDb(db: number): void {
+    signalDb(db);
     const t = this.dbs[db]!;
     const m = this.arena;
     t.forEach((a) => {
@@ -241,6 +245,7 @@ export class Store {
   /** Empties every database and resets the arena. */
   flushAll(): void {
     for (let i = 0; i < this.dbs.length; i++) {
+      signalDb(i);
       this.dbs[i]!.clear();
       this.expires[i] = 0;
     }

@@ -786,7 +786,7 @@ export function cSetSeen(m: Arena, c: number, t: number): void {
 
 /** The consumer named buf[s, s+n) of group g, or 0. */
 export function findConsumer(m: Arena, g: number, buf: Uint8Array, s: number, n: number): number {
-  for (let c = gConsumers(m, g); c !== 0; c = cNext(m, c)) if (nameIs(m, c + 12, buf, s, n)) return c;
+  for (let c = gConsumers(m, g); c !== 0; c = cNext(m, c)) if (consumerNameCmp(m, c, buf, s, n) === 0) return c;
   return 0;
 }
 

@@ -7,7 +7,7 @@ import { ENC_STREAM, createCollection, lookupTyped, valPtr, wrongArgs } from './
 import { blockOn, serving, signalStream } from './blocking.js';
 import { notifyStream } from './notify.js';
 import { dtConfig } from './dt-config.js';
-import { E_NOT_INT, E_SYNTAX, unknownSubcommand } from '../wire/error-text.js';
+import { E_GROUP_GONE, E_NOT_INT, E_SYNTAX, unknownSubcommand } from '../wire/error-text.js';
 import {
   ID,
   R_A,
@@ -442,6 +442,7 @@ function readGeneric(c: Ctx, group: boolean): void {
     if (s < 0) return;
     if (group) {
       if (s === 0 || findGroup(m, s, c.buf, c.as[groupArg]!, c.al[groupArg]!) === 0) {
+        if (serving.active) return c.out.error(E_GROUP_GONE);
         return c.out.error(`NOGROUP No such key '${c.str(ki)}' or consumer group '${c.str(groupArg)}' in XREADGROUP with GROUP option`);
       }
     }
@@ -530,7 +531,7 @@ function readGeneric(c: Ctx, group: boolean): void {
       return;
     }
     if (c.noBlock) return out.nullArray();
-    blockOn(c, streamsArg, streamsArg + nStreams - 1, timeoutMs, T_STREAM, group ? null : gts.slice(0, nStreams * 4));
+    blockOn(c, streamsArg, streamsArg + nStreams - 1, timeoutMs, T_STREAM, group ? null : gts.slice(0, nStreams * 4), group);
     return;
   }
   out.nullArray();
@@ -685,6 +686,8 @@ const xgroupDestroy: Handler = (c) => {
   deleteGroup(m, s, g);
   c.out.int(1);
   notifyStream(c, 'xgroup-destroy', 2);
+  // Its blocked readers fail with NOGROUP.
+  signalStream(c.db, c.buf, c.as[2]!, c.al[2]!);
 };
 
 const xgroupCreateConsumer: Handler = (c) => {
@@ -924,11 +927,6 @@ const xclaim: Handler = (c) => {
 };
 
 const xautoclaim: Handler = (c) => {
-  const s = lookupStream(c, 1, true);
-  if (s < 0) return;
-  const m = c.store.arena;
-  const g = s === 0 ? 0 : findGroup(m, s, c.buf, c.as[2]!, c.al[2]!);
-  if (g === 0) return noKeyOrGroup(c, 2);
   const mi = c.i64(4);
   if (mi === null) return c.out.error('ERR Invalid min-idle-time argument for XAUTOCLAIM');
   const minIdle = Math.max(0, Number(mi));
@@ -943,6 +941,11 @@ const xautoclaim: Handler = (c) => {
     } else if (c.is(j, 'JUSTID')) justid = true;
     else return c.out.error(E_SYNTAX);
   }
+  const s = lookupStream(c, 1, true);
+  if (s < 0) return;
+  const m = c.store.arena;
+  const g = s === 0 ? 0 : findGroup(m, s, c.buf, c.as[2]!, c.al[2]!);
+  if (g === 0) return noKeyOrGroup(c, 2);
   const now = Date.now();
   let consumer = findConsumer(m, g, c.buf, c.as[3]!, c.al[3]!);
   if (consumer === 0) consumer = createConsumer(m, g, c.buf, c.as[3]!, c.al[3]!, now);

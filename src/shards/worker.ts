@@ -17,7 +17,7 @@ import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink }
 import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
-import { E_OOM, internalError, noHandler } from '../wire/error-text.js';
+import { E_OOM, E_STREAM_GONE, internalError, noHandler } from '../wire/error-text.js';
 import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
@@ -168,7 +168,8 @@ function execFrame(buf: Uint8Array, pos: number): void {
     ctx.deferred = false;
     if (stats[F.CT_MONITOR] !== 0) writeHeaderOnly(conn, seq, F.KIND_BLOCKED);
   } else writeReply(conn, seq, out.bytes, out.len);
-  if (hasReady()) serveReady(readyType, serveWaiter);
+  // Inside EXEC (no-block commands) waiters are served after the batch, so they see the whole transaction.
+  if (!ctx.noBlock && hasReady()) serveReady(readyType, serveWaiter, failWaiter);
   if (out.bytes.length > 1 << 22) {
     dropped(out.bytes.length);
     out.reset();
@@ -208,6 +209,14 @@ function readyType(db: number, key: Buffer): number {
   return a === 0 ? -1 : store.arena.u8[a]!;
 }
 
+/** Answers a blocked XREADGROUP whose stream was deleted or replaced. */
+function failWaiter(w: Waiter): void {
+  out.len = 0;
+  out.proto = w.proto;
+  out.error(E_STREAM_GONE);
+  writeReply(w.conn, w.seq, out.bytes, out.len);
+}
+
 /** Re-runs a blocked request now that one of its keys is ready; true when it replied. */
 function serveWaiter(w: Waiter): boolean {
   ctx.reserve(w.argc);
@@ -222,6 +231,7 @@ function serveWaiter(w: Waiter): boolean {
   ctx.seq = w.seq;
   out.len = 0;
   out.proto = w.proto;
+  ctx.noBlock = false;
   runHandler(w.cmd);
   ctx.deferred = false;
   if (serving.missed) return false;
@@ -280,6 +290,7 @@ function runBatch(): void {
     }
   }
   req.release();
+  if (hasReady()) serveReady(readyType, serveWaiter, failWaiter);
   timeOutWaiters(now);
   if (now - lastExpire >= EXPIRE_EVERY_MS) {
     lastExpire = now;

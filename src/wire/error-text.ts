@@ -57,6 +57,12 @@ export const E_ZADD_INCR_PAIR = 'ERR INCR option supports a single increment-ele
 export const E_ZRANGE_LIMIT = 'ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX';
 export const E_ZRANGE_WITHSCORES_BYLEX = 'ERR syntax error, WITHSCORES not supported in combination with BYLEX';
 
+// Streams.
+/** A blocked XREADGROUP's stream was deleted or replaced. */
+export const E_STREAM_GONE = 'UNBLOCKED the stream key no longer exists';
+/** A blocked XREADGROUP's group was destroyed. */
+export const E_GROUP_GONE = 'NOGROUP the consumer group this client was blocked on no longer exists';
+
 // DUMP/RESTORE and OBJECT.
 /** RESTORE's payload failed the version or checksum check. */
 export const E_DUMP_PAYLOAD = 'ERR DUMP payload version or checksum are wrong';
