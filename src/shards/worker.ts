@@ -24,6 +24,7 @@ import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
+import './stream-codec.js';
 
 const init = workerData as ShardInit;
 shardPosition.id = init.id;
