@@ -61,6 +61,7 @@ const BY_EFFECT = new Set<number>([
   CMD.BZMPOP,
   CMD.BLMOVE,
   CMD.BRPOPLPUSH,
+  CMD.XADD,
 ]);
 
 /**
@@ -72,6 +73,8 @@ export function effectForm(id: number, argv: Uint8Array[], reply: Uint8Array, s:
   const [r] = decode(reply.subarray(s, s + len), 0);
   if (r === null) return null;
   switch (id) {
+    case CMD.XADD:
+      return xaddWithId(argv, bytes(r));
     case CMD.SPOP: {
       const members = Array.isArray(r) ? r.map(bytes) : [r];
       return members.length === 0 ? null : [ascii('SREM'), argv[1]!, ...members];
@@ -98,4 +101,23 @@ export function effectForm(id: number, argv: Uint8Array[], reply: Uint8Array, s:
     default:
       return [ascii('RPOPLPUSH'), argv[1]!, argv[2]!];
   }
+}
+
+const word = (a: Uint8Array): string => Buffer.from(a.buffer, a.byteOffset, a.length).toString('latin1').toUpperCase();
+
+/** XADD with the id it generated (`*`, `ms-*`) in place, as Redis propagates it, so a replay adds the same entry. */
+function xaddWithId(argv: Uint8Array[], id: Uint8Array): Uint8Array[] {
+  const out = argv.slice();
+  for (let i = 2; i < argv.length; i++) {
+    const w = word(argv[i]!);
+    if (w === 'NOMKSTREAM') continue;
+    if (w === 'MAXLEN' || w === 'MINID' || w === 'LIMIT') {
+      const next = word(argv[i + 1] ?? new Uint8Array());
+      i += next === '=' || next === '~' ? 2 : 1;
+      continue;
+    }
+    out[i] = id;
+    return out;
+  }
+  return out;
 }
