@@ -44,6 +44,7 @@ import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
 import { planBlock, runBlock } from './block-across.js';
+import { planXread, runXread } from './xread-across.js';
 import { ReplyFlusher } from './reply-flusher.js';
 import { TlsListener } from './tls-listener.js';
 import { reclaim } from '../reclaim.js';
@@ -840,6 +841,11 @@ export class Acceptor {
       case CMD.COPY:
         this.startOperation(conn, seq, id, cmd);
         return true;
+      case CMD.XREAD:
+      case CMD.XREADGROUP:
+        if (conn.noBlock) return this.refuseCrossSlot(conn, seq);
+        this.readAcross(conn, seq, id, cmd);
+        return true;
       case CMD.BLPOP:
       case CMD.BRPOP:
       case CMD.BZPOPMIN:
@@ -894,6 +900,25 @@ export class Acceptor {
     conn.blockedSeq = seq;
     conn.stalled = true;
     void runBlock(this.coordinator, plan, conn.db, conn.proto, conn).then((reply) => {
+      if (conn.monitored !== null) this.hooks.executed(conn, seq);
+      if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
+      if (conn.blockedSeq === seq) {
+        conn.blockedSeq = -1;
+        this.resume(conn);
+      }
+      this.scheduleTick();
+    });
+  }
+
+  /** XREAD/XREADGROUP over streams on several shards: the client stays parked while the coordinator runs it (xread-across.ts). */
+  private readAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+    // Each XREADGROUP try is logged when its shard answers it.
+    this.aof.skip();
+    const plan = planXread(id, copyArgs(cmd), conn.noBlock);
+    if (typeof plan === 'string') return this.replyError(conn, seq, plan);
+    conn.blockedSeq = seq;
+    conn.stalled = true;
+    void runXread(this.coordinator, plan, conn.db, conn.proto, conn).then((reply) => {
       if (conn.monitored !== null) this.hooks.executed(conn, seq);
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       if (conn.blockedSeq === seq) {

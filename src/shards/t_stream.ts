@@ -1196,6 +1196,49 @@ const xinfoConsumers: Handler = (c) => {
   }
 };
 
+// ---- reads across shards (the acceptor's coordinator drives them) ----
+
+/**
+ * Internal: `__xwatch group n key… id…` replies :1 once one of the streams (all in this shard) has
+ * entries after its id, or (with a group name) after the group's last delivered entry, or lost its
+ * group; at once if one does. It reads nothing: the coordinator then retries the real read.
+ * Cancel with __unblock.
+ */
+const xwatch: Handler = (c) => {
+  const group = c.al[1]! > 0;
+  const n = c.int(2) ?? 0;
+  const m = c.store.arena;
+  for (let k = 0; k < n; k++) {
+    const s = lookupStream(c, 3 + k, true);
+    if (s < 0) {
+      c.out.len = 0;
+      if (group) return c.out.int(1);
+      continue;
+    }
+    if (group) {
+      const g = s === 0 ? 0 : findGroup(m, s, c.buf, c.as[1]!, c.al[1]!);
+      if (g === 0) return c.out.int(1);
+      if (sLength(m, s) > 0 && streamLastLiveId(m, s, R_C) && idCmpMem(R_C, m.u32, gLastWord(g)) > 0) return c.out.int(1);
+    } else if (s !== 0) {
+      if (!parseId(c.buf, c.as[3 + n + k]!, c.al[3 + n + k]!, R_A, false, true, false)) return c.out.error(E_INVALID_ID);
+      if (idCmpMem(R_A, m.u32, lastIdWord(s)) < 0) return c.out.int(1);
+    }
+  }
+  blockOn(c, 3, 2 + n, 0, T_STREAM, null, group);
+};
+
+/** Internal: `__xlastids key…` replies each stream's last generated id (0-0 for a missing key), to resolve XREAD's `$`. */
+const xlastids: Handler = (c) => {
+  const m = c.store.arena;
+  c.out.arrayHeader(c.argc - 1);
+  for (let i = 1; i < c.argc; i++) {
+    const a = c.lookupRead(i);
+    if (a !== 0 && m.u8[a] === T_STREAM) idLoad(R_A, m.u32, lastIdWord(valPtr(m, a)));
+    else idSet(R_A, 0, 0, 0, 0);
+    replyId(c.out, R_A);
+  }
+};
+
 /** Handlers by lower-case command name. */
 export const streamCommands: Record<string, Handler> = {
   xadd,
@@ -1219,4 +1262,6 @@ export const streamCommands: Record<string, Handler> = {
   'xinfo|stream': xinfoStream,
   'xinfo|groups': xinfoGroups,
   'xinfo|consumers': xinfoConsumers,
+  __xwatch: xwatch,
+  __xlastids: xlastids,
 };

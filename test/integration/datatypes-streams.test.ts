@@ -163,6 +163,32 @@ describe.each([1, 3])('streams with %i shard(s)', (shards) => {
     await expect(blocked).rejects.toThrow('UNBLOCKED the stream key no longer exists');
   });
 
+  it('reads several streams at once, blocking too, whatever shards they live on', async () => {
+    // With 3 shards, a, s1 and s3 live on three different ones.
+    await r.xadd('a', '1-0', 'f', '1');
+    await r.xadd('s1', '2-0', 'f', '2');
+    expect(await r.xread('STREAMS', 's1', 'nokey', 'a', '0', '0', '0')).toEqual([
+      ['s1', [['2-0', ['f', '2']]]],
+      ['a', [['1-0', ['f', '1']]]],
+    ]);
+    const w = await client();
+    const waiting = w.xread('BLOCK', 0, 'STREAMS', 'a', 's1', 's3', '$', '$', '$');
+    await waitBlocked(r, 1);
+    await r.xadd('s3', '3-0', 'late', 'x');
+    expect(await waiting).toEqual([['s3', [['3-0', ['late', 'x']]]]]);
+    await r.xgroup('CREATE', 'a', 'g', '0');
+    await r.xgroup('CREATE', 's1', 'g', '0');
+    expect(await r.xreadgroup('GROUP', 'g', 'c', 'STREAMS', 'a', 's1', '>', '>')).toEqual([
+      ['a', [['1-0', ['f', '1']]]],
+      ['s1', [['2-0', ['f', '2']]]],
+    ]);
+    const group = w.xreadgroup('GROUP', 'g', 'd', 'BLOCK', 0, 'STREAMS', 's1', 'a', '>', '>');
+    await waitBlocked(r, 1);
+    await r.xadd('a', '4-0', 'new', 'y');
+    expect(await group).toEqual([['a', [['4-0', ['new', 'y']]]]]);
+    expect(await w.xread('BLOCK', 30, 'STREAMS', 'a', 's1', '$', '$')).toBeNull();
+  });
+
   it('answers node-redis xAdd / xReadGroup in RESP2 and RESP3', async () => {
     for (const RESP of [2, 3] as const) {
       const nr = createClient({ socket: { port: srv.port, host: '127.0.0.1' }, RESP });
@@ -175,6 +201,18 @@ describe.each([1, 3])('streams with %i shard(s)', (shards) => {
       expect(flat).toContain(id);
       expect(flat).toContain('21');
       expect(await nr.xAck('ns', 'g', id)).toBe(1);
+      await nr.del(['a', 's1']);
+      await nr.xAdd('a', '1-0', { x: '1' });
+      await nr.xAdd('s1', '1-0', { y: '2' });
+      const both = JSON.stringify(
+        await nr.xRead([
+          { key: 's1', id: '0' },
+          { key: 'a', id: '0' },
+        ]),
+      );
+      expect(both.indexOf('"s1"')).toBeLessThan(both.indexOf('"a"'));
+      expect(both).toContain('"y"');
+      expect(both).toContain('"x"');
       await nr.quit();
     }
   });
