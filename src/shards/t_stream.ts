@@ -7,7 +7,7 @@ import { ENC_STREAM, createCollection, lookupTyped, valPtr, wrongArgs } from './
 import { blockOn, serving, signalStream } from './blocking.js';
 import { notifyStream } from './notify.js';
 import { dtConfig } from './dt-config.js';
-import { E_GROUP_GONE, E_NOT_INT, E_SYNTAX, unknownSubcommand } from '../wire/error-text.js';
+import { E_GROUP_GONE, E_NOT_INT, E_SYNTAX, subcommandSyntaxError } from '../wire/error-text.js';
 import {
   ID,
   R_A,
@@ -79,6 +79,7 @@ const E_EXHAUSTED = 'ERR The stream has exhausted the last possible ID, unable t
 const E_MAXLEN = 'ERR The MAXLEN argument must be >= 0.';
 const E_LIMIT = 'ERR The LIMIT argument must be >= 0.';
 const E_LIMIT_NO_APPROX = 'ERR syntax error, LIMIT cannot be used without the special ~ option';
+const E_LIMIT_NO_STRATEGY = 'ERR syntax error, LIMIT cannot be used without specifying a trimming strategy';
 const E_MAXLEN_MINID = 'ERR syntax error, MAXLEN and MINID options at the same time are not compatible';
 const E_START_INTERVAL = 'ERR invalid start ID for the interval';
 const E_END_INTERVAL = 'ERR invalid end ID for the interval';
@@ -178,7 +179,7 @@ function parseTrimArgs(c: Ctx, xadd: boolean): boolean {
       i++;
       if (maxlen) {
         const v = c.i64(i);
-        if (v === null || typeof v === 'bigint') {
+        if (v === null) {
           c.out.error(E_NOT_INT);
           return false;
         }
@@ -186,7 +187,7 @@ function parseTrimArgs(c: Ctx, xadd: boolean): boolean {
           c.out.error(E_MAXLEN);
           return false;
         }
-        trim.maxlen = v;
+        trim.maxlen = Number(v);
         trim.strategy = TRIM_MAXLEN;
       } else {
         if (!argId(c, i, R_D, false, true)) return false;
@@ -194,7 +195,7 @@ function parseTrimArgs(c: Ctx, xadd: boolean): boolean {
       }
     } else if (c.is(i, 'LIMIT') && more > 0) {
       const v = c.i64(++i);
-      if (v === null || typeof v === 'bigint') {
+      if (v === null) {
         c.out.error(E_NOT_INT);
         return false;
       }
@@ -202,7 +203,7 @@ function parseTrimArgs(c: Ctx, xadd: boolean): boolean {
         c.out.error(E_LIMIT);
         return false;
       }
-      trim.limit = v;
+      trim.limit = Number(v);
       limitGiven = true;
     } else if (xadd && c.is(i, 'NOMKSTREAM')) {
       trim.nomk = true;
@@ -215,6 +216,10 @@ function parseTrimArgs(c: Ctx, xadd: boolean): boolean {
     }
   }
   trim.next = i;
+  if (limitGiven && trim.strategy === TRIM_NONE) {
+    c.out.error(E_LIMIT_NO_STRATEGY);
+    return false;
+  }
   if (limitGiven && !trim.approx) {
     c.out.error(E_LIMIT_NO_APPROX);
     return false;
@@ -399,7 +404,6 @@ function readGeneric(c: Ctx, group: boolean): void {
   let nStreams = 0;
   let groupArg = 0;
   let noack = false;
-  const cmd = group ? 'xreadgroup' : 'xread';
   for (let i = 1; i < c.argc; i++) {
     const more = c.argc - i - 1;
     if (c.is(i, 'BLOCK') && more > 0) {
@@ -415,9 +419,7 @@ function readGeneric(c: Ctx, group: boolean): void {
       streamsArg = i + 1;
       const left = c.argc - streamsArg;
       if (left % 2 !== 0) {
-        return c.out.error(
-          `ERR Unbalanced '${cmd}' list of streams: for each stream key an ID or '${group ? '>' : '$'}' must be specified.`,
-        );
+        return c.out.error("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
       }
       nStreams = left / 2;
       break;
@@ -635,7 +637,7 @@ const xgroupCreate: Handler = (c) => {
       if (v === null) return c.out.error(E_NOT_INT);
       if (v < 0 && v !== -1) return c.out.error(E_ENTRIESREAD);
       entriesRead = v;
-    } else return c.out.error(unknownSubcommand('XGROUP', c.str(1)));
+    } else return c.out.error(subcommandSyntaxError(c.str(1), 'XGROUP'));
   }
   let s = groupStream(c);
   if (s < 0) return;
@@ -659,12 +661,12 @@ const xgroupSetid: Handler = (c) => {
   const m = c.store.arena;
   const g = findGroup(m, s, c.buf, c.as[3]!, c.al[3]!);
   if (g === 0) return noGroup(c);
-  if (c.argc !== 5 && c.argc !== 7) return c.out.error(unknownSubcommand('XGROUP', c.str(1)));
+  if (c.argc !== 5 && c.argc !== 7) return c.out.error(subcommandSyntaxError(c.str(1), 'XGROUP'));
   if (c.al[4] === 1 && c.buf[c.as[4]!] === 36) idLoad(R_A, m.u32, lastIdWord(s));
   else if (!argId(c, 4, R_A, false, false)) return;
   let entriesRead = -1;
   if (c.argc === 7) {
-    if (!c.is(5, 'ENTRIESREAD')) return c.out.error(unknownSubcommand('XGROUP', c.str(1)));
+    if (!c.is(5, 'ENTRIESREAD')) return c.out.error(subcommandSyntaxError(c.str(1), 'XGROUP'));
     const v = c.int(6);
     if (v === null) return c.out.error(E_NOT_INT);
     if (v < 0 && v !== -1) return c.out.error(E_ENTRIESREAD);
@@ -1031,13 +1033,15 @@ const xinfoStream: Handler = (c) => {
   let full = false;
   let count = 10;
   if (c.argc > 3) {
-    if (!c.is(3, 'FULL')) return c.out.error(E_SYNTAX);
+    if (!c.is(3, 'FULL') || (c.argc !== 4 && (c.argc !== 6 || !c.is(4, 'COUNT')))) {
+      return c.out.error(subcommandSyntaxError('stream', 'XINFO'));
+    }
     full = true;
-    if (c.argc === 6 && c.is(4, 'COUNT')) {
+    if (c.argc === 6) {
       const v = c.i64(5);
       if (v === null) return c.out.error(E_NOT_INT);
       count = v < 0 ? 0 : Number(v);
-    } else if (c.argc !== 4) return c.out.error(E_SYNTAX);
+    }
   }
   const s = lookupStream(c, 2, true);
   if (s < 0) return;
