@@ -62,6 +62,8 @@ const BY_EFFECT = new Set<number>([
   CMD.BLMOVE,
   CMD.BRPOPLPUSH,
   CMD.XADD,
+  CMD.XCLAIM,
+  CMD.XAUTOCLAIM,
 ]);
 
 /**
@@ -75,6 +77,16 @@ export function effectForm(id: number, argv: Uint8Array[], reply: Uint8Array, s:
   switch (id) {
     case CMD.XADD:
       return xaddWithId(argv, bytes(r));
+    case CMD.XCLAIM:
+      return xclaimTaken(argv, list(r));
+    case CMD.XAUTOCLAIM: {
+      // XCLAIM of what it took and of the deleted entries it dropped (a replay drops them again).
+      const [, taken, deleted] = list(r);
+      const ids = [...list(taken!).map(entryId), ...list(deleted!).map(bytes)];
+      if (ids.length === 0) return null;
+      const justid = argv.slice(6).some((a) => word(a) === 'JUSTID');
+      return [ascii('XCLAIM'), argv[1]!, argv[2]!, argv[3]!, ascii('0'), ...ids, ...(justid ? [ascii('JUSTID')] : [])];
+    }
     case CMD.SPOP: {
       const members = Array.isArray(r) ? r.map(bytes) : [r];
       return members.length === 0 ? null : [ascii('SREM'), argv[1]!, ...members];
@@ -120,4 +132,16 @@ function xaddWithId(argv: Uint8Array[], id: Uint8Array): Uint8Array[] {
     return out;
   }
   return out;
+}
+
+/** A claimed entry's id: the entry itself (JUSTID) or the first element of [id, fields]. */
+const entryId = (e: Reply): Uint8Array => (Array.isArray(e) ? bytes(e[0]!) : bytes(e));
+
+/** XCLAIM as what it took: min-idle 0 and only the claimed ids (idle times differ at replay), the options kept. */
+function xclaimTaken(argv: Uint8Array[], taken: Reply[]): Uint8Array[] | null {
+  const ids = taken.filter((e) => e !== null).map(entryId);
+  if (ids.length === 0) return null;
+  let j = 5;
+  while (j < argv.length && /^\d+(-\d+)?$/.test(Buffer.from(argv[j]!).toString('latin1'))) j++;
+  return [argv[0]!, argv[1]!, argv[2]!, argv[3]!, ascii('0'), ...ids, ...argv.slice(j)];
 }

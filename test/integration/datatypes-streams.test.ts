@@ -256,6 +256,33 @@ describe('stream persistence', () => {
     await srv.stop();
   });
 
+  it('replays from the AOF: generated ids, group reads, claims and acks', async () => {
+    const flags = ['--dir', dir, '--appendonly', 'yes', '--appendfilename', 'streams.aof', '--dbfilename', 'none.rdb'];
+    let srv = await startServer(flags);
+    let c = new Redis({ port: srv.port, host: '127.0.0.1' });
+    for (let i = 0; i < 20; i++) await c.xadd('s', '*', 'n', String(i));
+    await c.xadd('s', 'MAXLEN', '~', '5', '*', 'n', 'last');
+    await c.xgroup('CREATE', 's', 'g', '0');
+    await c.xreadgroup('GROUP', 'g', 'a', 'COUNT', 4, 'STREAMS', 's', '>');
+    const ids = (await c.xrange('s', '-', '+')).map(([id]) => id);
+    await c.xack('s', 'g', ids[0]!);
+    await c.xclaim('s', 'g', 'b', 0, ids[1]!, ids[2]!);
+    await c.xautoclaim('s', 'g', 'c', 0, '0', 'COUNT', 1);
+    const state = async (x: Redis): Promise<unknown> => [
+      await x.xrange('s', '-', '+'),
+      ((await x.xpending('s', 'g', '-', '+', 100)) as unknown[][]).map((e) => [e[0], e[1], e[3]]),
+      await x.xinfo('GROUPS', 's'),
+    ];
+    const before = await state(c);
+    c.disconnect();
+    await srv.stop();
+    srv = await startServer(flags);
+    c = new Redis({ port: srv.port, host: '127.0.0.1' });
+    expect(await state(c)).toEqual(before);
+    c.disconnect();
+    await srv.stop();
+  });
+
   it.skipIf(!hasRedis)('moves streams with groups to and from a real Redis 7.0 by DUMP/RESTORE (needs redis-server)', async () => {
     const srv = await startServer();
     const real: RealRedis = await startRedis(dir);
