@@ -25,6 +25,7 @@ import {
   idIsMax,
   idIsZero,
   idLoad,
+  idMs,
   idSet,
   idSetNum,
   idStore,
@@ -257,7 +258,7 @@ const xadd: Handler = (c) => {
   if (idIsMax(R_B)) return c.out.error(E_EXHAUSTED);
   if (auto) {
     const now = Date.now();
-    if (now > idMsOf(R_B)) idSetNum(R_A, now, 0);
+    if (now > idMs(R_B)) idSetNum(R_A, now, 0);
     else {
       idCopy(R_A, R_B);
       idIncr(R_A);
@@ -280,10 +281,6 @@ const xadd: Handler = (c) => {
   if (applyTrim(c, s) > 0) notifyStream(c, 'xtrim', 1);
   signalStream(c.db, c.buf, c.as[1]!, c.al[1]!);
 };
-
-function idMsOf(r: number): number {
-  return ID[r << 2]! * 4294967296 + ID[(r << 2) + 1]!;
-}
 
 const xlen: Handler = (c) => {
   const s = lookupStream(c, 1, true);
@@ -394,7 +391,7 @@ const xrevrange: Handler = (c) => rangeGeneric(c, true);
 
 /** Ids each stream of a read starts after (4 words each), saved with a blocked read. */
 let gts = new Uint32Array(64);
-/** Waiting reads keep their resolved ids here (`$` is the last id when they blocked). */
+/** A word of the largest id (`>` is read as it; `+` is it). */
 const MAX_ID = 0xffffffff;
 
 function readGeneric(c: Ctx, group: boolean): void {
@@ -892,7 +889,10 @@ const xclaim: Handler = (c) => {
     if (delivery < 0 || delivery > now) delivery = now;
   } else delivery = now;
   let consumer = findConsumer(m, g, c.buf, c.as[3]!, c.al[3]!);
-  if (consumer === 0) consumer = createConsumer(m, g, c.buf, c.as[3]!, c.al[3]!, now);
+  if (consumer === 0) {
+    consumer = createConsumer(m, g, c.buf, c.as[3]!, c.al[3]!, now);
+    notifyStream(c, 'xgroup-createconsumer', 1);
+  }
   cSetSeen(m, consumer, now);
   const out = c.out;
   const mark = out.len;
@@ -950,7 +950,10 @@ const xautoclaim: Handler = (c) => {
   if (g === 0) return noKeyOrGroup(c, 2);
   const now = Date.now();
   let consumer = findConsumer(m, g, c.buf, c.as[3]!, c.al[3]!);
-  if (consumer === 0) consumer = createConsumer(m, g, c.buf, c.as[3]!, c.al[3]!, now);
+  if (consumer === 0) {
+    consumer = createConsumer(m, g, c.buf, c.as[3]!, c.al[3]!, now);
+    notifyStream(c, 'xgroup-createconsumer', 1);
+  }
   cSetSeen(m, consumer, now);
   const out = c.out;
   out.arrayHeader(3);
