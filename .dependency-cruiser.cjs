@@ -81,6 +81,18 @@ module.exports = {
       ['shards', 'server', 'io', 'proxy'],
       'persistence/ (RDB and AOF formats) is used by the shards and the server; it must not reach back into them.',
     ),
+    keepOff(
+      'inspect-is-a-client',
+      'inspect',
+      ['shards', 'server', 'io', 'proxy', 'persistence', 'limiter'],
+      'sabre inspect talks to a server over RESP like redis-cli, against Sabre or Redis; it never loads the programs.',
+    ),
+    keepOff(
+      'dashboard-is-a-client',
+      'dashboard',
+      ['shards', 'server', 'io', 'proxy', 'persistence', 'limiter'],
+      'sabre dashboard reads servers over RESP and proxies over their admin API, like any monitoring client.',
+    ),
     {
       name: 'no-orphans',
       comment: 'A module nothing imports and that imports nothing is dead code, or an entry point to list here.',

@@ -1,9 +1,8 @@
 // A game leaderboard on Sabre's sorted sets, with ioredis.
 // Usage: node dist/cli.js server --port 6380 &  then  node examples/leaderboard.mjs [port]
 // (without a port it starts a Sabre server itself on a free port and stops it at the end).
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { startSabre } from './lib/sabre.mjs';
 
 const BOARD = 'leaderboard:season-1';
 
@@ -54,23 +53,6 @@ async function around(r, player, n) {
   return page(r, 1, rank + n + 1).then((all) => all.slice(Math.max(0, rank - n)));
 }
 
-async function startSabre() {
-  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-  const proc = spawn(process.execPath, [cli, 'server', '--port', '0', '--bind', '127.0.0.1', '--shards', '2'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /ready to accept connections .*port=(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.once('exit', (code) => reject(new Error(`sabre exited with ${code}`)));
-  });
-  return { port, proc };
-}
-
 const given = process.argv[2] ? Number(process.argv[2]) : 0;
 const server = given ? null : await startSabre();
 const r = new Redis({ port: given || server.port, host: '127.0.0.1' });
@@ -93,5 +75,5 @@ try {
   console.log('players on the board:', await r.zcard(BOARD));
 } finally {
   r.disconnect();
-  server?.proc.kill('SIGTERM');
+  await server?.stop();
 }

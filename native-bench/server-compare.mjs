@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Throughput, latency and CPU-per-op of Sabre vs real Redis, measured with identical
 // redis-benchmark runs in alternation (redis, sabre, redis, sabre, ...). See README.md.
+import { emptyHistogram, histogramFromPoints, mergeInto, parseRedisBenchmark, writeHgrm, writeLatencyPlot } from './lib/hdr-report.mjs';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -39,7 +40,7 @@ const USAGE = `usage: node native-bench/server-compare.mjs [options]
 env SABRE_CMD='redis-server --port {port} --save ""' substitutes the Sabre command (validation);
 env REDIS_CMD='node ../base/dist/cli.js server --port {port}' substitutes the reference (A/B of two builds).`;
 
-// redis-benchmark's CSV test name for each -t name we run (ping is split so CPU/op is per test).
+// redis-benchmark's name for each -t test we run (ping is split so CPU/op is per test).
 const CSV_NAME = { set: 'SET', get: 'GET', incr: 'INCR', mset: 'MSET (10 keys)', ping_inline: 'PING_INLINE', ping_mbulk: 'PING_MBULK' };
 
 /** Parse and validate the command-line flags. */
@@ -89,7 +90,7 @@ function options() {
   };
 }
 
-/** Run one redis-benchmark against a server; returns its CSV row, CPU µs/op and any problems. */
+/** Run one redis-benchmark against a server; returns its summary row, latency histogram, CPU µs/op and any problems. */
 async function benchmark(server, test, pipeline, opt) {
   const args = [
     '-h',
@@ -106,7 +107,6 @@ async function benchmark(server, test, pipeline, opt) {
     String(pipeline),
     '-t',
     test,
-    '--csv',
   ];
   if (opt.certs) args.push('--tls', '--cacert', opt.certs.ca);
   const cpu0 = cpuSeconds(server);
@@ -148,20 +148,20 @@ async function benchmark(server, test, pipeline, opt) {
   const problems = [];
   if (killedWhy) problems.push(killedWhy);
   else if (code !== 0) problems.push(`redis-benchmark exited with ${code ?? signal}`);
-  let row = null;
-  for (const line of stdout
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)) {
-    if (line.startsWith('"test"')) continue;
-    const cells = line.startsWith('"') ? line.split(',').map((c) => c.replace(/^"|"$/g, '')) : null;
-    if (cells?.length === 8 && cells[0] === CSV_NAME[test]) {
-      const [, rps, avg, min, p50, p95, p99, max] = cells.map(Number);
-      row = { rps, avg, min, p50, p95, p99, max };
-    } else {
-      problems.push(line); // e.g. "Error from server: ERR unknown command" (redis-benchmark exits on the first error)
-    }
-  }
+  // The default output (not --csv): its summary and the whole latency distribution, for the HDR report.
+  const parsed = parseRedisBenchmark(stdout);
+  const row = parsed && {
+    rps: parsed.rps,
+    avg: parsed.avg,
+    min: parsed.min,
+    p50: parsed.p50,
+    p95: parsed.p95,
+    p99: parsed.p99,
+    max: parsed.max,
+  };
+  const histogram = parsed ? histogramFromPoints(parsed.points) : null;
+  // redis-benchmark exits on the first error reply and prints it (e.g. "Error from server: ERR unknown command").
+  for (const m of stdout.matchAll(/^(Error from server: .*|.*(?:error|Error|ERR) .*)$/gm)) problems.push(m[1].trim());
   for (const line of stderr
     .split('\n')
     .map((l) => l.trim())
@@ -170,8 +170,8 @@ async function benchmark(server, test, pipeline, opt) {
     if (/^WARNING: Could not fetch server CONFIG/.test(line)) continue;
     problems.push(line);
   }
-  if (!row && problems.length === 0) problems.push(`no CSV row for ${CSV_NAME[test]} in output`);
-  return { server: server.name, test, pipeline, row, cpuUsPerOp, wallS, problems: [...new Set(problems)].slice(0, 5) };
+  if (!row && problems.length === 0) problems.push(`no throughput summary for ${CSV_NAME[test]} in output`);
+  return { server: server.name, test, pipeline, row, histogram, cpuUsPerOp, wallS, problems: [...new Set(problems)].slice(0, 5) };
 }
 
 /** Number formatting helpers for the table. */
@@ -191,6 +191,50 @@ function summarize(runs) {
   };
 }
 
+/**
+ * Writes, beside the report, each test's merged latency distribution per server as .hgrm and one
+ * SVG plot of both; returns the Markdown section that links them.
+ */
+function hdrSection(opt, results) {
+  const dir = path.dirname(opt.out);
+  const base = path.basename(opt.out, '.md');
+  const lines = [
+    '',
+    '## Latency distributions (HDR)',
+    '',
+    "All clean runs of each test merged, per server: latency by percentile (`.hgrm`, HdrHistogram's text format, values in ms) and a plot of both servers.",
+    '',
+  ];
+  for (const test of opt.tests) {
+    for (const pipeline of opt.pipelines) {
+      const series = [];
+      const links = [];
+      for (const name of ['redis', 'sabre']) {
+        const runs = results.filter(
+          (r) => r.server === name && r.test === test && r.pipeline === pipeline && r.histogram && r.problems.length === 0,
+        );
+        if (runs.length === 0) continue;
+        const h = emptyHistogram();
+        for (const r of runs) mergeInto(h, r.histogram);
+        const file = `${base}-${test}-P${pipeline}-${name}.hgrm`;
+        writeHgrm(path.join(dir, file), h);
+        links.push(`[${name}](${file})`);
+        series.push({ name: `${name} (${runs.length} runs)`, histogram: h });
+      }
+      if (series.length === 0) continue;
+      const svg = `${base}-${test}-P${pipeline}.svg`;
+      writeLatencyPlot(path.join(dir, svg), `${CSV_NAME[test]} -P ${pipeline}: latency by percentile`, series);
+      lines.push(
+        `- ${CSV_NAME[test]} -P ${pipeline}: ${links.join(', ')} · [plot](${svg})`,
+        '',
+        `  ![${CSV_NAME[test]} -P ${pipeline}](${svg})`,
+        '',
+      );
+    }
+  }
+  return lines;
+}
+
 /** Build the Markdown report: header, median table, failures, and every single run. */
 function report(opt, info, servers, results, aborted) {
   const substitute = Boolean(process.env.SABRE_CMD);
@@ -207,7 +251,7 @@ function report(opt, info, servers, results, aborted) {
           '- TLS: both servers serve a --tls-port with the same EC P-256 certificate (made with openssl for the run); redis-benchmark `--tls --cacert ca.crt` connects there.',
         ]
       : []),
-    `- redis-benchmark: \`-c ${opt.clients} -n ${opt.requests} -r ${opt.keyspace} --csv\`, one \`-t\` test per run, ${opt.rounds} rounds in alternation (redis, sabre, redis, sabre, ...) after an unmeasured warm-up of every test at -P 16 on both. Values are medians over the clean rounds.`,
+    `- redis-benchmark: \`-c ${opt.clients} -n ${opt.requests} -r ${opt.keyspace}\`, one \`-t\` test per run, ${opt.rounds} rounds in alternation (redis, sabre, redis, sabre, ...) after an unmeasured warm-up of every test at -P 16 on both. Values are medians over the clean rounds.`,
     '- CPU µs/op: server process utime+stime (all threads and forked children, /proc/<pid>/stat) over the run ÷ requests; resolution 1 clock tick. redis-benchmark runs on the same machine and competes for the same cores.',
     '',
     '| Test | -P | Redis ops/s | Sabre ops/s | Sabre/Redis | Redis p50 ms | Sabre p50 ms | Redis p99 ms | Sabre p99 ms | Redis CPU µs/op | Sabre CPU µs/op | Clean runs R/S |',
@@ -251,10 +295,11 @@ function report(opt, info, servers, results, aborted) {
       );
     }
   }
+  lines.push(...hdrSection(opt, results));
   if (aborted) lines.push('', `## ⚠ Benchmark aborted`, '', aborted);
   const bad = results.filter((r) => r.problems.length > 0);
   lines.push('', `## Runs with errors (${bad.length})`, '');
-  if (bad.length === 0) lines.push('None: every run exited 0 with a CSV row and no error lines.');
+  if (bad.length === 0) lines.push('None: every run exited 0 with a throughput summary and no error lines.');
   else {
     lines.push('These runs are excluded from the medians above (marked ⚠).', '');
     for (const r of bad) lines.push(`- ${r.server} ${CSV_NAME[r.test]} -P ${r.pipeline}: ${r.problems.map((p) => `\`${p}\``).join('; ')}`);

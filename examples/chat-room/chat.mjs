@@ -76,10 +76,17 @@ export class ChatClient {
     return newestFirst.reverse().map((m) => JSON.parse(m));
   }
 
-  /** Users currently present. */
+  /** Users currently present (SCAN, so a big keyspace never blocks the server as KEYS would). */
   async members() {
     const prefix = presenceKey(this.room, '');
-    return (await this.cmd.keys(`${prefix}*`)).map((k) => k.slice(prefix.length)).sort();
+    const found = new Set();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.cmd.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      for (const k of keys) found.add(k.slice(prefix.length));
+      cursor = next;
+    } while (cursor !== '0');
+    return [...found].sort();
   }
 
   /** Leaves cleanly: presence removed, departure announced, connections closed. */
@@ -114,9 +121,12 @@ export async function watchPresence({ port, host = '127.0.0.1' }) {
     void (async () => {
       const n = await admin.incr(`${channel(room)}:seq`);
       const msg = JSON.stringify({ n, kind: 'timeout', user, text: `${user} timed out`, at: Date.now() });
+      const h = historyKey(room);
       await admin
         .multi()
-        .set(`${channel(room)}:msg:${n}`, msg, 'EX', HISTORY_TTL_S)
+        .lpush(h, msg)
+        .ltrim(h, 0, HISTORY_MAX - 1)
+        .expire(h, HISTORY_TTL_S)
         .publish(channel(room), msg)
         .exec();
     })();

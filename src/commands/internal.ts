@@ -26,6 +26,9 @@ export const INTERNAL = [
   '__bgsnap',
   '__xwatch',
   '__xlastids',
+  '__track',
+  '__trackcfg',
+  '__trackevict',
 ] as const;
 export type InternalName = (typeof INTERNAL)[number];
 

@@ -15,6 +15,7 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Connection, isLoopbackAddress, type PendingPart } from './connection.js';
+import { ErrorStats } from './error-stats.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
@@ -29,6 +30,7 @@ import {
   F_MAY_REPLICATE,
   F_NO_AUTH,
   F_PROTECTED,
+  F_READONLY,
   F_WRITE,
   checkArity,
   extractKeys,
@@ -155,6 +157,11 @@ export class AcceptorStats {
   netInputBytes = 0;
   netOutputBytes = 0;
   readonly calls = new Float64Array(COMMANDS.length);
+  /** Per command id: refused before running (arity, ACL, auth); and, for commands the acceptor runs, time and error replies (the shards count theirs). */
+  readonly rejected = new Float64Array(COMMANDS.length);
+  readonly usec = new Float64Array(COMMANDS.length);
+  readonly failed = new Float64Array(COMMANDS.length);
+  readonly errors = new ErrorStats();
 
   /** Records the command counter (every 100 ms, like Redis's ops sampling). */
   sample(): void {
@@ -167,7 +174,8 @@ export class AcceptorStats {
     const n = Math.min(this.sampleIdx, 16) - 1;
     const newest = this.samples[(this.sampleIdx - 1) & 15]!;
     const oldest = this.samples[(this.sampleIdx - 1 - n) & 15]!;
-    return Math.round(((newest - oldest) * 10) / n);
+    // CONFIG RESETSTAT may have zeroed the counter between samples.
+    return Math.max(0, Math.round(((newest - oldest) * 10) / n));
   }
 }
 
@@ -209,6 +217,16 @@ export class Acceptor {
     defaultNoPassword: () => this.config.get('requirepass') === '',
     check: () => true,
   };
+  /** Clients with CLIENT TRACKING on (INFO tracking_clients), and those in the default mode: while non-zero, reads ask tracksRead. */
+  trackingClients = 0;
+  trackingReaders = 0;
+  /** Client tracking, installed by the server: whether read `seq` of `conn` registers its keys. */
+  tracksRead: (conn: Connection, seq: number) => boolean = () => false;
+  /** Registers a tracked read's keys with `__track` frames, where its own frames could not carry FLAG_TRACK. */
+  onRead: (conn: Connection, seq: number, id: number, cmd: ParsedCommand) => void = () => {};
+  /** FLAG_TRACK while the read being routed registers its keys; set once a frame carried it. */
+  private trackFlag = 0;
+  private trackSent = false;
   /** Some client runs MONITOR (set through setMonitoring). */
   monitoring = false;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
@@ -374,6 +392,7 @@ export class Acceptor {
       return;
     }
     const conn = new Connection(this.nextConnId++, socket, false);
+    conn.errors = this.stats.errors;
     this.access.connected(conn);
     this.conns.set(conn.id, conn);
     const onData = (d: Buffer): void => this.onData(conn, d);
@@ -409,6 +428,37 @@ export class Acceptor {
       void this.coordinator.callAll(0, internalId('__unblock'), args).then(() => this.aof.drop(conn.id, seq));
     }
     this.hooks.closed(conn);
+  }
+
+  /**
+   * CLIENT UNBLOCK: ends `target`'s blocking wait with `reply` (a null or an UNBLOCKED error);
+   * resolves true when it was waiting (false when it was served first or never blocked).
+   */
+  async unblockClient(target: Connection, reply: Uint8Array): Promise<boolean> {
+    // The blocked command failed (Redis's failed_calls) when it is ended with an error.
+    const wake = target.onClosed;
+    if (wake !== null) {
+      // Cleared now, so a second CLIENT UNBLOCK before the wait wakes finds nothing to end.
+      target.onClosed = null;
+      target.unblockReply = reply;
+      wake();
+      if (reply[0] === 45) this.stats.failed[target.blockedCmd]!++;
+      return true;
+    }
+    const seq = target.blockedSeq;
+    if (seq === -1) return false;
+    const args = [Buffer.from('__unblock'), Buffer.from(String(target.id))];
+    const counts = await this.coordinator.callAll(0, internalId('__unblock'), args);
+    // A shard that dropped the waiter never answers it: the acceptor does, and its write never happened.
+    if (!counts.some((r) => r[1] !== 48) || target.closed || target.blockedSeq !== seq) return false;
+    this.aof.drop(target.id, seq);
+    if (reply[0] === 45) this.stats.failed[target.blockedCmd]!++;
+    if (target.monitored !== null) this.hooks.executed(target, seq);
+    if (target.deliver(seq, reply, 0, reply.length)) this.markDirty(target);
+    target.blockedSeq = -1;
+    this.resume(target);
+    this.scheduleTick();
+    return true;
   }
 
   /** Turns the MONITOR feed on or off; the shards then report commands that block (frames.ts KIND_BLOCKED). */
@@ -528,6 +578,34 @@ export class Acceptor {
    * `held`: `buf` is a view of the connection's held input, where a cut command may go on.
    */
   private processInput(conn: Connection, buf: Buffer, pos: number, held: boolean): void {
+    this.parseDepth++;
+    try {
+      this.parseInput(conn, buf, pos, held);
+    } finally {
+      this.parseDepth--;
+    }
+    if (this.parseDepth === 0 && this.runCmd >= 0) this.endLocalRun();
+  }
+
+  /**
+   * Local commands are timed (INFO commandstats usec) per run of one command within a read,
+   * parsing included: a pipeline of PINGs costs two clock reads, not two per PING. Only
+   * commands parsed from input start runs (`parseDepth`); those a local command dispatches
+   * itself (EXEC's queue) count in its time (`localDepth`).
+   */
+  private runCmd = -1;
+  private runClock = 0;
+  private parseDepth = 0;
+  private localDepth = 0;
+
+  /** Ends the timed run of local commands, adding its time to its command. */
+  private endLocalRun(): void {
+    this.stats.usec[this.runCmd]! += (performance.now() - this.runClock) * 1000;
+    this.runCmd = -1;
+  }
+
+  /** Parses and dispatches the commands in `buf` from `pos`; input that waits is kept on the connection. */
+  private parseInput(conn: Connection, buf: Buffer, pos: number, held: boolean): void {
     const end = buf.length;
     // A connection that ever had a command cut parses with its own state, so a cut survives other connections' parses.
     const cmd = conn.partial ?? this.cmd;
@@ -590,6 +668,7 @@ export class Acceptor {
     this.stats.commandsProcessed++;
     if (id < 0) {
       this.hooks.rejected(conn);
+      this.stats.commandsProcessed--;
       this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
       return true;
     }
@@ -601,6 +680,7 @@ export class Acceptor {
         if (h !== undefined) h(conn, seq, cmd);
         else {
           this.hooks.rejected(conn);
+          this.stats.commandsProcessed--;
           this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
         }
         return true;
@@ -609,12 +689,12 @@ export class Acceptor {
       spec = COMMANDS[id]!;
     }
     if (!checkArity(spec, argc)) {
-      this.hooks.rejected(conn);
+      this.rejectedCall(conn, id);
       this.replyError(conn, seq, wrongArityError(spec.name));
       return true;
     }
     if ((spec.flags & F_PROTECTED) !== 0 && !this.protectedAllowed(conn, id)) {
-      this.hooks.rejected(conn);
+      this.rejectedCall(conn, id);
       const debug = id === CMD.DEBUG;
       this.replyError(
         conn,
@@ -624,42 +704,86 @@ export class Acceptor {
       return true;
     }
     if (!conn.authenticated && (spec.flags & F_NO_AUTH) === 0 && this.access.authRequired()) {
+      this.rejectedCall(conn, id);
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
     conn.lastCommand = spec.name;
-    if (conn.restricted && !this.access.check(conn, seq, id, cmd)) return true;
-    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
-    if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
-    this.stats.calls[id]!++;
+    if (conn.restricted && !this.access.check(conn, seq, id, cmd)) {
+      this.stats.rejected[id]!++;
+      this.stats.commandsProcessed--;
+      return true;
+    }
+    // Queued by MULTI (counted when EXEC runs it) or refused by a connection mode: not processed now.
+    if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) {
+      this.stats.commandsProcessed--;
+      return true;
+    }
+    if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) {
+      // stall() undoes the counts of a command that will be parsed again: count it first.
+      this.stats.calls[id]!++;
+      if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
+      return this.stall(conn, id);
+    }
     if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
     const local = this.local[id];
     if (local !== undefined) {
-      local(conn, seq, cmd);
+      if (id !== this.runCmd && this.parseDepth > 0 && this.localDepth === 0) {
+        if (this.runCmd >= 0) this.endLocalRun();
+        this.runCmd = id;
+        this.runClock = performance.now();
+      }
+      this.localDepth++;
+      try {
+        local(conn, seq, cmd);
+      } finally {
+        this.localDepth--;
+      }
+      // Counted once it ran, as Redis's call() does: INFO does not count itself, RESETSTAT shows its own call.
+      this.stats.calls[id]!++;
+      // Its own reply was an error (not one of the replies EXEC collects): a failed call.
+      if (conn.errorSeq === seq) this.stats.failed[id]!++;
       // After the handler, as Redis feeds monitors after a command runs (SELECT shows its new db).
       if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, true);
       return true;
     }
+    this.stats.calls[id]!++;
+    if (this.runCmd >= 0 && this.localDepth === 0) this.endLocalRun();
     if (!this.shardCommands[id]) {
       if (spec.container !== null) this.replyErrorLatin1(conn, seq, unknownSubcommandError(b, as, al));
       else this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
       return true;
     }
+    const tracked = this.trackingReaders !== 0 && (spec.flags & F_READONLY) !== 0 && this.tracksRead(conn, seq);
+    // The shards register a tracked read's keys from its own frames, under the frame's connection:
+    // a transaction's collector is not the client, so its reads send `__track` frames instead.
+    if (tracked && !this.sinks.has(conn.id)) this.trackFlag = F.FLAG_TRACK;
+    this.trackSent = false;
+    let routed = true;
     if (this.nShards === 1) {
-      if (this.held[0] === 1) return this.stall(conn, id);
-      this.sendAll(this.shards[0]!, conn, seq, id, cmd);
-    } else if (!this.route(conn, seq, id, cmd)) {
-      return false;
-    }
+      if (this.held[0] === 1) routed = this.stall(conn, id);
+      else this.sendAll(this.shards[0]!, conn, seq, id, cmd);
+    } else routed = this.route(conn, seq, id, cmd);
+    this.trackFlag = 0;
+    if (!routed) return false;
     if (this.aof.sink !== null) this.aof.dispatched(conn.id, seq, (spec.flags & F_WRITE) !== 0, conn.db, id, cmd);
+    if (tracked && !this.trackSent) this.onRead(conn, seq, id, cmd);
     if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
+      conn.blockedCmd = id;
       conn.stalled = true;
     }
     // Only once routed: a stalled command is parsed again later.
     if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, false);
     return true;
+  }
+
+  /** Counts a command refused before it ran (Redis's rejected_calls): not a processed command. */
+  private rejectedCall(conn: Connection, id: number): void {
+    this.hooks.rejected(conn);
+    this.stats.rejected[id]!++;
+    this.stats.commandsProcessed--;
   }
 
   /** DEBUG and MODULE's protected subcommands run only where enable-debug-command / enable-module-command allow (Redis's allowProtectedAction). */
@@ -756,7 +880,8 @@ export class Acceptor {
     const al = cmd.argLen;
     let size = F.REQ_ARGS;
     for (let i = 0; i < argc; i++) size += 4 + al[i]!;
-    const buf = link.begin(conn.id, seq, id, conn.db, frameFlags(conn), argc, size);
+    const buf = link.begin(conn.id, seq, id, conn.db, frameFlags(conn) | this.trackFlag, argc, size);
+    if (this.trackFlag !== 0) this.trackSent = true;
     const src = cmd.buf;
     const as = cmd.argStart;
     for (let i = 0; i < argc; i++) link.arg(buf, src, as[i]!, al[i]!);
@@ -776,7 +901,8 @@ export class Acceptor {
   ): void {
     let size = F.REQ_ARGS + 4 + cmd.argLen[0]!;
     for (const i of args) size += 4 + cmd.argLen[i]!;
-    const buf = link.begin(connId, seq, id, db, proto === 3 ? F.FLAG_RESP3 : 0, args.length + 1, size);
+    const buf = link.begin(connId, seq, id, db, (proto === 3 ? F.FLAG_RESP3 : 0) | this.trackFlag, args.length + 1, size);
+    if (this.trackFlag !== 0) this.trackSent = true;
     link.arg(buf, cmd.buf, cmd.argStart[0]!, cmd.argLen[0]!);
     for (const i of args) link.arg(buf, cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!);
     link.end();
@@ -898,6 +1024,7 @@ export class Acceptor {
     const plan = planBlock(this.coordinator, id, copyArgs(cmd), Array.from(this.keyIdx.subarray(0, nk)));
     if (typeof plan === 'string') return this.replyError(conn, seq, plan);
     conn.blockedSeq = seq;
+    conn.blockedCmd = id;
     conn.stalled = true;
     void runBlock(this.coordinator, plan, conn.db, conn.proto, conn).then((reply) => {
       if (conn.monitored !== null) this.hooks.executed(conn, seq);

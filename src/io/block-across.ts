@@ -17,8 +17,10 @@ import type { Coordinator } from './coordinator.js';
 /** The client a blocking wait serves (a Connection): the wait ends when it closes. */
 export interface BlockedClient {
   readonly closed: boolean;
-  /** Called once when the client goes away. */
+  /** Called once when the client goes away, or when CLIENT UNBLOCK ends the wait (setting unblockReply first). */
   onClosed: (() => void) | null;
+  /** The reply CLIENT UNBLOCK gave the wait (a timeout's null or an UNBLOCKED error), or null. */
+  unblockReply: Uint8Array | null;
 }
 
 /** What a cross-shard blocking command tries and watches, from planBlock(). */
@@ -121,12 +123,19 @@ export async function runBlock(c: Coordinator, plan: BlockPlan, db: number, prot
     let timer: NodeJS.Timeout | undefined;
     const timedOut = left === Infinity ? null : new Promise<void>((res) => (timer = setTimeout(res, left)));
     const closed = new Promise<void>((res) => (client.onClosed = res));
+    c.blockedAcross++;
     await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
+    c.blockedAcross--;
     clearTimeout(timer);
     client.onClosed = null;
     const args = [Buffer.from('__unblock'), Buffer.from(String(opConn))];
     await Promise.all([...plan.watched.keys()].map((s) => c.call(s, 0, unblock, args)));
     c.forget(opConn);
+    const r = client.unblockReply;
+    if (r !== null) {
+      client.unblockReply = null;
+      return r;
+    }
   }
   return Buffer.from(proto === 3 ? '_\r\n' : '*-1\r\n');
 }

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { RespWriter } from '../wire/resp-writer.js';
+import type { ErrorStats } from './error-stats.js';
 
 /** A reply that arrived before its predecessors, or a multi-part reply being assembled. */
 export interface PendingPart {
@@ -61,6 +62,27 @@ export interface MonitorEntry {
 /** A new connection's in-flight cap, until its first replies tell their size: reply-flusher.ts's lowest. */
 const START_IN_FLIGHT = 32;
 
+/** ClientTracking.flags bits. */
+export const TRACK_BCAST = 1;
+export const TRACK_OPTIN = 2;
+export const TRACK_OPTOUT = 4;
+export const TRACK_NOLOOP = 8;
+/** The redirect client was gone when an invalidation was due (CLIENT TRACKINGINFO's broken_redirect). */
+export const TRACK_BROKEN_REDIRECT = 16;
+
+/** CLIENT TRACKING of a connection (the server's tracking module keeps it; null while tracking is off). */
+export interface ClientTracking {
+  /** TRACK_* option bits. */
+  flags: number;
+  /** REDIRECT's client id (0: none). */
+  redirect: number;
+  /** BCAST prefixes (latin1). */
+  prefixes: Set<string>;
+  /** CLIENT CACHING was given by this connection (the client or its transaction) for its command `cachingSeq + 1`. */
+  cachingBy: Connection | null;
+  cachingSeq: number;
+}
+
 /** Connection mode bits of Connection.state. */
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
@@ -98,6 +120,10 @@ export class Connection {
   readonly out = new RespWriter(1024);
   /** Queued on the acceptor's flush list this tick. */
   dirty = false;
+  /** Where error replies delivered to this client are counted (INFO errorstats); null: not counted. */
+  errors: ErrorStats | null = null;
+  /** Sequence number of the last reply that was an error (-1: none): the acceptor's failed_calls test. */
+  errorSeq = -1;
 
   /**
    * Unparsed input (a command cut by a read, or input that came while stalled): bytes
@@ -128,13 +154,19 @@ export class Connection {
   flushedReplies = 0;
   /** Sequence number of a blocking command (BLPOP…) still waiting in a shard, or -1. */
   blockedSeq = -1;
+  /** Command id of the last blocking command (valid while blockedSeq is set). */
+  blockedCmd = 0;
   /** Commands sent for this connection must not block (a transaction's collector). */
   noBlock = false;
-  /** Called once when the socket closes (wakes a cross-shard blocking wait). */
+  /** Called once when the socket closes (wakes a cross-shard blocking wait); set only while such a wait runs. */
   onClosed: (() => void) | null = null;
+  /** CLIENT UNBLOCK's reply for a cross-shard blocking wait it ends. */
+  unblockReply: Uint8Array | null = null;
 
   /** Non-zero when a connection mode needs the acceptor's gate (ST_* bits); the hot path tests only this. */
   state = 0;
+  /** CLIENT TRACKING on: its options; null when off. */
+  tracking: ClientTracking | null = null;
   /** Commands queued since MULTI. */
   multi: MultiState | null = null;
   /** Shards holding WATCHed keys of this connection. */
@@ -186,6 +218,7 @@ export class Connection {
    * its predecessors arrive. Returns true if output was added.
    */
   deliver(seq: number, buf: Uint8Array, start: number, len: number): boolean {
+    if (buf[start] === 45) this.countError(seq, buf, start, len);
     if (seq !== this.nextWrite) {
       this.early.set(seq, buf.slice(start, start + len));
       return false;
@@ -195,6 +228,12 @@ export class Connection {
     if (this.deferred !== null) this.writeDeferred();
     if (this.early.size !== 0) this.drainEarly();
     return true;
+  }
+
+  /** Notes an error reply to `seq` (a failed call) and counts it for INFO errorstats. */
+  countError(seq: number, buf: Uint8Array, start: number, len: number): void {
+    this.errorSeq = seq;
+    this.errors?.count(buf, start, len);
   }
 
   /** Writes replies that were waiting for the one just delivered. */
@@ -214,6 +253,18 @@ export class Connection {
     this.deferred ??= new Map();
     const list = this.deferred.get(this.nextSeq);
     if (list === undefined) this.deferred.set(this.nextSeq, [bytes]);
+    else list.push(bytes);
+  }
+
+  /** Writes a push right behind the reply to `seq`: now if that reply is out, else when it is. */
+  pushAfter(seq: number, bytes: Uint8Array): void {
+    if (seq < this.nextWrite) {
+      this.out.raw(bytes, 0, bytes.length);
+      return;
+    }
+    this.deferred ??= new Map();
+    const list = this.deferred.get(seq + 1);
+    if (list === undefined) this.deferred.set(seq + 1, [bytes]);
     else list.push(bytes);
   }
 

@@ -88,6 +88,8 @@ export class Coordinator {
   private gatherOps = 0;
   /** System connections handed out (cross-shard blocking waits). */
   private systemConns = 0;
+  /** Clients waiting in a cross-shard blocking pop (block-across.ts), for INFO blocked_clients. */
+  blockedAcross = 0;
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.held = new Uint8Array(opts.count);

@@ -44,6 +44,8 @@ export class ShardLink implements ShardPort {
   readonly stats: Float64Array;
   /** Per-command latency histograms the shard fills (src/shards/latency.ts layout). */
   readonly latency: Float64Array;
+  /** Per-command time and failed calls the shard counts (frames.ts CS_* layout). */
+  readonly cmdStats: Float64Array;
   /** Frames were committed since the last publish. */
   dirty = false;
   /** Frames waiting for ring space: overflow[overflowHead..] (a head index, since shift() on a long array copies it). */
@@ -61,6 +63,7 @@ export class ShardLink implements ShardPort {
     const repMem = createRingMemory(opts.ringBytes);
     const statsSab = new SharedArrayBuffer(F.STATS_SLOTS * 8);
     const latencySab = new SharedArrayBuffer(COMMAND_NAMES.length * LAT_BUCKETS * 8);
+    const cmdStatsSab = new SharedArrayBuffer(COMMAND_NAMES.length * F.CS_SLOTS * 8);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const init: ShardInit = {
@@ -71,6 +74,7 @@ export class ShardLink implements ShardPort {
       doorbell: opts.doorbell,
       stats: statsSab,
       latency: latencySab,
+      cmdStats: cmdStatsSab,
       port: port2,
       databases: opts.databases,
       maxBulkLen: opts.maxBulkLen,
@@ -85,6 +89,7 @@ export class ShardLink implements ShardPort {
     this.rep = new RingReader(repMem);
     this.stats = new Float64Array(statsSab);
     this.latency = new Float64Array(latencySab);
+    this.cmdStats = new Float64Array(cmdStatsSab);
   }
 
   /**

@@ -185,12 +185,19 @@ export async function runXread(c: Coordinator, plan: XreadPlan, db: number, prot
     let timer: NodeJS.Timeout | undefined;
     const timedOut = left === Infinity ? null : new Promise<void>((res) => (timer = setTimeout(res, left)));
     const closed = new Promise<void>((res) => (client.onClosed = res));
+    c.blockedAcross++;
     await Promise.race([...watches, ...(timedOut ? [timedOut] : []), closed]);
+    c.blockedAcross--;
     clearTimeout(timer);
     client.onClosed = null;
     const args = [Buffer.from('__unblock'), Buffer.from(String(opConn))];
     await Promise.all([...byShard.keys()].map((s) => c.call(s, 0, unblock, args)));
     c.forget(opConn);
+    const u = client.unblockReply;
+    if (u !== null) {
+      client.unblockReply = null;
+      return u;
+    }
   }
   return nil;
 }

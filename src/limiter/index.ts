@@ -12,7 +12,7 @@ export { GlobalLimiter, type GlobalLimiterOptions } from './remote.js';
 export { RespClient, RespDecoder, RespReplyError, type RespClientOptions, type RespValue } from './resp-client.js';
 export { encodeCommand } from '../wire/resp-command.js';
 export { parsePolicyConfig, policyConfigSchema, type Policy, type PolicyConfig } from './policy-config.js';
-export { PolicyEngine, compilePathPattern, type Decision, type RequestInfo } from './policy.js';
+export { PolicyEngine, compilePathPattern, type Decision, type EngineStats, type LevelStats, type RequestInfo } from './policy.js';
 export { rateLimit, withRateLimit, applyDecision, requestInfo, clientIp, type MiddlewareOptions } from './middleware.js';
 export * as cell from './cell.js';
 export { LimiterError, KeyTooLongError, InvalidCostError, UnavailableError, type LimiterErrorCode } from './errors.js';

@@ -43,6 +43,28 @@ interface Level {
   windowS: number;
   local: GcraLimiter | TokenBucketLimiter | undefined;
   global: GlobalLimiter | undefined;
+  /** Checks of this level that admitted and that denied (each matching policy counts once per request). */
+  admitted: number;
+  denied: number;
+}
+
+/** Counters of one policy level, as PolicyEngine.stats() reports them. */
+export interface LevelStats {
+  policy: string;
+  tier: string;
+  scope: 'local' | 'global';
+  admitted: number;
+  denied: number;
+  /** Global levels: CL.LEASE round trips, checks answered by onUnavailable, and whether that rule is in force now. */
+  leaseRequests?: number;
+  fallbacks?: number;
+  unavailable?: boolean;
+}
+
+/** What PolicyEngine.stats() returns: per level counters and the bucket table's occupancy. */
+export interface EngineStats {
+  levels: LevelStats[];
+  table: { size: number; capacity: number; fullEvents: number };
 }
 
 interface Compiled {
@@ -112,7 +134,7 @@ export class PolicyEngine {
         } else {
           local = new TokenBucketLimiter({ table: this.table, namespace: nextNs(1), onFull: c.onFull, ...base });
         }
-        levels.set(tier, { label, limit: l.burst ?? l.limit, windowS: Math.ceil(l.window / 1000), local, global });
+        levels.set(tier, { label, limit: l.burst ?? l.limit, windowS: Math.ceil(l.window / 1000), local, global, admitted: 0, denied: 0 });
       }
       return {
         policy: p,
@@ -141,7 +163,7 @@ export class PolicyEngine {
         results.push({ level, r: await level.global!.check(key) });
       }
     }
-    return decide(results);
+    return decide(count(results));
   }
 
   /**
@@ -158,7 +180,24 @@ export class PolicyEngine {
       if ('status' in r) return r;
       results.push({ level, r });
     }
-    return decide(results);
+    return decide(count(results));
+  }
+
+  /** Counters per policy level (this engine's checks) and the bucket table's occupancy (all threads). */
+  stats(): EngineStats {
+    const levels: LevelStats[] = [];
+    for (const c of this.compiled) {
+      for (const [tier, l] of c.levels) {
+        const s: LevelStats = { policy: c.policy.name, tier, scope: l.global ? 'global' : 'local', admitted: l.admitted, denied: l.denied };
+        if (l.global) {
+          s.leaseRequests = l.global.leaseRequests;
+          s.fallbacks = l.global.fallbacks;
+          s.unavailable = l.global.unavailableNow;
+        }
+        levels.push(s);
+      }
+    }
+    return { levels, table: { size: this.table.size, capacity: this.table.capacity, fullEvents: this.table.fullEvents } };
   }
 
   /** The policies that apply to a request, with the key and level each checks. */
@@ -212,6 +251,15 @@ export class PolicyEngine {
 interface Checked {
   level: Level;
   r: CheckResult;
+}
+
+/** Counts each check on its level; returns the results. */
+function count(results: Checked[]): Checked[] {
+  for (const { level, r } of results) {
+    if (r.allowed) level.admitted++;
+    else level.denied++;
+  }
+  return results;
 }
 
 /** The decision and headers from the checks of every matching policy. */

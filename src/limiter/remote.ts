@@ -57,6 +57,11 @@ export class GlobalLimiter {
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly deniedUntil = new Map<string, number>();
   private lastUnavailableLog = 0;
+  /** CL.LEASE round trips made, and checks answered by the onUnavailable rule (for metrics). */
+  leaseRequests = 0;
+  fallbacks = 0;
+  /** Whether the last round trip failed: the onUnavailable rule is in force until one succeeds. */
+  unavailableNow = false;
 
   constructor(opts: GlobalLimiterOptions) {
     const burst = opts.burst ?? opts.limit;
@@ -119,6 +124,7 @@ export class GlobalLimiter {
 
   private async lease(key: string, cost: number): Promise<CheckResult> {
     const want = Math.max(cost, this.leaseSize);
+    this.leaseRequests++;
     const call = this.client.command(['CL.LEASE', this.prefix + key, this.maxBurst, this.count, this.periodS, want]);
     if (this.leaseSize > 1) {
       this.inflight.set(
@@ -141,6 +147,7 @@ export class GlobalLimiter {
       return this.unavailable(key, cost, new LimiterError('SABRE_LIMITER_PROTOCOL', `unexpected CL.LEASE reply ${JSON.stringify(reply)}`));
     }
     const [granted, limit, remaining, nextMs, resetMs] = reply as number[];
+    this.unavailableNow = false;
     const now = monotonicMs();
     if (granted! >= cost) {
       if (granted! > cost) this.pool.add(key, granted! - cost, now);
@@ -163,6 +170,8 @@ export class GlobalLimiter {
   }
 
   private unavailable(key: string, cost: number, err: Error): CheckResult {
+    this.fallbacks++;
+    this.unavailableNow = true;
     const now = Date.now();
     if (now - this.lastUnavailableLog > 10_000) {
       this.lastUnavailableLog = now;

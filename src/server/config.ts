@@ -20,6 +20,8 @@ interface Param {
   mutable: boolean;
   /** Redis's PROTECTED_CONFIG: CONFIG SET only where `enable-protected-configs` allows it. */
   protected?: boolean;
+  /** The older name Redis 7.0 still accepts and lists (the `*-ziplist-*` names of the listpack settings). */
+  alias?: string;
   min?: number;
   max?: number;
   values?: string[];
@@ -87,6 +89,15 @@ function isDirectory(path: string): boolean {
 const PARAMS: Param[] = [
   { name: 'port', kind: 'int', def: '6379', mutable: false, min: 0, max: 65535, help: 'TCP port to listen on' },
   { name: 'bind', kind: 'string', def: '127.0.0.1', mutable: false, help: 'addresses to listen on (space separated)' },
+  {
+    name: 'metrics-port',
+    kind: 'int',
+    def: '0',
+    mutable: false,
+    min: 0,
+    max: 65535,
+    help: "serve Prometheus metrics at http://<bind's first address>:PORT/metrics (0: off)",
+  },
   {
     name: 'shards',
     kind: 'int',
@@ -183,6 +194,7 @@ const PARAMS: Param[] = [
   },
   {
     name: 'list-max-listpack-size',
+    alias: 'list-max-ziplist-size',
     kind: 'int',
     def: '-2',
     mutable: true,
@@ -191,7 +203,17 @@ const PARAMS: Param[] = [
     help: 'entries per list node (> 0) or node size class (-1..-5 = 4..64 KB)',
   },
   {
+    name: 'list-compress-depth',
+    kind: 'int',
+    def: '0',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31 - 1,
+    help: 'list nodes kept uncompressed at each end (accepted and stored: Sabre keeps every list node uncompressed)',
+  },
+  {
     name: 'hash-max-listpack-entries',
+    alias: 'hash-max-ziplist-entries',
     kind: 'int',
     def: '512',
     mutable: true,
@@ -201,6 +223,7 @@ const PARAMS: Param[] = [
   },
   {
     name: 'hash-max-listpack-value',
+    alias: 'hash-max-ziplist-value',
     kind: 'int',
     def: '64',
     mutable: true,
@@ -219,6 +242,7 @@ const PARAMS: Param[] = [
   },
   {
     name: 'zset-max-listpack-entries',
+    alias: 'zset-max-ziplist-entries',
     kind: 'int',
     def: '128',
     mutable: true,
@@ -228,6 +252,7 @@ const PARAMS: Param[] = [
   },
   {
     name: 'zset-max-listpack-value',
+    alias: 'zset-max-ziplist-value',
     kind: 'int',
     def: '64',
     mutable: true,
@@ -252,6 +277,16 @@ const PARAMS: Param[] = [
     min: 0,
     max: 2 ** 31,
     help: 'a stream node takes at most this many entries (0: no limit)',
+  },
+  {
+    name: 'busy-reply-threshold',
+    alias: 'lua-time-limit',
+    kind: 'int',
+    def: '5000',
+    mutable: true,
+    min: 0,
+    max: 2 ** 53,
+    help: 'ms a script may run before other clients get BUSY (accepted and stored: Sabre runs no scripts yet)',
   },
   {
     name: 'notify-keyspace-events',
@@ -370,6 +405,15 @@ const PARAMS: Param[] = [
   },
   { name: 'maxmemory-samples', kind: 'int', def: '5', mutable: true, min: 1, max: 64, help: 'keys sampled per eviction' },
   {
+    name: 'tracking-table-max-keys',
+    kind: 'int',
+    def: '1000000',
+    mutable: true,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'keys the client-tracking table holds before it invalidates the oldest (0: no limit)',
+  },
+  {
     name: 'tls-port',
     kind: 'int',
     def: '0',
@@ -441,6 +485,9 @@ const PARAMS: Param[] = [
 ];
 
 const BY_NAME = new Map(PARAMS.map((p) => [p.name, p]));
+for (const p of PARAMS) if (p.alias !== undefined) BY_NAME.set(p.alias, p);
+/** Every name CONFIG GET lists: each parameter's, then its alias (Redis 7.0 lists both). */
+const ALL_NAMES = PARAMS.flatMap((p) => (p.alias === undefined ? [p.name] : [p.name, p.alias]));
 
 /** Parses "100mb"-style sizes as Redis does (k/kb/m/mb/g/gb, case-insensitive). */
 export function parseMemory(v: string): number | null {
@@ -520,9 +567,12 @@ export class ServerConfig {
     for (const p of PARAMS) this.values.set(p.name, p.def);
   }
 
-  /** Current value as text. */
+  /** Current value as text (by name or alias, any case). */
   get(name: string): string {
-    return this.values.get(name)!;
+    const v = this.values.get(name);
+    if (v !== undefined) return v;
+    const p = BY_NAME.get(name.toLowerCase());
+    return (p === undefined ? undefined : this.values.get(p.name))!;
   }
 
   /** Current value of a numeric parameter. */
@@ -548,15 +598,17 @@ export class ServerConfig {
     const seen = new Set<string>();
     const checked: [Param, string][] = [];
     for (const [name, raw] of pairs) {
-      const p = BY_NAME.get(name.toLowerCase())!;
-      if (seen.has(p.name)) return [p.name, 'duplicate parameter'];
-      seen.add(p.name);
-      if (!p.mutable) return [p.name, "can't set immutable config"];
-      if (p.protected === true && !allowProtected) return [p.name, "can't set protected config"];
+      // Errors name the parameter as given (an alias stays an alias); the alias and its name are two parameters to Redis.
+      const given = name.toLowerCase();
+      const p = BY_NAME.get(given)!;
+      if (seen.has(given)) return [given, 'duplicate parameter'];
+      seen.add(given);
+      if (!p.mutable) return [given, "can't set immutable config"];
+      if (p.protected === true && !allowProtected) return [given, "can't set protected config"];
       const r = normalize(p, raw, this.values.get(p.name));
-      if ('error' in r) return [p.name, r.error];
+      if ('error' in r) return [given, r.error];
       const refused = this.guards.get(p.name)?.(r.value) ?? null;
-      if (refused !== null) return [p.name, refused];
+      if (refused !== null) return [given, refused];
       checked.push([p, r.value]);
     }
     const previous = checked.map(([p]) => this.values.get(p.name)!);
@@ -614,9 +666,9 @@ export class ServerConfig {
     this.appliers.set(name, fn);
   }
 
-  /** Every parameter name, in table order (CONFIG GET *). */
+  /** Every parameter name and alias, in table order (CONFIG GET *). */
   names(): string[] {
-    return PARAMS.map((p) => p.name);
+    return ALL_NAMES;
   }
 }
 
@@ -660,7 +712,7 @@ export function parseServerArgs(argv: string[]): { config: ServerConfig; help: b
     help: { type: 'boolean' },
     user: { type: 'string', multiple: true },
   };
-  for (const p of PARAMS) options[p.name] = { type: 'string' };
+  for (const name of ALL_NAMES) options[name] = { type: 'string' };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
@@ -671,9 +723,9 @@ export function parseServerArgs(argv: string[]): { config: ServerConfig; help: b
   const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (typeof v.config === 'string') loadConfigFile(cfg, v.config);
   for (const line of (v.user as string[] | undefined) ?? []) cfg.addUser(splitConfLine(line), '--user');
-  for (const p of PARAMS) {
-    const f = v[p.name];
-    if (typeof f === 'string') cfg.load(p.name, f, `--${p.name}`);
+  for (const name of ALL_NAMES) {
+    const f = v[name];
+    if (typeof f === 'string') cfg.load(name, f, `--${name}`);
   }
   return { config: cfg, help: v.help === true };
 }

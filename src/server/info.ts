@@ -2,18 +2,27 @@
 import os from 'node:os';
 import { COMMANDS } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
-import type { Connection } from '../io/connection.js';
+import { type Connection, TRACK_BCAST, TRACK_BROKEN_REDIRECT } from '../io/connection.js';
 import * as F from '../wire/frames.js';
 import { memoryPeak } from './memory-limit.js';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
 
-const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
-const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -1), 'commandstats', 'latencystats', 'keyspace'];
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'errorstats', 'keyspace'];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -2), 'commandstats', 'errorstats', 'latencystats', 'keyspace'];
+/** Shard counters CONFIG RESETSTAT zeroes: the shards keep counting, INFO shows what came since. */
+const RESET_SLOTS = [F.ST_HITS, F.ST_MISSES, F.ST_EXPIRED, F.ST_EVICTED];
+
+/** Per acceptor: the shards' counters at the last CONFIG RESETSTAT. */
+interface StatsBase {
+  slots: Float64Array;
+  cmd: Float64Array;
+}
+const bases = new WeakMap<Acceptor, StatsBase>();
 /** Per acceptor: sections other modules provide (latencystats), and lines they add to built-in ones (stats). */
 const extraSections = new WeakMap<Acceptor, Map<string, () => string[]>>();
-const extraLines = new WeakMap<Acceptor, Map<string, () => string[]>>();
+const extraLines = new WeakMap<Acceptor, Map<string, (() => string[])[]>>();
 
-function registry(m: WeakMap<Acceptor, Map<string, () => string[]>>, a: Acceptor): Map<string, () => string[]> {
+function registry<T>(m: WeakMap<Acceptor, Map<string, T>>, a: Acceptor): Map<string, T> {
   let r = m.get(a);
   if (r === undefined) m.set(a, (r = new Map()));
   return r;
@@ -26,7 +35,8 @@ export function registerInfoSection(a: Acceptor, name: string, build: () => stri
 
 /** Adds lines another module owns to the end of a built-in INFO section. */
 export function registerInfoLines(a: Acceptor, section: string, build: () => string[]): void {
-  registry(extraLines, a).set(section, build);
+  const r = registry(extraLines, a);
+  r.set(section, [...(r.get(section) ?? []), build]);
 }
 
 /** Sums one stats slot over all shards. */
@@ -34,6 +44,46 @@ function sum(a: Acceptor, slot: number): number {
   let s = 0;
   for (const link of a.shards) s += link.stats[slot]!;
   return s;
+}
+
+/** A counter summed over the shards, since the last CONFIG RESETSTAT. */
+function counter(a: Acceptor, slot: number): number {
+  return sum(a, slot) - (bases.get(a)?.slots[slot] ?? 0);
+}
+
+/** One slot of a command's shard counters (frames.ts CS_*), summed over shards, since the last reset. */
+function cmdCounter(a: Acceptor, id: number, slot: number): number {
+  const i = id * F.CS_SLOTS + slot;
+  let s = 0;
+  for (const link of a.shards) s += link.cmdStats[i]!;
+  return s - (bases.get(a)?.cmd[i] ?? 0);
+}
+
+/** Commands the shards refused before running them (OOM): the acceptor counted them as processed, Redis does not. */
+function shardRefusals(a: Acceptor): number {
+  let n = 0;
+  for (let id = 0; id < COMMANDS.length; id++) n += cmdCounter(a, id, F.CS_REJECTED);
+  return n;
+}
+
+/** CONFIG RESETSTAT: zeroes the counters INFO stats, commandstats and errorstats report. */
+export function resetStats(a: Acceptor): void {
+  const st = a.stats;
+  st.calls.fill(0);
+  st.rejected.fill(0);
+  st.usec.fill(0);
+  st.failed.fill(0);
+  st.errors.reset();
+  st.commandsProcessed = 0;
+  st.connectionsReceived = 0;
+  st.rejectedConnections = 0;
+  st.netInputBytes = 0;
+  st.netOutputBytes = 0;
+  const slots = new Float64Array(F.STATS_SLOTS);
+  for (const slot of RESET_SLOTS) slots[slot] = sum(a, slot);
+  const cmd = new Float64Array(a.shards[0]?.cmdStats.length ?? 0);
+  for (const link of a.shards) for (let i = 0; i < cmd.length; i++) cmd[i]! += link.cmdStats[i]!;
+  bases.set(a, { slots, cmd });
 }
 
 function human(bytes: number): string {
@@ -73,17 +123,13 @@ function section(a: Acceptor, name: string): string[] | null {
         `executable:${process.argv[1] ?? ''}`,
       ];
     }
-    case 'clients': {
-      // A client is blocked while its blocking command (BLPOP, XREAD BLOCK…) awaits its reply.
-      let blocked = 0;
-      for (const conn of a.conns.values()) if (conn.blockedSeq !== -1) blocked++;
+    case 'clients':
       return [
         `connected_clients:${a.conns.size}`,
         `maxclients:${cfg.get('maxclients')}`,
-        `blocked_clients:${blocked}`,
-        'tracking_clients:0',
+        `blocked_clients:${sum(a, F.ST_BLOCKED) + a.coordinator.blockedAcross}`,
+        `tracking_clients:${a.trackingClients}`,
       ];
-    }
     case 'memory': {
       const used = sum(a, F.ST_USED_MEMORY);
       const peak = memoryPeak(a);
@@ -108,15 +154,16 @@ function section(a: Acceptor, name: string): string[] | null {
     case 'stats':
       return [
         `total_connections_received:${a.stats.connectionsReceived}`,
-        `total_commands_processed:${a.stats.commandsProcessed}`,
+        `total_commands_processed:${a.stats.commandsProcessed - shardRefusals(a)}`,
         `instantaneous_ops_per_sec:${a.stats.opsPerSec()}`,
         `total_net_input_bytes:${a.stats.netInputBytes}`,
         `total_net_output_bytes:${a.stats.netOutputBytes}`,
         `rejected_connections:${a.stats.rejectedConnections}`,
-        `expired_keys:${sum(a, F.ST_EXPIRED)}`,
-        `evicted_keys:${sum(a, F.ST_EVICTED)}`,
-        `keyspace_hits:${sum(a, F.ST_HITS)}`,
-        `keyspace_misses:${sum(a, F.ST_MISSES)}`,
+        `expired_keys:${counter(a, F.ST_EXPIRED)}`,
+        `evicted_keys:${counter(a, F.ST_EVICTED)}`,
+        `keyspace_hits:${counter(a, F.ST_HITS)}`,
+        `keyspace_misses:${counter(a, F.ST_MISSES)}`,
+        `total_error_replies:${a.stats.errors.total}`,
       ];
     case 'replication':
       return ['role:master', 'connected_slaves:0', `master_replid:${a.stats.runId}`, 'master_repl_offset:0'];
@@ -125,10 +172,26 @@ function section(a: Acceptor, name: string): string[] | null {
       return [`used_cpu_sys:${(u.system / 1e6).toFixed(6)}`, `used_cpu_user:${(u.user / 1e6).toFixed(6)}`];
     }
     case 'commandstats': {
+      const st = a.stats;
       const lines: string[] = [];
-      a.stats.calls.forEach((n, id) => {
-        if (n > 0) lines.push(`cmdstat_${COMMANDS[id]!.name}:calls=${n},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0`);
-      });
+      for (let id = 0; id < COMMANDS.length; id++) {
+        // A shard's OOM refusal was counted as a call when the acceptor sent it.
+        const refused = cmdCounter(a, id, F.CS_REJECTED);
+        const calls = st.calls[id]! - refused;
+        const rejected = st.rejected[id]! + refused;
+        const failed = st.failed[id]! + cmdCounter(a, id, F.CS_FAILED);
+        if (calls === 0 && rejected === 0 && failed === 0) continue;
+        const usec = Math.round(st.usec[id]! + cmdCounter(a, id, F.CS_USEC));
+        const perCall = calls === 0 ? 0 : usec / calls;
+        lines.push(
+          `cmdstat_${COMMANDS[id]!.name}:calls=${calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},rejected_calls=${rejected},failed_calls=${failed}`,
+        );
+      }
+      return lines;
+    }
+    case 'errorstats': {
+      const lines: string[] = [];
+      for (const [code, n] of [...a.stats.errors.byCode].sort((x, y) => (x[0] < y[0] ? -1 : 1))) lines.push(`errorstat_${code}:count=${n}`);
       return lines;
     }
     case 'keyspace': {
@@ -156,7 +219,7 @@ export function infoText(a: Acceptor, requested: string[]): string {
     const base = section(a, n);
     if (base === null) continue;
     const more = extraLines.get(a)?.get(n);
-    const lines = more === undefined ? base : [...base, ...more()];
+    const lines = more === undefined ? base : [...base, ...more.flatMap((f) => f())];
     parts.push(`# ${n === 'commandstats' ? 'Commandstats' : n[0]!.toUpperCase() + n.slice(1)}\r\n${lines.map((l) => `${l}\r\n`).join('')}`);
   }
   return parts.join('\r\n');
@@ -168,6 +231,8 @@ function clientFlags(c: Connection): string {
   if (c.monitor) f += 'O';
   if (c.subs.size + c.psubs.size + c.ssubs.size > 0) f += 'P';
   if (c.multi !== null) f += 'x';
+  if (c.tracking !== null) f += (c.tracking.flags & TRACK_BROKEN_REDIRECT) !== 0 ? 'tR' : 't';
+  if (c.tracking !== null && (c.tracking.flags & TRACK_BCAST) !== 0) f += 'B';
   if (c.closeAfterReplies) f += 'c';
   if (c.noEvict) f += 'e';
   return f === '' ? 'N' : f;
@@ -184,6 +249,6 @@ export function clientInfoLine(c: Connection): string {
     `idle=${Math.floor((now - c.lastActive) / 1000)} flags=${clientFlags(c)} db=${c.db} sub=${c.subs.size} psub=${c.psubs.size} ssub=${c.ssubs.size} ` +
     `multi=${c.multi === null ? -1 : c.multi.cmds.length} qbuf=${qbuf} qbuf-free=0 ` +
     `argv-mem=0 multi-mem=${multiMem} rbs=${c.out.bytes.length} rbp=0 obl=0 oll=0 omem=${omem} tot-mem=${c.out.bytes.length + qbuf + omem + multiMem} events=r ` +
-    `cmd=${c.lastCommand} user=${c.user.name} redir=-1 resp=${c.proto} lib-name=${c.libName} lib-ver=${c.libVer}`
+    `cmd=${c.lastCommand} user=${c.user.name} redir=${c.tracking === null ? -1 : c.tracking.redirect} resp=${c.proto} lib-name=${c.libName} lib-ver=${c.libVer}`
   );
 }

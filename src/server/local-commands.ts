@@ -43,7 +43,7 @@ import {
 } from '../wire/error-text.js';
 import { isKeyword, parseSafeInt, globMatch } from '../wire/bytes.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
-import { clientInfoLine, infoText } from './info.js';
+import { clientInfoLine, infoText, resetStats } from './info.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
 import type { ServerConfig } from './config.js';
 import type { Acl } from './acl.js';
@@ -214,6 +214,12 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     const found = new Map<string, string>();
     for (let i = 2; i < cmd.argc; i++) {
       const pat = arg(cmd, i);
+      // A plain name is answered as given (an alias by its alias); a pattern lists names and aliases.
+      if (!/[*?[]/.test(pat.toString('latin1'))) {
+        const name = str(cmd, i);
+        if (cfg.has(name) && !found.has(name)) found.set(name, cfg.get(name));
+        continue;
+      }
       for (const name of cfg.names()) {
         const nb = Buffer.from(name);
         if (globMatch(pat, 0, pat.length, nb, 0, nb.length, true)) found.set(name, cfg.get(name));
@@ -241,8 +247,7 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     a.replyConst(conn, seq, R_OK);
   };
   h[CMD.CONFIG_RESETSTAT] = (conn, seq) => {
-    a.stats.calls.fill(0);
-    a.stats.commandsProcessed = 0;
+    resetStats(a);
     a.replyConst(conn, seq, R_OK);
   };
 

@@ -8,6 +8,7 @@ import { syncDatatypeConfig } from './datatype-config.js';
 import { ServerPersistence } from './persistence.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { fitMaxclients } from './fd-limit.js';
+import { startMetrics } from './metrics.js';
 import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
 import { logger, setLogLevel } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -57,10 +58,23 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     }
     throw err;
   }
+  let metrics: Awaited<ReturnType<typeof startMetrics>>;
+  try {
+    metrics = await startMetrics(acceptor, config, log);
+  } catch (err) {
+    await persistence.close(false);
+    await acceptor.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') {
+      throw new ConfigError(`could not listen on ${config.get('bind')}:${config.get('metrics-port')} for metrics: ${e.message}`);
+    }
+    throw err;
+  }
   return {
     acceptor,
     port: acceptor.port,
     stop: async () => {
+      if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
       await persistence.close();
       await acceptor.close();
     },

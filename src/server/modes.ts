@@ -11,6 +11,8 @@ import { SlowLog } from './slowlog.js';
 import { installLatency } from './latency.js';
 import { installDebug } from './debug.js';
 import { clientInfoLine } from './info.js';
+import { Tracking } from './tracking.js';
+import { TRACK_TAG } from '../wire/frames.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
 export function installModes(a: Acceptor): { started(): void } {
@@ -18,6 +20,7 @@ export function installModes(a: Acceptor): { started(): void } {
   const txn = new Transactions(a, mon);
   const ps = new PubSub(a);
   const notes = new Notifications(a, ps);
+  const tracking = new Tracking(a);
   installClientAdmin(a);
   const slow = new SlowLog(a);
   const latency = installLatency(a);
@@ -37,9 +40,11 @@ export function installModes(a: Acceptor): { started(): void } {
       txn.closed(conn);
       ps.closed(conn);
       mon.remove(conn);
+      tracking.closed(conn);
     },
     event: (b, s, len) => {
       if (b[s] === 0) notes.event(b, s, len);
+      else if (b[s] === TRACK_TAG) tracking.event(b, s, len);
       else slow.report(b, s);
     },
     monitor: (conn, id, cmd, seq, ran) => mon.feed(conn, id, cmd, seq, ran),

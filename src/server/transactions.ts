@@ -53,10 +53,13 @@ export class TxnCollector extends Connection {
     this.proto = owner.proto;
     this.out.proto = owner.proto;
     this.noBlock = true;
+    this.errors = owner.errors;
     this.replies = new Array<Uint8Array>(expected);
   }
 
   override deliver(seq: number, buf: Uint8Array, start: number, len: number): boolean {
+    // Each command's error counts (Redis counts them as they run), the EXEC array around them does not.
+    if (buf[start] === 45) this.countError(seq, buf, start, len);
     this.replies[seq] = buf.slice(start, start + len);
     this.nextWrite++;
     if (++this.got === this.expected) this.done(this.replies);

@@ -11,6 +11,11 @@ import type { Ctx, Handler } from './context.js';
 import { E_NOT_INT, E_SYNTAX } from '../wire/error-text.js';
 import { T_LIST, T_ZSET } from './record.js';
 import { parseBlockingTimeout } from '../commands/blocking-timeout.js';
+import { internalId } from '../commands/internal.js';
+
+/** The acceptor's watches for cross-shard blocking pops and reads: they block no client of their own (the acceptor counts those). */
+const BWATCH = internalId('__bwatch');
+const XWATCH = internalId('__xwatch');
 
 /** One blocked request. */
 export interface Waiter {
@@ -39,6 +44,8 @@ const byKey = new Map<string, Waiter[]>();
 const byConn = new Map<number, Waiter[]>();
 const ready: string[] = [];
 const readySet = new Set<string>();
+/** Clients blocked here (INFO blocked_clients), not counting __bwatch waits. */
+let blockedClients = 0;
 /** True while a waiter's handler is re-run; blockOn() then records a miss instead of blocking. */
 export const serving: { active: boolean; missed: boolean; extra: Uint32Array | null } = { active: false, missed: false, extra: null };
 
@@ -49,6 +56,11 @@ export function blockedKeyCount(): number {
 
 function keyName(db: number, buf: Uint8Array, s: number, n: number): string {
   return `${db}:${Buffer.from(buf.buffer, buf.byteOffset + s, n).toString('latin1')}`;
+}
+
+/** Clients blocked in this shard now (INFO clients' blocked_clients). */
+export function blockedClientCount(): number {
+  return blockedClients;
 }
 
 /** Marks a key ready if clients wait on it (called when a list or sorted set key is created). */
@@ -150,6 +162,7 @@ export function blockOn(
   const cq = byConn.get(c.conn);
   if (cq === undefined) byConn.set(c.conn, [w]);
   else cq.push(w);
+  if (w.cmd !== BWATCH && w.cmd !== XWATCH) blockedClients++;
   c.deferred = true;
 }
 
@@ -164,7 +177,10 @@ function remove(w: Waiter): void {
   const cq = byConn.get(w.conn);
   if (cq !== undefined) {
     const i = cq.indexOf(w);
-    if (i >= 0) cq.splice(i, 1);
+    if (i >= 0) {
+      cq.splice(i, 1);
+      if (w.cmd !== BWATCH && w.cmd !== XWATCH) blockedClients--;
+    }
     if (cq.length === 0) byConn.delete(w.conn);
   }
 }

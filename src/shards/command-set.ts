@@ -11,6 +11,7 @@ import { keyCommands } from './t_keys.js';
 import { cellCommands } from './t_cell.js';
 import { watchCommands } from './watch.js';
 import { notifyCommands } from './notify.js';
+import { trackingCommands } from './tracking.js';
 import { latencyCommands } from './latency.js';
 import { introspectCommands } from './t_introspect.js';
 import { hashCommands } from './t_hash.js';
@@ -33,6 +34,7 @@ const families: Record<string, Handler>[] = [
   cellCommands,
   watchCommands,
   notifyCommands,
+  trackingCommands,
   latencyCommands,
   introspectCommands,
   dtConfigCommands,

@@ -28,6 +28,7 @@ import {
   entSize,
   lookupTyped,
   newCompact,
+  parseRandomCount,
   parseScanArgs,
   scanMatches,
   scanOpts,
@@ -416,11 +417,8 @@ const hrandfield: Handler = (c) => {
   let count = 0;
   let withValues = false;
   if (c.argc >= 3) {
-    const v = c.int(2);
-    if (v === null) {
-      c.out.error(E_NOT_INT);
-      return;
-    }
+    const v = parseRandomCount(c, 2, c.argc === 4 && c.is(3, 'WITHVALUES'));
+    if (v === null) return;
     count = v;
     if (c.argc === 4 && c.is(3, 'WITHVALUES')) withValues = true;
     else if (c.argc > 3) {

@@ -512,7 +512,7 @@ function mpop(c: Ctx, first: number, ms: number): void {
     if (i + 2 === c.argc && c.is(i, 'COUNT')) {
       const v = c.int(i + 1);
       if (v === null || v <= 0) {
-        c.out.error(v === null ? E_NOT_INT : E_COUNT_NOT_POSITIVE);
+        c.out.error(E_COUNT_NOT_POSITIVE);
         return;
       }
       count = v;

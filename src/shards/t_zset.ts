@@ -43,6 +43,7 @@ import {
   freeValue,
   newCompact,
   parseIntercardArgs,
+  parseRandomCount,
   parseNumkeys,
   parseScanArgs,
   storeTempCollection,
@@ -962,7 +963,7 @@ function zmpop(c: Ctx, first: number, ms: number): void {
     if (whereArg + 3 === c.argc && c.is(whereArg + 1, 'COUNT')) {
       const v = c.int(whereArg + 2);
       if (v === null || v <= 0) {
-        c.out.error(v === null ? E_NOT_INT : E_COUNT_NOT_POSITIVE);
+        c.out.error(E_COUNT_NOT_POSITIVE);
         return;
       }
       count = v;
@@ -1165,7 +1166,7 @@ const zinterstore: Handler = (c) => combineGeneric(c, 1, OP_INTER);
 const zdiffstore: Handler = (c) => combineGeneric(c, 1, OP_DIFF);
 
 const zintercard: Handler = (c) => {
-  const limit = parseIntercardArgs(c);
+  const limit = parseIntercardArgs(c, true);
   if (limit < 0) return;
   const nk = c.int(1)!;
   const m = c.store.arena;
@@ -1191,11 +1192,8 @@ const zrandmember: Handler = (c) => {
   let count = 0;
   let withScores = false;
   if (c.argc >= 3) {
-    const v = c.int(2);
-    if (v === null) {
-      c.out.error(E_NOT_INT);
-      return;
-    }
+    const v = parseRandomCount(c, 2, c.argc === 4 && c.is(3, 'WITHSCORES'));
+    if (v === null) return;
     count = v;
     if (c.argc === 4 && c.is(3, 'WITHSCORES')) withScores = true;
     else if (c.argc > 3) {

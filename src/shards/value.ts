@@ -8,7 +8,10 @@ import type { Store } from './store.js';
 import type { Ctx } from './context.js';
 import {
   E_INVALID_CURSOR,
+  E_COUNT_LONG_RANGE,
   E_LIMIT_NEGATIVE,
+  E_OUT_OF_RANGE,
+  noInputKeys,
   E_NOT_INT,
   E_NUMKEYS_NOT_POSITIVE,
   E_NUMKEYS_OVER_ARGS,
@@ -317,10 +320,18 @@ export function serializeElements(m: Arena, a: number): Uint8Array {
 
 /**
  * SINTERCARD/ZINTERCARD arguments: `numkeys key… [LIMIT n]`. Returns the limit (0 = none), or
- * -1 after replying Redis's error.
+ * -1 after replying Redis's error. ZINTERCARD (`zset`) checks numkeys as ZUNION does.
  */
-export function parseIntercardArgs(c: Ctx): number {
-  const nk = parseNumkeys(c, 1);
+export function parseIntercardArgs(c: Ctx, zset = false): number {
+  let nk: number;
+  if (zset) {
+    const v = c.int(1);
+    if (v === null || v <= 0) {
+      c.out.error(v === null ? E_NOT_INT : noInputKeys('zintercard'));
+      return -1;
+    }
+    nk = v;
+  } else nk = parseNumkeys(c, 1);
   if (nk < 0) return -1;
   if (nk > c.argc - 2) {
     c.out.error(E_NUMKEYS_OVER_ARGS);
@@ -331,7 +342,7 @@ export function parseIntercardArgs(c: Ctx): number {
     if (c.is(i, 'LIMIT') && i + 1 < c.argc) {
       const l = c.int(++i);
       if (l === null || l < 0) {
-        c.out.error(l === null ? E_NOT_INT : E_LIMIT_NEGATIVE);
+        c.out.error(E_LIMIT_NEGATIVE);
         return -1;
       }
       limit = l;
@@ -347,10 +358,32 @@ export function parseIntercardArgs(c: Ctx): number {
 export function parseNumkeys(c: Ctx, i: number): number {
   const nk = c.int(i);
   if (nk === null || nk <= 0) {
-    c.out.error(nk === null ? E_NOT_INT : E_NUMKEYS_NOT_POSITIVE);
+    c.out.error(E_NUMKEYS_NOT_POSITIVE);
     return -1;
   }
   return nk;
+}
+
+/**
+ * The count of HRANDFIELD/ZRANDMEMBER (argument `i`), checked as Redis does: within
+ * ±LONG_MAX, and within ±LONG_MAX/2 when each pick replies a pair. null after replying the error.
+ */
+export function parseRandomCount(c: Ctx, i: number, pairs: boolean): number | null {
+  const v = c.i64(i);
+  if (v === null) {
+    c.out.error(E_NOT_INT);
+    return null;
+  }
+  if (v === -(2n ** 63n)) {
+    c.out.error(E_COUNT_LONG_RANGE);
+    return null;
+  }
+  if (typeof v === 'bigint') {
+    // Beyond 2^53: Redis refuses it with values; without, no reply that long could be built.
+    c.out.error(pairs && (v < -(2n ** 62n) || v > 2n ** 62n) ? E_OUT_OF_RANGE : E_NOT_INT);
+    return null;
+  }
+  return v;
 }
 
 /** An unnamed collection record outside the keyspace, in its compact encoding `enc`, for building a STORE result. */

@@ -14,11 +14,12 @@ import { COMMAND_NAMES, internalId } from '../commands/internal.js';
 import { shardPosition } from './t_keys.js';
 import { touchAfter, touchCommand, touchExpired, watchState } from './watch.js';
 import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink } from './notify.js';
+import { setTrackingSink, trackAfter, trackBefore, trackEvicted, trackExpired, trackRead, trackState } from './tracking.js';
 import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
 import { E_OOM, E_STREAM_GONE, internalError, noHandler } from '../wire/error-text.js';
-import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
+import { blockedClientCount, expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
@@ -42,6 +43,23 @@ const req32 = new Uint32Array(req.buf.buffer, req.buf.byteOffset, req.buf.length
 const rep32 = new Int32Array(rep.buf.buffer, rep.buf.byteOffset, rep.buf.length >>> 2);
 const bell = new Int32Array(init.doorbell);
 const stats = new Float64Array(init.stats);
+const cmdStats = new Float64Array(init.cmdStats);
+/**
+ * Command time (INFO commandstats usec) is read per run of frames of one command, not per
+ * frame: a pipeline of SETs costs one clock read. `runCmd` is the command of the run being
+ * timed (-1: none), `clock` when it started (ms).
+ */
+let runCmd = -1;
+let clock = 0;
+
+/** Ends the timed run, adding its time to its command. */
+function endRun(): void {
+  if (runCmd < 0) return;
+  cmdStats[runCmd * F.CS_SLOTS + F.CS_USEC]! += (performance.now() - clock) * 1000;
+  runCmd = -1;
+}
+/** The command just run was refused before its handler (OOM): Redis counts it as rejected, not failed. */
+let refused = false;
 const store = new Store(init.databases);
 const out = new RespWriter(1 << 16);
 const ctx = new Ctx(store, out, { maxBulkLen: init.maxBulkLen });
@@ -52,10 +70,13 @@ const RESTORE = internalId('__restore');
 store.onExpired = (db, a) => {
   touchExpired(store, db, a);
   notifyExpired(store, db, a);
+  trackExpired(store, a);
 };
 setEventSink((body, len) => writeReply(0, 0, body, len));
+setTrackingSink((body, len) => writeReply(0, 0, body, len));
 initLatency(init.latency, (body, len) => writeReply(0, 0, body, len));
 const evictor = new Evictor(store, stats);
+evictor.onEvict = (a) => trackEvicted(store, a);
 /** Per command id: 1 = a write (evicts first under maxmemory), 3 = a write refused with OOM when nothing can be evicted. */
 const MEMORY_CLASS = Uint8Array.from(COMMANDS, (c) => ((c.flags & F_WRITE) === 0 ? 0 : (c.flags & F_DENYOOM) !== 0 ? 3 : 1));
 /** Active expiry runs at least this often while busy. */
@@ -163,14 +184,29 @@ function execFrame(buf: Uint8Array, pos: number): void {
   out.len = 0;
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
   ctx.noBlock = (flags & F.FLAG_NOBLOCK) !== 0;
+  if (cmd !== runCmd) {
+    const t = performance.now();
+    if (runCmd >= 0) cmdStats[runCmd * F.CS_SLOTS + F.CS_USEC]! += (t - clock) * 1000;
+    clock = t;
+    runCmd = cmd;
+  }
   runHandler(cmd);
+  if (flags & F.FLAG_TRACK) trackRead(ctx);
   // A blocked request gets its reply later, from serveWaiter or its timeout.
   if (ctx.deferred) {
     ctx.deferred = false;
     if (stats[F.CT_MONITOR] !== 0) writeHeaderOnly(conn, seq, F.KIND_BLOCKED);
-  } else writeReply(conn, seq, out.bytes, out.len);
-  // Inside EXEC (no-block commands) waiters are served after the batch, so they see the whole transaction.
-  if (!ctx.noBlock && hasReady()) serveReady(readyType, serveWaiter, failWaiter);
+  } else {
+    if (refused) {
+      cmdStats[cmd * F.CS_SLOTS + F.CS_REJECTED]!++;
+    } else if (out.bytes[0] === 45 && out.len > 0) cmdStats[cmd * F.CS_SLOTS + F.CS_FAILED]!++;
+    writeReply(conn, seq, out.bytes, out.len);
+  }
+  // A transaction's commands (no-block frames, sent together) run before any waiter sees their keys, as EXEC is atomic.
+  if (!ctx.noBlock && hasReady()) {
+    endRun();
+    serveReady(readyType, serveWaiter, failWaiter);
+  }
   if (out.bytes.length > 1 << 22) {
     dropped(out.bytes.length);
     out.reset();
@@ -186,14 +222,18 @@ function execFrame(buf: Uint8Array, pos: number): void {
 /** Runs the handler of command `cmd` on ctx, turning exceptions into error replies. */
 function runHandler(cmd: number): void {
   const h = handlers[cmd];
+  refused = false;
   if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
   if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
+  const tracked = trackState.on !== 0;
+  if (tracked) trackBefore(ctx, cmd, DUMP, RESTORE);
   const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
     if (h === undefined) out.error(noHandler(ctx.name));
-    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3)
+    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3) {
       out.error(E_OOM);
-    else h(ctx);
+      refused = true;
+    } else h(ctx);
     if (watchState.keys !== 0) touchAfter(ctx);
     if (notifyState.flags !== 0) afterCommand(ctx, cmd);
   } catch (err) {
@@ -201,6 +241,7 @@ function runHandler(cmd: number): void {
     ctx.deferred = false;
     out.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : internalError((err as Error).message));
   }
+  if (tracked) trackAfter(ctx);
   if (timed[cmd] === 1) afterTimed(ctx, ctx.conn, cmd, t0);
 }
 
@@ -233,7 +274,9 @@ function serveWaiter(w: Waiter): boolean {
   out.len = 0;
   out.proto = w.proto;
   ctx.noBlock = false;
+  const t0 = performance.now();
   runHandler(w.cmd);
+  cmdStats[w.cmd * F.CS_SLOTS + F.CS_USEC]! += (performance.now() - t0) * 1000;
   ctx.deferred = false;
   if (serving.missed) return false;
   writeReply(w.conn, w.seq, out.bytes, out.len);
@@ -273,6 +316,9 @@ function publishStats(): void {
   stats[F.ST_EXPIRED] = store.stats.expired;
   stats[F.ST_EVICTED] = evictor.evicted;
   stats[F.ST_COMMANDS] = commands;
+  stats[F.ST_TRACKING_KEYS] = trackState.keys;
+  stats[F.ST_TRACKING_ITEMS] = trackState.items;
+  stats[F.ST_BLOCKED] = blockedClientCount();
 }
 
 function runBatch(): void {
@@ -286,10 +332,12 @@ function runBatch(): void {
     if (!running) break;
     // Free ring space during long batches so the acceptor can keep writing.
     if ((++n & 255) === 0) {
+      endRun();
       req.release();
       flushReplies();
     }
   }
+  endRun();
   req.release();
   if (hasReady()) serveReady(readyType, serveWaiter, failWaiter);
   timeOutWaiters(now);
@@ -318,7 +366,10 @@ function loop(): void {
       // Expiry may have written event frames (keyspace notifications).
       flushReplies();
     }
-    if (timeOutWaiters(now) > 0) flushReplies();
+    if (timeOutWaiters(now) > 0) {
+      publishStats();
+      flushReplies();
+    }
     if (expired >= 1000 || rehashing) continue;
     reclaim(true, now);
     req.sleep(msUntilDeadline(now, store.wheel.msUntilNext(now, 100)));

@@ -19,6 +19,13 @@ export const E_COUNT_NOT_POSITIVE = 'ERR count should be greater than 0';
 export const E_COUNT_NEGATIVE = "ERR COUNT can't be negative";
 export const E_LIMIT_NEGATIVE = "ERR LIMIT can't be negative";
 export const E_NUMKEYS_NOT_POSITIVE = 'ERR numkeys should be greater than 0';
+export const E_UNBLOCK_REASON = 'ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR';
+/** What a client blocked in BLPOP… reads when CLIENT UNBLOCK … ERROR ends its wait. */
+export const E_UNBLOCKED = 'UNBLOCKED client unblocked via CLIENT UNBLOCK';
+/** HRANDFIELD/ZRANDMEMBER: a count of -2^63, outside Redis's [-LONG_MAX, LONG_MAX]. */
+export const E_COUNT_LONG_RANGE = 'ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807';
+/** HRANDFIELD/ZRANDMEMBER with values: a count whose pairs would overflow. */
+export const E_OUT_OF_RANGE = 'ERR value is out of range';
 export const E_NUMKEYS_OVER_ARGS = "ERR Number of keys can't be greater than number of args";
 export const E_TIMEOUT_NOT_FLOAT = 'ERR timeout is not a float or out of range';
 export const E_TIMEOUT_NOT_INT = 'ERR timeout is not an integer or out of range';
@@ -286,4 +293,29 @@ export function noSuchUser(user: string): string {
 /** The reply to a command a RESP2 subscriber may not send. */
 export function notInSubscribeContext(cmd: string): string {
   return `ERR Can't execute '${cmd}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
+}
+
+// Client-side caching (CLIENT TRACKING, CLIENT CACHING).
+export const E_TRACKING_ONE_REDIRECT = 'ERR A client can only redirect to a single other client';
+export const E_TRACKING_NO_REDIRECT_CLIENT = 'ERR The client ID you want redirect to does not exist';
+export const E_TRACKING_PREFIX_NEEDS_BCAST = 'ERR PREFIX option requires BCAST mode to be enabled';
+export const E_TRACKING_BCAST_SWITCH =
+  "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
+export const E_TRACKING_OPTS_BCAST = 'ERR OPTIN and OPTOUT are not compatible with BCAST';
+export const E_TRACKING_OPTIN_OPTOUT = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+export const E_TRACKING_OPTS_SWITCH =
+  "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
+export const E_CACHING_NOT_TRACKING =
+  'ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled';
+export const E_CACHING_YES = 'ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.';
+export const E_CACHING_NO = 'ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.';
+
+/** A BCAST prefix overlapping one the client already has. */
+export function prefixOverlapsExisting(prefix: string, existing: string): string {
+  return `ERR Prefix '${prefix}' overlaps with an existing prefix '${existing}'. Prefixes for a single client must not overlap.`;
+}
+
+/** Two BCAST prefixes of one CLIENT TRACKING call overlapping each other. */
+export function prefixOverlapsProvided(prefix: string, other: string): string {
+  return `ERR Prefix '${prefix}' overlaps with another provided prefix '${other}'. Prefixes for a single client must not overlap.`;
 }

@@ -21,6 +21,8 @@ export const FLAG_RESP3 = 1;
 export const FLAG_BIG = 2;
 /** Run inside EXEC: a blocking command must not block (Redis answers its timeout reply at once). */
 export const FLAG_NOBLOCK = 4;
+/** A read of a client with CLIENT TRACKING on: the shard remembers its keys for the frame's connection. */
+export const FLAG_TRACK = 8;
 
 export const REP_CONN = 0;
 export const REP_SEQ = 4;
@@ -31,6 +33,18 @@ export const KIND_INLINE = 0;
 export const KIND_BIG = 1;
 /** Header only: the command blocked (sent while CT_MONITOR is set, so MONITOR shows it when it ran, as Redis does). */
 export const KIND_BLOCKED = 2;
+
+/**
+ * Client-tracking report frames (reply frames with connId 0, seq 0; src/shards/tracking.ts):
+ * first body byte TRACK_TAG, then the report kind and the phase of the change.
+ */
+export const TRACK_TAG = 2;
+export const TRACK_KEY = 1;
+export const TRACK_FLUSH = 2;
+/** The change came with no command running, before the running command, or while it ran. */
+export const PHASE_NONE = 0;
+export const PHASE_BEFORE = 1;
+export const PHASE_DURING = 2;
 
 /** Shared words of the shard → acceptor doorbell. */
 export const DOORBELL_WORD = 0;
@@ -43,6 +57,8 @@ export const ST_MISSES = 3;
 export const ST_EXPIRED = 4;
 export const ST_EVICTED = 5;
 export const ST_COMMANDS = 6;
+/** Clients blocked in the shard (BLPOP…; cross-shard waits are counted by the acceptor). */
+export const ST_BLOCKED = 7;
 /** Control words the acceptor writes into the same block for its shard: maxmemory share, policy index (evict.ts POLICIES), samples. */
 export const CT_MAXMEMORY = 8;
 export const CT_POLICY = 9;
@@ -51,4 +67,19 @@ export const CT_SAMPLES = 10;
 export const CT_MONITOR = 11;
 export const ST_KEYS = 16;
 export const ST_EXPIRES = 48;
-export const STATS_SLOTS = 80;
+/**
+ * Keys in the shard's tracking table and key/client pairs in it (INFO tracking_total_keys/items):
+ * past ST_EXPIRES + 256, where no per-database slot reaches (`databases` goes up to 256).
+ */
+export const ST_TRACKING_KEYS = ST_EXPIRES + 256;
+export const ST_TRACKING_ITEMS = ST_TRACKING_KEYS + 1;
+export const STATS_SLOTS = ST_TRACKING_ITEMS + 1;
+/**
+ * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
+ * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, and runs
+ * refused before the handler (OOM under maxmemory).
+ */
+export const CS_USEC = 0;
+export const CS_FAILED = 1;
+export const CS_REJECTED = 2;
+export const CS_SLOTS = 3;

@@ -35,6 +35,11 @@ function aligned(n: number): number {
   return (n + 3) & ~3;
 }
 
+/** Bytes published and not yet released in a ring, from its control words (`ctl` of either end; any thread). */
+export function ringUsedBytes(ctl: Int32Array): number {
+  return (Atomics.load(ctl, TAIL) - Atomics.load(ctl, HEAD)) >>> 0;
+}
+
 /** The producer end: reserve, fill in place, commit; publish when the batch is done. */
 export class RingWriter {
   readonly ctl: Int32Array;

@@ -12,6 +12,8 @@ export interface ShardInit {
   stats: SharedArrayBuffer;
   /** Per-command latency histograms (layout in latency-buckets.ts). */
   latency: SharedArrayBuffer;
+  /** Per-command time and error replies the shard counts (layout in frames.ts, CS_*). */
+  cmdStats: SharedArrayBuffer;
   port: MessagePort;
   databases: number;
   maxBulkLen: number;

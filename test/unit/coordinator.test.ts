@@ -384,6 +384,7 @@ describe('blocking pops across shards', () => {
     const c = {
       closed: false,
       onClosed: null as (() => void) | null,
+      unblockReply: null as Uint8Array | null,
       close(): void {
         c.closed = true;
         c.onClosed?.();

@@ -1,0 +1,90 @@
+/** One sabre proxy watched by the dashboard, through its admin API's GET /status. */
+
+/** What the page shows for a proxy at one moment. */
+export interface ProxySnapshot {
+  kind: 'proxy';
+  name: string;
+  state: 'up' | 'unreachable' | 'waiting';
+  error: string | null;
+  at: number;
+  front: string | null;
+  algorithm: string | null;
+  backends: {
+    url: string;
+    state: string;
+    healthy: boolean;
+    weight: number;
+    inflight: number;
+    reqPerSec: number;
+    errorsPerSec: number;
+    p99ms: number;
+    /** The last 60 health readings, oldest first: 1 healthy, 0 not. */
+    health: number[];
+  }[];
+}
+
+interface BackendStatus {
+  url: string;
+  state: string;
+  healthy: boolean;
+  weight: number;
+  inflight: number;
+  requests: number;
+  errors: number;
+  latency_ms: { p99: number };
+}
+
+/** Polls one proxy's admin API; an unreachable proxy is a state of its own. */
+export class ProxySource {
+  private prev: { at: number; backends: Map<string, BackendStatus> } | null = null;
+  private readonly health = new Map<string, number[]>();
+
+  constructor(
+    readonly name: string,
+    private readonly adminUrl: string,
+  ) {}
+
+  /** Reads the proxy now. */
+  async poll(): Promise<ProxySnapshot> {
+    const at = Date.now();
+    try {
+      const res = await fetch(new URL('/status', this.adminUrl), { signal: AbortSignal.timeout(1000) });
+      if (!res.ok) throw new Error(`GET /status answered ${res.status}`);
+      const st = (await res.json()) as { front?: string; algorithm?: string; backends: BackendStatus[] };
+      const dt = this.prev ? (at - this.prev.at) / 1000 || 1 : 0;
+      const backends = st.backends.map((b) => {
+        const before = this.prev?.backends.get(b.url);
+        const h = this.health.get(b.url) ?? [];
+        h.push(b.healthy ? 1 : 0);
+        if (h.length > 60) h.shift();
+        this.health.set(b.url, h);
+        return {
+          url: b.url,
+          state: b.state,
+          healthy: b.healthy,
+          weight: b.weight,
+          inflight: b.inflight,
+          reqPerSec: before && dt ? Math.max(0, (b.requests - before.requests) / dt) : 0,
+          errorsPerSec: before && dt ? Math.max(0, (b.errors - before.errors) / dt) : 0,
+          p99ms: b.latency_ms.p99,
+          health: [...h],
+        };
+      });
+      this.prev = { at, backends: new Map(st.backends.map((b) => [b.url, b])) };
+      return {
+        kind: 'proxy',
+        name: this.name,
+        state: 'up',
+        error: null,
+        at,
+        front: st.front ?? null,
+        algorithm: st.algorithm ?? null,
+        backends,
+      };
+    } catch (err) {
+      this.prev = null;
+      const error = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+      return { kind: 'proxy', name: this.name, state: 'unreachable', error, at, front: null, algorithm: null, backends: [] };
+    }
+  }
+}
