@@ -256,6 +256,7 @@ function failWaiter(w: Waiter): void {
   out.len = 0;
   out.proto = w.proto;
   out.error(E_STREAM_GONE);
+  cmdStats[w.cmd * F.CS_SLOTS + F.CS_FAILED]!++;
   writeReply(w.conn, w.seq, out.bytes, out.len);
 }
 
@@ -279,6 +280,8 @@ function serveWaiter(w: Waiter): boolean {
   cmdStats[w.cmd * F.CS_SLOTS + F.CS_USEC]! += (performance.now() - t0) * 1000;
   ctx.deferred = false;
   if (serving.missed) return false;
+  // A waiter answered with an error (its stream or group went) is a failed call, as in Redis.
+  if (out.len > 0 && out.bytes[0] === 45) cmdStats[w.cmd * F.CS_SLOTS + F.CS_FAILED]!++;
   writeReply(w.conn, w.seq, out.bytes, out.len);
   return true;
 }
