@@ -47,6 +47,7 @@ import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
 import { planBlock, runBlock } from './block-across.js';
 import { planXread, runXread } from './xread-across.js';
+import { isKeyword } from '../wire/bytes.js';
 import { ReplyFlusher } from './reply-flusher.js';
 import { TlsListener } from './tls-listener.js';
 import { reclaim } from '../reclaim.js';
@@ -768,7 +769,7 @@ export class Acceptor {
     if (!routed) return false;
     if (this.aof.sink !== null) this.aof.dispatched(conn.id, seq, (spec.flags & F_WRITE) !== 0, conn.db, id, cmd);
     if (tracked && !this.trackSent) this.onRead(conn, seq, id, cmd);
-    if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
+    if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq) && mayBlock(id, cmd)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
       conn.blockedCmd = id;
@@ -1213,4 +1214,14 @@ export class Acceptor {
       rr.release();
     }
   }
+}
+
+/** Whether a command flagged blocking can block: XREAD and XREADGROUP only with BLOCK (the others always), so plain reads pipeline. */
+function mayBlock(id: number, cmd: ParsedCommand): boolean {
+  if (id !== CMD.XREAD && id !== CMD.XREADGROUP) return true;
+  for (let i = 1; i < cmd.argc; i++) {
+    if (isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, 'STREAMS')) return false;
+    if (isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, 'BLOCK')) return true;
+  }
+  return false;
 }
