@@ -24,6 +24,8 @@ export const INTERNAL = [
   '__snapshot',
   '__load',
   '__bgsnap',
+  '__xwatch',
+  '__xlastids',
   '__track',
   '__trackcfg',
   '__trackevict',

@@ -49,6 +49,8 @@ import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
 import { sortSpansShards } from '../commands/sort-args.js';
 import { planBlock, runBlock } from './block-across.js';
+import { planXread, runXread } from './xread-across.js';
+import { isKeyword } from '../wire/bytes.js';
 import { ReplyFlusher } from './reply-flusher.js';
 import { TlsListener } from './tls-listener.js';
 import { reclaim } from '../reclaim.js';
@@ -788,7 +790,7 @@ export class Acceptor {
     if (!routed) return false;
     if (this.aof.sink !== null) this.aof.dispatched(conn.id, seq, (spec.flags & F_WRITE) !== 0, conn.db, id, cmd);
     if (tracked && !this.trackSent) this.onRead(conn, seq, id, cmd);
-    if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq)) {
+    if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq) && mayBlock(id, cmd)) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
       conn.blockedCmd = id;
@@ -1029,6 +1031,11 @@ export class Acceptor {
       case CMD.COPY:
         this.startOperation(conn, seq, id, cmd);
         return true;
+      case CMD.XREAD:
+      case CMD.XREADGROUP:
+        if (conn.noBlock) return this.refuseCrossSlot(conn, seq);
+        this.readAcross(conn, seq, id, cmd);
+        return true;
       case CMD.BLPOP:
       case CMD.BRPOP:
       case CMD.BZPOPMIN:
@@ -1084,6 +1091,25 @@ export class Acceptor {
     conn.blockedCmd = id;
     conn.stalled = true;
     void runBlock(this.coordinator, plan, conn.db, conn.proto, conn).then((reply) => {
+      if (conn.monitored !== null) this.hooks.executed(conn, seq);
+      if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
+      if (conn.blockedSeq === seq) {
+        conn.blockedSeq = -1;
+        this.resume(conn);
+      }
+      this.scheduleTick();
+    });
+  }
+
+  /** XREAD/XREADGROUP over streams on several shards: the client stays parked while the coordinator runs it (xread-across.ts). */
+  private readAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+    // Each XREADGROUP try is logged when its shard answers it.
+    this.aof.skip();
+    const plan = planXread(id, copyArgs(cmd), conn.noBlock);
+    if (typeof plan === 'string') return this.replyError(conn, seq, plan);
+    conn.blockedSeq = seq;
+    conn.stalled = true;
+    void runXread(this.coordinator, plan, conn.db, conn.proto, conn).then((reply) => {
       if (conn.monitored !== null) this.hooks.executed(conn, seq);
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       if (conn.blockedSeq === seq) {
@@ -1251,4 +1277,14 @@ export class Acceptor {
       rr.release();
     }
   }
+}
+
+/** Whether a command flagged blocking can block: XREAD and XREADGROUP only with BLOCK (the others always), so plain reads pipeline. */
+function mayBlock(id: number, cmd: ParsedCommand): boolean {
+  if (id !== CMD.XREAD && id !== CMD.XREADGROUP) return true;
+  for (let i = 1; i < cmd.argc; i++) {
+    if (isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, 'STREAMS')) return false;
+    if (isKeyword(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!, 'BLOCK')) return true;
+  }
+  return false;
 }

@@ -1,6 +1,6 @@
 /** AOF rewrite: the fewest commands that recreate each entry, written to a temp file that replaces the AOF atomically. */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { RdbEntry } from './rdb-types.js';
+import type { RdbEntry, StreamId, StreamValue } from './rdb-types.js';
 import { encodeCommand } from '../wire/resp-command.js';
 import { asciiBytes, formatScore } from './int-string.js';
 import { commitTempFile, discardTempFile, tempPathFor } from './durable-file.js';
@@ -37,6 +37,9 @@ export function commandsForEntry(e: RdbEntry): Uint8Array[][] {
       break;
     case 'zset':
       out = batched(value.entries, [cmd('ZADD'), key], ([m, s]) => [asciiBytes(formatScore(s)), m]);
+      break;
+    case 'stream':
+      out = streamCommands(key, value);
       break;
   }
   if (e.expireAtMs > 0) out.push([cmd('PEXPIREAT'), key, asciiBytes(String(e.expireAtMs))]);
@@ -107,4 +110,49 @@ export class AofRewriter {
       discardTempFile(this.tempPath);
     }
   }
+}
+
+const idArg = (id: StreamId): Uint8Array => asciiBytes(`${id[0]}-${id[1]}`);
+
+/** A stream as Redis rewrites one: XADDs (or an XADD trimmed away for an empty stream), XSETID, groups, consumers and pending entries. */
+function streamCommands(key: Uint8Array, v: StreamValue): Uint8Array[][] {
+  const out: Uint8Array[][] = [];
+  for (const e of v.entries) out.push([cmd('XADD'), key, idArg(e.id), ...e.fields]);
+  if (v.entries.length === 0) out.push([cmd('XADD'), key, cmd('MAXLEN'), cmd('0'), idArg(v.lastId), cmd('x'), cmd('y')]);
+  out.push([
+    cmd('XSETID'),
+    key,
+    idArg(v.lastId),
+    cmd('ENTRIESADDED'),
+    asciiBytes(String(v.entriesAdded)),
+    cmd('MAXDELETEDID'),
+    idArg(v.maxDeletedId),
+  ]);
+  for (const g of v.groups) {
+    out.push([cmd('XGROUP'), cmd('CREATE'), key, g.name, idArg(g.lastId), cmd('ENTRIESREAD'), asciiBytes(String(g.entriesRead))]);
+    const owner = new Map<string, Uint8Array>();
+    for (const c of g.consumers) {
+      out.push([cmd('XGROUP'), cmd('CREATECONSUMER'), key, g.name, c.name]);
+      for (const id of c.pel) owner.set(`${id[0]}-${id[1]}`, c.name);
+    }
+    for (const n of g.pel) {
+      const c = owner.get(`${n.id[0]}-${n.id[1]}`);
+      if (c === undefined) continue;
+      out.push([
+        cmd('XCLAIM'),
+        key,
+        g.name,
+        c,
+        cmd('0'),
+        idArg(n.id),
+        cmd('TIME'),
+        asciiBytes(String(n.deliveryTime)),
+        cmd('RETRYCOUNT'),
+        asciiBytes(String(n.deliveryCount)),
+        cmd('JUSTID'),
+        cmd('FORCE'),
+      ]);
+    }
+  }
+  return out;
 }

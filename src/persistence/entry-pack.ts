@@ -6,8 +6,10 @@
 import { ByteWriter } from './byte-writer.js';
 import { RdbError } from './rdb-error.js';
 import type { RdbEntry, RdbValue } from './rdb-types.js';
+import { readValue, writeValue } from './rdb-value.js';
+import { RdbInput } from './rdb-input.js';
 
-const TYPE_CODES = { string: 0, list: 1, set: 2, hash: 3, zset: 4 } as const;
+const TYPE_CODES = { string: 0, list: 1, set: 2, hash: 3, zset: 4, stream: 5 } as const;
 
 /** Appends entries to one growing buffer; a shard can feed it straight from its arena, key by key. */
 export class EntryPacker {
@@ -54,6 +56,13 @@ export class EntryPacker {
           w.f64le(s);
         }
         break;
+      case 'stream': {
+        // A stream crosses threads in its RDB form (type byte and body): one codec, not two.
+        const b = new ByteWriter(1024);
+        writeValue(b, v, { compress: false });
+        this.blob(b.take());
+        break;
+      }
     }
     this.count++;
   }
@@ -131,6 +140,12 @@ export function* unpackEntries(buf: Uint8Array): Generator<RdbEntry> {
       case TYPE_CODES.zset:
         value = { type: 'zset', entries: many(() => [blob(), f64()] as [Uint8Array, number]) };
         break;
+      case TYPE_CODES.stream: {
+        const b = blob();
+        const input = new RdbInput(b);
+        value = readValue(input, input.u8());
+        break;
+      }
       default:
         throw new RdbError('CORRUPT', `unknown packed entry type ${type}`, p - 1);
     }

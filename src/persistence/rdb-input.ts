@@ -139,6 +139,20 @@ export class RdbInput {
     throw new RdbError('CORRUPT', `invalid length encoding 0x${b.toString(16)}`, at);
   }
 
+  /** An RDB length as a u64 (stream ids and counters may use all 64 bits). */
+  lengthBig(): bigint {
+    this.fill(1);
+    const b = this.buf[this.pos];
+    if (b === 0x81) {
+      this.pos++;
+      this.fill(8);
+      const v = this.view.getBigUint64(this.pos, false);
+      this.pos += 8;
+      return v;
+    }
+    return BigInt(this.length());
+  }
+
   /** An RDB string: plain, integer-encoded (returned as decimal bytes) or LZF-compressed. */
   string(): Uint8Array {
     const at = this.offset;

@@ -6,7 +6,29 @@ export type RdbValue =
   | { type: 'list'; items: Uint8Array[] }
   | { type: 'hash'; fields: Array<[field: Uint8Array, value: Uint8Array]> }
   | { type: 'set'; members: Uint8Array[] }
-  | { type: 'zset'; entries: Array<[member: Uint8Array, score: number]> };
+  | { type: 'zset'; entries: Array<[member: Uint8Array, score: number]> }
+  | StreamValue;
+
+/** A stream entry id: milliseconds and sequence, each a u64. */
+export type StreamId = [ms: bigint, seq: bigint];
+
+/** A stream with its consumer groups (Redis 7.0's STREAM_LISTPACKS_2 content). */
+export interface StreamValue {
+  type: 'stream';
+  /** Live entries in id order; fields as field, value, field, value… */
+  entries: Array<{ id: StreamId; fields: Uint8Array[] }>;
+  lastId: StreamId;
+  maxDeletedId: StreamId;
+  entriesAdded: number;
+  groups: Array<{
+    name: Uint8Array;
+    lastId: StreamId;
+    /** -1 when unknown. */
+    entriesRead: number;
+    pel: Array<{ id: StreamId; deliveryTime: number; deliveryCount: number }>;
+    consumers: Array<{ name: Uint8Array; seenTime: number; pel: StreamId[] }>;
+  }>;
+}
 
 /**
  * One key of one database. Writers take entries one at a time (nothing keeps them all in memory);

@@ -9,6 +9,7 @@ import { encodeIntset, decodeIntset } from './intset.js';
 import { decodeZiplist } from './ziplist.js';
 import { decodeZipmap } from './zipmap.js';
 import { lzfCompress } from './lzf.js';
+import { readStream, writeStream } from './rdb-stream.js';
 import { asciiBytes, formatScore, parseCanonicalInt, parseScore } from './int-string.js';
 
 /** Options of the encoders. */
@@ -104,6 +105,9 @@ export function writeValue(w: ByteWriter, value: RdbValue, opts: EncodeOptions, 
     if (key) writeString(w, key, opts);
   };
   switch (value.type) {
+    case 'stream':
+      writeStream(w, value, head, (ww, b) => writeString(ww, b, opts));
+      return;
     case 'string':
       head(RdbType.STRING);
       writeString(w, value.bytes, opts);
@@ -314,7 +318,7 @@ export function readValue(input: RdbInput, type: number): RdbValue {
     case RdbType.STREAM_LISTPACKS:
     case RdbType.STREAM_LISTPACKS_2:
     case RdbType.STREAM_LISTPACKS_3:
-      throw new RdbError('UNSUPPORTED', 'streams are not supported', at - 1);
+      return readStream(input, type);
     default:
       throw new RdbError('CORRUPT', `unknown object type ${type}`, at - 1);
   }

@@ -61,6 +61,9 @@ const BY_EFFECT = new Set<number>([
   CMD.BZMPOP,
   CMD.BLMOVE,
   CMD.BRPOPLPUSH,
+  CMD.XADD,
+  CMD.XCLAIM,
+  CMD.XAUTOCLAIM,
 ]);
 
 /**
@@ -72,6 +75,18 @@ export function effectForm(id: number, argv: Uint8Array[], reply: Uint8Array, s:
   const [r] = decode(reply.subarray(s, s + len), 0);
   if (r === null) return null;
   switch (id) {
+    case CMD.XADD:
+      return xaddWithId(argv, bytes(r));
+    case CMD.XCLAIM:
+      return xclaimTaken(argv, list(r));
+    case CMD.XAUTOCLAIM: {
+      // XCLAIM of what it took and of the deleted entries it dropped (a replay drops them again).
+      const [, taken, deleted] = list(r);
+      const ids = [...list(taken!).map(entryId), ...list(deleted!).map(bytes)];
+      if (ids.length === 0) return null;
+      const justid = argv.slice(6).some((a) => word(a) === 'JUSTID');
+      return [ascii('XCLAIM'), argv[1]!, argv[2]!, argv[3]!, ascii('0'), ...ids, ...(justid ? [ascii('JUSTID')] : [])];
+    }
     case CMD.SPOP: {
       const members = Array.isArray(r) ? r.map(bytes) : [r];
       return members.length === 0 ? null : [ascii('SREM'), argv[1]!, ...members];
@@ -98,4 +113,35 @@ export function effectForm(id: number, argv: Uint8Array[], reply: Uint8Array, s:
     default:
       return [ascii('RPOPLPUSH'), argv[1]!, argv[2]!];
   }
+}
+
+const word = (a: Uint8Array): string => Buffer.from(a.buffer, a.byteOffset, a.length).toString('latin1').toUpperCase();
+
+/** XADD with the id it generated (`*`, `ms-*`) in place, as Redis propagates it, so a replay adds the same entry. */
+function xaddWithId(argv: Uint8Array[], id: Uint8Array): Uint8Array[] {
+  const out = argv.slice();
+  for (let i = 2; i < argv.length; i++) {
+    const w = word(argv[i]!);
+    if (w === 'NOMKSTREAM') continue;
+    if (w === 'MAXLEN' || w === 'MINID' || w === 'LIMIT') {
+      const next = word(argv[i + 1] ?? new Uint8Array());
+      i += next === '=' || next === '~' ? 2 : 1;
+      continue;
+    }
+    out[i] = id;
+    return out;
+  }
+  return out;
+}
+
+/** A claimed entry's id: the entry itself (JUSTID) or the first element of [id, fields]. */
+const entryId = (e: Reply): Uint8Array => (Array.isArray(e) ? bytes(e[0]!) : bytes(e));
+
+/** XCLAIM as what it took: min-idle 0 and only the claimed ids (idle times differ at replay), the options kept. */
+function xclaimTaken(argv: Uint8Array[], taken: Reply[]): Uint8Array[] | null {
+  const ids = taken.filter((e) => e !== null).map(entryId);
+  if (ids.length === 0) return null;
+  let j = 5;
+  while (j < argv.length && /^\d+(-\d+)?$/.test(Buffer.from(argv[j]!).toString('latin1'))) j++;
+  return [argv[0]!, argv[1]!, argv[2]!, argv[3]!, ascii('0'), ...ids, ...argv.slice(j)];
 }

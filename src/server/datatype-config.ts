@@ -14,6 +14,8 @@ const SHARD_SETTINGS = [
   'zset-max-listpack-entries',
   'zset-max-listpack-value',
   'hll-sparse-max-bytes',
+  'stream-node-max-bytes',
+  'stream-node-max-entries',
   'proto-max-bulk-len',
 ];
 

@@ -13,8 +13,9 @@ import { T_LIST, T_ZSET } from './record.js';
 import { parseBlockingTimeout } from '../commands/blocking-timeout.js';
 import { internalId } from '../commands/internal.js';
 
-/** The acceptor's watch for cross-shard blocking pops: it blocks no client of its own (the acceptor counts those). */
+/** The acceptor's watches for cross-shard blocking pops and reads: they block no client of their own (the acceptor counts those). */
 const BWATCH = internalId('__bwatch');
+const XWATCH = internalId('__xwatch');
 
 /** One blocked request. */
 export interface Waiter {
@@ -33,6 +34,10 @@ export interface Waiter {
   /** Record type it pops from (T_LIST or T_ZSET): a key of another type does not serve it. */
   type: number;
   keys: string[];
+  /** Fails (instead of waiting on) when its stream key goes away: XREADGROUP's group goes with it. */
+  failsOnGone: boolean;
+  /** What the command saved when it blocked (XREAD's resolved ids), handed back in serving.extra. */
+  extra: Uint32Array | null;
 }
 
 const byKey = new Map<string, Waiter[]>();
@@ -42,7 +47,7 @@ const readySet = new Set<string>();
 /** Clients blocked here (INFO blocked_clients), not counting __bwatch waits. */
 let blockedClients = 0;
 /** True while a waiter's handler is re-run; blockOn() then records a miss instead of blocking. */
-export const serving = { active: false, missed: false };
+export const serving: { active: boolean; missed: boolean; extra: Uint32Array | null } = { active: false, missed: false, extra: null };
 
 /** Number of keys with waiters (Store checks it before signalling). */
 export function blockedKeyCount(): number {
@@ -77,6 +82,21 @@ export function signalDbReady(db: number, exists: (key: Buffer) => boolean): voi
   }
 }
 
+/** Marks every key of `db` that clients wait on ready (FLUSHDB/FLUSHALL: their XREADGROUP waiters fail). */
+export function signalDb(db: number): void {
+  const prefix = `${db}:`;
+  for (const k of byKey.keys()) {
+    if (!k.startsWith(prefix) || readySet.has(k)) continue;
+    readySet.add(k);
+    ready.push(k);
+  }
+}
+
+/** A stream got entries: marks it ready when clients wait on it. */
+export function signalStream(db: number, buf: Uint8Array, s: number, n: number): void {
+  if (byKey.size !== 0) signalReady(db, buf, s, n);
+}
+
 /** Whether any key became ready since the last serve. */
 export function hasReady(): boolean {
   return ready.length > 0;
@@ -99,7 +119,15 @@ export function parseTimeout(c: Ctx, i: number): number {
  * Blocks the current request on key arguments `from`..`to` for `ms` (0 = forever) until a
  * key of `type` appears there: sets c.deferred so no reply is written now.
  */
-export function blockOn(c: Ctx, from: number, to: number, ms: number, type: number): void {
+export function blockOn(
+  c: Ctx,
+  from: number,
+  to: number,
+  ms: number,
+  type: number,
+  extra: Uint32Array | null = null,
+  failsOnGone = false,
+): void {
   if (serving.active) {
     serving.missed = true;
     return;
@@ -131,6 +159,8 @@ export function blockOn(c: Ctx, from: number, to: number, ms: number, type: numb
     deadline: ms === 0 ? 0 : Date.now() + ms,
     type,
     keys: [],
+    extra,
+    failsOnGone,
   };
   for (let i = from; i <= to; i++) {
     const k = keyName(c.db, c.buf, c.as[i]!, c.al[i]!);
@@ -143,7 +173,7 @@ export function blockOn(c: Ctx, from: number, to: number, ms: number, type: numb
   const cq = byConn.get(c.conn);
   if (cq === undefined) byConn.set(c.conn, [w]);
   else cq.push(w);
-  if (w.cmd !== BWATCH) blockedClients++;
+  if (w.cmd !== BWATCH && w.cmd !== XWATCH) blockedClients++;
   c.deferred = true;
 }
 
@@ -160,7 +190,7 @@ function remove(w: Waiter): void {
     const i = cq.indexOf(w);
     if (i >= 0) {
       cq.splice(i, 1);
-      if (w.cmd !== BWATCH) blockedClients--;
+      if (w.cmd !== BWATCH && w.cmd !== XWATCH) blockedClients--;
     }
     if (cq.length === 0) byConn.delete(w.conn);
   }
@@ -168,10 +198,10 @@ function remove(w: Waiter): void {
 
 /**
  * Serves waiters of ready keys in blocking order. `typeOf` gives a ready key's record type
- * (-1 once it is gone); `run` re-executes a waiter's request (with `serving.active` set)
+ * (-1 once it is gone); `fail` answers a waiter whose stream went away; `run` re-executes a waiter's request (with `serving.active` set)
  * and returns true when it replied.
  */
-export function serveReady(typeOf: (db: number, key: Buffer) => number, run: (w: Waiter) => boolean): void {
+export function serveReady(typeOf: (db: number, key: Buffer) => number, run: (w: Waiter) => boolean, fail: (w: Waiter) => void): void {
   while (ready.length > 0) {
     const k = ready.shift()!;
     readySet.delete(k);
@@ -182,15 +212,22 @@ export function serveReady(typeOf: (db: number, key: Buffer) => number, run: (w:
     const key = Buffer.from(k.slice(colon + 1), 'latin1');
     for (const w of q.slice()) {
       const t = typeOf(db, key);
+      if (t !== w.type && w.failsOnGone) {
+        remove(w);
+        fail(w);
+        continue;
+      }
       if (t === -1) break;
       if (t !== w.type) continue;
       serving.active = true;
       serving.missed = false;
+      serving.extra = w.extra;
       let replied = false;
       try {
         replied = run(w);
       } finally {
         serving.active = false;
+        serving.extra = null;
       }
       if (replied) remove(w);
     }

@@ -25,6 +25,7 @@ import { geoCommands } from './t_geo.js';
 import { sortCommands } from './t_sort.js';
 import { bitmapCommands } from './t_bitmap.js';
 import { hllCommands } from './t_hll.js';
+import { streamCommands } from './t_stream.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -46,6 +47,7 @@ const families: Record<string, Handler>[] = [
   sortCommands,
   bitmapCommands,
   hllCommands,
+  streamCommands,
 ];
 
 function findHandler(name: string): Handler | undefined {

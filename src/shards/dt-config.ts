@@ -11,6 +11,8 @@ export const dtConfig = {
   zsetMaxListpackEntries: 128,
   zsetMaxListpackValue: 64,
   hllSparseMaxBytes: 3000,
+  streamNodeMaxBytes: 4096,
+  streamNodeMaxEntries: 100,
 };
 
 /** Config parameter names (as CONFIG uses them) mapped to their fields. */
@@ -27,6 +29,8 @@ const NAMES: Record<string, keyof typeof dtConfig> = {
   'zset-max-listpack-value': 'zsetMaxListpackValue',
   'zset-max-ziplist-value': 'zsetMaxListpackValue',
   'hll-sparse-max-bytes': 'hllSparseMaxBytes',
+  'stream-node-max-bytes': 'streamNodeMaxBytes',
+  'stream-node-max-entries': 'streamNodeMaxEntries',
 };
 
 /** Sets a threshold by its CONFIG name; false when the name is not one of these. */

@@ -19,6 +19,7 @@ import {
   NOTIFY_LIST as LIST,
   NOTIFY_SET as SET,
   NOTIFY_STRING as STRING,
+  NOTIFY_STREAM,
   NOTIFY_ZSET as ZSET,
 } from '../wire/keyspace-events.js';
 
@@ -364,3 +365,8 @@ const notifyFlags: Handler = (c) => {
 
 /** Internal notification commands. */
 export const notifyCommands: Record<string, Handler> = { __notifyflags: notifyFlags };
+
+/** A stream event (`t` class) for key argument `i`, emitted by the stream commands as they act. */
+export function notifyStream(c: Ctx, name: string, i: number): void {
+  if ((notifyState.flags & NOTIFY_STREAM) !== 0) keyEvent(c, NOTIFY_STREAM, name, i);
+}

@@ -18,6 +18,7 @@ export const T_LIST = 1;
 export const T_SET = 2;
 export const T_ZSET = 3;
 export const T_HASH = 4;
+export const T_STREAM = 5;
 
 /** The record has an expire-at time after the header. */
 export const F_TTL = 1;

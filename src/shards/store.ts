@@ -11,7 +11,7 @@ import {
   F_EXT,
   F_TTL,
   HEADER,
-  T_HASH,
+  T_STREAM,
   T_LIST,
   T_ZSET,
   T_STRING,
@@ -31,7 +31,7 @@ import {
 } from './record.js';
 import { copyBytes } from '../wire/bytes.js';
 import { freeValue } from './value.js';
-import { blockedKeyCount, signalReady } from './blocking.js';
+import { blockedKeyCount, signalDb, signalReady } from './blocking.js';
 import { lfuTouch } from './evict.js';
 
 /** Keyspace counters a shard reports (INFO stats/keyspace). */
@@ -114,6 +114,9 @@ export class Store {
    * collection structure unless `keepValue` (RENAME moved the structure to another record).
    */
   removeFound(db: number, a: number, keepValue = false): void {
+    // A stream going away wakes its XREADGROUP waiters (they fail: the group is gone with it).
+    if (recType(this.arena, a) === T_STREAM && blockedKeyCount() > 0)
+      signalReady(db, this.arena.u8, recKeyOff(this.arena, a), recKeyLen(this.arena, a));
     this.dbs[db]!.removeFound();
     if ((recFlags(this.arena, a) & F_TTL) !== 0) this.expires[db]!--;
     if (!keepValue) freeValue(this.arena, a);
@@ -217,7 +220,7 @@ export class Store {
     const m = this.arena;
     this.wheel.advance(this.now, (db, a, when) => {
       if (deleted >= budget) return false;
-      if (a + HEADER > m.capacity || recType(m, a) > T_HASH) return true;
+      if (a + HEADER > m.capacity || recType(m, a) > T_STREAM) return true;
       if ((recFlags(m, a) & F_TTL) === 0 || recExpire(m, a) !== when) return true;
       const kn = recKeyLen(m, a);
       const ko = recKeyOff(m, a);
@@ -247,6 +250,7 @@ export class Store {
 
   /** Empties one database. */
   flushDb(db: number): void {
+    signalDb(db);
     const t = this.dbs[db]!;
     const m = this.arena;
     t.forEach((a) => {
@@ -260,6 +264,7 @@ export class Store {
   /** Empties every database and resets the arena. */
   flushAll(): void {
     for (let i = 0; i < this.dbs.length; i++) {
+      signalDb(i);
       this.dbs[i]!.clear();
       this.expires[i] = 0;
     }

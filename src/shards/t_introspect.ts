@@ -4,7 +4,9 @@
  * shard, so keyed commands wait as they would on a blocked Redis).
  */
 import type { Handler } from './context.js';
-import { F_EXT, T_LIST, T_STRING, recSize, recType, recValLen } from './record.js';
+import { F_EXT, T_LIST, T_STREAM, T_STRING, recSize, recType, recValLen } from './record.js';
+import { streamBytes } from './stream.js';
+import { valPtr } from './value.js';
 import { stringEncoding } from './t_keys.js';
 import { E_NO_KEY, E_NO_LFU, E_SYNTAX } from '../wire/error-text.js';
 
@@ -36,7 +38,9 @@ const memoryUsage: Handler = (c) => {
   if (a === 0) return c.out.nullBulk();
   const m = c.store.arena;
   const ext = (m.u8[a + 1]! & F_EXT) !== 0 ? recValLen(m, a) : 0;
-  c.out.int(m.blockSize(recSize(m, a)) + ext + KEY_OVERHEAD);
+  // A stream counts its nodes, index, groups and pending entries.
+  const struct = recType(m, a) === T_STREAM ? streamBytes(m, valPtr(m, a)) : 0;
+  c.out.int(m.blockSize(recSize(m, a)) + ext + struct + KEY_OVERHEAD);
 };
 
 /** `__debugobject key`: DEBUG OBJECT's status line. */
@@ -45,7 +49,7 @@ const debugObject: Handler = (c) => {
   if (a === 0) return c.out.error(E_NO_KEY);
   const m = c.store.arena;
   const t = recType(m, a);
-  const enc = t === T_STRING ? stringEncoding(c, a) : t === T_LIST ? 'quicklist' : 'listpack';
+  const enc = t === T_STRING ? stringEncoding(c, a) : t === T_LIST ? 'quicklist' : t === T_STREAM ? 'stream' : 'listpack';
   const lru = m.u32[(a + 4) >>> 2]!;
   c.out.simple(
     `Value at:0x${a.toString(16)} refcount:1 encoding:${enc} serializedlength:${recValLen(m, a)} lru:${lru} lru_seconds_idle:${Math.max(0, c.store.lruClock - lru)}`,

@@ -7,6 +7,7 @@ import {
   T_LIST,
   T_SET,
   T_STRING,
+  T_STREAM,
   extHandle,
   newRecord,
   newString,
@@ -46,11 +47,13 @@ import { createSet, setAdd } from './t_set.js';
 import { createHash, hashSet } from './t_hash.js';
 import { createZset, zsetRestoreAdd } from './t_zset.js';
 import { readF64 } from './listpack.js';
+import { fromEntryValue, toEntryValue } from './entry-codec.js';
+import { decodeDumpPayload, encodeDumpPayload } from '../persistence/dump-payload.js';
 import { bytesEqual, globMatch, parseI64 } from '../wire/bytes.js';
 import { touchKey, touchSwap, watchState } from './watch.js';
 import { signalDbReady } from './blocking.js';
 
-const TYPE_NAMES = ['string', 'list', 'set', 'zset', 'hash'];
+const TYPE_NAMES = ['string', 'list', 'set', 'zset', 'hash', 'stream'];
 
 /** The shard's position, for composing SCAN cursors across shards. */
 export const shardPosition = { id: 0, count: 1 };
@@ -445,7 +448,8 @@ const internalDump: Handler = (c) => {
     return;
   }
   const isString = recType(m, a) === T_STRING;
-  const elems = isString ? null : serializeElements(m, a);
+  // A stream moves in its DUMP form (its groups and ids are more than a list of elements).
+  const elems = isString ? null : recType(m, a) === T_STREAM ? encodeDumpPayload(toEntryValue(m, a)) : serializeElements(m, a);
   const vl = elems === null ? recValLen(m, a) : elems.length;
   const payload = new Uint8Array(9 + vl);
   payload[0] = recType(m, a);
@@ -476,6 +480,11 @@ const internalRestore: Handler = (c) => {
   }
   const m = c.store.arena;
   const type = c.buf[ps]!;
+  if (type === T_STREAM) {
+    fromEntryValue(c.store, c.db, c.buf, c.as[1]!, c.al[1]!, decodeDumpPayload(c.buf.subarray(ps + 9, ps + 9 + vl)), exp);
+    c.out.int(1);
+    return;
+  }
   if (type !== T_STRING) {
     restoreCollection(c, type, ps + 9, exp);
     c.out.int(1);

@@ -24,6 +24,7 @@ import { F_EXT, T_LIST, T_SET, T_STRING, extHandle, freeRecord, newRecord, recTy
 import { ES, EN, LP_FIRST, lpCount, lpDecode, lpEnd, lpFree, lpNew, lpStart, lpUsed } from './listpack.js';
 import { qlFree, qlHead, qlNew, nodeNext as qlNodeNext } from './quicklist.js';
 import { FT_HEADER, entKey, entKeyLen, ftCap, ftCount, ftFreeSlots, ftInit, ftInsert, ftSlot } from './field-table.js';
+import { streamCopy, streamFree } from './stream.js';
 import { zslFirst, zslFree, zslInsert, zslNew, nodeMember, nodeMemberLen, nodeNext, nodeScore } from './skiplist.js';
 
 export const ENC_QUICKLIST = 1;
@@ -31,10 +32,11 @@ export const ENC_LISTPACK = 2;
 export const ENC_HT = 3;
 export const ENC_INTSET = 4;
 export const ENC_SKIPLIST = 5;
+export const ENC_STREAM = 6;
 /** Value bytes of a collection record. */
 export const VAL_LEN = 5;
 
-const ENC_NAMES = ['', 'quicklist', 'listpack', 'hashtable', 'intset', 'skiplist'];
+const ENC_NAMES = ['', 'quicklist', 'listpack', 'hashtable', 'intset', 'skiplist', 'stream'];
 
 /** Encoding byte of a collection record. */
 export function valEnc(m: Arena, a: number): number {
@@ -116,6 +118,7 @@ export function freeValue(m: Arena, a: number): void {
   else if (enc === ENC_LISTPACK || enc === ENC_INTSET) lpFree(m, p);
   else if (enc === ENC_HT) freeTable(m, p);
   else if (enc === ENC_SKIPLIST) zslFree(m, p);
+  else if (enc === ENC_STREAM) streamFree(m, p);
 }
 
 /** OBJECT ENCODING name of a collection record. */
@@ -127,6 +130,7 @@ export function encodingName(m: Arena, a: number): string {
 export function copyValue(m: Arena, a: number): number {
   const enc = valEnc(m, a);
   const p = valPtr(m, a);
+  if (enc === ENC_STREAM) return streamCopy(m, p);
   if (enc === ENC_LISTPACK || enc === ENC_INTSET) {
     const used = lpUsed(m, p);
     const q = lpNew(m, used);

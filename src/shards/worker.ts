@@ -18,13 +18,14 @@ import { setTrackingSink, trackAfter, trackBefore, trackEvicted, trackExpired, t
 import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
-import { E_OOM, internalError, noHandler } from '../wire/error-text.js';
+import { E_OOM, E_STREAM_GONE, internalError, noHandler } from '../wire/error-text.js';
 import { blockedClientCount, expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
+import './stream-codec.js';
 
 const init = workerData as ShardInit;
 shardPosition.id = init.id;
@@ -204,7 +205,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
   // A transaction's commands (no-block frames, sent together) run before any waiter sees their keys, as EXEC is atomic.
   if (!ctx.noBlock && hasReady()) {
     endRun();
-    serveReady(readyType, serveWaiter);
+    serveReady(readyType, serveWaiter, failWaiter);
   }
   if (out.bytes.length > 1 << 22) {
     dropped(out.bytes.length);
@@ -250,6 +251,15 @@ function readyType(db: number, key: Buffer): number {
   return a === 0 ? -1 : store.arena.u8[a]!;
 }
 
+/** Answers a blocked XREADGROUP whose stream was deleted or replaced. */
+function failWaiter(w: Waiter): void {
+  out.len = 0;
+  out.proto = w.proto;
+  out.error(E_STREAM_GONE);
+  cmdStats[w.cmd * F.CS_SLOTS + F.CS_FAILED]!++;
+  writeReply(w.conn, w.seq, out.bytes, out.len);
+}
+
 /** Re-runs a blocked request now that one of its keys is ready; true when it replied. */
 function serveWaiter(w: Waiter): boolean {
   ctx.reserve(w.argc);
@@ -264,11 +274,14 @@ function serveWaiter(w: Waiter): boolean {
   ctx.seq = w.seq;
   out.len = 0;
   out.proto = w.proto;
+  ctx.noBlock = false;
   const t0 = performance.now();
   runHandler(w.cmd);
   cmdStats[w.cmd * F.CS_SLOTS + F.CS_USEC]! += (performance.now() - t0) * 1000;
   ctx.deferred = false;
   if (serving.missed) return false;
+  // A waiter answered with an error (its stream or group went) is a failed call, as in Redis.
+  if (out.len > 0 && out.bytes[0] === 45) cmdStats[w.cmd * F.CS_SLOTS + F.CS_FAILED]!++;
   writeReply(w.conn, w.seq, out.bytes, out.len);
   return true;
 }
@@ -329,7 +342,7 @@ function runBatch(): void {
   }
   endRun();
   req.release();
-  if (hasReady()) serveReady(readyType, serveWaiter);
+  if (hasReady()) serveReady(readyType, serveWaiter, failWaiter);
   timeOutWaiters(now);
   if (now - lastExpire >= EXPIRE_EVERY_MS) {
     lastExpire = now;

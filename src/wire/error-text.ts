@@ -121,6 +121,12 @@ export function pfdebugUnknown(sub: string): string {
   return `ERR Unknown PFDEBUG subcommand '${sub}'`;
 }
 
+// Streams.
+/** A blocked XREADGROUP's stream was deleted or replaced. */
+export const E_STREAM_GONE = 'UNBLOCKED the stream key no longer exists';
+/** A blocked XREADGROUP's group was destroyed. */
+export const E_GROUP_GONE = 'NOGROUP the consumer group this client was blocked on no longer exists';
+
 // DUMP/RESTORE and OBJECT.
 /** RESTORE's payload failed the version or checksum check. */
 export const E_DUMP_PAYLOAD = 'ERR DUMP payload version or checksum are wrong';

@@ -87,9 +87,11 @@ describe('corrupted and truncated RDB files', () => {
     expect((failure(() => readRdb(new TextEncoder().encode('REDIS0012\xff'))) as RdbError).code).toBe('BAD_VERSION');
   });
 
-  it('module and stream values are refused as UNSUPPORTED', () => {
+  it('module values are refused as UNSUPPORTED; a stream cut short is TRUNCATED', () => {
+    const module = Uint8Array.from([...new TextEncoder().encode('REDIS0010'), 7, 1, 107, 0]);
+    expect((failure(() => readRdb(module)) as RdbError).code).toBe('UNSUPPORTED');
     const stream = Uint8Array.from([...new TextEncoder().encode('REDIS0010'), 15, 1, 107, 0]);
-    expect((failure(() => readRdb(stream)) as RdbError).code).toBe('UNSUPPORTED');
+    expect((failure(() => readRdb(stream)) as RdbError).code).toBe('TRUNCATED');
   });
 });
 
