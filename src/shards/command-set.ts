@@ -20,6 +20,7 @@ import { zsetCommands } from './t_zset.js';
 import { blockingCommands } from './blocking.js';
 import { dtConfigCommands } from './dt-config.js';
 import { persistCommands } from './t_persist.js';
+import { scriptCommands } from './t_script.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -36,6 +37,7 @@ const families: Record<string, Handler>[] = [
   introspectCommands,
   dtConfigCommands,
   persistCommands,
+  scriptCommands,
 ];
 
 function findHandler(name: string): Handler | undefined {

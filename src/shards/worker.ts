@@ -22,6 +22,7 @@ import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Wai
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
+import { initScripting } from './script-run.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
 
@@ -183,23 +184,28 @@ function execFrame(buf: Uint8Array, pos: number): void {
 
 /** Runs the handler of command `cmd` on ctx, turning exceptions into error replies. */
 function runHandler(cmd: number): void {
+  runOn(ctx, cmd);
+}
+
+/** Runs command `cmd` on context `c` (a client's, or a script's redis.call) as the shard runs every command. */
+function runOn(c: Ctx, cmd: number): void {
   const h = handlers[cmd];
-  if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
-  if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
+  const o = c.out;
+  if (watchState.keys !== 0) touchCommand(c, cmd, DUMP, RESTORE);
+  if (notifyState.flags !== 0) beforeCommand(c, cmd);
   const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
-    if (h === undefined) out.error(noHandler(ctx.name));
-    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3)
-      out.error(E_OOM);
-    else h(ctx);
-    if (watchState.keys !== 0) touchAfter(ctx);
-    if (notifyState.flags !== 0) afterCommand(ctx, cmd);
+    if (h === undefined) o.error(noHandler(c.name));
+    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(c)) && MEMORY_CLASS[cmd] === 3) o.error(E_OOM);
+    else h(c);
+    if (watchState.keys !== 0) touchAfter(c);
+    if (notifyState.flags !== 0) afterCommand(c, cmd);
   } catch (err) {
-    out.len = 0;
-    ctx.deferred = false;
-    out.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : internalError((err as Error).message));
+    o.len = 0;
+    c.deferred = false;
+    o.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : internalError((err as Error).message));
   }
-  if (timed[cmd] === 1) afterTimed(ctx, ctx.conn, cmd, t0);
+  if (timed[cmd] === 1) afterTimed(c, c.conn, cmd, t0);
 }
 
 /** Record type of a key that became ready, or -1 when it no longer exists. */
@@ -240,9 +246,9 @@ function timeOutWaiters(now: number): number {
 }
 
 /** Upper estimate of what a write adds: its arguments plus a record header, expiry and block rounding. */
-function incomingBytes(argc: number): number {
+function incomingBytes(c: Ctx): number {
   let n = 64;
-  for (let i = 1; i < argc; i++) n += ctx.al[i]!;
+  for (let i = 1; i < c.argc; i++) n += c.al[i]!;
   return n;
 }
 
@@ -315,4 +321,5 @@ function loop(): void {
   init.port.close();
 }
 
+await initScripting(store, ctx.limits, runOn, (id) => handlers[id] !== undefined);
 loop();
