@@ -25,6 +25,7 @@ import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather
 import { CMD } from '../commands/ids.generated.js';
 import {
   COMMANDS,
+  F_ALLOW_BUSY,
   F_BLOCKING,
   F_MAY_REPLICATE,
   F_NO_AUTH,
@@ -39,7 +40,7 @@ import {
 } from '../commands/table.js';
 import { internalId } from '../commands/internal.js';
 import { cursorShard, parseScanCursor } from '../wire/scan-cursor.js';
-import { E_DENIED_PROTECTED_MODE, E_NOAUTH, protectedCommandRefused, wrongArityError } from '../wire/error-text.js';
+import { E_BUSY_FUNCTION, E_BUSY_SCRIPT, E_DENIED_PROTECTED_MODE, E_NOAUTH, protectedCommandRefused, wrongArityError } from '../wire/error-text.js';
 import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
@@ -351,6 +352,8 @@ export class Acceptor {
     this.tls.close();
     for (const c of this.conns.values()) c.socket.destroy();
     const shutdown = internalId('__shutdown');
+    // A script still running would never read the shutdown frame.
+    for (const link of this.shards) link.stats[F.CT_SCRIPT_KILL] = F.KILL_FORCED;
     await Promise.all(
       this.shards.map((link) => {
         const exited = new Promise<void>((resolve) => link.worker.once('exit', () => resolve()));
@@ -627,6 +630,10 @@ export class Acceptor {
       return true;
     }
     conn.lastCommand = spec.name;
+    if ((spec.flags & F_ALLOW_BUSY) === 0 && this.busyScript() !== 0) {
+      this.replyError(conn, seq, this.busyScript() === 2 ? E_BUSY_FUNCTION : E_BUSY_SCRIPT);
+      return true;
+    }
     if (conn.restricted && !this.access.check(conn, seq, id, cmd)) return true;
     if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) return true;
     if (this.pauseUntil !== 0 && this.pausedFor(id, spec.flags) && !this.sinks.has(conn.id)) return this.stall(conn, id);
@@ -659,6 +666,20 @@ export class Acceptor {
     // Only once routed: a stalled command is parsed again later.
     if (this.monitoring) this.hooks.monitor(conn, id, cmd, seq, false);
     return true;
+  }
+
+  /**
+   * A script that has run past busy-reply-threshold in some shard: 1 for EVAL, 2 for a function,
+   * 0 when none (Redis then refuses all but the allow-busy commands).
+   */
+  busyScript(): number {
+    for (let i = 0; i < this.nShards; i++) {
+      const st = this.shards[i]!.stats;
+      const start = st[F.ST_SCRIPT_START]!;
+      if (start !== 0 && Date.now() - start >= this.config.num('busy-reply-threshold'))
+        return (st[F.ST_SCRIPT_STATE]! & F.SCRIPT_FUNCTION) !== 0 ? 2 : 1;
+    }
+    return 0;
   }
 
   /** DEBUG and MODULE's protected subcommands run only where enable-debug-command / enable-module-command allow (Redis's allowProtectedAction). */

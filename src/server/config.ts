@@ -350,6 +350,15 @@ const PARAMS: Param[] = [
     ],
     help: 'which keys go when maxmemory is reached',
   },
+  {
+    name: 'busy-reply-threshold',
+    kind: 'int',
+    def: '5000',
+    mutable: true,
+    min: 0,
+    max: 2147483647,
+    help: 'ms a script runs before other clients get -BUSY (alias lua-time-limit)',
+  },
   { name: 'maxmemory-samples', kind: 'int', def: '5', mutable: true, min: 1, max: 64, help: 'keys sampled per eviction' },
   {
     name: 'tls-port',
@@ -423,6 +432,8 @@ const PARAMS: Param[] = [
 ];
 
 const BY_NAME = new Map(PARAMS.map((p) => [p.name, p]));
+// Redis 7.0's old name for busy-reply-threshold.
+BY_NAME.set('lua-time-limit', BY_NAME.get('busy-reply-threshold')!);
 
 /** Parses "100mb"-style sizes as Redis does (k/kb/m/mb/g/gb, case-insensitive). */
 export function parseMemory(v: string): number | null {

@@ -21,6 +21,7 @@ import { blockingCommands } from './blocking.js';
 import { dtConfigCommands } from './dt-config.js';
 import { persistCommands } from './t_persist.js';
 import { scriptCommands } from './t_script.js';
+import { functionCommands } from './t_function.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -38,6 +39,7 @@ const families: Record<string, Handler>[] = [
   dtConfigCommands,
   persistCommands,
   scriptCommands,
+  functionCommands,
 ];
 
 function findHandler(name: string): Handler | undefined {

@@ -12,6 +12,9 @@ local next_, floor, fmt = next, math.floor, string.format
 
 -- Lua 5.1 names.
 unpack = table.unpack
+local load_ = load
+-- Text chunks only: Redis refuses precompiled bytecode.
+load = function(chunk, name) return load_(chunk, name, 't') end
 loadstring = load
 table.getn = function(t) return #t end
 table.maxn = function(t) local n = 0 for k in pairs(t) do if type_(k) == 'number' and k > n then n = k end end return n end
@@ -82,7 +85,11 @@ local function error_handler(err)
     level = level + 1
     i = dbg.getinfo(level, 'nSl')
   end
-  if type_(err) ~= 'table' then err = {err = 'ERR ' .. tostring_(err)} end
+  if type_(err) ~= 'table' then
+    -- Lua 5.1's wording for errors on named values ("attempt to call field 'x' (a nil value)").
+    err = string.gsub(tostring_(err), "attempt to (%a+) a (%a+) value %((%a+) '([^']*)'%)", "attempt to %1 %3 '%4' (a %2 value)")
+    err = {err = 'ERR ' .. err}
+  end
   if i then
     err['source'] = i.source
     err['line'] = i.currentline
@@ -122,22 +129,30 @@ for _, name in ipairs({'string', 'table', 'math', 'bit', 'cjson', 'cmsgpack', 's
 end
 
 -- Reading an undeclared global is an error (from Lua code; C callers get nil).
-setmetatable_(G, {__index = function(_, n)
+local missing = {__index = function(_, n)
   if dbg.getinfo(2) and dbg.getinfo(2, 'S').what ~= 'C' then
     error_("Script attempted to access nonexistent global variable '" .. tostring_(n) .. "'", 2)
   end
   return nil
-end})
-local env = protect(G)
-G._G = env
+end}
+setmetatable_(G, missing)
 
--- A function library's environment: globals readable, nothing writable, and register_function.
-local function library_env(register)
-  local lib_redis = setmetatable_({register_function = register}, {__index = G.redis})
-  local e = setmetatable_({redis = protect(lib_redis)}, {__index = env, __newindex = deny, __metatable = frozen_mt})
-  readonly[e] = true
-  return e
+-- What FUNCTION LOAD's code sees: redis.register_function, redis.log and constants only.
+local api = natives.redis
+local load_redis = {register_function = natives.register_function, log = api.log, REDIS_VERSION = api.REDIS_VERSION,
+  REDIS_VERSION_NUM = api.REDIS_VERSION_NUM, LOG_DEBUG = api.LOG_DEBUG, LOG_VERBOSE = api.LOG_VERBOSE,
+  LOG_NOTICE = api.LOG_NOTICE, LOG_WARNING = api.LOG_WARNING}
+local load_G = setmetatable_({redis = protect(load_redis)}, missing)
+
+-- The globals scripts see: an empty read-only proxy whose reads go to G, or to load_G while a library loads.
+local env = {}
+local env_mt = {__index = G, __newindex = deny, __pairs = function() return next_, G, nil end, __metatable = frozen_mt}
+setmetatable_(env, env_mt)
+readonly[env] = true
+G._G = env
+local function set_loading(on)
+  env_mt.__index = on and load_G or G
 end
 
-return error_handler, env, G, library_env
+return error_handler, env, G, set_loading
 `;

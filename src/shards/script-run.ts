@@ -59,13 +59,15 @@ let vm: LuaVm;
 let errorHandler = 0;
 /** The real global table (KEYS/ARGV are set there). */
 let globals = 0;
-/** Builds a function library's environment: library_env(register_function). */
-let libraryEnv = 0;
+/** set_loading(on): switches the globals scripts see to FUNCTION LOAD's and back. */
+let setLoadingRef = 0;
 let runner: CommandRunner;
 let sctx: Ctx;
 let argBuf = new Uint8Array(1024);
-/** Called every 100k Lua instructions with the elapsed run time; returns true to stop the script. */
-let onSlice: (elapsedMs: number) => boolean = () => false;
+/** Called every 100k Lua instructions of a running script; returns true to stop it. */
+let onSlice: () => boolean = () => false;
+/** Called when a script ends. */
+let onEnd: () => void = () => {};
 /** redis.register_function while a library loads (t_function.ts sets it). */
 let registerHook: ((L: number) => number) | null = null;
 
@@ -93,7 +95,7 @@ export function pushErrorTable(text: string): void {
 }
 
 /** Pushes an error table and raises it as a Lua error. */
-function raiseError(text: string): number {
+export function raiseError(text: string): number {
   pushErrorTable(text);
   return vm.m._lua_error(vm.L);
 }
@@ -310,8 +312,6 @@ function pushRedisApi(): void {
   const [maj, min, pat] = REDIS_COMPAT_VERSION.split('.').map(Number);
   m._lua_pushinteger(L, BigInt((maj! << 16) | (min! << 8) | pat!));
   vm.setField(-2, 'REDIS_VERSION_NUM');
-  vm.pushFunction((L) => (registerHook === null ? raiseError('redis.register_function can only be called on FUNCTION LOAD command') : registerHook(L)));
-  vm.setField(-2, 'register_function');
 }
 
 /**
@@ -332,8 +332,10 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
   vm.setField(-2, 'redis');
   pushCjson(vm);
   vm.setField(-2, 'cjson');
+  vm.pushFunction((L) => (registerHook === null ? raiseError('redis.register_function can only be called on FUNCTION LOAD command') : registerHook(L)));
+  vm.setField(-2, 'register_function');
   if (m._lua_pcallk(L, 1, 4, 0, 0, 0) !== 0) throw new Error(`Lua prelude: ${vm.stringAt(-1)}`);
-  libraryEnv = vm.ref();
+  setLoadingRef = vm.ref();
   globals = vm.ref();
   // Scripts compiled from now on see the read-only proxy as their globals (_ENV).
   m._lua_pushvalue(L, -1);
@@ -343,7 +345,10 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
   m._lua_sethook(
     L,
     m.addFunction(() => {
-      if (running.active && onSlice(Date.now() - running.start)) {
+      if (loading !== 0 && Date.now() - loading > LOAD_TIMEOUT_MS) {
+        pushErrorTable('FUNCTION LOAD timeout');
+        vm.m._lua_error(vm.L);
+      } else if (running.active && onSlice()) {
         pushErrorTable(running.isEval ? 'Script killed by user with SCRIPT KILL...' : 'Script killed by user with FUNCTION KILL...');
         vm.m._lua_error(vm.L);
       }
@@ -353,22 +358,55 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
   );
 }
 
-/** Sets what the VM does every 100k instructions of a running script (busy tracking, kills). */
-export function setSliceHandler(fn: (elapsedMs: number) => boolean): void {
-  onSlice = fn;
+/** Sets what the VM does every 100k instructions of a running script (busy tracking, kills) and when it ends. */
+export function setSliceHandler(slice: () => boolean, end: () => void): void {
+  onSlice = slice;
+  onEnd = end;
 }
 
-/** Sets redis.register_function's behaviour while a library loads (null: not loading). */
-export function setRegisterHook(fn: ((L: number) => number) | null): void {
-  registerHook = fn;
+/** How long FUNCTION LOAD may run a library's code (Redis's LOAD_TIMEOUT_MS). */
+const LOAD_TIMEOUT_MS = 500;
+/** When the library being loaded started running (0: none). */
+let loading = 0;
+
+function setLoading(on: boolean): void {
+  vm.pushRef(setLoadingRef);
+  vm.m._lua_pushboolean(vm.L, on ? 1 : 0);
+  vm.m._lua_pcallk(vm.L, 1, 0, 0, 0, 0);
 }
 
-/** Pushes the environment for a function library whose register_function is the function on top (popped). */
-export function pushLibraryEnv(): void {
+/**
+ * Runs a function library's code with FUNCTION LOAD's globals, `register` receiving its
+ * redis.register_function calls; returns null, or the error text FUNCTION LOAD replies.
+ */
+export function runLibraryCode(code: Uint8Array, register: (L: number) => number): string | null {
   const m = vm.m;
-  vm.pushRef(libraryEnv);
-  m._lua_rotate(vm.L, -2, 1);
-  m._lua_pcallk(vm.L, 1, 1, 0, 0, 0);
+  const L = vm.L;
+  m._lua_settop(L, 0);
+  vm.pushRef(errorHandler);
+  if (vm.load(code, '@user_function') !== 0) {
+    const msg = vm.utf8At(-1);
+    m._lua_settop(L, 0);
+    return `ERR Error compiling function: ${msg}`;
+  }
+  setLoading(true);
+  registerHook = register;
+  loading = Date.now();
+  const rc = m._lua_pcallk(L, 0, 0, 1, 0, 0);
+  loading = 0;
+  registerHook = null;
+  setLoading(false);
+  let err: string | null = null;
+  if (rc !== 0) {
+    let msg = 'unknown error';
+    if (m._lua_type(L, -1) === T_TABLE) {
+      m._lua_getfield(L, -1, vm.name('err'));
+      if (m._lua_type(L, -1) === T_STRING) msg = vm.utf8At(-1);
+    } else if (m._lua_type(L, -1) === T_STRING) msg = vm.utf8At(-1);
+    err = `ERR Error registering functions: ${msg}`;
+  }
+  m._lua_settop(L, 0);
+  return err;
 }
 
 /** Pushes a table of the arguments [from, from + n) of `c` (KEYS or ARGV). */
@@ -415,6 +453,7 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   running.isEval = isEval;
   const rc = m._lua_pcallk(L, nargs, 1, 1, 0, 0);
   running.active = false;
+  onEnd();
   const out = c.out;
   if (rc === 0) writeLuaValue(vm, out);
   else writeError(name, out);

@@ -4,7 +4,7 @@
  * calls the cached function (script-run.ts).
  */
 import type { Ctx, Handler } from './context.js';
-import { E_NOT_INT, E_NUMKEYS_OVER_ARGS } from '../wire/error-text.js';
+import { E_NOSCRIPT, E_NOT_INT, E_NUMKEYS_OVER_ARGS } from '../wire/error-text.js';
 import { FLAG_NAMES, SF_EVAL_COMPAT, SF_NO_WRITES, luaVm, runFunction, setKeysAndArgv, sha1hex } from './script-run.js';
 
 interface Script {
@@ -14,7 +14,6 @@ interface Script {
 }
 
 const scripts = new Map<string, Script>();
-const E_NOSCRIPT = 'NOSCRIPT No matching script. Please use EVAL.';
 
 /** Parses a "#!lua flags=a,b" first line; returns the flags and the shebang's length, or an error text. */
 export function parseShebang(body: Uint8Array, allowName: boolean): { flags: number; len: number; name: string | null } | string {
@@ -85,6 +84,8 @@ function evalGeneric(c: Ctx, bySha: boolean, ro: boolean): void {
     script = scripts.get(sha) ?? createScript(body, sha);
     if (typeof script === 'string') return c.out.error(script);
   }
+  if (ro && (script.flags & (SF_EVAL_COMPAT | SF_NO_WRITES)) === 0)
+    return c.out.error('ERR Can not execute a script with write flag using *_ro command.');
   setKeysAndArgv(c, nk);
   runFunction(c, script.ref, 0, `f_${sha}`, ro || (script.flags & SF_NO_WRITES) !== 0, true);
 }

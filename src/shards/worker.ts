@@ -22,7 +22,7 @@ import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Wai
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
-import { initScripting } from './script-run.js';
+import { initScripting, running as script, setSliceHandler } from './script-run.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
 
@@ -322,4 +322,22 @@ function loop(): void {
 }
 
 await initScripting(store, ctx.limits, runOn, (id) => handlers[id] !== undefined);
+// A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
+setSliceHandler(
+  () => {
+    if (stats[F.ST_SCRIPT_START] === 0) stats[F.ST_SCRIPT_START] = script.start;
+    stats[F.ST_SCRIPT_STATE] = (script.wrote ? F.SCRIPT_WROTE : 0) | (script.isEval ? 0 : F.SCRIPT_FUNCTION);
+    const kill = stats[F.CT_SCRIPT_KILL]!;
+    if (kill === 0) return false;
+    stats[F.CT_SCRIPT_KILL] = 0;
+    if (kill === F.KILL_FORCED) running = false;
+    return kill === F.KILL_FORCED || !script.wrote;
+  },
+  () => {
+    if (stats[F.ST_SCRIPT_START] !== 0) {
+      stats[F.ST_SCRIPT_START] = 0;
+      stats[F.ST_SCRIPT_STATE] = 0;
+    }
+  },
+);
 loop();

@@ -49,6 +49,16 @@ export const CT_POLICY = 9;
 export const CT_SAMPLES = 10;
 /** Non-zero while some client runs MONITOR. */
 export const CT_MONITOR = 11;
+/** When the script the shard runs began (ms since the epoch), published once it has run a while; 0 when none runs. */
+export const ST_SCRIPT_START = 12;
+/** The running script's state: SCRIPT_WROTE, SCRIPT_FUNCTION bits. */
+export const ST_SCRIPT_STATE = 13;
+export const SCRIPT_WROTE = 1;
+export const SCRIPT_FUNCTION = 2;
+/** Set by the acceptor to stop the running script: KILL_ASKED (SCRIPT/FUNCTION KILL), KILL_FORCED (shutdown). */
+export const CT_SCRIPT_KILL = 14;
+export const KILL_ASKED = 1;
+export const KILL_FORCED = 2;
 export const ST_KEYS = 16;
 export const ST_EXPIRES = 48;
 export const STATS_SLOTS = 80;
