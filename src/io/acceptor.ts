@@ -40,7 +40,14 @@ import {
 } from '../commands/table.js';
 import { internalId } from '../commands/internal.js';
 import { cursorShard, parseScanCursor } from '../wire/scan-cursor.js';
-import { E_BUSY_FUNCTION, E_BUSY_SCRIPT, E_DENIED_PROTECTED_MODE, E_NOAUTH, protectedCommandRefused, wrongArityError } from '../wire/error-text.js';
+import {
+  E_BUSY_FUNCTION,
+  E_BUSY_SCRIPT,
+  E_DENIED_PROTECTED_MODE,
+  E_NOAUTH,
+  protectedCommandRefused,
+  wrongArityError,
+} from '../wire/error-text.js';
 import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';

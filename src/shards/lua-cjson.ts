@@ -24,7 +24,9 @@ export function formatG(d: number, p: number): string {
 }
 
 const T_LIGHTUSERDATA = 2;
-const MAX_DEPTH = 1000;
+
+/** lua-cjson's settings (encode_max_depth, decode_max_depth, encode_invalid_numbers). */
+const settings = { encodeMaxDepth: 1000, decodeMaxDepth: 1000, invalidNumbers: false };
 
 class EncodeError extends Error {}
 
@@ -58,7 +60,10 @@ function encodeValue(vm: LuaVm, depth: number): string {
     case T_NUMBER: {
       if (m._lua_isinteger(L, -1) !== 0) return formatG(Number(m._lua_tointegerx(L, -1, 0)), 14);
       const n = m._lua_tonumberx(L, -1, 0);
-      if (!Number.isFinite(n)) throw new EncodeError('Cannot serialise number: must not be NaN or Inf');
+      if (!Number.isFinite(n)) {
+        if (!settings.invalidNumbers) throw new EncodeError('Cannot serialise number: must not be NaN or Inf');
+        return Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf';
+      }
       return formatG(n, 14);
     }
     case T_STRING:
@@ -66,7 +71,7 @@ function encodeValue(vm: LuaVm, depth: number): string {
     case T_LIGHTUSERDATA:
       return 'null';
     case T_TABLE:
-      if (depth > MAX_DEPTH) throw new EncodeError(`Cannot serialise, excessive nesting (${depth})`);
+      if (depth > settings.encodeMaxDepth) throw new EncodeError(`Cannot serialise, excessive nesting (${depth})`);
       return encodeTable(vm, depth);
     default:
       throw new EncodeError(`Cannot serialise ${t === 6 ? 'function' : t === 8 ? 'thread' : 'userdata'}: type not supported`);
@@ -126,7 +131,7 @@ function encodeTable(vm: LuaVm, depth: number): string {
   return `{${parts.join(',')}}`;
 }
 
-function pushJson(vm: LuaVm, v: unknown): void {
+function pushJson(vm: LuaVm, v: unknown, depth: number): void {
   const m = vm.m;
   const L = vm.L;
   m._lua_checkstack(L, 4);
@@ -137,7 +142,7 @@ function pushJson(vm: LuaVm, v: unknown): void {
   else if (Array.isArray(v)) {
     m._lua_createtable(L, v.length, 0);
     for (let i = 0; i < v.length; i++) {
-      pushJson(vm, v[i]);
+      pushJson(vm, v[i], depth + 1);
       m._lua_rawseti(L, -2, BigInt(i + 1));
     }
   } else {
@@ -146,7 +151,7 @@ function pushJson(vm: LuaVm, v: unknown): void {
     m._lua_createtable(L, 0, keys.length);
     for (const k of keys) {
       vm.pushUtf8(k);
-      pushJson(vm, o[k]);
+      pushJson(vm, o[k], depth + 1);
       m._lua_rawset(L, -3);
     }
   }
@@ -177,8 +182,7 @@ export function pushCjson(vm: LuaVm): void {
   vm.setField(-2, 'encode');
   vm.pushFunction((L) => {
     if (m._lua_gettop(L) !== 1) return raise(vm, "bad argument #1 to 'decode' (expected 1 argument)");
-    if (m._lua_type(L, 1) !== T_STRING && m._lua_type(L, 1) !== T_NUMBER)
-      return raise(vm, "bad argument #1 to 'decode' (string expected)");
+    if (m._lua_type(L, 1) !== T_STRING && m._lua_type(L, 1) !== T_NUMBER) return raise(vm, "bad argument #1 to 'decode' (string expected)");
     const text = vm.utf8At(1);
     let v: unknown;
     try {
@@ -186,10 +190,35 @@ export function pushCjson(vm: LuaVm): void {
     } catch {
       return raise(vm, `Expected value but found invalid token at character 1`);
     }
-    pushJson(vm, v);
+    const top = m._lua_gettop(L);
+    try {
+      pushJson(vm, v, 1);
+    } catch (err) {
+      if (!(err instanceof EncodeError)) throw err;
+      m._lua_settop(L, top);
+      return raise(vm, err.message);
+    }
     return 1;
   });
   vm.setField(-2, 'decode');
   m._lua_pushlightuserdata(vm.L, 0);
   vm.setField(-2, 'null');
+  const setting = (name: string, apply: (L: number) => void): void => {
+    vm.pushFunction((L) => {
+      if (m._lua_gettop(L) >= 1) apply(L);
+      return 0;
+    });
+    vm.setField(-2, name);
+  };
+  setting('encode_max_depth', (L) => {
+    settings.encodeMaxDepth = Math.max(1, Math.trunc(m._lua_tonumberx(L, 1, 0)));
+  });
+  setting('decode_max_depth', (L) => {
+    settings.decodeMaxDepth = Math.max(1, Math.trunc(m._lua_tonumberx(L, 1, 0)));
+  });
+  setting('encode_invalid_numbers', (L) => {
+    settings.invalidNumbers = m._lua_toboolean(L, 1) !== 0;
+  });
+  // Buffer reuse is an allocation detail of the C library; encoding is the same either way.
+  setting('encode_keep_buffer', () => {});
 }

@@ -13,7 +13,7 @@ export interface LuaModule {
   HEAPF64: Float64Array;
   _malloc(n: number): number;
   _free(p: number): void;
-  addFunction(fn: (...args: number[]) => number | void, sig: string): number;
+  addFunction(fn: (L: number, ar: number) => unknown, sig: string): number;
   _luaL_newstate(): number;
   _luaL_openlibs(L: number): void;
   _luaL_loadbufferx(L: number, buf: number, len: number, name: number, mode: number): number;
@@ -51,7 +51,6 @@ export interface LuaModule {
   _lua_rawlen(L: number, i: number): number;
   _lua_rotate(L: number, i: number, n: number): void;
   _lua_sethook(L: number, fn: number, mask: number, count: number): void;
-  _lua_gc(L: number, what: number, a: number, b: number, c: number): number;
 }
 
 export const LUA_REGISTRYINDEX = -1001000;
@@ -63,6 +62,8 @@ export const T_TABLE = 5;
 export const T_FUNCTION = 6;
 /** lua_sethook's count mask. */
 export const MASK_COUNT = 8;
+/** lua_sethook's line mask. */
+export const MASK_LINE = 4;
 
 /** One Lua state with the helpers that move bytes in and out of it. */
 export class LuaVm {
@@ -192,9 +193,11 @@ export class LuaVm {
     this.m._lua_setfield(this.L, i, this.name(k));
   }
 
-  /** Memory the Lua heap uses, in bytes. */
-  memory(): number {
-    return this.m._lua_gc(this.L, 3, 0, 0, 0) * 1024 + this.m._lua_gc(this.L, 4, 0, 0, 0);
+  /** Runs a full garbage collection (lua_gc is variadic, so not exported: Lua's collectgarbage does it). */
+  collect(): void {
+    this.m._lua_getglobal(this.L, this.name('collectgarbage'));
+    this.pushString('collect');
+    this.m._lua_pcallk(this.L, 1, 0, 0, 0, 0);
   }
 }
 

@@ -12,10 +12,11 @@ import { COMMANDS, F_NOSCRIPT, F_WRITE, checkArity, lookupCommand, lookupSubcomm
 import { COMMAND_NAMES } from '../commands/internal.js';
 import { E_DB_RANGE } from '../wire/error-text.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
-import { LUA_REGISTRYINDEX, LuaVm, MASK_COUNT, T_NUMBER, T_STRING, T_TABLE, loadLuaModule } from './lua-vm.js';
+import { LUA_REGISTRYINDEX, LuaVm, MASK_COUNT, MASK_LINE, T_NUMBER, T_STRING, T_TABLE, loadLuaModule } from './lua-vm.js';
 import { PRELUDE } from './lua-prelude.js';
 import { oneLine, pushReply, writeLuaValue } from './lua-convert.js';
 import { pushCjson } from './lua-cjson.js';
+import { CMSGPACK } from './lua-cmsgpack.js';
 import { CMD } from '../commands/ids.generated.js';
 
 /** Runs command `cmd` as the shard runs a client's (watch, notifications, eviction, errors). */
@@ -64,6 +65,9 @@ let setLoadingRef = 0;
 let runner: CommandRunner;
 let sctx: Ctx;
 let argBuf = new Uint8Array(1024);
+/** The instruction hook (a wasm function pointer) and how many instructions pass between its calls. */
+let hook = 0;
+const HOOK_EVERY = 100_000;
 /** Called every 100k Lua instructions of a running script; returns true to stop it. */
 let onSlice: () => boolean = () => false;
 /** Called when a script ends. */
@@ -332,7 +336,12 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
   vm.setField(-2, 'redis');
   pushCjson(vm);
   vm.setField(-2, 'cjson');
-  vm.pushFunction((L) => (registerHook === null ? raiseError('redis.register_function can only be called on FUNCTION LOAD command') : registerHook(L)));
+  if (vm.load(Buffer.from(CMSGPACK), '=cmsgpack') !== 0 || m._lua_pcallk(L, 0, 1, 0, 0, 0) !== 0)
+    throw new Error(`Lua cmsgpack: ${vm.stringAt(-1)}`);
+  vm.setField(-2, 'cmsgpack');
+  vm.pushFunction((L) =>
+    registerHook === null ? raiseError('redis.register_function can only be called on FUNCTION LOAD command') : registerHook(L),
+  );
   vm.setField(-2, 'register_function');
   if (m._lua_pcallk(L, 1, 4, 0, 0, 0) !== 0) throw new Error(`Lua prelude: ${vm.stringAt(-1)}`);
   setLoadingRef = vm.ref();
@@ -342,20 +351,21 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
   m._lua_rawseti(L, LUA_REGISTRYINDEX, 2n);
   m._lua_settop(L, -2);
   errorHandler = vm.ref();
-  m._lua_sethook(
-    L,
-    m.addFunction(() => {
-      if (loading !== 0 && Date.now() - loading > LOAD_TIMEOUT_MS) {
-        pushErrorTable('FUNCTION LOAD timeout');
-        vm.m._lua_error(vm.L);
-      } else if (running.active && onSlice()) {
-        pushErrorTable(running.isEval ? 'Script killed by user with SCRIPT KILL...' : 'Script killed by user with FUNCTION KILL...');
-        vm.m._lua_error(vm.L);
+  hook = m.addFunction(() => {
+    if (loading !== 0 && Date.now() - loading > LOAD_TIMEOUT_MS) {
+      pushErrorTable('FUNCTION LOAD timeout');
+      vm.m._lua_error(vm.L);
+    } else if (running.active && (running.kill || onSlice())) {
+      if (!running.kill) {
+        // From now on every line fails, so a pcall in the script cannot swallow the kill (as Redis does).
+        running.kill = true;
+        vm.m._lua_sethook(vm.L, hook, MASK_LINE | MASK_COUNT, 1);
       }
-    }, 'vii'),
-    MASK_COUNT,
-    100_000,
-  );
+      pushErrorTable(running.isEval ? 'Script killed by user with SCRIPT KILL...' : 'Script killed by user with FUNCTION KILL...');
+      vm.m._lua_error(vm.L);
+    }
+  }, 'vii');
+  m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
 }
 
 /** Sets what the VM does every 100k instructions of a running script (busy tracking, kills) and when it ends. */
@@ -453,6 +463,7 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   running.isEval = isEval;
   const rc = m._lua_pcallk(L, nargs, 1, 1, 0, 0);
   running.active = false;
+  if (running.kill) m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
   onEnd();
   const out = c.out;
   if (rc === 0) writeLuaValue(vm, out);

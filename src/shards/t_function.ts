@@ -94,7 +94,8 @@ function registerInto(lib: Library): (L: number) => number {
       name = vm.stringAt(1);
       fnIndex = 2;
     }
-    if (!NAME_RE.test(name)) return raiseError('Function names can only contain letters, numbers, or underscores(_) and must be at least one character long');
+    if (!NAME_RE.test(name))
+      return raiseError('Function names can only contain letters, numbers, or underscores(_) and must be at least one character long');
     if (lib.functions.some((f) => f.name === name)) return raiseError('Function already exists in the library');
     m._lua_pushvalue(L, fnIndex);
     lib.functions.push({ name, ref: vm.ref(), flags, description, library: lib });
@@ -139,7 +140,8 @@ function libraryMeta(code: Buffer): { name: string; body: Buffer } | string {
     return `ERR Invalid metadata value given: ${p}`;
   }
   if (name === null) return 'ERR Library name was not given';
-  if (!NAME_RE.test(name)) return 'ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long';
+  if (!NAME_RE.test(name))
+    return 'ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long';
   if (engine.toLowerCase() !== 'lua') return `ERR Engine '${engine}' not found`;
   return { name, body: code.subarray(nl) };
 }

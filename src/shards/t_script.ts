@@ -111,7 +111,7 @@ const scriptFlush: Handler = (c) => {
   const vm = luaVm();
   for (const s of scripts.values()) vm.unref(s.ref);
   scripts.clear();
-  vm.m._lua_gc(vm.L, 2, 0, 0, 0);
+  vm.collect();
   c.out.simple('OK');
 };
 
