@@ -21,7 +21,7 @@ import { ShardLink } from './shard-link.js';
 import { readIntoScratch } from '../net/socket-reader.js';
 import { readU32 } from '../wire/ring.js';
 import * as F from '../wire/frames.js';
-import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather.js';
+import { ConcatParts, MgetParts, OkParts, RandomParts, SameParts, SumParts } from './gather.js';
 import { CMD } from '../commands/ids.generated.js';
 import {
   COMMANDS,
@@ -146,6 +146,7 @@ const enum Split {
   Ok,
   Concat,
   Random,
+  Same,
 }
 
 /** Counters INFO reports. */
@@ -736,6 +737,13 @@ export class Acceptor {
         return true;
       case CMD.RANDOMKEY:
         return this.broadcast(conn, seq, id, cmd, Split.Random);
+      // Scripts and function libraries live in every shard.
+      case CMD.SCRIPT_LOAD:
+      case CMD.SCRIPT_FLUSH:
+      case CMD.FUNCTION_LOAD:
+      case CMD.FUNCTION_DELETE:
+      case CMD.FUNCTION_FLUSH:
+        return this.broadcast(conn, seq, id, cmd, Split.Same);
       case CMD.SCAN: {
         const c = parseScanCursor(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
         const s = c === null ? 0 : cursorShard(c, this.nShards);
@@ -825,6 +833,8 @@ export class Acceptor {
         return new OkParts(parts);
       case Split.Concat:
         return new ConcatParts(parts);
+      case Split.Same:
+        return new SameParts(parts);
       default:
         return new RandomParts(parts);
     }

@@ -139,6 +139,7 @@ function pushJson(vm: LuaVm, v: unknown, depth: number): void {
   else if (typeof v === 'boolean') m._lua_pushboolean(L, v ? 1 : 0);
   else if (typeof v === 'number') m._lua_pushnumber(L, v);
   else if (typeof v === 'string') vm.pushUtf8(v);
+  else if (depth > settings.decodeMaxDepth) throw new EncodeError(`Found too many nested data structures (${depth}) at character 1`);
   else if (Array.isArray(v)) {
     m._lua_createtable(L, v.length, 0);
     for (let i = 0; i < v.length; i++) {

@@ -164,10 +164,13 @@ function rawField(vm: LuaVm, k: string): number {
 /** Nesting depth Redis's Lua 5.1 reaches before its C stack check fails ("reached lua stack limit"). */
 const MAX_DEPTH = 3998;
 let depth = 0;
+/** The script's own protocol (redis.setresp): booleans follow it, not the client's. */
+let scriptResp = 2;
 
 /** Writes the value on top of the stack as the client's reply and pops it (Redis's luaReplyToRedisReply). */
-export function writeLuaValue(vm: LuaVm, out: RespWriter): void {
+export function writeLuaValue(vm: LuaVm, out: RespWriter, resp: number): void {
   depth = 0;
+  scriptResp = resp;
   writeValue(vm, out);
 }
 
@@ -187,7 +190,7 @@ function writeValue(vm: LuaVm, out: RespWriter): void {
       break;
     }
     case T_BOOLEAN:
-      if (out.proto === 3) out.bool(m._lua_toboolean(L, -1) !== 0);
+      if (scriptResp === 3) out.bool(m._lua_toboolean(L, -1) !== 0);
       else if (m._lua_toboolean(L, -1) !== 0) out.int(1);
       else out.nullBulk();
       break;

@@ -10,7 +10,7 @@ import type { Store } from './store.js';
 import { RespWriter, formatDouble17 } from '../wire/resp-writer.js';
 import { COMMANDS, F_NOSCRIPT, F_WRITE, checkArity, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
-import { E_DB_RANGE } from '../wire/error-text.js';
+import { E_DB_RANGE, E_OOM } from '../wire/error-text.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
 import { LUA_REGISTRYINDEX, LuaVm, MASK_COUNT, MASK_LINE, T_NUMBER, T_STRING, T_TABLE, loadLuaModule } from './lua-vm.js';
 import { PRELUDE } from './lua-prelude.js';
@@ -217,6 +217,20 @@ function execute(): string | null {
 }
 
 let shardRuns: (id: number) => boolean = () => false;
+/** True when a write would be refused for memory (maxmemory reached, nothing left to evict). */
+let memoryFull: () => boolean = () => false;
+
+/** Sets the shard's maxmemory check, for scripts whose shebang does not allow OOM. */
+export function setMemoryCheck(fn: () => boolean): void {
+  memoryFull = fn;
+}
+
+/** Redis refuses a script that may write and lacks allow-oom while memory is full: true after replying OOM. */
+export function refusedForMemory(c: Ctx, flags: number): boolean {
+  if ((flags & (SF_EVAL_COMPAT | SF_NO_WRITES | SF_ALLOW_OOM)) !== 0 || !memoryFull()) return false;
+  c.out.error(E_OOM);
+  return true;
+}
 
 function pushRedisApi(): void {
   const m = vm.m;
@@ -466,7 +480,7 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   if (running.kill) m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
   onEnd();
   const out = c.out;
-  if (rc === 0) writeLuaValue(vm, out);
+  if (rc === 0) writeLuaValue(vm, out, running.resp);
   else writeError(name, out);
   m._lua_settop(L, 0);
 }

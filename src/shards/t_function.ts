@@ -7,7 +7,7 @@ import type { Ctx, Handler } from './context.js';
 import { globMatch } from '../wire/bytes.js';
 import { E_NUMKEYS_OVER_ARGS } from '../wire/error-text.js';
 import { T_FUNCTION, T_STRING, T_TABLE } from './lua-vm.js';
-import { FLAG_NAMES, SF_NO_WRITES, luaVm, pushArgTable, raiseError, runFunction, runLibraryCode } from './script-run.js';
+import { FLAG_NAMES, SF_NO_WRITES, luaVm, pushArgTable, raiseError, refusedForMemory, runFunction, runLibraryCode } from './script-run.js';
 
 interface LuaFunction {
   name: string;
@@ -278,6 +278,7 @@ function fcall(c: Ctx, ro: boolean): void {
   if (nk > c.argc - 3) return c.out.error(E_NUMKEYS_OVER_ARGS);
   if (nk < 0) return c.out.error("ERR Number of keys can't be negative");
   if (ro && (f.flags & SF_NO_WRITES) === 0) return c.out.error('ERR Can not execute a script with write flag using *_ro command.');
+  if (refusedForMemory(c, f.flags)) return;
   pushArgTable(c, 3, nk);
   pushArgTable(c, 3 + nk, c.argc - 3 - nk);
   runFunction(c, f.ref, 2, f.name, ro || (f.flags & SF_NO_WRITES) !== 0, false);

@@ -5,7 +5,7 @@
  */
 import type { Ctx, Handler } from './context.js';
 import { E_NOSCRIPT, E_NOT_INT, E_NUMKEYS_OVER_ARGS } from '../wire/error-text.js';
-import { FLAG_NAMES, SF_EVAL_COMPAT, SF_NO_WRITES, luaVm, runFunction, setKeysAndArgv, sha1hex } from './script-run.js';
+import { FLAG_NAMES, SF_EVAL_COMPAT, SF_NO_WRITES, luaVm, refusedForMemory, runFunction, setKeysAndArgv, sha1hex } from './script-run.js';
 
 interface Script {
   /** Registry reference of the compiled function. */
@@ -58,6 +58,11 @@ function createScript(body: Uint8Array, sha: string): Script | string {
   return s;
 }
 
+/** How many scripts the cache holds. */
+export function cachedScripts(): number {
+  return scripts.size;
+}
+
 function argBytes(c: Ctx, i: number): Uint8Array {
   return c.buf.subarray(c.as[i]!, c.as[i]! + c.al[i]!);
 }
@@ -86,6 +91,7 @@ function evalGeneric(c: Ctx, bySha: boolean, ro: boolean): void {
   }
   if (ro && (script.flags & (SF_EVAL_COMPAT | SF_NO_WRITES)) === 0)
     return c.out.error('ERR Can not execute a script with write flag using *_ro command.');
+  if (refusedForMemory(c, script.flags)) return;
   setKeysAndArgv(c, nk);
   runFunction(c, script.ref, 0, `f_${sha}`, ro || (script.flags & SF_NO_WRITES) !== 0, true);
 }

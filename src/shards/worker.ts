@@ -22,7 +22,8 @@ import { expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Wai
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
-import { initScripting, running as script, setSliceHandler } from './script-run.js';
+import { cachedScripts } from './t_script.js';
+import { initScripting, running as script, setMemoryCheck, setSliceHandler } from './script-run.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
 
@@ -268,6 +269,7 @@ function publishStats(): void {
   stats[F.ST_EXPIRED] = store.stats.expired;
   stats[F.ST_EVICTED] = evictor.evicted;
   stats[F.ST_COMMANDS] = commands;
+  stats[F.ST_CACHED_SCRIPTS] = cachedScripts();
 }
 
 function runBatch(): void {
@@ -322,6 +324,7 @@ function loop(): void {
 }
 
 await initScripting(store, ctx.limits, runOn, (id) => handlers[id] !== undefined);
+setMemoryCheck(() => evictor.enabled && !evictor.makeRoom(64));
 // A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
 setSliceHandler(
   () => {

@@ -59,6 +59,8 @@ export const SCRIPT_FUNCTION = 2;
 export const CT_SCRIPT_KILL = 14;
 export const KILL_ASKED = 1;
 export const KILL_FORCED = 2;
+/** Scripts in the shard's EVAL cache. */
+export const ST_CACHED_SCRIPTS = 15;
 export const ST_KEYS = 16;
 export const ST_EXPIRES = 48;
 export const STATS_SLOTS = 80;
