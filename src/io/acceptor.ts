@@ -791,7 +791,7 @@ export class Acceptor {
     const al = cmd.argLen;
     let size = F.REQ_ARGS;
     for (let i = 0; i < argc; i++) size += 4 + al[i]!;
-    const buf = link.begin(conn.id, seq, id, conn.db, frameFlags(conn), argc, size);
+    const buf = link.begin(conn.id, seq, id, conn.db, frameFlags(conn) | (this.aof.sink !== null ? F.FLAG_EFFECTS : 0), argc, size);
     const src = cmd.buf;
     const as = cmd.argStart;
     for (let i = 0; i < argc; i++) link.arg(buf, src, as[i]!, al[i]!);
@@ -1056,6 +1056,14 @@ export class Acceptor {
         let len = rr.frameLength(p) - F.REP_BODY;
         const kind = readU32(b, p + F.REP_KIND);
         if (kind !== F.KIND_INLINE) {
+          if (kind === F.KIND_EFFECTS || kind === F.KIND_EFFECTS_BIG) {
+            if (kind === F.KIND_EFFECTS) this.aof.scriptEffects(b, s, len);
+            else {
+              const big = link.takeBigReply();
+              this.aof.scriptEffects(big, 0, big.length);
+            }
+            continue;
+          }
           if (kind === F.KIND_BLOCKED) {
             const c = this.conns.get(connId) ?? this.sinks.get(connId);
             if (c?.monitored != null) this.hooks.executed(c, seq);

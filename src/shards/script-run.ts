@@ -54,6 +54,8 @@ export const running = {
   kill: false,
   /** True for EVAL scripts, false for functions (error texts differ). */
   isEval: true,
+  /** Record its writes for the AOF. */
+  logEffects: false,
 };
 
 let vm: LuaVm;
@@ -196,7 +198,8 @@ function execute(): string | null {
   const spec = COMMANDS[id]!;
   if (!checkArity(spec, sctx.argc)) return 'Wrong number of args calling Redis command from script';
   if ((spec.flags & F_NOSCRIPT) !== 0) return 'This Redis command is not allowed from script';
-  if ((spec.flags & F_WRITE) !== 0) {
+  const write = (spec.flags & F_WRITE) !== 0;
+  if (write) {
     if (running.readOnly) return 'Write commands are not allowed from read-only scripts.';
     running.wrote = true;
   }
@@ -213,7 +216,25 @@ function execute(): string | null {
   if (!shardRuns(id)) return 'This Redis command is not allowed from script';
   runner(sctx, id);
   sctx.deferred = false;
+  if (write && running.logEffects && out.bytes[0] !== 45) recordEffect();
   return null;
+}
+
+/** The writes the running script made, for the AOF: RESP arrays [db, argv...]. */
+const effects = new RespWriter(1024);
+let effectCount = 0;
+let effectsSink: (conn: number, seq: number, body: Uint8Array, len: number) => void = () => {};
+
+/** Sets where a script's writes go when it ends (the AOF, through the acceptor). */
+export function setEffectsSink(fn: (conn: number, seq: number, body: Uint8Array, len: number) => void): void {
+  effectsSink = fn;
+}
+
+function recordEffect(): void {
+  effects.arrayHeader(sctx.argc + 1);
+  effects.bulkString(String(running.db));
+  for (let i = 0; i < sctx.argc; i++) effects.bulk(argBuf, sctx.as[i]!, sctx.al[i]!);
+  effectCount++;
 }
 
 let shardRuns: (id: number) => boolean = () => false;
@@ -475,10 +496,16 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   running.start = Date.now();
   running.kill = false;
   running.isEval = isEval;
+  running.logEffects = c.logEffects;
   const rc = m._lua_pcallk(L, nargs, 1, 1, 0, 0);
   running.active = false;
   if (running.kill) m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
   onEnd();
+  if (effectCount !== 0) {
+    effectsSink(c.conn, c.seq, effects.bytes, effects.len);
+    effects.len = 0;
+    effectCount = 0;
+  }
   const out = c.out;
   if (rc === 0) writeLuaValue(vm, out, running.resp);
   else writeError(name, out);

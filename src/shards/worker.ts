@@ -23,7 +23,7 @@ import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
 import { cachedScripts } from './t_script.js';
-import { initScripting, running as script, setMemoryCheck, setSliceHandler } from './script-run.js';
+import { initScripting, running as script, setEffectsSink, setMemoryCheck, setSliceHandler } from './script-run.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
 
@@ -75,12 +75,12 @@ function flushReplies(): void {
 }
 
 /** Writes one reply frame, waiting for the acceptor to drain the ring if it is full. */
-function writeReply(conn: number, seq: number, body: Uint8Array, len: number): void {
+function writeReply(conn: number, seq: number, body: Uint8Array, len: number, kind = F.KIND_INLINE): void {
   if (len + F.REP_BODY > rep.maxPayload) {
     const big = new Uint8Array(len);
     big.set(body.subarray(0, len));
     init.port.postMessage(big.buffer, [big.buffer]);
-    writeHeaderOnly(conn, seq, F.KIND_BIG);
+    writeHeaderOnly(conn, seq, kind === F.KIND_EFFECTS ? F.KIND_EFFECTS_BIG : F.KIND_BIG);
     return;
   }
   let p = rep.reserve(len + F.REP_BODY);
@@ -94,11 +94,11 @@ function writeReply(conn: number, seq: number, body: Uint8Array, len: number): v
     const w = p >>> 2;
     rep32[w + (F.REP_CONN >>> 2)] = conn;
     rep32[w + (F.REP_SEQ >>> 2)] = seq;
-    rep32[w + (F.REP_KIND >>> 2)] = F.KIND_INLINE;
+    rep32[w + (F.REP_KIND >>> 2)] = kind;
   } else {
     writeU32(b, p + F.REP_CONN, conn);
     writeU32(b, p + F.REP_SEQ, seq);
-    writeU32(b, p + F.REP_KIND, F.KIND_INLINE);
+    writeU32(b, p + F.REP_KIND, kind);
   }
   copyBytes(b, p + F.REP_BODY, body, 0, len);
   rep.commit(p, len + F.REP_BODY);
@@ -164,6 +164,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
   out.len = 0;
   out.proto = flags & F.FLAG_RESP3 ? 3 : 2;
   ctx.noBlock = (flags & F.FLAG_NOBLOCK) !== 0;
+  ctx.logEffects = (flags & F.FLAG_EFFECTS) !== 0;
   runHandler(cmd);
   // A blocked request gets its reply later, from serveWaiter or its timeout.
   if (ctx.deferred) {
@@ -325,6 +326,7 @@ function loop(): void {
 
 await initScripting(store, ctx.limits, runOn, (id) => handlers[id] !== undefined);
 setMemoryCheck(() => evictor.enabled && !evictor.makeRoom(64));
+setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND_EFFECTS));
 // A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
 setSliceHandler(
   () => {

@@ -21,6 +21,8 @@ export const FLAG_RESP3 = 1;
 export const FLAG_BIG = 2;
 /** Run inside EXEC: a blocking command must not block (Redis answers its timeout reply at once). */
 export const FLAG_NOBLOCK = 4;
+/** The AOF is on: a script sends the writes it made (KIND_EFFECTS) before its reply. */
+export const FLAG_EFFECTS = 8;
 
 export const REP_CONN = 0;
 export const REP_SEQ = 4;
@@ -31,6 +33,10 @@ export const KIND_INLINE = 0;
 export const KIND_BIG = 1;
 /** Header only: the command blocked (sent while CT_MONITOR is set, so MONITOR shows it when it ran, as Redis does). */
 export const KIND_BLOCKED = 2;
+/** A script's writes, for the AOF (RESP arrays [db, argv...]), just before the script's reply. */
+export const KIND_EFFECTS = 3;
+/** The same, too large for the ring: the body comes through the port, as KIND_BIG's. */
+export const KIND_EFFECTS_BIG = 4;
 
 /** Shared words of the shard → acceptor doorbell. */
 export const DOORBELL_WORD = 0;
