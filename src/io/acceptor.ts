@@ -676,6 +676,9 @@ export class Acceptor {
     return true;
   }
 
+  /** Per shard: [name, argv...] (RESP) of the script it last reported busy. */
+  readonly scriptInfo: (Uint8Array | null)[] = [];
+
   /**
    * A script that has run past busy-reply-threshold in some shard: 1 for EVAL, 2 for a function,
    * 0 when none (Redis then refuses all but the allow-busy commands).
@@ -1056,6 +1059,10 @@ export class Acceptor {
         let len = rr.frameLength(p) - F.REP_BODY;
         const kind = readU32(b, p + F.REP_KIND);
         if (kind !== F.KIND_INLINE) {
+          if (kind === F.KIND_SCRIPT_INFO) {
+            this.scriptInfo[link.id] = b.slice(s, s + len);
+            continue;
+          }
           if (kind === F.KIND_EFFECTS || kind === F.KIND_EFFECTS_BIG) {
             if (kind === F.KIND_EFFECTS) this.aof.scriptEffects(b, s, len);
             else {

@@ -56,6 +56,9 @@ export const running = {
   isEval: true,
   /** Record its writes for the AOF. */
   logEffects: false,
+  /** The function's name (f_<sha> for EVAL) and the client command running it. */
+  name: '',
+  ctx: null as Ctx | null,
 };
 
 let vm: LuaVm;
@@ -403,6 +406,14 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
   m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
 }
 
+/** Writes [name, argv...] of the running script (FUNCTION STATS's running_script). */
+export function writeScriptInfo(out: RespWriter): void {
+  const c = running.ctx!;
+  out.arrayHeader(c.argc + 1);
+  out.bulkString(running.name);
+  for (let i = 0; i < c.argc; i++) out.bulk(c.buf, c.as[i]!, c.al[i]!);
+}
+
 /** Sets what the VM does every 100k instructions of a running script (busy tracking, kills) and when it ends. */
 export function setSliceHandler(slice: () => boolean, end: () => void): void {
   onSlice = slice;
@@ -497,6 +508,8 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   running.kill = false;
   running.isEval = isEval;
   running.logEffects = c.logEffects;
+  running.name = name;
+  running.ctx = c;
   const rc = m._lua_pcallk(L, nargs, 1, 1, 0, 0);
   running.active = false;
   if (running.kill) m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);

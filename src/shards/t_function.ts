@@ -96,7 +96,8 @@ function registerInto(lib: Library): (L: number) => number {
     }
     if (!NAME_RE.test(name))
       return raiseError('Function names can only contain letters, numbers, or underscores(_) and must be at least one character long');
-    if (lib.functions.some((f) => f.name === name)) return raiseError('Function already exists in the library');
+    if (lib.functions.some((f) => f.name.toLowerCase() === name!.toLowerCase()))
+      return raiseError('Function already exists in the library');
     m._lua_pushvalue(L, fnIndex);
     lib.functions.push({ name, ref: vm.ref(), flags, description, library: lib });
     return 0;
@@ -106,7 +107,7 @@ function registerInto(lib: Library): (L: number) => number {
 function dropLibrary(lib: Library): void {
   const vm = luaVm();
   for (const f of lib.functions) {
-    functions.delete(f.name);
+    functions.delete(f.name.toLowerCase());
     vm.unref(f.ref);
   }
   libraries.delete(lib.name);
@@ -160,7 +161,7 @@ export function loadLibrary(code: Buffer, replace: boolean): { name: string } | 
   }
   if (lib.functions.length === 0) return 'ERR No functions registered';
   for (const f of lib.functions) {
-    const other = functions.get(f.name);
+    const other = functions.get(f.name.toLowerCase());
     if (other !== undefined && other.library !== old) {
       releaseFunctions(lib);
       return `ERR Function ${f.name} already exists`;
@@ -168,13 +169,18 @@ export function loadLibrary(code: Buffer, replace: boolean): { name: string } | 
   }
   if (old !== undefined) dropLibrary(old);
   libraries.set(lib.name, lib);
-  for (const f of lib.functions) functions.set(f.name, f);
+  for (const f of lib.functions) functions.set(f.name.toLowerCase(), f);
   return { name: lib.name };
 }
 
 /** Every library's code, in load order (FUNCTION DUMP, RDB). */
 export function libraryCodes(): Buffer[] {
   return [...libraries.values()].map((l) => l.code);
+}
+
+/** Libraries * span + functions (published for FUNCTION STATS). */
+export function functionCounts(span: number): number {
+  return libraries.size * span + functions.size;
 }
 
 /** Drops every library. */
@@ -255,23 +261,9 @@ const functionList: Handler = (c) => {
   }
 };
 
-const functionStats: Handler = (c) => {
-  const out = c.out;
-  out.mapHeader(2);
-  out.bulkString('running_script');
-  out.nullBulk();
-  out.bulkString('engines');
-  out.mapHeader(1);
-  out.bulkString('LUA');
-  out.mapHeader(2);
-  out.bulkString('libraries_count');
-  out.int(libraries.size);
-  out.bulkString('functions_count');
-  out.int(functions.size);
-};
-
 function fcall(c: Ctx, ro: boolean): void {
-  const f = functions.get(c.str(1));
+  // Function names are case-insensitive, as Redis's functions dict is.
+  const f = functions.get(c.str(1).toLowerCase());
   if (f === undefined) return c.out.error('ERR Function not found');
   const nk = c.int(2);
   if (nk === null) return c.out.error('ERR Bad number of keys provided');
@@ -291,5 +283,4 @@ export const functionCommands: Record<string, Handler> = {
   'function|delete': functionDelete,
   'function|flush': functionFlush,
   'function|list': functionList,
-  'function|stats': functionStats,
 };

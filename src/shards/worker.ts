@@ -23,7 +23,8 @@ import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
 import { cachedScripts } from './t_script.js';
-import { initScripting, running as script, setEffectsSink, setMemoryCheck, setSliceHandler } from './script-run.js';
+import { initScripting, running as script, setEffectsSink, setMemoryCheck, setSliceHandler, writeScriptInfo } from './script-run.js';
+import { functionCounts } from './t_function.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
 
@@ -271,6 +272,7 @@ function publishStats(): void {
   stats[F.ST_EVICTED] = evictor.evicted;
   stats[F.ST_COMMANDS] = commands;
   stats[F.ST_CACHED_SCRIPTS] = cachedScripts();
+  stats[F.ST_FUNCTION_COUNTS] = functionCounts(F.FUNCTIONS_SPAN);
 }
 
 function runBatch(): void {
@@ -330,7 +332,13 @@ setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND
 // A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
 setSliceHandler(
   () => {
-    if (stats[F.ST_SCRIPT_START] === 0) stats[F.ST_SCRIPT_START] = script.start;
+    if (stats[F.ST_SCRIPT_START] === 0) {
+      stats[F.ST_SCRIPT_START] = script.start;
+      const info = new RespWriter(256);
+      writeScriptInfo(info);
+      writeReply(0, 0, info.bytes, info.len, F.KIND_SCRIPT_INFO);
+      flushReplies();
+    }
     stats[F.ST_SCRIPT_STATE] = (script.wrote ? F.SCRIPT_WROTE : 0) | (script.isEval ? 0 : F.SCRIPT_FUNCTION);
     const kill = stats[F.CT_SCRIPT_KILL]!;
     if (kill === 0) return false;

@@ -37,6 +37,8 @@ export const KIND_BLOCKED = 2;
 export const KIND_EFFECTS = 3;
 /** The same, too large for the ring: the body comes through the port, as KIND_BIG's. */
 export const KIND_EFFECTS_BIG = 4;
+/** A script became busy: [name, argv...] of what it runs, for FUNCTION STATS while the shard cannot answer. */
+export const KIND_SCRIPT_INFO = 5;
 
 /** Shared words of the shard → acceptor doorbell. */
 export const DOORBELL_WORD = 0;
@@ -49,6 +51,9 @@ export const ST_MISSES = 3;
 export const ST_EXPIRED = 4;
 export const ST_EVICTED = 5;
 export const ST_COMMANDS = 6;
+/** Function libraries and functions loaded: libraries * FUNCTIONS_SPAN + functions. */
+export const ST_FUNCTION_COUNTS = 7;
+export const FUNCTIONS_SPAN = 1 << 20;
 /** Control words the acceptor writes into the same block for its shard: maxmemory share, policy index (evict.ts POLICIES), samples. */
 export const CT_MAXMEMORY = 8;
 export const CT_POLICY = 9;
