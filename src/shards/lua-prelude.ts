@@ -142,6 +142,7 @@ local api = natives.redis
 local load_redis = {register_function = natives.register_function, log = api.log, REDIS_VERSION = api.REDIS_VERSION,
   REDIS_VERSION_NUM = api.REDIS_VERSION_NUM, LOG_DEBUG = api.LOG_DEBUG, LOG_VERBOSE = api.LOG_VERBOSE,
   LOG_NOTICE = api.LOG_NOTICE, LOG_WARNING = api.LOG_WARNING}
+setmetatable_(load_redis, missing)
 local load_G = setmetatable_({redis = protect(load_redis)}, missing)
 
 -- The globals scripts see: an empty read-only proxy whose reads go to G, or to load_G while a library loads.

@@ -7,6 +7,7 @@ import type { Ctx, Handler } from './context.js';
 import { globMatch } from '../wire/bytes.js';
 import { E_NUMKEYS_OVER_ARGS } from '../wire/error-text.js';
 import { T_FUNCTION, T_STRING, T_TABLE } from './lua-vm.js';
+import { splitArgs } from './t_script.js';
 import { FLAG_NAMES, SF_NO_WRITES, luaVm, pushArgTable, raiseError, refusedForMemory, runFunction, runLibraryCode } from './script-run.js';
 
 interface LuaFunction {
@@ -94,8 +95,9 @@ function registerInto(lib: Library): (L: number) => number {
       name = vm.stringAt(1);
       fnIndex = 2;
     }
+    // Redis 7.0 words this error as for library names.
     if (!NAME_RE.test(name))
-      return raiseError('Function names can only contain letters, numbers, or underscores(_) and must be at least one character long');
+      return raiseError('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long');
     if (lib.functions.some((f) => f.name.toLowerCase() === name!.toLowerCase()))
       return raiseError('Function already exists in the library');
     m._lua_pushvalue(L, fnIndex);
@@ -123,12 +125,8 @@ function libraryMeta(code: Buffer): { name: string; body: Buffer } | string {
   if (code.length < 2 || code[0] !== 35 || code[1] !== 33) return 'ERR Missing library metadata';
   const nl = code.indexOf(10);
   if (nl === -1) return 'ERR Invalid library metadata';
-  const parts = code
-    .subarray(0, nl)
-    .toString('utf8')
-    .split(/[ \t\r]+/)
-    .filter((p) => p !== '');
-  if (parts.length === 0) return 'ERR Invalid library metadata';
+  const parts = splitArgs(code.subarray(0, nl).toString('utf8'));
+  if (parts === null || parts.length === 0) return 'ERR Invalid library metadata';
   const engine = parts[0]!.slice(2);
   let name: string | null = null;
   for (let i = 1; i < parts.length; i++) {

@@ -15,16 +15,49 @@ interface Script {
 
 const scripts = new Map<string, Script>();
 
+/** Splits a line into words as Redis's sdssplitargs does (quotes, simple escapes); null when quotes are unbalanced. */
+export function splitArgs(line: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (i < line.length && ' \t\r\n'.includes(line[i]!)) i++;
+    if (i >= line.length) break;
+    let cur = '';
+    let quote = '';
+    for (;;) {
+      if (i >= line.length) {
+        if (quote !== '') return null;
+        break;
+      }
+      const ch = line[i]!;
+      if (quote !== '') {
+        if (quote === '"' && ch === '\\' && i + 1 < line.length) {
+          const n = line[++i]!;
+          cur += n === 'n' ? '\n' : n === 'r' ? '\r' : n === 't' ? '\t' : n;
+        } else if (ch === quote) {
+          quote = '';
+          if (i + 1 < line.length && !' \t\r\n'.includes(line[i + 1]!)) return null;
+        } else cur += ch;
+        i++;
+        continue;
+      }
+      if (' \t\r\n'.includes(ch)) break;
+      if (ch === '"' || ch === "'") quote = ch;
+      else cur += ch;
+      i++;
+    }
+    out.push(cur);
+  }
+  return out;
+}
+
 /** Parses a "#!lua flags=a,b" first line; returns the flags and the shebang's length, or an error text. */
 export function parseShebang(body: Uint8Array, allowName: boolean): { flags: number; len: number; name: string | null } | string {
   if (body.length < 2 || body[0] !== 35 || body[1] !== 33) return { flags: SF_EVAL_COMPAT, len: 0, name: null };
   const nl = body.indexOf(10);
   if (nl === -1) return 'ERR Invalid script shebang';
-  const parts = Buffer.from(body.subarray(0, nl))
-    .toString('utf8')
-    .split(/[ \t\r]+/)
-    .filter((p) => p !== '');
-  if (parts.length === 0) return 'ERR Invalid engine in script shebang';
+  const parts = splitArgs(Buffer.from(body.subarray(0, nl)).toString('utf8'));
+  if (parts === null || parts.length === 0) return 'ERR Invalid engine in script shebang';
   if (parts[0] !== '#!lua') return `ERR Unexpected engine in script shebang: ${parts[0]}`;
   let flags = 0;
   let name: string | null = null;
