@@ -21,16 +21,37 @@ const freePort = () =>
 
 async function waitFor(port) {
   for (let i = 0; i < 200; i++) {
-    if (spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().includes('PONG')) return;
+    if (
+      spawnSync('redis-cli', ['-p', String(port), 'ping'])
+        .stdout?.toString()
+        .includes('PONG')
+    )
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no server on ${port}`);
 }
 
-const cli = (port, ...args) => spawnSync('redis-cli', ['-p', String(port), ...args]).stdout.toString().trim();
+const cli = (port, ...args) =>
+  spawnSync('redis-cli', ['-p', String(port), ...args])
+    .stdout.toString()
+    .trim();
 
 function bench(port, pipeline, n, args) {
-  const r = spawnSync('redis-benchmark', ['-p', String(port), '-n', String(n), '-P', String(pipeline), '-c', '50', '-r', '100000', '--csv', ...args]);
+  const r = spawnSync('redis-benchmark', [
+    '-p',
+    String(port),
+    '-n',
+    String(n),
+    '-P',
+    String(pipeline),
+    '-c',
+    '50',
+    '-r',
+    '100000',
+    '--csv',
+    ...args,
+  ]);
   const out = r.stdout.toString() + r.stderr.toString();
   const m = /^"[^"]*","([\d.]+)"/m.exec(out.split('\n').slice(1).join('\n'));
   if (m === null) throw new Error(`redis-benchmark on ${port}: ${out}`);
@@ -51,8 +72,8 @@ try {
   ]) {
     const sha = cli(rport, 'script', 'load', script);
     cli(sport, 'script', 'load', script);
-    cases.push({ name: `EVALSHA ${name} -P 1`, P: 1, n: 20000, args: ['evalsha', sha, '1', 'key:__rand_int__'] });
-    cases.push({ name: `EVALSHA ${name} -P 16`, P: 16, n: 100000, args: ['evalsha', sha, '1', 'key:__rand_int__'] });
+    cases.push({ name: `EVALSHA ${name} -P 1`, P: 1, n: 20000, args: ['evalsha', sha, '1', 'counter:__rand_int__'] });
+    cases.push({ name: `EVALSHA ${name} -P 16`, P: 16, n: 100000, args: ['evalsha', sha, '1', 'counter:__rand_int__'] });
   }
   cases.push({ name: 'EVAL set -P 16', P: 16, n: 100000, args: ['eval', SET, '1', 'key:__rand_int__', 'v'] });
   const res = cases.map(() => ({ redis: [], sabre: [] }));

@@ -126,7 +126,7 @@ function evalGeneric(c: Ctx, bySha: boolean, ro: boolean): void {
     return c.out.error('ERR Can not execute a script with write flag using *_ro command.');
   if (refusedForMemory(c, script.flags)) return;
   setKeysAndArgv(c, nk);
-  runFunction(c, script.ref, 0, `f_${sha}`, ro || (script.flags & SF_NO_WRITES) !== 0, true);
+  runFunction(c, script.ref, 0, sha, ro || (script.flags & SF_NO_WRITES) !== 0, true);
 }
 
 const scriptLoad: Handler = (c) => {

@@ -58,7 +58,7 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
         (e: Error) => e.message,
       );
     expect(await err(r.eval('return a', 0))).toMatch(
-      /^ERR user_script:1: Script attempted to access nonexistent global variable 'a' script: f_[0-9a-f]{40}, on @user_script:1\.$/,
+      /^ERR user_script:1: Script attempted to access nonexistent global variable 'a' script: [0-9a-f]{40}, on @user_script:1\.$/,
     );
     expect(await err(r.eval('x = 1', 0))).toMatch(/Attempt to modify a readonly table/);
     expect(await err(r.eval('return +', 0))).toMatch(/^ERR Error compiling script \(new function\): user_script:1:/);
