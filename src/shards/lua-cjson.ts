@@ -158,6 +158,11 @@ function pushJson(vm: LuaVm, v: unknown, depth: number): void {
   }
 }
 
+/** Depth limits stay within what JS recursion handles (lua-cjson allows more; scripts rarely ask). */
+function clampDepth(n: number): number {
+  return Math.min(1000, Math.max(1, Math.trunc(n) || 1));
+}
+
 /** Pushes a string as a Lua error and raises it. */
 function raise(vm: LuaVm, msg: string): number {
   vm.pushString(msg);
@@ -212,10 +217,10 @@ export function pushCjson(vm: LuaVm): void {
     vm.setField(-2, name);
   };
   setting('encode_max_depth', (L) => {
-    settings.encodeMaxDepth = Math.max(1, Math.trunc(m._lua_tonumberx(L, 1, 0)));
+    settings.encodeMaxDepth = clampDepth(m._lua_tonumberx(L, 1, 0));
   });
   setting('decode_max_depth', (L) => {
-    settings.decodeMaxDepth = Math.max(1, Math.trunc(m._lua_tonumberx(L, 1, 0)));
+    settings.decodeMaxDepth = clampDepth(m._lua_tonumberx(L, 1, 0));
   });
   setting('encode_invalid_numbers', (L) => {
     settings.invalidNumbers = m._lua_toboolean(L, 1) !== 0;

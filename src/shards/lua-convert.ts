@@ -161,8 +161,8 @@ function rawField(vm: LuaVm, k: string): number {
   return vm.m._lua_rawget(vm.L, -2);
 }
 
-/** Nesting depth Redis's Lua 5.1 reaches before its C stack check fails ("reached lua stack limit"). */
-const MAX_DEPTH = 3998;
+/** Nesting depth past which a reply is cut with "reached lua stack limit" (Redis hits its C stack check; this keeps JS recursion shallow). */
+const MAX_DEPTH = 1000;
 let depth = 0;
 /** The script's own protocol (redis.setresp): booleans follow it, not the client's. */
 let scriptResp = 2;
