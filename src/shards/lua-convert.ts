@@ -5,7 +5,7 @@
  * integers (floats truncated), and RESP3's maps, sets, doubles, big numbers and booleans.
  */
 import type { RespWriter } from '../wire/resp-writer.js';
-import { type LuaVm, T_BOOLEAN, T_NIL, T_NUMBER, T_STRING, T_TABLE } from './lua-vm.js';
+import { type LuaVm, bigIndex, T_BOOLEAN, T_NIL, T_NUMBER, T_STRING, T_TABLE } from './lua-vm.js';
 
 /** Position the parser reached in the reply being converted. */
 let at = 0;
@@ -50,9 +50,11 @@ function pushOne(vm: LuaVm, b: Uint8Array): void {
   const e = lineEnd(b, s);
   at = e + 2;
   switch (type) {
-    case 58: // :integer
-      m._lua_pushinteger(L, BigInt(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1')));
+    case 58: {
+      // :integer → a Lua number, as Redis pushes it (5.1 numbers are doubles; integral ones print as integers here too).
+      m._lua_pushnumber(L, lineInt(b, s, e));
       return;
+    }
     case 36: {
       // $bulk
       const n = lineInt(b, s, e);
@@ -85,7 +87,7 @@ function pushOne(vm: LuaVm, b: Uint8Array): void {
       m._lua_createtable(L, n, 0);
       for (let i = 1; i <= n; i++) {
         pushOne(vm, b);
-        m._lua_rawseti(L, -2, BigInt(i));
+        m._lua_rawseti(L, -2, bigIndex(i));
       }
       return;
     }

@@ -107,8 +107,12 @@ export class LuaVm {
   /** Pushes bytes [start, start + len) of `b` as a Lua string. */
   pushBytes(b: Uint8Array, start: number, len: number): void {
     this.grow(len + 1);
-    this.m.HEAPU8.set(b.subarray(start, start + len), this.scratch);
-    this.m._lua_pushlstring(this.L, this.scratch, len);
+    const h = this.m.HEAPU8;
+    const p = this.scratch;
+    // Short strings (keys, most values) byte by byte: no view object per push.
+    if (len <= 64) for (let i = 0; i < len; i++) h[p + i] = b[start + i]!;
+    else h.set(b.subarray(start, start + len), p);
+    this.m._lua_pushlstring(this.L, p, len);
   }
 
   /** Pushes a JS string (latin1 bytes: callers pass ASCII or byte strings). */
@@ -180,7 +184,7 @@ export class LuaVm {
 
   /** Pushes the value a registry reference holds. */
   pushRef(ref: number): void {
-    this.m._lua_rawgeti(this.L, LUA_REGISTRYINDEX, BigInt(ref));
+    this.m._lua_rawgeti(this.L, LUA_REGISTRYINDEX, bigIndex(ref));
   }
 
   /** Frees a registry reference. */
@@ -212,6 +216,14 @@ function patchNumberFormat(m: LuaModule): void {
   const heap = Buffer.from(m.HEAPU8.buffer, m.HEAPU8.byteOffset, Math.min(m.HEAPU8.length, 1 << 20));
   const at = heap.indexOf(needle);
   if (at >= 0) heap[at] = 0;
+}
+
+/** Small lua_Integer indexes as bigints, made once (table slots and registry references). */
+const BIG: bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
+/** `i` as a lua_Integer, without allocating for small values. */
+export function bigIndex(i: number): bigint {
+  return i < 1024 ? BIG[i]! : BigInt(i);
 }
 
 let modulePromise: Promise<LuaModule> | null = null;

@@ -12,7 +12,7 @@ import { COMMANDS, F_NOSCRIPT, F_WRITE, checkArity, lookupCommand, lookupSubcomm
 import { COMMAND_NAMES } from '../commands/internal.js';
 import { E_DB_RANGE, E_OOM } from '../wire/error-text.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
-import { LUA_REGISTRYINDEX, LuaVm, MASK_COUNT, MASK_LINE, T_NUMBER, T_STRING, T_TABLE, loadLuaModule } from './lua-vm.js';
+import { LUA_REGISTRYINDEX, LuaVm, bigIndex, MASK_COUNT, MASK_LINE, T_NUMBER, T_STRING, T_TABLE, loadLuaModule } from './lua-vm.js';
 import { PRELUDE } from './lua-prelude.js';
 import { oneLine, pushReply, writeLuaValue } from './lua-convert.js';
 import { pushCjson } from './lua-cjson.js';
@@ -160,7 +160,9 @@ function redisCall(L: number, raise: boolean): number {
       const p = vm.strAt(i);
       len = vm.lastLen;
       ensureArgs(off + len);
-      argBuf.set(m.HEAPU8.subarray(p, p + len), off);
+      const h = m.HEAPU8;
+      if (len <= 64) for (let j = 0; j < len; j++) argBuf[off + j] = h[p + j]!;
+      else argBuf.set(h.subarray(p, p + len), off);
     } else if (t === T_NUMBER) {
       const s = m._lua_isinteger(L, i) !== 0 ? String(m._lua_tointegerx(L, i, 0)) : formatDouble17(m._lua_tonumberx(L, i, 0));
       len = s.length;
@@ -470,7 +472,7 @@ export function pushArgTable(c: Ctx, from: number, n: number): void {
   vm.m._lua_createtable(vm.L, n, 0);
   for (let i = 0; i < n; i++) {
     vm.pushBytes(c.buf, c.as[from + i]!, c.al[from + i]!);
-    vm.m._lua_rawseti(vm.L, -2, BigInt(i + 1));
+    vm.m._lua_rawseti(vm.L, -2, bigIndex(i + 1));
   }
 }
 
