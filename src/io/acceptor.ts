@@ -304,6 +304,8 @@ export class Acceptor {
       );
     }
     this.armDoorbell();
+    // Clients are served once every shard runs (each loads its Lua VM first).
+    await Promise.all(this.shards.map((l) => l.ready));
     let ticks = 0;
     let commands = 0;
     this.idleTimer = setInterval(() => {

@@ -3,7 +3,7 @@
  * batches, executes each command, writes replies to its reply ring, rings the acceptor's
  * doorbell once per batch, and sleeps in Atomics.wait when idle (waking for expiry).
  */
-import { workerData, receiveMessageOnPort } from 'node:worker_threads';
+import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
 import { RingReader, RingWriter, readU32, writeU32 } from '../wire/ring.js';
 import type { ShardInit } from '../wire/shard-init.js';
 import { RespWriter } from '../wire/resp-writer.js';
@@ -353,4 +353,5 @@ setSliceHandler(
     }
   },
 );
+parentPort?.postMessage('ready');
 loop();
