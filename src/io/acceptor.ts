@@ -748,6 +748,7 @@ export class Acceptor {
       case CMD.FUNCTION_LOAD:
       case CMD.FUNCTION_DELETE:
       case CMD.FUNCTION_FLUSH:
+      case CMD.FUNCTION_RESTORE:
         return this.broadcast(conn, seq, id, cmd, Split.Same);
       case CMD.SCAN: {
         const c = parseScanCursor(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);

@@ -8,6 +8,11 @@ import { globMatch } from '../wire/bytes.js';
 import { E_NUMKEYS_OVER_ARGS } from '../wire/error-text.js';
 import { T_FUNCTION, T_STRING, T_TABLE } from './lua-vm.js';
 import { splitArgs } from './t_script.js';
+import { ByteWriter } from '../persistence/byte-writer.js';
+import { crc64LE } from '../persistence/crc64.js';
+import { RdbInput } from '../persistence/rdb-input.js';
+import { RdbOpcode, RDB_VERSION } from '../persistence/rdb-constants.js';
+import { writeString } from '../persistence/rdb-value.js';
 import { FLAG_NAMES, SF_NO_WRITES, luaVm, pushArgTable, raiseError, refusedForMemory, runFunction, runLibraryCode } from './script-run.js';
 
 interface LuaFunction {
@@ -259,6 +264,77 @@ const functionList: Handler = (c) => {
   }
 };
 
+/** FUNCTION DUMP's payload: each library as RDB's FUNCTION2 opcode and its code, then the RDB version and CRC-64. */
+const functionDump: Handler = (c) => {
+  const w = new ByteWriter(256);
+  for (const code of libraryCodes()) {
+    w.u8(RdbOpcode.FUNCTION2);
+    writeString(w, code, { compress: false });
+  }
+  w.u8(RDB_VERSION & 0xff);
+  w.u8(RDB_VERSION >> 8);
+  const body = w.take();
+  const out = Buffer.alloc(body.length + 8);
+  out.set(body);
+  out.set(crc64LE(body), body.length);
+  c.out.bulk(out, 0, out.length);
+};
+
+/** The library codes in a FUNCTION DUMP payload, or the error text. */
+function dumpedCodes(payload: Uint8Array): Buffer[] | string {
+  const E_PAYLOAD = 'ERR payload version or checksum are wrong';
+  if (payload.length < 10) return E_PAYLOAD;
+  const footer = payload.length - 10;
+  const version = payload[footer]! | (payload[footer + 1]! << 8);
+  const crc = crc64LE(payload.subarray(0, footer + 2));
+  if (version > RDB_VERSION || !crc.every((b, i) => b === payload[footer + 2 + i])) return E_PAYLOAD;
+  const input = new RdbInput(payload.subarray(0, footer));
+  const codes: Buffer[] = [];
+  try {
+    while (!input.atEnd()) {
+      const type = input.u8();
+      if (type !== RdbOpcode.FUNCTION2) return 'ERR given type is not a function';
+      codes.push(Buffer.from(input.string()));
+    }
+  } catch {
+    return 'ERR payload version or checksum are wrong';
+  }
+  return codes;
+}
+
+/** FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: all or nothing; a failure puts the previous libraries back. */
+const functionRestore: Handler = (c) => {
+  let policy = 'APPEND';
+  if (c.argc === 4) {
+    if (c.is(3, 'FLUSH')) policy = 'FLUSH';
+    else if (c.is(3, 'REPLACE')) policy = 'REPLACE';
+    else if (!c.is(3, 'APPEND')) return c.out.error('ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.');
+  }
+  const codes = dumpedCodes(c.buf.subarray(c.as[2]!, c.as[2]! + c.al[2]!));
+  if (typeof codes === 'string') return c.out.error(codes);
+  const before = libraryCodes();
+  if (policy === 'FLUSH') flushLibraries();
+  let err: string | null = null;
+  for (const code of codes) {
+    const meta = libraryMeta(code);
+    if (typeof meta !== 'string' && policy === 'APPEND' && libraries.has(meta.name)) {
+      err = `ERR Library ${meta.name} already exists`;
+      break;
+    }
+    const r = loadLibrary(code, policy === 'REPLACE');
+    if (typeof r === 'string') {
+      err = r;
+      break;
+    }
+  }
+  if (err !== null) {
+    flushLibraries();
+    for (const code of before) loadLibrary(code, false);
+    return c.out.error(err);
+  }
+  c.out.simple('OK');
+};
+
 function fcall(c: Ctx, ro: boolean): void {
   // Function names are case-insensitive, as Redis's functions dict is.
   const f = functions.get(c.str(1).toLowerCase());
@@ -281,4 +357,6 @@ export const functionCommands: Record<string, Handler> = {
   'function|delete': functionDelete,
   'function|flush': functionFlush,
   'function|list': functionList,
+  'function|dump': functionDump,
+  'function|restore': functionRestore,
 };

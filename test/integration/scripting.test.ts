@@ -93,6 +93,22 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
     }
   });
 
+  it('dumps and restores function libraries with the payload Redis uses', async () => {
+    await r.call('FUNCTION', 'FLUSH');
+    await r.call('FUNCTION', 'LOAD', "#!lua name=dumped\nredis.register_function('hello', function() return 'hi' end)");
+    const payload = (await r.callBuffer('FUNCTION', 'DUMP')) as Buffer;
+    expect(payload[0]).toBe(245);
+    await r.call('FUNCTION', 'DELETE', 'dumped');
+    expect(await r.call('FUNCTION', 'RESTORE', payload)).toBe('OK');
+    expect(await r.fcall('hello', 0)).toBe('hi');
+    await expect(r.call('FUNCTION', 'RESTORE', payload)).rejects.toThrow('ERR Library dumped already exists');
+    expect(await r.call('FUNCTION', 'RESTORE', payload, 'REPLACE')).toBe('OK');
+    const bad = Buffer.from(payload);
+    bad[bad.length - 1]! ^= 1;
+    await expect(r.call('FUNCTION', 'RESTORE', bad, 'FLUSH')).rejects.toThrow('ERR payload version or checksum are wrong');
+    expect(await r.fcall('hello', 0)).toBe('hi');
+  });
+
   it('answers BUSY while a script runs past the threshold, and SCRIPT KILL stops it', async () => {
     await r.config('SET', 'busy-reply-threshold', '50');
     const runner = new Redis({ port: srv.port, host: '127.0.0.1' });
