@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { createClient } from 'redis';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const TOKEN_BUCKET = `
@@ -138,5 +141,39 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
       "CROSSSLOT Keys in request don't hash to the same slot",
     );
     expect(await r.eval("return redis.call('SET', KEYS[1], 'x')", 2, '{t}a', '{t}b')).toBe('OK');
+  });
+});
+
+describe('scripts and the AOF', () => {
+  it("logs a script's writes as its effects in MULTI/EXEC and replays them, functions included", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sabre-script-aof-'));
+    try {
+      let srv = await startServer(['--appendonly', 'yes', '--dir', dir]);
+      let r = new Redis({ port: srv.port, host: '127.0.0.1' });
+      const sha = (await r.script(
+        'LOAD',
+        "redis.call('INCRBY', KEYS[1], ARGV[1]) redis.call('SELECT', 2) redis.call('RPUSH', 'l', ARGV[1]) return 1",
+      )) as string;
+      await r.evalsha(sha, 1, 'n', '5');
+      await r.evalsha(sha, 1, 'n', '6');
+      await r.call('FUNCTION', 'LOAD', "#!lua name=lib\nredis.register_function('bump', function(k) return redis.call('INCR', k[1]) end)");
+      expect(await r.fcall('bump', 1, 'c')).toBe(1);
+      r.disconnect();
+      expect(await srv.stop()).toBe(0);
+      const aof = readFileSync(join(dir, 'appendonly.aof'), 'latin1');
+      expect(aof).toContain('MULTI');
+      expect(aof).not.toContain('evalsha');
+      srv = await startServer(['--appendonly', 'yes', '--dir', dir]);
+      r = new Redis({ port: srv.port, host: '127.0.0.1' });
+      expect(await r.get('n')).toBe('11');
+      await r.select(2);
+      expect(await r.lrange('l', 0, -1)).toEqual(['5', '6']);
+      await r.select(0);
+      expect(await r.fcall('bump', 1, 'c')).toBe(2);
+      r.disconnect();
+      expect(await srv.stop()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
