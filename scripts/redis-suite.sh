@@ -25,20 +25,36 @@ if ! command -v tclsh8.6 >/dev/null; then
 fi
 [ -f dist/cli.js ] || { echo "redis-suite: dist/cli.js is missing: npm run build first" >&2; exit 2; }
 
-port=$(node -e "const s=require('node:net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 work=$(mktemp -d)
-# As Redis's CI starts its external-mode server: the suite uses DEBUG and CONFIG SET dir.
-node dist/cli.js server --port "$port" --bind 127.0.0.1 \
-  --enable-debug-command yes --enable-protected-configs yes --enable-module-command yes >"$work/sabre.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  sleep 0.1
+units=("$@")
+if [ ${#units[@]} -eq 0 ]; then
+  mapfile -t units < <(grep -v '^#' "$floors" | cut -d' ' -f1)
+fi
+# Each unit gets a fresh server, as Redis's own runner gives each its own: a unit that stops
+# half-way (a failed assertion before its cleanup) must not leave settings such as maxmemory
+# behind for the units after it.
+server=
+trap '[ -n "$server" ] && kill $server 2>/dev/null; wait 2>/dev/null || true' EXIT
+declare -A unitlogs=()
+for u in "${units[@]}"; do
+  port=$(node -e "const s=require('node:net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  # As Redis's CI starts its external-mode server: the suite uses DEBUG and CONFIG SET dir.
+  node dist/cli.js server --port "$port" --bind 127.0.0.1 \
+    --enable-debug-command yes --enable-protected-configs yes --enable-module-command yes >>"$work/sabre.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  "$suite/run-suite.sh" "$port" "$u" >"$work/unit.out" 2>&1 || true
+  grep -E '^unit/[^:]+: [0-9]+ passed, [0-9]+ failed$' "$work/unit.out" >>"$work/suite.out" || true
+  unitlogs[$u]=$(sed -n 's/^logs: \([^ ]*\).*/\1/p' "$work/unit.out")
+  kill $server 2>/dev/null || true
+  wait $server 2>/dev/null || true
+  server=
 done
-
-"$suite/run-suite.sh" "$port" "$@" >"$work/suite.out" 2>&1 || true
-logs=$(sed -n 's/^logs: \([^ ]*\).*/\1/p' "$work/suite.out")
+touch "$work/suite.out"
+logs=$work
 
 below=0
 total=0
@@ -58,8 +74,8 @@ while IFS= read -r line; do
     below=1
   fi
   printf 'redis-suite %-26s %4d pass, %3d do not (floor %d) %s\n' "$unit" "$passed" "$failed" "$want" "$mark"
-  if [ "$mark" != ok ] && [ -n "$logs" ]; then
-    grep -E '^\[(err|exception)\]' "$logs/$(echo "$unit" | tr / _).log" | head -20 | sed 's/^/    /'
+  if [ "$mark" != ok ] && [ -n "${unitlogs[$unit]:-}" ]; then
+    grep -E '^\[(err|exception)\]' "${unitlogs[$unit]}/$(echo "$unit" | tr / _).log" | head -20 | sed 's/^/    /'
   fi
   if [ "$update" -eq 1 ] && [ "$passed" -gt "$want" ]; then floor[$unit]=$passed; fi
 done < <(grep -E '^unit/[^:]+: [0-9]+ passed, [0-9]+ failed$' "$work/suite.out")

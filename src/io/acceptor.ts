@@ -22,10 +22,11 @@ import { ShardLink } from './shard-link.js';
 import { readIntoScratch } from '../net/socket-reader.js';
 import { readU32 } from '../wire/ring.js';
 import * as F from '../wire/frames.js';
-import { ConcatParts, MgetParts, OkParts, RandomParts, SumParts } from './gather.js';
+import { ConcatParts, MgetParts, OkParts, RandomParts, SameParts, SumParts } from './gather.js';
 import { CMD } from '../commands/ids.generated.js';
 import {
   COMMANDS,
+  F_ALLOW_BUSY,
   F_BLOCKING,
   F_FAST,
   F_MAY_REPLICATE,
@@ -43,7 +44,14 @@ import {
 } from '../commands/table.js';
 import { internalId } from '../commands/internal.js';
 import { cursorShard, parseScanCursor } from '../wire/scan-cursor.js';
-import { E_DENIED_PROTECTED_MODE, E_NOAUTH, protectedCommandRefused, wrongArityError } from '../wire/error-text.js';
+import {
+  E_BUSY_FUNCTION,
+  E_BUSY_SCRIPT,
+  E_DENIED_PROTECTED_MODE,
+  E_NOAUTH,
+  protectedCommandRefused,
+  wrongArityError,
+} from '../wire/error-text.js';
 import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
 import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
@@ -145,6 +153,7 @@ const enum Split {
   Ok,
   Concat,
   Random,
+  Same,
 }
 
 /** Counters INFO reports. */
@@ -322,6 +331,8 @@ export class Acceptor {
       );
     }
     this.armDoorbell();
+    // Clients are served once every shard runs (each loads its Lua VM first).
+    await Promise.all(this.shards.map((l) => l.ready));
     let ticks = 0;
     let commands = 0;
     this.idleTimer = setInterval(() => {
@@ -378,6 +389,8 @@ export class Acceptor {
     this.tls.close();
     for (const c of this.conns.values()) c.socket.destroy();
     const shutdown = internalId('__shutdown');
+    // A script still running would never read the shutdown frame.
+    for (const link of this.shards) link.stats[F.CT_SCRIPT_KILL] = F.KILL_FORCED;
     await Promise.all(
       this.shards.map((link) => {
         const exited = new Promise<void>((resolve) => link.worker.once('exit', () => resolve()));
@@ -729,6 +742,12 @@ export class Acceptor {
       return true;
     }
     conn.lastCommand = spec.name;
+    if ((spec.flags & F_ALLOW_BUSY) === 0 && this.busyScript() !== 0) {
+      this.replyError(conn, seq, this.busyScript() === 2 ? E_BUSY_FUNCTION : E_BUSY_SCRIPT);
+      this.stats.rejected[id]!++;
+      this.stats.commandsProcessed--;
+      return true;
+    }
     if (conn.restricted && !this.access.check(conn, seq, id, cmd)) {
       this.stats.rejected[id]!++;
       this.stats.commandsProcessed--;
@@ -832,6 +851,23 @@ export class Acceptor {
     this.stats.commandsProcessed--;
   }
 
+  /** Per shard: [name, argv...] (RESP) of the script it last reported busy. */
+  readonly scriptInfo: (Uint8Array | null)[] = [];
+
+  /**
+   * A script that has run past busy-reply-threshold in some shard: 1 for EVAL, 2 for a function,
+   * 0 when none (Redis then refuses all but the allow-busy commands).
+   */
+  busyScript(): number {
+    for (let i = 0; i < this.nShards; i++) {
+      const st = this.shards[i]!.stats;
+      const start = st[F.ST_SCRIPT_START]!;
+      if (start !== 0 && Date.now() - start >= this.config.num('busy-reply-threshold'))
+        return (st[F.ST_SCRIPT_STATE]! & F.SCRIPT_FUNCTION) !== 0 ? 2 : 1;
+    }
+    return 0;
+  }
+
   /** DEBUG and MODULE's protected subcommands run only where enable-debug-command / enable-module-command allow (Redis's allowProtectedAction). */
   private protectedAllowed(conn: Connection, id: number): boolean {
     const v = this.config.get(id === CMD.DEBUG ? 'enable-debug-command' : 'enable-module-command');
@@ -893,6 +929,14 @@ export class Acceptor {
           return true;
         }
         break;
+      // Scripts and function libraries live in every shard.
+      case CMD.SCRIPT_LOAD:
+      case CMD.SCRIPT_FLUSH:
+      case CMD.FUNCTION_LOAD:
+      case CMD.FUNCTION_DELETE:
+      case CMD.FUNCTION_FLUSH:
+      case CMD.FUNCTION_RESTORE:
+        return this.broadcast(conn, seq, id, cmd, Split.Same);
       case CMD.SCAN: {
         const c = parseScanCursor(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
         const s = c === null ? 0 : cursorShard(c, this.nShards);
@@ -944,7 +988,15 @@ export class Acceptor {
     const al = cmd.argLen;
     let size = F.REQ_ARGS;
     for (let i = 0; i < argc; i++) size += 4 + al[i]!;
-    const buf = link.begin(conn.id, seq, id, conn.db, frameFlags(conn) | this.trackFlag, argc, size);
+    const buf = link.begin(
+      conn.id,
+      seq,
+      id,
+      conn.db,
+      frameFlags(conn) | this.trackFlag | (this.aof.sink !== null ? F.FLAG_EFFECTS : 0),
+      argc,
+      size,
+    );
     if (this.trackFlag !== 0) this.trackSent = true;
     const src = cmd.buf;
     const as = cmd.argStart;
@@ -988,6 +1040,8 @@ export class Acceptor {
         return new OkParts(parts);
       case Split.Concat:
         return new ConcatParts(parts);
+      case Split.Same:
+        return new SameParts(parts);
       default:
         return new RandomParts(parts);
     }
@@ -1234,6 +1288,18 @@ export class Acceptor {
         let len = rr.frameLength(p) - F.REP_BODY;
         const kind = readU32(b, p + F.REP_KIND);
         if (kind !== F.KIND_INLINE) {
+          if (kind === F.KIND_SCRIPT_INFO) {
+            this.scriptInfo[link.id] = b.slice(s, s + len);
+            continue;
+          }
+          if (kind === F.KIND_EFFECTS || kind === F.KIND_EFFECTS_BIG) {
+            if (kind === F.KIND_EFFECTS) this.aof.scriptEffects(b, s, len);
+            else {
+              const big = link.takeBigReply();
+              this.aof.scriptEffects(big, 0, big.length);
+            }
+            continue;
+          }
           if (kind === F.KIND_BLOCKED) {
             const c = this.conns.get(connId) ?? this.sinks.get(connId);
             if (c?.monitored != null) this.hooks.executed(c, seq);

@@ -22,6 +22,8 @@ export interface AofSink {
   flush(): void;
 }
 
+const OK = Buffer.from('+OK\r\n');
+
 /** Pending entries are keyed seq * 256 + part: the shard for a split write's parts, this for a whole command. */
 const WHOLE = 255;
 
@@ -87,6 +89,36 @@ export class AofOrder {
     if (e === undefined) return;
     this.system.delete(seq);
     this.sink?.commit(e, b, s, len);
+  }
+
+  /**
+   * Logs the writes a script made (RESP arrays [db, argv...], in the order it made them) as one
+   * MULTI/EXEC block, as Redis 7 propagates a script's effects.
+   */
+  scriptEffects(b: Uint8Array, s: number, len: number): void {
+    const sink = this.sink;
+    if (sink === null) return;
+    const entries: AofEntry[] = [];
+    const end = s + len;
+    let p = s;
+    while (p < end) {
+      let e = b.indexOf(13, p);
+      const n = Number(Buffer.from(b.buffer, b.byteOffset + p + 1, e - p - 1).toString('latin1'));
+      p = e + 2;
+      const items: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        e = b.indexOf(13, p);
+        const l = Number(Buffer.from(b.buffer, b.byteOffset + p + 1, e - p - 1).toString('latin1'));
+        items.push(b.slice(e + 2, e + 2 + l));
+        p = e + 2 + l + 2;
+      }
+      entries.push({ db: Number(Buffer.from(items[0]!).toString('latin1')), id: -1, argv: items.slice(1) });
+    }
+    if (entries.length === 0) return;
+    const db = entries[0]!.db;
+    sink.commit({ db, id: -1, argv: [Buffer.from('MULTI')] }, OK, 0, OK.length);
+    for (const e of entries) sink.commit(e, OK, 0, OK.length);
+    sink.commit({ db: entries[entries.length - 1]!.db, id: -1, argv: [Buffer.from('EXEC')] }, OK, 0, OK.length);
   }
 
   /** Logs `e` with its reply now (a held operation, while its shards are still held). */

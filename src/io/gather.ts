@@ -120,3 +120,14 @@ export class MgetParts extends Parts {
     for (const v of this.values) out.raw(v, 0, v.length);
   }
 }
+
+/** The same command run in every shard with the same outcome (SCRIPT LOAD, FUNCTION LOAD): shard 0's reply. */
+export class SameParts extends Parts {
+  private first: Uint8Array | null = null;
+  protected part(shard: number, buf: Uint8Array, start: number, len: number): void {
+    if (shard === 0 || this.first === null) this.first = buf.slice(start, start + len);
+  }
+  protected write(out: RespWriter): void {
+    out.raw(this.first!, 0, this.first!.length);
+  }
+}

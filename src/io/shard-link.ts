@@ -48,6 +48,8 @@ export class ShardLink implements ShardPort {
   readonly cmdStats: Float64Array;
   /** Frames were committed since the last publish. */
   dirty = false;
+  /** Settles once the shard finished starting (its Lua VM loaded) and serves its ring. */
+  readonly ready: Promise<void>;
   /** Frames waiting for ring space: overflow[overflowHead..] (a head index, since shift() on a long array copies it). */
   private overflow: Overflow[] = [];
   private overflowHead = 0;
@@ -85,6 +87,10 @@ export class ShardLink implements ShardPort {
       name: `shard-${opts.id}`,
     });
     this.worker.on('exit', (code) => onExit(this.id, code));
+    this.ready = new Promise((resolve) => {
+      this.worker.once('message', () => resolve());
+      this.worker.once('exit', () => resolve());
+    });
     this.req = new RingWriter(reqMem);
     this.rep = new RingReader(repMem);
     this.stats = new Float64Array(statsSab);

@@ -286,7 +286,7 @@ const PARAMS: Param[] = [
     mutable: true,
     min: 0,
     max: 2 ** 53,
-    help: 'ms a script may run before other clients get BUSY (accepted and stored: Sabre runs no scripts yet)',
+    help: 'ms a script may run before other clients get -BUSY',
   },
   {
     name: 'hll-sparse-max-bytes',

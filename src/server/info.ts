@@ -149,6 +149,8 @@ function section(a: Acceptor, name: string): string[] | null {
         `maxmemory:${cfg.get('maxmemory')}`,
         `maxmemory_human:${human(cfg.num('maxmemory'))}`,
         `maxmemory_policy:${cfg.get('maxmemory-policy')}`,
+        // Every shard holds the same scripts: shard 0's count is the server's.
+        `number_of_cached_scripts:${a.shards[0]?.stats[F.ST_CACHED_SCRIPTS] ?? 0}`,
       ];
     }
     case 'stats':

@@ -13,6 +13,7 @@ import { SERVER_USAGE, parseServerArgs, type ServerConfig } from './config.js';
 import { logger, setLogLevel } from '../log.js';
 import { ConfigError } from '../errors.js';
 import { SABRE_VERSION } from '../version.js';
+import { installScriptAdmin } from './script-admin.js';
 import { SHARD_IMPLEMENTS } from '../shards/command-set.js';
 import { PersistenceStatus } from '../persistence/index.js';
 
@@ -38,6 +39,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const modes = installModes(acceptor);
   const persistence = new ServerPersistence(acceptor, status, log);
   persistence.install(acceptor.local);
+  installScriptAdmin(acceptor, acceptor.local);
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.

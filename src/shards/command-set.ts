@@ -26,6 +26,8 @@ import { sortCommands } from './t_sort.js';
 import { bitmapCommands } from './t_bitmap.js';
 import { hllCommands } from './t_hll.js';
 import { streamCommands } from './t_stream.js';
+import { scriptCommands } from './t_script.js';
+import { functionCommands } from './t_function.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -48,6 +50,8 @@ const families: Record<string, Handler>[] = [
   bitmapCommands,
   hllCommands,
   streamCommands,
+  scriptCommands,
+  functionCommands,
 ];
 
 function findHandler(name: string): Handler | undefined {

@@ -29,6 +29,8 @@ export class Ctx {
   deferred = false;
   /** Set while running queued commands (EXEC): blocking commands time out at once, as in Redis. */
   noBlock = false;
+  /** The AOF is on: scripts report the writes they make. */
+  logEffects = false;
 
   constructor(
     readonly store: Store,

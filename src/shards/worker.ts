@@ -3,7 +3,7 @@
  * batches, executes each command, writes replies to its reply ring, rings the acceptor's
  * doorbell once per batch, and sleeps in Atomics.wait when idle (waking for expiry).
  */
-import { workerData, receiveMessageOnPort } from 'node:worker_threads';
+import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
 import { RingReader, RingWriter, readU32, writeU32 } from '../wire/ring.js';
 import type { ShardInit } from '../wire/shard-init.js';
 import { RespWriter } from '../wire/resp-writer.js';
@@ -23,6 +23,9 @@ import { blockedClientCount, expireWaiters, hasReady, msUntilDeadline, serveRead
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
+import { cachedScripts } from './t_script.js';
+import { initScripting, running as script, setEffectsSink, setMemoryCheck, setSliceHandler, writeScriptInfo } from './script-run.js';
+import { functionCounts } from './t_function.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
 import './stream-codec.js';
@@ -95,12 +98,12 @@ function flushReplies(): void {
 }
 
 /** Writes one reply frame, waiting for the acceptor to drain the ring if it is full. */
-function writeReply(conn: number, seq: number, body: Uint8Array, len: number): void {
+function writeReply(conn: number, seq: number, body: Uint8Array, len: number, kind = F.KIND_INLINE): void {
   if (len + F.REP_BODY > rep.maxPayload) {
     const big = new Uint8Array(len);
     big.set(body.subarray(0, len));
     init.port.postMessage(big.buffer, [big.buffer]);
-    writeHeaderOnly(conn, seq, F.KIND_BIG);
+    writeHeaderOnly(conn, seq, kind === F.KIND_EFFECTS ? F.KIND_EFFECTS_BIG : F.KIND_BIG);
     return;
   }
   let p = rep.reserve(len + F.REP_BODY);
@@ -114,11 +117,11 @@ function writeReply(conn: number, seq: number, body: Uint8Array, len: number): v
     const w = p >>> 2;
     rep32[w + (F.REP_CONN >>> 2)] = conn;
     rep32[w + (F.REP_SEQ >>> 2)] = seq;
-    rep32[w + (F.REP_KIND >>> 2)] = F.KIND_INLINE;
+    rep32[w + (F.REP_KIND >>> 2)] = kind;
   } else {
     writeU32(b, p + F.REP_CONN, conn);
     writeU32(b, p + F.REP_SEQ, seq);
-    writeU32(b, p + F.REP_KIND, F.KIND_INLINE);
+    writeU32(b, p + F.REP_KIND, kind);
   }
   copyBytes(b, p + F.REP_BODY, body, 0, len);
   rep.commit(p, len + F.REP_BODY);
@@ -190,6 +193,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
     clock = t;
     runCmd = cmd;
   }
+  ctx.logEffects = (flags & F.FLAG_EFFECTS) !== 0;
   runHandler(cmd);
   if (flags & F.FLAG_TRACK) trackRead(ctx);
   // A blocked request gets its reply later, from serveWaiter or its timeout.
@@ -221,28 +225,35 @@ function execFrame(buf: Uint8Array, pos: number): void {
 
 /** Runs the handler of command `cmd` on ctx, turning exceptions into error replies. */
 function runHandler(cmd: number): void {
+  runOn(ctx, cmd);
+}
+
+/** Runs command `cmd` on context `c` (a client's, or a script's redis.call) as the shard runs every command. */
+function runOn(c: Ctx, cmd: number): void {
   const h = handlers[cmd];
-  refused = false;
-  if (watchState.keys !== 0) touchCommand(ctx, cmd, DUMP, RESTORE);
-  if (notifyState.flags !== 0) beforeCommand(ctx, cmd);
+  const o = c.out;
+  // Only a client's own command counts as refused (Redis's rejected_calls), not a script's redis.call.
+  if (c === ctx) refused = false;
+  if (watchState.keys !== 0) touchCommand(c, cmd, DUMP, RESTORE);
+  if (notifyState.flags !== 0) beforeCommand(c, cmd);
   const tracked = trackState.on !== 0;
-  if (tracked) trackBefore(ctx, cmd, DUMP, RESTORE);
+  if (tracked) trackBefore(c, cmd, DUMP, RESTORE);
   const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
-    if (h === undefined) out.error(noHandler(ctx.name));
-    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(ctx.argc)) && MEMORY_CLASS[cmd] === 3) {
-      out.error(E_OOM);
-      refused = true;
-    } else h(ctx);
-    if (watchState.keys !== 0) touchAfter(ctx);
-    if (notifyState.flags !== 0) afterCommand(ctx, cmd);
+    if (h === undefined) o.error(noHandler(c.name));
+    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(c)) && MEMORY_CLASS[cmd] === 3) {
+      o.error(E_OOM);
+      if (c === ctx) refused = true;
+    } else h(c);
+    if (watchState.keys !== 0) touchAfter(c);
+    if (notifyState.flags !== 0) afterCommand(c, cmd);
   } catch (err) {
-    out.len = 0;
-    ctx.deferred = false;
-    out.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : internalError((err as Error).message));
+    o.len = 0;
+    c.deferred = false;
+    o.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : internalError((err as Error).message));
   }
-  if (tracked) trackAfter(ctx);
-  if (timed[cmd] === 1) afterTimed(ctx, ctx.conn, cmd, t0);
+  if (tracked) trackAfter(c);
+  if (timed[cmd] === 1) afterTimed(c, c.conn, cmd, t0);
 }
 
 /** Record type of a key that became ready, or -1 when it no longer exists. */
@@ -297,9 +308,9 @@ function timeOutWaiters(now: number): number {
 }
 
 /** Upper estimate of what a write adds: its arguments plus a record header, expiry and block rounding. */
-function incomingBytes(argc: number): number {
+function incomingBytes(c: Ctx): number {
   let n = 64;
-  for (let i = 1; i < argc; i++) n += ctx.al[i]!;
+  for (let i = 1; i < c.argc; i++) n += c.al[i]!;
   return n;
 }
 
@@ -322,6 +333,8 @@ function publishStats(): void {
   stats[F.ST_TRACKING_KEYS] = trackState.keys;
   stats[F.ST_TRACKING_ITEMS] = trackState.items;
   stats[F.ST_BLOCKED] = blockedClientCount();
+  stats[F.ST_CACHED_SCRIPTS] = cachedScripts();
+  stats[F.ST_FUNCTION_COUNTS] = functionCounts(F.FUNCTIONS_SPAN);
 }
 
 function runBatch(): void {
@@ -381,4 +394,32 @@ function loop(): void {
   init.port.close();
 }
 
+await initScripting(store, ctx.limits, runOn, (id) => handlers[id] !== undefined);
+setMemoryCheck(() => evictor.enabled && !evictor.makeRoom(64));
+setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND_EFFECTS));
+// A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
+setSliceHandler(
+  () => {
+    if (stats[F.ST_SCRIPT_START] === 0) {
+      stats[F.ST_SCRIPT_START] = script.start;
+      const info = new RespWriter(256);
+      writeScriptInfo(info);
+      writeReply(0, 0, info.bytes, info.len, F.KIND_SCRIPT_INFO);
+      flushReplies();
+    }
+    stats[F.ST_SCRIPT_STATE] = (script.wrote ? F.SCRIPT_WROTE : 0) | (script.isEval ? 0 : F.SCRIPT_FUNCTION);
+    const kill = stats[F.CT_SCRIPT_KILL]!;
+    if (kill === 0) return false;
+    stats[F.CT_SCRIPT_KILL] = 0;
+    if (kill === F.KILL_FORCED) running = false;
+    return kill === F.KILL_FORCED || !script.wrote;
+  },
+  () => {
+    if (stats[F.ST_SCRIPT_START] !== 0) {
+      stats[F.ST_SCRIPT_START] = 0;
+      stats[F.ST_SCRIPT_STATE] = 0;
+    }
+  },
+);
+parentPort?.postMessage('ready');
 loop();

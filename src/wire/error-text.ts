@@ -78,6 +78,14 @@ export const E_SWAPDB_SECOND = 'ERR invalid second DB index';
 export const E_INVALID_CURSOR = 'ERR invalid cursor';
 export const E_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 
+// Scripts and functions.
+export const E_BUSY_SCRIPT = 'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.';
+export const E_BUSY_FUNCTION = 'BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.';
+export const E_NOTBUSY = 'NOTBUSY No scripts in execution right now.';
+export const E_UNKILLABLE =
+  'UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.';
+export const E_NOSCRIPT = 'NOSCRIPT No matching script. Please use EVAL.';
+
 // EXPIRE's and SET's options.
 export const E_NX_XX_GT_LT = 'ERR NX and XX, GT or LT options at the same time are not compatible';
 export const E_GT_LT = 'ERR GT and LT options at the same time are not compatible';

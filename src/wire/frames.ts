@@ -23,6 +23,8 @@ export const FLAG_BIG = 2;
 export const FLAG_NOBLOCK = 4;
 /** A read of a client with CLIENT TRACKING on: the shard remembers its keys for the frame's connection. */
 export const FLAG_TRACK = 8;
+/** The AOF is on: a script sends the writes it made (KIND_EFFECTS) before its reply. */
+export const FLAG_EFFECTS = 16;
 
 export const REP_CONN = 0;
 export const REP_SEQ = 4;
@@ -33,6 +35,12 @@ export const KIND_INLINE = 0;
 export const KIND_BIG = 1;
 /** Header only: the command blocked (sent while CT_MONITOR is set, so MONITOR shows it when it ran, as Redis does). */
 export const KIND_BLOCKED = 2;
+/** A script's writes, for the AOF (RESP arrays [db, argv...]), just before the script's reply. */
+export const KIND_EFFECTS = 3;
+/** The same, too large for the ring: the body comes through the port, as KIND_BIG's. */
+export const KIND_EFFECTS_BIG = 4;
+/** A script became busy: [name, argv...] of what it runs, for FUNCTION STATS while the shard cannot answer. */
+export const KIND_SCRIPT_INFO = 5;
 
 /**
  * Client-tracking report frames (reply frames with connId 0, seq 0; src/shards/tracking.ts):
@@ -65,6 +73,18 @@ export const CT_POLICY = 9;
 export const CT_SAMPLES = 10;
 /** Non-zero while some client runs MONITOR. */
 export const CT_MONITOR = 11;
+/** When the script the shard runs began (ms since the epoch), published once it has run a while; 0 when none runs. */
+export const ST_SCRIPT_START = 12;
+/** The running script's state: SCRIPT_WROTE, SCRIPT_FUNCTION bits. */
+export const ST_SCRIPT_STATE = 13;
+export const SCRIPT_WROTE = 1;
+export const SCRIPT_FUNCTION = 2;
+/** Set by the acceptor to stop the running script: KILL_ASKED (SCRIPT/FUNCTION KILL), KILL_FORCED (shutdown). */
+export const CT_SCRIPT_KILL = 14;
+export const KILL_ASKED = 1;
+export const KILL_FORCED = 2;
+/** Scripts in the shard's EVAL cache. */
+export const ST_CACHED_SCRIPTS = 15;
 export const ST_KEYS = 16;
 export const ST_EXPIRES = 48;
 /**
@@ -73,7 +93,10 @@ export const ST_EXPIRES = 48;
  */
 export const ST_TRACKING_KEYS = ST_EXPIRES + 256;
 export const ST_TRACKING_ITEMS = ST_TRACKING_KEYS + 1;
-export const STATS_SLOTS = ST_TRACKING_ITEMS + 1;
+/** Function libraries and functions loaded: libraries * FUNCTIONS_SPAN + functions. */
+export const ST_FUNCTION_COUNTS = ST_TRACKING_ITEMS + 1;
+export const FUNCTIONS_SPAN = 1 << 20;
+export const STATS_SLOTS = ST_FUNCTION_COUNTS + 1;
 /**
  * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
  * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, and runs

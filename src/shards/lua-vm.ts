@@ -1,0 +1,235 @@
+/**
+ * The shard's Lua VM: Lua 5.4 compiled to WebAssembly (wasmoon's build), driven through its raw C
+ * API exports so a redis.call costs a few wasm calls and byte copies, not a generic JS↔Lua bridge
+ * (native-bench/results/lua-vm.md has the measurements behind this choice). Strings cross as bytes
+ * copied through the wasm heap, so keys and values stay binary-safe.
+ */
+import { LuaFactory } from 'wasmoon';
+
+/** The raw exports of the Lua wasm module this file uses (pointers and sizes are numbers, lua_Integer is bigint). */
+export interface LuaModule {
+  HEAPU8: Uint8Array;
+  HEAPU32: Uint32Array;
+  HEAPF64: Float64Array;
+  _malloc(n: number): number;
+  _free(p: number): void;
+  addFunction(fn: (L: number, ar: number) => unknown, sig: string): number;
+  _luaL_newstate(): number;
+  _luaL_openlibs(L: number): void;
+  _luaL_loadbufferx(L: number, buf: number, len: number, name: number, mode: number): number;
+  _luaL_ref(L: number, t: number): number;
+  _luaL_unref(L: number, t: number, ref: number): void;
+  _lua_pcallk(L: number, nargs: number, nres: number, msgh: number, ctx: number, k: number): number;
+  _lua_error(L: number): number;
+  _lua_gettop(L: number): number;
+  _lua_settop(L: number, i: number): void;
+  _lua_checkstack(L: number, n: number): number;
+  _lua_type(L: number, i: number): number;
+  _lua_isinteger(L: number, i: number): number;
+  _lua_tolstring(L: number, i: number, lenPtr: number): number;
+  _lua_tonumberx(L: number, i: number, isnum: number): number;
+  _lua_tointegerx(L: number, i: number, isnum: number): bigint;
+  _lua_toboolean(L: number, i: number): number;
+  _lua_pushnil(L: number): void;
+  _lua_pushnumber(L: number, n: number): void;
+  _lua_pushinteger(L: number, n: bigint): void;
+  _lua_pushlstring(L: number, p: number, len: number): number;
+  _lua_pushboolean(L: number, b: number): void;
+  _lua_pushlightuserdata(L: number, p: number): void;
+  _lua_pushvalue(L: number, i: number): void;
+  _lua_pushcclosure(L: number, fn: number, n: number): void;
+  _lua_createtable(L: number, narr: number, nrec: number): void;
+  _lua_rawgeti(L: number, i: number, n: bigint): number;
+  _lua_rawseti(L: number, i: number, n: bigint): void;
+  _lua_rawget(L: number, i: number): number;
+  _lua_rawset(L: number, i: number): void;
+  _lua_getfield(L: number, i: number, k: number): number;
+  _lua_setfield(L: number, i: number, k: number): void;
+  _lua_getglobal(L: number, k: number): number;
+  _lua_setglobal(L: number, k: number): void;
+  _lua_next(L: number, i: number): number;
+  _lua_rawlen(L: number, i: number): number;
+  _lua_rotate(L: number, i: number, n: number): void;
+  _lua_sethook(L: number, fn: number, mask: number, count: number): void;
+}
+
+export const LUA_REGISTRYINDEX = -1001000;
+export const T_NIL = 0;
+export const T_BOOLEAN = 1;
+export const T_NUMBER = 3;
+export const T_STRING = 4;
+export const T_TABLE = 5;
+export const T_FUNCTION = 6;
+/** lua_sethook's count mask. */
+export const MASK_COUNT = 8;
+/** lua_sethook's line mask. */
+export const MASK_LINE = 4;
+
+/** One Lua state with the helpers that move bytes in and out of it. */
+export class LuaVm {
+  readonly L: number;
+  /** A 16-byte cell for out-parameters (string lengths, isnum flags). */
+  private readonly cell: number;
+  private scratch = 0;
+  private scratchLen = 0;
+  private readonly names = new Map<string, number>();
+
+  constructor(readonly m: LuaModule) {
+    this.L = m._luaL_newstate();
+    m._luaL_openlibs(this.L);
+    this.cell = m._malloc(16);
+    this.grow(4096);
+    patchNumberFormat(m);
+  }
+
+  private grow(n: number): void {
+    if (this.scratchLen >= n) return;
+    if (this.scratch !== 0) this.m._free(this.scratch);
+    let size = Math.max(this.scratchLen * 2, 4096);
+    while (size < n) size *= 2;
+    this.scratch = this.m._malloc(size);
+    if (this.scratch === 0) throw new RangeError('Lua heap exhausted');
+    this.scratchLen = size;
+  }
+
+  /** A NUL-terminated copy of `s` kept for the VM's life (field and global names). */
+  name(s: string): number {
+    let p = this.names.get(s);
+    if (p === undefined) {
+      const b = Buffer.from(`${s}\0`, 'latin1');
+      p = this.m._malloc(b.length);
+      this.m.HEAPU8.set(b, p);
+      this.names.set(s, p);
+    }
+    return p;
+  }
+
+  /** Pushes bytes [start, start + len) of `b` as a Lua string. */
+  pushBytes(b: Uint8Array, start: number, len: number): void {
+    this.grow(len + 1);
+    const h = this.m.HEAPU8;
+    const p = this.scratch;
+    // Short strings (keys, most values) byte by byte: no view object per push.
+    if (len <= 64) for (let i = 0; i < len; i++) h[p + i] = b[start + i]!;
+    else h.set(b.subarray(start, start + len), p);
+    this.m._lua_pushlstring(this.L, p, len);
+  }
+
+  /** Pushes a JS string (latin1 bytes: callers pass ASCII or byte strings). */
+  pushString(s: string): void {
+    const n = s.length;
+    this.grow(n + 1);
+    const h = this.m.HEAPU8;
+    const p = this.scratch;
+    for (let i = 0; i < n; i++) h[p + i] = s.charCodeAt(i);
+    this.m._lua_pushlstring(this.L, p, n);
+  }
+
+  /** Pushes a UTF-8 JS string. */
+  pushUtf8(s: string): void {
+    const b = Buffer.from(s, 'utf8');
+    this.pushBytes(b, 0, b.length);
+  }
+
+  /** Heap address of the string at stack index `i` (converting a number in place); the length is in lastLen. */
+  strAt(i: number): number {
+    const p = this.m._lua_tolstring(this.L, i, this.cell);
+    this.lastLen = this.m.HEAPU32[this.cell >>> 2]!;
+    return p;
+  }
+
+  /** Length of the string strAt returned last. */
+  lastLen = 0;
+
+  /** A copy of the string at stack index `i` (null when it is neither a string nor a number). */
+  bytesAt(i: number): Buffer | null {
+    const p = this.strAt(i);
+    if (p === 0) return null;
+    return Buffer.from(this.m.HEAPU8.subarray(p, p + this.lastLen));
+  }
+
+  /** The string at stack index `i` as a latin1 JS string ('' when not a string). */
+  stringAt(i: number): string {
+    const b = this.bytesAt(i);
+    return b === null ? '' : b.toString('latin1');
+  }
+
+  /** The string at stack index `i` decoded as UTF-8. */
+  utf8At(i: number): string {
+    const b = this.bytesAt(i);
+    return b === null ? '' : b.toString('utf8');
+  }
+
+  /** The number at stack index `i`. */
+  numberAt(i: number): number {
+    return this.m._lua_tonumberx(this.L, i, 0);
+  }
+
+  /** Compiles `src` as chunk `chunkName`; on success the function is on the stack and 0 is returned. */
+  load(src: Uint8Array, chunkName: string): number {
+    this.grow(src.length + 1);
+    this.m.HEAPU8.set(src, this.scratch);
+    return this.m._luaL_loadbufferx(this.L, this.scratch, src.length, this.name(chunkName), 0);
+  }
+
+  /** Registers `fn` as a Lua C function and pushes it. */
+  pushFunction(fn: (L: number) => number): void {
+    this.m._lua_pushcclosure(this.L, this.m.addFunction(fn, 'ii'), 0);
+  }
+
+  /** Pops the value on top into a registry reference. */
+  ref(): number {
+    return this.m._luaL_ref(this.L, LUA_REGISTRYINDEX);
+  }
+
+  /** Pushes the value a registry reference holds. */
+  pushRef(ref: number): void {
+    this.m._lua_rawgeti(this.L, LUA_REGISTRYINDEX, bigIndex(ref));
+  }
+
+  /** Frees a registry reference. */
+  unref(ref: number): void {
+    this.m._luaL_unref(this.L, LUA_REGISTRYINDEX, ref);
+  }
+
+  /** Sets field `k` of the table at `i` to the value on top (popping it). */
+  setField(i: number, k: string): void {
+    this.m._lua_setfield(this.L, i, this.name(k));
+  }
+
+  /** Runs a full garbage collection (lua_gc is variadic, so not exported: Lua's collectgarbage does it). */
+  collect(): void {
+    this.m._lua_getglobal(this.L, this.name('collectgarbage'));
+    this.pushString('collect');
+    this.m._lua_pcallk(this.L, 1, 0, 0, 0, 0);
+  }
+}
+
+/**
+ * Lua 5.4 prints a float with an integral value as "5.0"; Redis's Lua 5.1 prints "5", and scripts
+ * build keys and scores by concatenating such numbers. lobject.c's tostringbuff appends ".0" when
+ * `buff[strspn(buff, "-0123456789")] == '\0'`; emptying that charset constant (its one copy in the
+ * module's data) makes the test never true, so floats print as "%.14g" alone, as in 5.1.
+ */
+function patchNumberFormat(m: LuaModule): void {
+  const needle = Buffer.from('-0123456789\0', 'latin1');
+  const heap = Buffer.from(m.HEAPU8.buffer, m.HEAPU8.byteOffset, Math.min(m.HEAPU8.length, 1 << 20));
+  const at = heap.indexOf(needle);
+  if (at >= 0) heap[at] = 0;
+}
+
+/** Small lua_Integer indexes as bigints, made once (table slots and registry references). */
+const BIG: bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
+/** `i` as a lua_Integer, without allocating for small values. */
+export function bigIndex(i: number): bigint {
+  return i < 1024 ? BIG[i]! : BigInt(i);
+}
+
+let modulePromise: Promise<LuaModule> | null = null;
+
+/** Loads the Lua wasm module (once per thread). */
+export function loadLuaModule(): Promise<LuaModule> {
+  if (modulePromise === null) modulePromise = new LuaFactory().getLuaModule().then((w) => (w as unknown as { module: LuaModule }).module);
+  return modulePromise;
+}

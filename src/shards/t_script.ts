@@ -1,0 +1,165 @@
+/**
+ * EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH (Redis's eval.c): scripts are
+ * compiled once and cached by SHA1 in every shard they reach; each run sets KEYS and ARGV and
+ * calls the cached function (script-run.ts).
+ */
+import type { Ctx, Handler } from './context.js';
+import { E_NOSCRIPT, E_NOT_INT, E_NUMKEYS_OVER_ARGS } from '../wire/error-text.js';
+import { FLAG_NAMES, SF_EVAL_COMPAT, SF_NO_WRITES, luaVm, refusedForMemory, runFunction, setKeysAndArgv, sha1hex } from './script-run.js';
+
+interface Script {
+  /** Registry reference of the compiled function. */
+  ref: number;
+  flags: number;
+}
+
+const scripts = new Map<string, Script>();
+
+/** Splits a line into words as Redis's sdssplitargs does (quotes, simple escapes); null when quotes are unbalanced. */
+export function splitArgs(line: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (i < line.length && ' \t\r\n'.includes(line[i]!)) i++;
+    if (i >= line.length) break;
+    let cur = '';
+    let quote = '';
+    for (;;) {
+      if (i >= line.length) {
+        if (quote !== '') return null;
+        break;
+      }
+      const ch = line[i]!;
+      if (quote !== '') {
+        if (quote === '"' && ch === '\\' && i + 1 < line.length) {
+          const n = line[++i]!;
+          cur += n === 'n' ? '\n' : n === 'r' ? '\r' : n === 't' ? '\t' : n;
+        } else if (ch === quote) {
+          quote = '';
+          if (i + 1 < line.length && !' \t\r\n'.includes(line[i + 1]!)) return null;
+        } else cur += ch;
+        i++;
+        continue;
+      }
+      if (' \t\r\n'.includes(ch)) break;
+      if (ch === '"' || ch === "'") quote = ch;
+      else cur += ch;
+      i++;
+    }
+    out.push(cur);
+  }
+  return out;
+}
+
+/** Parses a "#!lua flags=a,b" first line; returns the flags and the shebang's length, or an error text. */
+export function parseShebang(body: Uint8Array, allowName: boolean): { flags: number; len: number; name: string | null } | string {
+  if (body.length < 2 || body[0] !== 35 || body[1] !== 33) return { flags: SF_EVAL_COMPAT, len: 0, name: null };
+  const nl = body.indexOf(10);
+  if (nl === -1) return 'ERR Invalid script shebang';
+  const parts = splitArgs(Buffer.from(body.subarray(0, nl)).toString('utf8'));
+  if (parts === null || parts.length === 0) return 'ERR Invalid engine in script shebang';
+  if (parts[0] !== '#!lua') return `ERR Unexpected engine in script shebang: ${parts[0]}`;
+  let flags = 0;
+  let name: string | null = null;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.startsWith('flags=')) {
+      for (const f of p.slice(6).split(',')) {
+        if (f === '') continue;
+        const def = FLAG_NAMES.find(([n]) => n === f);
+        if (def === undefined) return `ERR Unexpected flag in script shebang: ${f}`;
+        flags |= def[1];
+      }
+    } else if (allowName && p.startsWith('name=')) name = p.slice(5);
+    else return `ERR Unknown lua shebang option: ${p}`;
+  }
+  return { flags, len: nl, name };
+}
+
+/** Compiles and caches a script body; returns it, or an error text. */
+function createScript(body: Uint8Array, sha: string): Script | string {
+  const she = parseShebang(body, false);
+  if (typeof she === 'string') return she;
+  const vm = luaVm();
+  if (vm.load(body.subarray(she.len), '@user_script') !== 0) {
+    const msg = vm.utf8At(-1);
+    vm.m._lua_settop(vm.L, 0);
+    return `ERR Error compiling script (new function): ${msg}`;
+  }
+  const s: Script = { ref: vm.ref(), flags: she.flags };
+  scripts.set(sha, s);
+  return s;
+}
+
+/** How many scripts the cache holds. */
+export function cachedScripts(): number {
+  return scripts.size;
+}
+
+function argBytes(c: Ctx, i: number): Uint8Array {
+  return c.buf.subarray(c.as[i]!, c.as[i]! + c.al[i]!);
+}
+
+/** The SHA argument in lower case (Redis accepts either case). */
+function shaArg(c: Ctx, i: number): string {
+  return c.str(i).toLowerCase();
+}
+
+function evalGeneric(c: Ctx, bySha: boolean, ro: boolean): void {
+  const nk = c.int(2);
+  if (nk === null) return c.out.error(E_NOT_INT);
+  if (nk > c.argc - 3) return c.out.error(E_NUMKEYS_OVER_ARGS);
+  if (nk < 0) return c.out.error("ERR Number of keys can't be negative");
+  let script: Script | string | undefined;
+  let sha: string;
+  if (bySha) {
+    sha = c.al[1] === 40 ? shaArg(c, 1) : '';
+    script = scripts.get(sha);
+    if (script === undefined) return c.out.error(E_NOSCRIPT);
+  } else {
+    const body = argBytes(c, 1);
+    sha = sha1hex(body);
+    script = scripts.get(sha) ?? createScript(body, sha);
+    if (typeof script === 'string') return c.out.error(script);
+  }
+  if (ro && (script.flags & (SF_EVAL_COMPAT | SF_NO_WRITES)) === 0)
+    return c.out.error('ERR Can not execute a script with write flag using *_ro command.');
+  if (refusedForMemory(c, script.flags)) return;
+  setKeysAndArgv(c, nk);
+  runFunction(c, script.ref, 0, sha, ro || (script.flags & SF_NO_WRITES) !== 0, true);
+}
+
+const scriptLoad: Handler = (c) => {
+  const body = argBytes(c, 2);
+  const sha = sha1hex(body);
+  const s = scripts.get(sha) ?? createScript(body, sha);
+  if (typeof s === 'string') c.out.error(s);
+  else c.out.bulkString(sha);
+};
+
+const scriptExists: Handler = (c) => {
+  c.out.arrayHeader(c.argc - 2);
+  for (let i = 2; i < c.argc; i++) c.out.int(scripts.has(shaArg(c, i)) ? 1 : 0);
+};
+
+const scriptFlush: Handler = (c) => {
+  if (c.argc > 3 || (c.argc === 3 && !c.is(2, 'SYNC') && !c.is(2, 'ASYNC'))) {
+    c.out.error('ERR SCRIPT FLUSH only support SYNC|ASYNC option');
+    return;
+  }
+  const vm = luaVm();
+  for (const s of scripts.values()) vm.unref(s.ref);
+  scripts.clear();
+  vm.collect();
+  c.out.simple('OK');
+};
+
+export const scriptCommands: Record<string, Handler> = {
+  eval: (c) => evalGeneric(c, false, false),
+  evalsha: (c) => evalGeneric(c, true, false),
+  eval_ro: (c) => evalGeneric(c, false, true),
+  evalsha_ro: (c) => evalGeneric(c, true, true),
+  'script|load': scriptLoad,
+  'script|exists': scriptExists,
+  'script|flush': scriptFlush,
+};

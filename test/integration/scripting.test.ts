@@ -1,0 +1,179 @@
+/**
+ * Lua scripting and functions through real clients: ioredis's defineCommand (EVALSHA, falling back
+ * to EVAL), node-redis's scriptLoad/evalSha and FUNCTION LOAD/fCall, Redis's conversions and error
+ * texts, BUSY and SCRIPT KILL, and scripts on several shards.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { createClient } from 'redis';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const TOKEN_BUCKET = `
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or ARGV[1])
+if tokens < tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'tokens', tokens - tonumber(ARGV[2]))
+return 1`;
+
+describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
+  let srv: TestServer;
+  let r: Redis;
+  beforeAll(async () => {
+    srv = await startServer(['--shards', String(shards)]);
+    r = new Redis({ port: srv.port, host: '127.0.0.1', lazyConnect: true });
+    await r.connect();
+  });
+  afterAll(async () => {
+    r.disconnect();
+    expect(await srv.stop()).toBe(0);
+  });
+
+  it('runs an ioredis defineCommand script atomically against the keyspace', async () => {
+    r.defineCommand('take', { numberOfKeys: 1, lua: TOKEN_BUCKET });
+    const take = (r as unknown as { take(k: string, cap: number, n: number): Promise<number> }).take.bind(r);
+    const results: number[] = [];
+    for (let i = 0; i < 7; i++) results.push(await take('bucket:{a}', 5, 1));
+    expect(results).toEqual([1, 1, 1, 1, 1, 0, 0]);
+    expect(await r.hget('bucket:{a}', 'tokens')).toBe('0');
+  });
+
+  it('converts values both ways as Redis does', async () => {
+    expect(await r.eval("return {1, 'two', 3.99, true, false, {ok='fine'}}", 0)).toEqual([1, 'two', 3, 1, null, 'fine']);
+    expect(await r.eval('return tostring(10/2) .. "|" .. 7/2', 0)).toBe('5|3.5');
+    await r.set('n', '41');
+    expect(await r.eval("return redis.call('INCR', KEYS[1])", 1, 'n')).toBe(42);
+    expect(await r.eval("return type(redis.call('GET', 'missing{n}'))", 0)).toBe('boolean');
+    expect(await r.eval("return redis.pcall('INCR', 'x', 'y')", 0).catch((e: Error) => e.message)).toBe(
+      'ERR Wrong number of args calling Redis command from script',
+    );
+    expect(await r.eval("return cjson.encode({1, 2, {a = 'b'}})", 0)).toBe('[1,2,{"a":"b"}]');
+    expect(await r.eval('return bit.band(0xff, 0x0f) .. bit.tohex(255, 4)', 0)).toBe('1500ff');
+    expect(await r.eval('return unpack({1, 2})', 0)).toBe(1);
+  });
+
+  it('answers with Redis error texts', async () => {
+    const err = (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'no error',
+        (e: Error) => e.message,
+      );
+    expect(await err(r.eval('return a', 0))).toMatch(
+      /^ERR user_script:1: Script attempted to access nonexistent global variable 'a' script: [0-9a-f]{40}, on @user_script:1\.$/,
+    );
+    expect(await err(r.eval('x = 1', 0))).toMatch(/Attempt to modify a readonly table/);
+    expect(await err(r.eval('return +', 0))).toMatch(/^ERR Error compiling script \(new function\): user_script:1:/);
+    expect(await err(r.evalsha('0000000000000000000000000000000000000000', 0))).toBe('NOSCRIPT No matching script. Please use EVAL.');
+    expect(await err(r.eval("return redis.call('nosuchcommand')", 0))).toMatch(/^ERR Unknown Redis command called from script/);
+    expect(await err(r.call('EVAL_RO', "return redis.call('SET', 'k', 'v')", '0'))).toMatch(
+      /Write commands are not allowed from read-only scripts/,
+    );
+    expect(await err(r.eval('return 1', -1))).toBe("ERR Number of keys can't be negative");
+  });
+
+  it('loads scripts and functions with node-redis', async () => {
+    const nr = createClient({ socket: { port: srv.port, host: '127.0.0.1' } });
+    await nr.connect();
+    try {
+      const sha = await nr.scriptLoad("return redis.call('SET', KEYS[1], ARGV[1])");
+      expect(await nr.scriptExists(sha)).toEqual([1]);
+      expect(await nr.evalSha(sha, { keys: ['nr:key'], arguments: ['v1'] })).toBe('OK');
+      expect(await nr.get('nr:key')).toBe('v1');
+      const lib =
+        "#!lua name=mylib\nredis.register_function{function_name='getset', callback=function(keys, args) local old = redis.call('GET', keys[1]) redis.call('SET', keys[1], args[1]) return old end}\nredis.register_function{function_name='peek', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
+      expect(await nr.functionLoad(lib)).toBe('mylib');
+      expect(await nr.fCall('getset', { keys: ['fk'], arguments: ['a'] })).toBeNull();
+      expect(await nr.fCall('getset', { keys: ['fk'], arguments: ['b'] })).toBe('a');
+      expect(await nr.fCallRo('peek', { keys: ['fk'], arguments: [] })).toBe('b');
+      const list = (await nr.sendCommand(['FUNCTION', 'LIST'])) as unknown[];
+      expect(JSON.stringify(list)).toContain('mylib');
+      expect(await nr.sendCommand(['FUNCTION', 'DELETE', 'mylib'])).toBe('OK');
+      await expect(nr.fCall('getset', { keys: ['fk'], arguments: ['c'] })).rejects.toThrow('ERR Function not found');
+    } finally {
+      await nr.quit();
+    }
+  });
+
+  it('dumps and restores function libraries with the payload Redis uses', async () => {
+    await r.call('FUNCTION', 'FLUSH');
+    await r.call('FUNCTION', 'LOAD', "#!lua name=dumped\nredis.register_function('hello', function() return 'hi' end)");
+    const payload = (await r.callBuffer('FUNCTION', 'DUMP')) as Buffer;
+    expect(payload[0]).toBe(245);
+    await r.call('FUNCTION', 'DELETE', 'dumped');
+    expect(await r.call('FUNCTION', 'RESTORE', payload)).toBe('OK');
+    expect(await r.fcall('hello', 0)).toBe('hi');
+    await expect(r.call('FUNCTION', 'RESTORE', payload)).rejects.toThrow('ERR Library dumped already exists');
+    expect(await r.call('FUNCTION', 'RESTORE', payload, 'REPLACE')).toBe('OK');
+    const bad = Buffer.from(payload);
+    bad[bad.length - 1]! ^= 1;
+    await expect(r.call('FUNCTION', 'RESTORE', bad, 'FLUSH')).rejects.toThrow('ERR payload version or checksum are wrong');
+    expect(await r.fcall('hello', 0)).toBe('hi');
+  });
+
+  it('answers BUSY while a script runs past the threshold, and SCRIPT KILL stops it', async () => {
+    await r.config('SET', 'busy-reply-threshold', '50');
+    const runner = new Redis({ port: srv.port, host: '127.0.0.1' });
+    const looping = runner.eval('while true do end', 0).then(
+      () => 'finished',
+      (e: Error) => e.message,
+    );
+    let busy = '';
+    while (busy === '') {
+      busy = await r.ping().then(
+        () => '',
+        (e: Error) => e.message,
+      );
+    }
+    expect(busy).toBe('BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.');
+    expect(await r.script('KILL')).toBe('OK');
+    expect(await looping).toMatch(/^ERR Script killed by user with SCRIPT KILL\.\.\./);
+    expect(await r.ping()).toBe('PONG');
+    await expect(r.script('KILL')).rejects.toThrow('NOTBUSY No scripts in execution right now.');
+    await r.config('SET', 'busy-reply-threshold', '5000');
+    runner.disconnect();
+  });
+
+  it.runIf(shards > 1)('refuses declared keys on different shards with CROSSSLOT', async () => {
+    const other = Array.from({ length: 20 }, (_, i) => `key:${i}`).find((k) => calculateSlot(k) % shards !== calculateSlot('a') % shards)!;
+    await expect(r.eval("return redis.call('GET', KEYS[1])", 2, 'a', other)).rejects.toThrow(
+      "CROSSSLOT Keys in request don't hash to the same slot",
+    );
+    expect(await r.eval("return redis.call('SET', KEYS[1], 'x')", 2, '{t}a', '{t}b')).toBe('OK');
+  });
+});
+
+describe('scripts and the AOF', () => {
+  it("logs a script's writes as its effects in MULTI/EXEC and replays them, functions included", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sabre-script-aof-'));
+    try {
+      let srv = await startServer(['--appendonly', 'yes', '--dir', dir]);
+      let r = new Redis({ port: srv.port, host: '127.0.0.1' });
+      const sha = (await r.script(
+        'LOAD',
+        "redis.call('INCRBY', KEYS[1], ARGV[1]) redis.call('SELECT', 2) redis.call('RPUSH', 'l', ARGV[1]) return 1",
+      )) as string;
+      await r.evalsha(sha, 1, 'n', '5');
+      await r.evalsha(sha, 1, 'n', '6');
+      await r.call('FUNCTION', 'LOAD', "#!lua name=lib\nredis.register_function('bump', function(k) return redis.call('INCR', k[1]) end)");
+      expect(await r.fcall('bump', 1, 'c')).toBe(1);
+      r.disconnect();
+      expect(await srv.stop()).toBe(0);
+      const aof = readFileSync(join(dir, 'appendonly.aof'), 'latin1');
+      expect(aof).toContain('MULTI');
+      expect(aof).not.toContain('evalsha');
+      srv = await startServer(['--appendonly', 'yes', '--dir', dir]);
+      r = new Redis({ port: srv.port, host: '127.0.0.1' });
+      expect(await r.get('n')).toBe('11');
+      await r.select(2);
+      expect(await r.lrange('l', 0, -1)).toEqual(['5', '6']);
+      await r.select(0);
+      expect(await r.fcall('bump', 1, 'c')).toBe(2);
+      r.disconnect();
+      expect(await srv.stop()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

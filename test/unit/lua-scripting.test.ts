@@ -1,0 +1,123 @@
+/**
+ * The shard's scripting engine in process: EVAL through its handler on a real Store, checking
+ * Redis's Lua↔RESP conversions, the Lua 5.1 behaviour scripts rely on, and the shebang parser.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Store } from '../../src/shards/store.js';
+import { Ctx } from '../../src/shards/context.js';
+import { RespWriter } from '../../src/wire/resp-writer.js';
+import { buildHandlerTable } from '../../src/shards/command-set.js';
+import { initScripting } from '../../src/shards/script-run.js';
+import { scriptCommands, splitArgs } from '../../src/shards/t_script.js';
+import { lookupCommand } from '../../src/commands/table.js';
+import { formatG } from '../../src/shards/lua-cjson.js';
+
+let ctx: Ctx;
+
+/** Runs EVAL script numkeys ...args with the client speaking `proto`; returns the raw reply. */
+function evalRaw(script: string, keys: string[] = [], args: string[] = [], proto: 2 | 3 = 2): string {
+  const parts = ['EVAL', script, String(keys.length), ...keys, ...args].map((s) => Buffer.from(s));
+  ctx.reserve(parts.length);
+  ctx.buf = Buffer.concat(parts);
+  let off = 0;
+  parts.forEach((p, i) => {
+    ctx.as[i] = off;
+    ctx.al[i] = p.length;
+    off += p.length;
+  });
+  ctx.argc = parts.length;
+  ctx.out.len = 0;
+  ctx.out.proto = proto;
+  scriptCommands.eval!(ctx);
+  return Buffer.from(ctx.out.bytes.subarray(0, ctx.out.len)).toString('latin1');
+}
+
+beforeAll(async () => {
+  const store = new Store(16);
+  ctx = new Ctx(store, new RespWriter(1024), { maxBulkLen: 512 * 1024 * 1024 });
+  const handlers = buildHandlerTable();
+  await initScripting(
+    store,
+    ctx.limits,
+    (c, cmd) => handlers[cmd]!(c),
+    (id) => handlers[id] !== undefined && id >= 0,
+  );
+});
+
+describe('Lua → RESP conversions', () => {
+  it('converts scalars as Redis does', () => {
+    expect(evalRaw("return 'hello'")).toBe('$5\r\nhello\r\n');
+    expect(evalRaw('return 100.5')).toBe(':100\r\n');
+    expect(evalRaw('return -3.9')).toBe(':-3\r\n');
+    expect(evalRaw('return true')).toBe(':1\r\n');
+    expect(evalRaw('return false')).toBe('$-1\r\n');
+    expect(evalRaw('return nil')).toBe('$-1\r\n');
+    expect(evalRaw("return {ok='fine'}")).toBe('+fine\r\n');
+    expect(evalRaw("return {err='My Error'}")).toBe('-My Error\r\n');
+    expect(evalRaw("return redis.error_reply('CODE detail')")).toBe('-CODE detail\r\n');
+  });
+
+  it('stops arrays at the first nil and ignores hash parts', () => {
+    expect(evalRaw('return {1, 2, nil, 4}')).toBe('*2\r\n:1\r\n:2\r\n');
+    expect(evalRaw("return {1, x = 'y'}")).toBe('*1\r\n:1\r\n');
+  });
+
+  it('keeps booleans in the script protocol, maps and doubles in the client one', () => {
+    expect(evalRaw('return false', [], [], 3)).toBe('_\r\n');
+    expect(evalRaw('redis.setresp(3) return false', [], [], 3)).toBe('#f\r\n');
+    expect(evalRaw('return {double = 3.5}', [], [], 3)).toBe(',3.5\r\n');
+    expect(evalRaw('return {map = {a = 1}}', [], [], 3)).toBe('%1\r\n$1\r\na\r\n:1\r\n');
+    expect(evalRaw('return {map = {a = 1}}')).toBe('*2\r\n$1\r\na\r\n:1\r\n');
+  });
+
+  it('reports an error for tables nested past the C stack limit', () => {
+    const r = evalRaw('local a = {} local b = {a} a[1] = b return a');
+    expect(r.endsWith('-ERR reached lua stack limit\r\n')).toBe(true);
+  });
+});
+
+describe('RESP → Lua conversions', () => {
+  it('gives integers, strings, false for nil, and tables for status and errors', () => {
+    // Redis pushes integer replies as Lua 5.1 numbers; they print as integers.
+    expect(evalRaw("redis.call('SET', KEYS[1], '7') return 'n' .. redis.call('INCR', KEYS[1])", ['k'])).toBe('$2\r\nn8\r\n');
+    expect(evalRaw("return type(redis.call('GET', 'nokey'))")).toBe('$7\r\nboolean\r\n');
+    expect(evalRaw("return redis.call('SET', 'a', 'b').ok")).toBe('$2\r\nOK\r\n');
+    expect(evalRaw("return redis.pcall('INCR', 'a').err")).toBe('$43\r\nERR value is not an integer or out of range\r\n');
+  });
+
+  it('passes numbers to commands as integers or %.17g', () => {
+    expect(evalRaw("redis.call('SET', 'f', 0.1) return redis.call('GET', 'f')")).toBe('$19\r\n0.10000000000000001\r\n');
+    expect(evalRaw("redis.call('SET', 'f', 10/2) return redis.call('GET', 'f')")).toBe('$1\r\n5\r\n');
+  });
+});
+
+describe('Lua 5.1 behaviour', () => {
+  it('prints integral floats without ".0"', () => {
+    expect(evalRaw("return tostring(10/2) .. ' ' .. (3/2) .. ' ' .. 2^53")).toBe('$24\r\n5 1.5 9.007199254741e+15\r\n');
+  });
+
+  it('has the 5.1 names scripts use', () => {
+    expect(evalRaw('return unpack({1, 2})')).toBe(':1\r\n');
+    expect(evalRaw("return loadstring('return 7')()")).toBe(':7\r\n');
+    expect(evalRaw('return table.getn({1, 2, 3}) + math.mod(7, 4)')).toBe(':6\r\n');
+    expect(evalRaw('return bit.tohex(bit.bxor(0xff, 0x0f), 4) .. bit.lshift(1, 31)')).toBe('$15\r\n00f0-2147483648\r\n');
+  });
+
+  it('words errors on named values as 5.1 does', () => {
+    expect(evalRaw('local t = {} t.x()')).toMatch(/attempt to call field 'x' \(a nil value\)/);
+  });
+});
+
+describe('shebang and cjson helpers', () => {
+  it('splits shebang words as sdssplitargs', () => {
+    expect(splitArgs('#!lua name="foo" flags=no-writes')).toEqual(['#!lua', 'name=foo', 'flags=no-writes']);
+    expect(splitArgs('#!lua name="foo')).toBeNull();
+  });
+
+  it('formats numbers as %.14g', () => {
+    expect(formatG(100, 14)).toBe('100');
+    expect(formatG(0.1 + 0.2, 14)).toBe('0.3');
+    expect(formatG(1e15, 14)).toBe('1e+15');
+    expect(lookupCommand(Buffer.from('eval'), 0, 4)).toBeGreaterThan(0);
+  });
+});
