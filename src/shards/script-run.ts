@@ -128,6 +128,14 @@ function runLocal(id: number, out: RespWriter): boolean {
     case CMD.ECHO:
       out.bulk(argBuf, sctx.as[1]!, sctx.al[1]!);
       return true;
+    case CMD.TIME: {
+      // Redis 7 scripts may read the clock (effects, not the script, are replicated): [seconds, microseconds].
+      const us = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+      out.arrayHeader(2);
+      out.bulkString(String(Math.floor(us / 1e6)));
+      out.bulkString(String(us % 1e6));
+      return true;
+    }
     case CMD.SELECT: {
       const db = sctx.int(1);
       if (db === null) out.error('ERR value is not an integer or out of range');

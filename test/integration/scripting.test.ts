@@ -54,6 +54,15 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
     expect(await r.eval('return unpack({1, 2})', 0)).toBe(1);
   });
 
+  it('lets scripts read the clock with TIME, as Redis 7 does', async () => {
+    const before = Date.now();
+    const [sec, usec] = (await r.eval("return redis.call('TIME')", 0)) as [string, string];
+    const ms = Number(sec) * 1000 + Number(usec) / 1000;
+    expect(Number(usec)).toBeLessThan(1e6);
+    expect(ms).toBeGreaterThanOrEqual(before - 1000);
+    expect(ms).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
   it('answers with Redis error texts', async () => {
     const err = (p: Promise<unknown>): Promise<string> =>
       p.then(
