@@ -17,6 +17,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Connection, REPLY_ON, REPLY_SKIP, isLoopbackAddress, type PendingPart } from './connection.js';
 import { ErrorStats } from './error-stats.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
+import { SCRIPT_CALLS } from '../commands/script-calls.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
 import { readIntoScratch } from '../net/socket-reader.js';
@@ -97,6 +98,8 @@ export interface ModeHooks {
   gate(conn: Connection, seq: number, id: number, cmd: ParsedCommand): boolean;
   /** A command was rejected (unknown, arity): a MULTI in progress must abort. */
   rejected(conn: Connection): void;
+  /** EXEC refused before it ran (`error`, e.g. BUSY): true when that ended the client's transaction with EXECABORT. */
+  execRejected(conn: Connection, seq: number, error: string): boolean;
   /** The connection closed. */
   closed(conn: Connection): void;
   /** A keyspace event frame from a shard (reply frame with connId 0, seq 0). */
@@ -220,6 +223,7 @@ export class Acceptor {
   hooks: ModeHooks = {
     gate: () => false,
     rejected: () => {},
+    execRejected: () => false,
     closed: () => {},
     event: () => {},
     monitor: () => {},
@@ -743,9 +747,11 @@ export class Acceptor {
     }
     conn.lastCommand = spec.name;
     if ((spec.flags & F_ALLOW_BUSY) === 0 && this.busyScript() !== 0) {
-      this.replyError(conn, seq, this.busyScript() === 2 ? E_BUSY_FUNCTION : E_BUSY_SCRIPT);
-      this.stats.rejected[id]!++;
-      this.stats.commandsProcessed--;
+      // Refused like any command that cannot run now: inside MULTI it aborts the transaction (EXECABORT).
+      this.rejectedCall(conn, id);
+      const busy = this.busyScript() === 2 ? E_BUSY_FUNCTION : E_BUSY_SCRIPT;
+      if (id === CMD.EXEC && this.hooks.execRejected(conn, seq, busy)) return true;
+      this.replyError(conn, seq, busy);
       return true;
     }
     if (conn.restricted && !this.access.check(conn, seq, id, cmd)) {
@@ -795,7 +801,8 @@ export class Acceptor {
       else this.replyErrorLatin1(conn, seq, unknownCommandError(b, as, al, argc));
       return true;
     }
-    const tracked = this.trackingReaders !== 0 && (spec.flags & F_READONLY) !== 0 && this.tracksRead(conn, seq);
+    // A script may read: its frame carries the tracking flag, and the shard tracks its keys if it did.
+    const tracked = this.trackingReaders !== 0 && ((spec.flags & F_READONLY) !== 0 || SCRIPT_CALLS.has(id)) && this.tracksRead(conn, seq);
     // The shards register a tracked read's keys from its own frames, under the frame's connection:
     // a transaction's collector is not the client, so its reads send `__track` frames instead.
     if (tracked && !this.sinks.has(conn.id)) this.trackFlag = F.FLAG_TRACK;

@@ -44,6 +44,7 @@ export function installModes(a: Acceptor): { started(): void } {
       return (conn.state & ST_MULTI) !== 0 && txn.gate(conn, seq, id, cmd);
     },
     rejected: (conn) => txn.rejected(conn),
+    execRejected: (conn, seq, error) => txn.execRejected(conn, seq, error),
     closed: (conn) => {
       txn.closed(conn);
       ps.closed(conn);

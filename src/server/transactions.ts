@@ -23,6 +23,7 @@ import { sortSpansShards } from '../commands/sort-args.js';
 import {
   E_DISCARD_WITHOUT_MULTI,
   E_EXECABORT,
+  execAbortBecause,
   E_EXEC_WITHOUT_MULTI,
   E_MULTI_NESTED,
   E_NOT_IN_MULTI,
@@ -171,6 +172,15 @@ export class Transactions {
   /** A command was rejected while queueing. */
   rejected(conn: Connection): void {
     if (conn.multi !== null) conn.multi.failed = true;
+  }
+
+  /** EXEC refused before it ran: the transaction ends with EXECABORT naming the error, as Redis's rejectCommand does. */
+  execRejected(conn: Connection, seq: number, error: string): boolean {
+    if (conn.multi === null) return false;
+    this.endMulti(conn);
+    this.unwatch(conn);
+    this.a.replyError(conn, seq, execAbortBecause(error));
+    return true;
   }
 
   /** Drops the connection's transaction and watches. */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { Ctx, type ShardLimits } from './context.js';
 import type { Store } from './store.js';
 import { RespWriter, formatDouble17 } from '../wire/resp-writer.js';
-import { COMMANDS, F_NOSCRIPT, F_WRITE, checkArity, lookupCommand, lookupSubcommand } from '../commands/table.js';
+import { COMMANDS, F_NOSCRIPT, F_READONLY, F_WRITE, checkArity, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
 import { E_DB_RANGE, E_OOM } from '../wire/error-text.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
@@ -44,6 +44,8 @@ export const running = {
   /** The RESP version redis.call replies are converted from (redis.setresp). */
   resp: 2 as 2 | 3,
   wrote: false,
+  /** It ran a read-only command: a tracking client then tracks the keys it declared, as Redis does. */
+  read: false,
   db: 0,
   /** Client connection and request running the script. */
   conn: 0,
@@ -212,6 +214,7 @@ function execute(): string | null {
   if (!checkArity(spec, sctx.argc)) return 'Wrong number of args calling Redis command from script';
   if ((spec.flags & F_NOSCRIPT) !== 0) return 'This Redis command is not allowed from script';
   const write = (spec.flags & F_WRITE) !== 0;
+  if ((spec.flags & F_READONLY) !== 0) running.read = true;
   if (write) {
     if (running.readOnly) return 'Write commands are not allowed from read-only scripts.';
     running.wrote = true;
@@ -511,6 +514,7 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   running.readOnly = readOnly;
   running.resp = 2;
   running.wrote = false;
+  running.read = false;
   running.db = c.db;
   running.conn = c.conn;
   running.seq = c.seq;

@@ -24,6 +24,7 @@ import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
 import { cachedScripts } from './t_script.js';
+import { SCRIPT_CALLS } from '../commands/script-calls.js';
 import { initScripting, running as script, setEffectsSink, setMemoryCheck, setSliceHandler, writeScriptInfo } from './script-run.js';
 import { functionCounts } from './t_function.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
@@ -195,7 +196,8 @@ function execFrame(buf: Uint8Array, pos: number): void {
   }
   ctx.logEffects = (flags & F.FLAG_EFFECTS) !== 0;
   runHandler(cmd);
-  if (flags & F.FLAG_TRACK) trackRead(ctx);
+  // A script's declared keys are tracked only when it ran a read command, as in Redis.
+  if (flags & F.FLAG_TRACK && (!SCRIPT_CALLS.has(cmd) || script.read)) trackRead(ctx);
   // A blocked request gets its reply later, from serveWaiter or its timeout.
   if (ctx.deferred) {
     ctx.deferred = false;

@@ -252,6 +252,10 @@ export const E_EXEC_WITHOUT_MULTI = 'ERR EXEC without MULTI';
 export const E_WATCH_IN_MULTI = 'ERR WATCH inside MULTI is not allowed';
 export const E_NOT_IN_MULTI = 'ERR Command not allowed inside a transaction';
 export const E_EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
+/** EXEC itself refused (BUSY, …): the transaction is discarded naming why. */
+export function execAbortBecause(error: string): string {
+  return `EXECABORT Transaction discarded because of: ${error}`;
+}
 
 // Malformed request frames (networking.c's processMultibulkBuffer / processInlineBuffer).
 export const E_PROTO_MBULK_COUNT_TOO_BIG = 'ERR Protocol error: too big mbulk count string';
