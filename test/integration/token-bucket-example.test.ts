@@ -49,8 +49,8 @@ describe('examples/token-bucket: one limit three ways', () => {
     const app = Fastify();
     app.addHook('onRequest', rateLimitHook(make(), 'demo'));
     app.get('/', async () => ({ ok: true }));
-    const statuses = [];
-    let last;
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<typeof app.inject>> | undefined;
     const ip = `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
     for (let i = 0; i < 6; i++) {
       last = await app.inject({ url: '/', remoteAddress: ip });
