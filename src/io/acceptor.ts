@@ -314,6 +314,7 @@ export class Acceptor {
   /** Starts the shard workers, runs `beforeListen` (loading the data set), then listens on every bind address. */
   async start(beforeListen: () => Promise<void> = async () => {}): Promise<void> {
     this.tls.start();
+    const mailboxes = Array.from({ length: this.nShards > 1 ? this.nShards : 0 }, () => new SharedArrayBuffer(F.MAILBOX_BYTES));
     for (let i = 0; i < this.nShards; i++) {
       this.shards.push(
         new ShardLink(
@@ -324,6 +325,7 @@ export class Acceptor {
             databases: this.config.num('databases'),
             maxBulkLen: this.config.num('proto-max-bulk-len'),
             ringBytes: RING_BYTES,
+            mailboxes,
             workerUrl: this.workerUrl,
           },
           this.onShardExit,
@@ -1085,6 +1087,14 @@ export class Acceptor {
       case CMD.COPY:
         this.startOperation(conn, seq, id, cmd);
         return true;
+      case CMD.EVAL:
+      case CMD.EVALSHA:
+      case CMD.EVAL_RO:
+      case CMD.EVALSHA_RO:
+      case CMD.FCALL:
+      case CMD.FCALL_RO:
+        this.scriptAcross(conn, seq, id, cmd);
+        return true;
       case CMD.XREAD:
       case CMD.XREADGROUP:
         if (conn.noBlock) return this.refuseCrossSlot(conn, seq);
@@ -1129,6 +1139,23 @@ export class Acceptor {
     const logged = this.aof.take(conn.db, id, cmd);
     this.park(conn);
     void this.coordinator.operation(id, args, keys, conn.db, conn.proto, logged).then((reply) => {
+      if (conn.monitored !== null) this.hooks.executed(conn, seq);
+      if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
+      this.scheduleTick();
+    });
+  }
+
+  /**
+   * A script whose declared keys span shards: it runs in its first key's shard with every shard
+   * held, the others serving its calls on their keys (script-across.ts); the client stays parked.
+   */
+  private scriptAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+    // Its writes are logged as the effects the script sends.
+    this.aof.skip();
+    const home = this.shardOf(cmd, this.keyIdx[0]!);
+    const flags = frameFlags(conn) | F.FLAG_ACROSS | (this.aof.sink !== null ? F.FLAG_EFFECTS : 0);
+    this.park(conn);
+    void this.coordinator.scriptAcross(home, id, copyArgs(cmd), conn.db, flags).then((reply) => {
       if (conn.monitored !== null) this.hooks.executed(conn, seq);
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       this.scheduleTick();
