@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { Ctx, type ShardLimits } from './context.js';
 import type { Store } from './store.js';
 import { RespWriter, formatDouble17 } from '../wire/resp-writer.js';
-import calculateSlot from 'cluster-key-slot';
 import { COMMANDS, F_NOSCRIPT, F_WRITE, checkArity, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
 import { E_DB_RANGE, E_OOM, E_XSHARD_SPLIT, E_XSHARD_UNDECLARED } from '../wire/error-text.js';
 import { shardPosition } from './t_keys.js';
+import { keySlot } from '../wire/key-slot.js';
 import { across, callShard } from './script-across.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
 import { LUA_REGISTRYINDEX, LuaVm, bigIndex, MASK_COUNT, MASK_LINE, T_NUMBER, T_STRING, T_TABLE, loadLuaModule } from './lua-vm.js';
@@ -250,7 +250,7 @@ function keysShard(spec: (typeof COMMANDS)[number]): number {
   let home = -1;
   for (let k = 0; k < nk; k++) {
     const i = keyIdx[k]!;
-    const s = calculateSlot(Buffer.from(argBuf.buffer, argBuf.byteOffset + sctx.as[i]!, sctx.al[i]!)) % shardPosition.count;
+    const s = keySlot(argBuf, sctx.as[i]!, sctx.al[i]!) % shardPosition.count;
     if (k === 0) home = s;
     else if (s !== home) return -2;
   }
