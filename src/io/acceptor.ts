@@ -147,6 +147,11 @@ function frameFlags(conn: Connection): number {
   return (conn.proto === 3 ? F.FLAG_RESP3 : 0) | (conn.noBlock ? F.FLAG_NOBLOCK : 0);
 }
 
+/** EVAL, EVALSHA, FCALL and their read-only forms. */
+function isScriptRun(id: number): boolean {
+  return id === CMD.EVAL || id === CMD.EVALSHA || id === CMD.EVAL_RO || id === CMD.EVALSHA_RO || id === CMD.FCALL || id === CMD.FCALL_RO;
+}
+
 /** Which combiner a command split over shards uses. */
 const enum Split {
   Sum,
@@ -950,6 +955,12 @@ export class Acceptor {
     const spec = COMMANDS[id]!;
     if (this.keyIdx.length < cmd.argc) this.keyIdx = new Int32Array(cmd.argc * 2);
     const nk = extractKeys(spec, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx);
+    if (nk === 0 && isScriptRun(id)) {
+      // A script declaring no keys may touch any key (as Redis allows outside cluster mode): it runs with every shard at hand.
+      for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
+      this.scriptAcross(conn, seq, id, cmd, 0);
+      return true;
+    }
     if (nk <= 0) {
       if (this.held[0] === 1) return this.stall(conn, id);
       this.sendAll(this.shards[0]!, conn, seq, id, cmd);
@@ -1093,7 +1104,7 @@ export class Acceptor {
       case CMD.EVALSHA_RO:
       case CMD.FCALL:
       case CMD.FCALL_RO:
-        this.scriptAcross(conn, seq, id, cmd);
+        this.scriptAcross(conn, seq, id, cmd, this.shardOf(cmd, this.keyIdx[0]!));
         return true;
       case CMD.XREAD:
       case CMD.XREADGROUP:
@@ -1146,13 +1157,13 @@ export class Acceptor {
   }
 
   /**
-   * A script whose declared keys span shards: it runs in its first key's shard with every shard
-   * held, the others serving its calls on their keys (script-across.ts); the client stays parked.
+   * A script whose declared keys span shards (or that declares none): it runs in `home` (its first
+   * key's shard) with every shard held, the others serving its calls on their keys
+   * (script-across.ts); the client stays parked.
    */
-  private scriptAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand): void {
+  private scriptAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand, home: number): void {
     // Its writes are logged as the effects the script sends.
     this.aof.skip();
-    const home = this.shardOf(cmd, this.keyIdx[0]!);
     const flags = frameFlags(conn) | F.FLAG_ACROSS | (this.aof.sink !== null ? F.FLAG_EFFECTS : 0);
     this.park(conn);
     void this.coordinator.scriptAcross(home, id, copyArgs(cmd), conn.db, flags).then((reply) => {

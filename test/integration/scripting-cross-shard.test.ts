@@ -1,7 +1,8 @@
 /**
  * Scripts and functions whose declared keys live on different shards: they run atomically in the
  * first key's shard while every other shard serves its calls, their writes reach the AOF as one
- * MULTI/EXEC and fire keyspace events, and an undeclared key on another shard is refused.
+ * MULTI/EXEC and fire keyspace events; a script declaring no keys reaches every shard, and one
+ * declaring keys of one shard is refused an undeclared key of another.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -117,6 +118,14 @@ describe('scripts whose keys span shards', () => {
     // A script that fails before it runs (EVALSHA of an unknown script) releases every shard.
     await expect(r.evalsha('0000000000000000000000000000000000000000', 2, a, other)).rejects.toThrow(/^NOSCRIPT/);
     expect(await r.set(other, 'ok')).toBe('OK');
+  });
+
+  it('lets a script that declares no keys use keys on every shard, as Redis does outside cluster mode', async () => {
+    const [a, b, c] = [keyOn(0, 'na'), keyOn(1, 'nb'), keyOn(2, 'nc')];
+    expect(await r.eval("for _, k in ipairs(ARGV) do redis.call('SET', k, k) end return #ARGV", 0, a, b, c)).toBe(3);
+    expect(await r.mget(a, b, c)).toEqual([a, b, c]);
+    expect(await r.eval("redis.call('DEL', ARGV[1]) return redis.call('EXISTS', ARGV[1])", 0, b)).toBe(0);
+    expect(await r.exists(b)).toBe(0);
   });
 
   it('fires keyspace events from every shard a script writes', async () => {
