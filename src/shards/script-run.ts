@@ -1,8 +1,10 @@
 /**
  * Running Lua in a shard: the VM with Redis's API (redis.call/pcall and friends, cjson, bit),
  * the state of the script running now, and the call path from a script into the shard's own
- * command handlers (no ring round trip, so a script is atomic by construction). EVAL and FCALL
- * (t_script.ts, t_function.ts) both run their functions through runFunction.
+ * command handlers (no ring round trip, so a script is atomic by construction), or, for a key of
+ * another shard while every shard serves this script, through that shard's mailbox
+ * (script-across.ts). EVAL and FCALL (t_script.ts, t_function.ts) both run their functions
+ * through runFunction.
  */
 import { createHash } from 'node:crypto';
 import { Ctx, type ShardLimits } from './context.js';
