@@ -107,6 +107,20 @@ describe('scripts whose keys span shards', () => {
     await expect(r.call('FCALL_RO', 'swap', 2, a, b)).rejects.toThrow(/^ERR Can not execute a script with write flag using \*_ro command/);
   });
 
+  it('keeps a total constant under 4 clients × 100 FCALLs moving between shards', async () => {
+    const [x, y] = [keyOn(0, 'fx'), keyOn(1, 'fy')];
+    await r.call('FUNCTION', 'LOAD', 'REPLACE', `#!lua name=movelib\nredis.register_function('move', function(KEYS, ARGV) ${MOVE} end)`);
+    await r.set(x, '500');
+    const clients = Array.from({ length: 4 }, () => new Redis({ port: srv.port, host: '127.0.0.1' }));
+    await Promise.all(
+      clients.map(async (c, i) => {
+        for (let k = 0; k < 100; k++) await c.fcall('move', 2, i % 2 === 0 ? x : y, i % 2 === 0 ? y : x, '2');
+      }),
+    );
+    expect(await r.mget(x, y)).toEqual(['500', '0']);
+    for (const c of clients) c.disconnect();
+  });
+
   it('refuses an undeclared key on another shard, and one call whose keys span shards', async () => {
     const [a, other] = [keyOn(0, 'ua'), keyOn(1, 'uo')];
     await expect(r.eval("return redis.call('GET', ARGV[1])", 1, a, other)).rejects.toThrow(
