@@ -33,6 +33,7 @@ export const INTERNAL = [
   '__sortrun',
   '__sortget',
   '__sortstore',
+  '__xserve',
 ] as const;
 export type InternalName = (typeof INTERNAL)[number];
 

@@ -150,6 +150,11 @@ function frameFlags(conn: Connection): number {
   return (conn.proto === 3 ? F.FLAG_RESP3 : 0) | (conn.noBlock ? F.FLAG_NOBLOCK : 0);
 }
 
+/** EVAL, EVALSHA, FCALL and their read-only forms. */
+function isScriptRun(id: number): boolean {
+  return id === CMD.EVAL || id === CMD.EVALSHA || id === CMD.EVAL_RO || id === CMD.EVALSHA_RO || id === CMD.FCALL || id === CMD.FCALL_RO;
+}
+
 /** Which combiner a command split over shards uses. */
 const enum Split {
   Sum,
@@ -318,6 +323,7 @@ export class Acceptor {
   /** Starts the shard workers, runs `beforeListen` (loading the data set), then listens on every bind address. */
   async start(beforeListen: () => Promise<void> = async () => {}): Promise<void> {
     this.tls.start();
+    const mailboxes = Array.from({ length: this.nShards > 1 ? this.nShards : 0 }, () => new SharedArrayBuffer(F.MAILBOX_BYTES));
     for (let i = 0; i < this.nShards; i++) {
       this.shards.push(
         new ShardLink(
@@ -328,6 +334,7 @@ export class Acceptor {
             databases: this.config.num('databases'),
             maxBulkLen: this.config.num('proto-max-bulk-len'),
             ringBytes: RING_BYTES,
+            mailboxes,
             workerUrl: this.workerUrl,
           },
           this.onShardExit,
@@ -955,6 +962,12 @@ export class Acceptor {
     const spec = COMMANDS[id]!;
     if (this.keyIdx.length < cmd.argc) this.keyIdx = new Int32Array(cmd.argc * 2);
     const nk = extractKeys(spec, cmd.buf, cmd.argStart, cmd.argLen, cmd.argc, this.keyIdx);
+    if (nk === 0 && isScriptRun(id)) {
+      // A script declaring no keys may touch any key (as Redis allows outside cluster mode): it runs with every shard at hand.
+      for (let i = 0; i < this.nShards; i++) if (this.held[i] === 1) return this.stall(conn, id);
+      this.scriptAcross(conn, seq, id, cmd, 0);
+      return true;
+    }
     if (nk <= 0) {
       if (this.held[0] === 1) return this.stall(conn, id);
       this.sendAll(this.shards[0]!, conn, seq, id, cmd);
@@ -1092,6 +1105,14 @@ export class Acceptor {
       case CMD.COPY:
         this.startOperation(conn, seq, id, cmd);
         return true;
+      case CMD.EVAL:
+      case CMD.EVALSHA:
+      case CMD.EVAL_RO:
+      case CMD.EVALSHA_RO:
+      case CMD.FCALL:
+      case CMD.FCALL_RO:
+        this.scriptAcross(conn, seq, id, cmd, this.shardOf(cmd, this.keyIdx[0]!));
+        return true;
       case CMD.XREAD:
       case CMD.XREADGROUP:
         if (conn.noBlock) return this.refuseCrossSlot(conn, seq);
@@ -1136,6 +1157,23 @@ export class Acceptor {
     const logged = this.aof.take(conn.db, id, cmd);
     this.park(conn);
     void this.coordinator.operation(id, args, keys, conn.db, conn.proto, logged).then((reply) => {
+      if (conn.monitored !== null) this.hooks.executed(conn, seq);
+      if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
+      this.scheduleTick();
+    });
+  }
+
+  /**
+   * A script whose declared keys span shards (or that declares none): it runs in `home` (its first
+   * key's shard) with every shard held, the others serving its calls on their keys
+   * (script-across.ts); the client stays parked.
+   */
+  private scriptAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand, home: number): void {
+    // Its writes are logged as the effects the script sends.
+    this.aof.skip();
+    const flags = frameFlags(conn) | F.FLAG_ACROSS | (this.aof.sink !== null ? F.FLAG_EFFECTS : 0);
+    this.park(conn);
+    void this.coordinator.scriptAcross(home, id, copyArgs(cmd), conn.db, flags).then((reply) => {
       if (conn.monitored !== null) this.hooks.executed(conn, seq);
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       this.scheduleTick();

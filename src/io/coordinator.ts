@@ -262,6 +262,21 @@ export class Coordinator {
   // ---- operations ----
 
   /**
+   * Runs a script whose keys span shards in shard `home` with every shard held, every other shard
+   * serving its mailbox until the script ends; resolves with the script's reply.
+   */
+  scriptAcross(home: number, id: number, args: Buffer[], db: number, flags: number): Promise<Uint8Array> {
+    return this.holding(this.all, async () => {
+      const serve = internalId('__xserve');
+      const serving: Promise<Uint8Array>[] = [];
+      for (const s of this.all) if (s !== home) serving.push(this.call(s, db, serve, []));
+      const reply = await this.call(home, db, id, args, flags);
+      await Promise.all(serving);
+      return reply;
+    });
+  }
+
+  /**
    * Queues a client's cross-shard operation and resolves with its reply: a gathered collection
    * command when `keys` lists its key arguments, else MSETNX/RENAME/RENAMENX/COPY/FLUSHDB/FLUSHALL.
    * `logged` goes to the AOF before the holds are released.

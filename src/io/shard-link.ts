@@ -21,6 +21,8 @@ export interface ShardLinkOptions {
   databases: number;
   maxBulkLen: number;
   ringBytes: number;
+  /** Every shard's mailbox for scripts across shards. */
+  mailboxes: SharedArrayBuffer[];
   /** The shard worker's entry module (the server names it: io/ does not reach into shards/). */
   workerUrl: URL;
 }
@@ -80,6 +82,7 @@ export class ShardLink implements ShardPort {
       port: port2,
       databases: opts.databases,
       maxBulkLen: opts.maxBulkLen,
+      mailboxes: opts.mailboxes,
     };
     this.worker = new Worker(opts.workerUrl, {
       workerData: init,

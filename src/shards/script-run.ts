@@ -1,16 +1,21 @@
 /**
  * Running Lua in a shard: the VM with Redis's API (redis.call/pcall and friends, cjson, bit),
  * the state of the script running now, and the call path from a script into the shard's own
- * command handlers (no ring round trip, so a script is atomic by construction). EVAL and FCALL
- * (t_script.ts, t_function.ts) both run their functions through runFunction.
+ * command handlers (no ring round trip, so a script is atomic by construction), or, for a key of
+ * another shard while every shard serves this script, through that shard's mailbox
+ * (script-across.ts). EVAL and FCALL (t_script.ts, t_function.ts) both run their functions
+ * through runFunction.
  */
 import { createHash } from 'node:crypto';
 import { Ctx, type ShardLimits } from './context.js';
 import type { Store } from './store.js';
 import { RespWriter, formatDouble17 } from '../wire/resp-writer.js';
-import { COMMANDS, F_NOSCRIPT, F_READONLY, F_WRITE, checkArity, lookupCommand, lookupSubcommand } from '../commands/table.js';
+import { COMMANDS, F_NOSCRIPT, F_READONLY, F_WRITE, checkArity, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
-import { E_DB_RANGE, E_OOM } from '../wire/error-text.js';
+import { E_DB_RANGE, E_OOM, E_XSHARD_SPLIT, E_XSHARD_UNDECLARED } from '../wire/error-text.js';
+import { shardPosition } from './t_keys.js';
+import { keySlot } from '../wire/key-slot.js';
+import { across, callShard } from './script-across.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
 import { LUA_REGISTRYINDEX, LuaVm, bigIndex, MASK_COUNT, MASK_LINE, T_NUMBER, T_STRING, T_TABLE, loadLuaModule } from './lua-vm.js';
 import { PRELUDE } from './lua-prelude.js';
@@ -230,10 +235,39 @@ function execute(): string | null {
   sctx.noBlock = true;
   if (runLocal(id, out)) return null;
   if (!shardRuns(id)) return 'This Redis command is not allowed from script';
+  if (shardPosition.count > 1) {
+    const home = keysShard(spec);
+    if (home === -2) return E_XSHARD_SPLIT;
+    if (home >= 0) {
+      // Only a script whose declared keys span shards has every shard serving it.
+      if (!across.active) return E_XSHARD_UNDECLARED;
+      const r = callShard(home, id, running.db, running.resp, argBuf, sctx.as, sctx.al, sctx.argc);
+      if (r === null) return 'Script call arguments too large for a call to another shard';
+      out.raw(r, 0, r.length);
+      if (write && running.logEffects && out.bytes[0] !== 45) recordEffect();
+      return null;
+    }
+  }
   runner(sctx, id);
   sctx.deferred = false;
   if (write && running.logEffects && out.bytes[0] !== 45) recordEffect();
   return null;
+}
+
+let keyIdx = new Int32Array(16);
+
+/** Shard owning the keys of the call in sctx: -1 for this shard (or no keys), -2 when they span shards. */
+function keysShard(spec: (typeof COMMANDS)[number]): number {
+  if (keyIdx.length < sctx.argc) keyIdx = new Int32Array(sctx.argc * 2);
+  const nk = extractKeys(spec, argBuf, sctx.as, sctx.al, sctx.argc, keyIdx);
+  let home = -1;
+  for (let k = 0; k < nk; k++) {
+    const i = keyIdx[k]!;
+    const s = keySlot(argBuf, sctx.as[i]!, sctx.al[i]!) % shardPosition.count;
+    if (k === 0) home = s;
+    else if (s !== home) return -2;
+  }
+  return home === shardPosition.id ? -1 : home;
 }
 
 /** The writes the running script made, for the AOF: RESP arrays [db, argv...]. */

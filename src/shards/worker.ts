@@ -27,6 +27,7 @@ import { cachedScripts } from './t_script.js';
 import { SCRIPT_CALLS } from '../commands/script-calls.js';
 import { initScripting, running as script, setEffectsSink, setMemoryCheck, setSliceHandler, writeScriptInfo } from './script-run.js';
 import { functionCounts } from './t_function.js';
+import { across, attachMailboxes, endAcross, serveMailbox } from './script-across.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
 import './stream-codec.js';
@@ -34,6 +35,7 @@ import './stream-codec.js';
 const init = workerData as ShardInit;
 shardPosition.id = init.id;
 shardPosition.count = init.count;
+attachMailboxes(init.id, init.mailboxes);
 
 const req = new RingReader(init.req);
 const rep = new RingWriter(init.rep);
@@ -71,6 +73,8 @@ const handlers = buildHandlerTable();
 const SHUTDOWN = internalId('__shutdown');
 const DUMP = internalId('__dump');
 const RESTORE = internalId('__restore');
+const XSERVE = internalId('__xserve');
+const OK_REPLY = new TextEncoder().encode('+OK\r\n');
 store.onExpired = (db, a) => {
   touchExpired(store, db, a);
   notifyExpired(store, db, a);
@@ -168,6 +172,14 @@ function execFrame(buf: Uint8Array, pos: number): void {
     running = false;
     return;
   }
+  if (cmd === XSERVE) {
+    // Earlier replies go out before this shard waits on another's script.
+    endRun();
+    flushReplies();
+    serveMailbox(store, ctx.limits, runOn);
+    writeReply(conn, seq, OK_REPLY, OK_REPLY.length);
+    return;
+  }
   ctx.reserve(argc);
   const as = ctx.as;
   const al = ctx.al;
@@ -195,7 +207,12 @@ function execFrame(buf: Uint8Array, pos: number): void {
     runCmd = cmd;
   }
   ctx.logEffects = (flags & F.FLAG_EFFECTS) !== 0;
-  runHandler(cmd);
+  if (flags & F.FLAG_ACROSS) {
+    across.active = true;
+    runHandler(cmd);
+    across.active = false;
+    endAcross();
+  } else runHandler(cmd);
   // A script's declared keys are tracked only when it ran a read command, as in Redis.
   if (flags & F.FLAG_TRACK && (!SCRIPT_CALLS.has(cmd) || script.read)) trackRead(ctx);
   // A blocked request gets its reply later, from serveWaiter or its timeout.

@@ -79,6 +79,12 @@ export const E_INVALID_CURSOR = 'ERR invalid cursor';
 export const E_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 
 // Scripts and functions.
+/** A script's redis.call reply too large for the mailbox between shards (script-across.ts). */
+export const E_XSHARD_REPLY_TOO_LARGE = 'ERR reply too large for a script call to another shard';
+/** redis.call on a key of another shard that the script did not declare (Sabre; Redis Cluster refuses such keys too). */
+export const E_XSHARD_UNDECLARED = 'Script attempted to access a key on another shard that was not declared in its keys';
+/** redis.call whose own keys live on different shards. */
+export const E_XSHARD_SPLIT = 'Script attempted to access keys on different shards in one command';
 export const E_BUSY_SCRIPT = 'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.';
 export const E_BUSY_FUNCTION = 'BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.';
 export const E_NOTBUSY = 'NOTBUSY No scripts in execution right now.';

@@ -25,6 +25,10 @@ export const FLAG_NOBLOCK = 4;
 export const FLAG_TRACK = 8;
 /** The AOF is on: a script sends the writes it made (KIND_EFFECTS) before its reply. */
 export const FLAG_EFFECTS = 16;
+/** A script whose keys span shards: every other shard serves its mailbox while it runs (script-across.ts). */
+export const FLAG_ACROSS = 32;
+/** Bytes of each shard's mailbox for scripts across shards (requests and replies up to this, less 64). */
+export const MAILBOX_BYTES = 8 << 20;
 
 export const REP_CONN = 0;
 export const REP_SEQ = 4;

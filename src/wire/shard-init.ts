@@ -17,4 +17,6 @@ export interface ShardInit {
   port: MessagePort;
   databases: number;
   maxBulkLen: number;
+  /** Every shard's mailbox, by shard id (script-across.ts). */
+  mailboxes: SharedArrayBuffer[];
 }
