@@ -236,10 +236,13 @@ export function findHeadEnd(buf: Buffer, start: number, from: number, end: numbe
   }
 }
 
-/** The status for a head that grew past MAX_REQUEST_HEAD without ending: 414 while the request line is still going. */
+/**
+ * The status for a head past MAX_REQUEST_HEAD: 414 when the request line is what is too long (still
+ * going, or longer than a target may be), 431 when the headers are. The same however the bytes arrived.
+ */
 export function oversizeStatus(buf: Buffer, start: number, end: number): number {
   const lf = buf.indexOf(10, start);
-  return lf < 0 || lf >= end ? 414 : 431;
+  return lf < 0 || lf >= end || lf - start > MAX_REQUEST_TARGET ? 414 : 431;
 }
 
 /** Where the line at p (which findHeadEnd saw end before `end`) ends: its CR, or its LF when it has none. */

@@ -1,6 +1,6 @@
 /** The net front's request-head parser as a pure function of bytes: head boundaries across reads, and what it reads. */
 import { describe, expect, it } from 'vitest';
-import { findHeadEnd, type HeadScan, parseRequestHead, RequestHead } from '../../src/proxy/request-head-parser.js';
+import { findHeadEnd, type HeadScan, oversizeStatus, parseRequestHead, RequestHead } from '../../src/proxy/request-head-parser.js';
 
 const scan: HeadScan = { resume: 0 };
 
@@ -78,5 +78,20 @@ describe('parseRequestHead', () => {
     ['GET  / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
   ])('refuses %j with %i', (text, status) => {
     expect(parse(text).status).toBe(status);
+  });
+});
+
+describe('oversizeStatus', () => {
+  const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+  it('answers 414 when the request line is too long, whether or not the whole head arrived', () => {
+    const whole = b(`GET /${'a'.repeat(70_000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    expect(oversizeStatus(whole, 0, whole.length)).toBe(414);
+    expect(oversizeStatus(whole, 0, 40_000)).toBe(414);
+  });
+
+  it('answers 431 when the headers are too large', () => {
+    const head = b(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'v'.repeat(40_000)}\r\n\r\n`);
+    expect(oversizeStatus(head, 0, head.length)).toBe(431);
   });
 });
