@@ -183,6 +183,15 @@ const PARAMS: Param[] = [
     check: checkBufferLimits,
     help: 'per-class output limits: <class> <hard> <soft> <soft seconds>, classes normal, replica, pubsub',
   },
+  {
+    name: 'repl-backlog-size',
+    kind: 'memory',
+    def: String(1024 * 1024),
+    mutable: true,
+    min: 1,
+    max: 2 ** 53,
+    help: 'bytes of the replication stream kept for partial resyncs',
+  },
   { name: 'timeout', kind: 'int', def: '0', mutable: true, min: 0, max: 2 ** 31, help: 'close idle clients after N seconds (0 = never)' },
   {
     name: 'loglevel',

@@ -167,8 +167,6 @@ function section(a: Acceptor, name: string): string[] | null {
         `keyspace_misses:${counter(a, F.ST_MISSES)}`,
         `total_error_replies:${a.stats.errors.total}`,
       ];
-    case 'replication':
-      return ['role:master', 'connected_slaves:0', `master_replid:${a.stats.runId}`, 'master_repl_offset:0'];
     case 'cpu': {
       const u = process.cpuUsage();
       return [`used_cpu_sys:${(u.system / 1e6).toFixed(6)}`, `used_cpu_user:${(u.user / 1e6).toFixed(6)}`];

@@ -5,6 +5,7 @@ import { installLocalCommands } from './local-commands.js';
 import { Acl } from './acl.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
+import { installReplication } from './replication.js';
 import { ServerPersistence } from './persistence.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { fitMaxclients } from './fd-limit.js';
@@ -40,6 +41,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const persistence = new ServerPersistence(acceptor, status, log);
   persistence.install(acceptor.local);
   installScriptAdmin(acceptor, acceptor.local);
+  installReplication(acceptor);
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.

@@ -1,7 +1,7 @@
 /**
  * Commands whose answer follows from what this server is: a standalone master without cluster
  * support, replicas, modules, latency-event sampling or jemalloc. Each answers as Redis 7.0 does
- * in that situation: CLUSTER/ASKING/READONLY/READWRITE refuse, ROLE is a master at offset 0,
+ * in that situation: CLUSTER/ASKING/READONLY/READWRITE refuse,
  * REPLCONF takes a replica's handshake options, MODULE lists none and loads none, the latency
  * monitor has no samples, MEMORY MALLOC-STATS has no allocator statistics.
  */
@@ -43,15 +43,6 @@ export function installStandaloneCommands(a: Acceptor): void {
   const refuse = (conn: Parameters<NonNullable<(typeof h)[number]>>[0], seq: number): void => a.replyError(conn, seq, E_CLUSTER_DISABLED);
   for (const id of [CMD.ASKING, CMD.READONLY, CMD.READWRITE]) h[id] = refuse;
   for (const sub of COMMANDS[CMD.CLUSTER]!.subcommands!) h[sub.id] = refuse;
-
-  h[CMD.ROLE] = (conn, seq) => {
-    const w = a.startReply(conn);
-    w.arrayHeader(3);
-    w.bulkString('master');
-    w.int(0);
-    w.arrayHeader(0);
-    a.replyW(conn, seq);
-  };
 
   h[CMD.REPLCONF] = (conn, seq, cmd) => {
     if (cmd.argc % 2 === 0) return a.replyError(conn, seq, E_SYNTAX);

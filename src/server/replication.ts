@@ -1,0 +1,84 @@
+/**
+ * Replication as the rest of the server sees it: the shared history (repl-state.ts), this server's
+ * two possible sides — the link to its own master when it is a replica, the replicas attached to it
+ * — and what INFO replication and ROLE report from them, in Redis 7.0's form. Each side plugs in
+ * here, so neither reaches into the other.
+ */
+import { CMD } from '../commands/ids.generated.js';
+import type { Acceptor } from '../io/acceptor.js';
+import type { RespWriter } from '../wire/resp-writer.js';
+import { registerInfoSection } from './info.js';
+import { ReplicationState } from './repl-state.js';
+
+/** One attached replica as ROLE lists it. */
+export interface ReplicaView {
+  ip: string;
+  port: number;
+  /** The offset it last acknowledged. */
+  ackOffset: number;
+}
+
+/** The replica side while this server replicates a master (REPLICAOF host port). */
+export interface UpstreamSide {
+  /** INFO lines from master_host to replica_announced, in Redis's order. */
+  infoLines(): string[];
+  /** ROLE's reply for a replica: slave, host, port, link state, offset. */
+  writeRole(w: RespWriter): void;
+}
+
+/** The master side: the replicas attached to this server. */
+export interface DownstreamSide {
+  /** connected_slaves, the slaveN lines and min_slaves_good_slaves where it applies, in Redis's order. */
+  infoLines(): string[];
+  /** The attached replicas that finished their sync, for ROLE. */
+  replicas(): ReplicaView[];
+}
+
+/** The replication of one server. */
+export class Replication {
+  /** Ids, offsets and backlog of the stream this server holds. */
+  readonly state = new ReplicationState();
+  /** Set while this server is a replica. */
+  upstream: UpstreamSide | null = null;
+  /** Set once the master side is installed. */
+  downstream: DownstreamSide | null = null;
+
+  constructor(private readonly a: Acceptor) {}
+
+  /** INFO replication, as Redis 7.0 prints it. */
+  infoLines(): string[] {
+    const lines = [this.upstream === null ? 'role:master' : 'role:slave'];
+    if (this.upstream !== null) lines.push(...this.upstream.infoLines());
+    lines.push(...(this.downstream?.infoLines() ?? ['connected_slaves:0']));
+    lines.push('master_failover_state:no-failover');
+    lines.push(...this.state.infoLines(this.a.config.num('repl-backlog-size')));
+    return lines;
+  }
+
+  /** ROLE: a master with its offset and synced replicas, or the replica's view of its link. */
+  writeRole(w: RespWriter): void {
+    if (this.upstream !== null) return this.upstream.writeRole(w);
+    const replicas = this.downstream?.replicas() ?? [];
+    w.arrayHeader(3);
+    w.bulkString('master');
+    w.int(this.state.offset);
+    w.arrayHeader(replicas.length);
+    for (const r of replicas) {
+      w.arrayHeader(3);
+      w.bulkString(r.ip);
+      w.bulkString(String(r.port));
+      w.bulkString(String(r.ackOffset));
+    }
+  }
+}
+
+/** Creates the server's replication and installs INFO replication and ROLE. */
+export function installReplication(a: Acceptor): Replication {
+  const r = new Replication(a);
+  registerInfoSection(a, 'replication', () => r.infoLines());
+  a.local[CMD.ROLE] = (conn, seq) => {
+    r.writeRole(a.startReply(conn));
+    a.replyW(conn, seq);
+  };
+  return r;
+}
