@@ -7,6 +7,7 @@ import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
 import { ServerPersistence } from './persistence.js';
+import { Propagation } from './propagation.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { fitMaxclients } from './fd-limit.js';
 import { startMetrics } from './metrics.js';
@@ -38,10 +39,11 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   installLocalCommands(acceptor, config, onShutdownCommand, acl);
   for (const name of TLS_CONTEXT_SETTINGS) config.onApply(name, acceptor.tls.reconfigure);
   const modes = installModes(acceptor);
-  const persistence = new ServerPersistence(acceptor, status, log);
+  const propagation = new Propagation(acceptor);
+  const persistence = new ServerPersistence(acceptor, status, log, propagation);
   persistence.install(acceptor.local);
   installScriptAdmin(acceptor, acceptor.local);
-  installReplication(acceptor);
+  const replication = installReplication(acceptor, { persistence, propagation, log });
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.
@@ -79,6 +81,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     port: acceptor.port,
     stop: async () => {
       if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
+      replication.close();
       await persistence.close();
       await acceptor.close();
     },
