@@ -175,7 +175,7 @@ async function caughtUp(master: Redis, replica: RedisReplica): Promise<void> {
 }
 
 /** The value of a key as a comparable text, by type. */
-async function valueOf(c: Redis, key: string, type: string): Promise<string> {
+async function keyValue(c: Redis, key: string, type: string): Promise<string> {
   switch (type) {
     case 'string':
       return (await c.getBuffer(key))!.toString('base64');
@@ -206,7 +206,7 @@ async function compare(master: Redis, replica: Redis): Promise<number> {
     for (const k of mk) {
       const type = await master.type(k);
       expect(await replica.type(k), `type of ${k}`).toBe(type);
-      expect(await valueOf(replica, k, type), `value of ${k}`).toBe(await valueOf(master, k, type));
+      expect(await keyValue(replica, k, type), `value of ${k}`).toBe(await keyValue(master, k, type));
       const [mt, rt] = [await master.pttl(k), await replica.pttl(k)];
       if (mt < 0) expect(rt, `ttl of ${k}`).toBe(mt);
       else expect(Math.abs(mt - rt), `ttl of ${k}`).toBeLessThan(5000);
