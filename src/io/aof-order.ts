@@ -14,11 +14,15 @@ export interface AofEntry {
   db: number;
   id: number;
   argv: Uint8Array[];
+  /** The command already encoded as RESP (then argv is empty): a whole command whose effect is its arguments. */
+  resp: Uint8Array | null;
 }
 
 /** The AOF as the acceptor uses it: capture at dispatch, log at reply, flush before replies go out. */
 export interface AofSink {
   capture(db: number, id: number, cmd: ParsedCommand): AofEntry;
+  /** The same for a whole command logged when its reply comes (it may keep only its RESP encoding). */
+  captureWhole(db: number, id: number, cmd: ParsedCommand): AofEntry;
   commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void;
   flush(): void;
 }
@@ -59,7 +63,7 @@ export class AofOrder {
 
   /** After routing (only while a sink is set): a write no path took is logged when its reply comes. */
   dispatched(connId: number, seq: number, write: boolean, db: number, id: number, cmd: ParsedCommand): void {
-    if (write && !this.taken) this.pend(connId, seq * 256 + WHOLE, this.sink!.capture(db, id, cmd));
+    if (write && !this.taken) this.pend(connId, seq * 256 + WHOLE, this.sink!.captureWhole(db, id, cmd));
     this.taken = false;
   }
 
@@ -69,7 +73,7 @@ export class AofOrder {
     if (whole === null) return;
     byShard.forEach((args, s) => {
       if (args.length > 0)
-        this.pend(connId, seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)] });
+        this.pend(connId, seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)], resp: null });
     });
   }
 
@@ -115,18 +119,18 @@ export class AofOrder {
         items.push(b.slice(e + 2, e + 2 + l));
         p = e + 2 + l + 2;
       }
-      entries.push({ db: Number(Buffer.from(items[0]!).toString('latin1')), id: -1, argv: items.slice(1) });
+      entries.push({ db: Number(Buffer.from(items[0]!).toString('latin1')), id: -1, argv: items.slice(1), resp: null });
     }
     if (entries.length === 0) return;
     const db = entries[0]!.db;
-    sink.commit({ db, id: -1, argv: [Buffer.from('MULTI')] }, OK, 0, OK.length);
+    sink.commit({ db, id: -1, argv: [Buffer.from('MULTI')], resp: null }, OK, 0, OK.length);
     for (const e of entries) sink.commit(e, OK, 0, OK.length);
-    sink.commit({ db: entries[entries.length - 1]!.db, id: -1, argv: [Buffer.from('EXEC')] }, OK, 0, OK.length);
+    sink.commit({ db: entries[entries.length - 1]!.db, id: -1, argv: [Buffer.from('EXEC')], resp: null }, OK, 0, OK.length);
   }
 
   /** A key a shard expired or evicted (a DEL_TAG frame body: tag, db, key): logged as DEL, as Redis propagates it. */
   deleted(b: Uint8Array, s: number, len: number): void {
-    this.sink?.commit({ db: b[s + 1]!, id: CMD.DEL, argv: [DEL, b.slice(s + 2, s + len)] }, ONE, 0, ONE.length);
+    this.sink?.commit({ db: b[s + 1]!, id: CMD.DEL, argv: [DEL, b.slice(s + 2, s + len)], resp: null }, ONE, 0, ONE.length);
   }
 
   /** Logs `e` with its reply now (a held operation, while its shards are still held). */
