@@ -44,6 +44,8 @@ export class AofOrder {
   private readonly system = new Map<number, AofEntry>();
   /** Set by routing paths that took care of the AOF for the command being dispatched. */
   private taken = false;
+  /** An emptied per-connection map, reused rather than allocated again. */
+  private spare: Map<number, AofEntry> | null = null;
 
   /**
    * Captures a client's write for a routing path that logs it itself (held operations, split
@@ -80,8 +82,17 @@ export class AofOrder {
   /** Shard `shard` answered command `seq` of `connId`: logs the write (or its part) this reply answers. */
   replied(connId: number, seq: number, shard: number, b: Uint8Array, s: number, len: number): void {
     if (this.pending.size === 0) return;
-    const e = this.forget(connId, seq * 256 + WHOLE) ?? this.forget(connId, seq * 256 + shard);
-    if (e !== undefined) this.sink?.commit(e, b, s, len);
+    const m = this.pending.get(connId);
+    if (m === undefined) return;
+    let key = seq * 256 + WHOLE;
+    let e = m.get(key);
+    if (e === undefined) {
+      key = seq * 256 + shard;
+      e = m.get(key);
+      if (e === undefined) return;
+    }
+    this.remove(connId, m, key);
+    this.sink?.commit(e, b, s, len);
   }
 
   /** Logs `e` when the server's own call `seq` is answered. */
@@ -150,8 +161,21 @@ export class AofOrder {
 
   private pend(connId: number, key: number, e: AofEntry): void {
     let m = this.pending.get(connId);
-    if (m === undefined) this.pending.set(connId, (m = new Map()));
+    if (m === undefined) {
+      m = this.spare ?? new Map();
+      this.spare = null;
+      this.pending.set(connId, m);
+    }
     m.set(key, e);
+  }
+
+  /** Removes `key` from a connection's entries; an emptied map is kept for the next connection that needs one (a pipeline empties it every batch). */
+  private remove(connId: number, m: Map<number, AofEntry>, key: number): void {
+    m.delete(key);
+    if (m.size === 0) {
+      this.pending.delete(connId);
+      this.spare = m;
+    }
   }
 
   /** Removes and returns a pending entry. */
@@ -159,8 +183,7 @@ export class AofOrder {
     const m = this.pending.get(connId);
     const e = m?.get(key);
     if (e === undefined) return undefined;
-    m!.delete(key);
-    if (m!.size === 0) this.pending.delete(connId);
+    this.remove(connId, m!, key);
     return e;
   }
 }
