@@ -2,8 +2,9 @@
  * The AOF in the order shards run writes. A write is captured when it is dispatched and logged
  * when its reply comes back, which is the order its shard ran it in (blocked commands included);
  * a write split over shards (DEL, UNLINK, MSET) is logged part by part as each shard answers, and
- * the server's own calls (cross-shard blocking pops) by their system sequence number. The sink,
- * the server's append-only file, is set only while appendonly is on.
+ * the server's own calls (cross-shard blocking pops) by their system sequence number. The sink
+ * (the server's propagation fan-out: the append-only file and the replication stream) is set only
+ * while one of them is on.
  */
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { COMMANDS, F_WRITE } from '../commands/table.js';
@@ -36,7 +37,7 @@ const WHOLE = 255;
 
 /** Writes waiting for their replies, logged to the sink in the order the shards answer them. */
 export class AofOrder {
-  /** The append-only file while appendonly is on. */
+  /** The propagation fan-out while the AOF or the replication stream is on. */
   sink: AofSink | null = null;
   /** Client writes waiting for their reply: by connection id, then seq * 256 + part. */
   private readonly pending = new Map<number, Map<number, AofEntry>>();
