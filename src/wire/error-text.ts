@@ -433,3 +433,8 @@ export const E_NOREPLICAS = 'NOREPLICAS Not enough good replicas to write.';
 export const E_NOMASTERLINK = "NOMASTERLINK Can't SYNC while not connected with my master";
 export const E_WAIT_ON_REPLICA =
   'ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.';
+
+/** REPLCONF rdb-filter-only with a filter this server's snapshots cannot apply. */
+export function replconfBadFilter(filter: string): string {
+  return `ERR Unsupported rdb-filter-only option: ${filter}`;
+}
