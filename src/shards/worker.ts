@@ -26,7 +26,15 @@ import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
 import { cachedScripts } from './t_script.js';
 import { SCRIPT_CALLS } from '../commands/script-calls.js';
-import { initScripting, running as script, setEffectsSink, setMemoryCheck, setSliceHandler, writeScriptInfo } from './script-run.js';
+import {
+  initScripting,
+  running as script,
+  setEffectsSink,
+  setMemoryCheck,
+  setReplicaCheck,
+  setSliceHandler,
+  writeScriptInfo,
+} from './script-run.js';
 import { functionCounts } from './t_function.js';
 import { across, attachMailboxes, endAcross, serveMailbox } from './script-across.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
@@ -433,6 +441,7 @@ function loop(): void {
 
 await initScripting(store, ctx.limits, runOn, (id) => handlers[id] !== undefined);
 setMemoryCheck(() => evictor.enabled && !evictor.makeRoom(64));
+setReplicaCheck(() => stats[F.CT_NOREPLICAS] !== 0);
 setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND_EFFECTS));
 // A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
 setSliceHandler(

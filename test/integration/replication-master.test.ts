@@ -317,6 +317,10 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     await master.config('SET', 'min-replicas-to-write', '2');
     await waitFor(async () => parseInfo(await master.info('replication')).get('min_slaves_good_slaves') === '1', 3000);
     await expect(master.set('refused', 'x')).rejects.toThrow('NOREPLICAS Not enough good replicas to write.');
+    // Scripts: refused at their first write, or up front when their shebang lets them write.
+    await expect(master.eval("return redis.call('set', KEYS[1], 'x')", 1, 'refused')).rejects.toThrow(/^NOREPLICAS /);
+    await expect(master.eval("#!lua\nreturn redis.call('get', KEYS[1])", 1, 'refused')).rejects.toThrow(/^NOREPLICAS /);
+    expect(await master.eval("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", 1, 'base:s:2')).toBe('v2-0');
     expect(await master.get('base:s:1')).not.toBeNull();
     await master.config('SET', 'min-replicas-to-write', '1');
     expect(await master.set('allowed', 'x')).toBe('OK');
