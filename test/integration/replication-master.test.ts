@@ -53,6 +53,8 @@ class RedisReplica {
       () => this.out,
     );
     this.client = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+    // SHUTDOWN and kill close it under the client's feet: that is expected here.
+    this.client.on('error', () => {});
     await this.client.connect();
   }
 
