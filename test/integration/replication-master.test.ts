@@ -284,6 +284,12 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     expect(role[2]).toEqual([['127.0.0.1', String(a.port), expect.stringMatching(/^\d+$/)]]);
     const list = (await master.call('CLIENT', 'LIST', 'TYPE', 'replica')) as string;
     expect(list).toMatch(/flags=S /);
+    expect(info.get('repl_backlog_active')).toBe('1');
+    await master.config('SET', 'repl-backlog-size', '2mb');
+    const resized = parseInfo(await master.info('replication'));
+    expect(resized.get('repl_backlog_size')).toBe(String(2 << 20));
+    // The bytes held are kept (a PING may have added some since).
+    expect(Number(resized.get('repl_backlog_histlen'))).toBeGreaterThanOrEqual(Number(info.get('repl_backlog_histlen')));
   });
 
   it('sends the keys that expire on the master as DELs', async () => {
@@ -312,6 +318,8 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     expect(await a.client.get('wait:2')).toBe('y');
     // Two asked, one there: the timeout answers the one reached.
     expect(await master.wait(2, 300)).toBe(1);
+    // Timeout 0 waits as long as it takes; then WAIT 0 counts the same replica at once.
+    expect(await master.wait(1, 0)).toBe(1);
     expect(await master.wait(0, 0)).toBe(1);
   });
 
