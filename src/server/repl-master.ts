@@ -595,10 +595,18 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     return this.links.filter((l) => l.state === ONLINE).map((l) => ({ ip: l.ip, port: l.hs.port, ackOffset: l.ackOffset }));
   }
 
-  /** Stops the cron (server shutdown). */
+  /**
+   * Server shutdown: stops the cron and the syncs not started; online replicas get the last of the
+   * stream and an orderly close, the others (a sync in progress, which then ends) are cut.
+   */
   close(): void {
     clearInterval(this.cron);
     for (const j of this.jobs) if (j.timer !== null) clearTimeout(j.timer);
+    this.stream?.flush();
+    for (const l of this.links) {
+      if (l.state === ONLINE && l.held === null) l.conn.socket.end();
+      else this.a.kill(l.conn);
+    }
   }
 }
 
