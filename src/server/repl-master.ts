@@ -134,6 +134,11 @@ class SocketTarget implements SnapshotTarget {
     return n > DRAIN_BYTES ? n : 0;
   }
 
+  functionRecords(records: Uint8Array): void {
+    this.begin();
+    this.writer.functionRecords(records);
+  }
+
   selectDb(db: number, sizes?: { keys: number; expires: number }): void {
     this.begin();
     this.writer.selectDb(db, sizes);
