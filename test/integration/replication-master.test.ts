@@ -339,6 +339,8 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     await expect(master.eval("#!lua\nreturn redis.call('get', KEYS[1])", 1, 'refused')).rejects.toThrow(/^NOREPLICAS /);
     expect(await master.eval("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", 1, 'base:s:2')).toBe('v2-0');
     expect(await master.get('base:s:1')).not.toBeNull();
+    // A transaction with a write ends in EXECABORT, as in Redis.
+    await expect(master.multi().set('refused', 'x').exec()).rejects.toThrow(/EXECABORT/);
     await master.config('SET', 'min-replicas-to-write', '1');
     expect(await master.set('allowed', 'x')).toBe('OK');
     await master.config('SET', 'min-replicas-to-write', '0');
