@@ -109,8 +109,11 @@ export const ST_FUNCTION_COUNTS = ST_TRACKING_ITEMS + 1;
 export const FUNCTIONS_SPAN = 1 << 20;
 /** Set by the acceptor while writes are propagated (AOF or replicas): the shard reports keys it expires or evicts (DEL_TAG frames). */
 export const CT_PROPAGATE = ST_FUNCTION_COUNTS + 1;
-/** Set by the acceptor while min-replicas-to-write is not met: scripts that may write are refused (NOREPLICAS). */
-export const CT_NOREPLICAS = CT_PROPAGATE + 1;
+/**
+ * Set by the acceptor while min-replicas-to-write is not met: scripts that may write are refused
+ * (NOREPLICAS). CT_PROPAGATE + 1 is left to the replica side's control word.
+ */
+export const CT_NOREPLICAS = CT_PROPAGATE + 2;
 export const STATS_SLOTS = CT_NOREPLICAS + 1;
 /**
  * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
