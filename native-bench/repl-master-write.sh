@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Master write throughput with one replica attached: Sabre master + Redis 7.0 replica against
-# Redis master + Redis replica, and Sabre alone (what propagation costs), in alternating rounds.
+# Redis master + Redis replica, and both alone (what propagation costs), in alternating rounds; each
+# measured run follows an unmeasured warm-up run on the same servers.
 # Usage: bash native-bench/repl-master-write.sh [rounds] [requests]   (needs npm run build, redis-server, redis-benchmark)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,8 @@ run_pair() { # $1: master kind (sabre|redis), $2: with replica (yes|no)
     wait_sync "$rp"
   fi
   local t0 t1 rps
+  # An unmeasured warm-up (Sabre's JIT; the same for Redis), then the measured run on the same servers.
+  bench "$mp" >/dev/null
   t0=$(cpu_ticks "$mpid")
   rps=$(bench "$mp")
   t1=$(cpu_ticks "$mpid")
