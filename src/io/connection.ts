@@ -195,6 +195,8 @@ export class Connection {
    * owner's queue.
    */
   monitored: MonitorEntry[] | null = null;
+  /** The link to this replica's master (CLIENT LIST flag M): its writes pass a read-only replica. */
+  master = false;
   /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */
   monitor = false;
   noEvict = false;

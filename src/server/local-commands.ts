@@ -50,8 +50,9 @@ import type { ServerConfig } from './config.js';
 import type { Acl } from './acl.js';
 import { ownerOf } from './transactions.js';
 
-/** CLIENT LIST/KILL TYPE class: pubsub while subscribed, else normal (there are no replicas here). */
+/** CLIENT LIST/KILL TYPE class: master for a replica's link to its master, pubsub while subscribed, else normal. */
 function clientType(c: Connection): string {
+  if (c.master) return 'master';
   return (c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal';
 }
 

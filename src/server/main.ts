@@ -6,6 +6,7 @@ import { Acl } from './acl.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
+import { installReplicaSide, wrapReplconf } from './repl-replica.js';
 import { ServerPersistence } from './persistence.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { fitMaxclients } from './fd-limit.js';
@@ -41,7 +42,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const persistence = new ServerPersistence(acceptor, status, log);
   persistence.install(acceptor.local);
   installScriptAdmin(acceptor, acceptor.local);
-  installReplication(acceptor);
+  const replica = installReplicaSide(acceptor, installReplication(acceptor), config, log);
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.
@@ -53,6 +54,8 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
       fitMaxclients(config, log, config.get('bind').split(/\s+/).filter(Boolean).length);
     });
     modes.started();
+    wrapReplconf(acceptor, replica);
+    replica.startFromConfig();
   } catch (err) {
     await persistence.close(false);
     await acceptor.close();

@@ -427,3 +427,8 @@ export function geoNeedBy(cmd: string): string {
 
 // SORT (sort.c).
 export const E_SORT_SCORE = "ERR One or more scores can't be converted into double";
+
+// Replication, replica side (replication.c, server.c).
+export const E_READONLY_REPLICA = "READONLY You can't write against a read only replica.";
+export const E_MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+export const E_LOADING = 'LOADING Redis is loading the dataset in memory';
