@@ -50,10 +50,16 @@ import type { ServerConfig } from './config.js';
 import type { Acl } from './acl.js';
 import { ownerOf } from './transactions.js';
 
-/** CLIENT LIST/KILL TYPE class: master for a replica's link to its master, pubsub while subscribed, else normal. */
+/** CLIENT LIST/KILL TYPE class: master for a replica's link to its master, replica for a replica's link, pubsub while subscribed, else normal. */
 function clientType(c: Connection): string {
   if (c.master) return 'master';
+  if (c.replica) return 'replica';
   return (c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal';
+}
+
+/** A TYPE argument as clientType spells it (Redis accepts slave for replica). */
+function typeName(t: string): string {
+  return t === 'slave' ? 'replica' : t;
 }
 
 /** Argument `i` as bytes (a copy-free view). */
@@ -306,8 +312,8 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
       }
     } else if (cmd.argc === 4 && is(cmd, 2, 'TYPE')) {
       const t = str(cmd, 3).toLowerCase();
-      if (!['normal', 'master', 'replica', 'pubsub'].includes(t)) return a.replyError(conn, seq, unknownClientType(t));
-      type = t;
+      if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(t)) return a.replyError(conn, seq, unknownClientType(t));
+      type = typeName(t);
     } else if (cmd.argc !== 2) {
       return a.replyError(conn, seq, E_SYNTAX);
     }
@@ -353,8 +359,9 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
         user = acl.user(arg(cmd, i + 1).toString('latin1')) ?? null;
         if (user === null) return a.replyErrorLatin1(conn, seq, noSuchUser(arg(cmd, i + 1).toString('latin1')));
       } else if (is(cmd, i, 'TYPE')) {
-        if (!['normal', 'master', 'replica', 'pubsub'].includes(v.toLowerCase())) return a.replyError(conn, seq, unknownClientType(v));
-        type = v.toLowerCase();
+        if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(v.toLowerCase()))
+          return a.replyError(conn, seq, unknownClientType(v));
+        type = typeName(v.toLowerCase());
       } else return a.replyError(conn, seq, E_SYNTAX);
     }
     let killed = 0;

@@ -8,6 +8,7 @@ import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
 import { installReplicaSide, wrapReplconf } from './repl-replica.js';
 import { ServerPersistence } from './persistence.js';
+import { Propagation } from './propagation.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { fitMaxclients } from './fd-limit.js';
 import { startMetrics } from './metrics.js';
@@ -39,10 +40,12 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   installLocalCommands(acceptor, config, onShutdownCommand, acl);
   for (const name of TLS_CONTEXT_SETTINGS) config.onApply(name, acceptor.tls.reconfigure);
   const modes = installModes(acceptor);
-  const persistence = new ServerPersistence(acceptor, status, log);
+  const propagation = new Propagation(acceptor);
+  const persistence = new ServerPersistence(acceptor, status, log, propagation);
   persistence.install(acceptor.local);
   installScriptAdmin(acceptor, acceptor.local);
-  const replica = installReplicaSide(acceptor, installReplication(acceptor), config, log);
+  const replication = installReplication(acceptor, { persistence, propagation, log });
+  const replica = installReplicaSide(acceptor, replication, config, log);
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.
@@ -82,6 +85,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     port: acceptor.port,
     stop: async () => {
       if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
+      replication.close();
       await persistence.close();
       await acceptor.close();
     },
