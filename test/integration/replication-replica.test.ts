@@ -101,10 +101,10 @@ async function content(c: Redis, key: string): Promise<unknown> {
 }
 
 /** Compares every key of dbs 0..3, TTLs within a second. */
-async function compareAll(mPort: number, rPort: number): Promise<number> {
+async function compareAll(mPort: number, rPort: number, password?: string): Promise<number> {
   let compared = 0;
   for (let db = 0; db < 4; db++) {
-    const m = new Redis({ port: mPort, host: '127.0.0.1', db });
+    const m = new Redis({ port: mPort, host: '127.0.0.1', db, password });
     const r = new Redis({ port: rPort, host: '127.0.0.1', db });
     try {
       const keys = (await m.keys('*')).sort();
@@ -126,9 +126,9 @@ async function compareAll(mPort: number, rPort: number): Promise<number> {
 }
 
 /** Writes of every type, in several dbs; `tag` keeps runs apart. */
-async function fill(port: number, tag: string, n: number): Promise<void> {
+async function fill(port: number, tag: string, n: number, password?: string): Promise<void> {
   for (let db = 0; db < 4; db++) {
-    const c = new Redis({ port, host: '127.0.0.1', db });
+    const c = new Redis({ port, host: '127.0.0.1', db, password });
     const p = c.pipeline();
     for (let i = 0; i < n; i++) {
       p.set(`${tag}:s:${i}`, `v${i}`);
@@ -296,5 +296,64 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     const promote = (await r.multi().call('slaveof', 'no', 'one').exec()) as [Error | null, unknown][];
     expect(promote).toEqual([[null, 'OK']]);
     expect((await info(r, 'replication')).role).toBe('master');
+  }, 60_000);
+});
+
+describe('Sabre replica of a Sabre master', () => {
+  let master: TestServer;
+  let replica: TestServer;
+  let m: Redis;
+  let r: Redis;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sabre-replica-'));
+    master = await startServer(['--shards', '3', '--dir', dir, '--save', '', '--repl-diskless-sync-delay', '0', '--requirepass', 'pw']);
+    m = new Redis({ port: master.port, host: '127.0.0.1', password: 'pw' });
+    await fill(master.port, 'pre', 100, 'pw');
+    replica = await startServer([
+      '--shards',
+      '2',
+      '--dir',
+      dir,
+      '--dbfilename',
+      'replica.rdb',
+      '--save',
+      '',
+      '--masterauth',
+      'pw',
+      '--replicaof',
+      `127.0.0.1 ${master.port}`,
+    ]);
+    r = new Redis({ port: replica.port, host: '127.0.0.1' });
+  }, 30_000);
+
+  afterAll(async () => {
+    r?.disconnect();
+    m?.disconnect();
+    await replica?.stop();
+    await master?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('authenticates, full-syncs every type with writes running, follows the stream and answers WAIT', async () => {
+    const during = fill(master.port, 'during', 50, 'pw');
+    await until('the first sync', async () => (await info(r, 'replication')).master_link_status === 'up');
+    await during;
+    await fill(master.port, 'live', 30, 'pw');
+    await caughtUp(m, r);
+    expect(await compareAll(master.port, replica.port, 'pw')).toBeGreaterThan(500);
+    await m.set('acked', '1');
+    expect(await m.call('wait', '1', '5000')).toBe(1);
+    expect(await r.get('acked')).toBe('1');
+  }, 60_000);
+
+  it('resyncs partially after the master cuts the link', async () => {
+    const before = Number((await info(m, 'stats')).sync_partial_ok);
+    expect(Number(await m.client('KILL', 'TYPE', 'replica'))).toBe(1);
+    await fill(master.port, 'cut', 10, 'pw');
+    await caughtUp(m, r);
+    expect(Number((await info(m, 'stats')).sync_partial_ok)).toBe(before + 1);
+    await compareAll(master.port, replica.port, 'pw');
   }, 60_000);
 });
