@@ -46,6 +46,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   installScriptAdmin(acceptor, acceptor.local);
   const replication = installReplication(acceptor, { persistence, propagation, log });
   const replica = installReplicaSide(acceptor, replication, config, log);
+  persistence.replInfo = () => replica.saveInfo();
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.
@@ -58,7 +59,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     });
     modes.started();
     wrapReplconf(acceptor, replica);
-    replica.startFromConfig();
+    replica.startFromConfig(persistence.loadedAux);
   } catch (err) {
     await persistence.close(false);
     await acceptor.close();

@@ -168,9 +168,23 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     master = await startRedis(['--repl-diskless-sync-delay', '0', '--dir', dir, '--enable-debug-command', 'yes']);
     m = new Redis({ port: master.port, host: '127.0.0.1' });
     await fill(master.port, 'pre', 200);
-    replica = await startServer(['--shards', '2', '--dir', dir, '--save', '', '--replicaof', `127.0.0.1 ${master.port}`]);
+    replica = await startServer(replicaFlags());
     r = new Redis({ port: replica.port, host: '127.0.0.1' });
   }, 30_000);
+
+  /** Saves on shutdown (a save point), to its own file next to the master's. */
+  const replicaFlags = (): string[] => [
+    '--shards',
+    '2',
+    '--dir',
+    dir,
+    '--dbfilename',
+    'replica.rdb',
+    '--save',
+    '3600 1',
+    '--replicaof',
+    `127.0.0.1 ${master.port}`,
+  ];
 
   afterAll(async () => {
     r?.disconnect();
@@ -206,6 +220,20 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     await caughtUp(m, r);
     expect(Number((await info(m, 'stats')).sync_partial_ok)).toBe(before + 1);
     expect(await r.get('after-cut')).toBe('yes');
+    await compareAll(master.port, replica.port);
+  }, 60_000);
+
+  it('resyncs partially after a restart, from the history its RDB saved', async () => {
+    await caughtUp(m, r);
+    r.disconnect();
+    expect(await replica.stop()).toBe(0);
+    await m.set('while-down', 'x');
+    const before = Number((await info(m, 'stats')).sync_partial_ok);
+    replica = await startServer(replicaFlags());
+    r = new Redis({ port: replica.port, host: '127.0.0.1' });
+    await caughtUp(m, r);
+    expect(Number((await info(m, 'stats')).sync_partial_ok)).toBe(before + 1);
+    expect(await r.get('while-down')).toBe('x');
     await compareAll(master.port, replica.port);
   }, 60_000);
 
