@@ -308,26 +308,28 @@ export class ReplicaSide implements UpstreamSide {
     try {
       end = at.rdb.push(d);
     } catch (err) {
-      if (!(err instanceof RdbHeaderError)) throw err;
-      this.log.warn(err.message);
+      // A refusal from the master, or the temp file could not take the bytes (disk full).
+      this.log.warn(err instanceof RdbHeaderError ? err.message : `Failed writing the RDB from the master: ${(err as Error).message}`);
       this.dropLink();
       return;
     }
     if (end === -1) return;
     if (end < d.length) at.early.push(d.subarray(end));
+    // The stream waits in the socket (and the master's buffers) while the RDB loads, as Redis's blocking load does.
+    at.socket.pause();
     this.log.info(`MASTER <-> REPLICA sync: receiving ${at.rdb.read} bytes from master to disk`);
     void this.loadTransfer(at, this.generation);
   }
 
   /** The RDB is in: empty the data set, load it, take the master's history, and start the stream. */
   private async loadTransfer(at: Attempt, gen: number): Promise<void> {
-    closeSync(at.tmpFd);
-    at.tmpFd = -1;
     at.diskless = at.rdb!.size === 0;
     const path = join(this.config.get('dir'), this.config.get('dbfilename'));
     this.loading = true;
     this.refresh();
     try {
+      closeSync(at.tmpFd);
+      at.tmpFd = -1;
       renameSync(at.tmpPath, path);
       at.tmpPath = '';
       this.log.info('MASTER <-> REPLICA sync: Flushing old data');
@@ -365,6 +367,7 @@ export class ReplicaSide implements UpstreamSide {
     const conn = this.a.attachLink(at.socket);
     conn.db = db;
     at.conn = conn;
+    at.socket.resume();
     this.received = 0;
     this.applied = 0;
     this.pending = [];

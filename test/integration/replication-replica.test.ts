@@ -109,14 +109,19 @@ async function compareAll(mPort: number, rPort: number, password?: string): Prom
     try {
       const keys = (await m.keys('*')).sort();
       expect((await r.keys('*')).sort()).toEqual(keys);
-      for (const k of keys) {
-        expect(await content(r, k), `db ${db} key ${k}`).toEqual(await content(m, k));
-        const [mt, rt] = [await m.pttl(k), await r.pttl(k)];
+      // Every key at once: ioredis pipelines the concurrent commands on each connection.
+      const snap = (c: Redis, k: string): Promise<[unknown, number, Buffer | null]> =>
+        Promise.all([content(c, k), c.pttl(k), k.startsWith('hll') ? null : c.dumpBuffer(k)]);
+      const [ms, rs] = await Promise.all([Promise.all(keys.map((k) => snap(m, k))), Promise.all(keys.map((k) => snap(r, k)))]);
+      keys.forEach((k, i) => {
+        const [mContent, mt, mDump] = ms[i]!;
+        const [rContent, rt, rDump] = rs[i]!;
+        expect(rContent, `db ${db} key ${k}`).toEqual(mContent);
         if (mt < 0) expect(rt).toBe(mt);
         else expect(Math.abs(mt - rt)).toBeLessThan(1000);
-        if ((await m.type(k)) === 'string' && !k.startsWith('hll')) expect(await r.dumpBuffer(k)).toEqual(await m.dumpBuffer(k));
+        if ((mContent as unknown[])[0] === 'string' && mDump !== null) expect(rDump, `DUMP of ${k}`).toEqual(mDump);
         compared++;
-      }
+      });
     } finally {
       m.disconnect();
       r.disconnect();
@@ -236,6 +241,35 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     expect(await r.get('while-down')).toBe('x');
     await compareAll(master.port, replica.port);
   }, 60_000);
+
+  it('notices a silent master after repl-timeout, and resyncs partially once it answers again', async () => {
+    await m.config('SET', 'repl-ping-replica-period', '1');
+    await r.config('SET', 'repl-timeout', '2');
+    const before = Number((await info(m, 'stats')).sync_partial_ok);
+    master.proc.kill('SIGSTOP');
+    try {
+      await until('the link to go down', async () => (await info(r, 'replication')).master_link_status === 'down');
+      const ri = await info(r, 'replication');
+      expect(Number(ri.master_link_down_since_seconds)).toBeGreaterThanOrEqual(0);
+      expect(await r.get('pre:s:3')).toBe('v3');
+    } finally {
+      master.proc.kill('SIGCONT');
+    }
+    await m.set('after-pause', '1');
+    await caughtUp(m, r);
+    expect(await r.get('after-pause')).toBe('1');
+    expect(Number((await info(m, 'stats')).sync_partial_ok)).toBeGreaterThan(before);
+    await r.config('SET', 'repl-timeout', '60');
+  }, 60_000);
+
+  it('reconnects after CLIENT KILL TYPE master on the replica', async () => {
+    const before = Number((await info(m, 'stats')).sync_partial_ok);
+    expect(Number(await r.client('KILL', 'TYPE', 'master'))).toBe(1);
+    await m.set('after-kill', '1');
+    await caughtUp(m, r);
+    expect(await r.get('after-kill')).toBe('1');
+    expect(Number((await info(m, 'stats')).sync_partial_ok)).toBe(before + 1);
+  }, 30_000);
 
   it('refuses writes, scripted writes included, with READONLY', async () => {
     await expect(r.set('x', '1')).rejects.toThrow("READONLY You can't write against a read only replica.");
