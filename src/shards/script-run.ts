@@ -305,8 +305,15 @@ export function setMemoryCheck(fn: () => boolean): void {
   memoryFull = fn;
 }
 
-/** Redis refuses a script that may write and lacks allow-oom while memory is full: true after replying OOM. */
+/**
+ * Redis refuses a script whose shebang lets it write on a read-only replica (READONLY), and one that
+ * may write and lacks allow-oom while memory is full (OOM): true after replying the error.
+ */
 export function refusedForMemory(c: Ctx, flags: number): boolean {
+  if ((flags & (SF_EVAL_COMPAT | SF_NO_WRITES)) === 0 && replicaReadOnly()) {
+    c.out.error(E_READONLY_REPLICA);
+    return true;
+  }
   if ((flags & (SF_EVAL_COMPAT | SF_NO_WRITES | SF_ALLOW_OOM)) !== 0 || !memoryFull()) return false;
   c.out.error(E_OOM);
   return true;

@@ -279,6 +279,12 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     await expect(r.set('x', '1')).rejects.toThrow("READONLY You can't write against a read only replica.");
     await expect(r.eval("return redis.call('set', 'x', '1')", 0)).rejects.toThrow(/^READONLY You can't write against a read only replica/);
     expect(await r.eval("return redis.call('get', 'pre:s:1')", 0)).toBe('v1');
+    // A shebang without no-writes declares a writing script: refused before it runs.
+    await expect(r.eval('#!lua\nreturn 1', 0)).rejects.toThrow("READONLY You can't write against a read only replica.");
+    expect(await r.eval("#!lua flags=no-writes\nreturn redis.call('get', 'pre:s:1')", 0)).toBe('v1');
+    await expect(r.call('function', 'load', '#!lua name=lib\nredis.register_function("f", function() return 1 end)')).rejects.toThrow(
+      /^READONLY/,
+    );
     await r
       .multi()
       .set('x', '1')
