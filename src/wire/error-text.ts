@@ -434,6 +434,11 @@ export const E_NOMASTERLINK = "NOMASTERLINK Can't SYNC while not connected with 
 export const E_WAIT_ON_REPLICA =
   'ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.';
 
+/** REPLCONF rdb-filter-only with a filter this server's snapshots cannot apply. */
+export function replconfBadFilter(filter: string): string {
+  return `ERR Unsupported rdb-filter-only option: ${filter}`;
+}
+
 // Replication, replica side (replication.c, server.c).
 export const E_READONLY_REPLICA = "READONLY You can't write against a read only replica.";
 export const E_MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
