@@ -541,7 +541,7 @@ export function installReplicaSide(a: Acceptor, repl: Replication, config: Serve
       side.unsetMaster();
       return a.replyConst(conn, seq, R_OK);
     }
-    if (conn.master) return a.replyError(conn, seq, 'ERR Command is not valid when client is a replica.');
+    if (conn.replica) return a.replyError(conn, seq, 'ERR Command is not valid when client is a replica.');
     const port = parseSafeInt(cmd.buf, cmd.argStart[2]!, cmd.argLen[2]!);
     if (port === null || port < 0 || port > 65535) return a.replyError(conn, seq, E_INVALID_MASTER_PORT);
     const host = text(cmd, 1);
