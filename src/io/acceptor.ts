@@ -795,8 +795,10 @@ export class Acceptor {
       this.stats.commandsProcessed--;
       return true;
     }
-    if (this.writesRefused !== null && (spec.flags & F_WRITE) !== 0) {
+    if (this.writesRefused !== null && ((spec.flags & F_WRITE) !== 0 || (id === CMD.EXEC && queuesWrite(conn)))) {
+      // An EXEC with writes queued is refused too, ending the transaction (EXECABORT), as Redis does.
       this.rejectedCall(conn, id);
+      if (id === CMD.EXEC && this.hooks.execRejected(conn, seq, this.writesRefused)) return true;
       this.replyError(conn, seq, this.writesRefused);
       return true;
     }
@@ -1367,7 +1369,20 @@ export class Acceptor {
       const rr = link.rep;
       if (!rr.poll()) continue;
       let p: number;
-      while ((p = rr.next()) !== -1) {
+      // A shard that filled its ring waits for space: frames are freed every quarter ring, not
+      // only at the end, so it writes on while this drain goes on; frames it publishes meanwhile
+      // are taken in the same pass, up to a few rings so sockets still get flushed.
+      let unreleased = 0;
+      let budget = rr.capacity * 4;
+      for (;;) {
+        if (unreleased >= rr.capacity >> 2) {
+          rr.release();
+          budget -= unreleased;
+          unreleased = 0;
+          if (budget > 0) rr.poll();
+        }
+        if ((p = rr.next()) === -1) break;
+        unreleased += rr.frameLength(p);
         let b = rr.buf;
         const connId = readU32(b, p + F.REP_CONN);
         const seq = readU32(b, p + F.REP_SEQ);
@@ -1431,6 +1446,11 @@ export class Acceptor {
       rr.release();
     }
   }
+}
+
+/** A transaction in progress has a write queued. */
+function queuesWrite(conn: Connection): boolean {
+  return conn.multi !== null && conn.multi.cmds.some((q) => (COMMANDS[q.id]!.flags & F_WRITE) !== 0);
 }
 
 /** Whether a command flagged blocking can block: XREAD and XREADGROUP only with BLOCK (the others always), so plain reads pipeline. */

@@ -16,6 +16,20 @@ import { sortSpansShards } from '../commands/sort-args.js';
 import { DataLoadError } from '../errors.js';
 import { EntryPacker, RdbError, loadAtStartup, readRdbFile, type StartupLoadResult } from '../persistence/index.js';
 
+const FUNCTION = Buffer.from('FUNCTION');
+const LOAD = Buffer.from('LOAD');
+const REPLACE = Buffer.from('REPLACE');
+
+/** Commands that change what every shard holds (scripts and function libraries): replayed to all of them, as the acceptor runs them. */
+const TO_EVERY_SHARD = new Set<number>([
+  CMD.SCRIPT_LOAD,
+  CMD.SCRIPT_FLUSH,
+  CMD.FUNCTION_LOAD,
+  CMD.FUNCTION_DELETE,
+  CMD.FUNCTION_FLUSH,
+  CMD.FUNCTION_RESTORE,
+]);
+
 /** Entries go to a shard in chunks of about this many packed bytes while loading. */
 const LOAD_CHUNK_BYTES = 1 << 20;
 /** Requests in flight before reading pauses; reading goes on once half of them are answered. */
@@ -105,6 +119,10 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
           packers[s]!.add(e);
           if (packers[s]!.size >= LOAD_CHUNK_BYTES) flush(s);
         },
+        functionCode: (code) => {
+          // Libraries live in every shard; REPLACE, as a full sync may load over a library already there.
+          for (let s = 0; s < n; s++) replay.send(s, 0, CMD.FUNCTION_LOAD, [FUNCTION, LOAD, REPLACE, code], true);
+        },
         command: (db, argv) => {
           flushAll();
           const op = replayCommand(a, replay, db, argv);
@@ -134,7 +152,7 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
 }
 
 /**
- * Loads the RDB a replica received from its master into the (emptied) shards. Keys already past
+ * Loads the RDB a replica received from its master (keys and function libraries) into the (emptied) shards. Keys already past
  * their expiry are loaded too: a replica keeps them until its master's DEL, as Redis's replicas do.
  * Returns the number of keys and the file's aux fields (repl-id, repl-offset…).
  */
@@ -149,6 +167,8 @@ export async function loadReplicaRdb(a: Acceptor, path: string): Promise<{ keys:
   const flush = (s: number): void => replay.send(s, 0, loadId, [loadName, Buffer.from(packers[s]!.take())], true);
   for (const r of readRdbFile(path)) {
     if (r.kind === 'aux') aux.set(r.key, Buffer.from(r.value).toString('latin1'));
+    // The master's function libraries, into every shard (as start-up loading does).
+    if (r.kind === 'function') for (let s = 0; s < n; s++) replay.send(s, 0, CMD.FUNCTION_LOAD, [FUNCTION, LOAD, REPLACE, r.code], true);
     if (r.kind !== 'entry') continue;
     const e = r.entry;
     const s = calculateSlot(Buffer.from(e.key.buffer, e.key.byteOffset, e.key.length)) % n;
@@ -178,6 +198,10 @@ function replayCommand(a: Acceptor, replay: Replay, db: number, argv: Uint8Array
   const n = a.shards.length;
   if (n === 1) {
     replay.send(0, db, id, argv);
+    return null;
+  }
+  if (TO_EVERY_SHARD.has(id)) {
+    for (let s = 0; s < n; s++) replay.send(s, db, id, argv);
     return null;
   }
   // Key positions need the arguments as spans of one buffer.

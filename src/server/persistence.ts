@@ -26,6 +26,7 @@ import {
   parseSaveConfig,
   saveRdbFile,
   unpackEntries,
+  functionCodes,
   type PersistenceStatus,
   type RdbEntry,
   type RdbWriterOptions,
@@ -33,10 +34,15 @@ import {
 import { E_AOF_OFF, E_AOF_REWRITE_IN_PROGRESS, E_BGSAVE_CHILD_ACTIVE, E_BGSAVE_IN_PROGRESS, E_ERR, E_SYNTAX } from '../wire/error-text.js';
 import { registerInfoSection } from './info.js';
 
+const FUNCTION = Buffer.from('FUNCTION');
+const DUMP = Buffer.from('DUMP');
+
 /** Where a background snapshot's RDB goes: the dump file (SnapshotFile), or replica sockets for a diskless sync. */
 export interface SnapshotTarget {
   /** Bytes accepted but not yet written: the walk waits on drained() when this grows. */
   readonly queuedBytes: number;
+  /** The function libraries (RDB FUNCTION2 records), before the first database. */
+  functionRecords(records: Uint8Array): void;
   selectDb(db: number, sizes?: { keys: number; expires: number }): void;
   writeBlock(db: number, block: Uint8Array, crc?: bigint): void;
   drained(): Promise<void>;
@@ -180,11 +186,22 @@ export class ServerPersistence {
     this.bgsave();
   }
 
-  /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db. */
-  private snapshot(): Promise<ShardPart[][]> {
+  /**
+   * The function libraries as RDB FUNCTION2 records (the body of shard 0's FUNCTION DUMP: every shard
+   * holds the same libraries); called with the shards held, so they match the snapshot's point.
+   */
+  private async functionRecords(): Promise<Uint8Array> {
+    const payload = bulkBody(await this.a.coordinator.call(0, 0, CMD.FUNCTION_DUMP, [FUNCTION, DUMP]));
+    // The payload ends with the RDB version (2 bytes) and a CRC-64 (8).
+    return payload.slice(0, payload.length - 10);
+  }
+
+  /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db, and the function libraries. */
+  private snapshot(): Promise<{ parts: ShardPart[][]; functions: Uint8Array }> {
     const a = this.a;
     const id = internalId('__snapshot');
     return a.coordinator.exclusive(async () => {
+      const functions = await this.functionRecords();
       const out: ShardPart[][] = [];
       for (let db = 0; db < a.config.num('databases'); db++) {
         const arg = Buffer.from(String(db));
@@ -197,7 +214,7 @@ export class ServerPersistence {
           }),
         );
       }
-      return out;
+      return { parts: out, functions };
     });
   }
 
@@ -207,7 +224,7 @@ export class ServerPersistence {
 
   /** SAVE: a point-in-time snapshot written synchronously (the server answers nothing else meanwhile, as Redis). */
   async save(): Promise<void> {
-    const parts = await this.snapshot();
+    const { parts, functions } = await this.snapshot();
     function* entries(): Generator<RdbEntry> {
       for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
     }
@@ -216,6 +233,7 @@ export class ServerPersistence {
       compress: this.a.config.get('rdbcompression') === 'yes',
       repl: this.replInfo() ?? undefined,
       dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined),
+      functions,
     });
     this.status.saved();
     this.log.info('DB saved on disk');
@@ -252,12 +270,13 @@ export class ServerPersistence {
   }
 
   /**
-   * Takes a point-in-time copy in every shard (`atPoint` runs at that same point; the copy is the only
-   * pause clients see), then walks it without holding anything: `visitDb` for each database with keys,
-   * then `visitChunk` for its packed slices, shard by shard, in order.
+   * Takes a point-in-time copy in every shard (`atPoint` runs at that same point, with the function
+   * libraries as FUNCTION2 records; the copy is the only pause clients see), then walks it without
+   * holding anything: `visitDb` for each database with keys, then `visitChunk` for its packed slices,
+   * shard by shard, in order.
    */
   private async walkCopies(
-    atPoint: () => void,
+    atPoint: (functions: Uint8Array) => void,
     visitDb: (db: number, sizes: { keys: number; expires: number }) => Promise<void> | void,
     visitChunk: (db: number, packed: Uint8Array) => Promise<void> | void,
   ): Promise<void> {
@@ -268,7 +287,7 @@ export class ServerPersistence {
       const replies = await a.coordinator.callAll(0, id, [name, Buffer.from('begin')]);
       // Every write that ran before the point is in the AOF by now (its reply came ahead of its
       // shard's begin), and with the shards held none has run after it.
-      atPoint();
+      atPoint(await this.functionRecords());
       return replies;
     });
     try {
@@ -345,7 +364,10 @@ export class ServerPersistence {
         if (file.queuedBytes > 8 << 20) await file.drained();
       };
       await this.walkCopies(
-        atPoint,
+        (functions) => {
+          atPoint();
+          file.functionRecords(functions);
+        },
         async (db, sizes) => {
           while (queue.length > 0) await writeOldest();
           file.selectDb(db, sizes);
@@ -391,7 +413,10 @@ export class ServerPersistence {
     let rewriter: AofRewriter | null = null;
     try {
       await this.walkCopies(
-        () => (rewriter = aof.beginRewrite()),
+        (functions) => {
+          rewriter = aof.beginRewrite();
+          for (const code of functionCodes(functions)) rewriter.addFunction(code);
+        },
         () => undefined,
         (_db, packed) => {
           for (const e of unpackEntries(packed)) rewriter!.add(e);

@@ -17,6 +17,7 @@ import { RdbWriter } from '../persistence/index.js';
 import { CMD } from '../commands/ids.generated.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { parseI64 } from '../wire/bytes.js';
+import * as F from '../wire/frames.js';
 import { E_NOMASTERLINK, E_NOREPLICAS } from '../wire/error-text.js';
 import { NO_REPLID, newReplId } from './repl-state.js';
 import { ReplStream } from './repl-stream.js';
@@ -131,6 +132,11 @@ class SocketTarget implements SnapshotTarget {
     let n = 0;
     for (const l of this.job.live) n = Math.max(n, l.conn.socket.writableLength);
     return n > DRAIN_BYTES ? n : 0;
+  }
+
+  functionRecords(records: Uint8Array): void {
+    this.begin();
+    this.writer.functionRecords(records);
   }
 
   selectDb(db: number, sizes?: { keys: number; expires: number }): void {
@@ -282,14 +288,7 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
       this.log.info('Full resync requested by replica', { replica: `${link.ip}:${hs.port}` });
     } else this.log.info('Replica asks for synchronization (SYNC)', { replica: `${link.ip}:${hs.port}` });
     this.syncFull++;
-    if (st.backlog === null) {
-      // A new backlog starts a new history (Redis's changeReplicationId + clearReplicationId2).
-      st.replid = newReplId();
-      st.replid2 = NO_REPLID;
-      st.secondOffset = -1;
-      st.ensureBacklog(this.a.config.num('repl-backlog-size'));
-    }
-    this.startStream();
+    this.ensureHistory();
     this.enqueue(link);
     this.refreshGood();
   }
@@ -304,6 +303,18 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     this.startStream();
     this.refreshGood();
     this.log.info('Partial resynchronization request accepted', { replica: `${link.ip}:${link.hs.port}`, offset });
+  }
+
+  /** A backlog and the stream feeding it; a new backlog starts a new history (Redis's changeReplicationId + clearReplicationId2). */
+  private ensureHistory(): void {
+    const st = this.repl.state;
+    if (st.backlog === null) {
+      st.replid = newReplId();
+      st.replid2 = NO_REPLID;
+      st.secondOffset = -1;
+      st.ensureBacklog(this.a.config.num('repl-backlog-size'));
+    }
+    this.startStream();
   }
 
   /** The stream feeds the backlog from now on (while this server is a master). */
@@ -376,6 +387,8 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
   private atPoint(job: SyncJob): void {
     job.pointPassed = true;
     const st = this.repl.state;
+    // A tiny repl-backlog-ttl may have freed them while the job waited.
+    this.ensureHistory();
     this.stream!.flush();
     this.stream!.forceSelect();
     for (const l of job.live) {
@@ -557,7 +570,10 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     let good = 0;
     for (const l of this.links) if (l.state === ONLINE && !l.conn.closed && Math.floor((now - l.ackTime) / 1000) <= lag) good++;
     this.goodReplicas = good;
-    this.a.writesRefused = min > 0 && lag > 0 && this.repl.upstream === null && good < min ? E_NOREPLICAS : null;
+    const refused = min > 0 && lag > 0 && this.repl.upstream === null && good < min;
+    this.a.writesRefused = refused ? E_NOREPLICAS : null;
+    // Scripts run in the shards: they refuse their writes themselves.
+    for (const link of this.a.shards) link.stats[F.CT_NOREPLICAS] = refused ? 1 : 0;
   }
 
   private closed(conn: Connection): void {
@@ -591,10 +607,18 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     return this.links.filter((l) => l.state === ONLINE).map((l) => ({ ip: l.ip, port: l.hs.port, ackOffset: l.ackOffset }));
   }
 
-  /** Stops the cron (server shutdown). */
+  /**
+   * Server shutdown: stops the cron and the syncs not started; online replicas get the last of the
+   * stream and an orderly close, the others (a sync in progress, which then ends) are cut.
+   */
   close(): void {
     clearInterval(this.cron);
     for (const j of this.jobs) if (j.timer !== null) clearTimeout(j.timer);
+    this.stream?.flush();
+    for (const l of this.links) {
+      if (l.state === ONLINE && l.held === null) l.conn.socket.end();
+      else this.a.kill(l.conn);
+    }
   }
 }
 

@@ -335,6 +335,8 @@ export class ReplicaSide implements UpstreamSide {
       at.tmpPath = '';
       this.log.info('MASTER <-> REPLICA sync: Flushing old data');
       await this.a.coordinator.callAll(0, CMD.FLUSHALL, [Buffer.from('FLUSHALL')]);
+      // The master's libraries replace this replica's, as Redis empties its functions for a full sync.
+      await this.a.coordinator.callAll(0, CMD.FUNCTION_FLUSH, [Buffer.from('FUNCTION'), Buffer.from('FLUSH')]);
       this.log.info('MASTER <-> REPLICA sync: Loading DB in memory');
       const { keys } = await loadReplicaRdb(this.a, path);
       this.log.info(`MASTER <-> REPLICA sync: Finished with success (${keys} keys)`);
