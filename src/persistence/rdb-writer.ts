@@ -17,6 +17,8 @@ export interface RdbWriterOptions {
   /** Unix seconds of the snapshot (ctime aux field); default now. */
   ctime?: number;
   usedMem?: number;
+  /** The replication history the data belongs to (aux repl-stream-db, repl-id, repl-offset), so a restarted replica continues it. */
+  repl?: { streamDb: number; id: string; offset: number };
 }
 
 const FLUSH_AT = 64 * 1024;
@@ -78,6 +80,12 @@ export class RdbWriter {
     this.aux('redis-bits', '64');
     this.aux('ctime', String(this.options.ctime ?? Math.floor(Date.now() / 1000)));
     this.aux('used-mem', String(this.options.usedMem ?? process.memoryUsage().rss));
+    const repl = this.options.repl;
+    if (repl !== undefined) {
+      this.aux('repl-stream-db', String(repl.streamDb));
+      this.aux('repl-id', repl.id);
+      this.aux('repl-offset', String(repl.offset));
+    }
     this.aux('aof-base', '0');
   }
 

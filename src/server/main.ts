@@ -6,6 +6,7 @@ import { Acl } from './acl.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
+import { installReplicaSide, wrapReplconf } from './repl-replica.js';
 import { ServerPersistence } from './persistence.js';
 import { Propagation } from './propagation.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
@@ -44,6 +45,8 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   persistence.install(acceptor.local);
   installScriptAdmin(acceptor, acceptor.local);
   const replication = installReplication(acceptor, { persistence, propagation, log });
+  const replica = installReplicaSide(acceptor, replication, config, log);
+  persistence.replInfo = () => replica.saveInfo();
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.
@@ -55,6 +58,8 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
       fitMaxclients(config, log, config.get('bind').split(/\s+/).filter(Boolean).length);
     });
     modes.started();
+    wrapReplconf(acceptor, replica);
+    replica.startFromConfig(persistence.loadedAux);
   } catch (err) {
     await persistence.close(false);
     await acceptor.close();

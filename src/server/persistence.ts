@@ -29,6 +29,7 @@ import {
   functionCodes,
   type PersistenceStatus,
   type RdbEntry,
+  type RdbWriterOptions,
 } from '../persistence/index.js';
 import { E_AOF_OFF, E_AOF_REWRITE_IN_PROGRESS, E_BGSAVE_CHILD_ACTIVE, E_BGSAVE_IN_PROGRESS, E_ERR, E_SYNTAX } from '../wire/error-text.js';
 import { registerInfoSection } from './info.js';
@@ -73,6 +74,10 @@ export class ServerPersistence {
   private aof: AofLog | null = null;
   /** SHUTDOWN SAVE / NOSAVE; null: save when save points are configured. */
   private saveOnExit: boolean | null = null;
+  /** The replication history snapshots record (a replica's, so it resyncs partially after a restart); null: none. */
+  replInfo: () => RdbWriterOptions['repl'] | null = () => null;
+  /** The aux fields of the RDB loaded at start-up (repl-id, repl-offset…). */
+  loadedAux = new Map<string, string>();
 
   /** `status` is what INFO persistence and LASTSAVE report; the acceptor counts writes into it. */
   constructor(
@@ -226,6 +231,7 @@ export class ServerPersistence {
     const sizes = this.sizes(parts);
     saveRdbFile(this.rdbPath, entries(), {
       compress: this.a.config.get('rdbcompression') === 'yes',
+      repl: this.replInfo() ?? undefined,
       dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined),
       functions,
     });
@@ -346,7 +352,7 @@ export class ServerPersistence {
   private async writeBackground(atPoint: () => void = () => undefined, target: SnapshotTarget | null = null): Promise<number> {
     const compress = this.a.config.get('rdbcompression') === 'yes';
     const pool = await this.encodePool(compress);
-    const file = target ?? (await SnapshotFile.create(this.rdbPath, { compress }));
+    const file = target ?? (await SnapshotFile.create(this.rdbPath, { compress, repl: this.replInfo() ?? undefined }));
     let committing = false;
     try {
       // Slices are encoded in the pool a few at a time and written in the order they were taken.
@@ -386,6 +392,7 @@ export class ServerPersistence {
     this.status.loading = true;
     try {
       const result = await loadDataSet(this.a, this.log);
+      this.loadedAux = result.aux;
       this.status.lastLoadKeysLoaded = result.keysLoaded;
       this.status.lastLoadKeysExpired = result.keysExpired;
     } finally {

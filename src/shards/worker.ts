@@ -32,6 +32,7 @@ import {
   setEffectsSink,
   setMemoryCheck,
   setReplicaCheck,
+  setMinReplicasCheck,
   setSliceHandler,
   writeScriptInfo,
 } from './script-run.js';
@@ -116,6 +117,8 @@ const MEMORY_CLASS = Uint8Array.from(COMMANDS, (c) => ((c.flags & F_WRITE) === 0
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
+/** stats[CT_REPLICA], read once per batch: non-zero while the server is a replica (no active expiry then). */
+let replicaMode = 0;
 let running = true;
 let commands = 0;
 
@@ -279,6 +282,8 @@ function runOn(c: Ctx, cmd: number): void {
   const o = c.out;
   // Only a client's own command counts as refused (Redis's rejected_calls), not a script's redis.call.
   if (c === ctx) refused = false;
+  // On a replica, reads hide expired keys without deleting them (the master's DEL does).
+  store.hideExpired = replicaMode !== 0 && MEMORY_CLASS[cmd] === 0;
   if (watchState.keys !== 0) touchCommand(c, cmd, DUMP, RESTORE);
   if (notifyState.flags !== 0) beforeCommand(c, cmd);
   const tracked = trackState.on !== 0;
@@ -386,6 +391,7 @@ function runBatch(): void {
   const now = Date.now();
   store.tick(now);
   store.trackLfu = evictor.tracksLfu;
+  replicaMode = stats[F.CT_REPLICA]!;
   let pos: number;
   let n = 0;
   while ((pos = req.next()) !== -1) {
@@ -402,7 +408,7 @@ function runBatch(): void {
   req.release();
   if (hasReady()) serveReady(readyType, serveWaiter, failWaiter);
   timeOutWaiters(now);
-  if (now - lastExpire >= EXPIRE_EVERY_MS) {
+  if (replicaMode === 0 && now - lastExpire >= EXPIRE_EVERY_MS) {
     lastExpire = now;
     store.expireCycle(200);
   }
@@ -420,7 +426,9 @@ function loop(): void {
     const now = Date.now();
     store.tick(now);
     lastExpire = now;
-    const expired = store.expireCycle(1000);
+    replicaMode = stats[F.CT_REPLICA]!;
+    // A replica expires nothing itself: its master sends the DELs.
+    const expired = replicaMode === 0 ? store.expireCycle(1000) : 0;
     const rehashing = store.rehashIdle();
     if (expired > 0) {
       publishStats();
@@ -433,7 +441,7 @@ function loop(): void {
     }
     if (expired >= 1000 || rehashing) continue;
     reclaim(true, now);
-    req.sleep(msUntilDeadline(now, store.wheel.msUntilNext(now, 100)));
+    req.sleep(msUntilDeadline(now, replicaMode === 0 ? store.wheel.msUntilNext(now, 100) : 100));
   }
   flushReplies();
   init.port.close();
@@ -441,7 +449,8 @@ function loop(): void {
 
 await initScripting(store, ctx.limits, runOn, (id) => handlers[id] !== undefined);
 setMemoryCheck(() => evictor.enabled && !evictor.makeRoom(64));
-setReplicaCheck(() => stats[F.CT_NOREPLICAS] !== 0);
+setReplicaCheck(() => (stats[F.CT_REPLICA]! & F.REPLICA_READ_ONLY) !== 0);
+setMinReplicasCheck(() => stats[F.CT_NOREPLICAS] !== 0);
 setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND_EFFECTS));
 // A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
 setSliceHandler(

@@ -438,3 +438,8 @@ export const E_WAIT_ON_REPLICA =
 export function replconfBadFilter(filter: string): string {
   return `ERR Unsupported rdb-filter-only option: ${filter}`;
 }
+
+// Replication, replica side (replication.c, server.c).
+export const E_READONLY_REPLICA = "READONLY You can't write against a read only replica.";
+export const E_MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+export const E_LOADING = 'LOADING Redis is loading the dataset in memory';
