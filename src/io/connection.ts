@@ -86,6 +86,10 @@ export interface ClientTracking {
 /** Connection mode bits of Connection.state. */
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
+/** A replica attached to this server (after SYNC/PSYNC): CLIENT LIST/KILL TYPE replica. */
+export const ST_REPLICA = 4;
+/** This server's link to its own master: CLIENT LIST/KILL TYPE master. */
+export const ST_MASTER = 8;
 
 /** CLIENT REPLY modes (Connection.replyMode). */
 export const REPLY_ON = 0;

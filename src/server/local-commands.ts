@@ -15,7 +15,7 @@ import {
   type CommandListFilter,
 } from '../commands/table.js';
 import type { Acceptor, LocalHandler } from '../io/acceptor.js';
-import { ST_SUBSCRIBED, type Connection } from '../io/connection.js';
+import { ST_MASTER, ST_REPLICA, ST_SUBSCRIBED, type Connection } from '../io/connection.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { R_OK, R_PONG } from '../wire/resp-writer.js';
 import {
@@ -52,7 +52,16 @@ import { ownerOf } from './transactions.js';
 
 /** CLIENT LIST/KILL TYPE class: pubsub while subscribed, else normal (there are no replicas here). */
 function clientType(c: Connection): string {
+  if ((c.state & ST_MASTER) !== 0) return 'master';
+  if ((c.state & ST_REPLICA) !== 0) return 'replica';
   return (c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal';
+}
+
+/** A CLIENT LIST/KILL TYPE argument in canonical form (slave is replica's old name), or null. */
+function clientTypeArg(v: string): string | null {
+  const t = v.toLowerCase();
+  if (t === 'slave') return 'replica';
+  return t === 'normal' || t === 'master' || t === 'replica' || t === 'pubsub' ? t : null;
 }
 
 /** Argument `i` as bytes (a copy-free view). */
@@ -304,9 +313,8 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
         ids.add(v);
       }
     } else if (cmd.argc === 4 && is(cmd, 2, 'TYPE')) {
-      const t = str(cmd, 3).toLowerCase();
-      if (!['normal', 'master', 'replica', 'pubsub'].includes(t)) return a.replyError(conn, seq, unknownClientType(t));
-      type = t;
+      type = clientTypeArg(str(cmd, 3));
+      if (type === null) return a.replyError(conn, seq, unknownClientType(str(cmd, 3).toLowerCase()));
     } else if (cmd.argc !== 2) {
       return a.replyError(conn, seq, E_SYNTAX);
     }
@@ -320,12 +328,14 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     a.replyW(conn, seq);
   };
   h[CMD.CLIENT_KILL] = (conn, seq, cmd) => {
+    // Inside EXEC the caller is the client behind the transaction (Sentinel's MULTI … CLIENT KILL TYPE normal … EXEC).
+    const me = ownerOf(conn);
     if (cmd.argc === 3) {
       const target = str(cmd, 2);
       const victim = [...a.conns.values()].find((c) => c.addr === target);
       if (victim === undefined) return a.replyError(conn, seq, E_NO_CLIENT);
       a.replyConst(conn, seq, R_OK);
-      if (victim === conn) conn.closeAfterReplies = true;
+      if (victim === me) me.closeAfterReplies = true;
       else a.kill(victim);
       return;
     }
@@ -352,8 +362,8 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
         user = acl.user(arg(cmd, i + 1).toString('latin1')) ?? null;
         if (user === null) return a.replyErrorLatin1(conn, seq, noSuchUser(arg(cmd, i + 1).toString('latin1')));
       } else if (is(cmd, i, 'TYPE')) {
-        if (!['normal', 'master', 'replica', 'pubsub'].includes(v.toLowerCase())) return a.replyError(conn, seq, unknownClientType(v));
-        type = v.toLowerCase();
+        type = clientTypeArg(v);
+        if (type === null) return a.replyError(conn, seq, unknownClientType(v));
       } else return a.replyError(conn, seq, E_SYNTAX);
     }
     let killed = 0;
@@ -363,9 +373,9 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
       if (addr !== null && c.addr !== addr) continue;
       if (laddr !== null && c.laddr !== laddr) continue;
       if (user !== null && c.user !== user) continue;
-      if (c === conn && skipMe) continue;
+      if (c === me && skipMe) continue;
       killed++;
-      if (c === conn) conn.closeAfterReplies = true;
+      if (c === me) me.closeAfterReplies = true;
       else a.kill(c);
     }
     a.startReply(conn).int(killed);

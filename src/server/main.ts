@@ -6,6 +6,7 @@ import { Acl } from './acl.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
+import { installConfigRewrite, replicaofOption } from './config-rewrite.js';
 import { ServerPersistence } from './persistence.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { fitMaxclients } from './fd-limit.js';
@@ -41,7 +42,8 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const persistence = new ServerPersistence(acceptor, status, log);
   persistence.install(acceptor.local);
   installScriptAdmin(acceptor, acceptor.local);
-  installReplication(acceptor);
+  const replication = installReplication(acceptor);
+  installConfigRewrite(acceptor, config, acl, () => [replicaofOption(replication.infoLines())]);
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.

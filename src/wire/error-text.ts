@@ -427,3 +427,11 @@ export function geoNeedBy(cmd: string): string {
 
 // SORT (sort.c).
 export const E_SORT_SCORE = "ERR One or more scores can't be converted into double";
+
+// CONFIG REWRITE (config.c).
+export const E_NO_CONFIG_FILE = 'ERR The server is running without a config file';
+
+/** CONFIG REWRITE could not write the file (Redis's "Rewriting config file: <strerror>"). */
+export function configRewriteFailed(reason: string): string {
+  return `ERR Rewriting config file: ${reason}`;
+}
