@@ -94,6 +94,7 @@ export async function startSentinel(
     async () => {
       if (proc.exitCode !== null) throw new Error(`redis-sentinel exited:\n${out}`);
       const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      c.on('error', () => {});
       try {
         await c.connect();
         return (await c.ping()) === 'PONG';
