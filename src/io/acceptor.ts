@@ -253,6 +253,8 @@ export class Acceptor {
   /** FLAG_TRACK while the read being routed registers its keys; set once a frame carried it. */
   private trackFlag = 0;
   private trackSent = false;
+  /** The error every write gets while set (min-replicas-to-write not met: NOREPLICAS); null: writes run. */
+  writesRefused: string | null = null;
   /** Some client runs MONITOR (set through setMonitoring). */
   monitoring = false;
   /** CLIENT PAUSE: end time (0: not paused) and whether reads are paused too. */
@@ -764,6 +766,11 @@ export class Acceptor {
     if (conn.restricted && !this.access.check(conn, seq, id, cmd)) {
       this.stats.rejected[id]!++;
       this.stats.commandsProcessed--;
+      return true;
+    }
+    if (this.writesRefused !== null && (spec.flags & F_WRITE) !== 0) {
+      this.rejectedCall(conn, id);
+      this.replyError(conn, seq, this.writesRefused);
       return true;
     }
     // Queued by MULTI (counted when EXEC runs it) or refused by a connection mode: not processed now.
@@ -1356,7 +1363,8 @@ export class Acceptor {
         }
         if (connId === 0 || connId >= SYSTEM_CONN_BASE) {
           if (seq === 0) {
-            this.hooks.event(b, s, len);
+            if (b[s] === F.DEL_TAG) this.aof.deleted(b, s, len);
+            else this.hooks.event(b, s, len);
             continue;
           }
           this.coordinator.answer(seq, b, s, len);

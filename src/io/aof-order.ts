@@ -7,6 +7,7 @@
  */
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { COMMANDS, F_WRITE } from '../commands/table.js';
+import { CMD } from '../commands/ids.generated.js';
 
 /** A write command waiting for its reply before it is logged. */
 export interface AofEntry {
@@ -23,6 +24,8 @@ export interface AofSink {
 }
 
 const OK = Buffer.from('+OK\r\n');
+const ONE = Buffer.from(':1\r\n');
+const DEL = Buffer.from('DEL');
 
 /** Pending entries are keyed seq * 256 + part: the shard for a split write's parts, this for a whole command. */
 const WHOLE = 255;
@@ -119,6 +122,11 @@ export class AofOrder {
     sink.commit({ db, id: -1, argv: [Buffer.from('MULTI')] }, OK, 0, OK.length);
     for (const e of entries) sink.commit(e, OK, 0, OK.length);
     sink.commit({ db: entries[entries.length - 1]!.db, id: -1, argv: [Buffer.from('EXEC')] }, OK, 0, OK.length);
+  }
+
+  /** A key a shard expired or evicted (a DEL_TAG frame body: tag, db, key): logged as DEL, as Redis propagates it. */
+  deleted(b: Uint8Array, s: number, len: number): void {
+    this.sink?.commit({ db: b[s + 1]!, id: CMD.DEL, argv: [DEL, b.slice(s + 2, s + len)] }, ONE, 0, ONE.length);
   }
 
   /** Logs `e` with its reply now (a held operation, while its shards are still held). */

@@ -86,10 +86,6 @@ export interface ClientTracking {
 /** Connection mode bits of Connection.state. */
 export const ST_MULTI = 1;
 export const ST_SUBSCRIBED = 2;
-/** A replica attached to this server (after SYNC/PSYNC): CLIENT LIST/KILL TYPE replica. */
-export const ST_REPLICA = 4;
-/** This server's link to its own master: CLIENT LIST/KILL TYPE master. */
-export const ST_MASTER = 8;
 
 /** CLIENT REPLY modes (Connection.replyMode). */
 export const REPLY_ON = 0;
@@ -199,6 +195,8 @@ export class Connection {
    * owner's queue.
    */
   monitored: MonitorEntry[] | null = null;
+  /** A replica's link (it ran PSYNC or SYNC): CLIENT LIST flag S and type replica; it gets only the replication stream. */
+  replica = false;
   /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */
   monitor = false;
   noEvict = false;

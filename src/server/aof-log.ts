@@ -1,17 +1,13 @@
 /**
- * The append-only file on the acceptor: every write command is captured as it is dispatched (relative
- * expiries turned absolute, as Redis's AOF does) and logged when its reply comes back, which is the
- * order its shard ran it in; the file is flushed (with `always`, fdatasynced) before any reply of
- * that turn reaches a socket.
+ * The append-only file on the acceptor: it gets every write's effect from the propagation fan-out
+ * (propagation.ts: relative expiries turned absolute, as Redis's AOF does, in the order the shards ran
+ * them); the file is flushed (with `always`, fdatasynced) before any reply of that turn reaches a socket.
  */
 import { join } from 'node:path';
-import type { ParsedCommand } from '../wire/resp-parser.js';
 import type { ServerConfig } from './config.js';
-import type { AofEntry } from '../io/aof-order.js';
 import { CMD } from '../commands/ids.generated.js';
 import { AofAppender, AofRewriter, type AppendFsync } from '../persistence/index.js';
 import { isKeyword, parseSafeInt } from '../wire/bytes.js';
-import { effectForm } from './aof-effects.js';
 import { asciiBytes as ascii } from '../persistence/int-string.js';
 
 /** Rewrites a command whose effect depends on the clock into its absolute form; null keeps the command as it is. */
@@ -85,21 +81,9 @@ export class AofLog {
     return this.appender.size;
   }
 
-  /** Copies a dispatched write command (relative expiries made absolute now) until its reply comes. */
-  capture(db: number, id: number, cmd: ParsedCommand): AofEntry {
-    const argv: Uint8Array[] = [];
-    for (let i = 0; i < cmd.argc; i++) argv.push(cmd.buf.slice(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
-    return { db, id, argv: absoluteForm(id, argv, Date.now()) ?? argv };
-  }
-
-  /**
-   * Logs a write once its shard answered (so the log follows the order the shard ran commands in,
-   * blocked ones included): failed commands are left out, as Redis propagates only what ran.
-   */
-  commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void {
-    if (reply[s] === 45) return;
-    const argv = effectForm(e.id, e.argv, reply, s, len);
-    if (argv !== null) this.appender.append(e.db, argv);
+  /** Queues one write's effect (from propagation.ts) for database `db`. */
+  append(db: number, argv: readonly Uint8Array[]): void {
+    this.appender.append(db, argv);
   }
 
   /** Writes what was recorded (fdatasync with `always`); called before the turn's replies are written. */

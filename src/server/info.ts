@@ -228,6 +228,7 @@ export function infoText(a: Acceptor, requested: string[]): string {
 /** CLIENT LIST flag letters as Redis writes them (N when none applies). */
 function clientFlags(c: Connection): string {
   let f = '';
+  if (c.replica) f += 'S';
   if (c.monitor) f += 'O';
   if (c.subs.size + c.psubs.size + c.ssubs.size > 0) f += 'P';
   if (c.multi !== null) f += 'x';

@@ -15,7 +15,7 @@ import {
   type CommandListFilter,
 } from '../commands/table.js';
 import type { Acceptor, LocalHandler } from '../io/acceptor.js';
-import { ST_MASTER, ST_REPLICA, ST_SUBSCRIBED, type Connection } from '../io/connection.js';
+import { ST_SUBSCRIBED, type Connection } from '../io/connection.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { R_OK, R_PONG } from '../wire/resp-writer.js';
 import {
@@ -50,10 +50,9 @@ import type { ServerConfig } from './config.js';
 import type { Acl } from './acl.js';
 import { ownerOf } from './transactions.js';
 
-/** CLIENT LIST/KILL TYPE class: pubsub while subscribed, else normal (there are no replicas here). */
+/** CLIENT LIST/KILL TYPE class: master for the link to this replica's master, replica for a replica's link, pubsub while subscribed, else normal. */
 function clientType(c: Connection): string {
-  if ((c.state & ST_MASTER) !== 0) return 'master';
-  if ((c.state & ST_REPLICA) !== 0) return 'replica';
+  if (c.replica) return 'replica';
   return (c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal';
 }
 

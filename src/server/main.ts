@@ -8,6 +8,7 @@ import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
 import { installConfigRewrite, replicaofOption } from './config-rewrite.js';
 import { ServerPersistence } from './persistence.js';
+import { Propagation } from './propagation.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { fitMaxclients } from './fd-limit.js';
 import { startMetrics } from './metrics.js';
@@ -39,10 +40,11 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   installLocalCommands(acceptor, config, onShutdownCommand, acl);
   for (const name of TLS_CONTEXT_SETTINGS) config.onApply(name, acceptor.tls.reconfigure);
   const modes = installModes(acceptor);
-  const persistence = new ServerPersistence(acceptor, status, log);
+  const propagation = new Propagation(acceptor);
+  const persistence = new ServerPersistence(acceptor, status, log, propagation);
   persistence.install(acceptor.local);
   installScriptAdmin(acceptor, acceptor.local);
-  const replication = installReplication(acceptor);
+  const replication = installReplication(acceptor, { persistence, propagation, log });
   installConfigRewrite(acceptor, config, acl, () => [replicaofOption(replication.infoLines())]);
   try {
     await acceptor.start(async () => {
@@ -81,6 +83,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     port: acceptor.port,
     stop: async () => {
       if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
+      replication.close();
       await persistence.close();
       await acceptor.close();
     },

@@ -13,6 +13,7 @@ import { internalId } from '../commands/internal.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { isKeyword } from '../wire/bytes.js';
 import { AofLog } from './aof-log.js';
+import type { Propagation } from './propagation.js';
 import { loadDataSet } from './data-load.js';
 import {
   type AofRewriter,
@@ -30,6 +31,17 @@ import {
 } from '../persistence/index.js';
 import { E_AOF_OFF, E_AOF_REWRITE_IN_PROGRESS, E_BGSAVE_CHILD_ACTIVE, E_BGSAVE_IN_PROGRESS, E_ERR, E_SYNTAX } from '../wire/error-text.js';
 import { registerInfoSection } from './info.js';
+
+/** Where a background snapshot's RDB goes: the dump file (SnapshotFile), or replica sockets for a diskless sync. */
+export interface SnapshotTarget {
+  /** Bytes accepted but not yet written: the walk waits on drained() when this grows. */
+  readonly queuedBytes: number;
+  selectDb(db: number, sizes?: { keys: number; expires: number }): void;
+  writeBlock(db: number, block: Uint8Array, crc?: bigint): void;
+  drained(): Promise<void>;
+  commit(): Promise<{ bytes: number }>;
+  abort(): Promise<void>;
+}
 
 /** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
 interface ShardPart {
@@ -61,6 +73,7 @@ export class ServerPersistence {
     private readonly a: Acceptor,
     private readonly status: PersistenceStatus,
     private readonly log: Logger,
+    private readonly propagation: Propagation,
   ) {}
 
   private get rdbPath(): string {
@@ -276,10 +289,45 @@ export class ServerPersistence {
     }
   }
 
-  private async writeBackground(): Promise<number> {
+  /**
+   * A snapshot for replicas (repl-master.ts): the same point-in-time copy as BGSAVE, `atPoint` running at
+   * that point. With a `target` (a diskless sync) the RDB goes there; without one it is a BGSAVE to
+   * dbfilename, whose path comes back for the replicas to read. Waits for a BGSAVE or AOF rewrite in
+   * progress first (the shards hold one copy at a time).
+   */
+  async replicationSnapshot(atPoint: () => void, target: SnapshotTarget | null): Promise<string> {
+    while (this.bgsaveRunning !== null || this.status.aofRewriteInProgress) {
+      await (this.bgsaveRunning ?? new Promise((r) => setTimeout(r, 50)));
+    }
+    const s = this.status;
+    const toDisk = target === null;
+    if (toDisk) {
+      s.bgsaveStarted();
+      this.log.info('Starting BGSAVE for SYNC with target: disk');
+    } else this.log.info('Starting BGSAVE for SYNC with target: replicas sockets');
+    let failure: unknown = null;
+    const run = this.writeBackground(atPoint, target).then(
+      (bytes) => {
+        if (toDisk) s.bgsaveFinished(true);
+        this.log.info('Background RDB transfer terminated with success', { bytes });
+      },
+      (err: unknown) => {
+        failure = err ?? new Error('snapshot failed');
+        if (toDisk) s.bgsaveFinished(false);
+        this.log.warn('Background RDB for replication failed', { error: String(err) });
+      },
+    );
+    this.bgsaveRunning = run;
+    void run.finally(() => (this.bgsaveRunning = null));
+    await run;
+    if (failure !== null) throw failure;
+    return this.rdbPath;
+  }
+
+  private async writeBackground(atPoint: () => void = () => undefined, target: SnapshotTarget | null = null): Promise<number> {
     const compress = this.a.config.get('rdbcompression') === 'yes';
     const pool = await this.encodePool(compress);
-    const file = await SnapshotFile.create(this.rdbPath, { compress });
+    const file = target ?? (await SnapshotFile.create(this.rdbPath, { compress }));
     let committing = false;
     try {
       // Slices are encoded in the pool a few at a time and written in the order they were taken.
@@ -291,7 +339,7 @@ export class ServerPersistence {
         if (file.queuedBytes > 8 << 20) await file.drained();
       };
       await this.walkCopies(
-        () => undefined,
+        atPoint,
         async (db, sizes) => {
           while (queue.length > 0) await writeOldest();
           file.selectDb(db, sizes);
@@ -323,7 +371,7 @@ export class ServerPersistence {
     }
     if (this.a.config.get('appendonly') === 'yes') {
       this.aof = new AofLog(this.a.config);
-      this.a.aof.sink = this.aof;
+      this.propagation.setAof(this.aof);
       this.status.aofEnabled = true;
     }
   }
@@ -360,7 +408,7 @@ export class ServerPersistence {
       await this.save().catch((err: unknown) => this.log.error('saving on shutdown failed', { error: String(err) }));
     }
     await this.pool?.close();
-    this.a.aof.sink = null;
+    this.propagation.setAof(null);
     this.aof?.close();
   }
 }

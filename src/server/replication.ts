@@ -9,6 +9,12 @@ import type { Acceptor } from '../io/acceptor.js';
 import type { RespWriter } from '../wire/resp-writer.js';
 import { registerInfoSection } from './info.js';
 import { ReplicationState } from './repl-state.js';
+import { MasterSide } from './repl-master.js';
+import { replconfHandler } from './standalone-commands.js';
+import { installWait } from './wait.js';
+import type { Logger } from '../log.js';
+import type { ServerPersistence } from './persistence.js';
+import type { Propagation } from './propagation.js';
 
 /** One attached replica as ROLE lists it. */
 export interface ReplicaView {
@@ -32,6 +38,8 @@ export interface DownstreamSide {
   infoLines(): string[];
   /** The attached replicas that finished their sync, for ROLE. */
   replicas(): ReplicaView[];
+  /** Stops its timers (server shutdown). */
+  close(): void;
 }
 
 /** The replication of one server. */
@@ -55,6 +63,11 @@ export class Replication {
     return lines;
   }
 
+  /** Stops the sides' timers (server shutdown). */
+  close(): void {
+    this.downstream?.close();
+  }
+
   /** ROLE: a master with its offset and synced replicas, or the replica's view of its link. */
   writeRole(w: RespWriter): void {
     if (this.upstream !== null) return this.upstream.writeRole(w);
@@ -72,9 +85,20 @@ export class Replication {
   }
 }
 
-/** Creates the server's replication and installs INFO replication and ROLE. */
-export function installReplication(a: Acceptor): Replication {
+/** What the master side needs from the rest of the server. */
+export interface ReplicationDeps {
+  persistence: ServerPersistence;
+  propagation: Propagation;
+  log: Logger;
+}
+
+/** Creates the server's replication and installs INFO replication, ROLE, the master side (PSYNC, SYNC, REPLCONF, WAIT). */
+export function installReplication(a: Acceptor, deps: ReplicationDeps): Replication {
   const r = new Replication(a);
+  const master = new MasterSide(a, r, deps.persistence, deps.propagation, deps.log);
+  r.downstream = master;
+  a.local[CMD.REPLCONF] = replconfHandler(a, master);
+  installWait(a, master);
   registerInfoSection(a, 'replication', () => r.infoLines());
   a.local[CMD.ROLE] = (conn, seq) => {
     r.writeRole(a.startReply(conn));

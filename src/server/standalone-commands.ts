@@ -7,7 +7,8 @@
  */
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS } from '../commands/table.js';
-import type { Acceptor } from '../io/acceptor.js';
+import type { Acceptor, LocalHandler } from '../io/acceptor.js';
+import type { Connection } from '../io/connection.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { R_OK, R_EMPTY_ARRAY } from '../wire/resp-writer.js';
 import { isKeyword, parseI64 } from '../wire/bytes.js';
@@ -37,24 +38,33 @@ function text(cmd: ParsedCommand, i: number): string {
   return Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!)).toString('latin1');
 }
 
-/** Installs the commands above on the acceptor. */
-export function installStandaloneCommands(a: Acceptor): void {
-  const h = a.local;
-  const refuse = (conn: Parameters<NonNullable<(typeof h)[number]>>[0], seq: number): void => a.replyError(conn, seq, E_CLUSTER_DISABLED);
-  for (const id of [CMD.ASKING, CMD.READONLY, CMD.READWRITE]) h[id] = refuse;
-  for (const sub of COMMANDS[CMD.CLUSTER]!.subcommands!) h[sub.id] = refuse;
+/** Who hears a replica's REPLCONF options and acknowledgements (the master side, repl-master.ts). */
+export interface ReplconfListener {
+  /** `listening-port`, `ip-address` or `capa` (name lower-cased) from a replica's handshake. */
+  option(conn: Connection, name: string, value: string): void;
+  /** REPLCONF ACK <offset> from a replica. */
+  ack(conn: Connection, offset: number): void;
+}
 
-  h[CMD.REPLCONF] = (conn, seq, cmd) => {
+/** REPLCONF as Redis answers it, telling `listener` (when there is one) what replicas say. */
+export function replconfHandler(a: Acceptor, listener: ReplconfListener | null): LocalHandler {
+  return (conn, seq, cmd) => {
     if (cmd.argc % 2 === 0) return a.replyError(conn, seq, E_SYNTAX);
     for (let j = 1; j < cmd.argc; j += 2) {
       if (is(cmd, j, 'LISTENING-PORT')) {
         if (parseI64(cmd.buf, cmd.argStart[j + 1]!, cmd.argLen[j + 1]!) === null) return a.replyError(conn, seq, E_NOT_INT);
+        listener?.option(conn, 'listening-port', text(cmd, j + 1));
       } else if (is(cmd, j, 'IP-ADDRESS')) {
         if (cmd.argLen[j + 1]! >= NET_HOST_STR_LEN) return a.replyError(conn, seq, replconfIpTooLong(cmd.argLen[j + 1]!));
+        listener?.option(conn, 'ip-address', text(cmd, j + 1));
       } else if (is(cmd, j, 'CAPA')) {
-        // Capabilities matter only to a master feeding this replica.
+        listener?.option(conn, 'capa', text(cmd, j + 1).toLowerCase());
       } else if (is(cmd, j, 'ACK') || is(cmd, j, 'GETACK')) {
         // Only a replica or its master send these, and they get no reply.
+        if (listener !== null && is(cmd, j, 'ACK')) {
+          const offset = parseI64(cmd.buf, cmd.argStart[j + 1]!, cmd.argLen[j + 1]!);
+          if (offset !== null) listener.ack(conn, Number(offset));
+        }
         conn.silence(seq);
         return a.replyConst(conn, seq, R_OK);
       } else if (is(cmd, j, 'RDB-ONLY')) {
@@ -65,6 +75,16 @@ export function installStandaloneCommands(a: Acceptor): void {
     }
     a.replyConst(conn, seq, R_OK);
   };
+}
+
+/** Installs the commands above on the acceptor. */
+export function installStandaloneCommands(a: Acceptor): void {
+  const h = a.local;
+  const refuse = (conn: Parameters<NonNullable<(typeof h)[number]>>[0], seq: number): void => a.replyError(conn, seq, E_CLUSTER_DISABLED);
+  for (const id of [CMD.ASKING, CMD.READONLY, CMD.READWRITE]) h[id] = refuse;
+  for (const sub of COMMANDS[CMD.CLUSTER]!.subcommands!) h[sub.id] = refuse;
+
+  h[CMD.REPLCONF] = replconfHandler(a, null);
 
   h[CMD.MODULE_LIST] = (conn, seq) => a.replyConst(conn, seq, R_EMPTY_ARRAY);
   h[CMD.MODULE_LOAD] = (conn, seq) => a.replyError(conn, seq, E_MODULE_LOAD);

@@ -68,8 +68,8 @@ export function usedMemory(store: Store): number {
 export class Evictor {
   /** Keys evicted so far (INFO evicted_keys). */
   evicted = 0;
-  /** Called with each victim's record just before it is deleted (client tracking). */
-  onEvict: ((addr: number) => void) | null = null;
+  /** Called with each victim's record and database just before it is deleted (client tracking, propagation). */
+  onEvict: ((addr: number, db: number) => void) | null = null;
   private bestDb = -1;
   private bestAddr = 0;
   private bestScore = -Infinity;
@@ -147,7 +147,7 @@ export class Evictor {
     }
     const a = this.bestAddr;
     if (a === 0) return false;
-    this.onEvict?.(a);
+    this.onEvict?.(a, this.bestDb);
     s.del(this.bestDb, m.u8, recKeyOff(m, a), recKeyLen(m, a));
     this.evicted++;
     return true;

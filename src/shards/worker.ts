@@ -18,6 +18,7 @@ import { setTrackingSink, trackAfter, trackBefore, trackEvicted, trackExpired, t
 import { afterTimed, initLatency, timed } from './latency.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
+import { recKeyLen, recKeyOff } from './record.js';
 import { E_OOM, E_STREAM_GONE, internalError, noHandler } from '../wire/error-text.js';
 import { blockedClientCount, expireWaiters, hasReady, msUntilDeadline, serveReady, serving, type Waiter } from './blocking.js';
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
@@ -75,16 +76,33 @@ const DUMP = internalId('__dump');
 const RESTORE = internalId('__restore');
 const XSERVE = internalId('__xserve');
 const OK_REPLY = new TextEncoder().encode('+OK\r\n');
+/** Scratch for DEL_TAG frames. */
+let delFrame = new Uint8Array(256);
+/** Reports a key the shard deletes on its own (record at `a` of database `db`) while writes are propagated. */
+function propagateDel(db: number, a: number): void {
+  if (stats[F.CT_PROPAGATE] === 0) return;
+  const m = store.arena;
+  const n = recKeyLen(m, a);
+  if (delFrame.length < n + 2) delFrame = new Uint8Array(2 * (n + 2));
+  delFrame[0] = F.DEL_TAG;
+  delFrame[1] = db;
+  copyBytes(delFrame, 2, m.u8, recKeyOff(m, a), n);
+  writeReply(0, 0, delFrame, n + 2);
+}
 store.onExpired = (db, a) => {
   touchExpired(store, db, a);
   notifyExpired(store, db, a);
   trackExpired(store, a);
+  propagateDel(db, a);
 };
 setEventSink((body, len) => writeReply(0, 0, body, len));
 setTrackingSink((body, len) => writeReply(0, 0, body, len));
 initLatency(init.latency, (body, len) => writeReply(0, 0, body, len));
 const evictor = new Evictor(store, stats);
-evictor.onEvict = (a) => trackEvicted(store, a);
+evictor.onEvict = (a, db) => {
+  trackEvicted(store, a);
+  propagateDel(db, a);
+};
 /** Per command id: 1 = a write (evicts first under maxmemory), 3 = a write refused with OOM when nothing can be evicted. */
 const MEMORY_CLASS = Uint8Array.from(COMMANDS, (c) => ((c.flags & F_WRITE) === 0 ? 0 : (c.flags & F_DENYOOM) !== 0 ? 3 : 1));
 /** Active expiry runs at least this often while busy. */

@@ -428,6 +428,12 @@ export function geoNeedBy(cmd: string): string {
 // SORT (sort.c).
 export const E_SORT_SCORE = "ERR One or more scores can't be converted into double";
 
+// Replication, master side (replication.c).
+export const E_NOREPLICAS = 'NOREPLICAS Not enough good replicas to write.';
+export const E_NOMASTERLINK = "NOMASTERLINK Can't SYNC while not connected with my master";
+export const E_WAIT_ON_REPLICA =
+  'ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.';
+
 // CONFIG REWRITE (config.c).
 export const E_NO_CONFIG_FILE = 'ERR The server is running without a config file';
 

@@ -58,6 +58,13 @@ export const PHASE_NONE = 0;
 export const PHASE_BEFORE = 1;
 export const PHASE_DURING = 2;
 
+/**
+ * A key the shard deleted on its own (expired or evicted), reported while CT_PROPAGATE is set so the
+ * AOF and the replicas get a DEL in the shard's order (reply frame with connId 0, seq 0):
+ * body [DEL_TAG][db u8][key].
+ */
+export const DEL_TAG = 3;
+
 /** Shared words of the shard → acceptor doorbell. */
 export const DOORBELL_WORD = 0;
 
@@ -100,7 +107,9 @@ export const ST_TRACKING_ITEMS = ST_TRACKING_KEYS + 1;
 /** Function libraries and functions loaded: libraries * FUNCTIONS_SPAN + functions. */
 export const ST_FUNCTION_COUNTS = ST_TRACKING_ITEMS + 1;
 export const FUNCTIONS_SPAN = 1 << 20;
-export const STATS_SLOTS = ST_FUNCTION_COUNTS + 1;
+/** Set by the acceptor while writes are propagated (AOF or replicas): the shard reports keys it expires or evicts (DEL_TAG frames). */
+export const CT_PROPAGATE = ST_FUNCTION_COUNTS + 1;
+export const STATS_SLOTS = CT_PROPAGATE + 1;
 /**
  * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
  * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, and runs

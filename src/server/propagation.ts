@@ -1,0 +1,64 @@
+/**
+ * The one stream of write effects (ARCHITECTURE: "effects are the one stream"): the acceptor's
+ * AofOrder captures each write at dispatch and commits it when its shard answers; this fan-out turns
+ * it into its effect once (relative expiries absolute, SPOP as SREM, blocking pops as the pop that
+ * served them) and hands the same command to the append-only file while appendonly is on and to
+ * the replication stream while a backlog exists. With neither, the acceptor's sink is null and the
+ * dispatch path captures nothing.
+ */
+import type { Acceptor } from '../io/acceptor.js';
+import type { AofEntry, AofSink } from '../io/aof-order.js';
+import type { ParsedCommand } from '../wire/resp-parser.js';
+import * as F from '../wire/frames.js';
+import { absoluteForm, type AofLog } from './aof-log.js';
+import { effectForm } from './aof-effects.js';
+import type { ReplStream } from './repl-stream.js';
+
+/** Where write effects go: the AOF, the replication stream, or both. */
+export class Propagation implements AofSink {
+  private aof: AofLog | null = null;
+  private stream: ReplStream | null = null;
+
+  constructor(private readonly a: Acceptor) {}
+
+  /** The open AOF (null when appendonly is off). */
+  setAof(aof: AofLog | null): void {
+    this.aof = aof;
+    this.update();
+  }
+
+  /** The replication stream (null while there is no backlog, or while this server replicates a master). */
+  setStream(stream: ReplStream | null): void {
+    this.stream = stream;
+    this.update();
+  }
+
+  /** Sets the acceptor's sink, and asks the shards to report the keys they expire or evict, only while something listens. */
+  private update(): void {
+    const on = this.aof !== null || this.stream !== null;
+    this.a.aof.sink = on ? this : null;
+    for (const link of this.a.shards) link.stats[F.CT_PROPAGATE] = on ? 1 : 0;
+  }
+
+  /** Copies a dispatched write command (relative expiries made absolute now) until its reply comes. */
+  capture(db: number, id: number, cmd: ParsedCommand): AofEntry {
+    const argv: Uint8Array[] = [];
+    for (let i = 0; i < cmd.argc; i++) argv.push(cmd.buf.slice(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
+    return { db, id, argv: absoluteForm(id, argv, Date.now()) ?? argv };
+  }
+
+  /** A write ran (its reply is known): failed commands are left out, as Redis propagates only what ran. */
+  commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void {
+    if (reply[s] === 45) return;
+    const argv = effectForm(e.id, e.argv, reply, s, len);
+    if (argv === null) return;
+    this.aof?.append(e.db, argv);
+    this.stream?.command(e.db, argv);
+  }
+
+  /** Once per turn, before replies go out: the AOF is written (fsynced with `always`) and the stream fed. */
+  flush(): void {
+    this.aof?.flush();
+    this.stream?.flush();
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The replication stream's encoder: each write's effect as a RESP command, preceded by SELECT when
+ * its database differs from the previous one (Redis's replicationFeedSlaves), gathered for one
+ * event-loop turn in one growing buffer and handed on once per turn: appended to the backlog (the
+ * offset moves on) and written to the replicas. Nothing is allocated per command.
+ */
+import type { ReplicationState } from './repl-state.js';
+
+const SELECT = Buffer.from('SELECT');
+
+/** Bytes of `*`/`$` header digits for `n`. */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = (n / 10) | 0;
+    d++;
+  }
+  return d;
+}
+
+/** The stream of one master: encodes commands, feeds the history once per turn. */
+export class ReplStream {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  /** Bytes encoded this turn, not yet fed. */
+  len = 0;
+  /** The database the stream last selected (-1: the next command selects its own). */
+  private db = -1;
+  private readonly dbArg = [SELECT, Buffer.alloc(0)];
+
+  /** `out` gets each turn's bytes after the backlog took them (a copy it may keep). */
+  constructor(
+    private readonly repl: { readonly state: ReplicationState; readonly upstream: unknown },
+    private readonly out: (chunk: Buffer) => void,
+  ) {}
+
+  /** The offset the stream reaches once this turn's bytes are fed. */
+  get offset(): number {
+    return this.repl.state.offset + this.len;
+  }
+
+  /** The next command selects its database again (a full sync starts, as Redis resets slaveseldb). */
+  forceSelect(): void {
+    this.db = -1;
+  }
+
+  /** Adds one command for database `db` (-1: any database, as PING and REPLCONF GETACK); nothing while this server replicates a master (its history is the master's). */
+  command(db: number, argv: readonly Uint8Array[]): void {
+    if (this.repl.upstream !== null) return;
+    if (db >= 0 && db !== this.db) {
+      this.dbArg[1] = Buffer.from(String(db));
+      this.encode(this.dbArg);
+      this.db = db;
+    }
+    this.encode(argv);
+  }
+
+  private encode(argv: readonly Uint8Array[]): void {
+    let size = 3 + digits(argv.length);
+    for (let i = 0; i < argv.length; i++) size += 5 + digits(argv[i]!.length) + argv[i]!.length;
+    if (this.len + size > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.len + size));
+      this.buf.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    const b = this.buf;
+    let p = this.len;
+    b[p++] = 42;
+    p = this.num(argv.length, p);
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      b[p++] = 36;
+      p = this.num(a.length, p);
+      b.set(a, p);
+      p += a.length;
+      b[p++] = 13;
+      b[p++] = 10;
+    }
+    this.len = p;
+  }
+
+  /** Writes `n` and CRLF at `p`; returns the position after them. */
+  private num(n: number, p: number): number {
+    const b = this.buf;
+    const d = digits(n);
+    for (let i = d - 1; i >= 0; i--) {
+      b[p + i] = 48 + (n % 10);
+      n = (n / 10) | 0;
+    }
+    p += d;
+    b[p++] = 13;
+    b[p++] = 10;
+    return p;
+  }
+
+  /** Feeds this turn's bytes to the backlog and hands them to `out`; a no-op when there are none. */
+  flush(): void {
+    if (this.len === 0) return;
+    const chunk = Buffer.from(this.buf.subarray(0, this.len));
+    this.len = 0;
+    // A burst's big buffer is not kept for ever.
+    if (this.buf.length > 1 << 20) this.buf = Buffer.allocUnsafe(64 * 1024);
+    this.repl.state.feed(chunk);
+    this.out(chunk);
+  }
+}
