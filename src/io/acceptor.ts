@@ -14,7 +14,7 @@ import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
-import { Connection, REPLY_ON, REPLY_SKIP, isLoopbackAddress, type PendingPart } from './connection.js';
+import { Connection, REPLY_OFF, REPLY_ON, REPLY_SKIP, isLoopbackAddress, type PendingPart } from './connection.js';
 import { ErrorStats } from './error-stats.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
 import { SCRIPT_CALLS } from '../commands/script-calls.js';
@@ -243,6 +243,10 @@ export class Acceptor {
     defaultNoPassword: () => this.config.get('requirepass') === '',
     check: () => true,
   };
+  /** Non-zero while the server is a replica with commands to refuse (loading, read-only, stale): then replicaRefuses decides. */
+  replicaGate = 0;
+  /** A replica's refusal of a command (installed by the replica side): the error text, or null to run it. */
+  replicaRefuses: (conn: Connection, id: number, flags: number) => string | null = () => null;
   /** Clients with CLIENT TRACKING on (INFO tracking_clients), and those in the default mode: while non-zero, reads ask tracksRead. */
   trackingClients = 0;
   trackingReaders = 0;
@@ -390,7 +394,7 @@ export class Acceptor {
     if (limitMs === 0) return;
     const now = Date.now();
     for (const c of this.conns.values()) {
-      if (c.idle && !c.stalled && now - c.lastActive > limitMs) this.kill(c);
+      if (c.idle && !c.stalled && !c.master && now - c.lastActive > limitMs) this.kill(c);
     }
   }
 
@@ -440,6 +444,28 @@ export class Acceptor {
     });
     socket.on('error', () => {});
     socket.on('close', () => this.onClose(conn));
+  }
+
+  /**
+   * Serves an outgoing socket (a replica's link to its master) as a client: its input, handed over
+   * with linkInput, runs as any client's (writes pass a read-only replica), its replies are dropped.
+   */
+  attachLink(socket: net.Socket): Connection {
+    const conn = new Connection(this.nextConnId++, socket, true);
+    conn.master = true;
+    conn.replyMode = REPLY_OFF;
+    this.conns.set(conn.id, conn);
+    return conn;
+  }
+
+  /** Input of a connection made by attachLink. */
+  linkInput(conn: Connection, data: Buffer): void {
+    this.onData(conn, data);
+  }
+
+  /** A connection made by attachLink is gone (its socket closed). */
+  detachLink(conn: Connection): void {
+    if (this.conns.get(conn.id) === conn) this.onClose(conn);
   }
 
   /** Answers a connection it will not serve with one error line, then closes it as Redis does (no waiting for the peer). */
@@ -772,6 +798,14 @@ export class Acceptor {
       this.rejectedCall(conn, id);
       this.replyError(conn, seq, this.writesRefused);
       return true;
+    }
+    if (this.replicaGate !== 0) {
+      const refused = this.replicaRefuses(conn, id, spec.flags);
+      if (refused !== null) {
+        this.rejectedCall(conn, id);
+        this.replyError(conn, seq, refused);
+        return true;
+      }
     }
     // Queued by MULTI (counted when EXEC runs it) or refused by a connection mode: not processed now.
     if (conn.state !== 0 && this.hooks.gate(conn, seq, id, cmd)) {

@@ -197,6 +197,8 @@ export class Connection {
   monitored: MonitorEntry[] | null = null;
   /** A replica's link (it ran PSYNC or SYNC): CLIENT LIST flag S and type replica; it gets only the replication stream. */
   replica = false;
+  /** The link to this replica's master (CLIENT LIST flag M): its writes pass a read-only replica. */
+  master = false;
   /** MONITOR is on (CLIENT LIST flag O); CLIENT NO-EVICT (flag e). */
   monitor = false;
   noEvict = false;

@@ -81,6 +81,14 @@ function checkKeyspaceEvents(raw: string): { value: string } | { error: string }
 
 const GB = 1024 * 1024 * 1024;
 
+/** replicaof: empty (also written `no one`), or `<host> <port>` as redis.conf writes it. */
+function checkReplicaOf(raw: string): { value: string } | { error: string } {
+  const w = raw.trim().split(/\s+/).filter(Boolean);
+  if (w.length === 0 || (w.length === 2 && w[0]!.toLowerCase() === 'no' && w[1]!.toLowerCase() === 'one')) return { value: '' };
+  if (w.length !== 2 || !/^\d+$/.test(w[1]!) || Number(w[1]) > 65535) return { error: 'argument must be "<host> <port>"' };
+  return { value: `${w[0]} ${Number(w[1])}` };
+}
+
 /** Values of enable-protected-configs, enable-debug-command and enable-module-command (Redis's protected actions). */
 const PROTECTED_ACTION = ['no', 'yes', 'local'];
 
@@ -245,7 +253,7 @@ const PARAMS: Param[] = [
     mutable: true,
     min: 1,
     max: 2 ** 31 - 1,
-    help: 'seconds of silence before a replica link is dropped',
+    help: 'seconds of silence before a replication link is dropped (either side)',
   },
   {
     name: 'min-replicas-to-write',
@@ -266,6 +274,71 @@ const PARAMS: Param[] = [
     min: 0,
     max: 2 ** 31 - 1,
     help: 'seconds since its last ACK for a replica to count as good',
+  },
+  // The replica side of replication (src/server/repl-replica.ts).
+  {
+    name: 'replicaof',
+    alias: 'slaveof',
+    kind: 'string',
+    def: '',
+    mutable: false,
+    check: checkReplicaOf,
+    help: 'replicate the master at "HOST PORT" (REPLICAOF changes it at run time)',
+  },
+  { name: 'masterauth', kind: 'string', def: '', mutable: true, help: 'password sent to the master (AUTH) before replicating' },
+  { name: 'masteruser', kind: 'string', def: '', mutable: true, help: 'ACL user the replica authenticates as with its master' },
+  {
+    name: 'replica-read-only',
+    alias: 'slave-read-only',
+    kind: 'bool',
+    def: 'yes',
+    mutable: true,
+    help: 'a replica refuses writes from its clients (READONLY)',
+  },
+  {
+    name: 'replica-serve-stale-data',
+    alias: 'slave-serve-stale-data',
+    kind: 'bool',
+    def: 'yes',
+    mutable: true,
+    help: 'a replica whose master link is down keeps serving its data (no: MASTERDOWN)',
+  },
+  {
+    name: 'replica-priority',
+    alias: 'slave-priority',
+    kind: 'int',
+    def: '100',
+    mutable: true,
+    min: 0,
+    max: 2 ** 31 - 1,
+    help: 'Sentinel promotes replicas with a lower priority first (0: never)',
+  },
+  {
+    name: 'replica-announce-ip',
+    alias: 'slave-announce-ip',
+    kind: 'string',
+    def: '',
+    mutable: true,
+    help: 'address the replica announces to its master (REPLCONF ip-address)',
+  },
+  {
+    name: 'replica-announce-port',
+    alias: 'slave-announce-port',
+    kind: 'int',
+    def: '0',
+    mutable: true,
+    min: 0,
+    max: 65535,
+    help: 'port the replica announces to its master (0: the listening port)',
+  },
+  { name: 'replica-announced', kind: 'bool', def: 'yes', mutable: true, help: 'Sentinel lists this replica (no: hidden)' },
+  {
+    name: 'replica-ignore-maxmemory',
+    alias: 'slave-ignore-maxmemory',
+    kind: 'bool',
+    def: 'yes',
+    mutable: true,
+    help: 'a replica never evicts: its master sends the deletions',
   },
   { name: 'timeout', kind: 'int', def: '0', mutable: true, min: 0, max: 2 ** 31, help: 'close idle clients after N seconds (0 = never)' },
   {

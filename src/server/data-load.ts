@@ -14,7 +14,7 @@ import { COMMANDS, extractKeys, lookupCommand, lookupSubcommand } from '../comma
 import { internalId } from '../commands/internal.js';
 import { sortSpansShards } from '../commands/sort-args.js';
 import { DataLoadError } from '../errors.js';
-import { EntryPacker, RdbError, loadAtStartup, type StartupLoadResult } from '../persistence/index.js';
+import { EntryPacker, RdbError, loadAtStartup, readRdbFile, type StartupLoadResult } from '../persistence/index.js';
 
 /** Entries go to a shard in chunks of about this many packed bytes while loading. */
 const LOAD_CHUNK_BYTES = 1 << 20;
@@ -131,6 +131,37 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
     }
     throw e;
   }
+}
+
+/**
+ * Loads the RDB a replica received from its master into the (emptied) shards. Keys already past
+ * their expiry are loaded too: a replica keeps them until its master's DEL, as Redis's replicas do.
+ * Returns the number of keys and the file's aux fields (repl-id, repl-offset…).
+ */
+export async function loadReplicaRdb(a: Acceptor, path: string): Promise<{ keys: number; aux: Map<string, string> }> {
+  const n = a.shards.length;
+  const loadId = internalId('__load');
+  const loadName = Buffer.from('__load');
+  const packers = a.shards.map(() => new EntryPacker());
+  const replay = new Replay(a);
+  const aux = new Map<string, string>();
+  let keys = 0;
+  const flush = (s: number): void => replay.send(s, 0, loadId, [loadName, Buffer.from(packers[s]!.take())], true);
+  for (const r of readRdbFile(path)) {
+    if (r.kind === 'aux') aux.set(r.key, Buffer.from(r.value).toString('latin1'));
+    if (r.kind !== 'entry') continue;
+    const e = r.entry;
+    const s = calculateSlot(Buffer.from(e.key.buffer, e.key.byteOffset, e.key.length)) % n;
+    packers[s]!.add(e);
+    if (packers[s]!.size >= LOAD_CHUNK_BYTES) flush(s);
+    keys++;
+    const wait = replay.backlog();
+    if (wait) await wait;
+  }
+  for (let s = 0; s < n; s++) if (packers[s]!.count > 0) flush(s);
+  await replay.until(0);
+  if (replay.loadError !== null) throw new DataLoadError(`error loading the master's RDB: ${replay.loadError}`);
+  return { keys, aux };
 }
 
 /**

@@ -230,6 +230,7 @@ function clientFlags(c: Connection): string {
   let f = '';
   if (c.replica) f += 'S';
   if (c.monitor) f += 'O';
+  if (c.master) f += 'M';
   if (c.subs.size + c.psubs.size + c.ssubs.size > 0) f += 'P';
   if (c.multi !== null) f += 'x';
   if (c.tracking !== null) f += (c.tracking.flags & TRACK_BROKEN_REDIRECT) !== 0 ? 'tR' : 't';

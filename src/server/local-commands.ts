@@ -50,8 +50,9 @@ import type { ServerConfig } from './config.js';
 import type { Acl } from './acl.js';
 import { ownerOf } from './transactions.js';
 
-/** CLIENT LIST/KILL TYPE class: master for the link to this replica's master, replica for a replica's link, pubsub while subscribed, else normal. */
+/** CLIENT LIST/KILL TYPE class: master for a replica's link to its master, replica for a replica's link, pubsub while subscribed, else normal. */
 function clientType(c: Connection): string {
+  if (c.master) return 'master';
   if (c.replica) return 'replica';
   return (c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal';
 }

@@ -7,6 +7,7 @@ import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
 import { installConfigRewrite, replicaofOption } from './config-rewrite.js';
+import { installReplicaSide, wrapReplconf } from './repl-replica.js';
 import { ServerPersistence } from './persistence.js';
 import { Propagation } from './propagation.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
@@ -45,6 +46,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   persistence.install(acceptor.local);
   installScriptAdmin(acceptor, acceptor.local);
   const replication = installReplication(acceptor, { persistence, propagation, log });
+  const replica = installReplicaSide(acceptor, replication, config, log);
   installConfigRewrite(acceptor, config, acl, () => [replicaofOption(replication.infoLines())]);
   try {
     await acceptor.start(async () => {
@@ -57,6 +59,8 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
       fitMaxclients(config, log, config.get('bind').split(/\s+/).filter(Boolean).length);
     });
     modes.started();
+    wrapReplconf(acceptor, replica);
+    replica.startFromConfig();
   } catch (err) {
     await persistence.close(false);
     await acceptor.close();

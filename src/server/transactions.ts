@@ -268,6 +268,8 @@ export class Transactions {
       if (!conn.closed && conn.deliver(seq, w.bytes, 0, w.len)) a.markDirty(conn);
       after?.();
     });
+    // The master's transactions write on a read-only replica.
+    col.master = conn.master;
     a.sinks.set(id, col);
     return col;
   }

@@ -81,7 +81,8 @@ export class Evictor {
 
   /** Whether a maxmemory limit is set (the per-command flag test). */
   get enabled(): boolean {
-    return this.control[F.CT_MAXMEMORY]! > 0;
+    // A replica leaves evictions to its master, whose deletions it receives (replica-ignore-maxmemory).
+    return this.control[F.CT_MAXMEMORY]! > 0 && (this.control[F.CT_REPLICA]! & F.REPLICA_NO_EVICT) === 0;
   }
 
   /** Whether the policy ranks keys by LFU (lookups must then count accesses). */

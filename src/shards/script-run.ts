@@ -12,7 +12,7 @@ import type { Store } from './store.js';
 import { RespWriter, formatDouble17 } from '../wire/resp-writer.js';
 import { COMMANDS, F_NOSCRIPT, F_READONLY, F_WRITE, checkArity, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
-import { E_DB_RANGE, E_OOM, E_XSHARD_SPLIT, E_XSHARD_UNDECLARED } from '../wire/error-text.js';
+import { E_DB_RANGE, E_OOM, E_READONLY_REPLICA, E_XSHARD_SPLIT, E_XSHARD_UNDECLARED } from '../wire/error-text.js';
 import { shardPosition } from './t_keys.js';
 import { keySlot } from '../wire/key-slot.js';
 import { across, callShard } from './script-across.js';
@@ -222,6 +222,7 @@ function execute(): string | null {
   if ((spec.flags & F_READONLY) !== 0) running.read = true;
   if (write) {
     if (running.readOnly) return 'Write commands are not allowed from read-only scripts.';
+    if (replicaReadOnly()) return `-${E_READONLY_REPLICA}`;
     running.wrote = true;
   }
   const out = sctx.out;
@@ -290,6 +291,14 @@ function recordEffect(): void {
 let shardRuns: (id: number) => boolean = () => false;
 /** True when a write would be refused for memory (maxmemory reached, nothing left to evict). */
 let memoryFull: () => boolean = () => false;
+
+/** True while the server is a read-only replica: a script's writes are refused (READONLY), as Redis's scriptVerifyWriteCommandAllow. */
+let replicaReadOnly: () => boolean = () => false;
+
+/** Sets the shard's read-only replica test. */
+export function setReplicaCheck(fn: () => boolean): void {
+  replicaReadOnly = fn;
+}
 
 /** Sets the shard's maxmemory check, for scripts whose shebang does not allow OOM. */
 export function setMemoryCheck(fn: () => boolean): void {

@@ -56,6 +56,11 @@ export class Store {
   lastHash = 0;
   /** Count LFU accesses on reads (only while an LFU maxmemory policy is set). */
   trackLfu = false;
+  /**
+   * A replica's client read is running: an expired key reads as missing but stays, for the master's
+   * DEL (Redis 7.0's replica expiry); writes and the master's commands delete it as usual.
+   */
+  hideExpired = false;
   /** Called just before a key is deleted by expiry, while its record is still readable (WATCH, notifications). It must not look keys up. */
   onExpired: ((db: number, addr: number) => void) | null = null;
 
@@ -81,6 +86,7 @@ export class Store {
     const a = t.find(buf, s, n, h);
     if (a === 0) return 0;
     if ((this.arena.u8[a + 1]! & F_TTL) !== 0 && recExpire(this.arena, a) <= this.now) {
+      if (this.hideExpired) return 0;
       this.onExpired?.(db, a);
       this.removeFound(db, a);
       this.stats.expired++;

@@ -26,7 +26,15 @@ import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
 import { cachedScripts } from './t_script.js';
 import { SCRIPT_CALLS } from '../commands/script-calls.js';
-import { initScripting, running as script, setEffectsSink, setMemoryCheck, setSliceHandler, writeScriptInfo } from './script-run.js';
+import {
+  initScripting,
+  running as script,
+  setEffectsSink,
+  setMemoryCheck,
+  setReplicaCheck,
+  setSliceHandler,
+  writeScriptInfo,
+} from './script-run.js';
 import { functionCounts } from './t_function.js';
 import { across, attachMailboxes, endAcross, serveMailbox } from './script-across.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
@@ -108,6 +116,8 @@ const MEMORY_CLASS = Uint8Array.from(COMMANDS, (c) => ((c.flags & F_WRITE) === 0
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
+/** stats[CT_REPLICA], read once per batch: non-zero while the server is a replica (no active expiry then). */
+let replicaMode = 0;
 let running = true;
 let commands = 0;
 
@@ -271,6 +281,8 @@ function runOn(c: Ctx, cmd: number): void {
   const o = c.out;
   // Only a client's own command counts as refused (Redis's rejected_calls), not a script's redis.call.
   if (c === ctx) refused = false;
+  // On a replica, reads hide expired keys without deleting them (the master's DEL does).
+  store.hideExpired = replicaMode !== 0 && MEMORY_CLASS[cmd] === 0;
   if (watchState.keys !== 0) touchCommand(c, cmd, DUMP, RESTORE);
   if (notifyState.flags !== 0) beforeCommand(c, cmd);
   const tracked = trackState.on !== 0;
@@ -378,6 +390,7 @@ function runBatch(): void {
   const now = Date.now();
   store.tick(now);
   store.trackLfu = evictor.tracksLfu;
+  replicaMode = stats[F.CT_REPLICA]!;
   let pos: number;
   let n = 0;
   while ((pos = req.next()) !== -1) {
@@ -394,7 +407,7 @@ function runBatch(): void {
   req.release();
   if (hasReady()) serveReady(readyType, serveWaiter, failWaiter);
   timeOutWaiters(now);
-  if (now - lastExpire >= EXPIRE_EVERY_MS) {
+  if (replicaMode === 0 && now - lastExpire >= EXPIRE_EVERY_MS) {
     lastExpire = now;
     store.expireCycle(200);
   }
@@ -412,7 +425,9 @@ function loop(): void {
     const now = Date.now();
     store.tick(now);
     lastExpire = now;
-    const expired = store.expireCycle(1000);
+    replicaMode = stats[F.CT_REPLICA]!;
+    // A replica expires nothing itself: its master sends the DELs.
+    const expired = replicaMode === 0 ? store.expireCycle(1000) : 0;
     const rehashing = store.rehashIdle();
     if (expired > 0) {
       publishStats();
@@ -425,7 +440,7 @@ function loop(): void {
     }
     if (expired >= 1000 || rehashing) continue;
     reclaim(true, now);
-    req.sleep(msUntilDeadline(now, store.wheel.msUntilNext(now, 100)));
+    req.sleep(msUntilDeadline(now, replicaMode === 0 ? store.wheel.msUntilNext(now, 100) : 100));
   }
   flushReplies();
   init.port.close();
@@ -433,6 +448,7 @@ function loop(): void {
 
 await initScripting(store, ctx.limits, runOn, (id) => handlers[id] !== undefined);
 setMemoryCheck(() => evictor.enabled && !evictor.makeRoom(64));
+setReplicaCheck(() => (stats[F.CT_REPLICA]! & F.REPLICA_READ_ONLY) !== 0);
 setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND_EFFECTS));
 // A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
 setSliceHandler(

@@ -441,3 +441,8 @@ export const E_NO_CONFIG_FILE = 'ERR The server is running without a config file
 export function configRewriteFailed(reason: string): string {
   return `ERR Rewriting config file: ${reason}`;
 }
+
+// Replication, replica side (replication.c, server.c).
+export const E_READONLY_REPLICA = "READONLY You can't write against a read only replica.";
+export const E_MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+export const E_LOADING = 'LOADING Redis is loading the dataset in memory';

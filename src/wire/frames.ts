@@ -109,7 +109,15 @@ export const ST_FUNCTION_COUNTS = ST_TRACKING_ITEMS + 1;
 export const FUNCTIONS_SPAN = 1 << 20;
 /** Set by the acceptor while writes are propagated (AOF or replicas): the shard reports keys it expires or evicts (DEL_TAG frames). */
 export const CT_PROPAGATE = ST_FUNCTION_COUNTS + 1;
-export const STATS_SLOTS = CT_PROPAGATE + 1;
+/**
+ * Set by the acceptor while the server is a replica (0 on a master): REPLICA_ON, plus REPLICA_READ_ONLY
+ * (scripts may not write) and REPLICA_NO_EVICT (replica-ignore-maxmemory) as they apply.
+ */
+export const CT_REPLICA = CT_PROPAGATE + 1;
+export const REPLICA_ON = 1;
+export const REPLICA_READ_ONLY = 2;
+export const REPLICA_NO_EVICT = 4;
+export const STATS_SLOTS = CT_REPLICA + 1;
 /**
  * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
  * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, and runs
