@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { TestServer } from '../helpers/server.js';
+import { dataset, differences, replInfo } from '../helpers/replication.js';
 import {
   freePort,
   hasSentinel,
@@ -28,31 +29,6 @@ import {
 if (!hasSentinel) console.warn('sentinel-failover: skipped: redis-sentinel is not installed (Debian: apt-get install redis-sentinel)');
 
 const NODE_CONF = ['shards 2', 'repl-diskless-sync-delay 0'];
-
-/** INFO replication as an object. */
-async function replInfo(c: Redis): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const line of (await c.info('replication')).split('\r\n')) {
-    const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
-}
-
-/** Every key and its string value (the writer only writes strings). */
-async function snapshot(c: Redis): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await c.scan(cursor, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) {
-      const values = await c.mget(...keys);
-      keys.forEach((k, i) => out.set(k, values[i]!));
-    }
-  } while (cursor !== '0');
-  return out;
-}
 
 describe.skipIf(!hasSentinel)('failover of a Sabre master by Redis Sentinel', () => {
   let dir: string;
@@ -162,11 +138,8 @@ describe.skipIf(!hasSentinel)('failover of a Sabre master by Redis Sentinel', ()
           const info = await replInfo(other);
           return info['master_port'] === newPort && info['master_link_status'] === 'up';
         });
-        const want = await snapshot(c);
-        await waitFor('the other replica to catch up', async () => {
-          const got = await snapshot(other);
-          return got.size === want.size && [...want].every(([k, v]) => got.get(k) === v);
-        });
+        const want = await dataset(c);
+        await waitFor('the other replica to catch up', async () => differences(want, await dataset(other)).length === 0);
       } finally {
         other.disconnect();
       }
@@ -191,11 +164,8 @@ describe.skipIf(!hasSentinel)('failover of a Sabre master by Redis Sentinel', ()
       );
       // Sentinel's CONFIG REWRITE put the new role in the old master's file.
       expect(readFileSync(join(dir, 'n0', 'sabre.conf'), 'utf8')).toContain(`\nreplicaof 127.0.0.1 ${newPort}\n`);
-      const want = await snapshot(master);
-      await waitFor('the old master to hold the new master’s data', async () => {
-        const got = await snapshot(old);
-        return got.size === want.size && [...want].every(([k, v]) => got.get(k) === v);
-      });
+      const want = await dataset(master);
+      await waitFor("the old master to hold the new master's data", async () => differences(want, await dataset(old)).length === 0);
       await expect(old.set('x', '1')).rejects.toThrow(/^READONLY/);
     } finally {
       old.disconnect();
