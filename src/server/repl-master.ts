@@ -466,8 +466,9 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     return this.repl.upstream !== null;
   }
 
+  /** The end of the latest write in the stream (Redis's c->woff is the client's own; this is at least that). */
   offset(): number {
-    return this.stream?.offset ?? this.repl.state.offset;
+    return this.stream?.dataOffset ?? this.repl.state.offset;
   }
 
   count(offset: number): number {

@@ -28,10 +28,15 @@ export class ReplStream {
   private readonly dbArg = [SELECT, Buffer.alloc(0)];
 
   /** `out` gets each turn's bytes after the backlog took them (a copy it may keep). */
+  /** Where the last write's bytes end (PINGs and GETACKs after it not counted): what WAIT waits for. */
+  dataOffset: number;
+
   constructor(
     private readonly repl: { readonly state: ReplicationState; readonly upstream: unknown },
     private readonly out: (chunk: Buffer) => void,
-  ) {}
+  ) {
+    this.dataOffset = repl.state.offset;
+  }
 
   /** The offset the stream reaches once this turn's bytes are fed. */
   get offset(): number {
@@ -52,6 +57,7 @@ export class ReplStream {
       this.db = db;
     }
     this.encode(argv);
+    if (db >= 0) this.dataOffset = this.repl.state.offset + this.len;
   }
 
   private encode(argv: readonly Uint8Array[]): void {

@@ -3,8 +3,8 @@
  * replication offset its earlier commands reached (Redis's c->woff), or until the timeout (0: for
  * ever, until CLIENT UNBLOCK or the client leaves), then answers how many did. The offset is taken
  * once every earlier command of the client has been answered, so a pipelined `SET` + `WAIT` waits
- * for the SET; it is the whole stream's offset at that moment, which may include other clients'
- * writes of the same turn (a stricter wait, never a looser one). Inside MULTI it answers at once.
+ * for the SET; it is where the stream's latest write ends at that moment, which may be another
+ * client's later write (a stricter wait, never a looser one). Inside MULTI it answers at once.
  */
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
@@ -17,7 +17,7 @@ import { E_NOT_INT, E_TIMEOUT_NEGATIVE, E_TIMEOUT_NOT_INT, E_UNBLOCKED, E_WAIT_O
 export interface WaitAcks {
   /** This server replicates a master: WAIT is refused. */
   onReplica(): boolean;
-  /** The stream offset once this turn's writes are fed. */
+  /** Where the latest write ends in the stream (this turn's included; PINGs and GETACKs not). */
   offset(): number;
   /** Replicas whose acknowledged offset reached `offset`. */
   count(offset: number): number;
