@@ -17,6 +17,8 @@ export interface RdbWriterOptions {
   /** Unix seconds of the snapshot (ctime aux field); default now. */
   ctime?: number;
   usedMem?: number;
+  /** More aux fields, written after used-mem (a replica's repl-stream-db, repl-id and repl-offset). */
+  aux?: readonly (readonly [string, string])[];
 }
 
 const FLUSH_AT = 64 * 1024;
@@ -78,6 +80,7 @@ export class RdbWriter {
     this.aux('redis-bits', '64');
     this.aux('ctime', String(this.options.ctime ?? Math.floor(Date.now() / 1000)));
     this.aux('used-mem', String(this.options.usedMem ?? process.memoryUsage().rss));
+    for (const [k, v] of this.options.aux ?? []) this.aux(k, v);
     this.aux('aof-base', '0');
   }
 

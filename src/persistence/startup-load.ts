@@ -36,6 +36,8 @@ export interface StartupLoadResult {
   commands: number;
   /** Bytes of an incomplete AOF tail that were dropped and truncated away. */
   truncatedBytes: number;
+  /** The RDB's aux fields (repl-id, repl-offset… where a replica saved them); empty for an AOF. */
+  aux: Map<string, string>;
 }
 
 /**
@@ -45,7 +47,7 @@ export interface StartupLoadResult {
 export async function loadAtStartup(opts: StartupLoadOptions, sink: LoadSink): Promise<StartupLoadResult> {
   const now = opts.nowMs ?? Date.now();
   const log = opts.log ?? (() => undefined);
-  const result: StartupLoadResult = { source: 'none', keysLoaded: 0, keysExpired: 0, commands: 0, truncatedBytes: 0 };
+  const result: StartupLoadResult = { source: 'none', keysLoaded: 0, keysExpired: 0, commands: 0, truncatedBytes: 0, aux: new Map() };
   const entry = (e: RdbEntry): void => {
     // A master drops keys that expired while it was down, as Redis does.
     if (e.expireAtMs > 0 && e.expireAtMs <= now) result.keysExpired++;
@@ -72,6 +74,7 @@ export async function loadAtStartup(opts: StartupLoadOptions, sink: LoadSink): P
   if (!existsSync(path)) return result;
   result.source = 'rdb';
   for (const r of readRdbFile(path)) {
+    if (r.kind === 'aux') result.aux.set(r.key, Buffer.from(r.value).toString('latin1'));
     if (r.kind !== 'entry') continue;
     entry(r.entry);
     const wait = sink.backlog?.();

@@ -67,6 +67,10 @@ export class ServerPersistence {
   private aof: AofLog | null = null;
   /** SHUTDOWN SAVE / NOSAVE; null: save when save points are configured. */
   private saveOnExit: boolean | null = null;
+  /** Aux fields SAVE adds at its snapshot point (a replica's replication history: repl-resume.ts). */
+  saveAux: () => [string, string][] = () => [];
+  /** The aux fields of the RDB loaded at start-up. */
+  loadedAux = new Map<string, string>();
 
   /** `status` is what INFO persistence and LASTSAVE report; the acceptor counts writes into it. */
   constructor(
@@ -176,7 +180,7 @@ export class ServerPersistence {
   }
 
   /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db. */
-  private snapshot(): Promise<ShardPart[][]> {
+  private snapshot(atPoint: () => void = () => undefined): Promise<ShardPart[][]> {
     const a = this.a;
     const id = internalId('__snapshot');
     return a.coordinator.exclusive(async () => {
@@ -192,6 +196,8 @@ export class ServerPersistence {
           }),
         );
       }
+      // With the shards held, nothing has run since the copies were taken.
+      atPoint();
       return out;
     });
   }
@@ -202,7 +208,8 @@ export class ServerPersistence {
 
   /** SAVE: a point-in-time snapshot written synchronously (the server answers nothing else meanwhile, as Redis). */
   async save(): Promise<void> {
-    const parts = await this.snapshot();
+    let aux: [string, string][] = [];
+    const parts = await this.snapshot(() => (aux = this.saveAux()));
     function* entries(): Generator<RdbEntry> {
       for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
     }
@@ -210,6 +217,7 @@ export class ServerPersistence {
     saveRdbFile(this.rdbPath, entries(), {
       compress: this.a.config.get('rdbcompression') === 'yes',
       dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined),
+      aux,
     });
     this.status.saved();
     this.log.info('DB saved on disk');
@@ -366,6 +374,7 @@ export class ServerPersistence {
       const result = await loadDataSet(this.a, this.log);
       this.status.lastLoadKeysLoaded = result.keysLoaded;
       this.status.lastLoadKeysExpired = result.keysExpired;
+      this.loadedAux = result.aux;
     } finally {
       this.status.loading = false;
     }
