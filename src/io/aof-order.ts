@@ -2,8 +2,9 @@
  * The AOF in the order shards run writes. A write is captured when it is dispatched and logged
  * when its reply comes back, which is the order its shard ran it in (blocked commands included);
  * a write split over shards (DEL, UNLINK, MSET) is logged part by part as each shard answers, and
- * the server's own calls (cross-shard blocking pops) by their system sequence number. The sink,
- * the server's append-only file, is set only while appendonly is on.
+ * the server's own calls (cross-shard blocking pops) by their system sequence number. The sink
+ * (the server's propagation fan-out: the append-only file and the replication stream) is set only
+ * while one of them is on.
  */
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { COMMANDS, F_WRITE } from '../commands/table.js';
@@ -14,11 +15,15 @@ export interface AofEntry {
   db: number;
   id: number;
   argv: Uint8Array[];
+  /** The command already encoded as RESP (then argv is empty): a whole command whose effect is its arguments. */
+  resp: Uint8Array | null;
 }
 
 /** The AOF as the acceptor uses it: capture at dispatch, log at reply, flush before replies go out. */
 export interface AofSink {
   capture(db: number, id: number, cmd: ParsedCommand): AofEntry;
+  /** The same for a whole command logged when its reply comes (it may keep only its RESP encoding). */
+  captureWhole(db: number, id: number, cmd: ParsedCommand): AofEntry;
   commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void;
   flush(): void;
 }
@@ -32,7 +37,7 @@ const WHOLE = 255;
 
 /** Writes waiting for their replies, logged to the sink in the order the shards answer them. */
 export class AofOrder {
-  /** The append-only file while appendonly is on. */
+  /** The propagation fan-out while the AOF or the replication stream is on. */
   sink: AofSink | null = null;
   /** Client writes waiting for their reply: by connection id, then seq * 256 + part. */
   private readonly pending = new Map<number, Map<number, AofEntry>>();
@@ -40,6 +45,8 @@ export class AofOrder {
   private readonly system = new Map<number, AofEntry>();
   /** Set by routing paths that took care of the AOF for the command being dispatched. */
   private taken = false;
+  /** An emptied per-connection map, reused rather than allocated again. */
+  private spare: Map<number, AofEntry> | null = null;
 
   /**
    * Captures a client's write for a routing path that logs it itself (held operations, split
@@ -59,7 +66,7 @@ export class AofOrder {
 
   /** After routing (only while a sink is set): a write no path took is logged when its reply comes. */
   dispatched(connId: number, seq: number, write: boolean, db: number, id: number, cmd: ParsedCommand): void {
-    if (write && !this.taken) this.pend(connId, seq * 256 + WHOLE, this.sink!.capture(db, id, cmd));
+    if (write && !this.taken) this.pend(connId, seq * 256 + WHOLE, this.sink!.captureWhole(db, id, cmd));
     this.taken = false;
   }
 
@@ -69,15 +76,24 @@ export class AofOrder {
     if (whole === null) return;
     byShard.forEach((args, s) => {
       if (args.length > 0)
-        this.pend(connId, seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)] });
+        this.pend(connId, seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)], resp: null });
     });
   }
 
   /** Shard `shard` answered command `seq` of `connId`: logs the write (or its part) this reply answers. */
   replied(connId: number, seq: number, shard: number, b: Uint8Array, s: number, len: number): void {
     if (this.pending.size === 0) return;
-    const e = this.forget(connId, seq * 256 + WHOLE) ?? this.forget(connId, seq * 256 + shard);
-    if (e !== undefined) this.sink?.commit(e, b, s, len);
+    const m = this.pending.get(connId);
+    if (m === undefined) return;
+    let key = seq * 256 + WHOLE;
+    let e = m.get(key);
+    if (e === undefined) {
+      key = seq * 256 + shard;
+      e = m.get(key);
+      if (e === undefined) return;
+    }
+    this.remove(connId, m, key);
+    this.sink?.commit(e, b, s, len);
   }
 
   /** Logs `e` when the server's own call `seq` is answered. */
@@ -115,18 +131,18 @@ export class AofOrder {
         items.push(b.slice(e + 2, e + 2 + l));
         p = e + 2 + l + 2;
       }
-      entries.push({ db: Number(Buffer.from(items[0]!).toString('latin1')), id: -1, argv: items.slice(1) });
+      entries.push({ db: Number(Buffer.from(items[0]!).toString('latin1')), id: -1, argv: items.slice(1), resp: null });
     }
     if (entries.length === 0) return;
     const db = entries[0]!.db;
-    sink.commit({ db, id: -1, argv: [Buffer.from('MULTI')] }, OK, 0, OK.length);
+    sink.commit({ db, id: -1, argv: [Buffer.from('MULTI')], resp: null }, OK, 0, OK.length);
     for (const e of entries) sink.commit(e, OK, 0, OK.length);
-    sink.commit({ db: entries[entries.length - 1]!.db, id: -1, argv: [Buffer.from('EXEC')] }, OK, 0, OK.length);
+    sink.commit({ db: entries[entries.length - 1]!.db, id: -1, argv: [Buffer.from('EXEC')], resp: null }, OK, 0, OK.length);
   }
 
   /** A key a shard expired or evicted (a DEL_TAG frame body: tag, db, key): logged as DEL, as Redis propagates it. */
   deleted(b: Uint8Array, s: number, len: number): void {
-    this.sink?.commit({ db: b[s + 1]!, id: CMD.DEL, argv: [DEL, b.slice(s + 2, s + len)] }, ONE, 0, ONE.length);
+    this.sink?.commit({ db: b[s + 1]!, id: CMD.DEL, argv: [DEL, b.slice(s + 2, s + len)], resp: null }, ONE, 0, ONE.length);
   }
 
   /** Logs `e` with its reply now (a held operation, while its shards are still held). */
@@ -146,8 +162,21 @@ export class AofOrder {
 
   private pend(connId: number, key: number, e: AofEntry): void {
     let m = this.pending.get(connId);
-    if (m === undefined) this.pending.set(connId, (m = new Map()));
+    if (m === undefined) {
+      m = this.spare ?? new Map();
+      this.spare = null;
+      this.pending.set(connId, m);
+    }
     m.set(key, e);
+  }
+
+  /** Removes `key` from a connection's entries; an emptied map is kept for the next connection that needs one (a pipeline empties it every batch). */
+  private remove(connId: number, m: Map<number, AofEntry>, key: number): void {
+    m.delete(key);
+    if (m.size === 0) {
+      this.pending.delete(connId);
+      this.spare = m;
+    }
   }
 
   /** Removes and returns a pending entry. */
@@ -155,8 +184,7 @@ export class AofOrder {
     const m = this.pending.get(connId);
     const e = m?.get(key);
     if (e === undefined) return undefined;
-    m!.delete(key);
-    if (m!.size === 0) this.pending.delete(connId);
+    this.remove(connId, m!, key);
     return e;
   }
 }

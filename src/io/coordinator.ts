@@ -138,7 +138,7 @@ export class Coordinator {
 
   /** An AOF entry for a write made through system calls on a client's behalf; null while the AOF is off. */
   logEntry(db: number, id: number, argv: Uint8Array[]): AofEntry | null {
-    return this.opts.aof.sink === null ? null : { db, id, argv };
+    return this.opts.aof.sink === null ? null : { db, id, argv, resp: null };
   }
 
   // ---- system calls ----

@@ -42,6 +42,15 @@ export class AofAppender {
     this.queue(encodeCommand(argv));
   }
 
+  /** Queues one command already encoded as RESP (kept, not copied), preceded by SELECT when the database changes. */
+  appendEncoded(db: number, resp: Uint8Array): void {
+    if (db !== this.db) {
+      this.queue(encodeCommand([asciiBytes('SELECT'), asciiBytes(String(db))]));
+      this.db = db;
+    }
+    this.queue(resp);
+  }
+
   private queue(bytes: Uint8Array): void {
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;

@@ -66,6 +66,11 @@ const BY_EFFECT = new Set<number>([
   CMD.XAUTOCLAIM,
 ]);
 
+/** Whether command `id` is logged by what its reply says (effectForm needs its arguments). */
+export function dependsOnReply(id: number): boolean {
+  return BY_EFFECT.has(id);
+}
+
 /**
  * The argv to log for command `id` (as dispatched: `argv`) given its successful reply, or null when
  * it changed nothing. Commands whose effect the arguments alone decide are logged as they are.

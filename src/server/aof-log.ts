@@ -86,6 +86,11 @@ export class AofLog {
     this.appender.append(db, argv);
   }
 
+  /** The same for a command already encoded as RESP. */
+  appendEncoded(db: number, resp: Uint8Array): void {
+    this.appender.appendEncoded(db, resp);
+  }
+
   /** Writes what was recorded (fdatasync with `always`); called before the turn's replies are written. */
   flush(): void {
     this.appender.flush();

@@ -11,8 +11,41 @@ import type { AofEntry, AofSink } from '../io/aof-order.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import * as F from '../wire/frames.js';
 import { absoluteForm, type AofLog } from './aof-log.js';
-import { effectForm } from './aof-effects.js';
-import type { ReplStream } from './repl-stream.js';
+import { dependsOnReply, effectForm } from './aof-effects.js';
+import { digits, type ReplStream } from './repl-stream.js';
+import { CMD } from '../commands/ids.generated.js';
+import { copyBytes } from '../wire/bytes.js';
+import { COMMANDS } from '../commands/table.js';
+
+/** Commands kept as arguments until their reply (effectForm) or made absolute at dispatch (absoluteForm); SET only with options. */
+const BY_ARGV = Uint8Array.from(COMMANDS, (_, id) =>
+  dependsOnReply(id) ||
+  id === CMD.EXPIRE ||
+  id === CMD.PEXPIRE ||
+  id === CMD.EXPIREAT ||
+  id === CMD.SETEX ||
+  id === CMD.PSETEX ||
+  id === CMD.GETEX ||
+  id === CMD.RESTORE ||
+  id === CMD.RESTORE_ASKING
+    ? 1
+    : 0,
+);
+const NO_ARGV: Uint8Array[] = [];
+
+/** Writes `<type>n\r\n` at `p` of `b`; returns the position after it. */
+function header(b: Buffer, p: number, type: number, n: number): number {
+  b[p++] = type;
+  const d = digits(n);
+  for (let i = d - 1; i >= 0; i--) {
+    b[p + i] = 48 + (n % 10);
+    n = (n / 10) | 0;
+  }
+  p += d;
+  b[p++] = 13;
+  b[p++] = 10;
+  return p;
+}
 
 /** Where write effects go: the AOF, the replication stream, or both. */
 export class Propagation implements AofSink {
@@ -44,12 +77,41 @@ export class Propagation implements AofSink {
   capture(db: number, id: number, cmd: ParsedCommand): AofEntry {
     const argv: Uint8Array[] = [];
     for (let i = 0; i < cmd.argc; i++) argv.push(cmd.buf.slice(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
-    return { db, id, argv: absoluteForm(id, argv, Date.now()) ?? argv };
+    return { db, id, argv: absoluteForm(id, argv, Date.now()) ?? argv, resp: null };
+  }
+
+  /**
+   * A whole command logged when its reply comes: when its effect is its arguments (no clock, no
+   * reply in it), only its RESP encoding is kept — one buffer, which both the AOF and the stream take as it is.
+   */
+  captureWhole(db: number, id: number, cmd: ParsedCommand): AofEntry {
+    if (BY_ARGV[id] === 1 || (id === CMD.SET && cmd.argc > 3)) return this.capture(db, id, cmd);
+    const argc = cmd.argc;
+    const as = cmd.argStart;
+    const al = cmd.argLen;
+    let size = 3 + digits(argc);
+    for (let i = 0; i < argc; i++) size += 5 + digits(al[i]!) + al[i]!;
+    const out = Buffer.allocUnsafe(size);
+    let p = header(out, 0, 42, argc);
+    for (let i = 0; i < argc; i++) {
+      p = header(out, p, 36, al[i]!);
+      copyBytes(out, p, cmd.buf, as[i]!, al[i]!);
+      p += al[i]!;
+      out[p++] = 13;
+      out[p++] = 10;
+    }
+    return { db, id, argv: NO_ARGV, resp: out };
   }
 
   /** A write ran (its reply is known): failed commands are left out, as Redis propagates only what ran. */
   commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void {
     if (reply[s] === 45) return;
+    const resp = e.resp;
+    if (resp !== null) {
+      this.aof?.appendEncoded(e.db, resp);
+      this.stream?.raw(e.db, resp);
+      return;
+    }
     const argv = effectForm(e.id, e.argv, reply, s, len);
     if (argv === null) return;
     this.aof?.append(e.db, argv);

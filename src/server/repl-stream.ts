@@ -5,11 +5,12 @@
  * offset moves on) and written to the replicas. Nothing is allocated per command.
  */
 import type { ReplicationState } from './repl-state.js';
+import { copyBytes } from '../wire/bytes.js';
 
 const SELECT = Buffer.from('SELECT');
 
-/** Bytes of `*`/`$` header digits for `n`. */
-function digits(n: number): number {
+/** Decimal digits of `n` (a RESP header's length). */
+export function digits(n: number): number {
   let d = 1;
   while (n >= 10) {
     n = (n / 10) | 0;
@@ -60,14 +61,30 @@ export class ReplStream {
     if (db >= 0) this.dataOffset = this.repl.state.offset + this.len;
   }
 
+  /** Adds one command already encoded as RESP, for database `db`. */
+  raw(db: number, resp: Uint8Array): void {
+    if (this.repl.upstream !== null) return;
+    if (db !== this.db) {
+      this.dbArg[1] = Buffer.from(String(db));
+      this.encode(this.dbArg);
+      this.db = db;
+    }
+    if (this.len + resp.length > this.buf.length) this.grow(resp.length);
+    copyBytes(this.buf, this.len, resp, 0, resp.length);
+    this.len += resp.length;
+    this.dataOffset = this.repl.state.offset + this.len;
+  }
+
+  private grow(size: number): void {
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.len + size));
+    this.buf.copy(grown, 0, 0, this.len);
+    this.buf = grown;
+  }
+
   private encode(argv: readonly Uint8Array[]): void {
     let size = 3 + digits(argv.length);
     for (let i = 0; i < argv.length; i++) size += 5 + digits(argv[i]!.length) + argv[i]!.length;
-    if (this.len + size > this.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.len + size));
-      this.buf.copy(grown, 0, 0, this.len);
-      this.buf = grown;
-    }
+    if (this.len + size > this.buf.length) this.grow(size);
     const b = this.buf;
     let p = this.len;
     b[p++] = 42;
@@ -76,7 +93,7 @@ export class ReplStream {
       const a = argv[i]!;
       b[p++] = 36;
       p = this.num(a.length, p);
-      b.set(a, p);
+      copyBytes(b, p, a, 0, a.length);
       p += a.length;
       b[p++] = 13;
       b[p++] = 10;
