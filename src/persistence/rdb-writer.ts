@@ -17,8 +17,8 @@ export interface RdbWriterOptions {
   /** Unix seconds of the snapshot (ctime aux field); default now. */
   ctime?: number;
   usedMem?: number;
-  /** More aux fields, written after used-mem (a replica's repl-stream-db, repl-id and repl-offset). */
-  aux?: readonly (readonly [string, string])[];
+  /** The replication history the data belongs to (aux repl-stream-db, repl-id, repl-offset), so a restarted replica continues it. */
+  repl?: { streamDb: number; id: string; offset: number };
 }
 
 const FLUSH_AT = 64 * 1024;
@@ -80,7 +80,12 @@ export class RdbWriter {
     this.aux('redis-bits', '64');
     this.aux('ctime', String(this.options.ctime ?? Math.floor(Date.now() / 1000)));
     this.aux('used-mem', String(this.options.usedMem ?? process.memoryUsage().rss));
-    for (const [k, v] of this.options.aux ?? []) this.aux(k, v);
+    const repl = this.options.repl;
+    if (repl !== undefined) {
+      this.aux('repl-stream-db', String(repl.streamDb));
+      this.aux('repl-id', repl.id);
+      this.aux('repl-offset', String(repl.offset));
+    }
     this.aux('aof-base', '0');
   }
 

@@ -36,7 +36,7 @@ export interface StartupLoadResult {
   commands: number;
   /** Bytes of an incomplete AOF tail that were dropped and truncated away. */
   truncatedBytes: number;
-  /** The RDB's aux fields (repl-id, repl-offset… where a replica saved them); empty for an AOF. */
+  /** The RDB's aux fields (repl-id, repl-offset…); empty for an AOF. */
   aux: Map<string, string>;
 }
 

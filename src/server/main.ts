@@ -7,7 +7,6 @@ import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
 import { installConfigRewrite, replicaofOption } from './config-rewrite.js';
-import { replicaSaveAux, resumeFromRdb } from './repl-resume.js';
 import { installReplicaSide, wrapReplconf } from './repl-replica.js';
 import { ServerPersistence } from './persistence.js';
 import { Propagation } from './propagation.js';
@@ -49,7 +48,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const replication = installReplication(acceptor, { persistence, propagation, log });
   const replica = installReplicaSide(acceptor, replication, config, log);
   installConfigRewrite(acceptor, config, acl, () => [replicaofOption(replication.infoLines())]);
-  persistence.saveAux = () => replicaSaveAux(acceptor, replication);
+  persistence.replInfo = () => replica.saveInfo();
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.
@@ -62,7 +61,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     });
     modes.started();
     wrapReplconf(acceptor, replica);
-    if (!resumeFromRdb(persistence.loadedAux, config, replication, replica)) replica.startFromConfig();
+    replica.startFromConfig(persistence.loadedAux);
   } catch (err) {
     await persistence.close(false);
     await acceptor.close();

@@ -28,6 +28,7 @@ import {
   unpackEntries,
   type PersistenceStatus,
   type RdbEntry,
+  type RdbWriterOptions,
 } from '../persistence/index.js';
 import { E_AOF_OFF, E_AOF_REWRITE_IN_PROGRESS, E_BGSAVE_CHILD_ACTIVE, E_BGSAVE_IN_PROGRESS, E_ERR, E_SYNTAX } from '../wire/error-text.js';
 import { registerInfoSection } from './info.js';
@@ -67,9 +68,9 @@ export class ServerPersistence {
   private aof: AofLog | null = null;
   /** SHUTDOWN SAVE / NOSAVE; null: save when save points are configured. */
   private saveOnExit: boolean | null = null;
-  /** Aux fields SAVE adds at its snapshot point (a replica's replication history: repl-resume.ts). */
-  saveAux: () => [string, string][] = () => [];
-  /** The aux fields of the RDB loaded at start-up. */
+  /** The replication history snapshots record (a replica's, so it resyncs partially after a restart); null: none. */
+  replInfo: () => RdbWriterOptions['repl'] | null = () => null;
+  /** The aux fields of the RDB loaded at start-up (repl-id, repl-offset…). */
   loadedAux = new Map<string, string>();
 
   /** `status` is what INFO persistence and LASTSAVE report; the acceptor counts writes into it. */
@@ -208,16 +209,18 @@ export class ServerPersistence {
 
   /** SAVE: a point-in-time snapshot written synchronously (the server answers nothing else meanwhile, as Redis). */
   async save(): Promise<void> {
-    let aux: [string, string][] = [];
-    const parts = await this.snapshot(() => (aux = this.saveAux()));
+    // The history is read with the shards held, at the copy's own point: read after it, a stream
+    // command applied meanwhile would be counted in the offset but missing from the file.
+    let repl: RdbWriterOptions['repl'] | null = null;
+    const parts = await this.snapshot(() => (repl = this.replInfo()));
     function* entries(): Generator<RdbEntry> {
       for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
     }
     const sizes = this.sizes(parts);
     saveRdbFile(this.rdbPath, entries(), {
       compress: this.a.config.get('rdbcompression') === 'yes',
+      repl: repl ?? undefined,
       dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined),
-      aux,
     });
     this.status.saved();
     this.log.info('DB saved on disk');
@@ -335,6 +338,8 @@ export class ServerPersistence {
   private async writeBackground(atPoint: () => void = () => undefined, target: SnapshotTarget | null = null): Promise<number> {
     const compress = this.a.config.get('rdbcompression') === 'yes';
     const pool = await this.encodePool(compress);
+    // No history in a BGSAVE file: its header is written before the copy's point, so the offset could
+    // not match the data; a replica restarted from one syncs fully (SAVE and shutdown record it).
     const file = target ?? (await SnapshotFile.create(this.rdbPath, { compress }));
     let committing = false;
     try {
@@ -372,9 +377,9 @@ export class ServerPersistence {
     this.status.loading = true;
     try {
       const result = await loadDataSet(this.a, this.log);
+      this.loadedAux = result.aux;
       this.status.lastLoadKeysLoaded = result.keysLoaded;
       this.status.lastLoadKeysExpired = result.keysExpired;
-      this.loadedAux = result.aux;
     } finally {
       this.status.loading = false;
     }

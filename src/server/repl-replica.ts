@@ -111,13 +111,34 @@ export class ReplicaSide implements UpstreamSide {
     return this.host !== '';
   }
 
-  /** Starts replicating the master named by the `replicaof` setting (at start-up, once the data set is loaded). */
-  startFromConfig(): void {
+  /**
+   * Starts replicating the master named by the `replicaof` setting (at start-up, once the data set is
+   * loaded). `aux`: the loaded RDB's aux fields; when they name the history the data belongs to
+   * (repl-id, repl-offset, as a replica saves them), PSYNC continues it, else it asks `? -1`.
+   */
+  startFromConfig(aux: ReadonlyMap<string, string>): void {
     const v = this.config.get('replicaof');
     if (v === '') return;
     const [host, port] = v.split(' ');
-    // The data set loaded from disk carries no history Sabre can continue (Redis: no rsi), so PSYNC ? -1.
-    this.setMaster(host!, Number(port), false);
+    const id = aux.get('repl-id') ?? '';
+    const offset = Number(aux.get('repl-offset') ?? 'x');
+    const known = /^[0-9a-f]{40}$/.test(id) && Number.isSafeInteger(offset) && offset >= 0;
+    if (known) {
+      const s = this.repl.state;
+      s.replid = id;
+      s.offset = offset;
+      this.streamDb = Number(aux.get('repl-stream-db') ?? '0') || 0;
+      this.log.info(`Continuing replication history ${id}:${offset} saved in the RDB`);
+    }
+    this.setMaster(host!, Number(port), known);
+  }
+
+  /** What a snapshot records about the history (aux repl-stream-db, repl-id, repl-offset): set while this server is a replica that holds one. */
+  saveInfo(): { streamDb: number; id: string; offset: number } | null {
+    if (!this.active || !this.cached) return null;
+    this.account();
+    const conn = this.attempt?.conn;
+    return { streamDb: conn == null ? this.streamDb : conn.db, id: this.repl.state.replid, offset: this.repl.state.offset };
   }
 
   /**
@@ -287,26 +308,28 @@ export class ReplicaSide implements UpstreamSide {
     try {
       end = at.rdb.push(d);
     } catch (err) {
-      if (!(err instanceof RdbHeaderError)) throw err;
-      this.log.warn(err.message);
+      // A refusal from the master, or the temp file could not take the bytes (disk full).
+      this.log.warn(err instanceof RdbHeaderError ? err.message : `Failed writing the RDB from the master: ${(err as Error).message}`);
       this.dropLink();
       return;
     }
     if (end === -1) return;
     if (end < d.length) at.early.push(d.subarray(end));
+    // The stream waits in the socket (and the master's buffers) while the RDB loads, as Redis's blocking load does.
+    at.socket.pause();
     this.log.info(`MASTER <-> REPLICA sync: receiving ${at.rdb.read} bytes from master to disk`);
     void this.loadTransfer(at, this.generation);
   }
 
   /** The RDB is in: empty the data set, load it, take the master's history, and start the stream. */
   private async loadTransfer(at: Attempt, gen: number): Promise<void> {
-    closeSync(at.tmpFd);
-    at.tmpFd = -1;
     at.diskless = at.rdb!.size === 0;
     const path = join(this.config.get('dir'), this.config.get('dbfilename'));
     this.loading = true;
     this.refresh();
     try {
+      closeSync(at.tmpFd);
+      at.tmpFd = -1;
       renameSync(at.tmpPath, path);
       at.tmpPath = '';
       this.log.info('MASTER <-> REPLICA sync: Flushing old data');
@@ -344,6 +367,7 @@ export class ReplicaSide implements UpstreamSide {
     const conn = this.a.attachLink(at.socket);
     conn.db = db;
     at.conn = conn;
+    at.socket.resume();
     this.received = 0;
     this.applied = 0;
     this.pending = [];

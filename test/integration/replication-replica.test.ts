@@ -101,22 +101,27 @@ async function content(c: Redis, key: string): Promise<unknown> {
 }
 
 /** Compares every key of dbs 0..3, TTLs within a second. */
-async function compareAll(mPort: number, rPort: number): Promise<number> {
+async function compareAll(mPort: number, rPort: number, password?: string): Promise<number> {
   let compared = 0;
   for (let db = 0; db < 4; db++) {
-    const m = new Redis({ port: mPort, host: '127.0.0.1', db });
+    const m = new Redis({ port: mPort, host: '127.0.0.1', db, password });
     const r = new Redis({ port: rPort, host: '127.0.0.1', db });
     try {
       const keys = (await m.keys('*')).sort();
       expect((await r.keys('*')).sort()).toEqual(keys);
-      for (const k of keys) {
-        expect(await content(r, k), `db ${db} key ${k}`).toEqual(await content(m, k));
-        const [mt, rt] = [await m.pttl(k), await r.pttl(k)];
+      // Every key at once: ioredis pipelines the concurrent commands on each connection.
+      const snap = (c: Redis, k: string): Promise<[unknown, number, Buffer | null]> =>
+        Promise.all([content(c, k), c.pttl(k), k.startsWith('hll') ? null : c.dumpBuffer(k)]);
+      const [ms, rs] = await Promise.all([Promise.all(keys.map((k) => snap(m, k))), Promise.all(keys.map((k) => snap(r, k)))]);
+      keys.forEach((k, i) => {
+        const [mContent, mt, mDump] = ms[i]!;
+        const [rContent, rt, rDump] = rs[i]!;
+        expect(rContent, `db ${db} key ${k}`).toEqual(mContent);
         if (mt < 0) expect(rt).toBe(mt);
         else expect(Math.abs(mt - rt)).toBeLessThan(1000);
-        if ((await m.type(k)) === 'string' && !k.startsWith('hll')) expect(await r.dumpBuffer(k)).toEqual(await m.dumpBuffer(k));
+        if ((mContent as unknown[])[0] === 'string' && mDump !== null) expect(rDump, `DUMP of ${k}`).toEqual(mDump);
         compared++;
-      }
+      });
     } finally {
       m.disconnect();
       r.disconnect();
@@ -126,9 +131,9 @@ async function compareAll(mPort: number, rPort: number): Promise<number> {
 }
 
 /** Writes of every type, in several dbs; `tag` keeps runs apart. */
-async function fill(port: number, tag: string, n: number): Promise<void> {
+async function fill(port: number, tag: string, n: number, password?: string): Promise<void> {
   for (let db = 0; db < 4; db++) {
-    const c = new Redis({ port, host: '127.0.0.1', db });
+    const c = new Redis({ port, host: '127.0.0.1', db, password });
     const p = c.pipeline();
     for (let i = 0; i < n; i++) {
       p.set(`${tag}:s:${i}`, `v${i}`);
@@ -168,9 +173,23 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     master = await startRedis(['--repl-diskless-sync-delay', '0', '--dir', dir, '--enable-debug-command', 'yes']);
     m = new Redis({ port: master.port, host: '127.0.0.1' });
     await fill(master.port, 'pre', 200);
-    replica = await startServer(['--shards', '2', '--dir', dir, '--save', '', '--replicaof', `127.0.0.1 ${master.port}`]);
+    replica = await startServer(replicaFlags());
     r = new Redis({ port: replica.port, host: '127.0.0.1' });
   }, 30_000);
+
+  /** Saves on shutdown (a save point), to its own file next to the master's. */
+  const replicaFlags = (): string[] => [
+    '--shards',
+    '2',
+    '--dir',
+    dir,
+    '--dbfilename',
+    'replica.rdb',
+    '--save',
+    '3600 1',
+    '--replicaof',
+    `127.0.0.1 ${master.port}`,
+  ];
 
   afterAll(async () => {
     r?.disconnect();
@@ -208,6 +227,49 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     expect(await r.get('after-cut')).toBe('yes');
     await compareAll(master.port, replica.port);
   }, 60_000);
+
+  it('resyncs partially after a restart, from the history its RDB saved', async () => {
+    await caughtUp(m, r);
+    r.disconnect();
+    expect(await replica.stop()).toBe(0);
+    await m.set('while-down', 'x');
+    const before = Number((await info(m, 'stats')).sync_partial_ok);
+    replica = await startServer(replicaFlags());
+    r = new Redis({ port: replica.port, host: '127.0.0.1' });
+    await caughtUp(m, r);
+    expect(Number((await info(m, 'stats')).sync_partial_ok)).toBe(before + 1);
+    expect(await r.get('while-down')).toBe('x');
+    await compareAll(master.port, replica.port);
+  }, 60_000);
+
+  it('notices a silent master after repl-timeout, and resyncs partially once it answers again', async () => {
+    await m.config('SET', 'repl-ping-replica-period', '1');
+    await r.config('SET', 'repl-timeout', '2');
+    const before = Number((await info(m, 'stats')).sync_partial_ok);
+    master.proc.kill('SIGSTOP');
+    try {
+      await until('the link to go down', async () => (await info(r, 'replication')).master_link_status === 'down');
+      const ri = await info(r, 'replication');
+      expect(Number(ri.master_link_down_since_seconds)).toBeGreaterThanOrEqual(0);
+      expect(await r.get('pre:s:3')).toBe('v3');
+    } finally {
+      master.proc.kill('SIGCONT');
+    }
+    await m.set('after-pause', '1');
+    await caughtUp(m, r);
+    expect(await r.get('after-pause')).toBe('1');
+    expect(Number((await info(m, 'stats')).sync_partial_ok)).toBeGreaterThan(before);
+    await r.config('SET', 'repl-timeout', '60');
+  }, 60_000);
+
+  it('reconnects after CLIENT KILL TYPE master on the replica', async () => {
+    const before = Number((await info(m, 'stats')).sync_partial_ok);
+    expect(Number(await r.client('KILL', 'TYPE', 'master'))).toBe(1);
+    await m.set('after-kill', '1');
+    await caughtUp(m, r);
+    expect(await r.get('after-kill')).toBe('1');
+    expect(Number((await info(m, 'stats')).sync_partial_ok)).toBe(before + 1);
+  }, 30_000);
 
   it('refuses writes, scripted writes included, with READONLY', async () => {
     await expect(r.set('x', '1')).rejects.toThrow("READONLY You can't write against a read only replica.");
@@ -296,5 +358,64 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     const promote = (await r.multi().call('slaveof', 'no', 'one').exec()) as [Error | null, unknown][];
     expect(promote).toEqual([[null, 'OK']]);
     expect((await info(r, 'replication')).role).toBe('master');
+  }, 60_000);
+});
+
+describe('Sabre replica of a Sabre master', () => {
+  let master: TestServer;
+  let replica: TestServer;
+  let m: Redis;
+  let r: Redis;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sabre-replica-'));
+    master = await startServer(['--shards', '3', '--dir', dir, '--save', '', '--repl-diskless-sync-delay', '0', '--requirepass', 'pw']);
+    m = new Redis({ port: master.port, host: '127.0.0.1', password: 'pw' });
+    await fill(master.port, 'pre', 100, 'pw');
+    replica = await startServer([
+      '--shards',
+      '2',
+      '--dir',
+      dir,
+      '--dbfilename',
+      'replica.rdb',
+      '--save',
+      '',
+      '--masterauth',
+      'pw',
+      '--replicaof',
+      `127.0.0.1 ${master.port}`,
+    ]);
+    r = new Redis({ port: replica.port, host: '127.0.0.1' });
+  }, 30_000);
+
+  afterAll(async () => {
+    r?.disconnect();
+    m?.disconnect();
+    await replica?.stop();
+    await master?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('authenticates, full-syncs every type with writes running, follows the stream and answers WAIT', async () => {
+    const during = fill(master.port, 'during', 50, 'pw');
+    await until('the first sync', async () => (await info(r, 'replication')).master_link_status === 'up');
+    await during;
+    await fill(master.port, 'live', 30, 'pw');
+    await caughtUp(m, r);
+    expect(await compareAll(master.port, replica.port, 'pw')).toBeGreaterThan(500);
+    await m.set('acked', '1');
+    expect(await m.call('wait', '1', '5000')).toBe(1);
+    expect(await r.get('acked')).toBe('1');
+  }, 60_000);
+
+  it('resyncs partially after the master cuts the link', async () => {
+    const before = Number((await info(m, 'stats')).sync_partial_ok);
+    expect(Number(await m.client('KILL', 'TYPE', 'replica'))).toBe(1);
+    await fill(master.port, 'cut', 10, 'pw');
+    await caughtUp(m, r);
+    expect(Number((await info(m, 'stats')).sync_partial_ok)).toBe(before + 1);
+    await compareAll(master.port, replica.port, 'pw');
   }, 60_000);
 });
