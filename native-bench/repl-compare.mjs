@@ -182,7 +182,11 @@ async function fill(port, n) {
 
 /** A server spec with extra flags after its own (each server in its own temp dir, so nothing lands in the repo). */
 function withFlags(spec, flags) {
-  return { ...spec, argv: (port) => [...spec.argv(port), ...flags] };
+  if (!spec.substitute) return { ...spec, argv: (port) => [...spec.argv(port), ...flags] };
+  // A substitute (SABRE_CMD/REDIS_CMD) is one shell line: the flags go at its end.
+  const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
+  const line = (port) => `${spec.display(port)} ${flags.map(quote).join(' ')}`;
+  return { ...spec, argv: (port) => ['/bin/sh', '-c', `exec ${line(port)}`], display: line };
 }
 
 /** Flags both servers take alike: a private dir, diskless sync without Redis's 5 s wait for more replicas. */
