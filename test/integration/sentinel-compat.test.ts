@@ -82,3 +82,38 @@ describe.skipIf(!hasSentinel)('redis-sentinel monitoring a Sabre master', () => 
     expect(await c.ping()).toBe('PONG');
   }, 90_000);
 });
+
+describe.skipIf(!hasSentinel)('redis-sentinel with a password on the Sabre master', () => {
+  let dir: string;
+  let master: TestServer;
+  let sentinel: TestSentinel;
+  let s: Redis;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sabre-sentinel-auth-'));
+    const port = await freePort();
+    master = await sabreWithConfig(join(dir, 'master'), port, ['shards 1', 'requirepass s3cret']);
+    sentinel = await startSentinel(join(dir, 's0'), port, { quorum: 1, extra: ['sentinel auth-pass mymaster s3cret'] });
+    s = sentinelClient(sentinel);
+  }, 60_000);
+  afterAll(async () => {
+    s?.disconnect();
+    await sentinel?.stop();
+    await master?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('authenticates with auth-pass (AUTH before CLIENT SETNAME and SUBSCRIBE) and monitors the master', async () => {
+    const c = new Redis({ port: master.port, host: '127.0.0.1', password: 's3cret' });
+    try {
+      const runId = /run_id:(\w+)/.exec(await c.info('server'))![1]!;
+      await waitFor('Sentinel to read the master through AUTH', async () => (await sentinelMaster(s))['runid'] === runId, 60_000);
+      expect((await sentinelMaster(s))['flags']).toBe('master');
+      await waitFor('Sentinel subscribed to its hello channel', async () => {
+        const [, n] = (await c.call('PUBSUB', 'NUMSUB', '__sentinel__:hello')) as [string, number];
+        return n === 1;
+      });
+    } finally {
+      c.disconnect();
+    }
+  }, 90_000);
+});
