@@ -32,21 +32,94 @@ const OK = Buffer.from('+OK\r\n');
 const ONE = Buffer.from(':1\r\n');
 const DEL = Buffer.from('DEL');
 
-/** Pending entries are keyed seq * 256 + part: the shard for a split write's parts, this for a whole command. */
+/** Split parts are keyed seq * 256 + shard; a whole command that cannot take its ring slot, seq * 256 + WHOLE. */
 const WHOLE = 255;
+/** A connection's ring of whole commands stops growing here (slots then collide only in odd cases, which go to the map). */
+const RING_MAX = 1 << 16;
+
+/**
+ * One connection's writes waiting for their replies. Whole commands sit in a ring indexed by their
+ * sequence number (a connection has at most ~1024 commands in flight, so slots rarely collide):
+ * no hashing and no allocation per command, where a Map churns. Split parts, and whole commands
+ * whose slot is taken, go to a map.
+ */
+class Waiting {
+  private seqs = new Float64Array(64).fill(-1);
+  private entries: (AofEntry | null)[] = new Array<AofEntry | null>(64).fill(null);
+  /** Entries held, ring and map. */
+  count = 0;
+  private map: Map<number, AofEntry> | null = null;
+
+  putWhole(seq: number, e: AofEntry): void {
+    let i = seq & (this.seqs.length - 1);
+    if (this.seqs[i] !== -1 && this.grow()) i = seq & (this.seqs.length - 1);
+    if (this.seqs[i] === -1) {
+      this.seqs[i] = seq;
+      this.entries[i] = e;
+      this.count++;
+    } else this.put(seq * 256 + WHOLE, e);
+  }
+
+  takeWhole(seq: number): AofEntry | undefined {
+    const i = seq & (this.seqs.length - 1);
+    if (this.seqs[i] === seq) {
+      const e = this.entries[i]!;
+      this.seqs[i] = -1;
+      this.entries[i] = null;
+      this.count--;
+      return e;
+    }
+    return this.map === null ? undefined : this.take(seq * 256 + WHOLE);
+  }
+
+  put(key: number, e: AofEntry): void {
+    (this.map ??= new Map()).set(key, e);
+    this.count++;
+  }
+
+  take(key: number): AofEntry | undefined {
+    const e = this.map?.get(key);
+    if (e === undefined) return undefined;
+    this.map!.delete(key);
+    this.count--;
+    return e;
+  }
+
+  /** Doubles the ring (up to RING_MAX), moving its entries; false when it may not grow. */
+  private grow(): boolean {
+    const n = this.seqs.length * 2;
+    if (n > RING_MAX) return false;
+    const seqs = this.seqs;
+    const entries = this.entries;
+    this.seqs = new Float64Array(n).fill(-1);
+    this.entries = new Array<AofEntry | null>(n).fill(null);
+    for (let i = 0; i < seqs.length; i++) {
+      if (seqs[i] === -1) continue;
+      const j = seqs[i]! & (n - 1);
+      if (this.seqs[j] === -1) {
+        this.seqs[j] = seqs[i]!;
+        this.entries[j] = entries[i]!;
+      } else {
+        this.count--;
+        this.put(seqs[i]! * 256 + WHOLE, entries[i]!);
+      }
+    }
+    return true;
+  }
+}
 
 /** Writes waiting for their replies, logged to the sink in the order the shards answer them. */
 export class AofOrder {
   /** The propagation fan-out while the AOF or the replication stream is on. */
   sink: AofSink | null = null;
-  /** Client writes waiting for their reply: by connection id, then seq * 256 + part. */
-  private readonly pending = new Map<number, Map<number, AofEntry>>();
+  /** Client writes waiting for their reply, by connection id (emptied ones are pruned now and then). */
+  private readonly pending = new Map<number, Waiting>();
+  /** Flushes since the last pruning of emptied connections. */
+  private flushes = 0;
   /** The same for the server's own calls, by system seq. */
   private readonly system = new Map<number, AofEntry>();
   /** Set by routing paths that took care of the AOF for the command being dispatched. */
   private taken = false;
-  /** An emptied per-connection map, reused rather than allocated again. */
-  private spare: Map<number, AofEntry> | null = null;
 
   /**
    * Captures a client's write for a routing path that logs it itself (held operations, split
@@ -66,7 +139,7 @@ export class AofOrder {
 
   /** After routing (only while a sink is set): a write no path took is logged when its reply comes. */
   dispatched(connId: number, seq: number, write: boolean, db: number, id: number, cmd: ParsedCommand): void {
-    if (write && !this.taken) this.pend(connId, seq * 256 + WHOLE, this.sink!.captureWhole(db, id, cmd));
+    if (write && !this.taken) this.waiting(connId).putWhole(seq, this.sink!.captureWhole(db, id, cmd));
     this.taken = false;
   }
 
@@ -74,26 +147,20 @@ export class AofOrder {
   dispatchedParts(connId: number, seq: number, db: number, id: number, cmd: ParsedCommand, byShard: number[][]): void {
     const whole = this.take(db, id, cmd);
     if (whole === null) return;
+    const w = this.waiting(connId);
     byShard.forEach((args, s) => {
       if (args.length > 0)
-        this.pend(connId, seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)], resp: null });
+        w.put(seq * 256 + s, { db: whole.db, id, argv: [whole.argv[0]!, ...args.map((i) => whole.argv[i]!)], resp: null });
     });
   }
 
   /** Shard `shard` answered command `seq` of `connId`: logs the write (or its part) this reply answers. */
   replied(connId: number, seq: number, shard: number, b: Uint8Array, s: number, len: number): void {
     if (this.pending.size === 0) return;
-    const m = this.pending.get(connId);
-    if (m === undefined) return;
-    let key = seq * 256 + WHOLE;
-    let e = m.get(key);
-    if (e === undefined) {
-      key = seq * 256 + shard;
-      e = m.get(key);
-      if (e === undefined) return;
-    }
-    this.remove(connId, m, key);
-    this.sink?.commit(e, b, s, len);
+    const w = this.pending.get(connId);
+    if (w === undefined || w.count === 0) return;
+    const e = w.takeWhole(seq) ?? w.take(seq * 256 + shard);
+    if (e !== undefined) this.sink?.commit(e, b, s, len);
   }
 
   /** Logs `e` when the server's own call `seq` is answered. */
@@ -152,39 +219,19 @@ export class AofOrder {
 
   /** Drops a client's pending command `seq`: a blocked command dropped unserved never ran. */
   drop(connId: number, seq: number): void {
-    this.forget(connId, seq * 256 + WHOLE);
+    this.pending.get(connId)?.takeWhole(seq);
   }
 
   /** Writes what was logged (fdatasync with `always`); called before the turn's replies go out. */
   flush(): void {
     this.sink?.flush();
+    // Closed connections leave their emptied records: dropped now and then, not per command.
+    if ((++this.flushes & 1023) === 0) for (const [id, w] of this.pending) if (w.count === 0) this.pending.delete(id);
   }
 
-  private pend(connId: number, key: number, e: AofEntry): void {
-    let m = this.pending.get(connId);
-    if (m === undefined) {
-      m = this.spare ?? new Map();
-      this.spare = null;
-      this.pending.set(connId, m);
-    }
-    m.set(key, e);
-  }
-
-  /** Removes `key` from a connection's entries; an emptied map is kept for the next connection that needs one (a pipeline empties it every batch). */
-  private remove(connId: number, m: Map<number, AofEntry>, key: number): void {
-    m.delete(key);
-    if (m.size === 0) {
-      this.pending.delete(connId);
-      this.spare = m;
-    }
-  }
-
-  /** Removes and returns a pending entry. */
-  private forget(connId: number, key: number): AofEntry | undefined {
-    const m = this.pending.get(connId);
-    const e = m?.get(key);
-    if (e === undefined) return undefined;
-    this.remove(connId, m!, key);
-    return e;
+  private waiting(connId: number): Waiting {
+    let w = this.pending.get(connId);
+    if (w === undefined) this.pending.set(connId, (w = new Waiting()));
+    return w;
   }
 }

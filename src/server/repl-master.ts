@@ -493,6 +493,21 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     this.a.scheduleTick();
   }
 
+  /**
+   * Becoming a replica drops this server's replicas (they reconnect and learn the new history, as
+   * Redis's disconnectSlaves); becoming a master again starts the stream at once when a backlog
+   * exists, so writes after a promotion reach the backlog that replicas of the old history continue from.
+   */
+  roleChanged(): void {
+    if (this.repl.upstream !== null) {
+      for (const l of this.links) this.a.kill(l.conn);
+    } else if (this.repl.state.backlog !== null) {
+      this.startStream();
+      this.stream!.restart();
+    }
+    this.refreshGood();
+  }
+
   // ---- the cron ----
 
   /** Once a second, as Redis's replicationCron. */
@@ -500,15 +515,8 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     const cfg = this.a.config;
     const now = Date.now();
     this.cronLoops++;
-    // A server that became a replica drops its own replicas (they reconnect and learn the new history).
-    if (this.repl.upstream !== null) {
-      for (const l of this.links) this.a.kill(l.conn);
-      if (this.stream !== null) {
-        this.stream = null;
-        this.propagation.setStream(null);
-      }
-      return;
-    }
+    // A replica's history is its master's: its stream stays silent (repl-stream.ts), nothing to ping or free.
+    if (this.repl.upstream !== null) return;
     if (this.links.length > 0 && this.stream !== null && this.cronLoops % cfg.num('repl-ping-replica-period') === 0) {
       this.stream.command(-1, PING);
       this.a.scheduleTick();

@@ -44,6 +44,13 @@ export class ReplStream {
     return this.repl.state.offset + this.len;
   }
 
+  /** After a promotion: the stream goes on from the offset the server reached as a replica, selecting its database again. */
+  restart(): void {
+    this.len = 0;
+    this.db = -1;
+    this.dataOffset = this.repl.state.offset;
+  }
+
   /** The next command selects its database again (a full sync starts, as Redis resets slaveseldb). */
   forceSelect(): void {
     this.db = -1;

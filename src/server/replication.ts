@@ -40,6 +40,8 @@ export interface DownstreamSide {
   replicas(): ReplicaView[];
   /** Stops its timers (server shutdown). */
   close(): void;
+  /** This server became a replica, or a master again (upstream set or cleared). */
+  roleChanged(): void;
 }
 
 /** The replication of one server. */
@@ -47,7 +49,17 @@ export class Replication {
   /** Ids, offsets and backlog of the stream this server holds. */
   readonly state = new ReplicationState();
   /** Set while this server is a replica. */
-  upstream: UpstreamSide | null = null;
+  get upstream(): UpstreamSide | null {
+    return this.up;
+  }
+
+  set upstream(side: UpstreamSide | null) {
+    const changed = (side === null) !== (this.up === null);
+    this.up = side;
+    if (changed) this.downstream?.roleChanged();
+  }
+
+  private up: UpstreamSide | null = null;
   /** Set once the master side is installed. */
   downstream: DownstreamSide | null = null;
 
