@@ -294,9 +294,9 @@ async function writeLoad(spec, o) {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const m = Number(field(await mc.cmd('INFO', 'replication'), 'master_repl_offset'));
-        const r = Number(field(await rc.cmd('INFO', 'replication'), 'slave_repl_offset'));
-        lags.push(Math.max(0, m - r));
+        // Both asked at once: asking one after the other would hide (or add) the time between the two answers.
+        const [mi, ri] = await Promise.all([mc.cmd('INFO', 'replication'), rc.cmd('INFO', 'replication')]);
+        lags.push(Math.max(0, Number(field(mi, 'master_repl_offset')) - Number(field(ri, 'slave_repl_offset'))));
         await sleep(10);
       }
     })();
