@@ -5,7 +5,7 @@
 //       the bytes the master sent (counted by a pass-through TCP relay the replica connects through);
 //   (b) master write throughput with one replica attached: redis-benchmark -t set -P 16;
 //   (c) replication lag under that load: master_repl_offset − the replica's slave_repl_offset,
-//       sampled every 10 ms, p50/p99/max.
+//       both asked at once every 10 ms, p50/p99/max.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -370,7 +370,7 @@ function section(o, specs, results) {
       `### (b) Master write throughput with one replica, (c) replication lag under that load`,
       '',
       `\`redis-benchmark -t set -P ${o.pipeline} -n ${o.requests} -r ${o.keyspace} -c ${o.clients}\` against the master while its replica`,
-      "streams; lag = master_repl_offset − the replica's slave_repl_offset in bytes, sampled every 10 ms during the run",
+      "streams; lag = master_repl_offset − the replica's slave_repl_offset in bytes, both asked at once every 10 ms during the run",
       "(each run also waits for the replica to reach the master's offset afterwards).",
       '',
       '| server | median SET/s | runs (SET/s) | same, no replica (median SET/s) | lag p50 (B) | lag p99 (B) | lag max (B) | load avg per run |',
