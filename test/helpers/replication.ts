@@ -26,7 +26,7 @@ async function readKey(c: Redis, key: string): Promise<string | null> {
     case 'hash':
       return `hash:${JSON.stringify(Object.entries(await c.hgetall(key)).sort())}`;
     case 'zset':
-      return `zset:${JSON.stringify(await c.zrange(key, 0, -1, 'WITHSCORES'))}`;
+      return `zset:${JSON.stringify(await c.zrange(key, '0', '-1', 'WITHSCORES'))}`;
     case 'stream':
       return `stream:${JSON.stringify(await c.xrange(key, '-', '+'))}`;
     default:
