@@ -26,6 +26,7 @@ import {
   parseSaveConfig,
   saveRdbFile,
   unpackEntries,
+  functionCodes,
   type PersistenceStatus,
   type RdbEntry,
   type RdbWriterOptions,
@@ -39,10 +40,15 @@ export interface SnapshotTarget {
   readonly queuedBytes: number;
   selectDb(db: number, sizes?: { keys: number; expires: number }): void;
   writeBlock(db: number, block: Uint8Array, crc?: bigint): void;
+  /** The function libraries' FUNCTION2 records, written once after the header (before any database). */
+  functionRecords(records: Uint8Array): void;
   drained(): Promise<void>;
   commit(): Promise<{ bytes: number }>;
   abort(): Promise<void>;
 }
+
+const FUNCTION = Buffer.from('FUNCTION');
+const DUMP = Buffer.from('DUMP');
 
 /** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
 interface ShardPart {
@@ -180,11 +186,22 @@ export class ServerPersistence {
     this.bgsave();
   }
 
-  /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db. */
-  private snapshot(atPoint: () => void = () => undefined): Promise<ShardPart[][]> {
+  /**
+   * The function libraries as RDB FUNCTION2 records (the body of shard 0's FUNCTION DUMP: every shard
+   * holds the same libraries); called with the shards held, so they match the snapshot's point.
+   */
+  private async functionRecords(): Promise<Uint8Array> {
+    const payload = bulkBody(await this.a.coordinator.call(0, 0, CMD.FUNCTION_DUMP, [FUNCTION, DUMP]));
+    // The payload ends with the RDB version (2 bytes) and a CRC-64 (8).
+    return payload.slice(0, payload.length - 10);
+  }
+
+  /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db, and the function libraries; `atPoint` runs at that point. */
+  private snapshot(atPoint: () => void = () => undefined): Promise<{ parts: ShardPart[][]; functions: Uint8Array }> {
     const a = this.a;
     const id = internalId('__snapshot');
     return a.coordinator.exclusive(async () => {
+      const functions = await this.functionRecords();
       const out: ShardPart[][] = [];
       for (let db = 0; db < a.config.num('databases'); db++) {
         const arg = Buffer.from(String(db));
@@ -199,7 +216,7 @@ export class ServerPersistence {
       }
       // With the shards held, nothing has run since the copies were taken.
       atPoint();
-      return out;
+      return { parts: out, functions };
     });
   }
 
@@ -212,7 +229,7 @@ export class ServerPersistence {
     // The history is read with the shards held, at the copy's own point: read after it, a stream
     // command applied meanwhile would be counted in the offset but missing from the file.
     let repl: RdbWriterOptions['repl'] | null = null;
-    const parts = await this.snapshot(() => (repl = this.replInfo()));
+    const { parts, functions } = await this.snapshot(() => (repl = this.replInfo()));
     function* entries(): Generator<RdbEntry> {
       for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
     }
@@ -221,6 +238,7 @@ export class ServerPersistence {
       compress: this.a.config.get('rdbcompression') === 'yes',
       repl: repl ?? undefined,
       dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined),
+      functions,
     });
     this.status.saved();
     this.log.info('DB saved on disk');
@@ -257,12 +275,13 @@ export class ServerPersistence {
   }
 
   /**
-   * Takes a point-in-time copy in every shard (`atPoint` runs at that same point; the copy is the only
-   * pause clients see), then walks it without holding anything: `visitDb` for each database with keys,
-   * then `visitChunk` for its packed slices, shard by shard, in order.
+   * Takes a point-in-time copy in every shard (`atPoint` runs at that same point, with the function
+   * libraries as FUNCTION2 records; the copy is the only pause clients see), then walks it without
+   * holding anything: `visitDb` for each database with keys, then `visitChunk` for its packed slices,
+   * shard by shard, in order.
    */
   private async walkCopies(
-    atPoint: () => void,
+    atPoint: (functions: Uint8Array) => void,
     visitDb: (db: number, sizes: { keys: number; expires: number }) => Promise<void> | void,
     visitChunk: (db: number, packed: Uint8Array) => Promise<void> | void,
   ): Promise<void> {
@@ -273,7 +292,7 @@ export class ServerPersistence {
       const replies = await a.coordinator.callAll(0, id, [name, Buffer.from('begin')]);
       // Every write that ran before the point is in the AOF by now (its reply came ahead of its
       // shard's begin), and with the shards held none has run after it.
-      atPoint();
+      atPoint(await this.functionRecords());
       return replies;
     });
     try {
@@ -352,7 +371,11 @@ export class ServerPersistence {
         if (file.queuedBytes > 8 << 20) await file.drained();
       };
       await this.walkCopies(
-        atPoint,
+        (functions) => {
+          // The point first: a diskless sync writes its `$EOF:` line there, ahead of the RDB's header.
+          atPoint();
+          file.functionRecords(functions);
+        },
         async (db, sizes) => {
           while (queue.length > 0) await writeOldest();
           file.selectDb(db, sizes);
@@ -398,7 +421,10 @@ export class ServerPersistence {
     let rewriter: AofRewriter | null = null;
     try {
       await this.walkCopies(
-        () => (rewriter = aof.beginRewrite()),
+        (functions) => {
+          rewriter = aof.beginRewrite();
+          for (const code of functionCodes(functions)) rewriter.addFunction(code);
+        },
         () => undefined,
         (_db, packed) => {
           for (const e of unpackEntries(packed)) rewriter!.add(e);

@@ -143,6 +143,11 @@ class SocketTarget implements SnapshotTarget {
     this.writer.writeEncoded(db, block, crc);
   }
 
+  functionRecords(records: Uint8Array): void {
+    this.begin();
+    this.writer.functionRecords(records);
+  }
+
   async drained(): Promise<void> {
     const live = this.job.live;
     if (live.length === 0) throw new Error('every replica of the sync disconnected');
