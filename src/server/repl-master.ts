@@ -17,6 +17,7 @@ import { RdbWriter } from '../persistence/index.js';
 import { CMD } from '../commands/ids.generated.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { parseI64 } from '../wire/bytes.js';
+import * as F from '../wire/frames.js';
 import { E_NOMASTERLINK, E_NOREPLICAS } from '../wire/error-text.js';
 import { NO_REPLID, newReplId } from './repl-state.js';
 import { ReplStream } from './repl-stream.js';
@@ -562,7 +563,10 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     let good = 0;
     for (const l of this.links) if (l.state === ONLINE && !l.conn.closed && Math.floor((now - l.ackTime) / 1000) <= lag) good++;
     this.goodReplicas = good;
-    this.a.writesRefused = min > 0 && lag > 0 && this.repl.upstream === null && good < min ? E_NOREPLICAS : null;
+    const refused = min > 0 && lag > 0 && this.repl.upstream === null && good < min;
+    this.a.writesRefused = refused ? E_NOREPLICAS : null;
+    // Scripts run in the shards: they refuse their writes themselves.
+    for (const link of this.a.shards) link.stats[F.CT_NOREPLICAS] = refused ? 1 : 0;
   }
 
   private closed(conn: Connection): void {
@@ -596,10 +600,18 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     return this.links.filter((l) => l.state === ONLINE).map((l) => ({ ip: l.ip, port: l.hs.port, ackOffset: l.ackOffset }));
   }
 
-  /** Stops the cron (server shutdown). */
+  /**
+   * Server shutdown: stops the cron and the syncs not started; online replicas get the last of the
+   * stream and an orderly close, the others (a sync in progress, which then ends) are cut.
+   */
   close(): void {
     clearInterval(this.cron);
     for (const j of this.jobs) if (j.timer !== null) clearTimeout(j.timer);
+    this.stream?.flush();
+    for (const l of this.links) {
+      if (l.state === ONLINE && l.held === null) l.conn.socket.end();
+      else this.a.kill(l.conn);
+    }
   }
 }
 

@@ -21,6 +21,7 @@ import {
   latencyNoSamples,
   replconfBadOption,
   replconfIpTooLong,
+  replconfBadFilter,
   E_RDB_ONLY_RANGE,
 } from '../wire/error-text.js';
 
@@ -67,6 +68,13 @@ export function replconfHandler(a: Acceptor, listener: ReplconfListener | null):
         }
         conn.silence(seq);
         return a.replyConst(conn, seq, R_OK);
+      } else if (is(cmd, j, 'RDB-FILTER-ONLY')) {
+        // redis-cli --replica asks for everything with "": the only filter Sabre's snapshots know.
+        const filters = text(cmd, j + 1)
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean);
+        if (filters.length > 0) return a.replyError(conn, seq, replconfBadFilter(filters[0]!));
       } else if (is(cmd, j, 'RDB-ONLY')) {
         const v = parseI64(cmd.buf, cmd.argStart[j + 1]!, cmd.argLen[j + 1]!);
         if (v === null) return a.replyError(conn, seq, E_NOT_INT);

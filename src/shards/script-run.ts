@@ -12,7 +12,7 @@ import type { Store } from './store.js';
 import { RespWriter, formatDouble17 } from '../wire/resp-writer.js';
 import { COMMANDS, F_NOSCRIPT, F_READONLY, F_WRITE, checkArity, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
-import { E_DB_RANGE, E_OOM, E_READONLY_REPLICA, E_XSHARD_SPLIT, E_XSHARD_UNDECLARED } from '../wire/error-text.js';
+import { E_DB_RANGE, E_NOREPLICAS, E_OOM, E_READONLY_REPLICA, E_XSHARD_SPLIT, E_XSHARD_UNDECLARED } from '../wire/error-text.js';
 import { shardPosition } from './t_keys.js';
 import { keySlot } from '../wire/key-slot.js';
 import { across, callShard } from './script-across.js';
@@ -223,6 +223,7 @@ function execute(): string | null {
   if (write) {
     if (running.readOnly) return 'Write commands are not allowed from read-only scripts.';
     if (replicaReadOnly()) return `-${E_READONLY_REPLICA}`;
+    if (replicasShort()) return `-${E_NOREPLICAS}`;
     running.wrote = true;
   }
   const out = sctx.out;
@@ -305,8 +306,23 @@ export function setMemoryCheck(fn: () => boolean): void {
   memoryFull = fn;
 }
 
-/** Redis refuses a script that may write and lacks allow-oom while memory is full: true after replying OOM. */
+/** True while min-replicas-to-write is not met (the acceptor's CT_NOREPLICAS word). */
+let replicasShort: () => boolean = () => false;
+
+/** Sets the shard's min-replicas check. */
+export function setMinReplicasCheck(fn: () => boolean): void {
+  replicasShort = fn;
+}
+
+/**
+ * Redis refuses a script whose shebang lets it write while too few replicas are good (NOREPLICAS),
+ * or, lacking allow-oom, while memory is full (OOM): true after replying so.
+ */
 export function refusedForMemory(c: Ctx, flags: number): boolean {
+  if ((flags & (SF_EVAL_COMPAT | SF_NO_WRITES)) === 0 && replicasShort()) {
+    c.out.error(E_NOREPLICAS);
+    return true;
+  }
   if ((flags & (SF_EVAL_COMPAT | SF_NO_WRITES | SF_ALLOW_OOM)) !== 0 || !memoryFull()) return false;
   c.out.error(E_OOM);
   return true;

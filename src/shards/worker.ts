@@ -32,6 +32,7 @@ import {
   setEffectsSink,
   setMemoryCheck,
   setReplicaCheck,
+  setMinReplicasCheck,
   setSliceHandler,
   writeScriptInfo,
 } from './script-run.js';
@@ -449,6 +450,7 @@ function loop(): void {
 await initScripting(store, ctx.limits, runOn, (id) => handlers[id] !== undefined);
 setMemoryCheck(() => evictor.enabled && !evictor.makeRoom(64));
 setReplicaCheck(() => (stats[F.CT_REPLICA]! & F.REPLICA_READ_ONLY) !== 0);
+setMinReplicasCheck(() => stats[F.CT_NOREPLICAS] !== 0);
 setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND_EFFECTS));
 // A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
 setSliceHandler(

@@ -446,3 +446,8 @@ export function configRewriteFailed(reason: string): string {
 export const E_READONLY_REPLICA = "READONLY You can't write against a read only replica.";
 export const E_MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 export const E_LOADING = 'LOADING Redis is loading the dataset in memory';
+
+/** REPLCONF rdb-filter-only with a filter this server's snapshots cannot apply. */
+export function replconfBadFilter(filter: string): string {
+  return `ERR Unsupported rdb-filter-only option: ${filter}`;
+}

@@ -117,7 +117,9 @@ export const CT_REPLICA = CT_PROPAGATE + 1;
 export const REPLICA_ON = 1;
 export const REPLICA_READ_ONLY = 2;
 export const REPLICA_NO_EVICT = 4;
-export const STATS_SLOTS = CT_REPLICA + 1;
+/** Set by the acceptor while min-replicas-to-write is not met: scripts that may write are refused (NOREPLICAS). */
+export const CT_NOREPLICAS = CT_REPLICA + 1;
+export const STATS_SLOTS = CT_NOREPLICAS + 1;
 /**
  * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
  * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, and runs

@@ -53,6 +53,8 @@ class RedisReplica {
       () => this.out,
     );
     this.client = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+    // SHUTDOWN and kill close it under the client's feet: that is expected here.
+    this.client.on('error', () => {});
     await this.client.connect();
   }
 
@@ -282,6 +284,12 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     expect(role[2]).toEqual([['127.0.0.1', String(a.port), expect.stringMatching(/^\d+$/)]]);
     const list = (await master.call('CLIENT', 'LIST', 'TYPE', 'replica')) as string;
     expect(list).toMatch(/flags=S /);
+    expect(info.get('repl_backlog_active')).toBe('1');
+    await master.config('SET', 'repl-backlog-size', '2mb');
+    const resized = parseInfo(await master.info('replication'));
+    expect(resized.get('repl_backlog_size')).toBe(String(2 << 20));
+    // The bytes held are kept (a PING may have added some since).
+    expect(Number(resized.get('repl_backlog_histlen'))).toBeGreaterThanOrEqual(Number(info.get('repl_backlog_histlen')));
   });
 
   it('sends the keys that expire on the master as DELs', async () => {
@@ -310,6 +318,8 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     expect(await a.client.get('wait:2')).toBe('y');
     // Two asked, one there: the timeout answers the one reached.
     expect(await master.wait(2, 300)).toBe(1);
+    // Timeout 0 waits as long as it takes; then WAIT 0 counts the same replica at once.
+    expect(await master.wait(1, 0)).toBe(1);
     expect(await master.wait(0, 0)).toBe(1);
   });
 
@@ -317,6 +327,10 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     await master.config('SET', 'min-replicas-to-write', '2');
     await waitFor(async () => parseInfo(await master.info('replication')).get('min_slaves_good_slaves') === '1', 3000);
     await expect(master.set('refused', 'x')).rejects.toThrow('NOREPLICAS Not enough good replicas to write.');
+    // Scripts: refused at their first write, or up front when their shebang lets them write.
+    await expect(master.eval("return redis.call('set', KEYS[1], 'x')", 1, 'refused')).rejects.toThrow(/^NOREPLICAS /);
+    await expect(master.eval("#!lua\nreturn redis.call('get', KEYS[1])", 1, 'refused')).rejects.toThrow(/^NOREPLICAS /);
+    expect(await master.eval("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", 1, 'base:s:2')).toBe('v2-0');
     expect(await master.get('base:s:1')).not.toBeNull();
     await master.config('SET', 'min-replicas-to-write', '1');
     expect(await master.set('allowed', 'x')).toBe('OK');
