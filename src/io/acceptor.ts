@@ -580,7 +580,8 @@ export class Acceptor {
   /** Held input grew: checks its limits, and parses on when that can help. */
   private onInputHeld(conn: Connection): void {
     const held = conn.inEnd - conn.inPos;
-    if (held > this.config.num('client-query-buffer-limit')) {
+    // As Redis, the master's link has no query buffer limit: a big write it replicates must not cut it.
+    if (held > this.config.num('client-query-buffer-limit') && !conn.master) {
       this.log.warn('closing client that reached max query buffer length', { id: conn.id, addr: conn.addr, qbuf: held });
       this.kill(conn);
       return;
@@ -693,7 +694,7 @@ export class Acceptor {
         }
         this.holdInput(conn, buf, pos, held);
         conn.inNeed = conn.partial!.need;
-        if (end - pos > this.config.num('client-query-buffer-limit')) this.kill(conn);
+        if (end - pos > this.config.num('client-query-buffer-limit') && !conn.master) this.kill(conn);
         return;
       }
       if (r === PARSE_ERROR) {

@@ -156,7 +156,8 @@ export class ReplicaSide implements UpstreamSide {
     this.link = Link.Connect;
     this.refresh();
     this.log.info(`Connecting to MASTER ${host}:${port}`);
-    this.connect();
+    // A load still running (the previous master's RDB) finishes first; the cron connects after it.
+    if (!this.loading) this.connect();
   }
 
   /** REPLICAOF NO ONE: keeps the data, starts a new history (the old one continuable as replid2). */
@@ -382,6 +383,8 @@ export class ReplicaSide implements UpstreamSide {
 
   /** Stream bytes: parsed and run as the master client's commands; the offset moves by what ran. */
   private feed(at: Attempt, d: Buffer): void {
+    // A killed master client reads nothing more: its bytes must not count as applied.
+    if (at.conn!.closed || at.conn!.closeAfterReplies) return;
     this.received += d.length;
     this.pending.push(d);
     this.a.linkInput(at.conn!, d);
@@ -395,6 +398,11 @@ export class ReplicaSide implements UpstreamSide {
   private account(): void {
     const conn = this.attempt?.conn;
     if (conn == null) return;
+    if (conn.closeAfterReplies) {
+      // The master sent bytes that do not parse: which of them ran is unknown, so only a full sync is safe.
+      this.cached = false;
+      return;
+    }
     const applied = this.received - conn.inBytes;
     let delta = applied - this.applied;
     if (delta <= 0) return;
@@ -454,7 +462,7 @@ export class ReplicaSide implements UpstreamSide {
     const timeoutMs = this.config.num('repl-timeout') * 1000;
     const now = Date.now();
     if (this.link === Link.Connect) {
-      this.connect();
+      if (!this.loading) this.connect();
       return;
     }
     if (now - this.lastIo > timeoutMs && !this.loading) {
@@ -533,7 +541,7 @@ export function installReplicaSide(a: Acceptor, repl: Replication, config: Serve
       side.unsetMaster();
       return a.replyConst(conn, seq, R_OK);
     }
-    if (conn.master) return a.replyError(conn, seq, 'ERR Command is not valid when client is a replica.');
+    if (conn.replica) return a.replyError(conn, seq, 'ERR Command is not valid when client is a replica.');
     const port = parseSafeInt(cmd.buf, cmd.argStart[2]!, cmd.argLen[2]!);
     if (port === null || port < 0 || port > 65535) return a.replyError(conn, seq, E_INVALID_MASTER_PORT);
     const host = text(cmd, 1);

@@ -315,12 +315,13 @@ export function setMinReplicasCheck(fn: () => boolean): void {
 }
 
 /**
- * Redis refuses a script whose shebang lets it write while too few replicas are good (NOREPLICAS),
- * or, lacking allow-oom, while memory is full (OOM): true after replying so.
+ * Redis refuses a script whose shebang lets it write on a read-only replica (READONLY) or while too
+ * few replicas are good (NOREPLICAS), and one that may write and lacks allow-oom while memory is
+ * full (OOM): true after replying the error.
  */
 export function refusedForMemory(c: Ctx, flags: number): boolean {
-  if ((flags & (SF_EVAL_COMPAT | SF_NO_WRITES)) === 0 && replicasShort()) {
-    c.out.error(E_NOREPLICAS);
+  if ((flags & (SF_EVAL_COMPAT | SF_NO_WRITES)) === 0 && (replicaReadOnly() || replicasShort())) {
+    c.out.error(replicaReadOnly() ? E_READONLY_REPLICA : E_NOREPLICAS);
     return true;
   }
   if ((flags & (SF_EVAL_COMPAT | SF_NO_WRITES | SF_ALLOW_OOM)) !== 0 || !memoryFull()) return false;

@@ -442,12 +442,12 @@ export function configRewriteFailed(reason: string): string {
   return `ERR Rewriting config file: ${reason}`;
 }
 
-// Replication, replica side (replication.c, server.c).
-export const E_READONLY_REPLICA = "READONLY You can't write against a read only replica.";
-export const E_MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
-export const E_LOADING = 'LOADING Redis is loading the dataset in memory';
-
 /** REPLCONF rdb-filter-only with a filter this server's snapshots cannot apply. */
 export function replconfBadFilter(filter: string): string {
   return `ERR Unsupported rdb-filter-only option: ${filter}`;
 }
+
+// Replication, replica side (replication.c, server.c).
+export const E_READONLY_REPLICA = "READONLY You can't write against a read only replica.";
+export const E_MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+export const E_LOADING = 'LOADING Redis is loading the dataset in memory';

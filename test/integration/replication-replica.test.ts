@@ -279,6 +279,12 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     await expect(r.set('x', '1')).rejects.toThrow("READONLY You can't write against a read only replica.");
     await expect(r.eval("return redis.call('set', 'x', '1')", 0)).rejects.toThrow(/^READONLY You can't write against a read only replica/);
     expect(await r.eval("return redis.call('get', 'pre:s:1')", 0)).toBe('v1');
+    // A shebang without no-writes declares a writing script: refused before it runs.
+    await expect(r.eval('#!lua\nreturn 1', 0)).rejects.toThrow("READONLY You can't write against a read only replica.");
+    expect(await r.eval("#!lua flags=no-writes\nreturn redis.call('get', 'pre:s:1')", 0)).toBe('v1');
+    await expect(r.call('function', 'load', '#!lua name=lib\nredis.register_function("f", function() return 1 end)')).rejects.toThrow(
+      /^READONLY/,
+    );
     await r
       .multi()
       .set('x', '1')
@@ -422,4 +428,60 @@ describe('Sabre replica of a Sabre master', () => {
     expect(Number((await info(m, 'stats')).sync_partial_ok)).toBe(before + 1);
     await compareAll(master.port, replica.port, 'pw');
   }, 60_000);
+});
+
+describe('failover among Sabre servers (PSYNC2 across a promotion)', () => {
+  let dir: string;
+  const servers: TestServer[] = [];
+  const clients: Redis[] = [];
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sabre-failover-'));
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A Sabre server with its own RDB file name in the shared dir. */
+  async function start(name: string, flags: string[]): Promise<[TestServer, Redis]> {
+    const s = await startServer(['--dir', dir, '--dbfilename', `${name}.rdb`, '--save', '', '--repl-diskless-sync-delay', '0', ...flags]);
+    const c = new Redis({ port: s.port, host: '127.0.0.1' });
+    servers.push(s);
+    clients.push(c);
+    return [s, c];
+  }
+
+  it('a promoted replica continues its peers and its old master partially', async () => {
+    const [m, mc] = await start('m', ['--shards', '3']);
+    await fill(m.port, 'f', 40);
+    const [r1, r1c] = await start('r1', ['--shards', '2', '--replicaof', `127.0.0.1 ${m.port}`]);
+    const [r2, r2c] = await start('r2', ['--shards', '1', '--replicaof', `127.0.0.1 ${m.port}`]);
+    await caughtUp(mc, r1c);
+    await caughtUp(mc, r2c);
+    const oldId = (await info(mc, 'replication')).master_replid;
+
+    // Sentinel's promotion, then its reconfiguration of the others.
+    expect(await r1c.call('replicaof', 'no', 'one')).toBe('OK');
+    expect(await r2c.call('replicaof', '127.0.0.1', String(r1.port))).toBe('OK');
+    expect(await mc.call('replicaof', '127.0.0.1', String(r1.port))).toBe('OK');
+    await r1c.set('after-failover', 'yes');
+    await caughtUp(r1c, r2c);
+    await caughtUp(r1c, mc);
+    const stats = await info(r1c, 'stats');
+    expect(stats.sync_partial_ok).toBe('2');
+    expect(stats.sync_full).toBe('0');
+    const r1i = await info(r1c, 'replication');
+    expect(r1i.master_replid2).toBe(oldId);
+    for (const c of [r2c, mc]) {
+      const ri = await info(c, 'replication');
+      expect(ri.master_replid).toBe(r1i.master_replid);
+      expect(ri.master_replid2).toBe(oldId);
+      expect(await c.get('after-failover')).toBe('yes');
+    }
+    await compareAll(r1.port, r2.port);
+    await compareAll(r1.port, m.port);
+  }, 90_000);
 });
