@@ -34,21 +34,21 @@ import {
 import { E_AOF_OFF, E_AOF_REWRITE_IN_PROGRESS, E_BGSAVE_CHILD_ACTIVE, E_BGSAVE_IN_PROGRESS, E_ERR, E_SYNTAX } from '../wire/error-text.js';
 import { registerInfoSection } from './info.js';
 
+const FUNCTION = Buffer.from('FUNCTION');
+const DUMP = Buffer.from('DUMP');
+
 /** Where a background snapshot's RDB goes: the dump file (SnapshotFile), or replica sockets for a diskless sync. */
 export interface SnapshotTarget {
   /** Bytes accepted but not yet written: the walk waits on drained() when this grows. */
   readonly queuedBytes: number;
+  /** The function libraries (RDB FUNCTION2 records), before the first database. */
+  functionRecords(records: Uint8Array): void;
   selectDb(db: number, sizes?: { keys: number; expires: number }): void;
   writeBlock(db: number, block: Uint8Array, crc?: bigint): void;
-  /** The function libraries' FUNCTION2 records, written once after the header (before any database). */
-  functionRecords(records: Uint8Array): void;
   drained(): Promise<void>;
   commit(): Promise<{ bytes: number }>;
   abort(): Promise<void>;
 }
-
-const FUNCTION = Buffer.from('FUNCTION');
-const DUMP = Buffer.from('DUMP');
 
 /** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
 interface ShardPart {
@@ -372,7 +372,6 @@ export class ServerPersistence {
       };
       await this.walkCopies(
         (functions) => {
-          // The point first: a diskless sync writes its `$EOF:` line there, ahead of the RDB's header.
           atPoint();
           file.functionRecords(functions);
         },

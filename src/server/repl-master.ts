@@ -134,6 +134,11 @@ class SocketTarget implements SnapshotTarget {
     return n > DRAIN_BYTES ? n : 0;
   }
 
+  functionRecords(records: Uint8Array): void {
+    this.begin();
+    this.writer.functionRecords(records);
+  }
+
   selectDb(db: number, sizes?: { keys: number; expires: number }): void {
     this.begin();
     this.writer.selectDb(db, sizes);
@@ -142,11 +147,6 @@ class SocketTarget implements SnapshotTarget {
   writeBlock(db: number, block: Uint8Array, crc?: bigint): void {
     this.begin();
     this.writer.writeEncoded(db, block, crc);
-  }
-
-  functionRecords(records: Uint8Array): void {
-    this.begin();
-    this.writer.functionRecords(records);
   }
 
   async drained(): Promise<void> {
@@ -288,14 +288,7 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
       this.log.info('Full resync requested by replica', { replica: `${link.ip}:${hs.port}` });
     } else this.log.info('Replica asks for synchronization (SYNC)', { replica: `${link.ip}:${hs.port}` });
     this.syncFull++;
-    if (st.backlog === null) {
-      // A new backlog starts a new history (Redis's changeReplicationId + clearReplicationId2).
-      st.replid = newReplId();
-      st.replid2 = NO_REPLID;
-      st.secondOffset = -1;
-      st.ensureBacklog(this.a.config.num('repl-backlog-size'));
-    }
-    this.startStream();
+    this.ensureHistory();
     this.enqueue(link);
     this.refreshGood();
   }
@@ -310,6 +303,18 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     this.startStream();
     this.refreshGood();
     this.log.info('Partial resynchronization request accepted', { replica: `${link.ip}:${link.hs.port}`, offset });
+  }
+
+  /** A backlog and the stream feeding it; a new backlog starts a new history (Redis's changeReplicationId + clearReplicationId2). */
+  private ensureHistory(): void {
+    const st = this.repl.state;
+    if (st.backlog === null) {
+      st.replid = newReplId();
+      st.replid2 = NO_REPLID;
+      st.secondOffset = -1;
+      st.ensureBacklog(this.a.config.num('repl-backlog-size'));
+    }
+    this.startStream();
   }
 
   /** The stream feeds the backlog from now on (while this server is a master). */
@@ -382,6 +387,8 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
   private atPoint(job: SyncJob): void {
     job.pointPassed = true;
     const st = this.repl.state;
+    // A tiny repl-backlog-ttl may have freed them while the job waited.
+    this.ensureHistory();
     this.stream!.flush();
     this.stream!.forceSelect();
     for (const l of job.live) {

@@ -234,6 +234,7 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     master = new Redis({ port: srv.port, host: '127.0.0.1', lazyConnect: true });
     await master.connect();
     await fill(master, 'base');
+    await master.call('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f1', function() return 1 end)");
   });
   afterAll(async () => {
     master?.disconnect();
@@ -268,6 +269,11 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     expect(a.out).toContain('receiving streamed RDB from master with EOF');
     await caughtUp(master, a);
     expect(await compare(master, a.client)).toBeGreaterThan(1000);
+    // Function libraries come with the snapshot, and later ones with the stream.
+    const names = async (c: Redis): Promise<string[]> =>
+      ((await c.call('FUNCTION', 'LIST')) as unknown[][]).map((lib) => String(lib[1])).sort();
+    expect(await names(a.client)).toEqual(['lib1']);
+    await master.call('FUNCTION', 'LOAD', "#!lua name=lib2\nredis.register_function('f2', function() return 2 end)");
     // Live writes after the sync.
     await master.set('live:1', 'one');
     await master.select(3);
@@ -275,6 +281,7 @@ describe.skipIf(!hasRedis)('a Redis 7.0 replica of a Sabre master', () => {
     await master.select(0);
     await caughtUp(master, a);
     await compare(master, a.client);
+    expect(await names(a.client)).toEqual(['lib1', 'lib2']);
     const info = parseInfo(await master.info('replication'));
     expect(info.get('connected_slaves')).toBe('1');
     expect(info.get('slave0')).toMatch(new RegExp(`^ip=127\\.0\\.0\\.1,port=${a.port},state=online,offset=\\d+,lag=\\d+$`));
