@@ -795,8 +795,10 @@ export class Acceptor {
       this.stats.commandsProcessed--;
       return true;
     }
-    if (this.writesRefused !== null && (spec.flags & F_WRITE) !== 0) {
+    if (this.writesRefused !== null && ((spec.flags & F_WRITE) !== 0 || (id === CMD.EXEC && queuesWrite(conn)))) {
+      // An EXEC with writes queued is refused too, ending the transaction (EXECABORT), as Redis does.
       this.rejectedCall(conn, id);
+      if (id === CMD.EXEC && this.hooks.execRejected(conn, seq, this.writesRefused)) return true;
       this.replyError(conn, seq, this.writesRefused);
       return true;
     }
@@ -1444,6 +1446,11 @@ export class Acceptor {
       rr.release();
     }
   }
+}
+
+/** A transaction in progress has a write queued. */
+function queuesWrite(conn: Connection): boolean {
+  return conn.multi !== null && conn.multi.cmds.some((q) => (COMMANDS[q.id]!.flags & F_WRITE) !== 0);
 }
 
 /** Whether a command flagged blocking can block: XREAD and XREADGROUP only with BLOCK (the others always), so plain reads pipeline. */

@@ -152,7 +152,7 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
 }
 
 /**
- * Loads the RDB a replica received from its master into the (emptied) shards. Keys already past
+ * Loads the RDB a replica received from its master (keys and function libraries) into the (emptied) shards. Keys already past
  * their expiry are loaded too: a replica keeps them until its master's DEL, as Redis's replicas do.
  * Returns the number of keys and the file's aux fields (repl-id, repl-offset…).
  */
@@ -167,6 +167,8 @@ export async function loadReplicaRdb(a: Acceptor, path: string): Promise<{ keys:
   const flush = (s: number): void => replay.send(s, 0, loadId, [loadName, Buffer.from(packers[s]!.take())], true);
   for (const r of readRdbFile(path)) {
     if (r.kind === 'aux') aux.set(r.key, Buffer.from(r.value).toString('latin1'));
+    // The master's function libraries, into every shard (as start-up loading does).
+    if (r.kind === 'function') for (let s = 0; s < n; s++) replay.send(s, 0, CMD.FUNCTION_LOAD, [FUNCTION, LOAD, REPLACE, r.code], true);
     if (r.kind !== 'entry') continue;
     const e = r.entry;
     const s = calculateSlot(Buffer.from(e.key.buffer, e.key.byteOffset, e.key.length)) % n;

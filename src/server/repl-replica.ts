@@ -335,6 +335,8 @@ export class ReplicaSide implements UpstreamSide {
       at.tmpPath = '';
       this.log.info('MASTER <-> REPLICA sync: Flushing old data');
       await this.a.coordinator.callAll(0, CMD.FLUSHALL, [Buffer.from('FLUSHALL')]);
+      // The master's libraries replace this replica's, as Redis empties its functions for a full sync.
+      await this.a.coordinator.callAll(0, CMD.FUNCTION_FLUSH, [Buffer.from('FUNCTION'), Buffer.from('FLUSH')]);
       this.log.info('MASTER <-> REPLICA sync: Loading DB in memory');
       const { keys } = await loadReplicaRdb(this.a, path);
       this.log.info(`MASTER <-> REPLICA sync: Finished with success (${keys} keys)`);
@@ -488,7 +490,7 @@ export class ReplicaSide implements UpstreamSide {
       `master_host:${this.host}`,
       `master_port:${this.port}`,
       `master_link_status:${this.link === Link.Connected ? 'up' : 'down'}`,
-      `master_last_io_seconds_ago:${streaming ? Math.floor((now - this.lastIo) / 1000) : -1}`,
+      `master_last_io_seconds_ago:${streaming ? secondsBetween(this.lastIo, now) : -1}`,
       `master_sync_in_progress:${this.link === Link.Sync ? 1 : 0}`,
       `slave_read_repl_offset:${read}`,
       `slave_repl_offset:${applied}`,
@@ -502,11 +504,11 @@ export class ReplicaSide implements UpstreamSide {
         `master_sync_read_bytes:${got}`,
         `master_sync_left_bytes:${size - got}`,
         `master_sync_perc:${perc.toFixed(2)}`,
-        `master_sync_last_io_seconds_ago:${Math.floor((now - this.lastIo) / 1000)}`,
+        `master_sync_last_io_seconds_ago:${secondsBetween(this.lastIo, now)}`,
       );
     }
     if (this.link !== Link.Connected)
-      lines.push(`master_link_down_since_seconds:${this.downSince === 0 ? -1 : Math.floor((now - this.downSince) / 1000)}`);
+      lines.push(`master_link_down_since_seconds:${this.downSince === 0 ? -1 : secondsBetween(this.downSince, now)}`);
     lines.push(
       `slave_priority:${this.config.num('replica-priority')}`,
       `slave_read_only:${this.config.get('replica-read-only') === 'yes' ? 1 : 0}`,
@@ -526,6 +528,11 @@ export class ReplicaSide implements UpstreamSide {
     w.bulkString(LINK_NAMES[this.link]!);
     w.int(streaming ? this.repl.state.offset : -1);
   }
+}
+
+/** Whole seconds from `from` to `to` (ms) as Redis counts them: the difference of two Unix-second clocks. */
+function secondsBetween(from: number, to: number): number {
+  return Math.floor(to / 1000) - Math.floor(from / 1000);
 }
 
 /** Argument `i` of a command as text. */

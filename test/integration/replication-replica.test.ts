@@ -56,6 +56,10 @@ async function info(c: Redis, section: string): Promise<Record<string, string>> 
   return out;
 }
 
+/** A function library with a read-only function, for FCALL on a replica. */
+const LIBRARY =
+  "#!lua name=replib\nredis.register_function{function_name='rget', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}";
+
 /** Polls `fn` until it returns true (a condition the replica reaches asynchronously). */
 async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -176,6 +180,7 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     dir = mkdtempSync(join(tmpdir(), 'sabre-replica-'));
     master = await startRedis(['--repl-diskless-sync-delay', '0', '--dir', dir, '--enable-debug-command', 'yes']);
     m = new Redis({ port: master.port, host: '127.0.0.1' });
+    await m.call('function', 'load', LIBRARY);
     await fill(master.port, 'pre', 200);
     replica = await startServer(replicaFlags());
     r = new Redis({ port: replica.port, host: '127.0.0.1' });
@@ -219,6 +224,9 @@ describe.skipIf(!hasRedis)('Sabre replica of a real Redis 7.0 master', () => {
     expect(ri.master_replid).toBe((await info(m, 'replication')).master_replid);
     expect(ri.repl_backlog_active).toBe('1');
     expect((await r.client('LIST')) as string).toMatch(/flags=M /);
+    // Function libraries come with the RDB.
+    expect(await r.call('fcall', 'rget', '1', 'pre:s:2')).toBe('v2');
+    expect(await r.call('function', 'list')).toEqual(await m.call('function', 'list'));
   }, 60_000);
 
   it('resyncs partially after the master cuts the link', async () => {
