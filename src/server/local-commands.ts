@@ -57,11 +57,9 @@ function clientType(c: Connection): string {
   return (c.state & ST_SUBSCRIBED) !== 0 ? 'pubsub' : 'normal';
 }
 
-/** A CLIENT LIST/KILL TYPE argument in canonical form (slave is replica's old name), or null. */
-function clientTypeArg(v: string): string | null {
-  const t = v.toLowerCase();
-  if (t === 'slave') return 'replica';
-  return t === 'normal' || t === 'master' || t === 'replica' || t === 'pubsub' ? t : null;
+/** A TYPE argument as clientType spells it (Redis accepts slave for replica). */
+function typeName(t: string): string {
+  return t === 'slave' ? 'replica' : t;
 }
 
 /** Argument `i` as bytes (a copy-free view). */
@@ -313,8 +311,9 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
         ids.add(v);
       }
     } else if (cmd.argc === 4 && is(cmd, 2, 'TYPE')) {
-      type = clientTypeArg(str(cmd, 3));
-      if (type === null) return a.replyError(conn, seq, unknownClientType(str(cmd, 3).toLowerCase()));
+      const t = str(cmd, 3).toLowerCase();
+      if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(t)) return a.replyError(conn, seq, unknownClientType(t));
+      type = typeName(t);
     } else if (cmd.argc !== 2) {
       return a.replyError(conn, seq, E_SYNTAX);
     }
@@ -362,8 +361,9 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
         user = acl.user(arg(cmd, i + 1).toString('latin1')) ?? null;
         if (user === null) return a.replyErrorLatin1(conn, seq, noSuchUser(arg(cmd, i + 1).toString('latin1')));
       } else if (is(cmd, i, 'TYPE')) {
-        type = clientTypeArg(v);
-        if (type === null) return a.replyError(conn, seq, unknownClientType(v));
+        if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(v.toLowerCase()))
+          return a.replyError(conn, seq, unknownClientType(v));
+        type = typeName(v.toLowerCase());
       } else return a.replyError(conn, seq, E_SYNTAX);
     }
     let killed = 0;
