@@ -182,6 +182,11 @@ export class Acl implements AccessControl {
     return false;
   }
 
+  /** Every user (CONFIG REWRITE writes them as `user` lines). */
+  allUsers(): Iterable<AclUser> {
+    return this.users.values();
+  }
+
   /** A user by name (CLIENT KILL USER). */
   user(name: string): AclUser | undefined {
     return this.users.get(name);

@@ -3,13 +3,15 @@
  * the command-line flags, and CONFIG GET/SET, so the three can never disagree.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { formatKeyspaceEvents, parseKeyspaceEvents } from '../wire/keyspace-events.js';
 import { parseSaveConfig } from '../persistence/save-schedule.js';
 
-type Kind = 'int' | 'memory' | 'string' | 'bool' | 'enum';
+/** How a parameter's value is parsed and written. */
+export type Kind = 'int' | 'memory' | 'string' | 'bool' | 'enum';
 
 /** One configuration parameter as CONFIG GET/SET and redis.conf know it. */
 interface Param {
@@ -715,6 +717,16 @@ export interface UserDirective {
   origin: string;
 }
 
+/** One parameter as CONFIG REWRITE sees it. */
+export interface ConfigEntry {
+  name: string;
+  alias: string | undefined;
+  kind: Kind;
+  value: string;
+  /** The value is not the default. */
+  changed: boolean;
+}
+
 /** Live configuration values, by parameter name. */
 export class ServerConfig {
   private readonly values = new Map<string, string>();
@@ -726,6 +738,8 @@ export class ServerConfig {
   private readonly appliers = new Map<string, () => string | null>();
   /** ACL users declared with `user` lines (loaded at start-up, like Redis's UsersToLoad). */
   readonly users: UserDirective[] = [];
+  /** The config file the server started with, as an absolute path (CONFIG REWRITE writes it back); null: none. */
+  file: string | null = null;
 
   constructor() {
     for (const p of PARAMS) this.values.set(p.name, p.def);
@@ -830,6 +844,15 @@ export class ServerConfig {
     this.appliers.set(name, fn);
   }
 
+  /** Every parameter in table order with its current value and whether that differs from the default (CONFIG REWRITE). */
+  entries(): ConfigEntry[] {
+    return PARAMS.map((p) => {
+      const value = this.values.get(p.name)!;
+      const def = normalize(p, p.def);
+      return { name: p.name, alias: p.alias, kind: p.kind, value, changed: 'value' in def ? def.value !== value : true };
+    });
+  }
+
   /** Every parameter name and alias, in table order (CONFIG GET *). */
   names(): string[] {
     return ALL_NAMES;
@@ -853,6 +876,7 @@ export function loadConfigFile(cfg: ServerConfig, path: string): void {
   } catch (err) {
     throw new ConfigError(`cannot read config file '${path}': ${(err as Error).message}`);
   }
+  cfg.file = resolve(path);
   text.split(/\r?\n/).forEach((line, i) => {
     const t = line.trim();
     if (t === '' || t.startsWith('#')) return;

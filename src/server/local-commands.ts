@@ -327,12 +327,14 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
     a.replyW(conn, seq);
   };
   h[CMD.CLIENT_KILL] = (conn, seq, cmd) => {
+    // Inside EXEC the caller is the client behind the transaction (Sentinel's MULTI … CLIENT KILL TYPE normal … EXEC).
+    const me = ownerOf(conn);
     if (cmd.argc === 3) {
       const target = str(cmd, 2);
       const victim = [...a.conns.values()].find((c) => c.addr === target);
       if (victim === undefined) return a.replyError(conn, seq, E_NO_CLIENT);
       a.replyConst(conn, seq, R_OK);
-      if (victim === conn) conn.closeAfterReplies = true;
+      if (victim === me) me.closeAfterReplies = true;
       else a.kill(victim);
       return;
     }
@@ -371,9 +373,9 @@ export function installLocalCommands(a: Acceptor, cfg: ServerConfig, shutdown: (
       if (addr !== null && c.addr !== addr) continue;
       if (laddr !== null && c.laddr !== laddr) continue;
       if (user !== null && c.user !== user) continue;
-      if (c === conn && skipMe) continue;
+      if (c === me && skipMe) continue;
       killed++;
-      if (c === conn) conn.closeAfterReplies = true;
+      if (c === me) me.closeAfterReplies = true;
       else a.kill(c);
     }
     a.startReply(conn).int(killed);

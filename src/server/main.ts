@@ -6,6 +6,7 @@ import { Acl } from './acl.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
+import { installConfigRewrite, replicaofOption } from './config-rewrite.js';
 import { installReplicaSide, wrapReplconf } from './repl-replica.js';
 import { ServerPersistence } from './persistence.js';
 import { Propagation } from './propagation.js';
@@ -46,6 +47,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   installScriptAdmin(acceptor, acceptor.local);
   const replication = installReplication(acceptor, { persistence, propagation, log });
   const replica = installReplicaSide(acceptor, replication, config, log);
+  installConfigRewrite(acceptor, config, acl, () => [replicaofOption(replication.infoLines())]);
   persistence.replInfo = () => replica.saveInfo();
   try {
     await acceptor.start(async () => {

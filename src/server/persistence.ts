@@ -196,8 +196,8 @@ export class ServerPersistence {
     return payload.slice(0, payload.length - 10);
   }
 
-  /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db, and the function libraries. */
-  private snapshot(): Promise<{ parts: ShardPart[][]; functions: Uint8Array }> {
+  /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db, and the function libraries; `atPoint` runs at that point. */
+  private snapshot(atPoint: () => void = () => undefined): Promise<{ parts: ShardPart[][]; functions: Uint8Array }> {
     const a = this.a;
     const id = internalId('__snapshot');
     return a.coordinator.exclusive(async () => {
@@ -214,6 +214,8 @@ export class ServerPersistence {
           }),
         );
       }
+      // With the shards held, nothing has run since the copies were taken.
+      atPoint();
       return { parts: out, functions };
     });
   }
@@ -224,14 +226,17 @@ export class ServerPersistence {
 
   /** SAVE: a point-in-time snapshot written synchronously (the server answers nothing else meanwhile, as Redis). */
   async save(): Promise<void> {
-    const { parts, functions } = await this.snapshot();
+    // The history is read with the shards held, at the copy's own point: read after it, a stream
+    // command applied meanwhile would be counted in the offset but missing from the file.
+    let repl: RdbWriterOptions['repl'] | null = null;
+    const { parts, functions } = await this.snapshot(() => (repl = this.replInfo()));
     function* entries(): Generator<RdbEntry> {
       for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
     }
     const sizes = this.sizes(parts);
     saveRdbFile(this.rdbPath, entries(), {
       compress: this.a.config.get('rdbcompression') === 'yes',
-      repl: this.replInfo() ?? undefined,
+      repl: repl ?? undefined,
       dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined),
       functions,
     });
@@ -352,7 +357,9 @@ export class ServerPersistence {
   private async writeBackground(atPoint: () => void = () => undefined, target: SnapshotTarget | null = null): Promise<number> {
     const compress = this.a.config.get('rdbcompression') === 'yes';
     const pool = await this.encodePool(compress);
-    const file = target ?? (await SnapshotFile.create(this.rdbPath, { compress, repl: this.replInfo() ?? undefined }));
+    // No history in a BGSAVE file: its header is written before the copy's point, so the offset could
+    // not match the data; a replica restarted from one syncs fully (SAVE and shutdown record it).
+    const file = target ?? (await SnapshotFile.create(this.rdbPath, { compress }));
     let committing = false;
     try {
       // Slices are encoded in the pool a few at a time and written in the order they were taken.

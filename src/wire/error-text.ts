@@ -434,6 +434,14 @@ export const E_NOMASTERLINK = "NOMASTERLINK Can't SYNC while not connected with 
 export const E_WAIT_ON_REPLICA =
   'ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.';
 
+// CONFIG REWRITE (config.c).
+export const E_NO_CONFIG_FILE = 'ERR The server is running without a config file';
+
+/** CONFIG REWRITE could not write the file (Redis's "Rewriting config file: <strerror>"). */
+export function configRewriteFailed(reason: string): string {
+  return `ERR Rewriting config file: ${reason}`;
+}
+
 /** REPLCONF rdb-filter-only with a filter this server's snapshots cannot apply. */
 export function replconfBadFilter(filter: string): string {
   return `ERR Unsupported rdb-filter-only option: ${filter}`;
