@@ -6,6 +6,7 @@ import { Acl } from './acl.js';
 import { installModes } from './modes.js';
 import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
+import { installCluster, installClusterInfo } from './cluster.js';
 import { ServerPersistence } from './persistence.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
 import { fitMaxclients } from './fd-limit.js';
@@ -42,6 +43,11 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   persistence.install(acceptor.local);
   installScriptAdmin(acceptor, acceptor.local);
   installReplication(acceptor);
+  const cluster =
+    config.get('cluster-enabled') === 'yes'
+      ? installCluster(acceptor, config, log, (channel, message, shard) => modes.pubsub.publish(channel, message, shard))
+      : null;
+  if (cluster === null) installClusterInfo(acceptor, false);
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.
@@ -53,7 +59,9 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
       fitMaxclients(config, log, config.get('bind').split(/\s+/).filter(Boolean).length);
     });
     modes.started();
+    await cluster?.start();
   } catch (err) {
+    await cluster?.close();
     await persistence.close(false);
     await acceptor.close();
     const e = err as NodeJS.ErrnoException;
@@ -79,6 +87,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     port: acceptor.port,
     stop: async () => {
       if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
+      await cluster?.close();
       await persistence.close();
       await acceptor.close();
     },

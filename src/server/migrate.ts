@@ -291,13 +291,15 @@ export class Migrate {
         return w.bytes.slice(0, w.len);
       }
       const select = link.lastDbid !== m.dbid;
+      const cluster = this.a.config.get('cluster-enabled') === 'yes';
       const parts: Buffer[] = [];
       if (m.password !== null) {
         parts.push(encodeCommand(m.username !== null ? [Buffer.from('AUTH'), m.username, m.password] : [Buffer.from('AUTH'), m.password]));
       }
       if (select) parts.push(encodeCommand([Buffer.from('SELECT'), Buffer.from(String(m.dbid))]));
       for (let i = 0; i < keys.length; i++) {
-        const restore = [Buffer.from('RESTORE'), keys[i]!, Buffer.from(String(ttls[i])), payloads[i]!];
+        // A cluster node's target is importing the slot: RESTORE-ASKING passes there (Redis's migrateCommand).
+        const restore = [Buffer.from(cluster ? 'RESTORE-ASKING' : 'RESTORE'), keys[i]!, Buffer.from(String(ttls[i])), payloads[i]!];
         if (m.replace) restore.push(Buffer.from('REPLACE'));
         parts.push(encodeCommand(restore));
       }
