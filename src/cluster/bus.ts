@@ -302,6 +302,8 @@ export class ClusterBus {
     const s = net.connect({ host: n.ip, port: n.cport });
     const link = new BusLink(s, n, this);
     this.links.set(n, link);
+    // A PING counts as in flight from the first attempt, so a node that cannot be reached times out (PFAIL).
+    if (n.pingSent === 0) n.pingSent = Date.now();
     const timeout = setTimeout(
       () => {
         if (!link.connected) link.close();
@@ -313,7 +315,6 @@ export class ClusterBus {
       clearTimeout(timeout);
       link.connected = true;
       n.linkConnected = true;
-      // The ping in flight counts from the first attempt, so a node that never answers still times out.
       const oldPing = n.pingSent;
       this.sendPing(link, (n.flags & NODE_MEET) !== 0 ? MSG_MEET : MSG_PING);
       if (oldPing !== 0) n.pingSent = oldPing;

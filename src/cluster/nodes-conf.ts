@@ -12,15 +12,20 @@ export function formatNodesConf(st: ClusterState): string {
   return `${nodesText(st)}vars currentEpoch ${st.currentEpoch} lastVoteEpoch ${st.lastVoteEpoch}\n`;
 }
 
-/** Writes nodes.conf through a temporary file and a rename, so a crash never leaves half a file. */
-export function saveNodesConf(path: string, st: ClusterState): void {
+/**
+ * Writes nodes.conf through a temporary file and a rename, so a crash never leaves half a file;
+ * `fsync` (CLUSTER SAVECONFIG) also waits for the disk, as Redis does only there and for epochs.
+ */
+export function saveNodesConf(path: string, st: ClusterState, fsync = false): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, formatNodesConf(st));
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+  if (fsync) {
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
   renameSync(tmp, path);
 }

@@ -109,9 +109,9 @@ export function installCluster(
   else log.info(`No cluster configuration found, I'm ${st.myself.name}`);
 
   let saveQueued = false;
-  const saveNow = (): string | null => {
+  const saveNow = (fsync = false): string | null => {
     try {
-      saveNodesConf(path, st);
+      saveNodesConf(path, st, fsync);
       return null;
     } catch (e) {
       log.warn(`Could not save the cluster config file ${path}: ${(e as Error).message}`);
@@ -497,7 +497,7 @@ export function installCluster(
   };
 
   h[CMD.CLUSTER_SAVECONFIG] = (conn, seq) => {
-    const err = saveNow();
+    const err = saveNow(true);
     if (err !== null) return a.replyError(conn, seq, clusterSaveFailed(err));
     a.replyConst(conn, seq, R_OK);
   };

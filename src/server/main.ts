@@ -45,7 +45,11 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   installReplication(acceptor);
   const cluster =
     config.get('cluster-enabled') === 'yes'
-      ? installCluster(acceptor, config, log, (channel, message, shard) => modes.pubsub.publish(channel, message, shard))
+      ? installCluster(acceptor, config, log, (channel, message, shard) => {
+          // Outside any client's command: the subscribers' output needs its own flush.
+          modes.pubsub.publish(channel, message, shard);
+          acceptor.scheduleTick();
+        })
       : null;
   if (cluster === null) installClusterInfo(acceptor, false);
   try {
