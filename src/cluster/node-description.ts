@@ -10,18 +10,24 @@ export function nodeAddress(n: ClusterNode): string {
   return `${n.ip}:${n.port}@${n.cport}${n.hostname !== '' ? `,${n.hostname}` : ''}`;
 }
 
-/** Runs of consecutive slots owned by `n`, as [start, end] pairs. */
+/** Runs of consecutive slots owned by `n`, as [start, end] pairs; whole bytes of the bitmap are skipped at once. */
 export function slotRanges(n: ClusterNode): number[] {
   const out: number[] = [];
+  const bits = n.slots;
   let start = -1;
-  for (let i = 0; i <= CLUSTER_SLOTS; i++) {
-    const has = i < CLUSTER_SLOTS && n.hasSlot(i);
-    if (has && start < 0) start = i;
-    else if (!has && start >= 0) {
-      out.push(start, i - 1);
-      start = -1;
+  for (let b = 0; b < bits.length; b++) {
+    const v = bits[b]!;
+    if ((v === 0 && start < 0) || (v === 0xff && start >= 0)) continue;
+    for (let k = 0; k < 8; k++) {
+      const has = (v & (1 << k)) !== 0;
+      if (has && start < 0) start = b * 8 + k;
+      else if (!has && start >= 0) {
+        out.push(start, b * 8 + k - 1);
+        start = -1;
+      }
     }
   }
+  if (start >= 0) out.push(start, CLUSTER_SLOTS - 1);
   return out;
 }
 
