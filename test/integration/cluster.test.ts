@@ -120,7 +120,7 @@ describe('cluster mode on one Sabre node', () => {
     await expect(c.cluster('GETKEYSINSLOT', '1', '-1')).rejects.toThrow('ERR Invalid slot or number of keys');
   });
 
-  it('answers ASK for missing keys of a migrating slot, and serves importing slots after ASKING', async () => {
+  it('checks SETSLOT, epoch, FORGET, MEET and FAILOVER arguments as Redis does', async () => {
     const id = (await c.cluster('MYID')) as string;
     await expect(c.cluster('SETSLOT', '12182', 'MIGRATING', 'f'.repeat(40))).rejects.toThrow(
       `ERR I don't know about node ${'f'.repeat(40)}`,
@@ -184,6 +184,54 @@ describe.skipIf(!hasRedisTools)('a 3-master Sabre cluster (redis-cli --cluster, 
     const other = nodes.find((n) => n.port !== owner[1])!;
     await expect(other.client().get('foo')).rejects.toThrow(`MOVED 12182 127.0.0.1:${owner[1]}`);
   });
+
+  it('answers ASK and TRYAGAIN while a slot moves, and serves the importing node after ASKING', async () => {
+    const slot = (await nodes[0]!.client().cluster('KEYSLOT', '{m}')) as number;
+    const slots = (await nodes[0]!.client().cluster('SLOTS')) as [number, number, [string, number, string]][];
+    const ownerPort = slots.find(([a, b]) => a <= slot && slot <= b)![2][1];
+    const source = nodes.find((n) => n.port === ownerPort)!;
+    const target = nodes.find((n) => n !== source)!;
+    const src = source.client();
+    const dst = target.client();
+    const srcId = (await src.cluster('MYID')) as string;
+    const dstId = (await dst.cluster('MYID')) as string;
+    await src.set('{m}a', '1');
+    await src.set('{m}e', '1', 'PX', 10);
+    await src.set('{m}b', '2');
+    expect(await dst.cluster('SETSLOT', String(slot), 'IMPORTING', srcId)).toBe('OK');
+    expect(await src.cluster('SETSLOT', String(slot), 'MIGRATING', dstId)).toBe('OK');
+    expect(await src.cluster('NODES')).toContain(`[${slot}->-${dstId}]`);
+    expect(await src.get('{m}a')).toBe('1');
+    await expect(src.get('{m}missing')).rejects.toThrow(`ASK ${slot} 127.0.0.1:${target.port}`);
+    await new Promise((r) => setTimeout(r, 50));
+    // An expired key is a missing key (Redis's "Key lazy expires during key migration").
+    await expect(src.get('{m}e')).rejects.toThrow(`ASK ${slot} 127.0.0.1:${target.port}`);
+    await expect(src.mget('{m}a', '{m}missing')).rejects.toThrow('TRYAGAIN Multiple keys request during rehashing of slot');
+    await expect(dst.get('{m}missing')).rejects.toThrow(`MOVED ${slot} 127.0.0.1:${source.port}`);
+    expect(await dst.asking()).toBe('OK');
+    expect(await dst.set('{m}new', 'n')).toBe('OK');
+    // ASKING lasts one command.
+    await expect(dst.get('{m}new')).rejects.toThrow(`MOVED ${slot}`);
+    expect(await src.migrate('127.0.0.1', String(target.port), '', '0', '5000', 'KEYS', '{m}a')).toBe('OK');
+    await expect(src.get('{m}a')).rejects.toThrow(`ASK ${slot}`);
+    await dst.asking();
+    expect(await dst.mget('{m}a', '{m}new')).toEqual(['1', 'n']);
+    await dst.asking();
+    await expect(dst.mget('{m}a', '{m}b')).rejects.toThrow('TRYAGAIN');
+    await expect(src.cluster('SETSLOT', String(slot), 'NODE', dstId)).rejects.toThrow(
+      `ERR Can't assign hashslot ${slot} to a different node while I still hold keys for this hash slot.`,
+    );
+    expect(await src.migrate('127.0.0.1', String(target.port), '', '0', '5000', 'KEYS', '{m}b')).toBe('OK');
+    expect(await src.cluster('COUNTKEYSINSLOT', String(slot))).toBe(0);
+    for (const n of nodes) expect(await n.client().cluster('SETSLOT', String(slot), 'NODE', dstId)).toBe('OK');
+    expect(await dst.get('{m}b')).toBe('2');
+    await expect(src.get('{m}b')).rejects.toThrow(`MOVED ${slot} 127.0.0.1:${target.port}`);
+    await until(
+      async () =>
+        (await redisCli(['--cluster', 'check', addr(nodes[0]!)])).output.includes('[OK] All nodes agree about slots configuration.'),
+      'the nodes to agree on the moved slot',
+    );
+  }, 120_000);
 
   it('ioredis Cluster writes and reads 10k keys across slots', async () => {
     const cl = cluster(nodes);
