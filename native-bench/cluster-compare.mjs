@@ -146,6 +146,9 @@ try {
   const redis = await cluster('redis');
   const sabre = await cluster('sabre');
   const r = { redis: { SET: [], GET: [] }, sabre: { SET: [], GET: [] } };
+  // One uncounted round each first: Sabre's JIT warms up, Redis's caches too.
+  bench(redis[0]);
+  bench(sabre[0]);
   for (let i = 0; i < Number(o.rounds); i++) {
     for (const [name, ports] of [
       ['redis', redis],
@@ -167,7 +170,7 @@ Reproduce: \`npm run build && node native-bench/cluster-compare.mjs --rounds ${o
 
 Both clusters on this machine (${(await import('node:os')).cpus().length} cores, shared), each node on 127.0.0.1 with its own port and bus port,
 built with \`redis-cli --cluster create\`; Sabre nodes run with the default shard count.
-\`redis-benchmark --cluster -t set,get -P 16 -n ${o.requests} -r 100000\`, ${o.rounds} alternating rounds (redis, sabre, ...), medians (requests/s):
+\`redis-benchmark --cluster -t set,get -P 16 -n ${o.requests} -r 100000\`, one uncounted warm-up run each, then ${o.rounds} alternating rounds (redis, sabre, ...), medians (requests/s):
 
 | test | Redis 7.0 | Sabre | Sabre/Redis |
 | --- | ---: | ---: | ---: |
