@@ -378,26 +378,33 @@ export function installCluster(
       const n = node(cmd, 4);
       if (n === undefined) return a.replyError(conn, seq, clusterUnknownNode(text(cmd, 4)));
       if (!n.isMaster()) return a.replyError(conn, seq, E_CLUSTER_NOT_MASTER);
+      const assign = (keys: number): string | null => {
+        if (st.owner[slot] === st.myself && n !== st.myself && keys !== 0) return clusterSlotHasKeys(slot);
+        if (keys === 0) st.migratingTo[slot] = null;
+        st.addSlot(n, slot);
+        if (n === st.myself && st.importingFrom[slot] !== null) {
+          // The new owner claims the slot with a new epoch, so its claim wins everywhere.
+          if (bumpEpoch()) log.info(`configEpoch updated after importing slot ${slot}`);
+          st.importingFrom[slot] = null;
+          st.refreshSlot(slot);
+          bus.broadcastPong();
+        }
+        changed();
+        return null;
+      };
+      // Only a slot served or migrated from here needs its keys counted (a shard round trip).
+      if (st.owner[slot] !== st.myself && st.migratingTo[slot] === null) {
+        assign(1);
+        return a.replyConst(conn, seq, R_OK);
+      }
       later(
         conn,
         seq,
         countInSlot(slot).then((keys) => {
           const w = writer(conn);
-          if (st.owner[slot] === st.myself && n !== st.myself && keys !== 0) {
-            w.error(clusterSlotHasKeys(slot));
-            return done(w);
-          }
-          if (keys === 0) st.migratingTo[slot] = null;
-          st.addSlot(n, slot);
-          if (n === st.myself && st.importingFrom[slot] !== null) {
-            // The new owner claims the slot with a new epoch, so its claim wins everywhere.
-            if (bumpEpoch()) log.info(`configEpoch updated after importing slot ${slot}`);
-            st.importingFrom[slot] = null;
-            st.refreshSlot(slot);
-            bus.broadcastPong();
-          }
-          changed();
-          w.constant(R_OK);
+          const err = assign(keys);
+          if (err !== null) w.error(err);
+          else w.constant(R_OK);
           return done(w);
         }),
       );
