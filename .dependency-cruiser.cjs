@@ -54,8 +54,14 @@ module.exports = {
     keepOff(
       'shards-not-to-io-or-server',
       'shards',
-      ['io', 'server', 'proxy'],
+      ['io', 'server', 'proxy', 'cluster'],
       'Shard workers run in their own threads: pulling in io/ or server/ loads the acceptor and server into every shard.',
+    ),
+    onlyUses(
+      'cluster-uses-only-wire-and-commands',
+      'cluster',
+      ['cluster', 'wire', 'commands'],
+      'cluster/ (bus codec, node table, nodes.conf, gossip) is driven by server/; it never reaches into the acceptor or the shards.',
     ),
     keepOff(
       'io-not-to-server-shards-persistence',

@@ -34,6 +34,8 @@ export const INTERNAL = [
   '__sortget',
   '__sortstore',
   '__xserve',
+  '__countslot',
+  '__slotkeys',
 ] as const;
 export type InternalName = (typeof INTERNAL)[number];
 

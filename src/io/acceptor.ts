@@ -117,6 +117,12 @@ export interface ModeHooks {
   clientInfo(conn: Connection): string;
 }
 
+/** Cluster mode's slot check (server/cluster-router.ts), installed by the server; null outside cluster mode. */
+export interface ClusterGate {
+  /** 0: run here; 1: refused (the redirection or error is replied); 2: wait: parked, parsed again once the check is done. */
+  check(conn: Connection, seq: number, id: number, cmd: ParsedCommand): number;
+}
+
 /** Access control (ACL), installed by the server; the defaults serve everyone as an unrestricted default user. */
 export interface AccessControl {
   /** Sets up a new connection as the default user: its `user`, `authenticated` and `restricted`. */
@@ -237,6 +243,8 @@ export class Acceptor {
     clientInfo: (conn) => `id=${conn.id} addr=${conn.addr}`,
   };
   /** Who may run what; the server installs its ACL here. */
+  /** Cluster mode's slot check; null outside cluster mode (one null test per command). */
+  cluster: ClusterGate | null = null;
   access: AccessControl = {
     connected: (conn) => (conn.authenticated = this.config.get('requirepass') === ''),
     authRequired: () => this.config.get('requirepass') !== '',
@@ -794,6 +802,19 @@ export class Acceptor {
       this.stats.rejected[id]!++;
       this.stats.commandsProcessed--;
       return true;
+    }
+    if (this.cluster !== null) {
+      const v = this.cluster.check(conn, seq, id, cmd);
+      if (v === 1) {
+        this.rejectedCall(conn, id);
+        return true;
+      }
+      if (v === 2) {
+        // stall() undoes the counts of a command that will be parsed again: count it first.
+        this.stats.calls[id]!++;
+        if ((spec.flags & F_WRITE) !== 0) this.writes.dirty++;
+        return this.stall(conn, id);
+      }
     }
     if (this.writesRefused !== null && ((spec.flags & F_WRITE) !== 0 || (id === CMD.EXEC && queuesWrite(conn)))) {
       // An EXEC with writes queued is refused too, ending the transaction (EXECABORT), as Redis does.

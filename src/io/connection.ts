@@ -94,6 +94,15 @@ export const REPLY_SKIP = 2;
 
 /** The client-visible state of a connection. */
 export class Connection {
+  /** Cluster mode: ASKING came just before (the next command may use an importing slot). */
+  asking = false;
+  /** Cluster mode: READONLY (reads from a replica's master slots). */
+  readOnly = false;
+  /** Cluster mode: a slot check that needed the shards (keys of a slot being moved) runs for command `clusterSeq`. */
+  clusterSeq = -1;
+  clusterPending = false;
+  /** Its outcome: null to run here, else the redirection error. */
+  clusterVerdict: string | null | undefined = undefined;
   readonly id: number;
   readonly socket: Socket;
   readonly addr: string;

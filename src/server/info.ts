@@ -7,8 +7,8 @@ import * as F from '../wire/frames.js';
 import { memoryPeak } from './memory-limit.js';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from '../version.js';
 
-const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'errorstats', 'keyspace'];
-const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -2), 'commandstats', 'errorstats', 'latencystats', 'keyspace'];
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'errorstats', 'cluster', 'keyspace'];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, -3), 'commandstats', 'errorstats', 'latencystats', 'cluster', 'keyspace'];
 /** Shard counters CONFIG RESETSTAT zeroes: the shards keep counting, INFO shows what came since. */
 const RESET_SLOTS = [F.ST_HITS, F.ST_MISSES, F.ST_EXPIRED, F.ST_EVICTED];
 
@@ -106,7 +106,7 @@ function section(a: Acceptor, name: string): string[] | null {
       return [
         `redis_version:${REDIS_COMPAT_VERSION}`,
         `sabre_version:${SABRE_VERSION}`,
-        'redis_mode:standalone',
+        `redis_mode:${cfg.get('cluster-enabled') === 'yes' ? 'cluster' : 'standalone'}`,
         `os:${os.type()} ${os.release()} ${os.arch()}`,
         `arch_bits:64`,
         `multiplexing_api:libuv`,

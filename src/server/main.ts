@@ -8,6 +8,7 @@ import { syncDatatypeConfig } from './datatype-config.js';
 import { installReplication } from './replication.js';
 import { installConfigRewrite, replicaofOption } from './config-rewrite.js';
 import { installReplicaSide, wrapReplconf } from './repl-replica.js';
+import { installCluster, installClusterInfo } from './cluster.js';
 import { ServerPersistence } from './persistence.js';
 import { Propagation } from './propagation.js';
 import { applyMemoryLimits, trackMemoryPeak } from './memory-limit.js';
@@ -49,6 +50,15 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   const replica = installReplicaSide(acceptor, replication, config, log);
   installConfigRewrite(acceptor, config, acl, () => [replicaofOption(replication.infoLines())]);
   persistence.replInfo = () => replica.saveInfo();
+  const cluster =
+    config.get('cluster-enabled') === 'yes'
+      ? installCluster(acceptor, config, log, (channel, message, shard) => {
+          // Outside any client's command: the subscribers' output needs its own flush.
+          modes.pubsub.publish(channel, message, shard);
+          acceptor.scheduleTick();
+        })
+      : null;
+  if (cluster === null) installClusterInfo(acceptor, false);
   try {
     await acceptor.start(async () => {
       // Thresholds first: shard rings are FIFO, so data loaded next uses them.
@@ -62,7 +72,9 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     modes.started();
     wrapReplconf(acceptor, replica);
     replica.startFromConfig(persistence.loadedAux);
+    await cluster?.start();
   } catch (err) {
+    await cluster?.close();
     await persistence.close(false);
     await acceptor.close();
     const e = err as NodeJS.ErrnoException;
@@ -89,6 +101,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     stop: async () => {
       if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
       replication.close();
+      await cluster?.close();
       await persistence.close();
       await acceptor.close();
     },

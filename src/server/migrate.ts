@@ -261,13 +261,22 @@ export class Migrate {
     const keys: Buffer[] = [];
     const payloads: Buffer[] = [];
     const ttls: number[] = [];
-    for (const key of m.keys) {
-      const shard = co.shardOfKey(key);
-      const payload = bulkBody(await co.call(shard, db, CMD.DUMP, [Buffer.from('dump'), key]));
+    // The keys' shards are held: every DUMP and PTTL can be in flight at once (each ring keeps its order).
+    const read = await Promise.all(
+      m.keys.map((key) => {
+        const shard = co.shardOfKey(key);
+        return Promise.all([
+          co.call(shard, db, CMD.DUMP, [Buffer.from('dump'), key]),
+          co.call(shard, db, CMD.PTTL, [Buffer.from('pttl'), key]),
+        ]);
+      }),
+    );
+    for (let i = 0; i < m.keys.length; i++) {
+      const payload = bulkBody(read[i]![0]);
       if (payload === null) continue;
-      const pttl = intBody(await co.call(shard, db, CMD.PTTL, [Buffer.from('pttl'), key]));
+      const pttl = intBody(read[i]![1]);
       if (pttl === -2) continue;
-      keys.push(key);
+      keys.push(m.keys[i]!);
       payloads.push(payload);
       ttls.push(pttl < 0 ? 0 : Math.max(pttl, 1));
     }
@@ -291,13 +300,15 @@ export class Migrate {
         return w.bytes.slice(0, w.len);
       }
       const select = link.lastDbid !== m.dbid;
+      const cluster = this.a.config.get('cluster-enabled') === 'yes';
       const parts: Buffer[] = [];
       if (m.password !== null) {
         parts.push(encodeCommand(m.username !== null ? [Buffer.from('AUTH'), m.username, m.password] : [Buffer.from('AUTH'), m.password]));
       }
       if (select) parts.push(encodeCommand([Buffer.from('SELECT'), Buffer.from(String(m.dbid))]));
       for (let i = 0; i < keys.length; i++) {
-        const restore = [Buffer.from('RESTORE'), keys[i]!, Buffer.from(String(ttls[i])), payloads[i]!];
+        // A cluster node's target is importing the slot: RESTORE-ASKING passes there (Redis's migrateCommand).
+        const restore = [Buffer.from(cluster ? 'RESTORE-ASKING' : 'RESTORE'), keys[i]!, Buffer.from(String(ttls[i])), payloads[i]!];
         if (m.replace) restore.push(Buffer.from('REPLACE'));
         parts.push(encodeCommand(restore));
       }
@@ -348,10 +359,12 @@ export class Migrate {
           }
         } else if (!m.copy) deleted.push(keys[j]!);
       }
-      for (const key of deleted) {
-        const del = [Buffer.from('del'), key];
-        await co.call(co.shardOfKey(key), db, CMD.DEL, del, 0, 0, co.logEntry(db, CMD.DEL, del));
-      }
+      await Promise.all(
+        deleted.map((key) => {
+          const del = [Buffer.from('del'), key];
+          return co.call(co.shardOfKey(key), db, CMD.DEL, del, 0, 0, co.logEntry(db, CMD.DEL, del));
+        }),
+      );
       if (socketError) {
         this.dropLink(m.host, m.port);
         // Retry only when nothing was read back and the socket failed rather than timed out.

@@ -19,7 +19,7 @@ import { Tracking } from './tracking.js';
 import { TRACK_TAG } from '../wire/frames.js';
 
 /** Wires MULTI/EXEC, pub/sub and keyspace events into the acceptor's dispatch; call started() once the shards run. */
-export function installModes(a: Acceptor): { started(): void } {
+export function installModes(a: Acceptor): { started(): void; pubsub: PubSub } {
   const mon = new Monitor(a);
   const txn = new Transactions(a, mon);
   const ps = new PubSub(a);
@@ -62,6 +62,7 @@ export function installModes(a: Acceptor): { started(): void } {
     clientInfo: (conn) => clientInfoLine(conn),
   };
   return {
+    pubsub: ps,
     started: () => {
       notes.started();
       latency.started();

@@ -28,6 +28,7 @@ import { hllCommands } from './t_hll.js';
 import { streamCommands } from './t_stream.js';
 import { scriptCommands } from './t_script.js';
 import { functionCommands } from './t_function.js';
+import { clusterCommands } from './t_cluster.js';
 
 const families: Record<string, Handler>[] = [
   stringCommands,
@@ -52,6 +53,7 @@ const families: Record<string, Handler>[] = [
   streamCommands,
   scriptCommands,
   functionCommands,
+  clusterCommands,
 ];
 
 function findHandler(name: string): Handler | undefined {

@@ -33,6 +33,7 @@ import { copyBytes } from '../wire/bytes.js';
 import { freeValue } from './value.js';
 import { blockedKeyCount, signalDb, signalReady } from './blocking.js';
 import { lfuTouch } from './evict.js';
+import { keySlot } from '../wire/key-slot.js';
 
 /** Keyspace counters a shard reports (INFO stats/keyspace). */
 export class StoreStats {
@@ -63,6 +64,11 @@ export class Store {
   hideExpired = false;
   /** Called just before a key is deleted by expiry, while its record is still readable (WATCH, notifications). It must not look keys up. */
   onExpired: ((db: number, addr: number) => void) | null = null;
+  /**
+   * Keys of database 0 per cluster hash slot (CLUSTER COUNTKEYSINSLOT/GETKEYSINSLOT): built by
+   * the first such command, then kept by every insert and delete; null (and free) until then.
+   */
+  slotCounts: Int32Array | null = null;
 
   constructor(databases: number, arenaBytes?: number) {
     this.arena = new Arena(arenaBytes);
@@ -124,6 +130,8 @@ export class Store {
     if (recType(this.arena, a) === T_STREAM && blockedKeyCount() > 0)
       signalReady(db, this.arena.u8, recKeyOff(this.arena, a), recKeyLen(this.arena, a));
     this.dbs[db]!.removeFound();
+    if (db === 0 && this.slotCounts !== null)
+      this.slotCounts[keySlot(this.arena.u8, recKeyOff(this.arena, a), recKeyLen(this.arena, a))]!--;
     if ((recFlags(this.arena, a) & F_TTL) !== 0) this.expires[db]!--;
     if (!keepValue) freeValue(this.arena, a);
     freeRecord(this.arena, a);
@@ -140,6 +148,8 @@ export class Store {
   /** Inserts a new record for a key known to be absent (lookup() was just called for it). */
   insertNew(db: number, a: number): void {
     this.dbs[db]!.insert(this.lastHash, a);
+    if (db === 0 && this.slotCounts !== null)
+      this.slotCounts[keySlot(this.arena.u8, recKeyOff(this.arena, a), recKeyLen(this.arena, a))]!++;
     const t = this.arena.u8[a]!;
     // A new list or sorted set may be what blocked clients wait for.
     if ((t === T_LIST || t === T_ZSET) && blockedKeyCount() > 0)
@@ -252,6 +262,7 @@ export class Store {
     this.expires[a] = this.expires[b]!;
     this.expires[b] = e;
     this.wheel.swapDb(a, b);
+    this.slotCounts = null;
   }
 
   /** Empties one database. */
@@ -265,6 +276,7 @@ export class Store {
     });
     t.clear();
     this.expires[db] = 0;
+    if (db === 0) this.slotCounts = null;
   }
 
   /** Empties every database and resets the arena. */
@@ -276,6 +288,19 @@ export class Store {
     }
     this.arena.reset();
     this.wheel.clear();
+    this.slotCounts = null;
+  }
+
+  /** The per-slot key counts of database 0, counted now if they were not kept yet. */
+  slotIndex(): Int32Array {
+    if (this.slotCounts !== null) return this.slotCounts;
+    const counts = new Int32Array(16384);
+    const m = this.arena;
+    this.dbs[0]!.forEach((a) => {
+      counts[keySlot(m.u8, recKeyOff(m, a), recKeyLen(m, a))]!++;
+    });
+    this.slotCounts = counts;
+    return counts;
   }
 
   /** Advances incremental rehashes while the shard is idle; true if work remains. */

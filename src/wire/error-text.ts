@@ -451,3 +451,90 @@ export function replconfBadFilter(filter: string): string {
 export const E_READONLY_REPLICA = "READONLY You can't write against a read only replica.";
 export const E_MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 export const E_LOADING = 'LOADING Redis is loading the dataset in memory';
+
+// Cluster mode (cluster.c).
+export const E_CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
+export const E_TRYAGAIN = 'TRYAGAIN Multiple keys request during rehashing of slot';
+export const E_CLUSTERDOWN = 'CLUSTERDOWN The cluster is down';
+export const E_CLUSTERDOWN_RO = 'CLUSTERDOWN The cluster is down and only accepts read commands';
+export const E_CLUSTERDOWN_UNBOUND = 'CLUSTERDOWN Hash slot not served';
+export const E_CLUSTER_SELECT = 'ERR SELECT is not allowed in cluster mode';
+export const E_CLUSTER_SWAPDB = 'ERR SWAPDB is not allowed in cluster mode';
+export const E_CLUSTER_MOVE = 'ERR MOVE is not allowed in cluster mode';
+export const E_CLUSTER_BAD_SLOT = 'ERR Invalid or out of range slot';
+export const E_CLUSTER_INVALID_SLOT = 'ERR Invalid slot';
+export const E_CLUSTER_SLOT_OR_KEYS = 'ERR Invalid slot or number of keys';
+export const E_CLUSTER_SETSLOT_SYNTAX = 'ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP';
+export const E_CLUSTER_FORGET_MYSELF = "ERR I tried hard but I can't forget myself...";
+export const E_CLUSTER_FORGET_MASTER = "ERR Can't forget my master!";
+export const E_CLUSTER_EPOCH_NONZERO = 'ERR Node config epoch is already non-zero';
+export const E_CLUSTER_EPOCH_ALONE = 'ERR The user can assign a config epoch only when the node does not know any other node.';
+export const E_CLUSTER_FLUSHSLOTS = 'ERR DB must be empty to perform CLUSTER FLUSHSLOTS.';
+export const E_CLUSTER_RESET_KEYS = "ERR CLUSTER RESET can't be called with master nodes containing keys";
+export const E_CLUSTER_NOT_MASTER = 'ERR Target node is not a master';
+export const E_CLUSTER_FAILOVER_MASTER = 'ERR You should send CLUSTER FAILOVER to a replica';
+
+/** A MOVED or ASK redirection. */
+export function clusterRedirect(kind: 'MOVED' | 'ASK', slot: number, host: string, port: number): string {
+  return `${kind} ${slot} ${host}:${port}`;
+}
+
+/** CLUSTER ADDSLOTS of a slot some node serves. */
+export function clusterSlotBusy(slot: number): string {
+  return `ERR Slot ${slot} is already busy`;
+}
+
+/** CLUSTER DELSLOTS of a slot no node serves. */
+export function clusterSlotUnassigned(slot: number): string {
+  return `ERR Slot ${slot} is already unassigned`;
+}
+
+/** CLUSTER ADDSLOTS naming one slot twice. */
+export function clusterSlotTwice(slot: number): string {
+  return `ERR Slot ${slot} specified multiple times`;
+}
+
+/** CLUSTER ADDSLOTSRANGE with start > end. */
+export function clusterRangeOrder(start: number, end: number): string {
+  return `ERR start slot number ${start} is greater than end slot number ${end}`;
+}
+
+/** A CLUSTER subcommand naming a node this one does not know (`dontKnow`: SETSLOT MIGRATING/IMPORTING's wording). */
+export function clusterUnknownNode(name: string, dontKnow = false): string {
+  return dontKnow ? `ERR I don't know about node ${name}` : `ERR Unknown node ${name}`;
+}
+
+/** SETSLOT MIGRATING of a slot this node does not serve. */
+export function clusterNotOwner(slot: number): string {
+  return `ERR I'm not the owner of hash slot ${slot}`;
+}
+
+/** SETSLOT IMPORTING of a slot this node serves. */
+export function clusterAlreadyOwner(slot: number): string {
+  return `ERR I'm already the owner of hash slot ${slot}`;
+}
+
+/** SETSLOT NODE moving a slot that still has keys here. */
+export function clusterSlotHasKeys(slot: number): string {
+  return `ERR Can't assign hashslot ${slot} to a different node while I still hold keys for this hash slot.`;
+}
+
+/** CLUSTER MEET with a bad port (`bus`: the bus port). */
+export function clusterBadPort(value: string, bus: boolean): string {
+  return `ERR Invalid TCP ${bus ? 'bus' : 'base'} port specified: ${value}`;
+}
+
+/** CLUSTER MEET to an address that cannot be met. */
+export function clusterBadAddress(ip: string, port: string): string {
+  return `ERR Invalid node address specified: ${ip}:${port}`;
+}
+
+/** SET-CONFIG-EPOCH below zero. */
+export function clusterBadEpoch(epoch: string): string {
+  return `ERR Invalid config epoch specified: ${epoch}`;
+}
+
+/** SAVECONFIG failing to write nodes.conf. */
+export function clusterSaveFailed(reason: string): string {
+  return `ERR error saving the cluster node config: ${reason}`;
+}
