@@ -411,3 +411,87 @@ export function median(xs) {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+/** The value after `--name` on the command line, or `fallback`. */
+export function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : process.argv[i + 1];
+}
+
+/** The same server run on `cpus` by taskset (as is when cpus is empty). */
+export function pinnedSpec(spec, cpus) {
+  if (!cpus) return spec;
+  return { ...spec, argv: (...ports) => ['taskset', '-c', cpus, ...spec.argv(...ports)] };
+}
+
+/**
+ * Runs `fn(server, round)` for each server in `rounds` rounds, the order flipping every round
+ * (a, b, b, a, …) so drift in the machine's load hits both.
+ */
+export async function alternating(rounds, servers, fn) {
+  for (let round = 0; round < rounds; round++) {
+    for (const server of round % 2 === 0 ? servers : [...servers].reverse()) await fn(server, round);
+  }
+}
+
+/** A number from INFO `section` (e.g. used_memory from memory). */
+export async function infoField(port, section, field) {
+  return Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(await rawCommand(port, 'INFO', section))[1]);
+}
+
+/**
+ * Sends RESP-encoded commands pipelined over one connection and resolves once as many replies
+ * came back; they must be integers, simple strings or bulk strings (loads), an error rejects.
+ */
+export function pipeline(port, cmds) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let replies = 0;
+    let pending = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      pending = pending.length ? Buffer.concat([pending, d]) : d;
+      let at = 0;
+      for (;;) {
+        const eol = pending.indexOf(10, at);
+        if (eol === -1) break;
+        let next = eol + 1;
+        if (pending[at] === 45) {
+          sock.destroy();
+          return reject(new Error(pending.toString('latin1', at + 1, eol - 1)));
+        }
+        if (pending[at] === 36) {
+          const len = Number(pending.toString('latin1', at + 1, eol - 1));
+          if (len >= 0) next += len + 2;
+          if (next > pending.length) break;
+        }
+        replies++;
+        at = next;
+      }
+      pending = pending.subarray(at);
+      if (replies === cmds.length) {
+        sock.end();
+        resolve();
+      }
+    });
+    sock.on('error', reject);
+    let k = 0;
+    const write = () => {
+      while (k < cmds.length) if (!sock.write(cmds[k++])) return sock.once('drain', write);
+    };
+    write();
+  });
+}
+
+/** The section under `heading` of a results file as it was (for a run that does not redo it), or []. */
+export function previousSection(file, heading) {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const at = text.indexOf(heading);
+  if (at < 0) return [];
+  const next = text.indexOf('\n## ', at + 1);
+  return [text.slice(at, next < 0 ? text.length : next).trimEnd(), ''];
+}
