@@ -33,12 +33,6 @@ export function histogramFromValues(valuesMs) {
   return h;
 }
 
-/** Adds `from` into `into` (both µs histograms). */
-export function mergeInto(into, from) {
-  into.add(from);
-  return into;
-}
-
 /** A new empty µs histogram (to merge runs into, or to record a script's own timings in µs). */
 export function emptyHistogram() {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -140,7 +134,7 @@ export class HdrRuns {
     const lines = [
       heading,
       '',
-      `Per test, all runs of each ${this.order.join('/')} merged: latency by percentile as \`.hgrm\` (HdrHistogram's percentile-distribution text, values in ms) and an SVG plot of them together (percentile on a log 1/(1-p) axis). ${note}`.trim(),
+      `Per test, the runs of each of ${this.order.join(', ')} merged: latency by percentile as \`.hgrm\` (HdrHistogram's percentile-distribution text, values in ms) and an SVG plot of them together (percentile on a log 1/(1-p) axis). ${note}`.trim(),
       '',
     ];
     const used = new Set();
