@@ -22,8 +22,15 @@ export function histogramFromPoints(points) {
  * it: the values between two listed percentiles recorded at the upper one.
  */
 export function histogramFromPercentiles(pairs, total) {
-  const sorted = [...pairs].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  return histogramFromPoints(sorted.map(([pct, ms]) => [ms, Math.round((Math.min(pct, 100) / 100) * total)]));
+  const points = [];
+  let top = 0;
+  for (const [pct, ms] of [...pairs].sort((a, b) => a[0] - b[0])) {
+    // ab -e prints a stray value past the end of its sample for 99% of a short run: a latency can only grow with the percentile.
+    if (!(ms >= top)) continue;
+    top = ms;
+    points.push([ms, Math.round((Math.min(pct, 100) / 100) * total)]);
+  }
+  return histogramFromPoints(points);
 }
 
 /** A histogram (µs) of single latencies given in ms (hey's per-request times, a script's own timings). */

@@ -404,10 +404,10 @@ function shellQuote(a) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Median of a list of numbers (NaN if empty). */
+/** Median of a list of numbers, those not finite left out (NaN if none). */
 export function median(xs) {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
