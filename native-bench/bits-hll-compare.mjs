@@ -6,24 +6,19 @@
 import os from 'node:os';
 import path from 'node:path';
 import { HdrRuns } from './lib/hdr-report.mjs';
-import { runRedisBenchmark } from './lib/redis-benchmark.mjs';
+import { benchRounds } from './lib/redis-benchmark.mjs';
 import {
   RESULTS_DIR,
-  alternating,
   encodeCommand,
-  infoField,
   machineInfo,
-  median,
   option,
   pipeline,
   previousSection,
   rawCommand,
-  rssBytes,
   runMain,
   serverSpecs,
-  sleep,
-  startServer,
-  stopServer,
+  thirdLoadGrowth,
+  withServers,
   writeResult,
 } from './lib/servers.mjs';
 
@@ -68,14 +63,8 @@ function hllCommands(prefix, elements) {
  */
 async function measureHlls(srv, dense, elements) {
   if (dense) await rawCommand(srv.port, 'config', 'set', 'hll-sparse-max-bytes', '0');
-  for (let w = 0; w < 2; w++) await pipeline(srv.port, hllCommands(`warm${w}`, elements));
-  await sleep(300);
-  const r0 = rssBytes(srv);
-  const u0 = await infoField(srv.port, 'memory', 'used_memory');
-  await pipeline(srv.port, hllCommands('hll', elements));
-  await sleep(300);
-  const enc = await rawCommand(srv.port, 'pfdebug', 'encoding', 'hll:1');
-  return { used: ((await infoField(srv.port, 'memory', 'used_memory')) - u0) / HLLS, rss: (rssBytes(srv) - r0) / HLLS, enc };
+  const growth = await thirdLoadGrowth(srv, HLLS, (i) => pipeline(srv.port, hllCommands(i < 2 ? `warm${i}` : 'hll', elements)));
+  return { ...growth, enc: await rawCommand(srv.port, 'pfdebug', 'encoding', 'hll:1') };
 }
 
 async function memory() {
@@ -85,12 +74,8 @@ async function memory() {
     [false, 1000],
     [true, 100],
   ]) {
-    const r = await startServer(SPECS.redis);
-    const redis = await measureHlls(r, dense, elements);
-    await stopServer(r);
-    const s = await startServer(SPECS.sabre);
-    const sabre = await measureHlls(s, dense, elements);
-    await stopServer(s);
+    const redis = await withServers([SPECS.redis], (srv) => measureHlls(srv, dense, elements));
+    const sabre = await withServers([SPECS.sabre], (srv) => measureHlls(srv, dense, elements));
     const f = (x) => x.toFixed(0);
     rows.push(
       `| ${HLLS} HLLs, ${elements} elements each, ${sabre.enc} (Redis: ${redis.enc}) | ${f(redis.used)} | ${f(redis.rss)} | ${f(sabre.used)} | ${f(sabre.rss)} | ${(sabre.used / redis.used).toFixed(2)} | ${(sabre.rss / redis.rss).toFixed(2)} |`,
@@ -116,47 +101,27 @@ async function prepare(port) {
   await rawCommand(port, 'pfcount', 'h1');
 }
 
-/**
- * One redis-benchmark run: requests per second, and the server's CPU time per request (µs, all its
- * threads); its latency distribution goes to `hdr` when given.
- */
-async function benchOnce(srv, depth, test, hdr) {
-  const n = Math.round(REQUESTS * (test.share ?? 1));
-  const run = await runRedisBenchmark(srv, ['-n', String(n), '-P', String(depth), ...test.argv]);
-  hdr?.add(`${test.label} -P ${depth}`, srv.name, run.first?.histogram);
-  return { rps: run.first?.rps ?? 0, cpu: (run.cpu * 1e6) / n };
-}
-
-async function bench(hdr) {
-  const r = await startServer(SPECS.redis);
-  const s = await startServer(SPECS.sabre);
-  const rows = [];
-  try {
+/** Requests/s and server CPU µs per request (all its threads) of each test at -P 1 and -P 16, alternating servers. */
+function bench(hdr) {
+  return withServers([SPECS.redis, SPECS.sabre], async (r, s) => {
+    const rows = [];
     await prepare(r.port);
     await prepare(s.port);
     for (const depth of [1, 16]) {
       for (const test of TESTS) {
-        const acc = { redis: [], sabre: [] };
+        const requests = Math.round(REQUESTS * (test.share ?? 1));
+        const args = ['-n', String(requests), '-P', String(depth), ...test.argv];
         // A first, untimed round warms both servers up (Sabre's JIT, both key tables).
-        for (const srv of [r, s]) await benchOnce(srv, depth, test);
-        await alternating(RUNS, [r, s], async (srv) => {
-          acc[srv.name].push(await benchOnce(srv, depth, test, hdr));
-        });
-        const rv = median(acc.redis.map((x) => x.rps));
-        const sv = median(acc.sabre.map((x) => x.rps));
-        const rc = median(acc.redis.map((x) => x.cpu));
-        const sc = median(acc.sabre.map((x) => x.cpu));
+        await benchRounds([r, s], 1, args, { requests });
+        const { redis, sabre } = await benchRounds([r, s], RUNS, args, { requests, hdr, label: `${test.label} -P ${depth}` });
         rows.push(
-          `| ${test.label} | ${depth} | ${Math.round(rv)} | ${Math.round(sv)} | ${(sv / rv).toFixed(2)} | ${rc.toFixed(2)} | ${sc.toFixed(2)} | ${(rc / sc).toFixed(2)} |`,
+          `| ${test.label} | ${depth} | ${Math.round(redis.rps)} | ${Math.round(sabre.rps)} | ${(sabre.rps / redis.rps).toFixed(2)} | ${redis.cpu.toFixed(2)} | ${sabre.cpu.toFixed(2)} | ${(redis.cpu / sabre.cpu).toFixed(2)} |`,
         );
         console.log(rows.at(-1));
       }
     }
-  } finally {
-    await stopServer(r);
-    await stopServer(s);
-  }
-  return rows;
+    return rows;
+  });
 }
 
 const out = path.join(RESULTS_DIR, 'bits-hll.md');

@@ -12,7 +12,6 @@ import {
   RESULTS_DIR,
   alternating,
   encodeCommand,
-  infoField,
   machineInfo,
   median,
   option,
@@ -23,9 +22,8 @@ import {
   rssBytes,
   runMain,
   serverSpecs,
-  sleep,
-  startServer,
-  stopServer,
+  thirdLoadGrowth,
+  withServers,
   writeResult,
 } from './lib/servers.mjs';
 
@@ -66,30 +64,21 @@ function loadCommands(make) {
  */
 async function measureLoad(srv, cmds) {
   let cold = 0;
-  for (let w = 0; w < 2; w++) {
+  const growth = await thirdLoadGrowth(srv, N, async (i) => {
     const r0 = rssBytes(srv);
     await pipeline(srv.port, cmds);
-    if (w === 0) cold = (rssBytes(srv) - r0) / N;
-    await rawCommand(srv.port, 'rename', 'big', `warm${w}`);
-  }
-  await sleep(300);
-  const b0 = rssBytes(srv);
-  const u0 = await infoField(srv.port, 'memory', 'used_memory');
-  await pipeline(srv.port, cmds);
-  await sleep(300);
-  return { rss: (rssBytes(srv) - b0) / N, used: ((await infoField(srv.port, 'memory', 'used_memory')) - u0) / N, cold };
+    if (i === 0) cold = (rssBytes(srv) - r0) / N;
+    if (i < 2) await rawCommand(srv.port, 'rename', 'big', `warm${i}`);
+  });
+  return { ...growth, cold };
 }
 
 async function memory() {
   const rows = [];
   for (const [label, make] of Object.entries(LOADS)) {
     const cmds = loadCommands(make);
-    const r = await startServer(REDIS);
-    const redis = await measureLoad(r, cmds);
-    await stopServer(r);
-    const s = await startServer(SABRE);
-    const sabre = await measureLoad(s, cmds);
-    await stopServer(s);
+    const redis = await withServers([REDIS], (srv) => measureLoad(srv, cmds));
+    const sabre = await withServers([SABRE], (srv) => measureLoad(srv, cmds));
     const f = (x) => x.toFixed(1);
     rows.push(
       `| ${label} | ${f(redis.used)} | ${f(redis.rss)} | ${f(sabre.used)} | ${f(sabre.rss)} | ${f(sabre.cold)} | ${(sabre.used / redis.used).toFixed(2)} | ${(sabre.rss / redis.rss).toFixed(2)} |`,
@@ -113,11 +102,9 @@ async function benchOnce(srv, pipelineDepth, hdr, prefix) {
   return res;
 }
 
-async function bench(hdr, prefix) {
-  const r = await startServer(REDIS);
-  const s = await startServer(SABRE);
-  const rows = [];
-  try {
+function bench(hdr, prefix) {
+  return withServers([REDIS, SABRE], async (r, s) => {
+    const rows = [];
     for (const depth of [1, 16]) {
       const acc = { redis: {}, sabre: {} };
       await alternating(RUNS, [r, s], async (srv) => {
@@ -131,11 +118,8 @@ async function bench(hdr, prefix) {
         console.log(rows.at(-1));
       }
     }
-  } finally {
-    await stopServer(r);
-    await stopServer(s);
-  }
-  return rows;
+    return rows;
+  });
 }
 
 const out = path.join(RESULTS_DIR, 'datatypes.md');

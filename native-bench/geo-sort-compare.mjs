@@ -5,23 +5,18 @@
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { HdrRuns } from './lib/hdr-report.mjs';
-import { runRedisBenchmark } from './lib/redis-benchmark.mjs';
+import { benchRounds } from './lib/redis-benchmark.mjs';
 import {
   RESULTS_DIR,
-  alternating,
   encodeCommand,
-  infoField,
   machineInfo,
-  median,
   option,
   pipeline,
   rawCommand,
-  rssBytes,
   runMain,
   serverSpecs,
-  sleep,
-  startServer,
-  stopServer,
+  thirdLoadGrowth,
+  withServers,
   writeResult,
 } from './lib/servers.mjs';
 
@@ -55,18 +50,12 @@ function geoLoad() {
   return cmds;
 }
 
-/** Loads twice into other keys (warming each process), then measures the third load's growth. */
-async function measureLoad(srv, cmds) {
-  for (let w = 0; w < 2; w++) {
+/** Growth per member of the third load into `big` (the first two are renamed away: warm-ups). */
+function measureLoad(srv, cmds) {
+  return thirdLoadGrowth(srv, N, async (i) => {
     await pipeline(srv.port, cmds);
-    await rawCommand(srv.port, 'rename', 'big', `warm${w}`);
-  }
-  await sleep(300);
-  const b0 = rssBytes(srv);
-  const u0 = await infoField(srv.port, 'memory', 'used_memory');
-  await pipeline(srv.port, cmds);
-  await sleep(300);
-  return { rss: (rssBytes(srv) - b0) / N, used: ((await infoField(srv.port, 'memory', 'used_memory')) - u0) / N };
+    if (i < 2) await rawCommand(srv.port, 'rename', 'big', `warm${i}`);
+  });
 }
 
 /** What the throughput tests read: 1000 points around Sicily and a list of 100 random integers. */
@@ -94,52 +83,35 @@ const TESTS = [
   ['SORT 100 ALPHA LIMIT 0 10', ['SORT', 'l100', 'ALPHA', 'LIMIT', '0', '10']],
 ];
 
-/** One redis-benchmark run: requests per second and the server's CPU µs per request; the latency distribution goes to `hdr` when given. */
-async function benchOnce(srv, depth, label, argv, hdr) {
-  const run = await runRedisBenchmark(srv, ['-n', String(REQUESTS), '-P', String(depth), ...argv]);
-  hdr?.add(`${label} -P ${depth}`, srv.name, run.first?.histogram);
-  return { rps: run.first?.rps ?? 0, cpu: (run.cpu / REQUESTS) * 1e6 };
-}
-
-async function bench(hdr) {
-  const r = await startServer(SPECS.redis);
-  const s = await startServer(SPECS.sabre);
-  const rows = [];
-  try {
+/** Requests/s and server CPU µs per request (all its threads) of each test at -P 1 and -P 16, alternating servers. */
+function bench(hdr) {
+  return withServers([SPECS.redis, SPECS.sabre], async (r, s) => {
+    const rows = [];
     for (const srv of [r, s]) await pipeline(srv.port, fixtures());
+    const args = (depth, argv) => ['-n', String(REQUESTS), '-P', String(depth), ...argv];
     // One unmeasured pass each, so Sabre's JIT has compiled the paths before the rounds.
-    for (const srv of [r, s]) for (const [label, argv] of TESTS) await benchOnce(srv, 16, label, argv);
+    for (const [, argv] of TESTS) await benchRounds([r, s], 1, args(16, argv), { requests: REQUESTS });
     for (const depth of [1, 16]) {
       for (const [label, argv] of TESTS) {
-        const acc = { redis: [], sabre: [] };
-        await alternating(RUNS, [r, s], async (srv) => {
-          acc[srv.name].push(await benchOnce(srv, depth, label, argv, hdr));
+        const { redis, sabre } = await benchRounds([r, s], RUNS, args(depth, argv), {
+          requests: REQUESTS,
+          hdr,
+          label: `${label} -P ${depth}`,
         });
-        const rv = median(acc.redis.map((x) => x.rps));
-        const sv = median(acc.sabre.map((x) => x.rps));
-        const rc = median(acc.redis.map((x) => x.cpu));
-        const sc = median(acc.sabre.map((x) => x.cpu));
         rows.push(
-          `| ${label} | ${depth} | ${Math.round(rv)} | ${Math.round(sv)} | ${(sv / rv).toFixed(2)} | ${rc.toFixed(1)} | ${sc.toFixed(1)} | ${(rc / sc).toFixed(2)} |`,
+          `| ${label} | ${depth} | ${Math.round(redis.rps)} | ${Math.round(sabre.rps)} | ${(sabre.rps / redis.rps).toFixed(2)} | ${redis.cpu.toFixed(1)} | ${sabre.cpu.toFixed(1)} | ${(redis.cpu / sabre.cpu).toFixed(2)} |`,
         );
         console.log(rows.at(-1));
       }
     }
-  } finally {
-    await stopServer(r);
-    await stopServer(s);
-  }
-  return rows;
+    return rows;
+  });
 }
 
 async function memory() {
   const cmds = geoLoad();
-  const r = await startServer(SPECS.redis);
-  const redis = await measureLoad(r, cmds);
-  await stopServer(r);
-  const s = await startServer(SPECS.sabre);
-  const sabre = await measureLoad(s, cmds);
-  await stopServer(s);
+  const redis = await withServers([SPECS.redis], (srv) => measureLoad(srv, cmds));
+  const sabre = await withServers([SPECS.sabre], (srv) => measureLoad(srv, cmds));
   const f = (x) => x.toFixed(1);
   const row = `| geo set (GEOADD) | ${f(redis.used)} | ${f(redis.rss)} | ${f(sabre.used)} | ${f(sabre.rss)} | ${(sabre.used / redis.used).toFixed(2)} | ${(sabre.rss / redis.rss).toFixed(2)} |`;
   console.log(row);

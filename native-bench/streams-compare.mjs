@@ -6,23 +6,18 @@
 import os from 'node:os';
 import path from 'node:path';
 import { HdrRuns } from './lib/hdr-report.mjs';
-import { runRedisBenchmark } from './lib/redis-benchmark.mjs';
+import { benchRounds } from './lib/redis-benchmark.mjs';
 import {
   RESULTS_DIR,
-  alternating,
   encodeCommand,
-  infoField,
   machineInfo,
-  median,
   option,
   pipeline,
   rawCommand,
-  rssBytes,
   runMain,
   serverSpecs,
-  sleep,
-  startServer,
-  stopServer,
+  thirdLoadGrowth,
+  withServers,
   writeResult,
 } from './lib/servers.mjs';
 
@@ -38,24 +33,14 @@ function loadCommands(key) {
   return cmds;
 }
 
-/** Loads twice into other keys (warming each process), then measures the third load's growth. */
-async function measureLoad(srv) {
-  for (let w = 0; w < 2; w++) await pipeline(srv.port, loadCommands(`warm${w}`));
-  await sleep(300);
-  const b0 = rssBytes(srv);
-  const u0 = await infoField(srv.port, 'memory', 'used_memory');
-  await pipeline(srv.port, loadCommands('big'));
-  await sleep(300);
-  return { rss: (rssBytes(srv) - b0) / N, used: ((await infoField(srv.port, 'memory', 'used_memory')) - u0) / N };
+/** Growth per entry of the third load (the first two go into other keys: warm-ups). */
+function measureLoad(srv) {
+  return thirdLoadGrowth(srv, N, (i) => pipeline(srv.port, loadCommands(i < 2 ? `warm${i}` : 'big')));
 }
 
 async function memory() {
-  const r = await startServer(SPECS.redis);
-  const redis = await measureLoad(r);
-  await stopServer(r);
-  const s = await startServer(SPECS.sabre);
-  const sabre = await measureLoad(s);
-  await stopServer(s);
+  const redis = await withServers([SPECS.redis], measureLoad);
+  const sabre = await withServers([SPECS.sabre], measureLoad);
   const f = (x) => x.toFixed(1);
   const row = `| stream, 2 fields (XADD) | ${f(redis.used)} | ${f(redis.rss)} | ${f(sabre.used)} | ${f(sabre.rss)} | ${(sabre.used / redis.used).toFixed(2)} | ${(sabre.rss / redis.rss).toFixed(2)} |`;
   console.log(row);
@@ -81,37 +66,22 @@ async function prepare(srv) {
   await rawCommand(srv.port, 'xgroup', 'create', 'q', 'g', '0');
 }
 
-/** One redis-benchmark run's requests per second; its latency distribution goes to `hdr`. */
-async function benchOnce(srv, depth, label, argv, hdr) {
-  const run = await runRedisBenchmark(srv, ['-n', String(REQUESTS), '-P', String(depth), ...argv]);
-  hdr.add(`${label} -P ${depth}`, srv.name, run.first?.histogram);
-  return run.first?.rps ?? 0;
-}
-
-async function bench(hdr) {
-  const r = await startServer(SPECS.redis);
-  const s = await startServer(SPECS.sabre);
-  const rows = [];
-  try {
+/** Requests/s of each test at -P 1 and -P 16, alternating servers. */
+function bench(hdr) {
+  return withServers([SPECS.redis, SPECS.sabre], async (r, s) => {
+    const rows = [];
     await prepare(r);
     await prepare(s);
     for (const depth of [1, 16]) {
       for (const [label, argv] of Object.entries(TESTS)) {
-        const acc = { redis: [], sabre: [] };
-        await alternating(RUNS, [r, s], async (srv) => {
-          acc[srv.name].push(await benchOnce(srv, depth, label, argv, hdr));
-        });
-        const rv = median(acc.redis);
-        const sv = median(acc.sabre);
-        rows.push(`| ${label} | ${depth} | ${Math.round(rv)} | ${Math.round(sv)} | ${(sv / rv).toFixed(2)} |`);
+        const args = ['-n', String(REQUESTS), '-P', String(depth), ...argv];
+        const { redis, sabre } = await benchRounds([r, s], RUNS, args, { requests: REQUESTS, hdr, label: `${label} -P ${depth}` });
+        rows.push(`| ${label} | ${depth} | ${Math.round(redis.rps)} | ${Math.round(sabre.rps)} | ${(sabre.rps / redis.rps).toFixed(2)} |`);
         console.log(rows.at(-1));
       }
     }
-  } finally {
-    await stopServer(r);
-    await stopServer(s);
-  }
-  return rows;
+    return rows;
+  });
 }
 
 async function main() {

@@ -3,7 +3,7 @@
 // whose "Latency by percentile distribution" gives the whole distribution for the HDR reports.
 import { spawn } from 'node:child_process';
 import { histogramFromPoints } from './hdr-report.mjs';
-import { cpuSeconds, track } from './servers.mjs';
+import { alternating, cpuSeconds, median, track } from './servers.mjs';
 
 /**
  * Reads one test's section of redis-benchmark's default output: the throughput and latency summary,
@@ -66,4 +66,20 @@ export function runRedisBenchmark(server, args, { pin } = {}) {
       resolve({ tests, first: tests.values().next().value ?? null, cpu: cpuSeconds(server) - cpu0, output: out });
     });
   });
+}
+
+/**
+ * One redis-benchmark command line on each server in `rounds` alternating rounds: per server name
+ * the median requests/s and server CPU µs per request (of `requests`); the latency distributions go
+ * to `hdr` (when given) under `label`.
+ */
+export async function benchRounds(servers, rounds, args, { requests, hdr, label }) {
+  const runs = Object.fromEntries(servers.map((s) => [s.name, { rps: [], cpu: [] }]));
+  await alternating(rounds, servers, async (server) => {
+    const run = await runRedisBenchmark(server, args);
+    hdr?.add(label, server.name, run.first?.histogram);
+    runs[server.name].rps.push(run.first?.rps ?? 0);
+    runs[server.name].cpu.push((run.cpu * 1e6) / requests);
+  });
+  return Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, { rps: median(r.rps), cpu: median(r.cpu) }]));
 }

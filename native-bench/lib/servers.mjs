@@ -176,8 +176,8 @@ export async function waitForPing(server, timeoutMs = 30000) {
   throw new Error(`${server.name} did not answer PING on 127.0.0.1:${server.port} within ${timeoutMs} ms:\n${server.output()}`);
 }
 
-/** One PING attempt; resolves true on +PONG, false on any error. */
-function pingOnce(port) {
+/** One PING over a fresh socket; resolves true on +PONG, false on any error or other reply (-LOADING). */
+export function pingOnce(port, timeoutMs = 1000) {
   return new Promise((resolve) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     let buf = '';
@@ -185,7 +185,7 @@ function pingOnce(port) {
       sock.destroy();
       resolve(ok);
     };
-    sock.setTimeout(1000, () => done(false));
+    sock.setTimeout(timeoutMs, () => done(false));
     sock.on('error', () => done(false));
     sock.on('connect', () => sock.write('*1\r\n$4\r\nPING\r\n'));
     sock.on('data', (d) => {
@@ -494,4 +494,31 @@ export function previousSection(file, heading) {
   if (at < 0) return [];
   const next = text.indexOf('\n## ', at + 1);
   return [text.slice(at, next < 0 ? text.length : next).trimEnd(), ''];
+}
+
+/** Starts a server from each spec, runs `fn(...servers)` and stops them all, also when it throws. */
+export async function withServers(specs, fn) {
+  const servers = [];
+  try {
+    for (const spec of specs) servers.push(await startServer(spec));
+    return await fn(...servers);
+  } finally {
+    for (const server of servers) await stopServer(server);
+  }
+}
+
+/**
+ * Memory a load adds per element: `load(i)` runs for i = 0, 1, 2 (each into keys of its own); the
+ * first two grow the process for the traffic itself, the third's growth of RSS and of INFO
+ * used_memory (each read 300 ms after the load) is measured and divided by `elements`.
+ */
+export async function thirdLoadGrowth(server, elements, load) {
+  for (let i = 0; i < 2; i++) await load(i);
+  await sleep(300);
+  const rss0 = rssBytes(server);
+  const used0 = await infoField(server.port, 'memory', 'used_memory');
+  await load(2);
+  await sleep(300);
+  const used = await infoField(server.port, 'memory', 'used_memory');
+  return { rss: (rssBytes(server) - rss0) / elements, used: (used - used0) / elements };
 }
