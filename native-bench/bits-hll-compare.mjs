@@ -1,7 +1,7 @@
 // Sabre vs Redis 7.0 for bitmaps and HyperLogLogs: redis-benchmark throughput of SETBIT, GETBIT,
 // BITCOUNT, PFADD and PFCOUNT (-P 1 and -P 16, alternating servers, median of runs) and the memory
 // of 10k HLLs, sparse and dense (used_memory and process RSS growth in both).
-// Writes native-bench/results/bits-hll.md.
+// Writes native-bench/results/bits-hll.md, and the HDR latency files and plots under results/bits-hll/.
 // Usage: npm run build && node native-bench/bits-hll-compare.mjs [--runs 5] [--requests 200000] [--only memory|bench]
 import os from 'node:os';
 import path from 'node:path';

@@ -1,6 +1,7 @@
 // Sabre vs Redis 7.0 for the collection types: redis-benchmark throughput (-P 1 and -P 16,
 // alternating servers, median of runs) and memory per element of 1M-element collections
-// (used_memory and process RSS growth in both). Writes native-bench/results/datatypes.md.
+// (used_memory and process RSS growth in both). Writes native-bench/results/datatypes.md
+// (HDR latency files and plots under results/datatypes/).
 // Usage: npm run build && node native-bench/datatypes-compare.mjs [--runs 3] [--requests 100000] [--only memory|bench]
 //        [--pin 1:0]  (bench only: both servers on CPU 1 and redis-benchmark on CPU 0, via taskset; the
 //        pinned table is kept beside the unpinned one)

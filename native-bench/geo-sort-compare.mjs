@@ -1,6 +1,7 @@
 // Sabre vs Redis 7.0 for geo and SORT: redis-benchmark throughput of GEOADD, GEOSEARCH and SORT of a
 // 100-element list (-P 1 and -P 16, alternating servers, median of runs), and memory per member of a
-// 1M-member geo set (used_memory and RSS growth in both). Writes native-bench/results/geo-sort.md.
+// 1M-member geo set (used_memory and RSS growth in both). Writes native-bench/results/geo-sort.md
+// (HDR latency files and plots under results/geo-sort/).
 // Usage: npm run build && node native-bench/geo-sort-compare.mjs [--runs 5] [--requests 100000] [--elements 1000000]
 import { cpus } from 'node:os';
 import path from 'node:path';

@@ -2,7 +2,8 @@
 // Compares sabre proxy with nginx (least_conn + upstream keepalive) and HAProxy (leastconn + http-reuse)
 // in front of the same three nginx backends, plus one backend hit directly, under the same wrk/hey/ab load.
 // Targets run in alternation (A, B, C, D, A, B, …) and each figure is the median over rounds, because the
-// machine is shared and noisy. Writes a Markdown table to native-bench/results/proxy.md.
+// machine is shared and noisy. Writes a Markdown table to native-bench/results/proxy.md, and per tool every
+// target's HDR latency distribution (.hgrm) and a plot of them under results/proxy/.
 //
 // usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab,ab-close] [--threads 2]
 //        [--fronts net,uws,node] [--base DIR]

@@ -1,7 +1,8 @@
 // PUBLISH fan-out to many subscribers: real Redis vs Sabre with the same raw-socket client.
 // Usage: node native-bench/pubsub-fanout.mjs [subscribers=1000] [messages=2000] [rounds=5] [size=64]
 // Starts redis-server and Sabre (dist/, --shards 1: fan-out runs on the acceptor) on free ports,
-// alternates rounds between them, and writes medians to native-bench/results/pubsub.md.
+// alternates rounds between them, and writes medians to native-bench/results/pubsub.md
+// (delivery latency HDR files and plot under results/pubsub/).
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';

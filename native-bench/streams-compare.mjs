@@ -1,7 +1,7 @@
 // Sabre vs Redis 7.0 for streams: redis-benchmark throughput of XADD, XRANGE (10 and 100 entries),
 // XREAD and XREADGROUP (-P 1 and -P 16, alternating servers, median of runs), and memory per entry
 // of a 1M-entry stream with two small fields per entry (used_memory and RSS growth in both).
-// Writes native-bench/results/streams.md.
+// Writes native-bench/results/streams.md, and the HDR latency files and plots under results/streams/.
 // Usage: npm run build && node native-bench/streams-compare.mjs [--runs 3] [--requests 100000] [--entries 1000000]
 import os from 'node:os';
 import path from 'node:path';

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // What CLIENT TRACKING costs a read: pipelined GETs from RESP3 clients with tracking off and on,
 // against real Redis and Sabre, in alternating rounds (medians quoted). redis-benchmark cannot turn
-// tracking on, so the clients here are raw sockets keeping `--depth` GETs in flight each.
+// tracking on, so the clients here are raw sockets keeping `--depth` GETs in flight each; their batch
+// round trips make the HDR latency files and plots written under results/<report name>/.
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { HdrRuns, emptyHistogram } from './lib/hdr-report.mjs';

@@ -2,7 +2,10 @@
 // --csv) report, whose per-test summary gives the throughput and latency figures --csv gives and
 // whose "Latency by percentile distribution" gives the whole distribution for the HDR reports.
 import { spawn } from 'node:child_process';
-import { histogramFromPoints } from './hdr-report.mjs';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HdrRuns, histogramFromPoints } from './hdr-report.mjs';
 import { alternating, cpuSeconds, median, track } from './servers.mjs';
 
 /**
@@ -82,4 +85,23 @@ export async function benchRounds(servers, rounds, args, { requests, hdr, label 
     runs[server.name].cpu.push((run.cpu * 1e6) / requests);
   });
   return Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, { rps: median(r.rps), cpu: median(r.cpu) }]));
+}
+
+/**
+ * For shell scripts: redis-benchmark outputs saved as `<server>.<test>.<round>.out` merged per test
+ * and server into HDR files and plots in `dir`; returns the Markdown section linking them from
+ * `dir`'s parent folder.
+ */
+export function hdrFromOutputFiles(dir, files) {
+  const hdr = new HdrRuns(['redis']);
+  for (const file of files) {
+    const [server, test] = path.basename(file).split('.');
+    for (const t of parseRedisBenchmarkTests(readFileSync(file, 'utf8')).values()) hdr.add(test, server, t.histogram);
+  }
+  return hdr.write(dir, path.dirname(dir));
+}
+
+// `node native-bench/lib/redis-benchmark.mjs hdr DIR FILE...` prints hdrFromOutputFiles's section.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === 'hdr') {
+  console.log(hdrFromOutputFiles(path.resolve(process.argv[3]), process.argv.slice(4)).join('\n'));
 }
