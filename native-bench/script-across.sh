@@ -19,7 +19,9 @@ if [ -n "${BASE:-}" ]; then
 fi
 OUT=$(mktemp -d)
 trap 'kill ${PIDS[@]} 2>/dev/null; rm -rf "$OUT"' EXIT
-sleep 2
+# Wait for PING rather than a fixed time: on a loaded machine Sabre takes seconds to start, and a
+# script loaded before it answers is missing (redis-benchmark then spins on NOSCRIPT).
+for n in $NAMES; do until redis-cli -p ${PORT[$n]} ping 2>/dev/null | grep -q PONG; do sleep 0.1; done; done
 SCRIPT="redis.call('SET', KEYS[1], ARGV[1]) redis.call('INCR', KEYS[2]) return redis.call('GET', KEYS[1])"
 for n in $NAMES; do redis-cli -p ${PORT[$n]} script load "$SCRIPT" >/dev/null; redis-cli -p ${PORT[$n]} script load "return 1" >/dev/null; done
 SHA=$(redis-cli -p ${PORT[redis]} script load "$SCRIPT")

@@ -138,10 +138,12 @@ export class HdrRuns {
     if (this.tests.size === 0) return [];
     mkdirSync(dir, { recursive: true });
     const rel = (file) => path.relative(pageDir, path.join(dir, file)).split(path.sep).join('/');
+    const rank = (name) => (this.order.includes(name) ? this.order.indexOf(name) : this.order.length);
+    const names = [...new Set([...this.tests.values()].flatMap((t) => [...t.keys()]))].sort((a, b) => rank(a) - rank(b));
     const lines = [
       heading,
       '',
-      `Per test, the runs of each of ${this.order.join(', ')} merged: latency by percentile as \`.hgrm\` (HdrHistogram's percentile-distribution text, values in ms) and an SVG plot of them together (percentile on a log 1/(1-p) axis). ${note}`.trim(),
+      `Per test and for each of ${names.join(', ')}, all runs merged into one latency distribution: \`.hgrm\` (HdrHistogram's percentile-distribution text, values in ms) and an SVG plot of them together (latency by percentile, on a log 1/(1-p) axis). ${note}`.trim(),
       '',
     ];
     const used = new Set();
@@ -149,7 +151,6 @@ export class HdrRuns {
       let base = slug(test);
       for (let i = 2; used.has(base); i++) base = `${slug(test)}-${i}`;
       used.add(base);
-      const rank = (name) => (this.order.includes(name) ? this.order.indexOf(name) : this.order.length);
       const series = [...seriesMap].sort((a, b) => rank(a[0]) - rank(b[0]));
       const links = series.map(([name, { histogram }]) => {
         const file = `${base}-${slug(name)}.hgrm`;
