@@ -16,7 +16,7 @@ import { alternating, cpuSeconds, median, track } from './servers.mjs';
 export function parseRedisBenchmark(stdout) {
   const text = stdout.replace(/\r/g, '\n');
   const rps = Number(/throughput summary: ([\d.]+) requests per second/.exec(text)?.[1]);
-  const summary = /latency summary \(msec\):\s*\n\s*avg\s+min\s+p50\s+p95\s+p99\s+max\s*\n\s*([\d.\s]+)\n/.exec(text);
+  const summary = /latency summary \(msec\):\s*\n\s*avg\s+min\s+p50\s+p95\s+p99\s+max\s*\n\s*([\d.]+(?:[ \t]+[\d.]+){5})/.exec(text);
   const [avg, min, p50, p95, p99, max] = summary ? summary[1].trim().split(/\s+/).map(Number) : [];
   const byMs = new Map();
   for (const m of text.matchAll(/^\s*[\d.]+% <= ([\d.]+) milliseconds \(cumulative count (\d+)\)/gm)) {
