@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { HdrRuns, emptyHistogram } from './lib/hdr-report.mjs';
-import { RESULTS_DIR, freePort, sleep } from './lib/servers.mjs';
+import { RESULTS_DIR, freePort, pingOnce, sleep } from './lib/servers.mjs';
 
 const keys = Number(process.argv[2] ?? 1_000_000);
 const shards = process.argv[3] ?? '3';
@@ -18,6 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), 'sabre-bgsave-bench-'));
 
 async function start(cmd, args, port) {
   const proc = spawn(cmd, args, { stdio: 'ignore' });
+  // PING first: on a loaded machine Sabre takes longer to start than ioredis's retries last.
+  for (let i = 0; i < 300 && !(await pingOnce(port)); i++) await sleep(100);
   const c = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 50 });
   c.on('error', () => {});
   await c.ping();
