@@ -7,7 +7,6 @@
 // Usage: node native-bench/aof-load-compare.mjs [--commands 200000,400000,1000000] [--shards N] [--rounds 1]
 import { spawn } from 'node:child_process';
 import { cpSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -17,6 +16,8 @@ import {
   freePort,
   machineInfo,
   median,
+  option,
+  pingOnce,
   rawCommand,
   runMain,
   serverSpecs,
@@ -26,10 +27,6 @@ import {
   writeResult,
 } from './lib/servers.mjs';
 
-function option(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : process.argv[i + 1];
-}
 const SIZES = option('commands', '200000,400000,1000000').split(',').map(Number);
 const SHARDS = option('shards', undefined);
 const ROUNDS = Number(option('rounds', 1));
@@ -70,25 +67,6 @@ async function writeAof(dir, n) {
   return { dbsize: sets + lists + counters, bytes: statSync(path.join(sub, base)).size };
 }
 
-/** One PING over a fresh socket: true on +PONG (a loading server answers -LOADING). */
-function ping(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    let buf = '';
-    const done = (ok) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(2000, () => done(false));
-    sock.on('error', () => done(false));
-    sock.on('connect', () => sock.write('PING\r\n'));
-    sock.on('data', (d) => {
-      buf += d;
-      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
-    });
-  });
-}
-
 /** Starts `spec` on a copy of `src` and returns seconds until PING and DBSIZE are right, and its CPU seconds. */
 async function timeLoad(spec, src, dbsize, work) {
   const dir = path.join(work, `${spec.name}-${Date.now()}`);
@@ -107,7 +85,7 @@ async function timeLoad(spec, src, dbsize, work) {
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${spec.name} exited while loading:\n${log}`);
-      if (await ping(port)) {
+      if (await pingOnce(port, 2000)) {
         // PONG comes only once loading is done (Redis answers -LOADING before), so the count must be right.
         const got = Number(await rawCommand(port, 'DBSIZE'));
         if (got !== dbsize) throw new Error(`${spec.name} loaded ${got} keys, expected ${dbsize}:\n${log}`);

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // BGSAVE of N keys (default 1M) in Sabre next to real Redis 7.0 with the same data: the longest
 // round trip a client doing back-to-back GETs sees while the save runs (Redis: its fork pause), the
-// snapshot sizes, and the save's wall time. Needs dist/ (npx tsc) and redis-server on PATH.
+// snapshot sizes, and the save's wall time. Needs dist/ (npx tsc) and redis-server on PATH. Prints a
+// Markdown table, and writes the GET round trips' HDR distributions and plot under results/bgsave-pause/.
 // Usage: node native-bench/bgsave-pause.mjs [keys=1000000] [shards=3]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, sleep } from './lib/servers.mjs';
+import { HdrRuns, emptyHistogram } from './lib/hdr-report.mjs';
+import { RESULTS_DIR, freePort, pingOnce, sleep } from './lib/servers.mjs';
 
 const keys = Number(process.argv[2] ?? 1_000_000);
 const shards = process.argv[3] ?? '3';
@@ -16,6 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), 'sabre-bgsave-bench-'));
 
 async function start(cmd, args, port) {
   const proc = spawn(cmd, args, { stdio: 'ignore' });
+  // PING first: on a loaded machine Sabre takes longer to start than ioredis's retries last.
+  for (let i = 0; i < 300 && !(await pingOnce(port)); i++) await sleep(100);
   const c = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 50 });
   c.on('error', () => {});
   await c.ping();
@@ -30,10 +34,11 @@ async function fill(c) {
   }
 }
 
-/** Longest GET round trip during one BGSAVE, and how long the save took. */
+/** Longest GET round trip during one BGSAVE (and all of them, µs), and how long the save took. */
 async function measure(c, probe) {
   const t0 = performance.now();
   await c.bgsave();
+  const histogram = emptyHistogram();
   let worst = 0;
   let done = false;
   const watcher = (async () => {
@@ -43,10 +48,12 @@ async function measure(c, probe) {
   while (!done) {
     const t = performance.now();
     await probe.get('key:1');
-    worst = Math.max(worst, performance.now() - t);
+    const ms = performance.now() - t;
+    worst = Math.max(worst, ms);
+    histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
   }
   await watcher;
-  return { worstMs: worst, saveMs: performance.now() - t0 };
+  return { worstMs: worst, saveMs: performance.now() - t0, histogram };
 }
 
 const rows = [];
@@ -79,3 +86,6 @@ for (const r of rows)
     `| ${r.name} | ${r.worstMs.toFixed(1)} | ${Number.isNaN(r.forkMs) ? '-' : r.forkMs.toFixed(1)} | ${r.saveMs.toFixed(0)} | ${r.bytes} |`,
   );
 console.log(`size ratio sabre/redis: ${(rows[1].bytes / rows[0].bytes).toFixed(3)}`);
+const hdr = new HdrRuns();
+for (const r of rows) hdr.add(`GET round trips during BGSAVE of ${keys} keys`, r.name, r.histogram);
+console.log(['', ...hdr.write(join(RESULTS_DIR, 'bgsave-pause'), RESULTS_DIR)].join('\n'));

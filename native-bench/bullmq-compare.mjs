@@ -13,6 +13,7 @@ import {
   cpuSeconds,
   machineInfo,
   median,
+  option,
   runMain,
   serverSpecs,
   startServer,
@@ -20,13 +21,8 @@ import {
   writeResult,
 } from './lib/servers.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const ROUNDS = opt('rounds', 3);
-const JOBS = opt('jobs', 5000);
+const ROUNDS = Number(option('rounds', 3));
+const JOBS = Number(option('jobs', 5000));
 
 /** One round on one server: adds JOBS jobs in bulk, then processes them; jobs/s for each phase and CPU µs per job. */
 async function round(server, prefix) {

@@ -13,6 +13,7 @@ import {
   RESULTS_DIR,
   commandLine,
   machineInfo,
+  option,
   rawCommand,
   rssBytes,
   runMain,
@@ -23,10 +24,6 @@ import {
   writeResult,
 } from './lib/servers.mjs';
 
-function option(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : process.argv[i + 1];
-}
 const GETS = Number(option('gets', 30000));
 const VALUE_KB = Number(option('value-kb', 10));
 const BIG_MB = Number(option('big-mb', 100));

@@ -3,46 +3,40 @@
 // with --metrics-port, in alternating rounds with and without a scraper fetching /metrics once a
 // second (as Prometheus would). Needs dist/ (npm run build) and redis-benchmark.
 // Usage: node native-bench/metrics-overhead.mjs [--rounds 6] [--requests 1000000] [--shards 2]
-import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { HdrRuns } from './lib/hdr-report.mjs';
+import { runRedisBenchmark } from './lib/redis-benchmark.mjs';
 import {
   RESULTS_DIR,
+  alternating,
   commandLine,
   freePort,
   machineInfo,
   median,
+  option,
   requireTool,
   runMain,
   serverSpecs,
   startServer,
   stopServer,
-  track,
   writeResult,
 } from './lib/servers.mjs';
 
-function option(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : process.argv[i + 1];
-}
 const ROUNDS = Number(option('rounds', 6));
 const REQUESTS = Number(option('requests', 1_000_000));
 const SHARDS = Number(option('shards', 2));
 
-/** One redis-benchmark run; resolves with requests/s per test. */
-function bench(port) {
-  return new Promise((resolve, reject) => {
-    const p = track(
-      spawn('redis-benchmark', ['-p', String(port), '-n', String(REQUESTS), '-P', '16', '-c', '50', '-t', 'set,get', '-q', '--csv']),
-    );
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`redis-benchmark exited with ${code}`));
-      const rps = {};
-      for (const m of out.matchAll(/^"(\w+)","([\d.]+)"/gm)) rps[m[1]] = Number(m[2]);
-      resolve(rps);
-    });
-  });
+const SERIES = { off: 'not scraped', on: 'scraped every second' };
+
+/** One redis-benchmark run; resolves with requests/s per test, its latency distributions going to `hdr` under `mode`. */
+async function bench(server, mode, hdr) {
+  const run = await runRedisBenchmark(server, ['-n', String(REQUESTS), '-P', '16', '-c', '50', '-t', 'set,get']);
+  const rps = {};
+  for (const [test, t] of run.tests) {
+    rps[test] = t.rps;
+    hdr.add(`${test} -P 16`, SERIES[mode], t.histogram);
+  }
+  return rps;
 }
 
 async function main() {
@@ -54,24 +48,23 @@ async function main() {
   const server = await startServer(spec);
   const rows = { off: { SET: [], GET: [] }, on: { SET: [], GET: [] } };
   let scrapes = 0;
+  const hdr = new HdrRuns([SERIES.off, SERIES.on]);
   try {
-    for (let r = 0; r < ROUNDS; r++) {
-      for (const mode of r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
-        let timer = null;
-        if (mode === 'on') {
-          timer = setInterval(() => {
-            fetch(`http://127.0.0.1:${metricsPort}/metrics`)
-              .then((res) => res.text())
-              .then(() => scrapes++);
-          }, 1000);
-        }
-        const rps = await bench(server.port);
-        if (timer) clearInterval(timer);
-        rows[mode].SET.push(rps.SET);
-        rows[mode].GET.push(rps.GET);
-        console.log(`round ${r + 1} scraping ${mode}: SET ${rps.SET} GET ${rps.GET}`);
+    await alternating(ROUNDS, ['off', 'on'], async (mode, r) => {
+      let timer = null;
+      if (mode === 'on') {
+        timer = setInterval(() => {
+          fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+            .then((res) => res.text())
+            .then(() => scrapes++);
+        }, 1000);
       }
-    }
+      const rps = await bench(server, mode, hdr);
+      if (timer) clearInterval(timer);
+      rows[mode].SET.push(rps.SET);
+      rows[mode].GET.push(rps.GET);
+      console.log(`round ${r + 1} scraping ${mode}: SET ${rps.SET} GET ${rps.GET}`);
+    });
   } finally {
     await stopServer(server);
   }
@@ -85,6 +78,7 @@ async function main() {
     const on = median(rows.on[t]);
     md += `| ${t} | ${off.toFixed(0)} | ${on.toFixed(0)} | ${(on / off).toFixed(3)}× |\n`;
   }
+  md += ['', ...hdr.write(path.join(RESULTS_DIR, 'metrics-overhead'), RESULTS_DIR)].join('\n');
   writeResult(path.join(RESULTS_DIR, 'metrics-overhead.md'), md);
 }
 

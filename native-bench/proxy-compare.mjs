@@ -2,7 +2,8 @@
 // Compares sabre proxy with nginx (least_conn + upstream keepalive) and HAProxy (leastconn + http-reuse)
 // in front of the same three nginx backends, plus one backend hit directly, under the same wrk/hey/ab load.
 // Targets run in alternation (A, B, C, D, A, B, …) and each figure is the median over rounds, because the
-// machine is shared and noisy. Writes a Markdown table to native-bench/results/proxy.md.
+// machine is shared and noisy. Writes a Markdown table to native-bench/results/proxy.md, and per tool every
+// target's HDR latency distribution (.hgrm) and a plot of them under results/proxy/.
 //
 // usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab,ab-close] [--threads 2]
 //        [--fronts net,uws,node] [--base DIR]
@@ -11,13 +12,13 @@
 // Tools: ab runs with -k (keep-alive), ab-close without; both report ab's failed requests. Sabre runs on the Node
 // that runs this script (run it with another node binary to measure another Node).
 import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { HdrRuns, histogramFromPercentiles, histogramFromValues } from './lib/hdr-report.mjs';
+import { cpuSeconds, freePort, median } from './lib/servers.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
@@ -48,14 +49,6 @@ for (const bin of ['nginx', 'haproxy', ...new Set(TOOLS.map((t) => t.replace('-c
     console.error(`${bin} is missing: run 'bash native-bench/setup.sh' as root`);
     process.exit(1);
   }
-}
-
-async function freePort() {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sabre-proxy-bench-'));
@@ -196,58 +189,52 @@ async function adminGet(port, path) {
 }
 for (const [t, p] of Object.entries(adminPorts)) fronts[t] = JSON.parse(await adminGet(p, '/status'));
 
-/** CPU seconds (user+sys) used so far by a process and its children (nginx workers). */
-function cpuSeconds(pid) {
-  const tick = 100;
-  const one = (p) => {
-    try {
-      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(f[11]) + Number(f[12])) / tick;
-    } catch {
-      return 0;
-    }
-  };
-  let total = one(pid);
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const ppid = Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
-      if (ppid === pid) total += one(p);
-    } catch {
-      /* exited */
-    }
-  }
-  return total;
-}
-
 const ms = (v, unit) => v * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
+const WRK_HDR = join(ROOT, 'native-bench', 'lib', 'wrk-hdr.lua');
+/** One load run of `tool` against a port: req/s, p50/p99 (ms), requests, and the run's latency histogram (µs). */
 function run(tool, port) {
   const url = `http://127.0.0.1:${port}/`;
   let out;
   if (tool === 'wrk') {
-    out = execFileSync('wrk', ['-t1', `-c${CONNS}`, `-d${DURATION}s`, '--latency', url], { encoding: 'utf8' });
+    out = execFileSync('wrk', ['-t1', `-c${CONNS}`, `-d${DURATION}s`, '--latency', '-s', WRK_HDR, url], { encoding: 'utf8' });
     const lat = (q) => {
       const m = new RegExp(`\\s${q}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
       return m ? ms(Number(m[1]), m[2]) : NaN;
     };
     const req = Number(/(\d+) requests in/.exec(out)[1]);
-    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]), p50: lat('50'), p99: lat('99'), requests: req };
+    const pairs = [...out.matchAll(/^HDR ([\d.]+) (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2]) / 1000]);
+    const histogram = histogramFromPercentiles(pairs, Number(/^HDR-TOTAL (\d+)$/m.exec(out)[1]));
+    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]), p50: lat('50'), p99: lat('99'), requests: req, histogram };
   }
   if (tool === 'hey') {
-    out = execFileSync('hey', ['-c', String(CONNS), '-z', `${DURATION}s`, url], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    const lat = (q) => Number(new RegExp(`${q}% in ([\\d.]+) secs`).exec(out)[1]) * 1000;
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
-    return { rps, p50: lat('50'), p99: lat('99'), requests: rps * DURATION };
+    // -o csv: one row per request (response time and start offset, in s) instead of hey's summary, which is computed from them.
+    out = execFileSync('hey', ['-c', String(CONNS), '-z', `${DURATION}s`, '-o', 'csv', url], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const rows = out
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((line) => line.split(','));
+    const secs = rows.map((r) => Number(r[0])).sort((a, b) => a - b);
+    const elapsed = rows.reduce((end, r) => Math.max(end, Number(r[7]) + Number(r[0])), 0);
+    const lat = (q) => secs[Math.min(secs.length - 1, Math.floor((secs.length * q) / 100))] * 1000;
+    const rps = secs.length / elapsed;
+    return { rps, p50: lat(50), p99: lat(99), requests: secs.length, histogram: histogramFromValues(secs.map((x) => x * 1000)) };
   }
   const keep = tool === 'ab' ? ['-k'] : [];
-  out = execFileSync('ab', [...keep, '-q', '-c', String(CONNS), '-t', String(DURATION), '-n', '10000000', url], { encoding: 'utf8' });
+  const csv = join(dir, 'ab-percentiles.csv');
+  out = execFileSync('ab', [...keep, '-q', '-e', csv, '-c', String(CONNS), '-t', String(DURATION), '-n', '10000000', url], {
+    encoding: 'utf8',
+  });
   const lat = (q) => Number(new RegExp(`\\s${q}%\\s+(\\d+)`).exec(out)[1]);
+  const requests = Number(/Complete requests:\s+(\d+)/.exec(out)[1]);
+  const pairs = [...readFileSync(csv, 'utf8').matchAll(/^([\d.]+),([\d.]+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
   return {
     failed: Number(/Failed requests:\s+(\d+)/.exec(out)[1]),
     rps: Number(/Requests per second:\s+([\d.]+)/.exec(out)[1]),
     p50: lat('50'),
     p99: lat('99'),
-    requests: Number(/Complete requests:\s+(\d+)/.exec(out)[1]),
+    requests,
+    histogram: histogramFromPercentiles(pairs, requests),
   };
 }
 
@@ -258,15 +245,17 @@ function run(tool, port) {
 const skip = (tool, target) =>
   tool.startsWith('ab') && target.startsWith('sabre') && (target === 'sabre-base' || fronts[target]?.front === 'uws');
 const results = {};
+const hdr = new HdrRuns(TARGETS);
 for (let round = 1; round <= ROUNDS; round++) {
   for (const tool of TOOLS) {
     for (const target of TARGETS) {
       if (skip(tool, target)) continue;
       const pid = procs[target]?.pid;
-      const before = pid ? cpuSeconds(pid) : 0;
+      const before = pid ? cpuSeconds({ pid }) : 0;
       const r = run(tool, ports[target]);
-      if (pid) r.cpuUs = ((cpuSeconds(pid) - before) * 1e6) / r.requests;
+      if (pid) r.cpuUs = ((cpuSeconds({ pid }) - before) * 1e6) / r.requests;
       (results[`${tool} ${target}`] ??= []).push(r);
+      hdr.add(`${tool} -c ${CONNS}`, target, r.histogram);
       console.log(
         `round ${round} ${tool.padEnd(8)} ${target.padEnd(10)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.cpuUs ? `  cpu ${r.cpuUs.toFixed(1)} µs/req` : ''}${r.failed !== undefined ? `  failed ${r.failed}` : ''}`,
       );
@@ -274,11 +263,6 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
 }
 
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const firstSabre = Object.keys(adminPorts)[0];
 const latency = firstSabre ? await adminGet(adminPorts[firstSabre], '/latency') : '';
 const status = firstSabre ? fronts[firstSabre] : { implementation: { package: 'none', native: false } };
@@ -321,6 +305,9 @@ lines.push(
   '',
   'CPU µs/req is user+system CPU of the balancer process (nginx: master and workers) divided by the requests of that run; the client and backends are not counted.',
   '',
+  ...hdr.write(join(dirname(opt.out), basename(opt.out, '.md')), dirname(opt.out), {
+    note: "Client-side latency: wrk's distribution read by `-s native-bench/lib/wrk-hdr.lua`, hey's per-request times (`-o csv`), ab's percentile table (`-e`).",
+  }),
   '## sabre proxy latency, HDR percentile distribution (ms, all runs, measured inside the proxy)',
   '',
   '```',

@@ -1,45 +1,22 @@
 // PUBLISH fan-out to many subscribers: real Redis vs Sabre with the same raw-socket client.
 // Usage: node native-bench/pubsub-fanout.mjs [subscribers=1000] [messages=2000] [rounds=5] [size=64]
 // Starts redis-server and Sabre (dist/, --shards 1: fan-out runs on the acceptor) on free ports,
-// alternates rounds between them, and writes medians to native-bench/results/pubsub.md.
+// alternates rounds between them, and writes medians to native-bench/results/pubsub.md
+// (delivery latency HDR files and plot under results/pubsub/).
 import net from 'node:net';
-import { spawn } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import os from 'node:os';
+import path from 'node:path';
+import { HdrRuns, emptyHistogram } from './lib/hdr-report.mjs';
+import { RESULTS_DIR, encodeCommand, median, runMain, serverSpecs, startServer, stopServer, writeResult } from './lib/servers.mjs';
 
 const SUBS = Number(process.argv[2] ?? 1000);
 const MSGS = Number(process.argv[3] ?? 2000);
 const ROUNDS = Number(process.argv[4] ?? 5);
 const SIZE = Number(process.argv[5] ?? 64);
 const WINDOW = 100;
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitListening(port) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((r) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} never listened`);
-}
-
-const cmd = (...a) => `*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
+// Every SAMPLE-th subscriber times its deliveries (ten of them), so timing costs the client little.
+const SAMPLE = Math.max(1, Math.floor(SUBS / 10));
+const cmd = (...a) => encodeCommand(a);
 
 function connect(port) {
   return new Promise((resolve, reject) => {
@@ -49,7 +26,10 @@ function connect(port) {
   });
 }
 
-/** One round: returns delivered messages per second (messages × subscribers / elapsed). */
+/**
+ * One round: returns delivered messages per second (messages × subscribers / elapsed) and the
+ * sampled subscribers' delivery latencies (from the PUBLISH write to the message's last byte) in µs.
+ */
 async function round(port, round) {
   const channel = `bench:${round}`;
   const payload = 'm'.repeat(SIZE);
@@ -62,15 +42,24 @@ async function round(port, round) {
   const allDone = new Promise((r) => (allIn = r));
   let ready;
   const allReady = new Promise((r) => (ready = r));
-  for (const s of subs) {
+  const sentAt = new Float64Array(MSGS);
+  const histogram = emptyHistogram();
+  for (const [i, s] of subs.entries()) {
     let got = 0;
     let confirmed = false;
+    let seen = 0;
     s.on('data', (d) => {
       got += d.length;
       if (!confirmed && got >= confirm) {
         confirmed = true;
         got -= confirm;
         if (++subscribed === SUBS) ready();
+      }
+      if (confirmed && i % SAMPLE === 0) {
+        const now = performance.now();
+        for (const whole = Math.floor(got / msgBytes); seen < whole; seen++) {
+          histogram.recordValue(Math.max(1, Math.round((now - sentAt[seen]) * 1000)));
+        }
       }
       if (confirmed && got === MSGS * msgBytes && ++complete === SUBS) allIn();
     });
@@ -85,9 +74,10 @@ async function round(port, round) {
   const start = process.hrtime.bigint();
   const pump = () => {
     let chunk = '';
+    const now = performance.now();
     while (sent < MSGS && sent - acked < WINDOW) {
       chunk += frame;
-      sent++;
+      sentAt[sent++] = now;
     }
     if (chunk) pub.write(chunk);
   };
@@ -106,34 +96,32 @@ async function round(port, round) {
   pub.destroy();
   for (const s of subs) s.destroy();
   await new Promise((r) => setTimeout(r, 200));
-  return (MSGS * SUBS) / secs;
+  return { rate: (MSGS * SUBS) / secs, histogram };
 }
 
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-
-const redisPort = await freePort();
-const redis = spawn(
-  'redis-server',
-  ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '10000'],
-  { stdio: 'ignore' },
-);
-const sabrePort = await freePort();
-const sabre = spawn(process.execPath, [CLI, 'server', '--port', String(sabrePort), '--bind', '127.0.0.1', '--shards', '1'], {
-  stdio: 'ignore',
-});
-try {
-  await waitListening(redisPort);
-  await waitListening(sabrePort);
-  const res = { redis: [], sabre: [] };
-  for (let r = 0; r < ROUNDS; r++) {
-    res.redis.push(await round(redisPort, r));
-    res.sabre.push(await round(sabrePort, r));
-    console.log(`round ${r}: redis ${res.redis.at(-1).toFixed(0)}/s sabre ${res.sabre.at(-1).toFixed(0)}/s`);
-  }
-  const mr = median(res.redis);
-  const ms = median(res.sabre);
-  const ratio = ms / mr;
-  const text = `# PUBLISH fan-out: Sabre vs Redis
+async function main() {
+  const specs = serverSpecs({ shards: 1 });
+  // 1000 subscribers are more than Redis's default maxclients leaves room for (a REDIS_CMD substitute brings its own flags).
+  const redisSpec = specs.redis.substitute
+    ? specs.redis
+    : { ...specs.redis, argv: (port) => [...specs.redis.argv(port), '--maxclients', '10000'] };
+  const servers = [await startServer(redisSpec), await startServer(specs.sabre)];
+  try {
+    const res = { redis: [], sabre: [] };
+    const hdr = new HdrRuns();
+    const test = `PUBLISH to ${SUBS} subscribers, ${SIZE}-byte messages`;
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const srv of servers) {
+        const { rate, histogram } = await round(srv.port, r);
+        res[srv.name].push(rate);
+        hdr.add(test, srv.name, histogram);
+      }
+      console.log(`round ${r}: redis ${res.redis.at(-1).toFixed(0)}/s sabre ${res.sabre.at(-1).toFixed(0)}/s`);
+    }
+    const mr = median(res.redis);
+    const ms = median(res.sabre);
+    const ratio = ms / mr;
+    const text = `# PUBLISH fan-out: Sabre vs Redis
 
 \`node native-bench/pubsub-fanout.mjs ${SUBS} ${MSGS} ${ROUNDS} ${SIZE}\` — ${new Date().toISOString()}
 
@@ -148,10 +136,13 @@ Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.
 
 Ratio sabre/redis: **${ratio.toFixed(2)}** (goal ≥ 1.0)
 `;
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL('./results/pubsub.md', import.meta.url), text);
-  console.log(text);
-} finally {
-  redis.kill('SIGTERM');
-  sabre.kill('SIGTERM');
+    const hdrLines = hdr.write(path.join(RESULTS_DIR, 'pubsub'), RESULTS_DIR, {
+      note: `Delivery latency: from the write of a PUBLISH to the last byte of its message at a subscriber, timed at every ${SAMPLE}th subscriber.`,
+    });
+    writeResult(path.join(RESULTS_DIR, 'pubsub.md'), [text, ...hdrLines].join('\n'));
+  } finally {
+    for (const srv of servers) await stopServer(srv);
+  }
 }
+
+runMain(main);

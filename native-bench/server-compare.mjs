@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Throughput, latency and CPU-per-op of Sabre vs real Redis, measured with identical
 // redis-benchmark runs in alternation (redis, sabre, redis, sabre, ...). See README.md.
-import { emptyHistogram, histogramFromPoints, mergeInto, parseRedisBenchmark, writeHgrm, writeLatencyPlot } from './lib/hdr-report.mjs';
+import { HdrRuns, histogramFromPoints } from './lib/hdr-report.mjs';
+import { parseRedisBenchmark } from './lib/redis-benchmark.mjs';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -192,47 +193,21 @@ function summarize(runs) {
 }
 
 /**
- * Writes, beside the report, each test's merged latency distribution per server as .hgrm and one
- * SVG plot of both; returns the Markdown section that links them.
+ * Writes each test's merged latency distribution per server as .hgrm and one SVG plot of both into
+ * results/<report name>/; returns the Markdown section that links and shows them.
  */
 function hdrSection(opt, results) {
-  const dir = path.dirname(opt.out);
-  const base = path.basename(opt.out, '.md');
-  const lines = [
-    '',
-    '## Latency distributions (HDR)',
-    '',
-    "All clean runs of each test merged, per server: latency by percentile (`.hgrm`, HdrHistogram's text format, values in ms) and a plot of both servers.",
-    '',
-  ];
+  const hdr = new HdrRuns();
   for (const test of opt.tests) {
     for (const pipeline of opt.pipelines) {
-      const series = [];
-      const links = [];
-      for (const name of ['redis', 'sabre']) {
-        const runs = results.filter(
-          (r) => r.server === name && r.test === test && r.pipeline === pipeline && r.histogram && r.problems.length === 0,
-        );
-        if (runs.length === 0) continue;
-        const h = emptyHistogram();
-        for (const r of runs) mergeInto(h, r.histogram);
-        const file = `${base}-${test}-P${pipeline}-${name}.hgrm`;
-        writeHgrm(path.join(dir, file), h);
-        links.push(`[${name}](${file})`);
-        series.push({ name: `${name} (${runs.length} runs)`, histogram: h });
+      for (const r of results) {
+        if (r.test === test && r.pipeline === pipeline && r.problems.length === 0)
+          hdr.add(`${CSV_NAME[test]} -P ${pipeline}`, r.server, r.histogram);
       }
-      if (series.length === 0) continue;
-      const svg = `${base}-${test}-P${pipeline}.svg`;
-      writeLatencyPlot(path.join(dir, svg), `${CSV_NAME[test]} -P ${pipeline}: latency by percentile`, series);
-      lines.push(
-        `- ${CSV_NAME[test]} -P ${pipeline}: ${links.join(', ')} · [plot](${svg})`,
-        '',
-        `  ![${CSV_NAME[test]} -P ${pipeline}](${svg})`,
-        '',
-      );
     }
   }
-  return lines;
+  const dir = path.join(path.dirname(opt.out), path.basename(opt.out, '.md'));
+  return ['', ...hdr.write(dir, path.dirname(opt.out), { note: 'Clean runs only.', embed: true })];
 }
 
 /** Build the Markdown report: header, median table, failures, and every single run. */

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // What CLIENT TRACKING costs a read: pipelined GETs from RESP3 clients with tracking off and on,
 // against real Redis and Sabre, in alternating rounds (medians quoted). redis-benchmark cannot turn
-// tracking on, so the clients here are raw sockets keeping `--depth` GETs in flight each.
+// tracking on, so the clients here are raw sockets keeping `--depth` GETs in flight each; their batch
+// round trips make the HDR latency files and plots written under results/<report name>/.
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { HdrRuns, emptyHistogram } from './lib/hdr-report.mjs';
 import {
   RESULTS_DIR,
   commandLine,
@@ -61,19 +63,27 @@ function roundTrip(s, cmds, count) {
   });
 }
 
-/** One client's run: `total` GETs of random keys, `DEPTH` in flight; counts `$` and `_` replies. */
-function getLoop(s, total) {
+/**
+ * One client's run: `total` GETs of random keys, `DEPTH` in flight; counts `$` and `_` replies. Each
+ * batch's round trip goes into `histogram` once per GET in it.
+ */
+function getLoop(s, total, histogram) {
   return new Promise((resolve) => {
     let sent = 0;
     let done = 0;
+    let batchSize = 0;
+    let batchStart = 0;
     const batch = () => {
       const cmds = [];
       for (let i = 0; i < DEPTH && sent < total; i++, sent++) cmds.push(encodeCommand(['GET', `key:${(Math.random() * KEYSPACE) | 0}`]));
+      batchSize = cmds.length;
+      batchStart = performance.now();
       s.write(cmds.join(''));
     };
     s.on('data', (d) => {
       // Values are 3 bytes, so every reply is "$3\r\nxxx\r\n": count the '$' starts.
       for (let i = 0; i < d.length; i++) if (d[i] === 36) done++;
+      if (done === sent) histogram.recordValueWithCount(Math.max(1, Math.round((performance.now() - batchStart) * 1000)), batchSize);
       if (done >= total) resolve();
       else if (done === sent) batch();
     });
@@ -92,13 +102,14 @@ async function measure(server, tracking) {
     await roundTrip(s, [['HELLO', '3', 'SETNAME', 'bench']], (d) => (d.includes(0x25) ? 1 : 0));
     if (tracking) await roundTrip(s, [['CLIENT', 'TRACKING', 'on']], plusCount);
   }
+  const histogram = emptyHistogram();
   const cpu0 = cpuSeconds(server);
   const t0 = performance.now();
-  await Promise.all(socks.map((s) => getLoop(s, Math.ceil(REQUESTS / CLIENTS))));
+  await Promise.all(socks.map((s) => getLoop(s, Math.ceil(REQUESTS / CLIENTS), histogram)));
   const secs = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(server) - cpu0;
   for (const s of socks) s.destroy();
-  return { ops: REQUESTS / secs, cpuUs: (cpu * 1e6) / REQUESTS };
+  return { ops: REQUESTS / secs, cpuUs: (cpu * 1e6) / REQUESTS, histogram };
 }
 
 async function main() {
@@ -111,6 +122,7 @@ async function main() {
   const servers = [];
   for (const spec of [specs.redis, specs.sabre]) servers.push(await startServer(spec));
   const results = new Map();
+  const hdr = new HdrRuns();
   try {
     for (const srv of servers) {
       const s = await connect(srv.port);
@@ -133,6 +145,7 @@ async function main() {
           const m = await measure(srv, tracking);
           if (!results.has(key)) results.set(key, []);
           results.get(key).push(m);
+          hdr.add(`GET, ${DEPTH} in flight per client, tracking ${tracking ? 'on' : 'off'}`, srv.name, m.histogram);
           process.stdout.write(`round ${r + 1} ${key}: ${Math.round(m.ops)} ops/s, ${m.cpuUs.toFixed(2)} CPU µs/op\n`);
         }
       }
@@ -159,9 +172,14 @@ async function main() {
     row('redis'),
     row('sabre'),
     '',
-  ].join('\n');
+  ];
   const file = o.out ?? path.join(RESULTS_DIR, `tracking-reads-${fileStamp()}.md`);
-  writeResult(file, md);
+  md.push(
+    ...hdr.write(path.join(path.dirname(file), path.basename(file, '.md')), path.dirname(file), {
+      note: "Each GET's latency is its batch's round trip (the client writes the next batch once all replies are in).",
+    }),
+  );
+  writeResult(file, md.join('\n'));
 }
 
 runMain(main);

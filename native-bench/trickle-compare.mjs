@@ -13,6 +13,7 @@ import {
   cpuSeconds,
   machineInfo,
   median,
+  option,
   rawCommand,
   runMain,
   serverSpecs,
@@ -22,10 +23,6 @@ import {
   writeResult,
 } from './lib/servers.mjs';
 
-function option(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : process.argv[i + 1];
-}
 const MB = Number(option('mb', 64));
 const PIECE = Number(option('piece', 8192));
 const DELAY_MS = Number(option('delay-ms', 1));

@@ -1,27 +1,10 @@
-// HDR latency reports for the compare scripts: redis-benchmark's distributions read into
-// hdr-histogram-js histograms, written as .hgrm (HdrHistogram's percentile-distribution text, which
-// HdrHistogram's plotter and other tools read) and drawn as an SVG plot of latency by percentile.
-import { writeFileSync } from 'node:fs';
+// HDR latency reports for the compare scripts: each tool's latency distribution (redis-benchmark's,
+// wrk's, hey's, ab's, a script's own timings) read into hdr-histogram-js histograms, written as .hgrm
+// (HdrHistogram's percentile-distribution text, which HdrHistogram's plotter and other tools read)
+// and drawn as an SVG plot of latency by percentile, Sabre against the reference.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
-
-/**
- * Reads redis-benchmark's default (not --csv) output: the throughput and latency summary, and the
- * cumulative distribution as [ms, cumulative count] points from both of its distribution tables.
- */
-export function parseRedisBenchmark(stdout) {
-  const text = stdout.replace(/\r/g, '\n');
-  const rps = Number(/throughput summary: ([\d.]+) requests per second/.exec(text)?.[1]);
-  const summary = /latency summary \(msec\):\s*\n\s*avg\s+min\s+p50\s+p95\s+p99\s+max\s*\n\s*([\d.\s]+)\n/.exec(text);
-  const [avg, min, p50, p95, p99, max] = summary ? summary[1].trim().split(/\s+/).map(Number) : [];
-  const byMs = new Map();
-  for (const m of text.matchAll(/^\s*[\d.]+% <= ([\d.]+) milliseconds \(cumulative count (\d+)\)/gm)) {
-    const ms = Number(m[1]);
-    byMs.set(ms, Math.max(byMs.get(ms) ?? 0, Number(m[2])));
-  }
-  const points = [...byMs].sort((a, b) => a[0] - b[0]);
-  if (!Number.isFinite(rps) || summary === null) return null;
-  return { rps, avg, min, p50, p95, p99, max, points };
-}
 
 /** A histogram (µs) from cumulative [ms, count] points: each step's calls recorded at its upper bound. */
 export function histogramFromPoints(points) {
@@ -34,13 +17,30 @@ export function histogramFromPoints(points) {
   return h;
 }
 
-/** Adds `from` into `into` (both µs histograms). */
-export function mergeInto(into, from) {
-  into.add(from);
-  return into;
+/**
+ * A histogram (µs) from a percentile list [[percent, ms], …] of `total` values, as wrk and ab report
+ * it: the values between two listed percentiles recorded at the upper one.
+ */
+export function histogramFromPercentiles(pairs, total) {
+  const points = [];
+  let top = 0;
+  for (const [pct, ms] of [...pairs].sort((a, b) => a[0] - b[0])) {
+    // ab -e prints a stray value past the end of its sample for 99% of a short run: a latency can only grow with the percentile.
+    if (!(ms >= top)) continue;
+    top = ms;
+    points.push([ms, Math.round((Math.min(pct, 100) / 100) * total)]);
+  }
+  return histogramFromPoints(points);
 }
 
-/** A new empty µs histogram to merge runs into. */
+/** A histogram (µs) of single latencies given in ms (hey's per-request times, a script's own timings). */
+export function histogramFromValues(valuesMs) {
+  const h = emptyHistogram();
+  for (const ms of valuesMs) h.recordValue(Math.max(1, Math.round(ms * 1000)));
+  return h;
+}
+
+/** A new empty µs histogram (to merge runs into, or to record a script's own timings in µs). */
 export function emptyHistogram() {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 }
@@ -94,4 +94,79 @@ export function writeLatencyPlot(file, title, series) {
     svg += `<rect x="${W - R + 14}" y="${T + i * 20}" width="12" height="12" fill="${c}"/><text x="${W - R + 32}" y="${T + i * 20 + 10}">${esc(l.name)}</text>\n`;
   });
   writeFileSync(file, `${svg}</svg>\n`);
+}
+
+/** A file-name piece for a test label: "GEOSEARCH 50 km -P 1" → "geosearch-50-km-p-1". */
+function slug(label) {
+  return (
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 60) || 'test'
+  );
+}
+
+/**
+ * The latency histograms of one benchmark's runs, by test and by series (the servers or proxies
+ * compared), each series' runs merged: what every compare script writes beside its Markdown page.
+ */
+export class HdrRuns {
+  /** `order`: series names in plot order (the reference first); others follow as they come. */
+  constructor(order = ['redis', 'sabre']) {
+    this.order = order;
+    this.tests = new Map();
+  }
+
+  /** Adds one run's µs histogram (nothing when null) to `series` of the test labelled `test`. */
+  add(test, series, histogram) {
+    if (!histogram) return;
+    let t = this.tests.get(test);
+    if (!t) this.tests.set(test, (t = new Map()));
+    let s = t.get(series);
+    if (!s) t.set(series, (s = { histogram: emptyHistogram(), runs: 0 }));
+    s.histogram.add(histogram);
+    s.runs++;
+  }
+
+  /**
+   * Writes into `dir` each test's series as `<test>-<series>.hgrm` and one `<test>.svg` plot of them
+   * all; returns the Markdown lines (a `heading`, a note, a line per test; `embed` shows the plots)
+   * that link them from a page in `pageDir`.
+   */
+  write(dir, pageDir, { heading = '## Latency distributions (HDR)', note = '', embed = false } = {}) {
+    if (this.tests.size === 0) return [];
+    mkdirSync(dir, { recursive: true });
+    const rel = (file) => path.relative(pageDir, path.join(dir, file)).split(path.sep).join('/');
+    const rank = (name) => (this.order.includes(name) ? this.order.indexOf(name) : this.order.length);
+    const names = [...new Set([...this.tests.values()].flatMap((t) => [...t.keys()]))].sort((a, b) => rank(a) - rank(b));
+    const lines = [
+      heading,
+      '',
+      `Per test and for each of ${names.join(', ')}, all runs merged into one latency distribution: \`.hgrm\` (HdrHistogram's percentile-distribution text, values in ms) and an SVG plot of them together (latency by percentile, on a log 1/(1-p) axis). ${note}`.trim(),
+      '',
+    ];
+    const used = new Set();
+    for (const [test, seriesMap] of this.tests) {
+      let base = slug(test);
+      for (let i = 2; used.has(base); i++) base = `${slug(test)}-${i}`;
+      used.add(base);
+      const series = [...seriesMap].sort((a, b) => rank(a[0]) - rank(b[0]));
+      const links = series.map(([name, { histogram }]) => {
+        const file = `${base}-${slug(name)}.hgrm`;
+        writeHgrm(path.join(dir, file), histogram);
+        return `[${name}](${rel(file)})`;
+      });
+      const svg = `${base}.svg`;
+      writeLatencyPlot(
+        path.join(dir, svg),
+        `${test}: latency by percentile`,
+        series.map(([name, s]) => ({ name: `${name} (${s.runs} run${s.runs === 1 ? '' : 's'})`, histogram: s.histogram })),
+      );
+      lines.push(`- ${test}: ${links.join(', ')} · [plot](${rel(svg)})`);
+      if (embed) lines.push('', `  ![${test}](${rel(svg)})`, '');
+    }
+    if (!embed) lines.push('');
+    return lines;
+  }
 }

@@ -176,8 +176,8 @@ export async function waitForPing(server, timeoutMs = 30000) {
   throw new Error(`${server.name} did not answer PING on 127.0.0.1:${server.port} within ${timeoutMs} ms:\n${server.output()}`);
 }
 
-/** One PING attempt; resolves true on +PONG, false on any error. */
-function pingOnce(port) {
+/** One PING over a fresh socket; resolves true on +PONG, false on any error or other reply (-LOADING). */
+export function pingOnce(port, timeoutMs = 1000) {
   return new Promise((resolve) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     let buf = '';
@@ -185,7 +185,7 @@ function pingOnce(port) {
       sock.destroy();
       resolve(ok);
     };
-    sock.setTimeout(1000, () => done(false));
+    sock.setTimeout(timeoutMs, () => done(false));
     sock.on('error', () => done(false));
     sock.on('connect', () => sock.write('*1\r\n$4\r\nPING\r\n'));
     sock.on('data', (d) => {
@@ -404,10 +404,121 @@ function shellQuote(a) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Median of a list of numbers (NaN if empty). */
+/** Median of a list of numbers, those not finite left out (NaN if none). */
 export function median(xs) {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The value after `--name` on the command line, or `fallback`. */
+export function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : process.argv[i + 1];
+}
+
+/** The same server run on `cpus` by taskset (as is when cpus is empty). */
+export function pinnedSpec(spec, cpus) {
+  if (!cpus) return spec;
+  return { ...spec, argv: (...ports) => ['taskset', '-c', cpus, ...spec.argv(...ports)] };
+}
+
+/**
+ * Runs `fn(server, round)` for each server in `rounds` rounds, the order flipping every round
+ * (a, b, b, a, …) so drift in the machine's load hits both.
+ */
+export async function alternating(rounds, servers, fn) {
+  for (let round = 0; round < rounds; round++) {
+    for (const server of round % 2 === 0 ? servers : [...servers].reverse()) await fn(server, round);
+  }
+}
+
+/** A number from INFO `section` (e.g. used_memory from memory). */
+export async function infoField(port, section, field) {
+  return Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(await rawCommand(port, 'INFO', section))[1]);
+}
+
+/**
+ * Sends RESP-encoded commands pipelined over one connection and resolves once as many replies
+ * came back; they must be integers, simple strings or bulk strings (loads), an error rejects.
+ */
+export function pipeline(port, cmds) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let replies = 0;
+    let pending = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      pending = pending.length ? Buffer.concat([pending, d]) : d;
+      let at = 0;
+      for (;;) {
+        const eol = pending.indexOf(10, at);
+        if (eol === -1) break;
+        let next = eol + 1;
+        if (pending[at] === 45) {
+          sock.destroy();
+          return reject(new Error(pending.toString('latin1', at + 1, eol - 1)));
+        }
+        if (pending[at] === 36) {
+          const len = Number(pending.toString('latin1', at + 1, eol - 1));
+          if (len >= 0) next += len + 2;
+          if (next > pending.length) break;
+        }
+        replies++;
+        at = next;
+      }
+      pending = pending.subarray(at);
+      if (replies === cmds.length) {
+        sock.end();
+        resolve();
+      }
+    });
+    sock.on('error', reject);
+    let k = 0;
+    const write = () => {
+      while (k < cmds.length) if (!sock.write(cmds[k++])) return sock.once('drain', write);
+    };
+    write();
+  });
+}
+
+/** The section under `heading` of a results file as it was (for a run that does not redo it), or []. */
+export function previousSection(file, heading) {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const at = text.indexOf(heading);
+  if (at < 0) return [];
+  const next = text.indexOf('\n## ', at + 1);
+  return [text.slice(at, next < 0 ? text.length : next).trimEnd(), ''];
+}
+
+/** Starts a server from each spec, runs `fn(...servers)` and stops them all, also when it throws. */
+export async function withServers(specs, fn) {
+  const servers = [];
+  try {
+    for (const spec of specs) servers.push(await startServer(spec));
+    return await fn(...servers);
+  } finally {
+    for (const server of servers) await stopServer(server);
+  }
+}
+
+/**
+ * Memory a load adds per element: `load(i)` runs for i = 0, 1, 2 (each into keys of its own); the
+ * first two grow the process for the traffic itself, the third's growth of RSS and of INFO
+ * used_memory (each read 300 ms after the load) is measured and divided by `elements`.
+ */
+export async function thirdLoadGrowth(server, elements, load) {
+  for (let i = 0; i < 2; i++) await load(i);
+  await sleep(300);
+  const rss0 = rssBytes(server);
+  const used0 = await infoField(server.port, 'memory', 'used_memory');
+  await load(2);
+  await sleep(300);
+  const used = await infoField(server.port, 'memory', 'used_memory');
+  return { rss: (rssBytes(server) - rss0) / elements, used: (used - used0) / elements };
 }
