@@ -15,6 +15,7 @@ export function sumLimiterStats(perThread: EngineStats[]): EngineStats | null {
       }
       sum.admitted += l.admitted;
       sum.denied += l.denied;
+      if (l.delayed !== undefined) sum.delayed = (sum.delayed ?? 0) + l.delayed;
       if (l.leaseRequests !== undefined) sum.leaseRequests = (sum.leaseRequests ?? 0) + l.leaseRequests;
       if (l.fallbacks !== undefined) sum.fallbacks = (sum.fallbacks ?? 0) + l.fallbacks;
       if (l.unavailable) sum.unavailable = true;
