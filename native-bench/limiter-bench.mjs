@@ -15,7 +15,9 @@ const KEYS = Array.from({ length: 1024 }, (_, i) => `ip:10.0.${i >> 8}.${i & 255
 // SABRE_BEFORE=/path/to/an/older/dist/limiter/index.js adds that build's check(key) in the same
 // rounds, so before and after are measured alternately under the same load.
 const before = process.env.SABRE_BEFORE ? await import(process.env.SABRE_BEFORE) : null;
-const oldGcra = before && new before.GcraLimiter({ table: before.BucketTable.create({ capacity: 4096 }), namespace: 0, limit: 200_000_000, windowMs: 1000 });
+const oldGcra =
+  before &&
+  new before.GcraLimiter({ table: before.BucketTable.create({ capacity: 4096 }), namespace: 0, limit: 200_000_000, windowMs: 1000 });
 const rlf = new RateLimiterMemory({ points: 1e9, duration: 60 });
 const table = BucketTable.create({ capacity: 4096 });
 const gcra = new GcraLimiter({ table, namespace: 0, limit: 200_000_000, windowMs: 1000 });
@@ -169,7 +171,9 @@ function makeBench(round) {
   return real;
 }
 
-const LOAD_BEFORE = loadavg().map((x) => x.toFixed(2)).join(' ');
+const LOAD_BEFORE = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 const perTask = new Map();
 for (let round = 0; round < ROUNDS; round++) {
   const bench = makeBench(round);
@@ -196,12 +200,20 @@ const baseSync = rows[2].p50;
 const fmt = (n) => n.toFixed(1);
 let md = `# Limiter benchmark\n\n`;
 md += `Command: \`npx tsc -p tsconfig.json && node native-bench/limiter-bench.mjs\` (tinybench, ${BATCH} checks per iteration, ns/check = iteration latency / ${BATCH}; ${ROUNDS} runs of ${TIME_MS} ms per task, median over runs).\n\n`;
-md += `Run: ${new Date().toISOString()}, Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, load average before/after ${LOAD_BEFORE} / ${loadavg().map((x) => x.toFixed(2)).join(' ')}.\n\n`;
+md += `Run: ${new Date().toISOString()}, Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, load average before/after ${LOAD_BEFORE} / ${loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ')}.\n\n`;
 md += `| task | median ns/check | mean ns/check | per-run medians | vs RateLimiterMemory (same keys) |\n|---|---:|---:|---|---:|\n`;
 for (const r of rows) {
   const ref = r.name.includes('1024 keys') ? baseKeys : base;
   const vsSync = r.name.includes('1024 keys') && /^(sabre|before)/.test(r.name) ? ` (${(baseSync / r.p50).toFixed(1)}× its sync part)` : '';
-  const ratio = /^(sabre|before)/.test(r.name) ? `${(ref / r.p50).toFixed(1)}×${vsSync}` : r.name === rows[2].name ? '' : r.name.startsWith('rate-limiter') ? '1.0×' : '';
+  const ratio = /^(sabre|before)/.test(r.name)
+    ? `${(ref / r.p50).toFixed(1)}×${vsSync}`
+    : r.name === rows[2].name
+      ? ''
+      : r.name.startsWith('rate-limiter')
+        ? '1.0×'
+        : '';
   md += `| ${r.name} | ${fmt(r.p50)} | ${fmt(r.mean)} | ${r.rounds} | ${ratio} |\n`;
 }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
