@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { admin, http, startBackend, startProxyProc, waitFor, type Backend, type ProxyProc } from './helpers.js';
@@ -30,23 +31,47 @@ describe('proxy rate limiting: queue mode and global policies', () => {
   it('queue mode delays a burst instead of refusing it, and refuses beyond the burst with the configured status', async () => {
     const p = await startProxyProc({
       backends: [{ url: ok.url }],
-      rateLimit: { status: 503, policies: [{ name: 'smooth', limit: 1, window: '1s', mode: 'queue', burst: 2 }] },
+      rateLimit: { status: 503, policies: [{ name: 'smooth', limit: 1, window: '2s', mode: 'queue', burst: 2 }] },
     });
     procs.push(p);
     const before = ok.hits;
-    // Four at once: one goes now, two wait for their slots (1 s apart), the fourth finds the line full.
+    // Four at once: one goes now, two wait for their slots (2 s apart), the fourth finds the line full.
     const replies = await Promise.all([0, 1, 2, 3].map(() => http(p.url('/q'))));
     const statuses = replies.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 200, 200, 503]);
     const refused = replies.find((r) => r.status === 503)!;
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(JSON.parse(refused.body)).toMatchObject({ status: 503, policy: 'smooth' });
-    for (const r of replies.filter((x) => x.status === 200)) expect(r.headers['ratelimit-policy']).toBe('"smooth";q=3;w=1');
+    for (const r of replies.filter((x) => x.status === 200)) expect(r.headers['ratelimit-policy']).toBe('"smooth";q=3;w=2');
     expect(ok.hits - before).toBe(3);
     const [l] = await levels(p);
     expect(l).toMatchObject({ policy: 'smooth', mode: 'queue', admitted: 3, denied: 1, delayed: 2 });
     const metrics = (await http(`http://127.0.0.1:${p.adminPort}/metrics`)).body;
     expect(metrics).toContain('sabre_limiter_delayed_total{policy="smooth",tier=""} 2');
+  });
+
+  it('a queued request body reaches the backend whole once its slot comes', async () => {
+    const echo = await startBackend('echo', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(createHash('sha256').update(Buffer.concat(chunks)).digest('hex')));
+      return true;
+    });
+    try {
+      const p = await startProxyProc({
+        backends: [{ url: echo.url }],
+        rateLimit: { policies: [{ name: 'q', limit: 1, window: '2s', mode: 'queue', burst: 2 }] },
+      });
+      procs.push(p);
+      const body = Buffer.alloc(300_000, 'abcdefgh');
+      const want = createHash('sha256').update(body).digest('hex');
+      const replies = await Promise.all([0, 1, 2].map(() => http(p.url('/upload'), { method: 'POST', body })));
+      expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
+      for (const r of replies) expect(r.body).toBe(want);
+      expect((await levels(p))[0]).toMatchObject({ admitted: 3, delayed: 2 });
+    } finally {
+      await echo.kill();
+    }
   });
 
   describe('global policies through a real sabre server', () => {
