@@ -52,6 +52,8 @@ export function startAdmitted(
   if (!(verdict instanceof Promise)) return startAfter(ctx, res, ex, sticky, verdict);
   verdict.then(
     (d) => {
+      // A client that left while the server decided is not forwarded.
+      if (ex.isDone()) return;
       if (d.allowed) startAfter(ctx, res, ex, sticky, d);
       else ex.refuse(statusLine(d.status), d.headers, 'application/problem+json', d.body ?? '');
     },
