@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { admin, http, startBackend, startProxyProc, waitFor, type Backend, type ProxyProc } from './helpers.js';
@@ -48,6 +50,26 @@ describe('proxy rate limiting: queue mode and global policies', () => {
     expect(l).toMatchObject({ policy: 'smooth', mode: 'queue', admitted: 3, denied: 1, delayed: 2 });
     const metrics = (await http(`http://127.0.0.1:${p.adminPort}/metrics`)).body;
     expect(metrics).toContain('sabre_limiter_delayed_total{policy="smooth",tier=""} 2');
+  });
+
+  it('a client that leaves while its request waits for a slot is never forwarded', async () => {
+    const p = await startProxyProc({
+      backends: [{ url: ok.url }],
+      rateLimit: { policies: [{ name: 'q', limit: 1, window: '2s', mode: 'queue', burst: 2 }] },
+    });
+    procs.push(p);
+    const before = ok.hits;
+    expect((await http(p.url('/a'))).status).toBe(200);
+    // B takes the next slot, then hangs up before it comes.
+    const b = connect(p.port, '127.0.0.1');
+    await once(b, 'connect');
+    b.write('GET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(async () => (await levels(p))[0]!.delayed === 1, 5000, 'B to be queued');
+    b.destroy();
+    // C's slot comes after B's: once C is answered, B's slot has passed too.
+    const c = await http(p.url('/c'));
+    expect(c.status).toBe(200);
+    expect(ok.hits - before).toBe(2);
   });
 
   it('a queued request body reaches the backend whole once its slot comes', async () => {
