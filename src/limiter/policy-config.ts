@@ -150,7 +150,12 @@ export const policyConfigSchema = z
       .optional(),
     /** sabre server for global policies. */
     server: z
-      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535) })
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535),
+        /** A reply slower than this counts as unreachable (onUnavailable) and the connection is remade. */
+        timeoutMs: z.number().int().positive().max(60_000).default(250),
+      })
       .strict()
       .optional(),
     /** Rule when the bucket table is full: deny (default) or allow, both counted and logged. */

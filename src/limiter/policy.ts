@@ -112,7 +112,9 @@ export class PolicyEngine {
     const c = this.config;
     this.table = opts.table ?? BucketTable.create(c.table ?? {});
     const needsClient = c.policies.some((p) => p.scope === 'global');
-    this.client = needsClient ? (opts.client ?? new RespClient({ host: c.server!.host, port: c.server!.port })) : undefined;
+    this.client = needsClient
+      ? (opts.client ?? new RespClient({ host: c.server!.host, port: c.server!.port, commandTimeoutMs: c.server!.timeoutMs }))
+      : undefined;
     let ns = 0;
     const nextNs = (n: number): number => {
       const at = ns;
