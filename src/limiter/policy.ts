@@ -75,6 +75,8 @@ export interface LevelStats {
 export interface EngineStats {
   levels: LevelStats[];
   table: { size: number; capacity: number; fullEvents: number };
+  /** Requests held for a queue slot right now (set by the proxy, which holds them). */
+  waiting?: number;
 }
 
 interface Compiled {

@@ -124,6 +124,7 @@ function renderLimiter(out: string[], limiter: EngineStats): void {
   gauge('sabre_limiter_table_buckets', 'gauge', 'Live buckets in the shared table.', limiter.table.size);
   gauge('sabre_limiter_table_capacity', 'gauge', 'Buckets the table can hold.', limiter.table.capacity);
   gauge('sabre_limiter_table_full_events_total', 'counter', 'Checks decided by the full-table rule.', limiter.table.fullEvents);
+  if (limiter.waiting !== undefined) gauge('sabre_limiter_waiting', 'gauge', 'Requests held for a queue-mode slot now.', limiter.waiting);
 }
 
 async function route(proxy: ProxyHandle, req: IncomingMessage, res: ServerResponse): Promise<void> {

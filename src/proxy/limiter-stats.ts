@@ -21,5 +21,6 @@ export function sumLimiterStats(perThread: EngineStats[]): EngineStats | null {
       if (l.unavailable) sum.unavailable = true;
     }
   }
-  return { levels: [...levels.values()], table: perThread[0]!.table };
+  const waiting = perThread.reduce((n, t) => n + (t.waiting ?? 0), 0);
+  return { levels: [...levels.values()], table: perThread[0]!.table, waiting };
 }

@@ -65,11 +65,14 @@ describe('proxy rate limiting: queue mode and global policies', () => {
     await once(b, 'connect');
     b.write('GET /b HTTP/1.1\r\nHost: x\r\n\r\n');
     await waitFor(async () => (await levels(p))[0]!.delayed === 1, 5000, 'B to be queued');
+    expect((await admin<{ limiter: { waiting: number } }>(p, 'GET', '/status')).json.limiter.waiting).toBe(1);
+    expect((await http(`http://127.0.0.1:${p.adminPort}/metrics`)).body).toMatch(/^sabre_limiter_waiting 1$/m);
     b.destroy();
     // C's slot comes after B's: once C is answered, B's slot has passed too.
     const c = await http(p.url('/c'));
     expect(c.status).toBe(200);
     expect(ok.hits - before).toBe(2);
+    expect((await admin<{ limiter: { waiting: number } }>(p, 'GET', '/status')).json.limiter.waiting).toBe(0);
   });
 
   it('a queued request body reaches the backend whole once its slot comes', async () => {
