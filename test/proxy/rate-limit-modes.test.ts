@@ -19,7 +19,7 @@ interface LevelStatus {
 const levels = async (p: ProxyProc): Promise<LevelStatus[]> =>
   (await admin<{ limiter: { levels: LevelStatus[] } }>(p, 'GET', '/status')).json.limiter.levels;
 
-describe('proxy rate limiting: queue mode and global policies', () => {
+describe('proxy rate limiting: queue mode and global policies', { timeout: 60_000 }, () => {
   let ok: Backend;
   const procs: ProxyProc[] = [];
   beforeAll(async () => {
@@ -196,6 +196,6 @@ describe('proxy rate limiting: queue mode and global policies', () => {
       for (let i = 0; i < 6; i++) after.push((await get(i % 2 ? a : b, '/closed/x', 'u3')).status);
       expect(after.filter((s) => s === 200)).toHaveLength(3);
       expect(after.filter((s) => s === 429)).toHaveLength(3);
-    });
+    }, 90_000);
   });
 });
