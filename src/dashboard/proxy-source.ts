@@ -23,7 +23,18 @@ export interface ProxySnapshot {
   }[];
   /** Rate limiting: decisions per second by policy and tier, and the bucket table (null without policies). */
   limiter: {
-    policies: { policy: string; tier: string; admittedPerSec: number; deniedPerSec: number; denied: number }[];
+    policies: {
+      policy: string;
+      tier: string;
+      admittedPerSec: number;
+      deniedPerSec: number;
+      denied: number;
+      /** Queue mode: requests held for their slot per second. Global: CL.LEASE trips per second, fallbacks, server down now. */
+      delayedPerSec?: number;
+      leasePerSec?: number;
+      fallbacks?: number;
+      unavailable?: boolean;
+    }[];
     buckets: number;
     capacity: number;
     fullEvents: number;
@@ -31,7 +42,16 @@ export interface ProxySnapshot {
 }
 
 interface LimiterStatus {
-  levels: { policy: string; tier: string; admitted: number; denied: number }[];
+  levels: {
+    policy: string;
+    tier: string;
+    admitted: number;
+    denied: number;
+    delayed?: number;
+    leaseRequests?: number;
+    fallbacks?: number;
+    unavailable?: boolean;
+  }[];
   table: { size: number; capacity: number; fullEvents: number };
 }
 
@@ -96,6 +116,14 @@ export class ProxySource {
                   admittedPerSec: rate(l.admitted, before?.admitted),
                   deniedPerSec: rate(l.denied, before?.denied),
                   denied: l.denied,
+                  ...(l.delayed === undefined ? {} : { delayedPerSec: rate(l.delayed, before?.delayed) }),
+                  ...(l.leaseRequests === undefined
+                    ? {}
+                    : {
+                        leasePerSec: rate(l.leaseRequests, before?.leaseRequests),
+                        fallbacks: l.fallbacks ?? 0,
+                        unavailable: l.unavailable ?? false,
+                      }),
                 };
               }),
               buckets: lim.table.size,

@@ -58,11 +58,6 @@ export interface BucketTableOptions {
   maxKeyChars?: number;
 }
 
-interface SlotRef {
-  base: number;
-  meta: number;
-}
-
 /** Returned by `slotFor` when the probe window is full of live buckets. */
 export const TABLE_FULL = -1;
 
@@ -77,16 +72,15 @@ export class BucketTable {
   readonly maxKeyChars: number;
   /** Meta word seen by the last successful `slotFor`; checkers compare it after reading the state. */
   lastMeta = 0;
-  // One-entry cache of the last key found: repeated keys (an endpoint, a hot client) skip hashing.
-  // Limiters test it inline (see `cached`), since a call into slotFor is not inlined.
-  cacheKey = '';
-  cacheNs = -1;
-  cacheBase = 0;
-  // Per-thread index from key to its slot and the meta seen then, per namespace: V8 caches a
-  // string's hash, so a hit skips hashing and comparing the key. Entries are only hints, always
-  // validated against the slot's meta; allocation happens on misses only.
-  private readonly index: Map<string, SlotRef>[] = [];
-  private indexed = 0;
+  // Per-thread hints from key to slot, one Map per namespace with the slot number as a Smi value: V8
+  // caches a string's hash, so a hit costs one Map probe and no hashing or key compare of ours. The
+  // meta word seen when the hint was made is kept per slot; a hint is used only while the slot's meta
+  // still equals it (a reclaim changes the generation). Each slot is the target of at most one hint:
+  // remembering another key there drops the old one, so the maps never outgrow the table.
+  private readonly hintMaps: Map<string, number>[] = [];
+  private readonly hintMeta: Int32Array;
+  private readonly hintKey: (string | undefined)[];
+  private readonly hintNs: Int8Array;
   private readonly u16: Uint16Array;
   private readonly mask: number;
   private readonly stride: number;
@@ -102,6 +96,10 @@ export class BucketTable {
     this.maxKeyChars = this.i32[H_MAX_KEY]!;
     this.mask = this.capacity - 1;
     this.maxProbe = Math.min(MAX_PROBE, this.capacity);
+    this.hintMeta = new Int32Array(this.capacity);
+    this.hintKey = new Array<string | undefined>(this.capacity).fill(undefined);
+    this.hintNs = new Int8Array(this.capacity);
+    for (let n = 0; n < NS_MAX; n++) this.hintMaps.push(new Map());
   }
 
   /** Allocates a new table. */
@@ -173,22 +171,32 @@ export class BucketTable {
     }
   }
 
+  /** The per-thread hint map of namespace `ns`, for limiters that probe it inline (see `hinted`). */
+  hintsOf(ns: number): Map<string, number> {
+    return this.hintMaps[ns]!;
+  }
+
+  /**
+   * The slot (word index) a hint gives for `key` in the namespace of `hints`, else -1; sets
+   * `lastMeta` to the meta seen when the hint was made. The caller validates it the way it
+   * validates any state read: the meta word, read after the state word, must still equal lastMeta.
+   */
+  hinted(hints: Map<string, number>, key: string): number {
+    const s = hints.get(key);
+    if (s === undefined) return -1;
+    this.lastMeta = this.hintMeta[s]!;
+    return HEADER + s * this.stride;
+  }
+
   /**
    * Returns the word index of `key`'s slot in namespace `ns`, inserting it when absent, or
    * TABLE_FULL. Sets `lastMeta`. Lock-free when the key exists; allocation-free once this thread
    * has seen the key (a first sighting adds one hint entry).
    */
   slotFor(ns: number, key: string, nowMs: number): number {
-    if (this.cached(ns, key)) return this.cacheBase;
     const i32 = this.i32;
-    const ref = this.index[ns]?.get(key);
-    if (ref !== undefined && Atomics.load(i32, ref.base) === ref.meta) {
-      this.cacheKey = key;
-      this.cacheNs = ns;
-      this.cacheBase = ref.base;
-      this.lastMeta = ref.meta;
-      return ref.base;
-    }
+    const hit = this.hinted(this.hintMaps[ns]!, key);
+    if (hit >= 0 && Atomics.load(i32, hit) === this.lastMeta) return hit;
     const len = key.length;
     if (len > this.maxKeyChars) throw new KeyTooLongError(len, this.maxKeyChars);
     const h = hashKey(ns, key, len);
@@ -214,14 +222,6 @@ export class BucketTable {
     return this.insert(ns, key, len, h, nowMs);
   }
 
-  /**
-   * True when `key` is the last key found and its slot was not reclaimed since: the generation in
-   * meta changes on reclaim, so an unchanged meta still holds this key. Then `cacheBase` is its slot.
-   */
-  cached(ns: number, key: string): boolean {
-    return key === this.cacheKey && ns === this.cacheNs && Atomics.load(this.i32, this.cacheBase) === this.lastMeta;
-  }
-
   /** Reclaims every idle bucket (one whose state equals a full bucket); returns how many. */
   sweep(nowMs: number): number {
     let n = 0;
@@ -239,24 +239,18 @@ export class BucketTable {
   }
 
   private remember(key: string, ns: number, base: number, meta: number): void {
-    this.cacheKey = key;
-    this.cacheNs = ns;
-    this.cacheBase = base;
     this.lastMeta = meta;
-    // Bounded: past twice the table's capacity the hints start over.
-    if (this.indexed >= this.capacity * 2) {
-      for (const m of this.index) m?.clear();
-      this.indexed = 0;
+    const slot = (base - HEADER) / this.stride;
+    const prev = this.hintKey[slot];
+    if (prev !== undefined && (prev !== key || this.hintNs[slot] !== ns)) {
+      // The slot now holds another key: drop the old key's hint unless it already points elsewhere.
+      const m = this.hintMaps[this.hintNs[slot]!]!;
+      if (m.get(prev) === slot) m.delete(prev);
     }
-    const m = (this.index[ns] ??= new Map());
-    const ref = m.get(key);
-    if (ref) {
-      ref.base = base;
-      ref.meta = meta;
-    } else {
-      m.set(key, { base, meta });
-      this.indexed++;
-    }
+    this.hintKey[slot] = key;
+    this.hintNs[slot] = ns;
+    this.hintMeta[slot] = meta;
+    this.hintMaps[ns]!.set(key, slot);
   }
 
   /**

@@ -32,3 +32,42 @@ export function monotonicMs(): number {
 export function wallClockNs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }
+
+// The coarse clock: a per-thread cached monotonicMs reading. An unref'd 1 ms timer refreshes it
+// while checks keep coming (it stops after an idle millisecond) and every 64th read refreshes it
+// too, so a long synchronous run of checks still sees time pass.
+const COARSE_EVERY = 63;
+let coarse = 0;
+let reads = 0;
+let readsAtTick = 0;
+let ticker: ReturnType<typeof setInterval> | null = null;
+
+function coarseTick(): void {
+  if (reads === readsAtTick) {
+    clearInterval(ticker!);
+    ticker = null;
+  } else {
+    readsAtTick = reads;
+    coarse = monotonicMs();
+  }
+}
+
+function coarseRefresh(): number {
+  coarse = monotonicMs();
+  if (ticker === null) {
+    ticker = setInterval(coarseTick, 1);
+    ticker.unref();
+  }
+  return coarse;
+}
+
+/**
+ * monotonicMs() as of at most ~1 ms (plus event-loop lag) or 64 reads ago, for about a nanosecond
+ * instead of ~30 ns. It is never ahead of the true time, and a limiter reading a lagging clock
+ * only refills later, so it never admits more than its limit.
+ */
+export function coarseMs(): number {
+  reads = (reads + 1) | 0;
+  if ((reads & COARSE_EVERY) === 0 || ticker === null) return coarseRefresh();
+  return coarse;
+}

@@ -7,7 +7,8 @@ export type LimiterErrorCode =
   | 'SABRE_LIMITER_NAMESPACE'
   | 'SABRE_LIMITER_TABLE'
   | 'SABRE_LIMITER_UNAVAILABLE'
-  | 'SABRE_LIMITER_PROTOCOL';
+  | 'SABRE_LIMITER_PROTOCOL'
+  | 'SABRE_LIMITER_LIMITED';
 
 /** Base class of every error thrown by src/limiter. */
 export class LimiterError extends SabreError {
@@ -35,5 +36,15 @@ export class UnavailableError extends LimiterError {
 export class InvalidCostError extends LimiterError {
   constructor(cost: number) {
     super('SABRE_LIMITER_COST', `cost must be an integer in 0..2147483647, got ${cost}`);
+  }
+}
+
+/** A queued acquire that would wait past the queue's burst or maxDelayMs; `retryAfterMs` says when to try again (-1: never). */
+export class RateLimitedError extends LimiterError {
+  constructor(readonly retryAfterMs: number) {
+    super(
+      'SABRE_LIMITER_LIMITED',
+      retryAfterMs < 0 ? 'rate limited: cost exceeds the queue' : `rate limited; retry in ${Math.ceil(retryAfterMs)} ms`,
+    );
   }
 }

@@ -1,6 +1,6 @@
 /** GCRA (leaky bucket as a meter) over the shared bucket table: one TAT word per key, one CAS per check. */
 import { ALG_GCRA, BucketTable, DEAD, FRESH, TABLE_FULL } from './bucket-table.js';
-import { monotonicMs } from './clock.js';
+import { coarseMs } from './clock.js';
 import { gcraParams, SLACK, type GcraParams } from './gcra-math.js';
 import { InvalidCostError } from './errors.js';
 import { fillTableFull, type LocalLimiterOptions } from './local-options.js';
@@ -16,6 +16,7 @@ export class GcraLimiter {
   readonly params: GcraParams;
   readonly onFull: 'deny' | 'allow';
   private readonly result: CheckResult = newResult();
+  private readonly hints: Map<string, number>;
 
   constructor(opts: LocalLimiterOptions) {
     this.table = opts.table ?? BucketTable.create();
@@ -23,6 +24,7 @@ export class GcraLimiter {
     this.onFull = opts.onFull ?? 'deny';
     this.params = gcraParams(opts.limit, opts.windowMs, opts.burst ?? opts.limit);
     this.table.registerNamespace(this.namespace, ALG_GCRA, this.params.tickUs, this.params.ei, this.params.dvt);
+    this.hints = this.table.hintsOf(this.namespace);
   }
 
   /**
@@ -30,7 +32,7 @@ export class GcraLimiter {
    * object (no allocation). `nowMs` lets a caller read `monotonicMs()` once per batch; it must be
    * less than a second old.
    */
-  check(key: string, cost = 1, nowMs: number = monotonicMs()): CheckResult {
+  check(key: string, cost = 1, nowMs: number = coarseMs()): CheckResult {
     return this.checkInto(key, cost, nowMs, this.result);
   }
 
@@ -44,21 +46,19 @@ export class GcraLimiter {
     const dvt = p.dvt;
     const now = Math.floor(nowMs * p.ticksPerMs) | 0;
     const inc = cost * ei;
-    let hinted = true;
+    let base = table.hinted(this.hints, key);
+    let meta = table.lastMeta;
     for (;;) {
-      let base: number;
-      // The cached slot is validated below by the same meta check every state read gets.
-      if (hinted && key === table.cacheKey && this.namespace === table.cacheNs) base = table.cacheBase;
-      else {
+      if (base < 0) {
         base = table.slotFor(this.namespace, key, nowMs);
         if (base === TABLE_FULL) return fillTableFull(table, this.onFull, p.burst, out);
+        meta = table.lastMeta;
       }
-      hinted = false;
-      const meta = table.lastMeta;
       for (;;) {
         const w = Atomics.load(i32, base + 1);
         // A reclaimed slot may now hold another key: look ours up again.
-        if (w === DEAD || Atomics.load(i32, base) !== meta) break;
+        // The atomic state read orders this plain meta read after it (an Atomics.load costs a builtin call).
+        if (w === DEAD || i32[base] !== meta) break;
         let d = (w - now) | 0;
         if (w === FRESH || d < 0 || d > dvt + SLACK) d = 0;
         const nd = d + inc;
@@ -83,6 +83,7 @@ export class GcraLimiter {
         out.retryAfterMs = 0;
         return out;
       }
+      base = -1;
     }
   }
 }

@@ -1,6 +1,6 @@
 /** Public entry of `sabre/limiter`: shared-memory limiters, policies, middleware and the server commands. */
 export { BucketTable, TABLE_FULL, NS_MAX, type BucketTableOptions } from './bucket-table.js';
-export { monotonicMs, wallClockNs, type Clock } from './clock.js';
+export { coarseMs, monotonicMs, wallClockNs, type Clock } from './clock.js';
 export { GcraLimiter } from './gcra.js';
 export { gcraParams, type GcraParams } from './gcra-math.js';
 export { TokenBucketLimiter } from './token-bucket.js';
@@ -15,4 +15,5 @@ export { parsePolicyConfig, policyConfigSchema, type Policy, type PolicyConfig }
 export { PolicyEngine, compilePathPattern, type Decision, type EngineStats, type LevelStats, type RequestInfo } from './policy.js';
 export { rateLimit, withRateLimit, applyDecision, requestInfo, clientIp, type MiddlewareOptions } from './middleware.js';
 export * as cell from './cell.js';
-export { LimiterError, KeyTooLongError, InvalidCostError, UnavailableError, type LimiterErrorCode } from './errors.js';
+export { LimiterError, KeyTooLongError, InvalidCostError, RateLimitedError, UnavailableError, type LimiterErrorCode } from './errors.js';
+export { QueueLimiter, type QueueLimiterOptions, type QueueResult } from './queue.js';

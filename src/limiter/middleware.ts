@@ -46,14 +46,16 @@ export function applyDecision(res: ServerResponse, d: Decision): boolean {
 /**
  * Express-style middleware: `app.use(rateLimit(engine))`, or in node:http
  * `limit(req, res, () => handler(req, res))`. Admitted requests get the RateLimit headers and
- * continue; limited ones get 429 with Retry-After and a problem+json body. Engine errors go to
- * `next(err)`.
+ * continue (after their slot's wait under a queue-mode policy); limited ones get 429 (the
+ * configured status) with Retry-After and a problem+json body. Engine errors go to `next(err)`.
  */
 export function rateLimit(engine: PolicyEngine, opts: MiddlewareOptions = {}) {
   return (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void => {
     engine.evaluate(requestInfo(req, opts.trustForwardedFor)).then(
       (d) => {
-        if (applyDecision(res, d)) next();
+        if (!applyDecision(res, d)) return;
+        if (d.delayMs > 0) setTimeout(next, d.delayMs);
+        else next();
       },
       (err: unknown) => next(err),
     );

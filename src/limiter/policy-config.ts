@@ -25,7 +25,8 @@ const duration = z.union(
 const limits = {
   limit: z.number().int().positive(),
   window: duration,
-  burst: z.number().int().positive().optional(),
+  /** Refuse mode: the bucket's capacity (default limit). Queue mode: requests that may wait beyond the rate (nginx burst, default 0). */
+  burst: z.number().int().min(0).optional(),
 };
 
 const level = z.object(limits).strict();
@@ -70,7 +71,19 @@ const policy = z
     window: duration.optional(),
     burst: limits.burst,
     scope: z.enum(['local', 'global']).default('local'),
-    onUnavailable: z.enum(['allow', 'deny', 'local']).default('local'),
+    /** "refuse" answers over-limit requests at once; "queue" makes them wait for their slot (nginx limit_req burst). */
+    mode: z.enum(['refuse', 'queue']).default('refuse'),
+    /** Queue mode: of the `burst` waiting requests, how many go at once (nginx delay=N). */
+    delay: z.number().int().min(0).optional(),
+    /** Queue mode: the whole burst goes at once (nginx nodelay). */
+    nodelay: z.boolean().default(false),
+    /** Queue mode: refuse a request that would wait longer than this many ms. */
+    maxDelayMs: z.number().min(0).optional(),
+    /** While sabre server is unreachable: admit ("open"/"allow"), refuse ("closed"/"deny"), or a per-process limit ("local"). */
+    onUnavailable: z
+      .enum(['allow', 'deny', 'local', 'open', 'closed'])
+      .default('local')
+      .transform((v) => (v === 'open' ? 'allow' : v === 'closed' ? 'deny' : v)),
     /** Global scope: tokens leased per server round trip (1 = exact). */
     leaseSize: z.number().int().positive().max(1_000_000).default(1),
     /** Global scope, onUnavailable "local": the per-process limit while the server is unreachable. */
@@ -90,6 +103,8 @@ const policy = z
       if (l.limit === undefined || l.window === undefined) continue;
       try {
         if (p.algorithm === 'token-bucket') tokenBucketParams(l.limit, l.window);
+        else if (p.mode === 'queue') gcraParams(l.limit, l.window, (l.burst ?? 0) + 1);
+        else if (l.burst === 0) ctx.addIssue({ code: 'custom', path, message: 'burst 0 admits nothing; it is for mode "queue"' });
         else gcraParams(l.limit, l.window, l.burst ?? l.limit);
       } catch (err) {
         if (!(err instanceof LimiterError)) throw err;
@@ -103,6 +118,17 @@ const policy = z
           ctx.addIssue({ code: 'custom', path: ['window'], message: 'a global window must be whole seconds' });
       }
       if (p.algorithm !== 'gcra') ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'global policies run GCRA on the server' });
+    }
+    if (p.mode === 'queue') {
+      if (p.scope === 'global') ctx.addIssue({ code: 'custom', path: ['mode'], message: 'queue mode is local only' });
+      if (p.algorithm !== 'gcra') ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'queue mode runs GCRA' });
+      if (p.delay !== undefined && p.nodelay)
+        ctx.addIssue({ code: 'custom', path: ['delay'], message: 'give "delay" or "nodelay", not both' });
+    } else {
+      for (const f of ['delay', 'maxDelayMs'] as const) {
+        if (p[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only with mode "queue"' });
+      }
+      if (p.nodelay) ctx.addIssue({ code: 'custom', path: ['nodelay'], message: 'only with mode "queue"' });
     }
   });
 
@@ -124,11 +150,20 @@ export const policyConfigSchema = z
       .optional(),
     /** sabre server for global policies. */
     server: z
-      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535) })
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535),
+        /** A reply slower than this counts as unreachable (onUnavailable) and the connection is remade. */
+        timeoutMs: z.number().int().positive().max(60_000).default(250),
+      })
       .strict()
       .optional(),
     /** Rule when the bucket table is full: deny (default) or allow, both counted and logged. */
     onFull: z.enum(['deny', 'allow']).default('deny'),
+    /** Status of a refused request (nginx limit_req_status, whose default is 503). */
+    status: z.number().int().min(400).max(599).default(429),
+    /** Queue mode: requests one process (thread) holds waiting at most; beyond it they are refused. */
+    maxWaiting: z.number().int().min(0).default(10_000),
   })
   .strict()
   .superRefine((c, ctx) => {

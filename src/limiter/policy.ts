@@ -3,10 +3,12 @@
  * policy's bucket and returns the decision with the headers to send (IETF draft RateLimit-Policy /
  * RateLimit, Retry-After on denial) and an application/problem+json body for 429s.
  */
+import { STATUS_CODES } from 'node:http';
 import { BucketTable, NS_MAX } from './bucket-table.js';
 import { KeyTooLongError, LimiterError } from './errors.js';
 import { GcraLimiter } from './gcra.js';
 import { parsePolicyConfig, type Policy, type PolicyConfig } from './policy-config.js';
+import { QueueLimiter } from './queue.js';
 import { GlobalLimiter } from './remote.js';
 import { RespClient } from './resp-client.js';
 import type { CheckResult } from './result.js';
@@ -26,8 +28,10 @@ export interface RequestInfo {
 /** The decision for one request. */
 export interface Decision {
   allowed: boolean;
-  /** 200 when allowed (send your response), 429 when limited, 400 when a key header is too long. */
+  /** 200 when allowed (send your response), the configured status (429) when limited, 400 when a key header is too long. */
   status: number;
+  /** Queue-mode policies: milliseconds to hold an admitted request before serving it (0: at once). */
+  delayMs: number;
   /** Headers to add to the response, allowed or not. */
   headers: Record<string, string>;
   /** application/problem+json body when not allowed. */
@@ -42,10 +46,13 @@ interface Level {
   limit: number;
   windowS: number;
   local: GcraLimiter | TokenBucketLimiter | undefined;
+  queue: QueueLimiter | undefined;
   global: GlobalLimiter | undefined;
   /** Checks of this level that admitted and that denied (each matching policy counts once per request). */
   admitted: number;
   denied: number;
+  /** Queue mode: admitted requests that had to wait for their slot. */
+  delayed: number;
 }
 
 /** Counters of one policy level, as PolicyEngine.stats() reports them. */
@@ -53,8 +60,11 @@ export interface LevelStats {
   policy: string;
   tier: string;
   scope: 'local' | 'global';
+  mode: 'refuse' | 'queue';
   admitted: number;
   denied: number;
+  /** Queue mode: admitted requests that waited for their slot. */
+  delayed?: number;
   /** Global levels: CL.LEASE round trips, checks answered by onUnavailable, and whether that rule is in force now. */
   leaseRequests?: number;
   fallbacks?: number;
@@ -65,6 +75,8 @@ export interface LevelStats {
 export interface EngineStats {
   levels: LevelStats[];
   table: { size: number; capacity: number; fullEvents: number };
+  /** Requests held for a queue slot right now (set by the proxy, which holds them). */
+  waiting?: number;
 }
 
 interface Compiled {
@@ -102,7 +114,9 @@ export class PolicyEngine {
     const c = this.config;
     this.table = opts.table ?? BucketTable.create(c.table ?? {});
     const needsClient = c.policies.some((p) => p.scope === 'global');
-    this.client = needsClient ? (opts.client ?? new RespClient({ host: c.server!.host, port: c.server!.port })) : undefined;
+    this.client = needsClient
+      ? (opts.client ?? new RespClient({ host: c.server!.host, port: c.server!.port, commandTimeoutMs: c.server!.timeoutMs }))
+      : undefined;
     let ns = 0;
     const nextNs = (n: number): number => {
       const at = ns;
@@ -117,8 +131,21 @@ export class PolicyEngine {
         const label = tier ? `${p.name}.${tier}` : p.name;
         const base = { limit: l.limit, windowMs: l.window, burst: l.burst };
         let local: Level['local'];
+        let queue: Level['queue'];
         let global: Level['global'];
-        if (p.scope === 'global') {
+        if (p.mode === 'queue') {
+          queue = new QueueLimiter({
+            table: this.table,
+            namespace: nextNs(1),
+            onFull: c.onFull,
+            limit: l.limit,
+            windowMs: l.window,
+            burst: l.burst ?? 0,
+            delay: p.delay,
+            nodelay: p.nodelay,
+            maxDelayMs: p.maxDelayMs,
+          });
+        } else if (p.scope === 'global') {
           global = new GlobalLimiter({
             client: this.client!,
             table: this.table,
@@ -134,7 +161,8 @@ export class PolicyEngine {
         } else {
           local = new TokenBucketLimiter({ table: this.table, namespace: nextNs(1), onFull: c.onFull, ...base });
         }
-        levels.set(tier, { label, limit: l.burst ?? l.limit, windowS: Math.ceil(l.window / 1000), local, global, admitted: 0, denied: 0 });
+        const limit = queue ? queue.params.burst : (l.burst ?? l.limit);
+        levels.set(tier, { label, limit, windowS: Math.ceil(l.window / 1000), local, queue, global, admitted: 0, denied: 0, delayed: 0 });
       }
       return {
         policy: p,
@@ -155,15 +183,14 @@ export class PolicyEngine {
     const found = this.matching(req);
     const results: Checked[] = [];
     for (const { level, key, policy } of found) {
-      if (level.local) {
+      if (level.global) results.push({ level, r: await level.global.check(key) });
+      else {
         const r = this.checkLocal(level, key, policy);
         if ('status' in r) return r;
         results.push({ level, r });
-      } else {
-        results.push({ level, r: await level.global!.check(key) });
       }
     }
-    return decide(count(results));
+    return decide(count(results), this.config.status);
   }
 
   /**
@@ -173,14 +200,14 @@ export class PolicyEngine {
    */
   evaluateSync(req: RequestInfo): Decision | undefined {
     const found = this.matching(req);
-    if (found.some((f) => !f.level.local)) return undefined;
+    if (found.some((f) => f.level.global)) return undefined;
     const results: Checked[] = [];
     for (const { level, key, policy } of found) {
       const r = this.checkLocal(level, key, policy);
       if ('status' in r) return r;
       results.push({ level, r });
     }
-    return decide(count(results));
+    return decide(count(results), this.config.status);
   }
 
   /** Counters per policy level (this engine's checks) and the bucket table's occupancy (all threads). */
@@ -188,7 +215,15 @@ export class PolicyEngine {
     const levels: LevelStats[] = [];
     for (const c of this.compiled) {
       for (const [tier, l] of c.levels) {
-        const s: LevelStats = { policy: c.policy.name, tier, scope: l.global ? 'global' : 'local', admitted: l.admitted, denied: l.denied };
+        const s: LevelStats = {
+          policy: c.policy.name,
+          tier,
+          scope: l.global ? 'global' : 'local',
+          mode: l.queue ? 'queue' : 'refuse',
+          admitted: l.admitted,
+          denied: l.denied,
+        };
+        if (l.queue) s.delayed = l.delayed;
         if (l.global) {
           s.leaseRequests = l.global.leaseRequests;
           s.fallbacks = l.global.fallbacks;
@@ -219,9 +254,10 @@ export class PolicyEngine {
     return out;
   }
 
-  /** One local check (a copy of the reused result), or the 400 decision for a key too long. */
+  /** One local check or queue reservation (a copy of the reused result), or the 400 decision for a key too long. */
   private checkLocal(level: Level, key: string, policy: string): CheckResult | Decision {
     try {
+      if (level.queue) return { ...level.queue.reserve(key) };
       return { ...level.local!.check(key) };
     } catch (err) {
       if (err instanceof KeyTooLongError) return badKey(policy, err);
@@ -247,27 +283,32 @@ export class PolicyEngine {
   }
 }
 
-/** One policy's check result. */
+/** One policy's check result (with `delayMs` from a queue-mode policy). */
 interface Checked {
   level: Level;
-  r: CheckResult;
+  r: CheckResult & { delayMs?: number };
 }
 
 /** Counts each check on its level; returns the results. */
 function count(results: Checked[]): Checked[] {
   for (const { level, r } of results) {
-    if (r.allowed) level.admitted++;
-    else level.denied++;
+    if (!r.allowed) level.denied++;
+    else {
+      level.admitted++;
+      if (r.delayMs) level.delayed++;
+    }
   }
   return results;
 }
 
-/** The decision and headers from the checks of every matching policy. */
-function decide(results: Checked[]): Decision {
+/** The decision and headers from the checks of every matching policy; `status` is the refusal's. */
+function decide(results: Checked[], status: number): Decision {
   const policyItems: string[] = [];
   const stateItems: string[] = [];
   let deny: Checked | undefined;
+  let delayMs = 0;
   for (const { level, r } of results) {
+    if (r.delayMs !== undefined && r.delayMs > delayMs) delayMs = r.delayMs;
     policyItems.push(`"${level.label}";q=${level.limit};w=${level.windowS}`);
     const t = r.allowed ? Math.ceil(r.resetMs / 1000) : retrySeconds(r, level);
     stateItems.push(`"${level.label}";r=${r.remaining};t=${t}`);
@@ -278,18 +319,18 @@ function decide(results: Checked[]): Decision {
     headers['RateLimit-Policy'] = policyItems.join(', ');
     headers.RateLimit = stateItems.join(', ');
   }
-  if (!deny) return { allowed: true, status: 200, headers, body: undefined, policy: undefined };
+  if (!deny) return { allowed: true, status: 200, delayMs, headers, body: undefined, policy: undefined };
   const retry = retrySeconds(deny.r, deny.level);
   headers['Retry-After'] = String(retry);
   const body = JSON.stringify({
     type: PROBLEM_TYPE,
-    title: 'Too Many Requests',
-    status: 429,
+    title: STATUS_CODES[status] ?? 'Rate Limited',
+    status,
     detail: `rate limit "${deny.level.label}" exceeded (${deny.level.limit} per ${deny.level.windowS} s); retry in ${retry} s`,
     policy: deny.level.label,
     retryAfter: retry,
   });
-  return { allowed: false, status: 429, headers, body, policy: deny.level.label };
+  return { allowed: false, status, delayMs: 0, headers, body, policy: deny.level.label };
 }
 
 function retrySeconds(r: CheckResult, level: Level): number {
@@ -300,6 +341,7 @@ function badKey(policy: string, err: KeyTooLongError): Decision {
   return {
     allowed: false,
     status: 400,
+    delayMs: 0,
     headers: {},
     body: JSON.stringify({ type: PROBLEM_TYPE, title: 'Bad Request', status: 400, detail: err.message, policy }),
     policy,

@@ -1,6 +1,6 @@
 /** Token bucket with discrete refills over the shared bucket table: one packed word per key, one CAS per check. */
 import { ALG_TOKEN_BUCKET, BucketTable, DEAD, FRESH, TABLE_FULL } from './bucket-table.js';
-import { monotonicMs } from './clock.js';
+import { coarseMs } from './clock.js';
 import { InvalidCostError } from './errors.js';
 import { fillTableFull, type LocalLimiterOptions } from './local-options.js';
 import { newResult, type CheckResult } from './result.js';
@@ -16,6 +16,7 @@ export class TokenBucketLimiter {
   readonly params: TokenBucketParams;
   readonly onFull: 'deny' | 'allow';
   private readonly result: CheckResult = newResult();
+  private readonly hints: Map<string, number>;
 
   constructor(opts: LocalLimiterOptions) {
     this.table = opts.table ?? BucketTable.create();
@@ -24,10 +25,11 @@ export class TokenBucketLimiter {
     this.params = tokenBucketParams(opts.limit, opts.windowMs, opts.refill);
     const p = this.params;
     this.table.registerNamespace(this.namespace, ALG_TOKEN_BUCKET, p.capacity, p.refillTokens, p.intervalMs);
+    this.hints = this.table.hintsOf(this.namespace);
   }
 
   /** Checks and, when allowed, takes `cost` tokens for `key`; returns the reused result (no allocation). */
-  check(key: string, cost = 1, nowMs: number = monotonicMs()): CheckResult {
+  check(key: string, cost = 1, nowMs: number = coarseMs()): CheckResult {
     return this.checkInto(key, cost, nowMs, this.result);
   }
 
@@ -41,20 +43,17 @@ export class TokenBucketLimiter {
     const interval = this.params.intervalMs;
     const jAbs = Math.floor(nowMs / interval);
     const jNow = jAbs & TB_IDX_MASK;
-    let hinted = true;
+    let base = table.hinted(this.hints, key);
     for (;;) {
-      let base: number;
-      // The cached slot is validated below by the same meta check every state read gets.
-      if (hinted && key === table.cacheKey && this.namespace === table.cacheNs) base = table.cacheBase;
-      else {
+      if (base < 0) {
         base = table.slotFor(this.namespace, key, nowMs);
         if (base === TABLE_FULL) return fillTableFull(table, this.onFull, cap, out);
       }
-      hinted = false;
       const meta = table.lastMeta;
       for (;;) {
         const w = Atomics.load(i32, base + 1);
-        if (w === DEAD || Atomics.load(i32, base) !== meta) break;
+        // The atomic state read orders this plain meta read after it (an Atomics.load costs a builtin call).
+        if (w === DEAD || i32[base] !== meta) break;
         let tokens: number;
         let j = jNow;
         if (w === FRESH) {
@@ -84,6 +83,7 @@ export class TokenBucketLimiter {
         out.retryAfterMs = 0;
         return out;
       }
+      base = -1;
     }
   }
 }

@@ -107,12 +107,24 @@ function renderLimiter(out: string[], limiter: EngineStats): void {
   };
   level('sabre_limiter_admitted_total', 'counter', 'Requests a rate-limit policy admitted.', (l) => l.admitted);
   level('sabre_limiter_denied_total', 'counter', 'Requests a rate-limit policy refused (429).', (l) => l.denied);
+  level('sabre_limiter_delayed_total', 'counter', 'Requests a queue-mode policy held until their slot.', (l) => l.delayed);
+  level(
+    'sabre_limiter_lease_requests_total',
+    'counter',
+    'Round trips to sabre server for a global policy (CL.LEASE).',
+    (l) => l.leaseRequests,
+  );
+  level('sabre_limiter_fallbacks_total', 'counter', 'Global-policy checks decided by onUnavailable.', (l) => l.fallbacks);
+  level('sabre_limiter_server_unavailable', 'gauge', 'Whether a global policy is on its onUnavailable rule now.', (l) =>
+    l.unavailable === undefined ? undefined : l.unavailable ? 1 : 0,
+  );
   const gauge = (name: string, type: string, help: string, v: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${v}`);
   };
   gauge('sabre_limiter_table_buckets', 'gauge', 'Live buckets in the shared table.', limiter.table.size);
   gauge('sabre_limiter_table_capacity', 'gauge', 'Buckets the table can hold.', limiter.table.capacity);
   gauge('sabre_limiter_table_full_events_total', 'counter', 'Checks decided by the full-table rule.', limiter.table.fullEvents);
+  if (limiter.waiting !== undefined) gauge('sabre_limiter_waiting', 'gauge', 'Requests held for a queue-mode slot now.', limiter.waiting);
 }
 
 async function route(proxy: ProxyHandle, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -74,13 +74,8 @@ export const configSchema = z.strictObject({
     .min(0)
     .default(100 * 1024 * 1024),
   admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9090) }).prefault({}),
-  /** Rate-limit policies (the limiter's own schema, see docs/limiter.md), checked before proxying. */
-  rateLimit: policyConfigSchema
-    .refine((c) => c.policies.every((p) => p.scope !== 'global'), {
-      message: 'the proxy supports local policies only (scope "global" needs an await its uWS handler cannot make)',
-    })
-    .nullable()
-    .default(null),
+  /** Rate-limit policies (the limiter's own schema, see docs/limiter.md), checked before proxying; global ones through `server`. */
+  rateLimit: policyConfigSchema.nullable().default(null),
 });
 
 export type ProxyConfig = z.infer<typeof configSchema>;

@@ -337,6 +337,20 @@ export class Exchange implements ExchangeHandler {
     this.releaseSlot();
   }
 
+  /** Answers a request refused before it started (a rate-limit decision that came later); nothing once the client is gone. */
+  refuse(status: string, headers: Record<string, string>, contentType: string, body: string): void {
+    if (this.done) return;
+    this.done = true;
+    const res = this.res;
+    res.cork(() => {
+      res.writeStatus(status);
+      for (const k in headers) res.writeHeader(k, headers[k]!);
+      res.writeHeader('content-type', contentType);
+      res.end(body, true);
+    });
+    this.complete(true);
+  }
+
   private failResponse(status: string, body: string): void {
     if (this.done) return;
     this.dropUpstream();

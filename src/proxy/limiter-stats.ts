@@ -15,10 +15,12 @@ export function sumLimiterStats(perThread: EngineStats[]): EngineStats | null {
       }
       sum.admitted += l.admitted;
       sum.denied += l.denied;
+      if (l.delayed !== undefined) sum.delayed = (sum.delayed ?? 0) + l.delayed;
       if (l.leaseRequests !== undefined) sum.leaseRequests = (sum.leaseRequests ?? 0) + l.leaseRequests;
       if (l.fallbacks !== undefined) sum.fallbacks = (sum.fallbacks ?? 0) + l.fallbacks;
       if (l.unavailable) sum.unavailable = true;
     }
   }
-  return { levels: [...levels.values()], table: perThread[0]!.table };
+  const waiting = perThread.reduce((n, t) => n + (t.waiting ?? 0), 0);
+  return { levels: [...levels.values()], table: perThread[0]!.table, waiting };
 }

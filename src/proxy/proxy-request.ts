@@ -1,7 +1,9 @@
 /** The front-agnostic request handler: admits one client request (framing, body size, rate limits) and starts its Exchange. */
 import { Exchange, JSON_413 } from './exchange.js';
 import type { FrontRequest, FrontResponse } from './front.js';
+import type { Decision } from '../limiter/policy.js';
 import type { ProxyContext } from './proxy-context.js';
+import { checkLimits, startAdmitted } from './rate-gate.js';
 import { chunkedBody, declaredLength, requestCookie, requestProblem, scanRequestHeaders, upstreamRequestHead } from './request-head.js';
 
 /** Answers a request the proxy will not forward and closes the connection (its body, if any, is left unread). */
@@ -34,19 +36,10 @@ export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRe
   }
   const method = req.getCaseSensitiveMethod();
   const clientIp = ctx.remoteAddress(res);
-  let limitHeaders: Record<string, string> | null = null;
+  let verdict: Decision | Promise<Decision> | null = null;
   if (ctx.limiter !== null) {
-    const d = ctx.limiter.evaluateSync({ method, path, ip: clientIp, header: (n) => req.getHeader(n) || undefined })!;
-    if (!d.allowed) {
-      res.cork(() => {
-        res.writeStatus(d.status === 429 ? '429 Too Many Requests' : '400 Bad Request');
-        for (const k in d.headers) res.writeHeader(k, d.headers[k]!);
-        res.writeHeader('content-type', 'application/problem+json');
-        res.end(d.body ?? '', true);
-      });
-      return;
-    }
-    limitHeaders = d.headers;
+    verdict = checkLimits(ctx, res, { method, path, ip: clientIp, header: (n) => req.getHeader(n) || undefined });
+    if (verdict === null) return;
   }
   const head = upstreamRequestHead(req, method, query === '' ? path : `${path}?${query}`, clientIp, declared, chunked);
 
@@ -57,8 +50,8 @@ export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRe
     if (value !== null) sticky = ctx.balancer.stickySlot(value);
   }
   const ex = new Exchange(ctx, res, method, head, clientIp, chunked || declared > 0, chunked);
-  ex.limitHeaders = limitHeaders;
   res.onAborted(() => ex.onAborted());
-  ex.begin(sticky);
+  if (verdict === null) ex.begin(sticky);
+  else startAdmitted(ctx, res, ex, sticky, verdict);
   if (ex.hasBody && !ex.isDone()) res.onData((ab, last) => ex.onRequestData(ab, last));
 }

@@ -11,6 +11,7 @@ import type { Front } from './front.js';
 import { NetFront, netRemoteAddress } from './net-front.js';
 import { NodeFront, nodeRemoteAddress } from './node-front.js';
 import { ProxyContext } from './proxy-context.js';
+import { waitingNow } from './rate-gate.js';
 import { TimeoutSweeper } from './timeout-sweeper.js';
 import { uws } from './uws.js';
 import { UwsFront, uwsRemoteAddress } from './uws-front.js';
@@ -72,7 +73,7 @@ port.on('message', (m: ToWorker) => {
       ctx.histograms.forEach((h, slot) => {
         if (h !== undefined && h.totalCount > 0) histograms.push({ slot, data: encodeRecorder(h) });
       });
-      post({ type: 'stats', id: m.id, histograms, limiter: ctx.limiter?.stats() ?? null });
+      post({ type: 'stats', id: m.id, histograms, limiter: ctx.limiter ? { ...ctx.limiter.stats(), waiting: waitingNow() } : null });
       break;
     }
     case 'shutdown':

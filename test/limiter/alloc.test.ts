@@ -1,7 +1,9 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { BucketTable } from '../../src/limiter/bucket-table.js';
+import { coarseMs } from '../../src/limiter/clock.js';
 import { GcraLimiter } from '../../src/limiter/gcra.js';
+import { QueueLimiter } from '../../src/limiter/queue.js';
 import { TokenBucketLimiter } from '../../src/limiter/token-bucket.js';
 
 /** Young-generation collections while `fn` runs: an allocating hot path would trigger many. */
@@ -40,6 +42,28 @@ describe('hot path does not allocate', () => {
     let admitted = 0;
     const scavenges = await scavengesDuring(() => {
       admitted = run(1500);
+    });
+    expect(admitted).toBeGreaterThan(0);
+    expect(scavenges).toBeLessThanOrEqual(1);
+  });
+
+  it('3M checks and queue reservations reading the default clock per call (coarseMs) cause no young-generation GC', async () => {
+    const table = BucketTable.create({ capacity: 256 });
+    const g = new GcraLimiter({ table, namespace: 0, limit: 1_000_000, windowMs: 1000 });
+    const q = new QueueLimiter({ table, namespace: 1, limit: 1_000_000, windowMs: 1000, burst: 1000, clock: coarseMs });
+    const keys = Array.from({ length: 64 }, (_, i) => `client-${i}`);
+    const run = (n: number): number => {
+      let admitted = 0;
+      for (let i = 0; i < n; i++) {
+        if (g.check(keys[i & 63]!).allowed) admitted++;
+        if (q.reserve(keys[(i * 7) & 63]!).allowed) admitted++;
+      }
+      return admitted;
+    };
+    run(300_000);
+    let admitted = 0;
+    const scavenges = await scavengesDuring(() => {
+      admitted = run(1_500_000);
     });
     expect(admitted).toBeGreaterThan(0);
     expect(scavenges).toBeLessThanOrEqual(1);

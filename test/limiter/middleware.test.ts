@@ -72,4 +72,24 @@ describe('node:http middleware', () => {
     expect((await get(port, '/', { 'x-forwarded-for': '203.0.113.8' })).status).toBe(200);
     expect(seen).toEqual([undefined, undefined]);
   });
+
+  it('queue mode: a queued request reaches the handler after its wait; beyond the burst it is refused', async () => {
+    const e = engine({ policies: [{ name: 'q', limit: 1, window: '2s', mode: 'queue', burst: 1 }] });
+    const order: string[] = [];
+    const port = await listen(
+      createServer(
+        withRateLimit(e, (req, res) => {
+          order.push(req.url!);
+          res.end('ok');
+        }),
+      ),
+    );
+    const first = get(port, '/1');
+    // The first request's decision is made before the second is sent.
+    await first;
+    const [second, third] = await Promise.all([get(port, '/2'), get(port, '/3')]);
+    expect([second.status, third.status].sort()).toEqual([200, 429]);
+    expect(order).toEqual(['/1', second.status === 200 ? '/2' : '/3']);
+    expect(e.stats().levels[0]).toMatchObject({ admitted: 2, denied: 1, delayed: 1 });
+  });
 });

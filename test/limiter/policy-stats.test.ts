@@ -28,7 +28,7 @@ describe('PolicyEngine.stats: what the limiter admitted and denied', () => {
       expect(engine.evaluateSync(req('/api/x', { 'x-api-key': 'k2', 'x-plan': 'pro' }, '10.0.0.3'))!.allowed).toBe(true);
       const s = engine.stats();
       const by = (policy: string, tier: string) => s.levels.find((l) => l.policy === policy && l.tier === tier);
-      expect(by('per-ip', '')).toEqual({ policy: 'per-ip', tier: '', scope: 'local', admitted: 6, denied: 2 });
+      expect(by('per-ip', '')).toEqual({ policy: 'per-ip', tier: '', scope: 'local', mode: 'refuse', admitted: 6, denied: 2 });
       expect(by('api', 'free')).toMatchObject({ admitted: 1, denied: 1 });
       expect(by('api', 'pro')).toMatchObject({ admitted: 1, denied: 0 });
       // Buckets: 3 IPs for per-ip, one key per api tier.
