@@ -150,7 +150,9 @@ interface ReadHandle {
 /** Makes `socket` (accepted paused) read into the thread's buffer and hand reads to `conn`; false where it cannot. */
 function readIntoThreadBuffer(socket: Socket, conn: NetConnection): boolean {
   const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
-  if (kBuffer === undefined || kBufferCb === undefined || typeof handle?.useUserBuffer !== 'function') return false;
+  // A TLS socket may hold decrypted bytes read during its handshake: those are read as 'data' events.
+  if (kBuffer === undefined || kBufferCb === undefined || typeof handle?.useUserBuffer !== 'function' || socket.readableLength > 0)
+    return false;
   const fields = socket as unknown as Record<symbol, unknown>;
   fields[kBuffer] = CLIENT_READ_BUFFER;
   fields[kBufferCb] = (n: number, buf: Buffer): boolean => {
@@ -369,6 +371,8 @@ class NetConnection {
   private pausedForBody = false;
   private pausedForQueue = false;
   readonly remoteIp: string;
+  /** A TLS socket: its writes are encrypted (copied) before they return, so the output buffer is free at once. */
+  private readonly encrypted: boolean;
   private readonly process = (): void => this.run();
 
   constructor(
@@ -376,6 +380,7 @@ class NetConnection {
     readonly socket: Socket,
   ) {
     this.remoteIp = socket.remoteAddress ?? '';
+    this.encrypted = (socket as Socket & { encrypted?: boolean }).encrypted === true;
     this.since = front.ctx.sweeper.now;
     if (!readIntoThreadBuffer(socket, this)) socket.on('data', (chunk: Buffer) => this.onRead(chunk.length, chunk, true));
     socket.on('end', () => this.onEnd());
@@ -635,7 +640,7 @@ class NetConnection {
         const r = writeBytes(socket, data, this.written);
         if (r === WRITE_PENDING) {
           this.inFlight++;
-          out = Buffer.allocUnsafeSlow(64 * 1024);
+          if (!this.encrypted) out = Buffer.allocUnsafeSlow(64 * 1024);
         } else if (r === WRITE_FALLBACK) {
           socket.write(data);
           if (socket.writableLength > 0) out = Buffer.allocUnsafeSlow(64 * 1024);
@@ -752,16 +757,19 @@ export class NetFront implements Front {
     private readonly reusePort: boolean,
   ) {
     // Accepted paused, so the read buffer is set before the first read.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
-      if (this.draining) return void socket.destroy();
-      this.connections.add(new NetConnection(this, socket));
-      socket.resume();
-    });
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.adopt(socket));
     this.sweep = setInterval(() => {
       const now = this.ctx.sweeper.now;
       for (const c of this.connections) c.expire(now);
     }, 1000);
     this.sweep.unref();
+  }
+
+  /** Serves a connected socket: one this front accepted (paused), or a TLS socket the TLS front hands over. */
+  adopt(socket: Socket): void {
+    if (this.draining) return void socket.destroy();
+    this.connections.add(new NetConnection(this, socket));
+    socket.resume();
   }
 
   listen(host: string, port: number): Promise<number> {
