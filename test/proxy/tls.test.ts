@@ -173,6 +173,20 @@ describe.skipIf(OPENSSL_MISSING !== '')('TLS termination, SNI and HTTP/2', () =>
       s.on('data', () => undefined);
       await once(s, 'close');
     }
+    // A client that negotiates h2 and then sends no HTTP/2 preface.
+    const h2junk = tlsConnect({
+      host: '127.0.0.1',
+      port: proxy.port,
+      ca: caPem,
+      ALPNProtocols: ['h2'],
+      checkServerIdentity: () => undefined,
+    });
+    h2junk.on('error', () => undefined);
+    await once(h2junk, 'secureConnect');
+    expect(h2junk.alpnProtocol).toBe('h2');
+    h2junk.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    h2junk.on('data', () => undefined);
+    await once(h2junk, 'close');
     expect((await get(proxy.port, caPem)).status).toBe(200);
     expect(proxy.proc.exitCode).toBeNull();
   });
