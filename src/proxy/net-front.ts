@@ -371,7 +371,7 @@ class NetConnection {
   private pausedForBody = false;
   private pausedForQueue = false;
   readonly remoteIp: string;
-  /** A TLS socket: its writes are encrypted (copied) before they return, so the output buffer is free at once. */
+  /** A TLS socket: written through its stream (TLSWrap allows one pending write), never straight to the handle. */
   private readonly encrypted: boolean;
   private readonly process = (): void => this.run();
 
@@ -635,12 +635,16 @@ class NetConnection {
       outLen = 0;
       outOwner = null;
       const socket = this.socket;
-      if (!socket.destroyed) {
+      // TLSWrap takes one write at a time (a second while one is pending aborts the process): the stream queues them;
+      // the copy leaves the thread's buffer free.
+      if (this.encrypted) {
+        if (!socket.destroyed) socket.write(Buffer.from(data));
+      } else if (!socket.destroyed) {
         // Straight to libuv, past the Writable machinery; bytes it holds keep the buffer, so the thread takes another.
         const r = writeBytes(socket, data, this.written);
         if (r === WRITE_PENDING) {
           this.inFlight++;
-          if (!this.encrypted) out = Buffer.allocUnsafeSlow(64 * 1024);
+          out = Buffer.allocUnsafeSlow(64 * 1024);
         } else if (r === WRITE_FALLBACK) {
           socket.write(data);
           if (socket.writableLength > 0) out = Buffer.allocUnsafeSlow(64 * 1024);

@@ -58,6 +58,12 @@ function get(
 /** A backend that answers with its name, the X-Forwarded-Proto it got, and the request body. */
 function echo(name: string): Promise<Backend> {
   return startBackend(name, (req, res) => {
+    if (req.url === '/big') {
+      // A streamed (chunked) response of many writes: the proxy writes it to the TLS socket in many pieces.
+      for (let i = 0; i < 20; i++) res.write(Buffer.alloc(64 * 1024, 97 + i));
+      res.end();
+      return true;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -130,6 +136,35 @@ describe.skipIf(OPENSSL_MISSING !== '')('TLS termination, SNI and HTTP/2', () =>
     }
     agent.destroy();
     expect(seen.size).toBe(1);
+  });
+
+  it('answers pipelined requests in order over TLS, and a malformed one behind them with 400', async () => {
+    const sock = tlsConnect({ host: '127.0.0.1', port: proxy.port, ca: caPem, checkServerIdentity: () => undefined });
+    sock.on('error', () => undefined);
+    await once(sock, 'secureConnect');
+    let text = '';
+    sock.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    const req = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    sock.write(`${req('/1')}${req('/2')}${req('/3')}POST /4 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`);
+    await once(sock, 'close');
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]);
+    expect(statuses).toEqual(['200', '200', '200', '400']);
+    expect([...text.matchAll(/b[12] https GET (\/\d)/g)].map((m) => m[1])).toEqual(['/1', '/2', '/3']);
+  });
+
+  it('streams a large chunked response over TLS (HTTP/1.1 and h2)', async () => {
+    const r = await get(proxy.port, caPem, { path: '/big' });
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBe(20 * 64 * 1024);
+    expect(r.body.slice(-3)).toBe('ttt');
+    const session = h2connect(`https://127.0.0.1:${proxy.port}`, { ca: caPem, servername: 'a.test' });
+    session.on('error', () => undefined);
+    const s = session.request({ ':path': '/big' });
+    let n = 0;
+    s.on('data', (c: Buffer) => (n += c.length));
+    await once(s, 'end');
+    expect(n).toBe(20 * 64 * 1024);
+    session.close();
   });
 
   it('speaks h2 by ALPN: concurrent streams, request bodies, response headers', async () => {
@@ -267,8 +302,15 @@ describe.skipIf(OPENSSL_MISSING !== '')('https:// backends', () => {
 
   const serve = async (pair: { cert: string; key: string }, count: boolean): Promise<HttpsServer> => {
     const s = createHttpsServer({ cert: readFileSync(pair.cert), key: readFileSync(pair.key), keepAliveTimeout: 30_000 }, (req, res) => {
-      req.resume();
-      req.on('end', () => res.end(`tls ${(req.socket as TLSSocket).servername || '-'} ${req.headers['x-forwarded-proto']}`));
+      if (req.url === '/big') {
+        for (let i = 0; i < 10; i++) res.write(Buffer.alloc(64 * 1024, 98));
+        return void res.end();
+      }
+      let size = 0;
+      req.on('data', (c: Buffer) => (size += c.length));
+      req.on('end', () =>
+        res.end(`tls ${(req.socket as TLSSocket).servername || '-'} ${req.headers['x-forwarded-proto']}${size ? ` ${size}` : ''}`),
+      );
     });
     if (count) s.on('secureConnection', () => connections++);
     s.listen(0, '127.0.0.1');
@@ -308,6 +350,13 @@ describe.skipIf(OPENSSL_MISSING !== '')('https:// backends', () => {
     for (let i = 0; i < 20; i++) expect(await plainGet(p)).toEqual({ status: 200, body: 'tls backend.test http' });
     // Keep-alive: the twenty requests (and any health probes) share a few connections, not one each.
     expect(connections - before).toBeLessThan(10);
+    // Request bodies (head and body written back to back on a reused TLS connection) and a large streamed response.
+    for (let i = 1; i <= 5; i++) {
+      const r = await fetch(p.url('/post'), { method: 'POST', body: 'y'.repeat(i * 40_000) });
+      expect(await r.text()).toBe(`tls backend.test http ${i * 40_000}`);
+    }
+    const big = await fetch(p.url('/big'));
+    expect((await big.arrayBuffer()).byteLength).toBe(10 * 64 * 1024);
   });
 
   it('refuses a backend whose certificate does not chain to the CA (502), and accepts it with verify off', async () => {
