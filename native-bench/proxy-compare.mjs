@@ -239,13 +239,17 @@ for (const t of ['direct', 'nginx', 'haproxy', ...TARGETS]) await waitHttp(ports
 const loadBefore = loadavg();
 /** What serves each sabre target (GET /status): its front, and why. */
 const fronts = {};
-/** GET from an admin API, once more if its idle keep-alive connection was closed under fetch. */
+/**
+ * GET from an admin API: retried while the admin port is not listening yet (it opens after the
+ * proxy's own port) or when its idle keep-alive connection was closed under fetch.
+ */
 async function adminGet(port, path) {
   for (let i = 0; ; i++) {
     try {
       return await (await fetch(`http://127.0.0.1:${port}${path}`)).text();
     } catch (err) {
-      if (i >= 2) throw err;
+      if (i >= 100) throw err;
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 }

@@ -1325,7 +1325,20 @@ export class Acceptor {
       const rr = link.rep;
       if (!rr.poll()) continue;
       let p: number;
-      while ((p = rr.next()) !== -1) {
+      // A shard that filled its ring waits for space: frames are freed every quarter ring, not
+      // only at the end, so it writes on while this drain goes on; frames it publishes meanwhile
+      // are taken in the same pass, up to a few rings so sockets still get flushed.
+      let unreleased = 0;
+      let budget = rr.capacity * 4;
+      for (;;) {
+        if (unreleased >= rr.capacity >> 2) {
+          rr.release();
+          budget -= unreleased;
+          unreleased = 0;
+          if (budget > 0) rr.poll();
+        }
+        if ((p = rr.next()) === -1) break;
+        unreleased += rr.frameLength(p);
         let b = rr.buf;
         const connId = readU32(b, p + F.REP_CONN);
         const seq = readU32(b, p + F.REP_SEQ);

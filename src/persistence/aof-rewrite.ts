@@ -78,6 +78,11 @@ export class AofRewriter {
     this.bufferedBytes = 0;
   }
 
+  /** Appends a function library as Redis's rewrite does: FUNCTION LOAD with its code, before any key. */
+  addFunction(code: Uint8Array): void {
+    this.push(encodeCommand([cmd('FUNCTION'), cmd('LOAD'), code]));
+  }
+
   /** Appends the commands recreating `e`, selecting its database when it changes. */
   add(e: RdbEntry): void {
     if (e.db !== this.db) {

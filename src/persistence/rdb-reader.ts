@@ -10,7 +10,7 @@ import { readValue } from './rdb-value.js';
 export type RdbRecord =
   | { kind: 'aux'; key: string; value: Uint8Array }
   | { kind: 'resizedb'; db: number; keys: number; expires: number }
-  /** A Redis function library (FUNCTION LOAD source); Sabre has no functions, the caller decides. */
+  /** A function library (its FUNCTION LOAD code). */
   | { kind: 'function'; code: Uint8Array }
   | { kind: 'entry'; entry: RdbEntry };
 
@@ -112,4 +112,16 @@ export function* readRdbFile(path: string): Generator<RdbRecord, RdbSummary, voi
   } finally {
     closeSync(fd);
   }
+}
+
+/** The library codes in a run of FUNCTION2 records (the body of a FUNCTION DUMP payload). */
+export function functionCodes(records: Uint8Array): Uint8Array[] {
+  const input = new RdbInput(records);
+  const codes: Uint8Array[] = [];
+  while (!input.atEnd()) {
+    const op = input.u8();
+    if (op !== RdbOpcode.FUNCTION2) throw new RdbError('CORRUPT', `unexpected opcode ${op} among function records`);
+    codes.push(input.string());
+  }
+  return codes;
 }

@@ -111,6 +111,15 @@ export class RdbWriter {
     this.sink(block);
   }
 
+  /**
+   * Appends function libraries as FUNCTION2 records (opcode and code, the body of a FUNCTION DUMP
+   * payload): after the aux fields and before the first database, where Redis writes them.
+   */
+  functionRecords(records: Uint8Array): void {
+    this.out.bytes(records);
+    this.maybeFlush();
+  }
+
   /** EOF opcode and the checksum; flushes everything to the sink. */
   end(): void {
     this.out.u8(RdbOpcode.EOF);

@@ -15,7 +15,7 @@ export type DbSizes = (db: number) => { keys: number; expires: number } | undefi
 export function saveRdbFile(
   path: string,
   entries: Iterable<RdbEntry>,
-  opts: RdbWriterOptions & { dbSizes?: DbSizes } = {},
+  opts: RdbWriterOptions & { dbSizes?: DbSizes; functions?: Uint8Array } = {},
 ): { bytes: number } {
   const temp = tempPathFor(path);
   const fd = openSync(temp, 'w');
@@ -27,6 +27,7 @@ export function saveRdbFile(
       bytes += chunk.length;
     }, opts);
     w.begin();
+    if (opts.functions !== undefined) w.functionRecords(opts.functions);
     let db = -1;
     for (const e of entries) {
       if (e.db !== db) {
@@ -87,6 +88,11 @@ export class SnapshotFile {
         this.queuedBytes -= chunk.length;
       }
     });
+  }
+
+  /** Writes the function libraries (FUNCTION2 records); before the first database. */
+  functionRecords(records: Uint8Array): void {
+    this.writer.functionRecords(records);
   }
 
   /** Starts database `db` (its entries' blocks follow), with the RESIZEDB hint when known. */

@@ -24,6 +24,8 @@ export interface StartupLoadOptions {
 export interface LoadSink {
   entry(e: RdbEntry): void;
   command(db: number, argv: Uint8Array[]): void;
+  /** A function library from the RDB (its FUNCTION LOAD code), before any key. */
+  functionCode(code: Uint8Array): void;
   /** Asked after each key or command: a promise to wait for before reading on (the sink is behind), or null. */
   backlog?(): Promise<void> | null;
 }
@@ -72,6 +74,10 @@ export async function loadAtStartup(opts: StartupLoadOptions, sink: LoadSink): P
   if (!existsSync(path)) return result;
   result.source = 'rdb';
   for (const r of readRdbFile(path)) {
+    if (r.kind === 'function') {
+      sink.functionCode(r.code);
+      continue;
+    }
     if (r.kind !== 'entry') continue;
     entry(r.entry);
     const wait = sink.backlog?.();

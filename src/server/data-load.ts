@@ -16,6 +16,20 @@ import { sortSpansShards } from '../commands/sort-args.js';
 import { DataLoadError } from '../errors.js';
 import { EntryPacker, RdbError, loadAtStartup, type StartupLoadResult } from '../persistence/index.js';
 
+const FUNCTION = Buffer.from('FUNCTION');
+const LOAD = Buffer.from('LOAD');
+const REPLACE = Buffer.from('REPLACE');
+
+/** Commands that change what every shard holds (scripts and function libraries): replayed to all of them, as the acceptor runs them. */
+const TO_EVERY_SHARD = new Set<number>([
+  CMD.SCRIPT_LOAD,
+  CMD.SCRIPT_FLUSH,
+  CMD.FUNCTION_LOAD,
+  CMD.FUNCTION_DELETE,
+  CMD.FUNCTION_FLUSH,
+  CMD.FUNCTION_RESTORE,
+]);
+
 /** Entries go to a shard in chunks of about this many packed bytes while loading. */
 const LOAD_CHUNK_BYTES = 1 << 20;
 /** Requests in flight before reading pauses; reading goes on once half of them are answered. */
@@ -105,6 +119,10 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
           packers[s]!.add(e);
           if (packers[s]!.size >= LOAD_CHUNK_BYTES) flush(s);
         },
+        functionCode: (code) => {
+          // Libraries live in every shard; REPLACE, as a full sync may load over a library already there.
+          for (let s = 0; s < n; s++) replay.send(s, 0, CMD.FUNCTION_LOAD, [FUNCTION, LOAD, REPLACE, code], true);
+        },
         command: (db, argv) => {
           flushAll();
           const op = replayCommand(a, replay, db, argv);
@@ -147,6 +165,10 @@ function replayCommand(a: Acceptor, replay: Replay, db: number, argv: Uint8Array
   const n = a.shards.length;
   if (n === 1) {
     replay.send(0, db, id, argv);
+    return null;
+  }
+  if (TO_EVERY_SHARD.has(id)) {
+    for (let s = 0; s < n; s++) replay.send(s, db, id, argv);
     return null;
   }
   // Key positions need the arguments as spans of one buffer.

@@ -25,11 +25,15 @@ import {
   parseSaveConfig,
   saveRdbFile,
   unpackEntries,
+  functionCodes,
   type PersistenceStatus,
   type RdbEntry,
 } from '../persistence/index.js';
 import { E_AOF_OFF, E_AOF_REWRITE_IN_PROGRESS, E_BGSAVE_CHILD_ACTIVE, E_BGSAVE_IN_PROGRESS, E_ERR, E_SYNTAX } from '../wire/error-text.js';
 import { registerInfoSection } from './info.js';
+
+const FUNCTION = Buffer.from('FUNCTION');
+const DUMP = Buffer.from('DUMP');
 
 /** One shard's keys of one database, packed (entry-pack.ts), with its counts for the RESIZEDB hint. */
 interface ShardPart {
@@ -162,11 +166,22 @@ export class ServerPersistence {
     this.bgsave();
   }
 
-  /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db. */
-  private snapshot(): Promise<ShardPart[][]> {
+  /**
+   * The function libraries as RDB FUNCTION2 records (the body of shard 0's FUNCTION DUMP: every shard
+   * holds the same libraries); called with the shards held, so they match the snapshot's point.
+   */
+  private async functionRecords(): Promise<Uint8Array> {
+    const payload = bulkBody(await this.a.coordinator.call(0, 0, CMD.FUNCTION_DUMP, [FUNCTION, DUMP]));
+    // The payload ends with the RDB version (2 bytes) and a CRC-64 (8).
+    return payload.slice(0, payload.length - 10);
+  }
+
+  /** Asks every shard for every database while all shards are held: one point-in-time set of parts, by db, and the function libraries. */
+  private snapshot(): Promise<{ parts: ShardPart[][]; functions: Uint8Array }> {
     const a = this.a;
     const id = internalId('__snapshot');
     return a.coordinator.exclusive(async () => {
+      const functions = await this.functionRecords();
       const out: ShardPart[][] = [];
       for (let db = 0; db < a.config.num('databases'); db++) {
         const arg = Buffer.from(String(db));
@@ -179,7 +194,7 @@ export class ServerPersistence {
           }),
         );
       }
-      return out;
+      return { parts: out, functions };
     });
   }
 
@@ -189,7 +204,7 @@ export class ServerPersistence {
 
   /** SAVE: a point-in-time snapshot written synchronously (the server answers nothing else meanwhile, as Redis). */
   async save(): Promise<void> {
-    const parts = await this.snapshot();
+    const { parts, functions } = await this.snapshot();
     function* entries(): Generator<RdbEntry> {
       for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
     }
@@ -197,6 +212,7 @@ export class ServerPersistence {
     saveRdbFile(this.rdbPath, entries(), {
       compress: this.a.config.get('rdbcompression') === 'yes',
       dbSizes: (db) => (sizes(db)!.keys > 0 ? sizes(db) : undefined),
+      functions,
     });
     this.status.saved();
     this.log.info('DB saved on disk');
@@ -233,12 +249,13 @@ export class ServerPersistence {
   }
 
   /**
-   * Takes a point-in-time copy in every shard (`atPoint` runs at that same point; the copy is the only
-   * pause clients see), then walks it without holding anything: `visitDb` for each database with keys,
-   * then `visitChunk` for its packed slices, shard by shard, in order.
+   * Takes a point-in-time copy in every shard (`atPoint` runs at that same point, with the function
+   * libraries as FUNCTION2 records; the copy is the only pause clients see), then walks it without
+   * holding anything: `visitDb` for each database with keys, then `visitChunk` for its packed slices,
+   * shard by shard, in order.
    */
   private async walkCopies(
-    atPoint: () => void,
+    atPoint: (functions: Uint8Array) => void,
     visitDb: (db: number, sizes: { keys: number; expires: number }) => Promise<void> | void,
     visitChunk: (db: number, packed: Uint8Array) => Promise<void> | void,
   ): Promise<void> {
@@ -249,7 +266,7 @@ export class ServerPersistence {
       const replies = await a.coordinator.callAll(0, id, [name, Buffer.from('begin')]);
       // Every write that ran before the point is in the AOF by now (its reply came ahead of its
       // shard's begin), and with the shards held none has run after it.
-      atPoint();
+      atPoint(await this.functionRecords());
       return replies;
     });
     try {
@@ -291,7 +308,7 @@ export class ServerPersistence {
         if (file.queuedBytes > 8 << 20) await file.drained();
       };
       await this.walkCopies(
-        () => undefined,
+        (functions) => file.functionRecords(functions),
         async (db, sizes) => {
           while (queue.length > 0) await writeOldest();
           file.selectDb(db, sizes);
@@ -336,7 +353,10 @@ export class ServerPersistence {
     let rewriter: AofRewriter | null = null;
     try {
       await this.walkCopies(
-        () => (rewriter = aof.beginRewrite()),
+        (functions) => {
+          rewriter = aof.beginRewrite();
+          for (const code of functionCodes(functions)) rewriter.addFunction(code);
+        },
         () => undefined,
         (_db, packed) => {
           for (const e of unpackEntries(packed)) rewriter!.add(e);

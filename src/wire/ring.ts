@@ -102,12 +102,18 @@ export class RingWriter {
     Atomics.notify(this.ctl, TAIL);
   }
 
-  /** Blocks (worker threads only) until the consumer frees space or `timeoutMs` passes. */
-  waitForSpace(timeoutMs: number): void {
-    const head = Atomics.load(this.ctl, HEAD);
+  /**
+   * Blocks (worker threads only) after a failed `reserve` until the consumer frees space or
+   * `timeoutMs` passes. It waits on the head `reserve` saw, with WANT_SPACE raised first: a release
+   * after that read either changed the head (the wait returns at once) or sees the flag and
+   * notifies, so no release is missed (reading the head again here would lose one that landed
+   * between `reserve` and this call, and sleep the whole timeout). Returns how the wait ended.
+   */
+  waitForSpace(timeoutMs: number): 'ok' | 'not-equal' | 'timed-out' {
     Atomics.store(this.ctl, WANT_SPACE, 1);
-    Atomics.wait(this.ctl, HEAD, head, timeoutMs);
+    const r = Atomics.wait(this.ctl, HEAD, this.head | 0, timeoutMs);
     Atomics.store(this.ctl, WANT_SPACE, 0);
+    return r;
   }
 }
 

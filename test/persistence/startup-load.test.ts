@@ -21,6 +21,7 @@ function collector(): LoadSink & { entries: RdbEntry[]; commands: string[] } {
     commands,
     entry: (e) => entries.push(e),
     command: (db, argv) => commands.push(`${db}:${argv.map((a) => Buffer.from(a).toString()).join(' ')}`),
+    functionCode: (code) => commands.push(`function:${Buffer.from(code).toString()}`),
   };
 }
 
