@@ -124,8 +124,9 @@ export const WRITE_FALLBACK = -1;
  * once), WRITE_PENDING when libuv holds them until it calls `done` (the socket's own writableLength does not count
  * them), or WRITE_FALLBACK when it cannot write directly (no internals, or the socket has Writable-buffered data that
  * must go first): then the caller uses socket.write(). Write errors surface as the socket's 'error' event.
+ * `tlsSerialized`: the caller writes a TLS socket only while none of its writes is pending (net-front.ts does).
  */
-export function writeBytes(socket: Socket, data: Uint8Array, done: () => void): number {
+export function writeBytes(socket: Socket, data: Uint8Array, done: () => void, tlsSerialized = false): number {
   const handle = (socket as unknown as { _handle: Partial<StreamHandle> | null })._handle;
   if (
     binding === null ||
@@ -133,7 +134,7 @@ export function writeBytes(socket: Socket, data: Uint8Array, done: () => void): 
     typeof handle.writeBuffer !== 'function' ||
     socket.connecting ||
     socket.writableLength !== 0 ||
-    encrypted(socket)
+    (encrypted(socket) && !tlsSerialized)
   )
     return WRITE_FALLBACK;
   let req = spare;

@@ -359,8 +359,26 @@ class NetConnection {
   /** Direct writes libuv still holds (the socket's buffer is full), and what waits for them to finish. */
   private inFlight = 0;
   private writableWaiter: (() => void) | null = null;
+  /**
+   * TLS: bytes written while a write is pending in TLSWrap (it takes one at a time), in order, and what waits for
+   * them all to be handed over (the connection's end, the next request's head).
+   */
+  private tlsQueue: Buffer[] | null = null;
+  private tlsIdle: (() => void) | null = null;
   private readonly written = (): void => {
-    if (--this.inFlight === 0 && this.writableWaiter !== null) {
+    if (--this.inFlight > 0) return;
+    const q = this.tlsQueue;
+    if (q !== null) {
+      this.tlsQueue = null;
+      this.sendTls(q.length === 1 ? q[0]! : Buffer.concat(q));
+      if (this.inFlight > 0) return;
+    }
+    if (this.tlsIdle !== null) {
+      const fn = this.tlsIdle;
+      this.tlsIdle = null;
+      fn();
+    }
+    if (this.writableWaiter !== null) {
       const fn = this.writableWaiter;
       this.writableWaiter = null;
       this.onceWritable(fn);
@@ -440,7 +458,13 @@ class NetConnection {
       const st = this.state;
       if (st === S_BODY) {
         if (!this.readBody()) break;
-      } else if (st !== S_HEAD || !this.readHead()) break;
+      } else if (st !== S_HEAD) break;
+      else if (this.encrypted && this.inFlight > 0) {
+        // TLS: the next head waits until the last response is handed to TLSWrap, so whatever it leads to (a
+        // refusal, a WebSocket tunnel writing through the stream) never meets a pending write.
+        if (this.pos < this.end) this.tlsIdle = this.process;
+        break;
+      } else if (!this.readHead()) break;
     }
     this.processing = false;
     if (this.state === S_WAIT && this.end - this.pos > MAX_QUEUED && !this.pausedForQueue) {
@@ -497,8 +521,7 @@ class NetConnection {
     const expectContinue = HEAD.expectContinue;
     proxyRequest(this.front.ctx, res, REQUEST);
     // RFC 9110 §10.1.1: the client waits for 100 before it sends the body; a final answer already given replaces it.
-    if (expectContinue && this.state === S_BODY && this.onBody !== null && !res.done && this.pos === this.end)
-      this.socket.write(CONTINUE, 'latin1');
+    if (expectContinue && this.state === S_BODY && this.onBody !== null && !res.done && this.pos === this.end) this.writeRaw(CONTINUE);
     return true;
   }
 
@@ -635,11 +658,8 @@ class NetConnection {
       outLen = 0;
       outOwner = null;
       const socket = this.socket;
-      // TLSWrap takes one write at a time (a second while one is pending aborts the process): the stream queues them;
-      // the copy leaves the thread's buffer free.
-      if (this.encrypted) {
-        if (!socket.destroyed) socket.write(Buffer.from(data));
-      } else if (!socket.destroyed) {
+      if (this.encrypted) this.sendTls(data);
+      else if (!socket.destroyed) {
         // Straight to libuv, past the Writable machinery; bytes it holds keep the buffer, so the thread takes another.
         const r = writeBytes(socket, data, this.written);
         if (r === WRITE_PENDING) {
@@ -660,6 +680,30 @@ class NetConnection {
       this.toHead();
       if (this.pos < this.end && !this.processing) queueMicrotask(this.process);
     }
+  }
+
+  /**
+   * Writes to a TLS socket straight to its TLSWrap, one write at a time: a second write while one is pending would
+   * abort the process, so later bytes are queued (copied) until the pending one completes. TLSWrap encrypts (copies)
+   * the bytes before the call returns, so `data` may be reused at once.
+   */
+  private sendTls(data: Uint8Array): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (this.inFlight > 0) {
+      (this.tlsQueue ??= []).push(Buffer.from(data));
+      return;
+    }
+    const r = writeBytes(socket, data, this.written, true);
+    if (r === WRITE_PENDING) this.inFlight++;
+    // The stream has writes of its own pending: it queues behind them.
+    else if (r === WRITE_FALLBACK) socket.write(Buffer.from(data));
+  }
+
+  /** Writes a latin1 text outside a response (100 Continue, a refusal), in order with the responses. */
+  private writeRaw(text: string): void {
+    if (this.encrypted) this.sendTls(Buffer.from(text, 'latin1'));
+    else this.socket.write(text, 'latin1');
   }
 
   /** True while no write waits in libuv and the socket's pending output is under its high-water mark. */
@@ -692,7 +736,7 @@ class NetConnection {
 
   /** Answers `status` and closes: for requests the proxy will not forward, before any response on this request. */
   private refuse(status: number): void {
-    this.socket.write(errorAnswer(status), 'latin1');
+    this.writeRaw(errorAnswer(status));
     this.closeSoon();
   }
 
@@ -703,8 +747,13 @@ class NetConnection {
     this.pending = EMPTY;
     this.pos = this.end = 0;
     if (this.pausedForBody || this.pausedForQueue) this.socket.resume();
-    this.socket.end();
+    if (this.encrypted && this.inFlight > 0) this.tlsIdle = this.endSocket;
+    else this.socket.end();
   }
+
+  private readonly endSocket = (): void => {
+    this.socket.end();
+  };
 
   /** Hands the socket to the WebSocket tunnel, with the bytes that came after the head. */
   private upgrade(early: Buffer): void {
@@ -738,8 +787,10 @@ class NetConnection {
     const age = now - this.since;
     if (this.state === S_HEAD && this.res === null) {
       const partial = this.pos < this.end;
-      if (partial && age > HEAD_TIMEOUT_MS) answerAndClose(this.socket, errorAnswer(408));
-      else if (!partial && age > KEEP_ALIVE_MS) this.socket.destroy();
+      if (partial && age > HEAD_TIMEOUT_MS) {
+        if (this.encrypted) this.refuse(408);
+        else answerAndClose(this.socket, errorAnswer(408));
+      } else if (!partial && age > KEEP_ALIVE_MS) this.socket.destroy();
     } else if (this.state === S_CLOSED && age > LINGER_MS) this.socket.destroy();
   }
 
