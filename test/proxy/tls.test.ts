@@ -3,14 +3,16 @@
  * ALPN on one port, a certificate reload while a keep-alive connection stays open and requests keep flowing, plain
  * HTTP sent to the TLS port, and https:// backends with verification on (a custom CA) and off.
  */
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer, request as httpsRequest, Agent } from 'node:https';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
-import { connect as netConnect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect as netConnect, type Socket } from 'node:net';
 import { type PeerCertificate, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, type Backend, type ProxyProc, startBackend, startProxyProc } from './helpers.js';
+import { admin, type Backend, type ProxyProc, startBackend, startProxyProc, waitFor } from './helpers.js';
 import { makeCa, makeLeaf, OPENSSL_MISSING, type TestCa } from './tls-certs.js';
 
 if (OPENSSL_MISSING) console.warn(`skipping TLS tests: ${OPENSSL_MISSING}`);
@@ -224,6 +226,56 @@ describe.skipIf(OPENSSL_MISSING !== '')('TLS termination, SNI and HTTP/2', () =>
     await once(h2junk, 'close');
     expect((await get(proxy.port, caPem)).status).toBe(200);
     expect(proxy.proc.exitCode).toBeNull();
+  });
+
+  it('tunnels a WebSocket upgrade over TLS, after a pipelined request on the same connection', async () => {
+    const ws = createHttpServer((_req, res) => res.end('plain'));
+    ws.on('upgrade', (req, sock: Socket) => {
+      const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      sock.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      sock.on('data', (d: Buffer) => sock.write(Buffer.concat([Buffer.from('echo:'), d])));
+    });
+    ws.listen(0, '127.0.0.1');
+    await once(ws, 'listening');
+    const p = await startProxyProc({ ...config, backends: [{ url: `http://127.0.0.1:${(ws.address() as AddressInfo).port}` }] });
+    try {
+      const sock = tlsConnect({ host: '127.0.0.1', port: p.port, ca: caPem, checkServerIdentity: () => undefined });
+      sock.on('error', () => undefined);
+      await once(sock, 'secureConnect');
+      let text = '';
+      sock.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      sock.write(
+        'GET /first HTTP/1.1\r\nHost: x\r\n\r\n' +
+          'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      for (let i = 0; i < 300 && !text.includes('101 Switching'); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(text).toMatch(/^HTTP\/1\.1 200[\s\S]*plainHTTP\/1\.1 101 Switching Protocols/);
+      sock.write('ping');
+      for (let i = 0; i < 300 && !text.endsWith('echo:ping'); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(text.endsWith('echo:ping')).toBe(true);
+      sock.destroy();
+    } finally {
+      await p.stop();
+      ws.closeAllConnections();
+      ws.close();
+    }
+  });
+
+  it('re-reads the certificates on SIGHUP', async () => {
+    const before = await get(proxy.port, caPem, { servername: 'a.test' });
+    const fresh = makeLeaf(ca, ['a.test'], 'sighup');
+    writeFileSync(certs.a.cert, readFileSync(fresh.cert));
+    writeFileSync(certs.a.key, readFileSync(fresh.key));
+    proxy.proc.kill('SIGHUP');
+    await waitFor(
+      async () => (await get(proxy.port, caPem, { servername: 'a.test' })).cert.fingerprint256 !== before.cert.fingerprint256,
+      5000,
+      'the new certificate',
+    );
+    expect((await get(proxy.port, caPem, { servername: 'a.test' })).cert.subject.CN).toBe('a.test');
   });
 
   it('reports the TLS setup in /status', async () => {
