@@ -5,15 +5,21 @@
 // machine is shared and noisy. Writes a Markdown table to native-bench/results/proxy.md, and per tool every
 // target's HDR latency distribution (.hgrm) and a plot of them under results/proxy/.
 //
-// usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab,ab-close] [--threads 2]
-//        [--fronts net,uws,node] [--base DIR]
+// usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab,ab-close,h2load] [--threads 2]
+//        [--fronts net,uws,node] [--base DIR] [--tls] [--h2-connections 10] [--h2-streams 10]
+// --tls: the balancers (not 'direct') listen with TLS on one self-signed certificate (made with openssl), nginx with
+// `listen … ssl http2`, HAProxy with `alpn h2,http/1.1`, sabre with listen.tls; wrk/hey/ab then speak HTTPS, and
+// the h2load tool speaks HTTP/2 (ALPN h2): -c h2-connections, -m h2-streams per connection. Results go to
+// native-bench/results/proxy-tls.md unless --out says otherwise.
 // --fronts replaces the target 'sabre' with one sabre per front ('sabre-net', …), each with `front` set in its config.
 // --base DIR adds a target 'sabre-base': DIR/dist/cli.js (another build of sabre), for A/B runs of two builds.
 // Tools: ab runs with -k (keep-alive), ab-close without; both report ab's failed requests. Sabre runs on the Node
 // that runs this script (run it with another node binary to measure another Node).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,11 +35,18 @@ const { values: opt } = parseArgs({
     threads: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     targets: { type: 'string', default: 'direct,nginx,haproxy,sabre' },
-    out: { type: 'string', default: join(ROOT, 'native-bench', 'results', 'proxy.md') },
+    out: { type: 'string' },
     base: { type: 'string' },
     fronts: { type: 'string' },
+    tls: { type: 'boolean', default: false },
+    'h2-connections': { type: 'string', default: '10' },
+    'h2-streams': { type: 'string', default: '10' },
   },
 });
+const TLS = opt.tls;
+const H2_CONNS = Number(opt['h2-connections']);
+const H2_STREAMS = Number(opt['h2-streams']);
+if (TLS && opt.out === undefined) opt.out = join(ROOT, 'native-bench', 'results', 'proxy-tls.md');
 const DURATION = Number(opt.duration);
 const ROUNDS = Number(opt.rounds);
 const THREADS = Number(opt.threads);
@@ -42,7 +55,8 @@ const TOOLS = opt.tools.split(',');
 const BODY = 'hello from a sabre benchmark backend: a fixed body of modest size, like a small JSON reply\n';
 
 const FRONTS = opt.fronts ? opt.fronts.split(',') : [];
-for (const bin of ['nginx', 'haproxy', ...new Set(TOOLS.map((t) => t.replace('-close', '')))]) {
+opt.out ??= join(ROOT, 'native-bench', 'results', 'proxy.md');
+for (const bin of ['nginx', 'haproxy', ...(TLS ? ['openssl'] : []), ...new Set(TOOLS.map((t) => t.replace('-close', '')))]) {
   try {
     execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
   } catch {
@@ -74,12 +88,25 @@ process.on('exit', () => {
 });
 process.on('SIGINT', () => process.exit(130));
 
-async function waitHttp(port) {
+/** One GET (HTTPS without verification when `tls`); resolves the status, or rejects. */
+function probe(port, tls) {
+  return new Promise((resolve, reject) => {
+    const req = (tls ? httpsGet : httpGet)(
+      `${tls ? 'https' : 'http'}://127.0.0.1:${port}/`,
+      { rejectUnauthorized: false, agent: false },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+async function waitHttp(port, tls = false) {
   for (let i = 0; i < 200; i++) {
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/`);
-      await r.text();
-      if (r.ok) return;
+      if ((await probe(port, tls)) === 200) return;
     } catch {
       /* not up yet */
     }
@@ -88,6 +115,37 @@ async function waitHttp(port) {
   throw new Error(`nothing answered on ${port}`);
 }
 
+// One self-signed certificate (EC P-256, names localhost and 127.0.0.1) for every TLS listener.
+const CERT = join(dir, 'cert.pem');
+const KEY = join(dir, 'key.pem');
+if (TLS) {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      KEY,
+      '-out',
+      CERT,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  writeFileSync(join(dir, 'combined.pem'), readFileSync(CERT, 'latin1') + readFileSync(KEY, 'latin1'));
+}
+const nginxTls = TLS ? ` ssl http2; ssl_certificate ${CERT}; ssl_certificate_key ${KEY}` : '';
+const proto = TLS ? 'https' : 'http';
 const temps = `client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};`;
 const backendPorts = [await freePort(), await freePort(), await freePort()];
 writeFileSync(
@@ -109,7 +167,7 @@ writeFileSync(
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000; ${temps}
   upstream be { least_conn; ${backendPorts.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 64; }
-  server { listen 127.0.0.1:${ports.nginx}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+  server { listen 127.0.0.1:${ports.nginx}${nginxTls}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Forwarded-Host $host; proxy_set_header Via "1.1 nginx"; } }
 }`,
@@ -126,12 +184,12 @@ defaults
   timeout server 30s
   http-reuse always
 frontend fe
-  bind 127.0.0.1:${ports.haproxy}
+  bind 127.0.0.1:${ports.haproxy}${TLS ? ` ssl crt ${dir}/combined.pem alpn h2,http/1.1` : ''}
   default_backend be
 backend be
   balance leastconn
   option forwardfor
-  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Proto ${proto}
   http-request set-header X-Forwarded-Host %[req.hdr(host)]
   http-request add-header Via "1.1 haproxy"
 ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
@@ -141,7 +199,7 @@ const adminPort = await freePort();
 const sabreConfig = (port, admin, front) =>
   JSON.stringify({
     ...(front ? { front } : {}),
-    listen: { host: '127.0.0.1', port },
+    listen: { host: '127.0.0.1', port, ...(TLS ? { tls: { cert: CERT, key: KEY } } : {}) },
     admin: { host: '127.0.0.1', port: admin },
     threads: THREADS,
     algorithm: 'least-connections',
@@ -170,7 +228,8 @@ if (opt.base)
     '--config',
     join(dir, 'sabre-base.json'),
   ]);
-for (const t of ['direct', 'nginx', 'haproxy', ...TARGETS]) await waitHttp(ports[t]);
+for (const t of ['direct', 'nginx', 'haproxy', ...TARGETS]) await waitHttp(ports[t], TLS && t !== 'direct');
+const loadBefore = loadavg();
 /** What serves each sabre target (GET /status): its front, and why. */
 const fronts = {};
 /**
@@ -191,10 +250,26 @@ for (const [t, p] of Object.entries(adminPorts)) fronts[t] = JSON.parse(await ad
 
 const ms = (v, unit) => v * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
 const WRK_HDR = join(ROOT, 'native-bench', 'lib', 'wrk-hdr.lua');
-/** One load run of `tool` against a port: req/s, p50/p99 (ms), requests, and the run's latency histogram (µs). */
-function run(tool, port) {
-  const url = `http://127.0.0.1:${port}/`;
+/** One load run of `tool` against a target's port: req/s, p50/p99 (ms), requests, and the run's latency histogram (µs) where the tool gives one. */
+function run(tool, port, target) {
+  const url = `${TLS && target !== 'direct' ? 'https' : 'http'}://127.0.0.1:${port}/`;
   let out;
+  if (tool === 'h2load') {
+    // HTTP/2 (ALPN h2 over TLS, prior knowledge on plain ports); h2load reports the mean and max time per request.
+    out = execFileSync('h2load', ['-t1', `-c${H2_CONNS}`, `-m${H2_STREAMS}`, `-D${DURATION}`, url], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+    const t = /time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);
+    const req = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(out);
+    return {
+      rps: Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)[1]),
+      p50: t ? ms(Number(t[5]), t[6]) : NaN,
+      p99: t ? ms(Number(t[3]), t[4]) : NaN,
+      requests: Number(req[2]),
+      failed: Number(req[4]) + Number(req[2]) - Number(req[3]),
+    };
+  }
   if (tool === 'wrk') {
     out = execFileSync('wrk', ['-t1', `-c${CONNS}`, `-d${DURATION}s`, '--latency', '-s', WRK_HDR, url], { encoding: 'utf8' });
     const lat = (q) => {
@@ -243,7 +318,8 @@ function run(tool, port) {
 // connection), and the 20.57 build answers 505. The request never reaches the proxy's JavaScript, so sabre on uWS
 // is left out of the ab rows (docs/proxy.md, "uWebSockets.js and Node versions").
 const skip = (tool, target) =>
-  tool.startsWith('ab') && target.startsWith('sabre') && (target === 'sabre-base' || fronts[target]?.front === 'uws');
+  (tool.startsWith('ab') && target.startsWith('sabre') && (target === 'sabre-base' || fronts[target]?.front === 'uws')) ||
+  (tool === 'h2load' && target === 'direct');
 const results = {};
 const hdr = new HdrRuns(TARGETS);
 for (let round = 1; round <= ROUNDS; round++) {
@@ -252,10 +328,10 @@ for (let round = 1; round <= ROUNDS; round++) {
       if (skip(tool, target)) continue;
       const pid = procs[target]?.pid;
       const before = pid ? cpuSeconds({ pid }) : 0;
-      const r = run(tool, ports[target]);
+      const r = run(tool, ports[target], target);
       if (pid) r.cpuUs = ((cpuSeconds({ pid }) - before) * 1e6) / r.requests;
       (results[`${tool} ${target}`] ??= []).push(r);
-      hdr.add(`${tool} -c ${CONNS}`, target, r.histogram);
+      if (r.histogram) hdr.add(`${tool} -c ${CONNS}`, target, r.histogram);
       console.log(
         `round ${round} ${tool.padEnd(8)} ${target.padEnd(10)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.cpuUs ? `  cpu ${r.cpuUs.toFixed(1)} µs/req` : ''}${r.failed !== undefined ? `  failed ${r.failed}` : ''}`,
       );
@@ -268,9 +344,10 @@ const latency = firstSabre ? await adminGet(adminPorts[firstSabre], '/latency') 
 const status = firstSabre ? fronts[firstSabre] : { implementation: { package: 'none', native: false } };
 stopAll();
 
-const cmd = `node native-bench/proxy-compare.mjs --duration ${DURATION} --rounds ${ROUNDS} --tools ${TOOLS.join(',')} --threads ${THREADS} --connections ${CONNS} --targets ${opt.targets}${FRONTS.length ? ` --fronts ${FRONTS.join(',')}` : ''}${opt.base ? ` --base ${opt.base}` : ''}`;
+const cmd = `node native-bench/proxy-compare.mjs --duration ${DURATION} --rounds ${ROUNDS} --tools ${TOOLS.join(',')} --threads ${THREADS} --connections ${CONNS} --targets ${opt.targets}${FRONTS.length ? ` --fronts ${FRONTS.join(',')}` : ''}${opt.base ? ` --base ${opt.base}` : ''}${TLS ? ` --tls --h2-connections ${H2_CONNS} --h2-streams ${H2_STREAMS}` : ''}`;
+const loadAfter = loadavg();
 const lines = [
-  '# sabre proxy vs nginx vs HAProxy',
+  `# sabre proxy vs nginx vs HAProxy${TLS ? ' over TLS (HTTPS and HTTP/2)' : ''}`,
   '',
   `Generated ${new Date().toISOString()} by \`${cmd}\`.`,
   '',
@@ -278,7 +355,12 @@ const lines = [
     `Node ${process.versions.node}, uWS ${status.implementation.package} (${status.implementation.native ? 'native' : 'fallback'}). ` +
     `Three nginx backends (1 worker) return a fixed ${BODY.length}-byte body; every balancer uses ${THREADS} workers/threads and least-connections ` +
     `and adds the same X-Forwarded-For/-Proto/-Host and Via headers (sabre's defaults); ` +
-    `load is ${CONNS} keep-alive connections for ${DURATION}s per run.`,
+    `load is ${CONNS} keep-alive connections for ${DURATION}s per run.` +
+    (TLS
+      ? ` TLS: every balancer terminates TLS with the same self-signed EC P-256 certificate (nginx \`listen … ssl http2\`, HAProxy \`ssl crt … alpn h2,http/1.1\`, sabre \`listen.tls\`); wrk/hey/ab speak HTTP/1.1 over TLS; h2load speaks h2 with ${H2_CONNS} connections × ${H2_STREAMS} streams, and its p50/p99 columns are h2load's mean and max time per request.`
+      : ''),
+  '',
+  `Load average (1/5/15 min) before the runs: ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${loadAfter.map((x) => x.toFixed(2)).join(' / ')} (the machine is shared).`,
   '',
   ...Object.entries(fronts).map(([t, s]) => `- ${t}: front ${s.front} (${s.frontReason})`),
   '',
@@ -297,7 +379,7 @@ for (const tool of TOOLS) {
     const rps = m(target, 'rps');
     const cpu = target === 'direct' ? '' : m(target, 'cpuUs').toFixed(1);
     lines.push(
-      `| ${tool} | ${target} | ${rps.toFixed(0)} | ${m(target, 'p50').toFixed(2)} | ${m(target, 'p99').toFixed(2)} | ${(rps / m('nginx', 'rps')).toFixed(2)}× | ${(m(target, 'p99') / m('nginx', 'p99')).toFixed(2)}× | ${TARGETS.includes('haproxy') ? `${(rps / m('haproxy', 'rps')).toFixed(2)}×` : ''} | ${cpu} | ${tool.startsWith('ab') ? Math.max(...results[`${tool} ${target}`].map((r) => r.failed)) : ''} |`,
+      `| ${tool} | ${target} | ${rps.toFixed(0)} | ${m(target, 'p50').toFixed(2)} | ${m(target, 'p99').toFixed(2)} | ${(rps / m('nginx', 'rps')).toFixed(2)}× | ${(m(target, 'p99') / m('nginx', 'p99')).toFixed(2)}× | ${TARGETS.includes('haproxy') ? `${(rps / m('haproxy', 'rps')).toFixed(2)}×` : ''} | ${cpu} | ${tool.startsWith('ab') || tool === 'h2load' ? Math.max(...results[`${tool} ${target}`].map((r) => r.failed)) : ''} |`,
     );
   }
 }

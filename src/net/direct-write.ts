@@ -73,11 +73,20 @@ function writeError(status: number): NodeJS.ErrnoException {
  */
 let spare: WriteReq | null = null;
 
+/**
+ * A TLS socket's handle (TLSWrap) takes one write at a time and aborts the process on a second one while the first
+ * is pending (its completion always comes later), so TLS sockets are written through their stream, which queues.
+ */
+function encrypted(socket: Socket): boolean {
+  return (socket as Socket & { encrypted?: boolean }).encrypted === true;
+}
+
 /** Writes `data` (latin1) to `socket`; write errors surface as the socket's 'error' event either way. */
 export function writeLatin1(socket: Socket, data: string): void {
   const handle = (socket as unknown as { _handle: Partial<StreamHandle> | null })._handle;
   if (
     binding === null ||
+    encrypted(socket) ||
     handle === null ||
     typeof handle.writeLatin1String !== 'function' ||
     socket.connecting ||
@@ -115,10 +124,18 @@ export const WRITE_FALLBACK = -1;
  * once), WRITE_PENDING when libuv holds them until it calls `done` (the socket's own writableLength does not count
  * them), or WRITE_FALLBACK when it cannot write directly (no internals, or the socket has Writable-buffered data that
  * must go first): then the caller uses socket.write(). Write errors surface as the socket's 'error' event.
+ * `tlsSerialized`: the caller writes a TLS socket only while none of its writes is pending (net-front.ts does).
  */
-export function writeBytes(socket: Socket, data: Uint8Array, done: () => void): number {
+export function writeBytes(socket: Socket, data: Uint8Array, done: () => void, tlsSerialized = false): number {
   const handle = (socket as unknown as { _handle: Partial<StreamHandle> | null })._handle;
-  if (binding === null || handle === null || typeof handle.writeBuffer !== 'function' || socket.connecting || socket.writableLength !== 0)
+  if (
+    binding === null ||
+    handle === null ||
+    typeof handle.writeBuffer !== 'function' ||
+    socket.connecting ||
+    socket.writableLength !== 0 ||
+    (encrypted(socket) && !tlsSerialized)
+  )
     return WRITE_FALLBACK;
   let req = spare;
   spare = null;

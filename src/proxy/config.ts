@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { listenTlsSchema, upstreamTlsSchema } from './tls-config.js';
 
 /** Balancing algorithms the proxy implements. */
 export const ALGORITHMS = ['least-connections', 'round-robin', 'weighted-round-robin', 'ip-hash', 'p2c'] as const;
@@ -12,9 +13,9 @@ export type Algorithm = (typeof ALGORITHMS)[number];
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().positive();
 
-/** One backend: an http:// origin and its relative weight. */
+/** One backend: an http:// or https:// origin and its relative weight. */
 export const backendSchema = z.strictObject({
-  url: z.url({ protocol: /^http$/, error: 'must be an http:// URL' }).refine((u) => {
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).refine((u) => {
     const p = new URL(u);
     return p.pathname === '/' && p.search === '' && p.hash === '';
   }, 'must be an origin (http://host:port) without a path'),
@@ -32,7 +33,14 @@ const healthSchema = z.strictObject({
 
 /** The whole config file. */
 export const configSchema = z.strictObject({
-  listen: z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8080) }).prefault({}),
+  listen: z
+    .strictObject({
+      host: z.string().min(1).default('0.0.0.0'),
+      port: port.default(8080),
+      /** TLS termination on the listen port (tls-config.ts); null: plain HTTP. */
+      tls: listenTlsSchema.nullable().default(null),
+    })
+    .prefault({}),
   threads: z
     .number()
     .int()
@@ -73,6 +81,8 @@ export const configSchema = z.strictObject({
     .int()
     .min(0)
     .default(100 * 1024 * 1024),
+  /** How https:// backends are reached (tls-config.ts). */
+  tls: upstreamTlsSchema.prefault({}),
   admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9090) }).prefault({}),
   /** Rate-limit policies (the limiter's own schema, see docs/limiter.md), checked before proxying; global ones through `server`. */
   rateLimit: policyConfigSchema.nullable().default(null),
@@ -99,10 +109,11 @@ export function parseConfig(raw: unknown): ProxyConfig {
   return r.data;
 }
 
-/** Canonical form of a backend origin (`http://host:port`), used as its identity. */
+/** Canonical form of a backend origin (`http://host:port`, `https://host:port`), used as its identity. */
 export function normalizeUrl(url: string): string {
   const u = new URL(url);
-  return `http://${u.hostname}:${u.port || '80'}`;
+  const https = u.protocol === 'https:';
+  return `${https ? 'https' : 'http'}://${u.hostname}:${u.port || (https ? '443' : '80')}`;
 }
 
 /** Reads and parses a JSON config file, or `{}` when no path is given. */

@@ -29,7 +29,11 @@ export function chooseFront(config: ProxyConfig, uws: UwsImplementation, reusePo
   const wanted = config.front;
   let front: FrontKind;
   let reason: string;
-  if (wanted === 'auto') {
+  if (config.listen.tls !== null && wanted !== 'net') {
+    // uWS.js's SSLApp and node:http are not wired for TLS: the net front parses HTTP/1.x over tls.Server sockets.
+    front = 'net';
+    reason = `${wanted === 'auto' ? 'auto' : `front "${wanted}" asked`}: listen.tls is served by the net front (TLS, SNI, ALPN h2)`;
+  } else if (wanted === 'auto') {
     if (reusePort || config.threads <= 1 || !uws.native) {
       front = 'net';
       reason = uws.native

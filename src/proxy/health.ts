@@ -1,15 +1,17 @@
 /** Active health checks (HTTP GET or TCP connect) run from the main thread, feeding rise/fall into the shared table. */
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import type { ProxyConfig } from './config.js';
 import type { BackendTable } from './backend-table.js';
 
 type HealthConfig = ProxyConfig['healthCheck'];
 
-/** Probes one backend once; resolves true when it looks healthy. */
-export function probe(url: string, hc: HealthConfig): Promise<boolean> {
+/** Probes one backend once (an https:// one over TLS with `tls`'s options); resolves true when it looks healthy. */
+export function probe(url: string, hc: HealthConfig, tls: ConnectionOptions | null = null): Promise<boolean> {
   const u = new URL(url);
-  const port = +(u.port || 80);
+  const port = +(u.port || (u.protocol === 'https:' ? 443 : 80));
   return new Promise((resolve) => {
     let settled = false;
     const finish = (ok: boolean): void => {
@@ -31,14 +33,12 @@ export function probe(url: string, hc: HealthConfig): Promise<boolean> {
       s.on('error', () => finish(false));
       cleanup = () => s.destroy();
     } else {
-      const req = request(
-        { host: u.hostname, port, path: hc.path, method: 'GET', agent: false, headers: { 'user-agent': 'sabre-health' } },
-        (res) => {
-          res.resume();
-          res.on('end', () => finish(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 400));
-          res.on('error', () => finish(false));
-        },
-      );
+      const options = { host: u.hostname, port, path: hc.path, method: 'GET', agent: false, headers: { 'user-agent': 'sabre-health' } };
+      const req = (tls === null ? request : httpsRequest)(tls === null ? options : { ...options, ...tls }, (res) => {
+        res.resume();
+        res.on('end', () => finish(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 400));
+        res.on('error', () => finish(false));
+      });
       req.on('error', () => finish(false));
       req.end();
       cleanup = () => req.destroy();
@@ -55,6 +55,8 @@ export class HealthChecker {
     private readonly table: BackendTable,
     private readonly backends: () => Iterable<{ slot: number; url: string }>,
     private config: HealthConfig,
+    /** tls.connect options for an https:// backend, null for http://. */
+    private readonly tlsFor: (url: string) => ConnectionOptions | null = () => null,
   ) {}
 
   start(): void {
@@ -80,7 +82,7 @@ export class HealthChecker {
       if (this.busy.has(slot)) continue;
       this.busy.add(slot);
       const gen = this.table.generation(slot);
-      void probe(url, hc).then((ok) => {
+      void probe(url, hc, this.tlsFor(url)).then((ok) => {
         this.busy.delete(slot);
         // The slot may have been freed and reused while the probe ran.
         if (this.table.generation(slot) !== gen) return;

@@ -150,7 +150,9 @@ interface ReadHandle {
 /** Makes `socket` (accepted paused) read into the thread's buffer and hand reads to `conn`; false where it cannot. */
 function readIntoThreadBuffer(socket: Socket, conn: NetConnection): boolean {
   const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
-  if (kBuffer === undefined || kBufferCb === undefined || typeof handle?.useUserBuffer !== 'function') return false;
+  // A TLS socket may hold decrypted bytes read during its handshake: those are read as 'data' events.
+  if (kBuffer === undefined || kBufferCb === undefined || typeof handle?.useUserBuffer !== 'function' || socket.readableLength > 0)
+    return false;
   const fields = socket as unknown as Record<symbol, unknown>;
   fields[kBuffer] = CLIENT_READ_BUFFER;
   fields[kBufferCb] = (n: number, buf: Buffer): boolean => {
@@ -357,8 +359,26 @@ class NetConnection {
   /** Direct writes libuv still holds (the socket's buffer is full), and what waits for them to finish. */
   private inFlight = 0;
   private writableWaiter: (() => void) | null = null;
+  /**
+   * TLS: bytes written while a write is pending in TLSWrap (it takes one at a time), in order, and what waits for
+   * them all to be handed over (the connection's end, the next request's head).
+   */
+  private tlsQueue: Buffer[] | null = null;
+  private tlsIdle: (() => void) | null = null;
   private readonly written = (): void => {
-    if (--this.inFlight === 0 && this.writableWaiter !== null) {
+    if (--this.inFlight > 0) return;
+    const q = this.tlsQueue;
+    if (q !== null) {
+      this.tlsQueue = null;
+      this.sendTls(q.length === 1 ? q[0]! : Buffer.concat(q));
+      if (this.inFlight > 0) return;
+    }
+    if (this.tlsIdle !== null) {
+      const fn = this.tlsIdle;
+      this.tlsIdle = null;
+      fn();
+    }
+    if (this.writableWaiter !== null) {
       const fn = this.writableWaiter;
       this.writableWaiter = null;
       this.onceWritable(fn);
@@ -369,6 +389,8 @@ class NetConnection {
   private pausedForBody = false;
   private pausedForQueue = false;
   readonly remoteIp: string;
+  /** A TLS socket: written through its stream (TLSWrap allows one pending write), never straight to the handle. */
+  private readonly encrypted: boolean;
   private readonly process = (): void => this.run();
 
   constructor(
@@ -376,6 +398,7 @@ class NetConnection {
     readonly socket: Socket,
   ) {
     this.remoteIp = socket.remoteAddress ?? '';
+    this.encrypted = (socket as Socket & { encrypted?: boolean }).encrypted === true;
     this.since = front.ctx.sweeper.now;
     if (!readIntoThreadBuffer(socket, this)) socket.on('data', (chunk: Buffer) => this.onRead(chunk.length, chunk, true));
     socket.on('end', () => this.onEnd());
@@ -435,7 +458,13 @@ class NetConnection {
       const st = this.state;
       if (st === S_BODY) {
         if (!this.readBody()) break;
-      } else if (st !== S_HEAD || !this.readHead()) break;
+      } else if (st !== S_HEAD) break;
+      else if (this.encrypted && this.inFlight > 0) {
+        // TLS: the next head waits until the last response is handed to TLSWrap, so whatever it leads to (a
+        // refusal, a WebSocket tunnel writing through the stream) never meets a pending write.
+        if (this.pos < this.end) this.tlsIdle = this.process;
+        break;
+      } else if (!this.readHead()) break;
     }
     this.processing = false;
     if (this.state === S_WAIT && this.end - this.pos > MAX_QUEUED && !this.pausedForQueue) {
@@ -492,8 +521,7 @@ class NetConnection {
     const expectContinue = HEAD.expectContinue;
     proxyRequest(this.front.ctx, res, REQUEST);
     // RFC 9110 §10.1.1: the client waits for 100 before it sends the body; a final answer already given replaces it.
-    if (expectContinue && this.state === S_BODY && this.onBody !== null && !res.done && this.pos === this.end)
-      this.socket.write(CONTINUE, 'latin1');
+    if (expectContinue && this.state === S_BODY && this.onBody !== null && !res.done && this.pos === this.end) this.writeRaw(CONTINUE);
     return true;
   }
 
@@ -630,7 +658,8 @@ class NetConnection {
       outLen = 0;
       outOwner = null;
       const socket = this.socket;
-      if (!socket.destroyed) {
+      if (this.encrypted) this.sendTls(data);
+      else if (!socket.destroyed) {
         // Straight to libuv, past the Writable machinery; bytes it holds keep the buffer, so the thread takes another.
         const r = writeBytes(socket, data, this.written);
         if (r === WRITE_PENDING) {
@@ -651,6 +680,30 @@ class NetConnection {
       this.toHead();
       if (this.pos < this.end && !this.processing) queueMicrotask(this.process);
     }
+  }
+
+  /**
+   * Writes to a TLS socket straight to its TLSWrap, one write at a time: a second write while one is pending would
+   * abort the process, so later bytes are queued (copied) until the pending one completes. TLSWrap encrypts (copies)
+   * the bytes before the call returns, so `data` may be reused at once.
+   */
+  private sendTls(data: Uint8Array): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (this.inFlight > 0) {
+      (this.tlsQueue ??= []).push(Buffer.from(data));
+      return;
+    }
+    const r = writeBytes(socket, data, this.written, true);
+    if (r === WRITE_PENDING) this.inFlight++;
+    // The stream has writes of its own pending: it queues behind them.
+    else if (r === WRITE_FALLBACK) socket.write(Buffer.from(data));
+  }
+
+  /** Writes a latin1 text outside a response (100 Continue, a refusal), in order with the responses. */
+  private writeRaw(text: string): void {
+    if (this.encrypted) this.sendTls(Buffer.from(text, 'latin1'));
+    else this.socket.write(text, 'latin1');
   }
 
   /** True while no write waits in libuv and the socket's pending output is under its high-water mark. */
@@ -683,7 +736,7 @@ class NetConnection {
 
   /** Answers `status` and closes: for requests the proxy will not forward, before any response on this request. */
   private refuse(status: number): void {
-    this.socket.write(errorAnswer(status), 'latin1');
+    this.writeRaw(errorAnswer(status));
     this.closeSoon();
   }
 
@@ -694,8 +747,13 @@ class NetConnection {
     this.pending = EMPTY;
     this.pos = this.end = 0;
     if (this.pausedForBody || this.pausedForQueue) this.socket.resume();
-    this.socket.end();
+    if (this.encrypted && this.inFlight > 0) this.tlsIdle = this.endSocket;
+    else this.socket.end();
   }
+
+  private readonly endSocket = (): void => {
+    this.socket.end();
+  };
 
   /** Hands the socket to the WebSocket tunnel, with the bytes that came after the head. */
   private upgrade(early: Buffer): void {
@@ -729,8 +787,10 @@ class NetConnection {
     const age = now - this.since;
     if (this.state === S_HEAD && this.res === null) {
       const partial = this.pos < this.end;
-      if (partial && age > HEAD_TIMEOUT_MS) answerAndClose(this.socket, errorAnswer(408));
-      else if (!partial && age > KEEP_ALIVE_MS) this.socket.destroy();
+      if (partial && age > HEAD_TIMEOUT_MS) {
+        if (this.encrypted) this.refuse(408);
+        else answerAndClose(this.socket, errorAnswer(408));
+      } else if (!partial && age > KEEP_ALIVE_MS) this.socket.destroy();
     } else if (this.state === S_CLOSED && age > LINGER_MS) this.socket.destroy();
   }
 
@@ -752,16 +812,19 @@ export class NetFront implements Front {
     private readonly reusePort: boolean,
   ) {
     // Accepted paused, so the read buffer is set before the first read.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
-      if (this.draining) return void socket.destroy();
-      this.connections.add(new NetConnection(this, socket));
-      socket.resume();
-    });
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.adopt(socket));
     this.sweep = setInterval(() => {
       const now = this.ctx.sweeper.now;
       for (const c of this.connections) c.expire(now);
     }, 1000);
     this.sweep.unref();
+  }
+
+  /** Serves a connected socket: one this front accepted (paused), or a TLS socket the TLS front hands over. */
+  adopt(socket: Socket): void {
+    if (this.draining) return void socket.destroy();
+    this.connections.add(new NetConnection(this, socket));
+    socket.resume();
   }
 
   listen(host: string, port: number): Promise<number> {

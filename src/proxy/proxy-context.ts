@@ -8,6 +8,7 @@ import type { FrontResponse } from './front.js';
 import { LatencyRecorder } from './latency.js';
 import type { TimeoutSweeper } from './timeout-sweeper.js';
 import { UpstreamPool } from './upstream-pool.js';
+import { UpstreamTlsSettings } from './upstream-tls.js';
 
 /** Everything one worker thread's requests share. */
 export class ProxyContext {
@@ -24,6 +25,8 @@ export class ProxyContext {
    * exchange aborted that way never reaches a backend (so a pipelined POST is not run without an answer).
    */
   deferStarts = false;
+  /** tls.connect options for https:// backends. */
+  private readonly upstreamTls: UpstreamTlsSettings;
   private starts: Exchange[] = [];
   private spare: Exchange[] = [];
   private readonly flushStarts = (): void => {
@@ -42,7 +45,9 @@ export class ProxyContext {
     public config: ProxyConfig,
     /** The client's address as text (X-Forwarded-For), read the way the thread's front end can. */
     readonly remoteAddress: (res: FrontResponse) => string,
-  ) {}
+  ) {
+    this.upstreamTls = new UpstreamTlsSettings(config.tls);
+  }
 
   /** Starts `ex` in the check phase of this loop iteration, after every read of the poll phase. */
   queueStart(ex: Exchange): void {
@@ -57,7 +62,7 @@ export class ProxyContext {
       if (this.urls[slot] !== url) {
         this.pools[slot]?.close();
         this.urls[slot] = url;
-        this.pools[slot] = new UpstreamPool(url, this.config.timeouts, this.sweeper);
+        this.pools[slot] = new UpstreamPool(url, this.config.timeouts, this.sweeper, undefined, this.upstreamTls.forUrl(url));
         this.histograms[slot] = new LatencyRecorder();
       }
     }
@@ -74,7 +79,13 @@ export class ProxyContext {
   setConfig(config: ProxyConfig): void {
     this.config = config;
     this.balancer.algorithm = config.algorithm;
-    for (const p of this.pools) if (p) Object.assign(p.timeouts, config.timeouts);
+    this.upstreamTls.update(config.tls);
+    for (let s = 0; s < this.pools.length; s++) {
+      const p = this.pools[s];
+      if (p === undefined) continue;
+      Object.assign(p.timeouts, config.timeouts);
+      p.tls = this.upstreamTls.forUrl(this.urls[s]!);
+    }
   }
 
   /** Closes idle upstream connections past their keep-alive time. */

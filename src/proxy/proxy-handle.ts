@@ -3,6 +3,7 @@ import type { EngineStats } from '../limiter/policy.js';
 import { SabreError } from '../errors.js';
 import type { ProxyConfig } from './config.js';
 import type { UwsImplementation } from './uws.js';
+import type { tlsStatus } from './tls-config.js';
 
 /** An admin request that cannot be applied (unknown backend, duplicate, table full); `status` is the HTTP answer. */
 export class BackendError extends SabreError {
@@ -39,6 +40,10 @@ export interface ProxyHandle {
     front: 'uws' | 'node:http' | 'net';
     /** Why that front serves: the config's choice, what loads on this Node, SO_REUSEPORT. */
     frontReason: string;
+    /** TLS termination on the listen port (null: plain HTTP): certificates loaded, versions, ALPN, and whether h2 is served. */
+    tls: (ReturnType<typeof tlsStatus> & { h2: boolean }) | null;
+    /** How https:// backends are reached. */
+    upstreamTls: { verify: boolean; ca: string | null; servername: string | null };
     algorithm: string;
     threads: number;
     backends: BackendStatus[];

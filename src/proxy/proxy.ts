@@ -23,6 +23,8 @@ import { chooseFront, nodeHasReusePort } from './front-choice.js';
 import { uwsImplementation } from './uws.js';
 import { startAdmin, type AdminServer } from './admin.js';
 import { BackendError, type BackendStatus, type ProxyHandle } from './proxy-handle.js';
+import { loadServerContexts, tlsStatus, upstreamContext } from './tls-config.js';
+import { UpstreamTlsSettings } from './upstream-tls.js';
 
 const log = logger('proxy');
 
@@ -35,6 +37,10 @@ interface Entry {
 /** Starts the proxy from a config file path or object (kept for reload) and flag overrides. */
 export async function startProxy(source: ConfigSource, overrides: ConfigOverrides = {}): Promise<ProxyHandle> {
   let config = loadConfig(source, overrides);
+  // Certificate files are read here first, so a bad one fails the start with a message rather than in a worker.
+  if (config.listen.tls !== null) loadServerContexts(config.listen.tls);
+  const upstreamTls = new UpstreamTlsSettings(config.tls);
+  upstreamContext(config.tls);
   const impl = uwsImplementation;
   const reusePort = nodeHasReusePort();
   const choice = chooseFront(config, impl, reusePort);
@@ -61,7 +67,12 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
   };
   for (const b of config.backends) add(b.url, b.weight);
 
-  const health = new HealthChecker(table, () => entries.values(), config.healthCheck);
+  const health = new HealthChecker(
+    table,
+    () => entries.values(),
+    config.healthCheck,
+    (url) => upstreamTls.forUrl(url),
+  );
 
   const limiterMemory = config.rateLimit === null ? null : BucketTable.create(config.rateLimit.table ?? {}).buffer;
 
@@ -169,6 +180,8 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
         implementation: impl,
         front: front === 'node' ? 'node:http' : front,
         frontReason: choice.reason,
+        tls: config.listen.tls === null ? null : { ...tlsStatus(config.listen.tls), h2: config.listen.tls.alpn.includes('h2') },
+        upstreamTls: { verify: config.tls.verify, ca: config.tls.ca ?? null, servername: config.tls.servername ?? null },
         algorithm: config.algorithm,
         threads: workers.length,
         backends,
@@ -221,6 +234,11 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
     },
     reload() {
       const next = loadConfig(source, overrides);
+      // New certificates are read and checked before any thread sees them: a bad file keeps the running config.
+      if (next.listen.tls !== null) loadServerContexts(next.listen.tls);
+      upstreamContext(next.tls);
+      if ((next.listen.tls === null) !== (config.listen.tls === null))
+        log.warn('reload: turning TLS on or off applies only after a restart');
       if (
         next.listen.port !== config.listen.port ||
         next.listen.host !== config.listen.host ||
@@ -238,7 +256,10 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
         if (!e) add(url, weight);
         else if (!e.draining && table.weight(e.slot) !== weight) handle.setWeight(url, weight);
       }
-      config = { ...next, listen: config.listen, threads: config.threads, front: config.front, admin: config.admin };
+      // Certificates (listen.tls) reload; whether the port speaks TLS at all does not.
+      const listen = config.listen.tls !== null && next.listen.tls !== null ? { ...config.listen, tls: next.listen.tls } : config.listen;
+      upstreamTls.update(next.tls);
+      config = { ...next, listen, threads: config.threads, front: config.front, admin: config.admin };
       handle.config = config;
       health.reconfigure(config.healthCheck);
       broadcast({ type: 'config', config });

@@ -87,6 +87,14 @@ function collectHeader(k: string, v: string): void {
   rqForward += `${k}: ${v}\r\n`;
 }
 
+/** X-Forwarded-Proto: what this thread's clients speak (a TLS listener sets https). */
+let forwardedProto = 'http';
+
+/** Sets the scheme the upstream X-Forwarded-Proto header names (the thread's front: 'http' or 'https'). */
+export function setForwardedProto(proto: 'http' | 'https'): void {
+  forwardedProto = proto;
+}
+
 const DIGITS = /^[0-9]{1,15}$/;
 const CHUNKED_ONLY = /^[ \t]*chunked[ \t]*$/i;
 
@@ -163,7 +171,9 @@ export function upstreamRequestHead(
     forward +
     'x-forwarded-for: ' +
     (xff ? `${xff}, ${clientIp}` : clientIp) +
-    '\r\nx-forwarded-proto: http\r\nx-forwarded-host: ' +
+    '\r\nx-forwarded-proto: ' +
+    forwardedProto +
+    '\r\nx-forwarded-host: ' +
     host +
     (via ? `\r\nvia: ${via}, 1.1 sabre\r\n` : '\r\nvia: 1.1 sabre\r\n');
   if (chunked) head += 'transfer-encoding: chunked\r\n\r\n';

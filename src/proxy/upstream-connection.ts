@@ -4,6 +4,7 @@
  * length-framed, chunked or read-until-close body) into an ExchangeHandler's calls, inside the handler's cork.
  */
 import { connect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { SabreError } from '../errors.js';
 import { writeLatin1 } from '../net/direct-write.js';
 import { READ_BUFFER, view } from './read-buffer.js';
@@ -83,6 +84,8 @@ export interface ConnectionOwner {
   readonly port: number;
   readonly timeouts: UpstreamTimeouts;
   readonly sweeper: TimeoutSweeper;
+  /** tls.connect options for an https:// backend (connected once the handshake is done); null: plain TCP. */
+  readonly tls: ConnectionOptions | null;
   /** Takes back a connection whose exchange completed with the connection reusable. */
   release(c: UpstreamConnection): void;
   /** Drops a connection that closed, failed or was taken over by an upgrade. */
@@ -125,8 +128,15 @@ export class UpstreamConnection implements Expiring {
     pool.sweeper.connections.add(this);
     // onread with one buffer per thread skips a Buffer allocation and the stream machinery on every read;
     // every consumer copies what it keeps beyond the callback.
-    this.socket = connect({ host: pool.host, port: pool.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
-    this.socket.on('connect', () => {
+    const onread = { buffer: READ_BUFFER, callback: this.onRead };
+    const tls = pool.tls;
+    if (tls === null) this.socket = connect({ host: pool.host, port: pool.port, noDelay: true, onread });
+    else {
+      // tls.connect takes net's onread too (Node >= 14), though @types/node does not list it.
+      this.socket = tlsConnect({ ...tls, host: pool.host, port: pool.port, onread } as ConnectionOptions);
+      this.socket.setNoDelay(true);
+    }
+    this.socket.on(tls === null ? 'connect' : 'secureConnect', () => {
       this.connected = true;
       if (this.handler) this.arm(this.bodyPending ? this.pool.timeouts.idle : this.pool.timeouts.responseHeaders);
     });

@@ -1,4 +1,5 @@
 /** Idle keep-alive connections to one backend, for one thread: hands out a connection per exchange and takes it back. */
+import type { ConnectionOptions } from 'node:tls';
 import type { TimeoutSweeper } from './timeout-sweeper.js';
 import { UpstreamConnection, type ConnectionOwner, type UpstreamTimeouts } from './upstream-connection.js';
 
@@ -14,10 +15,12 @@ export class UpstreamPool implements ConnectionOwner {
     readonly timeouts: UpstreamTimeouts,
     readonly sweeper: TimeoutSweeper,
     private readonly maxIdle = 256,
+    /** tls.connect options for an https:// backend; null for http://. */
+    public tls: ConnectionOptions | null = null,
   ) {
     const u = new URL(url);
-    this.host = u.hostname;
-    this.port = +(u.port || 80);
+    this.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+    this.port = +(u.port || (u.protocol === 'https:' ? 443 : 80));
   }
 
   /** A connected idle connection, or a new one (connecting). */

@@ -13,6 +13,8 @@ import { NodeFront, nodeRemoteAddress } from './node-front.js';
 import { ProxyContext } from './proxy-context.js';
 import { waitingNow } from './rate-gate.js';
 import { TimeoutSweeper } from './timeout-sweeper.js';
+import { setForwardedProto } from './request-head.js';
+import { TlsFront } from './tls-front.js';
 import { uws } from './uws.js';
 import { UwsFront, uwsRemoteAddress } from './uws-front.js';
 
@@ -34,12 +36,17 @@ if (init.config.rateLimit !== null && init.limiterMemory !== null) {
 const reaper = setInterval(() => ctx.reap(), 1000);
 reaper.unref();
 
+// listen.tls: the net front's parser over TLS sockets, h2 by ALPN (front-choice.ts picks net for TLS).
+const tlsFront = init.config.listen.tls !== null ? new TlsFront(ctx, init.reusePort, init.config.listen.tls) : null;
+if (tlsFront !== null) setForwardedProto('https');
 const front: Front =
-  native !== null
-    ? new UwsFront(native, ctx)
-    : init.front === 'net'
-      ? new NetFront(ctx, init.reusePort)
-      : new NodeFront(ctx, init.reusePort);
+  tlsFront !== null
+    ? tlsFront
+    : native !== null
+      ? new UwsFront(native, ctx)
+      : init.front === 'net'
+        ? new NetFront(ctx, init.reusePort)
+        : new NodeFront(ctx, init.reusePort);
 front.listen(init.config.listen.host, init.config.listen.port).then(
   (bound) => post({ type: 'listening', port: bound }),
   (err: Error) => post({ type: 'listen-failed', reason: err.message }),
@@ -64,6 +71,7 @@ port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'config':
       ctx.setConfig(m.config);
+      tlsFront?.reconfigure(m.config);
       break;
     case 'backends':
       ctx.setBackends(m.backends);

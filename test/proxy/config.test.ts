@@ -26,6 +26,11 @@ describe('proxy config', () => {
     [{ backends: [{ url: 'http://a:1', weight: 0 }] }, /backends\.0\.weight/],
     [{ backends: [{ url: 'http://a:1' }, { url: 'http://a:1/' }] }, /duplicate url/],
     [{ algorithm: 'random' }, /algorithm/],
+    [{ listen: { tls: { cert: 'c.pem' } } }, /listen\.tls\.key/],
+    [{ listen: { tls: { cert: 'c', key: 'k', minVersion: 'TLSv1' } } }, /listen\.tls\.minVersion/],
+    [{ listen: { tls: { cert: 'c', key: 'k', alpn: ['spdy/3'] } } }, /listen\.tls\.alpn\.0/],
+    [{ listen: { tls: { cert: 'c', key: 'k', certificates: [{ serverNames: ['a b'], cert: 'c', key: 'k' }] } } }, /serverNames\.0/],
+    [{ tls: { verify: 'no' } }, /tls\.verify/],
     [{ healthCheck: { type: 'udp' } }, /healthCheck\.type/],
     [{ timeouts: { connect: -1 } }, /timeouts\.connect/],
     [{ sticky: { cookie: 'a b' } }, /sticky\.cookie/],
@@ -35,6 +40,17 @@ describe('proxy config', () => {
   ])('rejects %j naming the field', (raw, re) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(re);
+  });
+
+  it('takes https backends (port 443 by default), TLS defaults and the TLS example', () => {
+    const c = parseConfig({ backends: [{ url: 'https://b.example/' }, { url: 'https://b.example:8443' }] });
+    expect(c.backends.map((b) => b.url)).toEqual(['https://b.example:443', 'https://b.example:8443']);
+    expect(c.listen.tls).toBeNull();
+    expect(c.tls).toEqual({ verify: true });
+    const t = loadConfig(join(ROOT, 'examples', 'proxy-tls.json'));
+    expect(t.listen.tls).toMatchObject({ minVersion: 'TLSv1.2', alpn: ['h2', 'http/1.1'] });
+    expect(t.listen.tls?.certificates[0]?.serverNames).toEqual(['api.example.com', '*.api.example.com']);
+    expect(t.backends[0]!.url).toBe('https://127.0.0.1:9443');
   });
 
   it('lets flags override the file', () => {

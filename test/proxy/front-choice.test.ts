@@ -33,6 +33,15 @@ describe('chooseFront', () => {
     expect(c.reason).toMatch(/no native uWS\.js loads here \(no binary\)/);
   });
 
+  it('serves listen.tls with the net front, on every thread only where node:net has SO_REUSEPORT', () => {
+    const tls = { listen: { tls: { cert: 'c.pem', key: 'k.pem' } } };
+    expect(chooseFront(config(tls), NATIVE, true)).toMatchObject({ front: 'net', threads: 4 });
+    const old = chooseFront(config(tls), NATIVE, false);
+    expect(old).toMatchObject({ front: 'net', threads: 1 });
+    expect(old.reason).toMatch(/listen\.tls is served by the net front.*one thread/);
+    expect(chooseFront(config({ ...tls, front: 'uws' }), NATIVE, true).reason).toMatch(/front "uws" asked: listen\.tls/);
+  });
+
   it('knows which Node versions have reusePort in node:net', () => {
     expect(['20.20.2', '22.11.0', '22.12.0', '23.0.0', '23.1.0', '24.0.0'].map((v) => nodeHasReusePort(v))).toEqual([
       false,

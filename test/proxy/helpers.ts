@@ -107,12 +107,13 @@ async function launchProxyProc(config: Record<string, unknown>): Promise<ProxyPr
   const port = await freePort();
   const adminPort = await freePort();
   const full = {
-    listen: { host: '127.0.0.1', port },
     admin: { host: '127.0.0.1', port: adminPort },
     threads: 2,
     // PROXY_FRONT=net|uws|node runs every proxy test file on that front (tests that name their front keep it).
     ...(process.env.PROXY_FRONT ? { front: process.env.PROXY_FRONT } : {}),
     ...config,
+    // A test's listen section (e.g. tls) keeps the free port unless it names one.
+    listen: { host: '127.0.0.1', port, ...(config.listen as object) },
     healthCheck: { path: '/health', interval: 200, timeout: 1000, rise: 2, fall: 2, ...(config.healthCheck as object) },
   };
   const dir = mkdtempSync(join(tmpdir(), 'sabre-proxy-'));
