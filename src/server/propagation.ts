@@ -15,6 +15,7 @@ import { dependsOnReply, effectForm } from './aof-effects.js';
 import { digits, type ReplStream } from './repl-stream.js';
 import { CMD } from '../commands/ids.generated.js';
 import { copyBytes } from '../wire/bytes.js';
+import { writeDigits } from '../wire/resp-writer.js';
 import { COMMANDS } from '../commands/table.js';
 
 /** Commands kept as arguments until their reply (effectForm) or made absolute at dispatch (absoluteForm); SET only with options. */
@@ -36,12 +37,7 @@ const NO_ARGV: Uint8Array[] = [];
 /** Writes `<type>n\r\n` at `p` of `b`; returns the position after it. */
 function header(b: Buffer, p: number, type: number, n: number): number {
   b[p++] = type;
-  const d = digits(n);
-  for (let i = d - 1; i >= 0; i--) {
-    b[p + i] = 48 + (n % 10);
-    n = (n / 10) | 0;
-  }
-  p += d;
+  p = writeDigits(b, p, n);
   b[p++] = 13;
   b[p++] = 10;
   return p;

@@ -6,6 +6,7 @@
  */
 import type { ReplicationState } from './repl-state.js';
 import { copyBytes } from '../wire/bytes.js';
+import { writeDigits } from '../wire/resp-writer.js';
 
 const SELECT = Buffer.from('SELECT');
 
@@ -111,12 +112,7 @@ export class ReplStream {
   /** Writes `n` and CRLF at `p`; returns the position after them. */
   private num(n: number, p: number): number {
     const b = this.buf;
-    const d = digits(n);
-    for (let i = d - 1; i >= 0; i--) {
-      b[p + i] = 48 + (n % 10);
-      n = (n / 10) | 0;
-    }
-    p += d;
+    p = writeDigits(b, p, n);
     b[p++] = 13;
     b[p++] = 10;
     return p;
