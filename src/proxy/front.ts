@@ -2,6 +2,18 @@
  * What the proxy needs from the front end that serves clients: the uWS.js HttpResponse/HttpRequest methods it calls
  * (uWS's own objects satisfy them; node-front.ts provides them over node:http), and how a front starts and stops.
  */
+import type { AddressInfo, ListenOptions, Server } from 'node:net';
+
+/**
+ * Listens a node:net-based front's server on host:port and resolves with the bound port; with
+ * reusePort (Node >= 22.12) every thread binds the same port, as uWS does natively.
+ */
+export function listenOn(server: Server, host: string, port: number, reusePort: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`)));
+    server.listen({ host, port, reusePort } as ListenOptions, () => resolve((server.address() as AddressInfo).port));
+  });
+}
 
 /** The uWS HttpResponse methods the proxy uses (node-front.ts provides them over node:http where uWS is unavailable). */
 export interface FrontResponse {

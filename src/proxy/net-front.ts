@@ -6,9 +6,9 @@
  * and answers every request it will not forward with a status and a closed connection. Responses are built in one
  * buffer per thread and leave in one write.
  */
-import { type AddressInfo, createServer, type ListenOptions, type Server, Socket, type SocketConstructorOpts } from 'node:net';
+import { createServer, type Server, Socket, type SocketConstructorOpts } from 'node:net';
 import { WRITE_FALLBACK, WRITE_PENDING, writeBytes } from '../net/direct-write.js';
-import type { Front, FrontResponse } from './front.js';
+import { type Front, type FrontResponse, listenOn } from './front.js';
 import type { ProxyContext } from './proxy-context.js';
 import { proxyRequest } from './proxy-request.js';
 import {
@@ -828,12 +828,7 @@ export class NetFront implements Front {
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', (err) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`)));
-      this.server.listen({ host, port, reusePort: this.reusePort } as ListenOptions, () =>
-        resolve((this.server.address() as AddressInfo).port),
-      );
-    });
+    return listenOn(this.server, host, port, this.reusePort);
   }
 
   stopListening(): void {

@@ -4,8 +4,8 @@
  * forward (node's parser errors become 400/414/431/501/505). Chosen with `front: "node"`, and where no native uWS loads.
  */
 import { createServer, type IncomingMessage, type Server, ServerResponse } from 'node:http';
-import type { AddressInfo, ListenOptions, Socket } from 'node:net';
-import type { Front, FrontRequest, FrontResponse } from './front.js';
+import type { Socket } from 'node:net';
+import { type Front, type FrontRequest, type FrontResponse, listenOn } from './front.js';
 import type { ProxyContext } from './proxy-context.js';
 import { proxyRequest, refuse } from './proxy-request.js';
 import { answerAndClose, errorAnswer, tunnel } from './websocket-tunnel.js';
@@ -280,13 +280,7 @@ export class NodeFront implements Front {
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.on('error', (err) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`)));
-      // reusePort (Node >= 22.12) lets every thread bind the same port, as uWS does natively.
-      this.server.listen({ host, port, reusePort: this.reusePort } as ListenOptions, () =>
-        resolve((this.server.address() as AddressInfo).port),
-      );
-    });
+    return listenOn(this.server, host, port, this.reusePort);
   }
 
   stopListening(): void {

@@ -3,11 +3,11 @@
  * SNI from a map the reload swaps, and an ALPN switch: `h2` connections go to node:http2 (h2-front.ts), the rest to
  * the net front's HTTP/1.x parser over the TLS socket. Open connections keep the context they were made with.
  */
-import type { AddressInfo, ListenOptions, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type Server as TlsServer, type TLSSocket, createServer } from 'node:tls';
 import { logger } from '../log.js';
 import type { ProxyConfig } from './config.js';
-import type { Front } from './front.js';
+import { type Front, listenOn } from './front.js';
 import { H2Front } from './h2-front.js';
 import { NetFront } from './net-front.js';
 import type { ProxyContext } from './proxy-context.js';
@@ -72,12 +72,7 @@ export class TlsFront implements Front {
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', (err) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`)));
-      this.server.listen({ host, port, reusePort: this.reusePort } as ListenOptions, () =>
-        resolve((this.server.address() as AddressInfo).port),
-      );
-    });
+    return listenOn(this.server, host, port, this.reusePort);
   }
 
   stopListening(): void {
