@@ -17,7 +17,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Connection, REPLY_OFF, REPLY_ON, REPLY_SKIP, isLoopbackAddress, type PendingPart } from './connection.js';
 import { ErrorStats } from './error-stats.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
-import { SCRIPT_CALLS } from '../commands/script-calls.js';
+import { SCRIPT_CALLS, TO_EVERY_SHARD } from '../commands/script-calls.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
 import { readIntoScratch } from '../net/socket-reader.js';
@@ -1008,14 +1008,6 @@ export class Acceptor {
           return true;
         }
         break;
-      // Scripts and function libraries live in every shard.
-      case CMD.SCRIPT_LOAD:
-      case CMD.SCRIPT_FLUSH:
-      case CMD.FUNCTION_LOAD:
-      case CMD.FUNCTION_DELETE:
-      case CMD.FUNCTION_FLUSH:
-      case CMD.FUNCTION_RESTORE:
-        return this.broadcast(conn, seq, id, cmd, Split.Same);
       case CMD.SCAN: {
         const c = parseScanCursor(cmd.buf, cmd.argStart[1]!, cmd.argLen[1]!);
         const s = c === null ? 0 : cursorShard(c, this.nShards);
@@ -1034,6 +1026,8 @@ export class Acceptor {
       return true;
     }
     if (nk <= 0) {
+      // Scripts and function libraries live in every shard.
+      if (TO_EVERY_SHARD.has(id)) return this.broadcast(conn, seq, id, cmd, Split.Same);
       if (this.held[0] === 1) return this.stall(conn, id);
       this.sendAll(this.shards[0]!, conn, seq, id, cmd);
       return true;

@@ -13,22 +13,13 @@ import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { internalId } from '../commands/internal.js';
 import { sortSpansShards } from '../commands/sort-args.js';
+import { TO_EVERY_SHARD } from '../commands/script-calls.js';
 import { DataLoadError } from '../errors.js';
 import { EntryPacker, RdbError, loadAtStartup, readRdbFile, type StartupLoadResult } from '../persistence/index.js';
 
 const FUNCTION = Buffer.from('FUNCTION');
 const LOAD = Buffer.from('LOAD');
 const REPLACE = Buffer.from('REPLACE');
-
-/** Commands that change what every shard holds (scripts and function libraries): replayed to all of them, as the acceptor runs them. */
-const TO_EVERY_SHARD = new Set<number>([
-  CMD.SCRIPT_LOAD,
-  CMD.SCRIPT_FLUSH,
-  CMD.FUNCTION_LOAD,
-  CMD.FUNCTION_DELETE,
-  CMD.FUNCTION_FLUSH,
-  CMD.FUNCTION_RESTORE,
-]);
 
 /** Entries go to a shard in chunks of about this many packed bytes while loading. */
 const LOAD_CHUNK_BYTES = 1 << 20;
@@ -200,6 +191,7 @@ function replayCommand(a: Acceptor, replay: Replay, db: number, argv: Uint8Array
     replay.send(0, db, id, argv);
     return null;
   }
+  // Scripts and function libraries live in every shard: replayed to all of them, as the acceptor runs them.
   if (TO_EVERY_SHARD.has(id)) {
     for (let s = 0; s < n; s++) replay.send(s, db, id, argv);
     return null;
