@@ -47,7 +47,7 @@ async function caughtUp(master: Redis, replica: Redis): Promise<void> {
     'the replica to catch up',
     async () => {
       const [m, r] = [await replInfo(master), await replInfo(replica)];
-      return r['master_link_status'] === 'up' && r['slave_repl_offset'] === m['master_repl_offset'];
+      return r.master_link_status === 'up' && r.slave_repl_offset === m.master_repl_offset;
     },
     120_000,
   );
@@ -77,7 +77,7 @@ describe('replication faults, Sabre → Sabre', () => {
     const mc = new Redis({ port: mp, host: '127.0.0.1' });
     const rc = new Redis({ port: rp, host: '127.0.0.1' });
     clients.push(mc, rc);
-    await waitFor('the first sync', async () => (await replInfo(rc))['master_link_status'] === 'up', 120_000);
+    await waitFor('the first sync', async () => (await replInfo(rc)).master_link_status === 'up', 120_000);
     return { m, r, mc, rc, mp, rp };
   }
 
@@ -112,7 +112,7 @@ describe('replication faults, Sabre → Sabre', () => {
     const { m, mc, rc, mp } = await pair(['save "3600 1"'], []);
     await writeMixed(mc, 'a', 0, 1000);
     await caughtUp(mc, rc);
-    const oldId = (await replInfo(mc))['master_replid'];
+    const oldId = (await replInfo(mc)).master_replid;
     mc.disconnect();
     await m.stop();
     servers[0] = await restartSabre(join(dir, 'm'), mp);
@@ -124,7 +124,7 @@ describe('replication faults, Sabre → Sabre', () => {
       'the replica to take the new history',
       async () => {
         const [m, r] = [await replInfo(mc2), await replInfo(rc)];
-        return r['master_replid'] === m['master_replid'] && m['master_replid'] !== oldId;
+        return r.master_replid === m.master_replid && m.master_replid !== oldId;
       },
       120_000,
     );
@@ -138,7 +138,7 @@ describe('replication faults, Sabre → Sabre', () => {
     await caughtUp(mc, rc);
     r.proc.kill('SIGSTOP');
     await writeMixed(mc, 'b', 500, 1000);
-    await waitFor('the master to drop the silent replica', async () => (await replInfo(mc))['connected_slaves'] === '0', 120_000);
+    await waitFor('the master to drop the silent replica', async () => (await replInfo(mc)).connected_slaves === '0', 120_000);
     await writeMixed(mc, 'c', 1000, 1200);
     r.proc.kill('SIGCONT');
     await writeMixed(mc, 'd', 1200, 1300);
@@ -150,7 +150,7 @@ describe('replication faults, Sabre → Sabre', () => {
     await writeMixed(mc, 'a', 0, 500);
     await caughtUp(mc, rc);
     m.proc.kill('SIGSTOP');
-    await waitFor('the replica to see its link down', async () => (await replInfo(rc))['master_link_status'] === 'down', 120_000);
+    await waitFor('the replica to see its link down', async () => (await replInfo(rc)).master_link_status === 'down', 120_000);
     m.proc.kill('SIGCONT');
     await writeMixed(mc, 'b', 500, 1000);
     await expectSameData(mc, rc);
@@ -171,7 +171,7 @@ describe('replication faults, Sabre → Sabre', () => {
     }
     await waitFor(
       'the master to drop the replica over its output buffer limit',
-      async () => (await replInfo(mc))['connected_slaves'] === '0',
+      async () => (await replInfo(mc)).connected_slaves === '0',
       120_000,
     );
     r.proc.kill('SIGCONT');

@@ -52,11 +52,11 @@ describe.skipIf(!hasSentinel)('redis-sentinel monitoring a Sabre master', () => 
         'each Sentinel to see the other and the run id',
         async () => {
           const m = await sentinelMaster(s);
-          return m['runid'] === runId && m['num-other-sentinels'] === '1' ? m : undefined;
+          return m.runid === runId && m['num-other-sentinels'] === '1' ? m : undefined;
         },
         60_000,
       );
-      expect(m['flags']).toBe('master');
+      expect(m.flags).toBe('master');
       expect(m['role-reported']).toBe('master');
       expect(await s.call('SENTINEL', 'CKQUORUM', 'mymaster')).toMatch(/^OK 2 usable Sentinels/);
     }
@@ -106,8 +106,8 @@ describe.skipIf(!hasSentinel)('redis-sentinel with a password on the Sabre maste
     const c = new Redis({ port: master.port, host: '127.0.0.1', password: 's3cret' });
     try {
       const runId = /run_id:(\w+)/.exec(await c.info('server'))![1]!;
-      await waitFor('Sentinel to read the master through AUTH', async () => (await sentinelMaster(s))['runid'] === runId, 60_000);
-      expect((await sentinelMaster(s))['flags']).toBe('master');
+      await waitFor('Sentinel to read the master through AUTH', async () => (await sentinelMaster(s)).runid === runId, 60_000);
+      expect((await sentinelMaster(s)).flags).toBe('master');
       await waitFor('Sentinel subscribed to its hello channel', async () => {
         const [, n] = (await c.call('PUBSUB', 'NUMSUB', '__sentinel__:hello')) as [string, number];
         return n === 1;

@@ -55,7 +55,7 @@ describe.skipIf(!hasSentinel)('failover of a Sabre master by Redis Sentinel', ()
     try {
       await waitFor('both replicas online', async () => {
         const info = await replInfo(master);
-        return info['slave0']?.includes('state=online') && info['slave1']?.includes('state=online');
+        return info.slave0?.includes('state=online') && info.slave1?.includes('state=online');
       });
     } finally {
       master.disconnect();
@@ -143,7 +143,7 @@ describe.skipIf(!hasSentinel)('failover of a Sabre master by Redis Sentinel', ()
       try {
         await waitFor('the other replica to follow the new master', async () => {
           const info = await replInfo(other);
-          return info['master_port'] === newPort && info['master_link_status'] === 'up';
+          return info.master_port === newPort && info.master_link_status === 'up';
         });
         const want = await dataset(c);
         await waitFor('the other replica to catch up', async () => differences(want, await dataset(other)).length === 0);
@@ -165,7 +165,7 @@ describe.skipIf(!hasSentinel)('failover of a Sabre master by Redis Sentinel', ()
         'Sentinel to reconfigure the old master as a replica',
         async () => {
           const info = await replInfo(old);
-          return info['role'] === 'slave' && info['master_port'] === newPort && info['master_link_status'] === 'up';
+          return info.role === 'slave' && info.master_port === newPort && info.master_link_status === 'up';
         },
         120_000,
       );

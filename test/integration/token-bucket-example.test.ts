@@ -60,7 +60,7 @@ describe('examples/token-bucket: one limit three ways', () => {
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
     expect(statuses[5]).toBe(429);
     expect(last!.headers['ratelimit-policy']).toBe('"demo";q=5');
-    expect(last!.headers['ratelimit']).toBe('"demo";r=0');
+    expect(last!.headers.ratelimit).toBe('"demo";r=0');
     expect(last!.headers['retry-after']).toBe('1');
   });
 });

@@ -16,7 +16,7 @@ describe('ReplBacklog', () => {
     expect(b.covers(20001)).toBe(true);
     const tail = text(b.since(10001));
     expect(tail).toBe('b'.repeat(10000));
-    expect(text(b.since(10000))).toBe('a' + 'b'.repeat(10000));
+    expect(text(b.since(10000))).toBe(`a${'b'.repeat(10000)}`);
     expect(b.since(20001)).toEqual([]);
   });
 
