@@ -1,9 +1,10 @@
 /** Cluster-mode nodes for tests: Sabre servers and real redis-server 7.0 nodes on free loopback ports, with explicit bus ports. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { freePort } from './redis-server.js';
+export { freePort };
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -11,18 +12,6 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 export const hasRedisTools = spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-cli', ['--version']).status === 0;
 /** Why tests needing them are skipped. */
 export const NO_REDIS_TOOLS = 'redis-server/redis-cli not installed (apt-get install redis-server redis-tools)';
-
-/** A free loopback port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A running cluster node. */
 export interface ClusterNodeProcess {

@@ -5,25 +5,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startServer, type TestServer } from './server.js';
+import { freePort } from './redis-server.js';
+export { freePort };
 
 /** True where `redis-sentinel` runs (Debian: apt-get install redis-sentinel). */
 export const hasSentinel = spawnSync('redis-sentinel', ['--version'], { encoding: 'utf8' }).status === 0;
-
-/** A free 127.0.0.1 port (listen on 0, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined/false, or throws after `boundMs`. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, boundMs = 60_000, everyMs = 100): Promise<T> {

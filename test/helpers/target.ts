@@ -5,21 +5,10 @@
  * Redis's behaviour and not Sabre's.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { startServer, type TestServer } from './server.js';
+import { freePort } from './redis-server.js';
 
 export const AGAINST_REDIS = process.env.SABRE_COMPARE_REDIS === '1';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
-}
 
 export async function startTarget(flags: string[] = []): Promise<TestServer> {
   if (!AGAINST_REDIS) return startServer(flags);

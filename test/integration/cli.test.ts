@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RespConn } from '../helpers/resp.js';
 import { refused, runCli, startServer } from '../helpers/server.js';
+import { freePort } from '../helpers/redis-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sabre-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,17 +16,6 @@ function conf(name: string, text: string): string {
   const p = join(dir, name);
   writeFileSync(p, text);
   return p;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
 }
 
 describe('sabre server: bad flags and config values exit 1 with a clear message', () => {

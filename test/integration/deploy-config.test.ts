@@ -1,23 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { startProxy } from '../../dist/index.js';
+import { freePort } from '../helpers/redis-server.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
 const read = (f: string): string => readFileSync(`${DEPLOY}${f}`, 'utf8');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Metric names an expression uses (Sabre's and redis_exporter's prefixes). */
 function metricNames(expr: string): string[] {

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
@@ -14,19 +13,10 @@ import { RespConn } from '../helpers/resp.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../helpers/redis-server.js';
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 if (!hasRedis) console.warn('geo-sort: redis-server not installed (apt-get install redis-server): the differential tests are skipped');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** mulberry32: a small seeded PRNG so failures replay. */
 function rng(seed: number): () => number {

@@ -1,22 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { runCli, startServer, type TestServer } from '../helpers/server.js';
+import { freePort } from '../helpers/redis-server.js';
 
 interface Family {
   name: string;
   type: string;
   metrics: { value: string; labels?: Record<string, string> }[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 describe('sabre server --metrics-port', () => {

@@ -4,42 +4,17 @@
  * payloads, leave the source unless COPY, and the options and errors are Redis's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { freePort, spawnRedisServer } from '../helpers/redis-server.js';
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 if (!hasRedis) console.log('migrate.test: the real-Redis cases are skipped: install redis-server 7.0 (apt-get install redis-server)');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts redis-server on a free port; resolves once it accepts connections. */
-async function startRedis(): Promise<{ port: number; proc: ChildProcess }> {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  return { port, proc };
+function startRedis(): Promise<{ port: number; proc: ChildProcess }> {
+  return spawnRedisServer(['--save', '', '--appendonly', 'no']);
 }
 
 describe('MIGRATE between Sabre servers', () => {

@@ -7,25 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { hasRedis } from '../persistence/redis-process.js';
+import { freePort } from '../helpers/redis-server.js';
 
 if (!hasRedis) console.warn('replication-master: skipped: redis-server 7.0 is not installed (Debian: apt-get install redis-server)');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A redis-server replica of the Sabre master, restartable on the same port and directory. */
 class RedisReplica {

@@ -5,44 +5,19 @@
  * (as redis-sentinel sends it), MASTERDOWN. Skips with a message when redis-server is missing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { freePort, spawnRedisServer } from '../helpers/redis-server.js';
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 if (!hasRedis) console.log('replication-replica.test: skipped: install redis-server 7.0 (apt-get install redis-server)');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(extra: string[]): Promise<{ port: number; proc: ChildProcess }> {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  return { port, proc };
+function startRedis(extra: string[]): Promise<{ port: number; proc: ChildProcess }> {
+  return spawnRedisServer(['--save', '', '--appendonly', 'no', ...extra]);
 }
 
 /** INFO section as a map. */

@@ -4,7 +4,7 @@
  * when the password is removed. A client "from elsewhere" connects from 127.0.0.2, which Redis
  * (comparing the peer with exactly 127.0.0.1 and ::1) treats as non-local.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { RespConn, encode, type Reply } from '../helpers/resp.js';
 import { runCli, startServer, type TestServer } from '../helpers/server.js';
+import { spawnRedisServer } from '../helpers/redis-server.js';
 
 const DENIED =
   "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
@@ -385,23 +386,6 @@ describe.skipIf(!HAVE_PRLIMIT)('maxclients under a descriptor limit', () => {
 
 /** Starts redis-server 7.0 on a free port with its defaults (saving off), for side-by-side replies. */
 async function startRedis(flags: string[]): Promise<{ port: number; stop(): void }> {
-  const free = createServer();
-  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
-  const port = (free.address() as { port: number }).port;
-  await new Promise<void>((resolve) => free.close(() => resolve()));
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...flags], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
+  const { port, proc } = await spawnRedisServer(['--save', '', ...flags]);
   return { port, stop: () => proc.kill('SIGTERM') };
 }

@@ -5,7 +5,6 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants } from 'node:crypto';
@@ -15,22 +14,12 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { RespConn } from '../helpers/resp.js';
 import { runCli, startServer, type TestServer } from '../helpers/server.js';
+import { freePort } from '../helpers/redis-server.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const hasRedisCli = spawnSync('redis-cli', ['--version']).status === 0;
 if (!hasOpenssl) console.warn('tls.test.ts skipped: it needs the openssl command (apt-get install openssl)');
 if (!hasRedisCli) console.warn('tls.test.ts: redis-cli case skipped (apt-get install redis-tools)');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
-}
 
 /** Certificates for the test: a CA, two server certificates, a client one, and a self-signed stranger. */
 function makeCerts(dir: string): void {

@@ -1,22 +1,11 @@
 /** Starts a real redis-server on a free loopback port for interop tests (only where redis-server is installed). */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from '../helpers/redis-server.js';
 
 /** True when redis-server and redis-check-rdb can be run. */
 export const hasRedis =
   spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-check-rdb', ['--version']).status !== null;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A running redis-server and a client connected to it. */
 export interface RealRedis {

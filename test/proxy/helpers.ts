@@ -3,23 +3,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, connect as connectSocket, createServer as createNetServer, type Socket } from 'node:net';
+import { type AddressInfo, connect as connectSocket, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../helpers/redis-server.js';
+export { freePort };
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** The Node that runs the proxy: SABRE_TEST_NODE checks another version (e.g. 24) against the same suite. */
 export const PROXY_NODE = process.env.SABRE_TEST_NODE ?? process.execPath;
-
-/** A port that was free a moment ago (listen on 0, then close). */
-export async function freePort(): Promise<number> {
-  const s = createNetServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A node:http backend that answers with its own name unless `handler` takes over. */
 export interface Backend {
