@@ -18,6 +18,7 @@ import {
   commandLine,
   machineInfo,
   median,
+  positiveInt,
   requireTool,
   runMain,
   serverSpecs,
@@ -61,11 +62,7 @@ function options() {
     console.log(USAGE);
     process.exit(0);
   }
-  const int = (name) => {
-    const n = Number(values[name]);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${values[name]}'\n${USAGE}`);
-    return n;
-  };
+  const int = (name) => positiveInt(values, name, USAGE);
   const parts = values.parts.split(',').map((p) => p.trim());
   for (const p of parts) if (p !== 'sync' && p !== 'write') throw new Error(`unknown part '${p}'\n${USAGE}`);
   return {

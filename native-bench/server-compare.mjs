@@ -17,6 +17,7 @@ import {
   machineInfo,
   makeTlsCerts,
   median,
+  positiveInt,
   requireTool,
   runMain,
   serverSpecs,
@@ -65,11 +66,7 @@ function options() {
     console.log(USAGE);
     process.exit(0);
   }
-  const int = (name) => {
-    const n = Number(values[name]);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${values[name]}'\n${USAGE}`);
-    return n;
-  };
+  const int = (name) => positiveInt(values, name, USAGE);
   const tests = values.tests
     .split(',')
     .map((t) => t.trim().toLowerCase())

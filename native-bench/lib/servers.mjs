@@ -404,6 +404,13 @@ function shellQuote(a) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The parsed option `--name` as a positive integer; throws with the usage text otherwise. */
+export function positiveInt(values, name, usage) {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${values[name]}'\n${usage}`);
+  return n;
+}
+
 /** Median of a list of numbers, those not finite left out (NaN if none). */
 export function median(xs) {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
