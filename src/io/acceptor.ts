@@ -322,6 +322,7 @@ export class Acceptor {
       kill: (conn) => this.kill(conn),
       describe: (conn) => this.hooks.clientInfo(conn),
       unthrottle: (conn) => this.unthrottle(conn),
+      drained: (conn) => this.drained(conn),
     });
     this.bell = new Int32Array(this.doorbellSab);
     this.tls = new TlsListener(config, this.log, (s) => this.onConnection(s, true));
@@ -444,11 +445,7 @@ export class Acceptor {
     const onData = (d: Buffer): void => this.onData(conn, d);
     if (tls || !readIntoScratch(socket, onData, (b, n) => this.onHeldRead(conn, b, n))) socket.on('data', onData);
     socket.on('drain', () => {
-      if (conn.readPaused) {
-        conn.readPaused = false;
-        if (conn.throttled && conn.nextSeq - conn.nextWrite <= conn.maxInFlight >> 1) this.unthrottle(conn);
-        else if (!conn.stalled) socket.resume();
-      }
+      if (conn.directPending === 0) this.drained(conn);
     });
     socket.on('error', () => {});
     socket.on('close', () => this.onClose(conn));
@@ -1287,6 +1284,14 @@ export class Acceptor {
   }
 
   /** Lets a connection throttled at its in-flight cap parse again (its replies caught up). */
+  /** A client's queued output was all written: if its reading was paused for it, it reads again. */
+  private drained(conn: Connection): void {
+    if (!conn.readPaused) return;
+    conn.readPaused = false;
+    if (conn.throttled && conn.nextSeq - conn.nextWrite <= conn.maxInFlight >> 1) this.unthrottle(conn);
+    else if (!conn.stalled) conn.socket.resume();
+  }
+
   private unthrottle(conn: Connection): void {
     conn.throttled = false;
     this.resume(conn);

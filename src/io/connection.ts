@@ -134,6 +134,10 @@ export class Connection {
   readonly out = new RespWriter(1024);
   /** Queued on the acceptor's flush list this tick. */
   dirty = false;
+  /** Bytes of a direct write libuv still holds (the socket was full); the socket's writableLength does not count them. */
+  directPending = 0;
+  /** What the flusher calls when libuv is done with a pending direct write (made once per connection). */
+  directDone: (() => void) | null = null;
   /** Where error replies delivered to this client are counted (INFO errorstats); null: not counted. */
   errors: ErrorStats | null = null;
   /** Sequence number of the last reply that was an error (-1: none): the acceptor's failed_calls test. */
@@ -311,6 +315,6 @@ export class Connection {
 
   /** Pending output bytes the kernel has not taken yet. */
   get pendingOutput(): number {
-    return this.socket.writableLength + this.out.len;
+    return this.socket.writableLength + this.directPending + this.out.len;
   }
 }

@@ -5,6 +5,7 @@
  * being read; past its class's `client-output-buffer-limit` it is closed.
  */
 import { pooledCopy } from '../wire/bytes.js';
+import { WRITE_FALLBACK, WRITE_PENDING, writeBytes } from '../net/direct-write.js';
 import { ST_SUBSCRIBED, type Connection } from './connection.js';
 import type { AofOrder } from './aof-order.js';
 import type { Logger } from '../log.js';
@@ -29,6 +30,8 @@ export interface FlushContext {
   describe(conn: Connection): string;
   /** A connection whose parsing stopped on too many commands in flight may parse again. */
   unthrottle(conn: Connection): void;
+  /** The connection's queued output was written (as the socket's 'drain'): a paused one reads again. */
+  drained(conn: Connection): void;
 }
 
 /**
@@ -110,7 +113,7 @@ export class ReplyFlusher {
       if (conn.closed) continue;
       const len = conn.out.len;
       // Like Redis, the limit applies to what is queued for the client, this tick's output included.
-      const queued = conn.socket.writableLength + len + (conn.share === null ? 0 : conn.shareEnd - conn.shareStart);
+      const queued = conn.socket.writableLength + conn.directPending + len + (conn.share === null ? 0 : conn.shareEnd - conn.shareStart);
       if (queued >= this.floor) {
         if (this.overLimit(conn, queued)) continue;
       } else if (conn.softLimitSince !== 0) {
@@ -125,10 +128,7 @@ export class ReplyFlusher {
           conn.flushedReplies = conn.nextWrite;
           conn.maxInFlight = inFlightCap(len / replies);
         }
-        // A big reply's copies (the shard's, conn.out's, this one) are garbage once the socket took it.
-        if (len < BIG_WRITE_BYTES) conn.socket.write(pooledCopy(conn.out.bytes, 0, len));
-        else conn.socket.write(pooledCopy(conn.out.bytes, 0, len), () => dropped(3 * len));
-        conn.out.reset();
+        this.write(conn, len);
       }
       if (conn.closeAfterReplies && conn.idle) {
         conn.closed = true;
@@ -136,7 +136,7 @@ export class ReplyFlusher {
         conn.socket.end(() => conn.socket.destroy());
         continue;
       }
-      if (conn.socket.writableLength > PAUSE_OUTPUT_BYTES) {
+      if (conn.socket.writableLength + conn.directPending > PAUSE_OUTPUT_BYTES) {
         if (!conn.readPaused) {
           conn.readPaused = true;
           conn.socket.pause();
@@ -146,6 +146,41 @@ export class ReplyFlusher {
       }
     }
     list.length = 0;
+  }
+
+  /**
+   * Writes conn.out's `len` bytes. Straight from conn.out to the socket's handle when nothing is queued before them:
+   * the kernel mostly takes them at once and conn.out is reused, with no copy and no garbage per write. When libuv
+   * keeps them (the socket is full) conn.out starts a new buffer; while that write pends, or where direct writes are
+   * not possible, a copy goes through socket.write, which queues behind it in libuv.
+   */
+  private write(conn: Connection, len: number): void {
+    const out = conn.out;
+    if (conn.directPending === 0) {
+      conn.directDone ??= () => this.directDone(conn);
+      const r = writeBytes(conn.socket, out.bytes.subarray(0, len), conn.directDone);
+      if (r !== WRITE_FALLBACK) {
+        if (r === WRITE_PENDING) {
+          conn.directPending = len;
+          out.detach(len < BIG_WRITE_BYTES ? out.bytes.length : 4096);
+        } else out.reset();
+        return;
+      }
+    }
+    // A big reply's copies (the shard's, conn.out's, this one) are garbage once the socket took it.
+    if (len < BIG_WRITE_BYTES) conn.socket.write(pooledCopy(out.bytes, 0, len));
+    else conn.socket.write(pooledCopy(out.bytes, 0, len), () => dropped(3 * len));
+    out.reset();
+  }
+
+  /** libuv finished a pending direct write: its buffer is garbage now, and a paused reader may resume. */
+  private directDone(conn: Connection): void {
+    const len = conn.directPending;
+    conn.directPending = 0;
+    if (len >= BIG_WRITE_BYTES) dropped(2 * len);
+    // Output written through the socket's stream meanwhile (queued behind this write) either ends with the
+    // stream's own 'drain', or is under its high-water mark and small enough to read on now.
+    if (!conn.closed && !conn.socket.writableNeedDrain) this.ctx.drained(conn);
   }
 
   /**
@@ -178,7 +213,7 @@ export class ReplyFlusher {
   checkSoftLimits(): void {
     for (const conn of this.overSoft) {
       if (conn.closed) this.overSoft.delete(conn);
-      else this.overLimit(conn, conn.socket.writableLength + conn.out.len);
+      else this.overLimit(conn, conn.pendingOutput);
     }
   }
 

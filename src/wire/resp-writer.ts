@@ -73,6 +73,12 @@ export class RespWriter {
     if (this.bytes.length > 1 << 22) this.bytes = new Uint8Array(4096);
   }
 
+  /** Hands the written bytes' buffer over (someone else keeps it now) and starts an empty one of `initial` bytes. */
+  detach(initial: number): void {
+    this.bytes = new Uint8Array(initial);
+    this.len = 0;
+  }
+
   /** Appends raw bytes. */
   raw(src: Uint8Array, start: number, length: number): void {
     this.ensure(length);
