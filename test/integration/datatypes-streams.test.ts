@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -307,6 +308,46 @@ describe('stream persistence', () => {
       await srv.stop();
     }
   });
+  it.skipIf(!hasRedis)(
+    "loads the RDB file real Redis 7.0 saved with a stream and its groups, and Redis loads Sabre's (needs redis-server)",
+    async () => {
+      /** 150 entries over several nodes, a deletion, two groups (one with ENTRIESREAD), pending entries of two consumers. */
+      const fill = async (x: Redis): Promise<void> => {
+        for (let i = 1; i <= 150; i++) await x.xadd('s', `${i}-0`, 'f', String(i), ...(i % 9 === 0 ? ['g', 'x'] : []));
+        await x.xdel('s', '4-0');
+        await x.xgroup('CREATE', 's', 'g', '0');
+        await x.xgroup('CREATE', 's', 'h', '100-0', 'ENTRIESREAD', '99');
+        await x.xreadgroup('GROUP', 'g', 'alice', 'COUNT', 3, 'STREAMS', 's', '>');
+        await x.xreadgroup('GROUP', 'g', 'bob', 'COUNT', 2, 'STREAMS', 's', '>');
+        await x.xack('s', 'g', '2-0');
+      };
+      const fromRedis = await startRedis(dir, 'from-redis.rdb');
+      await fill(fromRedis.client);
+      const redisView = await fullInfo(fromRedis.client, 's');
+      await fromRedis.client.save();
+      await fromRedis.stop();
+      const srv = await startServer(['--dir', dir, '--dbfilename', 'from-redis.rdb']);
+      const c = new Redis({ port: srv.port, host: '127.0.0.1' });
+      try {
+        expect(await fullInfo(c, 's')).toEqual(redisView);
+        await c.flushall();
+        await fill(c);
+        const sabreView = await fullInfo(c, 's');
+        await c.save();
+        const check = spawnSync('redis-check-rdb', [join(dir, 'from-redis.rdb')], { encoding: 'utf8' });
+        expect(check.status, check.stdout).toBe(0);
+        const toRedis = await startRedis(dir, 'from-redis.rdb');
+        try {
+          expect(await fullInfo(toRedis.client, 's')).toEqual(sabreView);
+        } finally {
+          await toRedis.stop();
+        }
+      } finally {
+        c.disconnect();
+        await srv.stop();
+      }
+    },
+  );
 });
 
 /** XINFO STREAM FULL without radix-tree-nodes (a count of Redis's rax internals that Sabre's index only approximates). */
