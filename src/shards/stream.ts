@@ -15,7 +15,7 @@
 import type { Arena } from './arena.js';
 import type { RespWriter } from '../wire/resp-writer.js';
 import { INTERNAL_MARK } from './listpack.js';
-import { ID, R_TMP3, idCmp, idCmpMem, idCopy, idIsZero, idLoad, idSet, idStore, replyId } from './stream-id.js';
+import { ID, R_TMP3, idCmp, idCmpMem, idCopy, idIncr, idIsZero, idLoad, idSet, idStore, replyId } from './stream-id.js';
 import {
   tAfterDelete,
   tBytes,
@@ -565,6 +565,20 @@ export function streamLastLiveId(m: Arena, s: number, r: number): boolean {
   }
   idCopy(r, R_TMP3);
   return true;
+}
+
+/**
+ * Whether a live entry with an id above register r exists: what XREAD and XREADGROUP `>` decide on. Nothing was ever
+ * added above the stream's last id, so that answers most calls; else a forward walk from r stops at the first live
+ * entry (the last live id, which Redis compares instead, costs a walk of the whole last node here).
+ */
+export function streamHasAfter(m: Arena, s: number, r: number): boolean {
+  if (idCmpMem(r, m.u32, lastIdWord(s)) >= 0) return false;
+  idCopy(R_TMP3 + 1, r);
+  idIncr(R_TMP3 + 1);
+  idSet(R_TMP3 + 2, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff);
+  it.start(m, s, R_TMP3 + 1, R_TMP3 + 2, false);
+  return it.next();
 }
 
 /** Deletes the entry with id register r; false when it is not there. Updates max deleted id. */

@@ -67,6 +67,7 @@ import {
   streamAppend,
   streamDelete,
   streamFirstId,
+  streamHasAfter,
   streamLastLiveId,
   streamNew,
   streamTrim,
@@ -488,16 +489,13 @@ function readGeneric(c: Ctx, group: boolean): void {
         sync = true;
         history = true;
       } else if (sLength(m, s) > 0) {
-        streamLastLiveId(m, s, R_C);
-        if (idCmpMem(R_C, m.u32, gLastWord(g)) > 0) {
+        idLoad(R_C, m.u32, gLastWord(g));
+        if (streamHasAfter(m, s, R_C)) {
           sync = true;
-          idLoad(R_B, m.u32, gLastWord(g));
+          idCopy(R_B, R_C);
         }
       }
-    } else if (sLength(m, s) > 0) {
-      streamLastLiveId(m, s, R_C);
-      sync = idCmp(R_C, R_B) > 0;
-    }
+    } else sync = sLength(m, s) > 0 && streamHasAfter(m, s, R_B);
     if (!sync) continue;
     served++;
     if (out.proto === 2) out.arrayHeader(2);
@@ -1225,7 +1223,8 @@ const xwatch: Handler = (c) => {
     if (group) {
       const g = s === 0 ? 0 : findGroup(m, s, c.buf, c.as[1]!, c.al[1]!);
       if (g === 0) return c.out.int(1);
-      if (sLength(m, s) > 0 && streamLastLiveId(m, s, R_C) && idCmpMem(R_C, m.u32, gLastWord(g)) > 0) return c.out.int(1);
+      idLoad(R_C, m.u32, gLastWord(g));
+      if (sLength(m, s) > 0 && streamHasAfter(m, s, R_C)) return c.out.int(1);
     } else if (s !== 0) {
       if (!parseId(c.buf, c.as[3 + n + k]!, c.al[3 + n + k]!, R_A, false, true, false)) return c.out.error(E_INVALID_ID);
       if (idCmpMem(R_A, m.u32, lastIdWord(s)) < 0) return c.out.int(1);
