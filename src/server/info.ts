@@ -149,6 +149,9 @@ function section(a: Acceptor, name: string): string[] | null {
         `maxmemory:${cfg.get('maxmemory')}`,
         `maxmemory_human:${human(cfg.num('maxmemory'))}`,
         `maxmemory_policy:${cfg.get('maxmemory-policy')}`,
+        // Eviction measures what used_memory counts (the shards' data) and nothing besides it; values are freed at once.
+        'mem_not_counted_for_evict:0',
+        'lazyfree_pending_objects:0',
         // Every shard holds the same scripts: shard 0's count is the server's.
         `number_of_cached_scripts:${a.shards[0]?.stats[F.ST_CACHED_SCRIPTS] ?? 0}`,
       ];

@@ -276,6 +276,11 @@ function runHandler(cmd: number): void {
   runOn(ctx, cmd);
 }
 
+/** Like Redis's processCommand, a client's every command evicts first under maxmemory; inside a script only writes do. */
+function mayEvict(c: Ctx, cmd: number): boolean {
+  return MEMORY_CLASS[cmd] !== 0 || c === ctx;
+}
+
 /** Runs command `cmd` on context `c` (a client's, or a script's redis.call) as the shard runs every command. */
 function runOn(c: Ctx, cmd: number): void {
   const h = handlers[cmd];
@@ -291,7 +296,12 @@ function runOn(c: Ctx, cmd: number): void {
   const t0 = timed[cmd] === 1 ? performance.now() : 0;
   try {
     if (h === undefined) o.error(noHandler(c.name));
-    else if (evictor.enabled && MEMORY_CLASS[cmd]! !== 0 && !evictor.makeRoom(incomingBytes(c)) && MEMORY_CLASS[cmd] === 3) {
+    else if (
+      evictor.enabled &&
+      mayEvict(c, cmd) &&
+      !evictor.makeRoom(MEMORY_CLASS[cmd] === 0 ? 0 : incomingBytes(c)) &&
+      MEMORY_CLASS[cmd] === 3
+    ) {
       o.error(E_OOM);
       if (c === ctx) refused = true;
     } else h(c);

@@ -50,6 +50,17 @@ async function existing(c: Redis, prefix: string, n: number): Promise<number> {
 }
 
 describe('maxmemory', () => {
+  it('evicts before a read too, as Redis does before every command, and the read still answers', async () => {
+    const c = await start(['--maxmemory-policy', 'allkeys-random']);
+    await fill(c, 'k', 2000);
+    const used = infoField(await c.info('memory'), 'used_memory');
+    expect(infoField(await c.info('memory'), 'mem_not_counted_for_evict')).toBe(0);
+    await c.config('SET', 'maxmemory', String(used - 200 * 140));
+    expect(await c.get('k:0')).not.toBeUndefined();
+    expect(infoField(await c.info('stats'), 'evicted_keys')).toBeGreaterThan(0);
+    expect(infoField(await c.info('memory'), 'used_memory')).toBeLessThanOrEqual(used - 200 * 140);
+  });
+
   it('keeps used memory under 10mb with allkeys-lru under sustained writes, with no error to the client', async () => {
     const c = await start(['--shards', '3', '--maxmemory', '10mb', '--maxmemory-policy', 'allkeys-lru']);
     await fill(c, 'w', 150_000);
