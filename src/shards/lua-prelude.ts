@@ -4,6 +4,8 @@
  * are read-only; reading an undeclared global is an error). The JS side passes in the native
  * pieces (redis.*, cjson) as `natives` and gets back what it keeps references to.
  */
+import { STRUCT_LUA } from './lua-struct.js';
+
 export const PRELUDE = `
 local natives = ...
 local dbg = debug
@@ -73,7 +75,9 @@ _G.bit = bit
 
 cjson = natives.cjson
 cmsgpack = natives.cmsgpack
-struct = natives.struct
+struct = (function()
+${STRUCT_LUA}
+end)()
 redis = natives.redis
 
 -- Redis's error handler: runtime errors become {err=..., source=..., line=...}.
