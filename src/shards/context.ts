@@ -29,6 +29,8 @@ export class Ctx {
   deferred = false;
   /** Set while running queued commands (EXEC): blocking commands time out at once, as in Redis. */
   noBlock = false;
+  /** The context of a script's redis.call (some commands refuse options there, as Redis's CLIENT_SCRIPT). */
+  script = false;
   /** The AOF is on: scripts report the writes they make. */
   logEffects = false;
 

@@ -108,7 +108,10 @@ export function serveMailbox(store: Store, limits: ShardLimits, run: (c: Ctx, cm
   const box = boxes[self]!;
   const ctl = box.ctl;
   const d = box.data;
-  if (serveCtx === null) serveCtx = new Ctx(store, new RespWriter(1024), limits);
+  if (serveCtx === null) {
+    serveCtx = new Ctx(store, new RespWriter(1024), limits);
+    serveCtx.script = true;
+  }
   const c = serveCtx;
   for (;;) {
     const st = Atomics.load(ctl, W_STATE);

@@ -439,6 +439,7 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
   runner = run;
   shardRuns = runs;
   sctx = new Ctx(store, new RespWriter(1024), limits);
+  sctx.script = true;
   const m = vm.m;
   const L = vm.L;
   if (vm.load(Buffer.from(PRELUDE), '=prelude') !== 0) throw new Error(`Lua prelude: ${vm.stringAt(-1)}`);

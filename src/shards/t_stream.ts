@@ -405,6 +405,8 @@ function readGeneric(c: Ctx, group: boolean): void {
   for (let i = 1; i < c.argc; i++) {
     const more = c.argc - i - 1;
     if (c.is(i, 'BLOCK') && more > 0) {
+      // Redis refuses BLOCK in scripts outright (in MULTI it just does not block).
+      if (c.script) return c.out.error(`ERR ${c.str(0)} command is not allowed with BLOCK option from scripts`);
       i++;
       const ms = parseXTimeout(c, i);
       if (ms === -2) return;

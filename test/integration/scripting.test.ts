@@ -31,6 +31,18 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
     expect(await srv.stop()).toBe(0);
   });
 
+  it('refuses XREAD and XREADGROUP with BLOCK inside a script, as Redis does, and reads without it', async () => {
+    await r.del('st{x}');
+    await r.xgroup('CREATE', 'st{x}', 'g', '$', 'MKSTREAM');
+    await expect(r.eval("return redis.pcall('xread','BLOCK',0,'STREAMS',KEYS[1],'$')", 1, 'st{x}')).rejects.toThrow(
+      'ERR xread command is not allowed with BLOCK option from scripts',
+    );
+    await expect(r.eval("return redis.pcall('XREADGROUP','GROUP','g','c','BLOCK',0,'STREAMS',KEYS[1],'>')", 1, 'st{x}')).rejects.toThrow(
+      'ERR XREADGROUP command is not allowed with BLOCK option from scripts',
+    );
+    expect(await r.eval("return redis.pcall('xread','STREAMS',KEYS[1],'$')", 1, 'st{x}')).toBeNull();
+  });
+
   it('runs an ioredis defineCommand script atomically against the keyspace', async () => {
     r.defineCommand('take', { numberOfKeys: 1, lua: TOKEN_BUCKET });
     const take = (r as unknown as { take(k: string, cap: number, n: number): Promise<number> }).take.bind(r);
