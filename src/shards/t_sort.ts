@@ -322,7 +322,8 @@ function sortGeneric(c: Ctx, b0: number, remote: boolean): void {
   let dontsort = args.dontsort;
   let alpha = args.alpha;
   let by = args.by === 0 ? 0 : args.by + b0;
-  if (dontsort && type === T_SET && storeIdx !== 0) {
+  // A set's order is the hash table's: stored or in a script (replicated as its effects) it must not depend on it.
+  if (dontsort && type === T_SET && (storeIdx !== 0 || c.script)) {
     dontsort = false;
     alpha = true;
     by = 0;

@@ -31,6 +31,23 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
     expect(await srv.stop()).toBe(0);
   });
 
+  it('sorts a set alphabetically for SORT BY a constant inside a script, as Redis does so replicas agree', async () => {
+    await r.del('myset{x}');
+    await r.sadd('myset{x}', 'z', 'a', 'aa', 'b', 'azz');
+    expect(await r.eval("return redis.call('sort',KEYS[1],'by','_','get','#','get','_:*')", 1, 'myset{x}')).toEqual([
+      'a',
+      null,
+      'aa',
+      null,
+      'azz',
+      null,
+      'b',
+      null,
+      'z',
+      null,
+    ]);
+  });
+
   it('refuses XREAD and XREADGROUP with BLOCK inside a script, as Redis does, and reads without it', async () => {
     await r.del('st{x}');
     await r.xgroup('CREATE', 'st{x}', 'g', '$', 'MKSTREAM');
