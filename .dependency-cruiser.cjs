@@ -51,6 +51,12 @@ module.exports = {
       ['commands', 'wire'],
       'commands/ (the command table) is read by the acceptor, the shards and the server alike; it may use wire/ only.',
     ),
+    onlyUses(
+      'acl-uses-only-commands-and-wire',
+      'acl',
+      ['acl', 'commands', 'wire'],
+      'acl/ (users, rules, the permission check) is read by the server and by shards checking scripts; it may use commands/ and wire/ only.',
+    ),
     keepOff(
       'shards-not-to-io-or-server',
       'shards',

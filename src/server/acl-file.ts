@@ -4,8 +4,8 @@
  * temporary file that is renamed over the old one.
  */
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { AclUser } from './acl-user.js';
-import { RuleError, applyUserRule, describeUser, hasSpaces, mergeSelectorArgs, ruleErrorText } from './acl-rules.js';
+import { AclUser } from '../acl/user.js';
+import { RuleError, applyUserRule, describeUser, hasSpaces, mergeSelectorArgs, ruleErrorText } from '../acl/rules.js';
 
 /** Users read from an ACL file, or the error text Redis gives ACL LOAD (and start-up) for it. */
 export type AclFileResult = { users: Map<string, AclUser> } | { error: string };

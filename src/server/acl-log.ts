@@ -4,7 +4,7 @@
  * within 60 s) bumps that entry's count and moves it to the front instead of adding a new one.
  */
 import type { RespWriter } from '../wire/resp-writer.js';
-import { DENIED_AUTH, DENIED_CHANNEL, DENIED_CMD, DENIED_KEY } from './acl-check.js';
+import { DENIED_AUTH, DENIED_CHANNEL, DENIED_CMD, DENIED_KEY } from '../acl/check.js';
 
 /** Where the refusal happened: a command on its own, or one inside MULTI/EXEC. */
 export type AclLogContext = 'toplevel' | 'multi';

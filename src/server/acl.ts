@@ -42,7 +42,7 @@ import {
   subcommandSyntaxError,
   wrongArityError,
 } from '../wire/error-text.js';
-import { ACL_OK, AclChecker, DENIED_AUTH, DENIED_CMD, DENIED_KEY, channelInList } from './acl-check.js';
+import { ACL_OK, AclChecker, DENIED_AUTH, DENIED_CMD, DENIED_KEY, channelInList } from '../acl/check.js';
 import { loadAclFile, saveAclFile } from './acl-file.js';
 import { AclLog, latin1Bulk } from './acl-log.js';
 import {
@@ -54,8 +54,8 @@ import {
   mergeSelectorArgs,
   ruleErrorText,
   userFlags,
-} from './acl-rules.js';
-import { AclUser, CATEGORIES, CATEGORY_MEMBERS, keyPatternText, type AclSelector } from './acl-user.js';
+} from '../acl/rules.js';
+import { AclUser, CATEGORIES, CATEGORY_MEMBERS, keyPatternText, type AclSelector } from '../acl/user.js';
 import type { ServerConfig } from './config.js';
 import { clientInfoLine } from './info.js';
 import { TxnCollector, ownerOf } from './transactions.js';

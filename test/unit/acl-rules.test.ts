@@ -1,10 +1,10 @@
 /** The ACL rule language and the permission check, without a server. */
 import { describe, expect, it } from 'vitest';
 import { CMD } from '../../src/commands/ids.generated.js';
-import { ACL_OK, AclChecker, DENIED_CHANNEL, DENIED_CMD, DENIED_KEY, type CheckArgs } from '../../src/server/acl-check.js';
+import { ACL_OK, AclChecker, DENIED_CHANNEL, DENIED_CMD, DENIED_KEY, type CheckArgs } from '../../src/acl/check.js';
 import { aclFileText, parseAclFile } from '../../src/server/acl-file.js';
-import { RuleError, applyUserRule, describeUser, mergeSelectorArgs, splitArgs } from '../../src/server/acl-rules.js';
-import { AclUser } from '../../src/server/acl-user.js';
+import { RuleError, applyUserRule, describeUser, mergeSelectorArgs, splitArgs } from '../../src/acl/rules.js';
+import { AclUser } from '../../src/acl/user.js';
 
 function user(...rules: string[]): AclUser {
   const u = new AclUser('u', false);

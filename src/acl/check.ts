@@ -7,7 +7,7 @@
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_NO_AUTH, extractKeyAccess } from '../commands/table.js';
 import { bytesEqual, globMatch, isKeyword } from '../wire/bytes.js';
-import type { AclSelector, AclUser, ChannelPattern } from './acl-user.js';
+import type { AclSelector, AclUser, ChannelPattern } from './user.js';
 
 /** Check results, ordered as Redis ranks them when it picks the error to report (ACL_DENIED_*). */
 export const ACL_OK = 0;

@@ -7,7 +7,6 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { COMMANDS, F_MODULE, KEY_READ, KEY_WRITE, type CommandSpec } from '../commands/table.js';
-import type { ConnectionUser } from '../io/connection.js';
 
 /** Redis's ACL categories, in acl.c's order (ACL CAT lists them so; describing a user tries them so). */
 export const CATEGORIES = [
@@ -154,7 +153,7 @@ export function hashPassword(pass: string | Uint8Array): string {
 }
 
 /** A user: flags, password hashes and selectors (the root one first). */
-export class AclUser implements ConnectionUser {
+export class AclUser {
   enabled = false;
   nopass = false;
   /** skip-sanitize-payload / sanitize-payload (shown by ACL LIST; RESTORE payloads are always checked here). */

@@ -14,7 +14,7 @@ import {
   hashPassword,
   keyPatternText,
   setCommandBits,
-} from './acl-user.js';
+} from './user.js';
 
 /** Why a rule was refused: Redis's errno values of ACLSetUser, as codes for ruleErrorText. */
 export const enum RuleError {
