@@ -163,6 +163,8 @@ export class AclUser {
   selectors: AclSelector[];
   /** Some selector allows every command, key and channel: connections as this user skip the per-command check. */
   unrestricted = false;
+  /** Counts changes (refresh), so what is derived from the rules can tell it is stale. */
+  version = 0;
 
   /** A new user: off, no passwords, no permissions (`allChannels` from acl-pubsub-default). */
   constructor(
@@ -188,8 +190,9 @@ export class AclUser {
     this.refresh();
   }
 
-  /** Recomputes `unrestricted` after a change. */
+  /** Recomputes `unrestricted` after a change, and counts it. */
   refresh(): void {
+    this.version++;
     this.unrestricted = this.selectors.some((s) => s.allCommands && s.allKeys && s.allChannels);
   }
 

@@ -133,6 +133,8 @@ export interface AccessControl {
   defaultNoPassword(): boolean;
   /** Checks a command of a `restricted` connection; false when refused, with the error already replied. */
   check(conn: Connection, seq: number, id: number, cmd: ParsedCommand): boolean;
+  /** A `restricted` connection's user's rules (ACL LIST's text, latin1), which its scripts' redis.call are checked against. */
+  scriptRules(conn: Connection): Uint8Array;
 }
 
 /**
@@ -250,6 +252,7 @@ export class Acceptor {
     authRequired: () => this.config.get('requirepass') !== '',
     defaultNoPassword: () => this.config.get('requirepass') === '',
     check: () => true,
+    scriptRules: () => new Uint8Array(0),
   };
   /** Non-zero while the server is a replica with commands to refuse (loading, read-only, stale): then replicaRefuses decides. */
   replicaGate = 0;
@@ -1064,19 +1067,23 @@ export class Acceptor {
     const al = cmd.argLen;
     let size = F.REQ_ARGS;
     for (let i = 0; i < argc; i++) size += 4 + al[i]!;
+    // A restricted user's script carries the user's rules: the shard checks each command it calls.
+    const rules = conn.restricted && isScriptRun(id) ? this.access.scriptRules(conn) : null;
+    if (rules !== null) size += 4 + rules.length;
     const buf = link.begin(
       conn.id,
       seq,
       id,
       conn.db,
-      frameFlags(conn) | this.trackFlag | (this.aof.sink !== null ? F.FLAG_EFFECTS : 0),
-      argc,
+      frameFlags(conn) | this.trackFlag | (this.aof.sink !== null ? F.FLAG_EFFECTS : 0) | (rules !== null ? F.FLAG_ACL : 0),
+      rules !== null ? argc + 1 : argc,
       size,
     );
     if (this.trackFlag !== 0) this.trackSent = true;
     const src = cmd.buf;
     const as = cmd.argStart;
     for (let i = 0; i < argc; i++) link.arg(buf, src, as[i]!, al[i]!);
+    if (rules !== null) link.arg(buf, rules, 0, rules.length);
     link.end();
   }
 
@@ -1227,9 +1234,14 @@ export class Acceptor {
   private scriptAcross(conn: Connection, seq: number, id: number, cmd: ParsedCommand, home: number): void {
     // Its writes are logged as the effects the script sends.
     this.aof.skip();
-    const flags = frameFlags(conn) | F.FLAG_ACROSS | (this.aof.sink !== null ? F.FLAG_EFFECTS : 0);
+    let flags = frameFlags(conn) | F.FLAG_ACROSS | (this.aof.sink !== null ? F.FLAG_EFFECTS : 0);
+    const args = copyArgs(cmd);
+    if (conn.restricted) {
+      args.push(Buffer.from(this.access.scriptRules(conn)));
+      flags |= F.FLAG_ACL;
+    }
     this.park(conn);
-    void this.coordinator.scriptAcross(home, id, copyArgs(cmd), conn.db, flags).then((reply) => {
+    void this.coordinator.scriptAcross(home, id, args, conn.db, flags).then((reply) => {
       if (conn.monitored !== null) this.hooks.executed(conn, seq);
       if (!conn.closed && conn.deliver(seq, reply, 0, reply.length)) this.markDirty(conn);
       this.scheduleTick();

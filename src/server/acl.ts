@@ -76,6 +76,8 @@ export class Acl implements AccessControl {
   readonly defaultUser: AclUser;
   private readonly log: AclLog;
   private readonly checker = new AclChecker();
+  /** Each user's rules text for its scripts' frames, with the user version it was made at. */
+  private readonly rulesText = new WeakMap<AclUser, { version: number; bytes: Buffer }>();
 
   constructor(
     private readonly a: Acceptor,
@@ -150,6 +152,16 @@ export class Acl implements AccessControl {
       this.a.hooks.rejected(conn);
     }
     return false;
+  }
+
+  /** The connection's user's rules as ACL LIST prints them, made again only after they change. */
+  scriptRules(conn: Connection): Uint8Array {
+    const u = conn.user as AclUser;
+    const cached = this.rulesText.get(u);
+    if (cached !== undefined && cached.version === u.version) return cached.bytes;
+    const bytes = Buffer.from(describeUser(u), 'latin1');
+    this.rulesText.set(u, { version: u.version, bytes });
+    return bytes;
   }
 
   // ---- authentication ----

@@ -19,6 +19,7 @@ import { across, callShard } from './script-across.js';
 import { REDIS_COMPAT_VERSION } from '../version.js';
 import { LUA_REGISTRYINDEX, LuaVm, bigIndex, MASK_COUNT, MASK_LINE, T_NUMBER, T_STRING, T_TABLE, loadLuaModule } from './lua-vm.js';
 import { PRELUDE } from './lua-prelude.js';
+import { scriptAclDenied, scriptUserAllows } from './script-acl.js';
 import { oneLine, pushReply, writeLuaValue } from './lua-convert.js';
 import { pushCjson } from './lua-cjson.js';
 import { CMSGPACK } from './lua-cmsgpack.js';
@@ -158,14 +159,9 @@ function runLocal(id: number, out: RespWriter): boolean {
   }
 }
 
-/** redis.call (raise = true) and redis.pcall: runs a command in this shard and converts its reply. */
-function redisCall(L: number, raise: boolean): number {
+/** Copies the Lua call's `argc` arguments into sctx (strings as bytes, numbers as Redis prints them); an error text for others. */
+function loadCallArgs(L: number, argc: number): string | null {
   const m = vm.m;
-  const argc = m._lua_gettop(L);
-  if (argc === 0) {
-    pushErrorTable('Please specify at least one argument for this redis lib call');
-    return raise ? m._lua_error(L) : 1;
-  }
   sctx.reserve(argc);
   let off = 0;
   for (let i = 1; i <= argc; i++) {
@@ -184,8 +180,7 @@ function redisCall(L: number, raise: boolean): number {
       ensureArgs(off + len);
       for (let j = 0; j < len; j++) argBuf[off + j] = s.charCodeAt(j);
     } else {
-      pushErrorTable('Lua redis lib command arguments must be strings or integers');
-      return raise ? m._lua_error(L) : 1;
+      return 'Lua redis lib command arguments must be strings or integers';
     }
     sctx.as[i - 1] = off;
     sctx.al[i - 1] = len;
@@ -193,6 +188,22 @@ function redisCall(L: number, raise: boolean): number {
   }
   sctx.buf = argBuf;
   sctx.argc = argc;
+  return null;
+}
+
+/** redis.call (raise = true) and redis.pcall: runs a command in this shard and converts its reply. */
+function redisCall(L: number, raise: boolean): number {
+  const m = vm.m;
+  const argc = m._lua_gettop(L);
+  if (argc === 0) {
+    pushErrorTable('Please specify at least one argument for this redis lib call');
+    return raise ? m._lua_error(L) : 1;
+  }
+  const bad = loadCallArgs(L, argc);
+  if (bad !== null) {
+    pushErrorTable(bad);
+    return raise ? m._lua_error(L) : 1;
+  }
   const err = execute();
   if (err !== null) {
     pushErrorTable(err);
@@ -207,17 +218,22 @@ function redisCall(L: number, raise: boolean): number {
   return 1;
 }
 
+/** The command (or subcommand) id sctx's arguments name, or -1. */
+function callCommand(): number {
+  const id = lookupCommand(argBuf, sctx.as[0]!, sctx.al[0]!);
+  if (id < 0 || COMMANDS[id]!.subcommands === null || sctx.argc < 2) return id;
+  return lookupSubcommand(id, argBuf, sctx.as[1]!, sctx.al[1]!);
+}
+
 /** Runs the command in sctx's arguments; returns an error text when the script may not run it. */
 function execute(): string | null {
-  let id = lookupCommand(argBuf, sctx.as[0]!, sctx.al[0]!);
+  const id = callCommand();
   if (id < 0) return 'Unknown Redis command called from script';
-  if (COMMANDS[id]!.subcommands !== null && sctx.argc >= 2) {
-    id = lookupSubcommand(id, argBuf, sctx.as[1]!, sctx.al[1]!);
-    if (id < 0) return 'Unknown Redis command called from script';
-  }
   const spec = COMMANDS[id]!;
   if (!checkArity(spec, sctx.argc)) return 'Wrong number of args calling Redis command from script';
   if ((spec.flags & F_NOSCRIPT) !== 0) return 'This Redis command is not allowed from script';
+  const denied = scriptAclDenied(id, sctx);
+  if (denied !== null) return denied;
   const write = (spec.flags & F_WRITE) !== 0;
   if ((spec.flags & F_READONLY) !== 0) running.read = true;
   if (write) {
@@ -365,6 +381,17 @@ function pushRedisApi(): void {
     return 1;
   });
   vm.setField(-2, 'sha1hex');
+  vm.pushFunction((L) => {
+    const argc = m._lua_gettop(L);
+    if (argc === 0) return raiseError('Please specify at least one argument for this redis lib call');
+    const bad = loadCallArgs(L, argc);
+    if (bad !== null) return raiseError(bad);
+    const id = callCommand();
+    if (id < 0) return raiseError('Invalid command passed to redis.acl_check_cmd()');
+    m._lua_pushboolean(L, scriptUserAllows(id, sctx) ? 1 : 0);
+    return 1;
+  });
+  vm.setField(-2, 'acl_check_cmd');
   vm.pushFunction((L) => {
     const argc = m._lua_gettop(L);
     if (argc < 2) return raiseError('redis.log() requires two arguments or more.');

@@ -37,6 +37,7 @@ import {
   writeScriptInfo,
 } from './script-run.js';
 import { functionCounts } from './t_function.js';
+import { clearScriptUser, setScriptUser } from './script-acl.js';
 import { across, attachMailboxes, endAcross, serveMailbox } from './script-across.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
 import './collection-codecs.js';
@@ -219,6 +220,11 @@ function execFrame(buf: Uint8Array, pos: number): void {
     al[i] = l;
     p += 4 + l;
   }
+  // A restricted client's script: its user's rules ride as a last argument, for the script's calls only.
+  if (flags & F.FLAG_ACL) {
+    argc--;
+    setScriptUser(buf, as[argc]!, al[argc]!);
+  }
   ctx.buf = buf;
   ctx.argc = argc;
   ctx.db = buf[pos + F.REQ_DB]!;
@@ -242,6 +248,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
     across.active = false;
     endAcross();
   } else runHandler(cmd);
+  if (flags & F.FLAG_ACL) clearScriptUser();
   // A script's declared keys are tracked only when it ran a read command, as in Redis.
   if (flags & F.FLAG_TRACK && (!SCRIPT_CALLS.has(cmd) || script.read)) trackRead(ctx);
   // A blocked request gets its reply later, from serveWaiter or its timeout.

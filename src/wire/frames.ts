@@ -27,6 +27,8 @@ export const FLAG_TRACK = 8;
 export const FLAG_EFFECTS = 16;
 /** A script whose keys span shards: every other shard serves its mailbox while it runs (script-across.ts). */
 export const FLAG_ACROSS = 32;
+/** A restricted client's script: the last argument is its user's ACL rules, which every redis.call is checked against. */
+export const FLAG_ACL = 64;
 /** Bytes of each shard's mailbox for scripts across shards (requests and replies up to this, less 64). */
 export const MAILBOX_BYTES = 8 << 20;
 
