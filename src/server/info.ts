@@ -180,8 +180,8 @@ function section(a: Acceptor, name: string): string[] | null {
       for (let id = 0; id < COMMANDS.length; id++) {
         // A shard's OOM refusal was counted as a call when the acceptor sent it.
         const refused = cmdCounter(a, id, F.CS_REJECTED);
-        const calls = st.calls[id]! - refused;
-        const rejected = st.rejected[id]! + refused;
+        const calls = st.calls[id]! - refused + cmdCounter(a, id, F.CS_SCRIPT_CALLS);
+        const rejected = st.rejected[id]! + refused + cmdCounter(a, id, F.CS_SCRIPT_REJECTED);
         const failed = st.failed[id]! + cmdCounter(a, id, F.CS_FAILED);
         if (calls === 0 && rejected === 0 && failed === 0) continue;
         const usec = Math.round(st.usec[id]! + cmdCounter(a, id, F.CS_USEC));

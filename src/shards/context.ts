@@ -31,6 +31,10 @@ export class Ctx {
   noBlock = false;
   /** The context of a script's redis.call (some commands refuse options there, as Redis's CLIENT_SCRIPT). */
   script = false;
+  /** The command just run was refused before its handler (OOM under maxmemory). */
+  refused = false;
+  /** A script's call went to another shard, which counts it. */
+  forwarded = false;
   /** The AOF is on: scripts report the writes they make. */
   logEffects = false;
 

@@ -10,6 +10,7 @@ import { Ctx, type ShardLimits } from './context.js';
 import type { Store } from './store.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
+import { countRanCall } from './script-stats.js';
 import { E_XSHARD_REPLY_TOO_LARGE } from '../wire/error-text.js';
 
 /** Mailbox states (word 0 of its control words). */
@@ -147,6 +148,7 @@ export function serveMailbox(store: Store, limits: ShardLimits, run: (c: Ctx, cm
     out.len = 0;
     out.proto = ctl[W_PROTO] === 3 ? 3 : 2;
     run(c, cmd);
+    countRanCall(cmd, c);
     c.deferred = false;
     if (out.len > d.length) {
       out.len = 0;

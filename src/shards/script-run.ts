@@ -20,6 +20,7 @@ import { REDIS_COMPAT_VERSION } from '../version.js';
 import { LUA_REGISTRYINDEX, LuaVm, bigIndex, MASK_COUNT, MASK_LINE, T_NUMBER, T_STRING, T_TABLE, loadLuaModule } from './lua-vm.js';
 import { PRELUDE } from './lua-prelude.js';
 import { scriptAclDenied, scriptUserAllows } from './script-acl.js';
+import { countRanCall, countRejectedCall } from './script-stats.js';
 import { oneLine, pushReply, writeLuaValue } from './lua-convert.js';
 import { pushCjson } from './lua-cjson.js';
 import { CMSGPACK } from './lua-cmsgpack.js';
@@ -229,6 +230,16 @@ function callCommand(): number {
 function execute(): string | null {
   const id = callCommand();
   if (id < 0) return 'Unknown Redis command called from script';
+  const err = executeCommand(id);
+  // A call another shard ran is counted there.
+  if (err !== null) countRejectedCall(id);
+  else if (!sctx.forwarded) countRanCall(id, sctx);
+  return err;
+}
+
+function executeCommand(id: number): string | null {
+  sctx.refused = false;
+  sctx.forwarded = false;
   const spec = COMMANDS[id]!;
   if (!checkArity(spec, sctx.argc)) return 'Wrong number of args calling Redis command from script';
   if ((spec.flags & F_NOSCRIPT) !== 0) return 'This Redis command is not allowed from script';
@@ -261,6 +272,7 @@ function execute(): string | null {
       if (!across.active) return E_XSHARD_UNDECLARED;
       const r = callShard(home, id, running.db, running.resp, argBuf, sctx.as, sctx.al, sctx.argc);
       if (r === null) return 'Script call arguments too large for a call to another shard';
+      sctx.forwarded = true;
       out.raw(r, 0, r.length);
       if (write && running.logEffects && out.bytes[0] !== 45) recordEffect();
       return null;

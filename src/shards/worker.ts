@@ -36,6 +36,7 @@ import {
   setSliceHandler,
   writeScriptInfo,
 } from './script-run.js';
+import { CALL_FAILED, CALL_REJECTED, setCallCounter } from './script-stats.js';
 import { functionCounts } from './t_function.js';
 import { clearScriptUser, setScriptUser } from './script-acl.js';
 import { across, attachMailboxes, endAcross, serveMailbox } from './script-across.js';
@@ -294,6 +295,7 @@ function runOn(c: Ctx, cmd: number): void {
   const o = c.out;
   // Only a client's own command counts as refused (Redis's rejected_calls), not a script's redis.call.
   if (c === ctx) refused = false;
+  c.refused = false;
   // On a replica, reads hide expired keys without deleting them (the master's DEL does).
   store.hideExpired = replicaMode !== 0 && MEMORY_CLASS[cmd] === 0;
   if (watchState.keys !== 0) touchCommand(c, cmd, DUMP, RESTORE);
@@ -310,6 +312,7 @@ function runOn(c: Ctx, cmd: number): void {
       MEMORY_CLASS[cmd] === 3
     ) {
       o.error(E_OOM);
+      c.refused = true;
       if (c === ctx) refused = true;
     } else h(c);
     if (watchState.keys !== 0) touchAfter(c);
@@ -469,6 +472,15 @@ setMemoryCheck(() => evictor.enabled && !evictor.makeRoom(64));
 setReplicaCheck(() => (stats[F.CT_REPLICA]! & F.REPLICA_READ_ONLY) !== 0);
 setMinReplicasCheck(() => stats[F.CT_NOREPLICAS] !== 0);
 setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND_EFFECTS));
+// A script's calls count in INFO commandstats as Redis counts them: run (and failed), or rejected before running.
+setCallCounter((id, outcome) => {
+  const i = id * F.CS_SLOTS;
+  if (outcome === CALL_REJECTED) cmdStats[i + F.CS_SCRIPT_REJECTED]!++;
+  else {
+    cmdStats[i + F.CS_SCRIPT_CALLS]!++;
+    if (outcome === CALL_FAILED) cmdStats[i + F.CS_FAILED]!++;
+  }
+});
 // A script running long is published to the acceptor (BUSY replies, SCRIPT KILL) from its instruction hook.
 setSliceHandler(
   () => {

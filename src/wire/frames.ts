@@ -124,10 +124,13 @@ export const CT_NOREPLICAS = CT_REPLICA + 1;
 export const STATS_SLOTS = CT_NOREPLICAS + 1;
 /**
  * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
- * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, and runs
- * refused before the handler (OOM under maxmemory).
+ * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, runs refused
+ * before the handler (OOM under maxmemory), and the calls scripts made (which the acceptor
+ * never saw): those run, and those refused (ACL, read-only script, OOM...).
  */
 export const CS_USEC = 0;
 export const CS_FAILED = 1;
 export const CS_REJECTED = 2;
-export const CS_SLOTS = 3;
+export const CS_SCRIPT_CALLS = 3;
+export const CS_SCRIPT_REJECTED = 4;
+export const CS_SLOTS = 5;

@@ -31,6 +31,22 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
     expect(await srv.stop()).toBe(0);
   });
 
+  it('counts the commands scripts call in INFO commandstats: run, failed, or rejected before running', async () => {
+    await r.config('RESETSTAT');
+    await r.set('cs{x}', 'v');
+    await r.eval("redis.call('set', KEYS[1], 0) redis.call('expire', KEYS[1], 0) redis.call('geoadd', KEYS[1], 0, 0, 'bar')", 1, 'cs{x}');
+    await r.call('EVAL_RO', "return redis.pcall('set', KEYS[1], 'y')", 1, 'cs{x}').catch(() => null);
+    await r.eval("return redis.pcall('select', 99)", 0).catch(() => null);
+    const stats = (await r.info('commandstats')).split('\r\n');
+    const stat = (name: string): string =>
+      stats.find((l) => l.startsWith(`cmdstat_${name}:`))?.replace(/usec=[^,]*,usec_per_call=[^,]*,/, '') ?? '';
+    expect(stat('set')).toBe('cmdstat_set:calls=2,rejected_calls=1,failed_calls=0');
+    expect(stat('expire')).toBe('cmdstat_expire:calls=1,rejected_calls=0,failed_calls=0');
+    expect(stat('geoadd')).toBe('cmdstat_geoadd:calls=1,rejected_calls=0,failed_calls=0');
+    expect(stat('select')).toBe('cmdstat_select:calls=1,rejected_calls=0,failed_calls=1');
+    expect(stat('eval')).toBe('cmdstat_eval:calls=2,rejected_calls=0,failed_calls=1');
+  });
+
   it('sorts a set alphabetically for SORT BY a constant inside a script, as Redis does so replicas agree', async () => {
     await r.del('myset{x}');
     await r.sadd('myset{x}', 'z', 'a', 'aa', 'b', 'azz');
