@@ -5,7 +5,7 @@
  */
 import type { Ctx, Handler } from './context.js';
 import { globMatch } from '../wire/bytes.js';
-import { E_NUMKEYS_OVER_ARGS } from '../wire/error-text.js';
+import { E_NUMKEYS_OVER_ARGS, subcommandSyntaxError } from '../wire/error-text.js';
 import { T_FUNCTION, T_STRING, T_TABLE } from './lua-vm.js';
 import { splitArgs } from './t_script.js';
 import { ByteWriter } from '../persistence/byte-writer.js';
@@ -213,8 +213,9 @@ const functionDelete: Handler = (c) => {
 };
 
 const functionFlush: Handler = (c) => {
-  if (c.argc > 3 || (c.argc === 3 && !c.is(2, 'SYNC') && !c.is(2, 'ASYNC')))
-    return c.out.error('ERR FUNCTION FLUSH only supports SYNC|ASYNC option');
+  // Redis answers extra arguments as a syntax error of the subcommand, a bad mode with its own text.
+  if (c.argc > 3) return c.out.error(subcommandSyntaxError(c.str(1), 'FUNCTION'));
+  if (c.argc === 3 && !c.is(2, 'SYNC') && !c.is(2, 'ASYNC')) return c.out.error('ERR FUNCTION FLUSH only supports SYNC|ASYNC option');
   flushLibraries();
   c.out.simple('OK');
 };
@@ -304,6 +305,7 @@ function dumpedCodes(payload: Uint8Array): Buffer[] | string {
 
 /** FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: all or nothing; a failure puts the previous libraries back. */
 const functionRestore: Handler = (c) => {
+  if (c.argc > 4) return c.out.error(subcommandSyntaxError(c.str(1), 'FUNCTION'));
   let policy = 'APPEND';
   if (c.argc === 4) {
     if (c.is(3, 'FLUSH')) policy = 'FLUSH';

@@ -31,6 +31,19 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
     expect(await srv.stop()).toBe(0);
   });
 
+  it('answers FUNCTION FLUSH and RESTORE argument errors with Redis texts', async () => {
+    await expect(r.function('FLUSH', 'bad_arg')).rejects.toThrow('ERR FUNCTION FLUSH only supports SYNC|ASYNC option');
+    await expect(r.function('flush', 'sync', 'extra_arg')).rejects.toThrow(
+      "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
+    );
+    await expect(r.function('restore', 'arg1', 'arg2', 'arg3')).rejects.toThrow(
+      "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.",
+    );
+    await expect(r.function('RESTORE', 'x', 'MERGE')).rejects.toThrow(
+      'ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.',
+    );
+  });
+
   it('counts the commands scripts call in INFO commandstats: run, failed, or rejected before running', async () => {
     await r.config('RESETSTAT');
     await r.set('cs{x}', 'v');
