@@ -1420,7 +1420,12 @@ export class Acceptor {
         const seq = readU32(b, p + F.REP_SEQ);
         let s = p + F.REP_BODY;
         let len = rr.frameLength(p) - F.REP_BODY;
-        const kind = readU32(b, p + F.REP_KIND);
+        let kind = readU32(b, p + F.REP_KIND);
+        if (kind === F.KIND_UNCHANGED) {
+          // A write that changed nothing: not a change since the last save after all.
+          if (this.writes.dirty > 0) this.writes.dirty--;
+          kind = F.KIND_INLINE;
+        }
         if (kind !== F.KIND_INLINE) {
           if (kind === F.KIND_SCRIPT_INFO) {
             this.scriptInfo[link.id] = b.slice(s, s + len);

@@ -35,6 +35,8 @@ export class Ctx {
   refused = false;
   /** A script's call went to another shard, which counts it. */
   forwarded = false;
+  /** Set by a write handler that changed nothing (SETBIT of the bit it holds): Redis's dirty counter does not move. */
+  unchanged = false;
   /** The AOF is on: scripts report the writes they make. */
   logEffects = false;
 

@@ -98,7 +98,7 @@ const setbit: Handler = (c) => {
     w.b[p] = (w.b[p]! & ~(1 << shift)) | (on << shift);
     commitWrite(c);
     if (notifyState.flags !== 0) keyEvent(c, NOTIFY_STRING, 'setbit', 1);
-  }
+  } else c.unchanged = true;
   c.out.int(old);
 };
 
@@ -507,9 +507,14 @@ function bitfieldGeneric(c: Ctx, readOnlyCommand: boolean): void {
     setBits(sb, so, off, bits, next);
     if (grew || old !== next) changes++;
   }
-  if (readonly) return;
+  // BITFIELD (a write command, counted as a change when sent) that only read changed nothing.
+  if (readonly) {
+    if (!readOnlyCommand) c.unchanged = true;
+    return;
+  }
   // Like Redis, a key created or grown for the writes stays so even when every write failed.
   if (changes > 0 || grew) commitWrite(c);
+  else c.unchanged = true;
   if (changes > 0 && notifyState.flags !== 0) keyEvent(c, NOTIFY_STRING, 'setbit', 1);
 }
 

@@ -260,8 +260,9 @@ function execFrame(buf: Uint8Array, pos: number): void {
     if (refused) {
       cmdStats[cmd * F.CS_SLOTS + F.CS_REJECTED]!++;
     } else if (out.bytes[0] === 45 && out.len > 0) cmdStats[cmd * F.CS_SLOTS + F.CS_FAILED]!++;
-    writeReply(conn, seq, out.bytes, out.len);
+    writeReply(conn, seq, out.bytes, out.len, ctx.unchanged ? F.KIND_UNCHANGED : F.KIND_INLINE);
   }
+  ctx.unchanged = false;
   // A transaction's commands (no-block frames, sent together) run before any waiter sees their keys, as EXEC is atomic.
   if (!ctx.noBlock && hasReady()) {
     endRun();

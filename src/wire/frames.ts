@@ -47,6 +47,8 @@ export const KIND_EFFECTS = 3;
 export const KIND_EFFECTS_BIG = 4;
 /** A script became busy: [name, argv...] of what it runs, for FUNCTION STATS while the shard cannot answer. */
 export const KIND_SCRIPT_INFO = 5;
+/** An inline reply of a write that changed nothing: the acceptor takes back the change it counted for it (rdb_changes_since_last_save). */
+export const KIND_UNCHANGED = 6;
 
 /**
  * Client-tracking report frames (reply frames with connId 0, seq 0; src/shards/tracking.ts):

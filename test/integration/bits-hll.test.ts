@@ -20,6 +20,21 @@ describe.each([1, 3])('bitmaps and HyperLogLogs with %i shard(s)', (shards) => {
     expect(await srv.stop()).toBe(0);
   });
 
+  it('counts SETBIT and BITFIELD as changes only when they change something (rdb_changes_since_last_save)', async () => {
+    const dirty = async (): Promise<number> => Number(/rdb_changes_since_last_save:(\d+)/.exec(await r.info('persistence'))![1]);
+    const d0 = await dirty();
+    await r.setbit('f', 0, 0);
+    await r.bitfield('f2', 'SET', 'i5', 0, 0);
+    expect(await dirty()).toBe(d0 + 2);
+    await r.setbit('f', 0, 0);
+    await r.bitfield('f2', 'SET', 'i5', 0, 0);
+    await r.bitfield('f2', 'GET', 'i5', 0);
+    expect(await dirty()).toBe(d0 + 2);
+    await r.setbit('f', 0, 1);
+    await r.setbit('f', 0, 1);
+    expect(await dirty()).toBe(d0 + 3);
+  });
+
   it('sets, reads, counts and finds bits', async () => {
     expect(await r.setbit('b', 7, 1)).toBe(0);
     expect(await r.setbit('b', 7, 1)).toBe(1);
