@@ -1451,6 +1451,8 @@ export class Acceptor {
         if (connId === 0 || connId >= SYSTEM_CONN_BASE) {
           if (seq === 0) {
             if (b[s] === F.DEL_TAG) this.aof.deleted(b, s, len);
+            else if (b[s] === F.ERRSTAT_TAG) this.stats.errors.count(b, s + 1, len - 1);
+            else if (b[s] === F.ERRSTAT_UNDO_TAG) this.stats.errors.uncount(b, s + 1, len - 1);
             else this.hooks.event(b, s, len);
             continue;
           }

@@ -220,6 +220,9 @@ function writeBigInt(out: RespWriter, n: bigint): void {
   else out.ascii(`:${n}\r\n`);
 }
 
+/** What converting a script's reply found: an error table already counted in errorstats (script-run reads and clears it). */
+export const convertFlags = { errorCounted: false };
+
 /** The table at the top: error, status, double, big number, verbatim, map, set, or array (stays on the stack). */
 function writeTable(vm: LuaVm, out: RespWriter): void {
   const m = vm.m;
@@ -228,6 +231,9 @@ function writeTable(vm: LuaVm, out: RespWriter): void {
     const text = vm.utf8At(-1);
     m._lua_settop(L, -2);
     out.error(oneLine(text));
+    // A call's error returned as is (redis.pcall's table) was counted when the call failed.
+    convertFlags.errorCounted = rawField(vm, 'ignore_error_stats_update') === T_BOOLEAN && m._lua_toboolean(L, -1) !== 0;
+    m._lua_settop(L, -2);
     return;
   }
   m._lua_settop(L, -2);

@@ -21,7 +21,7 @@ import { LUA_REGISTRYINDEX, LuaVm, bigIndex, MASK_COUNT, MASK_LINE, T_NUMBER, T_
 import { PRELUDE } from './lua-prelude.js';
 import { scriptAclDenied, scriptUserAllows } from './script-acl.js';
 import { countRanCall, countRejectedCall } from './script-stats.js';
-import { oneLine, pushReply, writeLuaValue } from './lua-convert.js';
+import { convertFlags, oneLine, pushReply, writeLuaValue } from './lua-convert.js';
 import { pushCjson } from './lua-cjson.js';
 import { CMSGPACK } from './lua-cmsgpack.js';
 import { CMD } from '../commands/ids.generated.js';
@@ -208,15 +208,45 @@ function redisCall(L: number, raise: boolean): number {
   const err = execute();
   if (err !== null) {
     pushErrorTable(err);
+    countCallError();
     return raise ? m._lua_error(L) : 1;
   }
   const out = sctx.out;
-  if (raise && out.bytes[0] === 45) {
-    pushReply(vm, out.bytes, 0);
-    return m._lua_error(L);
-  }
   pushReply(vm, out.bytes, 0);
-  return 1;
+  if (out.bytes[0] !== 45) return 1;
+  countCallError();
+  return raise ? m._lua_error(L) : 1;
+}
+
+/** Field Redis sets on the error table of a failed call, which it counted already: the script's reply carrying it is not counted again. */
+const COUNTED_FIELD = 'ignore_error_stats_update';
+let errorStatSink: (line: Uint8Array) => void = () => {};
+/** The script's reply is an error already counted in errorstats (set while converting it). */
+let replyErrorCounted = false;
+
+/** Sets where the errors a script's calls get are counted (the acceptor's errorstats). */
+export function setErrorStatSink(fn: (line: Uint8Array) => void): void {
+  errorStatSink = fn;
+}
+
+/** Whether the reply just written is an error already counted; reads and clears the flag. */
+export function takeReplyErrorCounted(): boolean {
+  const v = replyErrorCounted || convertFlags.errorCounted;
+  replyErrorCounted = false;
+  convertFlags.errorCounted = false;
+  return v;
+}
+
+/** Counts the error table at the top (a call's error) in errorstats now, as Redis does, and marks it counted. */
+function countCallError(): void {
+  const m = vm.m;
+  const L = vm.L;
+  m._lua_getfield(L, -1, vm.name('err'));
+  const text = m._lua_type(L, -1) === T_STRING ? vm.utf8At(-1) : 'ERR';
+  m._lua_settop(L, -2);
+  errorStatSink(Buffer.from(`-${text}`, 'utf8'));
+  m._lua_pushboolean(L, 1);
+  vm.setField(-2, COUNTED_FIELD);
 }
 
 /** The command (or subcommand) id sctx's arguments name, or -1. */
@@ -654,7 +684,9 @@ function writeError(name: string, out: RespWriter): void {
   const source = m._lua_type(L, -1) === T_STRING ? vm.utf8At(-1) : '';
   m._lua_getfield(L, -3, vm.name('line'));
   const line = m._lua_type(L, -1) === T_NUMBER ? String(m._lua_tointegerx(L, -1, 0)) : '';
-  m._lua_settop(L, -4);
+  m._lua_getfield(L, -4, vm.name(COUNTED_FIELD));
+  replyErrorCounted = m._lua_toboolean(L, -1) !== 0;
+  m._lua_settop(L, -5);
   let text = err;
   if (line !== '' && source !== '') text += ` script: ${name}, on ${source}:${line}.`;
   out.error(oneLine(text));

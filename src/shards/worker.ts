@@ -34,6 +34,8 @@ import {
   setReplicaCheck,
   setMinReplicasCheck,
   setSliceHandler,
+  setErrorStatSink,
+  takeReplyErrorCounted,
   writeScriptInfo,
 } from './script-run.js';
 import { CALL_FAILED, CALL_REJECTED, setCallCounter } from './script-stats.js';
@@ -89,6 +91,18 @@ const XSERVE = internalId('__xserve');
 const OK_REPLY = new TextEncoder().encode('+OK\r\n');
 /** Scratch for DEL_TAG frames. */
 let delFrame = new Uint8Array(256);
+let errFrame = new Uint8Array(256);
+
+/** Sends the acceptor an errorstats count (ERRSTAT_TAG) or its undo for the error line b[s, s + n). */
+function errorStat(tag: number, b: Uint8Array, s: number, n: number): void {
+  // The code is all the count needs: the first 40 bytes hold it.
+  n = Math.min(n, 40);
+  if (errFrame.length < n + 1) errFrame = new Uint8Array(2 * (n + 1));
+  errFrame[0] = tag;
+  copyBytes(errFrame, 1, b, s, n);
+  writeReply(0, 0, errFrame, n + 1);
+}
+
 /** Reports a key the shard deletes on its own (record at `a` of database `db`) while writes are propagated. */
 function propagateDel(db: number, a: number): void {
   if (stats[F.CT_PROPAGATE] === 0) return;
@@ -260,6 +274,8 @@ function execFrame(buf: Uint8Array, pos: number): void {
     if (refused) {
       cmdStats[cmd * F.CS_SLOTS + F.CS_REJECTED]!++;
     } else if (out.bytes[0] === 45 && out.len > 0) cmdStats[cmd * F.CS_SLOTS + F.CS_FAILED]!++;
+    // A script failing with the error a call got: that error was counted then, the reply counts it again.
+    if (takeReplyErrorCounted() && out.len > 0 && out.bytes[0] === 45) errorStat(F.ERRSTAT_UNDO_TAG, out.bytes, 0, out.len);
     writeReply(conn, seq, out.bytes, out.len, ctx.unchanged ? F.KIND_UNCHANGED : F.KIND_INLINE);
   }
   ctx.unchanged = false;
@@ -473,6 +489,8 @@ setMemoryCheck(() => evictor.enabled && !evictor.makeRoom(64));
 setReplicaCheck(() => (stats[F.CT_REPLICA]! & F.REPLICA_READ_ONLY) !== 0);
 setMinReplicasCheck(() => stats[F.CT_NOREPLICAS] !== 0);
 setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND_EFFECTS));
+// The errors a script's calls get count in INFO errorstats when they happen (a frame to the acceptor).
+setErrorStatSink((line) => errorStat(F.ERRSTAT_TAG, line, 0, line.length));
 // A script's calls count in INFO commandstats as Redis counts them: run (and failed), or rejected before running.
 setCallCounter((id, outcome) => {
   const i = id * F.CS_SLOTS;

@@ -69,6 +69,14 @@ export const PHASE_DURING = 2;
  */
 export const DEL_TAG = 3;
 
+/**
+ * An error a script's redis.call or redis.pcall got, counted in INFO errorstats when it happens, as
+ * Redis counts it (reply frame with connId 0, seq 0): body [ERRSTAT_TAG][the error line, "-CODE text"].
+ * ERRSTAT_UNDO_TAG takes one back: sent before a script's reply that is such an error, counted again when delivered.
+ */
+export const ERRSTAT_TAG = 4;
+export const ERRSTAT_UNDO_TAG = 5;
+
 /** Shared words of the shard → acceptor doorbell. */
 export const DOORBELL_WORD = 0;
 

@@ -31,6 +31,18 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
     expect(await srv.stop()).toBe(0);
   });
 
+  it("counts a script call's error in errorstats once, when the call fails, as Redis does", async () => {
+    await r.config('RESETSTAT');
+    await expect(r.eval("return redis.call('select', 99)", 0)).rejects.toThrow('ERR DB index is out of range');
+    expect(await r.eval("local t = redis.pcall('select', 99) return 1", 0)).toBe(1);
+    await expect(r.eval("return redis.pcall('select', 99)", 0)).rejects.toThrow('ERR DB index is out of range');
+    await expect(r.eval("return redis.error_reply('MY_ERR custom')", 0)).rejects.toThrow('MY_ERR custom');
+    const info = await r.info('errorstats');
+    expect(info).toContain('errorstat_ERR:count=3');
+    expect(info).toContain('errorstat_MY_ERR:count=1');
+    expect(await r.info('stats')).toContain('total_error_replies:4');
+  });
+
   it('answers FUNCTION FLUSH and RESTORE argument errors with Redis texts', async () => {
     await expect(r.function('FLUSH', 'bad_arg')).rejects.toThrow('ERR FUNCTION FLUSH only supports SYNC|ASYNC option');
     await expect(r.function('flush', 'sync', 'extra_arg')).rejects.toThrow(
