@@ -104,6 +104,8 @@ export interface ModeHooks {
   closed(conn: Connection): void;
   /** A keyspace event frame from a shard (reply frame with connId 0, seq 0). */
   event(buf: Uint8Array, start: number, len: number): void;
+  /** A script's PUBLISH, run in a shard: publishes and returns the number of clients that received it. */
+  publish(channel: Buffer, message: Buffer): number;
   /**
    * MONITOR feed, called only while `monitoring` is set, for a command the acceptor ran (`ran`), or
    * for one sent to the shards, which `executed` reports once it ran.
@@ -239,6 +241,7 @@ export class Acceptor {
     execRejected: () => false,
     closed: () => {},
     event: () => {},
+    publish: () => 0,
     monitor: () => {},
     executed: () => {},
     operationDone: () => {},
@@ -1395,6 +1398,17 @@ export class Acceptor {
     this.armDoorbell();
   };
 
+  /** Publishes a script's PUBLISH (a PUBLISH_TAG frame) and answers the shard, which waits for the count of receivers. */
+  private scriptPublish(link: ShardLink, b: Uint8Array, s: number, len: number): void {
+    const n = readU32(b, s + 1);
+    const channel = Buffer.from(b.subarray(s + 5, s + 5 + n));
+    const message = Buffer.from(b.subarray(s + 5 + n, s + len));
+    const answer = link.publishAnswer;
+    Atomics.store(answer, F.PUB_RECEIVERS, this.hooks.publish(channel, message));
+    Atomics.store(answer, F.PUB_STATE, F.PUB_ANSWERED);
+    Atomics.notify(answer, F.PUB_STATE);
+  }
+
   /** Reads every published reply frame and hands each to its connection. */
   private drainReplies(): void {
     for (const link of this.shards) {
@@ -1453,6 +1467,7 @@ export class Acceptor {
             if (b[s] === F.DEL_TAG) this.aof.deleted(b, s, len);
             else if (b[s] === F.ERRSTAT_TAG) this.stats.errors.count(b, s + 1, len - 1);
             else if (b[s] === F.ERRSTAT_UNDO_TAG) this.stats.errors.uncount(b, s + 1, len - 1);
+            else if (b[s] === F.PUBLISH_TAG) this.scriptPublish(link, b, s, len);
             else this.hooks.event(b, s, len);
             continue;
           }

@@ -48,6 +48,8 @@ export class ShardLink implements ShardPort {
   readonly latency: Float64Array;
   /** Per-command time and failed calls the shard counts (frames.ts CS_* layout). */
   readonly cmdStats: Float64Array;
+  /** Where the acceptor answers a script's PUBLISH (frames.ts PUB_*). */
+  readonly publishAnswer: Int32Array;
   /** Frames were committed since the last publish. */
   dirty = false;
   /** Settles once the shard finished starting (its Lua VM loaded) and serves its ring. */
@@ -68,6 +70,8 @@ export class ShardLink implements ShardPort {
     const statsSab = new SharedArrayBuffer(F.STATS_SLOTS * 8);
     const latencySab = new SharedArrayBuffer(COMMAND_NAMES.length * LAT_BUCKETS * 8);
     const cmdStatsSab = new SharedArrayBuffer(COMMAND_NAMES.length * F.CS_SLOTS * 8);
+    const publishSab = new SharedArrayBuffer(8);
+    this.publishAnswer = new Int32Array(publishSab);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const init: ShardInit = {
@@ -83,6 +87,7 @@ export class ShardLink implements ShardPort {
       databases: opts.databases,
       maxBulkLen: opts.maxBulkLen,
       mailboxes: opts.mailboxes,
+      publish: publishSab,
     };
     this.worker = new Worker(opts.workerUrl, {
       workerData: init,

@@ -56,6 +56,7 @@ export function installModes(a: Acceptor): { started(): void; pubsub: PubSub } {
       else if (b[s] === TRACK_TAG) tracking.event(b, s, len);
       else slow.report(b, s);
     },
+    publish: (channel, message) => ps.publish(channel, message, false),
     monitor: (conn, id, cmd, seq, ran) => mon.feed(conn, id, cmd, seq, ran),
     executed: (conn, seq) => mon.executed(conn, seq),
     operationDone: (id, args, db, reply) => notes.operationDone(id, args, db, reply),

@@ -130,6 +130,9 @@ function ensureArgs(n: number): void {
 /** Commands the acceptor answers for clients that a script may also call. */
 function runLocal(id: number, out: RespWriter): boolean {
   switch (id) {
+    case CMD.PUBLISH:
+      out.int(publishSink(argBuf, sctx.as[1]!, sctx.al[1]!, sctx.as[2]!, sctx.al[2]!));
+      return true;
     case CMD.PING:
       if (sctx.argc > 1) out.bulk(argBuf, sctx.as[1]!, sctx.al[1]!);
       else out.simple('PONG');
@@ -223,6 +226,14 @@ const COUNTED_FIELD = 'ignore_error_stats_update';
 let errorStatSink: (line: Uint8Array) => void = () => {};
 /** The script's reply is an error already counted in errorstats (set while converting it). */
 let replyErrorCounted = false;
+
+/** Publishes channel b[cs, cs + cn) message b[ms, ms + mn) from a script; returns the receivers (the acceptor's count). */
+let publishSink: (b: Uint8Array, cs: number, cn: number, ms: number, mn: number) => number = () => 0;
+
+/** Sets how a script's PUBLISH reaches the server's pub/sub. */
+export function setPublishSink(fn: (b: Uint8Array, cs: number, cn: number, ms: number, mn: number) => number): void {
+  publishSink = fn;
+}
 
 /** Sets where the errors a script's calls get are counted (the acceptor's errorstats). */
 export function setErrorStatSink(fn: (line: Uint8Array) => void): void {

@@ -35,6 +35,7 @@ import {
   setMinReplicasCheck,
   setSliceHandler,
   setErrorStatSink,
+  setPublishSink,
   takeReplyErrorCounted,
   writeScriptInfo,
 } from './script-run.js';
@@ -92,6 +93,38 @@ const OK_REPLY = new TextEncoder().encode('+OK\r\n');
 /** Scratch for DEL_TAG frames. */
 let delFrame = new Uint8Array(256);
 let errFrame = new Uint8Array(256);
+/** The acceptor's answer to a script's PUBLISH (frames.ts PUB_*). */
+const publishAnswer = new Int32Array(init.publish);
+let publishFrame = new Uint8Array(256);
+/** How long a script's PUBLISH waits for the acceptor before it counts no receivers (the acceptor is stopping). */
+const PUBLISH_WAIT_MS = 10_000;
+
+/**
+ * A script's PUBLISH: hands channel and message to the acceptor through the reply ring, after this
+ * batch's earlier replies and events, and waits for the number of clients that received it. The
+ * acceptor never waits on a shard, so it answers as soon as its event loop drains the ring.
+ */
+function scriptPublish(b: Uint8Array, cs: number, cn: number, ms: number, mn: number): number {
+  const n = 5 + cn + mn;
+  if (publishFrame.length < n) publishFrame = new Uint8Array(n);
+  publishFrame[0] = F.PUBLISH_TAG;
+  writeU32(publishFrame, 1, cn);
+  copyBytes(publishFrame, 5, b, cs, cn);
+  copyBytes(publishFrame, 5 + cn, b, ms, mn);
+  Atomics.store(publishAnswer, F.PUB_STATE, F.PUB_WAITING);
+  writeReply(0, 0, publishFrame, n);
+  endRun();
+  flushReplies();
+  const deadline = Date.now() + PUBLISH_WAIT_MS;
+  while (Atomics.load(publishAnswer, F.PUB_STATE) === F.PUB_WAITING) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    Atomics.wait(publishAnswer, F.PUB_STATE, F.PUB_WAITING, left);
+  }
+  const answered = Atomics.load(publishAnswer, F.PUB_STATE) === F.PUB_ANSWERED;
+  Atomics.store(publishAnswer, F.PUB_STATE, F.PUB_IDLE);
+  return answered ? Atomics.load(publishAnswer, F.PUB_RECEIVERS) : 0;
+}
 
 /** Sends the acceptor an errorstats count (ERRSTAT_TAG) or its undo for the error line b[s, s + n). */
 function errorStat(tag: number, b: Uint8Array, s: number, n: number): void {
@@ -491,6 +524,7 @@ setMinReplicasCheck(() => stats[F.CT_NOREPLICAS] !== 0);
 setEffectsSink((conn, seq, body, len) => writeReply(conn, seq, body, len, F.KIND_EFFECTS));
 // The errors a script's calls get count in INFO errorstats when they happen (a frame to the acceptor).
 setErrorStatSink((line) => errorStat(F.ERRSTAT_TAG, line, 0, line.length));
+setPublishSink(scriptPublish);
 // A script's calls count in INFO commandstats as Redis counts them: run (and failed), or rejected before running.
 setCallCounter((id, outcome) => {
   const i = id * F.CS_SLOTS;

@@ -77,6 +77,19 @@ export const DEL_TAG = 3;
 export const ERRSTAT_TAG = 4;
 export const ERRSTAT_UNDO_TAG = 5;
 
+/**
+ * A script's PUBLISH (reply frame with connId 0, seq 0): body [PUBLISH_TAG][channel length u32 LE][channel][message].
+ * The acceptor publishes it at once and answers the number of receivers in the shard's publish word pair
+ * (PUB_STATE, PUB_RECEIVERS), which the shard waits on: the script sees the count as Redis's PUBLISH gives it.
+ */
+export const PUBLISH_TAG = 6;
+export const PUB_STATE = 0;
+export const PUB_RECEIVERS = 1;
+/** PUB_STATE values: no publish pending, the shard waits, the acceptor answered. */
+export const PUB_IDLE = 0;
+export const PUB_WAITING = 1;
+export const PUB_ANSWERED = 2;
+
 /** Shared words of the shard → acceptor doorbell. */
 export const DOORBELL_WORD = 0;
 

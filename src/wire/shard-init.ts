@@ -19,4 +19,6 @@ export interface ShardInit {
   maxBulkLen: number;
   /** Every shard's mailbox, by shard id (script-across.ts). */
   mailboxes: SharedArrayBuffer[];
+  /** The acceptor's answer to a script's PUBLISH (two Int32 words, frames.ts PUB_*). */
+  publish: SharedArrayBuffer;
 }

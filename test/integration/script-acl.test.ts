@@ -3,7 +3,6 @@
  * checked against that user's commands, keys and channels (scriptVerifyACL), and
  * redis.acl_check_cmd answers whether the user could run a command. On one shard and on three,
  * where a script's keys on several shards (or none declared) run with every shard held.
- * (Channels are not checked here: PUBLISH does not run inside Sabre's scripts yet.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -11,6 +10,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 
 const CANT_RUN = "ERR The user executing the script can't run this command or subcommand";
 const CANT_KEY = "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments";
+const CANT_PUBLISH = "ERR The user executing the script can't publish to the channel mentioned in the command";
 
 describe.each([1, 3])('script commands are checked against the calling user (%i shard(s))', (shards) => {
   let srv: TestServer;
@@ -19,7 +19,7 @@ describe.each([1, 3])('script commands are checked against the calling user (%i 
   beforeAll(async () => {
     srv = await startServer(['--shards', String(shards)]);
     admin = new Redis({ port: srv.port, host: '127.0.0.1' });
-    await admin.acl('SETUSER', 'bob', 'on', '>pw', '+@scripting', '+set', '+get', '~x*');
+    await admin.acl('SETUSER', 'bob', 'on', '>pw', '+@scripting', '+set', '+get', '~x*', 'resetchannels', '&news');
     bob = new Redis({ port: srv.port, host: '127.0.0.1', username: 'bob', password: 'pw' });
   });
   afterAll(async () => {
@@ -28,7 +28,7 @@ describe.each([1, 3])('script commands are checked against the calling user (%i 
     expect(await srv.stop()).toBe(0);
   });
 
-  it('refuses commands and keys the user may not use, in redis.call and redis.pcall', async () => {
+  it('refuses commands, keys and channels the user may not use, in redis.call and redis.pcall', async () => {
     await expect(bob.eval("return redis.call('hset', KEYS[1], 'f', 1)", 1, 'x1')).rejects.toThrow(CANT_RUN);
     await expect(bob.eval("return redis.call('set', 'y1', 1)", 0)).rejects.toThrow(CANT_KEY);
     await expect(bob.eval("return redis.call('publish', 'sports', 'm')", 0)).rejects.toThrow(CANT_RUN);
@@ -36,6 +36,9 @@ describe.each([1, 3])('script commands are checked against the calling user (%i 
     expect(await bob.eval("return redis.call('set', KEYS[1], 'v')", 1, 'x1')).toBe('OK');
     expect(await admin.exists('y1')).toBe(0);
     expect(await admin.get('x1')).toBe('v');
+    await admin.acl('SETUSER', 'bob', '+publish');
+    await expect(bob.eval("return redis.call('publish', 'sports', 'm')", 0)).rejects.toThrow(CANT_PUBLISH);
+    expect(await bob.eval("return redis.call('publish', 'news', 'm')", 0)).toBe(0);
   });
 
   it('redis.acl_check_cmd answers for the calling user, and refuses unknown commands', async () => {

@@ -31,6 +31,27 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
     expect(await srv.stop()).toBe(0);
   });
 
+  it('publishes from a script: subscribers get the message before the reply, and PUBLISH counts them', async () => {
+    const sub = new Redis({ port: srv.port, host: '127.0.0.1' });
+    const psub = new Redis({ port: srv.port, host: '127.0.0.1' });
+    try {
+      const got: string[] = [];
+      sub.on('message', (ch: string, msg: string) => got.push(`${ch}:${msg}`));
+      psub.on('pmessage', (_p: string, ch: string, msg: string) => got.push(`p ${ch}:${msg}`));
+      await sub.subscribe('news');
+      await psub.psubscribe('n*');
+      const n = await r.eval("redis.call('set', KEYS[1], 'v') return redis.call('publish', 'news', ARGV[1])", 1, 'pub{x}', 'hello');
+      expect(n).toBe(2);
+      expect(await r.eval("return redis.call('publish', 'other', 'x')", 0)).toBe(0);
+      await sub.ping();
+      await psub.ping();
+      expect(got.sort()).toEqual(['news:hello', 'p news:hello']);
+    } finally {
+      sub.disconnect();
+      psub.disconnect();
+    }
+  });
+
   it("counts a script call's error in errorstats once, when the call fails, as Redis does", async () => {
     await r.config('RESETSTAT');
     await expect(r.eval("return redis.call('select', 99)", 0)).rejects.toThrow('ERR DB index is out of range');
