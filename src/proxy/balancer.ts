@@ -101,10 +101,14 @@ export class Balancer {
     return best;
   }
 
-  /** inflight(a)/weight(a) < inflight(b)/weight(b), without division. */
+  /**
+   * (inflight(a)+1)/weight(a) < (inflight(b)+1)/weight(b), without division, by the effective weight so slow start
+   * counts. The +1 (the request being placed) lets weights decide between idle backends; with equal weights the
+   * order is plain inflight(a) < inflight(b).
+   */
   private lessLoaded(a: number, b: number): boolean {
     const t = this.table;
-    return t.inflightRelaxed(a) * t.weightRelaxed(b) < t.inflightRelaxed(b) * t.weightRelaxed(a);
+    return (t.inflightRelaxed(a) + 1) * t.effectiveRelaxed(b) < (t.inflightRelaxed(b) + 1) * t.effectiveRelaxed(a);
   }
 
   /** Smooth weighted round-robin (nginx's order), indexed by the shared ticket so proportions are exact across threads. */
