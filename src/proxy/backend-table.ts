@@ -108,7 +108,11 @@ export class BackendTable {
   eject(slot: number): boolean {
     return Atomics.compareExchange(this.i32, slot * STRIDE + F_STATE, STATE_ACTIVE, STATE_EJECTED) === STATE_ACTIVE;
   }
-  /** Puts an ejected slot back; false when it is no longer ejected (being drained). */
+  /** Undoes an eject() the pool's ejection share did not allow, keeping the streaks (the next error tries again). */
+  readmit(slot: number): void {
+    Atomics.compareExchange(this.i32, slot * STRIDE + F_STATE, STATE_EJECTED, STATE_ACTIVE);
+  }
+  /** Puts an ejected slot back with its streaks cleared; false when it is no longer ejected (being drained). */
   uneject(slot: number): boolean {
     const b = slot * STRIDE;
     Atomics.store(this.i32, b + F_5XX, 0);

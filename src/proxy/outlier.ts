@@ -40,7 +40,7 @@ export function recordOutcome(table: BackendTable, pools: PoolTable, slot: numbe
   if (!table.eject(slot)) return;
   if (!pools.tryClaim(pool, P_EJECTED, maxEjected(pools.get(pool, P_SIZE), od))) {
     // The pool's share is taken: the backend stays in; its streak goes on counting.
-    table.uneject(slot);
+    table.readmit(slot);
     return;
   }
   pools.add(pool, P_EJECTIONS, 1);
