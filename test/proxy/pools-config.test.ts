@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { parseConfig } from '../../src/proxy/config.js';
+import { loadConfig, parseConfig } from '../../src/proxy/config.js';
 import { compileRoutes, hostMatches, Router, rewritePath } from '../../src/proxy/router.js';
 
 const pool = (url = 'http://127.0.0.1:9001') => ({ backends: [{ url }] });
@@ -94,6 +95,12 @@ describe('proxy routes and pools config', () => {
       pools: { api: { ...pool(), rateLimit: { policies: [{ name: 'q', limit: 10, window: '1s', mode: 'queue', burst: 5 }] } } },
     });
     expect(c.pools.api!.rateLimit!.policies[0]!.mode).toBe('queue');
+  });
+
+  it('accepts the shipped example', () => {
+    const c = loadConfig(join(import.meta.dirname, '..', '..', 'examples', 'proxy-pools.json'));
+    expect(Object.keys(c.pools)).toEqual(['api', 'canary', 'admin']);
+    expect(c.pools.admin!.healthCheck).toMatchObject({ path: '/healthz', interval: 2000 });
   });
 
   it('caps the backends of every pool together at the table size', () => {

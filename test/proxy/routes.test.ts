@@ -1,5 +1,6 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, http, startBackend, startProxyProc, type Backend, type ProxyProc } from './helpers.js';
+import { admin, http, startBackend, startProxyProc, waitFor, type Backend, type ProxyProc } from './helpers.js';
 
 /** A backend that answers `name path` (the path it received), so a test sees both the pool and the rewrite. */
 function echo(name: string): Promise<Backend> {
@@ -122,6 +123,41 @@ describe('proxy pool rate limits', () => {
       expect(pool('api').limiter!.levels[0]).toMatchObject({ policy: 'api', admitted: 2, denied: 1 });
       expect(pool('slow').limiter!.levels[0]).toMatchObject({ policy: 'slow', admitted: 2, denied: 0, delayed: 1 });
       expect(pool('default').limiter).toBeNull();
+    } finally {
+      await p.stop();
+      await Promise.all([def.kill(), api.kill()]);
+    }
+  });
+});
+
+describe('proxy routes on reload', () => {
+  it('adds a pool and its route on reload, then sends its traffic back to the default pool when both are removed', async () => {
+    const [def, api] = await Promise.all([echo('default'), echo('api')]);
+    const p = await startProxyProc({ backends: [{ url: def.url }] });
+    try {
+      expect((await http(p.url('/api/x'))).body).toBe('default /api/x');
+      const cfg = JSON.parse(readFileSync(p.configPath, 'utf8'));
+      const routed = {
+        ...cfg,
+        routes: [{ match: { pathPrefix: '/api/' }, pool: 'api', rewrite: { stripPrefix: '/api' } }],
+        pools: { api: { backends: [{ url: api.url }], circuitBreaker: { maxRequests: 10 } } },
+      };
+      writeFileSync(p.configPath, JSON.stringify(routed));
+      expect((await admin(p, 'POST', '/reload')).status).toBe(200);
+      expect((await http(p.url('/api/x'))).body).toBe('api /x');
+      expect((await http(p.url('/x'))).body).toBe('default /x');
+      writeFileSync(p.configPath, JSON.stringify({ ...routed, routes: [{ match: {}, pool: 'nope' }] }));
+      const bad = await admin<{ error: string }>(p, 'POST', '/reload');
+      expect(bad.status).toBe(400);
+      expect(bad.json.error).toMatch(/routes\.0\.pool: no pool "nope"/);
+      writeFileSync(p.configPath, JSON.stringify(cfg));
+      expect((await admin(p, 'POST', '/reload')).status).toBe(200);
+      expect((await http(p.url('/api/x'))).body).toBe('default /api/x');
+      await waitFor(
+        async () => (await admin<{ backends: unknown[] }>(p, 'GET', '/status')).json.backends.length === 1,
+        5000,
+        'the pool drained',
+      );
     } finally {
       await p.stop();
       await Promise.all([def.kill(), api.kill()]);
