@@ -16,7 +16,7 @@ import {
   WEIGHT_SCALE,
   createTableMemory,
 } from './backend-table.js';
-import { DEFAULT_POOL, loadConfig, normalizeUrl, type ConfigOverrides, type ConfigSource, type ProxyConfig } from './config.js';
+import { DEFAULT_POOL, loadConfig, normalizeUrl, type ConfigOverrides, type ConfigSource } from './config.js';
 import { settingsFor } from './backend-pool.js';
 import { HealthChecker } from './health.js';
 import { EjectionTracker } from './outlier.js';
@@ -106,11 +106,8 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
     if (started) slowStart.begin(slot, settingsOf(pool)?.slowStartMs ?? 0);
     log.info('backend added', { backend: url, pool: poolName(pool), weight, slot });
   };
-  const addAll = (c: ProxyConfig): void => {
-    for (const b of c.backends) add(b.url, b.weight, 0);
-    for (const [name, p] of Object.entries(c.pools)) for (const b of p.backends) add(b.url, b.weight, poolIndex(name));
-  };
-  addAll(config);
+  for (const b of config.backends) add(b.url, b.weight, 0);
+  for (const [name, p] of Object.entries(config.pools)) for (const b of p.backends) add(b.url, b.weight, poolIndex(name));
 
   /** One health checker per pool, each with its pool's settings. */
   const checkers = new Map<number, HealthChecker>();
