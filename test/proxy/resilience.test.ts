@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { admin, http, startBackend, startProxyProc, waitFor, type Backend, type Reply } from './helpers.js';
 
@@ -31,7 +33,7 @@ function answering(name: string, status: number): Promise<Backend> {
 type PoolJson = {
   name: string;
   active: number;
-  circuitBreaker: { open: boolean; connections: number; trips: Record<string, number> } | null;
+  circuitBreaker: { open: boolean; connections: number; pending: number; trips: Record<string, number> } | null;
   outlierDetection: { ejectedNow: number; maxEjected: number; ejectionsTotal: number } | null;
   retryBudget: { activeRetries: number; refused: number } | null;
   backends: Array<{ url: string; ejected: boolean; ejections: number; effectiveWeight: number; slowStart: boolean }>;
@@ -103,6 +105,46 @@ describe('proxy resilience', () => {
     expect((await third).status).toBe(200);
     const st = await admin<{ pools: PoolJson[] }>(p, 'GET', '/status');
     expect(st.json.pools[1]!.circuitBreaker).toMatchObject({ connections: 1, trips: { maxConnections: 1 } });
+  });
+
+  it('circuit breaker: maxPendingRequests refuses a request while another waits for its connection to be established', async () => {
+    // An https:// backend whose TLS handshake never completes: the connection stays pending.
+    const sockets = new Set<Socket>();
+    const stall = createNetServer((sock) => {
+      sockets.add(sock);
+      sock.resume();
+    });
+    stall.listen(0, '127.0.0.1');
+    await once(stall, 'listening');
+    cleanup.push(async () => {
+      for (const sock of sockets) sock.destroy();
+      stall.close();
+    });
+    const p = await startProxyProc({
+      threads: 1,
+      backends: [],
+      routes: [{ match: {}, pool: 'api' }],
+      pools: {
+        api: {
+          backends: [{ url: `https://127.0.0.1:${(stall.address() as AddressInfo).port}` }],
+          healthCheck: { type: 'tcp' },
+          timeouts: { connect: 60_000 },
+          circuitBreaker: { maxPendingRequests: 1 },
+        },
+      },
+    });
+    cleanup.push(() => p.stop());
+    void http(p.url('/a')).catch(() => undefined);
+    await waitFor(
+      async () => (await admin<{ pools: PoolJson[] }>(p, 'GET', '/status')).json.pools[1]!.circuitBreaker!.pending === 1,
+      5000,
+      'one request pending',
+    );
+    const second = await http(p.url('/b'));
+    expect(second.status).toBe(503);
+    expect(JSON.parse(second.body)).toMatchObject({ reason: 'circuit breaker open', limit: 'maxPendingRequests' });
+    const st = await admin<{ pools: PoolJson[] }>(p, 'GET', '/status');
+    expect(st.json.pools[1]!.circuitBreaker).toMatchObject({ open: true, trips: { maxPendingRequests: 1 } });
   });
 
   it('outlier detection: ejects after consecutive 5xx, never more than maxEjectionPercent of the pool', async () => {
