@@ -123,6 +123,8 @@ describe('proxy resilience', () => {
     const p = await startProxyProc({
       threads: 1,
       backends: [],
+      // The pending request never ends: stop without waiting for it.
+      timeouts: { shutdown: 100 },
       routes: [{ match: {}, pool: 'api' }],
       pools: {
         api: {
