@@ -221,6 +221,36 @@ describe('proxy resilience', () => {
     expect(m.json).toContain('sabre_proxy_retry_budget_refused_total{pool="api"} 2');
   });
 
+  it('per-try timeout: an attempt whose head does not come within timeouts.perTry is retried on another backend', async () => {
+    const [hang, ok] = await Promise.all([holding('hang'), answering('ok', 200)]);
+    cleanup.push(() => Promise.all([hang.kill(), ok.kill()]));
+    const p = await startProxyProc({
+      threads: 1,
+      backends: [],
+      routes: [{ match: {}, pool: 'api' }],
+      pools: {
+        api: {
+          algorithm: 'round-robin',
+          backends: [{ url: hang.url }, { url: ok.url }],
+          retries: 1,
+          healthCheck: { fall: 100 },
+          timeouts: { perTry: 300, responseHeaders: 60_000 },
+        },
+      },
+    });
+    cleanup.push(() => p.stop());
+    // Round-robin: of two requests one starts on the backend that never answers; both end with `ok`'s answer.
+    const replies = await Promise.all([http(p.url('/1')), http(p.url('/2'))]);
+    expect(replies.map((r) => [r.status, r.body])).toEqual([
+      [200, 'ok'],
+      [200, 'ok'],
+    ]);
+    expect(hang.held.length).toBe(1);
+    const st = await admin<{ backends: Array<{ url: string; timeouts: number; retries: number }> }>(p, 'GET', '/status');
+    expect(st.json.backends.find((b) => b.url === hang.url)!.timeouts).toBe(1);
+    expect(st.json.backends.find((b) => b.url === ok.url)!.retries).toBe(1);
+  });
+
   it('slow start: a backend added to a running pool starts at a tenth of its weight', async () => {
     const [a, b] = await Promise.all([answering('a', 200), answering('b', 200)]);
     cleanup.push(() => Promise.all([a.kill(), b.kill()]));
