@@ -102,13 +102,12 @@ export class Balancer {
   }
 
   /**
-   * (inflight(a)+1)/weight(a) < (inflight(b)+1)/weight(b), without division, by the effective weight so slow start
-   * counts. The +1 (the request being placed) lets weights decide between idle backends; with equal weights the
-   * order is plain inflight(a) < inflight(b).
+   * inflight(a)/weight(a) < inflight(b)/weight(b), without division, by the effective weight: under load each backend's
+   * share of the requests in flight follows its weight, and a slow-starting one's follows its ramp.
    */
   private lessLoaded(a: number, b: number): boolean {
     const t = this.table;
-    return (t.inflightRelaxed(a) + 1) * t.effectiveRelaxed(b) < (t.inflightRelaxed(b) + 1) * t.effectiveRelaxed(a);
+    return t.inflightRelaxed(a) * t.effectiveRelaxed(b) < t.inflightRelaxed(b) * t.effectiveRelaxed(a);
   }
 
   /** Smooth weighted round-robin (nginx's order), indexed by the shared ticket so proportions are exact across threads. */

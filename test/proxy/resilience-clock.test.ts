@@ -162,7 +162,7 @@ describe('slow start on an injected clock', () => {
     expect(rampWeight(3, 0, 0)).toBe(3000);
   });
 
-  it('steers least-connections: a backend at a tenth of its weight is picked only past ten times its load on the other', () => {
+  it('steers least-connections: in-flight shares follow the effective weights as the ramp goes', () => {
     const table = new BackendTable(createTableMemory());
     const clock = { now: 0 };
     const ss = new SlowStart(table, () => clock.now);
@@ -174,17 +174,24 @@ describe('slow start on an injected clock', () => {
       { slot: cold, url: 'http://cold:80' },
     ]);
     ss.begin(cold, 10_000);
+    table.acquire(cold);
     const pickWith = (warmLoad: number): number => {
       while (table.inflight(warm) < warmLoad) table.acquire(warm);
+      while (table.inflight(warm) > warmLoad) table.release(warm);
       return bal.pick('1.2.3.4', -1);
     };
-    // Load counts the request being placed: (inflight + 1) / weight; 9 on the warm one is a tie, left out.
-    expect(pickWith(0)).toBe(warm);
-    expect(pickWith(8)).toBe(warm);
-    expect(pickWith(10)).toBe(cold);
-    // Halfway through the ramp (weight 0.5): the cold one is picked from two in flight on the warm one.
-    while (table.inflight(warm) > 0) table.release(warm);
+    // At a tenth of its weight, with one request in flight, the cold backend gets the next only past ten on the warm one
+    // (ten is a tie, left out).
+    expect(pickWith(1)).toBe(warm);
+    expect(pickWith(9)).toBe(warm);
+    expect(pickWith(11)).toBe(cold);
+    // Halfway through the ramp (weight 0.5): past two.
     clock.now = 5000;
+    ss.tick();
+    expect(pickWith(1)).toBe(warm);
+    expect(pickWith(3)).toBe(cold);
+    // Ramped: plain least-connections.
+    clock.now = 10_000;
     ss.tick();
     expect(pickWith(0)).toBe(warm);
     expect(pickWith(2)).toBe(cold);
