@@ -6,13 +6,15 @@
 // target's HDR latency distribution (.hgrm) and a plot of them under results/proxy/.
 //
 // usage: node native-bench/proxy-compare.mjs [--duration 5] [--rounds 3] [--tools wrk,hey,ab,ab-close,h2load] [--threads 2]
-//        [--fronts net,uws,node] [--base DIR] [--tls] [--h2-connections 10] [--h2-streams 10]
+//        [--fronts net,uws,node] [--base DIR] [--routes N] [--tls] [--h2-connections 10] [--h2-streams 10]
 // --tls: the balancers (not 'direct') listen with TLS on one self-signed certificate (made with openssl), nginx with
 // `listen … ssl http2`, HAProxy with `alpn h2,http/1.1`, sabre with listen.tls; wrk/hey/ab then speak HTTPS, and
 // the h2load tool speaks HTTP/2 (ALPN h2): -c h2-connections, -m h2-streams per connection. Results go to
 // native-bench/results/proxy-tls.md unless --out says otherwise.
 // --fronts replaces the target 'sabre' with one sabre per front ('sabre-net', …), each with `front` set in its config.
 // --base DIR adds a target 'sabre-base': DIR/dist/cli.js (another build of sabre), for A/B runs of two builds.
+// --routes N gives the 'sabre' targets (not 'sabre-base') N routing rules that never match and a last one, matching
+// every request, to a pool of the same three backends: the cost of routing, against --base without routes.
 // Tools: ab runs with -k (keep-alive), ab-close without; both report ab's failed requests. Sabre runs on the Node
 // that runs this script (run it with another node binary to measure another Node).
 import { execFileSync, spawn } from 'node:child_process';
@@ -41,6 +43,7 @@ const { values: opt } = parseArgs({
     tls: { type: 'boolean', default: false },
     'h2-connections': { type: 'string', default: '10' },
     'h2-streams': { type: 'string', default: '10' },
+    routes: { type: 'string', default: '0' },
   },
 });
 const TLS = opt.tls;
@@ -196,14 +199,28 @@ ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
 `,
 );
 const adminPort = await freePort();
-const sabreConfig = (port, admin, front) =>
+const ROUTES = Number(opt.routes);
+const backendList = backendPorts.map((p) => ({ url: `http://127.0.0.1:${p}` }));
+/** --routes N: N rules that never match, then one that sends every request to a pool of the same backends. */
+const routing =
+  ROUTES > 0
+    ? {
+        routes: [
+          ...Array.from({ length: ROUTES }, (_, i) => ({ match: { pathPrefix: `/never-${i}/` }, pool: 'all' })),
+          { match: { pathPrefix: '/' }, pool: 'all' },
+        ],
+        pools: { all: { backends: backendList } },
+      }
+    : {};
+const sabreConfig = (port, admin, front, extra = {}) =>
   JSON.stringify({
     ...(front ? { front } : {}),
     listen: { host: '127.0.0.1', port, ...(TLS ? { tls: { cert: CERT, key: KEY } } : {}) },
     admin: { host: '127.0.0.1', port: admin },
     threads: THREADS,
     algorithm: 'least-connections',
-    backends: backendPorts.map((p) => ({ url: `http://127.0.0.1:${p}` })),
+    backends: backendList,
+    ...extra,
   });
 if (opt.base) writeFileSync(join(dir, 'sabre-base.json'), sabreConfig(ports['sabre-base'], await freePort()));
 const procs = {
@@ -218,7 +235,7 @@ const TARGETS = [
 for (const target of TARGETS.filter((t) => t.startsWith('sabre') && t !== 'sabre-base')) {
   const front = target === 'sabre' ? undefined : target.slice(6);
   adminPorts[target] = target === 'sabre' ? adminPort : await freePort();
-  writeFileSync(join(dir, `${target}.json`), sabreConfig(ports[target], adminPorts[target], front));
+  writeFileSync(join(dir, `${target}.json`), sabreConfig(ports[target], adminPorts[target], front, routing));
   procs[target] = start(target, process.execPath, [join(ROOT, 'dist', 'cli.js'), 'proxy', '--config', join(dir, `${target}.json`)]);
 }
 if (opt.base)

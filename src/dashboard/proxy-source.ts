@@ -57,6 +57,8 @@ interface LimiterStatus {
 
 interface BackendStatus {
   url: string;
+  /** The backend's pool (absent before pools existed): the same url may serve two pools, each its own row. */
+  pool?: string;
   state: string;
   healthy: boolean;
   weight: number;
@@ -64,6 +66,11 @@ interface BackendStatus {
   requests: number;
   errors: number;
   latency_ms: { p99: number };
+}
+
+/** A backend's identity across polls: its pool and url. */
+function backendKey(b: BackendStatus): string {
+  return `${b.pool ?? ''} ${b.url}`;
 }
 
 /** Polls one proxy's admin API; an unreachable proxy is a state of its own. */
@@ -85,11 +92,12 @@ export class ProxySource {
       const st = (await res.json()) as { front?: string; algorithm?: string; backends: BackendStatus[]; limiter?: LimiterStatus | null };
       const dt = this.prev ? (at - this.prev.at) / 1000 || 1 : 0;
       const backends = st.backends.map((b) => {
-        const before = this.prev?.backends.get(b.url);
-        const h = this.health.get(b.url) ?? [];
+        const key = backendKey(b);
+        const before = this.prev?.backends.get(key);
+        const h = this.health.get(key) ?? [];
         h.push(b.healthy ? 1 : 0);
         if (h.length > 60) h.shift();
-        this.health.set(b.url, h);
+        this.health.set(key, h);
         return {
           url: b.url,
           state: b.state,
@@ -130,7 +138,7 @@ export class ProxySource {
               capacity: lim.table.capacity,
               fullEvents: lim.table.fullEvents,
             };
-      this.prev = { at, backends: new Map(st.backends.map((b) => [b.url, b])), limiter: lim };
+      this.prev = { at, backends: new Map(st.backends.map((b) => [backendKey(b), b])), limiter: lim };
       return {
         limiter,
         kind: 'proxy',

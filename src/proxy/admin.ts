@@ -2,7 +2,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { backendSchema, describeIssues } from './config.js';
+import { backendSchema, DEFAULT_POOL, describeIssues } from './config.js';
+import type { PoolStatus } from './pool-status.js';
 import { BackendError, type BackendStatus, type ProxyHandle } from './proxy-handle.js';
 import { ConfigError, SabreError } from '../errors.js';
 import type { EngineStats } from '../limiter/policy.js';
@@ -13,8 +14,11 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-const urlOnly = z.strictObject({ url: backendSchema.shape.url });
-const withWeight = z.strictObject({ url: backendSchema.shape.url, weight: z.number().int().min(1).max(1000) });
+/** A pool name in an admin body; omitted, the default pool. */
+const pool = z.string().min(1).optional();
+const urlOnly = z.strictObject({ url: backendSchema.shape.url, pool });
+const withWeight = z.strictObject({ url: backendSchema.shape.url, weight: z.number().int().min(1).max(1000), pool });
+const newBackend = backendSchema.extend({ pool });
 const MAX_ADMIN_BODY = 64 * 1024;
 
 /** A 4xx the admin API answers with a reason. */
@@ -66,12 +70,17 @@ function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
 
-/** Renders backend and rate-limit figures in the Prometheus text exposition format. */
-export function renderMetrics(backends: BackendStatus[], limiter: EngineStats | null = null): string {
+/** A backend's labels: its url, and its pool unless it is the default pool's (so existing series keep their labels). */
+function backendLabels(b: BackendStatus): string {
+  return b.pool === DEFAULT_POOL ? `backend="${esc(b.url)}"` : `backend="${esc(b.url)}",pool="${esc(b.pool)}"`;
+}
+
+/** Renders backend, pool and rate-limit figures in the Prometheus text exposition format. */
+export function renderMetrics(backends: BackendStatus[], limiter: EngineStats | null = null, pools: PoolStatus[] = []): string {
   const out: string[] = [];
   const family = (name: string, type: string, help: string, value: (b: BackendStatus) => number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const b of backends) out.push(`${name}{backend="${esc(b.url)}"} ${value(b)}`);
+    for (const b of backends) out.push(`${name}{${backendLabels(b)}} ${value(b)}`);
   };
   family('sabre_proxy_backend_up', 'gauge', 'Whether the backend is healthy (1) or ejected (0).', (b) => (b.healthy ? 1 : 0));
   family('sabre_proxy_backend_draining', 'gauge', 'Whether the backend is being drained.', (b) => (b.state === 'draining' ? 1 : 0));
@@ -81,6 +90,13 @@ export function renderMetrics(backends: BackendStatus[], limiter: EngineStats | 
   family('sabre_proxy_backend_errors_total', 'counter', 'Requests that failed on the backend.', (b) => b.errors);
   family('sabre_proxy_backend_retries_total', 'counter', 'Requests retried onto the backend.', (b) => b.retries);
   family('sabre_proxy_backend_timeouts_total', 'counter', 'Upstream timeouts.', (b) => b.timeouts);
+  family('sabre_proxy_backend_ejected', 'gauge', 'Whether outlier detection has ejected the backend now.', (b) => (b.ejected ? 1 : 0));
+  family(
+    'sabre_proxy_backend_effective_weight',
+    'gauge',
+    'Weight used now (less than the weight while slow start ramps).',
+    (b) => b.effectiveWeight,
+  );
   out.push('# HELP sabre_proxy_backend_latency_seconds Proxied request latency.', '# TYPE sabre_proxy_backend_latency_seconds summary');
   for (const b of backends) {
     for (const [q, v] of [
@@ -88,12 +104,61 @@ export function renderMetrics(backends: BackendStatus[], limiter: EngineStats | 
       ['0.9', b.latency_ms.p90],
       ['0.99', b.latency_ms.p99],
     ] as const) {
-      out.push(`sabre_proxy_backend_latency_seconds{backend="${esc(b.url)}",quantile="${q}"} ${v / 1000}`);
+      out.push(`sabre_proxy_backend_latency_seconds{${backendLabels(b)},quantile="${q}"} ${v / 1000}`);
     }
-    out.push(`sabre_proxy_backend_latency_seconds_count{backend="${esc(b.url)}"} ${b.latency_ms.count}`);
+    out.push(`sabre_proxy_backend_latency_seconds_count{${backendLabels(b)}} ${b.latency_ms.count}`);
   }
+  renderPools(out, pools);
   if (limiter) renderLimiter(out, limiter);
   return `${out.join('\n')}\n`;
+}
+
+/** The pools' families: requests in flight, breaker trips per limit, ejections, retries the budget refused. */
+function renderPools(out: string[], pools: PoolStatus[]): void {
+  const family = (name: string, type: string, help: string, rows: Array<[string, number]>): void => {
+    if (rows.length === 0) return;
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, v] of rows) out.push(`${name}{${labels}} ${v}`);
+  };
+  const p = (x: PoolStatus): string => `pool="${esc(x.name)}"`;
+  family(
+    'sabre_proxy_pool_active_requests',
+    'gauge',
+    'Requests in flight to the pool, all threads (breaker or retry budget on).',
+    pools.filter((x) => x.circuitBreaker || x.retryBudget).map((x) => [p(x), x.active]),
+  );
+  family(
+    'sabre_proxy_circuit_breaker_trips_total',
+    'counter',
+    'Requests a circuit breaker refused with 503, by the limit reached.',
+    pools.flatMap((x) =>
+      x.circuitBreaker ? Object.entries(x.circuitBreaker.trips).map(([k, v]): [string, number] => [`${p(x)},limit="${k}"`, v]) : [],
+    ),
+  );
+  family(
+    'sabre_proxy_circuit_breaker_open',
+    'gauge',
+    'Whether a breaker limit is reached now.',
+    pools.flatMap((x) => (x.circuitBreaker ? [[p(x), x.circuitBreaker.open ? 1 : 0] as [string, number]] : [])),
+  );
+  family(
+    'sabre_proxy_outlier_ejections_total',
+    'counter',
+    'Backends ejected by outlier detection.',
+    pools.flatMap((x) => (x.outlierDetection ? [[p(x), x.outlierDetection.ejectionsTotal] as [string, number]] : [])),
+  );
+  family(
+    'sabre_proxy_outlier_ejected',
+    'gauge',
+    'Backends ejected now.',
+    pools.flatMap((x) => (x.outlierDetection ? [[p(x), x.outlierDetection.ejectedNow] as [string, number]] : [])),
+  );
+  family(
+    'sabre_proxy_retry_budget_refused_total',
+    'counter',
+    'Retries the retry budget refused.',
+    pools.flatMap((x) => (x.retryBudget ? [[p(x), x.retryBudget.refused] as [string, number]] : [])),
+  );
 }
 
 /** The limiter's families: decisions per policy and tier, and the bucket table's occupancy. */
@@ -135,23 +200,25 @@ async function route(proxy: ProxyHandle, req: IncomingMessage, res: ServerRespon
       return send(res, 200, await proxy.status());
     case 'GET /metrics': {
       const st = await proxy.status();
-      return send(res, 200, renderMetrics(st.backends, st.limiter));
+      return send(res, 200, renderMetrics(st.backends, st.limiter, st.pools));
     }
+    case 'GET /pools':
+      return send(res, 200, (await proxy.status()).pools);
     case 'GET /latency':
       return send(res, 200, await proxy.latencyDistribution());
     case 'POST /backends': {
-      const b = await parseBody(req, backendSchema);
-      proxy.addBackend(b.url, b.weight);
-      return send(res, 201, { added: b.url, weight: b.weight });
+      const b = await parseBody(req, newBackend);
+      proxy.addBackend(b.url, b.weight, b.pool);
+      return send(res, 201, { added: b.url, weight: b.weight, pool: b.pool ?? DEFAULT_POOL });
     }
     case 'PUT /backends': {
       const b = await parseBody(req, withWeight);
-      proxy.setWeight(b.url, b.weight);
-      return send(res, 200, { url: b.url, weight: b.weight });
+      proxy.setWeight(b.url, b.weight, b.pool);
+      return send(res, 200, { url: b.url, weight: b.weight, pool: b.pool ?? DEFAULT_POOL });
     }
     case 'DELETE /backends': {
       const b = await parseBody(req, urlOnly);
-      return send(res, 200, await proxy.removeBackend(b.url));
+      return send(res, 200, await proxy.removeBackend(b.url, b.pool));
     }
     case 'POST /reload':
       proxy.reload();

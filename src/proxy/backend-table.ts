@@ -6,7 +6,7 @@ export const MAX_BACKENDS = 64;
 /** Most worker threads (each owns one row of counters). */
 export const MAX_WORKERS = 64;
 
-const STRIDE = 8;
+const STRIDE = 16;
 const F_STATE = 0;
 const F_HEALTHY = 1;
 const F_WEIGHT = 2;
@@ -14,6 +14,13 @@ const F_INFLIGHT = 3;
 const F_FAILS = 4;
 const F_OKS = 5;
 const F_GEN = 6;
+/** The weight the load-aware algorithms use, in thousandths: weight × 1000, less while slow start ramps it. */
+const F_EFFECTIVE = 7;
+/** Outlier detection's streaks: 5xx answers and gateway errors in a row. */
+const F_5XX = 8;
+const F_GATEWAY = 9;
+/** The pool index the slot belongs to. */
+const F_POOL = 10;
 const G_RR = MAX_BACKENDS * STRIDE;
 const INT_SLOTS = G_RR + 4;
 
@@ -27,6 +34,11 @@ const COUNTERS = 4;
 export const STATE_EMPTY = 0;
 export const STATE_ACTIVE = 1;
 export const STATE_DRAINING = 2;
+/** Ejected by outlier detection: not usable until the main thread brings it back (a state, so picks check nothing more). */
+export const STATE_EJECTED = 3;
+
+/** Effective weight units per unit of configured weight. */
+export const WEIGHT_SCALE = 1000;
 
 const log = logger('proxy');
 
@@ -75,8 +87,54 @@ export class BackendTable {
   inflightRelaxed(slot: number): number {
     return this.i32[slot * STRIDE + F_INFLIGHT]!;
   }
-  weightRelaxed(slot: number): number {
-    return this.i32[slot * STRIDE + F_WEIGHT]!;
+  /** The effective (slow-start) weight in thousandths, which least-connections and p2c weigh load by. */
+  effectiveRelaxed(slot: number): number {
+    return this.i32[slot * STRIDE + F_EFFECTIVE]!;
+  }
+  effective(slot: number): number {
+    return Atomics.load(this.i32, slot * STRIDE + F_EFFECTIVE);
+  }
+  /** Sets the effective weight (thousandths): slow start's ramp. */
+  setEffective(slot: number, value: number): void {
+    Atomics.store(this.i32, slot * STRIDE + F_EFFECTIVE, value);
+  }
+  pool(slot: number): number {
+    return Atomics.load(this.i32, slot * STRIDE + F_POOL);
+  }
+  ejected(slot: number): boolean {
+    return Atomics.load(this.i32, slot * STRIDE + F_STATE) === STATE_EJECTED;
+  }
+  /** Takes an active slot out of rotation; false when it was not active (draining, or another thread ejected it first). */
+  eject(slot: number): boolean {
+    return Atomics.compareExchange(this.i32, slot * STRIDE + F_STATE, STATE_ACTIVE, STATE_EJECTED) === STATE_ACTIVE;
+  }
+  /** Undoes an eject() the pool's ejection share did not allow, keeping the streaks (the next error tries again). */
+  readmit(slot: number): void {
+    Atomics.compareExchange(this.i32, slot * STRIDE + F_STATE, STATE_EJECTED, STATE_ACTIVE);
+  }
+  /** Puts an ejected slot back with its streaks cleared; false when it is no longer ejected (being drained). */
+  uneject(slot: number): boolean {
+    const b = slot * STRIDE;
+    Atomics.store(this.i32, b + F_5XX, 0);
+    Atomics.store(this.i32, b + F_GATEWAY, 0);
+    return Atomics.compareExchange(this.i32, b + F_STATE, STATE_EJECTED, STATE_ACTIVE) === STATE_EJECTED;
+  }
+  /** Counts a response for outlier detection; returns the 5xx streak and the gateway-error streak (each 0 when it broke). */
+  recordOutcome(slot: number, is5xx: boolean, isGateway: boolean): number {
+    const b = slot * STRIDE;
+    const a = this.i32;
+    if (!isGateway) {
+      if (a[b + F_GATEWAY] !== 0) Atomics.store(a, b + F_GATEWAY, 0);
+    } else Atomics.add(a, b + F_GATEWAY, 1);
+    if (!is5xx) {
+      if (a[b + F_5XX] !== 0) Atomics.store(a, b + F_5XX, 0);
+      return 0;
+    }
+    return Atomics.add(a, b + F_5XX, 1) + 1;
+  }
+  /** The gateway-error streak as it stands. */
+  streakGateway(slot: number): number {
+    return Atomics.load(this.i32, slot * STRIDE + F_GATEWAY);
   }
   /** Counts a proxied request starting on `slot`. */
   acquire(slot: number): void {
@@ -92,11 +150,15 @@ export class BackendTable {
   }
 
   /** Claims a free slot for a new backend (main thread only); returns -1 when full. */
-  allocate(weight: number): number {
+  allocate(weight: number, pool = 0): number {
     for (let s = 0; s < MAX_BACKENDS; s++) {
       const b = s * STRIDE;
       if (Atomics.load(this.i32, b + F_STATE) !== STATE_EMPTY) continue;
       Atomics.store(this.i32, b + F_WEIGHT, weight);
+      Atomics.store(this.i32, b + F_EFFECTIVE, weight * WEIGHT_SCALE);
+      Atomics.store(this.i32, b + F_5XX, 0);
+      Atomics.store(this.i32, b + F_GATEWAY, 0);
+      Atomics.store(this.i32, b + F_POOL, pool);
       Atomics.store(this.i32, b + F_HEALTHY, 1);
       Atomics.store(this.i32, b + F_INFLIGHT, 0);
       Atomics.store(this.i32, b + F_FAILS, 0);
@@ -108,8 +170,10 @@ export class BackendTable {
     }
     return -1;
   }
+  /** Sets the configured weight, and the effective one with it (slow start, while it ramps, rewrites that). */
   setWeight(slot: number, weight: number): void {
     Atomics.store(this.i32, slot * STRIDE + F_WEIGHT, weight);
+    Atomics.store(this.i32, slot * STRIDE + F_EFFECTIVE, weight * WEIGHT_SCALE);
   }
   setState(slot: number, state: number): void {
     Atomics.store(this.i32, slot * STRIDE + F_STATE, state);

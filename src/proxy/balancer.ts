@@ -101,10 +101,13 @@ export class Balancer {
     return best;
   }
 
-  /** inflight(a)/weight(a) < inflight(b)/weight(b), without division. */
+  /**
+   * inflight(a)/weight(a) < inflight(b)/weight(b), without division, by the effective weight: under load each backend's
+   * share of the requests in flight follows its weight, and a slow-starting one's follows its ramp.
+   */
   private lessLoaded(a: number, b: number): boolean {
     const t = this.table;
-    return t.inflightRelaxed(a) * t.weightRelaxed(b) < t.inflightRelaxed(b) * t.weightRelaxed(a);
+    return t.inflightRelaxed(a) * t.effectiveRelaxed(b) < t.inflightRelaxed(b) * t.effectiveRelaxed(a);
   }
 
   /** Smooth weighted round-robin (nginx's order), indexed by the shared ticket so proportions are exact across threads. */

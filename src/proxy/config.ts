@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { logger } from '../log.js';
 import { listenTlsSchema, upstreamTlsSchema } from './tls-config.js';
+import { resilienceFields, routeSchema } from './pool-config.js';
+
+const log = logger('proxy');
 
 /** Balancing algorithms the proxy implements. */
 export const ALGORITHMS = ['least-connections', 'round-robin', 'weighted-round-robin', 'ip-hash', 'p2c'] as const;
@@ -29,6 +33,38 @@ const healthSchema = z.strictObject({
   timeout: ms.default(1000),
   rise: z.number().int().min(1).default(2),
   fall: z.number().int().min(1).default(3),
+});
+
+const timeoutsSchema = z.strictObject({
+  connect: ms.default(2000),
+  responseHeaders: ms.default(30_000),
+  /** Each attempt's limit for the response head (null: responseHeaders); an attempt past it is retried where retries allow. */
+  perTry: ms.nullable().default(null),
+  /** No byte in either direction (request body up, response down) for this long cuts the exchange. */
+  idle: ms.default(60_000),
+  /** Longest time one request may take from start to the response's last byte (null: no limit). */
+  total: ms.nullable().default(null),
+  /** Idle upstream connections close after this; keep it under the backends' keep-alive timeout. */
+  upstreamKeepAlive: ms.default(4000),
+  /** SIGTERM: how long in-flight requests may take to finish. */
+  shutdown: ms.default(10_000),
+});
+
+const retriesSchema = z.number().int().min(0).max(5).default(1);
+
+/** Most named pools (the default pool is one more). */
+export const MAX_POOLS = 31;
+
+/** A named pool: its own backends and, unless given here, the top-level algorithm, health check, timeouts and retries. */
+export const poolSchema = z.strictObject({
+  backends: z.array(backendSchema).min(1).max(64),
+  algorithm: z.enum(ALGORITHMS).default('least-connections'),
+  healthCheck: healthSchema.prefault({}),
+  timeouts: timeoutsSchema.prefault({}),
+  retries: retriesSchema,
+  /** The pool's own rate-limit policies, checked after the top-level ones. */
+  rateLimit: policyConfigSchema.nullable().default(null),
+  ...resilienceFields,
 });
 
 /** The whole config file. */
@@ -57,21 +93,8 @@ export const configSchema = z.strictObject({
    */
   front: z.enum(['auto', 'net', 'uws', 'node']).default('auto'),
   healthCheck: healthSchema.prefault({}),
-  timeouts: z
-    .strictObject({
-      connect: ms.default(2000),
-      responseHeaders: ms.default(30_000),
-      /** No byte in either direction (request body up, response down) for this long cuts the exchange. */
-      idle: ms.default(60_000),
-      /** Longest time one request may take from start to the response's last byte (null: no limit). */
-      total: ms.nullable().default(null),
-      /** Idle upstream connections close after this; keep it under the backends' keep-alive timeout. */
-      upstreamKeepAlive: ms.default(4000),
-      /** SIGTERM: how long in-flight requests may take to finish. */
-      shutdown: ms.default(10_000),
-    })
-    .prefault({}),
-  retries: z.number().int().min(0).max(5).default(1),
+  timeouts: timeoutsSchema.prefault({}),
+  retries: retriesSchema,
   sticky: z
     .strictObject({ cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name token') })
     .nullable()
@@ -86,10 +109,51 @@ export const configSchema = z.strictObject({
   admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9090) }).prefault({}),
   /** Rate-limit policies (the limiter's own schema, see docs/limiter.md), checked before proxying; global ones through `server`. */
   rateLimit: policyConfigSchema.nullable().default(null),
+  /** Routing rules, tried in order; a request no rule matches goes to the default pool (the top-level backends). */
+  routes: z.array(routeSchema).max(256).default([]),
+  /** Named pools that routes send requests to. */
+  pools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "."'), poolSchema).default({}),
+  ...resilienceFields,
 });
 
 export type ProxyConfig = z.infer<typeof configSchema>;
 export type BackendSpec = z.infer<typeof backendSchema>;
+export type PoolConfig = z.infer<typeof poolSchema>;
+
+/** The name the default pool goes by in /status, /metrics and the admin API. */
+export const DEFAULT_POOL = 'default';
+
+/** Fields a named pool inherits from the top level when it does not give them (objects merge field by field). */
+const INHERITED = ['algorithm', 'healthCheck', 'timeouts', 'retries'] as const;
+
+/** Fills each named pool's missing algorithm, health check, timeouts and retries from the top-level values. */
+function inheritPoolDefaults(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const top = raw as Record<string, unknown>;
+  const pools = top.pools;
+  if (typeof pools !== 'object' || pools === null || Array.isArray(pools)) return raw;
+  const out: Record<string, unknown> = {};
+  for (const [name, p] of Object.entries(pools as Record<string, unknown>)) {
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) {
+      out[name] = p;
+      continue;
+    }
+    const pool = { ...(p as Record<string, unknown>) };
+    for (const k of INHERITED) {
+      const t = top[k];
+      if (t === undefined) continue;
+      const own = pool[k];
+      if (own === undefined) pool[k] = t;
+      else if (isPlain(t) && isPlain(own)) pool[k] = { ...t, ...own };
+    }
+    out[name] = pool;
+  }
+  return { ...top, pools: out };
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 /** Formats zod issues as `field: reason; …` so users see which field is wrong. */
 export function describeIssues(err: z.ZodError): string {
@@ -98,15 +162,43 @@ export function describeIssues(err: z.ZodError): string {
 
 /** Validates a parsed config object; throws ConfigError naming the fields at fault. */
 export function parseConfig(raw: unknown): ProxyConfig {
-  const r = configSchema.safeParse(raw);
+  const r = configSchema.safeParse(inheritPoolDefaults(raw));
   if (!r.success) throw new ConfigError(`invalid proxy config: ${describeIssues(r.error)}`);
+  const c = r.data;
+  uniqueUrls(c.backends, 'backends');
+  const names = Object.keys(c.pools);
+  if (names.length > MAX_POOLS) throw new ConfigError(`invalid proxy config: pools: at most ${MAX_POOLS} named pools`);
+  let total = c.backends.length;
+  for (const name of names) {
+    if (name === DEFAULT_POOL) throw new ConfigError(`invalid proxy config: pools.${name}: "${DEFAULT_POOL}" names the top-level backends`);
+    uniqueUrls(c.pools[name]!.backends, `pools.${name}.backends`);
+    total += c.pools[name]!.backends.length;
+  }
+  if (total > 64) throw new ConfigError(`invalid proxy config: pools: ${total} backends in all, at most 64`);
+  c.routes.forEach((route, i) => {
+    const at = `invalid proxy config: routes.${i}`;
+    if (!(route.pool in c.pools) && route.pool !== DEFAULT_POOL)
+      throw new ConfigError(`${at}.pool: no pool "${route.pool}" (pools: ${names.length ? names.join(', ') : 'none'})`);
+    const strip = route.rewrite?.stripPrefix;
+    if (strip !== undefined && route.match.pathPrefix === undefined && route.match.path === undefined)
+      throw new ConfigError(`${at}.rewrite.stripPrefix: needs match.pathPrefix or match.path, so every request it rewrites starts with it`);
+    const start = route.match.pathPrefix ?? route.match.path;
+    if (strip !== undefined && start !== undefined && !start.startsWith(strip))
+      throw new ConfigError(`${at}.rewrite.stripPrefix: "${strip}" is not a prefix of "${start}"`);
+  });
+  const routedTo = new Set(c.routes.map((r) => r.pool));
+  for (const name of names) if (!routedTo.has(name)) log.warn('pool has no route', { pool: name });
+  return c;
+}
+
+/** Normalizes each url of `list` and rejects duplicates, naming the field. */
+function uniqueUrls(list: BackendSpec[], field: string): void {
   const urls = new Set<string>();
-  for (const b of r.data.backends) {
+  for (const b of list) {
     b.url = normalizeUrl(b.url);
-    if (urls.has(b.url)) throw new ConfigError(`invalid proxy config: backends: duplicate url ${b.url}`);
+    if (urls.has(b.url)) throw new ConfigError(`invalid proxy config: ${field}: duplicate url ${b.url}`);
     urls.add(b.url);
   }
-  return r.data;
 }
 
 /** Canonical form of a backend origin (`http://host:port`, `https://host:port`), used as its identity. */

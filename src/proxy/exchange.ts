@@ -6,7 +6,11 @@
 // The module binding, not the global: globalThis.performance is a lazy getter, run on every read.
 import { performance } from 'node:perf_hooks';
 import { C_ERRORS, C_REQUESTS, C_RETRIES, C_TIMEOUTS } from './backend-table.js';
+import type { BackendPool } from './backend-pool.js';
 import { stickyToken } from './balancer.js';
+import { breakerBody } from './breaker.js';
+import { recordOutcome } from './outlier.js';
+import { claimRetry, releaseRetry } from './retry-budget.js';
 import type { FrontResponse } from './front.js';
 import type { ProxyContext } from './proxy-context.js';
 import { view } from './read-buffer.js';
@@ -61,9 +65,13 @@ export class Exchange implements ExchangeHandler {
   /** timeouts.total as a deadline on the sweeper's clock (0: no limit), kept across retries. */
   private readonly totalDeadline: number;
   private writableFn: ((offset: number) => boolean) | null = null;
+  /** Claims held in the pool's shared counters: a place among its requests in flight, a retry of its budget. */
+  private holdsActive = false;
+  private holdsRetry = false;
 
   constructor(
     private readonly ctx: ProxyContext,
+    private readonly pool: BackendPool,
     private readonly res: FrontResponse,
     private readonly method: string,
     private readonly head: string,
@@ -97,7 +105,12 @@ export class Exchange implements ExchangeHandler {
   private start(sticky: number): void {
     this.started = true;
     const ctx = this.ctx;
-    const slot = sticky >= 0 ? sticky : ctx.balancer.pick(this.clientIp, -1);
+    const pool = this.pool;
+    if (pool.countsActive) {
+      if (!pool.claimRequest()) return this.failResponse('503 Service Unavailable', breakerBody(pool.name, 'maxRequests'));
+      this.holdsActive = true;
+    }
+    const slot = sticky >= 0 ? sticky : pool.balancer.pick(this.clientIp, -1);
     if (slot < 0) return this.failResponse('503 Service Unavailable', JSON_503);
     if (ctx.config.sticky !== null && sticky < 0)
       this.setCookie = `${ctx.config.sticky.cookie}=${stickyToken(ctx.urls[slot]!)}; Path=/; HttpOnly`;
@@ -110,13 +123,15 @@ export class Exchange implements ExchangeHandler {
   }
 
   private send(slot: number): void {
-    const pool = this.ctx.pools[slot];
-    if (pool === undefined) return this.failResponse('503 Service Unavailable', JSON_503);
+    const upstream = this.ctx.pools[slot];
+    if (upstream === undefined) return this.failResponse('503 Service Unavailable', JSON_503);
+    const conn = upstream.acquire();
+    if (conn === null) return this.failResponse('503 Service Unavailable', breakerBody(this.pool.name, this.pool.breaker!.refused));
     this.slot = slot;
     this.attempts++;
     this.ctx.table.acquire(slot);
-    this.conn = pool.acquire();
-    this.conn.send(this.head, this, this.method === 'HEAD', this.hasBody, this.totalDeadline);
+    this.conn = conn;
+    conn.send(this.head, this, this.method === 'HEAD', this.hasBody, this.totalDeadline);
   }
 
   /** A request body chunk from the client; an ArrayBuffer (uWS) is only valid during this call. */
@@ -199,6 +214,8 @@ export class Exchange implements ExchangeHandler {
     this.responded = true;
     this.bodyKind = bodyKind;
     const status = head.status;
+    const od = this.pool.settings.outlierDetection;
+    if (od !== null) recordOutcome(this.ctx.table, this.ctx.poolTable, this.slot, this.pool.index, status, od);
     // Status and headers go to uWS as views of the received bytes: no strings are made for them. Framing,
     // hop-by-hop and Date (uWS writes its own) are left out.
     const buf = head.buf;
@@ -286,11 +303,18 @@ export class Exchange implements ExchangeHandler {
   onError(err: UpstreamError): void {
     this.conn = null;
     const ctx = this.ctx;
+    const pool = this.pool;
+    const settings = pool.settings;
     const t = ctx.table;
     const url = ctx.urls[this.slot] ?? '';
     const stale = err.kind === 'reset' && err.reused && !err.responseStarted;
     // The request's own time limit says nothing about the backend's health.
-    if (!stale && err.kind !== 'total') t.recordFailure(this.slot, ctx.config.healthCheck.fall, url, `${err.kind}: ${err.message}`);
+    if (!stale && err.kind !== 'total') {
+      t.recordFailure(this.slot, settings.healthCheck.fall, url, `${err.kind}: ${err.message}`);
+      // A failure after the head was counted already (its status); only one that left no answer is a gateway error.
+      if (settings.outlierDetection !== null && !err.responseStarted)
+        recordOutcome(t, ctx.poolTable, this.slot, pool.index, 0, settings.outlierDetection);
+    }
     const timedOut = err.kind === 'timeout' || err.kind === 'total';
     if (timedOut) t.count(ctx.worker, this.slot, C_TIMEOUTS);
     const failed = this.slot;
@@ -301,12 +325,12 @@ export class Exchange implements ExchangeHandler {
       !this.hasBody &&
       err.kind !== 'total' &&
       IDEMPOTENT.has(this.method) &&
-      this.attempts <= ctx.config.retries
+      this.attempts <= settings.retries
     ) {
       // Prefer another backend; a stale keep-alive connection says nothing about its backend, so that one may serve too.
-      let next = ctx.balancer.pick(this.clientIp, failed);
-      if (next < 0 && stale) next = ctx.balancer.pick(this.clientIp, -1);
-      if (next >= 0) {
+      let next = pool.balancer.pick(this.clientIp, failed);
+      if (next < 0 && stale) next = pool.balancer.pick(this.clientIp, -1);
+      if (next >= 0 && this.retryAllowed()) {
         t.count(ctx.worker, next, C_RETRIES);
         this.send(next);
         return;
@@ -320,6 +344,15 @@ export class Exchange implements ExchangeHandler {
       this.complete(true);
     } else if (timedOut) this.failResponse('504 Gateway Timeout', JSON_504);
     else this.failResponse('502 Bad Gateway', JSON_502);
+  }
+
+  /** Whether the pool's retry budget (if any) lets this exchange retry; a claim is held until the exchange ends. */
+  private retryAllowed(): boolean {
+    const budget = this.pool.settings.retryBudget;
+    if (budget === null || this.holdsRetry) return true;
+    if (!claimRetry(this.ctx.poolTable, this.pool.index, budget)) return false;
+    this.holdsRetry = true;
+    return true;
   }
 
   onAborted(): void {
@@ -384,6 +417,8 @@ export class Exchange implements ExchangeHandler {
     if (this.slot >= 0) this.releaseSlot();
     const ctx = this.ctx;
     ctx.inflight--;
+    if (this.holdsActive) this.pool.releaseRequest();
+    if (this.holdsRetry) releaseRetry(ctx.poolTable, this.pool.index);
     const s = this.lastSlot;
     if (s < 0) return;
     ctx.table.count(ctx.worker, s, C_REQUESTS);

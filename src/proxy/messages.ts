@@ -7,6 +7,8 @@ import type { EngineStats } from '../limiter/policy.js';
 export interface SlotUrl {
   slot: number;
   url: string;
+  /** The pool's index (0: the default pool). */
+  pool: number;
 }
 
 /** Data a worker thread starts with (workerData). */
@@ -21,10 +23,16 @@ export interface WorkerInit {
   reusePort: boolean;
   /** The rate limiter's bucket table, shared by every thread so a limit holds across them (null: no limits). */
   limiterMemory: SharedArrayBuffer | null;
+  /** The per-pool counters (breakers, retry budgets, ejections), shared by every thread. */
+  poolMemory: SharedArrayBuffer;
+  /** Pool names by index (0: the default pool, null). */
+  poolNames: Array<string | null>;
+  /** Each pool's own rate-limit bucket table by index (null: the pool has no policies). */
+  poolLimiters: Array<SharedArrayBuffer | null>;
 }
 
 export type ToWorker =
-  | { type: 'config'; config: ProxyConfig }
+  | { type: 'config'; config: ProxyConfig; poolNames: Array<string | null> }
   | { type: 'backends'; backends: SlotUrl[] }
   | { type: 'stats'; id: number }
   | { type: 'shutdown'; deadlineMs: number };
@@ -32,5 +40,12 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'listening'; port: number }
   | { type: 'listen-failed'; reason: string }
-  | { type: 'stats'; id: number; histograms: Array<{ slot: number; data: string }>; limiter: EngineStats | null }
+  | {
+      type: 'stats';
+      id: number;
+      histograms: Array<{ slot: number; data: string }>;
+      limiter: EngineStats | null;
+      /** Each pool's own policies' figures, by pool index. */
+      poolLimiters: Array<{ pool: number; stats: EngineStats }>;
+    }
   | { type: 'stopped'; inflight: number };

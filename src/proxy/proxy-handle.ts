@@ -4,6 +4,7 @@ import { SabreError } from '../errors.js';
 import type { ProxyConfig } from './config.js';
 import type { UwsImplementation } from './uws.js';
 import type { tlsStatus } from './tls-config.js';
+import type { PoolStatus } from './pool-status.js';
 
 /** An admin request that cannot be applied (unknown backend, duplicate, table full); `status` is the HTTP answer. */
 export class BackendError extends SabreError {
@@ -18,8 +19,17 @@ export class BackendError extends SabreError {
 /** One backend's figures for GET /status and /metrics. */
 export interface BackendStatus {
   url: string;
+  /** The pool it serves ("default": the top-level backends). */
+  pool: string;
   weight: number;
+  /** The weight least-connections and p2c use now: less than `weight` while slow start ramps it. */
+  effectiveWeight: number;
+  slowStart: boolean;
   state: 'active' | 'draining';
+  /** Out of rotation by outlier detection, how many ejections count against it, and for how much longer. */
+  ejected: boolean;
+  ejections: number;
+  ejectedForMs: number;
   healthy: boolean;
   inflight: number;
   requests: number;
@@ -47,14 +57,17 @@ export interface ProxyHandle {
     algorithm: string;
     threads: number;
     backends: BackendStatus[];
+    /** Per pool (the default pool first): backends, circuit breaker, ejections, retry budget. */
+    pools: PoolStatus[];
     /** Rate limiting, summed over the worker threads (null without a rateLimit section). */
     limiter: EngineStats | null;
   }>;
   /** HDR percentile distribution (ms) of all proxied requests since start. */
   latencyDistribution(): Promise<string>;
-  addBackend(url: string, weight: number): void;
-  removeBackend(url: string): Promise<{ url: string; drained: boolean }>;
-  setWeight(url: string, weight: number): void;
+  /** `pool`: a named pool; omitted, the default pool. */
+  addBackend(url: string, weight: number, pool?: string): void;
+  removeBackend(url: string, pool?: string): Promise<{ url: string; drained: boolean }>;
+  setWeight(url: string, weight: number, pool?: string): void;
   reload(): void;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then stops everything. */
   close(): Promise<void>;

@@ -3,8 +3,17 @@ import { Exchange, JSON_413 } from './exchange.js';
 import type { FrontRequest, FrontResponse } from './front.js';
 import type { Decision } from '../limiter/policy.js';
 import type { ProxyContext } from './proxy-context.js';
-import { checkLimits, startAdmitted } from './rate-gate.js';
-import { chunkedBody, declaredLength, requestCookie, requestProblem, scanRequestHeaders, upstreamRequestHead } from './request-head.js';
+import { checkLimits, combineVerdicts, startAdmitted } from './rate-gate.js';
+import {
+  chunkedBody,
+  declaredLength,
+  requestCookie,
+  requestHost,
+  requestProblem,
+  scanRequestHeaders,
+  upstreamRequestHead,
+} from './request-head.js';
+import { rewritePath } from './router.js';
 
 /** Answers a request the proxy will not forward and closes the connection (its body, if any, is left unread). */
 export function refuse(res: FrontResponse, status: string): void {
@@ -36,22 +45,43 @@ export function proxyRequest(ctx: ProxyContext, res: FrontResponse, req: FrontRe
   }
   const method = req.getCaseSensitiveMethod();
   const clientIp = ctx.remoteAddress(res);
-  let verdict: Decision | Promise<Decision> | null = null;
-  if (ctx.limiter !== null) {
-    verdict = checkLimits(ctx, res, { method, path, ip: clientIp, header: (n) => req.getHeader(n) || undefined });
-    if (verdict === null) return;
+  // No routes: no matching at all, the default pool.
+  let pool = ctx.defaultPool;
+  let target = path;
+  const router = ctx.router;
+  if (router !== null) {
+    const route = router.match(method, path, requestHost(), req);
+    if (route !== null) {
+      pool = ctx.backendPools[route.pool] ?? pool;
+      if (route.stripPrefix !== null) target = rewritePath(route, path);
+    }
   }
-  const head = upstreamRequestHead(req, method, query === '' ? path : `${path}?${query}`, clientIp, declared, chunked);
+  let verdict: Decision | Promise<Decision> | null = null;
+  let gate = ctx.gate;
+  if (gate !== null || pool.gate !== null) {
+    const info = { method, path, ip: clientIp, header: (n: string) => req.getHeader(n) || undefined };
+    if (gate !== null) {
+      verdict = checkLimits(gate, res, info);
+      if (verdict === null) return;
+    }
+    if (pool.gate !== null) {
+      const own = checkLimits(pool.gate, res, info);
+      if (own === null) return;
+      verdict = verdict === null ? own : combineVerdicts(verdict, own);
+      gate = pool.gate;
+    }
+  }
+  const head = upstreamRequestHead(req, method, query === '' ? target : `${target}?${query}`, clientIp, declared, chunked);
 
   let sticky = -1;
   const stickyCfg = cfg.sticky;
   if (stickyCfg !== null) {
     const value = requestCookie(stickyCfg.cookie);
-    if (value !== null) sticky = ctx.balancer.stickySlot(value);
+    if (value !== null) sticky = pool.balancer.stickySlot(value);
   }
-  const ex = new Exchange(ctx, res, method, head, clientIp, chunked || declared > 0, chunked);
+  const ex = new Exchange(ctx, pool, res, method, head, clientIp, chunked || declared > 0, chunked);
   res.onAborted(() => ex.onAborted());
   if (verdict === null) ex.begin(sticky);
-  else startAdmitted(ctx, res, ex, sticky, verdict);
+  else startAdmitted(gate!, res, ex, sticky, verdict);
   if (ex.hasBody && !ex.isDone()) res.onData((ab, last) => ex.onRequestData(ab, last));
 }

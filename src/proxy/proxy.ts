@@ -13,10 +13,16 @@ import {
   C_TIMEOUTS,
   STATE_DRAINING,
   STATE_EMPTY,
+  WEIGHT_SCALE,
   createTableMemory,
 } from './backend-table.js';
-import { loadConfig, normalizeUrl, type ConfigOverrides, type ConfigSource } from './config.js';
+import { DEFAULT_POOL, loadConfig, normalizeUrl, type ConfigOverrides, type ConfigSource } from './config.js';
+import { settingsFor } from './backend-pool.js';
 import { HealthChecker } from './health.js';
+import { EjectionTracker } from './outlier.js';
+import { createPoolMemory, POOL_SLOTS, PoolTable, P_SIZE } from './pool-table.js';
+import { poolStatus } from './pool-status.js';
+import { SlowStart } from './slow-start.js';
 import { mergeEncoded, newHistogram } from './latency.js';
 import type { FromWorker, SlotUrl, ToWorker, WorkerInit } from './messages.js';
 import { chooseFront, nodeHasReusePort } from './front-choice.js';
@@ -31,7 +37,17 @@ const log = logger('proxy');
 interface Entry {
   slot: number;
   url: string;
+  /** The pool's index (0: the default pool). */
+  pool: number;
   draining: boolean;
+}
+
+/** How often the main thread times ejections and slow-start ramps and looks for backends that came back. */
+const RESILIENCE_TICK_MS = 100;
+
+/** Entries are keyed by pool and url: the same backend may serve two pools, each with its own slot. */
+function entryKey(pool: number, url: string): string {
+  return `${pool} ${url}`;
 }
 
 /** Starts the proxy from a config file path or object (kept for reload) and flag overrides. */
@@ -49,37 +65,110 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
   if (config.front !== 'auto' && config.front !== front) log.warn('front changed', { asked: config.front, front, why: choice.reason });
   const memory = createTableMemory();
   const table = new BackendTable(memory);
+  const poolMemory = createPoolMemory();
+  const poolTable = new PoolTable(poolMemory);
   const entries = new Map<string, Entry>();
+  /** Pool names by index: 0 is the default pool; a name keeps its index across reloads, new ones are appended. */
+  const poolNames: Array<string | null> = [null, ...Object.keys(config.pools)];
+  const poolIndex = (name: string | undefined): number => {
+    if (name === undefined || name === DEFAULT_POOL) return 0;
+    const i = poolNames.indexOf(name);
+    if (i <= 0) throw new BackendError(404, `no pool ${name}`);
+    return i;
+  };
+  const poolName = (i: number): string => poolNames[i] ?? DEFAULT_POOL;
+  const settingsOf = (i: number) => settingsFor(config, poolNames, i);
+  const slowStart = new SlowStart(table);
+  const ejections = new EjectionTracker(table, poolTable);
+  let started = false;
 
-  const slotList = (): SlotUrl[] => [...entries.values()].map((e) => ({ slot: e.slot, url: e.url }));
+  const slotList = (): SlotUrl[] => [...entries.values()].map((e) => ({ slot: e.slot, url: e.url, pool: e.pool }));
+  /** Writes each pool's backend count (what max-ejection shares are taken of). */
+  const countPools = (): void => {
+    const sizes = new Array<number>(POOL_SLOTS).fill(0);
+    for (const e of entries.values()) if (!e.draining) sizes[e.pool]!++;
+    for (let i = 0; i < POOL_SLOTS; i++) poolTable.set(i, P_SIZE, sizes[i]!);
+  };
   const workers: Worker[] = [];
   const broadcast = (m: ToWorker): void => {
     for (const w of workers) w.postMessage(m);
   };
 
-  const add = (rawUrl: string, weight: number): void => {
+  const add = (rawUrl: string, weight: number, pool: number): void => {
     const url = normalizeUrl(rawUrl);
-    if (entries.has(url)) throw new BackendError(409, `backend ${url} already exists`);
-    const slot = table.allocate(weight);
+    const key = entryKey(pool, url);
+    if (entries.has(key)) throw new BackendError(409, `backend ${url} already exists in pool ${poolName(pool)}`);
+    const slot = table.allocate(weight, pool);
     if (slot < 0) throw new BackendError(409, 'backend table is full');
-    entries.set(url, { slot, url, draining: false });
-    log.info('backend added', { backend: url, weight, slot });
+    entries.set(key, { slot, url, pool, draining: false });
+    countPools();
+    // A backend that joins a running pool ramps up; those the proxy starts with do not (nothing to protect yet).
+    if (started) slowStart.begin(slot, settingsOf(pool)?.slowStartMs ?? 0);
+    log.info('backend added', { backend: url, pool: poolName(pool), weight, slot });
   };
-  for (const b of config.backends) add(b.url, b.weight);
+  for (const b of config.backends) add(b.url, b.weight, 0);
+  for (const [name, p] of Object.entries(config.pools)) for (const b of p.backends) add(b.url, b.weight, poolIndex(name));
 
-  const health = new HealthChecker(
-    table,
-    () => entries.values(),
-    config.healthCheck,
-    (url) => upstreamTls.forUrl(url),
-  );
+  /** One health checker per pool, each with its pool's settings. */
+  const checkers = new Map<number, HealthChecker>();
+  const syncCheckers = (): void => {
+    for (let i = 0; i < poolNames.length; i++) {
+      const s = settingsOf(i);
+      const hc = checkers.get(i);
+      if (s === null) {
+        hc?.stop();
+        checkers.delete(i);
+      } else if (hc !== undefined) hc.reconfigure(s.healthCheck);
+      else {
+        const pool = i;
+        const checker = new HealthChecker(
+          table,
+          () => [...entries.values()].filter((e) => e.pool === pool),
+          s.healthCheck,
+          (url) => upstreamTls.forUrl(url),
+        );
+        checkers.set(i, checker);
+        if (started) checker.start();
+      }
+    }
+  };
+  syncCheckers();
+
+  // Backends that come back (health check, end of an ejection) ramp up again under slow start.
+  const wasHealthy = new Map<number, boolean>();
+  const resilienceTick = (): void => {
+    const list = [...entries.values()];
+    ejections.tick(
+      list,
+      (pool) => settingsOf(pool)?.outlierDetection ?? null,
+      (slot) => slowStart.begin(slot, settingsOf(table.pool(slot))?.slowStartMs ?? 0),
+    );
+    for (const e of list) {
+      const healthy = table.healthy(e.slot);
+      if (healthy && wasHealthy.get(e.slot) === false) slowStart.begin(e.slot, settingsOf(e.pool)?.slowStartMs ?? 0);
+      wasHealthy.set(e.slot, healthy);
+    }
+    slowStart.tick();
+  };
+  const resilienceTimer = setInterval(resilienceTick, RESILIENCE_TICK_MS);
+  resilienceTimer.unref();
 
   const limiterMemory = config.rateLimit === null ? null : BucketTable.create(config.rateLimit.table ?? {}).buffer;
+  const poolLimiters = poolNames.map((name) => {
+    const rl = name === null ? null : config.pools[name]!.rateLimit;
+    return rl === null ? null : BucketTable.create(rl.table ?? {}).buffer;
+  });
 
   // Workers: one uWS app each on the same port.
   const statsWaiters = new Map<
     number,
-    { left: number; parts: Array<Array<{ slot: number; data: string }>>; limiters: EngineStats[]; done: () => void }
+    {
+      left: number;
+      parts: Array<Array<{ slot: number; data: string }>>;
+      limiters: EngineStats[];
+      poolLimiters: Array<{ pool: number; stats: EngineStats }>;
+      done: () => void;
+    }
   >();
   let statsId = 0;
   const stopped = new Set<Worker>();
@@ -87,7 +176,18 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
   let port = config.listen.port;
   await Promise.all(
     Array.from({ length: config.threads }, (_, index) => {
-      const init: WorkerInit = { index, memory, config, backends: slotList(), front, reusePort, limiterMemory };
+      const init: WorkerInit = {
+        index,
+        memory,
+        config,
+        backends: slotList(),
+        front,
+        reusePort,
+        limiterMemory,
+        poolMemory,
+        poolNames,
+        poolLimiters,
+      };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
       workers.push(w);
       return new Promise<void>((resolve, reject) => {
@@ -105,6 +205,7 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
               if (waiter) {
                 waiter.parts.push(m.histograms);
                 if (m.limiter) waiter.limiters.push(m.limiter);
+                waiter.poolLimiters.push(...m.poolLimiters);
                 if (--waiter.left === 0) waiter.done();
               }
               break;
@@ -127,18 +228,25 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
     await Promise.all(workers.map((w) => w.terminate()));
     throw err;
   });
-  health.start();
+  started = true;
+  for (const c of checkers.values()) c.start();
 
-  const collectStats = async (): Promise<{ parts: Array<Array<{ slot: number; data: string }>>; limiters: EngineStats[] }> => {
+  const collectStats = async (): Promise<{
+    parts: Array<Array<{ slot: number; data: string }>>;
+    limiters: EngineStats[];
+    poolLimiters: Array<{ pool: number; stats: EngineStats }>;
+  }> => {
     const id = ++statsId;
     const parts: Array<Array<{ slot: number; data: string }>> = [];
     const limiters: EngineStats[] = [];
+    const poolLimiters: Array<{ pool: number; stats: EngineStats }> = [];
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 1000);
       statsWaiters.set(id, {
         left: workers.length,
         parts,
         limiters,
+        poolLimiters,
         done: () => {
           clearTimeout(timer);
           resolve();
@@ -147,7 +255,7 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
       broadcast({ type: 'stats', id });
     });
     statsWaiters.delete(id);
-    return { parts, limiters };
+    return { parts, limiters, poolLimiters };
   };
   const collectHistograms = async (): Promise<Array<Array<{ slot: number; data: string }>>> => (await collectStats()).parts;
 
@@ -156,16 +264,23 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
     adminPort: config.admin.port,
     config,
     async status() {
-      const { parts, limiters } = await collectStats();
+      const { parts, limiters, poolLimiters } = await collectStats();
       const backends: BackendStatus[] = [];
       for (const e of entries.values()) {
         const h = newHistogram();
         for (const list of parts) for (const p of list) if (p.slot === e.slot) mergeEncoded(h, p.data);
         const q = (p: number): number => (h.totalCount === 0 ? 0 : h.getValueAtPercentile(p) / 1000);
+        const ej = ejections.info(e.slot);
         backends.push({
           url: e.url,
+          pool: poolName(e.pool),
           weight: table.weight(e.slot),
+          effectiveWeight: table.effective(e.slot) / WEIGHT_SCALE,
+          slowStart: slowStart.ramping(e.slot),
           state: e.draining ? 'draining' : 'active',
+          ejected: table.ejected(e.slot),
+          ejections: ej.ejections,
+          ejectedForMs: ej.ejectedUntil === 0 ? 0 : Math.max(0, ej.ejectedUntil - Date.now()),
           healthy: table.healthy(e.slot),
           inflight: table.inflight(e.slot),
           requests: table.total(e.slot, C_REQUESTS),
@@ -185,6 +300,21 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
         algorithm: config.algorithm,
         threads: workers.length,
         backends,
+        pools: poolNames.flatMap((_name, i) => {
+          const s = settingsOf(i);
+          if (s === null) return [];
+          const own = poolLimiters.filter((l) => l.pool === i).map((l) => l.stats);
+          return [
+            poolStatus(
+              poolName(i),
+              i,
+              s,
+              poolTable,
+              backends.filter((b) => b.pool === poolName(i)),
+              own.length ? sumLimiterStats(own) : null,
+            ),
+          ];
+        }),
         limiter: sumLimiterStats(limiters),
       };
     },
@@ -195,16 +325,17 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
       h.destroy();
       return text;
     },
-    addBackend(url, weight) {
-      add(url, weight);
+    addBackend(url, weight, pool) {
+      add(url, weight, poolIndex(pool));
       broadcast({ type: 'backends', backends: slotList() });
     },
-    async removeBackend(rawUrl) {
+    async removeBackend(rawUrl, pool) {
       const url = normalizeUrl(rawUrl);
-      const e = entries.get(url);
-      if (!e) throw new BackendError(404, `no backend ${url}`);
+      const e = entries.get(entryKey(poolIndex(pool), url));
+      if (!e) throw new BackendError(404, `no backend ${url} in pool ${pool ?? DEFAULT_POOL}`);
       if (e.draining) throw new BackendError(409, `backend ${url} is already draining`);
       e.draining = true;
+      countPools();
       table.setState(e.slot, STATE_DRAINING);
       log.info('backend state change', { backend: url, from: 'active', to: 'draining', inflight: table.inflight(e.slot) });
       const deadline = Date.now() + config.timeouts.shutdown;
@@ -218,19 +349,21 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
         await new Promise((r) => setTimeout(r, 10));
       }
       const drained = table.inflight(e.slot) === 0;
-      entries.delete(url);
+      entries.delete(entryKey(e.pool, url));
+      slowStart.forget(e.slot);
+      wasHealthy.delete(e.slot);
       broadcast({ type: 'backends', backends: slotList() });
       await new Promise((r) => setTimeout(r, 50));
       table.setState(e.slot, STATE_EMPTY);
       log.info('backend state change', { backend: url, from: 'draining', to: 'removed', drained });
       return { url, drained };
     },
-    setWeight(rawUrl, weight) {
+    setWeight(rawUrl, weight, pool) {
       const url = normalizeUrl(rawUrl);
-      const e = entries.get(url);
-      if (!e) throw new BackendError(404, `no backend ${url}`);
+      const e = entries.get(entryKey(poolIndex(pool), url));
+      if (!e) throw new BackendError(404, `no backend ${url} in pool ${pool ?? DEFAULT_POOL}`);
       table.setWeight(e.slot, weight);
-      log.info('backend weight changed', { backend: url, weight });
+      log.info('backend weight changed', { backend: url, pool: poolName(e.pool), weight });
     },
     reload() {
       const next = loadConfig(source, overrides);
@@ -247,29 +380,42 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
       ) {
         log.warn('reload: listen address, threads and front apply only after a restart');
       }
-      const wanted = new Map(next.backends.map((b) => [b.url, b.weight]));
-      for (const e of entries.values()) {
-        if (!wanted.has(e.url) && !e.draining) void handle.removeBackend(e.url).catch(() => undefined);
+      for (const name of Object.keys(next.pools)) {
+        if (poolNames.includes(name)) continue;
+        if (poolNames.length >= POOL_SLOTS) throw new ConfigError(`reload: more than ${POOL_SLOTS - 1} pools since start; restart instead`);
+        poolTable.reset(poolNames.length);
+        poolNames.push(name);
+        if (next.pools[name]!.rateLimit !== null) log.warn("reload: a new pool's rateLimit applies only after a restart", { pool: name });
       }
-      for (const [url, weight] of wanted) {
-        const e = entries.get(url);
-        if (!e) add(url, weight);
-        else if (!e.draining && table.weight(e.slot) !== weight) handle.setWeight(url, weight);
+      const wanted = new Map<string, { url: string; weight: number; pool: number }>();
+      for (const b of next.backends) wanted.set(entryKey(0, b.url), { url: b.url, weight: b.weight, pool: 0 });
+      for (const [name, p] of Object.entries(next.pools)) {
+        const i = poolIndex(name);
+        for (const b of p.backends) wanted.set(entryKey(i, b.url), { url: b.url, weight: b.weight, pool: i });
+      }
+      for (const [key, e] of entries) {
+        if (!wanted.has(key) && !e.draining) void handle.removeBackend(e.url, poolName(e.pool)).catch(() => undefined);
+      }
+      for (const [key, w] of wanted) {
+        const e = entries.get(key);
+        if (!e) add(w.url, w.weight, w.pool);
+        else if (!e.draining && table.weight(e.slot) !== w.weight) handle.setWeight(w.url, w.weight, poolName(w.pool));
       }
       // Certificates (listen.tls) reload; whether the port speaks TLS at all does not.
       const listen = config.listen.tls !== null && next.listen.tls !== null ? { ...config.listen, tls: next.listen.tls } : config.listen;
       upstreamTls.update(next.tls);
       config = { ...next, listen, threads: config.threads, front: config.front, admin: config.admin };
       handle.config = config;
-      health.reconfigure(config.healthCheck);
-      broadcast({ type: 'config', config });
+      syncCheckers();
+      broadcast({ type: 'config', config, poolNames });
       broadcast({ type: 'backends', backends: slotList() });
       log.info('config reloaded', { backends: entries.size, algorithm: config.algorithm });
     },
     async close() {
       if (closing) return;
       closing = true;
-      health.stop();
+      for (const c of checkers.values()) c.stop();
+      clearInterval(resilienceTimer);
       await admin.close();
       broadcast({ type: 'shutdown', deadlineMs: config.timeouts.shutdown });
       const until = Date.now() + config.timeouts.shutdown + 1000;
@@ -283,7 +429,8 @@ export async function startProxy(source: ConfigSource, overrides: ConfigOverride
     admin = await startAdmin(handle, config.admin.host, config.admin.port);
   } catch (err) {
     closing = true;
-    health.stop();
+    for (const c of checkers.values()) c.stop();
+    clearInterval(resilienceTimer);
     await Promise.all(workers.map((w) => w.terminate()));
     throw new ConfigError(`admin: cannot listen on ${config.admin.host}:${config.admin.port}: ${(err as Error).message}`);
   }

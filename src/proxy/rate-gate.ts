@@ -2,19 +2,26 @@
  * Rate-limit admission in the proxy: refusals answered with the policy's status and headers,
  * queue-mode requests held on a timer until their slot comes (nginx limit_req with burst), and
  * global policies, whose decision comes from sabre server, awaited before the exchange starts.
+ * The top-level policies and each pool's own go through the same gate, one LimitGate each.
  */
 import { STATUS_CODES } from 'node:http';
-import type { Decision, RequestInfo } from '../limiter/policy.js';
+import type { Decision, PolicyEngine, RequestInfo } from '../limiter/policy.js';
 import type { Exchange } from './exchange.js';
 import type { FrontResponse } from './front.js';
-import type { ProxyContext } from './proxy-context.js';
 
-/** Requests this thread holds waiting for a queue slot (bounded by rateLimit.maxWaiting). */
-let waiting = 0;
+/** One set of policies: its engine, and the refusal status and waiting bound of its config. */
+export interface LimitGate {
+  readonly engine: PolicyEngine;
+  /** Requests this gate may hold waiting in this thread. */
+  readonly maxWaiting: number;
+  readonly status: number;
+  /** Requests this gate holds waiting now, in this thread. */
+  waiting: number;
+}
 
-/** Requests held waiting for a queue slot in this thread right now. */
-export function waitingNow(): number {
-  return waiting;
+/** A gate over `engine`, its bounds read from the engine's config. */
+export function limitGate(engine: PolicyEngine): LimitGate {
+  return { engine, maxWaiting: engine.config.maxWaiting, status: engine.config.status, waiting: 0 };
 }
 
 function statusLine(status: number): string {
@@ -32,8 +39,8 @@ export function refuseLimited(res: FrontResponse, d: Decision): void {
 }
 
 /** The limiter's verdict taken in the request's own call: refused (answered), admitted now or after a delay, or pending. */
-export function checkLimits(ctx: ProxyContext, res: FrontResponse, info: RequestInfo): Decision | Promise<Decision> | null {
-  const engine = ctx.limiter!;
+export function checkLimits(gate: LimitGate, res: FrontResponse, info: RequestInfo): Decision | Promise<Decision> | null {
+  const engine = gate.engine;
   const d = engine.evaluateSync(info);
   if (d === undefined) return engine.evaluate(info);
   if (d.allowed) return d;
@@ -43,41 +50,51 @@ export function checkLimits(ctx: ProxyContext, res: FrontResponse, info: Request
 
 /** Starts an admitted exchange: at once, after its queue slot's delay, or when a global decision arrives. */
 export function startAdmitted(
-  ctx: ProxyContext,
+  gate: LimitGate,
   res: FrontResponse,
   ex: Exchange,
   sticky: number,
   verdict: Decision | Promise<Decision>,
 ): void {
-  if (!(verdict instanceof Promise)) return startAfter(ctx, res, ex, sticky, verdict);
+  if (!(verdict instanceof Promise)) return startAfter(gate, res, ex, sticky, verdict);
   verdict.then(
     (d) => {
       // A client that left while the server decided is not forwarded.
       if (ex.isDone()) return;
-      if (d.allowed) startAfter(ctx, res, ex, sticky, d);
+      if (d.allowed) startAfter(gate, res, ex, sticky, d);
       else ex.refuse(statusLine(d.status), d.headers, 'application/problem+json', d.body ?? '');
     },
     () => ex.refuse('503 Service Unavailable', {}, 'application/json', '{"error":"service unavailable","reason":"rate limiter failed"}'),
   );
 }
 
-function startAfter(ctx: ProxyContext, res: FrontResponse, ex: Exchange, sticky: number, d: Decision): void {
+function startAfter(gate: LimitGate, res: FrontResponse, ex: Exchange, sticky: number, d: Decision): void {
   ex.limitHeaders = d.headers;
   if (d.delayMs <= 0) return ex.begin(sticky);
-  const max = ctx.config.rateLimit?.maxWaiting ?? 0;
-  if (waiting >= max) {
+  if (gate.waiting >= gate.maxWaiting) {
     // The slot stays spent: like a request the backend refused, it counted against the rate.
     const headers = { ...d.headers, 'Retry-After': String(Math.max(1, Math.ceil(d.delayMs / 1000))) };
-    const status = ctx.config.rateLimit?.status ?? 429;
-    return ex.refuse(statusLine(status), headers, 'application/json', '{"error":"too many requests waiting"}');
+    return ex.refuse(statusLine(gate.status), headers, 'application/json', '{"error":"too many requests waiting"}');
   }
-  waiting++;
+  gate.waiting++;
   // Hold the client's body back while waiting rather than buffer it.
   if (ex.hasBody) res.pause();
   setTimeout(() => {
-    waiting--;
+    gate.waiting--;
     if (ex.isDone()) return;
     if (ex.hasBody) res.resume();
     ex.begin(sticky);
   }, d.delayMs);
+}
+
+/** Both gates' verdicts as one: refused if either refuses, else admitted after the longer delay with both sets of headers. */
+export function combineVerdicts(a: Decision | Promise<Decision>, b: Decision | Promise<Decision>): Decision | Promise<Decision> {
+  if (a instanceof Promise || b instanceof Promise) return Promise.all([a, b]).then(([x, y]) => merge(x, y));
+  return merge(a, b);
+}
+
+function merge(a: Decision, b: Decision): Decision {
+  if (!a.allowed) return a;
+  if (!b.allowed) return b;
+  return { ...b, delayMs: Math.max(a.delayMs, b.delayMs), headers: { ...a.headers, ...b.headers } };
 }

@@ -124,6 +124,11 @@ export function requestProblem(targetLength: number): string {
   return targetLength > MAX_TARGET ? '414 URI Too Long' : '';
 }
 
+/** The scanned request's first Host value ('' when it has none). */
+export function requestHost(): string {
+  return rqHost;
+}
+
 /** The request's Content-Length, or -1 when it declares none. */
 export function declaredLength(): number {
   return rqLength === '' ? -1 : +rqLength;

@@ -18,6 +18,7 @@ import {
   ResponseHead,
 } from './response-head-parser.js';
 import type { Expiring, TimeoutSweeper } from './timeout-sweeper.js';
+import type { CircuitBreaker } from './breaker.js';
 
 /**
  * How an upstream exchange failed; `kind` decides the status (502/504) and whether it counts against the backend
@@ -90,6 +91,8 @@ export interface ConnectionOwner {
   release(c: UpstreamConnection): void;
   /** Drops a connection that closed, failed or was taken over by an upgrade. */
   forget(c: UpstreamConnection): void;
+  /** The connection is established (TCP, or the TLS handshake). */
+  connected(c: UpstreamConnection): void;
 }
 
 /** One keep-alive connection to a backend, carrying one exchange at a time. */
@@ -100,6 +103,10 @@ export class UpstreamConnection implements Expiring {
   /** The exchange's absolute time limit (timeouts.total, on the sweeper's clock); 0 when there is none. */
   private totalDeadline = 0;
   reused = false;
+  /** The circuit breaker counting this connection (UpstreamPool sets and clears it); null when none does. */
+  breaker: CircuitBreaker | null = null;
+  /** Counted as a request waiting for its connection until it is established. */
+  pending = false;
   private connected = false;
   private state = S_IDLE;
   private head: Buffer | null = null;
@@ -138,6 +145,7 @@ export class UpstreamConnection implements Expiring {
     }
     this.socket.on(tls === null ? 'connect' : 'secureConnect', () => {
       this.connected = true;
+      if (this.pending) pool.connected(this);
       if (this.handler) this.arm(this.bodyPending ? this.pool.timeouts.idle : this.pool.timeouts.responseHeaders);
     });
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.connected ? 'reset' : 'connect', err.code ?? err.message));

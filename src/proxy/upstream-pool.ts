@@ -1,5 +1,6 @@
 /** Idle keep-alive connections to one backend, for one thread: hands out a connection per exchange and takes it back. */
 import type { ConnectionOptions } from 'node:tls';
+import type { CircuitBreaker } from './breaker.js';
 import type { TimeoutSweeper } from './timeout-sweeper.js';
 import { UpstreamConnection, type ConnectionOwner, type UpstreamTimeouts } from './upstream-connection.js';
 
@@ -17,14 +18,16 @@ export class UpstreamPool implements ConnectionOwner {
     private readonly maxIdle = 256,
     /** tls.connect options for an https:// backend; null for http://. */
     public tls: ConnectionOptions | null = null,
+    /** The pool the backend belongs to, whose circuit breaker (if any) counts connections. */
+    private readonly group: { readonly breaker: CircuitBreaker | null } = { breaker: null },
   ) {
     const u = new URL(url);
     this.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     this.port = +(u.port || (u.protocol === 'https:' ? 443 : 80));
   }
 
-  /** A connected idle connection, or a new one (connecting). */
-  acquire(): UpstreamConnection {
+  /** A connected idle connection, or a new one (connecting); null when the circuit breaker refuses a new one. */
+  acquire(): UpstreamConnection | null {
     const now = this.sweeper.now;
     while (this.idle.length > 0) {
       const c = this.idle.pop()!;
@@ -34,7 +37,21 @@ export class UpstreamPool implements ConnectionOwner {
       }
       c.destroy();
     }
-    return new UpstreamConnection(this);
+    const breaker = this.group.breaker;
+    if (breaker === null) return new UpstreamConnection(this);
+    if (!breaker.tryConnect()) return null;
+    const c = new UpstreamConnection(this);
+    c.breaker = breaker;
+    c.pending = true;
+    return c;
+  }
+
+  /** A connection is established: its request no longer counts as pending. */
+  connected(c: UpstreamConnection): void {
+    if (c.pending) {
+      c.pending = false;
+      c.breaker!.connected();
+    }
   }
 
   release(c: UpstreamConnection): void {
@@ -44,6 +61,14 @@ export class UpstreamPool implements ConnectionOwner {
 
   /** Drops a connection that closed or failed from the idle list. */
   forget(c: UpstreamConnection): void {
+    const b = c.breaker;
+    if (b !== null) {
+      // Once per connection, however many of destroy, close and upgrade call this.
+      c.breaker = null;
+      if (c.pending) b.connected();
+      c.pending = false;
+      b.closed();
+    }
     const i = this.idle.lastIndexOf(c);
     if (i >= 0) this.idle.splice(i, 1);
   }

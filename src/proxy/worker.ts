@@ -1,17 +1,18 @@
 /** A proxy worker thread: one front (net, uWS.js or node:http) on the shared port (SO_REUSEPORT), proxying to the backends. */
 import { BucketTable } from '../limiter/bucket-table.js';
+import type { EngineStats } from '../limiter/policy.js';
 import { PolicyEngine } from '../limiter/policy.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { logger } from '../log.js';
 import { BackendTable } from './backend-table.js';
-import { Balancer } from './balancer.js';
 import { encodeRecorder } from './latency.js';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
 import type { Front } from './front.js';
 import { NetFront, netRemoteAddress } from './net-front.js';
 import { NodeFront, nodeRemoteAddress } from './node-front.js';
+import { PoolTable } from './pool-table.js';
 import { ProxyContext } from './proxy-context.js';
-import { waitingNow } from './rate-gate.js';
+import { limitGate } from './rate-gate.js';
 import { TimeoutSweeper } from './timeout-sweeper.js';
 import { setForwardedProto } from './request-head.js';
 import { TlsFront } from './tls-front.js';
@@ -27,11 +28,20 @@ const table = new BackendTable(init.memory);
 const sweeper = new TimeoutSweeper();
 const native = init.front === 'uws' ? uws : null;
 const remoteAddress = native !== null ? uwsRemoteAddress : init.front === 'net' ? netRemoteAddress : nodeRemoteAddress;
-const ctx = new ProxyContext(init.index, table, new Balancer(table, init.config.algorithm), sweeper, init.config, remoteAddress);
+const ctx = new ProxyContext(
+  init.index,
+  table,
+  new PoolTable(init.poolMemory),
+  sweeper,
+  init.config,
+  init.poolNames,
+  init.poolLimiters,
+  remoteAddress,
+);
 ctx.setBackends(init.backends);
 ctx.deferStarts = native !== null;
 if (init.config.rateLimit !== null && init.limiterMemory !== null) {
-  ctx.limiter = new PolicyEngine(init.config.rateLimit, { table: BucketTable.attach(init.limiterMemory) });
+  ctx.gate = limitGate(new PolicyEngine(init.config.rateLimit, { table: BucketTable.attach(init.limiterMemory) }));
 }
 const reaper = setInterval(() => ctx.reap(), 1000);
 reaper.unref();
@@ -70,7 +80,7 @@ function shutdown(deadlineMs: number): void {
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'config':
-      ctx.setConfig(m.config);
+      ctx.setConfig(m.config, m.poolNames);
       tlsFront?.reconfigure(m.config);
       break;
     case 'backends':
@@ -81,7 +91,11 @@ port.on('message', (m: ToWorker) => {
       ctx.histograms.forEach((h, slot) => {
         if (h !== undefined && h.totalCount > 0) histograms.push({ slot, data: encodeRecorder(h) });
       });
-      post({ type: 'stats', id: m.id, histograms, limiter: ctx.limiter ? { ...ctx.limiter.stats(), waiting: waitingNow() } : null });
+      const poolLimiters: Array<{ pool: number; stats: EngineStats }> = [];
+      for (const bp of ctx.backendPools)
+        if (bp?.gate) poolLimiters.push({ pool: bp.index, stats: { ...bp.gate.engine.stats(), waiting: bp.gate.waiting } });
+      const limiter = ctx.gate ? { ...ctx.gate.engine.stats(), waiting: ctx.gate.waiting } : null;
+      post({ type: 'stats', id: m.id, histograms, limiter, poolLimiters });
       break;
     }
     case 'shutdown':

@@ -413,6 +413,20 @@ describe.skipIf(OPENSSL_MISSING !== '')('https:// backends', () => {
     expect((await big.arrayBuffer()).byteLength).toBe(10 * 64 * 1024);
   });
 
+  it('reaches https:// backends of a named pool with the same settings, health checks included', async () => {
+    const p = await start({
+      routes: [{ match: { pathPrefix: '/tls/' }, pool: 'secure' }],
+      pools: { secure: { backends: [{ url: url(backend) }], healthCheck: { interval: 100, fall: 1 } } },
+      tls: { ca: ca.cert, servername: 'backend.test' },
+    });
+    for (let i = 0; i < 3; i++) expect(await (await fetch(p.url('/tls/x'))).text()).toBe('tls backend.test http');
+    // Health probes open a TLS connection each: three more of them, and the backend is still up (fall 1).
+    const before = connections;
+    await waitFor(() => connections - before >= 3, 5000, 'three health probes over TLS');
+    const st = await admin<{ pools: Array<{ name: string; backends: Array<{ healthy: boolean }> }> }>(p, 'GET', '/status');
+    expect(st.json.pools.find((x) => x.name === 'secure')!.backends[0]!.healthy).toBe(true);
+  });
+
   it('refuses a backend whose certificate does not chain to the CA (502), and accepts it with verify off', async () => {
     const strict = await start({ backends: [{ url: url(untrusted) }], tls: { ca: ca.cert, servername: 'backend.test' }, retries: 0 });
     expect((await plainGet(strict)).status).toBe(502);

@@ -46,7 +46,7 @@ function exchange(pool: UpstreamPool, head: string, isHead = false, body?: strin
       },
       corked: (fn) => fn(),
     };
-    const c = pool.acquire();
+    const c = pool.acquire()!;
     c.send(head, h, isHead, body !== undefined, total);
     if (typeof body === 'string') {
       c.write(body);
