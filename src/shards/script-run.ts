@@ -625,8 +625,11 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   running.logEffects = c.logEffects;
   running.name = name;
   running.ctx = c;
+  // Restart the instruction count: the hook's first call comes after this script's first 100k instructions, not at a count left by earlier scripts.
+  m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
   const rc = m._lua_pcallk(L, nargs, 1, 1, 0, 0);
   running.active = false;
+  // A killed script left the hook firing on every line.
   if (running.kill) m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
   onEnd();
   if (effectCount !== 0) {
