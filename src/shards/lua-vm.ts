@@ -34,6 +34,7 @@ export interface LuaModule {
   _lua_pushnumber(L: number, n: number): void;
   _lua_pushinteger(L: number, n: bigint): void;
   _lua_pushlstring(L: number, p: number, len: number): number;
+  _lua_pushstring(L: number, p: number): number;
   _lua_pushboolean(L: number, b: number): void;
   _lua_pushlightuserdata(L: number, p: number): void;
   _lua_pushvalue(L: number, i: number): void;

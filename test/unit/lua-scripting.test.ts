@@ -49,6 +49,11 @@ describe('Lua → RESP conversions', () => {
     expect(evalRaw("return 'hello'")).toBe('$5\r\nhello\r\n');
     expect(evalRaw('return 100.5')).toBe(':100\r\n');
     expect(evalRaw('return -3.9')).toBe(':-3\r\n');
+    expect(evalRaw('return -0.5')).toBe(':0\r\n');
+    // Redis's (long long) cast on x86-64: out of range, NaN and infinities give INT64_MIN.
+    expect(evalRaw('return 1e20')).toBe(':-9223372036854775808\r\n');
+    expect(evalRaw('return 1/0')).toBe(':-9223372036854775808\r\n');
+    expect(evalRaw('return 0/0')).toBe(':-9223372036854775808\r\n');
     expect(evalRaw('return true')).toBe(':1\r\n');
     expect(evalRaw('return false')).toBe('$-1\r\n');
     expect(evalRaw('return nil')).toBe('$-1\r\n');
