@@ -1,6 +1,8 @@
 // EVAL/EVALSHA throughput, Sabre (1 shard) vs real Redis 7.0 in the same run: redis-benchmark,
 // alternating rounds, medians, with each server's CPU time per request (utime+stime of all its threads
 // over the run, so contention from other processes shows in req/s but much less in CPU µs/op).
+// Each case first runs once on each server unrecorded: Sabre's first pass pays V8's JIT and WebAssembly
+// tier-up (a fresh process), which no later round does.
 // Usage: node native-bench/eval-compare.mjs [rounds] [case-name-filter]
 // Needs redis-server and redis-benchmark on PATH and `npm run build` done. Prints the Markdown table and
 // writes the HDR distributions and plots under results/eval/, with the section that links them.
@@ -47,6 +49,11 @@ async function main() {
     cases.push(...chosen);
     const res = cases.map(() => ({ redis: [], sabre: [] }));
     const hdr = new HdrRuns();
+    const warm = new HdrRuns();
+    for (const c of cases) {
+      await bench(redis, c, warm);
+      await bench(sabre, c, warm);
+    }
     for (let r = 0; r < ROUNDS; r++) {
       for (const [i, c] of cases.entries()) {
         res[i].redis.push(await bench(redis, c, hdr));
