@@ -3,7 +3,9 @@
 // server's CPU time per job. BullMQ drives everything through its Lua scripts (EVALSHA), so this is
 // the scripting path as a queue library uses it. Sabre runs with --shards 1, and again with
 // --shards 2 and BullMQ's cluster prefix {bull} (its keys in one slot, as Redis Cluster needs).
-// Usage: npm run build && node native-bench/bullmq-compare.mjs [--rounds 3] [--jobs 5000]
+// A first, unrecorded round on each server (--warmup jobs, 0 for none) lets Sabre's fresh process pay
+// V8's JIT and WebAssembly tier-up before the measured rounds, as it would once in a long-lived server.
+// Usage: npm run build && node native-bench/bullmq-compare.mjs [--rounds 3] [--jobs 5000] [--warmup 5000]
 // Writes native-bench/results/bullmq.md.
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -23,16 +25,17 @@ import {
 
 const ROUNDS = Number(option('rounds', 3));
 const JOBS = Number(option('jobs', 5000));
+const WARMUP = Number(option('warmup', 5000));
 
-/** One round on one server: adds JOBS jobs in bulk, then processes them; jobs/s for each phase and CPU µs per job. */
-async function round(server, prefix) {
+/** One round on one server: adds `jobs` jobs in bulk, then processes them; jobs/s for each phase and CPU µs per job. */
+async function round(server, prefix, jobs = JOBS) {
   const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
   const queue = new Queue(`bench${Math.random().toString(36).slice(2, 8)}`, { connection, prefix });
   await queue.waitUntilReady();
   const cpu0 = cpuSeconds(server);
   const t0 = performance.now();
-  for (let i = 0; i < JOBS; i += 500) {
-    await queue.addBulk(Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => ({ name: 'job', data: { n: i + k } })));
+  for (let i = 0; i < jobs; i += 500) {
+    await queue.addBulk(Array.from({ length: Math.min(500, jobs - i) }, (_, k) => ({ name: 'job', data: { n: i + k } })));
   }
   const t1 = performance.now();
   let done = 0;
@@ -40,7 +43,7 @@ async function round(server, prefix) {
   await new Promise((resolve, reject) => {
     worker = new Worker(queue.name, async (job) => job.data.n * 2, { connection, prefix, concurrency: 50 });
     worker.on('completed', () => {
-      if (++done === JOBS) resolve();
+      if (++done === jobs) resolve();
     });
     worker.on('failed', (_job, err) => reject(err));
     worker.on('error', reject);
@@ -50,7 +53,7 @@ async function round(server, prefix) {
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
-  return { added: JOBS / ((t1 - t0) / 1000), processed: JOBS / ((t2 - t1) / 1000), cpuUsPerJob: (cpu * 1e6) / JOBS };
+  return { added: jobs / ((t1 - t0) / 1000), processed: jobs / ((t2 - t1) / 1000), cpuUsPerJob: (cpu * 1e6) / jobs };
 }
 
 runMain(async () => {
@@ -64,6 +67,7 @@ runMain(async () => {
   for (const s of setups) servers.push(await startServer(s.spec));
   const runs = setups.map(() => []);
   try {
+    if (WARMUP > 0) for (let i = 0; i < setups.length; i++) await round(servers[i], setups[i].prefix, WARMUP);
     for (let r = 0; r < ROUNDS; r++) {
       for (let i = 0; i < setups.length; i++) {
         const res = await round(servers[i], setups[i].prefix);
@@ -84,7 +88,7 @@ runMain(async () => {
     '',
     `Machine: ${m.nproc} × ${m.cpuModel}, load average at start ${m.loadavg}; Node ${m.node}, redis-server ${m.redisVersion}, bullmq ${(await import('bullmq/package.json', { with: { type: 'json' } })).default.version}.`,
     '',
-    `Each round adds ${JOBS} jobs with addBulk (500 per call), then one Worker (concurrency 50) processes them. Medians of ${ROUNDS} rounds, servers in alternation. The client (BullMQ in Node, on the same 2 cores) does most of the work, so server CPU per job says more about the server than jobs/s does.`,
+    `Each round adds ${JOBS} jobs with addBulk (500 per call), then one Worker (concurrency 50) processes them. Medians of ${ROUNDS} rounds, servers in alternation, after an unrecorded warm-up round of ${WARMUP} jobs on each server. The client (BullMQ in Node, on the same 2 cores) does most of the work, so server CPU per job says more about the server than jobs/s does.`,
     '',
     '| server | added jobs/s | processed jobs/s | processed vs Redis | server CPU µs/job | CPU vs Redis |',
     '|---|--:|--:|--:|--:|--:|',

@@ -11,6 +11,8 @@ export function formatG(d: number, p: number): string {
   if (d === -Infinity) return '-inf';
   if (Number.isNaN(d)) return 'nan';
   if (d === 0) return Object.is(d, -0) ? '-0' : '0';
+  // A safe integer of at most p digits prints exactly, as String prints it (timestamps, counters).
+  if (Number.isSafeInteger(d) && Math.abs(d) < 10 ** p) return String(d);
   const e = d.toExponential(p - 1);
   const ei = e.indexOf('e');
   const exp = Number(e.slice(ei + 1));
@@ -31,8 +33,15 @@ const settings = { encodeMaxDepth: 1000, decodeMaxDepth: 1000, invalidNumbers: f
 class EncodeError extends Error {}
 
 function escapeString(b: Buffer): string {
-  let s = '"';
-  for (let i = 0; i < b.length; i++) {
+  // The run of bytes that need no escape is copied at once (most strings are all of it).
+  let clean = 0;
+  for (; clean < b.length; clean++) {
+    const c = b[clean]!;
+    if (c < 32 || c === 127 || c === 34 || c === 92 || c === 47) break;
+  }
+  if (clean === b.length) return `"${b.toString('latin1')}"`;
+  let s = `"${b.toString('latin1', 0, clean)}`;
+  for (let i = clean; i < b.length; i++) {
     const c = b[i]!;
     if (c === 34) s += '\\"';
     else if (c === 92) s += '\\\\';

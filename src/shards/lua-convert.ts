@@ -159,7 +159,8 @@ export function oneLine(s: string): string {
 
 /** Field `k` of the table at stack index -1 (raw access), pushed; returns its type. */
 function rawField(vm: LuaVm, k: string): number {
-  vm.pushString(k);
+  // A C string the VM keeps: Lua's string cache finds it by address, no bytes copied or hashed.
+  vm.m._lua_pushstring(vm.L, vm.name(k));
   return vm.m._lua_rawget(vm.L, -2);
 }
 
@@ -197,11 +198,12 @@ function writeValue(vm: LuaVm, out: RespWriter): void {
       else out.nullBulk();
       break;
     case T_NUMBER: {
-      if (m._lua_isinteger(L, -1) !== 0) writeBigInt(out, m._lua_tointegerx(L, -1, 0));
-      else {
-        const n = m._lua_tonumberx(L, -1, 0);
-        writeBigInt(out, Number.isFinite(n) ? BigInt(Math.trunc(n)) : n > 0 ? 9223372036854775807n : -9223372036854775808n);
-      }
+      // Below 2^53 the double is exact for an integer and truncates a float as Redis does (+ 0: no "-0").
+      const d = m._lua_tonumberx(L, -1, 0);
+      if (d > -9007199254740992 && d < 9007199254740992) out.int(Math.trunc(d) + 0);
+      else if (m._lua_isinteger(L, -1) !== 0) writeBigInt(out, m._lua_tointegerx(L, -1, 0));
+      // Redis casts to long long: on x86-64 a float out of range (or NaN, or an infinity) becomes INT64_MIN.
+      else writeBigInt(out, d >= -TWO_63 && d < TWO_63 ? BigInt(Math.trunc(d)) : -9223372036854775808n);
       break;
     }
     case T_TABLE:
@@ -214,6 +216,9 @@ function writeValue(vm: LuaVm, out: RespWriter): void {
   }
   m._lua_settop(L, -2);
 }
+
+/** 2^63 as a double (exact): the int64 range's bound. */
+const TWO_63 = 2 ** 63;
 
 function writeBigInt(out: RespWriter, n: bigint): void {
   if (n >= -9007199254740991n && n <= 9007199254740991n) out.int(Number(n));

@@ -34,6 +34,7 @@ export interface LuaModule {
   _lua_pushnumber(L: number, n: number): void;
   _lua_pushinteger(L: number, n: bigint): void;
   _lua_pushlstring(L: number, p: number, len: number): number;
+  _lua_pushstring(L: number, p: number): number;
   _lua_pushboolean(L: number, b: number): void;
   _lua_pushlightuserdata(L: number, p: number): void;
   _lua_pushvalue(L: number, i: number): void;
@@ -230,6 +231,66 @@ let modulePromise: Promise<LuaModule> | null = null;
 
 /** Loads the Lua wasm module (once per thread). */
 export function loadLuaModule(): Promise<LuaModule> {
-  if (modulePromise === null) modulePromise = new LuaFactory().getLuaModule().then((w) => (w as unknown as { module: LuaModule }).module);
+  if (modulePromise === null) modulePromise = loadRawModule();
   return modulePromise;
+}
+
+type WasmExports = Record<string, unknown> & {
+  stackSave(): number;
+  stackRestore(sp: number): void;
+  setThrew(threw: number, value: number): void;
+  __indirect_function_table: { get(i: number): unknown };
+};
+
+/** The part of the WebAssembly global this file uses (the project's lib settings do not declare it). */
+interface WasmApi {
+  instantiate(src: unknown, imports?: Record<string, unknown>): Promise<{ instance: { exports: unknown } }>;
+}
+
+/**
+ * wasmoon ships Emscripten's ASSERTIONS build: every `_lua_*` export of its module is a JS wrapper
+ * that checks the runtime and forwards through `Function.apply`, and its `invoke_vii` (the
+ * setjmp trampoline around every lua_pcall) goes through more such wrappers. Together they took
+ * a fifth of an EVALSHA's time. The module's instantiation is watched to get the instance's raw
+ * exports: they replace the wrappers, and a plain trampoline replaces `invoke_vii`.
+ */
+async function loadRawModule(): Promise<LuaModule> {
+  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const instantiate = wasm.instantiate;
+  let raw: WasmExports | null = null;
+  // Only the instantiation that imports invoke_vii is the Lua module's.
+  wasm.instantiate = async (src, imports) => {
+    const env = imports?.env as Record<string, unknown> | undefined;
+    const lua = env !== undefined && typeof env.invoke_vii === 'function';
+    if (lua) env.invoke_vii = (fn: number, a: number, b: number) => invokeVii(raw!, fn, a, b);
+    const made = await instantiate.call(wasm, src, imports);
+    if (lua) raw = made.instance.exports as WasmExports;
+    return made;
+  };
+  let glue: LuaModule;
+  try {
+    glue = ((await new LuaFactory().getLuaModule()) as unknown as { module: LuaModule }).module;
+  } finally {
+    wasm.instantiate = instantiate;
+  }
+  if (raw === null) throw new Error('Lua wasm module: instance not seen');
+  const exports: WasmExports = raw;
+  const target = glue as unknown as Record<string, unknown>;
+  for (const name of Object.keys(exports)) {
+    if (typeof exports[name] === 'function' && typeof target[`_${name}`] === 'function') target[`_${name}`] = exports[name];
+  }
+  return glue;
+}
+
+/** Emscripten's invoke_vii without its checks: calls table entry `fn`; a longjmp (a thrown number) unwinds to the setjmp. */
+function invokeVii(ex: WasmExports, fn: number, a: number, b: number): void {
+  const sp = ex.stackSave();
+  try {
+    (ex.__indirect_function_table.get(fn) as (a: number, b: number) => void)(a, b);
+  } catch (e) {
+    ex.stackRestore(sp);
+    // Emscripten's test (e !== e + 0): only a number that is not NaN is a longjmp.
+    if (typeof e !== 'number' || Number.isNaN(e)) throw e;
+    ex.setThrew(1, 0);
+  }
 }

@@ -23,7 +23,7 @@ import { scriptAclDenied, scriptUserAllows } from './script-acl.js';
 import { countRanCall, countRejectedCall } from './script-stats.js';
 import { convertFlags, oneLine, pushReply, writeLuaValue } from './lua-convert.js';
 import { pushCjson } from './lua-cjson.js';
-import { CMSGPACK } from './lua-cmsgpack.js';
+import { CMSGPACK, pushMsgpackDecoder } from './lua-cmsgpack.js';
 import { CMD } from '../commands/ids.generated.js';
 
 /** Runs command `cmd` as the shard runs a client's (watch, notifications, eviction, errors). */
@@ -528,8 +528,9 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
   vm.setField(-2, 'redis');
   pushCjson(vm);
   vm.setField(-2, 'cjson');
-  if (vm.load(Buffer.from(CMSGPACK), '=cmsgpack') !== 0 || m._lua_pcallk(L, 0, 1, 0, 0, 0) !== 0)
-    throw new Error(`Lua cmsgpack: ${vm.stringAt(-1)}`);
+  if (vm.load(Buffer.from(CMSGPACK), '=cmsgpack') !== 0) throw new Error(`Lua cmsgpack: ${vm.stringAt(-1)}`);
+  pushMsgpackDecoder(vm);
+  if (m._lua_pcallk(L, 1, 1, 0, 0, 0) !== 0) throw new Error(`Lua cmsgpack: ${vm.stringAt(-1)}`);
   vm.setField(-2, 'cmsgpack');
   vm.pushFunction((L) =>
     registerHook === null ? raiseError('redis.register_function can only be called on FUNCTION LOAD command') : registerHook(L),
@@ -665,8 +666,11 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   running.logEffects = c.logEffects;
   running.name = name;
   running.ctx = c;
+  // Restart the instruction count: the hook's first call comes after this script's first 100k instructions, not at a count left by earlier scripts.
+  m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
   const rc = m._lua_pcallk(L, nargs, 1, 1, 0, 0);
   running.active = false;
+  // A killed script left the hook firing on every line.
   if (running.kill) m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
   onEnd();
   if (effectCount !== 0) {

@@ -5,15 +5,72 @@
  */
 import type { Ctx, Handler } from './context.js';
 import { E_NOSCRIPT, E_NOT_INT, E_NUMKEYS_OVER_ARGS } from '../wire/error-text.js';
+import { hashBytes } from './key-table.js';
 import { FLAG_NAMES, SF_EVAL_COMPAT, SF_NO_WRITES, luaVm, refusedForMemory, runFunction, setKeysAndArgv, sha1hex } from './script-run.js';
 
 interface Script {
   /** Registry reference of the compiled function. */
   ref: number;
   flags: number;
+  /** Lower-case hex SHA1: as text (SCRIPT EXISTS, error texts) and as bytes (EVALSHA compares them). */
+  sha: string;
+  hex: Uint8Array;
+  /** The body, for EVAL to recognise a script it has run without hashing it again. */
+  body: Buffer;
 }
 
 const scripts = new Map<string, Script>();
+/** Scripts by the first 32 bits of their SHA1: EVALSHA finds one without decoding its argument to a string. */
+const byShaWord = new Map<number, Script[]>();
+/** Scripts by hashBytes of their body: EVAL of a known body skips the SHA1 (a crypto object per call). */
+const byBody = new Map<number, Script[]>();
+
+/** The first 8 hex digits at b[s…] as a number (either case), or -1. */
+function hexWord(b: Uint8Array, s: number): number {
+  let w = 0;
+  for (let i = s; i < s + 8; i++) {
+    const ch = b[i]!;
+    let v: number;
+    if (ch >= 48 && ch <= 57) v = ch - 48;
+    else if ((ch | 32) >= 97 && (ch | 32) <= 102) v = (ch | 32) - 87;
+    else return -1;
+    w = w * 16 + v;
+  }
+  return w;
+}
+
+/** The cached script whose SHA1 is argument `i` (40 hex digits, either case). */
+function scriptBySha(c: Ctx, i: number): Script | undefined {
+  if (c.al[i] !== 40) return undefined;
+  const b = c.buf;
+  const s = c.as[i]!;
+  const bucket = byShaWord.get(hexWord(b, s));
+  if (bucket === undefined) return undefined;
+  for (const sc of bucket) {
+    let j = 8;
+    while (j < 40) {
+      const ch = b[s + j]!;
+      if ((ch >= 65 && ch <= 70 ? ch | 32 : ch) !== sc.hex[j]) break;
+      j++;
+    }
+    if (j === 40) return sc;
+  }
+  return undefined;
+}
+
+/** The cached script with exactly these body bytes. */
+function scriptByBody(b: Uint8Array, h: number): Script | undefined {
+  const bucket = byBody.get(h);
+  if (bucket === undefined) return undefined;
+  for (const sc of bucket) if (sc.body.equals(b)) return sc;
+  return undefined;
+}
+
+function addTo(index: Map<number, Script[]>, k: number, s: Script): void {
+  const bucket = index.get(k);
+  if (bucket === undefined) index.set(k, [s]);
+  else bucket.push(s);
+}
 
 /** Splits a line into words as Redis's sdssplitargs does (quotes, simple escapes); null when quotes are unbalanced. */
 export function splitArgs(line: string): string[] | null {
@@ -86,8 +143,11 @@ function createScript(body: Uint8Array, sha: string): Script | string {
     vm.m._lua_settop(vm.L, 0);
     return `ERR Error compiling script (new function): ${msg}`;
   }
-  const s: Script = { ref: vm.ref(), flags: she.flags };
+  const hex = Buffer.from(sha, 'latin1');
+  const s: Script = { ref: vm.ref(), flags: she.flags, sha, hex, body: Buffer.from(body) };
   scripts.set(sha, s);
+  addTo(byShaWord, hexWord(hex, 0), s);
+  addTo(byBody, hashBytes(body, 0, body.length), s);
   return s;
 }
 
@@ -111,22 +171,23 @@ function evalGeneric(c: Ctx, bySha: boolean, ro: boolean): void {
   if (nk > c.argc - 3) return c.out.error(E_NUMKEYS_OVER_ARGS);
   if (nk < 0) return c.out.error("ERR Number of keys can't be negative");
   let script: Script | string | undefined;
-  let sha: string;
   if (bySha) {
-    sha = c.al[1] === 40 ? shaArg(c, 1) : '';
-    script = scripts.get(sha);
+    script = scriptBySha(c, 1);
     if (script === undefined) return c.out.error(E_NOSCRIPT);
   } else {
     const body = argBytes(c, 1);
-    sha = sha1hex(body);
-    script = scripts.get(sha) ?? createScript(body, sha);
+    script = scriptByBody(body, hashBytes(body, 0, body.length));
+    if (script === undefined) {
+      const sha = sha1hex(body);
+      script = scripts.get(sha) ?? createScript(body, sha);
+    }
     if (typeof script === 'string') return c.out.error(script);
   }
   if (ro && (script.flags & (SF_EVAL_COMPAT | SF_NO_WRITES)) === 0)
     return c.out.error('ERR Can not execute a script with write flag using *_ro command.');
   if (refusedForMemory(c, script.flags)) return;
   setKeysAndArgv(c, nk);
-  runFunction(c, script.ref, 0, sha, ro || (script.flags & SF_NO_WRITES) !== 0, true);
+  runFunction(c, script.ref, 0, script.sha, ro || (script.flags & SF_NO_WRITES) !== 0, true);
 }
 
 const scriptLoad: Handler = (c) => {
@@ -150,6 +211,8 @@ const scriptFlush: Handler = (c) => {
   const vm = luaVm();
   for (const s of scripts.values()) vm.unref(s.ref);
   scripts.clear();
+  byShaWord.clear();
+  byBody.clear();
   vm.collect();
   c.out.simple('OK');
 };

@@ -271,6 +271,8 @@ export function formatDouble17(d: number): string {
   if (d === -Infinity) return '-inf';
   if (Number.isNaN(d)) return 'nan';
   if (d === 0) return Object.is(d, -0) ? '-0' : '0';
+  // Safe integers have at most 16 digits: "%.17g" prints them exactly, as String does.
+  if (Number.isSafeInteger(d)) return String(d);
   const e = d.toExponential(16);
   const ei = e.indexOf('e');
   const exp = Number(e.slice(ei + 1));

@@ -49,6 +49,11 @@ describe('Lua → RESP conversions', () => {
     expect(evalRaw("return 'hello'")).toBe('$5\r\nhello\r\n');
     expect(evalRaw('return 100.5')).toBe(':100\r\n');
     expect(evalRaw('return -3.9')).toBe(':-3\r\n');
+    expect(evalRaw('return -0.5')).toBe(':0\r\n');
+    // Redis's (long long) cast on x86-64: out of range, NaN and infinities give INT64_MIN.
+    expect(evalRaw('return 1e20')).toBe(':-9223372036854775808\r\n');
+    expect(evalRaw('return 1/0')).toBe(':-9223372036854775808\r\n');
+    expect(evalRaw('return 0/0')).toBe(':-9223372036854775808\r\n');
     expect(evalRaw('return true')).toBe(':1\r\n');
     expect(evalRaw('return false')).toBe('$-1\r\n');
     expect(evalRaw('return nil')).toBe('$-1\r\n');
@@ -119,5 +124,35 @@ describe('shebang and cjson helpers', () => {
     expect(formatG(0.1 + 0.2, 14)).toBe('0.3');
     expect(formatG(1e15, 14)).toBe('1e+15');
     expect(lookupCommand(Buffer.from('eval'), 0, 4)).toBeGreaterThan(0);
+  });
+});
+
+describe('cmsgpack decoding', () => {
+  it('round-trips every type pack writes, nested tables included', () => {
+    const all = "cmsgpack.pack(1, 'a', -5, 300, -300, 70000, -70000, 5000000000, -5000000000, 0.5, 0.1, true, false)";
+    expect(evalRaw(`return cjson.encode({cmsgpack.unpack(${all})})`)).toBe(
+      '$74\r\n[1,"a",-5,300,-300,70000,-70000,5000000000,-5000000000,0.5,0.1,true,false]\r\n',
+    );
+    // Map order is the table's iteration order (seeded per VM): read the fields back instead.
+    expect(evalRaw("local t = cmsgpack.unpack(cmsgpack.pack({x={y={z='w'}}, [1]=2})) return {t.x.y.z, t[1]}")).toBe(
+      '*2\r\n$1\r\nw\r\n:2\r\n',
+    );
+    expect(evalRaw("return #cmsgpack.unpack(cmsgpack.pack(string.rep('x', 70000)))")).toBe(':70000\r\n');
+    expect(evalRaw("return cmsgpack.unpack('\\211\\128\\0\\0\\0\\0\\0\\0\\0')")).toBe(':-9223372036854775808\r\n');
+    expect(evalRaw("return tostring(cmsgpack.unpack('\\202\\63\\192\\0\\0'))")).toBe('$3\r\n1.5\r\n');
+  });
+
+  it('returns the next offset from unpack_one and unpack_limit, -1 at the end', () => {
+    expect(evalRaw("return {cmsgpack.unpack_one(cmsgpack.pack('abc', 'def'), 0)}")).toBe('*2\r\n:4\r\n$3\r\nabc\r\n');
+    expect(evalRaw("return {cmsgpack.unpack_one(cmsgpack.pack('abc', 'def'), 4)}")).toBe('*2\r\n:-1\r\n$3\r\ndef\r\n');
+    expect(evalRaw("return {cmsgpack.unpack_limit(cmsgpack.pack('abc', 'def', 'g'), 2, 0)}")).toBe(
+      '*3\r\n:8\r\n$3\r\nabc\r\n$3\r\ndef\r\n',
+    );
+  });
+
+  it('reports truncated and malformed input', () => {
+    expect(evalRaw('return cmsgpack.unpack(string.sub(cmsgpack.pack({1,2,3}), 1, 2))')).toMatch(/^-ERR Missing bytes in input\./);
+    expect(evalRaw("return cmsgpack.unpack('\\193')")).toMatch(/^-ERR Bad data format in input\./);
+    expect(evalRaw("return {pcall(cmsgpack.unpack, '\\145')}")).toMatch(/Missing bytes in input\./);
   });
 });
