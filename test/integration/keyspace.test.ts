@@ -8,9 +8,14 @@ import type { TestServer } from '../helpers/server.js';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` every 20 ms, at most `tries` times; returns its last value. */
-async function eventually<T>(check: () => Promise<T>, ok: (v: T) => boolean, tries = 100): Promise<T> {
+/**
+ * Polls `check` until `ok` holds or `boundMs` passes (a bound against hanging, not a speed
+ * requirement: a loaded machine may take seconds for what takes milliseconds quietly).
+ */
+async function eventually<T>(check: () => Promise<T>, ok: (v: T) => boolean, boundMs = 20_000): Promise<T> {
+  const deadline = Date.now() + boundMs;
   let v = await check();
-  for (let i = 0; i < tries && !ok(v); i++) {
+  while (!ok(v) && Date.now() < deadline) {
     await sleep(20);
     v = await check();
   }
