@@ -11,7 +11,7 @@ import { writeDigits } from '../wire/resp-writer.js';
 const SELECT = Buffer.from('SELECT');
 
 /** Decimal digits of `n` (a RESP header's length). */
-export function digits(n: number): number {
+function digits(n: number): number {
   let d = 1;
   while (n >= 10) {
     n = (n / 10) | 0;
@@ -69,17 +69,17 @@ export class ReplStream {
     if (db >= 0) this.dataOffset = this.repl.state.offset + this.len;
   }
 
-  /** Adds one command already encoded as RESP, for database `db`. */
-  raw(db: number, resp: Uint8Array): void {
+  /** Adds one command already encoded as RESP (`len` bytes of `resp` from `start`), for database `db`. */
+  raw(db: number, resp: Uint8Array, start: number, len: number): void {
     if (this.repl.upstream !== null) return;
     if (db !== this.db) {
       this.dbArg[1] = Buffer.from(String(db));
       this.encode(this.dbArg);
       this.db = db;
     }
-    if (this.len + resp.length > this.buf.length) this.grow(resp.length);
-    copyBytes(this.buf, this.len, resp, 0, resp.length);
-    this.len += resp.length;
+    if (this.len + len > this.buf.length) this.grow(len);
+    copyBytes(this.buf, this.len, resp, start, len);
+    this.len += len;
     this.dataOffset = this.repl.state.offset + this.len;
   }
 
