@@ -26,8 +26,13 @@ export interface AofSink {
   /** True when a whole command's effect needs its arguments at its reply (capture); false when its RESP encoding is its effect. */
   byArgv(id: number, cmd: ParsedCommand): boolean;
   commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void;
-  /** Logs a command whose effect is its RESP encoding, `len` bytes of `b` from `start` (a view: copied if kept). */
-  commitEncoded(db: number, b: Uint8Array, start: number, len: number, reply: Uint8Array, s: number): void;
+  /**
+   * Logs a command that ran whose effect is its RESP encoding, `len` bytes of `b` from `start`: a
+   * view, valid until `settle` (so consecutive ones may be copied as one).
+   */
+  commitEncoded(db: number, b: Uint8Array, start: number, len: number): void;
+  /** The views commitEncoded got are about to be overwritten: whatever the sink keeps of them, it copies now. */
+  settle(): void;
   flush(): void;
 }
 
@@ -35,7 +40,6 @@ const OK = Buffer.from('+OK\r\n');
 const ONE = Buffer.from(':1\r\n');
 const DEL = Buffer.from('DEL');
 const NO_ARGV: Uint8Array[] = [];
-const EMPTY = new Uint8Array(0);
 
 /** Split parts are keyed seq * 256 + shard; a whole command that cannot take its ring slot, seq * 256 + WHOLE. */
 const WHOLE = 255;
@@ -47,6 +51,8 @@ const BYTES_MIN = 1024;
 const BYTES_MAX = 256 * 1024;
 /** Emptied bytes bigger than this are let go. */
 const BYTES_KEEP = 64 * 1024;
+/** What takeWhole returns for a command held as bytes (then in takenDb, takenOff, takenLen). */
+const ENCODED: AofEntry = { db: -1, id: -1, argv: NO_ARGV, resp: null };
 
 /** A whole command as its own RESP buffer: where it cannot sit in its connection's bytes. */
 function encodedEntry(db: number, id: number, cmd: ParsedCommand): AofEntry {
@@ -60,8 +66,8 @@ function encodedEntry(db: number, id: number, cmd: ParsedCommand): AofEntry {
  * sequence number (a connection has at most ~1024 commands in flight, so slots rarely collide):
  * no hashing and no allocation per command, where a Map churns. A whole command whose effect is
  * its RESP encoding is written into the connection's byte buffer, in dispatch order, which starts
- * over whenever nothing waits: no object or buffer per command. Split parts, and whole commands
- * whose slot is taken, go to a map.
+ * over once nothing waits (after the sink settled the views it got of it): no object or buffer per
+ * command. Split parts, and whole commands whose slot is taken, go to a map.
  */
 class Waiting {
   private seqs = new Float64Array(64).fill(-1);
@@ -70,9 +76,16 @@ class Waiting {
   private dbs = new Int32Array(64);
   private offs = new Int32Array(64);
   private lens = new Int32Array(64);
-  private bytes: Buffer | null = null;
+  /** Encoded commands, one after another in dispatch order. */
+  bytes: Buffer | null = null;
   /** Where the next encoding goes in `bytes`. */
   private head = 0;
+  /** Nothing waits in `bytes` any more; the sink may still hold views of them until it settles. */
+  private stale = false;
+  /** The command takeWhole returned as ENCODED: its database, and where its bytes are. */
+  takenDb = 0;
+  takenOff = 0;
+  takenLen = 0;
   /** Entries held, ring and map. */
   count = 0;
   private map: Map<number, AofEntry> | null = null;
@@ -86,8 +99,15 @@ class Waiting {
     this.count++;
   }
 
-  /** Holds whole command `seq` as its RESP encoding, in this connection's bytes. */
-  putEncoded(seq: number, db: number, id: number, cmd: ParsedCommand): void {
+  /** Holds whole command `seq` as its RESP encoding, in this connection's bytes (settling `sink` before they are reused). */
+  putEncoded(seq: number, db: number, id: number, cmd: ParsedCommand, sink: AofSink): void {
+    if (this.stale) {
+      this.stale = false;
+      sink.settle();
+      this.head = 0;
+      // A burst's big buffer is let go.
+      if (this.bytes !== null && this.bytes.length > BYTES_KEEP) this.bytes = null;
+    }
     const size = parsedSize(cmd);
     const i = this.room(size) ? this.slot(seq) : -1;
     if (i < 0) return this.putWhole(seq, encodedEntry(db, id, cmd));
@@ -100,25 +120,20 @@ class Waiting {
     this.count++;
   }
 
-  /** Logs whole command `seq` to `sink` with its reply (a null sink: drops it); false when it does not wait here. */
-  takeWhole(seq: number, sink: AofSink | null, b: Uint8Array, s: number, len: number): boolean {
+  /** Takes whole command `seq`: its entry, or ENCODED (its bytes: takenDb, takenOff, takenLen); undefined when it does not wait here. */
+  takeWhole(seq: number): AofEntry | undefined {
     const i = seq & (this.seqs.length - 1);
-    if (this.seqs[i] === seq) {
-      const e = this.entries[i];
-      this.seqs[i] = -1;
-      if (e === null) {
-        sink?.commitEncoded(this.dbs[i]!, this.bytes!, this.offs[i]!, this.lens[i]!, b, s);
-      } else {
-        this.entries[i] = null;
-        sink?.commit(e, b, s, len);
-      }
-      if (--this.count === 0) this.emptied();
-      return true;
-    }
-    const e = this.map === null ? undefined : this.take(seq * 256 + WHOLE);
-    if (e === undefined) return false;
-    sink?.commit(e, b, s, len);
-    return true;
+    if (this.seqs[i] !== seq) return this.map === null ? undefined : this.take(seq * 256 + WHOLE);
+    let e = this.entries[i] ?? null;
+    this.seqs[i] = -1;
+    if (e === null) {
+      e = ENCODED;
+      this.takenDb = this.dbs[i]!;
+      this.takenOff = this.offs[i]!;
+      this.takenLen = this.lens[i]!;
+    } else this.entries[i] = null;
+    if (--this.count === 0) this.stale = true;
+    return e;
   }
 
   put(key: number, e: AofEntry): void {
@@ -130,14 +145,8 @@ class Waiting {
     const e = this.map?.get(key);
     if (e === undefined) return undefined;
     this.map!.delete(key);
-    if (--this.count === 0) this.emptied();
+    if (--this.count === 0) this.stale = true;
     return e;
-  }
-
-  /** Nothing waits: the bytes start over (a burst's big buffer is let go). */
-  private emptied(): void {
-    this.head = 0;
-    if (this.bytes !== null && this.bytes.length > BYTES_KEEP) this.bytes = null;
   }
 
   /** Makes room for `size` more bytes; false past BYTES_MAX. */
@@ -224,7 +233,7 @@ export class AofOrder {
       const sink = this.sink!;
       const w = this.waiting(connId);
       if (sink.byArgv(id, cmd)) w.putWhole(seq, sink.capture(db, id, cmd));
-      else w.putEncoded(seq, db, id, cmd);
+      else w.putEncoded(seq, db, id, cmd, sink);
     }
     this.taken = false;
   }
@@ -245,9 +254,11 @@ export class AofOrder {
     if (this.pending.size === 0) return;
     const w = this.find(connId);
     if (w === undefined || w.count === 0) return;
-    if (w.takeWhole(seq, this.sink, b, s, len)) return;
-    const e = w.take(seq * 256 + shard);
-    if (e !== undefined) this.sink?.commit(e, b, s, len);
+    const e = w.takeWhole(seq) ?? w.take(seq * 256 + shard);
+    if (e === undefined || this.sink === null) return;
+    // Failed commands are left out, as Redis propagates only what ran.
+    if (e !== ENCODED) this.sink.commit(e, b, s, len);
+    else if (b[s] !== 45) this.sink.commitEncoded(w.takenDb, w.bytes!, w.takenOff, w.takenLen);
   }
 
   /** Logs `e` when the server's own call `seq` is answered. */
@@ -306,7 +317,7 @@ export class AofOrder {
 
   /** Drops a client's pending command `seq`: a blocked command dropped unserved never ran. */
   drop(connId: number, seq: number): void {
-    this.pending.get(connId)?.takeWhole(seq, null, EMPTY, 0, 0);
+    this.pending.get(connId)?.takeWhole(seq);
   }
 
   /** Writes what was logged (fdatasync with `always`); called before the turn's replies go out. */

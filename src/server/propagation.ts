@@ -85,11 +85,15 @@ export class Propagation implements AofSink {
     this.stream?.command(e.db, argv);
   }
 
-  /** A whole command whose effect is its encoding (a view the AOF copies) ran, unless its reply is an error. */
-  commitEncoded(db: number, b: Uint8Array, start: number, len: number, reply: Uint8Array, s: number): void {
-    if (reply[s] === 45) return;
+  /** A whole command that ran whose effect is its encoding (a view: the AOF takes a copy, the stream copies it by settle at the latest). */
+  commitEncoded(db: number, b: Uint8Array, start: number, len: number): void {
     if (this.aof !== null) this.aof.appendEncoded(db, pooledCopy(b, start, len));
     this.stream?.raw(db, b, start, len);
+  }
+
+  /** The views commitEncoded passed on are about to change: the stream copies what it still refers to. */
+  settle(): void {
+    this.stream?.settle();
   }
 
   /** Once per turn, before replies go out: the AOF is written (fsynced with `always`) and the stream fed. */

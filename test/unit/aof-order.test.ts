@@ -16,10 +16,19 @@ function parsed(cmd: ParsedCommand, scratch: Buffer, ...words: string[]): Parsed
   return cmd;
 }
 
-/** A sink that logs each committed command as its words, like the AOF would, and keeps argv for the commands it is told to. */
+/**
+ * A sink that logs each committed command as its words, like the AOF would, and keeps argv for the
+ * commands it is told to. Like the replication stream, it keeps the views commitEncoded gives it
+ * and reads them only when it settles: bytes reused before that would show.
+ */
 class Recorder implements AofSink {
-  readonly logged: string[] = [];
+  private readonly done: string[] = [];
+  private readonly views: [number, Uint8Array, number, number][] = [];
   constructor(private readonly argvIds: Set<number> = new Set()) {}
+  get logged(): string[] {
+    this.settle();
+    return this.done;
+  }
   capture(db: number, id: number, cmd: ParsedCommand): AofEntry {
     const argv: Uint8Array[] = [];
     for (let i = 0; i < cmd.argc; i++) argv.push(Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!)));
@@ -29,15 +38,20 @@ class Recorder implements AofSink {
     return this.argvIds.has(id);
   }
   commit(e: AofEntry, reply: Uint8Array, s: number): void {
+    this.settle();
     if (reply[s] === 45) return;
     const words = e.resp !== null ? wordsOf(e.resp) : e.argv.map((a) => Buffer.from(a).toString());
-    this.logged.push(`${e.db} ${words.join(' ')}`);
+    this.done.push(`${e.db} ${words.join(' ')}`);
   }
-  commitEncoded(db: number, b: Uint8Array, start: number, len: number, reply: Uint8Array, s: number): void {
-    if (reply[s] === 45) return;
-    this.logged.push(`${db} ${wordsOf(b.subarray(start, start + len)).join(' ')}`);
+  commitEncoded(db: number, b: Uint8Array, start: number, len: number): void {
+    this.views.push([db, b, start, len]);
   }
-  flush(): void {}
+  settle(): void {
+    for (const [db, b, start, len] of this.views.splice(0)) this.done.push(`${db} ${wordsOf(b.subarray(start, start + len)).join(' ')}`);
+  }
+  flush(): void {
+    this.settle();
+  }
 }
 
 /** The words of one RESP-encoded command. */
