@@ -39,10 +39,10 @@ export class ReplStream {
   /** Where the last write's bytes end (PINGs and GETACKs after it not counted): what WAIT waits for. */
   dataOffset: number;
 
-  /** `out` gets each turn's bytes after the backlog took them (a copy it may keep). */
+  /** `out` gets each turn's bytes after the backlog took them, as a view of the stream's buffer; it returns true when it keeps that view beyond the call. */
   constructor(
     private readonly repl: { readonly state: ReplicationState; readonly upstream: unknown },
-    private readonly out: (chunk: Buffer) => void,
+    private readonly out: (chunk: Buffer) => boolean,
   ) {
     this.dataOffset = repl.state.offset;
   }
@@ -149,11 +149,12 @@ export class ReplStream {
   flush(): void {
     this.settle();
     if (this.len === 0) return;
-    const chunk = Buffer.from(this.buf.subarray(0, this.len));
+    const chunk = this.buf.subarray(0, this.len);
     this.len = 0;
-    // A burst's big buffer is not kept for ever.
-    if (this.buf.length > 1 << 20) this.buf = Buffer.allocUnsafe(64 * 1024);
     this.repl.state.feed(chunk);
-    this.out(chunk);
+    // The same bytes serve every turn while `out` keeps no view of them: a buffer per turn (mostly
+    // written at once, then garbage) made the old generation grow and V8 mark-compact every few
+    // hundred milliseconds under load.
+    if (this.out(chunk) || this.buf.length > 1 << 20) this.buf = Buffer.allocUnsafe(64 * 1024);
   }
 }

@@ -8,7 +8,7 @@ function setup(): { repl: { state: ReplicationState; upstream: unknown }; out: B
   const repl = { state: new ReplicationState(), upstream: null as unknown };
   repl.state.ensureBacklog(1 << 16);
   const out: Buffer[] = [];
-  return { repl, out, stream: new ReplStream(repl, (c) => out.push(c)) };
+  return { repl, out, stream: new ReplStream(repl, (c) => out.push(c) > 0) };
 }
 
 describe('replication stream encoding', () => {
@@ -86,6 +86,28 @@ describe('replication stream encoding', () => {
         `*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n${set('d')}`,
     );
     expect(repl.state.offset).toBe(text.length);
+  });
+
+  it('reuses its buffer while the consumer keeps no view of it, and leaves a kept view intact', () => {
+    const repl = { state: new ReplicationState(), upstream: null as unknown };
+    repl.state.ensureBacklog(1 << 16);
+    const copies: string[] = [];
+    let kept: Buffer | null = null;
+    const stream = new ReplStream(repl, (c) => {
+      copies.push(c.toString('latin1'));
+      // The second turn's view is kept, as a socket that took only part of it at once does.
+      if (copies.length !== 2) return false;
+      kept = c;
+      return true;
+    });
+    const sets = ['a', 'b', 'c', 'd'].map((k) => `*3\r\n$3\r\nSET\r\n$1\r\n${k}\r\n$1\r\n1\r\n`);
+    for (const [i, k] of ['a', 'b', 'c', 'd'].entries()) {
+      stream.command(-1, [b('SET'), b(k), b('1')]);
+      stream.flush();
+      expect(copies[i]).toBe(sets[i]);
+    }
+    expect(kept!.toString('latin1')).toBe(sets[1]);
+    expect(Buffer.concat(repl.state.backlog!.since(1)).toString('latin1')).toBe(sets.join(''));
   });
 
   it('stays silent while the server replicates a master', () => {
