@@ -22,7 +22,9 @@ function digits(n: number): number {
 
 /** The stream of one master: encodes commands, feeds the history once per turn. */
 export class ReplStream {
-  private buf = Buffer.allocUnsafe(64 * 1024);
+  private buf: Buffer = Buffer.allocUnsafe(64 * 1024);
+  /** The buffer the last turn's bytes went out from, when nothing kept a view of it: the next turn's. */
+  private spare: Buffer | null = null;
   /** Bytes encoded this turn, not yet fed. */
   private len = 0;
   /** The database the stream last selected (-1: the next command selects its own). */
@@ -149,12 +151,15 @@ export class ReplStream {
   flush(): void {
     this.settle();
     if (this.len === 0) return;
-    const chunk = this.buf.subarray(0, this.len);
+    const used = this.buf;
+    const chunk = used.subarray(0, this.len);
+    // Two buffers take turns while `out` keeps no view of them (anything written to the stream while
+    // `out` runs goes to the other one): a buffer per turn (mostly written at once, then garbage)
+    // made the old generation grow and V8 mark-compact every few hundred milliseconds under load.
+    this.buf = this.spare ?? Buffer.allocUnsafe(64 * 1024);
+    this.spare = null;
     this.len = 0;
     this.repl.state.feed(chunk);
-    // The same bytes serve every turn while `out` keeps no view of them: a buffer per turn (mostly
-    // written at once, then garbage) made the old generation grow and V8 mark-compact every few
-    // hundred milliseconds under load.
-    if (this.out(chunk) || this.buf.length > 1 << 20) this.buf = Buffer.allocUnsafe(64 * 1024);
+    if (!this.out(chunk) && used.length <= 1 << 20) this.spare = used;
   }
 }
