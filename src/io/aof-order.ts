@@ -9,6 +9,7 @@
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { COMMANDS, F_WRITE } from '../commands/table.js';
 import { CMD } from '../commands/ids.generated.js';
+import { encodeParsed, parsedSize } from '../wire/resp-command.js';
 
 /** A write command waiting for its reply before it is logged. */
 export interface AofEntry {
@@ -22,54 +23,117 @@ export interface AofEntry {
 /** The AOF as the acceptor uses it: capture at dispatch, log at reply, flush before replies go out. */
 export interface AofSink {
   capture(db: number, id: number, cmd: ParsedCommand): AofEntry;
-  /** The same for a whole command logged when its reply comes (it may keep only its RESP encoding). */
-  captureWhole(db: number, id: number, cmd: ParsedCommand): AofEntry;
+  /** True when a whole command's effect needs its arguments at its reply (capture); false when its RESP encoding is its effect. */
+  byArgv(id: number, cmd: ParsedCommand): boolean;
   commit(e: AofEntry, reply: Uint8Array, s: number, len: number): void;
+  /**
+   * Logs a command that ran whose effect is its RESP encoding, `len` bytes of `b` from `start`: a
+   * view, valid until `settle` (so consecutive ones may be copied as one).
+   */
+  commitEncoded(db: number, b: Uint8Array, start: number, len: number): void;
+  /** The views commitEncoded got are about to be overwritten: whatever the sink keeps of them, it copies now. */
+  settle(): void;
   flush(): void;
 }
 
 const OK = Buffer.from('+OK\r\n');
 const ONE = Buffer.from(':1\r\n');
 const DEL = Buffer.from('DEL');
+const NO_ARGV: Uint8Array[] = [];
 
 /** Split parts are keyed seq * 256 + shard; a whole command that cannot take its ring slot, seq * 256 + WHOLE. */
 const WHOLE = 255;
 /** A connection's ring of whole commands stops growing here (slots then collide only in odd cases, which go to the map). */
 const RING_MAX = 1 << 16;
+/** A connection's encoded commands start in this many bytes... */
+const BYTES_MIN = 1024;
+/** ...and grow up to this; past it (a client that pipelines on while a command of its waits) commands get a buffer each. */
+const BYTES_MAX = 256 * 1024;
+/** Emptied bytes bigger than this are let go. */
+const BYTES_KEEP = 64 * 1024;
+/** What takeWhole returns for a command held as bytes (then in takenDb, takenOff, takenLen). */
+const ENCODED: AofEntry = { db: -1, id: -1, argv: NO_ARGV, resp: null };
+
+/** A whole command as its own RESP buffer: where it cannot sit in its connection's bytes. */
+function encodedEntry(db: number, id: number, cmd: ParsedCommand): AofEntry {
+  const resp = Buffer.allocUnsafe(parsedSize(cmd));
+  encodeParsed(resp, 0, cmd);
+  return { db, id, argv: NO_ARGV, resp };
+}
 
 /**
  * One connection's writes waiting for their replies. Whole commands sit in a ring indexed by their
  * sequence number (a connection has at most ~1024 commands in flight, so slots rarely collide):
- * no hashing and no allocation per command, where a Map churns. Split parts, and whole commands
- * whose slot is taken, go to a map.
+ * no hashing and no allocation per command, where a Map churns. A whole command whose effect is
+ * its RESP encoding is written into the connection's byte buffer, in dispatch order, which starts
+ * over once nothing waits (after the sink settled the views it got of it): no object or buffer per
+ * command. Split parts, and whole commands whose slot is taken, go to a map.
  */
 class Waiting {
   private seqs = new Float64Array(64).fill(-1);
+  /** An entry's object, or null where its encoding is `lens[i]` bytes of `bytes` from `offs[i]`. */
   private entries: (AofEntry | null)[] = new Array<AofEntry | null>(64).fill(null);
+  private dbs = new Int32Array(64);
+  private offs = new Int32Array(64);
+  private lens = new Int32Array(64);
+  /** Encoded commands, one after another in dispatch order. */
+  bytes: Buffer | null = null;
+  /** Where the next encoding goes in `bytes`. */
+  private head = 0;
+  /** Nothing waits in `bytes` any more; the sink may still hold views of them until it settles. */
+  private stale = false;
+  /** The command takeWhole returned as ENCODED: its database, and where its bytes are. */
+  takenDb = 0;
+  takenOff = 0;
+  takenLen = 0;
   /** Entries held, ring and map. */
   count = 0;
   private map: Map<number, AofEntry> | null = null;
 
+  /** Holds `e` for whole command `seq`. */
   putWhole(seq: number, e: AofEntry): void {
-    let i = seq & (this.seqs.length - 1);
-    if (this.seqs[i] !== -1 && this.grow()) i = seq & (this.seqs.length - 1);
-    if (this.seqs[i] === -1) {
-      this.seqs[i] = seq;
-      this.entries[i] = e;
-      this.count++;
-    } else this.put(seq * 256 + WHOLE, e);
+    const i = this.slot(seq);
+    if (i < 0) return this.put(seq * 256 + WHOLE, e);
+    this.seqs[i] = seq;
+    this.entries[i] = e;
+    this.count++;
   }
 
+  /** Holds whole command `seq` as its RESP encoding, in this connection's bytes (settling `sink` before they are reused). */
+  putEncoded(seq: number, db: number, id: number, cmd: ParsedCommand, sink: AofSink): void {
+    if (this.stale) {
+      this.stale = false;
+      sink.settle();
+      this.head = 0;
+      // A burst's big buffer is let go.
+      if (this.bytes !== null && this.bytes.length > BYTES_KEEP) this.bytes = null;
+    }
+    const size = parsedSize(cmd);
+    const i = this.room(size) ? this.slot(seq) : -1;
+    if (i < 0) return this.putWhole(seq, encodedEntry(db, id, cmd));
+    this.seqs[i] = seq;
+    this.entries[i] = null;
+    this.dbs[i] = db;
+    this.offs[i] = this.head;
+    this.lens[i] = size;
+    this.head = encodeParsed(this.bytes!, this.head, cmd);
+    this.count++;
+  }
+
+  /** Takes whole command `seq`: its entry, or ENCODED (its bytes: takenDb, takenOff, takenLen); undefined when it does not wait here. */
   takeWhole(seq: number): AofEntry | undefined {
     const i = seq & (this.seqs.length - 1);
-    if (this.seqs[i] === seq) {
-      const e = this.entries[i]!;
-      this.seqs[i] = -1;
-      this.entries[i] = null;
-      this.count--;
-      return e;
-    }
-    return this.map === null ? undefined : this.take(seq * 256 + WHOLE);
+    if (this.seqs[i] !== seq) return this.map === null ? undefined : this.take(seq * 256 + WHOLE);
+    let e = this.entries[i] ?? null;
+    this.seqs[i] = -1;
+    if (e === null) {
+      e = ENCODED;
+      this.takenDb = this.dbs[i]!;
+      this.takenOff = this.offs[i]!;
+      this.takenLen = this.lens[i]!;
+    } else this.entries[i] = null;
+    if (--this.count === 0) this.stale = true;
+    return e;
   }
 
   put(key: number, e: AofEntry): void {
@@ -81,28 +145,51 @@ class Waiting {
     const e = this.map?.get(key);
     if (e === undefined) return undefined;
     this.map!.delete(key);
-    this.count--;
+    if (--this.count === 0) this.stale = true;
     return e;
+  }
+
+  /** Makes room for `size` more bytes; false past BYTES_MAX. */
+  private room(size: number): boolean {
+    const b = this.bytes;
+    if (b !== null && this.head + size <= b.length) return true;
+    const need = this.head + size;
+    if (need > BYTES_MAX) return false;
+    let n = b === null ? BYTES_MIN : b.length * 2;
+    while (n < need) n *= 2;
+    const grown = Buffer.allocUnsafeSlow(n);
+    if (b !== null) b.copy(grown, 0, 0, this.head);
+    this.bytes = grown;
+    return true;
+  }
+
+  /** The free ring slot for `seq`, growing the ring (up to RING_MAX) when it is taken; -1 when none. */
+  private slot(seq: number): number {
+    let i = seq & (this.seqs.length - 1);
+    if (this.seqs[i] !== -1 && this.grow()) i = seq & (this.seqs.length - 1);
+    return this.seqs[i] === -1 ? i : -1;
   }
 
   /** Doubles the ring (up to RING_MAX), moving its entries; false when it may not grow. */
   private grow(): boolean {
     const n = this.seqs.length * 2;
     if (n > RING_MAX) return false;
-    const seqs = this.seqs;
-    const entries = this.entries;
+    const { seqs, entries, dbs, offs, lens } = this;
     this.seqs = new Float64Array(n).fill(-1);
     this.entries = new Array<AofEntry | null>(n).fill(null);
+    this.dbs = new Int32Array(n);
+    this.offs = new Int32Array(n);
+    this.lens = new Int32Array(n);
+    // Doubling keeps distinct slots distinct: every entry finds its new slot free.
     for (let i = 0; i < seqs.length; i++) {
-      if (seqs[i] === -1) continue;
-      const j = seqs[i]! & (n - 1);
-      if (this.seqs[j] === -1) {
-        this.seqs[j] = seqs[i]!;
-        this.entries[j] = entries[i]!;
-      } else {
-        this.count--;
-        this.put(seqs[i]! * 256 + WHOLE, entries[i]!);
-      }
+      const seq = seqs[i]!;
+      if (seq === -1) continue;
+      const j = seq & (n - 1);
+      this.seqs[j] = seq;
+      this.entries[j] = entries[i]!;
+      this.dbs[j] = dbs[i]!;
+      this.offs[j] = offs[i]!;
+      this.lens[j] = lens[i]!;
     }
     return true;
   }
@@ -118,6 +205,9 @@ export class AofOrder {
   private flushes = 0;
   /** The same for the server's own calls, by system seq. */
   private readonly system = new Map<number, AofEntry>();
+  /** The record `waiting` returned last, and its connection id (-1: none). */
+  private lastId = -1;
+  private last: Waiting | null = null;
   /** Set by routing paths that took care of the AOF for the command being dispatched. */
   private taken = false;
 
@@ -139,7 +229,12 @@ export class AofOrder {
 
   /** After routing (only while a sink is set): a write no path took is logged when its reply comes. */
   dispatched(connId: number, seq: number, write: boolean, db: number, id: number, cmd: ParsedCommand): void {
-    if (write && !this.taken) this.waiting(connId).putWhole(seq, this.sink!.captureWhole(db, id, cmd));
+    if (write && !this.taken) {
+      const sink = this.sink!;
+      const w = this.waiting(connId);
+      if (sink.byArgv(id, cmd)) w.putWhole(seq, sink.capture(db, id, cmd));
+      else w.putEncoded(seq, db, id, cmd, sink);
+    }
     this.taken = false;
   }
 
@@ -157,10 +252,13 @@ export class AofOrder {
   /** Shard `shard` answered command `seq` of `connId`: logs the write (or its part) this reply answers. */
   replied(connId: number, seq: number, shard: number, b: Uint8Array, s: number, len: number): void {
     if (this.pending.size === 0) return;
-    const w = this.pending.get(connId);
+    const w = this.find(connId);
     if (w === undefined || w.count === 0) return;
     const e = w.takeWhole(seq) ?? w.take(seq * 256 + shard);
-    if (e !== undefined) this.sink?.commit(e, b, s, len);
+    if (e === undefined || this.sink === null) return;
+    // Failed commands are left out, as Redis propagates only what ran.
+    if (e !== ENCODED) this.sink.commit(e, b, s, len);
+    else if (b[s] !== 45) this.sink.commitEncoded(w.takenDb, w.bytes!, w.takenOff, w.takenLen);
   }
 
   /** Logs `e` when the server's own call `seq` is answered. */
@@ -226,12 +324,31 @@ export class AofOrder {
   flush(): void {
     this.sink?.flush();
     // Closed connections leave their emptied records: dropped now and then, not per command.
-    if ((++this.flushes & 1023) === 0) for (const [id, w] of this.pending) if (w.count === 0) this.pending.delete(id);
+    if ((++this.flushes & 1023) === 0) {
+      for (const [id, w] of this.pending) if (w.count === 0) this.pending.delete(id);
+      this.lastId = -1;
+      this.last = null;
+    }
   }
 
+  /** The connection's record, if it has one. */
+  private find(connId: number): Waiting | undefined {
+    if (connId === this.lastId) return this.last!;
+    const w = this.pending.get(connId);
+    if (w !== undefined) {
+      this.lastId = connId;
+      this.last = w;
+    }
+    return w;
+  }
+
+  /** The connection's record, created on demand; the last one looked up is kept (a pipeline's commands come in runs). */
   private waiting(connId: number): Waiting {
+    if (connId === this.lastId) return this.last!;
     let w = this.pending.get(connId);
     if (w === undefined) this.pending.set(connId, (w = new Waiting()));
+    this.lastId = connId;
+    this.last = w;
     return w;
   }
 }

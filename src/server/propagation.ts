@@ -12,10 +12,9 @@ import type { ParsedCommand } from '../wire/resp-parser.js';
 import * as F from '../wire/frames.js';
 import { absoluteForm, type AofLog } from './aof-log.js';
 import { dependsOnReply, effectForm } from './aof-effects.js';
-import { digits, type ReplStream } from './repl-stream.js';
+import type { ReplStream } from './repl-stream.js';
 import { CMD } from '../commands/ids.generated.js';
-import { copyBytes } from '../wire/bytes.js';
-import { writeDigits } from '../wire/resp-writer.js';
+import { pooledCopy } from '../wire/bytes.js';
 import { COMMANDS } from '../commands/table.js';
 
 /** Commands kept as arguments until their reply (effectForm) or made absolute at dispatch (absoluteForm); SET only with options. */
@@ -32,16 +31,6 @@ const BY_ARGV = Uint8Array.from(COMMANDS, (_, id) =>
     ? 1
     : 0,
 );
-const NO_ARGV: Uint8Array[] = [];
-
-/** Writes `<type>n\r\n` at `p` of `b`; returns the position after it. */
-function header(b: Buffer, p: number, type: number, n: number): number {
-  b[p++] = type;
-  p = writeDigits(b, p, n);
-  b[p++] = 13;
-  b[p++] = 10;
-  return p;
-}
 
 /** Where write effects go: the AOF, the replication stream, or both. */
 export class Propagation implements AofSink {
@@ -76,27 +65,9 @@ export class Propagation implements AofSink {
     return { db, id, argv: absoluteForm(id, argv, Date.now()) ?? argv, resp: null };
   }
 
-  /**
-   * A whole command logged when its reply comes: when its effect is its arguments (no clock, no
-   * reply in it), only its RESP encoding is kept — one buffer, which both the AOF and the stream take as it is.
-   */
-  captureWhole(db: number, id: number, cmd: ParsedCommand): AofEntry {
-    if (BY_ARGV[id] === 1 || (id === CMD.SET && cmd.argc > 3)) return this.capture(db, id, cmd);
-    const argc = cmd.argc;
-    const as = cmd.argStart;
-    const al = cmd.argLen;
-    let size = 3 + digits(argc);
-    for (let i = 0; i < argc; i++) size += 5 + digits(al[i]!) + al[i]!;
-    const out = Buffer.allocUnsafe(size);
-    let p = header(out, 0, 42, argc);
-    for (let i = 0; i < argc; i++) {
-      p = header(out, p, 36, al[i]!);
-      copyBytes(out, p, cmd.buf, as[i]!, al[i]!);
-      p += al[i]!;
-      out[p++] = 13;
-      out[p++] = 10;
-    }
-    return { db, id, argv: NO_ARGV, resp: out };
+  /** A whole command keeps its arguments until its reply (capture) when its effect depends on the reply or the clock; otherwise its RESP encoding is its effect. */
+  byArgv(id: number, cmd: ParsedCommand): boolean {
+    return BY_ARGV[id] === 1 || (id === CMD.SET && cmd.argc > 3);
   }
 
   /** A write ran (its reply is known): failed commands are left out, as Redis propagates only what ran. */
@@ -105,13 +76,24 @@ export class Propagation implements AofSink {
     const resp = e.resp;
     if (resp !== null) {
       this.aof?.appendEncoded(e.db, resp);
-      this.stream?.raw(e.db, resp);
+      this.stream?.raw(e.db, resp, 0, resp.length);
       return;
     }
     const argv = effectForm(e.id, e.argv, reply, s, len);
     if (argv === null) return;
     this.aof?.append(e.db, argv);
     this.stream?.command(e.db, argv);
+  }
+
+  /** A whole command that ran whose effect is its encoding (a view: the AOF takes a copy, the stream copies it by settle at the latest). */
+  commitEncoded(db: number, b: Uint8Array, start: number, len: number): void {
+    if (this.aof !== null) this.aof.appendEncoded(db, pooledCopy(b, start, len));
+    this.stream?.raw(db, b, start, len);
+  }
+
+  /** The views commitEncoded passed on are about to change: the stream copies what it still refers to. */
+  settle(): void {
+    this.stream?.settle();
   }
 
   /** Once per turn, before replies go out: the AOF is written (fsynced with `always`) and the stream fed. */

@@ -441,20 +441,33 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
 
   // ---- the stream ----
 
-  /** One turn's stream bytes (already in the backlog): to every online replica, held for the others. */
-  private distribute(chunk: Buffer): void {
+  /**
+   * One turn's stream bytes (already in the backlog, `chunk` a view of the stream's buffer): to
+   * every online replica, held for the others. A socket that has output queued, and a held list,
+   * get a copy; true when a socket kept the view itself (it took only part of it at once), so the
+   * stream must not reuse its bytes.
+   */
+  private distribute(chunk: Buffer): boolean {
     this.acksAsked = false;
+    let kept = false;
     for (let i = 0; i < this.links.length; i++) {
       const l = this.links[i]!;
       if (l.conn.closed) continue;
       if (l.held !== null) {
-        l.held.push(chunk);
+        l.held.push(Buffer.from(chunk));
         l.heldBytes += chunk.length;
-      } else if (l.state === ONLINE) l.write(chunk);
-      else continue;
+      } else if (l.state === ONLINE) {
+        const socket = l.conn.socket;
+        if (socket.writableLength > 0) socket.write(Buffer.from(chunk));
+        else {
+          socket.write(chunk);
+          if (socket.writableLength > 0) kept = true;
+        }
+      } else continue;
       this.checkLimit(l);
     }
     if (this.waiters.size > 0) for (const check of this.waiters) check();
+    return kept;
   }
 
   /** client-output-buffer-limit replica: past the hard limit, or past the soft one for its seconds, the link is closed. */
