@@ -56,7 +56,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
           // Outside any client's command: the subscribers' output needs its own flush.
           modes.pubsub.publish(channel, message, shard);
           acceptor.scheduleTick();
-        })
+        }, { replication, replica })
       : null;
   if (cluster === null) installClusterInfo(acceptor, false);
   try {
