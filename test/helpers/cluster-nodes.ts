@@ -41,10 +41,18 @@ function waitFor(proc: ChildProcess, out: () => string, re: RegExp, what: string
   });
 }
 
-/** Starts a node (Sabre or redis-server) in cluster mode keeping nodes.conf in `dir`. */
-export async function startClusterNode(kind: 'sabre' | 'redis', dir: string, extra: string[] = []): Promise<ClusterNodeProcess> {
-  const port = await freePort();
-  const busPort = await freePort();
+/**
+ * Starts a node (Sabre or redis-server) in cluster mode keeping nodes.conf in `dir`; `at` reuses the
+ * ports of a node that was stopped, so it restarts with its nodes.conf.
+ */
+export async function startClusterNode(
+  kind: 'sabre' | 'redis',
+  dir: string,
+  extra: string[] = [],
+  at?: { port: number; busPort: number },
+): Promise<ClusterNodeProcess> {
+  const port = at?.port ?? (await freePort());
+  const busPort = at?.busPort ?? (await freePort());
   const common = [
     '--port',
     String(port),

@@ -1,0 +1,298 @@
+/**
+ * Redis Cluster replicas and failover with Sabre nodes: a 6-node cluster with one replica per
+ * master built by redis-cli --cluster create, replicas in the topology replies, READONLY reads,
+ * CLUSTER FAILOVER swapping a healthy pair, and a master killed with kill -9 while an ioredis
+ * Cluster client writes: its replica wins the election, the client goes on, every write the
+ * replica acknowledged (WAIT 1) survives, and the old master comes back as a replica. Skipped
+ * with a message where redis-server/redis-cli are missing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClusterNodeProcess, NO_REDIS_TOOLS, hasRedisTools, redisCli, startClusterNode, until } from '../helpers/cluster-nodes.js';
+
+if (!hasRedisTools) console.log(`cluster-failover.test: skipped: ${NO_REDIS_TOOLS}`);
+
+/** Small, so failure detection and elections take a few seconds. */
+const NODE_TIMEOUT = ['--cluster-node-timeout', '1500'];
+
+const addr = (n: ClusterNodeProcess): string => `127.0.0.1:${n.port}`;
+
+/** A short-lived connection for one question. */
+async function ask<T>(n: ClusterNodeProcess, fn: (c: Redis) => Promise<T>): Promise<T> {
+  const c = new Redis({ port: n.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await c.connect();
+    return await fn(c);
+  } finally {
+    c.disconnect();
+  }
+}
+
+const nodesOf = (n: ClusterNodeProcess): Promise<string> => ask(n, async (c) => (await c.cluster('NODES')) as string);
+const idOf = (n: ClusterNodeProcess): Promise<string> => ask(n, async (c) => (await c.cluster('MYID')) as string);
+const roleOf = (n: ClusterNodeProcess): Promise<unknown[]> => ask(n, async (c) => (await c.role()) as unknown[]);
+
+/** Every node sees the cluster ok with `known` nodes, and every replica's link to its master is up. */
+async function settled(nodes: ClusterNodeProcess[], known: number): Promise<boolean> {
+  for (const n of nodes) {
+    const ok = await ask(n, async (c) => {
+      const info = (await c.cluster('INFO')) as string;
+      if (!info.includes('cluster_state:ok') || !info.includes(`cluster_known_nodes:${known}`)) return false;
+      const role = (await c.role()) as unknown[];
+      return role[0] === 'master' || role[3] === 'connected';
+    }).catch(() => false);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+async function check(n: ClusterNodeProcess): Promise<string> {
+  const r = await redisCli(['--cluster', 'check', addr(n)]);
+  expect(r.output).toContain('[OK] All nodes agree about slots configuration.');
+  expect(r.output).toContain('[OK] All 16384 slots covered.');
+  expect(r.output).not.toMatch(/\[ERR\]|\[WARNING\]/);
+  return r.output;
+}
+
+/** The node `port` among `nodes`. */
+function byPort(nodes: ClusterNodeProcess[], port: number): ClusterNodeProcess {
+  return nodes.find((n) => n.port === port)!;
+}
+
+/** Master → replica pairs, from one node's CLUSTER NODES. */
+async function pairs(nodes: ClusterNodeProcess[]): Promise<[ClusterNodeProcess, ClusterNodeProcess][]> {
+  const lines = (await nodesOf(nodes[0]!)).trim().split('\n');
+  const portOf = new Map(lines.map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1]!.split(':')[1]!.split('@')[0])]));
+  const out: [ClusterNodeProcess, ClusterNodeProcess][] = [];
+  for (const l of lines) {
+    const f = l.split(' ');
+    if (!f[2]!.includes('slave')) continue;
+    out.push([byPort(nodes, portOf.get(f[3]!)!), byPort(nodes, portOf.get(f[0]!)!)]);
+  }
+  return out;
+}
+
+function cluster(nodes: ClusterNodeProcess[]): Cluster {
+  return new Cluster(
+    nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+    {
+      retryDelayOnMoved: 20,
+      retryDelayOnTryAgain: 50,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnFailover: 100,
+      slotsRefreshTimeout: 500,
+      redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 500 },
+    },
+  );
+}
+
+describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', () => {
+  let dir: string;
+  let nodes: ClusterNodeProcess[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sabre-failover-'));
+    nodes = await Promise.all(Array.from({ length: 6 }, () => startClusterNode('sabre', dir, NODE_TIMEOUT)));
+    const r = await redisCli(['--cluster', 'create', ...nodes.map(addr), '--cluster-replicas', '1', '--cluster-yes']);
+    expect(r.output).toContain('[OK] All 16384 slots covered.');
+    expect(r.code).toBe(0);
+    await until(() => settled(nodes, 6), 'the cluster to be ok with every replica in sync');
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes redis-cli --cluster check with one replica per master', async () => {
+    const out = await check(nodes[0]!);
+    expect(out.match(/1 additional replica\(s\)/g)).toHaveLength(3);
+    expect(out.match(/^S: /gm)).toHaveLength(3);
+    const info = await ask(nodes[0]!, async (c) => (await c.cluster('INFO')) as string);
+    expect(info).toContain('cluster_size:3');
+  }, 120_000);
+
+  it('shows the replicas in CLUSTER NODES, REPLICAS, SLOTS and SHARDS as Redis does', async () => {
+    const [[master, replica]] = await pairs(nodes);
+    const masterId = await idOf(master!);
+    const replicaId = await idOf(replica!);
+    const own = (await nodesOf(replica!)).split('\n').find((l) => l.startsWith(replicaId))!;
+    const masterLine = (await nodesOf(replica!)).split('\n').find((l) => l.startsWith(masterId))!;
+    // A replica shows its master's config epoch and no slots.
+    expect(own).toMatch(new RegExp(`^${replicaId} 127\\.0\\.0\\.1:${replica!.port}@\\d+ myself,slave ${masterId} 0 \\d+ ${masterLine.split(' ')[6]} connected$`));
+    const listed = await ask(master!, async (c) => (await c.cluster('REPLICAS', masterId)) as string[]);
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatch(new RegExp(`^${replicaId} 127\\.0\\.0\\.1:${replica!.port}@\\d+ slave ${masterId} \\d+ \\d+ \\d+ connected$`));
+    expect(await ask(master!, async (c) => c.cluster('SLAVES', masterId))).toEqual(listed);
+    await expect(ask(master!, (c) => c.cluster('REPLICAS', replicaId))).rejects.toThrow('ERR The specified node is not a master');
+    // A replica is listed in CLUSTER SLOTS once it has replicated something.
+    const range = masterLine.split(' ')[8]!.split('-').map(Number);
+    const key = await keyInRange(master!, range[0]!, range[1]!);
+    await ask(master!, async (c) => {
+      await c.set(key, 'v');
+      expect(await c.wait(1, 5000)).toBe(1);
+    });
+    await until(async () => {
+      const slots = (await ask(nodes[0]!, (c) => c.cluster('SLOTS'))) as [number, number, ...[string, number, string][]][];
+      const entry = slots.find(([a]) => a === range[0]);
+      return entry !== undefined && entry.length === 4 && entry[2]![2] === masterId && entry[3]![2] === replicaId;
+    }, 'the replica in CLUSTER SLOTS');
+    const shards = (await ask(nodes[0]!, (c) => c.call('CLUSTER', 'SHARDS'))) as unknown[][];
+    const shard = shards.find((s) => (s[1] as number[])[0] === range[0])!;
+    const members = (shard[3] as unknown[][]).map((n) => [n[1], n[9]]);
+    expect(members).toEqual([
+      [masterId, 'master'],
+      [replicaId, 'replica'],
+    ]);
+  }, 60_000);
+
+  it('redirects a replica’s clients to the master unless READONLY, and never for writes', async () => {
+    const [[master, replica]] = await pairs(nodes);
+    const masterLine = (await nodesOf(replica!)).split('\n').find((l) => l.includes('master') && l.startsWith(''));
+    expect(masterLine).toBeDefined();
+    const range = (await nodesOf(master!))
+      .split('\n')
+      .find((l) => l.includes('myself'))!
+      .split(' ')[8]!
+      .split('-')
+      .map(Number);
+    const key = await keyInRange(master!, range[0]!, range[1]!);
+    await ask(master!, async (c) => {
+      await c.set(key, 'here');
+      await c.wait(1, 5000);
+    });
+    await ask(replica!, async (c) => {
+      const slot = (await c.cluster('KEYSLOT', key)) as number;
+      await expect(c.get(key)).rejects.toThrow(`MOVED ${slot} 127.0.0.1:${master!.port}`);
+      expect(await c.readonly()).toBe('OK');
+      expect(await c.get(key)).toBe('here');
+      await expect(c.set(key, 'x')).rejects.toThrow(`MOVED ${slot} 127.0.0.1:${master!.port}`);
+      expect(await c.readwrite()).toBe('OK');
+      await expect(c.get(key)).rejects.toThrow(`MOVED ${slot}`);
+      await expect(c.replicaof('127.0.0.1', String(master!.port))).rejects.toThrow('ERR REPLICAOF not allowed in cluster mode.');
+      await expect(c.cluster('REPLICATE', await c.cluster('MYID'))).rejects.toThrow("ERR Can't replicate myself");
+      await expect(c.cluster('SETSLOT', '1', 'STABLE')).rejects.toThrow('ERR Please use SETSLOT only with masters.');
+    });
+    await ask(master!, async (c) => {
+      await expect(c.cluster('FAILOVER')).rejects.toThrow('ERR You should send CLUSTER FAILOVER to a replica');
+      await expect(c.cluster('REPLICATE', await idOf(replica!))).rejects.toThrow('ERR I can only replicate a master, not a replica.');
+    });
+  }, 60_000);
+
+  it('CLUSTER FAILOVER swaps a healthy pair with no write lost', async () => {
+    const [, [master, replica]] = await pairs(nodes);
+    const cl = cluster(nodes);
+    const acked = new Map<string, string>();
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        const k = `mf:${i % 3000}`;
+        try {
+          await cl.set(k, String(i));
+          acked.set(k, String(i));
+        } catch {
+          // Refused writes are not acknowledged: only acknowledged ones are checked.
+        }
+      }
+    })();
+    try {
+      await until(() => acked.size > 500, 'the writer to get going');
+      expect(await ask(replica!, (c) => c.cluster('FAILOVER'))).toBe('OK');
+      await until(async () => (await roleOf(replica!))[0] === 'master', 'the replica to become master');
+      await until(async () => {
+        const r = await roleOf(master!);
+        return r[0] === 'slave' && r[2] === replica!.port && r[3] === 'connected';
+      }, 'the old master to replicate the new one');
+      const written = acked.size;
+      await until(() => acked.size > written + 200, 'writes to go on after the failover');
+      stop = true;
+      await writer;
+      await until(() => settled(nodes, 6), 'the cluster to settle');
+      await check(nodes[0]!);
+      const reader = cluster(nodes);
+      try {
+        for (const [k, v] of acked) expect([k, await reader.get(k)]).toEqual([k, v]);
+      } finally {
+        reader.disconnect();
+      }
+    } finally {
+      stop = true;
+      await writer;
+      cl.disconnect();
+    }
+  }, 180_000);
+
+  it('promotes the replica of a master killed with kill -9; replicated writes survive; the old master returns as a replica', async () => {
+    const [, , [master, replica]] = await pairs(nodes);
+    const masterId = await idOf(master!);
+    const replicaId = await idOf(replica!);
+    const cl = cluster(nodes);
+    // Acknowledged: the SET succeeded and WAIT saw the replica have it.
+    const acked = new Map<string, string>();
+    let afterPromotion = 0;
+    let promoted = false;
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        const k = `kill:${i % 4000}`;
+        const v = String(i);
+        try {
+          const r = await cl.pipeline().set(k, v).wait(1, 2000).exec();
+          if (r !== null && r[0]![1] === 'OK' && (r[1]![1] as number) >= 1) {
+            acked.set(k, v);
+            if (promoted) afterPromotion++;
+          }
+        } catch {
+          await new Promise((res) => setTimeout(res, 20));
+        }
+      }
+    })();
+    try {
+      await until(() => acked.size > 500, 'the writer to get going');
+      master!.proc.kill('SIGKILL');
+      await until(async () => (await roleOf(replica!))[0] === 'master', 'the replica to win the election', 60_000);
+      promoted = true;
+      for (const n of nodes.filter((x) => x !== master))
+        await until(async () => {
+          const line = (await nodesOf(n)).split('\n').find((l) => l.startsWith(replicaId))!;
+          return / (myself,)?master /.test(line) && line.split(' ').length > 8;
+        }, `node ${n.port} to see the promotion`);
+      await until(() => afterPromotion > 200, 'the client to go on writing after the promotion');
+      stop = true;
+      await writer;
+      const reader = cluster(nodes.filter((x) => x !== master));
+      try {
+        for (const [k, v] of acked) expect([k, await reader.get(k)]).toEqual([k, v]);
+      } finally {
+        reader.disconnect();
+      }
+      // The old master restarts with its nodes.conf, learns its slots went to a newer epoch, and follows.
+      const back = await startClusterNode('sabre', dir, NODE_TIMEOUT, { port: master!.port, busPort: master!.busPort });
+      nodes[nodes.indexOf(master!)] = back;
+      expect(await idOf(back)).toBe(masterId);
+      await until(async () => {
+        const r = await roleOf(back);
+        return r[0] === 'slave' && r[2] === replica!.port && r[3] === 'connected';
+      }, 'the old master to come back as a replica of the new one');
+      await until(() => settled(nodes, 6), 'the cluster to settle');
+      await check(back);
+    } finally {
+      stop = true;
+      await writer;
+      cl.disconnect();
+    }
+  }, 240_000);
+});
+
+/** A key whose slot lies in [from, to]. */
+async function keyInRange(n: ClusterNodeProcess, from: number, to: number): Promise<string> {
+  return ask(n, async (c) => {
+    for (let i = 0; ; i++) {
+      const slot = (await c.cluster('KEYSLOT', `k${i}`)) as number;
+      if (slot >= from && slot <= to) return `k${i}`;
+    }
+  });
+}
