@@ -1,5 +1,6 @@
 /** Cluster-mode nodes for tests: Sabre servers and real redis-server 7.0 nodes on free loopback ports, with explicit bus ports. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -53,6 +54,9 @@ export async function startClusterNode(
 ): Promise<ClusterNodeProcess> {
   const port = at?.port ?? (await freePort());
   const busPort = at?.busPort ?? (await freePort());
+  // Its own data directory: a replica writes the RDB of its full sync there.
+  const data = join(dir, `data-${port}`);
+  mkdirSync(data, { recursive: true });
   const common = [
     '--port',
     String(port),
@@ -66,12 +70,14 @@ export async function startClusterNode(
     join(dir, `nodes-${port}.conf`),
     '--cluster-node-timeout',
     '5000',
+    '--dir',
+    data,
     ...extra,
   ];
   const proc =
     kind === 'sabre'
       ? spawn(process.execPath, [CLI, 'server', '--shards', '2', ...common], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('redis-server', [...common, '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      : spawn('redis-server', [...common, '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
