@@ -298,3 +298,101 @@ async function keyInRange(n: ClusterNodeProcess, from: number, to: number): Prom
     }
   });
 }
+
+describe.skipIf(!hasRedisTools)('a mixed cluster: redis-server 7.0 replicas of Sabre masters and the other way round', () => {
+  let dir: string;
+  /** Masters: Sabre A, Redis B, Sabre C; replicas: Redis RA of A, Sabre SB of B. */
+  let a: ClusterNodeProcess;
+  let b: ClusterNodeProcess;
+  let c: ClusterNodeProcess;
+  let ra: ClusterNodeProcess;
+  let sb: ClusterNodeProcess;
+  const all = (): ClusterNodeProcess[] => [a, b, c, ra, sb];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sabre-mixed-failover-'));
+    [a, b, c, ra, sb] = await Promise.all([
+      startClusterNode('sabre', dir, NODE_TIMEOUT),
+      startClusterNode('redis', dir, NODE_TIMEOUT),
+      startClusterNode('sabre', dir, NODE_TIMEOUT),
+      startClusterNode('redis', dir, NODE_TIMEOUT),
+      startClusterNode('sabre', dir, NODE_TIMEOUT),
+    ]);
+    const r = await redisCli(['--cluster', 'create', addr(a), addr(b), addr(c), '--cluster-replicas', '0', '--cluster-yes']);
+    expect(r.code).toBe(0);
+    await until(() => settled([a, b, c], 3), 'the masters to agree');
+    for (const [replica, master] of [
+      [ra, a],
+      [sb, b],
+    ] as const) {
+      const added = await redisCli([
+        '--cluster',
+        'add-node',
+        addr(replica),
+        addr(c),
+        '--cluster-slave',
+        '--cluster-master-id',
+        await idOf(master),
+      ]);
+      expect(added.output).toContain('[OK] New node added correctly.');
+    }
+    await until(() => settled(all(), 5), 'the replicas to join and sync');
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(all().map((n) => n?.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes redis-cli --cluster check from either kind, with each replica fed by the other kind', async () => {
+    for (const n of [ra, sb]) {
+      const out = await check(n);
+      expect(out.match(/1 additional replica\(s\)/g)).toHaveLength(2);
+    }
+    for (const [master, replica] of [
+      [a, ra],
+      [b, sb],
+    ] as const) {
+      const range = (await nodesOf(master)).split('\n').find((l) => l.includes('myself'))!.split(' ')[8]!.split('-').map(Number);
+      const key = await keyInRange(master, range[0]!, range[1]!);
+      await ask(master, async (cl) => {
+        await cl.set(key, `from-${master.kind}`);
+        expect(await cl.wait(1, 5000)).toBe(1);
+      });
+      await ask(replica, async (cl) => {
+        await cl.readonly();
+        expect(await cl.get(key)).toBe(`from-${master.kind}`);
+      });
+    }
+  }, 120_000);
+
+  it('CLUSTER FAILOVER on a Redis replica promotes it over its Sabre master, which then replicates Redis', async () => {
+    expect(await ask(ra, (cl) => cl.cluster('FAILOVER'))).toBe('OK');
+    await until(async () => (await roleOf(ra))[0] === 'master', 'the Redis replica to become master');
+    await until(async () => {
+      const r = await roleOf(a);
+      return r[0] === 'slave' && r[2] === ra.port && r[3] === 'connected';
+    }, 'the Sabre master to replicate the Redis node');
+    expect(a.output()).toContain(`Manual failover requested by replica ${await idOf(ra)}.`);
+    await until(() => settled(all(), 5), 'the cluster to settle');
+    await check(b);
+  }, 120_000);
+
+  it('kill -9 of a Redis master: its Sabre replica wins the election with Redis and Sabre votes', async () => {
+    const sbId = await idOf(sb);
+    b.proc.kill('SIGKILL');
+    await until(async () => (await roleOf(sb))[0] === 'master', 'the Sabre replica to win the election', 60_000);
+    expect(sb.output()).toContain("Failover election won: I'm the new master.");
+    // Votes came from the other masters: Sabre C, and Redis RA (master since the previous case).
+    expect(c.output()).toContain(`Failover auth granted to ${sbId}`);
+    await until(async () => /cluster_state:ok/.test((await ask(ra, (cl) => cl.cluster('INFO'))) as string), 'the Redis node to see the cluster ok');
+    const restarted = await startClusterNode('redis', dir, NODE_TIMEOUT, { port: b.port, busPort: b.busPort });
+    b = restarted;
+    await until(async () => {
+      const r = await roleOf(b);
+      return r[0] === 'slave' && r[2] === sb.port && r[3] === 'connected';
+    }, 'the restarted Redis node to replicate the Sabre node');
+    await until(() => settled(all(), 5), 'the cluster to settle');
+    await check(b);
+  }, 180_000);
+});
