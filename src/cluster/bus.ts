@@ -320,7 +320,7 @@ export class ClusterBus {
   /** PINGs `n` now if its link is up. */
   pingNode(n: ClusterNode): void {
     const l = this.links.get(n);
-    if (l !== undefined && l.connected) this.sendPing(l, MSG_PING);
+    if (l?.connected) this.sendPing(l, MSG_PING);
   }
 
   /** Sends a header-only message (FAILOVER_AUTH_ACK, MFSTART) to `n` if its link is up. */
@@ -393,11 +393,11 @@ export class ClusterBus {
       if ((n.flags & (NODE_MYSELF | NODE_NOADDR | NODE_HANDSHAKE)) !== 0) continue;
       const l = this.links.get(n);
       // A link with no answer for half the timeout may be the problem: reconnect it.
-      if (l !== undefined && l.connected && n.pingSent !== 0 && now - n.pingSent > timeout / 2 && now - n.dataReceived > timeout / 2) {
+      if (l?.connected && n.pingSent !== 0 && now - n.pingSent > timeout / 2 && now - n.dataReceived > timeout / 2) {
         this.dropLink(n);
       }
       const l2 = this.links.get(n);
-      if (l2 !== undefined && l2.connected && n.pingSent === 0 && now - n.pongReceived > timeout / 2) {
+      if (l2?.connected && n.pingSent === 0 && now - n.pongReceived > timeout / 2) {
         this.sendPing(l2, MSG_PING);
         continue;
       }
@@ -569,7 +569,7 @@ export class ClusterBus {
         if (owner === null || owner === undefined || owner === senderMaster) continue;
         if (owner.configEpoch > m.configEpoch) {
           const l = this.links.get(sender);
-          if (l !== undefined && l.connected) {
+          if (l?.connected) {
             l.send(encodeUpdate(this.sender(), owner.name, owner.configEpoch, owner.slots));
             this.count(MSG_UPDATE, true);
           }
@@ -631,7 +631,7 @@ export class ClusterBus {
     for (const g of m.gossip) {
       const n = st.nodes.get(g.name);
       if (n !== undefined) {
-        if (sender !== null && sender.isMaster() && n !== st.myself) {
+        if (sender?.isMaster() && n !== st.myself) {
           if ((g.flags & (NODE_FAIL | NODE_PFAIL)) !== 0) {
             n.failReports.set(sender.name, now);
             this.markFailingIfNeeded(n, now);

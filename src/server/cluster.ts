@@ -605,8 +605,7 @@ export function installCluster(
     if (n === st.myself) return a.replyError(conn, seq, E_CLUSTER_REPLICATE_MYSELF);
     if (!n.isMaster()) return a.replyError(conn, seq, E_CLUSTER_REPLICATE_REPLICA);
     // A master must hold nothing to become a replica; a replica may switch masters freely.
-    if (st.myself.isMaster() && (st.myself.numSlots !== 0 || dbKeys() !== 0))
-      return a.replyError(conn, seq, E_CLUSTER_REPLICATE_NOT_EMPTY);
+    if (st.myself.isMaster() && (st.myself.numSlots !== 0 || dbKeys() !== 0)) return a.replyError(conn, seq, E_CLUSTER_REPLICATE_NOT_EMPTY);
     failover.setMaster(n);
     changed();
     a.replyConst(conn, seq, R_OK);

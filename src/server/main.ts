@@ -52,11 +52,17 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   persistence.replInfo = () => replica.saveInfo();
   const cluster =
     config.get('cluster-enabled') === 'yes'
-      ? installCluster(acceptor, config, log, (channel, message, shard) => {
-          // Outside any client's command: the subscribers' output needs its own flush.
-          modes.pubsub.publish(channel, message, shard);
-          acceptor.scheduleTick();
-        }, { replication, replica })
+      ? installCluster(
+          acceptor,
+          config,
+          log,
+          (channel, message, shard) => {
+            // Outside any client's command: the subscribers' output needs its own flush.
+            modes.pubsub.publish(channel, message, shard);
+            acceptor.scheduleTick();
+          },
+          { replication, replica },
+        )
       : null;
   if (cluster === null) installClusterInfo(acceptor, false);
   try {

@@ -122,10 +122,16 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
     const own = (await nodesOf(replica!)).split('\n').find((l) => l.startsWith(replicaId))!;
     const masterLine = (await nodesOf(replica!)).split('\n').find((l) => l.startsWith(masterId))!;
     // A replica shows its master's config epoch and no slots.
-    expect(own).toMatch(new RegExp(`^${replicaId} 127\\.0\\.0\\.1:${replica!.port}@\\d+ myself,slave ${masterId} 0 \\d+ ${masterLine.split(' ')[6]} connected$`));
+    expect(own).toMatch(
+      new RegExp(
+        `^${replicaId} 127\\.0\\.0\\.1:${replica!.port}@\\d+ myself,slave ${masterId} 0 \\d+ ${masterLine.split(' ')[6]} connected$`,
+      ),
+    );
     const listed = await ask(master!, async (c) => (await c.cluster('REPLICAS', masterId)) as string[]);
     expect(listed).toHaveLength(1);
-    expect(listed[0]).toMatch(new RegExp(`^${replicaId} 127\\.0\\.0\\.1:${replica!.port}@\\d+ slave ${masterId} \\d+ \\d+ \\d+ connected$`));
+    expect(listed[0]).toMatch(
+      new RegExp(`^${replicaId} 127\\.0\\.0\\.1:${replica!.port}@\\d+ slave ${masterId} \\d+ \\d+ \\d+ connected$`),
+    );
     expect(await ask(master!, async (c) => c.cluster('SLAVES', masterId))).toEqual(listed);
     await expect(ask(master!, (c) => c.cluster('REPLICAS', replicaId))).rejects.toThrow('ERR The specified node is not a master');
     // A replica is listed in CLUSTER SLOTS once it has replicated something.
@@ -353,7 +359,12 @@ describe.skipIf(!hasRedisTools)('a mixed cluster: redis-server 7.0 replicas of S
       [a, ra],
       [b, sb],
     ] as const) {
-      const range = (await nodesOf(master)).split('\n').find((l) => l.includes('myself'))!.split(' ')[8]!.split('-').map(Number);
+      const range = (await nodesOf(master))
+        .split('\n')
+        .find((l) => l.includes('myself'))!
+        .split(' ')[8]!
+        .split('-')
+        .map(Number);
       const key = await keyInRange(master, range[0]!, range[1]!);
       await ask(master, async (cl) => {
         await cl.set(key, `from-${master.kind}`);
@@ -385,7 +396,10 @@ describe.skipIf(!hasRedisTools)('a mixed cluster: redis-server 7.0 replicas of S
     expect(sb.output()).toContain("Failover election won: I'm the new master.");
     // Votes came from the other masters: Sabre C, and Redis RA (master since the previous case).
     expect(c.output()).toContain(`Failover auth granted to ${sbId}`);
-    await until(async () => /cluster_state:ok/.test((await ask(ra, (cl) => cl.cluster('INFO'))) as string), 'the Redis node to see the cluster ok');
+    await until(
+      async () => /cluster_state:ok/.test((await ask(ra, (cl) => cl.cluster('INFO'))) as string),
+      'the Redis node to see the cluster ok',
+    );
     const restarted = await startClusterNode('redis', dir, NODE_TIMEOUT, { port: b.port, busPort: b.busPort });
     b = restarted;
     await until(async () => {
