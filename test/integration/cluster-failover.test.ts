@@ -231,6 +231,28 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
     }
   }, 180_000);
 
+  it('CLUSTER FAILOVER FORCE (an election without the master) and TAKEOVER (no election) swap a pair too', async () => {
+    const [[master, replica]] = await pairs(nodes);
+    const swapped = async (newMaster: ClusterNodeProcess, newReplica: ClusterNodeProcess): Promise<void> => {
+      await until(async () => (await roleOf(newMaster))[0] === 'master', `${newMaster.port} to become master`);
+      await until(async () => {
+        const r = await roleOf(newReplica);
+        return r[0] === 'slave' && r[2] === newMaster.port && r[3] === 'connected';
+      }, `${newReplica.port} to replicate ${newMaster.port}`);
+      await until(() => settled(nodes, 6), 'the cluster to settle');
+      await check(nodes[0]!);
+    };
+    const epochBefore = await ask(replica!, async (c) => (await c.cluster('INFO')) as string);
+    expect(await ask(replica!, (c) => c.cluster('FAILOVER', 'FORCE'))).toBe('OK');
+    await swapped(replica!, master!);
+    expect(replica!.output()).toContain('Forced failover user request accepted.');
+    expect(await ask(master!, (c) => c.cluster('FAILOVER', 'TAKEOVER'))).toBe('OK');
+    await swapped(master!, replica!);
+    expect(master!.output()).toContain('Taking over the master (user request).');
+    const epoch = (info: string): number => Number(/cluster_current_epoch:(\d+)/.exec(info)![1]);
+    expect(epoch(await ask(master!, async (c) => (await c.cluster('INFO')) as string))).toBeGreaterThan(epoch(epochBefore));
+  }, 180_000);
+
   it('promotes the replica of a master killed with kill -9; replicated writes survive; the old master returns as a replica', async () => {
     const [, , [master, replica]] = await pairs(nodes);
     const masterId = await idOf(master!);
