@@ -41,6 +41,7 @@ import {
   NODE_MIGRATE_TO,
   NODE_MYSELF,
   NODE_NOADDR,
+  NODE_NOFAILOVER,
   NODE_PFAIL,
   NODE_SLAVE,
   randomNodeName,
@@ -442,6 +443,7 @@ export class ClusterBus {
         this.events.save();
       }
       sender.offset = m.offset;
+      sender.flags = (sender.flags & ~NODE_NOFAILOVER) | (m.flags & NODE_NOFAILOVER);
       this.failover?.onHeader(sender, m);
     }
     if (m.type === MSG_PING || m.type === MSG_PONG || m.type === MSG_MEET) {
@@ -707,18 +709,20 @@ export class ClusterBus {
     let changed = false;
     let senderSlots = 0;
     let ours = 0;
+    let mine = 0;
     for (let j = 0; j < CLUSTER_SLOTS; j++) {
       if ((slots[j >> 3]! & (1 << (j & 7))) === 0) continue;
       senderSlots++;
       const owner = st.owner[j];
       if (owner === sender || st.importingFrom[j] !== null) continue;
       if (owner === null || owner === undefined || owner.configEpoch < epoch) {
-        if (owner === me) this.events.log('warning', `Slot ${j} taken over by ${sender.name} (config epoch ${epoch})`);
+        if (owner === me) mine++;
         if (owner === current) ours++;
         st.addSlot(sender, j);
         changed = true;
       }
     }
+    if (mine > 0) this.events.log('warning', `${mine} of my slots taken over by ${sender.name} (config epoch ${epoch})`);
     if (changed) {
       st.updateState(this.settings.requireFullCoverage());
       this.events.save();

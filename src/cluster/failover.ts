@@ -146,6 +146,12 @@ export class Failover {
   /** Every 100 ms (Redis's clusterCron, replica part). */
   cron(): void {
     const me = this.st.myself;
+    // cluster-replica-no-failover travels as a flag, so the other replicas rank without this one.
+    const nofailover = this.settings.noFailover() ? NODE_NOFAILOVER : 0;
+    if ((me.flags & NODE_NOFAILOVER) !== nofailover) {
+      me.flags = (me.flags & ~NODE_NOFAILOVER) | nofailover;
+      this.events.save();
+    }
     if (!me.isMaster()) {
       // A replica whose replication is off (after a restart) resumes it once its master's address is known.
       const master = this.st.masterOf(me);

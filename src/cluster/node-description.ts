@@ -36,7 +36,7 @@ export function nodeLine(st: ClusterState, n: ClusterNode): string {
   const myself = (n.flags & NODE_MYSELF) !== 0;
   const master = (n.flags & NODE_SLAVE) !== 0 ? st.masterOf(n) : null;
   const epoch = master !== null ? master.configEpoch : n.configEpoch;
-  let s = `${n.name} ${nodeAddress(n)} ${flagWords(n.flags)} ${n.replicaOf ?? '-'} ${myself ? 0 : n.pingSent} ${myself ? 0 : n.pongReceived} ${epoch} ${myself || n.linkConnected ? 'connected' : 'disconnected'}`;
+  let s = `${n.name} ${nodeAddress(n)} ${flagWords(n.flags)} ${n.replicaOf ?? '-'} ${myself ? 0 : n.pingSent} ${n.pongReceived} ${epoch} ${myself || n.linkConnected ? 'connected' : 'disconnected'}`;
   const r = slotRanges(n);
   for (let i = 0; i < r.length; i += 2) s += r[i] === r[i + 1] ? ` ${r[i]}` : ` ${r[i]}-${r[i + 1]}`;
   if (myself) {
