@@ -40,8 +40,8 @@ export interface ReplicationControl {
   active(): boolean;
   /** ms since the master last sent data (link up) or since the link went down; Infinity when it never came up. */
   dataAge(): number;
-  /** Pauses client writes until the ms time `until`; 0 resumes them. */
-  pauseWrites(until: number): void;
+  /** Pauses client writes until the ms time `until` (0 resumes them); resolves once the writes already sent to the shards have run. */
+  pauseWrites(until: number): Promise<void>;
 }
 
 /** The settings failover reads (live). */
@@ -95,6 +95,8 @@ export class Failover {
   private mfCanStart = false;
   private mfReplica: ClusterNode | null = null;
   private mfMasterOffset = -1;
+  /** The master's writes are paused and drained: its offset is final and its headers say PAUSED. */
+  private mfPaused = false;
 
   constructor(
     private readonly st: ClusterState,
@@ -106,14 +108,14 @@ export class Failover {
 
   /** mflags this node sets in its headers: PAUSED while a master serves a manual failover. */
   headerFlags(): number {
-    return this.st.myself.isMaster() && this.mfEnd !== 0 ? MFLAG_PAUSED : 0;
+    return this.st.myself.isMaster() && this.mfPaused ? MFLAG_PAUSED : 0;
   }
 
   /** Every message from a known node: a replica in a manual failover learns its paused master's offset. */
   onHeader(sender: ClusterNode, m: BusMessage): void {
     const me = this.st.myself;
     if (this.mfEnd === 0 || me.isMaster() || me.replicaOf !== sender.name || (m.mflags & MFLAG_PAUSED) === 0 || this.mfCanStart) return;
-    // Redis takes the first paused offset; the latest one also covers writes the shards finished after the pause began.
+    // Redis takes the first paused offset; the latest one is as good, and safe should the offset still move.
     if (this.mfMasterOffset !== m.offset) {
       this.mfMasterOffset = m.offset;
       this.events.log('warning', `Received replication offset for paused master manual failover: ${m.offset}`);
@@ -136,10 +138,13 @@ export class Failover {
       const now = Date.now();
       this.mfEnd = now + MF_TIMEOUT;
       this.mfReplica = sender;
-      this.repl.pauseWrites(now + MF_TIMEOUT * MF_PAUSE_MULT);
       this.events.log('warning', `Manual failover requested by replica ${sender.name}.`);
-      // The ping carries the offset at which writes stopped, so the replica can start as soon as it has it.
-      this.bus.sendPing(link, MSG_PING);
+      void this.repl.pauseWrites(now + MF_TIMEOUT * MF_PAUSE_MULT).then(() => {
+        if (this.mfReplica !== sender) return;
+        this.mfPaused = true;
+        // The ping carries the offset at which writes stopped, so the replica can start as soon as it has it.
+        this.bus.sendPing(link, MSG_PING);
+      });
     }
   }
 
@@ -209,7 +214,8 @@ export class Failover {
 
   /** Ends any manual failover; a master resumes the writes it paused (Redis's resetManualFailover). */
   reset(): void {
-    if (this.mfReplica !== null) this.repl.pauseWrites(0);
+    if (this.mfReplica !== null) void this.repl.pauseWrites(0);
+    this.mfPaused = false;
     this.mfEnd = 0;
     this.mfCanStart = false;
     this.mfReplica = null;

@@ -116,11 +116,13 @@ function replicationControl(a: Acceptor, sides: ClusterReplicationSides): Replic
     unsetMaster: () => sides.replica.unsetMaster(),
     active: () => sides.replica.active,
     dataAge: () => sides.replica.dataAge(),
-    pauseWrites: (until) => {
+    pauseWrites: async (until) => {
       if (until > 0) {
         if (a.pauseUntil === 0) a.pauseAll = false;
         a.pauseUntil = Math.max(a.pauseUntil, until);
         paused = a.pauseUntil;
+        // Shard rings are FIFO: once every shard answered a read, the writes sent before the pause have run and propagated.
+        await a.coordinator.callAll(0, internalId('__countslot'), [Buffer.from('__countslot'), Buffer.from('0')]);
         return;
       }
       if (paused !== 0 && a.pauseUntil === paused) {
