@@ -104,6 +104,9 @@ export class Failover {
     private readonly settings: FailoverSettings,
     private readonly repl: ReplicationControl,
     private readonly events: FailoverEvents,
+    /** Injected in tests: the ms clock and the random part of the election delay. */
+    private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
   ) {}
 
   /** mflags this node sets in its headers: PAUSED while a master serves a manual failover. */
@@ -135,7 +138,7 @@ export class Failover {
     } else if (m.type === MSG_MFSTART) {
       if (sender.replicaOf !== this.st.myself.name) return;
       this.reset();
-      const now = Date.now();
+      const now = this.now();
       this.mfEnd = now + MF_TIMEOUT;
       this.mfReplica = sender;
       this.events.log('warning', `Manual failover requested by replica ${sender.name}.`);
@@ -163,7 +166,7 @@ export class Failover {
       if (master !== null && !this.repl.active() && (master.flags & NODE_NOADDR) === 0 && master.ip !== '')
         this.repl.setMaster(master.ip, master.port);
     }
-    if (this.mfEnd !== 0 && this.mfEnd < Date.now()) {
+    if (this.mfEnd !== 0 && this.mfEnd < this.now()) {
       this.events.log('warning', 'Manual failover timed out.');
       this.reset();
     }
@@ -197,7 +200,7 @@ export class Failover {
     if (master === null) return E_CLUSTER_FAILOVER_NO_MASTER;
     if (mode === 'default' && ((master.flags & NODE_FAIL) !== 0 || !this.bus.linked(master))) return E_CLUSTER_FAILOVER_MASTER_DOWN;
     this.reset();
-    this.mfEnd = Date.now() + MF_TIMEOUT;
+    this.mfEnd = this.now() + MF_TIMEOUT;
     if (mode === 'takeover') {
       this.events.log('warning', 'Taking over the master (user request).');
       this.st.bumpEpoch();
@@ -254,7 +257,7 @@ export class Failover {
     const st = this.st;
     const me = st.myself;
     const master = st.masterOf(me);
-    const now = Date.now();
+    const now = this.now();
     const timeout = this.settings.nodeTimeout();
     const authAge = now - this.authTime;
     const quorum = Math.floor(st.size() / 2) + 1;
@@ -281,7 +284,7 @@ export class Failover {
     }
     if (authAge > retryTime) {
       // 500 ms for the FAIL to spread, a random part so replicas rarely tie, a second per better replica.
-      this.authTime = now + 500 + Math.floor(Math.random() * 500);
+      this.authTime = now + 500 + Math.floor(this.random() * 500);
       this.authCount = 0;
       this.authSent = false;
       this.authRank = this.rank();
@@ -357,7 +360,7 @@ export class Failover {
     if (node.isMaster()) return deny('it is a master node');
     if (master === null) return deny("I don't know its master");
     if ((master.flags & NODE_FAIL) === 0 && (m.mflags & MFLAG_FORCEACK) === 0) return deny('its master is up');
-    const now = Date.now();
+    const now = this.now();
     const wait = this.settings.nodeTimeout() * 2 - (now - master.votedTime);
     if (wait > 0) return deny(`can't vote about this master before ${wait} milliseconds`);
     // Every slot it claims must not be served by a master with a newer configuration.

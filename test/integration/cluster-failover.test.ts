@@ -142,7 +142,7 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
       expect(await c.wait(1, 5000)).toBe(1);
     });
     await until(async () => {
-      const slots = (await ask(nodes[0]!, (c) => c.cluster('SLOTS'))) as [number, number, ...[string, number, string][]][];
+      const slots = (await ask(nodes[0]!, (c) => c.cluster('SLOTS'))) as [number, number, ...[string, number, string, unknown][]][];
       const entry = slots.find(([a]) => a === range[0]);
       return entry !== undefined && entry.length === 4 && entry[2]![2] === masterId && entry[3]![2] === replicaId;
     }, 'the replica in CLUSTER SLOTS');
