@@ -548,8 +548,9 @@ export class ClusterBus {
         st.updateState(this.settings.requireFullCoverage());
         this.events.save();
       }
-      if (sender.replicaOf !== m.replicaOf && st.nodes.has(m.replicaOf)) {
-        sender.replicaOf = m.replicaOf;
+      const master = st.nodes.get(m.replicaOf);
+      if (sender.replicaOf !== m.replicaOf && master !== undefined) {
+        st.follow(sender, master);
         this.events.save();
       }
     }
@@ -587,6 +588,8 @@ export class ClusterBus {
   /** Makes `n` a master in this node's table (Redis's clusterSetNodeAsMaster). */
   private setNodeAsMaster(n: ClusterNode): void {
     if ((n.flags & NODE_MASTER) !== 0 && (n.flags & NODE_SLAVE) === 0 && n.replicaOf === null) return;
+    // A promoted replica's shard had replicas: it is a target for replica migration.
+    if (n.replicaOf !== null) n.flags |= NODE_MIGRATE_TO;
     n.flags = (n.flags | NODE_MASTER) & ~NODE_SLAVE;
     n.replicaOf = null;
     this.events.save();

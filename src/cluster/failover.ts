@@ -51,6 +51,8 @@ export interface FailoverSettings {
   replPingPeriodMs(): number;
   noFailover(): boolean;
   allowReplicaMigration(): boolean;
+  /** cluster-migration-barrier: replicas a master keeps before one of them migrates. */
+  migrationBarrier(): number;
   requireFullCoverage(): boolean;
 }
 
@@ -64,6 +66,8 @@ export interface FailoverEvents {
 /** Redis's CLUSTER_MF_TIMEOUT and CLUSTER_MF_PAUSE_MULT. */
 const MF_TIMEOUT = 5000;
 const MF_PAUSE_MULT = 2;
+/** Redis's CLUSTER_SLAVE_MIGRATION_DELAY: a master stays orphaned this long before a replica moves to it. */
+const MIGRATION_DELAY = 5000;
 
 /** Why a replica is not failing over yet (Redis's CLUSTER_CANT_FAILOVER_*), logged once a change. */
 const enum Cant {
@@ -173,6 +177,7 @@ export class Failover {
     if (!me.isMaster()) {
       this.handleManual();
       this.handleReplicaFailover();
+      this.migrateIfNeeded();
     } else if (this.mfEnd !== 0 && this.mfReplica !== null) this.bus.pingNode(this.mfReplica);
   }
 
@@ -183,7 +188,7 @@ export class Failover {
       me.flags = (me.flags & ~(NODE_MASTER | NODE_MIGRATE_TO)) | NODE_SLAVE;
       this.st.closeAllSlots();
     }
-    me.replicaOf = n.name;
+    this.st.follow(me, n);
     this.repl.setMaster(n.ip, n.port);
     this.reset();
   }
@@ -330,6 +335,49 @@ export class Failover {
       this.events.log('warning', `configEpoch set to ${me.configEpoch} after successful failover`);
     }
     this.replaceMaster();
+  }
+
+  /**
+   * Replica migration (Redis's clusterCron and clusterHandleSlaveMigration): when a master that had
+   * replicas has none working, a replica of a master with the most working replicas (at least two,
+   * and more than the migration barrier) — the one with the smallest name — moves to it after
+   * MIGRATION_DELAY.
+   */
+  private migrateIfNeeded(): void {
+    const st = this.st;
+    const me = st.myself;
+    const mine = st.masterOf(me);
+    if (mine === null || !this.settings.allowReplicaMigration()) return;
+    let orphaned = 0;
+    let maxReplicas = 0;
+    let myReplicas = 0;
+    for (const n of st.nodes.values()) {
+      if (!n.isMaster() || (n.flags & NODE_FAIL) !== 0) continue;
+      const ok = st.workingReplicas(n);
+      if (ok === 0 && n.numSlots > 0 && (n.flags & NODE_MIGRATE_TO) !== 0) orphaned++;
+      if (ok > maxReplicas) maxReplicas = ok;
+      if (n === mine) myReplicas = ok;
+    }
+    if (orphaned === 0 || maxReplicas < 2 || myReplicas !== maxReplicas || !st.ok) return;
+    let healthy = 0;
+    for (const r of st.nodes.values()) if (r.replicaOf === mine.name && !r.failing()) healthy++;
+    if (healthy <= this.settings.migrationBarrier()) return;
+    let target: ClusterNode | null = null;
+    let candidate = me;
+    const now = this.now();
+    for (const n of st.nodes.values()) {
+      const ok = n.isMaster() ? st.workingReplicas(n) : 0;
+      const isOrphaned = n.isMaster() && (n.flags & NODE_FAIL) === 0 && (n.flags & NODE_MIGRATE_TO) !== 0 && ok === 0;
+      if (isOrphaned) {
+        if (target === null && n.numSlots > 0) target = n;
+        if (n.orphanedTime === 0) n.orphanedTime = now;
+      } else n.orphanedTime = 0;
+      if (ok === maxReplicas) for (const r of st.nodes.values()) if (r.replicaOf === n.name && r.name < candidate.name) candidate = r;
+    }
+    if (target === null || candidate !== me || now - target.orphanedTime <= MIGRATION_DELAY) return;
+    this.events.log('warning', `Migrating to orphaned master ${target.name}`);
+    this.setMaster(target);
+    this.events.save();
   }
 
   /** The promotion (Redis's clusterFailoverReplaceYourMaster): master role, the old master's slots, everyone told at once. */

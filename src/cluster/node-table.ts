@@ -48,6 +48,8 @@ export class ClusterNode {
   pongReceived = 0;
   dataReceived = 0;
   failTime = 0;
+  /** ms time since which this master has had no working replica while it should have one (0: not orphaned). */
+  orphanedTime = 0;
   /** ms time this node (a master) last voted for one of its replicas' elections. */
   votedTime = 0;
   /** Replication offset it announced. */
@@ -248,6 +250,19 @@ export class ClusterState {
     this.currentEpoch++;
     me.configEpoch = this.currentEpoch;
     return true;
+  }
+
+  /** Makes `n` a replica of `master` in this table; a master that had a replica is a target for replica migration. */
+  follow(n: ClusterNode, master: ClusterNode): void {
+    n.replicaOf = master.name;
+    master.flags |= NODE_MIGRATE_TO;
+  }
+
+  /** Replicas of `master` that are not FAIL (Redis's clusterCountNonFailingSlaves). */
+  workingReplicas(master: ClusterNode): number {
+    let n = 0;
+    for (const r of this.nodes.values()) if (r.replicaOf === master.name && (r.flags & NODE_FAIL) === 0) n++;
+    return n;
   }
 
   /** Ends every slot migration and import (Redis's clusterCloseAllSlots). */

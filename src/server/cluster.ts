@@ -208,6 +208,7 @@ export function installCluster(
       replPingPeriodMs: () => config.num('repl-ping-replica-period') * 1000,
       noFailover: () => config.get('cluster-replica-no-failover') === 'yes',
       allowReplicaMigration: () => config.get('cluster-allow-replica-migration') === 'yes',
+      migrationBarrier: () => config.num('cluster-migration-barrier'),
       requireFullCoverage: fullCoverage,
     },
     replicationControl(a, sides),

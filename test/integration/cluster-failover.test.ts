@@ -322,6 +322,38 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
       cl.disconnect();
     }
   }, 240_000);
+
+  it('moves a replica to a master whose only replica died (replica migration)', async () => {
+    const [[donor], [orphan, lost]] = await pairs(nodes);
+    const orphanId = await idOf(orphan!);
+    // The donor gets a second replica, so it can give one away (cluster-migration-barrier 1).
+    const extra = await startClusterNode('sabre', dir, NODE_TIMEOUT);
+    nodes.push(extra);
+    const added = await redisCli([
+      '--cluster',
+      'add-node',
+      addr(extra),
+      addr(donor!),
+      '--cluster-slave',
+      '--cluster-master-id',
+      await idOf(donor!),
+    ]);
+    expect(added.output).toContain('[OK] New node added correctly.');
+    await until(() => settled(nodes, 4), 'the second replica to sync');
+    lost!.proc.kill('SIGKILL');
+    const alive = nodes.filter((n) => n !== lost);
+    const migrated = (): ClusterNodeProcess[] => alive.filter((n) => n.output().includes(`Migrating to orphaned master ${orphanId}`));
+    await until(() => migrated().length > 0, 'a replica to migrate to the orphaned master', 60_000);
+    expect(migrated()).toHaveLength(1);
+    await until(async () => {
+      const r = await roleOf(migrated()[0]!);
+      return r[0] === 'slave' && r[2] === orphan!.port && r[3] === 'connected';
+    }, 'the migrated replica to sync with its new master');
+    // The donor keeps one replica.
+    expect((await pairs(alive)).filter(([m]) => m === donor)).toHaveLength(1);
+    nodes.splice(nodes.indexOf(lost!), 1);
+    await lost!.stop();
+  }, 180_000);
 });
 
 /** A key whose slot lies in [from, to]. */

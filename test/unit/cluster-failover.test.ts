@@ -16,7 +16,7 @@ import {
   encodePing,
 } from '../../src/cluster/bus-codec.js';
 import { Failover, type ReplicationControl } from '../../src/cluster/failover.js';
-import { ClusterNode, ClusterState, NODE_FAIL, NODE_MASTER, NODE_SLAVE } from '../../src/cluster/node-table.js';
+import { ClusterNode, ClusterState, NODE_FAIL, NODE_MASTER, NODE_MIGRATE_TO, NODE_SLAVE } from '../../src/cluster/node-table.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -88,6 +88,7 @@ function setup(st: ClusterState) {
       replPingPeriodMs: () => 10_000,
       noFailover: () => false,
       allowReplicaMigration: () => true,
+      migrationBarrier: () => 1,
       requireFullCoverage: () => true,
     },
     repl,
@@ -324,5 +325,53 @@ describe('a master failed over', () => {
     claim.set(st.myself.slots);
     bus.process(bus.links.get(r)!, msg(MSG_PONG, header(st, r, { replicaOf: null, flags: NODE_MASTER, configEpoch: 5, slots: claim })));
     expect([st.myself.isMaster(), st.myself.replicaOf, st.myself.numSlots, calls.setMaster]).toEqual([false, R, 0, ['127.0.0.1:7003']]);
+  });
+});
+
+describe('replica migration', () => {
+  it('moves the smallest-named replica of the best-served master to an orphaned master after 5 s', () => {
+    const st = new ClusterState(R);
+    st.myself.flags = NODE_SLAVE;
+    st.myself.replicaOf = A;
+    node(st, A, 7000, [0, 5000]);
+    node(st, B, 7001, [5001, 10000]);
+    const c = node(st, C, 7002, [10001, 16383]);
+    node(st, R2, 7004, null, A);
+    // C had a replica, now failed: C is orphaned.
+    const dead = node(st, 'd'.repeat(40), 7005, null, C);
+    c.flags |= NODE_MIGRATE_TO;
+    const { t, failover, calls } = setup(st);
+    st.updateState(true);
+    failover.cron();
+    expect(calls.setMaster).toEqual([]);
+    dead.flags |= NODE_FAIL;
+    failover.cron();
+    t.now += 5000;
+    failover.cron();
+    expect(calls.setMaster).toEqual([]);
+    t.now += 1;
+    failover.cron();
+    expect([calls.setMaster, st.myself.replicaOf]).toEqual([['127.0.0.1:7002'], C]);
+  });
+
+  it('keeps a replica whose master would fall to the migration barrier, or that is not the smallest name', () => {
+    const st = new ClusterState(R2);
+    st.myself.flags = NODE_SLAVE;
+    st.myself.replicaOf = A;
+    node(st, A, 7000, [0, 5000]);
+    node(st, B, 7001, [5001, 10000]);
+    node(st, C, 7002, [10001, 16383]).flags |= NODE_MIGRATE_TO;
+    const other = node(st, R, 7003, null, A);
+    const { t, failover, calls } = setup(st);
+    st.updateState(true);
+    failover.cron();
+    t.now += 6000;
+    failover.cron();
+    expect(calls.setMaster).toEqual([]);
+    other.flags |= NODE_FAIL;
+    failover.cron();
+    t.now += 6000;
+    failover.cron();
+    expect(calls.setMaster).toEqual([]);
   });
 });
