@@ -142,6 +142,8 @@ export function installCluster(
   deliver: (channel: Buffer, message: Buffer, shard: boolean) => void,
   sides: ClusterReplicationSides,
 ): RunningCluster {
+  // A node's master is the cluster's to say (nodes.conf), never the config file's, as in Redis.
+  if (config.get('replicaof') !== '') throw new ConfigError('replicaof directive not allowed in cluster mode');
   const st = new ClusterState();
   st.myOffset = () => (sides.replica.active ? sides.replica.offset() : sides.replication.state.offset);
   const file = config.get('cluster-config-file');
