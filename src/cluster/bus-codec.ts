@@ -267,6 +267,11 @@ function withHeader(type: number, s: SenderInfo, bodyLen: number, count = 0, ext
   return b;
 }
 
+/** A message that is only a header: FAILOVER_AUTH_REQUEST, FAILOVER_AUTH_ACK, MFSTART. */
+export function encodeHeaderOnly(type: number, s: SenderInfo): Buffer {
+  return withHeader(type, s, 0);
+}
+
 /** Bytes of the hostname extension (header, name, NUL, padding to 8). */
 function hostnameExtLength(hostname: string): number {
   return 8 + ((Buffer.byteLength(hostname, 'latin1') + 1 + 7) & ~7);

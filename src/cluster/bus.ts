@@ -2,8 +2,9 @@
  * The cluster bus (Redis's cluster.c networking and gossip): a listener on the bus port,
  * one outbound link per known node, PING/PONG/MEET with gossip sections, failure detection
  * (PFAIL on a ping timeout, FAIL once a majority of masters report it), FAIL, UPDATE and
- * PUBLISH messages, config-epoch propagation and collision handling. Replica messages
- * (FAILOVER_AUTH_*, MFSTART) are parsed and ignored until replicas exist.
+ * PUBLISH messages, config-epoch propagation and collision handling, roles (a node's master
+ * from the header's slaveof). Elections and manual failover (FAILOVER_AUTH_*, MFSTART) are
+ * failover.ts's; the bus hands those messages over.
  */
 import net from 'node:net';
 import { Buffer } from 'node:buffer';
@@ -12,7 +13,10 @@ import {
   type Gossip,
   type SenderInfo,
   MSG_FAIL,
+  MSG_FAILOVER_AUTH_ACK,
+  MSG_FAILOVER_AUTH_REQUEST,
   MSG_MEET,
+  MSG_MFSTART,
   MSG_PING,
   MSG_PONG,
   MSG_PUBLISH,
@@ -20,6 +24,7 @@ import {
   MSG_UPDATE,
   decodeMessage,
   encodeFail,
+  encodeHeaderOnly,
   encodePing,
   encodePublish,
   encodeUpdate,
@@ -33,12 +38,15 @@ import {
   NODE_HANDSHAKE,
   NODE_MASTER,
   NODE_MEET,
+  NODE_MIGRATE_TO,
   NODE_MYSELF,
   NODE_NOADDR,
+  NODE_NOFAILOVER,
   NODE_PFAIL,
   NODE_SLAVE,
   randomNodeName,
 } from './node-table.js';
+import type { Failover } from './failover.js';
 
 /** Settings the bus reads (live: CONFIG SET applies at the next cron). */
 export interface BusSettings {
@@ -52,6 +60,8 @@ export interface BusSettings {
   announceIp(): string;
   hostname(): string;
   requireFullCoverage(): boolean;
+  /** cluster-allow-replica-migration: a replica follows its master's slots to their new owner. */
+  allowReplicaMigration(): boolean;
 }
 
 /** What the bus reports to the server. */
@@ -69,6 +79,8 @@ const FAIL_UNDO_TIME_MULT = 2;
 /** FORGET keeps a node out of gossip this long (Redis's CLUSTER_BLACKLIST_TTL, s). */
 export const BLACKLIST_TTL_MS = 60_000;
 const CRON_MS = 100;
+/** Redis's CLUSTER_WRITABLE_DELAY: a master that starts with the cluster down waits this long before serving. */
+const WRITABLE_DELAY_MS = 2000;
 
 /** One TCP connection of the bus: outbound (`node` set) or inbound. */
 export class BusLink {
@@ -132,6 +144,8 @@ export class ClusterBus {
   readonly inbound = new Set<BusLink>();
   private timer: NodeJS.Timeout | null = null;
   private iteration = 0;
+  /** Replicas and elections; set once by the server right after the bus is made. */
+  failover: Failover | null = null;
 
   constructor(
     readonly st: ClusterState,
@@ -154,6 +168,7 @@ export class ClusterBus {
       });
     });
     this.server = srv;
+    this.st.rejoinUntil = Date.now() + WRITABLE_DELAY_MS;
     this.timer = setInterval(() => this.cron(), CRON_MS);
     this.timer.unref();
   }
@@ -211,23 +226,23 @@ export class ClusterBus {
     this.st.delNode(n);
   }
 
-  private sender(): SenderInfo {
+  private sender(mflags = 0): SenderInfo {
     const me = this.st.myself;
-    const master = me.replicaOf !== null ? (this.st.nodes.get(me.replicaOf) ?? null) : null;
+    const master = this.st.masterOf(me);
     return {
       port: this.settings.port(),
       pport: 0,
       cport: this.settings.announcedBusPort(),
       currentEpoch: this.st.currentEpoch,
       configEpoch: master !== null ? master.configEpoch : me.configEpoch,
-      offset: me.offset,
+      offset: this.st.myOffset(),
       name: me.name,
       slots: master !== null ? master.slots : me.slots,
       replicaOf: me.replicaOf,
       myip: this.settings.announceIp(),
       flags: me.flags,
       state: this.st.ok ? 0 : 1,
-      mflags: 0,
+      mflags: mflags | (this.failover?.headerFlags() ?? 0),
     };
   }
 
@@ -290,12 +305,36 @@ export class ClusterBus {
     this.broadcast(encodePublish(type, this.sender(), channel, message), type);
   }
 
-  /** Tells every node our new slots/epoch at once (Redis's clusterBroadcastPong). */
-  broadcastPong(): void {
+  /** Tells every node (or those `only` accepts) our new slots/epoch/role at once (Redis's clusterBroadcastPong). */
+  broadcastPong(only: (n: ClusterNode) => boolean = () => true): void {
     for (const [n, l] of this.links) {
-      if ((n.flags & NODE_HANDSHAKE) !== 0 || !l.connected) continue;
+      if ((n.flags & NODE_HANDSHAKE) !== 0 || !l.connected || !only(n)) continue;
       this.sendPing(l, MSG_PONG);
     }
+  }
+
+  /** True while the outbound link to `n` is connected. */
+  linked(n: ClusterNode): boolean {
+    return this.links.get(n)?.connected === true;
+  }
+
+  /** PINGs `n` now if its link is up. */
+  pingNode(n: ClusterNode): void {
+    const l = this.links.get(n);
+    if (l?.connected) this.sendPing(l, MSG_PING);
+  }
+
+  /** Sends a header-only message (FAILOVER_AUTH_ACK, MFSTART) to `n` if its link is up. */
+  sendHeader(n: ClusterNode, type: number): void {
+    const l = this.links.get(n);
+    if (l === undefined || !l.connected) return;
+    l.send(encodeHeaderOnly(type, this.sender()));
+    this.count(type, true);
+  }
+
+  /** Sends a header-only message (FAILOVER_AUTH_REQUEST) to every node, with extra mflags. */
+  broadcastHeader(type: number, mflags: number): void {
+    this.broadcast(encodeHeaderOnly(type, this.sender(mflags)), type);
   }
 
   private connect(n: ClusterNode): void {
@@ -355,11 +394,11 @@ export class ClusterBus {
       if ((n.flags & (NODE_MYSELF | NODE_NOADDR | NODE_HANDSHAKE)) !== 0) continue;
       const l = this.links.get(n);
       // A link with no answer for half the timeout may be the problem: reconnect it.
-      if (l !== undefined && l.connected && n.pingSent !== 0 && now - n.pingSent > timeout / 2 && now - n.dataReceived > timeout / 2) {
+      if (l?.connected && n.pingSent !== 0 && now - n.pingSent > timeout / 2 && now - n.dataReceived > timeout / 2) {
         this.dropLink(n);
       }
       const l2 = this.links.get(n);
-      if (l2 !== undefined && l2.connected && n.pingSent === 0 && now - n.pongReceived > timeout / 2) {
+      if (l2?.connected && n.pingSent === 0 && now - n.pongReceived > timeout / 2) {
         this.sendPing(l2, MSG_PING);
         continue;
       }
@@ -376,6 +415,7 @@ export class ClusterBus {
     if (changed || wasOk !== st.ok) {
       if (wasOk !== st.ok) this.events.log('notice', `Cluster state changed: ${st.ok ? 'ok' : 'fail'}`);
     }
+    this.failover?.cron();
   }
 
   /** The ip of the peer of `link`, as it announced or as the socket says. */
@@ -397,11 +437,14 @@ export class ClusterBus {
         st.currentEpoch = m.currentEpoch;
         this.events.save();
       }
-      if (m.configEpoch > sender.configEpoch && m.replicaOf === null) {
+      // A replica sends its master's epoch, which Redis keeps for it too.
+      if (m.configEpoch > sender.configEpoch) {
         sender.configEpoch = m.configEpoch;
         this.events.save();
       }
       sender.offset = m.offset;
+      sender.flags = (sender.flags & ~NODE_NOFAILOVER) | (m.flags & NODE_NOFAILOVER);
+      this.failover?.onHeader(sender, m);
     }
     if (m.type === MSG_PING || m.type === MSG_PONG || m.type === MSG_MEET) {
       this.processPing(link, m, sender, now);
@@ -418,9 +461,12 @@ export class ClusterBus {
       }
     } else if (m.type === MSG_PUBLISH || m.type === MSG_PUBLISHSHARD) {
       this.events.publish(m.channel!, m.message!, m.type === MSG_PUBLISHSHARD);
+    } else if (m.type === MSG_FAILOVER_AUTH_REQUEST || m.type === MSG_FAILOVER_AUTH_ACK || m.type === MSG_MFSTART) {
+      this.failover?.onMessage(link, m, sender);
     } else if (m.type === MSG_UPDATE) {
       const n = st.nodes.get(m.about);
       if (n === undefined || n.configEpoch >= m.aboutEpoch) return;
+      if (!n.isMaster()) this.setNodeAsMaster(n);
       n.configEpoch = m.aboutEpoch;
       this.updateSlotsWith(n, m.aboutEpoch, m.aboutSlots!);
       this.events.save();
@@ -493,17 +539,20 @@ export class ClusterBus {
       else if ((ln.flags & NODE_FAIL) !== 0) this.clearFailureIfNeeded(ln, now);
     }
     if (sender === null) return;
-    // Role: a node with no master is a master (replicas plug in with #17).
-    if (m.replicaOf === null) {
-      if ((sender.flags & NODE_SLAVE) !== 0 || (sender.flags & NODE_MASTER) === 0) {
-        sender.flags = (sender.flags | NODE_MASTER) & ~NODE_SLAVE;
-        sender.replicaOf = null;
+    // Role: a node with no master is a master; a master that now names one gives up its slots.
+    if (m.replicaOf === null) this.setNodeAsMaster(sender);
+    else {
+      if ((sender.flags & NODE_SLAVE) === 0) {
+        st.delNodeSlots(sender);
+        sender.flags = (sender.flags & ~(NODE_MASTER | NODE_MIGRATE_TO)) | NODE_SLAVE;
+        st.updateState(this.settings.requireFullCoverage());
         this.events.save();
       }
-    } else if (sender.replicaOf !== m.replicaOf) {
-      sender.flags = (sender.flags | NODE_SLAVE) & ~NODE_MASTER;
-      sender.replicaOf = m.replicaOf;
-      this.events.save();
+      const master = st.nodes.get(m.replicaOf);
+      if (sender.replicaOf !== m.replicaOf && master !== undefined) {
+        st.follow(sender, master);
+        this.events.save();
+      }
     }
     const senderMaster = m.replicaOf === null ? sender : (st.nodes.get(m.replicaOf) ?? null);
     let dirty = false;
@@ -523,7 +572,7 @@ export class ClusterBus {
         if (owner === null || owner === undefined || owner === senderMaster) continue;
         if (owner.configEpoch > m.configEpoch) {
           const l = this.links.get(sender);
-          if (l !== undefined && l.connected) {
+          if (l?.connected) {
             l.send(encodeUpdate(this.sender(), owner.name, owner.configEpoch, owner.slots));
             this.count(MSG_UPDATE, true);
           }
@@ -534,6 +583,16 @@ export class ClusterBus {
     if (m.replicaOf === null && st.myself.isMaster() && sender.isMaster() && m.configEpoch === st.myself.configEpoch)
       this.epochCollision(sender);
     this.processGossip(m, sender, now);
+  }
+
+  /** Makes `n` a master in this node's table (Redis's clusterSetNodeAsMaster). */
+  private setNodeAsMaster(n: ClusterNode): void {
+    if ((n.flags & NODE_MASTER) !== 0 && (n.flags & NODE_SLAVE) === 0 && n.replicaOf === null) return;
+    // A promoted replica's shard had replicas: it is a target for replica migration.
+    if (n.replicaOf !== null) n.flags |= NODE_MIGRATE_TO;
+    n.flags = (n.flags | NODE_MASTER) & ~NODE_SLAVE;
+    n.replicaOf = null;
+    this.events.save();
   }
 
   /** Two masters with one config epoch: the one with the smaller name takes a new epoch (Redis's clusterHandleConfigEpochCollision). */
@@ -577,7 +636,7 @@ export class ClusterBus {
     for (const g of m.gossip) {
       const n = st.nodes.get(g.name);
       if (n !== undefined) {
-        if (sender !== null && sender.isMaster() && n !== st.myself) {
+        if (sender?.isMaster() && n !== st.myself) {
           if ((g.flags & (NODE_FAIL | NODE_PFAIL)) !== 0) {
             n.failReports.set(sender.name, now);
             this.markFailingIfNeeded(n, now);
@@ -643,19 +702,46 @@ export class ClusterBus {
    */
   updateSlotsWith(sender: ClusterNode, epoch: number, slots: Uint8Array): void {
     const st = this.st;
+    const me = st.myself;
+    if (sender === me) {
+      this.events.log('warning', 'Discarding UPDATE message about myself.');
+      return;
+    }
+    // This node's shard: itself as a master, or the master it replicates.
+    const current = me.isMaster() ? me : st.masterOf(me);
     let changed = false;
+    let senderSlots = 0;
+    let ours = 0;
+    let mine = 0;
     for (let j = 0; j < CLUSTER_SLOTS; j++) {
       if ((slots[j >> 3]! & (1 << (j & 7))) === 0) continue;
+      senderSlots++;
       const owner = st.owner[j];
       if (owner === sender || st.importingFrom[j] !== null) continue;
       if (owner === null || owner === undefined || owner.configEpoch < epoch) {
-        if (owner === st.myself) this.events.log('warning', `Slot ${j} taken over by ${sender.name} (config epoch ${epoch})`);
+        if (owner === me) mine++;
+        if (owner === current) ours++;
         st.addSlot(sender, j);
         changed = true;
       }
     }
+    if (mine > 0) this.events.log('warning', `${mine} of my slots taken over by ${sender.name} (config epoch ${epoch})`);
     if (changed) {
       st.updateState(this.settings.requireFullCoverage());
+      this.events.save();
+    }
+    const failover = this.failover;
+    if (failover === null || current === null) return;
+    const grand = me.isMaster() ? null : st.masterOf(current);
+    if (ours > 0 && current.numSlots === 0 && (this.settings.allowReplicaMigration() || senderSlots === ours)) {
+      // Our shard lost its last slot to a newer configuration: we were failed over, follow the new owner.
+      this.events.log('warning', `Configuration change detected. Reconfiguring myself as a replica of ${sender.name}`);
+      failover.setMaster(sender);
+      st.updateState(this.settings.requireFullCoverage());
+      this.events.save();
+    } else if (grand !== null && grand !== me) {
+      this.events.log('warning', `I'm a sub-replica! Reconfiguring myself as a replica of grandmaster ${grand.name}`);
+      failover.setMaster(grand);
       this.events.save();
     }
   }

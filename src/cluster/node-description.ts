@@ -3,7 +3,7 @@
  * lines, Redis's clusterGenNodeDescription), CLUSTER SLOTS and CLUSTER SHARDS replies.
  */
 import type { RespWriter } from '../wire/resp-writer.js';
-import { CLUSTER_SLOTS, type ClusterNode, type ClusterState, NODE_MYSELF, flagWords } from './node-table.js';
+import { CLUSTER_SLOTS, type ClusterNode, type ClusterState, NODE_FAIL, NODE_MYSELF, NODE_SLAVE, flagWords } from './node-table.js';
 
 /** The `ip:port@cport[,hostname]` field. */
 export function nodeAddress(n: ClusterNode): string {
@@ -31,10 +31,12 @@ export function slotRanges(n: ClusterNode): number[] {
   return out;
 }
 
-/** One CLUSTER NODES line (without the newline). */
+/** One CLUSTER NODES line (without the newline); a replica shows its master's config epoch, as Redis prints it. */
 export function nodeLine(st: ClusterState, n: ClusterNode): string {
   const myself = (n.flags & NODE_MYSELF) !== 0;
-  let s = `${n.name} ${nodeAddress(n)} ${flagWords(n.flags)} ${n.replicaOf ?? '-'} ${myself ? 0 : n.pingSent} ${myself ? 0 : n.pongReceived} ${n.configEpoch} ${myself || n.linkConnected ? 'connected' : 'disconnected'}`;
+  const master = (n.flags & NODE_SLAVE) !== 0 ? st.masterOf(n) : null;
+  const epoch = master !== null ? master.configEpoch : n.configEpoch;
+  let s = `${n.name} ${nodeAddress(n)} ${flagWords(n.flags)} ${n.replicaOf ?? '-'} ${myself ? 0 : n.pingSent} ${n.pongReceived} ${epoch} ${myself || n.linkConnected ? 'connected' : 'disconnected'}`;
   const r = slotRanges(n);
   for (let i = 0; i < r.length; i += 2) s += r[i] === r[i + 1] ? ` ${r[i]}` : ` ${r[i]}-${r[i + 1]}`;
   if (myself) {
@@ -55,7 +57,7 @@ export function nodesText(st: ClusterState): string {
   return s;
 }
 
-/** Replicas of `master` (replication plugs in with #17; none until then). */
+/** Replicas of `master`. */
 export function replicasOf(st: ClusterState, master: ClusterNode): ClusterNode[] {
   const out: ClusterNode[] = [];
   for (const n of st.nodes.values()) if (n.replicaOf === master.name) out.push(n);
@@ -102,7 +104,8 @@ export function writeSlots(w: RespWriter, st: ClusterState, endpointType: string
   }
   w.arrayHeader(entries.length);
   for (const [a, b, n] of entries) {
-    const reps = replicasOf(st, n).filter((r) => !r.failing());
+    // Redis's isReplicaAvailable: not failed, and past its first sync (a non-zero offset).
+    const reps = replicasOf(st, n).filter((r) => (r.flags & NODE_FAIL) === 0 && st.offsetOf(r) !== 0);
     w.arrayHeader(3 + reps.length);
     w.int(a);
     w.int(b);
@@ -111,7 +114,8 @@ export function writeSlots(w: RespWriter, st: ClusterState, endpointType: string
   }
 }
 
-function writeShardNode(w: RespWriter, n: ClusterNode, endpointType: string): void {
+function writeShardNode(w: RespWriter, st: ClusterState, n: ClusterNode, endpointType: string): void {
+  const offset = st.offsetOf(n);
   const hostname = n.hostname !== '';
   w.mapHeader(hostname ? 8 : 7);
   w.bulkString('id');
@@ -129,9 +133,9 @@ function writeShardNode(w: RespWriter, n: ClusterNode, endpointType: string): vo
   w.bulkString('role');
   w.bulkString(n.isMaster() ? 'master' : 'replica');
   w.bulkString('replication-offset');
-  w.int(n.offset);
+  w.int(offset);
   w.bulkString('health');
-  w.bulkString((n.flags & 8) !== 0 ? 'fail' : 'online');
+  w.bulkString((n.flags & NODE_FAIL) !== 0 ? 'fail' : !n.isMaster() && offset === 0 ? 'loading' : 'online');
 }
 
 /** CLUSTER SHARDS: each master with its slot ranges and nodes. */
@@ -147,6 +151,6 @@ export function writeShards(w: RespWriter, st: ClusterState, endpointType: strin
     for (const x of r) w.int(x);
     w.bulkString('nodes');
     w.arrayHeader(nodes.length);
-    for (const n of nodes) writeShardNode(w, n, endpointType);
+    for (const n of nodes) writeShardNode(w, st, n, endpointType);
   }
 }

@@ -38,7 +38,7 @@ export class ClusterNode {
   pport = 0;
   hostname = '';
   configEpoch = 0;
-  /** The master's name while this node is a replica (replicas plug in with #17). */
+  /** The master's name while this node is a replica. */
   replicaOf: string | null = null;
   readonly slots = new Uint8Array(CLUSTER_SLOTS / 8);
   numSlots = 0;
@@ -48,6 +48,10 @@ export class ClusterNode {
   pongReceived = 0;
   dataReceived = 0;
   failTime = 0;
+  /** ms time since which this master has had no working replica while it should have one (0: not orphaned). */
+  orphanedTime = 0;
+  /** ms time this node (a master) last voted for one of its replicas' elections. */
+  votedTime = 0;
   /** Replication offset it announced. */
   offset = 0;
   /** Who reported this node as failing, and when (ms). */
@@ -140,6 +144,10 @@ export class ClusterState {
   readonly blacklist = new Map<string, number>();
   /** Called whenever something nodes.conf holds changed. */
   onChange: () => void = () => {};
+  /** This node's replication offset (master_repl_offset, or what a replica applied). */
+  myOffset: () => number = () => 0;
+  /** Until this ms time a master that starts with the cluster down stays down (Redis's CLUSTER_WRITABLE_DELAY). */
+  rejoinUntil = 0;
 
   constructor(name = randomNodeName()) {
     this.myself = new ClusterNode(name, NODE_MYSELF | NODE_MASTER);
@@ -222,11 +230,58 @@ export class ClusterState {
     return n;
   }
 
+  /** The replication offset of `n` as this node knows it (its own, live). */
+  offsetOf(n: ClusterNode): number {
+    return n === this.myself ? this.myOffset() : n.offset;
+  }
+
+  /** The master of `n` when it is a replica this node knows the master of. */
+  masterOf(n: ClusterNode): ClusterNode | null {
+    return n.replicaOf === null ? null : (this.nodes.get(n.replicaOf) ?? null);
+  }
+
+  /**
+   * Takes a new config epoch without agreement (Redis's clusterBumpConfigEpochWithoutConsensus)
+   * unless this node's epoch is already the greatest one and not zero; true when it took one.
+   */
+  bumpEpoch(): boolean {
+    const me = this.myself;
+    if (me.configEpoch !== 0 && me.configEpoch === this.maxEpoch()) return false;
+    this.currentEpoch++;
+    me.configEpoch = this.currentEpoch;
+    return true;
+  }
+
+  /** Makes `n` a replica of `master` in this table; a master that had a replica is a target for replica migration. */
+  follow(n: ClusterNode, master: ClusterNode): void {
+    n.replicaOf = master.name;
+    master.flags |= NODE_MIGRATE_TO;
+  }
+
+  /** Replicas of `master` that are not FAIL (Redis's clusterCountNonFailingSlaves). */
+  workingReplicas(master: ClusterNode): number {
+    let n = 0;
+    for (const r of this.nodes.values()) if (r.replicaOf === master.name && (r.flags & NODE_FAIL) === 0) n++;
+    return n;
+  }
+
+  /** Ends every slot migration and import (Redis's clusterCloseAllSlots). */
+  closeAllSlots(): void {
+    for (let i = 0; i < CLUSTER_SLOTS; i++) {
+      if (this.migratingTo[i] === null && this.importingFrom[i] === null) continue;
+      this.migratingTo[i] = null;
+      this.importingFrom[i] = null;
+      this.refreshSlot(i);
+    }
+  }
+
   /**
    * Recomputes ok (Redis's clusterUpdateState): down while a slot is unserved or served by
    * a failed node (with require-full-coverage), or while this master is in a minority partition.
    */
   updateState(requireFullCoverage: boolean): void {
+    // A restarted master gives the cluster time to tell it that it was failed over before it serves writes.
+    if (!this.ok && this.myself.isMaster() && Date.now() < this.rejoinUntil) return;
     let ok = true;
     if (requireFullCoverage) {
       for (let i = 0; i < CLUSTER_SLOTS; i++) {

@@ -116,6 +116,10 @@ export function loadNodesConf(path: string, st: ClusterState): boolean | string 
     st.refreshSlot(slot);
   }
   // The bus reconnects and re-learns who is alive.
-  for (const n of st.nodes.values()) if (n !== st.myself) n.flags &= ~4;
+  for (const n of st.nodes.values()) {
+    if (n !== st.myself) n.flags &= ~4;
+    const master = st.masterOf(n);
+    if (master !== null) st.follow(n, master);
+  }
   return true;
 }

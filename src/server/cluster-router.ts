@@ -47,6 +47,8 @@ export class ClusterRouter implements ClusterGate {
       return 1;
     }
     if (conn.clusterPending) return 2;
+    // The master's stream on a replica runs whatever the slots say (Redis's mustObeyClient).
+    if (conn.master) return 0;
     // Commands EXEC runs were checked when they were queued.
     if (conn instanceof TxnCollector) return 0;
     const spec = COMMANDS[id]!;
@@ -77,6 +79,8 @@ export class ClusterRouter implements ClusterGate {
     const mayImport = importing && (asking || (spec.flags & F_ASKING) !== 0);
     if (!migrating && !mayImport) {
       if ((mode & SLOT_MINE) !== 0) return 0;
+      // A replica serves reads of its master's slots to READONLY clients.
+      if (conn.readOnly && (spec.flags & F_WRITE) === 0 && st.myself.replicaOf === owner.name && !st.myself.isMaster()) return 0;
       return this.refuse(conn, seq, this.moved('MOVED', slot, owner));
     }
     // One key on an importing slot after ASKING runs whether or not it is here yet (RESTORE-ASKING of a migration).

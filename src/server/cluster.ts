@@ -19,14 +19,19 @@ import {
   E_CLUSTER_BAD_SLOT,
   E_CLUSTER_EPOCH_ALONE,
   E_CLUSTER_EPOCH_NONZERO,
-  E_CLUSTER_FAILOVER_MASTER,
   E_CLUSTER_FLUSHSLOTS,
   E_CLUSTER_FORGET_MASTER,
   E_CLUSTER_FORGET_MYSELF,
   E_CLUSTER_INVALID_SLOT,
   E_CLUSTER_NOT_MASTER,
+  E_CLUSTER_REPLICAOF,
+  E_CLUSTER_REPLICAS_OF_REPLICA,
+  E_CLUSTER_REPLICATE_MYSELF,
+  E_CLUSTER_REPLICATE_NOT_EMPTY,
+  E_CLUSTER_REPLICATE_REPLICA,
   E_CLUSTER_RESET_KEYS,
   E_CLUSTER_SELECT,
+  E_CLUSTER_SETSLOT_REPLICA,
   E_CLUSTER_SETSLOT_SYNTAX,
   E_CLUSTER_SLOT_OR_KEYS,
   E_CLUSTER_SWAPDB,
@@ -56,6 +61,9 @@ import { ConfigError } from '../errors.js';
 import { registerInfoSection } from './info.js';
 import { ClusterRouter } from './cluster-router.js';
 import { BLACKLIST_TTL_MS } from '../cluster/bus.js';
+import { Failover, type ReplicationControl } from '../cluster/failover.js';
+import type { ReplicaSide } from './repl-replica.js';
+import type { Replication } from './replication.js';
 
 /** Redis's CLUSTER_PORT_INCR: the default bus port is the client port plus this. */
 const PORT_INCR = 10000;
@@ -93,14 +101,51 @@ export function installClusterInfo(a: Acceptor, enabled: boolean): void {
   registerInfoSection(a, 'cluster', () => [`cluster_enabled:${enabled ? 1 : 0}`]);
 }
 
+/** The server's replication as cluster mode drives it: both sides, installed before cluster mode. */
+export interface ClusterReplicationSides {
+  replication: Replication;
+  replica: ReplicaSide;
+}
+
+/** Failover's handle on replication: REPLICAOF host port / NO ONE, the link's age, and a pause of client writes. */
+function replicationControl(a: Acceptor, sides: ClusterReplicationSides): ReplicationControl {
+  /** The pause end this module set (0: none), so it never lifts a CLIENT PAUSE of someone else. */
+  let paused = 0;
+  return {
+    setMaster: (host, port) => sides.replica.setMaster(host, port),
+    unsetMaster: () => sides.replica.unsetMaster(),
+    active: () => sides.replica.active,
+    dataAge: () => sides.replica.dataAge(),
+    pauseWrites: async (until) => {
+      if (until > 0) {
+        if (a.pauseUntil === 0) a.pauseAll = false;
+        a.pauseUntil = Math.max(a.pauseUntil, until);
+        paused = a.pauseUntil;
+        // Shard rings are FIFO: once every shard answered a read, the writes sent before the pause have run and propagated.
+        await a.coordinator.callAll(0, internalId('__countslot'), [Buffer.from('__countslot'), Buffer.from('0')]);
+        return;
+      }
+      if (paused !== 0 && a.pauseUntil === paused) {
+        a.pauseUntil = 0;
+        a.releaseStalled();
+      }
+      paused = 0;
+    },
+  };
+}
+
 /** Sets up cluster mode on the acceptor: loads (or creates) nodes.conf and installs the commands and the slot check. */
 export function installCluster(
   a: Acceptor,
   config: ClusterConfig,
   log: Logger,
   deliver: (channel: Buffer, message: Buffer, shard: boolean) => void,
+  sides: ClusterReplicationSides,
 ): RunningCluster {
+  // A node's master is the cluster's to say (nodes.conf), never the config file's, as in Redis.
+  if (config.get('replicaof') !== '') throw new ConfigError('replicaof directive not allowed in cluster mode');
   const st = new ClusterState();
+  st.myOffset = () => (sides.replica.active ? sides.replica.offset() : sides.replication.state.offset);
   const file = config.get('cluster-config-file');
   const path = isAbsolute(file) ? file : join(config.get('dir'), file);
   const loaded = loadNodesConf(path, st);
@@ -148,6 +193,7 @@ export function installCluster(
       announceIp: () => config.get('cluster-announce-ip'),
       hostname: () => config.get('cluster-announce-hostname'),
       requireFullCoverage: fullCoverage,
+      allowReplicaMigration: () => config.get('cluster-allow-replica-migration') === 'yes',
     },
     {
       save,
@@ -155,6 +201,26 @@ export function installCluster(
       log: (level, t) => (level === 'warning' ? log.warn(t) : log.info(t)),
     },
   );
+  const failover = new Failover(
+    st,
+    bus,
+    {
+      nodeTimeout: () => config.num('cluster-node-timeout'),
+      validityFactor: () => config.num('cluster-replica-validity-factor'),
+      replPingPeriodMs: () => config.num('repl-ping-replica-period') * 1000,
+      noFailover: () => config.get('cluster-replica-no-failover') === 'yes',
+      allowReplicaMigration: () => config.get('cluster-allow-replica-migration') === 'yes',
+      migrationBarrier: () => config.num('cluster-migration-barrier'),
+      requireFullCoverage: fullCoverage,
+    },
+    replicationControl(a, sides),
+    {
+      // Epochs and votes reach the disk before they count, as Redis fsyncs them.
+      save: (fsync = false) => (fsync ? saveNow(true) : save()),
+      log: (level, t) => (level === 'warning' ? log.warn(t) : log.info(t)),
+    },
+  );
+  bus.failover = failover;
   for (const name of ['cluster-announce-port', 'cluster-announce-bus-port', 'cluster-announce-hostname', 'cluster-announce-ip'])
     config.onChange(name, () => {
       refreshMyself();
@@ -229,6 +295,9 @@ export function installCluster(
     select?.(conn, seq, cmd);
   };
   h[CMD.SWAPDB] = (conn, seq) => a.replyError(conn, seq, E_CLUSTER_SWAPDB);
+  // A node's master is CLUSTER REPLICATE's to choose.
+  h[CMD.REPLICAOF] = (conn, seq) => a.replyError(conn, seq, E_CLUSTER_REPLICAOF);
+  h[CMD.SLAVEOF] = h[CMD.REPLICAOF];
   const reset = h[CMD.RESET];
   h[CMD.RESET] = (conn, seq, cmd) => {
     conn.asking = false;
@@ -357,6 +426,7 @@ export function installCluster(
   };
 
   h[CMD.CLUSTER_SETSLOT] = (conn, seq, cmd) => {
+    if (!st.myself.isMaster()) return a.replyError(conn, seq, E_CLUSTER_SETSLOT_REPLICA);
     const slot = slotArg(conn, seq, cmd, 2);
     if (slot < 0) return;
     if (is(cmd, 3, 'MIGRATING') && cmd.argc === 5) {
@@ -384,7 +454,10 @@ export function installCluster(
         st.addSlot(n, slot);
         if (n === st.myself && st.importingFrom[slot] !== null) {
           // The new owner claims the slot with a new epoch, so its claim wins everywhere.
-          if (bumpEpoch()) log.info(`configEpoch updated after importing slot ${slot}`);
+          if (st.bumpEpoch()) {
+            save();
+            log.info(`configEpoch updated after importing slot ${slot}`);
+          }
           st.importingFrom[slot] = null;
           st.refreshSlot(slot);
           bus.broadcastPong();
@@ -415,20 +488,9 @@ export function installCluster(
     a.replyConst(conn, seq, R_OK);
   };
 
-  /** Redis's clusterBumpConfigEpochWithoutConsensus: true when this node took a new epoch. */
-  const bumpEpoch = (): boolean => {
-    const max = st.maxEpoch();
-    const me = st.myself;
-    if (me.configEpoch === 0 || me.configEpoch !== max) {
-      st.currentEpoch++;
-      me.configEpoch = st.currentEpoch;
-      save();
-      return true;
-    }
-    return false;
-  };
   h[CMD.CLUSTER_BUMPEPOCH] = (conn, seq) => {
-    const bumped = bumpEpoch();
+    const bumped = st.bumpEpoch();
+    if (bumped) save();
     status(conn, seq, `${bumped ? 'BUMPED' : 'STILL'} ${st.myself.configEpoch}`);
   };
   h[CMD.CLUSTER_SET_CONFIG_EPOCH] = (conn, seq, cmd) => {
@@ -496,11 +558,20 @@ export function installCluster(
       else if (!is(cmd, 2, 'SOFT')) return a.replyError(conn, seq, E_SYNTAX);
     }
     if (st.myself.isMaster() && dbKeys() !== 0) return a.replyError(conn, seq, E_CLUSTER_RESET_KEYS);
+    const wasReplica = !st.myself.isMaster();
+    failover.reset();
     for (const n of [...st.nodes.values()]) if (n !== st.myself) bus.forget(n);
     st.reset(hard);
     refreshMyself();
     changed();
-    a.replyConst(conn, seq, R_OK);
+    if (!wasReplica) return a.replyConst(conn, seq, R_OK);
+    // A replica becomes an empty master.
+    sides.replica.unsetMaster();
+    later(
+      conn,
+      seq,
+      co.callAll(0, CMD.FLUSHALL, [Buffer.from('FLUSHALL')]).then(() => R_OK),
+    );
   };
 
   h[CMD.CLUSTER_SAVECONFIG] = (conn, seq) => {
@@ -512,23 +583,38 @@ export function installCluster(
   const replicas: LocalHandler = (conn, seq, cmd) => {
     const n = node(cmd, 2);
     if (n === undefined) return a.replyError(conn, seq, clusterUnknownNode(text(cmd, 2)));
-    if (!n.isMaster()) return a.replyError(conn, seq, 'ERR The specified node is not a master');
+    if (!n.isMaster()) return a.replyError(conn, seq, E_CLUSTER_REPLICAS_OF_REPLICA);
     const reps = replicasOf(st, n);
     const w = a.startReply(conn);
     w.arrayHeader(reps.length);
-    for (const r of reps) w.bulkString(`${nodeLine(st, r)}\n`);
+    for (const r of reps) w.bulkString(nodeLine(st, r));
     a.replyW(conn, seq);
   };
   h[CMD.CLUSTER_REPLICAS] = replicas;
   h[CMD.CLUSTER_SLAVES] = replicas;
   h[CMD.CLUSTER_FAILOVER] = (conn, seq, cmd) => {
-    if (cmd.argc === 3 && !is(cmd, 2, 'FORCE') && !is(cmd, 2, 'TAKEOVER')) return a.replyError(conn, seq, E_SYNTAX);
     if (cmd.argc > 3) return a.replyError(conn, seq, E_SYNTAX);
-    // Every Sabre node is a master until replicas exist (#17): Redis's answer to a master.
-    a.replyError(conn, seq, E_CLUSTER_FAILOVER_MASTER);
+    let mode: 'default' | 'force' | 'takeover' = 'default';
+    if (cmd.argc === 3) {
+      if (is(cmd, 2, 'FORCE')) mode = 'force';
+      else if (is(cmd, 2, 'TAKEOVER')) mode = 'takeover';
+      else return a.replyError(conn, seq, E_SYNTAX);
+    }
+    const err = failover.manual(mode);
+    if (err !== null) return a.replyError(conn, seq, err);
+    a.replyConst(conn, seq, R_OK);
   };
-  // Replicas come with replication (#17): until then REPLICATE is not a command this server has.
-  h[CMD.CLUSTER_REPLICATE] = undefined;
+  h[CMD.CLUSTER_REPLICATE] = (conn, seq, cmd) => {
+    const n = node(cmd, 2);
+    if (n === undefined) return a.replyError(conn, seq, clusterUnknownNode(text(cmd, 2)));
+    if (n === st.myself) return a.replyError(conn, seq, E_CLUSTER_REPLICATE_MYSELF);
+    if (!n.isMaster()) return a.replyError(conn, seq, E_CLUSTER_REPLICATE_REPLICA);
+    // A master must hold nothing to become a replica; a replica may switch masters freely.
+    if (st.myself.isMaster() && (st.myself.numSlots !== 0 || dbKeys() !== 0)) return a.replyError(conn, seq, E_CLUSTER_REPLICATE_NOT_EMPTY);
+    failover.setMaster(n);
+    changed();
+    a.replyConst(conn, seq, R_OK);
+  };
 
   h[CMD.CLUSTER_LINKS] = (conn, seq) => {
     const w = a.startReply(conn);

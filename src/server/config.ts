@@ -709,14 +709,14 @@ const PARAMS: Param[] = [
     mutable: true,
     min: 0,
     max: 2 ** 31 - 1,
-    help: 'replica data age limit for failover (replicas: not yet)',
+    help: 'replica data age limit for failover',
   },
   {
     name: 'cluster-allow-replica-migration',
     kind: 'bool',
     def: 'yes',
     mutable: true,
-    help: 'replicas may move to orphaned masters (replicas: not yet)',
+    help: 'replicas may move to orphaned masters',
   },
   {
     name: 'cluster-migration-barrier',
@@ -725,14 +725,14 @@ const PARAMS: Param[] = [
     mutable: true,
     min: 0,
     max: 2 ** 31 - 1,
-    help: 'replicas a master keeps before one migrates (replicas: not yet)',
+    help: 'replicas a master keeps before one migrates to an orphaned master',
   },
   {
     name: 'cluster-replica-no-failover',
     kind: 'bool',
     def: 'no',
     mutable: true,
-    help: 'this replica never fails over (replicas: not yet)',
+    help: 'this replica never fails over',
   },
   {
     name: 'cluster-link-sendbuf-limit',

@@ -48,16 +48,23 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
   installScriptAdmin(acceptor, acceptor.local);
   const replication = installReplication(acceptor, { persistence, propagation, log });
   const replica = installReplicaSide(acceptor, replication, config, log);
-  installConfigRewrite(acceptor, config, acl, () => [replicaofOption(replication.infoLines())]);
+  // In cluster mode a replica's master lives in nodes.conf: CONFIG REWRITE leaves replicaof out, as Redis does.
+  const clusterMode = config.get('cluster-enabled') === 'yes';
+  installConfigRewrite(acceptor, config, acl, () => [replicaofOption(clusterMode ? [] : replication.infoLines())]);
   persistence.replInfo = () => replica.saveInfo();
-  const cluster =
-    config.get('cluster-enabled') === 'yes'
-      ? installCluster(acceptor, config, log, (channel, message, shard) => {
+  const cluster = clusterMode
+    ? installCluster(
+        acceptor,
+        config,
+        log,
+        (channel, message, shard) => {
           // Outside any client's command: the subscribers' output needs its own flush.
           modes.pubsub.publish(channel, message, shard);
           acceptor.scheduleTick();
-        })
-      : null;
+        },
+        { replication, replica },
+      )
+    : null;
   if (cluster === null) installClusterInfo(acceptor, false);
   try {
     await acceptor.start(async () => {

@@ -133,6 +133,18 @@ export class ReplicaSide implements UpstreamSide {
     this.setMaster(host!, Number(port), known);
   }
 
+  /** The offset of the stream applied so far (Redis's replicationGetSlaveOffset; cluster headers carry it). */
+  offset(): number {
+    this.account();
+    return this.repl.state.offset;
+  }
+
+  /** ms since the master last sent data while the link is up, or since the link went down; Infinity when it never came up. */
+  dataAge(now = Date.now()): number {
+    if (this.link === Link.Connected) return now - this.lastIo;
+    return this.downSince === 0 ? Number.POSITIVE_INFINITY : now - this.downSince;
+  }
+
   /** What a snapshot records about the history (aux repl-stream-db, repl-id, repl-offset): set while this server is a replica that holds one. */
   saveInfo(): { streamDb: number; id: string; offset: number } | null {
     if (!this.active || !this.cached) return null;

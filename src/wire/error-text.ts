@@ -473,6 +473,14 @@ export const E_CLUSTER_FLUSHSLOTS = 'ERR DB must be empty to perform CLUSTER FLU
 export const E_CLUSTER_RESET_KEYS = "ERR CLUSTER RESET can't be called with master nodes containing keys";
 export const E_CLUSTER_NOT_MASTER = 'ERR Target node is not a master';
 export const E_CLUSTER_FAILOVER_MASTER = 'ERR You should send CLUSTER FAILOVER to a replica';
+export const E_CLUSTER_FAILOVER_NO_MASTER = "ERR I'm a replica but my master is unknown to me";
+export const E_CLUSTER_FAILOVER_MASTER_DOWN = 'ERR Master is down or failed, please use CLUSTER FAILOVER FORCE';
+export const E_CLUSTER_REPLICATE_MYSELF = "ERR Can't replicate myself";
+export const E_CLUSTER_REPLICATE_REPLICA = 'ERR I can only replicate a master, not a replica.';
+export const E_CLUSTER_REPLICATE_NOT_EMPTY = 'ERR To set a master the node must be empty and without assigned slots.';
+export const E_CLUSTER_REPLICAS_OF_REPLICA = 'ERR The specified node is not a master';
+export const E_CLUSTER_SETSLOT_REPLICA = 'ERR Please use SETSLOT only with masters.';
+export const E_CLUSTER_REPLICAOF = 'ERR REPLICAOF not allowed in cluster mode.';
 
 /** A MOVED or ASK redirection. */
 export function clusterRedirect(kind: 'MOVED' | 'ASK', slot: number, host: string, port: number): string {

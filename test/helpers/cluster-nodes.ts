@@ -1,5 +1,6 @@
 /** Cluster-mode nodes for tests: Sabre servers and real redis-server 7.0 nodes on free loopback ports, with explicit bus ports. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -41,10 +42,21 @@ function waitFor(proc: ChildProcess, out: () => string, re: RegExp, what: string
   });
 }
 
-/** Starts a node (Sabre or redis-server) in cluster mode keeping nodes.conf in `dir`. */
-export async function startClusterNode(kind: 'sabre' | 'redis', dir: string, extra: string[] = []): Promise<ClusterNodeProcess> {
-  const port = await freePort();
-  const busPort = await freePort();
+/**
+ * Starts a node (Sabre or redis-server) in cluster mode keeping nodes.conf in `dir`; `at` reuses the
+ * ports of a node that was stopped, so it restarts with its nodes.conf.
+ */
+export async function startClusterNode(
+  kind: 'sabre' | 'redis',
+  dir: string,
+  extra: string[] = [],
+  at?: { port: number; busPort: number },
+): Promise<ClusterNodeProcess> {
+  const port = at?.port ?? (await freePort());
+  const busPort = at?.busPort ?? (await freePort());
+  // Its own data directory: a replica writes the RDB of its full sync there.
+  const data = join(dir, `data-${port}`);
+  mkdirSync(data, { recursive: true });
   const common = [
     '--port',
     String(port),
@@ -58,12 +70,14 @@ export async function startClusterNode(kind: 'sabre' | 'redis', dir: string, ext
     join(dir, `nodes-${port}.conf`),
     '--cluster-node-timeout',
     '5000',
+    '--dir',
+    data,
     ...extra,
   ];
   const proc =
     kind === 'sabre'
       ? spawn(process.execPath, [CLI, 'server', '--shards', '2', ...common], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('redis-server', [...common, '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      : spawn('redis-server', [...common, '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -70,6 +70,7 @@ function busFor(st: ClusterState, published: string[] = []): ClusterBus {
       announceIp: () => '',
       hostname: () => '',
       requireFullCoverage: () => true,
+      allowReplicaMigration: () => true,
     },
     { save: () => {}, publish: (c, m) => published.push(`${c}:${m}`), log: () => {} },
   );
