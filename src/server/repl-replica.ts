@@ -453,10 +453,12 @@ export class ReplicaSide implements UpstreamSide {
     const at = this.attempt;
     this.generation++;
     if (at !== null) {
+      // Counted while account() still finds the link: commands parsed since the last count (input
+      // held while the master client was throttled or stalled) ran, and PSYNC must not ask for them again.
+      this.account();
       this.attempt = null;
       at.lines.fail(new Error('link closed'));
       if (at.conn !== null) {
-        this.account();
         this.streamDb = at.conn.db;
         this.a.detachLink(at.conn);
       }
