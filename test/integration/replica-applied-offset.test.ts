@@ -4,7 +4,8 @@
  * stream and continues from whatever offset PSYNC names, as Redis does) sends a batch of INCRs
  * bigger than the master client's in-flight cap, so the replica parses most of them after the read
  * that brought them; once all ran, CLIENT KILL TYPE master cuts the link, and the replica must
- * continue from the end of the batch, its counter equal to the INCRs sent.
+ * continue from the end of the batch, its counter equal to the INCRs sent. A link cut inside a
+ * transaction drops its queued commands: the replica continues from its MULTI.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
@@ -130,16 +131,31 @@ describe('replica offset after a lost link', () => {
     server = null;
   });
 
-  it('counts the commands parsed after their read: PSYNC continues after them, none runs twice', async () => {
+  /** A Sabre replica (two shards) of a scripted master, its stream running. */
+  async function follow(): Promise<{ rc: Redis; m: ScriptedMaster; replid: string }> {
     server = await startServer(['--shards', '2']);
     const rc = new Redis({ port: server.port, host: '127.0.0.1' });
     clients.push(rc);
     const own = await replInfo(rc);
     // The replica continues its own history (REPLICAOF on a master offers it), which the scripted master claims.
-    master = new ScriptedMaster(own.master_replid!, Number(own.master_repl_offset));
-    const m = master;
+    const m = new ScriptedMaster(own.master_replid!, Number(own.master_repl_offset));
+    master = m;
     await rc.call('REPLICAOF', '127.0.0.1', String(await m.listen()));
     await waitFor('the first PSYNC', async () => m.links.at(-1)?.psync === m.end + 1, 20_000, 20);
+    return { rc, m, replid: own.master_replid! };
+  }
+
+  /** Cuts the replica's link to `m` with CLIENT KILL TYPE master; resolves with its next link, once it sent PSYNC. */
+  async function cutLink(rc: Redis, m: ScriptedMaster): Promise<Link> {
+    const cut = m.links.at(-1)!;
+    await rc.client('KILL', 'TYPE', 'master');
+    await cut.closed;
+    await waitFor('the replica to come back', async () => m.links.at(-1) !== cut && m.links.at(-1)!.psync !== -1, 20_000, 20);
+    return m.links.at(-1)!;
+  }
+
+  it('counts the commands parsed after their read: PSYNC continues after them, none runs twice', async () => {
+    const { rc, m, replid } = await follow();
     // A second ACK tick between the last parse and the cut would count them anyway: such a round shows nothing, so rounds go on until two did.
     let shown = 0;
     let sent = 0;
@@ -148,16 +164,32 @@ describe('replica offset after a lost link', () => {
       m.append(Buffer.concat(Array.from({ length: BATCH }, () => INCR)));
       sent += BATCH;
       await waitFor('the batch to run', async () => (await rc.get('k')) === String(sent), 60_000, 5);
-      await rc.client('KILL', 'TYPE', 'master');
-      await cut.closed;
-      await waitFor('the replica to come back', async () => m.links.at(-1) !== cut && m.links.at(-1)!.psync !== -1, 20_000, 20);
+      const next = await cutLink(rc, m);
       if (cut.acked < m.end) shown++;
-      expect(m.links.at(-1)!.psyncId).toBe(own.master_replid);
-      expect(m.links.at(-1)!.psync).toBe(m.end + 1);
+      expect(next.psyncId).toBe(replid);
+      expect(next.psync).toBe(m.end + 1);
     }
     expect(shown).toBeGreaterThan(0);
     // Whatever PSYNC asked for again has been resent and run by now: the replica acknowledged the end.
     await waitFor('the replica to acknowledge the whole stream', async () => m.links.at(-1)!.acked === m.end, 20_000, 20);
     expect(await rc.get('k')).toBe(String(sent));
   }, 120_000);
+
+  it('counts a transaction once EXEC ran it: cut inside MULTI, PSYNC continues from the MULTI', async () => {
+    const { rc, m } = await follow();
+    const before = m.end;
+    m.append(Buffer.from('*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n'));
+    await waitFor(
+      'the INCR to be queued',
+      async () => ((await rc.client('LIST', 'TYPE', 'master')) as string).includes(' multi=1 '),
+      20_000,
+      20,
+    );
+    const next = await cutLink(rc, m);
+    // The queued INCR went with the link: the MULTI and it come again.
+    expect(next.psync).toBe(before + 1);
+    m.append(Buffer.from('*1\r\n$4\r\nEXEC\r\n'));
+    await waitFor('the replica to acknowledge the whole stream', async () => m.links.at(-1)!.acked === m.end, 20_000, 20);
+    expect(await rc.get('k')).toBe('1');
+  }, 60_000);
 });
