@@ -89,6 +89,8 @@ export class ReplicaSide implements UpstreamSide {
   /** The received stream bytes not yet counted as applied (fed to the backlog once they are). */
   private pending: Buffer[] = [];
   private pendingPos = 0;
+  /** Where the master client's open transaction (MULTI) starts in the received bytes: only its EXEC counts it as applied. */
+  private multiAt = 0;
   /** Loading the master's RDB into the shards (clients get LOADING). */
   private loading = false;
   private readonly cron: NodeJS.Timeout;
@@ -387,6 +389,7 @@ export class ReplicaSide implements UpstreamSide {
     this.applied = 0;
     this.pending = [];
     this.pendingPos = 0;
+    this.multiAt = 0;
     this.cached = true;
     this.link = Link.Connected;
     this.downSince = 0;
@@ -406,8 +409,18 @@ export class ReplicaSide implements UpstreamSide {
   }
 
   /**
+   * The master client's MULTI (`cmd`, parsed from input that ends at the last byte received) opens
+   * a transaction: its bytes count as applied once EXEC ran it, so a link lost before then (which
+   * drops the queued commands) continues from the MULTI, as Redis's reploff stays put in MULTI.
+   */
+  multiStarted(cmd: Parameters<LocalHandler>[2]): void {
+    this.multiAt = this.received - (cmd.buf.length - cmd.start);
+  }
+
+  /**
    * Moves the offset (and this replica's backlog) over the stream bytes whose commands were parsed
-   * and dispatched: everything received but what the master client still holds unparsed.
+   * and dispatched: everything received but what the master client still holds unparsed, and but
+   * an open transaction.
    */
   private account(): void {
     const conn = this.attempt?.conn;
@@ -417,7 +430,8 @@ export class ReplicaSide implements UpstreamSide {
       this.cached = false;
       return;
     }
-    const applied = this.received - conn.inBytes;
+    const parsed = this.received - conn.inBytes;
+    const applied = conn.multi === null ? parsed : Math.min(parsed, this.multiAt);
     let delta = applied - this.applied;
     if (delta <= 0) return;
     this.applied = applied;
@@ -453,10 +467,12 @@ export class ReplicaSide implements UpstreamSide {
     const at = this.attempt;
     this.generation++;
     if (at !== null) {
+      // Counted while account() still finds the link: commands parsed since the last count (input
+      // held while the master client was throttled or stalled) ran, and PSYNC must not ask for them again.
+      this.account();
       this.attempt = null;
       at.lines.fail(new Error('link closed'));
       if (at.conn !== null) {
-        this.account();
         this.streamDb = at.conn.db;
         this.a.detachLink(at.conn);
       }
@@ -577,10 +593,16 @@ export function installReplicaSide(a: Acceptor, repl: Replication, config: Serve
 }
 
 /**
- * Lets the master client's REPLCONF GETACK reach the replica side, in front of whatever handles
- * REPLCONF for this server's own replicas (installed later by the master side, so wrapped at start).
+ * Lets the master client's REPLCONF GETACK and MULTI reach the replica side, in front of whatever
+ * handles REPLCONF for this server's own replicas (installed later by the master side, so wrapped at
+ * start) and MULTI for every client.
  */
 export function wrapReplconf(a: Acceptor, side: ReplicaSide): void {
+  const multi = a.local[CMD.MULTI]!;
+  a.local[CMD.MULTI] = (conn, seq, cmd) => {
+    if (conn.master && conn.multi === null) side.multiStarted(cmd);
+    multi(conn, seq, cmd);
+  };
   const next = a.local[CMD.REPLCONF];
   a.local[CMD.REPLCONF] = (conn, seq, cmd) => {
     if (conn.master) {
