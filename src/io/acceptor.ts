@@ -1298,7 +1298,6 @@ export class Acceptor {
     this.scheduleTick();
   }
 
-  /** Lets a connection throttled at its in-flight cap parse again (its replies caught up). */
   /** A client's queued output was all written: if its reading was paused for it, it reads again. */
   private drained(conn: Connection): void {
     if (!conn.readPaused) return;
@@ -1307,6 +1306,7 @@ export class Acceptor {
     else if (!conn.stalled) conn.socket.resume();
   }
 
+  /** Lets a connection throttled at its in-flight cap parse again (its replies caught up). */
   private unthrottle(conn: Connection): void {
     conn.throttled = false;
     this.resume(conn);
