@@ -75,6 +75,18 @@ _G.bit = bit
 
 cjson = natives.cjson
 cmsgpack = natives.cmsgpack
+-- The first frame from level (counted as its caller counts) that is the script's: the raising C
+-- function (error, redis.call) and this prelude's own functions are not where an error is.
+local function script_frame(level)
+  level = level + 1
+  local i = dbg.getinfo(level, 'nSl')
+  while i and (i.what == 'C' or i.source == '=prelude') do
+    level = level + 1
+    i = dbg.getinfo(level, 'nSl')
+  end
+  return i
+end
+
 struct = (function()
 ${STRUCT_LUA}
 end)()
@@ -82,13 +94,7 @@ redis = natives.redis
 
 -- Redis's error handler: runtime errors become {err=..., source=..., line=...}.
 local function error_handler(err)
-  local level = 2
-  local i = dbg.getinfo(level, 'nSl')
-  -- The raising C function (error, redis.call) and this prelude's protections are not where the error is.
-  while i and (i.what == 'C' or i.source == '=prelude') do
-    level = level + 1
-    i = dbg.getinfo(level, 'nSl')
-  end
+  local i = script_frame(2)
   if type_(err) ~= 'table' then
     -- Lua 5.1's wording for errors on named values ("attempt to call field 'x' (a nil value)").
     err = string.gsub(tostring_(err), "attempt to (%a+) a (%a+) value %((%a+) '([^']*)'%)", "attempt to %1 %3 '%4' (a %2 value)")

@@ -4,11 +4,11 @@
  * differ, struct's rules win: integers are truncated toward zero and wrap to their size instead of
  * raising "integer overflow", `c0` packs the whole string and unpacks the length read just before,
  * `s` is a zero-terminated string, `i`/`I` take sizes up to 32, and results are numbers as in 5.1.
- * It runs as a function body inside the prelude, whose `dbg` (the debug library) it uses to name
- * the script's line in its errors.
+ * It runs as a function body inside the prelude, whose `script_frame` names the script's line in
+ * its errors.
  */
 export const STRUCT_LUA = `
-local spack, sunpack, byte, rep, sub, find = string.pack, string.unpack, string.byte, string.rep, string.sub, string.find
+local spack, sunpack, rep, sub, find = string.pack, string.unpack, string.rep, string.sub, string.find
 local floor, ceil, fmod, tointeger, huge = math.floor, math.ceil, math.fmod, math.tointeger, math.huge
 local type_, tonumber_, tostring_, error_, select_ = type, tonumber, tostring, error, select
 local concat, tunpack = table.concat, table.unpack
@@ -17,11 +17,7 @@ local SIZES = {b = 1, B = 1, h = 2, H = 2, l = 8, L = 8, T = 8, f = 4, d = 8, x 
 
 -- Errors carry the script's position, as luaL_error's do in Redis (the prelude's own frames are skipped).
 local function fail(msg)
-  local level, info = 2, dbg.getinfo(2, 'Sl')
-  while info and (info.what == 'C' or info.source == '=prelude') do
-    level = level + 1
-    info = dbg.getinfo(level, 'Sl')
-  end
+  local info = script_frame(2)
   if info then msg = info.short_src .. ':' .. info.currentline .. ': ' .. msg end
   error_(msg, 0)
 end
@@ -41,7 +37,9 @@ local function option(fmt, i, fname)
   elseif opt == 'c' then
     return opt, n or 1, after
   elseif opt == '!' then
-    return opt, n or MAXALIGN, after
+    n = n or MAXALIGN
+    if n & (n - 1) ~= 0 then fail('alignment ' .. n .. ' is not a power of 2') end
+    return opt, n, after
   elseif opt == 's' or opt == ' ' or opt == '<' or opt == '>' then
     return opt, 0, i + 1
   elseif SIZES[opt] then
@@ -107,16 +105,14 @@ end
 local struct = {}
 
 function struct.pack(fmt, ...)
-  local FNAME = 'pack'
   fmt = checkstring(fmt, 1, 'pack')
   local e, align, out, len, arg = '<', 1, {}, 0, 1
   local i = 1
   while i <= #fmt do
     local opt, size
-    opt, size, i = option(fmt, i, FNAME)
+    opt, size, i = option(fmt, i, 'pack')
     if opt == '<' or opt == '>' then e = opt
     elseif opt == '!' then
-      if size & (size - 1) ~= 0 then fail('alignment ' .. size .. ' is not a power of 2') end
       align = size
     elseif opt ~= ' ' then
       local pad = padding(len, align, opt, size)
@@ -141,7 +137,6 @@ function struct.pack(fmt, ...)
 end
 
 function struct.unpack(fmt, data, init)
-  local FNAME = 'unpack'
   fmt = checkstring(fmt, 1, 'unpack')
   data = checkstring(data, 2, 'unpack')
   local ld = #data
@@ -151,10 +146,9 @@ function struct.unpack(fmt, data, init)
   local i = 1
   while i <= #fmt do
     local opt, size
-    opt, size, i = option(fmt, i, FNAME)
+    opt, size, i = option(fmt, i, 'unpack')
     if opt == '<' or opt == '>' then e = opt
     elseif opt == '!' then
-      if size & (size - 1) ~= 0 then fail('alignment ' .. size .. ' is not a power of 2') end
       align = size
     elseif opt ~= ' ' then
       pos = pos + padding(pos, align, opt, size)
@@ -182,15 +176,13 @@ function struct.unpack(fmt, data, init)
 end
 
 function struct.size(fmt)
-  local FNAME = 'size'
   fmt = checkstring(fmt, 1, 'size')
   local align, len = 1, 0
   local i = 1
   while i <= #fmt do
     local opt, size
-    opt, size, i = option(fmt, i, FNAME)
+    opt, size, i = option(fmt, i, 'size')
     if opt == '!' then
-      if size & (size - 1) ~= 0 then fail('alignment ' .. size .. ' is not a power of 2') end
       align = size
     elseif opt == 's' or (opt == 'c' and size == 0) then argerror(1, 'size', "option '" .. (opt == 's' and 's' or 'c0') .. "' has no fixed size")
     elseif opt ~= ' ' and opt ~= '<' and opt ~= '>' then
