@@ -225,7 +225,7 @@ function writeBigInt(out: RespWriter, n: bigint): void {
   else out.ascii(`:${n}\r\n`);
 }
 
-/** What converting a script's reply found: an error table already counted in errorstats (script-run reads and clears it). */
+/** A script's reply is an error table already counted in errorstats (set by converting it or its raised error; script-run reads and clears it). */
 export const convertFlags = { errorCounted: false };
 
 /** The table at the top: error, status, double, big number, verbatim, map, set, or array (stays on the stack). */

@@ -163,9 +163,11 @@ function runLocal(id: number, out: RespWriter): boolean {
   }
 }
 
-/** Copies the Lua call's `argc` arguments into sctx (strings as bytes, numbers as Redis prints them); an error text for others. */
-function loadCallArgs(L: number, argc: number): string | null {
+/** Copies the Lua call's arguments into sctx (strings as bytes, numbers as Redis prints them); an error text for none or others. */
+function loadCallArgs(L: number): string | null {
   const m = vm.m;
+  const argc = m._lua_gettop(L);
+  if (argc === 0) return 'Please specify at least one argument for this redis lib call';
   sctx.reserve(argc);
   let off = 0;
   for (let i = 1; i <= argc; i++) {
@@ -198,12 +200,7 @@ function loadCallArgs(L: number, argc: number): string | null {
 /** redis.call (raise = true) and redis.pcall: runs a command in this shard and converts its reply. */
 function redisCall(L: number, raise: boolean): number {
   const m = vm.m;
-  const argc = m._lua_gettop(L);
-  if (argc === 0) {
-    pushErrorTable('Please specify at least one argument for this redis lib call');
-    return raise ? m._lua_error(L) : 1;
-  }
-  const bad = loadCallArgs(L, argc);
+  const bad = loadCallArgs(L);
   if (bad !== null) {
     pushErrorTable(bad);
     return raise ? m._lua_error(L) : 1;
@@ -224,8 +221,6 @@ function redisCall(L: number, raise: boolean): number {
 /** Field Redis sets on the error table of a failed call, which it counted already: the script's reply carrying it is not counted again. */
 const COUNTED_FIELD = 'ignore_error_stats_update';
 let errorStatSink: (line: Uint8Array) => void = () => {};
-/** The script's reply is an error already counted in errorstats (set while converting it). */
-let replyErrorCounted = false;
 
 /** Publishes channel b[cs, cs + cn) message b[ms, ms + mn) from a script; returns the receivers (the acceptor's count). */
 let publishSink: (b: Uint8Array, cs: number, cn: number, ms: number, mn: number) => number = () => 0;
@@ -242,8 +237,7 @@ export function setErrorStatSink(fn: (line: Uint8Array) => void): void {
 
 /** Whether the reply just written is an error already counted; reads and clears the flag. */
 export function takeReplyErrorCounted(): boolean {
-  const v = replyErrorCounted || convertFlags.errorCounted;
-  replyErrorCounted = false;
+  const v = convertFlags.errorCounted;
   convertFlags.errorCounted = false;
   return v;
 }
@@ -435,9 +429,7 @@ function pushRedisApi(): void {
   });
   vm.setField(-2, 'sha1hex');
   vm.pushFunction((L) => {
-    const argc = m._lua_gettop(L);
-    if (argc === 0) return raiseError('Please specify at least one argument for this redis lib call');
-    const bad = loadCallArgs(L, argc);
+    const bad = loadCallArgs(L);
     if (bad !== null) return raiseError(bad);
     const id = callCommand();
     if (id < 0) return raiseError('Invalid command passed to redis.acl_check_cmd()');
@@ -700,7 +692,7 @@ function writeError(name: string, out: RespWriter): void {
   m._lua_getfield(L, -3, vm.name('line'));
   const line = m._lua_type(L, -1) === T_NUMBER ? String(m._lua_tointegerx(L, -1, 0)) : '';
   m._lua_getfield(L, -4, vm.name(COUNTED_FIELD));
-  replyErrorCounted = m._lua_toboolean(L, -1) !== 0;
+  convertFlags.errorCounted = m._lua_toboolean(L, -1) !== 0;
   m._lua_settop(L, -5);
   let text = err;
   if (line !== '' && source !== '') text += ` script: ${name}, on ${source}:${line}.`;

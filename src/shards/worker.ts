@@ -79,8 +79,6 @@ function endRun(): void {
   cmdStats[runCmd * F.CS_SLOTS + F.CS_USEC]! += (performance.now() - clock) * 1000;
   runCmd = -1;
 }
-/** The command just run was refused before its handler (OOM): Redis counts it as rejected, not failed. */
-let refused = false;
 const store = new Store(init.databases);
 const out = new RespWriter(1 << 16);
 const ctx = new Ctx(store, out, { maxBulkLen: init.maxBulkLen });
@@ -90,12 +88,17 @@ const DUMP = internalId('__dump');
 const RESTORE = internalId('__restore');
 const XSERVE = internalId('__xserve');
 const OK_REPLY = new TextEncoder().encode('+OK\r\n');
-/** Scratch for DEL_TAG frames. */
-let delFrame = new Uint8Array(256);
-let errFrame = new Uint8Array(256);
+/** Scratch for event frames (DEL_TAG, ERRSTAT_TAG, PUBLISH_TAG). */
+let eventFrame = new Uint8Array(256);
+
+/** The scratch for an event frame (connId 0, seq 0) of `n` bytes: writeReply copies it, so one serves every kind. */
+function eventScratch(n: number): Uint8Array {
+  if (eventFrame.length < n) eventFrame = new Uint8Array(2 * n);
+  return eventFrame;
+}
+
 /** The acceptor's answer to a script's PUBLISH (frames.ts PUB_*). */
 const publishAnswer = new Int32Array(init.publish);
-let publishFrame = new Uint8Array(256);
 /** How long a script's PUBLISH waits for the acceptor before it counts no receivers (the acceptor is stopping). */
 const PUBLISH_WAIT_MS = 10_000;
 
@@ -106,13 +109,13 @@ const PUBLISH_WAIT_MS = 10_000;
  */
 function scriptPublish(b: Uint8Array, cs: number, cn: number, ms: number, mn: number): number {
   const n = 5 + cn + mn;
-  if (publishFrame.length < n) publishFrame = new Uint8Array(n);
-  publishFrame[0] = F.PUBLISH_TAG;
-  writeU32(publishFrame, 1, cn);
-  copyBytes(publishFrame, 5, b, cs, cn);
-  copyBytes(publishFrame, 5 + cn, b, ms, mn);
+  const frame = eventScratch(n);
+  frame[0] = F.PUBLISH_TAG;
+  writeU32(frame, 1, cn);
+  copyBytes(frame, 5, b, cs, cn);
+  copyBytes(frame, 5 + cn, b, ms, mn);
   Atomics.store(publishAnswer, F.PUB_STATE, F.PUB_WAITING);
-  writeReply(0, 0, publishFrame, n);
+  writeReply(0, 0, frame, n);
   endRun();
   flushReplies();
   const deadline = Date.now() + PUBLISH_WAIT_MS;
@@ -130,10 +133,10 @@ function scriptPublish(b: Uint8Array, cs: number, cn: number, ms: number, mn: nu
 function errorStat(tag: number, b: Uint8Array, s: number, n: number): void {
   // The code is all the count needs: the first 40 bytes hold it.
   n = Math.min(n, 40);
-  if (errFrame.length < n + 1) errFrame = new Uint8Array(2 * (n + 1));
-  errFrame[0] = tag;
-  copyBytes(errFrame, 1, b, s, n);
-  writeReply(0, 0, errFrame, n + 1);
+  const frame = eventScratch(n + 1);
+  frame[0] = tag;
+  copyBytes(frame, 1, b, s, n);
+  writeReply(0, 0, frame, n + 1);
 }
 
 /** Reports a key the shard deletes on its own (record at `a` of database `db`) while writes are propagated. */
@@ -141,11 +144,11 @@ function propagateDel(db: number, a: number): void {
   if (stats[F.CT_PROPAGATE] === 0) return;
   const m = store.arena;
   const n = recKeyLen(m, a);
-  if (delFrame.length < n + 2) delFrame = new Uint8Array(2 * (n + 2));
-  delFrame[0] = F.DEL_TAG;
-  delFrame[1] = db;
-  copyBytes(delFrame, 2, m.u8, recKeyOff(m, a), n);
-  writeReply(0, 0, delFrame, n + 2);
+  const frame = eventScratch(n + 2);
+  frame[0] = F.DEL_TAG;
+  frame[1] = db;
+  copyBytes(frame, 2, m.u8, recKeyOff(m, a), n);
+  writeReply(0, 0, frame, n + 2);
 }
 store.onExpired = (db, a) => {
   touchExpired(store, db, a);
@@ -304,7 +307,8 @@ function execFrame(buf: Uint8Array, pos: number): void {
     ctx.deferred = false;
     if (stats[F.CT_MONITOR] !== 0) writeHeaderOnly(conn, seq, F.KIND_BLOCKED);
   } else {
-    if (refused) {
+    // Refused before its handler (OOM): Redis counts it as rejected, not failed.
+    if (ctx.refused) {
       cmdStats[cmd * F.CS_SLOTS + F.CS_REJECTED]!++;
     } else if (out.bytes[0] === 45 && out.len > 0) cmdStats[cmd * F.CS_SLOTS + F.CS_FAILED]!++;
     // A script failing with the error a call got: that error was counted then, the reply counts it again.
@@ -343,8 +347,6 @@ function mayEvict(c: Ctx, cmd: number): boolean {
 function runOn(c: Ctx, cmd: number): void {
   const h = handlers[cmd];
   const o = c.out;
-  // Only a client's own command counts as refused (Redis's rejected_calls), not a script's redis.call.
-  if (c === ctx) refused = false;
   c.refused = false;
   // On a replica, reads hide expired keys without deleting them (the master's DEL does).
   store.hideExpired = replicaMode !== 0 && MEMORY_CLASS[cmd] === 0;
@@ -363,7 +365,6 @@ function runOn(c: Ctx, cmd: number): void {
     ) {
       o.error(E_OOM);
       c.refused = true;
-      if (c === ctx) refused = true;
     } else h(c);
     if (watchState.keys !== 0) touchAfter(c);
     if (notifyState.flags !== 0) afterCommand(c, cmd);
