@@ -213,36 +213,55 @@ export function parseId(buf: Uint8Array, s: number, n: number, r: number, maxSeq
 
 const text = new Uint8Array(48);
 
+/** Decimal digits of v (0 <= v < 1e8) into text at p, `width` digits zero-padded when width > 0; returns the end. */
+function smallDigits(v: number, p: number, width: number): number {
+  let n = width;
+  if (n === 0) {
+    n = 1;
+    for (let t = v; t >= 10; t = (t / 10) | 0) n++;
+  }
+  for (let i = p + n - 1; i >= p; i--) {
+    const q = (v / 10) | 0;
+    text[i] = 48 + v - q * 10;
+    v = q;
+  }
+  return p + n;
+}
+
 /** Decimal digits of a u64 (hi, lo) into text at p; returns the end. */
 function u64Digits(hi: number, lo: number, p: number): number {
   if (hi < 0x200000) {
-    let v = hi * TWO32 + lo;
-    if (v === 0) {
-      text[p] = 48;
-      return p + 1;
-    }
-    let e = p;
-    while (v > 0) {
-      const q = Math.floor(v / 10);
-      text[e++] = 48 + (v - q * 10);
-      v = q;
-    }
-    for (let i = p, j = e - 1; i < j; i++, j--) {
-      const t = text[i]!;
-      text[i] = text[j]!;
-      text[j] = t;
-    }
-    return e;
+    // Below 2^53: two base-1e8 halves, so the digit loops run on small integers (one float division).
+    const v = hi * TWO32 + lo;
+    if (v < 1e8) return smallDigits(v, p, 0);
+    const top = Math.floor(v / 1e8);
+    const rest = v - top * 1e8;
+    const e = top < 1e8 ? smallDigits(top, p, 0) : smallDigits(top % 1e8, smallDigits(Math.floor(top / 1e8), p, 0), 8);
+    return smallDigits(rest, e, 8);
   }
   const str = ((BigInt(hi) << 32n) | BigInt(lo)).toString();
   for (let i = 0; i < str.length; i++) text[p + i] = str.charCodeAt(i);
   return p + str.length;
 }
 
+/** The ms part last formatted and its digits: ids of one stream mostly share it (XADD * within a millisecond). */
+let msHi = -1;
+let msLo = -1;
+const msText = new Uint8Array(20);
+let msLen = 0;
+
 /** Writes register r as text `ms-seq` into the scratch buffer; returns its length (see idText). */
 export function idFormat(r: number): number {
   const o = r << 2;
-  let p = u64Digits(ID[o]!, ID[o + 1]!, 0);
+  const hi = ID[o]!;
+  const lo = ID[o + 1]!;
+  if (hi !== msHi || lo !== msLo) {
+    msLen = u64Digits(hi, lo, 0);
+    for (let i = 0; i < msLen; i++) msText[i] = text[i]!;
+    msHi = hi;
+    msLo = lo;
+  } else for (let i = 0; i < msLen; i++) text[i] = msText[i]!;
+  let p = msLen;
   text[p++] = 45;
   return u64Digits(ID[o + 2]!, ID[o + 3]!, p);
 }

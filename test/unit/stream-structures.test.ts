@@ -55,6 +55,22 @@ describe('stream ids', () => {
     expect(idString(0)).toBe('1234567890123-18446744073709551615');
     expect(Array.from(ID.subarray(0, 2))).toEqual([Math.floor(1234567890123 / 2 ** 32), 1234567890123 % 2 ** 32]);
   });
+
+  it('formats ids at every digit-count boundary, and after a repeated ms part', () => {
+    const vals = [0n, 9n, 10n, 99_999_999n, 100_000_000n, 1_733_200_000_000n, 9_999_999_999_999_999n, 10_000_000_000_000_000n];
+    vals.push(2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n);
+    for (const ms of vals) {
+      for (const seq of vals) {
+        const text = `${ms}-${seq}`;
+        const b = enc.encode(text);
+        expect(parseId(b, 0, b.length, 0, false, true, false)).toBe(true);
+        expect(idString(0)).toBe(text);
+        // The same ms part again (formatted from the cache) with another seq.
+        idSetNum(0, 1_733_200_000_000, 7);
+        expect(idString(0)).toBe('1733200000000-7');
+      }
+    }
+  });
 });
 
 describe('id table', () => {
