@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import { FlowProducer, Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -90,5 +90,57 @@ describe.each([
     const flaky = (await queue.getCompleted()).find((j) => j.name === 'flaky')!;
     expect(flaky.attemptsMade).toBe(3);
     expect(flaky.progress).toBe(100);
+  });
+  it('runs a job scheduler (repeatable jobs) until it is removed', async () => {
+    const queue = new Queue('repeat', opts);
+    closers.push(queue);
+    const runs: number[] = [];
+    const worker = new Worker('repeat', async (job) => runs.push(job.data.n), { ...opts, concurrency: 1 });
+    closers.push(worker);
+    const three = completions(worker, 3);
+    await queue.upsertJobScheduler('every-50ms', { every: 50 }, { name: 'tick', data: { n: 7 } });
+    expect((await queue.getJobSchedulers()).map((s) => s.key)).toEqual(['every-50ms']);
+    await three;
+    expect(await queue.removeJobScheduler('every-50ms')).toBe(true);
+    expect(await queue.getJobSchedulers()).toEqual([]);
+    expect(runs.slice(0, 3)).toEqual([7, 7, 7]);
+  });
+
+  it('holds a rate-limited worker to its limit', async () => {
+    const queue = new Queue('limited', opts);
+    closers.push(queue);
+    await queue.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'job', data: { i } })));
+    const started = performance.now();
+    const worker = new Worker('limited', async (job) => job.data.i, { ...opts, concurrency: 6, limiter: { max: 2, duration: 300 } });
+    closers.push(worker);
+    const results = await completions(worker, 6);
+    // Six jobs at two per 300 ms take two full windows after the first (600 ms; unlimited, about 10 ms). A lower
+    // bound, so load cannot break it; 500 leaves room for millisecond rounding of the limiter key's expiry.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(500);
+    expect([...results.values()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('runs a flow: the parent after its children, with their results', async () => {
+    const flows = new FlowProducer(opts);
+    closers.push(flows);
+    const tree = await flows.add({
+      name: 'parent',
+      queueName: 'flow',
+      children: [1, 2, 3].map((x) => ({ name: 'child', queueName: 'flow', data: { x } })),
+    });
+    expect(await tree.job.getState()).toBe('waiting-children');
+    const worker = new Worker(
+      'flow',
+      async (job) => {
+        if (job.name !== 'parent') return job.data.x * 10;
+        const values = await job.getChildrenValues<number>();
+        return Object.values(values).sort((a, b) => a - b);
+      },
+      { ...opts, concurrency: 4 },
+    );
+    closers.push(worker);
+    const done = completions(worker, 4);
+    const results = await done;
+    expect(results.get(tree.job.id!)).toEqual([10, 20, 30]);
   });
 });
