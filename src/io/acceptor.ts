@@ -1374,11 +1374,16 @@ export class Acceptor {
   scheduleTick(): void {
     if (this.tickScheduled) return;
     this.tickScheduled = true;
+    Atomics.store(this.bell, F.ACCEPTOR_AWAKE, 1);
     setImmediate(this.endOfTick);
   }
 
   private readonly endOfTick = (): void => {
     this.tickScheduled = false;
+    // Lowered before the rings are read: a shard publishing after that read sees it and rings (both sides
+    // are sequentially consistent), so no reply waits for a doorbell that was never rung.
+    Atomics.store(this.bell, F.ACCEPTOR_AWAKE, 0);
+    if (!this.closing) this.drainReplies();
     for (const link of this.shards) link.publish();
     this.replies.flush();
   };

@@ -92,6 +92,12 @@ export const PUB_ANSWERED = 2;
 
 /** Shared words of the shard → acceptor doorbell. */
 export const DOORBELL_WORD = 0;
+/**
+ * 1 while the acceptor has an end-of-tick pass scheduled, which reads every reply ring: a shard
+ * that publishes replies then need not ring (its notify, a task posted to the acceptor's event loop,
+ * is the dearest part of a batch).
+ */
+export const ACCEPTOR_AWAKE = 1;
 
 /** Per-shard statistics block (Float64Array indexes), written by the shard after each batch. */
 export const ST_USED_MEMORY = 0;
