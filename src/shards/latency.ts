@@ -71,12 +71,14 @@ function reportSlow(c: Ctx, conn: number, cmd: number, us: number): void {
   sink(buf, p);
 }
 
-/** After a timed command that started at `t0` (performance.now()): counts it and reports it if it was slow. */
-export function afterTimed(c: Ctx, conn: number, cmd: number, t0: number): void {
-  const ns = (performance.now() - t0) * 1e6;
+/** After a timed command that started at `t0` (performance.now()): counts it and reports it if it was slow; returns the clock read at its end. */
+export function afterTimed(c: Ctx, conn: number, cmd: number, t0: number): number {
+  const t1 = performance.now();
+  const ns = (t1 - t0) * 1e6;
   if (latencyState.track) hist[cmd * LAT_BUCKETS + bucketOf(ns)]!++;
   const us = Math.floor(ns / 1000);
   if (latencyState.slowUs >= 0 && us >= latencyState.slowUs && conn !== 0) reportSlow(c, conn, cmd, us);
+  return t1;
 }
 
 /** `__latencycfg track slowUs`: the acceptor pushes latency-tracking and slowlog-log-slower-than. */
