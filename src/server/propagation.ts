@@ -91,6 +91,19 @@ export class Propagation implements AofSink {
     this.stream?.raw(db, b, start, len);
   }
 
+  /**
+   * A command replicas get and the AOF does not (Redis's PROPAGATE_REPL: PUBLISH and SPUBLISH), with no
+   * SELECT before it. Sent when it runs: it precedes writes dispatched before it whose shards have not answered yet.
+   */
+  replicate(argv: readonly Uint8Array[]): void {
+    this.stream?.command(-1, argv);
+  }
+
+  /** Whether a replication stream is open (replicate() is a no-op without one). */
+  get replicating(): boolean {
+    return this.stream !== null;
+  }
+
   /** The views commitEncoded passed on are about to change: the stream copies what it still refers to. */
   settle(): void {
     this.stream?.settle();

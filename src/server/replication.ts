@@ -104,6 +104,31 @@ export interface ReplicationDeps {
   log: Logger;
 }
 
+const PUBLISH = Buffer.from('PUBLISH');
+
+/**
+ * Outside cluster mode Redis sends PUBLISH and SPUBLISH to its replicas (not to the AOF), so clients
+ * subscribed to a replica get the master's messages; a script's PUBLISH goes too, as it runs.
+ */
+function replicatePublish(a: Acceptor, propagation: Propagation): void {
+  for (const id of [CMD.PUBLISH, CMD.SPUBLISH]) {
+    const run = a.local[id]!;
+    a.local[id] = (conn, seq, cmd) => {
+      run(conn, seq, cmd);
+      if (!propagation.replicating) return;
+      const argv: Uint8Array[] = [];
+      for (let i = 0; i < cmd.argc; i++) argv.push(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
+      propagation.replicate(argv);
+    };
+  }
+  const deliver = a.hooks.publish;
+  a.hooks.publish = (channel, message) => {
+    const n = deliver(channel, message);
+    if (propagation.replicating) propagation.replicate([PUBLISH, channel, message]);
+    return n;
+  };
+}
+
 /** Creates the server's replication and installs INFO replication, ROLE, the master side (PSYNC, SYNC, REPLCONF, WAIT). */
 export function installReplication(a: Acceptor, deps: ReplicationDeps): Replication {
   const r = new Replication(a);
@@ -111,6 +136,7 @@ export function installReplication(a: Acceptor, deps: ReplicationDeps): Replicat
   r.downstream = master;
   a.local[CMD.REPLCONF] = replconfHandler(a, master);
   installWait(a, master);
+  if (a.config.get('cluster-enabled') !== 'yes') replicatePublish(a, deps.propagation);
   registerInfoSection(a, 'replication', () => r.infoLines());
   a.local[CMD.ROLE] = (conn, seq) => {
     r.writeRole(a.startReply(conn));

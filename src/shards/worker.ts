@@ -391,7 +391,6 @@ function runOn(c: Ctx, cmd: number): void {
   } else if (c === ctx) chainClock = -1;
 }
 
-
 /** Record type of a key that became ready, or -1 when it no longer exists. */
 function readyType(db: number, key: Buffer): number {
   const a = store.lookup(db, key, 0, key.length);
