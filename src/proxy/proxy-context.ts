@@ -1,7 +1,6 @@
 /** What one worker thread's requests share: backend connections and latency recorders by slot, the pools and routes, the config. */
 import type { BackendTable } from './backend-table.js';
 import { BackendPool, type PoolNames, settingsFor } from './backend-pool.js';
-import type { Balancer } from './balancer.js';
 import type { ProxyConfig } from './config.js';
 import type { Exchange } from './exchange.js';
 import type { FrontResponse } from './front.js';
@@ -9,7 +8,7 @@ import { LatencyRecorder } from './latency.js';
 import type { SlotUrl } from './messages.js';
 import type { PoolTable } from './pool-table.js';
 import type { LimitGate } from './rate-gate.js';
-import { compileRoutes, Router } from './router.js';
+import { compileRoutes, type HeaderLookup, rewritePath, Router } from './router.js';
 import type { TimeoutSweeper } from './timeout-sweeper.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { UpstreamTlsSettings } from './upstream-tls.js';
@@ -22,8 +21,6 @@ export class ProxyContext {
   /** Pools by index; 0 is the default pool (the top-level backends). */
   readonly backendPools: Array<BackendPool | undefined> = [];
   readonly defaultPool: BackendPool;
-  /** The default pool's balancer (WebSocket upgrades go to the default pool). */
-  readonly balancer: Balancer;
   /** Routing rules; null when the config has none, so such a config runs no matching at all. */
   router: Router | null = null;
   /** Requests this thread has in flight (shutdown waits for zero). */
@@ -65,7 +62,19 @@ export class ProxyContext {
     this.poolNames = poolNames;
     this.applyPools();
     this.defaultPool = this.backendPools[0]!;
-    this.balancer = this.defaultPool.balancer;
+  }
+
+  /**
+   * Where a WebSocket upgrade goes: the routes match it as the GET it is (host, path, headers), so it reaches
+   * the pool a plain request to that path would, with the rule's prefix stripped; no rule, the default pool.
+   */
+  routeUpgrade(path: string, host: string, header: HeaderLookup): { pool: BackendPool; path: string } {
+    const route = this.router?.match('GET', path, host, header) ?? null;
+    if (route === null) return { pool: this.defaultPool, path };
+    return {
+      pool: this.backendPools[route.pool] ?? this.defaultPool,
+      path: route.stripPrefix !== null ? rewritePath(route, path) : path,
+    };
   }
 
   /** Starts `ex` in the check phase of this loop iteration, after every read of the poll phase. */

@@ -31,13 +31,15 @@ export function answerAndClose(socket: Socket, answer: string): void {
 export function tunnel(ctx: ProxyContext, req: FrontRequest, problem: string, socket: Socket, early: Buffer): void {
   socket.on('error', () => undefined);
   const query = req.getQuery() ?? '';
-  const target = query === '' ? req.getUrl() : `${req.getUrl()}?${query}`;
+  const url = req.getUrl();
   scanRequestHeaders(req);
   const key = req.getHeader('sec-websocket-key');
-  const refusal = problem || requestProblem(target.length) || (key === '' ? '400 Bad Request' : '');
+  const refusal = problem || requestProblem(url.length + query.length) || (key === '' ? '400 Bad Request' : '');
   if (refusal !== '') return answerAndClose(socket, errorAnswer(+refusal.slice(0, 3)));
   const clientIp = socket.remoteAddress ?? '';
-  const slot = ctx.balancer.pick(clientIp, -1);
+  const { pool, path } = ctx.routeUpgrade(url, req.getHeader('host'), req);
+  const target = query === '' ? path : `${path}?${query}`;
+  const slot = pool.balancer.pick(clientIp, -1);
   if (slot < 0 || ctx.urls[slot] === undefined) return answerAndClose(socket, errorAnswer(503));
   const u = new URL(ctx.urls[slot]!);
   const upstream = connect({ host: u.hostname, port: +(u.port || 80), noDelay: true });

@@ -166,8 +166,9 @@ export function attachWebSocketProxy(app: TemplatedApp, ctx: ProxyContext): void
       const host = req.getHeader('host');
       const clientIp = Buffer.from(res.getRemoteAddressAsText()).toString();
       const query = req.getQuery();
-      const head = upgradeRequestHead(`${req.getUrl()}${query ? `?${query}` : ''}`, host, clientIp, (cb) => req.forEach(cb));
-      const slot = ctx.balancer.pick(clientIp, -1);
+      const { pool, path } = ctx.routeUpgrade(req.getUrl(), host, req);
+      const head = upgradeRequestHead(`${path}${query ? `?${query}` : ''}`, host, clientIp, (cb) => req.forEach(cb));
+      const slot = pool.balancer.pick(clientIp, -1);
       let aborted = false;
       const fail = (status: string): void => {
         if (!aborted) res.cork(() => res.writeStatus(status).end('', true));

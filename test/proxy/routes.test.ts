@@ -1,6 +1,10 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, http, startBackend, startProxyProc, waitFor, type Backend, type ProxyProc } from './helpers.js';
+import { admin, FRONTS, http, startBackend, startProxyProc, waitFor, type Backend, type ProxyProc } from './helpers.js';
 
 /** A backend that answers `name path` (the path it received), so a test sees both the pool and the rewrite. */
 function echo(name: string): Promise<Backend> {
@@ -162,5 +166,76 @@ describe('proxy routes on reload', () => {
       await p.stop();
       await Promise.all([def.kill(), api.kill()]);
     }
+  });
+});
+
+/** A backend that accepts WebSocket upgrades and greets with one text frame `name path` (the path it received). */
+async function wsEcho(name: string): Promise<Backend> {
+  const b = await echo(name);
+  b.server.on('upgrade', (req: IncomingMessage, sock: Socket) => {
+    sock.on('error', () => undefined);
+    const key = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    const greeting = Buffer.from(`${name} ${req.url}`);
+    sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${key}\r\n\r\n`);
+    sock.write(Buffer.concat([Buffer.from([0x81, greeting.length]), greeting]));
+  });
+  return b;
+}
+
+/** Upgrades `path` through the proxy; resolves to the status and the first text frame after a 101 ('' otherwise). */
+async function upgradeGreeting(port: number, path: string, host = 'test'): Promise<{ status: number; text: string }> {
+  const sock = connect(port, '127.0.0.1');
+  sock.on('error', () => undefined);
+  await once(sock, 'connect');
+  const key = randomBytes(16).toString('base64');
+  sock.write(
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  let buf = Buffer.alloc(0);
+  for (;;) {
+    const end = buf.indexOf('\r\n\r\n');
+    if (end >= 0) {
+      const status = +buf.toString('latin1', 9, 12);
+      const frame = buf.subarray(end + 4);
+      if (status !== 101 || (frame.length >= 2 && frame.length >= 2 + frame[1]!)) {
+        sock.destroy();
+        return { status, text: status === 101 ? frame.toString('utf8', 2, 2 + frame[1]!) : '' };
+      }
+    }
+    const [d] = (await Promise.race([once(sock, 'data'), once(sock, 'close').then(() => [Buffer.alloc(0)])])) as [Buffer];
+    if (d.length === 0) return { status: 0, text: '' };
+    buf = Buffer.concat([buf, d]);
+  }
+}
+
+describe.each(FRONTS)('proxy routes for WebSocket upgrades (%s front)', (front) => {
+  let def: Backend;
+  let live: Backend;
+  let p: ProxyProc;
+  beforeAll(async () => {
+    [def, live] = await Promise.all([wsEcho('default'), wsEcho('live')]);
+    p = await startProxyProc({
+      front,
+      threads: 1,
+      backends: [{ url: def.url }],
+      routes: [
+        { match: { pathPrefix: '/live/' }, pool: 'live', rewrite: { stripPrefix: '/live' } },
+        { match: { host: 'ws.example.com', methods: ['POST'] }, pool: 'live' },
+      ],
+      pools: { live: { backends: [{ url: live.url }] } },
+    });
+  });
+  afterAll(async () => {
+    await p.stop();
+    await Promise.all([def.kill(), live.kill()]);
+  });
+
+  it('sends an upgrade to the pool its path routes to, with the prefix stripped and the query kept', async () => {
+    expect(await upgradeGreeting(p.port, '/live/feed?since=3')).toEqual({ status: 101, text: 'live /feed?since=3' });
+  });
+
+  it('matches an upgrade as the GET it is, and sends what no rule takes to the default pool', async () => {
+    expect(await upgradeGreeting(p.port, '/feed', 'ws.example.com')).toEqual({ status: 101, text: 'default /feed' });
+    expect(await upgradeGreeting(p.port, '/other')).toEqual({ status: 101, text: 'default /other' });
   });
 });
