@@ -71,6 +71,8 @@ export interface BusEvents {
   /** A PUBLISH (or PUBLISHSHARD) arrived from another node. */
   publish(channel: Buffer, message: Buffer, shard: boolean): void;
   log(level: 'notice' | 'warning', text: string): void;
+  /** A newer configuration took these slots from this master, which keeps serving others: their keys must go. */
+  lostSlots(slots: number[]): void;
 }
 
 /** Redis's CLUSTER_FAIL_REPORT_VALIDITY_MULT and CLUSTER_FAIL_UNDO_TIME_MULT. */
@@ -712,20 +714,20 @@ export class ClusterBus {
     let changed = false;
     let senderSlots = 0;
     let ours = 0;
-    let mine = 0;
+    const mine: number[] = [];
     for (let j = 0; j < CLUSTER_SLOTS; j++) {
       if ((slots[j >> 3]! & (1 << (j & 7))) === 0) continue;
       senderSlots++;
       const owner = st.owner[j];
       if (owner === sender || st.importingFrom[j] !== null) continue;
       if (owner === null || owner === undefined || owner.configEpoch < epoch) {
-        if (owner === me) mine++;
+        if (owner === me) mine.push(j);
         if (owner === current) ours++;
         st.addSlot(sender, j);
         changed = true;
       }
     }
-    if (mine > 0) this.events.log('warning', `${mine} of my slots taken over by ${sender.name} (config epoch ${epoch})`);
+    if (mine.length > 0) this.events.log('warning', `${mine.length} of my slots taken over by ${sender.name} (config epoch ${epoch})`);
     if (changed) {
       st.updateState(this.settings.requireFullCoverage());
       this.events.save();
@@ -743,6 +745,10 @@ export class ClusterBus {
       this.events.log('warning', `I'm a sub-replica! Reconfiguring myself as a replica of grandmaster ${grand.name}`);
       failover.setMaster(grand);
       this.events.save();
+    } else if (mine.length > 0) {
+      // Still a master of other slots: the keys of the ones taken away go, as Redis's delKeysInSlot (a
+      // demoted master instead drops everything with the full sync from its new master).
+      this.events.lostSlots(mine);
     }
   }
 }

@@ -134,6 +134,42 @@ function replicationControl(a: Acceptor, sides: ClusterReplicationSides): Replic
   };
 }
 
+const DEL = Buffer.from('DEL');
+/** Keys fetched and deleted per round trip when a slot's keys are dropped. */
+const DELETE_BATCH = 1000;
+
+/** The bulk strings of a RESP array reply (`*n` then `$len` items), as copies. */
+function bulkItems(r: Uint8Array): Buffer[] {
+  const out: Buffer[] = [];
+  let p = r.indexOf(13) + 2;
+  const n = Number(Buffer.from(r.subarray(1, p - 2)).toString('latin1'));
+  for (let i = 0; i < n; i++) {
+    const e = r.indexOf(13, p);
+    const len = Number(Buffer.from(r.subarray(p + 1, e)).toString('latin1'));
+    out.push(Buffer.from(r.subarray(e + 2, e + 2 + len)));
+    p = e + 2 + len + 2;
+  }
+  return out;
+}
+
+/**
+ * Deletes database 0's keys in `slots` (Redis's delKeysInSlot, after an UPDATE gave them to another master):
+ * as the server's own DELs, so they reach the AOF and replicas, notify and touch WATCH and tracking like any DEL.
+ */
+async function deleteSlotKeys(a: Acceptor, slots: number[]): Promise<void> {
+  const co = a.coordinator;
+  for (const slot of slots) {
+    const shard = slot % a.shards.length;
+    for (;;) {
+      const reply = await co.call(shard, 0, internalId('__slotkeys'), [Buffer.from('__slotkeys'), Buffer.from(String(slot)), Buffer.from(String(DELETE_BATCH))]);
+      const keys = bulkItems(reply);
+      if (keys.length === 0) break;
+      const argv = [DEL, ...keys];
+      await co.call(shard, 0, CMD.DEL, argv, 0, 0, { db: 0, id: CMD.DEL, argv, resp: null });
+    }
+  }
+}
+
 /** Sets up cluster mode on the acceptor: loads (or creates) nodes.conf and installs the commands and the slot check. */
 export function installCluster(
   a: Acceptor,
@@ -199,6 +235,7 @@ export function installCluster(
       save,
       publish: deliver,
       log: (level, t) => (level === 'warning' ? log.warn(t) : log.info(t)),
+      lostSlots: (slots) => void deleteSlotKeys(a, slots),
     },
   );
   const failover = new Failover(

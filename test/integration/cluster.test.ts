@@ -324,6 +324,34 @@ describe.skipIf(!hasRedisTools)('a 3-master Sabre cluster (redis-cli --cluster, 
     }
   }, 300_000);
 
+  it('drops the keys of a slot another master takes with a newer epoch, and stays a master of the rest', async () => {
+    const [x, y] = [nodes[0]!, nodes[1]!];
+    const xc = x.client();
+    // A hash tag whose slot x serves (a key of another node's slot gets MOVED).
+    let tag = 0;
+    while (
+      !(await xc.set(`lost{${tag}}:0`, 'v').then(
+        () => true,
+        () => false,
+      ))
+    )
+      tag++;
+    for (let i = 1; i < 5; i++) await xc.set(`lost{${tag}}:${i}`, 'v');
+    const slot = (await xc.cluster('KEYSLOT', `lost{${tag}}`)) as number;
+    // Earlier tests left keys of their own there too: all of them go.
+    const inSlot = (await xc.cluster('COUNTKEYSINSLOT', slot)) as number;
+    expect(inSlot).toBeGreaterThanOrEqual(5);
+    const before = await xc.dbsize();
+    // y claims the slot and takes the newest config epoch: x learns it from y's pings and gives the slot up.
+    const yc = y.client();
+    expect(await yc.cluster('SETSLOT', slot, 'NODE', (await yc.cluster('MYID')) as string)).toBe('OK');
+    await yc.cluster('BUMPEPOCH');
+    await until(async () => (await xc.cluster('COUNTKEYSINSLOT', slot)) === 0, `node ${x.port} to drop slot ${slot}'s keys`);
+    expect(await xc.dbsize()).toBe(before - inSlot);
+    expect((await xc.info('replication')).includes('role:master')).toBe(true);
+    await expect(xc.get(`lost{${tag}}:0`)).rejects.toThrow(`MOVED ${slot} 127.0.0.1:${y.port}`);
+  }, 120_000);
+
   it('marks a killed master as failing (PFAIL, then FAIL by the majority)', async () => {
     const dead = nodes[2]!;
     const id = (await dead.client().cluster('MYID')) as string;

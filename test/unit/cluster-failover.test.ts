@@ -42,13 +42,15 @@ interface ReplCalls {
   setMaster: string[];
   unsetMaster: number;
   pauses: number[];
+  /** Slots whose keys the bus asked to delete, per call. */
+  lostSlots: number[][];
 }
 
 /** A node's failover on a fake bus: every link records what it sends; the clock is `t.now`. */
 function setup(st: ClusterState) {
   const t = { now: 1_000_000, dataAge: 0 };
   const sent = new Map<string, BusMessage[]>();
-  const calls: ReplCalls = { setMaster: [], unsetMaster: 0, pauses: [] };
+  const calls: ReplCalls = { setMaster: [], unsetMaster: 0, pauses: [], lostSlots: [] };
   let active = st.myself.replicaOf !== null;
   const bus = new ClusterBus(
     st,
@@ -62,7 +64,7 @@ function setup(st: ClusterState) {
       requireFullCoverage: () => true,
       allowReplicaMigration: () => true,
     },
-    { save: () => {}, publish: () => {}, log: () => {} },
+    { save: () => {}, publish: () => {}, log: () => {}, lostSlots: (slots) => calls.lostSlots.push(slots) },
   );
   const repl: ReplicationControl = {
     setMaster: (host, port) => {
@@ -325,6 +327,24 @@ describe('a master failed over', () => {
     claim.set(st.myself.slots);
     bus.process(bus.links.get(r)!, msg(MSG_PONG, header(st, r, { replicaOf: null, flags: NODE_MASTER, configEpoch: 5, slots: claim })));
     expect([st.myself.isMaster(), st.myself.replicaOf, st.myself.numSlots, calls.setMaster]).toEqual([false, R, 0, ['127.0.0.1:7003']]);
+    // Demoted: its data goes with the full sync from the new master, not slot by slot.
+    expect(calls.lostSlots).toEqual([]);
+  });
+
+  it('stays a master and drops the keys of the slots a newer epoch took when it keeps others (Redis delKeysInSlot)', () => {
+    const st = new ClusterState(B);
+    st.myself.configEpoch = 2;
+    for (let i = 0; i < 100; i++) st.addSlot(st.myself, i);
+    const a = node(st, A, 7000, [100, 16383]);
+    a.configEpoch = 1;
+    const { bus, calls } = setup(st);
+    const claim = new Uint8Array(2048);
+    claim.set(a.slots);
+    for (let i = 10; i < 20; i++) claim[i >> 3] = claim[i >> 3]! | (1 << (i & 7));
+    bus.process(bus.links.get(a)!, msg(MSG_PONG, header(st, a, { configEpoch: 5, slots: claim })));
+    expect([st.myself.isMaster(), st.myself.numSlots, st.owner[10], st.owner[9]]).toEqual([true, 90, a, st.myself]);
+    expect(calls.lostSlots).toEqual([Array.from({ length: 10 }, (_, i) => 10 + i)]);
+    expect(calls.setMaster).toEqual([]);
   });
 });
 

@@ -72,7 +72,7 @@ function busFor(st: ClusterState, published: string[] = []): ClusterBus {
       requireFullCoverage: () => true,
       allowReplicaMigration: () => true,
     },
-    { save: () => {}, publish: (c, m) => published.push(`${c}:${m}`), log: () => {} },
+    { save: () => {}, publish: (c, m) => published.push(`${c}:${m}`), log: () => {}, lostSlots: () => {} },
   );
 }
 
