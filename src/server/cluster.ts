@@ -161,7 +161,11 @@ async function deleteSlotKeys(a: Acceptor, slots: number[]): Promise<void> {
   for (const slot of slots) {
     const shard = slot % a.shards.length;
     for (;;) {
-      const reply = await co.call(shard, 0, internalId('__slotkeys'), [Buffer.from('__slotkeys'), Buffer.from(String(slot)), Buffer.from(String(DELETE_BATCH))]);
+      const reply = await co.call(shard, 0, internalId('__slotkeys'), [
+        Buffer.from('__slotkeys'),
+        Buffer.from(String(slot)),
+        Buffer.from(String(DELETE_BATCH)),
+      ]);
       const keys = bulkItems(reply);
       if (keys.length === 0) break;
       const argv = [DEL, ...keys];
