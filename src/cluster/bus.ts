@@ -293,18 +293,25 @@ export class ClusterBus {
   }
 
   /** Sends `b` (of `type`) on every connected outbound link of a known node. */
-  private broadcast(b: Buffer, type: number): void {
+  private broadcast(b: Buffer, type: number, only: ((n: ClusterNode) => boolean) | null = null): void {
     for (const [n, l] of this.links) {
-      if ((n.flags & (NODE_HANDSHAKE | NODE_MYSELF)) !== 0 || !l.connected) continue;
+      if ((n.flags & (NODE_HANDSHAKE | NODE_MYSELF)) !== 0 || !l.connected || (only !== null && !only(n))) continue;
       l.send(b);
       this.count(type, true);
     }
   }
 
-  /** Propagates a PUBLISH to every node. */
+  /**
+   * Propagates a PUBLISH to every node; an SPUBLISH (PUBLISHSHARD) only to the nodes serving this node's slots,
+   * its master and replicas (Redis's clusterGetNodesServingMySlots), where that shard channel's subscribers are.
+   */
   publish(channel: Uint8Array, message: Uint8Array, shard: boolean): void {
-    const type = shard ? MSG_PUBLISHSHARD : MSG_PUBLISH;
-    this.broadcast(encodePublish(type, this.sender(), channel, message), type);
+    if (!shard) return this.broadcast(encodePublish(MSG_PUBLISH, this.sender(), channel, message), MSG_PUBLISH);
+    const me = this.st.myself;
+    const master = me.isMaster() ? me : this.st.masterOf(me);
+    if (master === null) return;
+    const serves = (n: ClusterNode): boolean => n === master || n.replicaOf === master.name;
+    this.broadcast(encodePublish(MSG_PUBLISHSHARD, this.sender(), channel, message), MSG_PUBLISHSHARD, serves);
   }
 
   /** Tells every node (or those `only` accepts) our new slots/epoch/role at once (Redis's clusterBroadcastPong). */

@@ -345,15 +345,28 @@ export function installCluster(
     conn.readOnly = false;
     reset?.(conn, seq, cmd);
   };
-  const publish = h[CMD.PUBLISH];
-  h[CMD.PUBLISH] = (conn, seq, cmd) => {
-    publish?.(conn, seq, cmd);
-    bus.publish(
-      cmd.buf.subarray(cmd.argStart[1]!, cmd.argStart[1]! + cmd.argLen[1]!),
-      cmd.buf.subarray(cmd.argStart[2]!, cmd.argStart[2]! + cmd.argLen[2]!),
-      false,
-    );
+  // A script's PUBLISH too.
+  const deliverLocal = a.hooks.publish;
+  a.hooks.publish = (channel, message) => {
+    const n = deliverLocal(channel, message);
+    bus.publish(channel, message, false);
+    return n;
   };
+  // PUBLISH goes to every node over the bus, SPUBLISH to the nodes of this shard (its replicas), as Redis sends them.
+  for (const [id, shard] of [
+    [CMD.PUBLISH, false],
+    [CMD.SPUBLISH, true],
+  ] as const) {
+    const publish = h[id];
+    h[id] = (conn, seq, cmd) => {
+      publish?.(conn, seq, cmd);
+      bus.publish(
+        cmd.buf.subarray(cmd.argStart[1]!, cmd.argStart[1]! + cmd.argLen[1]!),
+        cmd.buf.subarray(cmd.argStart[2]!, cmd.argStart[2]! + cmd.argLen[2]!),
+        shard,
+      );
+    };
+  }
 
   h[CMD.CLUSTER_HELP] = (conn, seq) => {
     const w = a.startReply(conn);

@@ -199,6 +199,47 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
     });
   }, 60_000);
 
+  it('sends SPUBLISH to the replicas of its shard and nowhere else, and PUBLISH (a script’s too) to every node', async () => {
+    const [[master, replica], [otherMaster]] = await pairs(nodes);
+    const range = (await nodesOf(master!))
+      .split('\n')
+      .find((l) => l.includes('myself'))!
+      .split(' ')[8]!
+      .split('-')
+      .map(Number);
+    const channel = await keyInRange(master!, range[0]!, range[1]!);
+    const got = new Map<number, string[]>();
+    const subs: Redis[] = [];
+    for (const n of [master!, replica!, otherMaster!]) {
+      const sub = new Redis({ port: n.port, host: '127.0.0.1', lazyConnect: true });
+      await sub.connect();
+      subs.push(sub);
+      got.set(n.port, []);
+      sub.on('smessage', (ch: string, m: string) => got.get(n.port)!.push(`s:${ch}:${m}`));
+      sub.on('message', (ch: string, m: string) => got.get(n.port)!.push(`p:${ch}:${m}`));
+      // A replica takes SSUBSCRIBE for its master's slots; another shard's node would answer MOVED.
+      if (n !== otherMaster) await sub.ssubscribe(channel);
+      await sub.subscribe('everyone');
+    }
+    try {
+      await ask(master!, async (c) => {
+        expect(await c.call('SPUBLISH', channel, 'sharded')).toBe(1);
+        expect(await c.publish('everyone', 'hi')).toBe(1);
+        expect(await c.eval("return redis.call('PUBLISH', 'everyone', 'script')", 0)).toBe(1);
+      });
+      await until(
+        () => got.get(replica!.port)!.length === 3 && got.get(otherMaster!.port)!.length === 2,
+        'the messages on the other nodes',
+      );
+      const everywhere = ['p:everyone:hi', 'p:everyone:script'];
+      expect(got.get(master!.port)).toEqual([`s:${channel}:sharded`, ...everywhere]);
+      expect(got.get(replica!.port)).toEqual([`s:${channel}:sharded`, ...everywhere]);
+      expect(got.get(otherMaster!.port)).toEqual(everywhere);
+    } finally {
+      for (const s of subs) s.disconnect();
+    }
+  }, 60_000);
+
   it('CLUSTER FAILOVER swaps a healthy pair with no write lost', async () => {
     const [, [master, replica]] = await pairs(nodes);
     const cl = cluster(nodes);
