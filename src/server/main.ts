@@ -79,6 +79,7 @@ export async function startServer(config: ServerConfig, onShutdownCommand: () =>
     modes.started();
     wrapReplconf(acceptor, replica);
     replica.startFromConfig(persistence.loadedAux);
+    if (cluster !== null && cluster.state.myself.replicaOf !== null) replica.resumeHistory(persistence.loadedAux);
     await cluster?.start();
   } catch (err) {
     await cluster?.close();

@@ -122,17 +122,24 @@ export class ReplicaSide implements UpstreamSide {
     const v = this.config.get('replicaof');
     if (v === '') return;
     const [host, port] = v.split(' ');
+    this.setMaster(host!, Number(port), this.resumeHistory(aux));
+  }
+
+  /**
+   * Takes the history the loaded RDB's aux fields name (repl-id, repl-offset, repl-stream-db, as a replica saves
+   * them) as this data set's, so the next PSYNC asks to continue it; true when they name one. A cluster replica,
+   * whose master comes from nodes.conf rather than replicaof, takes it up at start-up too.
+   */
+  resumeHistory(aux: ReadonlyMap<string, string>): boolean {
     const id = aux.get('repl-id') ?? '';
     const offset = Number(aux.get('repl-offset') ?? 'x');
-    const known = /^[0-9a-f]{40}$/.test(id) && Number.isSafeInteger(offset) && offset >= 0;
-    if (known) {
-      const s = this.repl.state;
-      s.replid = id;
-      s.offset = offset;
-      this.streamDb = Number(aux.get('repl-stream-db') ?? '0') || 0;
-      this.log.info(`Continuing replication history ${id}:${offset} saved in the RDB`);
-    }
-    this.setMaster(host!, Number(port), known);
+    if (!/^[0-9a-f]{40}$/.test(id) || !Number.isSafeInteger(offset) || offset < 0) return false;
+    const s = this.repl.state;
+    s.replid = id;
+    s.offset = offset;
+    this.streamDb = Number(aux.get('repl-stream-db') ?? '0') || 0;
+    this.log.info(`Continuing replication history ${id}:${offset} saved in the RDB`);
+    return true;
   }
 
   /** The offset of the stream applied so far (Redis's replicationGetSlaveOffset; cluster headers carry it). */

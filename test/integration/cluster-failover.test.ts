@@ -240,6 +240,36 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
     }
   }, 60_000);
 
+  it('restarts a replica that continues its master’s history from its RDB (a partial resync, not a full one)', async () => {
+    const [[master, replica]] = await pairs(nodes);
+    const range = (await nodesOf(master!))
+      .split('\n')
+      .find((l) => l.includes('myself'))!
+      .split(' ')[8]!
+      .split('-')
+      .map(Number);
+    const key = await keyInRange(master!, range[0]!, range[1]!);
+    await ask(master!, async (c) => {
+      await c.set(key, 'before');
+      expect(await c.wait(1, 5000)).toBe(1);
+    });
+    const syncs = async (): Promise<string> =>
+      ask(master!, async (c) => (await c.info('stats')).match(/sync_full:\d+\r\nsync_partial_ok:\d+/)![0]);
+    const [full, partial] = (await syncs()).match(/\d+/g)!.map(Number);
+    // SHUTDOWN saves the RDB with the replication history (aux repl-id, repl-offset); meanwhile the master writes on.
+    await ask(replica!, (c) => c.call('SHUTDOWN', 'SAVE').catch(() => undefined));
+    await replica!.stop();
+    await ask(master!, (c) => c.set(key, 'while away'));
+    const back = await startClusterNode('sabre', dir, NODE_TIMEOUT, { port: replica!.port, busPort: replica!.busPort });
+    nodes[nodes.indexOf(replica!)] = back;
+    await until(async () => (await roleOf(back))[3] === 'connected', 'the replica to reconnect');
+    expect(await syncs()).toBe(`sync_full:${full}\r\nsync_partial_ok:${partial! + 1}`);
+    await until(
+      () => ask(back, async (c) => (await c.readonly()) === 'OK' && (await c.get(key)) === 'while away'),
+      'the write made while it was away',
+    );
+  }, 60_000);
+
   it('CLUSTER FAILOVER swaps a healthy pair with no write lost', async () => {
     const [, [master, replica]] = await pairs(nodes);
     const cl = cluster(nodes);
