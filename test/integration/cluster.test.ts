@@ -116,6 +116,15 @@ describe('cluster mode on one Sabre node', () => {
     );
     await c.del('{s}k0');
     expect(await c.cluster('COUNTKEYSINSLOT', String(slot))).toBe(24);
+    // What a reshard does: list, delete (MIGRATE), list again; keys written meanwhile are listed too.
+    const all = async (): Promise<string[]> => ((await c.cluster('GETKEYSINSLOT', String(slot), '100')) as string[]).sort();
+    for (let i = 1; i < 10; i++) await c.del(`{s}k${i}`);
+    await c.set('{s}new', 'x');
+    for (let i = 0; i < 200; i++) await c.set(`{t}pad${i}`, 'x');
+    await c.set('{s}k1', 'back');
+    expect(await all()).toEqual([...Array.from({ length: 15 }, (_, i) => `{s}k${i + 10}`), '{s}k1', '{s}new'].sort());
+    await c.del('{s}new', '{s}k1');
+    expect(await all()).toEqual(Array.from({ length: 15 }, (_, i) => `{s}k${i + 10}`).sort());
     await expect(c.cluster('COUNTKEYSINSLOT', '16384')).rejects.toThrow('ERR Invalid slot');
     await expect(c.cluster('GETKEYSINSLOT', '1', '-1')).rejects.toThrow('ERR Invalid slot or number of keys');
   });
