@@ -166,13 +166,7 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
 
   it('redirects a replica’s clients to the master unless READONLY, and never for writes', async () => {
     const [[master, replica]] = await pairs(nodes);
-    const range = (await nodesOf(master!))
-      .split('\n')
-      .find((l) => l.includes('myself'))!
-      .split(' ')[8]!
-      .split('-')
-      .map(Number);
-    const key = await keyInRange(master!, range[0]!, range[1]!);
+    const key = await ownKey(master!);
     await ask(master!, async (c) => {
       await c.set(key, 'here');
       await c.wait(1, 5000);
@@ -201,13 +195,7 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
 
   it('sends SPUBLISH to the replicas of its shard and nowhere else, and PUBLISH (a script’s too) to every node', async () => {
     const [[master, replica], [otherMaster]] = await pairs(nodes);
-    const range = (await nodesOf(master!))
-      .split('\n')
-      .find((l) => l.includes('myself'))!
-      .split(' ')[8]!
-      .split('-')
-      .map(Number);
-    const channel = await keyInRange(master!, range[0]!, range[1]!);
+    const channel = await ownKey(master!);
     const got = new Map<number, string[]>();
     const subs: Redis[] = [];
     for (const n of [master!, replica!, otherMaster!]) {
@@ -242,13 +230,7 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
 
   it('restarts a replica that continues its master’s history from its RDB (a partial resync, not a full one)', async () => {
     const [[master, replica]] = await pairs(nodes);
-    const range = (await nodesOf(master!))
-      .split('\n')
-      .find((l) => l.includes('myself'))!
-      .split(' ')[8]!
-      .split('-')
-      .map(Number);
-    const key = await keyInRange(master!, range[0]!, range[1]!);
+    const key = await ownKey(master!);
     await ask(master!, async (c) => {
       await c.set(key, 'before');
       expect(await c.wait(1, 5000)).toBe(1);
@@ -447,6 +429,17 @@ describe.skipIf(!hasRedisTools)('6 Sabre nodes: 3 masters with a replica each', 
   }, 180_000);
 });
 
+/** A key of a slot in the first range master `n` serves (from its own CLUSTER NODES line). */
+async function ownKey(n: ClusterNodeProcess): Promise<string> {
+  const range = (await nodesOf(n))
+    .split('\n')
+    .find((l) => l.includes('myself'))!
+    .split(' ')[8]!
+    .split('-')
+    .map(Number);
+  return keyInRange(n, range[0]!, range[1]!);
+}
+
 /** A key whose slot lies in [from, to]. */
 async function keyInRange(n: ClusterNodeProcess, from: number, to: number): Promise<string> {
   return ask(n, async (c) => {
@@ -511,13 +504,7 @@ describe.skipIf(!hasRedisTools)('a mixed cluster: redis-server 7.0 replicas of S
       [a, ra],
       [b, sb],
     ] as const) {
-      const range = (await nodesOf(master))
-        .split('\n')
-        .find((l) => l.includes('myself'))!
-        .split(' ')[8]!
-        .split('-')
-        .map(Number);
-      const key = await keyInRange(master, range[0]!, range[1]!);
+      const key = await ownKey(master);
       await ask(master, async (cl) => {
         await cl.set(key, `from-${master.kind}`);
         expect(await cl.wait(1, 5000)).toBe(1);
