@@ -1370,6 +1370,17 @@ export class Acceptor {
 
   // ---- the tick: publish requests, flush replies ----
 
+  /**
+   * Runs `fn` once this tick's replies are flushed (at once in a tick of its own when none is due): work the
+   * replies need not wait for, such as writing nodes.conf after CLUSTER SETSLOT.
+   */
+  afterReplies(fn: () => void): void {
+    this.afterFlush.push(fn);
+    this.scheduleTick();
+  }
+
+  private afterFlush: (() => void)[] = [];
+
   /** Publishes this tick's request frames and flushes the replies once, when the tick ends. */
   scheduleTick(): void {
     if (this.tickScheduled) return;
@@ -1386,6 +1397,11 @@ export class Acceptor {
     if (!this.closing) this.drainReplies();
     for (const link of this.shards) link.publish();
     this.replies.flush();
+    if (this.afterFlush.length !== 0) {
+      const run = this.afterFlush;
+      this.afterFlush = [];
+      for (const fn of run) fn();
+    }
   };
 
   private armDoorbell(): void {

@@ -203,11 +203,12 @@ export function installCluster(
       return (e as Error).message;
     }
   };
-  // Many changes in one tick write the file once.
+  // Many changes in one tick write the file once, after that tick's replies: a SETSLOT's reply does not wait for
+  // the file's write and rename (a reshard sends four per slot, one at a time). Epochs and votes use saveNow(true).
   const save = (): void => {
     if (saveQueued) return;
     saveQueued = true;
-    setImmediate(() => {
+    a.afterReplies(() => {
       saveQueued = false;
       saveNow();
     });
