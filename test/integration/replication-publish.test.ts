@@ -41,10 +41,20 @@ describe('PUBLISH on a master reaches subscribers on its replicas', () => {
 
   beforeAll(async () => {
     master = await startServer(['--appendonly', 'yes', '--dir', dir, '--repl-diskless-sync-delay', '0']);
-    replica = await startServer(['--replicaof', `127.0.0.1 ${master.port}`]);
+    replica = await startServer(['--replicaof', `127.0.0.1 ${master.port}`, '--dir', dir, '--dbfilename', 'replica.rdb', '--save', '']);
     await linkUp(client(replica.port));
     if (hasRedis) {
-      redisReplica = await spawnRedisServer(['--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(master.port)]);
+      redisReplica = await spawnRedisServer([
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--replicaof',
+        '127.0.0.1',
+        String(master.port),
+      ]);
       await linkUp(client(redisReplica.port));
     }
   });
@@ -52,8 +62,8 @@ describe('PUBLISH on a master reaches subscribers on its replicas', () => {
   afterAll(async () => {
     for (const c of clients) c.disconnect();
     redisReplica?.proc.kill('SIGKILL');
-    await replica.stop();
-    await master.stop();
+    // Both at once: one slow to stop must not leave the other running.
+    await Promise.allSettled([replica?.stop(), master?.stop()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
