@@ -215,6 +215,11 @@ export const COMMAND_COUNT = ${top};
 
 /** Number of commands and subcommands together. */
 export const COMMAND_TOTAL = ${entries.length};
+
+/** Redis's ACL categories in acl.c's order: ACL CAT lists them so, and COMMAND INFO a command's. */
+export const ACL_CATEGORIES = [
+${ACL_ORDER.map((c) => `  '${c}',`).join('\n')}
+] as const;
 `,
 );
 console.log(`wrote ${entries.length} commands (${top} top-level)`);

@@ -7,31 +7,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { COMMANDS, F_MODULE, KEY_READ, KEY_WRITE, type CommandSpec } from '../commands/table.js';
+import { ACL_CATEGORIES } from '../commands/ids.generated.js';
 
 /** Redis's ACL categories, in acl.c's order (ACL CAT lists them so; describing a user tries them so). */
-export const CATEGORIES = [
-  'keyspace',
-  'read',
-  'write',
-  'set',
-  'sortedset',
-  'list',
-  'hash',
-  'string',
-  'bitmap',
-  'hyperloglog',
-  'geo',
-  'stream',
-  'pubsub',
-  'admin',
-  'fast',
-  'slow',
-  'blocking',
-  'dangerous',
-  'connection',
-  'transaction',
-  'scripting',
-] as const;
+export const CATEGORIES = ACL_CATEGORIES;
 
 /** Every command with its subcommands right after it, as Redis walks its command table for ACL work. */
 export const COMMAND_TREE: readonly CommandSpec[] = COMMANDS.filter((c) => c.container === null).flatMap((c) => [

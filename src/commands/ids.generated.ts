@@ -375,3 +375,28 @@ export const COMMAND_COUNT = 240;
 
 /** Number of commands and subcommands together. */
 export const COMMAND_TOTAL = 366;
+
+/** Redis's ACL categories in acl.c's order: ACL CAT lists them so, and COMMAND INFO a command's. */
+export const ACL_CATEGORIES = [
+  'keyspace',
+  'read',
+  'write',
+  'set',
+  'sortedset',
+  'list',
+  'hash',
+  'string',
+  'bitmap',
+  'hyperloglog',
+  'geo',
+  'stream',
+  'pubsub',
+  'admin',
+  'fast',
+  'slow',
+  'blocking',
+  'dangerous',
+  'connection',
+  'transaction',
+  'scripting',
+] as const;
