@@ -61,7 +61,7 @@ export function runsGathered(id: number): boolean {
 }
 
 /** The elements of a RESP2 array reply of bulk strings (null for a null bulk). */
-function bulkArray(reply: Uint8Array): (Buffer | null)[] {
+export function bulkArray(reply: Uint8Array): (Buffer | null)[] {
   let p = reply.indexOf(13);
   const n = Number(Buffer.from(reply.subarray(1, p)).toString('latin1'));
   p += 2;

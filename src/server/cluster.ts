@@ -9,6 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import { CMD } from '../commands/ids.generated.js';
 import { internalId } from '../commands/internal.js';
 import type { Acceptor, LocalHandler } from '../io/acceptor.js';
+import { bulkArray } from '../io/coordinator.js';
 import type { Connection } from '../io/connection.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { RespWriter, R_OK } from '../wire/resp-writer.js';
@@ -138,20 +139,6 @@ const DEL = Buffer.from('DEL');
 /** Keys fetched and deleted per round trip when a slot's keys are dropped. */
 const DELETE_BATCH = 1000;
 
-/** The bulk strings of a RESP array reply (`*n` then `$len` items), as copies. */
-function bulkItems(r: Uint8Array): Buffer[] {
-  const out: Buffer[] = [];
-  let p = r.indexOf(13) + 2;
-  const n = Number(Buffer.from(r.subarray(1, p - 2)).toString('latin1'));
-  for (let i = 0; i < n; i++) {
-    const e = r.indexOf(13, p);
-    const len = Number(Buffer.from(r.subarray(p + 1, e)).toString('latin1'));
-    out.push(Buffer.from(r.subarray(e + 2, e + 2 + len)));
-    p = e + 2 + len + 2;
-  }
-  return out;
-}
-
 /**
  * Deletes database 0's keys in `slots` (Redis's delKeysInSlot, after an UPDATE gave them to another master):
  * as the server's own DELs, so they reach the AOF and replicas, notify and touch WATCH and tracking like any DEL.
@@ -166,10 +153,10 @@ async function deleteSlotKeys(a: Acceptor, slots: number[]): Promise<void> {
         Buffer.from(String(slot)),
         Buffer.from(String(DELETE_BATCH)),
       ]);
-      const keys = bulkItems(reply);
+      const keys = bulkArray(reply).filter((k): k is Buffer => k !== null);
       if (keys.length === 0) break;
       const argv = [DEL, ...keys];
-      await co.call(shard, 0, CMD.DEL, argv, 0, 0, { db: 0, id: CMD.DEL, argv, resp: null });
+      await co.call(shard, 0, CMD.DEL, argv, 0, 0, co.logEntry(0, CMD.DEL, argv));
     }
   }
 }
