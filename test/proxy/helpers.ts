@@ -1,12 +1,15 @@
 /** Test helpers: free ports, small node:http backends, and the proxy started the way a user starts it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect as connectSocket, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { freePort } from '../helpers/redis-server.js';
+import { websocketAccept } from '../../src/proxy/websocket-handshake.js';
 export { freePort };
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -282,4 +285,30 @@ export function rawExchange(
     sock.on('error', () => undefined);
     sock.on('close', () => done(true));
   });
+}
+
+/**
+ * A raw WebSocket handshake through the proxy: the status, and the (paused) socket with what followed the response
+ * head; a 101 must carry the Sec-WebSocket-Accept of the key sent.
+ */
+export async function rawUpgrade(port: number, path: string, host = 'test'): Promise<{ status: number; sock: Socket; rest: Buffer }> {
+  const sock = connectSocket(port, '127.0.0.1');
+  sock.on('error', () => undefined);
+  await once(sock, 'connect');
+  const key = randomBytes(16).toString('base64');
+  sock.write(
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  let buf = Buffer.alloc(0);
+  while (buf.indexOf('\r\n\r\n') < 0) {
+    const [d] = (await Promise.race([once(sock, 'data'), once(sock, 'close').then(() => [Buffer.alloc(0)])])) as [Buffer];
+    if (d.length === 0) break;
+    buf = Buffer.concat([buf, d]);
+  }
+  sock.pause();
+  const end = buf.indexOf('\r\n\r\n');
+  const status = +buf.toString('latin1', 9, 12);
+  if (status === 101)
+    expect(buf.toString('latin1', 0, end).toLowerCase()).toContain(`sec-websocket-accept: ${websocketAccept(key).toLowerCase()}`);
+  return { status, sock, rest: buf.subarray(end + 4) };
 }

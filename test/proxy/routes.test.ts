@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, FRONTS, http, startBackend, startProxyProc, waitFor, type Backend, type ProxyProc } from './helpers.js';
+import { websocketAccept } from '../../src/proxy/websocket-handshake.js';
+import { admin, FRONTS, http, rawUpgrade, startBackend, startProxyProc, waitFor, type Backend, type ProxyProc } from './helpers.js';
 
 /** A backend that answers `name path` (the path it received), so a test sees both the pool and the rewrite. */
 function echo(name: string): Promise<Backend> {
@@ -174,7 +174,7 @@ async function wsEcho(name: string): Promise<Backend> {
   const b = await echo(name);
   b.server.on('upgrade', (req: IncomingMessage, sock: Socket) => {
     sock.on('error', () => undefined);
-    const key = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    const key = websocketAccept(String(req.headers['sec-websocket-key']));
     const greeting = Buffer.from(`${name} ${req.url}`);
     sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${key}\r\n\r\n`);
     sock.write(Buffer.concat([Buffer.from([0x81, greeting.length]), greeting]));
@@ -184,28 +184,18 @@ async function wsEcho(name: string): Promise<Backend> {
 
 /** Upgrades `path` through the proxy; resolves to the status and the first text frame after a 101 ('' otherwise). */
 async function upgradeGreeting(port: number, path: string, host = 'test'): Promise<{ status: number; text: string }> {
-  const sock = connect(port, '127.0.0.1');
-  sock.on('error', () => undefined);
-  await once(sock, 'connect');
-  const key = randomBytes(16).toString('base64');
-  sock.write(
-    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  let buf = Buffer.alloc(0);
-  for (;;) {
-    const end = buf.indexOf('\r\n\r\n');
-    if (end >= 0) {
-      const status = +buf.toString('latin1', 9, 12);
-      const frame = buf.subarray(end + 4);
-      if (status !== 101 || (frame.length >= 2 && frame.length >= 2 + frame[1]!)) {
-        sock.destroy();
-        return { status, text: status === 101 ? frame.toString('utf8', 2, 2 + frame[1]!) : '' };
-      }
+  const { status, sock, rest } = await rawUpgrade(port, path, host);
+  let frame = rest;
+  if (status === 101) {
+    sock.resume();
+    while (frame.length < 2 || frame.length < 2 + frame[1]!) {
+      const [d] = (await Promise.race([once(sock, 'data'), once(sock, 'close').then(() => [Buffer.alloc(0)])])) as [Buffer];
+      if (d.length === 0) break;
+      frame = Buffer.concat([frame, d]);
     }
-    const [d] = (await Promise.race([once(sock, 'data'), once(sock, 'close').then(() => [Buffer.alloc(0)])])) as [Buffer];
-    if (d.length === 0) return { status: 0, text: '' };
-    buf = Buffer.concat([buf, d]);
   }
+  sock.destroy();
+  return { status, text: status === 101 ? frame.toString('utf8', 2, 2 + frame[1]!) : '' };
 }
 
 describe.each(FRONTS)('proxy routes for WebSocket upgrades (%s front)', (front) => {

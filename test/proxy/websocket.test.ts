@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameDecoder } from '../../src/proxy/websocket.js';
-import { admin, FRONTS, rssMiB, sampler, startProxyProc, type ProxyProc } from './helpers.js';
+import { admin, FRONTS, rawUpgrade, rssMiB, sampler, startProxyProc, type ProxyProc } from './helpers.js';
 
 /** RFC 6455 §4.2.2, computed here independently of the proxy's own code. */
 const accept = (key: string, guid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'): string =>
@@ -70,28 +70,6 @@ function payloadCounter(): { push(d: Buffer): void; bytes: number; closeCode: nu
     },
   };
   return c;
-}
-
-/** A raw WebSocket handshake through the proxy: the status, and the socket with what followed the response head. */
-async function rawUpgrade(port: number, path: string): Promise<{ status: number; sock: Socket; rest: Buffer }> {
-  const sock = connect(port, '127.0.0.1');
-  sock.on('error', () => undefined);
-  await once(sock, 'connect');
-  const key = randomBytes(16).toString('base64');
-  sock.write(
-    `GET ${path} HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  let buf = Buffer.alloc(0);
-  while (buf.indexOf('\r\n\r\n') < 0) {
-    const [d] = (await Promise.race([once(sock, 'data'), once(sock, 'close').then(() => [Buffer.alloc(0)])])) as [Buffer];
-    if (d.length === 0) break;
-    buf = Buffer.concat([buf, d]);
-  }
-  sock.pause();
-  const end = buf.indexOf('\r\n\r\n');
-  const status = +buf.toString('latin1', 9, 12);
-  if (status === 101) expect(buf.toString('latin1', 0, end).toLowerCase()).toContain(`sec-websocket-accept: ${accept(key).toLowerCase()}`);
-  return { status, sock, rest: buf.subarray(end + 4) };
 }
 
 /**
