@@ -52,6 +52,8 @@ export interface LuaModule {
   _lua_rawlen(L: number, i: number): number;
   _lua_rotate(L: number, i: number, n: number): void;
   _lua_sethook(L: number, fn: number, mask: number, count: number): void;
+  /** Whether a count hook counts trap points (loop edges, calls, returns) rather than instructions: see patchTraceExec. */
+  hookCountsTraps?: boolean;
 }
 
 export const LUA_REGISTRYINDEX = -1001000;
@@ -258,11 +260,19 @@ async function loadRawModule(): Promise<LuaModule> {
   const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
   const instantiate = wasm.instantiate;
   let raw: WasmExports | null = null;
+  let trapsPatched = false;
   // Only the instantiation that imports invoke_vii is the Lua module's.
   wasm.instantiate = async (src, imports) => {
     const env = imports?.env as Record<string, unknown> | undefined;
     const lua = env !== undefined && typeof env.invoke_vii === 'function';
     if (lua) env.invoke_vii = (fn: number, a: number, b: number) => invokeVii(raw!, fn, a, b);
+    if (lua && (src instanceof Uint8Array || src instanceof ArrayBuffer)) {
+      const patched = patchTraceExec(new Uint8Array(src instanceof ArrayBuffer ? src.slice(0) : src.slice()));
+      if (patched !== null) {
+        src = patched;
+        trapsPatched = true;
+      }
+    }
     const made = await instantiate.call(wasm, src, imports);
     if (lua) raw = made.instance.exports as WasmExports;
     return made;
@@ -279,7 +289,80 @@ async function loadRawModule(): Promise<LuaModule> {
   for (const name of Object.keys(exports)) {
     if (typeof exports[name] === 'function' && typeof target[`_${name}`] === 'function') target[`_${name}`] = exports[name];
   }
+  glue.hookCountsTraps = trapsPatched;
   return glue;
+}
+
+/**
+ * The start of luaG_traceexec's body in wasmoon's module: `ci = L->ci; mask = L->hookmask;
+ * if (!(mask & (LUA_MASKLINE | LUA_MASKCOUNT))) { ci->u.l.trap = 0; return 0; }`.
+ */
+const TRACEEXEC_START = Uint8Array.from([
+  0x20, 0x00, 0x28, 0x02, 0x14, 0x21, 0x08, 0x20, 0x00, 0x28, 0x02, 0x70, 0x22, 0x03, 0x41, 0x0c, 0x71, 0x45, 0x04, 0x40, 0x20, 0x08, 0x41,
+  0x00, 0x36, 0x02, 0x14, 0x41, 0x00, 0x0f, 0x0b,
+]);
+/** Its end: `} return 1; }` (every path but the no-hook one leaves through it). */
+const TRACEEXEC_END = Uint8Array.from([0x0b, 0x41, 0x01, 0x0b]);
+
+/**
+ * With a count hook set, Lua 5.4 calls luaG_traceexec before every instruction: `return 1` keeps
+ * the interpreter's local `trap` on, and the call took about half of a tight loop's time (Lua 5.1,
+ * which Redis runs, counts inline). Making it return 0 turns `trap` off until the next point that
+ * reloads it from `ci->u.l.trap`, which stays set: every backward jump, loop and call return (the
+ * points where Lua 5.4 lets a signal's lua_sethook stop a loop), and function entry. The hook then
+ * counts those points instead of instructions, so a loop that never ends still reaches it.
+ * Returns the patched module, or null (unchanged behaviour) unless the function is found exactly once.
+ */
+export function patchTraceExec(wasm: Uint8Array): Uint8Array | null {
+  let at = -1;
+  forEachFunctionBody(wasm, (code, end) => {
+    if (end - code < TRACEEXEC_START.length + TRACEEXEC_END.length) return;
+    if (!startsWith(wasm, code, TRACEEXEC_START) || !startsWith(wasm, end - TRACEEXEC_END.length, TRACEEXEC_END)) return;
+    at = at === -1 ? end - 2 : -2;
+  });
+  if (at < 0) return null;
+  wasm[at] = 0x00;
+  return wasm;
+}
+
+function startsWith(b: Uint8Array, at: number, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length; i++) if (b[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** Calls `fn(codeStart, end)` for each function body of a wasm binary (code after its locals). */
+function forEachFunctionBody(b: Uint8Array, fn: (code: number, end: number) => void): void {
+  let p = 8;
+  const leb = (): number => {
+    let r = 0;
+    let shift = 0;
+    let x: number;
+    do {
+      x = b[p++]!;
+      r += (x & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while ((x & 0x80) !== 0 && p < b.length);
+    return r;
+  };
+  while (p < b.length) {
+    const id = b[p++]!;
+    const size = leb();
+    const sectionEnd = p + size;
+    if (id === 10) {
+      const n = leb();
+      for (let i = 0; i < n && p < sectionEnd; i++) {
+        const bodyEnd = leb() + p;
+        const groups = leb();
+        for (let g = 0; g < groups; g++) {
+          leb();
+          p++;
+        }
+        fn(p, bodyEnd);
+        p = bodyEnd;
+      }
+    }
+    p = sectionEnd;
+  }
 }
 
 /** Emscripten's invoke_vii without its checks: calls table entry `fn`; a longjmp (a thrown number) unwinds to the setjmp. */

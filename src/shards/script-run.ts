@@ -79,10 +79,11 @@ let setLoadingRef = 0;
 let runner: CommandRunner;
 let sctx: Ctx;
 let argBuf = new Uint8Array(1024);
-/** The instruction hook (a wasm function pointer) and how many instructions pass between its calls. */
+/** The count hook (a wasm function pointer) and how many counts pass between its calls. */
 let hook = 0;
-const HOOK_EVERY = 100_000;
-/** Called every 100k Lua instructions of a running script; returns true to stop it. */
+/** 100k instructions, as Redis; or 10k trap points (loop edges, calls, returns) where the VM counts those (lua-vm.ts patchTraceExec). */
+let hookEvery = 100_000;
+/** Called every hookEvery counts of a running script; returns true to stop it. */
 let onSlice: () => boolean = () => false;
 /** Called when a script ends. */
 let onEnd: () => void = () => {};
@@ -507,6 +508,7 @@ function pushRedisApi(): void {
  */
 export async function initScripting(store: Store, limits: ShardLimits, run: CommandRunner, runs: (id: number) => boolean): Promise<void> {
   const module = await loadLuaModule();
+  if (module.hookCountsTraps === true) hookEvery = 10_000;
   vm = new LuaVm(module);
   runner = run;
   shardRuns = runs;
@@ -550,7 +552,7 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
       vm.m._lua_error(vm.L);
     }
   }, 'vii');
-  m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
+  m._lua_sethook(L, hook, MASK_COUNT, hookEvery);
 }
 
 /** Writes [name, argv...] of the running script (FUNCTION STATS's running_script). */
@@ -561,7 +563,7 @@ export function writeScriptInfo(out: RespWriter): void {
   for (let i = 0; i < c.argc; i++) out.bulk(c.buf, c.as[i]!, c.al[i]!);
 }
 
-/** Sets what the VM does every 100k instructions of a running script (busy tracking, kills) and when it ends. */
+/** Sets what the VM does every hookEvery counts of a running script (busy tracking, kills) and when it ends. */
 export function setSliceHandler(slice: () => boolean, end: () => void): void {
   onSlice = slice;
   onEnd = end;
@@ -658,12 +660,12 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   running.logEffects = c.logEffects;
   running.name = name;
   running.ctx = c;
-  // Restart the instruction count: the hook's first call comes after this script's first 100k instructions, not at a count left by earlier scripts.
-  m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
+  // Restart the count: the hook's first call comes after this script's first hookEvery counts, not at a count left by earlier scripts.
+  m._lua_sethook(L, hook, MASK_COUNT, hookEvery);
   const rc = m._lua_pcallk(L, nargs, 1, 1, 0, 0);
   running.active = false;
   // A killed script left the hook firing on every line.
-  if (running.kill) m._lua_sethook(L, hook, MASK_COUNT, HOOK_EVERY);
+  if (running.kill) m._lua_sethook(L, hook, MASK_COUNT, hookEvery);
   onEnd();
   if (effectCount !== 0) {
     effectsSink(c.conn, c.seq, effects.bytes, effects.len);

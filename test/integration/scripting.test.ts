@@ -212,10 +212,16 @@ describe.each([1, 3])('scripting with %i shard(s)', (shards) => {
     expect(await r.fcall('hello', 0)).toBe('hi');
   });
 
-  it('answers BUSY while a script runs past the threshold, and SCRIPT KILL stops it', async () => {
+  it.each([
+    'while true do end',
+    'repeat until false',
+    '::top:: goto top',
+    'local function f() return f() end return f()',
+    'while true do pcall(error) end',
+  ])('answers BUSY while a script runs past the threshold, and SCRIPT KILL stops it: %s', async (loop) => {
     await r.config('SET', 'busy-reply-threshold', '50');
     const runner = new Redis({ port: srv.port, host: '127.0.0.1' });
-    const looping = runner.eval('while true do end', 0).then(
+    const looping = runner.eval(loop, 0).then(
       () => 'finished',
       (e: Error) => e.message,
     );

@@ -7,7 +7,9 @@ import { Store } from '../../src/shards/store.js';
 import { Ctx } from '../../src/shards/context.js';
 import { RespWriter } from '../../src/wire/resp-writer.js';
 import { buildHandlerTable } from '../../src/shards/command-set.js';
-import { initScripting } from '../../src/shards/script-run.js';
+import { initScripting, setSliceHandler } from '../../src/shards/script-run.js';
+import { loadLuaModule, patchTraceExec } from '../../src/shards/lua-vm.js';
+import { readFileSync } from 'node:fs';
 import { scriptCommands, splitArgs } from '../../src/shards/t_script.js';
 import { lookupCommand } from '../../src/commands/table.js';
 import { formatG } from '../../src/shards/lua-cjson.js';
@@ -154,5 +156,42 @@ describe('cmsgpack decoding', () => {
     expect(evalRaw('return cmsgpack.unpack(string.sub(cmsgpack.pack({1,2,3}), 1, 2))')).toMatch(/^-ERR Missing bytes in input\./);
     expect(evalRaw("return cmsgpack.unpack('\\193')")).toMatch(/^-ERR Bad data format in input\./);
     expect(evalRaw("return {pcall(cmsgpack.unpack, '\\145')}")).toMatch(/Missing bytes in input\./);
+  });
+});
+
+describe('the count hook', () => {
+  it("finds luaG_traceexec once in wasmoon's module and patches only that", async () => {
+    const m = await loadLuaModule();
+    // False means a wasmoon upgrade moved the function: scripts still run, at the per-instruction hook's cost.
+    expect(m.hookCountsTraps).toBe(true);
+    const wasm = readFileSync(new URL('../../node_modules/wasmoon/dist/glue.wasm', import.meta.url));
+    const patched = patchTraceExec(new Uint8Array(wasm));
+    expect(patched).not.toBeNull();
+    const changed = [...patched!.keys()].filter((i) => patched![i] !== wasm[i]);
+    expect(changed).toHaveLength(1);
+    expect(patchTraceExec(new Uint8Array(wasm.subarray(0, 4096)))).toBeNull();
+  });
+
+  it('still counts loops, tail calls and gotos, so long scripts reach the hook', () => {
+    let slices = 0;
+    setSliceHandler(
+      () => {
+        slices++;
+        return false;
+      },
+      () => {},
+    );
+    for (const loop of [
+      'local n = 0 for i = 1, 3e6 do n = n + 1 end return n',
+      'local n = 0 while n < 3e6 do n = n + 1 end return n',
+      'local n = 0 repeat n = n + 1 until n >= 3e6 return n',
+      'local n = 0 ::top:: n = n + 1 if n < 3e6 then goto top end return n',
+      'local function f(n) if n >= 3e6 then return n end return f(n + 1) end return f(0)',
+    ]) {
+      const before = slices;
+      expect(evalRaw(loop)).toBe(':3000000\r\n');
+      // One count per iteration at least (its backward jump or call): 3M iterations pass the hook 300 times.
+      expect(slices - before).toBeGreaterThanOrEqual(300);
+    }
   });
 });
