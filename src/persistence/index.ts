@@ -12,7 +12,7 @@
  */
 export type { RdbEntry, RdbValue } from './rdb-types.js';
 export { RdbError, type RdbErrorCode } from './rdb-error.js';
-export { RdbWriter, encodeEntries, type RdbSink, type RdbWriterOptions } from './rdb-writer.js';
+export { RdbWriter, encodeEntries, type RdbSink, type RdbWriterOptions, type ReplHistory } from './rdb-writer.js';
 export { readRdb, readRdbFile, functionCodes, type RdbRecord, type RdbSummary } from './rdb-reader.js';
 export { encodeDumpPayload, decodeDumpPayload } from './dump-payload.js';
 export { saveRdbFile, SnapshotFile, type DbSizes } from './snapshot-file.js';

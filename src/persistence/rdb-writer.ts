@@ -18,7 +18,7 @@ export interface RdbWriterOptions {
   ctime?: number;
   usedMem?: number;
   /** The replication history the data belongs to (aux repl-stream-db, repl-id, repl-offset), so a restarted replica continues it. */
-  repl?: { streamDb: number; id: string; offset: number };
+  repl?: ReplHistory;
 }
 
 const FLUSH_AT = 64 * 1024;
@@ -39,9 +39,17 @@ export function encodeEntries(entries: Iterable<RdbEntry>, opts: EncodeOptions):
   return w.take();
 }
 
+/** A replica's history as its RDB names it (aux repl-stream-db, repl-id, repl-offset). */
+export interface ReplHistory {
+  streamDb: number;
+  id: string;
+  offset: number;
+}
+
 /**
- * Writes header, databases and trailer (EOF + CRC-64) to a sink. Call begin(), then entries (each
- * database's entries together), then end(); the sink sees 64 KiB chunks, so memory stays flat.
+ * Writes header, databases and trailer (EOF + CRC-64) to a sink: entries (each database's entries
+ * together), then end(); the header goes out with the first record (or at begin()). The sink sees
+ * 64 KiB chunks, so memory stays flat.
  */
 export class RdbWriter {
   private readonly out = new ByteWriter(FLUSH_AT * 2);
@@ -54,6 +62,7 @@ export class RdbWriter {
     private readonly options: RdbWriterOptions = {},
   ) {
     this.encode = { compress: options.compress ?? true };
+    this.repl = options.repl;
   }
 
   private aux(key: string, value: string): void {
@@ -73,14 +82,24 @@ export class RdbWriter {
     this.sink(chunk);
   }
 
-  /** Magic, version and the aux fields Redis 7.0 writes. */
+  private begun = false;
+  private repl: ReplHistory | undefined;
+
+  /** The history the header names, when it is known only after the writer was made (before the first record). */
+  history(repl: ReplHistory): void {
+    this.repl = repl;
+  }
+
+  /** Magic, version and the aux fields Redis 7.0 writes; the first record writes them if begin() was not called. */
   begin(): void {
+    if (this.begun) return;
+    this.begun = true;
+    const repl = this.repl;
     this.out.bytes(asciiBytes(`REDIS${String(RDB_VERSION).padStart(4, '0')}`));
     this.aux('redis-ver', this.options.redisVersion ?? '7.0.15');
     this.aux('redis-bits', '64');
     this.aux('ctime', String(this.options.ctime ?? Math.floor(Date.now() / 1000)));
     this.aux('used-mem', String(this.options.usedMem ?? process.memoryUsage().rss));
-    const repl = this.options.repl;
     if (repl !== undefined) {
       this.aux('repl-stream-db', String(repl.streamDb));
       this.aux('repl-id', repl.id);
@@ -91,6 +110,7 @@ export class RdbWriter {
 
   /** Starts database `db`, with its key and expiry counts as the RESIZEDB hint when known. */
   selectDb(db: number, sizes?: { keys: number; expires: number }): void {
+    this.begin();
     this.out.u8(RdbOpcode.SELECTDB);
     writeLength(this.out, db);
     if (sizes) {
@@ -124,12 +144,14 @@ export class RdbWriter {
    * payload): after the aux fields and before the first database, where Redis writes them.
    */
   functionRecords(records: Uint8Array): void {
+    this.begin();
     this.out.bytes(records);
     this.maybeFlush();
   }
 
   /** EOF opcode and the checksum; flushes everything to the sink. */
   end(): void {
+    this.begin();
     this.out.u8(RdbOpcode.EOF);
     this.flush();
     this.sink(crc64ToLE(this.crc));

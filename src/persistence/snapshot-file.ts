@@ -2,7 +2,7 @@
 import { openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { RdbEntry } from './rdb-types.js';
-import { RdbWriter, type RdbWriterOptions } from './rdb-writer.js';
+import { RdbWriter, type RdbWriterOptions, type ReplHistory } from './rdb-writer.js';
 import { commitTempFile, commitTempHandle, discardTempFile, tempPathFor } from './durable-file.js';
 
 /** Key and expiry counts of one database, written as the RESIZEDB hint. */
@@ -65,7 +65,11 @@ export class SnapshotFile {
     opts: RdbWriterOptions,
   ) {
     this.writer = new RdbWriter((chunk) => this.enqueue(chunk), opts);
-    this.writer.begin();
+  }
+
+  /** The replication history at the copy's point (a replica's snapshot for its own replicas); before any record. */
+  history(repl: ReplHistory): void {
+    this.writer.history(repl);
   }
 
   /** Opens the temp file and writes the header. */

@@ -29,7 +29,7 @@ import {
   functionCodes,
   type PersistenceStatus,
   type RdbEntry,
-  type RdbWriterOptions,
+  type ReplHistory,
 } from '../persistence/index.js';
 import { E_AOF_OFF, E_AOF_REWRITE_IN_PROGRESS, E_BGSAVE_CHILD_ACTIVE, E_BGSAVE_IN_PROGRESS, E_ERR, E_SYNTAX } from '../wire/error-text.js';
 import { registerInfoSection } from './info.js';
@@ -41,6 +41,8 @@ const DUMP = Buffer.from('DUMP');
 export interface SnapshotTarget {
   /** Bytes accepted but not yet written: the walk waits on drained() when this grows. */
   readonly queuedBytes: number;
+  /** The replication history at the copy's point, for the header (a replica's snapshot for its own replicas); before any record. */
+  history(repl: ReplHistory): void;
   /** The function libraries (RDB FUNCTION2 records), before the first database. */
   functionRecords(records: Uint8Array): void;
   selectDb(db: number, sizes?: { keys: number; expires: number }): void;
@@ -75,7 +77,7 @@ export class ServerPersistence {
   /** SHUTDOWN SAVE / NOSAVE; null: save when save points are configured. */
   private saveOnExit: boolean | null = null;
   /** The replication history snapshots record (a replica's, so it resyncs partially after a restart); null: none. */
-  replInfo: () => RdbWriterOptions['repl'] | null = () => null;
+  replInfo: () => ReplHistory | null = () => null;
   /** The aux fields of the RDB loaded at start-up (repl-id, repl-offset…). */
   loadedAux = new Map<string, string>();
 
@@ -228,7 +230,7 @@ export class ServerPersistence {
   async save(): Promise<void> {
     // The history is read with the shards held, at the copy's own point: read after it, a stream
     // command applied meanwhile would be counted in the offset but missing from the file.
-    let repl: RdbWriterOptions['repl'] | null = null;
+    let repl: ReplHistory | null = null;
     const { parts, functions } = await this.snapshot(() => (repl = this.replInfo()));
     function* entries(): Generator<RdbEntry> {
       for (const dbParts of parts) for (const p of dbParts) yield* unpackEntries(p.packed);
@@ -336,7 +338,7 @@ export class ServerPersistence {
       this.log.info('Starting BGSAVE for SYNC with target: disk');
     } else this.log.info('Starting BGSAVE for SYNC with target: replicas sockets');
     let failure: unknown = null;
-    const run = this.writeBackground(atPoint, target).then(
+    const run = this.writeBackground(atPoint, target, true).then(
       (bytes) => {
         if (toDisk) s.bgsaveFinished(true);
         this.log.info('Background RDB transfer terminated with success', { bytes });
@@ -354,11 +356,18 @@ export class ServerPersistence {
     return this.rdbPath;
   }
 
-  private async writeBackground(atPoint: () => void = () => undefined, target: SnapshotTarget | null = null): Promise<number> {
+  /**
+   * A point-in-time copy to dbfilename or `target`. `forReplicas`: the header names a replica's history
+   * as of the copy's point, so its own replicas know the database its master's stream has selected. A
+   * BGSAVE file names none (a replica restarted from one syncs fully; SAVE and shutdown record it).
+   */
+  private async writeBackground(
+    atPoint: () => void = () => undefined,
+    target: SnapshotTarget | null = null,
+    forReplicas = false,
+  ): Promise<number> {
     const compress = this.a.config.get('rdbcompression') === 'yes';
     const pool = await this.encodePool(compress);
-    // No history in a BGSAVE file: its header is written before the copy's point, so the offset could
-    // not match the data; a replica restarted from one syncs fully (SAVE and shutdown record it).
     const file = target ?? (await SnapshotFile.create(this.rdbPath, { compress }));
     let committing = false;
     try {
@@ -373,6 +382,8 @@ export class ServerPersistence {
       await this.walkCopies(
         (functions) => {
           atPoint();
+          const repl = forReplicas ? this.replInfo() : null;
+          if (repl !== null) file.history(repl);
           file.functionRecords(functions);
         },
         async (db, sizes) => {

@@ -5,7 +5,9 @@
  * and sent as `$<len>`, or streamed to the sockets in the `$EOF:<mark>` form when the replica said
  * `capa eof` and repl-diskless-sync is on), then get the write stream (repl-stream.ts). The cron
  * pings them, drops silent ones, frees an unused backlog, and keeps the good-replica count that
- * min-replicas-to-write needs; REPLCONF ACK moves their offsets, which WAIT counts.
+ * min-replicas-to-write needs; REPLCONF ACK moves their offsets, which WAIT counts. A replica
+ * serves replicas of its own the same way while its master's stream runs, passing that stream on
+ * unchanged (relay) instead of producing one.
  */
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
@@ -13,7 +15,7 @@ import type { Acceptor } from '../io/acceptor.js';
 import { REPLY_OFF, type Connection } from '../io/connection.js';
 import { parseOutputLimits } from '../io/reply-flusher.js';
 import type { Logger } from '../log.js';
-import { RdbWriter } from '../persistence/index.js';
+import { RdbWriter, type ReplHistory } from '../persistence/index.js';
 import { CMD } from '../commands/ids.generated.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';
 import { parseI64 } from '../wire/bytes.js';
@@ -103,10 +105,12 @@ class SyncJob {
   }
 }
 
-/** A diskless sync's RDB: written to every replica socket of the job as the walk produces it. */
+/**
+ * A diskless sync's RDB: written to every replica socket of the job as the walk produces it (its
+ * header with the first record, after the `$EOF:` line the snapshot point wrote).
+ */
 class SocketTarget implements SnapshotTarget {
   private readonly writer: RdbWriter;
-  private begun = false;
   bytes = 0;
 
   constructor(
@@ -121,11 +125,8 @@ class SocketTarget implements SnapshotTarget {
     for (const l of this.job.live) l.write(chunk);
   }
 
-  /** The header goes out at the first data, after the `$EOF:` line the snapshot point wrote. */
-  private begin(): void {
-    if (this.begun) return;
-    this.begun = true;
-    this.writer.begin();
+  history(repl: ReplHistory): void {
+    this.writer.history(repl);
   }
 
   get queuedBytes(): number {
@@ -135,17 +136,14 @@ class SocketTarget implements SnapshotTarget {
   }
 
   functionRecords(records: Uint8Array): void {
-    this.begin();
     this.writer.functionRecords(records);
   }
 
   selectDb(db: number, sizes?: { keys: number; expires: number }): void {
-    this.begin();
     this.writer.selectDb(db, sizes);
   }
 
   writeBlock(db: number, block: Uint8Array, crc?: bigint): void {
-    this.begin();
     this.writer.writeEncoded(db, block, crc);
   }
 
@@ -156,7 +154,6 @@ class SocketTarget implements SnapshotTarget {
   }
 
   async commit(): Promise<{ bytes: number }> {
-    this.begin();
     this.writer.end();
     this.send(Buffer.from(this.job.mark, 'latin1'));
     return { bytes: this.bytes };
@@ -262,7 +259,9 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
   /** PSYNC replid offset, or SYNC (`psync` false): the connection becomes a replica link. */
   private attach(conn: Connection, seq: number, cmd: ParsedCommand, psync: boolean): void {
     if (conn.replica) return this.a.replyConst(conn, seq, EMPTY);
-    if (this.repl.upstream !== null) return this.a.replyError(conn, seq, E_NOMASTERLINK);
+    // A replica serves replicas of its own while its master's stream runs (Redis's chained replication).
+    const upstream = this.repl.upstream;
+    if (upstream !== null && !upstream.linkUp()) return this.a.replyError(conn, seq, E_NOMASTERLINK);
     const hs = this.handshakes.get(conn) ?? { port: 0, ip: '', eof: false, psync2: false };
     this.handshakes.delete(conn);
     // From here on the link gets only what the protocol sends, written straight to its socket.
@@ -281,8 +280,9 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     if (psync) {
       const replid = Buffer.from(cmd.buf.subarray(cmd.argStart[1]!, cmd.argStart[1]! + cmd.argLen[1]!)).toString('latin1');
       const offset = parseI64(cmd.buf, cmd.argStart[2]!, cmd.argLen[2]!);
-      // The backlog must hold this turn's writes before it is read.
+      // The backlog must hold this turn's writes (or everything applied from the master) before it is read.
       this.stream?.flush();
+      upstream?.offset();
       if (offset !== null && st.canContinue(replid, Number(offset))) return this.continuePartially(link, Number(offset));
       if (replid !== '?') this.syncPartialErr++;
       this.log.info('Full resync requested by replica', { replica: `${link.ip}:${hs.port}` });
@@ -305,9 +305,16 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     this.log.info('Partial resynchronization request accepted', { replica: `${link.ip}:${link.hs.port}`, offset });
   }
 
-  /** A backlog and the stream feeding it; a new backlog starts a new history (Redis's changeReplicationId + clearReplicationId2). */
+  /**
+   * A backlog and the stream feeding it; a new backlog starts a new history (Redis's changeReplicationId +
+   * clearReplicationId2). A replica's history is its master's, and its stream is the one it applies (relay).
+   */
   private ensureHistory(): void {
     const st = this.repl.state;
+    if (this.repl.upstream !== null) {
+      st.ensureBacklog(this.a.config.num('repl-backlog-size'));
+      return;
+    }
     if (st.backlog === null) {
       st.replid = newReplId();
       st.replid2 = NO_REPLID;
@@ -319,7 +326,7 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
 
   /** The stream feeds the backlog from now on (while this server is a master). */
   private startStream(): void {
-    if (this.stream !== null) return;
+    if (this.stream !== null || this.repl.upstream !== null) return;
     this.stream = new ReplStream(this.repl, (chunk) => this.distribute(chunk));
     this.propagation.setStream(this.stream);
   }
@@ -389,8 +396,14 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     const st = this.repl.state;
     // A tiny repl-backlog-ttl may have freed them while the job waited.
     this.ensureHistory();
-    this.stream!.flush();
-    this.stream!.forceSelect();
+    const upstream = this.repl.upstream;
+    if (upstream !== null) {
+      // What the master client dispatched is in the shards: the point's offset counts it, and the RDB names its database.
+      upstream.offset();
+    } else {
+      this.stream!.flush();
+      this.stream!.forceSelect();
+    }
     for (const l of job.live) {
       l.held = [];
       l.heldBytes = 0;
@@ -520,18 +533,26 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
   }
 
   /**
-   * Becoming a replica drops this server's replicas (they reconnect and learn the new history, as
-   * Redis's disconnectSlaves); becoming a master again starts the stream at once when a backlog
-   * exists, so writes after a promotion reach the backlog that replicas of the old history continue from.
+   * A change of role drops this server's replicas: they reconnect and learn the new history (as Redis's
+   * disconnectSlaves; after a promotion they continue partially, through replid2). Becoming a master
+   * again starts the stream at once when a backlog exists, so writes after a promotion reach the
+   * backlog that replicas of the old history continue from.
    */
   roleChanged(): void {
-    if (this.repl.upstream !== null) {
-      for (const l of this.links) this.a.kill(l.conn);
-    } else if (this.repl.state.backlog !== null) {
+    this.historyChanged();
+    if (this.repl.upstream === null && this.repl.state.backlog !== null) {
       this.startStream();
       this.stream!.restart();
     }
     this.refreshGood();
+  }
+
+  historyChanged(): void {
+    for (const l of this.links) this.a.kill(l.conn);
+  }
+
+  relay(chunk: Buffer): void {
+    if (this.links.length > 0) this.distribute(chunk);
   }
 
   // ---- the cron ----
@@ -541,9 +562,9 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     const cfg = this.a.config;
     const now = Date.now();
     this.cronLoops++;
-    // A replica's history is its master's: its stream stays silent (repl-stream.ts), nothing to ping or free.
-    if (this.repl.upstream !== null) return;
-    if (this.links.length > 0 && this.stream !== null && this.cronLoops % cfg.num('repl-ping-replica-period') === 0) {
+    // A replica's own replicas get its master's PINGs in the stream it relays; it pings nobody itself.
+    const master = this.repl.upstream === null;
+    if (master && this.links.length > 0 && this.stream !== null && this.cronLoops % cfg.num('repl-ping-replica-period') === 0) {
       this.stream.command(-1, PING);
       this.a.scheduleTick();
     }
@@ -561,7 +582,8 @@ export class MasterSide implements DownstreamSide, ReplconfListener, WaitAcks {
     }
     const st = this.repl.state;
     const ttl = cfg.num('repl-backlog-ttl') * 1000;
-    if (this.links.length === 0 && st.backlog !== null && ttl > 0 && now - this.noReplicasSince > ttl) {
+    // A replica keeps its backlog: it continues its master's history, and serves it after a promotion.
+    if (master && this.links.length === 0 && st.backlog !== null && ttl > 0 && now - this.noReplicasSince > ttl) {
       st.replid = newReplId();
       st.replid2 = NO_REPLID;
       st.secondOffset = -1;

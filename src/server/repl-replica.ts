@@ -142,6 +142,11 @@ export class ReplicaSide implements UpstreamSide {
     return true;
   }
 
+  /** True while the master's stream runs (ROLE's "connected"). */
+  linkUp(): boolean {
+    return this.link === Link.Connected;
+  }
+
   /** The offset of the stream applied so far (Redis's replicationGetSlaveOffset; cluster headers carry it). */
   offset(): number {
     this.account();
@@ -279,6 +284,7 @@ export class ReplicaSide implements UpstreamSide {
           s.secondOffset = s.offset + 1;
           s.replid = reply.replid;
           this.log.info(`Master replication ID changed to ${reply.replid}`);
+          this.repl.historyChanged();
         }
         s.ensureBacklog(this.config.num('repl-backlog-size'));
         this.startStream(at, this.streamDb, at.lines.rest());
@@ -347,6 +353,7 @@ export class ReplicaSide implements UpstreamSide {
   private async loadTransfer(at: Attempt, gen: number): Promise<void> {
     at.diskless = at.rdb!.size === 0;
     const path = join(this.config.get('dir'), this.config.get('dbfilename'));
+    let streamDb = 0;
     this.loading = true;
     this.refresh();
     try {
@@ -354,12 +361,15 @@ export class ReplicaSide implements UpstreamSide {
       at.tmpFd = -1;
       renameSync(at.tmpPath, path);
       at.tmpPath = '';
+      this.repl.historyChanged();
       this.log.info('MASTER <-> REPLICA sync: Flushing old data');
       await this.a.coordinator.callAll(0, CMD.FLUSHALL, [Buffer.from('FLUSHALL')]);
       // The master's libraries replace this replica's, as Redis empties its functions for a full sync.
       await this.a.coordinator.callAll(0, CMD.FUNCTION_FLUSH, [Buffer.from('FUNCTION'), Buffer.from('FLUSH')]);
       this.log.info('MASTER <-> REPLICA sync: Loading DB in memory');
-      const { keys } = await loadReplicaRdb(this.a, path);
+      const { keys, aux } = await loadReplicaRdb(this.a, path);
+      // A replica of a replica learns which database its master's stream has selected from the RDB (Redis's rsi.repl_stream_db).
+      streamDb = Number(aux.get('repl-stream-db') ?? '0') || 0;
       this.log.info(`MASTER <-> REPLICA sync: Finished with success (${keys} keys)`);
     } catch (err) {
       this.loading = false;
@@ -381,7 +391,7 @@ export class ReplicaSide implements UpstreamSide {
     this.fullSync = null;
     const early = Buffer.concat(at.early);
     at.early = [];
-    this.startStream(at, 0, early);
+    this.startStream(at, streamDb, early);
     // A diskless master sends the stream only once it has our first ACK.
     if (at.diskless) this.sendAck();
   }
@@ -447,6 +457,7 @@ export class ReplicaSide implements UpstreamSide {
       const b = this.pending[0]!;
       const n = Math.min(delta, b.length - this.pendingPos);
       s.feed(b, this.pendingPos, n);
+      this.repl.relay(b.subarray(this.pendingPos, this.pendingPos + n));
       delta -= n;
       this.pendingPos += n;
       if (this.pendingPos === b.length) {

@@ -30,6 +30,10 @@ export interface UpstreamSide {
   infoLines(): string[];
   /** ROLE's reply for a replica: slave, host, port, link state, offset. */
   writeRole(w: RespWriter): void;
+  /** True while the master's stream is applied: only then may replicas of this replica sync (else -NOMASTERLINK). */
+  linkUp(): boolean;
+  /** The offset of the stream applied so far, every dispatched byte counted and in the backlog. */
+  offset(): number;
 }
 
 /** The master side: the replicas attached to this server. */
@@ -42,6 +46,10 @@ export interface DownstreamSide {
   close(): void;
   /** This server became a replica, or a master again (upstream set or cleared). */
   roleChanged(): void;
+  /** Bytes of the master's stream this replica applied (already in the backlog): passed on unchanged to its own replicas. */
+  relay(chunk: Buffer): void;
+  /** The history this replica serves changed (a full sync, or a master with a new id): its replicas reconnect to learn it. */
+  historyChanged(): void;
 }
 
 /** The replication of one server. */
@@ -73,6 +81,16 @@ export class Replication {
     lines.push('master_failover_state:no-failover');
     lines.push(...this.state.infoLines(this.a.config.num('repl-backlog-size')));
     return lines;
+  }
+
+  /** Stream bytes this replica applied from its master: on to its own replicas, unchanged (Redis's proxied stream). */
+  relay(chunk: Buffer): void {
+    this.downstream?.relay(chunk);
+  }
+
+  /** This replica's history changed under it: its own replicas must reconnect. */
+  historyChanged(): void {
+    this.downstream?.historyChanged();
   }
 
   /** Stops the sides' timers (server shutdown). */
