@@ -889,9 +889,11 @@ export class Acceptor {
     } else routed = this.route(conn, seq, id, cmd);
     this.trackFlag = 0;
     if (!routed) return false;
+    const blocks = (spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq) && mayBlock(id, cmd);
     if (this.aof.sink !== null) this.aof.dispatched(conn.id, seq, (spec.flags & F_WRITE) !== 0, conn.db, id, cmd);
+    else if (blocks && (spec.flags & F_WRITE) !== 0) this.aof.dispatchedBlocking(conn.id, seq, conn.db, id, cmd);
     if (tracked && !this.trackSent) this.onRead(conn, seq, id, cmd);
-    if ((spec.flags & F_BLOCKING) !== 0 && !conn.noBlock && seq >= conn.nextWrite && !conn.early.has(seq) && mayBlock(id, cmd)) {
+    if (blocks) {
       // Like Redis, a blocked client runs nothing else until its command is answered.
       conn.blockedSeq = seq;
       conn.blockedCmd = id;

@@ -199,6 +199,11 @@ class Waiting {
 export class AofOrder {
   /** The propagation fan-out while the AOF or the replication stream is on. */
   sink: AofSink | null = null;
+  /**
+   * The same fan-out while neither is on: a blocking write is captured with it anyway, since its
+   * client may be served after a replica attached, and the pop that served it must reach the replica.
+   */
+  idle: AofSink | null = null;
   /** Client writes waiting for their reply, by connection id (emptied ones are pruned now and then). */
   private readonly pending = new Map<number, Waiting>();
   /** Flushes since the last pruning of emptied connections. */
@@ -236,6 +241,15 @@ export class AofOrder {
       else w.putEncoded(seq, db, id, cmd, sink);
     }
     this.taken = false;
+  }
+
+  /** A blocking write dispatched while nothing listens: held like any write, and logged if something listens when it is served. */
+  dispatchedBlocking(connId: number, seq: number, db: number, id: number, cmd: ParsedCommand): void {
+    const sink = this.idle;
+    if (sink === null) return;
+    const w = this.waiting(connId);
+    if (sink.byArgv(id, cmd)) w.putWhole(seq, sink.capture(db, id, cmd));
+    else w.putEncoded(seq, db, id, cmd, sink);
   }
 
   /** A write split over shards (DEL, UNLINK, MSET): `byShard[s]` lists shard s's argument indexes. */

@@ -37,7 +37,9 @@ export class Propagation implements AofSink {
   private aof: AofLog | null = null;
   private stream: ReplStream | null = null;
 
-  constructor(private readonly a: Acceptor) {}
+  constructor(private readonly a: Acceptor) {
+    a.aof.idle = this;
+  }
 
   /** The open AOF (null when appendonly is off). */
   setAof(aof: AofLog | null): void {
