@@ -67,6 +67,7 @@ export class AofLog {
     this.appender = new AofAppender(this.path, config.get('appendfsync') as AppendFsync);
     this.baseSize = this.appender.size;
     config.onChange('appendfsync', (v) => {
+      if (this.closed) return;
       this.appender.close();
       this.appender = new AofAppender(this.path, v as AppendFsync);
     });
@@ -113,8 +114,11 @@ export class AofLog {
     this.appender.abortRewrite(rewriter);
   }
 
+  private closed = false;
+
   /** Flushes, fsyncs and closes the file. */
   close(): void {
+    this.closed = true;
     this.appender.close();
   }
 }

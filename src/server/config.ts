@@ -514,7 +514,7 @@ const PARAMS: Param[] = [
     help: 'BGSAVE schedule: "<seconds> <changes> ..." ("" = none)',
   },
   { name: 'rdbcompression', kind: 'bool', def: 'yes', mutable: true, help: 'LZF-compress long strings in RDB files' },
-  { name: 'appendonly', kind: 'bool', def: 'no', mutable: false, help: 'log every write to the append-only file' },
+  { name: 'appendonly', kind: 'bool', def: 'no', mutable: true, help: 'log every write to the append-only file' },
   { name: 'appendfilename', kind: 'string', def: 'appendonly.aof', mutable: false, help: 'AOF file name (in dir)' },
   {
     name: 'appendfsync',

@@ -149,8 +149,32 @@ export class ServerPersistence {
         shutdown(conn, seq, cmd);
       };
     }
+    this.a.config.onChange('appendonly', (v) => this.switchAof(v === 'yes'));
     this.cron = setInterval(() => this.saveCron(), 100);
     this.cron.unref();
+  }
+
+  /**
+   * CONFIG SET appendonly: on, the file starts over from a rewrite of the data set (after a running
+   * BGSAVE), writes from now on going to it, as Redis's startAppendOnly; off, it is flushed and closed.
+   */
+  private switchAof(on: boolean): void {
+    if (on === (this.aof !== null)) return;
+    if (on) {
+      this.aof = new AofLog(this.a.config);
+      this.propagation.setAof(this.aof);
+      this.status.aofEnabled = true;
+      this.log.info('AOF enabled: rewriting it from the data set');
+      if (this.bgsaveRunning !== null || this.status.aofRewriteInProgress) this.status.aofRewriteScheduled = true;
+      else this.rewriteAof().catch((err: unknown) => this.log.error('AOF rewrite failed', { error: String(err) }));
+      return;
+    }
+    this.propagation.setAof(null);
+    this.aof!.close();
+    this.aof = null;
+    this.status.aofEnabled = false;
+    this.status.aofRewriteScheduled = false;
+    this.log.info('AOF disabled');
   }
 
   /** Runs a BGSAVE when a `save <seconds> <changes>` point is due (Redis's serverCron rule). */
@@ -440,6 +464,8 @@ export class ServerPersistence {
           for (const e of unpackEntries(packed)) rewriter!.add(e);
         },
       );
+      // CONFIG SET appendonly no (or off and on again) while it ran: this file is not the AOF any more.
+      if (this.aof !== aof) throw new Error('appendonly was switched during the rewrite');
       aof.completeRewrite(rewriter!);
       this.status.rewriteFinished(true);
       this.log.info('Background AOF rewrite finished successfully');

@@ -198,3 +198,44 @@ describe('AOF', () => {
     expect(await srv.stop()).toBe(0);
   });
 });
+
+describe('CONFIG SET appendonly', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sabre-aof-switch-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function persistence(r: Redis): Promise<string> {
+    return (await r.info('persistence')) as string;
+  }
+
+  it('turned on, starts the file from the data set and logs what follows, a blocked pop included; turned off, logs nothing more', async () => {
+    let srv = await startServer(['--shards', '2', '--dir', dir, '--save', '']);
+    const r = await connect(srv.port);
+    for (let i = 0; i < 100; i++) await r.set(`before:${i}`, String(i));
+    await r.rpush('jobs', 'old');
+    await r.lpop('jobs');
+    const worker = await connect(srv.port);
+    const popped = worker.blpop('jobs', 0);
+    while (!/blocked_clients:1/.test((await r.info('clients')) as string)) await sleep(10);
+    expect(await r.config('SET', 'appendonly', 'yes')).toBe('OK');
+    expect(await r.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+    while (!/aof_enabled:1[\s\S]*aof_rewrite_in_progress:0/.test(await persistence(r))) await sleep(10);
+    await r.set('after', 'on');
+    await r.rpush('jobs', 'j1', 'j2');
+    expect(await popped).toEqual(['jobs', 'j1']);
+    expect(await r.config('SET', 'appendonly', 'no')).toBe('OK');
+    expect(await persistence(r)).toMatch(/aof_enabled:0/);
+    await r.set('while-off', 'x');
+    r.disconnect();
+    worker.disconnect();
+    await srv.stop();
+
+    srv = await startServer(['--shards', '2', '--dir', dir, '--save', '', '--appendonly', 'yes']);
+    const back = await connect(srv.port);
+    expect(await back.get('before:42')).toBe('42');
+    expect(await back.get('after')).toBe('on');
+    expect(await back.lrange('jobs', 0, -1)).toEqual(['j2']);
+    expect(await back.get('while-off')).toBe(null);
+    back.disconnect();
+    await srv.stop();
+  });
+});
