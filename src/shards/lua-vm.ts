@@ -78,8 +78,16 @@ export class LuaVm {
   private readonly names = new Map<string, number>();
 
   constructor(readonly m: LuaModule) {
-    this.L = m._luaL_newstate();
-    m._luaL_openlibs(this.L);
+    // Lua 5.4 seeds its string hashes (so table order) and math.random from time(NULL) here: with the
+    // clock read as 0, every VM orders a table's keys the same way, run after run, as Redis's
+    // unseeded Lua 5.1 does.
+    clockFrozen = true;
+    try {
+      this.L = m._luaL_newstate();
+      m._luaL_openlibs(this.L);
+    } finally {
+      clockFrozen = false;
+    }
     this.cell = m._malloc(16);
     this.grow(4096);
     patchNumberFormat(m);
@@ -230,6 +238,8 @@ export function bigIndex(i: number): bigint {
 }
 
 let modulePromise: Promise<LuaModule> | null = null;
+/** While set, the module's clock (time(NULL)) reads 0: see LuaVm's constructor. */
+let clockFrozen = false;
 
 /** Loads the Lua wasm module (once per thread). */
 export function loadLuaModule(): Promise<LuaModule> {
@@ -265,7 +275,11 @@ async function loadRawModule(): Promise<LuaModule> {
   wasm.instantiate = async (src, imports) => {
     const env = imports?.env as Record<string, unknown> | undefined;
     const lua = env !== undefined && typeof env.invoke_vii === 'function';
-    if (lua) env.invoke_vii = (fn: number, a: number, b: number) => invokeVii(raw!, fn, a, b);
+    if (lua) {
+      env.invoke_vii = (fn: number, a: number, b: number) => invokeVii(raw!, fn, a, b);
+      const now = env.emscripten_date_now as () => number;
+      env.emscripten_date_now = () => (clockFrozen ? 0 : now());
+    }
     if (lua && (src instanceof Uint8Array || src instanceof ArrayBuffer)) {
       const patched = patchTraceExec(new Uint8Array(src instanceof ArrayBuffer ? src.slice(0) : src.slice()));
       if (patched !== null) {

@@ -282,3 +282,23 @@ describe('scripts and the AOF', () => {
     }
   });
 });
+
+describe('table order', () => {
+  it("is the same on every server and shard, as Redis's unseeded Lua keeps it", async () => {
+    const script =
+      "local t = {} for i = 1, 20 do t['k' .. i] = i end local s = {} for k in pairs(t) do s[#s + 1] = k end return table.concat(s, ',')";
+    const orders = new Set<string>();
+    for (let run = 0; run < 2; run++) {
+      const srv = await startServer(['--shards', '3']);
+      const r = new Redis({ port: srv.port, host: '127.0.0.1' });
+      // A key on each shard: the script runs in each in turn.
+      for (let shard = 0; shard < 3; shard++) {
+        const key = Array.from({ length: 50 }, (_, i) => `key:${i}`).find((k) => calculateSlot(k) % 3 === shard)!;
+        orders.add((await r.eval(script, 1, key)) as string);
+      }
+      r.disconnect();
+      await srv.stop();
+    }
+    expect(orders.size).toBe(1);
+  });
+});
