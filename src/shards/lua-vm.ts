@@ -78,9 +78,9 @@ export class LuaVm {
   private readonly names = new Map<string, number>();
 
   constructor(readonly m: LuaModule) {
-    // Lua 5.4 seeds its string hashes (so table order) and math.random from time(NULL) here: with the
-    // clock read as 0, every VM orders a table's keys the same way, run after run, as Redis's
-    // unseeded Lua 5.1 does.
+    // Lua 5.4 seeds math.random from time(NULL) and the state's address here: with the clock read as 0
+    // and a heap laid out the same way (no environment, see loadRawModule), every VM draws the same
+    // sequence, run after run. (String hashes, so table order, have no seed at all: patchHashSeed.)
     clockFrozen = true;
     try {
       this.L = m._luaL_newstate();
@@ -279,13 +279,23 @@ async function loadRawModule(): Promise<LuaModule> {
       env.invoke_vii = (fn: number, a: number, b: number) => invokeVii(raw!, fn, a, b);
       const now = env.emscripten_date_now as () => number;
       env.emscripten_date_now = () => (clockFrozen ? 0 : now());
+      // An empty environment: Emscripten copies it (argv[0] included) into the heap at start, which
+      // would move the state's address, and so math.random's seed, with the path the server runs
+      // from. Scripts see no environment anyway (no os, no package).
+      const wasi = imports!.wasi_snapshot_preview1 as Record<string, unknown>;
+      wasi.environ_sizes_get = (countAt: number, sizeAt: number) => {
+        const u32 = new Uint32Array((raw!.memory as { buffer: ArrayBuffer }).buffer);
+        u32[countAt >>> 2] = 0;
+        u32[sizeAt >>> 2] = 0;
+        return 0;
+      };
+      wasi.environ_get = () => 0;
     }
     if (lua && (src instanceof Uint8Array || src instanceof ArrayBuffer)) {
-      const patched = patchTraceExec(new Uint8Array(src instanceof ArrayBuffer ? src.slice(0) : src.slice()));
-      if (patched !== null) {
-        src = patched;
-        trapsPatched = true;
-      }
+      const copy = new Uint8Array(src instanceof ArrayBuffer ? src.slice(0) : src.slice());
+      trapsPatched = patchTraceExec(copy) !== null;
+      patchHashSeed(copy);
+      src = copy;
     }
     const made = await instantiate.call(wasm, src, imports);
     if (lua) raw = made.instance.exports as WasmExports;
@@ -305,6 +315,41 @@ async function loadRawModule(): Promise<LuaModule> {
   }
   glue.hookCountsTraps = trapsPatched;
   return glue;
+}
+
+/**
+ * The end of lua_newstate's seed computation in wasmoon's module (luai_makeseed inlined: the loop
+ * of luaS_hash over time and addresses, then `g->seed = h`, `local.get 2; local.get 1; i32.store
+ * offset=192`).
+ */
+const SEED_STORE = Uint8Array.from([
+  0x05, 0x74, 0x20, 0x01, 0x41, 0x02, 0x76, 0x6a, 0x6a, 0x20, 0x01, 0x73, 0x21, 0x01, 0x20, 0x04, 0x41, 0x02, 0x6b, 0x22, 0x04, 0x0d, 0x00,
+  0x0b, 0x20, 0x02, 0x20, 0x01, 0x36, 0x02, 0xc0, 0x01,
+]);
+
+/**
+ * Lua 5.4 seeds its string hash (`h = seed ^ len`, then the same step per byte as Lua 5.1), so a
+ * table's iteration order changes from one state to the next; Lua 5.1, which Redis runs, has no
+ * seed (`h = len`). Storing 0 as the seed (`i32.const 0` for `local.get 1`) gives strings shorter
+ * than 32 bytes 5.1's hashes, so tables of such keys iterate in the order Redis's scripts see (and
+ * cmsgpack and cjson encode them in it). Returns the module, or null (seeded as before) unless the
+ * store is found exactly once.
+ */
+export function patchHashSeed(wasm: Uint8Array): Uint8Array | null {
+  const at = findOnce(wasm, SEED_STORE);
+  if (at < 0) return null;
+  const p = at + SEED_STORE.length - 6;
+  wasm[p] = 0x41;
+  wasm[p + 1] = 0x00;
+  return wasm;
+}
+
+/** Where `pattern` starts in `b` when it occurs exactly once, else -1. */
+function findOnce(b: Uint8Array, pattern: Uint8Array): number {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
+  const at = buf.indexOf(pattern);
+  if (at < 0 || buf.indexOf(pattern, at + 1) >= 0) return -1;
+  return at;
 }
 
 /**

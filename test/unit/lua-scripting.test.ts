@@ -8,7 +8,7 @@ import { Ctx } from '../../src/shards/context.js';
 import { RespWriter } from '../../src/wire/resp-writer.js';
 import { buildHandlerTable } from '../../src/shards/command-set.js';
 import { initScripting, setSliceHandler } from '../../src/shards/script-run.js';
-import { loadLuaModule, patchTraceExec } from '../../src/shards/lua-vm.js';
+import { loadLuaModule, patchHashSeed, patchTraceExec } from '../../src/shards/lua-vm.js';
 import { readFileSync } from 'node:fs';
 import { scriptCommands, splitArgs } from '../../src/shards/t_script.js';
 import { lookupCommand } from '../../src/commands/table.js';
@@ -156,6 +156,17 @@ describe('cmsgpack decoding', () => {
     expect(evalRaw('return cmsgpack.unpack(string.sub(cmsgpack.pack({1,2,3}), 1, 2))')).toMatch(/^-ERR Missing bytes in input\./);
     expect(evalRaw("return cmsgpack.unpack('\\193')")).toMatch(/^-ERR Bad data format in input\./);
     expect(evalRaw("return {pcall(cmsgpack.unpack, '\\145')}")).toMatch(/Missing bytes in input\./);
+  });
+});
+
+describe('table order', () => {
+  it("hashes short strings as Lua 5.1 does, so a table's keys come in Redis's order", () => {
+    const wasm = readFileSync(new URL('../../node_modules/wasmoon/dist/glue.wasm', import.meta.url));
+    expect(patchHashSeed(new Uint8Array(wasm))).not.toBeNull();
+    // Redis 7.0.15 returns this order for this script.
+    const script =
+      'local t = {x=1, y=2, z=3, alpha=4, beta=5} local s = {} for k in pairs(t) do s[#s+1] = k end return table.concat(s, ",")';
+    expect(evalRaw(script)).toBe('$16\r\ny,x,z,alpha,beta\r\n');
   });
 });
 
