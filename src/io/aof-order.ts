@@ -234,19 +234,17 @@ export class AofOrder {
 
   /** After routing (only while a sink is set): a write no path took is logged when its reply comes. */
   dispatched(connId: number, seq: number, write: boolean, db: number, id: number, cmd: ParsedCommand): void {
-    if (write && !this.taken) {
-      const sink = this.sink!;
-      const w = this.waiting(connId);
-      if (sink.byArgv(id, cmd)) w.putWhole(seq, sink.capture(db, id, cmd));
-      else w.putEncoded(seq, db, id, cmd, sink);
-    }
+    if (write && !this.taken) this.hold(this.sink!, connId, seq, db, id, cmd);
     this.taken = false;
   }
 
   /** A blocking write dispatched while nothing listens: held like any write, and logged if something listens when it is served. */
   dispatchedBlocking(connId: number, seq: number, db: number, id: number, cmd: ParsedCommand): void {
-    const sink = this.idle;
-    if (sink === null) return;
+    if (this.idle !== null) this.hold(this.idle, connId, seq, db, id, cmd);
+  }
+
+  /** Holds client write `seq` until its reply: its arguments when its effect needs them, else its RESP encoding. */
+  private hold(sink: AofSink, connId: number, seq: number, db: number, id: number, cmd: ParsedCommand): void {
     const w = this.waiting(connId);
     if (sink.byArgv(id, cmd)) w.putWhole(seq, sink.capture(db, id, cmd));
     else w.putEncoded(seq, db, id, cmd, sink);

@@ -56,6 +56,8 @@ export class RdbWriter {
   private crc = 0n;
   private readonly encode: EncodeOptions;
   private db = -1;
+  private begun = false;
+  private repl: ReplHistory | undefined;
 
   constructor(
     private readonly sink: RdbSink,
@@ -81,9 +83,6 @@ export class RdbWriter {
     this.crc = crc64Combine(this.crc, crc64(chunk), chunk.length);
     this.sink(chunk);
   }
-
-  private begun = false;
-  private repl: ReplHistory | undefined;
 
   /** The history the header names, when it is known only after the writer was made (before the first record). */
   history(repl: ReplHistory): void {

@@ -137,7 +137,7 @@ export class ReplicaSide implements UpstreamSide {
     const s = this.repl.state;
     s.replid = id;
     s.offset = offset;
-    this.streamDb = Number(aux.get('repl-stream-db') ?? '0') || 0;
+    this.streamDb = streamDbOf(aux);
     this.log.info(`Continuing replication history ${id}:${offset} saved in the RDB`);
     return true;
   }
@@ -369,7 +369,7 @@ export class ReplicaSide implements UpstreamSide {
       this.log.info('MASTER <-> REPLICA sync: Loading DB in memory');
       const { keys, aux } = await loadReplicaRdb(this.a, path);
       // A replica of a replica learns which database its master's stream has selected from the RDB (Redis's rsi.repl_stream_db).
-      streamDb = Number(aux.get('repl-stream-db') ?? '0') || 0;
+      streamDb = streamDbOf(aux);
       this.log.info(`MASTER <-> REPLICA sync: Finished with success (${keys} keys)`);
     } catch (err) {
       this.loading = false;
@@ -574,6 +574,11 @@ export class ReplicaSide implements UpstreamSide {
     w.bulkString(LINK_NAMES[this.link]!);
     w.int(streaming ? this.repl.state.offset : -1);
   }
+}
+
+/** The database an RDB's aux repl-stream-db says the master's stream has selected (0 when it names none). */
+function streamDbOf(aux: ReadonlyMap<string, string>): number {
+  return Number(aux.get('repl-stream-db') ?? '0') || 0;
 }
 
 /** Whole seconds from `from` to `to` (ms) as Redis counts them: the difference of two Unix-second clocks. */

@@ -290,12 +290,12 @@ async function loadRawModule(): Promise<LuaModule> {
         return 0;
       };
       wasi.environ_get = () => 0;
-    }
-    if (lua && (src instanceof Uint8Array || src instanceof ArrayBuffer)) {
-      const copy = new Uint8Array(src instanceof ArrayBuffer ? src.slice(0) : src.slice());
-      trapsPatched = patchTraceExec(copy) !== null;
-      patchHashSeed(copy);
-      src = copy;
+      if (src instanceof Uint8Array || src instanceof ArrayBuffer) {
+        const copy = new Uint8Array(src instanceof ArrayBuffer ? src.slice(0) : src.slice());
+        trapsPatched = patchTraceExec(copy) !== null;
+        patchHashSeed(copy);
+        src = copy;
+      }
     }
     const made = await instantiate.call(wasm, src, imports);
     if (lua) raw = made.instance.exports as WasmExports;
