@@ -49,7 +49,7 @@ import {
   E_OVERFLOW,
   E_SYNTAX,
 } from '../wire/error-text.js';
-import { R_EMPTY_ARRAY, R_OK } from '../wire/resp-writer.js';
+import { R_EMPTY_ARRAY, R_OK, writeDigits } from '../wire/resp-writer.js';
 import { LD_ZERO, type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDoubleBytes } from './long-double.js';
 import { copyBytes, parseI64 } from '../wire/bytes.js';
 
@@ -316,6 +316,8 @@ const hvals: Handler = (c) => replyAll(c, VALS);
 const hgetall: Handler = (c) => replyAll(c, KEYS | VALS);
 
 const I64_MAX = 9223372036854775807n;
+/** HINCRBY's result digits (a 64-bit integer fits). */
+const digits = Buffer.alloc(24);
 const I64_MIN = -9223372036854775808n;
 
 const hincrby: Handler = (c) => {
@@ -347,8 +349,8 @@ const hincrby: Handler = (c) => {
     res = r;
   }
   if (a === 0) a = createHash(c, 1);
-  const s = Buffer.from(String(res), 'latin1');
-  hashSet(m, a, c.buf, c.as[2]!, c.al[2]!, s, 0, s.length);
+  const n = typeof res === 'number' ? writeDigits(digits, 0, res) : digits.write(String(res), 0, 'latin1');
+  hashSet(m, a, c.buf, c.as[2]!, c.al[2]!, digits, 0, n);
   if (typeof res === 'number') c.out.int(res);
   else c.out.ascii(`:${res}\r\n`);
 };

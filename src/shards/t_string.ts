@@ -17,7 +17,7 @@ import {
   wrongArityError,
 } from '../wire/error-text.js';
 import { setExpireAt } from './expire-args.js';
-import { R_OK } from '../wire/resp-writer.js';
+import { R_OK, writeDigits } from '../wire/resp-writer.js';
 import { LD_ZERO, type LongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, parseLongDoubleBytes } from './long-double.js';
 import { parseI64 } from '../wire/bytes.js';
 import { dropped } from '../reclaim.js';
@@ -228,6 +228,7 @@ const msetnx: Handler = (c) => {
 
 /** Writes the decimal digits of `v` into scratch; returns the length. */
 function formatInt(v: number | bigint): number {
+  if (typeof v === 'number') return writeDigits(scratchOf(24), 0, v);
   const s = String(v);
   const b = scratchOf(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);

@@ -80,12 +80,48 @@ export function parseSafeInt(b: Uint8Array, s: number, n: number): number | null
   return typeof v === 'number' ? v : null;
 }
 
+/** 10^k for k = 0…15. */
+const POW10 = Array.from({ length: 16 }, (_, k) => 10 ** k);
+
+/**
+ * Scores and bounds as clients mostly send them (`[+-]digits[.digits]`, at most 15 digits), without
+ * building a string: the digits make an exact integer below 2^53 and one division by an exact power of
+ * ten rounds correctly, so the result is Number()'s. Null for anything else (the general path decides).
+ */
+function parseShortDecimal(b: Uint8Array, s: number, n: number): number | null {
+  const e = s + n;
+  let i = s;
+  const c0 = b[i]!;
+  const neg = c0 === 45;
+  if (neg || c0 === 43) i++;
+  let v = 0;
+  let digits = 0;
+  let scale = -1;
+  for (; i < e; i++) {
+    const c = b[i]!;
+    if (c === 46 && scale === -1) {
+      scale = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9) return null;
+    v = v * 10 + d;
+    digits++;
+    if (scale !== -1) scale++;
+  }
+  if (digits === 0 || digits > 15) return null;
+  if (scale > 0) v /= POW10[scale]!;
+  return neg ? -v : v;
+}
+
 /** Parses a float the way Redis's string2ld accepts it (no spaces, no NaN); null if invalid. */
 export function parseFloatBytes(b: Uint8Array, s: number, n: number): number | null {
   if (n === 0 || n > 5000) return null;
   const first = b[s]!;
   const last = b[s + n - 1]!;
   if (first === 32 || first === 9 || last === 32 || last === 9) return null;
+  const fast = parseShortDecimal(b, s, n);
+  if (fast !== null) return fast;
   const str = Buffer.from(b.buffer, b.byteOffset + s, n).toString('latin1');
   const lower = str.toLowerCase();
   if (lower === 'inf' || lower === '+inf' || lower === 'infinity' || lower === '+infinity') return Infinity;

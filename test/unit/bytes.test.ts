@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globMatch, isKeyword, parseI64 } from '../../src/wire/bytes.js';
+import { globMatch, isKeyword, parseFloatBytes, parseI64 } from '../../src/wire/bytes.js';
 
 const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
 const match = (p: string, s: string, nocase = false): boolean => {
@@ -174,5 +174,44 @@ describe('parseI64 (string2ll)', () => {
   ])('%s → %s', (s, v) => expect(p(s)).toBe(v));
   it.each(['', '-', '+1', '01', '-0', ' 1', '1 ', '1.0', '9223372036854775808', '-9223372036854775809', '1e3', 'abc'])('%j → null', (s) => {
     expect(p(s)).toBeNull();
+  });
+});
+
+describe('parseFloatBytes (string2ld)', () => {
+  const parse = (s: string): number | null => parseFloatBytes(Buffer.from(s, 'latin1'), 0, s.length);
+
+  it('reads plain decimals as Number() does, sign and zero included', () => {
+    for (const s of [
+      '0',
+      '-0',
+      '+5',
+      '5.',
+      '.5',
+      '007.25',
+      '1701234567890',
+      '0.1',
+      '123456789012345',
+      '99999999999999.9',
+      '0.000000000000001',
+    ]) {
+      expect(Object.is(parse(s), Number(s))).toBe(true);
+    }
+  });
+
+  it('agrees with Number() on random digit strings of up to 18 characters', () => {
+    for (let k = 0; k < 20000; k++) {
+      let s = Math.random() < 0.3 ? '-' : '';
+      const n = 1 + Math.floor(Math.random() * 17);
+      const dot = Math.floor(Math.random() * (n + 1));
+      for (let i = 0; i < n; i++) s += (i === dot ? '.' : '') + String(Math.floor(Math.random() * 10));
+      expect(parse(s)).toBe(Number(s));
+    }
+  });
+
+  it('leaves exponents, infinities and hex to the general path, and refuses the rest', () => {
+    expect(parse('1e3')).toBe(1000);
+    expect(parse('-inf')).toBe(-Infinity);
+    expect(parse('0x10')).toBe(16);
+    for (const s of ['', '.', '-', '1.2.3', ' 1', '1 ', 'nan', '1e', '--1']) expect(parse(s)).toBeNull();
   });
 });
