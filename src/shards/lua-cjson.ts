@@ -3,7 +3,7 @@
  * "%.14g", "/" escaped, empty tables as {}, excessively sparse arrays refused, `cjson.null` as a
  * NULL light userdata. Implemented in JS over the Lua stack.
  */
-import { type LuaVm, T_BOOLEAN, T_NIL, T_NUMBER, T_STRING, T_TABLE } from './lua-vm.js';
+import { type LuaVm, T_BOOLEAN, T_NIL, T_NUMBER, T_STRING, T_TABLE, bigIndex } from './lua-vm.js';
 
 /** C's "%.<p>g". */
 export function formatG(d: number, p: number): string {
@@ -32,62 +32,101 @@ const settings = { encodeMaxDepth: 1000, decodeMaxDepth: 1000, invalidNumbers: f
 
 class EncodeError extends Error {}
 
-function escapeString(b: Buffer): string {
-  // The run of bytes that need no escape is copied at once (most strings are all of it).
-  let clean = 0;
-  for (; clean < b.length; clean++) {
-    const c = b[clean]!;
-    if (c < 32 || c === 127 || c === 34 || c === 92 || c === 47) break;
-  }
-  if (clean === b.length) return `"${b.toString('latin1')}"`;
-  let s = `"${b.toString('latin1', 0, clean)}`;
-  for (let i = clean; i < b.length; i++) {
-    const c = b[i]!;
-    if (c === 34) s += '\\"';
-    else if (c === 92) s += '\\\\';
-    else if (c === 47) s += '\\/';
-    else if (c === 10) s += '\\n';
-    else if (c === 13) s += '\\r';
-    else if (c === 9) s += '\\t';
-    else if (c === 8) s += '\\b';
-    else if (c === 12) s += '\\f';
-    else if (c < 32 || c === 127) s += `\\u${c.toString(16).padStart(4, '0')}`;
-    else s += String.fromCharCode(c);
-  }
-  return `${s}"`;
+/** An output buffer grown past this by a big encode is let go afterwards. */
+const KEEP_BYTES = 1 << 20;
+
+/** The encoder's output: bytes written in place, pushed to Lua once (no JS string per value). */
+let out = new Uint8Array(256);
+let pos = 0;
+
+function ensure(n: number): void {
+  if (pos + n <= out.length) return;
+  let size = out.length * 2;
+  while (size < pos + n) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(out.subarray(0, pos));
+  out = next;
 }
 
-function encodeValue(vm: LuaVm, depth: number): string {
+/** Writes an ASCII string (literals, formatted numbers). */
+function ascii(s: string): void {
+  ensure(s.length);
+  for (let i = 0; i < s.length; i++) out[pos++] = s.charCodeAt(i);
+}
+
+const HEX = '0123456789abcdef';
+
+/** Writes the Lua string at stack index `i` as a JSON string, with lua-cjson's escapes. */
+function writeString(vm: LuaVm, i: number): void {
+  const p = vm.strAt(i);
+  const n = vm.lastLen;
+  // Encoding walks the stack with raw reads only, so nothing allocates in the Lua heap and `p` stays valid.
+  const h = vm.m.HEAPU8;
+  ensure(n * 6 + 2);
+  out[pos++] = 34;
+  for (let j = p; j < p + n; j++) {
+    const c = h[j]!;
+    if (c >= 32 && c !== 127 && c !== 34 && c !== 92 && c !== 47) {
+      out[pos++] = c;
+      continue;
+    }
+    out[pos++] = 92;
+    if (c === 34 || c === 92 || c === 47) out[pos++] = c;
+    else if (c === 10) out[pos++] = 110;
+    else if (c === 13) out[pos++] = 114;
+    else if (c === 9) out[pos++] = 116;
+    else if (c === 8) out[pos++] = 98;
+    else if (c === 12) out[pos++] = 102;
+    else {
+      out[pos++] = 117;
+      out[pos++] = 48;
+      out[pos++] = 48;
+      out[pos++] = HEX.charCodeAt(c >> 4);
+      out[pos++] = HEX.charCodeAt(c & 15);
+    }
+  }
+  out[pos++] = 34;
+}
+
+function encodeValue(vm: LuaVm, depth: number): void {
   const m = vm.m;
   const L = vm.L;
   const t = m._lua_type(L, -1);
   switch (t) {
     case T_NIL:
-      return 'null';
+    case T_LIGHTUSERDATA:
+      ascii('null');
+      return;
     case T_BOOLEAN:
-      return m._lua_toboolean(L, -1) !== 0 ? 'true' : 'false';
+      ascii(m._lua_toboolean(L, -1) !== 0 ? 'true' : 'false');
+      return;
     case T_NUMBER: {
-      if (m._lua_isinteger(L, -1) !== 0) return formatG(Number(m._lua_tointegerx(L, -1, 0)), 14);
+      if (m._lua_isinteger(L, -1) !== 0) {
+        ascii(formatG(Number(m._lua_tointegerx(L, -1, 0)), 14));
+        return;
+      }
       const n = m._lua_tonumberx(L, -1, 0);
       if (!Number.isFinite(n)) {
         if (!settings.invalidNumbers) throw new EncodeError('Cannot serialise number: must not be NaN or Inf');
-        return Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf';
+        ascii(Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf');
+        return;
       }
-      return formatG(n, 14);
+      ascii(formatG(n, 14));
+      return;
     }
     case T_STRING:
-      return escapeString(vm.bytesAt(-1)!);
-    case T_LIGHTUSERDATA:
-      return 'null';
+      writeString(vm, -1);
+      return;
     case T_TABLE:
       if (depth > settings.encodeMaxDepth) throw new EncodeError(`Cannot serialise, excessive nesting (${depth})`);
-      return encodeTable(vm, depth);
+      encodeTable(vm, depth);
+      return;
     default:
       throw new EncodeError(`Cannot serialise ${t === 6 ? 'function' : t === 8 ? 'thread' : 'userdata'}: type not supported`);
   }
 }
 
-function encodeTable(vm: LuaVm, depth: number): string {
+function encodeTable(vm: LuaVm, depth: number): void {
   const m = vm.m;
   const L = vm.L;
   m._lua_checkstack(L, 4);
@@ -116,28 +155,33 @@ function encodeTable(vm: LuaVm, depth: number): string {
   }
   if (array && items > 0) {
     if (max > items * 2 && max > 10) throw new EncodeError('Cannot serialise table: excessively sparse array');
-    const parts: string[] = [];
+    ascii('[');
     for (let i = 1; i <= max; i++) {
-      m._lua_rawgeti(L, -1, BigInt(i));
-      parts.push(encodeValue(vm, depth + 1));
+      if (i > 1) ascii(',');
+      m._lua_rawgeti(L, -1, bigIndex(i));
+      encodeValue(vm, depth + 1);
       m._lua_settop(L, -2);
     }
-    return `[${parts.join(',')}]`;
+    ascii(']');
+    return;
   }
-  const parts: string[] = [];
+  ascii('{');
+  let first = true;
   m._lua_pushnil(L);
   while (m._lua_next(L, -2) !== 0) {
+    if (!first) ascii(',');
+    first = false;
     const kt = m._lua_type(L, -2);
-    let key: string;
-    if (kt === T_STRING) key = escapeString(vm.bytesAt(-2)!);
+    if (kt === T_STRING) writeString(vm, -2);
     else if (kt === T_NUMBER) {
       const n = m._lua_isinteger(L, -2) !== 0 ? Number(m._lua_tointegerx(L, -2, 0)) : m._lua_tonumberx(L, -2, 0);
-      key = `"${formatG(n, 14)}"`;
+      ascii(`"${formatG(n, 14)}"`);
     } else throw new EncodeError('Cannot serialise table: table key must be a number or string');
-    parts.push(`${key}:${encodeValue(vm, depth + 1)}`);
+    ascii(':');
+    encodeValue(vm, depth + 1);
     m._lua_settop(L, -2);
   }
-  return `{${parts.join(',')}}`;
+  ascii('}');
 }
 
 function pushJson(vm: LuaVm, v: unknown, depth: number): void {
@@ -184,14 +228,15 @@ export function pushCjson(vm: LuaVm): void {
   m._lua_createtable(vm.L, 0, 4);
   vm.pushFunction((L) => {
     if (m._lua_gettop(L) !== 1) return raise(vm, "bad argument #1 to 'encode' (expected 1 argument)");
-    let s: string;
+    pos = 0;
     try {
-      s = encodeValue(vm, 1);
+      encodeValue(vm, 1);
     } catch (err) {
       if (!(err instanceof EncodeError)) throw err;
       return raise(vm, err.message);
     }
-    vm.pushString(s);
+    vm.pushBytes(out, 0, pos);
+    if (out.length > KEEP_BYTES) out = new Uint8Array(256);
     return 1;
   });
   vm.setField(-2, 'encode');

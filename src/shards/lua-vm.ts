@@ -69,6 +69,9 @@ export const MASK_COUNT = 8;
 export const MASK_LINE = 4;
 
 /** One Lua state with the helpers that move bytes in and out of it. */
+/** UTF-8 decoding as Buffer's toString('utf8') does it (invalid bytes become U+FFFD). */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
 export class LuaVm {
   readonly L: number;
   /** A 16-byte cell for out-parameters (string lengths, isnum flags). */
@@ -138,6 +141,19 @@ export class LuaVm {
 
   /** Pushes a UTF-8 JS string. */
   pushUtf8(s: string): void {
+    // ASCII (keys, most JSON text) is its own UTF-8: written as pushString writes it, without a Buffer.
+    const n = s.length;
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      if (s.charCodeAt(i) > 127) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      this.pushString(s);
+      return;
+    }
     const b = Buffer.from(s, 'utf8');
     this.pushBytes(b, 0, b.length);
   }
@@ -167,8 +183,10 @@ export class LuaVm {
 
   /** The string at stack index `i` decoded as UTF-8. */
   utf8At(i: number): string {
-    const b = this.bytesAt(i);
-    return b === null ? '' : b.toString('utf8');
+    const p = this.strAt(i);
+    if (p === 0) return '';
+    // Decoded straight from the heap: the string is copied once, into the JS string.
+    return utf8.decode(this.m.HEAPU8.subarray(p, p + this.lastLen));
   }
 
   /** The number at stack index `i`. */

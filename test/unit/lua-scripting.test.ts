@@ -129,6 +129,33 @@ describe('shebang and cjson helpers', () => {
   });
 });
 
+describe('cjson encoding and decoding', () => {
+  it("writes lua-cjson's escapes, arrays, objects and numbers", () => {
+    const script = String.raw`return cjson.encode({1, 2.5, 'a"b\\c/d\n\r\t\b\f\1\127\200', true, false, cjson.null})`;
+    // Bytes 128-255 pass through unescaped (0xc8 here, Lua's decimal escape \200).
+    const json = `${String.raw`[1,2.5,"a\"b\\c\/d\n\r\t\b\f\u0001\u007f`}\xc8",true,false,null]`;
+    expect(evalRaw(script)).toBe(`$${json.length}\r\n${json}\r\n`);
+    expect(evalRaw("return cjson.encode({a={b={1,{c='d'}}}})")).toBe('$25\r\n{"a":{"b":[1,{"c":"d"}]}}\r\n');
+    expect(evalRaw('return cjson.encode({[1]=1, [3]=3})')).toBe('$10\r\n[1,null,3]\r\n');
+    expect(evalRaw("return cjson.encode({[1.5]='x'})")).toBe('$11\r\n{"1.5":"x"}\r\n');
+    expect(evalRaw('return cjson.encode({})')).toBe('$2\r\n{}\r\n');
+    expect(evalRaw('return cjson.encode(12345678901234567)')).toBe('$19\r\n1.2345678901235e+16\r\n');
+    expect(evalRaw("return #cjson.encode(string.rep('/', 300000))")).toBe(':600002\r\n');
+  });
+
+  it('refuses what lua-cjson refuses, and encodes again after a refusal', () => {
+    expect(evalRaw('return cjson.encode({[1]=1, [30]=3})')).toMatch(/excessively sparse array/);
+    expect(evalRaw('return cjson.encode(1/0)')).toMatch(/must not be NaN or Inf/);
+    expect(evalRaw('local t = {} t[1] = t return cjson.encode(t)')).toMatch(/excessive nesting \(1001\)/);
+    expect(evalRaw("return cjson.encode({x='y'})")).toBe('$9\r\n{"x":"y"}\r\n');
+  });
+
+  it('decodes UTF-8 text, keeping a byte-order mark', () => {
+    expect(evalRaw(String.raw`return cjson.decode('["\\u00e9", "\239\187\191z"]')[1]`)).toBe('$2\r\n\xc3\xa9\r\n');
+    expect(evalRaw(String.raw`return cjson.decode('["\\u00e9", "\239\187\191z"]')[2]`)).toBe('$4\r\n\xef\xbb\xbfz\r\n');
+  });
+});
+
 describe('cmsgpack decoding', () => {
   it('round-trips every type pack writes, nested tables included', () => {
     const all = "cmsgpack.pack(1, 'a', -5, 300, -300, 70000, -70000, 5000000000, -5000000000, 0.5, 0.1, true, false)";
