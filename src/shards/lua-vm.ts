@@ -5,6 +5,7 @@
  * copied through the wasm heap, so keys and values stay binary-safe.
  */
 import { LuaFactory } from 'wasmoon';
+import { copyBytes } from '../wire/bytes.js';
 
 /** The raw exports of the Lua wasm module this file uses (pointers and sizes are numbers, lua_Integer is bigint). */
 export interface LuaModule {
@@ -121,12 +122,8 @@ export class LuaVm {
   /** Pushes bytes [start, start + len) of `b` as a Lua string. */
   pushBytes(b: Uint8Array, start: number, len: number): void {
     this.grow(len + 1);
-    const h = this.m.HEAPU8;
-    const p = this.scratch;
-    // Short strings (keys, most values) byte by byte: no view object per push.
-    if (len <= 64) for (let i = 0; i < len; i++) h[p + i] = b[start + i]!;
-    else h.set(b.subarray(start, start + len), p);
-    this.m._lua_pushlstring(this.L, p, len);
+    copyBytes(this.m.HEAPU8, this.scratch, b, start, len);
+    this.m._lua_pushlstring(this.L, this.scratch, len);
   }
 
   /** Pushes a JS string (latin1 bytes: callers pass ASCII or byte strings). */

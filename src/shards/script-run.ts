@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { Ctx, type ShardLimits } from './context.js';
 import type { Store } from './store.js';
-import { RespWriter, formatDouble17 } from '../wire/resp-writer.js';
+import { RespWriter, formatDouble17, writeDigits } from '../wire/resp-writer.js';
+import { copyBytes } from '../wire/bytes.js';
 import { COMMANDS, F_NOSCRIPT, F_READONLY, F_WRITE, checkArity, extractKeys, lookupCommand, lookupSubcommand } from '../commands/table.js';
 import { COMMAND_NAMES } from '../commands/internal.js';
 import { E_DB_RANGE, E_NOREPLICAS, E_OOM, E_READONLY_REPLICA, E_XSHARD_SPLIT, E_XSHARD_UNDECLARED } from '../wire/error-text.js';
@@ -178,14 +179,19 @@ function loadCallArgs(L: number): string | null {
       const p = vm.strAt(i);
       len = vm.lastLen;
       ensureArgs(off + len);
-      const h = m.HEAPU8;
-      if (len <= 64) for (let j = 0; j < len; j++) argBuf[off + j] = h[p + j]!;
-      else argBuf.set(h.subarray(p, p + len), off);
+      copyBytes(argBuf, off, m.HEAPU8, p, len);
     } else if (t === T_NUMBER) {
-      const s = m._lua_isinteger(L, i) !== 0 ? String(m._lua_tointegerx(L, i, 0)) : formatDouble17(m._lua_tonumberx(L, i, 0));
-      len = s.length;
-      ensureArgs(off + len);
-      for (let j = 0; j < len; j++) argBuf[off + j] = s.charCodeAt(j);
+      const d = m._lua_tonumberx(L, i, 0);
+      ensureArgs(off + 24);
+      if (m._lua_isinteger(L, i) !== 0 && Number.isSafeInteger(d)) {
+        // Timestamps, scores and counts: digits written in place, no BigInt and no string.
+        len = writeDigits(argBuf, off, d) - off;
+      } else {
+        const s = m._lua_isinteger(L, i) !== 0 ? String(m._lua_tointegerx(L, i, 0)) : formatDouble17(d);
+        len = s.length;
+        ensureArgs(off + len);
+        for (let j = 0; j < len; j++) argBuf[off + j] = s.charCodeAt(j);
+      }
     } else {
       return 'Lua redis lib command arguments must be strings or integers';
     }
