@@ -2,11 +2,12 @@
  * The `cmsgpack` library Redis loads into Lua (lua-cmsgpack 0.4 as Redis ships it): pack (many
  * values), unpack, unpack_one, unpack_limit, with its rules — integer-valued numbers as the
  * smallest integer type, other numbers as float32 when exact else float64, tables as arrays when
- * their keys are exactly 1..n, nesting cut at 16 levels (nil). Packing is Lua over string.pack;
- * decoding is JS reading the string's bytes in place (queue libraries unpack options in every
- * call, and the Lua decoder cost ~10 µs for a 150-byte map).
+ * their keys are exactly 1..n, nesting cut at 16 levels (nil). Both directions are JS over the Lua
+ * stack and the string's bytes in place (queue libraries unpack options in every call; the Lua code
+ * they replace cost ~10 µs to decode a 150-byte map and ~6 µs to pack a small table).
  */
 import { type LuaVm, bigIndex } from './lua-vm.js';
+import { copyBytes } from '../wire/bytes.js';
 
 /** decode's result codes (the first value it returns). */
 const OK = 0;
@@ -183,83 +184,181 @@ export function pushMsgpackDecoder(vm: LuaVm): void {
   });
 }
 
+/** Nesting at which a table is packed as nil (lua-cmsgpack's LUACMSGPACK_MAX_NESTING). */
+const MAX_NESTING = 16;
+const T_BOOLEAN = 1;
+const T_NUMBER = 3;
+const T_STRING = 4;
+const T_TABLE = 5;
+const TWO_63 = 2 ** 63;
+
+/**
+ * Pushes the native `encode(...)`: packs its arguments one after another into one string, as
+ * Redis's lua_cmsgpack.c does, reading tables raw (lua_next, lua_rawgeti) and writing the bytes in
+ * place (the Lua encoder it replaces cost ~6 µs for a small options table, Redis's C ~1 µs).
+ */
+export function pushMsgpackEncoder(vm: LuaVm): void {
+  const m = vm.m;
+  let out = new Uint8Array(256);
+  let pos = 0;
+  const f64 = new DataView(new ArrayBuffer(8));
+
+  const ensure = (n: number): void => {
+    if (pos + n <= out.length) return;
+    let size = out.length * 2;
+    while (size < pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(out.subarray(0, pos));
+    out = next;
+  };
+  const byte = (b: number): void => {
+    ensure(1);
+    out[pos++] = b;
+  };
+  /** A type byte and an unsigned big-endian integer of `w` bytes (1, 2 or 4). */
+  const sized = (type: number, v: number, w: number): void => {
+    ensure(1 + w);
+    out[pos++] = type;
+    for (let k = w - 1; k >= 0; k--) out[pos++] = (v >>> (k * 8)) & 0xff;
+  };
+  const eight = (type: number, v: bigint): void => {
+    ensure(9);
+    out[pos++] = type;
+    f64.setBigInt64(0, v);
+    for (let k = 0; k < 8; k++) out[pos++] = f64.getUint8(k);
+  };
+
+  const integer = (i: number): void => {
+    if (i >= 0) {
+      if (i < 128) byte(i);
+      else if (i < 256) sized(0xcc, i, 1);
+      else if (i < 65536) sized(0xcd, i, 2);
+      else if (i < 4294967296) sized(0xce, i, 4);
+      else eight(0xcf, BigInt(i));
+    } else if (i >= -32) byte(0x100 + i);
+    else if (i >= -128) sized(0xd0, i & 0xff, 1);
+    else if (i >= -32768) sized(0xd1, i & 0xffff, 2);
+    else if (i >= -2147483648) sized(0xd2, i >>> 0, 4);
+    else eight(0xd3, BigInt(i));
+  };
+
+  const number = (L: number): void => {
+    const d = m._lua_tonumberx(L, -1, 0);
+    if (m._lua_isinteger(L, -1) !== 0) {
+      if (Number.isSafeInteger(d)) integer(d);
+      else {
+        const i = m._lua_tointegerx(L, -1, 0);
+        eight(i >= 0n ? 0xcf : 0xd3, i);
+      }
+      return;
+    }
+    // A float with an integer value in int64's range packs as that integer (math.tointeger).
+    if (Number.isInteger(d) && d >= -TWO_63 && d < TWO_63) {
+      if (Number.isSafeInteger(d)) integer(d === 0 ? 0 : d);
+      else eight(d >= 0 ? 0xcf : 0xd3, BigInt(d));
+      return;
+    }
+    ensure(9);
+    if (Math.fround(d) === d) {
+      out[pos++] = 0xca;
+      f64.setFloat32(0, d);
+      for (let k = 0; k < 4; k++) out[pos++] = f64.getUint8(k);
+    } else {
+      out[pos++] = 0xcb;
+      f64.setFloat64(0, d);
+      for (let k = 0; k < 8; k++) out[pos++] = f64.getUint8(k);
+    }
+  };
+
+  const string = (i: number): void => {
+    const p = vm.strAt(i);
+    const n = vm.lastLen;
+    if (n < 32) byte(0xa0 + n);
+    else if (n < 256) sized(0xd9, n, 1);
+    else if (n < 65536) sized(0xda, n, 2);
+    else sized(0xdb, n, 4);
+    ensure(n);
+    // Packing reads the stack raw and allocates nothing in the Lua heap: `p` stays valid.
+    copyBytes(out, pos, m.HEAPU8, p, n);
+    pos += n;
+  };
+
+  /** Packs the value on top of the stack. */
+  const value = (L: number, level: number): void => {
+    switch (m._lua_type(L, -1)) {
+      case T_STRING:
+        return string(-1);
+      case T_NUMBER:
+        return number(L);
+      case T_BOOLEAN:
+        return byte(m._lua_toboolean(L, -1) !== 0 ? 0xc3 : 0xc2);
+      case T_TABLE:
+        return table(L, level);
+      default:
+        return byte(0xc0);
+    }
+  };
+
+  const table = (L: number, level: number): void => {
+    if (level >= MAX_NESTING || m._lua_checkstack(L, 3) === 0) return byte(0xc0);
+    // An array when its keys are exactly 1..n (lua_cmsgpack's table_is_an_array).
+    let count = 0;
+    let max = 0;
+    let array = true;
+    m._lua_pushnil(L);
+    while (m._lua_next(L, -2) !== 0) {
+      m._lua_settop(L, -2);
+      count++;
+      if (!array) continue;
+      if (m._lua_type(L, -1) !== T_NUMBER) {
+        array = false;
+        continue;
+      }
+      const k = m._lua_tonumberx(L, -1, 0);
+      if (k <= 0 || !Number.isInteger(k)) array = false;
+      else if (k > max) max = k;
+    }
+    if (array && max === count) {
+      if (count < 16) byte(0x90 + count);
+      else if (count < 65536) sized(0xdc, count, 2);
+      else sized(0xdd, count, 4);
+      for (let i = 1; i <= count; i++) {
+        m._lua_rawgeti(L, -1, bigIndex(i));
+        value(L, level + 1);
+        m._lua_settop(L, -2);
+      }
+      return;
+    }
+    if (count < 16) byte(0x80 + count);
+    else if (count < 65536) sized(0xde, count, 2);
+    else sized(0xdf, count, 4);
+    m._lua_pushnil(L);
+    while (m._lua_next(L, -2) !== 0) {
+      // The key is packed from a copy: strAt would turn a number key into a string in place and break lua_next.
+      m._lua_pushvalue(L, -2);
+      value(L, level + 1);
+      m._lua_settop(L, -2);
+      value(L, level + 1);
+      m._lua_settop(L, -2);
+    }
+  };
+
+  vm.pushFunction((L) => {
+    const n = m._lua_gettop(L);
+    pos = 0;
+    for (let i = 1; i <= n; i++) {
+      m._lua_pushvalue(L, i);
+      value(L, 0);
+      m._lua_settop(L, -2);
+    }
+    vm.pushBytes(out, 0, pos);
+    if (out.length > 1 << 20) out = new Uint8Array(256);
+    return 1;
+  });
+}
+
 export const CMSGPACK = `
-local decode_native = ...
-local spack, sunpack, char, byte, floor, mtype = string.pack, string.unpack, string.char, string.byte, math.floor, math.type
-local MAX_NESTING = 16
-local encode
-
-local function is_array(t)
-  local count, max = 0, 0
-  for k in pairs(t) do
-    if type(k) ~= 'number' or k <= 0 or floor(k) ~= k then return false end
-    count = count + 1
-    if k > max then max = k end
-  end
-  return max == count
-end
-
-local function encode_number(n)
-  local i = math.tointeger(n)
-  if i ~= nil and (mtype(n) == 'integer' or (n >= -9.2233720368547758e18 and n < 9.2233720368547758e18)) then
-    if i >= 0 then
-      if i < 128 then return char(i)
-      elseif i < 256 then return char(0xcc, i)
-      elseif i < 65536 then return spack('>BI2', 0xcd, i)
-      elseif i < 4294967296 then return spack('>BI4', 0xce, i)
-      else return spack('>Bi8', 0xcf, i) end
-    else
-      if i >= -32 then return char(0x100 + i)
-      elseif i >= -128 then return spack('>Bi1', 0xd0, i)
-      elseif i >= -32768 then return spack('>Bi2', 0xd1, i)
-      elseif i >= -2147483648 then return spack('>Bi4', 0xd2, i)
-      else return spack('>Bi8', 0xd3, i) end
-    end
-  end
-  if sunpack('f', spack('f', n)) == n then return spack('>Bf', 0xca, n) end
-  return spack('>Bd', 0xcb, n)
-end
-
-local function encode_string(s)
-  local n = #s
-  if n < 32 then return char(0xa0 + n) .. s
-  elseif n < 256 then return char(0xd9, n) .. s
-  elseif n < 65536 then return spack('>BI2', 0xda, n) .. s
-  else return spack('>BI4', 0xdb, n) .. s end
-end
-
-local function encode_table(t, level)
-  if level >= MAX_NESTING then return char(0xc0) end
-  local parts = {}
-  if is_array(t) then
-    local n = #t
-    if n < 16 then parts[1] = char(0x90 + n)
-    elseif n < 65536 then parts[1] = spack('>BI2', 0xdc, n)
-    else parts[1] = spack('>BI4', 0xdd, n) end
-    for i = 1, n do parts[#parts + 1] = encode(t[i], level + 1) end
-  else
-    local n = 0
-    for _ in pairs(t) do n = n + 1 end
-    if n < 16 then parts[1] = char(0x80 + n)
-    elseif n < 65536 then parts[1] = spack('>BI2', 0xde, n)
-    else parts[1] = spack('>BI4', 0xdf, n) end
-    for k, v in pairs(t) do
-      parts[#parts + 1] = encode(k, level + 1)
-      parts[#parts + 1] = encode(v, level + 1)
-    end
-  end
-  return table.concat(parts)
-end
-
-encode = function(v, level)
-  local t = type(v)
-  if t == 'string' then return encode_string(v)
-  elseif t == 'number' then return encode_number(v)
-  elseif t == 'boolean' then return char(v and 0xc3 or 0xc2)
-  elseif t == 'table' then return encode_table(v, level)
-  else return char(0xc0) end
-end
-
+local decode_native, encode_native = ...
 local function finish(len, all, code, pos, ...)
   if code == 1 then error('Missing bytes in input.', 3) end
   if code == 2 then error('Bad data format in input.', 3) end
@@ -282,11 +381,8 @@ end
 
 local cmsgpack = {}
 cmsgpack.pack = function(...)
-  local n = select('#', ...)
-  if n == 0 then error("MessagePack pack needs input.", 2) end
-  local parts = {}
-  for i = 1, n do parts[i] = encode((select(i, ...)), 0) end
-  return table.concat(parts)
+  if select('#', ...) == 0 then error("MessagePack pack needs input.", 2) end
+  return encode_native(...)
 end
 cmsgpack.unpack = function(s) return unpack_full(s, 0, 0, true) end
 cmsgpack.unpack_one = function(s, offset) return unpack_full(s, 1, offset or 0, false) end

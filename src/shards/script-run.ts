@@ -24,7 +24,7 @@ import { scriptAclDenied, scriptUserAllows } from './script-acl.js';
 import { countRanCall, countRejectedCall } from './script-stats.js';
 import { convertFlags, oneLine, pushReply, writeLuaValue } from './lua-convert.js';
 import { pushCjson } from './lua-cjson.js';
-import { CMSGPACK, pushMsgpackDecoder } from './lua-cmsgpack.js';
+import { CMSGPACK, pushMsgpackDecoder, pushMsgpackEncoder } from './lua-cmsgpack.js';
 import { CMD } from '../commands/ids.generated.js';
 
 /** Runs command `cmd` as the shard runs a client's (watch, notifications, eviction, errors). */
@@ -530,7 +530,8 @@ export async function initScripting(store: Store, limits: ShardLimits, run: Comm
   vm.setField(-2, 'cjson');
   if (vm.load(Buffer.from(CMSGPACK), '=cmsgpack') !== 0) throw new Error(`Lua cmsgpack: ${vm.stringAt(-1)}`);
   pushMsgpackDecoder(vm);
-  if (m._lua_pcallk(L, 1, 1, 0, 0, 0) !== 0) throw new Error(`Lua cmsgpack: ${vm.stringAt(-1)}`);
+  pushMsgpackEncoder(vm);
+  if (m._lua_pcallk(L, 2, 1, 0, 0, 0) !== 0) throw new Error(`Lua cmsgpack: ${vm.stringAt(-1)}`);
   vm.setField(-2, 'cmsgpack');
   vm.pushFunction((L) =>
     registerHook === null ? raiseError('redis.register_function can only be called on FUNCTION LOAD command') : registerHook(L),

@@ -156,6 +156,42 @@ describe('cjson encoding and decoding', () => {
   });
 });
 
+describe('cmsgpack encoding', () => {
+  /** The bytes cmsgpack.pack(args) returns, as hex. */
+  const packHex = (args: string): string => {
+    const r = evalRaw(
+      `local p = cmsgpack.pack(${args}) local t = {} for i = 1, #p do t[i] = string.format('%02x', p:byte(i)) end return table.concat(t)`,
+    );
+    return r.split('\r\n')[1]!;
+  };
+
+  it('writes integers in the smallest type, as lua_cmsgpack does', () => {
+    expect(packHex('0, 127, 128, 255, 256, 65535, 65536')).toBe('007fcc80ccffcd0100cdffffce00010000');
+    expect(packHex('4294967295, 4294967296')).toBe('ceffffffffcf0000000100000000');
+    expect(packHex('-1, -32, -33, -128, -129, -32768, -32769')).toBe('ffe0d0dfd080d1ff7fd18000d2ffff7fff');
+    expect(packHex('-2147483648, -2147483649, 9223372036854775807')).toBe('d280000000d3ffffffff7fffffffcf7fffffffffffffff');
+  });
+
+  it('writes floats as float32 when exact, integral floats as integers', () => {
+    expect(packHex('1.5, 0.1, 3.0, -0.0')).toBe('ca3fc00000cb3fb999999999999a0300');
+    expect(packHex('1/0, 2^63')).toBe('ca7f800000ca5f000000');
+  });
+
+  it('writes strings, booleans, nil, arrays, maps and cuts nesting at 16', () => {
+    expect(packHex("'', string.rep('x', 32), true, false, nil")).toBe(`a0d920${'78'.repeat(32)}c3c2c0`);
+    expect(packHex('{}, {1, 2}, {a = 1}, {[2] = 1}')).toBe('9092010281a16101810201');
+    expect(packHex("{{{{{{{{{{{{{{{{{{'deep'}}}}}}}}}}}}}}}}}}")).toBe(`${'91'.repeat(16)}c0`);
+    expect(packHex('function() end')).toBe('c0');
+  });
+
+  it('packs what unpack reads back, and refuses no arguments', () => {
+    expect(evalRaw("local t = cmsgpack.unpack(cmsgpack.pack({n = 5, s = 'x', a = {1, 2}})) return {t.n, t.s, t.a[2]}")).toBe(
+      '*3\r\n:5\r\n$1\r\nx\r\n:2\r\n',
+    );
+    expect(evalRaw('return cmsgpack.pack()')).toMatch(/MessagePack pack needs input/);
+  });
+});
+
 describe('cmsgpack decoding', () => {
   it('round-trips every type pack writes, nested tables included', () => {
     const all = "cmsgpack.pack(1, 'a', -5, 300, -300, 70000, -70000, 5000000000, -5000000000, 0.5, 0.1, true, false)";
