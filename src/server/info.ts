@@ -134,6 +134,10 @@ function section(a: Acceptor, name: string): string[] | null {
       const used = sum(a, F.ST_USED_MEMORY);
       const peak = memoryPeak(a);
       const rss = process.memoryUsage.rss();
+      const lua = sum(a, F.ST_LUA_BYTES);
+      const scriptBytes = sum(a, F.ST_SCRIPT_BYTES);
+      const fnBytes = sum(a, F.ST_FUNCTION_BYTES);
+      const fnCounts = a.shards[0]?.stats[F.ST_FUNCTION_COUNTS] ?? 0;
       return [
         `used_memory:${used}`,
         `used_memory_human:${human(used)}`,
@@ -145,6 +149,21 @@ function section(a: Acceptor, name: string): string[] | null {
         'mem_allocator:sabre-arena',
         `total_system_memory:${os.totalmem()}`,
         `total_system_memory_human:${human(os.totalmem())}`,
+        // Every shard runs scripts and functions in one Lua VM of its own, counted as the eval VM (there is no
+        // second VM for functions); each shard holds every script and library, so bytes add up and counts do not.
+        `used_memory_lua:${lua}`,
+        `used_memory_vm_eval:${lua}`,
+        `used_memory_lua_human:${human(lua)}`,
+        `used_memory_scripts_eval:${scriptBytes}`,
+        `number_of_cached_scripts:${a.shards[0]?.stats[F.ST_CACHED_SCRIPTS] ?? 0}`,
+        `number_of_functions:${fnCounts % F.FUNCTIONS_SPAN}`,
+        `number_of_libraries:${Math.floor(fnCounts / F.FUNCTIONS_SPAN)}`,
+        'used_memory_vm_functions:0',
+        `used_memory_vm_total:${lua}`,
+        `used_memory_vm_total_human:${human(lua)}`,
+        `used_memory_functions:${fnBytes}`,
+        `used_memory_scripts:${scriptBytes + fnBytes}`,
+        `used_memory_scripts_human:${human(scriptBytes + fnBytes)}`,
         `mem_fragmentation_ratio:${used > 0 ? (rss / used).toFixed(2) : '0.00'}`,
         `maxmemory:${cfg.get('maxmemory')}`,
         `maxmemory_human:${human(cfg.num('maxmemory'))}`,
@@ -152,8 +171,6 @@ function section(a: Acceptor, name: string): string[] | null {
         // Eviction measures what used_memory counts (the shards' data) and nothing besides it; values are freed at once.
         'mem_not_counted_for_evict:0',
         'lazyfree_pending_objects:0',
-        // Every shard holds the same scripts: shard 0's count is the server's.
-        `number_of_cached_scripts:${a.shards[0]?.stats[F.ST_CACHED_SCRIPTS] ?? 0}`,
       ];
     }
     case 'stats':

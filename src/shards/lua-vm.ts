@@ -229,6 +229,24 @@ export class LuaVm {
     this.pushString('collect');
     this.m._lua_pcallk(this.L, 1, 0, 0, 0, 0);
   }
+
+  /** Runs the collector as if `kb` kilobytes had been allocated (collectgarbage('step', kb)). */
+  gcStep(kb: number): void {
+    this.m._lua_getglobal(this.L, this.name('collectgarbage'));
+    this.pushString('step');
+    this.m._lua_pushnumber(this.L, kb);
+    this.m._lua_pcallk(this.L, 2, 0, 0, 0, 0);
+  }
+
+  /** Bytes the Lua heap holds (collectgarbage('count')). */
+  heapBytes(): number {
+    const m = this.m;
+    m._lua_getglobal(this.L, this.name('collectgarbage'));
+    this.pushString('count');
+    const kb = m._lua_pcallk(this.L, 1, 1, 0, 0, 0) === 0 ? m._lua_tonumberx(this.L, -1, 0) : 0;
+    m._lua_settop(this.L, -2);
+    return Math.round(kb * 1024);
+  }
 }
 
 /**

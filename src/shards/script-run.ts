@@ -621,6 +621,14 @@ export function runLibraryCode(code: Uint8Array, register: (L: number) => number
   return err;
 }
 
+const GC_CYCLE_PERIOD = 50;
+let runsSinceStep = 0;
+
+/** Bytes of this shard's Lua heap (a call into the VM). */
+export function luaHeapBytes(): number {
+  return vm.heapBytes();
+}
+
 /** Pushes a table of the arguments [from, from + n) of `c` (KEYS or ARGV). */
 export function pushArgTable(c: Ctx, from: number, n: number): void {
   vm.m._lua_createtable(vm.L, n, 0);
@@ -671,6 +679,11 @@ export function runFunction(c: Ctx, fn: number, nargs: number, name: string, rea
   m._lua_sethook(L, hook, MASK_COUNT, hookEvery);
   const rc = m._lua_pcallk(L, nargs, 1, 1, 0, 0);
   running.active = false;
+  // Like Redis (LUA_GC_CYCLE_PERIOD), a collector step every 50 runs keeps the heap near its live size.
+  if (++runsSinceStep === GC_CYCLE_PERIOD) {
+    runsSinceStep = 0;
+    vm.gcStep(GC_CYCLE_PERIOD);
+  }
   // A killed script left the hook firing on every line.
   if (running.kill) m._lua_sethook(L, hook, MASK_COUNT, hookEvery);
   onEnd();

@@ -31,6 +31,7 @@ interface Library {
 
 const libraries = new Map<string, Library>();
 const functions = new Map<string, LuaFunction>();
+let codeBytes = 0;
 
 const NAME_RE = /^[A-Za-z0-9_]+$/;
 
@@ -118,6 +119,7 @@ function dropLibrary(lib: Library): void {
     vm.unref(f.ref);
   }
   libraries.delete(lib.name);
+  codeBytes -= lib.code.length + lib.name.length;
 }
 
 function releaseFunctions(lib: Library): void {
@@ -172,6 +174,7 @@ export function loadLibrary(code: Buffer, replace: boolean): { name: string } | 
   }
   if (old !== undefined) dropLibrary(old);
   libraries.set(lib.name, lib);
+  codeBytes += lib.code.length + lib.name.length;
   for (const f of lib.functions) functions.set(f.name.toLowerCase(), f);
   return { name: lib.name };
 }
@@ -184,6 +187,11 @@ export function libraryCodes(): Buffer[] {
 /** Libraries * span + functions (published for FUNCTION STATS). */
 export function functionCounts(span: number): number {
   return libraries.size * span + functions.size;
+}
+
+/** Bytes of the loaded libraries' code and names (INFO used_memory_functions). */
+export function libraryBytes(): number {
+  return codeBytes;
 }
 
 /** Drops every library. */

@@ -20,6 +20,8 @@ interface Script {
 }
 
 const scripts = new Map<string, Script>();
+/** Bytes of the cached scripts' bodies and SHA1s (INFO used_memory_scripts_eval). */
+let bodyBytes = 0;
 /** Scripts by the first 32 bits of their SHA1: EVALSHA finds one without decoding its argument to a string. */
 const byShaWord = new Map<number, Script[]>();
 /** Scripts by hashBytes of their body: EVAL of a known body skips the SHA1 (a crypto object per call). */
@@ -146,6 +148,7 @@ function createScript(body: Uint8Array, sha: string): Script | string {
   const hex = Buffer.from(sha, 'latin1');
   const s: Script = { ref: vm.ref(), flags: she.flags, sha, hex, body: Buffer.from(body) };
   scripts.set(sha, s);
+  bodyBytes += s.body.length + sha.length;
   addTo(byShaWord, hexWord(hex, 0), s);
   addTo(byBody, hashBytes(body, 0, body.length), s);
   return s;
@@ -154,6 +157,11 @@ function createScript(body: Uint8Array, sha: string): Script | string {
 /** How many scripts the cache holds. */
 export function cachedScripts(): number {
   return scripts.size;
+}
+
+/** Bytes of the cached scripts' bodies and SHA1s. */
+export function cachedScriptBytes(): number {
+  return bodyBytes;
 }
 
 function argBytes(c: Ctx, i: number): Uint8Array {
@@ -211,6 +219,7 @@ const scriptFlush: Handler = (c) => {
   const vm = luaVm();
   for (const s of scripts.values()) vm.unref(s.ref);
   scripts.clear();
+  bodyBytes = 0;
   byShaWord.clear();
   byBody.clear();
   vm.collect();

@@ -24,10 +24,11 @@ import { blockedClientCount, expireWaiters, hasReady, msUntilDeadline, serveRead
 import { COMMANDS, F_DENYOOM, F_WRITE } from '../commands/table.js';
 import { Evictor } from './evict.js';
 import { dropped, reclaim } from '../reclaim.js';
-import { cachedScripts } from './t_script.js';
+import { cachedScriptBytes, cachedScripts } from './t_script.js';
 import { SCRIPT_CALLS } from '../commands/script-calls.js';
 import {
   initScripting,
+  luaHeapBytes,
   running as script,
   setEffectsSink,
   setMemoryCheck,
@@ -40,7 +41,7 @@ import {
   writeScriptInfo,
 } from './script-run.js';
 import { CALL_FAILED, CALL_REJECTED, setCallCounter } from './script-stats.js';
-import { functionCounts } from './t_function.js';
+import { functionCounts, libraryBytes } from './t_function.js';
 import { clearScriptUser, setScriptUser } from './script-acl.js';
 import { across, attachMailboxes, endAcross, serveMailbox } from './script-across.js';
 // Registers the collection types' persistence codecs (SAVE, load, DUMP, RESTORE).
@@ -449,6 +450,9 @@ function incomingBytes(c: Ctx): number {
   return n;
 }
 
+/** When publishStats last read the Lua heap's size. */
+let luaHeapAt = 0;
+
 function publishStats(): void {
   const m = store.arena;
   let overhead = 0;
@@ -470,6 +474,14 @@ function publishStats(): void {
   stats[F.ST_BLOCKED] = blockedClientCount();
   stats[F.ST_CACHED_SCRIPTS] = cachedScripts();
   stats[F.ST_FUNCTION_COUNTS] = functionCounts(F.FUNCTIONS_SPAN);
+  stats[F.ST_SCRIPT_BYTES] = cachedScriptBytes();
+  stats[F.ST_FUNCTION_BYTES] = libraryBytes();
+  // Reading the Lua heap's size is a call into the VM: at most every 100 ms.
+  const now = Date.now();
+  if (now - luaHeapAt >= 100) {
+    luaHeapAt = now;
+    stats[F.ST_LUA_BYTES] = luaHeapBytes();
+  }
 }
 
 function runBatch(): void {

@@ -150,7 +150,11 @@ export const REPLICA_READ_ONLY = 2;
 export const REPLICA_NO_EVICT = 4;
 /** Set by the acceptor while min-replicas-to-write is not met: scripts that may write are refused (NOREPLICAS). */
 export const CT_NOREPLICAS = CT_REPLICA + 1;
-export const STATS_SLOTS = CT_NOREPLICAS + 1;
+/** Bytes of the shard's Lua heap (scripts and functions share its VM), of its cached scripts' bodies, of its libraries' code. */
+export const ST_LUA_BYTES = CT_NOREPLICAS + 1;
+export const ST_SCRIPT_BYTES = ST_LUA_BYTES + 1;
+export const ST_FUNCTION_BYTES = ST_SCRIPT_BYTES + 1;
+export const STATS_SLOTS = ST_FUNCTION_BYTES + 1;
 /**
  * Per-command counters a shard keeps for INFO commandstats (Float64Array of CS_SLOTS per
  * command id, at id * CS_SLOTS): microseconds spent, runs that replied an error, runs refused

@@ -228,4 +228,33 @@ describe.each([1, 3])('config aliases, INFO counters and CLIENT UNBLOCK with %i 
     );
     await expect(r.call('ZRANDMEMBER', 'rz', '-9223372036854770000', 'WITHSCORES')).rejects.toThrow(/^ERR value is out of range$/);
   });
+
+  it("reports the scripts' memory as Redis 7.0's INFO memory does, and keeps the Lua heap near its live size", async () => {
+    await r.script('FLUSH');
+    await r.function('FLUSH');
+    const body = 'return redis.call("incr", KEYS[1])';
+    const lib = "#!lua name=infolib\nredis.register_function('f1', function() return 1 end)";
+    await r.function('LOAD', lib);
+    await r.set('lua:x', '0');
+    // As the suite's "EVAL does not leak in the Lua stack": 10000 runs, then the heap stays under 100 KB.
+    for (let round = 0; round < 10; round++) {
+      const p = r.pipeline();
+      for (let i = 0; i < 1000; i++) p.eval(body, 1, 'lua:x');
+      await p.exec();
+    }
+    expect(await r.get('lua:x')).toBe('10000');
+    // The heap figure is read at most every 100 ms, at the end of a batch: one more batch after that.
+    await new Promise((res) => setTimeout(res, 120));
+    await r.get('lua:x');
+    const lua = Number(await info(r, 'memory', 'used_memory_lua'));
+    expect(lua).toBeGreaterThan(10_000);
+    expect(lua).toBeLessThan(100 * 1024 * shards);
+    expect(await info(r, 'memory', 'used_memory_vm_eval')).toBe(String(lua));
+    expect(await info(r, 'memory', 'number_of_cached_scripts')).toBe('1');
+    expect(await info(r, 'memory', 'number_of_functions')).toBe('1');
+    expect(await info(r, 'memory', 'number_of_libraries')).toBe('1');
+    // A script and a library are held by every shard that ran or loaded them.
+    expect(Number(await info(r, 'memory', 'used_memory_scripts_eval')) % (body.length + 40)).toBe(0);
+    expect(Number(await info(r, 'memory', 'used_memory_functions'))).toBe(shards * (lib.length + 'infolib'.length));
+  });
 });

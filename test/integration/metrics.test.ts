@@ -55,6 +55,9 @@ describe('sabre server --metrics-port', () => {
     expect(value(after, 'redis_db_keys_expiring', { db: 'db0' })).toBe(500);
     expect(value(after, 'redis_connected_clients')).toBeGreaterThanOrEqual(1);
     expect(value(after, 'redis_memory_used_bytes')).toBeGreaterThan(value(before, 'redis_memory_used_bytes'));
+    // Every shard has a Lua VM from its start, so its heap shows before any script ran.
+    expect(value(after, 'redis_memory_used_lua_bytes')).toBeGreaterThan(10_000);
+    expect(value(after, 'redis_memory_used_scripts_eval_bytes')).toBe(0);
     expect(value(after, 'redis_instance_info', { role: 'master', redis_version: '7.0.15' })).toBe(1);
     // Sabre's own, per shard: the two shards' commands add up to at least the keyed ones sent.
     const shardCmds = after.get('sabre_shard_commands_total')!.metrics.map((s) => Number(s.value));
