@@ -32,6 +32,7 @@ const USAGE = `usage: node native-bench/server-compare.mjs [options]
   --clients N      redis-benchmark -c (default 50)
   --requests N     redis-benchmark -n per run (default 1000000)
   --keyspace N     redis-benchmark -r (default 100000)
+  --data N         redis-benchmark -d: bytes of SET/GET values (default 3, redis-benchmark's)
   --rounds N       alternating rounds per test; medians are quoted (default 3)
   --tests LIST     comma list of set,get,incr,mset,ping,ping_inline,ping_mbulk (default set,get,incr,mset,ping)
   --pipelines LIST comma list of -P values (default 1,16)
@@ -52,6 +53,7 @@ function options() {
       clients: { type: 'string', default: '50' },
       requests: { type: 'string', default: '1000000' },
       keyspace: { type: 'string', default: '100000' },
+      data: { type: 'string', default: '3' },
       rounds: { type: 'string', default: '3' },
       tests: { type: 'string', default: 'set,get,incr,mset,ping' },
       pipelines: { type: 'string', default: '1,16' },
@@ -78,6 +80,7 @@ function options() {
     clients: int('clients'),
     requests: int('requests'),
     keyspace: int('keyspace'),
+    data: int('data'),
     rounds: int('rounds'),
     timeoutS: int('timeout'),
     shards: values.shards ? int('shards') : undefined,
@@ -103,6 +106,8 @@ async function benchmark(server, test, pipeline, opt) {
     String(opt.keyspace),
     '-P',
     String(pipeline),
+    '-d',
+    String(opt.data),
     '-t',
     test,
   ];
@@ -223,7 +228,7 @@ function report(opt, info, servers, results, aborted) {
           '- TLS: both servers serve a --tls-port with the same EC P-256 certificate (made with openssl for the run); redis-benchmark `--tls --cacert ca.crt` connects there.',
         ]
       : []),
-    `- redis-benchmark: \`-c ${opt.clients} -n ${opt.requests} -r ${opt.keyspace}\`, one \`-t\` test per run, ${opt.rounds} rounds in alternation (redis, sabre, redis, sabre, ...) after an unmeasured warm-up of every test at -P 16 on both. Values are medians over the clean rounds.`,
+    `- redis-benchmark: \`-c ${opt.clients} -n ${opt.requests} -r ${opt.keyspace} -d ${opt.data}\`, one \`-t\` test per run, ${opt.rounds} rounds in alternation (redis, sabre, redis, sabre, ...) after an unmeasured warm-up of every test at -P 16 on both. Values are medians over the clean rounds.`,
     '- CPU µs/op: server process utime+stime (all threads and forked children, /proc/<pid>/stat) over the run ÷ requests; resolution 1 clock tick. redis-benchmark runs on the same machine and competes for the same cores.',
     '',
     '| Test | -P | Redis ops/s | Sabre ops/s | Sabre/Redis | Redis p50 ms | Sabre p50 ms | Redis p99 ms | Sabre p99 ms | Redis CPU µs/op | Sabre CPU µs/op | Clean runs R/S |',
