@@ -4,6 +4,7 @@
  * NULL light userdata. Implemented in JS over the Lua stack.
  */
 import { type LuaVm, T_BOOLEAN, T_NIL, T_NUMBER, T_STRING, T_TABLE, bigIndex } from './lua-vm.js';
+import { grown } from '../wire/bytes.js';
 
 /** C's "%.<p>g". */
 export function formatG(d: number, p: number): string {
@@ -36,16 +37,11 @@ class EncodeError extends Error {}
 const KEEP_BYTES = 1 << 20;
 
 /** The encoder's output: bytes written in place, pushed to Lua once (no JS string per value). */
-let out = new Uint8Array(256);
+let out: Uint8Array = new Uint8Array(256);
 let pos = 0;
 
 function ensure(n: number): void {
-  if (pos + n <= out.length) return;
-  let size = out.length * 2;
-  while (size < pos + n) size *= 2;
-  const next = new Uint8Array(size);
-  next.set(out.subarray(0, pos));
-  out = next;
+  out = grown(out, pos, pos + n);
 }
 
 /** Writes an ASCII string (literals, formatted numbers). */

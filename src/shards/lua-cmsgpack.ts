@@ -7,7 +7,7 @@
  * they replace cost ~10 µs to decode a 150-byte map and ~6 µs to pack a small table).
  */
 import { type LuaVm, bigIndex } from './lua-vm.js';
-import { copyBytes } from '../wire/bytes.js';
+import { copyBytes, grown } from '../wire/bytes.js';
 
 /** decode's result codes (the first value it returns). */
 const OK = 0;
@@ -199,17 +199,12 @@ const TWO_63 = 2 ** 63;
  */
 export function pushMsgpackEncoder(vm: LuaVm): void {
   const m = vm.m;
-  let out = new Uint8Array(256);
+  let out: Uint8Array = new Uint8Array(256);
   let pos = 0;
   const f64 = new DataView(new ArrayBuffer(8));
 
   const ensure = (n: number): void => {
-    if (pos + n <= out.length) return;
-    let size = out.length * 2;
-    while (size < pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(out.subarray(0, pos));
-    out = next;
+    out = grown(out, pos, pos + n);
   };
   const byte = (b: number): void => {
     ensure(1);

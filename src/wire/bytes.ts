@@ -27,6 +27,16 @@ export function pooledCopy(src: Uint8Array, start: number, n: number): Buffer {
   return copy;
 }
 
+/** `buf` when it holds `need` bytes, else a buffer of at least twice its size holding its first `used` bytes. */
+export function grown(buf: Uint8Array, used: number, need: number): Uint8Array {
+  if (need <= buf.length) return buf;
+  let size = buf.length * 2;
+  while (size < need) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(buf.subarray(0, used));
+  return next;
+}
+
 /** True when the two spans hold the same bytes. */
 export function bytesEqual(a: Uint8Array, as: number, al: number, b: Uint8Array, bs: number, bl: number): boolean {
   if (al !== bl) return false;
