@@ -587,5 +587,7 @@ setSliceHandler(
     }
   },
 );
+// INFO reads the statistics block before any command has run (the Lua heap's size among them).
+publishStats();
 parentPort?.postMessage('ready');
 loop();
