@@ -6,7 +6,7 @@
  * stack and the string's bytes in place (queue libraries unpack options in every call; the Lua code
  * they replace cost ~10 µs to decode a 150-byte map and ~6 µs to pack a small table).
  */
-import { type LuaVm, bigIndex } from './lua-vm.js';
+import { type LuaVm, T_BOOLEAN, T_NUMBER, T_STRING, T_TABLE, bigIndex } from './lua-vm.js';
 import { copyBytes, grown } from '../wire/bytes.js';
 
 /** decode's result codes (the first value it returns). */
@@ -186,11 +186,9 @@ export function pushMsgpackDecoder(vm: LuaVm): void {
 
 /** Nesting at which a table is packed as nil (lua-cmsgpack's LUACMSGPACK_MAX_NESTING). */
 const MAX_NESTING = 16;
-const T_BOOLEAN = 1;
-const T_NUMBER = 3;
-const T_STRING = 4;
-const T_TABLE = 5;
 const TWO_63 = 2 ** 63;
+/** An output buffer grown past this by a big pack is let go afterwards. */
+const KEEP_BYTES = 1 << 20;
 
 /**
  * Pushes the native `encode(...)`: packs its arguments one after another into one string, as
@@ -201,7 +199,8 @@ export function pushMsgpackEncoder(vm: LuaVm): void {
   const m = vm.m;
   let out: Uint8Array = new Uint8Array(256);
   let pos = 0;
-  const f64 = new DataView(new ArrayBuffer(8));
+  /** Big-endian bytes of 64-bit integers and floats. */
+  const word = new DataView(new ArrayBuffer(8));
 
   const ensure = (n: number): void => {
     out = grown(out, pos, pos + n);
@@ -219,8 +218,8 @@ export function pushMsgpackEncoder(vm: LuaVm): void {
   const eight = (type: number, v: bigint): void => {
     ensure(9);
     out[pos++] = type;
-    f64.setBigInt64(0, v);
-    for (let k = 0; k < 8; k++) out[pos++] = f64.getUint8(k);
+    word.setBigInt64(0, v);
+    for (let k = 0; k < 8; k++) out[pos++] = word.getUint8(k);
   };
 
   const integer = (i: number): void => {
@@ -256,12 +255,12 @@ export function pushMsgpackEncoder(vm: LuaVm): void {
     ensure(9);
     if (Math.fround(d) === d) {
       out[pos++] = 0xca;
-      f64.setFloat32(0, d);
-      for (let k = 0; k < 4; k++) out[pos++] = f64.getUint8(k);
+      word.setFloat32(0, d);
+      for (let k = 0; k < 4; k++) out[pos++] = word.getUint8(k);
     } else {
       out[pos++] = 0xcb;
-      f64.setFloat64(0, d);
-      for (let k = 0; k < 8; k++) out[pos++] = f64.getUint8(k);
+      word.setFloat64(0, d);
+      for (let k = 0; k < 8; k++) out[pos++] = word.getUint8(k);
     }
   };
 
@@ -347,7 +346,7 @@ export function pushMsgpackEncoder(vm: LuaVm): void {
       m._lua_settop(L, -2);
     }
     vm.pushBytes(out, 0, pos);
-    if (out.length > 1 << 20) out = new Uint8Array(256);
+    if (out.length > KEEP_BYTES) out = new Uint8Array(256);
     return 1;
   });
 }

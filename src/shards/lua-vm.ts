@@ -69,10 +69,10 @@ export const MASK_COUNT = 8;
 /** lua_sethook's line mask. */
 export const MASK_LINE = 4;
 
-/** One Lua state with the helpers that move bytes in and out of it. */
 /** UTF-8 decoding as Buffer's toString('utf8') does it (invalid bytes become U+FFFD). */
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/** One Lua state with the helpers that move bytes in and out of it. */
 export class LuaVm {
   readonly L: number;
   /** A 16-byte cell for out-parameters (string lengths, isnum flags). */
@@ -223,17 +223,21 @@ export class LuaVm {
     this.m._lua_setfield(this.L, i, this.name(k));
   }
 
-  /** Runs a full garbage collection (lua_gc is variadic, so not exported: Lua's collectgarbage does it). */
-  collect(): void {
+  /** Pushes Lua's collectgarbage and its option (lua_gc is variadic, so not exported: collectgarbage does its work). */
+  private pushCollector(option: string): void {
     this.m._lua_getglobal(this.L, this.name('collectgarbage'));
-    this.pushString('collect');
+    this.pushString(option);
+  }
+
+  /** Runs a full garbage collection. */
+  collect(): void {
+    this.pushCollector('collect');
     this.m._lua_pcallk(this.L, 1, 0, 0, 0, 0);
   }
 
   /** Runs the collector as if `kb` kilobytes had been allocated (collectgarbage('step', kb)). */
   gcStep(kb: number): void {
-    this.m._lua_getglobal(this.L, this.name('collectgarbage'));
-    this.pushString('step');
+    this.pushCollector('step');
     this.m._lua_pushnumber(this.L, kb);
     this.m._lua_pcallk(this.L, 2, 0, 0, 0, 0);
   }
@@ -241,8 +245,7 @@ export class LuaVm {
   /** Bytes the Lua heap holds (collectgarbage('count')). */
   heapBytes(): number {
     const m = this.m;
-    m._lua_getglobal(this.L, this.name('collectgarbage'));
-    this.pushString('count');
+    this.pushCollector('count');
     const kb = m._lua_pcallk(this.L, 1, 1, 0, 0, 0) === 0 ? m._lua_tonumberx(this.L, -1, 0) : 0;
     m._lua_settop(this.L, -2);
     return Math.round(kb * 1024);

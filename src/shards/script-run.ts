@@ -182,12 +182,13 @@ function loadCallArgs(L: number): string | null {
       copyBytes(argBuf, off, m.HEAPU8, p, len);
     } else if (t === T_NUMBER) {
       const d = m._lua_tonumberx(L, i, 0);
+      const integer = m._lua_isinteger(L, i) !== 0;
       ensureArgs(off + 24);
-      if (m._lua_isinteger(L, i) !== 0 && Number.isSafeInteger(d)) {
+      if (integer && Number.isSafeInteger(d)) {
         // Timestamps, scores and counts: digits written in place, no BigInt and no string.
         len = writeDigits(argBuf, off, d) - off;
       } else {
-        const s = m._lua_isinteger(L, i) !== 0 ? String(m._lua_tointegerx(L, i, 0)) : formatDouble17(d);
+        const s = integer ? String(m._lua_tointegerx(L, i, 0)) : formatDouble17(d);
         len = s.length;
         ensureArgs(off + len);
         for (let j = 0; j < len; j++) argBuf[off + j] = s.charCodeAt(j);

@@ -94,8 +94,8 @@ export function parseSafeInt(b: Uint8Array, s: number, n: number): number | null
   return typeof v === 'number' ? v : null;
 }
 
-/** 10^k for k = 0…15. */
-const POW10 = Array.from({ length: 16 }, (_, k) => 10 ** k);
+/** 10^k for k = 0…16: exact doubles, and the digit counts of integers below 2^53. */
+export const POW10 = Array.from({ length: 17 }, (_, k) => 10 ** k);
 
 /**
  * Scores and bounds as clients mostly send them (`[+-]digits[.digits]`, at most 15 digits), without

@@ -5,12 +5,10 @@
  * The same writer serves the acceptor (local replies) and the shards (reply frames).
  */
 
-import { copyBytes } from './bytes.js';
+import { POW10, copyBytes } from './bytes.js';
 
 const CRLF_CR = 13;
 const CRLF_LF = 10;
-/** 10^k for k = 0…16: digit counts of integers below 2^53. */
-const POW10 = Array.from({ length: 17 }, (_, k) => 10 ** k);
 
 /**
  * Writes the decimal digits of an integer (|n| < 2^53) at `p`; returns the position after
