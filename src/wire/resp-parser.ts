@@ -159,6 +159,16 @@ export class ParsedCommand {
   /** The "*<count>\r\n" line. */
   private countLine(buf: Uint8Array, end: number, limits: ParserLimits): number {
     const start = this.start;
+    const fast = plainNumberLine(buf, start + 1, end);
+    if (fast > 0 && fast <= MAX_MULTIBULK && (limits.authenticated || fast <= UNAUTH_MAX_ARGS)) {
+      this.reserve(Math.min(fast, 1024));
+      this.state = ST_ARGS;
+      this.count = fast;
+      this.at = lineCR + 2;
+      this.scan = lineCR + 2;
+      this.bulk = -1;
+      return this.args(buf, end, limits);
+    }
     const cr = findCR(buf, this.scan, end);
     if (cr === -1) {
       if (end - start > PROTO_INLINE_MAX_SIZE) return this.fail(E_PROTO_MBULK_COUNT_TOO_BIG);
@@ -198,6 +208,13 @@ export class ParsedCommand {
     let bulk = this.bulk;
     let from = this.scan;
     while (i < count) {
+      if (bulk < 0) {
+        const fast = buf[p] === 36 /* '$' */ ? plainNumberLine(buf, p + 1, end) : -1;
+        if (fast >= 0 && fast <= limits.maxBulkLen && (limits.authenticated || fast <= UNAUTH_MAX_BULK)) {
+          p = lineCR + 2;
+          bulk = fast;
+        }
+      }
       if (bulk < 0) {
         // Redis looks for the line end first, and only then at the '$'.
         const lcr = findCR(buf, from, end);
@@ -295,6 +312,41 @@ export class ParsedCommand {
 const EMPTY = new Uint8Array(0);
 const CR = 13;
 const LF = 10;
+
+/** Where plainNumberLine found its line's CR. */
+let lineCR = 0;
+
+/**
+ * The common case of a count or bulk-length line, read in one pass without searching for the
+ * line end first: digits from `s` (no sign, no leading zero, at most 15) then a CR whose
+ * following byte has arrived. Returns the number (its CR in `lineCR`), or -1 for anything else,
+ * which the general path then parses with Redis's exact rules and errors. For such a line both
+ * agree: the first CR after `s` is the one after the digits.
+ */
+function plainNumberLine(buf: Uint8Array, s: number, end: number): number {
+  if (s + 2 >= end) return -1;
+  let c = buf[s]!;
+  if (c === 48) {
+    if (buf[s + 1] !== CR) return -1;
+    lineCR = s + 1;
+    return 0;
+  }
+  if (c < 49 || c > 57) return -1;
+  let v = c - 48;
+  let i = s + 1;
+  const stop = Math.min(end - 1, s + 15);
+  while (i < stop) {
+    c = buf[i]!;
+    if (c === CR) {
+      lineCR = i;
+      return v;
+    }
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
+    i++;
+  }
+  return -1;
+}
 
 /** Finds the CR of a CRLF-terminated line starting at `from`; -1 if not within `end`. */
 function findCR(buf: Uint8Array, from: number, end: number): number {
