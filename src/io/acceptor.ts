@@ -21,7 +21,7 @@ import { SCRIPT_CALLS, TO_EVERY_SHARD } from '../commands/script-calls.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
 import { readIntoScratch } from '../net/socket-reader.js';
-import { readU32 } from '../wire/ring.js';
+import { LITTLE_ENDIAN, readU32 } from '../wire/ring.js';
 import * as F from '../wire/frames.js';
 import { ConcatParts, MgetParts, OkParts, RandomParts, SameParts, SumParts } from './gather.js';
 import { CMD } from '../commands/ids.generated.js';
@@ -1453,11 +1453,21 @@ export class Acceptor {
         if ((p = rr.next()) === -1) break;
         unreleased += rr.frameLength(p);
         let b = rr.buf;
-        const connId = readU32(b, p + F.REP_CONN);
-        const seq = readU32(b, p + F.REP_SEQ);
+        let connId: number;
+        let seq: number;
+        let kind: number;
+        if (LITTLE_ENDIAN) {
+          const w = p >>> 2;
+          connId = rr.u32[w + (F.REP_CONN >>> 2)]!;
+          seq = rr.u32[w + (F.REP_SEQ >>> 2)]!;
+          kind = rr.u32[w + (F.REP_KIND >>> 2)]!;
+        } else {
+          connId = readU32(b, p + F.REP_CONN);
+          seq = readU32(b, p + F.REP_SEQ);
+          kind = readU32(b, p + F.REP_KIND);
+        }
         let s = p + F.REP_BODY;
         let len = rr.frameLength(p) - F.REP_BODY;
-        let kind = readU32(b, p + F.REP_KIND);
         if (kind === F.KIND_UNCHANGED) {
           // A write that changed nothing: not a change since the last save after all.
           if (this.writes.dirty > 0) this.writes.dirty--;

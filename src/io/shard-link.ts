@@ -4,7 +4,7 @@
  * publishes once per tick, and reads reply frames back.
  */
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { RingReader, RingWriter, createRingMemory, writeU32 } from '../wire/ring.js';
+import { LITTLE_ENDIAN, RingReader, RingWriter, createRingMemory, writeU32 } from '../wire/ring.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
 import type { ShardInit } from '../wire/shard-init.js';
@@ -124,6 +124,17 @@ export class ShardLink implements ShardPort {
       this.framePos = -1;
     }
     this.frameLen = payloadLen;
+    if (LITTLE_ENDIAN && buf === this.req.buf) {
+      // The header as four words: conn, seq, then cmd (u16) + db + flags, then argc.
+      const u = this.req.u32;
+      const w = p >>> 2;
+      u[w] = conn;
+      u[w + 1] = seq;
+      u[w + 2] = (cmd & 0xffff) | ((db & 0xff) << 16) | ((flags & 0xff) << 24);
+      u[w + 3] = argc;
+      this.cursor = p + F.REQ_ARGS;
+      return buf;
+    }
     writeU32(buf, p + F.REQ_CONN, conn);
     writeU32(buf, p + F.REQ_SEQ, seq);
     buf[p + F.REQ_CMD] = cmd & 0xff;

@@ -4,7 +4,7 @@
  * doorbell once per batch, and sleeps in Atomics.wait when idle (waking for expiry).
  */
 import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
-import { RingReader, RingWriter, readU32, writeU32 } from '../wire/ring.js';
+import { LITTLE_ENDIAN, RingReader, RingWriter, readU32, writeU32 } from '../wire/ring.js';
 import type { ShardInit } from '../wire/shard-init.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { Store } from './store.js';
@@ -60,9 +60,8 @@ const rep = new RingWriter(init.rep);
  * u32 header fields are single loads and stores instead of four byte accesses each
  * (little-endian hosts only, which is what the frame layout is; others take the byte path).
  */
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-const req32 = new Uint32Array(req.buf.buffer, req.buf.byteOffset, req.buf.length >>> 2);
-const rep32 = new Int32Array(rep.buf.buffer, rep.buf.byteOffset, rep.buf.length >>> 2);
+const req32 = req.u32;
+const rep32 = rep.u32;
 const bell = new Int32Array(init.doorbell);
 const stats = new Float64Array(init.stats);
 const cmdStats = new Float64Array(init.cmdStats);

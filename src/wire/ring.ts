@@ -30,6 +30,9 @@ export function createRingMemory(capacity: number): RingMemory {
   return { sab: new SharedArrayBuffer(CONTROL_BYTES + capacity), capacity };
 }
 
+/** This machine stores integers little-endian, as frame headers are laid out: they can be read and written as u32 words. */
+export const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /** Rounds a frame length up to the ring's 4-byte alignment. */
 function aligned(n: number): number {
   return (n + 3) & ~3;
@@ -44,6 +47,8 @@ export function ringUsedBytes(ctl: Int32Array): number {
 export class RingWriter {
   readonly ctl: Int32Array;
   readonly buf: Uint8Array;
+  /** `buf` as u32 words: frame payloads start 4-byte aligned, so their headers are whole words (LITTLE_ENDIAN only). */
+  readonly u32: Uint32Array;
   readonly capacity: number;
   private readonly mask: number;
   private tail: number;
@@ -53,6 +58,7 @@ export class RingWriter {
   constructor(mem: RingMemory) {
     this.ctl = new Int32Array(mem.sab, 0, CONTROL_BYTES >> 2);
     this.buf = new Uint8Array(mem.sab, CONTROL_BYTES, mem.capacity);
+    this.u32 = new Uint32Array(mem.sab, CONTROL_BYTES, mem.capacity >>> 2);
     this.capacity = mem.capacity;
     this.mask = mem.capacity - 1;
     this.tail = Atomics.load(this.ctl, TAIL) >>> 0;
@@ -121,6 +127,8 @@ export class RingWriter {
 export class RingReader {
   readonly ctl: Int32Array;
   readonly buf: Uint8Array;
+  /** `buf` as u32 words, as RingWriter.u32. */
+  readonly u32: Uint32Array;
   readonly capacity: number;
   private readonly mask: number;
   private head: number;
@@ -129,6 +137,7 @@ export class RingReader {
   constructor(mem: RingMemory) {
     this.ctl = new Int32Array(mem.sab, 0, CONTROL_BYTES >> 2);
     this.buf = new Uint8Array(mem.sab, CONTROL_BYTES, mem.capacity);
+    this.u32 = new Uint32Array(mem.sab, CONTROL_BYTES, mem.capacity >>> 2);
     this.capacity = mem.capacity;
     this.mask = mem.capacity - 1;
     this.head = Atomics.load(this.ctl, HEAD) >>> 0;
@@ -161,7 +170,7 @@ export class RingReader {
 
   /** Payload length of the frame whose payload starts at `pos`. */
   frameLength(pos: number): number {
-    return readU32(this.buf, pos - 4);
+    return LITTLE_ENDIAN ? this.u32[(pos >>> 2) - 1]! : readU32(this.buf, pos - 4);
   }
 
   /** Frees everything read so far; returns true if the producer waits for space. */
