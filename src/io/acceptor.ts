@@ -792,7 +792,7 @@ export class Acceptor {
       this.replyError(conn, seq, E_NOAUTH);
       return true;
     }
-    conn.lastCommand = spec.name;
+    conn.lastCommand = id;
     if ((spec.flags & F_ALLOW_BUSY) === 0 && this.busyScript() !== 0) {
       // Refused like any command that cannot run now: inside MULTI it aborts the transaction (EXECABORT).
       this.rejectedCall(conn, id);
@@ -1443,6 +1443,9 @@ export class Acceptor {
       // are taken in the same pass, up to a few rings so sockets still get flushed.
       let unreleased = 0;
       let budget = rr.capacity * 4;
+      // Replies come in runs for one connection (a pipeline's batch): its lookup is kept while it stays open.
+      let lastId = -1;
+      let last: Connection | undefined;
       for (;;) {
         if (unreleased >= rr.capacity >> 2) {
           rr.release();
@@ -1508,7 +1511,15 @@ export class Acceptor {
           continue;
         }
         this.aof.replied(connId, seq, link.id, b, s, len);
-        const conn = this.conns.get(connId) ?? this.sinks.get(connId);
+        let conn: Connection | undefined;
+        if (connId === lastId && !last!.closed) conn = last;
+        else {
+          conn = this.conns.get(connId);
+          if (conn !== undefined) {
+            lastId = connId;
+            last = conn;
+          } else conn = this.sinks.get(connId);
+        }
         if (conn === undefined) continue;
         if (conn.gathers.size !== 0) {
           const g = conn.gathers.get(seq);

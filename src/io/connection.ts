@@ -109,7 +109,8 @@ export class Connection {
   readonly laddr: string;
   readonly createdAt = Date.now();
   lastActive = Date.now();
-  lastCommand = 'NULL';
+  /** Id of the last command it ran (CLIENT LIST's cmd=), -1 before any: an id, not its name, so the hot path stores a small integer. */
+  lastCommand = -1;
   db = 0;
   proto: 2 | 3 = 2;
   authenticated: boolean;
