@@ -30,43 +30,40 @@ export const HLL_EMPTY_SIZE = HLL_HDR_SIZE + 2;
 
 const M_HI = 0xc6a4a793;
 const M_LO = 0x5bd1e995;
-/** Result of mul64 / murmur64a: high and low 32 bits. */
-let rh = 0;
-let rl = 0;
+/** High 32 bits (as int32) of the last mulM product: an int32 stays a small integer, where a value past 2^31 would be boxed on every write. */
+let mh = 0;
+/** The hash murmur64a computed last: HASH[0] low and HASH[1] high 32 bits. */
+export const HASH = new Uint32Array(2);
 
-/** (ah:al) * (bh:bl) mod 2^64 into rh:rl. */
-function mul64(ah: number, al: number, bh: number, bl: number): void {
-  const a0 = al & 0xffff;
-  const a1 = al >>> 16;
-  const b0 = bl & 0xffff;
-  const b1 = bl >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
+/**
+ * (h:l) * (M_HI:M_LO) mod 2^64: returns the low 32 bits (Math.imul's are exact) and leaves the high
+ * ones in `mh`; the carry out of l * M_LO comes from 16-bit pieces, exact in doubles.
+ */
+function mulM(h: number, l: number): number {
+  const l0 = l & 0xffff;
+  const l1 = l >>> 16;
+  const p00 = l0 * 0xe995;
+  const p01 = l0 * 0x5bd1;
+  const p10 = l1 * 0xe995;
   const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  rl = (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0;
-  const hi = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
-  rh = (hi + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
+  mh = (l1 * 0x5bd1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(h, M_LO) + Math.imul(l, M_HI)) | 0;
+  return Math.imul(l, M_LO);
 }
 
-/** Redis's MurmurHash64A of b[off, off+len) with a 32-bit seed; the hash is left in hashHi/hashLo. */
+/** Redis's MurmurHash64A of b[off, off+len) with a 32-bit seed; the hash is left in HASH. Words are int32 throughout. */
 export function murmur64a(b: Uint8Array, off: number, len: number, seed: number): void {
-  mul64(0, len, M_HI, M_LO);
-  let hh = rh;
-  let hl = (rl ^ seed) >>> 0;
+  let hl = mulM(0, len) ^ seed;
+  let hh = mh;
   const end = off + (len - (len & 7));
   let p = off;
   while (p !== end) {
-    const kl = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-    const kh = (b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)) >>> 0;
-    mul64(kh, kl, M_HI, M_LO);
+    const kl = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+    const kh = b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24);
+    let l = mulM(kh, kl);
     // k ^= k >> 47
-    mul64(rh, (rl ^ (rh >>> 15)) >>> 0, M_HI, M_LO);
-    hh = (hh ^ rh) >>> 0;
-    hl = (hl ^ rl) >>> 0;
-    mul64(hh, hl, M_HI, M_LO);
-    hh = rh;
-    hl = rl;
+    l = mulM(mh, l ^ (mh >>> 15));
+    hl = mulM(hh ^ mh, hl ^ l);
+    hh = mh;
     p += 8;
   }
   const t = len & 7;
@@ -78,17 +75,13 @@ export function murmur64a(b: Uint8Array, off: number, len: number, seed: number)
     if (t >= 3) hl ^= b[p + 2]! << 16;
     if (t >= 2) hl ^= b[p + 1]! << 8;
     hl ^= b[p]!;
-    mul64(hh >>> 0, hl >>> 0, M_HI, M_LO);
-    hh = rh;
-    hl = rl;
+    hl = mulM(hh, hl);
+    hh = mh;
   }
-  hl = (hl ^ (hh >>> 15)) >>> 0;
-  mul64(hh, hl, M_HI, M_LO);
-  hashHi = rh;
-  hashLo = (rl ^ (rh >>> 15)) >>> 0;
+  const lo = mulM(hh, hl ^ (hh >>> 15));
+  HASH[1] = mh;
+  HASH[0] = lo ^ (mh >>> 15);
 }
-export let hashHi = 0;
-export let hashLo = 0;
 
 /** Register index of the element last passed to patLen. */
 export let patIndex = 0;
@@ -96,10 +89,12 @@ export let patIndex = 0;
 /** Redis's hllPatLen: the 000..1 run length (1..51) of the element's hash; sets patIndex. */
 export function patLen(b: Uint8Array, off: number, len: number): number {
   murmur64a(b, off, len, 0xadc83b19);
-  patIndex = hashLo & HLL_P_MASK;
-  const low = hashLo >>> HLL_P;
+  const lo = HASH[0]!;
+  const hi = HASH[1]!;
+  patIndex = lo & HLL_P_MASK;
+  const low = lo >>> HLL_P;
   if (low !== 0) return 32 - Math.clz32(low & -low);
-  if (hashHi !== 0) return 32 - HLL_P + 32 - Math.clz32(hashHi & -hashHi);
+  if (hi !== 0) return 32 - HLL_P + 32 - Math.clz32(hi & -hi);
   return HLL_Q + 1;
 }
 
