@@ -13,7 +13,7 @@
 import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import calculateSlot from 'cluster-key-slot';
+import { keySlot } from '../wire/key-slot.js';
 import { Connection, REPLY_OFF, REPLY_ON, REPLY_SKIP, isLoopbackAddress, type PendingPart } from './connection.js';
 import { ErrorStats } from './error-stats.js';
 import { continueCommand, ParsedCommand, PARSE_ERROR, PARSE_INCOMPLETE, parseCommand, type ParserLimits } from '../wire/resp-parser.js';
@@ -1055,15 +1055,13 @@ export class Acceptor {
   }
 
   /** Shard owning the key bytes [s, s+n) of `b`. */
-  private readonly shardOfSpan = (b: Uint8Array, s: number, n: number): number =>
-    calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, n)) % this.nShards;
+  private readonly shardOfSpan = (b: Uint8Array, s: number, n: number): number => keySlot(b, s, n) % this.nShards;
 
   /** Shard owning the key at argument `i`: CRC16 slot (hash tags honoured) spread over shards. */
   private shardOf(cmd: ParsedCommand, i: number): number {
     if (this.nShards === 1) return 0;
-    const s = cmd.argStart[i]!;
-    const slot = calculateSlot(Buffer.from(cmd.buf.buffer, cmd.buf.byteOffset + s, cmd.argLen[i]!));
-    return slot % this.nShards;
+    // From the bytes in place: a Buffer per key (as cluster-key-slot takes) cost more than the CRC.
+    return keySlot(cmd.buf, cmd.argStart[i]!, cmd.argLen[i]!) % this.nShards;
   }
 
   /** Sends the whole command to one shard. */

@@ -10,7 +10,7 @@
  * shards, and collection commands whose keys live on several shards, gathered into one.
  */
 import { Buffer } from 'node:buffer';
-import calculateSlot from 'cluster-key-slot';
+import { keySlot } from '../wire/key-slot.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import * as F from '../wire/frames.js';
 import { CMD } from '../commands/ids.generated.js';
@@ -128,7 +128,7 @@ export class Coordinator {
 
   /** Shard owning a key. */
   shardOfKey(k: Buffer): number {
-    return calculateSlot(k) % this.opts.count;
+    return keySlot(k, 0, k.length) % this.opts.count;
   }
 
   /** Whether some shard is held. */

@@ -5,7 +5,7 @@
  * file is kept beyond the window, so load time and memory grow linearly with the file.
  */
 import { join } from 'node:path';
-import calculateSlot from 'cluster-key-slot';
+import { keySlot } from '../wire/key-slot.js';
 import type { Acceptor } from '../io/acceptor.js';
 import { runsGathered } from '../io/coordinator.js';
 import type { Logger } from '../log.js';
@@ -106,7 +106,7 @@ export async function loadDataSet(a: Acceptor, log: Logger): Promise<StartupLoad
       },
       {
         entry: (e) => {
-          const s = calculateSlot(Buffer.from(e.key.buffer, e.key.byteOffset, e.key.length)) % n;
+          const s = keySlot(e.key, 0, e.key.length) % n;
           packers[s]!.add(e);
           if (packers[s]!.size >= LOAD_CHUNK_BYTES) flush(s);
         },
@@ -162,7 +162,7 @@ export async function loadReplicaRdb(a: Acceptor, path: string): Promise<{ keys:
     if (r.kind === 'function') for (let s = 0; s < n; s++) replay.send(s, 0, CMD.FUNCTION_LOAD, [FUNCTION, LOAD, REPLACE, r.code], true);
     if (r.kind !== 'entry') continue;
     const e = r.entry;
-    const s = calculateSlot(Buffer.from(e.key.buffer, e.key.byteOffset, e.key.length)) % n;
+    const s = keySlot(e.key, 0, e.key.length) % n;
     packers[s]!.add(e);
     if (packers[s]!.size >= LOAD_CHUNK_BYTES) flush(s);
     keys++;
@@ -215,20 +215,13 @@ function replayCommand(a: Acceptor, replay: Replay, db: number, argv: Uint8Array
   }
   if (
     (id === CMD.SORT || id === CMD.SORT_RO) &&
-    sortSpansShards(
-      joined,
-      starts,
-      lens,
-      argc,
-      id === CMD.SORT_RO,
-      (b, s, k) => calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, k)) % n,
-    )
+    sortSpansShards(joined, starts, lens, argc, id === CMD.SORT_RO, (b, s, k) => keySlot(b, s, k) % n)
   ) {
     const args = argv.map((x) => Buffer.from(x));
     return () => a.coordinator.serverOperation(id, args, db);
   }
   const nk = Math.max(0, extractKeys(COMMANDS[id]!, joined, starts, lens, argc, keyIdx));
-  const shardOf = (i: number): number => calculateSlot(argv[i] as Buffer) % n;
+  const shardOf = (i: number): number => keySlot(argv[i] as Buffer, 0, (argv[i] as Buffer).length) % n;
   let single = true;
   const first = nk > 0 ? shardOf(keyIdx[0]!) : 0;
   for (let k = 1; k < nk && single; k++) single = shardOf(keyIdx[k]!) === first;

@@ -10,7 +10,7 @@
  * MSETNX, COPY across shards, or a shard already held) EXEC runs as a held operation: it
  * holds the involved shards, asks them whether a watched key changed, then replays.
  */
-import calculateSlot from 'cluster-key-slot';
+import { keySlot } from '../wire/key-slot.js';
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_NO_MULTI, extractKeys } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';
@@ -202,7 +202,7 @@ export class Transactions {
     const connArg = Buffer.from(String(conn.id));
     for (let i = 1; i < cmd.argc; i++) {
       const key = Buffer.from(cmd.buf.subarray(cmd.argStart[i]!, cmd.argStart[i]! + cmd.argLen[i]!));
-      const s = calculateSlot(key) % a.nShards;
+      const s = keySlot(key, 0, key.length) % a.nShards;
       let args = byShard.get(s);
       if (args === undefined) byShard.set(s, (args = [Buffer.from('__watch'), connArg]));
       args.push(key);
@@ -304,14 +304,7 @@ export class Transactions {
   private sortAcross(q: Queued): boolean {
     if ((q.id !== CMD.SORT && q.id !== CMD.SORT_RO) || this.a.nShards === 1) return false;
     const n = this.a.nShards;
-    return sortSpansShards(
-      q.buf,
-      q.starts,
-      q.lens,
-      q.argc,
-      q.id === CMD.SORT_RO,
-      (b, s, k) => calculateSlot(Buffer.from(b.buffer, b.byteOffset + s, k)) % n,
-    );
+    return sortSpansShards(q.buf, q.starts, q.lens, q.argc, q.id === CMD.SORT_RO, (b, s, k) => keySlot(b, s, k) % n);
   }
 
   private shardsOf(q: Queued, into: Set<number>): boolean {
@@ -323,7 +316,7 @@ export class Transactions {
     if (nk <= 0) return false;
     for (let i = 0; i < nk; i++) {
       const k = this.keyIdx[i]!;
-      into.add(calculateSlot(q.buf.subarray(q.starts[k]!, q.starts[k]! + q.lens[k]!)) % this.a.nShards);
+      into.add(keySlot(q.buf, q.starts[k]!, q.lens[k]!) % this.a.nShards);
     }
     return true;
   }

@@ -9,8 +9,10 @@ export function popcount(b: Uint8Array, s: number, n: number, w: Uint32Array): n
   let bits = 0;
   let p = s;
   const end = s + n;
-  while (p < end && ((b.byteOffset + p) & 3) !== 0) bits += popByte(b[p++]!);
-  let wi = ((b.byteOffset + p) >>> 2) - (b.byteOffset >>> 2);
+  // Read once: byteOffset is a call, not a field load, for optimized code (~8 ns).
+  const bo = b.byteOffset;
+  while (p < end && ((bo + p) & 3) !== 0) bits += popByte(b[p++]!);
+  let wi = ((bo + p) >>> 2) - (bo >>> 2);
   // Two words per step: their 2-bit counts add up within nibbles (≤ 8) before the byte fold.
   while (p + 8 <= end) {
     let x = w[wi]!;

@@ -11,8 +11,9 @@ for (let i = 0; i < 256; i++) {
 }
 
 /**
- * Hash slot (0..16383) of the key bytes [s, s + n) of `b`, hash tags honoured exactly as the
- * acceptor's router (cluster-key-slot) reads them, so shards agree with it on where a key lives.
+ * Hash slot (0..16383) of the key bytes [s, s + n) of `b`, hash tags honoured as Redis's
+ * keyHashSlot reads them. The acceptor routes keys to shards with it and the shards count slots
+ * with it, so both agree on where a key lives (tests check it against cluster-key-slot).
  */
 export function keySlot(b: Uint8Array, s: number, n: number): number {
   const e = s + n;
