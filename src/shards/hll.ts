@@ -478,9 +478,41 @@ export function countFromHistogram(histo: Int32Array): number {
   return Number.isFinite(e) ? e : 0;
 }
 
+/** The u32 view of the last register array wordsOf was given (merging keeps one array). */
+let words: Uint32Array = new Uint32Array(0);
+
+/** `max` (4-byte aligned) as words of four byte-sized registers, reusing the view while it is the same array. */
+function wordsOf(max: Uint8Array): Uint32Array {
+  if (words.buffer !== max.buffer || words.byteOffset !== max.byteOffset)
+    words = new Uint32Array(max.buffer, max.byteOffset, HLL_REGISTERS >>> 2);
+  return words;
+}
+
+/**
+ * Raises each register of `max32` (four byte lanes a word) to the dense registers at b[r]: four
+ * registers per three bytes, unpacked into one word and merged lane by lane without branches
+ * (a compare per register mispredicts about half the time on two HLLs' registers).
+ */
+function mergeDense(max32: Uint32Array, b: Uint8Array, r: number): void {
+  for (let w = 0, p = r; w < HLL_REGISTERS >>> 2; w++, p += 3) {
+    const x = b[p]!;
+    const y = b[p + 1]!;
+    const z = b[p + 2]!;
+    const v = (x & 63) | ((((x >>> 6) | (y << 2)) & 63) << 8) | ((((y >>> 4) | (z << 4)) & 63) << 16) | ((z >>> 2) << 24);
+    const m = max32[w]!;
+    // A lane's top bit survives (v | 0x80) - m exactly when v >= m: lanes hold 0..63, so no borrow crosses them.
+    const sel = Math.imul((((v | 0x80808080) - m) & 0x80808080) >>> 7, 0xff);
+    max32[w] = (v & sel) | (m & ~sel);
+  }
+}
+
 /** Raises max[i] to each register of the HLL string (Redis's hllMerge); false when a sparse form is corrupt. */
 export function mergeInto(max: Uint8Array, b: Uint8Array, off: number, len: number): boolean {
   const r = off + HLL_HDR_SIZE;
+  if (b[off + 4] === HLL_DENSE && (max.byteOffset & 3) === 0) {
+    mergeDense(wordsOf(max), b, r);
+    return true;
+  }
   if (b[off + 4] === HLL_DENSE) {
     // Four registers per three bytes, as in histogram().
     for (let i = 0, p = r; i < HLL_REGISTERS; i += 4, p += 3) {

@@ -189,6 +189,24 @@ describe('sparse encoding', () => {
   });
 });
 
+describe('merging registers', () => {
+  it("takes every register's maximum over dense HLLs, into an aligned array or not", () => {
+    const dense = [0, 1, 2].map(() => {
+      const b = new Uint8Array(HLL_DENSE_SIZE);
+      b.set([72, 89, 76, 76, HLL_DENSE]);
+      for (let i = 0; i < HLL_REGISTERS; i++) denseSet(b, HLL_HDR_SIZE, i, (Math.random() * 64) | 0);
+      return b;
+    });
+    const expected = new Uint8Array(HLL_REGISTERS);
+    for (const b of dense) for (let i = 0; i < HLL_REGISTERS; i++) expected[i] = Math.max(expected[i]!, denseGet(b, HLL_HDR_SIZE, i));
+    for (const shift of [0, 1]) {
+      const max = new Uint8Array(HLL_REGISTERS + 1).subarray(shift, shift + HLL_REGISTERS);
+      for (const b of dense) expect(mergeInto(max, b, 0, b.length)).toBe(true);
+      expect(Buffer.from(max)).toEqual(Buffer.from(expected));
+    }
+  });
+});
+
 describe('estimator', () => {
   it('is 0 for an empty HLL and the union count of merged registers', () => {
     const histo = new Int32Array(64);
