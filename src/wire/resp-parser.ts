@@ -161,13 +161,7 @@ export class ParsedCommand {
     const start = this.start;
     const fast = plainNumberLine(buf, start + 1, end);
     if (fast > 0 && fast <= MAX_MULTIBULK && (limits.authenticated || fast <= UNAUTH_MAX_ARGS)) {
-      this.reserve(Math.min(fast, 1024));
-      this.state = ST_ARGS;
-      this.count = fast;
-      this.at = lineCR + 2;
-      this.scan = lineCR + 2;
-      this.bulk = -1;
-      return this.args(buf, end, limits);
+      return this.startArgs(fast, lineCR + 2, buf, end, limits);
     }
     const cr = findCR(buf, this.scan, end);
     if (cr === -1) {
@@ -190,12 +184,17 @@ export class ParsedCommand {
       this.state = ST_NONE;
       return cr + 2;
     }
+    return this.startArgs(count, cr + 2, buf, end, limits);
+  }
+
+  /** Begins the `count` arguments of a multibulk whose first bulk header starts at `at`. */
+  private startArgs(count: number, at: number, buf: Uint8Array, end: number, limits: ParserLimits): number {
     // Reserve lazily: a huge declared count must not allocate before its bytes arrive.
     this.reserve(Math.min(count, 1024));
     this.state = ST_ARGS;
     this.count = count;
-    this.at = cr + 2;
-    this.scan = cr + 2;
+    this.at = at;
+    this.scan = at;
     this.bulk = -1;
     return this.args(buf, end, limits);
   }
