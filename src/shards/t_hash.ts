@@ -316,9 +316,9 @@ const hvals: Handler = (c) => replyAll(c, VALS);
 const hgetall: Handler = (c) => replyAll(c, KEYS | VALS);
 
 const I64_MAX = 9223372036854775807n;
+const I64_MIN = -9223372036854775808n;
 /** HINCRBY's result digits (a 64-bit integer fits). */
 const digits = Buffer.alloc(24);
-const I64_MIN = -9223372036854775808n;
 
 const hincrby: Handler = (c) => {
   const incr = c.i64(3);

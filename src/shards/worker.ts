@@ -452,7 +452,8 @@ function incomingBytes(c: Ctx): number {
 /** When publishStats last read the Lua heap's size. */
 let luaHeapAt = 0;
 
-function publishStats(): void {
+/** Publishes the statistics block INFO reads; `now` is the caller's clock read (ms). */
+function publishStats(now: number): void {
   const m = store.arena;
   let overhead = 0;
   for (let i = 0; i < store.dbs.length; i++) {
@@ -476,7 +477,6 @@ function publishStats(): void {
   stats[F.ST_SCRIPT_BYTES] = cachedScriptBytes();
   stats[F.ST_FUNCTION_BYTES] = libraryBytes();
   // Reading the Lua heap's size is a call into the VM: at most every 100 ms.
-  const now = Date.now();
   if (now - luaHeapAt >= 100) {
     luaHeapAt = now;
     stats[F.ST_LUA_BYTES] = luaHeapBytes();
@@ -510,7 +510,7 @@ function runBatch(): void {
     lastExpire = now;
     store.expireCycle(200);
   }
-  publishStats();
+  publishStats(now);
   flushReplies();
   reclaim(false, now);
 }
@@ -529,12 +529,12 @@ function loop(): void {
     const expired = replicaMode === 0 ? store.expireCycle(1000) : 0;
     const rehashing = store.rehashIdle();
     if (expired > 0) {
-      publishStats();
+      publishStats(now);
       // Expiry may have written event frames (keyspace notifications).
       flushReplies();
     }
     if (timeOutWaiters(now) > 0) {
-      publishStats();
+      publishStats(now);
       flushReplies();
     }
     if (expired >= 1000 || rehashing) continue;
@@ -587,6 +587,6 @@ setSliceHandler(
   },
 );
 // INFO reads the statistics block before any command has run (the Lua heap's size among them).
-publishStats();
+publishStats(Date.now());
 parentPort?.postMessage('ready');
 loop();
