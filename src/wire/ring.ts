@@ -47,7 +47,11 @@ export function ringUsedBytes(ctl: Int32Array): number {
 export class RingWriter {
   readonly ctl: Int32Array;
   readonly buf: Uint8Array;
-  /** `buf` as u32 words: frame payloads start 4-byte aligned, so their headers are whole words (LITTLE_ENDIAN only). */
+  /**
+   * `buf` as u32 words: frames start 4-byte aligned, so each one's length word (the ring's own, read
+   * and written only here, in the machine's byte order) and the header words of its payload are whole
+   * words; frame headers read as words need LITTLE_ENDIAN, their layout being little-endian.
+   */
   readonly u32: Uint32Array;
   readonly capacity: number;
   private readonly mask: number;
@@ -84,7 +88,7 @@ export class RingWriter {
       if (this.capacity - ((this.tail - this.head) >>> 0) < total) return -1;
     }
     if (need > toEnd) {
-      writeU32(this.buf, pos, PAD);
+      this.u32[pos >>> 2] = PAD;
       this.tail = (this.tail + toEnd) >>> 0;
       pos = 0;
     }
@@ -93,7 +97,7 @@ export class RingWriter {
 
   /** Completes the frame reserved at `payloadPos` with its final payload length. */
   commit(payloadPos: number, payloadLen: number): void {
-    writeU32(this.buf, payloadPos - 4, payloadLen);
+    this.u32[(payloadPos >>> 2) - 1] = payloadLen;
     this.tail = (this.tail + aligned(payloadLen + 4)) >>> 0;
   }
 
@@ -157,12 +161,12 @@ export class RingReader {
   next(): number {
     if (this.head === this.tail) return -1;
     let pos = this.head & this.mask;
-    let len = readU32(this.buf, pos);
+    let len = this.u32[pos >>> 2]!;
     if (len === PAD) {
       this.head = (this.head + (this.capacity - pos)) >>> 0;
       if (this.head === this.tail) return -1;
       pos = 0;
-      len = readU32(this.buf, 0);
+      len = this.u32[0]!;
     }
     this.head = (this.head + aligned(len + 4)) >>> 0;
     return pos + 4;
@@ -170,7 +174,7 @@ export class RingReader {
 
   /** Payload length of the frame whose payload starts at `pos`. */
   frameLength(pos: number): number {
-    return LITTLE_ENDIAN ? this.u32[(pos >>> 2) - 1]! : readU32(this.buf, pos - 4);
+    return this.u32[(pos >>> 2) - 1]!;
   }
 
   /** Frees everything read so far; returns true if the producer waits for space. */
