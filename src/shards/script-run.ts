@@ -182,13 +182,13 @@ function loadCallArgs(L: number): string | null {
       copyBytes(argBuf, off, m.HEAPU8, p, len);
     } else if (t === T_NUMBER) {
       const d = m._lua_tonumberx(L, i, 0);
-      const integer = m._lua_isinteger(L, i) !== 0;
       ensureArgs(off + 24);
-      if (integer && Number.isSafeInteger(d)) {
-        // Timestamps, scores and counts: digits written in place, no BigInt and no string.
+      if (Number.isSafeInteger(d) && (d !== 0 || 1 / d > 0)) {
+        // Timestamps, scores and counts: digits written in place, no BigInt and no string. A float
+        // holding such a value prints the same under %.17g (only -0.0 differs, and goes below).
         len = writeDigits(argBuf, off, d) - off;
       } else {
-        const s = integer ? String(m._lua_tointegerx(L, i, 0)) : formatDouble17(d);
+        const s = m._lua_isinteger(L, i) !== 0 ? String(m._lua_tointegerx(L, i, 0)) : formatDouble17(d);
         len = s.length;
         ensureArgs(off + len);
         for (let j = 0; j < len; j++) argBuf[off + j] = s.charCodeAt(j);

@@ -98,8 +98,8 @@ export function parseSafeInt(b: Uint8Array, s: number, n: number): number | null
 export const POW10 = Array.from({ length: 17 }, (_, k) => 10 ** k);
 
 /**
- * Scores and bounds as clients mostly send them (`[+-]digits[.digits]`, at most 15 digits), without
- * building a string: the digits make an exact integer below 2^53 and one division by an exact power of
+ * Scores and bounds as clients mostly send them (`[+-]digits[.digits]`, digits making an integer below
+ * 2^53, e.g. BullMQ's millisecond-times-4096 bounds), without building a string: one division by an exact power of
  * ten rounds correctly, so the result is Number()'s. Null for anything else (the general path decides).
  */
 function parseShortDecimal(b: Uint8Array, s: number, n: number): number | null {
@@ -123,9 +123,26 @@ function parseShortDecimal(b: Uint8Array, s: number, n: number): number | null {
     digits++;
     if (scale !== -1) scale++;
   }
-  if (digits === 0 || digits > 15) return null;
+  // Below 2^53 every step above was exact (a 16th digit can pass it: then rounding may have hidden that, so refuse).
+  if (digits === 0 || digits > 16 || v >= TWO_53) return null;
   if (scale > 0) v /= POW10[scale]!;
   return neg ? -v : v;
+}
+
+const TWO_53 = 2 ** 53;
+
+/** ±Infinity for "inf", "+inf" and "-inf" in any case (sorted-set bounds), else null. */
+function parseInf(b: Uint8Array, s: number, n: number): number | null {
+  let i = s;
+  let sign = 1;
+  if (n === 4) {
+    const c = b[s]!;
+    if (c === 45) sign = -1;
+    else if (c !== 43) return null;
+    i++;
+  } else if (n !== 3) return null;
+  if ((b[i]! | 32) !== 105 || (b[i + 1]! | 32) !== 110 || (b[i + 2]! | 32) !== 102) return null;
+  return sign * Infinity;
 }
 
 /** Parses a float the way Redis's string2ld accepts it (no spaces, no NaN); null if invalid. */
@@ -136,6 +153,8 @@ export function parseFloatBytes(b: Uint8Array, s: number, n: number): number | n
   if (first === 32 || first === 9 || last === 32 || last === 9) return null;
   const fast = parseShortDecimal(b, s, n);
   if (fast !== null) return fast;
+  const inf = parseInf(b, s, n);
+  if (inf !== null) return inf;
   const str = Buffer.from(b.buffer, b.byteOffset + s, n).toString('latin1');
   const lower = str.toLowerCase();
   if (lower === 'inf' || lower === '+inf' || lower === 'infinity' || lower === '+infinity') return Infinity;

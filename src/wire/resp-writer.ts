@@ -5,15 +5,44 @@
  * The same writer serves the acceptor (local replies) and the shards (reply frames).
  */
 
-import { POW10, copyBytes } from './bytes.js';
+import { copyBytes } from './bytes.js';
 
 const CRLF_CR = 13;
 const CRLF_LF = 10;
 
+/** "00".."99": two digits per division when writing numbers. */
+const DIGIT_PAIRS = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  DIGIT_PAIRS[2 * i] = 48 + ((i / 10) | 0);
+  DIGIT_PAIRS[2 * i + 1] = 48 + (i % 10);
+}
+
+/** Decimal digits of a non-negative int32. */
+function digitCount(m: number): number {
+  if (m < 100000) return m < 100 ? (m < 10 ? 1 : 2) : m < 1000 ? 3 : m < 10000 ? 4 : 5;
+  return m < 10000000 ? (m < 1000000 ? 6 : 7) : m < 100000000 ? 8 : m < 1000000000 ? 9 : 10;
+}
+
+/** Writes the digits of non-negative int32 `m` so that they end just before `e`. */
+function fillDigits(b: Uint8Array, e: number, m: number): void {
+  while (m >= 100) {
+    const q = (m / 100) | 0;
+    const r = (m - q * 100) << 1;
+    b[--e] = DIGIT_PAIRS[r + 1]!;
+    b[--e] = DIGIT_PAIRS[r]!;
+    m = q;
+  }
+  if (m >= 10) {
+    b[--e] = DIGIT_PAIRS[(m << 1) + 1]!;
+    b[--e] = DIGIT_PAIRS[m << 1]!;
+  } else b[--e] = 48 + m;
+}
+
 /**
  * Writes the decimal digits of an integer (|n| < 2^53) at `p`; returns the position after
- * them. Counts the digits first and fills them from the end: no scratch copy, and 32-bit
- * division once the value fits (the reply lengths and counts nearly every reply carries).
+ * them. Counts the digits first and fills them from the end, two per 32-bit division: past 2^31
+ * (millisecond timestamps, BullMQ's scores) one float division splits off the low 8 digits, where
+ * a float division per digit cost ~90 ns for 16 digits.
  */
 export function writeDigits(b: Uint8Array, p: number, n: number): number {
   if (n < 0) {
@@ -24,22 +53,24 @@ export function writeDigits(b: Uint8Array, p: number, n: number): number {
     b[p] = 48 + n;
     return p + 1;
   }
-  let k = 2;
-  while (k < 16 && n >= POW10[k]!) k++;
-  const end = p + k;
+  if (n <= 0x7fffffff) {
+    const end = p + digitCount(n);
+    fillDigits(b, end, n | 0);
+    return end;
+  }
+  // n < 2^53, so hi < 2^27 and hi * 1e8 is exact.
+  const hi = Math.floor(n / 1e8);
+  let lo = (n - hi * 1e8) | 0;
+  const end = p + digitCount(hi) + 8;
   let e = end;
-  while (n > 0x7fffffff) {
-    const q = Math.floor(n / 10);
-    b[--e] = 48 + (n - q * 10);
-    n = q;
+  for (let k = 0; k < 4; k++) {
+    const q = (lo / 100) | 0;
+    const r = (lo - q * 100) << 1;
+    b[--e] = DIGIT_PAIRS[r + 1]!;
+    b[--e] = DIGIT_PAIRS[r]!;
+    lo = q;
   }
-  let m = n | 0;
-  while (m >= 10) {
-    const q = (m / 10) | 0;
-    b[--e] = 48 + (m - q * 10);
-    m = q;
-  }
-  b[--e] = 48 + m;
+  fillDigits(b, e, hi);
   return end;
 }
 

@@ -208,9 +208,29 @@ describe('parseFloatBytes (string2ld)', () => {
     }
   });
 
-  it('leaves exponents, infinities and hex to the general path, and refuses the rest', () => {
+  it('reads 16-digit values at and around 2^53 exactly (BullMQ sends ms*4096 bounds)', () => {
+    for (const s of [
+      '7357679182077951',
+      '9007199254740991',
+      '9007199254740992',
+      '9007199254740993',
+      '9999999999999999',
+      '-9007199254740993',
+      '900719925474099.3',
+      '1234567890123456.',
+    ]) {
+      expect(Object.is(parse(s), Number(s))).toBe(true);
+    }
+  });
+
+  it('reads infinities in any case and refuses near misses', () => {
+    for (const s of ['inf', '+inf', 'INF', '+Inf', 'infinity', '+INFINITY']) expect(parse(s)).toBe(Infinity);
+    for (const s of ['-inf', '-INF', '-infinity']) expect(parse(s)).toBe(-Infinity);
+    for (const s of ['in', 'infx', '+in', '*inf', '--inf', 'inff']) expect(parse(s)).toBeNull();
+  });
+
+  it('leaves exponents and hex to the general path, and refuses the rest', () => {
     expect(parse('1e3')).toBe(1000);
-    expect(parse('-inf')).toBe(-Infinity);
     expect(parse('0x10')).toBe(16);
     for (const s of ['', '.', '-', '1.2.3', ' 1', '1 ', 'nan', '1e', '--1']) expect(parse(s)).toBeNull();
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RespWriter, formatDouble17 } from '../../src/wire/resp-writer.js';
+import { RespWriter, formatDouble17, writeDigits } from '../../src/wire/resp-writer.js';
 
 const out = (w: RespWriter): string => Buffer.from(w.bytes.subarray(0, w.len)).toString('latin1');
 
@@ -14,6 +14,29 @@ describe('formatDouble17 (%.17g)', () => {
     [Infinity, 'inf'],
   ])('%s → %s', (d, s) => {
     expect(formatDouble17(d)).toBe(s);
+  });
+});
+
+describe('writeDigits', () => {
+  const text = (n: number): string => {
+    const b = new Uint8Array(24);
+    return Buffer.from(b.subarray(0, writeDigits(b, 0, n))).toString('latin1');
+  };
+
+  it('writes every digit-count boundary and the int32 and 2^53 edges as String() does', () => {
+    const edges = [0, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53 - 1, 100000000, 1e15, 1701620000123, 7357679182077951];
+    for (let k = 0; k <= 15; k++) edges.push(10 ** k, 10 ** k - 1);
+    for (const n of edges) {
+      expect(text(n)).toBe(String(n));
+      expect(text(-n)).toBe(n === 0 ? '0' : String(-n));
+    }
+  });
+
+  it('agrees with String() on random integers of every magnitude below 2^53', () => {
+    for (let i = 0; i < 50000; i++) {
+      const n = Math.floor((Math.random() * 2 - 1) * 2 ** (Math.random() * 53));
+      expect(text(n)).toBe(String(n === 0 ? 0 : n));
+    }
   });
 });
 
