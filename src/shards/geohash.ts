@@ -198,7 +198,44 @@ export interface GeoShape {
 export const found = { dist: 0 };
 
 /** Per-search constants of inShape (prepareShape): the centre in radians and its cosine, the limits in meters. */
-const pre = { lon1r: 0, lat1r: 0, cosLat1: 0, limit: 0, halfW: 0, halfH: 0, latBand: 0, cosMin: 0, wideW: 0 };
+const pre = {
+  lon1r: 0,
+  lat1r: 0,
+  cosLat1: 0,
+  limit: 0,
+  halfW: 0,
+  halfH: 0,
+  latBand: 0,
+  cosMin: 0,
+  wideW: 0,
+  lonDeg: 0,
+  latDeg: 0,
+  latBandDeg: 0,
+  lonBandDeg: 0,
+};
+
+/** Slack of outsideBands' degree bounds: ~11 m, some twenty cells at step 26, far above rounding. */
+const BAND_SLACK_DEG = 1e-4;
+const CELL_LAT = LAT_SCALE * INV26;
+const CELL_LON = LON_SCALE * INV26;
+
+/**
+ * The longitude difference (radians) past which inShape's east-west bound rejects every point up to
+ * π, or Infinity when it may not: cosMin·dl·(1 − dl²/24) rises until 2.83 and stays above its value
+ * at 2 up to π, so a crossing found below 2 holds for the whole of (crossing, π].
+ */
+function lonBandRad(): number {
+  const g = (dl: number): number => pre.cosMin * dl * (1 - (dl * dl) / 24);
+  if (pre.cosMin === 0 || g(2) <= pre.wideW) return Number.POSITIVE_INFINITY;
+  let lo = 0;
+  let hi = 2;
+  for (let i = 0; i < 50; i++) {
+    const mid = (lo + hi) / 2;
+    if (g(mid) > pre.wideW) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
 
 /**
  * Readies inShape for shape `s`. The distances stay Redis's expressions, operation for operation;
@@ -218,6 +255,26 @@ export function prepareShape(s: GeoShape): void {
   const hi = pre.lat1r + pre.latBand;
   pre.cosMin = lo <= -Math.PI / 2 || hi >= Math.PI / 2 ? 0 : Math.min(Math.cos(lo), Math.cos(hi));
   pre.wideW = ((s.circle ? pre.limit : pre.halfW) * (1 + 1e-6) + 1e-3) / EARTH_RADIUS_IN_METERS;
+  pre.latDeg = s.lat;
+  pre.lonDeg = s.lon;
+  pre.latBandDeg = pre.latBand / D_R + BAND_SLACK_DEG;
+  pre.lonBandDeg = lonBandRad() / D_R + BAND_SLACK_DEG;
+}
+
+/**
+ * Whether inShape would reject a score's point on its latitude or east-west bound alone, read from
+ * the cell indexes without decoding the point (a search's boxes hold several times the points its
+ * shape keeps). Conservative: a point it lets through still meets inShape's exact test.
+ */
+export function outsideBands(score: number): boolean {
+  if (!(score >= 0 && score < 4503599627370496)) return false;
+  const hi = (score * INV26) | 0;
+  const lo = (score - hi * TWO26) | 0;
+  const lat = GEO_LAT_MIN + (squash(hi) * 8192 + squash(lo) + 0.5) * CELL_LAT;
+  if (Math.abs(lat - pre.latDeg) > pre.latBandDeg) return true;
+  const dl = Math.abs(GEO_LONG_MIN + (squash(hi >>> 1) * 8192 + squash(lo >>> 1) + 0.5) * CELL_LON - pre.lonDeg);
+  // Past 180 degrees inShape's east-west bound does not apply (the way round the antimeridian is shorter).
+  return dl > pre.lonBandDeg && dl <= 180 - BAND_SLACK_DEG;
 }
 
 /** Whether point (lon, lat) lies in the shape readied by prepareShape; its distance from the centre goes to found.dist (meters). */

@@ -6,7 +6,7 @@
 import type { Arena } from './arena.js';
 import type { Ctx, Handler } from './context.js';
 import { T_ZSET, recType } from './record.js';
-import { storeTemp, tempZset, zsetCommands, zsetRestoreAdd, zsetScanScores, zsetScoreOf } from './t_zset.js';
+import { scanMember, storeTemp, tempZset, zsetCommands, zsetMemberAt, zsetRestoreAdd, zsetScanScores, zsetScoreOf } from './t_zset.js';
 import {
   GEO_LAT_MAX,
   GEO_LAT_MIN,
@@ -19,6 +19,7 @@ import {
   distance,
   found,
   inShape,
+  outsideBands,
   prepareShape,
   sameBox,
   scoreOf,
@@ -430,13 +431,18 @@ function grow(): void {
   ptLat = f64(ptLat);
 }
 
+/** The arena of the sorted set collectAll scans. */
+let scanArena: Arena | null = null;
+
 /** geoGetPointsInRange's step: keeps a member inside the shape; false once `limit` points are found. */
-function collect(_u8: Uint8Array, ms: number, mn: number, score: number): boolean {
+function collect(pos: number, score: number): boolean {
+  if (outsideBands(score)) return true;
   decodeScore(score);
   if (inShape(shape, xy.lon, xy.lat)) {
     if (used === ptMs.length) grow();
-    ptMs[used] = ms;
-    ptMn[used] = mn;
+    zsetMemberAt(scanArena!, pos);
+    ptMs[used] = scanMember.s;
+    ptMn[used] = scanMember.n;
     ptScore[used] = score;
     ptDist[used] = found.dist;
     ptLon[used] = xy.lon;
@@ -450,6 +456,7 @@ function collect(_u8: Uint8Array, ms: number, mn: number, score: number): boolea
 function collectAll(m: Arena, a: number): void {
   searchAreas(shape);
   prepareShape(shape);
+  scanArena = m;
   used = 0;
   let last = 0;
   for (let i = 0; i < 9; i++) {
@@ -492,6 +499,108 @@ function sortByDist(lo: number, hi: number, desc: boolean): void {
   let k = lo;
   while (i < mid && j < hi) order[k++] = after(tmp[i]!, order[j]!, desc) ? order[j++]! : tmp[i++]!;
   while (i < mid) order[k++] = tmp[i++]!;
+}
+
+/** sort_gp_asc over order[x] and order[y] (negated for DESC): 1, 0 or -1 by distance. */
+function cmpAt(x: number, y: number, desc: boolean): number {
+  const a = ptDist[order[x]!]!;
+  const b = ptDist[order[y]!]!;
+  const r = a > b ? 1 : a === b ? 0 : -1;
+  return desc ? -r : r;
+}
+
+function swapAt(x: number, y: number): void {
+  const t = order[x]!;
+  order[x] = order[y]!;
+  order[y] = t;
+}
+
+/** The median of three positions, as the partial sort picks its pivot. */
+function med3(a: number, b: number, c: number, desc: boolean): number {
+  return cmpAt(a, b, desc) < 0
+    ? cmpAt(b, c, desc) < 0
+      ? b
+      : cmpAt(a, c, desc) < 0
+        ? c
+        : a
+    : cmpAt(b, c, desc) > 0
+      ? b
+      : cmpAt(a, c, desc) < 0
+        ? a
+        : c;
+}
+
+function insertionSort(lo: number, n: number, desc: boolean): void {
+  for (let m = lo + 1; m < lo + n; m++) for (let l = m; l > lo && cmpAt(l - 1, l, desc) > 0; l--) swapAt(l, l - 1);
+}
+
+/**
+ * Puts in place order[first, last] of the sort by distance of order[lo, lo + n), the rest
+ * partitioned around them: Redis's pqsort (Bentley and McIlroy's three-way quicksort, which skips
+ * the parts outside the range), step for step, so that points at equal distances come out in
+ * Redis's order when COUNT keeps fewer points than were found (its full sort is stable; this is not).
+ */
+function partialSortByDist(lo: number, n: number, first: number, last: number, desc: boolean): void {
+  for (;;) {
+    if (n < 7) {
+      insertionSort(lo, n, desc);
+      return;
+    }
+    let pm = lo + (n >>> 1);
+    if (n > 7) {
+      let pl = lo;
+      let pn = lo + n - 1;
+      if (n > 40) {
+        const d = n >>> 3;
+        pl = med3(pl, pl + d, pl + 2 * d, desc);
+        pm = med3(pm - d, pm, pm + d, desc);
+        pn = med3(pn - 2 * d, pn - d, pn, desc);
+      }
+      pm = med3(pl, pm, pn, desc);
+    }
+    swapAt(lo, pm);
+    let swapped = false;
+    let pa = lo + 1;
+    let pb = pa;
+    let pc = lo + n - 1;
+    let pd = pc;
+    for (;;) {
+      let r: number;
+      while (pb <= pc && (r = cmpAt(pb, lo, desc)) <= 0) {
+        if (r === 0) {
+          swapped = true;
+          swapAt(pa++, pb);
+        }
+        pb++;
+      }
+      while (pb <= pc && (r = cmpAt(pc, lo, desc)) >= 0) {
+        if (r === 0) {
+          swapped = true;
+          swapAt(pc, pd--);
+        }
+        pc--;
+      }
+      if (pb > pc) break;
+      swapAt(pb++, pc--);
+      swapped = true;
+    }
+    if (!swapped) {
+      insertionSort(lo, n, desc);
+      return;
+    }
+    const end = lo + n;
+    let r = Math.min(pa - lo, pb - pa);
+    for (let i = 0; i < r; i++) swapAt(lo + i, pb - r + i);
+    r = Math.min(pd - pc, end - pd - 1);
+    for (let i = 0; i < r; i++) swapAt(pb + i, end - r + i);
+    r = pb - pa;
+    if (r > 1 && lo <= last && lo + r - 1 >= first) partialSortByDist(lo, r, first, last, desc);
+    r = pd - pc;
+    if (r <= 1) return;
+    lo = end - r;
+    n = r;
+    if (lo > last || lo + r - 1 < first) return;
+  }
 }
 
 function georadiusGeneric(c: Ctx, src: number, flags: number): void {
@@ -624,7 +733,11 @@ function georadiusGeneric(c: Ctx, src: number, flags: number): void {
   }
   const returned = count === 0 || used < count ? used : count;
   for (let i = 0; i < used; i++) order[i] = i;
-  if (sort !== SORT_NONE) sortByDist(0, used, sort === SORT_DESC);
+  // Like Redis: a stable full sort (glibc's qsort), or its partial quicksort when COUNT keeps fewer.
+  if (sort !== SORT_NONE) {
+    if (returned < used) partialSortByDist(0, used, 0, returned - 1, sort === SORT_DESC);
+    else sortByDist(0, used, sort === SORT_DESC);
+  }
   if (storeIdx === 0) {
     const options = (withDist ? 1 : 0) + (withHash ? 1 : 0) + (withCoords ? 1 : 0);
     const out = c.out;

@@ -473,14 +473,12 @@ export function zsetScoreOf(m: Arena, a: number, buf: Uint8Array, s: number, n: 
   return zsetScore(m, a, buf, s, n) ? foundScore : Number.NaN;
 }
 
-/** Calls `fn` with each member whose score is in [min, max), in order, until it returns false (geo's box scans). */
-export function zsetScanScores(
-  m: Arena,
-  a: number,
-  min: number,
-  max: number,
-  fn: (u8: Uint8Array, ms: number, mn: number, score: number) => boolean,
-): void {
+/**
+ * Calls `fn(pos, score)` for the members with min <= score < max in order, until it returns false
+ * (geo's box scans). The member is read only when wanted, by zsetMemberAt(m, pos) during the walk:
+ * most of a box's points fall outside the shape searched.
+ */
+export function zsetScanScores(m: Arena, a: number, min: number, max: number, fn: (pos: number, score: number) => boolean): void {
   begin(m, a);
   range.min = min;
   range.minex = false;
@@ -489,9 +487,18 @@ export function zsetScanScores(
   for (let x = firstInScore(m, min, false); x !== 0; x = nextPos(m, x)) {
     const sc = posScore(m, x);
     if (sc >= max) break;
-    posMember(m, x);
-    if (!fn(m.u8, MS, MN, sc)) break;
+    if (!fn(x, sc)) break;
   }
+}
+
+/** The member span at a position of the zset zsetScanScores is walking (into `scanMember`). */
+export const scanMember = { s: 0, n: 0 };
+
+/** Sets scanMember to the member at position `pos` of the walk in progress. */
+export function zsetMemberAt(m: Arena, pos: number): void {
+  posMember(m, pos);
+  scanMember.s = MS;
+  scanMember.n = MN;
 }
 
 /**

@@ -389,6 +389,24 @@ describe.skipIf(!hasRedis).each([1, 3])('geo and SORT replies equal redis-server
     }
   });
 
+  it('match on small COUNTs of many points with equal distances, nearest and farthest first', async () => {
+    // Several members per spot: COUNT below the points found takes Redis's partial quicksort, whose
+    // order of equal distances is its own (a full sort keeps the stable order).
+    const add = ['GEOADD', 'ties'];
+    for (let i = 0; i < 300; i++) add.push(String(10 + (i % 7) * 0.01), String(40 + (i % 5) * 0.01), `t${i}`);
+    expect(await s.call(...add)).toEqual(await r.call(...add));
+    const rand = rng(shards * 7919 + 3);
+    for (let i = 0; i < 200; i++) {
+      const from =
+        i < 20 ? ['FROMLONLAT', '10.03', '40.02'] : ['FROMLONLAT', (9.98 + rand() * 0.1).toFixed(4), (39.98 + rand() * 0.08).toFixed(4)];
+      const shape = rand() < 0.5 ? ['BYBOX', '20', '20', 'km'] : ['BYRADIUS', String(1 + Math.floor(rand() * 8)), 'km'];
+      const count = String(1 + Math.floor(rand() * 60));
+      const cmd = ['GEOSEARCH', 'ties', ...from, ...shape, rand() < 0.5 ? 'ASC' : 'DESC', 'COUNT', count, 'WITHDIST'];
+      const [a, b] = await Promise.all([r.call(...cmd), s.call(...cmd)]);
+      expect({ i, cmd: cmd.join(' '), reply: b }).toEqual({ i, cmd: cmd.join(' '), reply: a });
+    }
+  });
+
   it('match on argument errors', async () => {
     const cases: string[][] = [
       ['GEOADD', 'e', '1', '2'],

@@ -8,7 +8,10 @@ import {
   deinterleave,
   distance,
   encode,
+  inShape,
   interleave,
+  outsideBands,
+  prepareShape,
   scoreOf,
   searchAreas,
   sep,
@@ -16,6 +19,7 @@ import {
   standardGeohash,
   xy,
   type GeoHash,
+  type GeoShape,
 } from '../../src/shards/geohash.js';
 import { formatCoord, formatDistance } from '../../src/shards/t_geo.js';
 import { sortScore } from '../../src/shards/t_sort.js';
@@ -87,6 +91,49 @@ describe('geohash', () => {
     const own = scoreOf(15, 37);
     expect(own >= span.min && own < span.max).toBe(true);
     expect(boxes.filter((b) => !b.zero).length).toBeGreaterThan(1);
+  });
+
+  it('rejects by cell indexes only points the exact shape test rejects, near its edges too', () => {
+    // mulberry32: the same cases every run.
+    let seed = 20261203;
+    const rand = (): number => {
+      seed = (seed + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    let rejected = 0;
+    for (let k = 0; k < 400; k++) {
+      const circle = rand() < 0.5;
+      const size = 10 ** (rand() * 7); // 1 m to 10,000 km
+      const shape: GeoShape = {
+        // Centres near the poles and the antimeridian as well as anywhere.
+        lon: k % 4 === 0 ? 179.9 - rand() * 0.2 : rand() * 360 - 180,
+        lat: k % 4 === 1 ? (rand() < 0.5 ? -1 : 1) * (84 + rand()) : rand() * 170 - 85,
+        circle,
+        radius: circle ? size : 0,
+        width: circle ? 0 : size * (0.2 + rand() * 2),
+        height: circle ? 0 : size * (0.2 + rand() * 2),
+        conversion: 1,
+      };
+      prepareShape(shape);
+      const reach = (circle ? size : Math.max(shape.width, shape.height)) / 111000;
+      for (let i = 0; i < 300; i++) {
+        // Half of the points at about the shape's reach in some direction, the rest anywhere.
+        const near = i % 2 === 0;
+        const angle = rand() * 2 * Math.PI;
+        const r = reach * (0.5 + rand());
+        let lon = near ? shape.lon + (r * Math.cos(angle)) / Math.max(0.05, Math.cos((shape.lat * Math.PI) / 180)) : rand() * 360 - 180;
+        const lat = near ? Math.max(-85, Math.min(85, shape.lat + r * Math.sin(angle))) : rand() * 170 - 85;
+        lon = ((((lon + 180) % 360) + 360) % 360) - 180;
+        const score = scoreOf(lon, lat);
+        if (!outsideBands(score)) continue;
+        rejected++;
+        decodeScore(score);
+        expect(inShape(shape, xy.lon, xy.lat)).toBe(false);
+      }
+    }
+    expect(rejected).toBeGreaterThan(10000);
   });
 
   it('prints distances as C\'s "%.4f" (half to even) and coordinates as "%.17Lf" trimmed', () => {
