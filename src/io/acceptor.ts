@@ -62,6 +62,7 @@ import { planXread, runXread } from './xread-across.js';
 import { isKeyword } from '../wire/bytes.js';
 import { ReplyFlusher } from './reply-flusher.js';
 import { TlsListener } from './tls-listener.js';
+import { setBatchPolicy } from './thread-sched.js';
 import { reclaim } from '../reclaim.js';
 
 /** A command the acceptor answers itself. */
@@ -341,6 +342,17 @@ export class Acceptor {
     };
   }
 
+  /** Puts the shard threads under SCHED_BATCH (thread-sched.ts): their wake-ups stop preempting this thread. */
+  private batchShards(): void {
+    for (const link of this.shards) {
+      const why = setBatchPolicy(link.tid);
+      if (why !== null) {
+        this.log.warn(`shard threads keep the default scheduling policy (shard-sched-batch): ${why}`);
+        return;
+      }
+    }
+  }
+
   /** Starts the shard workers, runs `beforeListen` (loading the data set), then listens on every bind address. */
   async start(beforeListen: () => Promise<void> = async () => {}): Promise<void> {
     this.tls.start();
@@ -365,6 +377,7 @@ export class Acceptor {
     this.armDoorbell();
     // Clients are served once every shard runs (each loads its Lua VM first).
     await Promise.all(this.shards.map((l) => l.ready));
+    if (this.config.get('shard-sched-batch') === 'yes') this.batchShards();
     let ticks = 0;
     let commands = 0;
     this.idleTimer = setInterval(() => {

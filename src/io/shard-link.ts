@@ -54,6 +54,8 @@ export class ShardLink implements ShardPort {
   dirty = false;
   /** Settles once the shard finished starting (its Lua VM loaded) and serves its ring. */
   readonly ready: Promise<void>;
+  /** The shard thread's kernel id once it is ready (0 off Linux). */
+  tid = 0;
   /** Frames waiting for ring space: overflow[overflowHead..] (a head index, since shift() on a long array copies it). */
   private overflow: Overflow[] = [];
   private overflowHead = 0;
@@ -96,7 +98,10 @@ export class ShardLink implements ShardPort {
     });
     this.worker.on('exit', (code) => onExit(this.id, code));
     this.ready = new Promise((resolve) => {
-      this.worker.once('message', () => resolve());
+      this.worker.once('message', (m: { tid?: unknown }) => {
+        if (typeof m?.tid === 'number') this.tid = m.tid;
+        resolve();
+      });
       this.worker.once('exit', () => resolve());
     });
     this.req = new RingWriter(reqMem);

@@ -117,6 +117,13 @@ const PARAMS: Param[] = [
     max: 256,
     help: 'shard worker threads',
   },
+  {
+    name: 'shard-sched-batch',
+    kind: 'bool',
+    def: 'yes',
+    mutable: false,
+    help: "run shard threads under Linux's SCHED_BATCH (set with chrt), so their wake-ups do not preempt the acceptor",
+  },
   { name: 'requirepass', kind: 'string', def: '', mutable: true, help: 'password for the default user' },
   {
     name: 'protected-mode',

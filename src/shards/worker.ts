@@ -3,6 +3,7 @@
  * batches, executes each command, writes replies to its reply ring, rings the acceptor's
  * doorbell once per batch, and sleeps in Atomics.wait when idle (waking for expiry).
  */
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
 import { LITTLE_ENDIAN, RingReader, RingWriter, readU32, writeU32 } from '../wire/ring.js';
 import type { ShardInit } from '../wire/shard-init.js';
@@ -515,6 +516,16 @@ function runBatch(): void {
   reclaim(false, now);
 }
 
+/** This thread's kernel id (the acceptor sets its scheduling policy), or 0 off Linux. */
+function threadId(): number {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) && tid > 0 ? tid : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function loop(): void {
   while (running) {
     if (req.poll()) {
@@ -588,5 +599,5 @@ setSliceHandler(
 );
 // INFO reads the statistics block before any command has run (the Lua heap's size among them).
 publishStats(Date.now());
-parentPort?.postMessage('ready');
+parentPort?.postMessage({ ready: true, tid: threadId() });
 loop();
