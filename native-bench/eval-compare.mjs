@@ -40,7 +40,7 @@ async function main() {
     ]) {
       const sha = await rawCommand(redis.port, 'script', 'load', script);
       await rawCommand(sabre.port, 'script', 'load', script);
-      cases.push({ name: `EVALSHA ${name} -P 1`, P: 1, n: 20000, args: ['evalsha', sha, '1', 'counter:__rand_int__'] });
+      cases.push({ name: `EVALSHA ${name} -P 1`, P: 1, n: 100000, args: ['evalsha', sha, '1', 'counter:__rand_int__'] });
       cases.push({ name: `EVALSHA ${name} -P 16`, P: 16, n: 100000, args: ['evalsha', sha, '1', 'counter:__rand_int__'] });
     }
     cases.push({ name: 'EVAL set -P 16', P: 16, n: 100000, args: ['eval', SET, '1', 'key:__rand_int__', 'v'] });
