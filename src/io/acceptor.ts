@@ -342,8 +342,9 @@ export class Acceptor {
     };
   }
 
-  /** Puts the shard threads under SCHED_BATCH (thread-sched.ts): their wake-ups stop preempting this thread. */
+  /** Puts the shard threads under SCHED_BATCH (thread-sched.ts): their wake-ups stop preempting this thread. Linux only. */
   private batchShards(): void {
+    if (process.platform !== 'linux') return;
     for (const link of this.shards) {
       const why = setBatchPolicy(link.tid);
       if (why !== null) {
