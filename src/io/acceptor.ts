@@ -676,9 +676,12 @@ export class Acceptor {
    */
   private processInput(conn: Connection, buf: Buffer, pos: number, held: boolean): void {
     this.parseDepth++;
+    const outer = conn.parsingBytes;
+    conn.parsingBytes = buf.length - pos;
     try {
       this.parseInput(conn, buf, pos, held);
     } finally {
+      conn.parsingBytes = outer;
       this.parseDepth--;
     }
     if (this.parseDepth === 0 && this.runCmd >= 0) this.endLocalRun();

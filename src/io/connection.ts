@@ -230,8 +230,15 @@ export class Connection {
     this.out.proto = 2;
   }
 
-  /** Bytes of unparsed input held (CLIENT LIST's qbuf). */
+  /**
+   * Bytes of the input being parsed right now, from the first command of its read on (0 when none):
+   * Redis keeps a read's commands in the query buffer until it has run them all.
+   */
+  parsingBytes = 0;
+
+  /** CLIENT LIST's qbuf: the query buffer as Redis's would hold it, the read being run or else unparsed input held. */
   get inBytes(): number {
+    if (this.parsingBytes > 0) return this.parsingBytes;
     return this.inBuf === null ? 0 : this.inEnd - this.inPos;
   }
 

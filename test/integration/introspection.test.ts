@@ -62,6 +62,22 @@ describe.each([1, 3])('introspection with %i shard(s)', (shards) => {
     tx.close();
   });
 
+  it("CLIENT LIST and INFO count the read being run as qbuf, as Redis's query buffer holds it", async () => {
+    // One command alone: its 26 bytes (Redis's own suite expects qbuf=26 here).
+    const c = await rawClient(srv.port);
+    c.socket.write('*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n');
+    expect(await c.waitFor('\n\r\n')).toMatch(/ qbuf=26 .* cmd=client\|info /);
+    // A read of three commands: the whole read, the ones run already included, until all have run.
+    const d = await rawClient(srv.port);
+    d.socket.write('*1\r\n$4\r\nPING\r\n*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n*1\r\n$4\r\nPING\r\n');
+    expect(await d.waitFor('\n\r\n+PONG\r\n')).toMatch(/^\+PONG\r\n\$\d+\r\nid=.* qbuf=54 /);
+    // A connection idle between reads holds nothing.
+    const list = (await r.client('LIST')) as string;
+    expect(list.split('\n').find((l) => l.includes(`:${c.socket.localPort} `))).toMatch(/ qbuf=0 /);
+    c.close();
+    d.close();
+  });
+
   it('CLIENT PAUSE WRITE holds writes until it ends, reads pass', async () => {
     const w = new Redis({ port: srv.port, host: '127.0.0.1' });
     expect(await r.call('client', 'pause', '300', 'WRITE')).toBe('OK');
