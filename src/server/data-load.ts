@@ -221,7 +221,7 @@ function replayCommand(a: Acceptor, replay: Replay, db: number, argv: Uint8Array
     return () => a.coordinator.serverOperation(id, args, db);
   }
   const nk = Math.max(0, extractKeys(COMMANDS[id]!, joined, starts, lens, argc, keyIdx));
-  const shardOf = (i: number): number => keySlot(argv[i] as Buffer, 0, (argv[i] as Buffer).length) % n;
+  const shardOf = (i: number): number => keySlot(argv[i]!, 0, argv[i]!.length) % n;
   let single = true;
   const first = nk > 0 ? shardOf(keyIdx[0]!) : 0;
   for (let k = 1; k < nk && single; k++) single = shardOf(keyIdx[k]!) === first;

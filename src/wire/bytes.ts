@@ -131,17 +131,22 @@ function parseShortDecimal(b: Uint8Array, s: number, n: number): number | null {
 
 const TWO_53 = 2 ** 53;
 
-/** ±Infinity for "inf", "+inf" and "-inf" in any case (sorted-set bounds), else null. */
+/** "infinity": its first three letters and the whole word are the spellings strtold accepts. */
+const INFINITY = [105, 110, 102, 105, 110, 105, 116, 121];
+
+/** ±Infinity for "inf" or "infinity", signed or not, in any case (sorted-set bounds), else null. */
 function parseInf(b: Uint8Array, s: number, n: number): number | null {
   let i = s;
   let sign = 1;
-  if (n === 4) {
-    const c = b[s]!;
+  const c = b[s]!;
+  if (c === 45 || c === 43) {
     if (c === 45) sign = -1;
-    else if (c !== 43) return null;
     i++;
-  } else if (n !== 3) return null;
-  if ((b[i]! | 32) !== 105 || (b[i + 1]! | 32) !== 110 || (b[i + 2]! | 32) !== 102) return null;
+  }
+  const len = s + n - i;
+  if (len !== 3 && len !== 8) return null;
+  // | 32 lower-cases a letter, and turns no other byte into one.
+  for (let k = 0; k < len; k++) if ((b[i + k]! | 32) !== INFINITY[k]) return null;
   return sign * Infinity;
 }
 
@@ -156,9 +161,6 @@ export function parseFloatBytes(b: Uint8Array, s: number, n: number): number | n
   const inf = parseInf(b, s, n);
   if (inf !== null) return inf;
   const str = Buffer.from(b.buffer, b.byteOffset + s, n).toString('latin1');
-  const lower = str.toLowerCase();
-  if (lower === 'inf' || lower === '+inf' || lower === 'infinity' || lower === '+infinity') return Infinity;
-  if (lower === '-inf' || lower === '-infinity') return -Infinity;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(str) && !/^[+-]?0x[0-9a-f]+$/i.test(str)) return null;
   const v = Number(str.startsWith('-0x') ? -Number(str.slice(1)) : str);
   return Number.isNaN(v) ? null : v;
