@@ -3,9 +3,15 @@
  * and BITFIELD's integers of 1..64 bits at any bit offset (bit 0 = most significant bit of
  * byte 0) with WRAP, SAT and FAIL overflow handling.
  */
+import { WASM_POPCOUNT_MIN, popcountLong } from './popcount-wasm.js';
 
 /** Set bits in b[s, s+n). `w` is a 32-bit view of b's buffer from b.byteOffset (word-at-a-time counting). */
 export function popcount(b: Uint8Array, s: number, n: number, w: Uint32Array): number {
+  return n >= WASM_POPCOUNT_MIN ? popcountLong(b, s, n) : popcountSwar(b, s, n, w);
+}
+
+/** popcount in JavaScript, two 32-bit words a step. */
+function popcountSwar(b: Uint8Array, s: number, n: number, w: Uint32Array): number {
   let bits = 0;
   let p = s;
   const end = s + n;

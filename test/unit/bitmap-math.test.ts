@@ -27,6 +27,23 @@ describe('popcount and bitpos', () => {
     for (let s = 0; s < 9; s++) for (let n = 0; n < 290 - s; n += 7) expect(popcount(buf, s, n, w)).toBe(naiveCount(buf, s, n));
   });
 
+  it('count long ranges in WebAssembly exactly: shared memory, any byte offset, across its 64 KiB chunks', () => {
+    const sab = new SharedArrayBuffer(200_000);
+    // A view that starts off word alignment, as a string inside the arena may.
+    for (const viewOffset of [0, 3, 8]) {
+      const buf = new Uint8Array(sab, viewOffset);
+      for (let i = 0; i < buf.length; i++) buf[i] = (Math.random() * 256) | 0;
+      const w = new Uint32Array(sab, 0, sab.byteLength >>> 2);
+      const cw = new Uint32Array(sab, viewOffset - (viewOffset & 3), (sab.byteLength - viewOffset) >>> 2);
+      for (const s of [0, 1, 5, 7, 13])
+        for (const n of [255, 256, 257, 287, 288, 289, 4096 + 11, 65535, 65536, 65537, 131_072 + 99, 190_000]) {
+          expect(popcount(buf, s, n, viewOffset === 0 ? w : cw)).toBe(naiveCount(buf, s, n));
+        }
+    }
+    const ones = new Uint8Array(100_000).fill(0xff);
+    expect(popcount(ones, 1, 99_999, new Uint32Array(ones.buffer))).toBe(799_992);
+  });
+
   it('find the first set or clear bit, padding with zeros past the end', () => {
     const b = Uint8Array.from([0x00, 0x00, 0x10, 0xff]);
     expect(bitpos(b, 0, 4, 1)).toBe(19);
