@@ -10,6 +10,7 @@
  * their shards: any connection that needs a held shard stops parsing until the operation is
  * done. AOF ordering is aof-order.ts's job, writing replies out reply-flusher.ts's.
  */
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';

@@ -3,6 +3,7 @@
  * sleeps every shard at once (keyed commands of all clients wait), while the acceptor
  * keeps answering commands that need no shard (PING, INFO, ...).
  */
+import { performance } from 'node:perf_hooks';
 import { CMD } from '../commands/ids.generated.js';
 import type { Acceptor } from '../io/acceptor.js';
 import type { ParsedCommand } from '../wire/resp-parser.js';

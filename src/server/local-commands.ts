@@ -2,6 +2,7 @@
  * Commands the acceptor answers without a shard: connection state (PING, HELLO, AUTH,
  * SELECT, CLIENT…), server introspection (COMMAND, INFO, CONFIG, TIME) and SHUTDOWN.
  */
+import { performance } from 'node:perf_hooks';
 import { CMD } from '../commands/ids.generated.js';
 import { readFileSync } from 'node:fs';
 import {

@@ -9,6 +9,7 @@
  * order, a client's own commands in its order. A blocking command over several shards shows
  * when it is answered.
  */
+import { performance } from 'node:perf_hooks';
 import { CMD } from '../commands/ids.generated.js';
 import { COMMANDS, F_ADMIN, F_SKIP_MONITOR } from '../commands/table.js';
 import type { Acceptor } from '../io/acceptor.js';

@@ -6,6 +6,7 @@
  * much for GET/SET, and O(1) commands do not reach slow-log thresholds. Commands slower
  * than the threshold are reported to the acceptor as event frames.
  */
+import { performance } from 'node:perf_hooks';
 import type { Ctx, Handler } from './context.js';
 import { COMMANDS, F_FAST } from '../commands/table.js';
 import { LAT_BUCKETS, bucketOf } from '../wire/latency-buckets.js';

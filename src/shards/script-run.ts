@@ -6,6 +6,7 @@
  * (script-across.ts). EVAL and FCALL (t_script.ts, t_function.ts) both run their functions
  * through runFunction.
  */
+import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 import { Ctx, type ShardLimits } from './context.js';
 import type { Store } from './store.js';

@@ -4,6 +4,7 @@
  * tokens from the same GCRA bucket. The state is redis-cell's: the key holds the
  * theoretical arrival time in Unix nanoseconds as a decimal string, with a TTL.
  */
+import { performance } from 'node:perf_hooks';
 import type { Ctx, Handler } from './context.js';
 import { T_STRING, recType, recValLen, strBuf, strOff } from './record.js';
 import { E_WRONGTYPE } from '../wire/error-text.js';

@@ -3,6 +3,7 @@
  * batches, executes each command, writes replies to its reply ring, rings the acceptor's
  * doorbell once per batch, and sleeps in Atomics.wait when idle (waking for expiry).
  */
+import { performance } from 'node:perf_hooks';
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
 import { LITTLE_ENDIAN, RingReader, RingWriter, readU32, writeU32 } from '../wire/ring.js';
