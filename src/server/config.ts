@@ -994,6 +994,29 @@ Every option of the config file may be given as a flag (redis-server style):
 ${PARAMS.map((p) => `  --${p.name.padEnd(34)} ${p.help} (default: ${p.def === '' ? '""' : p.def})`).join('\n')}
 `;
 
+/**
+ * redis-server's reading of its command line: every word after `--name` up to the next `--` word is
+ * part of the value, joined by spaces (`--save 900 1`, `--slowlog-log-slower-than -1`), and a bare
+ * `--save` means `--save ""`. Such options become `--name=value` for parseArgs, which would take `-1`
+ * for a flag and refuse a second word.
+ */
+function redisStyleArgs(argv: string[], valued: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : '';
+    if (!valued.has(name)) {
+      out.push(a);
+      continue;
+    }
+    const words: string[] = [];
+    while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) words.push(argv[++i]!);
+    if (words.length > 0 || name === 'save') out.push(`--${name}=${words.join(' ')}`);
+    else out.push(a);
+  }
+  return out;
+}
+
 /** Builds the configuration from argv: the file first (if any), then flags override it. */
 export function parseServerArgs(argv: string[]): { config: ServerConfig; help: boolean } {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
@@ -1002,9 +1025,10 @@ export function parseServerArgs(argv: string[]): { config: ServerConfig; help: b
     user: { type: 'string', multiple: true },
   };
   for (const name of ALL_NAMES) options[name] = { type: 'string' };
+  const valued = new Set(Object.keys(options).filter((name) => options[name]!.type === 'string'));
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+    parsed = parseArgs({ args: redisStyleArgs(argv, valued), options, allowPositionals: false, strict: true });
   } catch (err) {
     throw new ConfigError(`${(err as Error).message}\n\n${SERVER_USAGE}`);
   }
