@@ -168,6 +168,12 @@ evictor.onEvict = (a, db) => {
 };
 /** Per command id: 1 = a write (evicts first under maxmemory), 3 = a write refused with OOM when nothing can be evicted. */
 const MEMORY_CLASS = Uint8Array.from(COMMANDS, (c) => ((c.flags & F_WRITE) === 0 ? 0 : (c.flags & F_DENYOOM) !== 0 ? 3 : 1));
+/**
+ * A batch publishes its replies at least this often (ms): see runBatch. BullMQ's worker (A/B, 50k jobs): 1 ms
+ * +16% processed jobs/s, 0.5 ms +9%; after every command of 10 µs or more, +11% processed but -12% added
+ * (addBulk's 500 pipelined scripts came back in 500 writes).
+ */
+const FLUSH_EVERY_MS = 1;
 /** Active expiry runs at least this often while busy. */
 const EXPIRE_EVERY_MS = 10;
 let lastExpire = 0;
@@ -493,14 +499,19 @@ function runBatch(): void {
   replicaMode = stats[F.CT_REPLICA]!;
   let pos: number;
   let n = 0;
+  let flushBy = performance.now() + FLUSH_EVERY_MS;
   while ((pos = req.next()) !== -1) {
     execFrame(req.buf, pos);
     if (!running) break;
-    // Free ring space during long batches so the acceptor can keep writing.
-    if ((++n & 255) === 0) {
+    // Long batches publish as they go: every 256 frames, which frees ring space for the acceptor, and every
+    // FLUSH_EVERY_MS, so a client pipelining slow commands (a queue's scripts) gets replies while the batch
+    // runs on. The clock is a timed command's own end read, or else one read in 16 frames.
+    const t = chainClock >= 0 ? chainClock : (n & 15) === 15 ? performance.now() : 0;
+    if ((++n & 255) === 0 || t >= flushBy) {
       endRun();
       req.release();
       flushReplies();
+      flushBy = (t > 0 ? t : performance.now()) + FLUSH_EVERY_MS;
     }
   }
   endRun();
