@@ -3,11 +3,16 @@
  * and BITFIELD's integers of 1..64 bits at any bit offset (bit 0 = most significant bit of
  * byte 0) with WRAP, SAT and FAIL overflow handling.
  */
-import { WASM_POPCOUNT_MIN, popcountLong } from './popcount-wasm.js';
+import { WASM_POPCOUNT_MIN, popcountBlocks } from './popcount-wasm.js';
 
 /** Set bits in b[s, s+n). `w` is a 32-bit view of b's buffer from b.byteOffset (word-at-a-time counting). */
 export function popcount(b: Uint8Array, s: number, n: number, w: Uint32Array): number {
-  return n >= WASM_POPCOUNT_MIN ? popcountLong(b, s, n) : popcountSwar(b, s, n, w);
+  if (n < WASM_POPCOUNT_MIN) return popcountSwar(b, s, n, w);
+  // Long ranges in WebAssembly, from an 8-byte-aligned address and in whole 32-byte blocks; the ends here.
+  const head = (8 - ((b.byteOffset + s) & 7)) & 7;
+  const body = (n - head) & ~31;
+  const tail = s + head + body;
+  return popcountSwar(b, s, head, w) + popcountBlocks(b, s + head, body) + popcountSwar(b, tail, s + n - tail, w);
 }
 
 /** popcount in JavaScript, two 32-bit words a step. */
