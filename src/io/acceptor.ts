@@ -22,6 +22,7 @@ import { SCRIPT_CALLS, TO_EVERY_SHARD } from '../commands/script-calls.js';
 import { RespWriter } from '../wire/resp-writer.js';
 import { ShardLink } from './shard-link.js';
 import { readIntoScratch } from '../net/socket-reader.js';
+import { BusyPoll } from './busy-poll.js';
 import { LITTLE_ENDIAN, readU32 } from '../wire/ring.js';
 import * as F from '../wire/frames.js';
 import { ConcatParts, MgetParts, OkParts, RandomParts, SameParts, SumParts } from './gather.js';
@@ -293,6 +294,8 @@ export class Acceptor {
   readonly nShards: number;
   nextConnId = 1;
   private tickScheduled = false;
+  /** acceptor-poll-us: whether a tick that ran dry turns the loop again or sleeps. */
+  private readonly busy: BusyPoll;
   private readonly bell: Int32Array;
   private readonly doorbellSab = new SharedArrayBuffer(64);
   /** The coordinator's holds (1: held), read for every command routed. */
@@ -336,6 +339,8 @@ export class Acceptor {
     this.tls = new TlsListener(config, this.log, (s) => this.onConnection(s, true));
     this.limits = { maxBulkLen: config.num('proto-max-bulk-len'), authenticated: true };
     config.onChange('proto-max-bulk-len', (v) => (this.limits.maxBulkLen = Number(v)));
+    this.busy = new BusyPoll(config.num('acceptor-poll-us'));
+    config.onChange('acceptor-poll-us', (v) => this.busy.set(Number(v)));
     this.onShardExit = (id, code) => {
       if (this.closing) return;
       this.log.error('shard worker exited unexpectedly; shutting down', { shard: id, code });
@@ -1403,24 +1408,55 @@ export class Acceptor {
   scheduleTick(): void {
     if (this.tickScheduled) return;
     this.tickScheduled = true;
+    if (this.busy.enabled) this.tickStart = performance.now();
     Atomics.store(this.bell, F.ACCEPTOR_AWAKE, 1);
     setImmediate(this.endOfTick);
   }
 
   private readonly endOfTick = (): void => {
     this.tickScheduled = false;
+    const polling = this.busy.enabled;
     // Lowered before the rings are read: a shard publishing after that read sees it and rings (both sides
-    // are sequentially consistent), so no reply waits for a doorbell that was never rung.
-    Atomics.store(this.bell, F.ACCEPTOR_AWAKE, 0);
+    // are sequentially consistent), so no reply waits for a doorbell that was never rung. Under
+    // acceptor-poll-us it stays up while the loop polls, and pollOn reads the rings again once it is down.
+    if (!polling) Atomics.store(this.bell, F.ACCEPTOR_AWAKE, 0);
+    this.drainedAny = false;
     if (!this.closing) this.drainReplies();
-    for (const link of this.shards) link.publish();
+    let work = this.drainedAny;
+    for (const link of this.shards) {
+      if (link.dirty) work = true;
+      link.publish();
+    }
     this.replies.flush();
     if (this.afterFlush.length !== 0) {
       const run = this.afterFlush;
       this.afterFlush = [];
       for (const fn of run) fn();
     }
+    if (polling) this.pollOn(work, this.tickStart);
   };
+
+  /** When the current tick began (ms), under acceptor-poll-us. */
+  private tickStart = 0;
+  /** drainReplies took a frame. */
+  private drainedAny = false;
+
+  /** After a tick under acceptor-poll-us (src/io/busy-poll.ts): runs another at once, or lowers ACCEPTOR_AWAKE to sleep. */
+  private pollOn(work: boolean, start: number): void {
+    if (!this.closing && this.busy.after(work, start, performance.now())) {
+      this.scheduleTick();
+      return;
+    }
+    Atomics.store(this.bell, F.ACCEPTOR_AWAKE, 0);
+    // Replies a shard published while the flag was up rang no doorbell: look once more now that it is down.
+    if (this.closing) return;
+    for (const link of this.shards) {
+      if (link.rep.poll()) {
+        this.scheduleTick();
+        return;
+      }
+    }
+  }
 
   private armDoorbell(): void {
     const r = Atomics.waitAsync(this.bell, F.DOORBELL_WORD, 0);
@@ -1430,11 +1466,14 @@ export class Acceptor {
 
   private readonly onDoorbell = (): void => {
     if (this.closing) return;
+    const start = this.busy.enabled ? performance.now() : 0;
     Atomics.store(this.bell, F.DOORBELL_WORD, 0);
     this.drainReplies();
     for (const link of this.shards) link.publish();
     this.replies.flush();
     this.armDoorbell();
+    // A shard's replies woke the acceptor: more are likely, so it polls (scheduleTick raises ACCEPTOR_AWAKE).
+    if (start !== 0 && !this.tickScheduled && this.busy.after(true, start, performance.now())) this.scheduleTick();
   };
 
   /** Publishes a script's PUBLISH (a PUBLISH_TAG frame) and answers the shard, which waits for the count of receivers. */
@@ -1470,6 +1509,7 @@ export class Acceptor {
           if (budget > 0) rr.poll();
         }
         if ((p = rr.next()) === -1) break;
+        this.drainedAny = true;
         unreleased += rr.frameLength(p);
         let b = rr.buf;
         let connId: number;

@@ -124,6 +124,15 @@ const PARAMS: Param[] = [
     mutable: false,
     help: "run shard threads under Linux's SCHED_BATCH (set with chrt), so their wake-ups do not preempt the acceptor",
   },
+  {
+    name: 'acceptor-poll-us',
+    kind: 'int',
+    def: '200',
+    mutable: true,
+    min: 0,
+    max: 100000,
+    help: 'µs the acceptor keeps polling sockets and shards after its last work before it sleeps (0: never poll)',
+  },
   { name: 'requirepass', kind: 'string', def: '', mutable: true, help: 'password for the default user' },
   {
     name: 'protected-mode',
