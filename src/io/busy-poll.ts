@@ -6,7 +6,7 @@
  * tick ran dry falls into lockstep with its clients. Each wake-up handles one socket; the client
  * (woken by the acceptor's write, onto the acceptor's own core, as Linux places sync wake-ups) then
  * runs alone there while another core idles, and every reply batch costs the shard a doorbell.
- * Measured on 2 cores (native-bench/results/busy-poll.md): +6-12% at -P 16 on one key, +4% for EVALSHA at -P 1.
+ * Measured on 2 cores (native-bench/results/busy-poll.md): +6-12% at -P 16 on one key, +3-4% for EVALSHA at -P 1.
  *
  * Bounded, so a quiet server does not burn a core: polling lasts at most `acceptor-poll-us` past the
  * last tick that did work, and the time spent polling for nothing never exceeds the time spent
