@@ -1466,14 +1466,15 @@ export class Acceptor {
 
   private readonly onDoorbell = (): void => {
     if (this.closing) return;
-    const start = this.busy.enabled ? performance.now() : 0;
+    const polling = this.busy.enabled;
+    const start = polling ? performance.now() : 0;
     Atomics.store(this.bell, F.DOORBELL_WORD, 0);
     this.drainReplies();
     for (const link of this.shards) link.publish();
     this.replies.flush();
     this.armDoorbell();
     // A shard's replies woke the acceptor: more are likely, so it polls (scheduleTick raises ACCEPTOR_AWAKE).
-    if (start !== 0 && !this.tickScheduled && this.busy.after(true, start, performance.now())) this.scheduleTick();
+    if (polling && !this.tickScheduled && this.busy.after(true, start, performance.now())) this.scheduleTick();
   };
 
   /** Publishes a script's PUBLISH (a PUBLISH_TAG frame) and answers the shard, which waits for the count of receivers. */
