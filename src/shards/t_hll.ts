@@ -115,7 +115,8 @@ const pfadd: Handler = (c) => {
       storeWork(c, 1);
     }
   }
-  if (updated > 0 && notifyState.flags !== 0) keyEvent(c, NOTIFY_STRING, 'pfadd', 1);
+  if (updated === 0) c.unchanged = true;
+  else if (notifyState.flags !== 0) keyEvent(c, NOTIFY_STRING, 'pfadd', 1);
   c.out.int(updated > 0 ? 1 : 0);
 };
 

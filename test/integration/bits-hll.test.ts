@@ -35,6 +35,19 @@ describe.each([1, 3])('bitmaps and HyperLogLogs with %i shard(s)', (shards) => {
     expect(await dirty()).toBe(d0 + 3);
   });
 
+  it('counts PFADD as a change only when it changes something, as Redis does', async () => {
+    const dirty = async (): Promise<number> => Number(/rdb_changes_since_last_save:(\d+)/.exec(await r.info('persistence'))![1]);
+    const d0 = await dirty();
+    expect(await r.pfadd('h', 'a', 'b')).toBe(1);
+    const d1 = await dirty();
+    expect(d1).toBeGreaterThan(d0);
+    expect(await r.pfadd('h', 'a')).toBe(0);
+    expect(await r.pfadd('h', 'b', 'a')).toBe(0);
+    expect(await dirty()).toBe(d1);
+    expect(await r.pfadd('h', 'c')).toBe(1);
+    expect(await dirty()).toBeGreaterThan(d1);
+  });
+
   it('sets, reads, counts and finds bits', async () => {
     expect(await r.setbit('b', 7, 1)).toBe(0);
     expect(await r.setbit('b', 7, 1)).toBe(1);
