@@ -57,7 +57,7 @@ import {
 } from '../wire/error-text.js';
 import type { Logger } from '../log.js';
 import { AofOrder } from './aof-order.js';
-import { Coordinator, SYSTEM_CONN_BASE, runsGathered } from './coordinator.js';
+import { Coordinator, runsGathered } from './coordinator.js';
 import { sortSpansShards } from '../commands/sort-args.js';
 import { planBlock, runBlock } from './block-across.js';
 import { planXread, runXread } from './xread-across.js';
@@ -1499,9 +1499,6 @@ export class Acceptor {
       // are taken in the same pass, up to a few rings so sockets still get flushed.
       let unreleased = 0;
       let budget = rr.capacity * 4;
-      // Replies come in runs for one connection (a pipeline's batch): its lookup is kept while it stays open.
-      let lastId = -1;
-      let last: Connection | undefined;
       for (;;) {
         if (unreleased >= rr.capacity >> 2) {
           rr.release();
@@ -1528,6 +1525,10 @@ export class Acceptor {
         }
         let s = p + F.REP_BODY;
         let len = rr.frameLength(p) - F.REP_BODY;
+        if ((kind & 0xff) === F.KIND_RUN) {
+          this.replyRun(link, connId, seq, (kind >>> 8) & 0x3ff, kind >>> 18, b, s, len);
+          continue;
+        }
         if (kind === F.KIND_UNCHANGED) {
           // A write that changed nothing: not a change since the last save after all.
           if (this.writes.dirty > 0) this.writes.dirty--;
@@ -1555,7 +1556,7 @@ export class Acceptor {
           s = 0;
           len = b.length;
         }
-        if (connId === 0 || connId >= SYSTEM_CONN_BASE) {
+        if (connId === 0 || connId >= F.SYSTEM_CONN_BASE) {
           if (seq === 0) {
             if (b[s] === F.DEL_TAG) this.aof.deleted(b, s, len);
             else if (b[s] === F.ERRSTAT_TAG) this.stats.errors.count(b, s + 1, len - 1);
@@ -1567,38 +1568,87 @@ export class Acceptor {
           this.coordinator.answer(seq, b, s, len);
           continue;
         }
-        this.aof.replied(connId, seq, link.id, b, s, len);
-        let conn: Connection | undefined;
-        if (connId === lastId && !last!.closed) conn = last;
-        else {
-          conn = this.conns.get(connId);
-          if (conn !== undefined) {
-            lastId = connId;
-            last = conn;
-          } else conn = this.sinks.get(connId);
-        }
-        if (conn === undefined) continue;
-        if (conn.gathers.size !== 0) {
-          const g = conn.gathers.get(seq);
-          if (g !== undefined) {
-            if (g.add(link.id, b, s, len)) {
-              conn.gathers.delete(seq);
-              if (conn.monitored !== null) this.hooks.executed(conn, seq);
-              const w = this.startReply(conn);
-              g.finish(w);
-              this.replyW(conn, seq);
-            }
-            continue;
-          }
-        }
-        if (conn.monitored !== null) this.hooks.executed(conn, seq);
-        if (conn.deliver(seq, b, s, len)) this.markDirty(conn);
-        if (conn.blockedSeq === seq) {
-          conn.blockedSeq = -1;
-          this.resume(conn);
-        }
+        this.replyOne(link, connId, seq, b, s, len);
       }
       rr.release();
+    }
+  }
+
+  /** The connection of the last reply handed out: replies come in runs for one connection (a pipeline's batch). */
+  private lastConn: Connection | undefined = undefined;
+
+  /** The client (or transaction collector) `connId`, if it is still there. */
+  private replyTarget(connId: number): Connection | undefined {
+    const last = this.lastConn;
+    if (last !== undefined && last.id === connId && !last.closed) return last;
+    const conn = this.conns.get(connId);
+    if (conn !== undefined) {
+      this.lastConn = conn;
+      return conn;
+    }
+    return this.sinks.get(connId);
+  }
+
+  /** Hands one shard reply to its connection: the AOF's order, a gather it completes, MONITOR, a blocked client. */
+  private replyOne(link: ShardLink, connId: number, seq: number, b: Uint8Array, s: number, len: number): void {
+    this.aof.replied(connId, seq, link.id, b, s, len);
+    const conn = this.replyTarget(connId);
+    if (conn === undefined) return;
+    if (conn.gathers.size !== 0) {
+      const g = conn.gathers.get(seq);
+      if (g !== undefined) {
+        if (g.add(link.id, b, s, len)) {
+          conn.gathers.delete(seq);
+          if (conn.monitored !== null) this.hooks.executed(conn, seq);
+          const w = this.startReply(conn);
+          g.finish(w);
+          this.replyW(conn, seq);
+        }
+        return;
+      }
+    }
+    if (conn.monitored !== null) this.hooks.executed(conn, seq);
+    if (conn.deliver(seq, b, s, len)) this.markDirty(conn);
+    if (conn.blockedSeq === seq) {
+      conn.blockedSeq = -1;
+      this.resume(conn);
+    }
+  }
+
+  /**
+   * A shard's KIND_RUN frame (frames.ts): `count` replies to commands seq onwards, `unchanged` of them to writes
+   * that changed nothing. Queued in one copy when nothing needs them one at a time (no AOF or gather waiting, no
+   * MONITOR, the connection's own checks in deliverRun), else handed out one by one, as separate frames would
+   * have been.
+   */
+  private replyRun(
+    link: ShardLink,
+    connId: number,
+    seq: number,
+    count: number,
+    unchanged: number,
+    b: Uint8Array,
+    s: number,
+    len: number,
+  ): void {
+    const bytes = len - 4 * count;
+    // Not changes since the last save after all (as KIND_UNCHANGED).
+    if (unchanged !== 0) this.writes.dirty = Math.max(0, this.writes.dirty - unchanged);
+    const conn = this.replyTarget(connId);
+    if (
+      conn !== undefined &&
+      this.aof.quiet &&
+      conn.gathers.size === 0 &&
+      conn.monitored === null &&
+      conn.deliverRun(seq, count, b, s, bytes)
+    ) {
+      this.markDirty(conn);
+      return;
+    }
+    for (let i = 0, p = s; i < count; i++) {
+      const n = readU32(b, s + bytes + 4 * i);
+      this.replyOne(link, connId, seq + i, b, p, n);
+      p += n;
     }
   }
 }

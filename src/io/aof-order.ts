@@ -261,6 +261,11 @@ export class AofOrder {
     });
   }
 
+  /** No command waits for its reply to be logged: replied() has nothing to do. */
+  get quiet(): boolean {
+    return this.pending.size === 0;
+  }
+
   /** Shard `shard` answered command `seq` of `connId`: logs the write (or its part) this reply answers. */
   replied(connId: number, seq: number, shard: number, b: Uint8Array, s: number, len: number): void {
     if (this.pending.size === 0) return;

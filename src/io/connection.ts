@@ -265,6 +265,19 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Queues `count` replies to commands seq onwards, bytes [start, start+len) of `buf` (a shard's KIND_RUN frame),
+   * when they are the next ones due and nothing about them needs a look one by one (no error among them, none
+   * silenced, no push waiting behind one, no blocked command among them). False, with nothing done, otherwise.
+   */
+  deliverRun(seq: number, count: number, buf: Uint8Array, start: number, len: number): boolean {
+    if (seq !== this.nextWrite || this.deferred !== null || this.early.size !== 0 || this.blockedSeq !== -1) return false;
+    if (this.silenced !== null && this.silenced.size !== 0) return false;
+    this.out.raw(buf, start, len);
+    this.nextWrite += count;
+    return true;
+  }
+
   /** Drops the reply of command `seq` (CLIENT REPLY OFF/SKIP) when it comes. */
   silence(seq: number): void {
     (this.silenced ??= new Set()).add(seq);

@@ -48,9 +48,6 @@ export interface CoordinatorOptions {
   operationDone(id: number, args: Buffer[], db: number, reply: RespWriter): void;
 }
 
-/** Connection ids from here up name the server's own waits in shards (cross-shard blocking). */
-export const SYSTEM_CONN_BASE = 0x80000000;
-
 /** Command groups whose multi-key commands run across shards by gathering the keys into one. */
 const GATHERED_GROUPS = new Set(['list', 'set', 'sorted-set', 'hash', 'geo', 'bitmap', 'hyperloglog']);
 
@@ -200,7 +197,7 @@ export class Coordinator {
 
   /** A fresh system connection id, for calls a shard may block (cross-shard blocking waits). */
   systemConn(): number {
-    return SYSTEM_CONN_BASE + (this.systemConns = (this.systemConns + 1) % 0x7ffffff0);
+    return F.SYSTEM_CONN_BASE + (this.systemConns = (this.systemConns + 1) % 0x7ffffff0);
   }
 
   /** Forgets the pending calls made as `asConn`, whose shard waiters were dropped: they never answer. */

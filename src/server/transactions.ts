@@ -67,6 +67,11 @@ export class TxnCollector extends Connection {
     if (++this.got === this.expected) this.done(this.replies);
     return false;
   }
+
+  /** Each reply is kept apart (the EXEC array is built from them): a run is handed over one reply at a time. */
+  override deliverRun(): boolean {
+    return false;
+  }
 }
 
 /** A parsed command with its own copy of the bytes (for use after the parse buffer moves on). */

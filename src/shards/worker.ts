@@ -192,12 +192,81 @@ function ringDoorbell(): void {
 }
 
 function flushReplies(): void {
+  closeRun();
   rep.publish();
   ringDoorbell();
 }
 
+/**
+ * The open KIND_RUN frame (frames.ts): reserved in the ring at runPos (RUN_MAX_BYTES of payload) and not yet
+ * committed, so every other frame closes it first. A pipeline's replies go to the acceptor as one frame: one
+ * reservation and header here, one lookup and copy there (one hot key at -P 16: shard CPU a request 0.157 ->
+ * 0.13 us, acceptor 0.54 -> 0.51 us; GET +1-3%, PFCOUNT +5%, BITCOUNT +3-17% in A/Bs).
+ */
+let runPos = -1;
+let runConn = 0;
+let runSeq = 0;
+let runBytes = 0;
+let runCount = 0;
+/** Replies in the run to writes that changed nothing (KIND_UNCHANGED had they been frames of their own). */
+let runUnchanged = 0;
+const runLengths = new Uint32Array(F.RUN_MAX_REPLIES);
+
+/** Commits the open run, if any: its header, then its lengths after its replies. */
+function closeRun(): void {
+  if (runPos === -1) return;
+  const b = rep.buf;
+  const body = runPos + F.REP_BODY;
+  for (let i = 0; i < runCount; i++) writeU32(b, body + runBytes + 4 * i, runLengths[i]!);
+  writeU32(b, runPos + F.REP_CONN, runConn);
+  writeU32(b, runPos + F.REP_SEQ, runSeq);
+  writeU32(b, runPos + F.REP_KIND, F.KIND_RUN | (runCount << 8) | (runUnchanged << 18));
+  rep.commit(runPos, F.REP_BODY + runBytes + 4 * runCount);
+  runPos = -1;
+}
+
+/**
+ * A command's reply (kind KIND_INLINE or KIND_UNCHANGED): joins the open run when it is the next reply of the
+ * same connection, else starts one.
+ */
+function writeClientReply(conn: number, seq: number, body: Uint8Array, len: number, kind: number): void {
+  // Error replies stay frames of their own (the acceptor counts them as it delivers them), as do the server's own.
+  if (len === 0 || body[0] === 45 || conn === 0 || conn >= F.SYSTEM_CONN_BASE) {
+    writeReply(conn, seq, body, len, kind);
+    return;
+  }
+  if (
+    runPos !== -1 &&
+    conn === runConn &&
+    seq === runSeq + runCount &&
+    runCount < F.RUN_MAX_REPLIES &&
+    runBytes + len + 4 * (runCount + 1) <= F.RUN_MAX_BYTES
+  ) {
+    copyBytes(rep.buf, runPos + F.REP_BODY + runBytes, body, 0, len);
+    runLengths[runCount++] = len;
+    runBytes += len;
+    if (kind === F.KIND_UNCHANGED) runUnchanged++;
+    return;
+  }
+  closeRun();
+  const p = len + 4 <= F.RUN_MAX_BYTES ? rep.reserve(F.REP_BODY + F.RUN_MAX_BYTES) : -1;
+  if (p === -1) {
+    writeReply(conn, seq, body, len, kind);
+    return;
+  }
+  runPos = p;
+  runConn = conn;
+  runSeq = seq;
+  copyBytes(rep.buf, p + F.REP_BODY, body, 0, len);
+  runLengths[0] = len;
+  runBytes = len;
+  runCount = 1;
+  runUnchanged = kind === F.KIND_UNCHANGED ? 1 : 0;
+}
+
 /** Writes one reply frame, waiting for the acceptor to drain the ring if it is full. */
 function writeReply(conn: number, seq: number, body: Uint8Array, len: number, kind = F.KIND_INLINE): void {
+  closeRun();
   if (len + F.REP_BODY > rep.maxPayload) {
     const big = new Uint8Array(len);
     big.set(body.subarray(0, len));
@@ -228,6 +297,7 @@ function writeReply(conn: number, seq: number, body: Uint8Array, len: number, ki
 }
 
 function writeHeaderOnly(conn: number, seq: number, kind: number): void {
+  closeRun();
   let p = rep.reserve(F.REP_BODY);
   while (p === -1) {
     flushReplies();
@@ -329,7 +399,7 @@ function execFrame(buf: Uint8Array, pos: number): void {
     } else if (out.bytes[0] === 45 && out.len > 0) cmdStats[cmd * F.CS_SLOTS + F.CS_FAILED]!++;
     // A script failing with the error a call got: that error was counted then, the reply counts it again.
     if (takeReplyErrorCounted() && out.len > 0 && out.bytes[0] === 45) errorStat(F.ERRSTAT_UNDO_TAG, out.bytes, 0, out.len);
-    writeReply(conn, seq, out.bytes, out.len, ctx.unchanged ? F.KIND_UNCHANGED : F.KIND_INLINE);
+    writeClientReply(conn, seq, out.bytes, out.len, ctx.unchanged ? F.KIND_UNCHANGED : F.KIND_INLINE);
   }
   ctx.unchanged = false;
   // A transaction's commands (no-block frames, sent together) run before any waiter sees their keys, as EXEC is atomic.

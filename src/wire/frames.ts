@@ -49,6 +49,18 @@ export const KIND_EFFECTS_BIG = 4;
 export const KIND_SCRIPT_INFO = 5;
 /** An inline reply of a write that changed nothing: the acceptor takes back the change it counted for it (rdb_changes_since_last_save). */
 export const KIND_UNCHANGED = 6;
+/**
+ * Replies to consecutive commands of one connection, seq onwards, in one frame: kind is KIND_RUN | count << 8 |
+ * unchanged << 18, the body the replies' bytes one after another, then their lengths (count u32 LE). None of
+ * them is an error reply; each would otherwise have been a KIND_INLINE frame of its own, or KIND_UNCHANGED for
+ * `unchanged` of them.
+ */
+export const KIND_RUN = 7;
+/** Connection ids from here up name the server's own waits in shards (cross-shard blocking): never in a run. */
+export const SYSTEM_CONN_BASE = 0x80000000;
+/** Most replies one KIND_RUN frame carries, and most bytes (lengths included). */
+export const RUN_MAX_REPLIES = 256;
+export const RUN_MAX_BYTES = 8192;
 
 /**
  * Client-tracking report frames (reply frames with connId 0, seq 0; src/shards/tracking.ts):

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import calculateSlot from 'cluster-key-slot';
-import { Coordinator, SYSTEM_CONN_BASE, type ShardPort } from '../../src/io/coordinator.js';
+import { Coordinator, type ShardPort } from '../../src/io/coordinator.js';
+import { SYSTEM_CONN_BASE } from '../../src/wire/frames.js';
 import { planBlock, runBlock, type BlockedClient } from '../../src/io/block-across.js';
 import { AofOrder, type AofEntry } from '../../src/io/aof-order.js';
 import { CMD } from '../../src/commands/ids.generated.js';
