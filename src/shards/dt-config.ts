@@ -33,11 +33,20 @@ const NAMES: Record<string, keyof typeof dtConfig> = {
   'stream-node-max-entries': 'streamNodeMaxEntries',
 };
 
+/** What runs after a threshold changes (latency.ts: whether HLL commands are timed depends on one). */
+const listeners: ((field: keyof typeof dtConfig) => void)[] = [];
+
+/** Calls `fn` with the field's name after each change of a threshold. */
+export function onDatatypeConfig(fn: (field: keyof typeof dtConfig) => void): void {
+  listeners.push(fn);
+}
+
 /** Sets a threshold by its CONFIG name; false when the name is not one of these. */
 export function setDatatypeConfig(name: string, value: number): boolean {
   const f = NAMES[name.toLowerCase()];
   if (f === undefined) return false;
   dtConfig[f] = value;
+  for (const fn of listeners) fn(f);
   return true;
 }
 

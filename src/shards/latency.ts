@@ -3,12 +3,14 @@
  * counted in a shared histogram the acceptor reads directly (log2 octaves of nanoseconds,
  * 8 sub-buckets each). With only the slow log on, the commands Redis flags `fast` and
  * SET/SETEX/PSETEX are not timed: a clock read costs 25-250 ns depending on the host's clocksource, too
- * much for GET/SET, and O(1) commands do not reach slow-log thresholds. Commands slower
+ * much for GET/SET, and O(1) commands do not reach slow-log thresholds. Neither do calls whose cost is
+ * bounded by their argument count (BOUNDED_ARGC) under a threshold of 1 ms or more. Commands slower
  * than the threshold are reported to the acceptor as event frames.
  */
 import { performance } from 'node:perf_hooks';
 import type { Ctx, Handler } from './context.js';
 import { COMMANDS, F_FAST } from '../commands/table.js';
+import { dtConfig, onDatatypeConfig } from './dt-config.js';
 import { LAT_BUCKETS, bucketOf } from '../wire/latency-buckets.js';
 
 /** Slow log limits (Redis's SLOWLOG_ENTRY_MAX_ARGC / _MAX_STRING). */
@@ -17,12 +19,26 @@ const MAX_STRING = 128;
 
 /** What the acceptor configured: histograms on, and the slow-log threshold in µs (-1: off). */
 export const latencyState = { track: false, slowUs: -1 };
-/** 1 for the command ids the worker times under the current configuration. */
-export const timed = new Uint8Array(COMMANDS.length + 64);
+/** A call count of arguments no call reaches: the command is never timed. */
+const NEVER = 0x7fffffff;
+/**
+ * Per command id, under the current configuration: the worker times a call with more arguments than this (the
+ * name included); -1 times every call, NEVER none (internal ids past COMMANDS are never timed).
+ */
+export const untimedArgc = new Int32Array(COMMANDS.length + 64).fill(NEVER);
 /** Commands left untimed when only the slow log is on with a threshold above 0: Redis's `fast` ones, and SET/SETEX/PSETEX (O(1), unflagged because of SET's options). */
 const UNTIMED_SLOWLOG: boolean[] = COMMANDS.map(
   (c) => (c.flags & F_FAST) !== 0 || c.name === 'set' || c.name === 'setex' || c.name === 'psetex',
 );
+/**
+ * Commands whose calls with at most this many arguments cost tens of µs at worst: PFCOUNT of one key reads its
+ * cached count, or counts 16,384 registers or a sparse HLL of at most hll-sparse-max-bytes once (PFADD is `fast`).
+ * Untimed under a slow-log threshold of BOUNDED_FROM_US or more while hll-sparse-max-bytes stays within Redis's
+ * advised 16,000 (a bigger sparse HLL costs in proportion).
+ */
+const BOUNDED_ARGC: Int32Array = Int32Array.from(COMMANDS, (c) => (c.name === 'pfcount' ? 2 : -1));
+const BOUNDED_FROM_US = 1000;
+const BOUNDED_MAX_SPARSE = 16_000;
 
 let hist: Float64Array = new Float64Array(0);
 let sink: (body: Uint8Array, len: number) => void = () => {};
@@ -86,11 +102,25 @@ export function afterTimed(c: Ctx, conn: number, cmd: number, t0: number): numbe
 const latencyCfg: Handler = (c) => {
   latencyState.track = c.int(1) === 1;
   latencyState.slowUs = c.int(2) ?? -1;
-  const slow = latencyState.slowUs;
-  // A threshold of 0 logs every command, O(1) ones included.
-  for (let id = 0; id < COMMANDS.length; id++) timed[id] = latencyState.track || slow === 0 || (slow > 0 && !UNTIMED_SLOWLOG[id]) ? 1 : 0;
+  refreshTiming();
   c.out.simple('OK');
 };
+
+onDatatypeConfig((field) => {
+  if (field === 'hllSparseMaxBytes') refreshTiming();
+});
+
+/** Recomputes untimedArgc from latencyState and hll-sparse-max-bytes (after either changes). */
+function refreshTiming(): void {
+  const slow = latencyState.slowUs;
+  const bounded = slow >= BOUNDED_FROM_US && dtConfig.hllSparseMaxBytes <= BOUNDED_MAX_SPARSE;
+  for (let id = 0; id < COMMANDS.length; id++) {
+    // A threshold of 0 logs every command, O(1) ones included.
+    if (latencyState.track || slow === 0) untimedArgc[id] = -1;
+    else if (slow < 0 || UNTIMED_SLOWLOG[id]) untimedArgc[id] = NEVER;
+    else untimedArgc[id] = bounded ? BOUNDED_ARGC[id]! : -1;
+  }
+}
 
 /** `__latencyreset`: clears this shard's histograms (CONFIG RESETSTAT, LATENCY RESET). */
 const latencyReset: Handler = (c) => {

@@ -17,7 +17,7 @@ import { shardPosition } from './t_keys.js';
 import { touchAfter, touchCommand, touchExpired, watchState } from './watch.js';
 import { afterCommand, beforeCommand, notifyExpired, notifyState, setEventSink } from './notify.js';
 import { setTrackingSink, trackAfter, trackBefore, trackEvicted, trackExpired, trackRead, trackState } from './tracking.js';
-import { afterTimed, initLatency, latencyState, timed } from './latency.js';
+import { afterTimed, initLatency, latencyState, untimedArgc } from './latency.js';
 import * as F from '../wire/frames.js';
 import { copyBytes } from '../wire/bytes.js';
 import { recKeyLen, recKeyOff } from './record.js';
@@ -443,7 +443,8 @@ function runOn(c: Ctx, cmd: number): void {
   if (tracked) trackBefore(c, cmd, DUMP, RESTORE);
   // A client's timed command right after another starts at that one's end-of-command clock read (one read per
   // command in a pipeline, not two; frame decoding between them is counted in). Latency histograms keep exact reads.
-  const t0 = timed[cmd] === 1 ? (c === ctx && chainClock >= 0 ? chainClock : performance.now()) : 0;
+  const isTimed = c.argc > untimedArgc[cmd]!;
+  const t0 = isTimed ? (c === ctx && chainClock >= 0 ? chainClock : performance.now()) : 0;
   try {
     if (h === undefined) o.error(noHandler(c.name));
     else if (
@@ -463,7 +464,7 @@ function runOn(c: Ctx, cmd: number): void {
     o.error(err instanceof RangeError && err.message === 'arena full' ? E_OOM : internalError((err as Error).message));
   }
   if (tracked) trackAfter(c);
-  if (timed[cmd] === 1) {
+  if (isTimed) {
     const t1 = afterTimed(c, c.conn, cmd, t0);
     if (c === ctx && !latencyState.track) chainClock = t1;
   } else if (c === ctx) chainClock = -1;
