@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Store } from '../../src/shards/store.js';
 import { Ctx, type Handler } from '../../src/shards/context.js';
 import { RespWriter } from '../../src/wire/resp-writer.js';
+import { loadArgs } from '../helpers/ctx-args.js';
 import { blockingCommands, expireWaiters, hasReady, serveReady, serving, type Waiter } from '../../src/shards/blocking.js';
 import { listCommands } from '../../src/shards/t_list.js';
 import { zsetCommands } from '../../src/shards/t_zset.js';
@@ -13,18 +14,7 @@ function shard() {
   const ctx = new Ctx(store, out, { maxBulkLen: 1 << 20 });
   const replies: string[] = [];
   const handlers: Record<string, Handler> = { ...listCommands, ...zsetCommands, ...blockingCommands };
-  const load = (args: string[]): void => {
-    const bytes = args.map((a) => Buffer.from(a));
-    ctx.reserve(args.length);
-    ctx.buf = Buffer.concat(bytes);
-    let p = 0;
-    for (let i = 0; i < bytes.length; i++) {
-      ctx.as[i] = p;
-      ctx.al[i] = bytes[i]!.length;
-      p += bytes[i]!.length;
-    }
-    ctx.argc = args.length;
-  };
+  const load = (args: string[]): void => loadArgs(ctx, args);
   const serve = (w: Waiter): boolean => {
     ctx.reserve(w.argc);
     ctx.as.set(w.as);

@@ -10,21 +10,13 @@ import { RespWriter } from '../../src/wire/resp-writer.js';
 import { latencyCommands, untimedArgc } from '../../src/shards/latency.js';
 import { dtConfigCommands } from '../../src/shards/dt-config.js';
 import { CMD } from '../../src/commands/ids.generated.js';
+import { loadArgs } from '../helpers/ctx-args.js';
 
 const ctx = new Ctx(new Store(1, 1 << 20), new RespWriter(), { maxBulkLen: 1 << 20 });
 
 /** Runs an internal handler with these arguments and returns its reply. */
 function run(handler: (c: Ctx) => void, args: string[]): string {
-  const bytes = args.map((a) => Buffer.from(a));
-  ctx.reserve(args.length);
-  ctx.buf = Buffer.concat(bytes);
-  let p = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    ctx.as[i] = p;
-    ctx.al[i] = bytes[i]!.length;
-    p += bytes[i]!.length;
-  }
-  ctx.argc = args.length;
+  loadArgs(ctx, args);
   ctx.out.len = 0;
   handler(ctx);
   return Buffer.from(ctx.out.bytes.subarray(0, ctx.out.len)).toString();
