@@ -1526,12 +1526,11 @@ export class Acceptor {
         let s = p + F.REP_BODY;
         let len = rr.frameLength(p) - F.REP_BODY;
         if ((kind & 0xff) === F.KIND_RUN) {
-          this.replyRun(link, connId, seq, (kind >>> 8) & 0x3ff, kind >>> 18, b, s, len);
+          this.replyRun(link, connId, seq, F.runCount(kind), F.runUnchanged(kind), b, s, len);
           continue;
         }
         if (kind === F.KIND_UNCHANGED) {
-          // A write that changed nothing: not a change since the last save after all.
-          if (this.writes.dirty > 0) this.writes.dirty--;
+          this.takeBackChanges(1);
           kind = F.KIND_INLINE;
         }
         if (kind !== F.KIND_INLINE) {
@@ -1572,6 +1571,11 @@ export class Acceptor {
       }
       rr.release();
     }
+  }
+
+  /** `n` writes changed nothing (KIND_UNCHANGED replies): not changes since the last save after all. */
+  private takeBackChanges(n: number): void {
+    this.writes.dirty = Math.max(0, this.writes.dirty - n);
   }
 
   /** The connection of the last reply handed out: replies come in runs for one connection (a pipeline's batch). */
@@ -1632,8 +1636,7 @@ export class Acceptor {
     len: number,
   ): void {
     const bytes = len - 4 * count;
-    // Not changes since the last save after all (as KIND_UNCHANGED).
-    if (unchanged !== 0) this.writes.dirty = Math.max(0, this.writes.dirty - unchanged);
+    if (unchanged !== 0) this.takeBackChanges(unchanged);
     const conn = this.replyTarget(connId);
     if (
       conn !== undefined &&

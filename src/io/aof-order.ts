@@ -268,7 +268,7 @@ export class AofOrder {
 
   /** Shard `shard` answered command `seq` of `connId`: logs the write (or its part) this reply answers. */
   replied(connId: number, seq: number, shard: number, b: Uint8Array, s: number, len: number): void {
-    if (this.pending.size === 0) return;
+    if (this.quiet) return;
     const w = this.find(connId);
     if (w === undefined || w.count === 0) return;
     const e = w.takeWhole(seq) ?? w.take(seq * 256 + shard);

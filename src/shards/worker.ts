@@ -220,7 +220,7 @@ function closeRun(): void {
   for (let i = 0; i < runCount; i++) writeU32(b, body + runBytes + 4 * i, runLengths[i]!);
   writeU32(b, runPos + F.REP_CONN, runConn);
   writeU32(b, runPos + F.REP_SEQ, runSeq);
-  writeU32(b, runPos + F.REP_KIND, F.KIND_RUN | (runCount << 8) | (runUnchanged << 18));
+  writeU32(b, runPos + F.REP_KIND, F.runKind(runCount, runUnchanged));
   rep.commit(runPos, F.REP_BODY + runBytes + 4 * runCount);
   runPos = -1;
 }
@@ -235,33 +235,30 @@ function writeClientReply(conn: number, seq: number, body: Uint8Array, len: numb
     writeReply(conn, seq, body, len, kind);
     return;
   }
-  if (
+  const joins =
     runPos !== -1 &&
     conn === runConn &&
     seq === runSeq + runCount &&
     runCount < F.RUN_MAX_REPLIES &&
-    runBytes + len + 4 * (runCount + 1) <= F.RUN_MAX_BYTES
-  ) {
-    copyBytes(rep.buf, runPos + F.REP_BODY + runBytes, body, 0, len);
-    runLengths[runCount++] = len;
-    runBytes += len;
-    if (kind === F.KIND_UNCHANGED) runUnchanged++;
-    return;
+    runBytes + len + 4 * (runCount + 1) <= F.RUN_MAX_BYTES;
+  if (!joins) {
+    closeRun();
+    const p = len + 4 <= F.RUN_MAX_BYTES ? rep.reserve(F.REP_BODY + F.RUN_MAX_BYTES) : -1;
+    if (p === -1) {
+      writeReply(conn, seq, body, len, kind);
+      return;
+    }
+    runPos = p;
+    runConn = conn;
+    runSeq = seq;
+    runBytes = 0;
+    runCount = 0;
+    runUnchanged = 0;
   }
-  closeRun();
-  const p = len + 4 <= F.RUN_MAX_BYTES ? rep.reserve(F.REP_BODY + F.RUN_MAX_BYTES) : -1;
-  if (p === -1) {
-    writeReply(conn, seq, body, len, kind);
-    return;
-  }
-  runPos = p;
-  runConn = conn;
-  runSeq = seq;
-  copyBytes(rep.buf, p + F.REP_BODY, body, 0, len);
-  runLengths[0] = len;
-  runBytes = len;
-  runCount = 1;
-  runUnchanged = kind === F.KIND_UNCHANGED ? 1 : 0;
+  copyBytes(rep.buf, runPos + F.REP_BODY + runBytes, body, 0, len);
+  runLengths[runCount++] = len;
+  runBytes += len;
+  if (kind === F.KIND_UNCHANGED) runUnchanged++;
 }
 
 /** Writes one reply frame, waiting for the acceptor to drain the ring if it is full. */

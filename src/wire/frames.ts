@@ -62,6 +62,21 @@ export const SYSTEM_CONN_BASE = 0x80000000;
 export const RUN_MAX_REPLIES = 256;
 export const RUN_MAX_BYTES = 8192;
 
+/** The kind word of a KIND_RUN frame of `count` replies, `unchanged` of them to writes that changed nothing. */
+export function runKind(count: number, unchanged: number): number {
+  return KIND_RUN | (count << 8) | (unchanged << 18);
+}
+
+/** A KIND_RUN kind word's reply count. */
+export function runCount(kind: number): number {
+  return (kind >>> 8) & 0x3ff;
+}
+
+/** A KIND_RUN kind word's count of replies to writes that changed nothing. */
+export function runUnchanged(kind: number): number {
+  return kind >>> 18;
+}
+
 /**
  * Client-tracking report frames (reply frames with connId 0, seq 0; src/shards/tracking.ts):
  * first body byte TRACK_TAG, then the report kind and the phase of the change.
